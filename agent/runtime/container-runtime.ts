@@ -1,0 +1,74 @@
+/**
+ * What the agent needs from a container engine, declared narrowly so the HTTP layer never sees dockerode and a
+ * second implementation (host mode, for containerd/CRI-O nodes) can sit behind the same interface.
+ */
+import type { Readable } from 'node:stream';
+import type { CaptureWarning } from '../../shared/api.js';
+
+/** kubelet's labels on Docker containers (dockershim / cri-dockerd). */
+export const KUBE_LABELS = {
+  podUid: 'io.kubernetes.pod.uid',
+  podName: 'io.kubernetes.pod.name',
+  namespace: 'io.kubernetes.pod.namespace',
+  containerName: 'io.kubernetes.container.name',
+  dockerType: 'io.kubernetes.docker.type',
+} as const;
+
+/** Labels on podflame's own capture containers, so leftovers can be found and removed. */
+export const CAPTURE_LABELS = {
+  owner: 'io.podflame.capture',
+  target: 'io.podflame.target',
+  agentInstance: 'io.podflame.agent-instance',
+} as const;
+
+export interface ContainerInfo {
+  id: string;
+  /** Docker's name without the leading slash. */
+  name: string;
+  image: string;
+  /** Docker state: running, exited, created, paused, ... */
+  state: string;
+  labels: Record<string, string>;
+}
+
+export interface CaptureSpec {
+  /** Full ID of the running target container whose PID namespace the capture joins. */
+  targetContainerId: string;
+  durationSeconds: number;
+  frequencyHz: number;
+  /** Set by the agent per process, to tell its own leftovers from another agent's. */
+  agentInstance: string;
+}
+
+export interface RunningCapture {
+  /** `perf script` text, streamed as the capture container writes it. */
+  stdout: Readable;
+  /** Warnings the capture script reported (JSON lines on its stderr), filled in as they arrive. */
+  warnings: CaptureWarning[];
+  /** Resolves when the capture container has exited and been removed. */
+  done: Promise<CaptureExit>;
+}
+
+export interface CaptureExit {
+  exitCode: number;
+  /** The capture script's stderr lines that were not warnings (perf's own messages), for error reports. */
+  stderrTail: string;
+}
+
+export interface ContainerRuntime {
+  /** Throws DOCKER_UNAVAILABLE when the engine does not answer. */
+  ping(signal?: AbortSignal): Promise<void>;
+  imagePresent(image: string): Promise<boolean>;
+  listContainers(filter?: { labels?: Record<string, string>; all?: boolean }): Promise<ContainerInfo[]>;
+  inspectContainer(id: string): Promise<ContainerInfo & { pid: number; running: boolean }>;
+  /** Process command lines inside a running container (for spotting JVMs). */
+  listProcesses(id: string): Promise<string[]>;
+  /**
+   * Starts a capture container joined to the target's PID namespace. Aborting the signal stops and removes it
+   * (within 2 s); `done` rejects with CAPTURE_ABORTED then.
+   */
+  runCapture(spec: CaptureSpec, signal: AbortSignal): Promise<RunningCapture>;
+  /** Removes capture containers left by earlier agent processes; returns how many. */
+  removeLeftoverCaptures(currentInstance: string): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// Entry point of `podflame` and `kubectl-podflame`: the only client module that touches `process`.
+import { createRequire } from 'node:module';
+import { buildProgram, runProgram } from './program.js';
+import { COMMANDS } from './commands/index.js';
+import type { CliIO } from './io.js';
+
+const require = createRequire(import.meta.url);
+const { version } = require('../../../package.json') as { version: string };
+
+const controller = new AbortController();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => controller.abort(new Error(`received ${sig}`)));
+}
+
+const io: CliIO = {
+  stdin: process.stdin,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  cwd: process.cwd(),
+  interactive: Boolean(process.stderr.isTTY),
+  signal: controller.signal,
+};
+
+// kubectl runs plugins as `kubectl-podflame ARGS`; the same binary serves both names.
+const code = await runProgram(buildProgram(io, COMMANDS, version), process.argv.slice(2), io);
+// Let stdout drain before exiting (large SVGs on a pipe).
+process.stdout.write('', () => process.exit(code));

@@ -1,0 +1,54 @@
+import { Command, CommanderError } from 'commander';
+import type { CliIO } from './io.js';
+import { PodflameError } from '../../shared/errors.js';
+
+/** A subcommand adds itself to the program; its action resolves once all output is written. */
+export type RegisterCommand = (program: Command, io: CliIO) => void;
+
+/** Usage errors exit 2 with the usage text, as the perl scripts and most CLIs do. */
+export const EXIT_USAGE = 2;
+
+export function buildProgram(io: CliIO, commands: readonly RegisterCommand[], version: string): Command {
+  const program = new Command('podflame')
+    .description('CPU flame graphs of Java workloads in Kubernetes')
+    .version(version)
+    .showHelpAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+  for (const register of commands) register(program, io);
+  for (const sub of program.commands) {
+    sub.exitOverride().showHelpAfterError(true).configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+  }
+  return program;
+}
+
+/** Runs the program and maps the outcome to an exit status; writes the error message for failures. */
+export async function runProgram(program: Command, argv: readonly string[], io: CliIO): Promise<number> {
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are "errors" to commander only because of exitOverride.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+      if (err.code === 'commander.help') return 0;
+      return err.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    if (err instanceof PodflameError) {
+      io.stderr.write(`podflame: ${err.message} [${err.code}]\n`);
+      if (err.code === 'USAGE' || err.code === 'UNSUPPORTED_OPTION') {
+        const sub = program.commands.find((c) => c.name() === argv[0]);
+        io.stderr.write((sub ?? program).helpInformation());
+      }
+      return err.exitCode;
+    }
+    io.stderr.write(`podflame: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs and starts what podflame's demo and end-to-end tests need on a Debian machine (run as root):
+# Debian packages (Docker engine, perf, JDK 17, jattach, debootstrap, Chromium), a running dockerd with no bridge
+# network, and a local debian:bookworm-slim base image (no registry is reachable on these machines).
+# Idempotent: each step says what it does and skips what is already there.
+set -euo pipefail
+
+say() { printf 'podflame provision: %s\n' "$*" >&2; }
+
+need_root() {
+  if [ "$(id -u)" != 0 ]; then
+    say "must run as root (installs Debian packages and starts dockerd)"; exit 1
+  fi
+}
+
+PACKAGES=(docker.io linux-perf openjdk-17-jdk-headless jattach debootstrap chromium iproute2 procps)
+
+install_packages() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then say "Debian packages present"; return; fi
+  say "installing Debian packages: ${missing[*]} (apt-get, a few minutes the first time)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+start_dockerd() {
+  if docker version --format '{{.Server.APIVersion}}' >/dev/null 2>&1; then say "Docker engine running"; return; fi
+  # The VM has no bridge networking: containers run with network mode none, builds with --network host.
+  say "starting dockerd (--bridge=none --iptables=false --ip-masq=false), log in /var/log/podflame-dockerd.log"
+  nohup dockerd --bridge=none --iptables=false --ip-masq=false >/var/log/podflame-dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do
+    docker version --format '{{.Server.APIVersion}}' >/dev/null 2>&1 && { say "Docker engine up"; return; }
+    sleep 0.5
+  done
+  say "dockerd did not answer within 30 s; see /var/log/podflame-dockerd.log"; exit 1
+}
+
+base_image() {
+  if docker image inspect debian:bookworm-slim >/dev/null 2>&1; then say "base image debian:bookworm-slim present"; return; fi
+  local dir; dir=$(mktemp -d /tmp/podflame-rootfs.XXXXXX)
+  say "building base image debian:bookworm-slim with debootstrap (about a minute)"
+  debootstrap --variant=minbase bookworm "$dir" http://deb.debian.org/debian >/tmp/podflame-debootstrap.log 2>&1 \
+    || { say "debootstrap failed; see /tmp/podflame-debootstrap.log"; exit 1; }
+  tar -C "$dir" -c . | docker import - debian:bookworm-slim >/dev/null
+  rm -rf "$dir"
+  say "base image debian:bookworm-slim imported"
+}
+
+need_root
+install_packages
+start_dockerd
+base_image
+say "ready"

@@ -1,0 +1,133 @@
+/**
+ * Agent API v1: request and response shapes shared by the agent (which validates them) and the client (which sends
+ * and reads them). Requests are validated with zod in strict mode: unknown fields are rejected, not ignored.
+ */
+import { z } from 'zod';
+
+export const API_PREFIX = '/v1';
+
+/** Response headers of a finished capture. */
+export const HEADERS = {
+  profileId: 'x-podflame-profile-id',
+  samples: 'x-podflame-samples',
+  /** JSON array of CaptureWarning, URI-encoded so any text survives an HTTP header. */
+  warnings: 'x-podflame-warnings',
+  node: 'x-podflame-node',
+  /** Share (0..1) of JIT-compiled frames whose names resolved through the perf map. */
+  jitResolved: 'x-podflame-jit-resolved',
+  /** Caller's credentials on every path (the API server's pod proxy drops Authorization). */
+  authorization: 'x-podflame-authorization',
+} as const;
+
+export const LIMITS = {
+  durationSeconds: { min: 1, max: 600, default: 30 },
+  frequencyHz: { min: 1, max: 999, default: 99 },
+} as const;
+
+// Kubernetes names: DNS-1123 labels; container IDs: hex. Nothing else can ever reach Docker or a command line.
+const containerName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a Kubernetes container name (lowercase letters, digits and -)');
+const podUid = z.string().regex(/^[0-9a-fA-F-]{8,64}$/, 'a pod UID such as 3f1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c');
+const containerId = z
+  .string()
+  .regex(/^(docker:\/\/|containerd:\/\/|cri-o:\/\/)?[0-9a-f]{12,64}$/, 'a container ID of 12 to 64 hex digits');
+
+export const ProfileTargetSchema = z.union([
+  z.object({ podUid, container: containerName }).strict(),
+  z.object({ containerId }).strict(),
+]);
+
+export const OUTPUT_FORMATS = ['svg', 'folded', 'json'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/** Renderer options a request may set: a safe subset (no files are read on the agent). */
+export const RenderRequestSchema = z
+  .object({
+    title: z.string().max(200).optional(),
+    subtitle: z.string().max(200).optional(),
+    width: z.number().int().min(100).max(10000).optional(),
+    minwidth: z.union([z.number().min(0).max(1000), z.string().regex(/^\d+(\.\d+)?%$/)]).optional(),
+    colors: z.string().max(20).optional(),
+    inverted: z.boolean().optional(),
+    reverse: z.boolean().optional(),
+    hash: z.boolean().optional(),
+  })
+  .strict();
+
+export const ProfileRequestSchema = z
+  .object({
+    target: ProfileTargetSchema,
+    durationSeconds: z
+      .number()
+      .int()
+      .min(LIMITS.durationSeconds.min)
+      .max(LIMITS.durationSeconds.max)
+      .default(LIMITS.durationSeconds.default),
+    frequencyHz: z
+      .number()
+      .int()
+      .min(LIMITS.frequencyHz.min)
+      .max(LIMITS.frequencyHz.max)
+      .default(LIMITS.frequencyHz.default),
+    format: z.enum(OUTPUT_FORMATS).default('svg'),
+    title: z.string().max(200).optional(),
+    render: RenderRequestSchema.optional(),
+  })
+  .strict();
+
+export type ProfileTarget = z.infer<typeof ProfileTargetSchema>;
+export type ProfileRequest = z.input<typeof ProfileRequestSchema>;
+export type ValidProfileRequest = z.output<typeof ProfileRequestSchema>;
+
+/** A problem the capture found that makes the graph incomplete or misleading; shown to the user, never hidden. */
+export interface CaptureWarning {
+  /** Stable code, e.g. NO_PRESERVE_FRAME_POINTER, JDK_TOO_OLD, ATTACH_FAILED, TARGET_EXITED, NO_JVM. */
+  code: string;
+  message: string;
+  pid?: number;
+}
+
+export type ProfileStatus = 'running' | 'done' | 'failed';
+
+export interface ResolvedTarget {
+  containerId: string;
+  containerName?: string;
+  podUid?: string;
+  podName?: string;
+  namespace?: string;
+}
+
+export interface ProfileMetadata {
+  id: string;
+  status: ProfileStatus;
+  node: string;
+  target: ResolvedTarget;
+  startedAt: string;
+  finishedAt?: string;
+  durationSeconds: number;
+  frequencyHz: number;
+  samples: number;
+  /** Share (0..1) of JIT frames that resolved to Java names; null when there were none. */
+  jitResolved: number | null;
+  warnings: CaptureWarning[];
+  error?: { code: string; message: string };
+}
+
+export interface TargetContainer {
+  containerId: string;
+  name: string;
+  image: string;
+  state: string;
+  podUid?: string;
+  podName?: string;
+  namespace?: string;
+  containerName?: string;
+  /** True when a process in the container looks like a JVM (from the container's process list). */
+  jvm: boolean;
+}
+
+export interface TargetsResponse {
+  node: string;
+  items: TargetContainer[];
+}

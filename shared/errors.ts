@@ -1,0 +1,104 @@
+/**
+ * Every error podflame reports carries a stable string code (never matched by message), a message that says what
+ * was expected, what was found and what to do, optional structured details, and the underlying cause.
+ * The agent maps a code to an HTTP status; the client turns the JSON body back into the same class.
+ */
+
+export const ERROR_CODES = {
+  // Usage and input
+  USAGE: { status: 400, exitCode: 2 },
+  INVALID_REQUEST: { status: 400, exitCode: 2 },
+  INVALID_INPUT: { status: 400, exitCode: 1 },
+  EMPTY_INPUT: { status: 422, exitCode: 1 },
+  UNSUPPORTED_OPTION: { status: 400, exitCode: 2 },
+  FILE_UNREADABLE: { status: 400, exitCode: 1 },
+  BODY_TOO_LARGE: { status: 413, exitCode: 1 },
+  // Targets
+  TARGET_NOT_FOUND: { status: 404, exitCode: 3 },
+  TARGET_AMBIGUOUS: { status: 409, exitCode: 3 },
+  TARGET_NOT_RUNNING: { status: 409, exitCode: 3 },
+  CAPTURE_IN_PROGRESS: { status: 409, exitCode: 4 },
+  PROFILE_NOT_FOUND: { status: 404, exitCode: 3 },
+  PROFILE_NOT_READY: { status: 409, exitCode: 4 },
+  // Capacity and availability
+  TOO_MANY_CAPTURES: { status: 429, exitCode: 4 },
+  RATE_LIMITED: { status: 429, exitCode: 4 },
+  DOCKER_UNAVAILABLE: { status: 503, exitCode: 5 },
+  CAPTURE_IMAGE_MISSING: { status: 503, exitCode: 5 },
+  AGENT_UNREACHABLE: { status: 502, exitCode: 5 },
+  AGENT_NOT_READY: { status: 503, exitCode: 5 },
+  // Capture
+  CAPTURE_FAILED: { status: 500, exitCode: 6 },
+  CAPTURE_TIMEOUT: { status: 504, exitCode: 6 },
+  CAPTURE_ABORTED: { status: 499, exitCode: 6 },
+  NO_SAMPLES: { status: 422, exitCode: 6 },
+  OUTPUT_TOO_LARGE: { status: 507, exitCode: 6 },
+  // Access
+  UNAUTHENTICATED: { status: 401, exitCode: 7 },
+  FORBIDDEN: { status: 403, exitCode: 7 },
+  // Kubernetes lookups (client side)
+  POD_NOT_FOUND: { status: 404, exitCode: 3 },
+  POD_NOT_RUNNING: { status: 409, exitCode: 3 },
+  CONTAINER_REQUIRED: { status: 400, exitCode: 3 },
+  NO_AGENT_ON_NODE: { status: 503, exitCode: 5 },
+  KUBERNETES_API_ERROR: { status: 502, exitCode: 5 },
+  // Configuration
+  CONFIG_INVALID: { status: 500, exitCode: 2 },
+  INTERNAL: { status: 500, exitCode: 1 },
+} as const satisfies Record<string, { status: number; exitCode: number }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface PodflameErrorOptions {
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+export class PodflameError extends Error {
+  override readonly name = 'PodflameError';
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: PodflameErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].status;
+  }
+
+  get exitCode(): number {
+    return ERROR_CODES[this.code].exitCode;
+  }
+
+  /** The wire shape of an agent error answer: `{"error": {"code", "message", "details"}}`. */
+  toJSON(): ErrorBody {
+    return { error: { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) } };
+  }
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: Record<string, unknown> };
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+/** Rebuilds the error an agent sent; unknown codes become INTERNAL with the original code kept in details. */
+export function errorFromBody(body: unknown, fallbackMessage: string): PodflameError {
+  const e = (body as Partial<ErrorBody> | null)?.error;
+  if (e && typeof e.message === 'string') {
+    if (isErrorCode(e.code)) return new PodflameError(e.code, e.message, { details: e.details });
+    return new PodflameError('INTERNAL', e.message, { details: { ...e.details, remoteCode: e.code } });
+  }
+  return new PodflameError('INTERNAL', fallbackMessage);
+}
+
+/** Wraps anything thrown into a PodflameError, keeping the original as the cause. */
+export function asPodflameError(err: unknown, code: ErrorCode, message: string): PodflameError {
+  if (err instanceof PodflameError) return err;
+  return new PodflameError(code, `${message}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}

@@ -1,0 +1,62 @@
+/**
+ * Folded stacks, the seam between every stage: one line per distinct stack, `root;child;leaf COUNT`.
+ * Collapsers produce them, renderers and exporters consume them, the agent and client merge them.
+ */
+
+/** Distinct stack (frames joined by `;`, root first) → sample count. */
+export type FoldedStacks = Map<string, number>;
+
+/** Byte-order comparison, as perl's `sort` (cmp) does on the collapser's output. */
+export function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** Serializes in sorted order so that the same stacks always give the same bytes. */
+export function serializeFolded(stacks: FoldedStacks): string {
+  const keys = [...stacks.keys()].sort(compareBytes);
+  let out = '';
+  for (const k of keys) out += `${k} ${stacks.get(k)}\n`;
+  return out;
+}
+
+export interface ParsedFolded {
+  stacks: FoldedStacks;
+  /** Lines that were neither blank nor `stack count`. */
+  invalidLines: number;
+}
+
+// e.g. `java;start_thread;thread_native_entry;Hot.fib_[j] 42`
+const FOLDED_LINE = /^(.*) (\d+(?:\.\d*)?)$/;
+
+/** Parses single-column folded text (merging repeated stacks); see the renderer for two-column differential input. */
+export function parseFolded(text: string): ParsedFolded {
+  const stacks: FoldedStacks = new Map();
+  let invalidLines = 0;
+  for (const raw of text.split('\n')) {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.trim() === '') continue;
+    const m = FOLDED_LINE.exec(line);
+    if (!m) {
+      invalidLines++;
+      continue;
+    }
+    const stack = m[1] as string;
+    stacks.set(stack, (stacks.get(stack) ?? 0) + Number(m[2]));
+  }
+  return { stacks, invalidLines };
+}
+
+/** Adds `from` into `into`, optionally under an extra root frame (e.g. the pod name). */
+export function mergeFolded(into: FoldedStacks, from: FoldedStacks, rootFrame?: string): FoldedStacks {
+  for (const [stack, count] of from) {
+    const key = rootFrame === undefined ? stack : `${rootFrame};${stack}`;
+    into.set(key, (into.get(key) ?? 0) + count);
+  }
+  return into;
+}
+
+export function totalSamples(stacks: FoldedStacks): number {
+  let total = 0;
+  for (const c of stacks.values()) total += c;
+  return total;
+}
