@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { PodflameError, asPodflameError } from '../../shared/errors.js';
+import { AllowAllAuthorizer, type Authorizer } from '../authz/authorizer.js';
+import { kubeAccessReviewer, kubePodLocator } from '../authz/kube-api.js';
+import { KubernetesAuthorizer } from '../authz/kubernetes-authorizer.js';
+import { DEFAULT_AUTHZ_RESOURCE, type AuthzResource } from '../authz/resource.js';
+import { AnonymousAuthenticator } from './anonymous.js';
+import type { AuthMode, Authenticator } from './identity.js';
+import { loadAgentKubeConfig } from './kube-config.js';
+import { kubeTokenReviewer } from './kube-token-reviewer.js';
+import { assertAuthModeAllowed } from './listen-guard.js';
+import { parseTokenFile, StaticTokenAuthenticator } from './static-token.js';
+import { KubernetesAuthenticator } from './token-review.js';
+
+export interface AccessControlOptions {
+  /** `--auth`. Default `none` (allowed on a loopback listen address only). */
+  auth?: AuthMode;
+  /** `--token-file`, required with `--auth token`. */
+  tokenFile?: string | undefined;
+  /** `--kubeconfig`, the agent's own access to the API server with `--auth kubernetes`; default in-cluster. */
+  kubeconfig?: string | undefined;
+  /** `--authz-resource`. Default create pods/exec. */
+  authzResource?: AuthzResource;
+  /** This agent's node, checked against each target pod's spec.nodeName with `--auth kubernetes`. */
+  nodeName: string;
+  /** Where the server will listen (for refusing `--auth none` off loopback). */
+  listen: { host: string; port?: number };
+}
+
+export interface AccessControl {
+  authenticator: Authenticator;
+  authorizer: Authorizer;
+}
+
+/**
+ * Builds the authenticator and authorizer for the configured mode, checking everything that can be checked before
+ * the server listens: `none` off loopback, a missing or empty token file, an unusable kubeconfig.
+ */
+export function createAccessControl(
+  options: AccessControlOptions,
+  deps: { kubeConfig?: KubeConfig } = {},
+): AccessControl {
+  const mode = options.auth ?? 'none';
+  assertAuthModeAllowed(mode, options.listen.host, options.listen.port);
+  if (mode !== 'token' && options.tokenFile !== undefined) {
+    throw new PodflameError('CONFIG_INVALID', `--token-file is only used with --auth token (the mode is ${mode})`);
+  }
+  switch (mode) {
+    case 'none':
+      return { authenticator: new AnonymousAuthenticator(), authorizer: new AllowAllAuthorizer() };
+    case 'token': {
+      if (options.tokenFile === undefined) {
+        throw new PodflameError('CONFIG_INVALID', '--auth token needs --token-file FILE (one token per line)');
+      }
+      let text: string;
+      try {
+        text = readFileSync(options.tokenFile, 'utf8');
+      } catch (err) {
+        throw asPodflameError(err, 'CONFIG_INVALID', `cannot read the token file ${options.tokenFile}`);
+      }
+      return {
+        authenticator: new StaticTokenAuthenticator(parseTokenFile(text, options.tokenFile)),
+        authorizer: new AllowAllAuthorizer(),
+      };
+    }
+    case 'kubernetes': {
+      const kc = deps.kubeConfig ?? loadAgentKubeConfig(options.kubeconfig);
+      return {
+        authenticator: new KubernetesAuthenticator(kubeTokenReviewer(kc)),
+        authorizer: new KubernetesAuthorizer(kubeAccessReviewer(kc), kubePodLocator(kc), {
+          nodeName: options.nodeName,
+          resource: options.authzResource ?? DEFAULT_AUTHZ_RESOURCE,
+        }),
+      };
+    }
+  }
+}

@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import { PodflameError, asPodflameError } from '../../shared/errors.js';
+import { bearerToken } from './bearer.js';
+import type { Authenticator, CallerIdentity, Credentials } from './identity.js';
+import { TtlCache } from './ttl-cache.js';
+import { withTimeout } from './with-timeout.js';
+
+/** A TokenReview's answer, narrowed to what the agent uses (`status` of authentication.k8s.io/v1 TokenReview). */
+export interface TokenReviewStatus {
+  authenticated: boolean;
+  user?: { username?: string; uid?: string; groups?: string[] };
+  /** The API server's reason when the token was not accepted. */
+  error?: string;
+}
+
+/** Sends one TokenReview. The Kubernetes implementation is in kube-reviews.ts; tests may inject their own. */
+export interface TokenReviewer {
+  review(token: string): Promise<TokenReviewStatus>;
+}
+
+export interface KubernetesAuthenticatorOptions {
+  /** How long an accepted token's identity is reused, in ms. Default 30 000. */
+  cacheTtlMs?: number;
+  /** How long a rejected token stays rejected without asking again, in ms. Default 5 000. */
+  negativeCacheTtlMs?: number;
+  /** Tokens remembered at most (least recently used dropped first). Default 1 000. */
+  cacheMaxEntries?: number;
+  /** Give up on the API server after this long, in ms. Default 10 000. */
+  timeoutMs?: number;
+  /** Clock in ms, for tests. Default Date.now. */
+  now?: () => number;
+}
+
+export const DEFAULT_KUBERNETES_AUTHENTICATOR_OPTIONS = Object.freeze({
+  cacheTtlMs: 30_000,
+  negativeCacheTtlMs: 5_000,
+  cacheMaxEntries: 1_000,
+  timeoutMs: 10_000,
+});
+
+type Verdict = { ok: true; identity: CallerIdentity } | { ok: false; reason: string };
+
+/**
+ * `--auth kubernetes`: the caller's bearer token is checked with a TokenReview against the API server, which knows
+ * every way a cluster issues tokens (service accounts, OIDC, webhooks). Answers are cached briefly, keyed by the
+ * token's SHA-256 (the token itself is never stored or logged), and concurrent requests with one token share one
+ * review. API failures are not cached and answer 502, so a flaky API server never turns into a false "rejected".
+ */
+export class KubernetesAuthenticator implements Authenticator {
+  readonly mode = 'kubernetes' as const;
+  readonly #reviewer: TokenReviewer;
+  readonly #options: Required<Omit<KubernetesAuthenticatorOptions, 'now'>>;
+  readonly #cache: TtlCache<Verdict>;
+  readonly #inFlight = new Map<string, Promise<Verdict>>();
+  /** TokenReviews sent (for tests and metrics). */
+  reviews = 0;
+
+  constructor(reviewer: TokenReviewer, options: KubernetesAuthenticatorOptions = {}) {
+    const d = DEFAULT_KUBERNETES_AUTHENTICATOR_OPTIONS;
+    this.#reviewer = reviewer;
+    this.#options = {
+      cacheTtlMs: options.cacheTtlMs ?? d.cacheTtlMs,
+      negativeCacheTtlMs: options.negativeCacheTtlMs ?? d.negativeCacheTtlMs,
+      cacheMaxEntries: options.cacheMaxEntries ?? d.cacheMaxEntries,
+      timeoutMs: options.timeoutMs ?? d.timeoutMs,
+    };
+    this.#cache = new TtlCache<Verdict>({
+      ttlMs: this.#options.cacheTtlMs,
+      maxEntries: this.#options.cacheMaxEntries,
+      ...(options.now ? { now: options.now } : {}),
+    });
+  }
+
+  async authenticate(credentials: Credentials): Promise<CallerIdentity> {
+    const token = bearerToken(credentials);
+    if (token === undefined) {
+      throw new PodflameError(
+        'UNAUTHENTICATED',
+        'no credentials: send your Kubernetes bearer token (Authorization: Bearer TOKEN, or X-Podflame-Authorization ' +
+          'through the API server proxy); the podflame CLI does this from your kubeconfig',
+      );
+    }
+    const key = createHash('sha256').update(token, 'utf8').digest('hex');
+    let verdict = this.#cache.get(key);
+    if (verdict === undefined) {
+      let pending = this.#inFlight.get(key);
+      if (pending === undefined) {
+        pending = this.#review(token).finally(() => this.#inFlight.delete(key));
+        this.#inFlight.set(key, pending);
+      }
+      verdict = await pending;
+      this.#cache.set(key, verdict, verdict.ok ? this.#options.cacheTtlMs : this.#options.negativeCacheTtlMs);
+    }
+    if (!verdict.ok) throw new PodflameError('UNAUTHENTICATED', verdict.reason);
+    return verdict.identity;
+  }
+
+  async #review(token: string): Promise<Verdict> {
+    this.reviews += 1;
+    let status: TokenReviewStatus;
+    try {
+      status = await withTimeout(this.#reviewer.review(token), this.#options.timeoutMs, 'TokenReview');
+    } catch (err) {
+      throw asPodflameError(
+        err,
+        'KUBERNETES_API_ERROR',
+        "could not check the caller's token with a TokenReview (is the API server reachable, and may the agent's " +
+          'service account create tokenreviews?)',
+      );
+    }
+    const username = status.user?.username;
+    if (!status.authenticated || !username) {
+      const why = status.error ? `: ${status.error}` : '';
+      return { ok: false, reason: `the Kubernetes API server did not accept the bearer token${why}` };
+    }
+    const user = status.user ?? {};
+    return {
+      ok: true,
+      identity: {
+        username,
+        ...(user.uid ? { uid: user.uid } : {}),
+        groups: [...(user.groups ?? [])],
+        mode: 'kubernetes',
+      },
+    };
+  }
+}
