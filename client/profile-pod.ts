@@ -1,0 +1,520 @@
+/**
+ * The client library: profile a pod, a workload or every pod matching a label selector by asking the podflame agent
+ * on each pod's node, found and reached through the Kubernetes API.
+ *
+ *   const client = new PodflameClient({ kubeconfig: '/home/me/.kube/config', via: 'proxy' });
+ *   const one = await client.profilePod({ namespace: 'shop', pod: 'shop-7d9f', durationSeconds: 30, format: 'svg' });
+ *   const all = await client.profileSelector({ namespace: 'shop', workload: 'deploy/shop', format: 'pprof' });
+ *   await client.close();
+ *
+ * A fan-out asks every running pod's agent for folded stacks (bounded concurrency, per node too), merges them
+ * exactly — each stack's count is the sum of its per-pod counts — and reports every pod's outcome: one failing pod
+ * does not lose the others.
+ */
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
+import { LIMITS, type CaptureWarning, type OutputFormat } from '../shared/api.js';
+import { PodflameError, type ErrorCode } from '../shared/errors.js';
+import { mergeFolded, parseFolded, totalSamples, type FoldedStacks } from '../shared/folded.js';
+import { DEFAULT_AGENT_NAMESPACE, findAgentOnNode, listAgentPods, type AgentPod } from './kube/agent-discovery.js';
+import { resolveApiCredentials, type ApiCredentials } from './kube/api-credentials.js';
+import { KubeLookup, WORKLOAD_NAMES, type WorkloadKind } from './kube/kube-lookup.js';
+import { loadKubeConfig } from './kube/kubeconfig.js';
+import { podTarget, type PodTarget } from './kube/pod-target.js';
+import { parseTargetSpec } from './kube/target-spec.js';
+import { requestProfile, type ProfileAnswer } from './routing/agent-request.js';
+import { AgentRouter } from './routing/agent-router.js';
+import type { AgentRoute, AgentTlsOptions, Via } from './routing/agent-route.js';
+import { runBounded } from './routing/bounded.js';
+import { formatProfile, PROFILE_FORMATS, type ProfileFormat } from './profile-output.js';
+
+export { PROFILE_FORMATS, type ProfileFormat };
+
+export interface PodflameClientOptions {
+  /** A ready KubeConfig (e.g. from KubeConfig.loadFromOptions); when set, kubeconfig/context/env are ignored. */
+  kubeConfig?: KubeConfig;
+  /** Namespace used when a request names none; default: the kubeconfig context's namespace, else `default`. */
+  namespace?: string;
+  /** Kubeconfig file; default: env.KUBECONFIG, else ~/.kube/config (env.HOME), else in-cluster configuration. */
+  kubeconfig?: string;
+  /** Kubeconfig context; default: its current-context. */
+  context?: string;
+  /** Environment for finding the configuration (KUBECONFIG, HOME, KUBERNETES_SERVICE_HOST/PORT); default: empty. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** How to reach the agents: `direct` (pod IP), `proxy` (API server pod proxy) or `auto` (default). */
+  via?: Via;
+  /** Namespace of the agent DaemonSet's pods (default `podflame`). */
+  agentNamespace?: string;
+  /** Captures in flight at once in a fan-out (default 8). */
+  concurrency?: number;
+  /** Captures in flight at once on one node (default 4, the agent's default --max-concurrent). */
+  concurrencyPerNode?: number;
+  /** How long `auto` waits for a TCP connection to an agent pod (default 1000 ms). */
+  probeTimeoutMs?: number;
+  /** Close a node's connection pool after this long without requests (default 30000 ms). */
+  idleTimeoutMs?: number;
+  /** Seconds to wait for an agent's answer beyond the capture duration (default 90). */
+  answerGraceSeconds?: number;
+  /** HTTPS to the agents, verified with this CA; default plain HTTP. */
+  agentTls?: AgentTlsOptions;
+}
+
+export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
+  via: 'auto' as Via,
+  agentNamespace: DEFAULT_AGENT_NAMESPACE,
+  concurrency: 8,
+  concurrencyPerNode: 4,
+  probeTimeoutMs: 1000,
+  idleTimeoutMs: 30_000,
+  answerGraceSeconds: 90,
+});
+
+export interface CaptureSettings {
+  /** Seconds to record (default 30). */
+  durationSeconds?: number;
+  /** Sampling frequency (default 99 Hz). */
+  frequencyHz?: number;
+  /** Output format (default `svg`). */
+  format?: ProfileFormat;
+  /** SVG title; default: what was profiled, the duration and the sample count. */
+  title?: string;
+  /** Container to profile; default: the pod's only container or its kubectl default-container annotation. */
+  container?: string;
+  signal?: AbortSignal;
+}
+
+export interface ProfilePodRequest extends CaptureSettings {
+  /** Default: the client's namespace. */
+  namespace?: string;
+  pod: string;
+}
+
+export interface ProfileSelectorRequest extends CaptureSettings {
+  namespace?: string;
+  /** Pods matching this label selector, e.g. `app=shop,tier!=cache`. */
+  labelSelector?: string;
+  /** Or the pods of a workload: `deploy/NAME`, `sts/NAME` or `ds/NAME`. */
+  workload?: string;
+  /** Put each pod's name at the root of its stacks instead of merging pods frame for frame (default false). */
+  perPod?: boolean;
+  /** Called as each pod's capture ends, in completion order. */
+  onPodDone?: (outcome: PodOutcome) => void;
+}
+
+export interface PodOutcome {
+  namespace: string;
+  pod: string;
+  /** `ok`: captured; `failed`: tried and failed (see error); `skipped`: not running, so not tried. */
+  status: 'ok' | 'failed' | 'skipped';
+  container?: string;
+  node?: string;
+  agentPod?: string;
+  via?: 'direct' | 'proxy';
+  profileId?: string;
+  samples?: number;
+  warnings: CaptureWarning[];
+  error?: { code: ErrorCode; message: string };
+}
+
+export interface ProfileResult {
+  format: ProfileFormat;
+  contentType: string;
+  /** File name extension for this format, e.g. `svg`, `pb.gz`. */
+  extension: string;
+  body: Buffer;
+  /** The (merged) folded stacks; undefined when a single pod's SVG came straight from its agent. */
+  stacks: FoldedStacks | undefined;
+  /** Samples in the result: the sum over the pods that were captured. */
+  samples: number;
+  /** Every pod considered, sorted by name. */
+  pods: PodOutcome[];
+  /** Every pod's warnings, each prefixed with the pod's name in a fan-out. */
+  warnings: CaptureWarning[];
+}
+
+interface Settings {
+  durationSeconds: number;
+  frequencyHz: number;
+  format: ProfileFormat;
+}
+
+function settingsOf(req: CaptureSettings): Settings {
+  const durationSeconds = req.durationSeconds ?? LIMITS.durationSeconds.default;
+  const frequencyHz = req.frequencyHz ?? LIMITS.frequencyHz.default;
+  const format = req.format ?? 'svg';
+  const { min: dMin, max: dMax } = LIMITS.durationSeconds;
+  if (!Number.isInteger(durationSeconds) || durationSeconds < dMin || durationSeconds > dMax) {
+    throw new PodflameError(
+      'USAGE',
+      `The duration must be a whole number of seconds from ${dMin} to ${dMax}, got ${durationSeconds}`,
+    );
+  }
+  const { min: fMin, max: fMax } = LIMITS.frequencyHz;
+  if (!Number.isInteger(frequencyHz) || frequencyHz < fMin || frequencyHz > fMax) {
+    throw new PodflameError(
+      'USAGE',
+      `The frequency must be a whole number of Hz from ${fMin} to ${fMax}, got ${frequencyHz}`,
+    );
+  }
+  if (!(PROFILE_FORMATS as readonly string[]).includes(format)) {
+    throw new PodflameError('USAGE', `The format must be one of ${PROFILE_FORMATS.join(', ')}, got ${String(format)}`);
+  }
+  return { durationSeconds, frequencyHz, format };
+}
+
+export class PodflameClient {
+  private readonly options: Readonly<
+    Required<Omit<PodflameClientOptions, 'kubeConfig' | 'namespace' | 'kubeconfig' | 'context' | 'env' | 'agentTls'>>
+  >;
+  readonly kubeConfig: KubeConfig;
+  /** The namespace requests without one use. */
+  readonly namespace: string;
+  private readonly lookup: KubeLookup;
+  private readonly router: AgentRouter;
+  private closed = false;
+
+  constructor(options: PodflameClientOptions = {}) {
+    const d = DEFAULT_CLIENT_OPTIONS;
+    this.options = {
+      via: options.via ?? d.via,
+      agentNamespace: options.agentNamespace ?? d.agentNamespace,
+      concurrency: options.concurrency ?? d.concurrency,
+      concurrencyPerNode: options.concurrencyPerNode ?? d.concurrencyPerNode,
+      probeTimeoutMs: options.probeTimeoutMs ?? d.probeTimeoutMs,
+      idleTimeoutMs: options.idleTimeoutMs ?? d.idleTimeoutMs,
+      answerGraceSeconds: options.answerGraceSeconds ?? d.answerGraceSeconds,
+    };
+    if (!['direct', 'proxy', 'auto'].includes(this.options.via)) {
+      throw new PodflameError('USAGE', `--via must be direct, proxy or auto, got ${String(this.options.via)}`);
+    }
+    for (const key of ['concurrency', 'concurrencyPerNode'] as const) {
+      if (!Number.isInteger(this.options[key]) || this.options[key] < 1) {
+        throw new PodflameError('USAGE', `${key} must be a whole number of at least 1, got ${this.options[key]}`);
+      }
+    }
+    if (options.kubeConfig) {
+      this.kubeConfig = options.kubeConfig;
+      this.namespace =
+        options.namespace ?? (this.kubeConfig.getContextObject(this.kubeConfig.currentContext)?.namespace || 'default');
+    } else {
+      const loaded = loadKubeConfig({
+        ...(options.kubeconfig !== undefined ? { kubeconfig: options.kubeconfig } : {}),
+        ...(options.context !== undefined ? { context: options.context } : {}),
+        ...(options.env ? { env: options.env } : {}),
+      });
+      this.kubeConfig = loaded.kubeConfig;
+      this.namespace = options.namespace ?? loaded.namespace;
+    }
+    this.lookup = new KubeLookup(this.kubeConfig);
+    this.router = new AgentRouter({
+      via: this.options.via,
+      probeTimeoutMs: this.options.probeTimeoutMs,
+      idleTimeoutMs: this.options.idleTimeoutMs,
+      connectionsPerNode: this.options.concurrencyPerNode,
+      ...(options.agentTls ? { agentTls: options.agentTls } : {}),
+    });
+  }
+
+  /** Profiles one container of one pod. Throws a PodflameError saying what to do when it cannot. */
+  async profilePod(request: ProfilePodRequest): Promise<ProfileResult> {
+    this.assertOpen();
+    const settings = settingsOf(request);
+    const namespace = request.namespace ?? this.namespace;
+    const pod = await this.lookup.readPod(namespace, request.pod);
+    const target = podTarget(pod, request.container);
+    const agent = await findAgentOnNode(this.lookup, this.options.agentNamespace, target.nodeName);
+    const credentials = await resolveApiCredentials(this.kubeConfig);
+    // The agent renders a single pod's SVG and folded text itself; other formats are made here from its stacks.
+    const agentFormat: OutputFormat = settings.format === 'svg' && request.title === undefined ? 'svg' : 'folded';
+    const { answer, route } = await this.capture(target, agent, credentials, settings, agentFormat, request.signal);
+    const outcome = okOutcome(target, route, answer);
+    if (agentFormat === 'svg') {
+      return {
+        format: 'svg',
+        contentType: answer.contentType ?? 'image/svg+xml',
+        extension: 'svg',
+        body: answer.body,
+        stacks: undefined,
+        samples: answer.samples ?? 0,
+        pods: [outcome],
+        warnings: answer.warnings,
+      };
+    }
+    const stacks = parseFolded(answer.body.toString('utf8')).stacks;
+    const title = request.title ?? `${namespace}/${target.pod} (${target.container}) on ${target.nodeName}`;
+    return {
+      ...formatProfile(stacks, settings.format, {
+        title,
+        frequencyHz: settings.frequencyHz,
+        durationSeconds: settings.durationSeconds,
+      }),
+      stacks,
+      samples: totalSamples(stacks),
+      pods: [outcome],
+      warnings: answer.warnings,
+    };
+  }
+
+  /** Profiles every running pod matching a label selector or a workload, and merges them into one profile. */
+  async profileSelector(request: ProfileSelectorRequest): Promise<ProfileResult> {
+    this.assertOpen();
+    const settings = settingsOf(request);
+    const namespace = request.namespace ?? this.namespace;
+    const { labelSelector, what } = await this.selectorOf(namespace, request);
+    const pods = (await this.lookup.listPods(namespace, { labelSelector })).sort((a, b) =>
+      compare(a.metadata?.name ?? '', b.metadata?.name ?? ''),
+    );
+    if (pods.length === 0) {
+      throw new PodflameError(
+        'POD_NOT_FOUND',
+        `No pods match ${what} in namespace ${namespace}: check with kubectl -n ${namespace} get pods -l '${labelSelector}'`,
+        { details: { namespace, labelSelector } },
+      );
+    }
+    const outcomes = new Map<string, PodOutcome>();
+    const running: V1Pod[] = [];
+    for (const pod of pods) {
+      const name = pod.metadata?.name ?? '?';
+      const phase = pod.status?.phase ?? 'Unknown';
+      if (phase === 'Running' && pod.spec?.nodeName && !pod.metadata?.deletionTimestamp) running.push(pod);
+      else {
+        const why = pod.metadata?.deletionTimestamp ? 'terminating' : `${phase}, not Running`;
+        const skipped: PodOutcome = {
+          namespace,
+          pod: name,
+          status: 'skipped',
+          warnings: [],
+          error: { code: 'POD_NOT_RUNNING', message: `pod ${name} is ${why}` },
+        };
+        outcomes.set(name, skipped);
+        request.onPodDone?.(skipped);
+      }
+    }
+    if (running.length === 0) {
+      throw new PodflameError(
+        'POD_NOT_RUNNING',
+        `None of the ${pods.length} pods matching ${what} in namespace ${namespace} is running: ` +
+          [...outcomes.values()].map((o) => o.error?.message).join('; '),
+        { details: { namespace, labelSelector, pods: [...outcomes.values()] } },
+      );
+    }
+    const credentials = await resolveApiCredentials(this.kubeConfig);
+    const agents = new Map<string, Promise<AgentPod>>();
+    const agentFor = (node: string): Promise<AgentPod> => {
+      let agent = agents.get(node);
+      if (!agent) {
+        agent = findAgentOnNode(this.lookup, this.options.agentNamespace, node);
+        agents.set(node, agent);
+      }
+      return agent;
+    };
+    const tasks = running.map((pod) => ({
+      key: pod.spec?.nodeName ?? '',
+      run: async (): Promise<PodOutcome> => {
+        const name = pod.metadata?.name ?? '?';
+        let target: PodTarget | undefined;
+        let outcome: PodOutcome;
+        try {
+          target = podTarget(pod, request.container);
+          const agent = await agentFor(target.nodeName);
+          const { answer, route } = await this.capture(target, agent, credentials, settings, 'folded', request.signal);
+          outcome = okOutcome(target, route, answer);
+          (outcome as PodOutcome & { stacks?: FoldedStacks }).stacks = parseFolded(answer.body.toString('utf8')).stacks;
+        } catch (err) {
+          const e = err instanceof PodflameError ? err : new PodflameError('INTERNAL', String(err), { cause: err });
+          outcome = {
+            namespace,
+            pod: name,
+            status: 'failed',
+            ...(target ? { container: target.container } : {}),
+            ...(pod.spec?.nodeName ? { node: pod.spec.nodeName } : {}),
+            warnings: [],
+            error: { code: e.code, message: e.message },
+          };
+        }
+        request.onPodDone?.(stripStacks(outcome));
+        return outcome;
+      },
+    }));
+    const settled = await runBounded(tasks, this.options.concurrency, this.options.concurrencyPerNode);
+    const merged: FoldedStacks = new Map();
+    const warnings: CaptureWarning[] = [];
+    for (const result of settled) {
+      // Tasks catch their own errors; a rejection here would be a bug in the task itself.
+      if (result.status === 'rejected') throw result.reason;
+      const outcome = result.value as PodOutcome & { stacks?: FoldedStacks };
+      if (outcome.stacks) mergeFolded(merged, outcome.stacks, request.perPod ? outcome.pod : undefined);
+      for (const w of outcome.warnings) warnings.push({ ...w, message: `${outcome.pod}: ${w.message}` });
+      outcomes.set(outcome.pod, stripStacks(outcome));
+    }
+    const all = [...outcomes.values()].sort((a, b) => compare(a.pod, b.pod));
+    const captured = all.filter((o) => o.status === 'ok');
+    if (captured.length === 0)
+      throw allFailed(
+        all.filter((o) => o.status === 'failed'),
+        what,
+        namespace,
+      );
+    const title =
+      request.title ??
+      `${what} in ${namespace}: ${captured.length} of ${pods.length} pods${request.perPod ? ', per pod' : ''}`;
+    return {
+      ...formatProfile(merged, settings.format, {
+        title,
+        frequencyHz: settings.frequencyHz,
+        durationSeconds: settings.durationSeconds,
+      }),
+      stacks: merged,
+      samples: totalSamples(merged),
+      pods: all,
+      warnings,
+    };
+  }
+
+  /** Every agent pod in the agent namespace, sorted by node. */
+  async listAgents(): Promise<AgentPod[]> {
+    this.assertOpen();
+    return listAgentPods(this.lookup, this.options.agentNamespace);
+  }
+
+  /** Nodes (and origins) that have an open connection pool right now. */
+  openPools(): string[] {
+    return this.router.openPools();
+  }
+
+  /** Closes the connection pools. Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.router.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new PodflameError('INTERNAL', 'This PodflameClient has been closed');
+  }
+
+  private async selectorOf(
+    namespace: string,
+    request: ProfileSelectorRequest,
+  ): Promise<{ labelSelector: string; what: string }> {
+    if ((request.labelSelector === undefined) === (request.workload === undefined)) {
+      throw new PodflameError(
+        'USAGE',
+        'Give exactly one of labelSelector (-l) or workload (deploy/NAME, sts/NAME, ds/NAME)',
+      );
+    }
+    if (request.labelSelector !== undefined) {
+      const spec = parseTargetSpec(undefined, request.labelSelector);
+      if (spec.kind !== 'selector') throw new PodflameError('INTERNAL', 'unreachable');
+      return { labelSelector: spec.labelSelector, what: `-l ${spec.labelSelector}` };
+    }
+    const spec = parseTargetSpec(request.workload, undefined);
+    if (spec.kind !== 'workload') {
+      throw new PodflameError('USAGE', `workload must be deploy/NAME, sts/NAME or ds/NAME, got ${request.workload}`);
+    }
+    const kind: WorkloadKind = spec.workload;
+    return {
+      labelSelector: await this.lookup.workloadSelector(namespace, kind, spec.name),
+      what: `${WORKLOAD_NAMES[kind]} ${spec.name}`,
+    };
+  }
+
+  private async capture(
+    target: PodTarget,
+    agent: AgentPod,
+    credentials: ApiCredentials,
+    settings: Settings,
+    format: OutputFormat,
+    signal: AbortSignal | undefined,
+  ): Promise<{ answer: ProfileAnswer; route: AgentRoute }> {
+    const route = await this.router.route(agent, credentials, signal);
+    const lease = this.router.lease(route);
+    try {
+      const answer = await requestProfile(
+        lease.pool,
+        route,
+        {
+          target: { podUid: target.podUid, container: target.container },
+          durationSeconds: settings.durationSeconds,
+          frequencyHz: settings.frequencyHz,
+          format,
+        },
+        {
+          timeoutMs: (settings.durationSeconds + this.options.answerGraceSeconds) * 1000,
+          ...(signal ? { signal } : {}),
+        },
+      );
+      if (answer.node !== undefined && answer.node !== target.nodeName) {
+        // The agent reached is not the one on the pod's node: its answer cannot be about this pod.
+        throw new PodflameError(
+          'AGENT_UNREACHABLE',
+          `Asked the agent pod ${agent.name} for node ${target.nodeName}, but the agent that answered runs on node ` +
+            `${answer.node}: check the agent pods' IPs and the DaemonSet's NODE_NAME (kubectl -n ${agent.namespace} get pods -o wide)`,
+          { details: { expectedNode: target.nodeName, answeredNode: answer.node } },
+        );
+      }
+      return { answer, route };
+    } finally {
+      lease.release();
+    }
+  }
+}
+
+function okOutcome(target: PodTarget, route: AgentRoute, answer: ProfileAnswer): PodOutcome {
+  return {
+    namespace: target.namespace,
+    pod: target.pod,
+    status: 'ok',
+    container: target.container,
+    node: answer.node ?? target.nodeName,
+    agentPod: route.agentPod,
+    via: route.via,
+    ...(answer.profileId ? { profileId: answer.profileId } : {}),
+    ...(answer.samples !== undefined ? { samples: answer.samples } : {}),
+    warnings: answer.warnings,
+  };
+}
+
+function stripStacks(outcome: PodOutcome & { stacks?: FoldedStacks }): PodOutcome {
+  const { stacks: _stacks, ...rest } = outcome;
+  return rest;
+}
+
+function allFailed(failed: PodOutcome[], what: string, namespace: string): PodflameError {
+  const codes = new Set(failed.map((o) => o.error?.code));
+  const code: ErrorCode = codes.size === 1 ? (failed[0]?.error?.code ?? 'CAPTURE_FAILED') : 'CAPTURE_FAILED';
+  return new PodflameError(
+    code,
+    `Every pod matching ${what} in namespace ${namespace} failed:\n` +
+      failed.map((o) => `  ${o.pod}: ${o.error?.message ?? 'unknown error'}`).join('\n'),
+    { details: { pods: failed } },
+  );
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Profiles one pod with a client made for this call and closed after it. */
+export async function profilePod(
+  request: ProfilePodRequest,
+  options: PodflameClientOptions = {},
+): Promise<ProfileResult> {
+  const client = new PodflameClient(options);
+  try {
+    return await client.profilePod(request);
+  } finally {
+    await client.close();
+  }
+}
+
+/** Profiles the pods of a selector or workload with a client made for this call and closed after it. */
+export async function profileSelector(
+  request: ProfileSelectorRequest,
+  options: PodflameClientOptions = {},
+): Promise<ProfileResult> {
+  const client = new PodflameClient(options);
+  try {
+    return await client.profileSelector(request);
+  } finally {
+    await client.close();
+  }
+}

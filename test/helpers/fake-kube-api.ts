@@ -1,0 +1,821 @@
+/**
+ * A stand-in Kubernetes API server for tests: a real HTTPS (or HTTP) server on loopback speaking the API server's
+ * wire format for the few endpoints podflame uses — pods (get, list with label and field selectors, the pod proxy),
+ * apps/v1 workloads, TokenReview and SubjectAccessReview. It authenticates bearer tokens, asks a test-supplied
+ * policy for authorization, records every request, and proxies `/api/v1/namespaces/NS/pods/NAME:PORT/proxy/...`
+ * to the pod's IP the way the real one does: the caller's Authorization header is dropped once it has been checked.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Objects (plain JSON, as the API server sends them)
+
+export type Json = Record<string, unknown>;
+
+export interface FakeContainer {
+  name: string;
+  image?: string;
+  ports?: { name?: string; containerPort: number; protocol?: string }[];
+  /** containerStatuses[].ready; default true when the pod is Running. */
+  ready?: boolean;
+  /** containerStatuses[].containerID, e.g. docker://0123abcd... */
+  containerID?: string;
+}
+
+export interface FakePodSpec {
+  namespace: string;
+  name: string;
+  uid: string;
+  nodeName?: string;
+  podIP?: string;
+  phase?: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  containers: FakeContainer[];
+  /** Pod condition Ready; default: all containers ready and Running. */
+  ready?: boolean;
+}
+
+/** A v1.Pod as `GET /api/v1/namespaces/NS/pods/NAME` returns it. */
+export function makePod(spec: FakePodSpec): Json {
+  const phase = spec.phase ?? 'Running';
+  const running = phase === 'Running';
+  const statuses = spec.containers.map((c) => ({
+    name: c.name,
+    image: c.image ?? 'eclipse-temurin:17',
+    imageID: '',
+    ready: c.ready ?? running,
+    restartCount: 0,
+    started: running,
+    ...(c.containerID ? { containerID: c.containerID } : {}),
+    state: running ? { running: { startedAt: '2026-01-01T00:00:00Z' } } : { waiting: { reason: 'ContainerCreating' } },
+  }));
+  const ready = spec.ready ?? (running && statuses.every((s) => s.ready));
+  return {
+    kind: 'Pod',
+    apiVersion: 'v1',
+    metadata: {
+      name: spec.name,
+      namespace: spec.namespace,
+      uid: spec.uid,
+      resourceVersion: '1',
+      creationTimestamp: '2026-01-01T00:00:00Z',
+      labels: spec.labels ?? {},
+      ...(spec.annotations ? { annotations: spec.annotations } : {}),
+    },
+    spec: {
+      ...(spec.nodeName ? { nodeName: spec.nodeName } : {}),
+      containers: spec.containers.map((c) => ({
+        name: c.name,
+        image: c.image ?? 'eclipse-temurin:17',
+        ...(c.ports ? { ports: c.ports.map((p) => ({ protocol: 'TCP', ...p })) } : {}),
+      })),
+    },
+    status: {
+      phase,
+      ...(spec.podIP ? { podIP: spec.podIP, podIPs: [{ ip: spec.podIP }] } : {}),
+      conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
+      containerStatuses: statuses,
+    },
+  };
+}
+
+export interface FakeAgentPodSpec {
+  nodeName: string;
+  podIP: string;
+  port: number;
+  name?: string;
+  namespace?: string;
+  ready?: boolean;
+  version?: string;
+  /** Name of the container port; default `http`. */
+  portName?: string | null;
+}
+
+/** An agent pod as the DaemonSet in manifests/ creates it. */
+export function makeAgentPod(spec: FakeAgentPodSpec): Json {
+  const version = spec.version ?? '0.1.0';
+  const portName = spec.portName === undefined ? 'http' : spec.portName;
+  return makePod({
+    namespace: spec.namespace ?? 'podflame',
+    name: spec.name ?? `podflame-agent-${spec.nodeName}`,
+    uid: `00000000-0000-4000-8000-${Buffer.from(spec.nodeName).toString('hex').padEnd(12, '0').slice(0, 12)}`,
+    nodeName: spec.nodeName,
+    podIP: spec.podIP,
+    labels: { 'app.kubernetes.io/name': 'podflame-agent', 'app.kubernetes.io/version': version },
+    containers: [
+      {
+        name: 'agent',
+        image: `podflame-agent:${version}`,
+        ports: [{ ...(portName === null ? {} : { name: portName }), containerPort: spec.port }],
+        ready: spec.ready ?? true,
+      },
+    ],
+  });
+}
+
+export type WorkloadKind = 'deployments' | 'statefulsets' | 'daemonsets';
+
+const WORKLOAD_KINDS: Record<WorkloadKind, string> = {
+  deployments: 'Deployment',
+  statefulsets: 'StatefulSet',
+  daemonsets: 'DaemonSet',
+};
+
+/** An apps/v1 workload whose spec.selector.matchLabels selects its pods. */
+export function makeWorkload(
+  resource: WorkloadKind,
+  namespace: string,
+  name: string,
+  matchLabels: Record<string, string>,
+): Json {
+  return {
+    kind: WORKLOAD_KINDS[resource],
+    apiVersion: 'apps/v1',
+    metadata: { name, namespace, uid: `11111111-0000-4000-8000-${name.length.toString(16).padStart(12, '0')}` },
+    spec: { selector: { matchLabels }, template: { metadata: { labels: matchLabels }, spec: { containers: [] } } },
+    status: {},
+  };
+}
+
+/** The v1.Status body the API server sends with every error. */
+export function statusBody(code: number, reason: string, message: string, details?: Json): Json {
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    ...(details ? { details } : {}),
+    code,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Selectors, as the API server parses them
+
+// e.g. `app=shop,tier in (web, api),!canary,env!=dev`
+type LabelRequirement = (labels: Record<string, string>) => boolean;
+
+/** Splits on commas outside parentheses. */
+function splitTopLevel(text: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let current = '';
+  for (const ch of text) {
+    if (ch === '(') depth++;
+    if (ch === ')') depth--;
+    if (ch === ',' && depth === 0) {
+      parts.push(current);
+      current = '';
+    } else current += ch;
+  }
+  parts.push(current);
+  return parts.map((p) => p.trim()).filter((p) => p !== '');
+}
+
+const LABEL_KEY = /^([a-z0-9A-Z.-]+\/)?[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?$/;
+const LABEL_VALUE = /^(([a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?)?)$/;
+
+export function parseLabelSelector(selector: string): LabelRequirement[] {
+  return splitTopLevel(selector).map((part) => {
+    let m = /^(\S+?)\s+(in|notin)\s+\((.*)\)$/.exec(part);
+    if (m) {
+      const [, key, op, list] = m as unknown as [string, string, string, string];
+      const values = list.split(',').map((v) => v.trim());
+      if (!LABEL_KEY.test(key) || values.some((v) => !LABEL_VALUE.test(v))) throw new Error(`invalid selector ${part}`);
+      return op === 'in'
+        ? (l) => Object.hasOwn(l, key) && values.includes(l[key] as string)
+        : (l) => !Object.hasOwn(l, key) || !values.includes(l[key] as string);
+    }
+    m = /^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(part);
+    if (m) {
+      const [, key, op, value] = m as unknown as [string, string, string, string];
+      if (!LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) throw new Error(`invalid selector ${part}`);
+      return op === '!=' ? (l) => l[key] !== value : (l) => l[key] === value;
+    }
+    m = /^(!?)([^=!\s()]+)$/.exec(part);
+    if (m && LABEL_KEY.test(m[2] as string)) {
+      const key = m[2] as string;
+      return m[1] === '!' ? (l) => !Object.hasOwn(l, key) : (l) => Object.hasOwn(l, key);
+    }
+    throw new Error(`unable to parse requirement: ${part}`);
+  });
+}
+
+// The pod fields the API server accepts in a fieldSelector (pkg/registry/core/pod: PodToSelectableFields).
+const POD_FIELDS: Record<string, (pod: Json) => string> = {
+  'metadata.name': (p) => String(dig(p, 'metadata', 'name') ?? ''),
+  'metadata.namespace': (p) => String(dig(p, 'metadata', 'namespace') ?? ''),
+  'spec.nodeName': (p) => String(dig(p, 'spec', 'nodeName') ?? ''),
+  'spec.restartPolicy': (p) => String(dig(p, 'spec', 'restartPolicy') ?? ''),
+  'spec.schedulerName': (p) => String(dig(p, 'spec', 'schedulerName') ?? ''),
+  'spec.serviceAccountName': (p) => String(dig(p, 'spec', 'serviceAccountName') ?? ''),
+  'status.phase': (p) => String(dig(p, 'status', 'phase') ?? ''),
+  'status.podIP': (p) => String(dig(p, 'status', 'podIP') ?? ''),
+};
+
+// e.g. `spec.nodeName=node-a,status.phase!=Succeeded`
+export function parseFieldSelector(selector: string): (pod: Json) => boolean {
+  const tests = splitTopLevel(selector).map((part) => {
+    const m = /^([^=!]+)(==|=|!=)(.*)$/.exec(part);
+    if (!m) throw new Error(`invalid field selector: ${part}`);
+    const [, field, op, value] = m as unknown as [string, string, string, string];
+    const get = POD_FIELDS[field];
+    if (!get) throw new Error(`field label not supported: ${field}`);
+    return op === '!=' ? (p: Json) => get(p) !== value : (p: Json) => get(p) === value;
+  });
+  return (pod) => tests.every((t) => t(pod));
+}
+
+function dig(obj: unknown, ...path: string[]): unknown {
+  let cur = obj;
+  for (const k of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Json)[k];
+  }
+  return cur;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Server
+
+export interface FakeUser {
+  username: string;
+  uid?: string;
+  groups?: string[];
+}
+
+/** What the API server's authorizer is asked: the same attributes a SubjectAccessReview carries. */
+export interface AuthorizationAttributes {
+  user: FakeUser;
+  verb: string;
+  group: string;
+  resource: string;
+  subresource: string;
+  namespace: string;
+  name: string;
+}
+
+export type Authorizer = (attrs: AuthorizationAttributes) => { allowed: boolean; reason?: string };
+
+export interface RecordedRequest {
+  method: string;
+  /** Path and query, as received. */
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  /** The authenticated user, or undefined when the request was refused with 401. */
+  user: string | undefined;
+}
+
+export interface ProxiedRequest {
+  /** The pod the request was proxied to, `namespace/name`. */
+  pod: string;
+  target: string;
+  method: string;
+  path: string;
+  /** Headers as the pod received them (no Authorization). */
+  headers: http.IncomingHttpHeaders;
+}
+
+export interface FakeKubeApiOptions {
+  /** Serve HTTPS with a freshly made self-signed certificate for 127.0.0.1 (default true). */
+  tls?: boolean;
+  /** Bearer token → user. Default: `{'test-token': {username: 'tester'}}`. */
+  tokens?: Record<string, FakeUser>;
+  /** Decides every authorized request and SubjectAccessReview. Default: everything allowed. */
+  authorize?: Authorizer;
+  /** Address to listen on (default 127.0.0.1). */
+  host?: string;
+}
+
+export const DEFAULT_TOKEN = 'test-token';
+
+interface TlsMaterial {
+  key: string;
+  cert: string;
+}
+
+/** A self-signed certificate for 127.0.0.1/localhost, made with the openssl CLI (it is its own CA). */
+function makeSelfSignedCert(): TlsMaterial {
+  const dir = mkdtempSync(join(tmpdir(), 'fake-kube-tls-'));
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=fake-kube-apiserver',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface KubeconfigSpec {
+  /** Bearer token of the user (default DEFAULT_TOKEN); null for none. */
+  token?: string | null;
+  /** Namespace of the current context. */
+  namespace?: string;
+  /** Name of the current context (default `fake`). */
+  context?: string;
+  /** Further contexts on the same cluster: name → namespace and token. */
+  extraContexts?: Record<string, { namespace?: string; token?: string | null }>;
+  /** Leave the CA out and set insecure-skip-tls-verify (default false). */
+  insecure?: boolean;
+}
+
+export class FakeKubeApi {
+  readonly requests: RecordedRequest[] = [];
+  readonly proxied: ProxiedRequest[] = [];
+  private readonly objects = new Map<string, Json>();
+  private readonly tokens: Record<string, FakeUser>;
+  private readonly tls: TlsMaterial | undefined;
+  private server: http.Server | undefined;
+  private resourceVersion = 100;
+  authorize: Authorizer;
+
+  constructor(private readonly options: FakeKubeApiOptions = {}) {
+    this.tokens = options.tokens ?? {
+      [DEFAULT_TOKEN]: { username: 'tester', uid: 'u-1', groups: ['system:authenticated'] },
+    };
+    this.authorize = options.authorize ?? (() => ({ allowed: true }));
+    this.tls = (options.tls ?? true) ? makeSelfSignedCert() : undefined;
+  }
+
+  async start(): Promise<void> {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      this.handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) this.sendJson(res, 500, statusBody(500, 'InternalError', String(err)));
+        else res.destroy();
+      });
+    };
+    this.server = this.tls
+      ? https.createServer({ key: this.tls.key, cert: this.tls.cert }, handler)
+      : http.createServer(handler);
+    await new Promise<void>((resolve, reject) => {
+      this.server?.once('error', reject);
+      this.server?.listen(0, this.options.host ?? '127.0.0.1', () => resolve());
+    });
+  }
+
+  get url(): string {
+    if (!this.server) throw new Error('FakeKubeApi not started');
+    const { port, address } = this.server.address() as AddressInfo;
+    return `${this.tls ? 'https' : 'http'}://${address}:${port}`;
+  }
+
+  /** The server certificate in PEM, which is also its CA. */
+  get caPem(): string | undefined {
+    return this.tls?.cert;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  // --- objects -------------------------------------------------------------------------------------------------
+
+  /** Adds or replaces a pod (a v1.Pod JSON object, see makePod). */
+  putPod(pod: Json): void {
+    const ns = String(dig(pod, 'metadata', 'namespace'));
+    const name = String(dig(pod, 'metadata', 'name'));
+    this.objects.set(`pods/${ns}/${name}`, this.stamp(pod));
+  }
+
+  deletePod(namespace: string, name: string): void {
+    this.objects.delete(`pods/${namespace}/${name}`);
+  }
+
+  putWorkload(resource: WorkloadKind, workload: Json): void {
+    const ns = String(dig(workload, 'metadata', 'namespace'));
+    const name = String(dig(workload, 'metadata', 'name'));
+    this.objects.set(`${resource}/${ns}/${name}`, this.stamp(workload));
+  }
+
+  private stamp(obj: Json): Json {
+    const copy = structuredClone(obj);
+    (copy.metadata as Json).resourceVersion = String(++this.resourceVersion);
+    return copy;
+  }
+
+  private podsIn(namespace: string | undefined): Json[] {
+    const prefix = namespace === undefined ? 'pods/' : `pods/${namespace}/`;
+    return [...this.objects.entries()]
+      .filter(([k]) => k.startsWith(prefix))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, v]) => v);
+  }
+
+  // --- kubeconfig ----------------------------------------------------------------------------------------------
+
+  /** A kubeconfig (YAML) pointing at this server, as kubectl would read it. */
+  kubeconfigYaml(spec: KubeconfigSpec = {}): string {
+    const contexts: Record<string, { namespace?: string; token?: string | null }> = {
+      [spec.context ?? 'fake']: {
+        ...(spec.namespace ? { namespace: spec.namespace } : {}),
+        token: spec.token === undefined ? DEFAULT_TOKEN : spec.token,
+      },
+      ...spec.extraContexts,
+    };
+    const cluster: Json = { server: this.url };
+    if (spec.insecure || !this.caPem) cluster['insecure-skip-tls-verify'] = true;
+    else cluster['certificate-authority-data'] = Buffer.from(this.caPem).toString('base64');
+    return toYaml({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'fake-cluster', cluster }],
+      users: Object.entries(contexts).map(([name, c]) => ({
+        name: `${name}-user`,
+        user: c.token === null || c.token === undefined ? {} : { token: c.token },
+      })),
+      contexts: Object.entries(contexts).map(([name, c]) => ({
+        name,
+        context: { cluster: 'fake-cluster', user: `${name}-user`, ...(c.namespace ? { namespace: c.namespace } : {}) },
+      })),
+      'current-context': spec.context ?? 'fake',
+      preferences: {},
+    });
+  }
+
+  writeKubeconfig(path: string, spec: KubeconfigSpec = {}): string {
+    writeFileSync(path, this.kubeconfigYaml(spec), { mode: 0o600 });
+    return path;
+  }
+
+  // --- request handling ----------------------------------------------------------------------------------------
+
+  private sendJson(res: http.ServerResponse, code: number, body: unknown): void {
+    const text = JSON.stringify(body);
+    res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  private authenticate(req: http.IncomingMessage): FakeUser | undefined {
+    const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+    return m ? this.tokens[m[1] as string] : undefined;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const user = this.authenticate(req);
+    this.requests.push({
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      headers: { ...req.headers },
+      user: user?.username,
+    });
+    if (!user) {
+      req.resume();
+      this.sendJson(res, 401, statusBody(401, 'Unauthorized', 'Unauthorized'));
+      return;
+    }
+    // The real API server removes the credentials once they have been checked, so nothing behind it sees them.
+    delete req.headers.authorization;
+    const path = url.pathname;
+    let m: RegExpExecArray | null;
+
+    if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/proxy(\/.*)?$/.exec(path))) {
+      await this.proxyToPod(
+        req,
+        res,
+        user,
+        m[1] as string,
+        decodeURIComponent(m[2] as string),
+        m[3] ?? '/',
+        url.search,
+      );
+      return;
+    }
+    if (req.method === 'POST' && path === '/apis/authentication.k8s.io/v1/tokenreviews') {
+      await this.tokenReview(req, res, user);
+      return;
+    }
+    if (req.method === 'POST' && path === '/apis/authorization.k8s.io/v1/subjectaccessreviews') {
+      await this.subjectAccessReview(req, res, user);
+      return;
+    }
+    req.resume();
+    if (req.method !== 'GET') {
+      this.sendJson(
+        res,
+        405,
+        statusBody(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'),
+      );
+      return;
+    }
+    if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(path))) {
+      const [ns, name] = [m[1] as string, m[2] as string];
+      if (!this.allowed(res, { user, verb: 'get', group: '', resource: 'pods', subresource: '', namespace: ns, name }))
+        return;
+      const pod = this.objects.get(`pods/${ns}/${name}`);
+      if (!pod)
+        this.sendJson(res, 404, statusBody(404, 'NotFound', `pods "${name}" not found`, { name, kind: 'pods' }));
+      else this.sendJson(res, 200, pod);
+      return;
+    }
+    if ((m = /^\/api\/v1(?:\/namespaces\/([^/]+))?\/pods$/.exec(path))) {
+      const ns = m[1];
+      if (
+        !this.allowed(res, {
+          user,
+          verb: 'list',
+          group: '',
+          resource: 'pods',
+          subresource: '',
+          namespace: ns ?? '',
+          name: '',
+        })
+      )
+        return;
+      this.listPods(res, ns, url.searchParams);
+      return;
+    }
+    if ((m = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/(deployments|statefulsets|daemonsets)\/([^/]+)$/.exec(path))) {
+      const [ns, resource, name] = [m[1] as string, m[2] as WorkloadKind, m[3] as string];
+      if (!this.allowed(res, { user, verb: 'get', group: 'apps', resource, subresource: '', namespace: ns, name }))
+        return;
+      const obj = this.objects.get(`${resource}/${ns}/${name}`);
+      if (!obj) {
+        this.sendJson(
+          res,
+          404,
+          statusBody(404, 'NotFound', `${resource}.apps "${name}" not found`, { name, group: 'apps', kind: resource }),
+        );
+      } else this.sendJson(res, 200, obj);
+      return;
+    }
+    this.sendJson(res, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource', {}));
+  }
+
+  private allowed(res: http.ServerResponse, attrs: AuthorizationAttributes): boolean {
+    const decision = this.authorize(attrs);
+    if (decision.allowed) return true;
+    const what = attrs.subresource ? `${attrs.resource}/${attrs.subresource}` : attrs.resource;
+    const scope = attrs.namespace ? ` in the namespace "${attrs.namespace}"` : ' at the cluster scope';
+    const target = attrs.name ? `${attrs.resource} "${attrs.name}"` : attrs.resource;
+    const message =
+      `${target} is forbidden: User "${attrs.user.username}" cannot ${attrs.verb} resource "${what}" ` +
+      `in API group "${attrs.group}"${scope}${decision.reason ? `: ${decision.reason}` : ''}`;
+    this.sendJson(
+      res,
+      403,
+      statusBody(403, 'Forbidden', message, { ...(attrs.name ? { name: attrs.name } : {}), kind: attrs.resource }),
+    );
+    return false;
+  }
+
+  private listPods(res: http.ServerResponse, namespace: string | undefined, query: URLSearchParams): void {
+    let items = this.podsIn(namespace);
+    try {
+      const labelSelector = query.get('labelSelector');
+      if (labelSelector) {
+        const reqs = parseLabelSelector(labelSelector);
+        items = items.filter((p) => {
+          const labels = (dig(p, 'metadata', 'labels') ?? {}) as Record<string, string>;
+          return reqs.every((r) => r(labels));
+        });
+      }
+      const fieldSelector = query.get('fieldSelector');
+      if (fieldSelector) items = items.filter(parseFieldSelector(fieldSelector));
+    } catch (err) {
+      this.sendJson(res, 400, statusBody(400, 'BadRequest', (err as Error).message));
+      return;
+    }
+    // List items carry no kind/apiVersion of their own; the list does.
+    const bare = items.map((p) => {
+      const { kind: _k, apiVersion: _a, ...rest } = p;
+      return rest;
+    });
+    this.sendJson(res, 200, {
+      kind: 'PodList',
+      apiVersion: 'v1',
+      metadata: { resourceVersion: String(this.resourceVersion) },
+      items: bare,
+    });
+  }
+
+  private async proxyToPod(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    user: FakeUser,
+    namespace: string,
+    nameSpec: string,
+    rest: string,
+    search: string,
+  ): Promise<void> {
+    // `NAME`, `NAME:PORT` or `SCHEME:NAME:PORT` (registry/core/pod/strategy.go ResourceLocation).
+    const parts = nameSpec.split(':');
+    const [scheme, name, portSpec] =
+      parts.length === 3 ? (parts as [string, string, string]) : ['', parts[0] as string, parts[1] ?? ''];
+    const verb =
+      (
+        { GET: 'get', HEAD: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' } as Record<
+          string,
+          string
+        >
+      )[req.method ?? 'GET'] ?? 'get';
+    if (!this.allowed(res, { user, verb, group: '', resource: 'pods', subresource: 'proxy', namespace, name })) {
+      req.resume();
+      return;
+    }
+    const pod = this.objects.get(`pods/${namespace}/${name}`);
+    if (!pod) {
+      req.resume();
+      this.sendJson(res, 404, statusBody(404, 'NotFound', `pods "${name}" not found`, { name, kind: 'pods' }));
+      return;
+    }
+    let port = Number(portSpec);
+    if (portSpec === '') {
+      const containers = (dig(pod, 'spec', 'containers') ?? []) as { ports?: { containerPort: number }[] }[];
+      port = containers.find((c) => c.ports?.length)?.ports?.[0]?.containerPort ?? 80;
+    } else if (!Number.isInteger(port)) {
+      // A named port is looked up among the container ports.
+      const containers = (dig(pod, 'spec', 'containers') ?? []) as {
+        ports?: { name?: string; containerPort: number }[];
+      }[];
+      port = containers.flatMap((c) => c.ports ?? []).find((p) => p.name === portSpec)?.containerPort ?? NaN;
+    }
+    const podIP = dig(pod, 'status', 'podIP') as string | undefined;
+    if (!podIP || !Number.isInteger(port)) {
+      req.resume();
+      this.sendJson(res, 503, statusBody(503, 'ServiceUnavailable', `address not allowed`));
+      return;
+    }
+    const headers = { ...req.headers };
+    delete headers.authorization;
+    delete headers.host;
+    for (const h of Object.keys(headers)) if (h.startsWith('impersonate-')) delete headers[h];
+    headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
+    const target = `${scheme === 'https' ? 'https' : 'http'}://${podIP}:${port}`;
+    this.proxied.push({
+      pod: `${namespace}/${name}`,
+      target,
+      method: req.method ?? 'GET',
+      path: rest + search,
+      headers,
+    });
+    const upstream = (scheme === 'https' ? https : http).request(`${target}${rest}${search}`, {
+      method: req.method,
+      headers,
+      rejectUnauthorized: false,
+    });
+    upstream.on('response', (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', (err) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      this.sendJson(
+        res,
+        503,
+        statusBody(
+          503,
+          'ServiceUnavailable',
+          `error trying to reach service: dial tcp ${podIP}:${port}: ${err.message}`,
+        ),
+      );
+    });
+    // A caller that goes away takes the upstream request with it, as the real proxy does.
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    req.pipe(upstream);
+  }
+
+  private async readJson(req: http.IncomingMessage): Promise<Json | undefined> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    try {
+      return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Json;
+    } catch {
+      return undefined;
+    }
+  }
+
+  // POST /apis/authentication.k8s.io/v1/tokenreviews
+  // {"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"..."}}
+  private async tokenReview(req: http.IncomingMessage, res: http.ServerResponse, caller: FakeUser): Promise<void> {
+    const body = await this.readJson(req);
+    if (
+      !this.allowed(res, {
+        user: caller,
+        verb: 'create',
+        group: 'authentication.k8s.io',
+        resource: 'tokenreviews',
+        subresource: '',
+        namespace: '',
+        name: '',
+      })
+    )
+      return;
+    const token = dig(body, 'spec', 'token');
+    if (typeof token !== 'string' || token === '') {
+      this.sendJson(
+        res,
+        422,
+        statusBody(422, 'Invalid', 'TokenReview.authentication.k8s.io "" is invalid: spec.token: Required value'),
+      );
+      return;
+    }
+    const user = this.tokens[token];
+    const audiences = dig(body, 'spec', 'audiences');
+    this.sendJson(res, 201, {
+      kind: 'TokenReview',
+      apiVersion: 'authentication.k8s.io/v1',
+      metadata: { creationTimestamp: null },
+      spec: body?.spec ?? {},
+      status: user
+        ? {
+            authenticated: true,
+            user: { username: user.username, uid: user.uid ?? '', groups: user.groups ?? ['system:authenticated'] },
+            ...(Array.isArray(audiences) ? { audiences } : {}),
+          }
+        : { user: {}, error: '[invalid bearer token, token lookup failed]' },
+    });
+  }
+
+  // POST /apis/authorization.k8s.io/v1/subjectaccessreviews
+  // {"spec":{"resourceAttributes":{"namespace":"shop","verb":"create","resource":"pods","subresource":"exec","name":"x"},"user":"alice","groups":[...]}}
+  private async subjectAccessReview(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    caller: FakeUser,
+  ): Promise<void> {
+    const body = await this.readJson(req);
+    if (
+      !this.allowed(res, {
+        user: caller,
+        verb: 'create',
+        group: 'authorization.k8s.io',
+        resource: 'subjectaccessreviews',
+        subresource: '',
+        namespace: '',
+        name: '',
+      })
+    )
+      return;
+    const spec = (body?.spec ?? {}) as Json;
+    const ra = (spec.resourceAttributes ?? {}) as Record<string, string | undefined>;
+    if (typeof spec.user !== 'string' && !Array.isArray(spec.groups)) {
+      this.sendJson(
+        res,
+        422,
+        statusBody(
+          422,
+          'Invalid',
+          'SubjectAccessReview.authorization.k8s.io "" is invalid: spec.user: Invalid value: "": at least one of user or group must be specified',
+        ),
+      );
+      return;
+    }
+    const decision = this.authorize({
+      user: { username: String(spec.user ?? ''), uid: String(spec.uid ?? ''), groups: (spec.groups as string[]) ?? [] },
+      verb: ra.verb ?? '',
+      group: ra.group ?? '',
+      resource: ra.resource ?? '',
+      subresource: ra.subresource ?? '',
+      namespace: ra.namespace ?? '',
+      name: ra.name ?? '',
+    });
+    this.sendJson(res, 201, {
+      kind: 'SubjectAccessReview',
+      apiVersion: 'authorization.k8s.io/v1',
+      metadata: { creationTimestamp: null },
+      spec,
+      status: { allowed: decision.allowed, ...(decision.reason ? { reason: decision.reason } : {}) },
+    });
+  }
+}
