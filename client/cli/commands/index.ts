@@ -1,4 +1,5 @@
 import type { RegisterCommand } from '../program.js';
+import { registerDiffFolded } from './diff-folded.js';
 
 /** Every CLI subcommand, in the order `podflame --help` lists them. Each lives in its own file. */
-export const COMMANDS: readonly RegisterCommand[] = [];
+export const COMMANDS: readonly RegisterCommand[] = [registerDiffFolded];

@@ -1,0 +1,111 @@
+/**
+ * Folded stacks → pprof (gzipped profile.proto), the format of `go tool pprof`, Pyroscope and Parca. Each distinct
+ * frame name becomes one Function and one Location; each distinct stack one Sample with two values, the sample count
+ * (`samples/count`) and the CPU time it stands for (`cpu/nanoseconds`, count × 1e9/Hz).
+ */
+import { gzipSync } from 'node:zlib';
+import { Function as PprofFunction, Location, Profile, Sample, StringTable, ValueType } from 'pprof-format';
+import { PodflameError } from '../errors.js';
+import { compareBytes, type FoldedStacks } from '../folded.js';
+import {
+  DEFAULT_SAMPLING_OPTIONS,
+  framesOf,
+  samplingPeriodNanos,
+  validateFrequency,
+  type SamplingOptions,
+} from './sampling.js';
+
+export interface PprofOptions extends SamplingOptions {
+  /** Capture length in seconds, written as the profile's duration. Default 0 (unknown). */
+  durationSeconds: number;
+  /** Capture start, ms since the epoch, written as the profile's time. Default 0 (unset, keeps output reproducible). */
+  startTimeMs: number;
+}
+
+export const DEFAULT_PPROF_OPTIONS: Readonly<PprofOptions> = Object.freeze({
+  ...DEFAULT_SAMPLING_OPTIONS,
+  durationSeconds: 0,
+  startTimeMs: 0,
+});
+
+export function resolvePprofOptions(options: Partial<PprofOptions>): PprofOptions {
+  const resolved: PprofOptions = {
+    frequencyHz: validateFrequency(options.frequencyHz ?? DEFAULT_PPROF_OPTIONS.frequencyHz),
+    durationSeconds: options.durationSeconds ?? DEFAULT_PPROF_OPTIONS.durationSeconds,
+    startTimeMs: options.startTimeMs ?? DEFAULT_PPROF_OPTIONS.startTimeMs,
+  };
+  return resolved;
+}
+
+/** Builds the pprof Profile; stacks are visited in byte order so the same input always gives the same bytes. */
+export function buildPprofProfile(stacks: FoldedStacks, options: Partial<PprofOptions> = {}): Profile {
+  const opts = resolvePprofOptions(options);
+  const period = samplingPeriodNanos(opts.frequencyHz);
+  const strings = new StringTable();
+  const samplesType = new ValueType({ type: strings.dedup('samples'), unit: strings.dedup('count') });
+  const cpuType = new ValueType({ type: strings.dedup('cpu'), unit: strings.dedup('nanoseconds') });
+
+  const functions: PprofFunction[] = [];
+  const locations: Location[] = [];
+  const locationIdByName = new Map<string, number>();
+  const locationIdOf = (name: string): number => {
+    let id = locationIdByName.get(name);
+    if (id === undefined) {
+      id = locationIdByName.size + 1;
+      locationIdByName.set(name, id);
+      const nameIndex = strings.dedup(name);
+      functions.push(new PprofFunction({ id, name: nameIndex, systemName: nameIndex }));
+      locations.push(new Location({ id, line: [{ functionId: id }] }));
+    }
+    return id;
+  };
+
+  const samples: Sample[] = [];
+  for (const stack of [...stacks.keys()].sort(compareBytes)) {
+    const count = Math.round(stacks.get(stack) as number);
+    if (count <= 0) continue;
+    // pprof lists a sample's locations leaf first; folded stacks are root first.
+    const locationId = framesOf(stack).map(locationIdOf).reverse();
+    samples.push(new Sample({ locationId, value: [toInt64(count), cpuNanos(count, period)] }));
+  }
+
+  return new Profile({
+    sampleType: [samplesType, cpuType],
+    sample: samples,
+    location: locations,
+    function: functions,
+    stringTable: strings,
+    periodType: new ValueType({ type: strings.dedup('cpu'), unit: strings.dedup('nanoseconds') }),
+    period,
+    durationNanos: toInt64(Math.round(opts.durationSeconds * 1e9)),
+    timeNanos: BigInt(Math.round(opts.startTimeMs)) * 1_000_000n,
+    defaultSampleType: strings.dedup('cpu'),
+  });
+}
+
+/** The gzipped profile.proto bytes, as `pprof` tools and Pyroscope's `format=pprof` ingest take them. */
+export function toPprof(stacks: FoldedStacks, options: Partial<PprofOptions> = {}): Buffer {
+  return gzipSync(buildPprofProfile(stacks, options).encode());
+}
+
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** count × period, exact past 2^53 (a double would round the product). */
+function cpuNanos(count: number, period: number): number | bigint {
+  const product = count * period;
+  if (Number.isSafeInteger(product)) return product;
+  const exact = BigInt(toInt64(count)) * BigInt(period);
+  if (exact > INT64_MAX) {
+    throw new PodflameError('INVALID_INPUT', `${count} samples × ${period} ns does not fit pprof's 64-bit values`);
+  }
+  return exact;
+}
+
+function toInt64(value: number): number | bigint {
+  if (Number.isSafeInteger(value)) return value;
+  const big = Number.isFinite(value) ? BigInt(Math.round(value)) : undefined;
+  if (big === undefined || big > INT64_MAX || big < -INT64_MAX) {
+    throw new PodflameError('INVALID_INPUT', `a count of ${value} does not fit pprof's 64-bit sample values`);
+  }
+  return big;
+}

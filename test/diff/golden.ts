@@ -1,0 +1,19 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Test } from 'tap';
+
+/**
+ * Compares `actual` with the golden file next to the inputs. `BLESS=1` rewrites it (review the diff before
+ * committing); a missing golden fails, so a new case cannot pass by accident.
+ */
+export function matchGolden(t: Test, goldenPath: string, actual: string, message: string): void {
+  if (process.env.BLESS === '1') {
+    writeFileSync(goldenPath, actual);
+    t.pass(`${message} (golden rewritten: ${goldenPath})`);
+    return;
+  }
+  if (!existsSync(goldenPath)) {
+    t.fail(`${message}: golden ${goldenPath} is missing; run with BLESS=1 to write it, then review it`);
+    return;
+  }
+  t.equal(actual, readFileSync(goldenPath, 'latin1'), message);
+}
