@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import { createSecureContext } from 'node:tls';
 import { asPodflameError, PodflameError } from '../../shared/errors.js';
 
@@ -46,46 +44,4 @@ export function loadTlsMaterial(files: TlsFiles): TlsMaterial | undefined {
     );
   }
   return material;
-}
-
-/** Timeouts that keep a slow or stalled client from holding a connection (and a capture slot) open. */
-export interface ServerTimeouts {
-  /** Time to receive the complete request headers, ms. Default 10 000. */
-  headersTimeoutMs?: number;
-  /** Time to receive the complete request (headers and body), ms. Default 30 000. */
-  requestTimeoutMs?: number;
-  /** Idle keep-alive connections are closed after this, ms. Default 5 000. */
-  keepAliveTimeoutMs?: number;
-  /** Header bytes accepted at most. Default 16 KiB (Node's default), larger headers get 431. */
-  maxHeaderSize?: number;
-}
-
-export const DEFAULT_SERVER_TIMEOUTS = Object.freeze({
-  headersTimeoutMs: 10_000,
-  requestTimeoutMs: 30_000,
-  keepAliveTimeoutMs: 5_000,
-  maxHeaderSize: 16 * 1024,
-});
-
-/**
- * The agent's HTTP or HTTPS server around a request listener (the express app), with timeouts against clients that
- * send headers and then stall (slowloris): Node answers 408 and closes once `requestTimeout` passes without the full
- * request. Responses are not bounded in time here: a capture may legitimately take minutes to answer.
- */
-export function createAgentServer(
-  listener: http.RequestListener,
-  tls: TlsMaterial | undefined,
-  timeouts: ServerTimeouts = {},
-): http.Server {
-  const d = DEFAULT_SERVER_TIMEOUTS;
-  const options: http.ServerOptions = {
-    headersTimeout: timeouts.headersTimeoutMs ?? d.headersTimeoutMs,
-    requestTimeout: timeouts.requestTimeoutMs ?? d.requestTimeoutMs,
-    keepAliveTimeout: timeouts.keepAliveTimeoutMs ?? d.keepAliveTimeoutMs,
-    maxHeaderSize: timeouts.maxHeaderSize ?? d.maxHeaderSize,
-  };
-  const server = tls
-    ? https.createServer({ ...options, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, listener)
-    : http.createServer(options, listener);
-  return server;
 }
