@@ -1,0 +1,117 @@
+/**
+ * Runs the real `podflame-agent` entry point (agent/main.ts, through tap's TypeScript loader) as a child process, as
+ * the security, fault and fuzz tests need: flags exactly as a user types them, its JSON log lines collected, and
+ * SIGKILL available. Not a test file (no .test.ts): imported by them.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../../agent/main.ts', import.meta.url));
+
+export interface AgentProcess {
+  child: ChildProcessWithoutNullStreams;
+  /** `http://127.0.0.1:PORT` (or https) once listening. */
+  url: string;
+  /** Every JSON log line so far. */
+  logs: Record<string, unknown>[];
+  /** stderr text so far. */
+  stderr(): string;
+  /** Resolves with the exit code or signal. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM (or the given signal) and wait for the exit. Idempotent. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface AgentRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function loaderArgs(): string[] {
+  // tap runs test files with its TypeScript loader; the child gets the same one (and only that one).
+  return process.execArgv.filter((a) => a.includes('typescript'));
+}
+
+function spawnMain(args: readonly string[], env: Record<string, string>): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, [...loaderArgs(), MAIN, ...args], {
+    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+/** Runs the agent until it exits by itself (for flags that must make it refuse to start). */
+export async function runAgentToExit(args: readonly string[], timeoutMs = 60_000): Promise<AgentRun> {
+  const child = spawnMain(args, {});
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+/** Starts the agent and waits for its "listening" log line. */
+export async function startAgentProcess(
+  args: readonly string[],
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<AgentProcess> {
+  const child = spawnMain(args, options.env ?? {});
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  let buffered = '';
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`the agent did not start within ${options.timeoutMs ?? 60_000} ms: ${stderr}`)),
+      options.timeoutMs ?? 60_000,
+    );
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        try {
+          const parsed = JSON.parse(line) as Record<string, unknown>;
+          logs.push(parsed);
+          if (parsed.msg === 'podflame-agent listening' && typeof parsed.url === 'string') {
+            clearTimeout(timer);
+            resolve(parsed.url);
+          }
+        } catch {
+          logs.push({ unparsed: line });
+        }
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`the agent exited at start (code ${code}, signal ${signal}): ${stderr}`));
+    });
+  });
+  let stopping: Promise<void> | undefined;
+  return {
+    child,
+    url,
+    logs,
+    stderr: () => stderr,
+    exited,
+    stop(signal: NodeJS.Signals = 'SIGTERM') {
+      stopping ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+        await exited;
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** The request log lines (msg "request") the agent wrote so far. */
+export function requestLines(agent: AgentProcess): Record<string, unknown>[] {
+  return agent.logs.filter((l) => l.msg === 'request');
+}
