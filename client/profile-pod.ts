@@ -376,6 +376,12 @@ export class PodflameClient {
     return listAgentPods(this.lookup, this.options.agentNamespace);
   }
 
+  /** Every node's name, or undefined when the caller may not list nodes. */
+  async listNodes(): Promise<string[] | undefined> {
+    this.assertOpen();
+    return this.lookup.listNodeNames();
+  }
+
   /** Nodes (and origins) that have an open connection pool right now. */
   openPools(): string[] {
     return this.router.openPools();

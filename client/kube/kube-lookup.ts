@@ -56,6 +56,17 @@ export class KubeLookup {
     return list.items;
   }
 
+  /** Every node's name, sorted; undefined when the caller may not list nodes (a cluster-scoped permission). */
+  async listNodeNames(): Promise<string[] | undefined> {
+    try {
+      const list = await this.core.listNode();
+      return list.items.map((n) => n.metadata?.name ?? '?').sort();
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 403) return undefined;
+      throw this.translate(err, { describe: 'nodes', resource: 'nodes', namespace: '', notFound: 'NO_AGENT_ON_NODE' });
+    }
+  }
+
   /** The label selector (`k=v,...`) of a deployment, statefulset or daemonset. */
   async workloadSelector(namespace: string, kind: WorkloadKind, name: string): Promise<string> {
     const subject: Subject = {

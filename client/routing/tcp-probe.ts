@@ -5,6 +5,7 @@ import { connect } from 'node:net';
  * cluster network (pod IPs reachable) from one outside it (they are not: use the API server's proxy).
  */
 export function canConnect(host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
     const socket = connect({ host, port });
     let settled = false;

@@ -191,7 +191,8 @@ export function parseLabelSelector(selector: string): LabelRequirement[] {
     if (m) {
       const [, key, op, list] = m as unknown as [string, string, string, string];
       const values = list.split(',').map((v) => v.trim());
-      if (!LABEL_KEY.test(key) || values.some((v) => !LABEL_VALUE.test(v))) throw new Error(`invalid selector ${part}`);
+      if (!LABEL_KEY.test(key) || values.some((v) => !LABEL_VALUE.test(v)))
+        throw new Error(`unable to parse requirement: ${part}`);
       return op === 'in'
         ? (l) => Object.hasOwn(l, key) && values.includes(l[key] as string)
         : (l) => !Object.hasOwn(l, key) || !values.includes(l[key] as string);
@@ -199,7 +200,7 @@ export function parseLabelSelector(selector: string): LabelRequirement[] {
     m = /^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(part);
     if (m) {
       const [, key, op, value] = m as unknown as [string, string, string, string];
-      if (!LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) throw new Error(`invalid selector ${part}`);
+      if (!LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) throw new Error(`unable to parse requirement: ${part}`);
       return op === '!=' ? (l) => l[key] !== value : (l) => l[key] === value;
     }
     m = /^(!?)([^=!\s()]+)$/.exec(part);
@@ -416,6 +417,23 @@ export class FakeKubeApi {
     this.objects.delete(`pods/${namespace}/${name}`);
   }
 
+  /** Adds a node (only its name and Ready condition matter here). */
+  putNode(name: string): void {
+    this.objects.set(
+      `nodes//${name}`,
+      this.stamp({
+        kind: 'Node',
+        apiVersion: 'v1',
+        metadata: {
+          name,
+          uid: `22222222-0000-4000-8000-${Buffer.from(name).toString('hex').padEnd(12, '0').slice(0, 12)}`,
+        },
+        spec: {},
+        status: { conditions: [{ type: 'Ready', status: 'True' }] },
+      }),
+    );
+  }
+
   putWorkload(resource: WorkloadKind, workload: Json): void {
     const ns = String(dig(workload, 'metadata', 'namespace'));
     const name = String(dig(workload, 'metadata', 'name'));
@@ -558,6 +576,34 @@ export class FakeKubeApi {
       )
         return;
       this.listPods(res, ns, url.searchParams);
+      return;
+    }
+    if (path === '/api/v1/nodes') {
+      if (
+        !this.allowed(res, {
+          user,
+          verb: 'list',
+          group: '',
+          resource: 'nodes',
+          subresource: '',
+          namespace: '',
+          name: '',
+        })
+      )
+        return;
+      const items = [...this.objects.entries()]
+        .filter(([k]) => k.startsWith('nodes//'))
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([, v]) => {
+          const { kind: _k, apiVersion: _a, ...rest } = v;
+          return rest;
+        });
+      this.sendJson(res, 200, {
+        kind: 'NodeList',
+        apiVersion: 'v1',
+        metadata: { resourceVersion: String(this.resourceVersion) },
+        items,
+      });
       return;
     }
     if ((m = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/(deployments|statefulsets|daemonsets)\/([^/]+)$/.exec(path))) {
