@@ -112,6 +112,40 @@ export interface ProfileMetadata {
   jitResolved: number | null;
   warnings: CaptureWarning[];
   error?: { code: string; message: string };
+  /** Where the time went, in ms (see CaptureTimings); set once the capture has finished. */
+  timings?: CaptureTimings;
+}
+
+/** The phases of one capture, in ms, measured by the agent (for `npm run bench` and slow-capture reports). */
+export interface CaptureTimings {
+  /** Finding the target container (Docker listing). */
+  resolve: number;
+  /** runCapture until the capture container was running (create + attach + start). */
+  containerStart: number;
+  /** Container running until its first byte of perf script: perf record for the duration, then the JVMs' perf maps. */
+  recordAndPerfmap: number;
+  /** First to last byte of perf script, collapsed as it streamed. */
+  perfScript: number;
+  /** Of which, CPU time inside the collapser. */
+  collapse: number;
+  /** End of output until the capture container had exited and was removed. */
+  exitAndRemove: number;
+  /** Rendering the answer (SVG or text), when one was rendered. */
+  render?: number;
+  /** Admission to the end of the capture (without rendering). */
+  total: number;
+}
+
+/** `202 Accepted` answer to `POST /v1/profiles?async=1`; `location` is the status URL. */
+export interface ProfileAccepted {
+  id: string;
+  status: ProfileStatus;
+  location: string;
+}
+
+/** `format: "json"`: the metadata plus the folded stacks, sorted by stack. */
+export interface ProfileJson extends ProfileMetadata {
+  stacks: { stack: string; count: number }[];
 }
 
 export interface TargetContainer {

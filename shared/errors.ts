@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   TARGET_AMBIGUOUS: { status: 409, exitCode: 3 },
   TARGET_NOT_RUNNING: { status: 409, exitCode: 3 },
   CAPTURE_IN_PROGRESS: { status: 409, exitCode: 4 },
+  ROUTE_NOT_FOUND: { status: 404, exitCode: 1 },
   PROFILE_NOT_FOUND: { status: 404, exitCode: 3 },
   PROFILE_NOT_READY: { status: 409, exitCode: 4 },
   // Capacity and availability

@@ -1,5 +1,6 @@
 import type { RegisterCommand } from '../program.js';
+import { registerProfile } from './profile.js';
 import { registerDiffFolded } from './diff-folded.js';
 
 /** Every CLI subcommand, in the order `podflame --help` lists them. Each lives in its own file. */
-export const COMMANDS: readonly RegisterCommand[] = [registerDiffFolded];
+export const COMMANDS: readonly RegisterCommand[] = [registerProfile, registerDiffFolded];

@@ -1,0 +1,269 @@
+/**
+ * The agent's configuration: every flag, its `PODFLAME_*` environment variable and its default, parsed and validated
+ * here once. A flag wins over its environment variable, which wins over the default. Later features add a field to
+ * `AgentConfig`, a default, and one entry to `AGENT_OPTIONS` (reserved for them: --auth, --token-file, --kubeconfig,
+ * --data-dir, --schedules, --pyroscope-url).
+ */
+import { parseArgs } from 'node:util';
+import { PodflameError } from '../shared/errors.js';
+import { parseDurationSeconds } from '../shared/duration.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface ListenAddress {
+  host: string;
+  /** 0 lets the system pick a free port (the start-up log line names the one bound). */
+  port: number;
+}
+
+export interface AgentConfig {
+  /** Where the HTTP API listens. Default `127.0.0.1:7070` (loopback only; the manifests set `0.0.0.0:7070`). */
+  listen: ListenAddress;
+  /** Docker engine socket. Default `/var/run/docker.sock`. */
+  dockerSocket: string;
+  /** Image every capture container runs; from configuration only, never from a request. Default `podflame-perf:latest`. */
+  captureImage: string;
+  /** Node name stated in every answer (`X-Podflame-Node`). Default `NODE_NAME`, else the host name. */
+  nodeName: string;
+  /** Captures running at once on this agent; more get 429. Default 4. */
+  maxConcurrent: number;
+  /** Bytes of `perf script` text read from one capture before it is stopped with OUTPUT_TOO_LARGE. Default 1 GiB. */
+  maxOutputBytes: number;
+  /** Seconds a capture may take beyond its requested duration before it is stopped with CAPTURE_TIMEOUT. Default 60. */
+  requestTimeoutSeconds: number;
+  /** Finished profiles kept for `GET /v1/profiles/:id` (oldest evicted first). Default 32. */
+  profileRetention: number;
+  /** pino level. Default `info`. */
+  logLevel: LogLevel;
+}
+
+export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Object.freeze({
+  listen: Object.freeze({ host: '127.0.0.1', port: 7070 }),
+  dockerSocket: '/var/run/docker.sock',
+  captureImage: 'podflame-perf:latest',
+  maxConcurrent: 4,
+  maxOutputBytes: 1024 ** 3,
+  requestTimeoutSeconds: 60,
+  profileRetention: 32,
+  logLevel: 'info',
+});
+
+interface OptionSpec<K extends keyof AgentConfig = keyof AgentConfig> {
+  key: K;
+  flag: string;
+  /** Environment variables read when the flag is absent, first set one wins. */
+  env: readonly string[];
+  placeholder: string;
+  description: string;
+  parse: (text: string, source: string) => AgentConfig[K];
+}
+
+function option<K extends keyof AgentConfig>(spec: OptionSpec<K>): OptionSpec {
+  return spec as unknown as OptionSpec;
+}
+
+function invalid(source: string, expected: string, text: string): PodflameError {
+  return new PodflameError('CONFIG_INVALID', `${source} must be ${expected}, got '${text}'`, {
+    details: { option: source },
+  });
+}
+
+function parseInteger(min: number, max: number) {
+  return (text: string, source: string): number => {
+    const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max)
+      throw invalid(source, `a whole number from ${min} to ${max}`, text);
+    return n;
+  };
+}
+
+const BYTE_UNITS: Readonly<Record<string, number>> = {
+  '': 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+};
+
+// e.g. `1073741824`, `512MiB`, `2G`
+function parseBytes(text: string, source: string): number {
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(text.trim());
+  const unit = BYTE_UNITS[(m?.[2] ?? '').toLowerCase()];
+  if (!m || unit === undefined || Number(m[1]) === 0) {
+    throw invalid(source, 'a size in bytes such as 1073741824, 512MiB or 2GiB', text);
+  }
+  return Number(m[1]) * unit;
+}
+
+// e.g. `127.0.0.1:7070`, `0.0.0.0:7070`, `[::1]:0`
+export function parseListenAddress(text: string, source = '--listen'): ListenAddress {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw invalid(source, 'HOST:PORT such as 127.0.0.1:7070 or [::1]:7070', text);
+  return { host: (m[1] ?? m[2]) as string, port };
+}
+
+function parseDuration(text: string, source: string): number {
+  let seconds: number;
+  try {
+    seconds = parseDurationSeconds(text, source);
+  } catch {
+    throw invalid(source, 'a duration such as 60, 60s or 2m', text);
+  }
+  if (seconds < 1 || seconds > 3600) throw invalid(source, 'between 1 s and 1 h', text);
+  return seconds;
+}
+
+function parseNonEmpty(what: string) {
+  return (text: string, source: string): string => {
+    if (text.trim() === '' || /\s/.test(text.trim())) throw invalid(source, what, text);
+    return text.trim();
+  };
+}
+
+/** Every agent option, in the order `--help` lists them. */
+export const AGENT_OPTIONS: readonly OptionSpec[] = [
+  option({
+    key: 'listen',
+    flag: 'listen',
+    env: ['PODFLAME_LISTEN'],
+    placeholder: 'HOST:PORT',
+    description: 'address of the HTTP API (port 0: any free port)',
+    parse: parseListenAddress,
+  }),
+  option({
+    key: 'dockerSocket',
+    flag: 'docker-socket',
+    env: ['PODFLAME_DOCKER_SOCKET'],
+    placeholder: 'PATH',
+    description: 'Docker engine socket',
+    parse: parseNonEmpty('a socket path'),
+  }),
+  option({
+    key: 'captureImage',
+    flag: 'capture-image',
+    env: ['PODFLAME_CAPTURE_IMAGE'],
+    placeholder: 'IMAGE',
+    description: 'image of the capture containers (built from Dockerfile.perf)',
+    parse: parseNonEmpty('an image name such as podflame-perf:latest'),
+  }),
+  option({
+    key: 'nodeName',
+    flag: 'node-name',
+    env: ['PODFLAME_NODE_NAME', 'NODE_NAME'],
+    placeholder: 'NAME',
+    description: 'node name stated in every answer (default: the host name)',
+    parse: parseNonEmpty('a node name'),
+  }),
+  option({
+    key: 'maxConcurrent',
+    flag: 'max-concurrent',
+    env: ['PODFLAME_MAX_CONCURRENT'],
+    placeholder: 'N',
+    description: 'captures running at once; more are refused with 429',
+    parse: parseInteger(1, 256),
+  }),
+  option({
+    key: 'maxOutputBytes',
+    flag: 'max-output-bytes',
+    env: ['PODFLAME_MAX_OUTPUT_BYTES'],
+    placeholder: 'BYTES',
+    description: 'perf script output read from one capture before it is stopped (e.g. 512MiB)',
+    parse: parseBytes,
+  }),
+  option({
+    key: 'requestTimeoutSeconds',
+    flag: 'request-timeout',
+    env: ['PODFLAME_REQUEST_TIMEOUT'],
+    placeholder: 'DURATION',
+    description: 'time a capture may take beyond its requested duration (e.g. 60s, 2m)',
+    parse: parseDuration,
+  }),
+  option({
+    key: 'profileRetention',
+    flag: 'profile-retention',
+    env: ['PODFLAME_PROFILE_RETENTION'],
+    placeholder: 'N',
+    description: 'finished profiles kept for GET /v1/profiles/:id',
+    parse: parseInteger(1, 10000),
+  }),
+  option({
+    key: 'logLevel',
+    flag: 'log-level',
+    env: ['PODFLAME_LOG_LEVEL'],
+    placeholder: 'LEVEL',
+    description: `log level: ${LOG_LEVELS.join(', ')}`,
+    parse: (text, source) => {
+      if (!(LOG_LEVELS as readonly string[]).includes(text))
+        throw invalid(source, `one of ${LOG_LEVELS.join(', ')}`, text);
+      return text as LogLevel;
+    },
+  }),
+];
+
+export interface ConfigSources {
+  argv: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
+  /** Default node name when neither the flag nor the environment sets one. */
+  hostname: string;
+}
+
+export type ParsedAgentCommandLine = { kind: 'help'; text: string } | { kind: 'config'; config: AgentConfig };
+
+function defaultText(spec: OptionSpec, hostname: string): string {
+  if (spec.key === 'nodeName') return hostname;
+  const value = DEFAULT_AGENT_CONFIG[spec.key as Exclude<keyof AgentConfig, 'nodeName'>];
+  if (spec.key === 'listen') return `${(value as ListenAddress).host}:${(value as ListenAddress).port}`;
+  return String(value);
+}
+
+export function agentHelpText(hostname: string): string {
+  const lines = [
+    'Usage: podflame-agent [options]',
+    '',
+    'The podflame node agent: CPU flame graphs of containers on this node.',
+    '',
+  ];
+  for (const spec of AGENT_OPTIONS) {
+    lines.push(`  --${spec.flag} ${spec.placeholder}`);
+    lines.push(`      ${spec.description} (env ${spec.env.join(' or ')}; default ${defaultText(spec, hostname)})`);
+  }
+  lines.push('  -h, --help', '      show this help', '');
+  return lines.join('\n');
+}
+
+/** Parses flags and environment into a validated configuration; throws CONFIG_INVALID naming the bad option. */
+export function parseAgentConfig(sources: ConfigSources): ParsedAgentCommandLine {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const spec of AGENT_OPTIONS) options[spec.flag] = { type: 'string' };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: [...sources.argv], options, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new PodflameError(
+      'CONFIG_INVALID',
+      `${err instanceof Error ? err.message : String(err)}; run podflame-agent --help for the options`,
+      { cause: err },
+    );
+  }
+  if (values.help === true) return { kind: 'help', text: agentHelpText(sources.hostname) };
+
+  const config: AgentConfig = { ...DEFAULT_AGENT_CONFIG, nodeName: sources.hostname };
+  for (const spec of AGENT_OPTIONS) {
+    const flagValue = values[spec.flag];
+    if (typeof flagValue === 'string') {
+      (config as unknown as Record<string, unknown>)[spec.key] = spec.parse(flagValue, `--${spec.flag}`);
+      continue;
+    }
+    const envName = spec.env.find((name) => (sources.env[name] ?? '') !== '');
+    if (envName !== undefined) {
+      (config as unknown as Record<string, unknown>)[spec.key] = spec.parse(sources.env[envName] as string, envName);
+    }
+  }
+  return { kind: 'config', config };
+}

@@ -1,0 +1,72 @@
+/**
+ * The agent's Prometheus metrics, on a registry of its own (never prom-client's global one, so two agents in one
+ * process — tests — don't collide). `GET /metrics` serves `registry`.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+
+  /** Finished captures by outcome: `ok`, or the error code in lower case (`no_samples`, `capture_failed`, ...). */
+  readonly capturesTotal = new Counter({
+    name: 'podflame_captures_total',
+    help: 'Captures finished, by outcome (ok or the error code)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly captureDuration = new Histogram({
+    name: 'podflame_capture_duration_seconds',
+    help: 'Wall time of a capture, from admission to result (or error)',
+    labelNames: ['outcome'] as const,
+    buckets: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900],
+    registers: [this.registry],
+  });
+
+  /** What a caller waits beyond the duration asked for: container start, perf map, perf script, collapse, render. */
+  readonly captureOverhead = new Histogram({
+    name: 'podflame_capture_overhead_seconds',
+    help: 'Wall time of a successful capture minus its requested duration',
+    buckets: [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly capturesInFlight = new Gauge({
+    name: 'podflame_captures_in_flight',
+    help: 'Captures running now',
+    registers: [this.registry],
+  });
+
+  readonly samplesTotal = new Counter({
+    name: 'podflame_samples_total',
+    help: 'perf samples collapsed into successful profiles',
+    registers: [this.registry],
+  });
+
+  readonly dockerErrorsTotal = new Counter({
+    name: 'podflame_docker_errors_total',
+    help: 'Docker engine calls that failed, by operation',
+    labelNames: ['operation'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rejectedTotal = new Counter({
+    name: 'podflame_requests_rejected_total',
+    help: 'Capture requests refused before a container started, by error code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    // Process metrics (RSS, event loop lag, ...) are collected on scrape: no timer runs.
+    collectDefaultMetrics({ register: this.registry, prefix: 'podflame_agent_' });
+  }
+
+  contentType(): string {
+    return this.registry.contentType;
+  }
+
+  async render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

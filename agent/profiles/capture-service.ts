@@ -1,0 +1,323 @@
+/**
+ * One capture from request to folded stacks: resolve the target, admit it (one per container, a global limit), run
+ * the capture container, stream its `perf script` output into the collapser, and turn every way it can fail into an
+ * error that carries perf's or Docker's own words — never an empty graph presented as a success.
+ * HTTP-free, so schedules (and tests) can use it as the routes do.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { ContainerRuntime, CaptureExit, RunningCapture } from '../runtime/container-runtime.js';
+import type { CaptureTimings, CaptureWarning, ResolvedTarget, ValidProfileRequest } from '../../shared/api.js';
+import { PodflameError, type ErrorCode } from '../../shared/errors.js';
+import { totalSamples } from '../../shared/folded.js';
+import type { AgentMetrics } from '../metrics.js';
+import { resolveTarget, targetTitle } from '../targets/resolve.js';
+import { CaptureAdmission, type CaptureSlot } from './admission.js';
+import { checkRenderOptions, collapseCaptureStream, type CollapsedCapture } from './pipeline.js';
+import type { ProfileRecord, ProfileRegistry } from './profile-registry.js';
+
+export interface CaptureServiceOptions {
+  /** Named in every answer and message. */
+  nodeName: string;
+  /** This agent process's id, put on its capture containers' labels. */
+  agentInstance: string;
+  /** Captures at once (`--max-concurrent`). */
+  maxConcurrent: number;
+  /** perf script bytes read per capture (`--max-output-bytes`). */
+  maxOutputBytes: number;
+  /** Seconds a capture may run beyond its duration (`--request-timeout`). */
+  timeoutMarginSeconds: number;
+}
+
+export interface CaptureServiceDeps {
+  runtime: ContainerRuntime;
+  registry: ProfileRegistry;
+  metrics: AgentMetrics;
+  logger: Logger;
+  /** Clock in ms since epoch, for Retry-After and start times. Default Date.now. */
+  now?: () => number;
+}
+
+export interface CaptureHooks {
+  /** Aborts the capture (a synchronous request's client going away). */
+  signal?: AbortSignal;
+  /** Runs with the resolved target before anything starts; throws to refuse (authorization). */
+  authorize?: (target: ResolvedTarget) => Promise<void>;
+}
+
+/** What a capture is expected to take beyond its duration, for Retry-After (container start, perf map, render). */
+const EXPECTED_OVERHEAD_MS = 2_000;
+/** How long to wait for the runtime to remove an aborted capture container before giving its slot back anyway. */
+const REMOVAL_GRACE_MS = 15_000;
+
+function outcomeLabel(code: ErrorCode | 'ok'): string {
+  return code.toLowerCase();
+}
+
+function lastLines(text: string, n: number): string {
+  return text
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l !== '')
+    .slice(-n)
+    .join(' | ');
+}
+
+export class CaptureService {
+  readonly #deps: CaptureServiceDeps;
+  readonly #options: CaptureServiceOptions;
+  readonly #admission: CaptureAdmission;
+  readonly #now: () => number;
+  #closing = false;
+
+  constructor(deps: CaptureServiceDeps, options: CaptureServiceOptions) {
+    this.#deps = deps;
+    this.#options = options;
+    this.#now = deps.now ?? Date.now;
+    this.#admission = new CaptureAdmission(options.maxConcurrent, this.#now);
+  }
+
+  get inFlight(): number {
+    return this.#admission.inFlight;
+  }
+
+  /**
+   * Resolves and admits the request, then starts the capture and returns its record at once (status `running`).
+   * Refusals (404, 409, 429, authorization) reject here, before any container exists; the capture's own outcome
+   * is in the record once `record.settled` resolves.
+   */
+  async start(request: ValidProfileRequest, hooks: CaptureHooks = {}): Promise<ProfileRecord> {
+    const t0 = performance.now();
+    const { runtime, metrics, registry } = this.#deps;
+    let slot: CaptureSlot;
+    let target: ResolvedTarget;
+    try {
+      if (this.#closing) throw new PodflameError('AGENT_NOT_READY', 'the agent is shutting down; retry in a moment');
+      // A renderer option it would refuse must fail now, not after the whole capture.
+      checkRenderOptions(request.render ?? {});
+      hooks.signal?.throwIfAborted();
+      target = (await resolveTarget(runtime, request.target, this.#options.nodeName)).target;
+      await hooks.authorize?.(target);
+      hooks.signal?.throwIfAborted();
+      const expectedEnd = this.#now() + request.durationSeconds * 1000 + EXPECTED_OVERHEAD_MS;
+      slot = this.#admission.admit(target.containerId, expectedEnd);
+    } catch (err) {
+      if (err instanceof PodflameError) metrics.rejectedTotal.inc({ code: err.code });
+      throw err;
+    }
+    const resolveMs = performance.now() - t0;
+
+    const id = randomUUID();
+    const controller = new AbortController();
+    const abort = (reason: PodflameError): void => {
+      if (!controller.signal.aborted) controller.abort(reason);
+    };
+    const timeoutSeconds = request.durationSeconds + this.#options.timeoutMarginSeconds;
+    const timer = setTimeout(
+      () =>
+        abort(
+          new PodflameError(
+            'CAPTURE_TIMEOUT',
+            `the capture did not finish within ${timeoutSeconds} s (its ${request.durationSeconds} s plus the agent's ` +
+              `--request-timeout of ${this.#options.timeoutMarginSeconds} s); it was stopped`,
+          ),
+        ),
+      timeoutSeconds * 1000,
+    );
+    const onClientGone = (): void =>
+      abort(new PodflameError('CAPTURE_ABORTED', 'the client went away before the capture finished; it was stopped'));
+    hooks.signal?.addEventListener('abort', onClientGone, { once: true });
+
+    const record: ProfileRecord = {
+      metadata: {
+        id,
+        status: 'running',
+        node: this.#options.nodeName,
+        target,
+        startedAt: new Date(this.#now()).toISOString(),
+        durationSeconds: request.durationSeconds,
+        frequencyHz: request.frequencyHz,
+        samples: 0,
+        jitResolved: null,
+        warnings: [],
+      },
+      render: { ...request.render, ...(request.title !== undefined ? { title: request.title } : {}) },
+      settled: Promise.resolve(),
+      abort,
+    };
+    registry.add(record);
+    metrics.capturesInFlight.inc();
+    record.settled = this.#run(record, request, controller.signal, t0, resolveMs).finally(() => {
+      clearTimeout(timer);
+      hooks.signal?.removeEventListener('abort', onClientGone);
+      slot.release();
+      metrics.capturesInFlight.dec();
+      registry.markFinished(id);
+    });
+    return record;
+  }
+
+  async #run(
+    record: ProfileRecord,
+    request: ValidProfileRequest,
+    signal: AbortSignal,
+    t0: number,
+    resolveMs: number,
+  ): Promise<void> {
+    const { runtime, metrics, logger } = this.#deps;
+    const m = record.metadata;
+    const tAdmitted = performance.now();
+    let running: RunningCapture | undefined;
+    let collapsed: CollapsedCapture | undefined;
+    let exit: CaptureExit | undefined;
+    let tStarted = tAdmitted;
+    let tStreamEnd = tAdmitted;
+    let failure: unknown;
+    try {
+      running = await runtime.runCapture(
+        {
+          targetContainerId: m.target.containerId,
+          durationSeconds: request.durationSeconds,
+          frequencyHz: request.frequencyHz,
+          agentInstance: this.#options.agentInstance,
+        },
+        signal,
+      );
+      tStarted = performance.now();
+      // Settled below in every case; this keeps an early rejection from being reported as unhandled meanwhile.
+      running.done.catch(() => undefined);
+      const stdout = running.stdout;
+      // However the runtime ends the stream on abort, stop reading at once.
+      const stopReading = (): void => void stdout.destroy();
+      signal.addEventListener('abort', stopReading, { once: true });
+      try {
+        collapsed = await collapseCaptureStream(stdout, {
+          maxBytes: this.#options.maxOutputBytes,
+          onTooLarge: (error) => record.abort(error),
+        });
+      } finally {
+        signal.removeEventListener('abort', stopReading);
+        tStreamEnd = performance.now();
+      }
+      exit = await running.done;
+    } catch (err) {
+      failure = err;
+      // The slot is given back only once the capture container is gone (or the runtime is given up on).
+      if (running !== undefined) await this.#settleWithin(running.done, REMOVAL_GRACE_MS);
+    }
+    const tDone = performance.now();
+
+    const warnings: CaptureWarning[] = [...(running?.warnings ?? []), ...(collapsed?.warnings ?? [])];
+    m.warnings = warnings;
+    m.timings = {
+      resolve: Math.round(resolveMs),
+      containerStart: Math.round(tStarted - tAdmitted),
+      recordAndPerfmap: Math.round((collapsed?.firstByteAt ?? tStreamEnd) - tStarted),
+      perfScript: Math.round(tStreamEnd - (collapsed?.firstByteAt ?? tStreamEnd)),
+      collapse: Math.round(collapsed?.collapseMs ?? 0),
+      exitAndRemove: Math.round(tDone - tStreamEnd),
+      total: Math.round(tDone - t0),
+    } satisfies CaptureTimings;
+
+    try {
+      if (signal.aborted) throw signal.reason;
+      if (failure !== undefined) throw failure;
+      const result = collapsed as CollapsedCapture;
+      await this.#checkExit(exit as CaptureExit, record);
+      const samples = totalSamples(result.stacks);
+      if (samples !== result.samples) {
+        logger.warn({ profileId: m.id, folded: samples, counted: result.samples }, 'collapser sample count differs');
+      }
+      m.samples = samples;
+      m.jitResolved = result.jitFrames > 0 ? result.jitFramesResolved / result.jitFrames : null;
+      if (samples === 0) throw this.#noSamples(record, exit as CaptureExit);
+      record.stacks = result.stacks;
+      m.status = 'done';
+      m.finishedAt = new Date(this.#now()).toISOString();
+      metrics.samplesTotal.inc(samples);
+      metrics.captureOverhead.observe(Math.max(0, (tDone - tAdmitted) / 1000 - request.durationSeconds));
+      this.#count('ok', tDone - t0);
+    } catch (err) {
+      const error =
+        err instanceof PodflameError
+          ? err
+          : new PodflameError(
+              'CAPTURE_FAILED',
+              `the capture failed: ${err instanceof Error ? err.message : String(err)}`,
+              {
+                cause: err,
+              },
+            );
+      record.error = error;
+      m.status = 'failed';
+      m.finishedAt = new Date(this.#now()).toISOString();
+      m.error = { code: error.code, message: error.message };
+      this.#count(error.code, tDone - t0);
+    }
+  }
+
+  #count(outcome: ErrorCode | 'ok', ms: number): void {
+    this.#deps.metrics.capturesTotal.inc({ outcome: outcomeLabel(outcome) });
+    this.#deps.metrics.captureDuration.observe({ outcome: outcomeLabel(outcome) }, ms / 1000);
+  }
+
+  async #settleWithin(done: Promise<unknown>, ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), ms);
+    });
+    const outcome = await Promise.race([
+      done.then(
+        () => 'settled' as const,
+        () => 'settled' as const,
+      ),
+      gaveUp,
+    ]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      this.#deps.logger.error({ afterMs: ms }, 'the container runtime did not confirm removal of a capture container');
+    }
+  }
+
+  /** A non-zero exit is a failure, explained with the capture's own last words and the target's state. */
+  async #checkExit(exit: CaptureExit, record: ProfileRecord): Promise<void> {
+    if (exit.exitCode === 0) return;
+    const m = record.metadata;
+    let targetState = 'unknown';
+    try {
+      const info = await this.#deps.runtime.inspectContainer(m.target.containerId);
+      targetState = info.running ? 'running' : info.state;
+    } catch {
+      targetState = 'removed';
+    }
+    const said = lastLines(exit.stderrTail, 3);
+    const reason =
+      targetState === 'running'
+        ? `the capture of ${targetTitle(m.target)} failed (exit code ${exit.exitCode})`
+        : `the target ${targetTitle(m.target)} stopped during the capture (now ${targetState}), and the capture with it (exit code ${exit.exitCode})`;
+    throw new PodflameError('CAPTURE_FAILED', said === '' ? reason : `${reason}: ${said}`, {
+      details: { exitCode: exit.exitCode, targetState, stderrTail: exit.stderrTail, warnings: m.warnings },
+    });
+  }
+
+  #noSamples(record: ProfileRecord, exit: CaptureExit): PodflameError {
+    const m = record.metadata;
+    const why = m.warnings.map((w) => w.message);
+    return new PodflameError(
+      'NO_SAMPLES',
+      `the capture of ${targetTitle(m.target)} recorded no samples in ${m.durationSeconds} s: its processes used no CPU, ` +
+        `or perf could not see them${why.length > 0 ? ` (${why.join('; ')})` : ''}`,
+      { details: { warnings: m.warnings, stderrTail: exit.stderrTail } },
+    );
+  }
+
+  /** Stops every running capture and waits (bounded by the runtime's own 2 s) for their containers to go. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    const running = this.#deps.registry.running();
+    for (const record of running) {
+      record.abort(new PodflameError('AGENT_NOT_READY', 'the agent is shutting down; the capture was stopped'));
+    }
+    await Promise.all(running.map((r) => r.settled));
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Profiles this agent process has taken, by id, for `GET /v1/profiles/:id` (async captures, and a second look at a
+ * synchronous one). In memory and bounded: running profiles are always kept, finished ones beyond `retention` are
+ * dropped oldest first. The node-local store (schedules, history) is a different thing with its own retention.
+ */
+import type { FoldedStacks } from '../../shared/folded.js';
+import type { ProfileMetadata } from '../../shared/api.js';
+import type { PodflameError } from '../../shared/errors.js';
+import type { RenderRequest } from './render-profile.js';
+
+export interface ProfileRecord {
+  metadata: ProfileMetadata;
+  /** What the request asked the renderer for (title, width, ...), reused when the SVG is fetched later. */
+  render: RenderRequest;
+  /** Set when status is `done`. */
+  stacks?: FoldedStacks;
+  /** Set when status is `failed`. */
+  error?: PodflameError;
+  /** The rendered SVG, once someone asked for it. */
+  svg?: string;
+  /** Settles when the capture has finished, either way (never rejects). */
+  settled: Promise<void>;
+  /** Stops the capture while it runs (DELETE, shutdown). */
+  abort(reason: PodflameError): void;
+}
+
+export class ProfileRegistry {
+  readonly #retention: number;
+  readonly #records = new Map<string, ProfileRecord>();
+  /** Ids of finished profiles, oldest first. */
+  readonly #finished: string[] = [];
+
+  constructor(retention: number) {
+    if (!Number.isInteger(retention) || retention < 1) {
+      throw new RangeError(`profile retention must be a whole number >= 1, got ${retention}`);
+    }
+    this.#retention = retention;
+  }
+
+  add(record: ProfileRecord): void {
+    this.#records.set(record.metadata.id, record);
+  }
+
+  get(id: string): ProfileRecord | undefined {
+    return this.#records.get(id);
+  }
+
+  /** Records that the profile finished; evicts the oldest finished ones beyond the bound. */
+  markFinished(id: string): void {
+    if (!this.#records.has(id)) return;
+    this.#finished.push(id);
+    while (this.#finished.length > this.#retention) {
+      this.#records.delete(this.#finished.shift() as string);
+    }
+  }
+
+  running(): ProfileRecord[] {
+    return [...this.#records.values()].filter((r) => r.metadata.status === 'running');
+  }
+
+  get size(): number {
+    return this.#records.size;
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The agent's express application: routes plus the middleware every answer goes through (node header, request
+ * log, errors as JSON). Everything it uses is injected, so tests build it around any ContainerRuntime.
+ */
+import express, { type Express, type Request, type RequestHandler, type Router } from 'express';
+import type { Logger } from 'pino';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { HEADERS, type ResolvedTarget } from '../../shared/api.js';
+import type { AgentMetrics } from '../metrics.js';
+import type { CaptureService } from '../profiles/capture-service.js';
+import type { ProfileRegistry } from '../profiles/profile-registry.js';
+import { errorHandler, routeNotFound } from './error-handler.js';
+import { requestLog } from './request-log.js';
+import { healthRouter } from './routes/health.js';
+import { metricsRouter } from './routes/metrics.js';
+import { profilesRouter } from './routes/profiles.js';
+import { targetsRouter } from './routes/targets.js';
+
+export interface AgentAppOptions {
+  /** Largest request body accepted, in bytes; larger ones get 413 BODY_TOO_LARGE. Default 64 KiB. */
+  bodyLimitBytes?: number;
+  /** Middleware run before every `/v1` route, e.g. authentication and rate limits. Default none. */
+  apiMiddleware?: readonly RequestHandler[];
+  /** More routers (schedules, stored-profile queries), mounted after the built-in ones. Default none. */
+  routers?: readonly Router[];
+  /** Refuses a caller a resolved target before the capture starts (authorization). Default: everyone may. */
+  authorizeTarget?: (req: Request, target: ResolvedTarget) => Promise<void>;
+}
+
+export const DEFAULT_AGENT_APP_OPTIONS = Object.freeze({ bodyLimitBytes: 64 * 1024 });
+
+export interface AgentAppDeps {
+  runtime: ContainerRuntime;
+  captures: CaptureService;
+  registry: ProfileRegistry;
+  metrics: AgentMetrics;
+  logger: Logger;
+  nodeName: string;
+  captureImage: string;
+}
+
+export function createAgentApp(deps: AgentAppDeps, options: AgentAppOptions = {}): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use((_req, res, next) => {
+    res.setHeader(HEADERS.node, deps.nodeName);
+    next();
+  });
+  app.use(requestLog(deps.logger));
+  app.use(
+    healthRouter({
+      runtime: deps.runtime,
+      captureImage: deps.captureImage,
+      nodeName: deps.nodeName,
+      inFlight: () => deps.captures.inFlight,
+    }),
+  );
+  app.use(metricsRouter(deps.metrics));
+  if (options.apiMiddleware && options.apiMiddleware.length > 0) app.use('/v1', ...options.apiMiddleware);
+  app.use(targetsRouter({ runtime: deps.runtime, nodeName: deps.nodeName }));
+  app.use(
+    profilesRouter({
+      captures: deps.captures,
+      registry: deps.registry,
+      bodyLimitBytes: options.bodyLimitBytes ?? DEFAULT_AGENT_APP_OPTIONS.bodyLimitBytes,
+      ...(options.authorizeTarget ? { authorizeTarget: options.authorizeTarget } : {}),
+    }),
+  );
+  for (const router of options.routers ?? []) app.use(router);
+  // Last: whatever no route answered (any method, any path) is a JSON 404, like every other error.
+  app.use(routeNotFound);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

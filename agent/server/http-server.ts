@@ -1,0 +1,68 @@
+/**
+ * The HTTP listener around the express app, with a two-step close: stop accepting first (new requests go to the
+ * next agent), then, once in-flight captures have been stopped and answered, wait for the connections to finish.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import type { ListenAddress } from '../config.js';
+
+export interface BoundAddress {
+  host: string;
+  port: number;
+  /** `http://HOST:PORT`, IPv6 hosts bracketed. */
+  url: string;
+}
+
+export class AgentHttpServer {
+  readonly #server: Server;
+  readonly #listen: ListenAddress;
+  #closed: Promise<void> | undefined;
+
+  constructor(app: Express, listen: ListenAddress) {
+    this.#listen = listen;
+    this.#server = createServer(app);
+    // A synchronous capture may take 600 s plus margin: no socket or response time limit here; the capture service
+    // bounds each capture itself. Headers and small bodies must still arrive promptly.
+    this.#server.requestTimeout = 60_000;
+    this.#server.headersTimeout = 30_000;
+    this.#server.timeout = 0;
+  }
+
+  async start(): Promise<BoundAddress> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#listen.port, this.#listen.host, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    const a = this.#server.address() as AddressInfo;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    return { host: a.address, port: a.port, url: `http://${host}:${a.port}` };
+  }
+
+  /** Stops accepting connections and closes idle keep-alive ones; in-flight requests carry on. Idempotent. */
+  stopAccepting(): Promise<void> {
+    this.#closed ??= new Promise<void>((resolve) => {
+      if (!this.#server.listening) {
+        resolve();
+        return;
+      }
+      this.#server.close(() => resolve());
+      this.#server.closeIdleConnections();
+    });
+    return this.#closed;
+  }
+
+  /** Stops accepting, then waits for in-flight requests until `deadlineMs`, after which connections are cut. */
+  async close(deadlineMs = 5_000): Promise<void> {
+    const closed = this.stopAccepting();
+    // Connections become idle as their last answers go out; close each as soon as it is (keep-alive would hold it).
+    const sweep = setInterval(() => this.#server.closeIdleConnections(), 50);
+    const timer = setTimeout(() => this.#server.closeAllConnections(), deadlineMs);
+    await closed;
+    clearInterval(sweep);
+    clearTimeout(timer);
+  }
+}

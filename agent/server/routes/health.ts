@@ -1,0 +1,72 @@
+/**
+ * `GET /healthz`: the process answers. `GET /readyz`: it can do its job — the Docker engine answers and the capture
+ * image is present — else 503 AGENT_NOT_READY with each reason, so `kubectl describe` shows what is missing.
+ */
+import express, { type Router } from 'express';
+import type { ContainerRuntime } from '../../runtime/container-runtime.js';
+import { PodflameError } from '../../../shared/errors.js';
+
+export interface HealthRouteDeps {
+  runtime: ContainerRuntime;
+  captureImage: string;
+  nodeName: string;
+  /** Captures running now, reported by /readyz. */
+  inFlight: () => number;
+  /** How long a readiness check may wait for the engine. Default 3 s. */
+  checkTimeoutMs?: number;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function healthRouter(deps: HealthRouteDeps): Router {
+  const router = express.Router();
+  const timeoutMs = deps.checkTimeoutMs ?? 3000;
+
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', node: deps.nodeName });
+  });
+
+  router.get('/readyz', async (_req, res) => {
+    const reasons: string[] = [];
+    const signal = AbortSignal.timeout(timeoutMs);
+    let docker = 'ok';
+    let captureImage = 'ok';
+    try {
+      await deps.runtime.ping(signal);
+    } catch (err) {
+      docker = message(err);
+      reasons.push(`the Docker engine does not answer: ${docker}`);
+    }
+    if (docker === 'ok') {
+      try {
+        if (!(await deps.runtime.imagePresent(deps.captureImage))) {
+          captureImage = 'missing';
+          reasons.push(
+            `the capture image ${deps.captureImage} is not present: build it with ` +
+              `docker build --network host -f Dockerfile.perf -t ${deps.captureImage} .`,
+          );
+        }
+      } catch (err) {
+        captureImage = message(err);
+        reasons.push(`the capture image ${deps.captureImage} could not be checked: ${captureImage}`);
+      }
+    } else {
+      captureImage = 'unknown';
+    }
+    if (reasons.length > 0) {
+      throw new PodflameError('AGENT_NOT_READY', `not ready: ${reasons.join('; ')}`, {
+        details: { reasons, checks: { docker, captureImage } },
+      });
+    }
+    res.json({
+      status: 'ready',
+      node: deps.nodeName,
+      checks: { docker, captureImage },
+      capturesInFlight: deps.inFlight(),
+    });
+  });
+
+  return router;
+}

@@ -1,0 +1,149 @@
+/**
+ * `POST /v1/profiles` (synchronous, or `?async=1`), `GET /v1/profiles/:id`, `GET /v1/profiles/:id/flamegraph.svg`
+ * and `GET /v1/profiles/:id/folded`.
+ */
+import express, { type Request, type Response, type Router } from 'express';
+import {
+  API_PREFIX,
+  HEADERS,
+  type CaptureWarning,
+  type OutputFormat,
+  type ProfileAccepted,
+  type ResolvedTarget,
+} from '../../../shared/api.js';
+import { PodflameError } from '../../../shared/errors.js';
+import type { CaptureService } from '../../profiles/capture-service.js';
+import type { ProfileRecord, ProfileRegistry } from '../../profiles/profile-registry.js';
+import { renderProfile } from '../../profiles/render-profile.js';
+import { targetTitle } from '../../targets/resolve.js';
+import { logFields } from '../request-log.js';
+import { parseProfileRequest } from '../validation.js';
+
+export interface ProfilesRouteDeps {
+  captures: CaptureService;
+  registry: ProfileRegistry;
+  /** Largest request body accepted, in bytes. */
+  bodyLimitBytes: number;
+  /** Refuses a caller the resolved target (authorization); absent: everyone may. */
+  authorizeTarget?: (req: Request, target: ResolvedTarget) => Promise<void>;
+}
+
+/** Response headers are limited (Node and undici refuse more than 16 KiB in all): beyond this, warnings are cut. */
+const WARNINGS_HEADER_MAX = 4096;
+
+export function encodeWarningsHeader(warnings: readonly CaptureWarning[], profileId: string): string {
+  const kept: CaptureWarning[] = [];
+  for (const [i, w] of warnings.entries()) {
+    const next = encodeURIComponent(JSON.stringify([...kept, w]));
+    if (next.length > WARNINGS_HEADER_MAX) {
+      kept.push({
+        code: 'WARNINGS_TRUNCATED',
+        message: `${warnings.length - i} more warnings: GET ${API_PREFIX}/profiles/${profileId}`,
+      });
+      break;
+    }
+    kept.push(w);
+  }
+  return encodeURIComponent(JSON.stringify(kept));
+}
+
+function setProfileHeaders(res: Response, record: ProfileRecord): void {
+  const m = record.metadata;
+  res.setHeader(HEADERS.profileId, m.id);
+  res.setHeader(HEADERS.samples, String(m.samples));
+  res.setHeader(HEADERS.warnings, encodeWarningsHeader(m.warnings, m.id));
+  res.setHeader(HEADERS.jitResolved, m.jitResolved === null ? 'none' : m.jitResolved.toFixed(4));
+}
+
+function sendResult(res: Response, record: ProfileRecord, format: OutputFormat): void {
+  if (record.metadata.status === 'running') {
+    const remaining = Date.parse(record.metadata.startedAt) + record.metadata.durationSeconds * 1000 - Date.now();
+    throw new PodflameError('PROFILE_NOT_READY', `profile ${record.metadata.id} is still being captured`, {
+      details: { id: record.metadata.id, retryAfterSeconds: Math.max(1, Math.ceil(remaining / 1000)) },
+    });
+  }
+  if (record.error) throw record.error;
+  const stacks = record.stacks ?? new Map<string, number>();
+  const t = performance.now();
+  const rendered = renderProfile(format, record.metadata, stacks, record.render, record.svg);
+  if (format === 'svg') record.svg = rendered.body;
+  if (record.metadata.timings && record.metadata.timings.render === undefined) {
+    record.metadata.timings.render = Math.round(performance.now() - t);
+  }
+  setProfileHeaders(res, record);
+  res.type(rendered.contentType).send(rendered.body);
+}
+
+function findRecord(registry: ProfileRegistry, id: string): ProfileRecord {
+  const record = registry.get(id);
+  if (!record) {
+    throw new PodflameError(
+      'PROFILE_NOT_FOUND',
+      `no profile ${id} on this agent: it never existed, or it was evicted (the agent keeps its latest --profile-retention profiles, and none across restarts)`,
+      { details: { id } },
+    );
+  }
+  return record;
+}
+
+function wantsAsync(req: Request): boolean {
+  const v = req.query.async;
+  return v === '1' || v === 'true';
+}
+
+export function profilesRouter(deps: ProfilesRouteDeps): Router {
+  const router = express.Router();
+  // Any content type is read as JSON (curl -d sends form encoding by default); the limit is checked before parsing.
+  const json = express.json({ limit: deps.bodyLimitBytes, strict: true, type: () => true });
+
+  router.post(`${API_PREFIX}/profiles`, json, async (req, res) => {
+    const request = parseProfileRequest(req.body);
+    const isAsync = wantsAsync(req);
+    // A synchronous caller who goes away takes the capture with them; an async one is not tied to the connection.
+    const clientGone = new AbortController();
+    if (!isAsync) {
+      res.once('close', () => {
+        if (!res.writableFinished) clientGone.abort();
+      });
+    }
+    const authorize = deps.authorizeTarget;
+    const record = await deps.captures.start(request, {
+      ...(isAsync ? {} : { signal: clientGone.signal }),
+      ...(authorize ? { authorize: (target: ResolvedTarget) => authorize(req, target) } : {}),
+    });
+    const log = logFields(res);
+    log.profileId = record.metadata.id;
+    log.target = targetTitle(record.metadata.target);
+    log.containerId = record.metadata.target.containerId;
+    log.durationSeconds = request.durationSeconds;
+    log.frequencyHz = request.frequencyHz;
+    if (isAsync) {
+      const location = `${API_PREFIX}/profiles/${record.metadata.id}`;
+      res.setHeader(HEADERS.profileId, record.metadata.id);
+      res
+        .status(202)
+        .location(location)
+        .json({ id: record.metadata.id, status: 'running', location } satisfies ProfileAccepted);
+      return;
+    }
+    await record.settled;
+    log.samples = record.metadata.samples;
+    log.jitResolved = record.metadata.jitResolved;
+    res.setHeader(HEADERS.profileId, record.metadata.id);
+    sendResult(res, record, request.format);
+  });
+
+  router.get(`${API_PREFIX}/profiles/:id`, (req, res) => {
+    res.json(findRecord(deps.registry, req.params.id).metadata);
+  });
+
+  router.get(`${API_PREFIX}/profiles/:id/flamegraph.svg`, (req, res) => {
+    sendResult(res, findRecord(deps.registry, req.params.id), 'svg');
+  });
+
+  router.get(`${API_PREFIX}/profiles/:id/folded`, (req, res) => {
+    sendResult(res, findRecord(deps.registry, req.params.id), 'folded');
+  });
+
+  return router;
+}

@@ -1,0 +1,137 @@
+/**
+ * Turns a request's target into one running container on this node: a pod UID + container name through the labels
+ * kubelet puts on Docker containers (never the pod's sandbox), or a container ID / unique prefix of 12+ hex digits.
+ */
+import {
+  CAPTURE_LABELS,
+  KUBE_LABELS,
+  type ContainerInfo,
+  type ContainerRuntime,
+} from '../runtime/container-runtime.js';
+import type { ProfileTarget, ResolvedTarget } from '../../shared/api.js';
+import { PodflameError } from '../../shared/errors.js';
+
+export interface ResolvedContainer {
+  container: ContainerInfo;
+  target: ResolvedTarget;
+}
+
+const SANDBOX = 'podsandbox';
+// Container IDs as kubelet reports them in pod status: `docker://3f1c…`, `containerd://…`, `cri-o://…`.
+const RUNTIME_SCHEME = /^[a-z-]+:\/\//;
+
+export function isSandbox(c: ContainerInfo): boolean {
+  return c.labels[KUBE_LABELS.dockerType] === SANDBOX;
+}
+
+export function isCaptureContainer(c: ContainerInfo): boolean {
+  return c.labels[CAPTURE_LABELS.owner] !== undefined;
+}
+
+/** What a caller sees of a container: its pod coordinates when kubelet labelled it. */
+export function describeTarget(c: ContainerInfo): ResolvedTarget {
+  const l = c.labels;
+  return {
+    containerId: c.id,
+    containerName: l[KUBE_LABELS.containerName] ?? c.name,
+    ...(l[KUBE_LABELS.podUid] !== undefined ? { podUid: l[KUBE_LABELS.podUid] } : {}),
+    ...(l[KUBE_LABELS.podName] !== undefined ? { podName: l[KUBE_LABELS.podName] } : {}),
+    ...(l[KUBE_LABELS.namespace] !== undefined ? { namespace: l[KUBE_LABELS.namespace] } : {}),
+  };
+}
+
+/** `namespace/pod/container` for a pod's container, else the container's name. */
+export function targetTitle(t: ResolvedTarget): string {
+  if (t.namespace !== undefined && t.podName !== undefined) return `${t.namespace}/${t.podName}/${t.containerName}`;
+  return t.containerName ?? t.containerId.slice(0, 12);
+}
+
+function requireRunning(c: ContainerInfo, what: string): void {
+  if (c.state !== 'running') {
+    throw new PodflameError(
+      'TARGET_NOT_RUNNING',
+      `${what} is not running (state: ${c.state}); only a running container can be profiled`,
+      { details: { containerId: c.id, state: c.state } },
+    );
+  }
+}
+
+async function resolvePodContainer(
+  runtime: ContainerRuntime,
+  podUid: string,
+  name: string,
+  nodeName: string,
+): Promise<ResolvedContainer> {
+  const uid = podUid.toLowerCase();
+  const all = await runtime.listContainers({ labels: { [KUBE_LABELS.podUid]: uid }, all: true });
+  const containers = all.filter((c) => !isSandbox(c) && !isCaptureContainer(c));
+  const names = [...new Set(containers.map((c) => c.labels[KUBE_LABELS.containerName] ?? c.name))].sort();
+  const matches = containers.filter((c) => c.labels[KUBE_LABELS.containerName] === name);
+  const first = containers[0];
+  const pod = first
+    ? `pod ${first.labels[KUBE_LABELS.namespace] ?? '?'}/${first.labels[KUBE_LABELS.podName] ?? '?'} (UID ${uid})`
+    : `pod UID ${uid}`;
+  if (matches.length === 0) {
+    const message =
+      containers.length === 0
+        ? `no containers of ${pod} on node ${nodeName}: the pod runs on another node, or has not started`
+        : `${pod} has no container '${name}' on node ${nodeName}; its containers: ${names.join(', ')}`;
+    throw new PodflameError('TARGET_NOT_FOUND', message, {
+      details: { podUid: uid, container: name, node: nodeName, containers: names },
+    });
+  }
+  // kubelet keeps the exited instance of a restarted container next to the running one: the running one is meant.
+  const running = matches.filter((c) => c.state === 'running');
+  if (running.length > 1) {
+    throw new PodflameError(
+      'TARGET_AMBIGUOUS',
+      `${pod} has ${running.length} running containers named '${name}'; give a container ID instead`,
+      { details: { podUid: uid, container: name, containerIds: running.map((c) => c.id).sort() } },
+    );
+  }
+  const chosen = running[0] ?? (matches[0] as ContainerInfo);
+  requireRunning(chosen, `container '${name}' of ${pod}`);
+  return { container: chosen, target: describeTarget(chosen) };
+}
+
+async function resolveContainerId(
+  runtime: ContainerRuntime,
+  containerId: string,
+  nodeName: string,
+): Promise<ResolvedContainer> {
+  const prefix = containerId.replace(RUNTIME_SCHEME, '').toLowerCase();
+  const all = await runtime.listContainers({ all: true });
+  const matches = all.filter((c) => c.id.startsWith(prefix) && !isCaptureContainer(c));
+  if (matches.length === 0) {
+    throw new PodflameError('TARGET_NOT_FOUND', `no container with ID ${prefix} on node ${nodeName}`, {
+      details: { containerId: prefix, node: nodeName },
+    });
+  }
+  if (matches.length > 1) {
+    throw new PodflameError(
+      'TARGET_AMBIGUOUS',
+      `container ID prefix ${prefix} matches ${matches.length} containers on node ${nodeName}; give more digits`,
+      { details: { containerId: prefix, containerIds: matches.map((c) => c.id).sort() } },
+    );
+  }
+  const chosen = matches[0] as ContainerInfo;
+  if (isSandbox(chosen)) {
+    throw new PodflameError(
+      'TARGET_NOT_FOUND',
+      `container ${prefix} is a pod sandbox (the pause container), which runs no workload; profile one of the pod's containers`,
+      { details: { containerId: chosen.id, podUid: chosen.labels[KUBE_LABELS.podUid] } },
+    );
+  }
+  requireRunning(chosen, `container ${chosen.name} (${chosen.id.slice(0, 12)})`);
+  return { container: chosen, target: describeTarget(chosen) };
+}
+
+/** Throws TARGET_NOT_FOUND (404), TARGET_AMBIGUOUS or TARGET_NOT_RUNNING (409) with the facts in `details`. */
+export async function resolveTarget(
+  runtime: ContainerRuntime,
+  target: ProfileTarget,
+  nodeName: string,
+): Promise<ResolvedContainer> {
+  if ('containerId' in target) return resolveContainerId(runtime, target.containerId, nodeName);
+  return resolvePodContainer(runtime, target.podUid, target.container, nodeName);
+}

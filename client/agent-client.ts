@@ -1,0 +1,216 @@
+/**
+ * Talks to one podflame agent at a known URL (local mode: `podflame profile --agent http://127.0.0.1:7070 ...`, and
+ * whatever else has an agent's address). The agent's JSON errors come back as the same PodflameError (same code,
+ * message and details); transport failures become AGENT_UNREACHABLE or CAPTURE_TIMEOUT naming the URL.
+ */
+import { Pool } from 'undici';
+import {
+  API_PREFIX,
+  HEADERS,
+  type CaptureWarning,
+  type ProfileMetadata,
+  type ProfileRequest,
+  type TargetsResponse,
+} from '../shared/api.js';
+import { PodflameError, errorFromBody } from '../shared/errors.js';
+import { LIMITS } from '../shared/api.js';
+
+export interface AgentClientOptions {
+  /** Time allowed for an answer beyond the capture's own duration, in ms. Default 120 000. */
+  answerMarginMs?: number;
+  /** Time allowed for calls without a capture (targets, status), in ms. Default 30 000. */
+  requestTimeoutMs?: number;
+  /** Headers sent with every request (e.g. credentials). Default none. */
+  headers?: Readonly<Record<string, string>>;
+}
+
+export const DEFAULT_AGENT_CLIENT_OPTIONS = Object.freeze({ answerMarginMs: 120_000, requestTimeoutMs: 30_000 });
+
+export interface ProfileAnswer {
+  body: Buffer;
+  contentType: string | undefined;
+  profileId: string | undefined;
+  samples: number | undefined;
+  warnings: CaptureWarning[];
+  /** The node the agent says it runs on (X-Podflame-Node). */
+  node: string | undefined;
+  /** Share of JIT frames named; null when there were none (or the agent did not say). */
+  jitResolved: number | null;
+}
+
+interface Answer {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** Decodes the X-Podflame-Warnings header (URI-encoded JSON array); a garbled header is reported as one warning. */
+export function decodeWarningsHeader(value: string | undefined): CaptureWarning[] {
+  if (value === undefined || value === '') return [];
+  try {
+    const parsed: unknown = JSON.parse(decodeURIComponent(value));
+    if (Array.isArray(parsed)) {
+      return parsed.filter(
+        (w): w is CaptureWarning =>
+          w !== null && typeof w === 'object' && typeof w.code === 'string' && typeof w.message === 'string',
+      );
+    }
+  } catch {
+    // fall through
+  }
+  return [
+    { code: 'WARNINGS_UNREADABLE', message: `the agent's warnings header could not be read: ${value.slice(0, 200)}` },
+  ];
+}
+
+function parseJitResolved(value: string | undefined): number | null {
+  if (value === undefined || value === 'none') return null;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : null;
+}
+
+export class AgentClient {
+  readonly url: string;
+  readonly #origin: string;
+  readonly #basePath: string;
+  readonly #pool: Pool;
+  readonly #options: Required<Omit<AgentClientOptions, 'headers'>> & { headers: Readonly<Record<string, string>> };
+
+  constructor(url: string, options: AgentClientOptions = {}) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch (err) {
+      throw new PodflameError('USAGE', `--agent must be a URL such as http://127.0.0.1:7070, got '${url}'`, {
+        cause: err,
+      });
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new PodflameError('USAGE', `--agent must be an http:// or https:// URL, got '${url}'`);
+    }
+    this.url = url;
+    this.#origin = parsed.origin;
+    // An agent behind a path prefix (a proxy) keeps it: http://host/prefix/ + /v1/profiles.
+    this.#basePath = parsed.pathname.replace(/\/+$/, '');
+    this.#options = {
+      answerMarginMs: options.answerMarginMs ?? DEFAULT_AGENT_CLIENT_OPTIONS.answerMarginMs,
+      requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_AGENT_CLIENT_OPTIONS.requestTimeoutMs,
+      headers: options.headers ?? {},
+    };
+    this.#pool = new Pool(this.#origin, { connections: 4 });
+  }
+
+  async #call(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Answer> {
+    const headers: Record<string, string> = { ...this.#options.headers, accept: '*/*' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    try {
+      const res = await this.#pool.request({
+        path: this.#basePath + path,
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        ...(signal ? { signal } : {}),
+      });
+      const bytes = Buffer.from(await res.body.arrayBuffer());
+      const flat: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers)) {
+        if (v !== undefined) flat[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+      }
+      return { statusCode: res.statusCode, headers: flat, body: bytes };
+    } catch (err) {
+      if (signal?.aborted) {
+        throw new PodflameError('CAPTURE_ABORTED', `the request to the agent at ${this.url} was cancelled`, {
+          cause: err,
+        });
+      }
+      const code = (err as { code?: string }).code;
+      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+        throw new PodflameError(
+          'CAPTURE_TIMEOUT',
+          `the agent at ${this.url} did not answer within ${Math.round(timeoutMs / 1000)} s`,
+          { cause: err },
+        );
+      }
+      throw new PodflameError(
+        'AGENT_UNREACHABLE',
+        `cannot reach the agent at ${this.url}: ${err instanceof Error ? err.message : String(err)}` +
+          `${code ? ` (${code})` : ''}; is podflame-agent running and listening there?`,
+        { cause: err, details: { url: this.url, ...(code ? { errorCode: code } : {}) } },
+      );
+    }
+  }
+
+  /** Turns a non-2xx answer into the agent's own error. */
+  #check(answer: Answer): Answer {
+    if (answer.statusCode >= 200 && answer.statusCode < 300) return answer;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(answer.body.toString('utf8'));
+    } catch {
+      parsed = undefined;
+    }
+    const snippet = answer.body.toString('utf8').slice(0, 200).trim();
+    throw errorFromBody(
+      parsed,
+      `the agent at ${this.url} answered HTTP ${answer.statusCode}${snippet ? `: ${snippet}` : ''} (not a podflame error)`,
+    );
+  }
+
+  /** Runs a capture and waits for its result (in the requested format). */
+  async profile(request: ProfileRequest, signal?: AbortSignal): Promise<ProfileAnswer> {
+    const duration = request.durationSeconds ?? LIMITS.durationSeconds.default;
+    const answer = this.#check(
+      await this.#call(
+        'POST',
+        `${API_PREFIX}/profiles`,
+        request,
+        duration * 1000 + this.#options.answerMarginMs,
+        signal,
+      ),
+    );
+    const h = answer.headers;
+    const samples = h[HEADERS.samples] === undefined ? undefined : Number(h[HEADERS.samples]);
+    return {
+      body: answer.body,
+      contentType: h['content-type'],
+      profileId: h[HEADERS.profileId],
+      samples: samples !== undefined && Number.isFinite(samples) ? samples : undefined,
+      warnings: decodeWarningsHeader(h[HEADERS.warnings]),
+      node: h[HEADERS.node],
+      jitResolved: parseJitResolved(h[HEADERS.jitResolved]),
+    };
+  }
+
+  async profileStatus(id: string, signal?: AbortSignal): Promise<ProfileMetadata> {
+    const answer = this.#check(
+      await this.#call(
+        'GET',
+        `${API_PREFIX}/profiles/${encodeURIComponent(id)}`,
+        undefined,
+        this.#options.requestTimeoutMs,
+        signal,
+      ),
+    );
+    return JSON.parse(answer.body.toString('utf8')) as ProfileMetadata;
+  }
+
+  async targets(signal?: AbortSignal): Promise<TargetsResponse> {
+    const answer = this.#check(
+      await this.#call('GET', `${API_PREFIX}/targets`, undefined, this.#options.requestTimeoutMs, signal),
+    );
+    return JSON.parse(answer.body.toString('utf8')) as TargetsResponse;
+  }
+
+  /** Idempotent. */
+  async close(): Promise<void> {
+    if (!this.#pool.closed) await this.#pool.close();
+  }
+}

@@ -1,0 +1,87 @@
+import t from 'tap';
+import { CaptureAdmission } from '../../agent/profiles/admission.js';
+import { ProfileRegistry, type ProfileRecord } from '../../agent/profiles/profile-registry.js';
+import { PodflameError } from '../../shared/errors.js';
+
+function refusal(fn: () => unknown): PodflameError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof PodflameError) return err;
+    throw err;
+  }
+  throw new Error('expected a refusal');
+}
+
+t.test('one capture per container, Retry-After from its expected end', async (t) => {
+  let now = 1_000_000;
+  const a = new CaptureAdmission(4, () => now);
+  const slot = a.admit('c1', now + 30_500);
+  const busy = refusal(() => a.admit('c1', now + 10_000));
+  t.equal(busy.code, 'CAPTURE_IN_PROGRESS');
+  t.equal(busy.httpStatus, 409);
+  t.equal(busy.details?.retryAfterSeconds, 31);
+  now += 40_000;
+  t.equal(refusal(() => a.admit('c1', now)).details?.retryAfterSeconds, 1, 'never less than 1 s');
+  slot.release();
+  slot.release();
+  t.equal(a.inFlight, 0);
+  a.admit('c1', now).release();
+});
+
+t.test('a global limit, refused with 429 and the soonest end', async (t) => {
+  const now = 0;
+  const a = new CaptureAdmission(2, () => now);
+  const s1 = a.admit('c1', 20_000);
+  a.admit('c2', 5_000);
+  const full = refusal(() => a.admit('c3', 1_000));
+  t.equal(full.code, 'TOO_MANY_CAPTURES');
+  t.equal(full.httpStatus, 429);
+  t.equal(full.details?.retryAfterSeconds, 5);
+  t.equal(full.details?.limit, 2);
+  t.equal(refusal(() => a.admit('c2', 0)).code, 'CAPTURE_IN_PROGRESS', 'the per-container rule is checked first');
+  s1.release();
+  t.equal(a.inFlight, 1);
+  a.admit('c3', 1_000);
+  t.throws(() => new CaptureAdmission(0));
+});
+
+function record(id: string, status: 'running' | 'done'): ProfileRecord {
+  return {
+    metadata: {
+      id,
+      status,
+      node: 'n',
+      target: { containerId: id },
+      startedAt: '',
+      durationSeconds: 1,
+      frequencyHz: 1,
+      samples: 0,
+      jitResolved: null,
+      warnings: [],
+    },
+    render: {},
+    settled: Promise.resolve(),
+    abort: () => undefined,
+  };
+}
+
+t.test('the registry keeps running profiles and the latest finished ones', async (t) => {
+  const r = new ProfileRegistry(2);
+  for (const id of ['a', 'b', 'c', 'd']) r.add(record(id, 'running'));
+  t.equal(r.size, 4);
+  for (const id of ['a', 'b', 'c']) {
+    (r.get(id) as ProfileRecord).metadata.status = 'done';
+    r.markFinished(id);
+  }
+  t.equal(r.get('a'), undefined, 'the oldest finished profile is evicted');
+  t.ok(r.get('b'));
+  t.ok(r.get('c'));
+  t.ok(r.get('d'), 'a running profile is never evicted');
+  t.same(
+    r.running().map((x) => x.metadata.id),
+    ['d'],
+  );
+  r.markFinished('zzz');
+  t.throws(() => new ProfileRegistry(0));
+});

@@ -1,0 +1,154 @@
+/**
+ * An in-memory ContainerRuntime for the agent's unit tests of logic that needs no engine: target resolution rules,
+ * admission limits, request handling before a capture starts. Its captures produce no output: they run until
+ * aborted (or until `finish` is called), so tests can hold them open. Everything about real captures is tested
+ * against the Docker engine in the e2e files.
+ */
+import { PassThrough } from 'node:stream';
+import type {
+  CaptureExit,
+  CaptureSpec,
+  ContainerInfo,
+  ContainerRuntime,
+  RunningCapture,
+} from '../../agent/runtime/container-runtime.js';
+import { PodflameError } from '../../shared/errors.js';
+
+export interface FakeCapture {
+  spec: CaptureSpec;
+  signal: AbortSignal;
+  stdout: PassThrough;
+  /** Ends the capture with this exit code (after writing `output` to stdout). */
+  finish(exit: Partial<CaptureExit> & { output?: string }): void;
+}
+
+export class FakeRuntime implements ContainerRuntime {
+  containers: ContainerInfo[] = [];
+  processes = new Map<string, string[]>();
+  captures: FakeCapture[] = [];
+  /** Every runCapture call, including refused ones. */
+  runCaptureCalls = 0;
+  pingError: Error | undefined;
+  images = new Set<string>();
+  leftovers = 0;
+  removeLeftoverCalls: string[] = [];
+  /** Concurrency seen by listProcesses (max at once). */
+  listProcessesMaxConcurrent = 0;
+  #listProcessesNow = 0;
+  closed = false;
+
+  async ping(): Promise<void> {
+    if (this.pingError) throw new PodflameError('DOCKER_UNAVAILABLE', this.pingError.message);
+  }
+
+  async imagePresent(image: string): Promise<boolean> {
+    return this.images.has(image);
+  }
+
+  async listContainers(filter: { labels?: Record<string, string>; all?: boolean } = {}): Promise<ContainerInfo[]> {
+    return this.containers.filter(
+      (c) =>
+        (filter.all === true || c.state === 'running') &&
+        Object.entries(filter.labels ?? {}).every(([k, v]) => c.labels[k] === v),
+    );
+  }
+
+  async inspectContainer(id: string): Promise<ContainerInfo & { pid: number; running: boolean }> {
+    const c = this.containers.find((x) => x.id === id);
+    if (!c) throw new PodflameError('TARGET_NOT_FOUND', `no container ${id}`);
+    return { ...c, pid: 1000, running: c.state === 'running' };
+  }
+
+  async listProcesses(id: string): Promise<string[]> {
+    this.#listProcessesNow++;
+    this.listProcessesMaxConcurrent = Math.max(this.listProcessesMaxConcurrent, this.#listProcessesNow);
+    await new Promise((r) => setTimeout(r, 5));
+    this.#listProcessesNow--;
+    const p = this.processes.get(id);
+    if (!p) throw new PodflameError('TARGET_NOT_RUNNING', `container ${id} is gone`);
+    return p;
+  }
+
+  async runCapture(spec: CaptureSpec, signal: AbortSignal): Promise<RunningCapture> {
+    this.runCaptureCalls++;
+    const stdout = new PassThrough();
+    let settle!: (exit: CaptureExit) => void;
+    let fail!: (err: unknown) => void;
+    const done = new Promise<CaptureExit>((resolve, reject) => {
+      settle = resolve;
+      fail = reject;
+    });
+    const capture: FakeCapture = {
+      spec,
+      signal,
+      stdout,
+      finish: ({ output, exitCode, stderrTail }) => {
+        if (output !== undefined) stdout.write(output);
+        stdout.end();
+        settle({ exitCode: exitCode ?? 0, stderrTail: stderrTail ?? '' });
+      },
+    };
+    signal.addEventListener(
+      'abort',
+      () => {
+        stdout.destroy();
+        fail(new PodflameError('CAPTURE_ABORTED', 'capture aborted'));
+      },
+      { once: true },
+    );
+    this.captures.push(capture);
+    return { stdout, warnings: [], done };
+  }
+
+  async removeLeftoverCaptures(currentInstance: string): Promise<number> {
+    this.removeLeftoverCalls.push(currentInstance);
+    return this.leftovers;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+/** A container as kubelet would label it. */
+export function podContainer(
+  id: string,
+  pod: { uid: string; name: string; namespace: string },
+  containerName: string,
+  state = 'running',
+): ContainerInfo {
+  return {
+    id,
+    name: `k8s_${containerName}_${pod.name}_${pod.namespace}_${pod.uid}_0`,
+    image: 'app:1',
+    state,
+    labels: {
+      'io.kubernetes.pod.uid': pod.uid,
+      'io.kubernetes.pod.name': pod.name,
+      'io.kubernetes.pod.namespace': pod.namespace,
+      'io.kubernetes.container.name': containerName,
+      'io.kubernetes.docker.type': 'container',
+    },
+  };
+}
+
+export function sandboxContainer(id: string, pod: { uid: string; name: string; namespace: string }): ContainerInfo {
+  return {
+    id,
+    name: `k8s_POD_${pod.name}_${pod.namespace}_${pod.uid}_0`,
+    image: 'pause:3.9',
+    state: 'running',
+    labels: {
+      'io.kubernetes.pod.uid': pod.uid,
+      'io.kubernetes.pod.name': pod.name,
+      'io.kubernetes.pod.namespace': pod.namespace,
+      'io.kubernetes.container.name': 'POD',
+      'io.kubernetes.docker.type': 'podsandbox',
+    },
+  };
+}
+
+/** A 64-hex-digit container ID from a short seed (repeated), e.g. hexId('ab') → 'abab…'. */
+export function hexId(seed: string): string {
+  return seed.repeat(Math.ceil(64 / seed.length)).slice(0, 64);
+}

@@ -1,0 +1,243 @@
+// The agent's HTTP API around an in-memory runtime: validation, limits, error shapes, async life cycle, probes and
+// metrics — everything decided before or around a capture, not the capture itself (see the e2e files for that).
+import t, { type Test } from 'tap';
+import { Agent } from '../../agent/agent.js';
+import { HEADERS } from '../../shared/api.js';
+import { call, memoryLogger, testConfig, waitFor } from './http.js';
+import { FakeRuntime, hexId, podContainer } from './fake-runtime.js';
+
+const pod = { uid: '3f1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c', name: 'shop-1', namespace: 'prod' };
+const APP = hexId('a1');
+const SIDECAR = hexId('a2');
+
+async function startAgent(t: Test, overrides: Parameters<typeof testConfig>[0] = {}) {
+  const runtime = new FakeRuntime();
+  runtime.containers = [podContainer(APP, pod, 'app'), podContainer(SIDECAR, pod, 'sidecar')];
+  runtime.images.add('podflame-perf:latest');
+  runtime.leftovers = 2;
+  const log = memoryLogger();
+  const agent = new Agent({ config: testConfig(overrides), runtime, logger: log.logger, instanceId: 'instance-1' });
+  const { url } = await agent.start();
+  t.teardown(() => agent.close());
+  return { agent, runtime, url, log };
+}
+
+t.test('probes, metrics, unknown routes', async (t) => {
+  const { url, runtime, log } = await startAgent(t);
+  t.same(runtime.removeLeftoverCalls, ['instance-1'], 'leftover captures are removed at start-up');
+  t.ok(log.lines().some((l) => l.msg === 'removed capture containers left by an earlier agent' && l.removed === 2));
+  t.ok(log.lines().some((l) => l.msg === 'podflame-agent listening' && l.url === url));
+
+  const health = await call(url, 'GET', '/healthz');
+  t.equal(health.status, 200);
+  t.equal(health.headers[HEADERS.node], 'test-node');
+
+  t.equal((await call(url, 'GET', '/readyz')).status, 200);
+  runtime.images.clear();
+  const noImage = await call(url, 'GET', '/readyz');
+  t.equal(noImage.status, 503);
+  t.equal(noImage.json.error.code, 'AGENT_NOT_READY');
+  t.match(noImage.json.error.message, /capture image podflame-perf:latest is not present: build it with docker build/);
+  runtime.pingError = new Error('connect ENOENT /var/run/docker.sock');
+  const noDocker = await call(url, 'GET', '/readyz');
+  t.equal(noDocker.status, 503);
+  t.match(noDocker.json.error.details.reasons[0], /Docker engine does not answer: connect ENOENT/);
+
+  const metrics = await call(url, 'GET', '/metrics');
+  t.equal(metrics.status, 200);
+  t.match(metrics.headers['content-type'], /^text\/plain/);
+  for (const name of [
+    'podflame_captures_total',
+    'podflame_capture_duration_seconds',
+    'podflame_captures_in_flight 0',
+    'podflame_samples_total',
+    'podflame_docker_errors_total{operation="ping"} 1',
+    'podflame_agent_process_resident_memory_bytes',
+  ]) {
+    t.match(metrics.text, name);
+  }
+
+  const missing = await call(url, 'DELETE', '/nowhere/at/all');
+  t.equal(missing.status, 404);
+  t.same(missing.json, {
+    error: {
+      code: 'ROUTE_NOT_FOUND',
+      message: 'no such endpoint: DELETE /nowhere/at/all',
+      details: { method: 'DELETE', path: '/nowhere/at/all' },
+    },
+  });
+});
+
+t.test('bad requests get 400/413 with a clear message and start nothing', async (t) => {
+  const { url, runtime } = await startAgent(t);
+  const cases: [string, { body?: unknown; raw?: string; contentType?: string }, number, string, RegExp][] = [
+    ['malformed JSON', { raw: '{"target": {' }, 400, 'INVALID_REQUEST', /not valid JSON/],
+    [
+      'unknown field',
+      { body: { target: { containerId: APP }, sampleRate: 1 } },
+      400,
+      'INVALID_REQUEST',
+      /'sampleRate'/,
+    ],
+    [
+      'duration 0',
+      { body: { target: { containerId: APP }, durationSeconds: 0 } },
+      400,
+      'INVALID_REQUEST',
+      /durationSeconds/,
+    ],
+    ['frequency 5000', { body: { target: { containerId: APP }, frequencyHz: 5000 } }, 400, 'INVALID_REQUEST', /999/],
+    [
+      'shell metacharacters',
+      { body: { target: { podUid: pod.uid, container: 'a;rm -rf /' } } },
+      400,
+      'INVALID_REQUEST',
+      /target.container: a Kubernetes container name/,
+    ],
+    [
+      'unknown palette',
+      { body: { target: { containerId: APP }, render: { colors: 'neon' } } },
+      400,
+      'INVALID_REQUEST',
+      /palette/,
+    ],
+    ['no body', {}, 400, 'INVALID_REQUEST', /target is required/],
+    ['10 MB body', { raw: `{"title": "${'x'.repeat(10 * 1024 * 1024)}"}` }, 413, 'BODY_TOO_LARGE', /larger than/],
+    [
+      'form-encoded body',
+      { raw: 'target=x', contentType: 'application/x-www-form-urlencoded' },
+      400,
+      'INVALID_REQUEST',
+      /JSON/,
+    ],
+  ];
+  for (const [name, req, status, code, message] of cases) {
+    const a = await call(url, 'POST', '/v1/profiles', req.body, {
+      ...(req.raw !== undefined ? { raw: req.raw } : {}),
+      ...(req.contentType !== undefined ? { contentType: req.contentType } : {}),
+    });
+    t.equal(a.status, status, `${name}: status`);
+    t.equal(a.json?.error?.code, code, `${name}: code`);
+    t.match(a.json?.error?.message, message, `${name}: message`);
+  }
+  t.equal(runtime.runCaptureCalls, 0, 'no capture was started');
+});
+
+t.test(
+  'one capture per container (409 + Retry-After), a global limit (429), failures carry perf’s words',
+  async (t) => {
+    const { url, runtime, log } = await startAgent(t, { maxConcurrent: 1 });
+    const first = call(url, 'POST', '/v1/profiles', {
+      target: { podUid: pod.uid, container: 'app' },
+      durationSeconds: 20,
+    });
+    await waitFor(() => runtime.captures.length === 1, 5000, 'the first capture');
+
+    const busy = await call(url, 'POST', '/v1/profiles', { target: { containerId: APP }, durationSeconds: 5 });
+    t.equal(busy.status, 409);
+    t.equal(busy.json.error.code, 'CAPTURE_IN_PROGRESS');
+    t.ok(Number(busy.headers['retry-after']) >= 1, 'Retry-After is set');
+    const full = await call(url, 'POST', '/v1/profiles', { target: { containerId: SIDECAR } });
+    t.equal(full.status, 429);
+    t.equal(full.json.error.code, 'TOO_MANY_CAPTURES');
+    t.ok(Number(full.headers['retry-after']) >= 1);
+    const notFound = await call(url, 'POST', '/v1/profiles', { target: { podUid: pod.uid, container: 'web' } });
+    t.equal(notFound.status, 404);
+    t.same(notFound.json.error.details.containers, ['app', 'sidecar']);
+    t.equal(runtime.runCaptureCalls, 1);
+
+    const capture = runtime.captures[0]!;
+    t.same(capture.spec, { targetContainerId: APP, durationSeconds: 20, frequencyHz: 99, agentInstance: 'instance-1' });
+    capture.finish({ exitCode: 4, stderrTail: 'perf record: failed to mmap with 1 (Operation not permitted)\n' });
+    const failed = await first;
+    t.equal(failed.status, 500);
+    t.equal(failed.json.error.code, 'CAPTURE_FAILED');
+    t.match(failed.json.error.message, /exit code 4\): perf record: failed to mmap with 1 \(Operation not permitted\)/);
+    t.ok(failed.headers[HEADERS.profileId], 'the failed profile has an id');
+
+    // The slot is free again: an empty result is NO_SAMPLES, never an empty graph.
+    const empty = call(url, 'POST', '/v1/profiles', { target: { containerId: SIDECAR }, format: 'folded' });
+    await waitFor(() => runtime.captures.length === 2, 5000, 'the second capture');
+    runtime.captures[1]!.finish({ exitCode: 0, output: '' });
+    const noSamples = await empty;
+    t.equal(noSamples.status, 422);
+    t.equal(noSamples.json.error.code, 'NO_SAMPLES');
+    t.match(noSamples.json.error.message, /recorded no samples in 30 s/);
+
+    const metrics = (await call(url, 'GET', '/metrics')).text;
+    t.match(metrics, 'podflame_captures_total{outcome="capture_failed"} 1');
+    t.match(metrics, 'podflame_captures_total{outcome="no_samples"} 1');
+    t.match(metrics, 'podflame_requests_rejected_total{code="TOO_MANY_CAPTURES"} 1');
+    t.match(metrics, 'podflame_captures_in_flight 0');
+
+    const line = log.lines().find((l) => l.msg === 'request' && l.outcome === 'CAPTURE_FAILED');
+    t.match(line, { method: 'POST', path: '/v1/profiles', status: 500, target: 'prod/shop-1/app', containerId: APP });
+    t.type(line?.durationMs, 'number');
+  },
+);
+
+t.test('a client that goes away stops its capture', async (t) => {
+  const { url, runtime, agent, log } = await startAgent(t);
+  const controller = new AbortController();
+  const pending = call(url, 'POST', '/v1/profiles', { target: { containerId: APP } }, { signal: controller.signal });
+  await waitFor(() => runtime.captures.length === 1, 5000, 'the capture');
+  controller.abort();
+  await pending.catch(() => undefined);
+  await waitFor(() => runtime.captures[0]!.signal.aborted, 5000, 'the capture to be aborted');
+  t.equal(
+    (runtime.captures[0]!.signal.reason as Error).message,
+    'the client went away before the capture finished; it was stopped',
+  );
+  await waitFor(() => agent.captures.inFlight === 0, 5000, 'the slot to be released');
+  await waitFor(() => log.lines().some((l) => l.outcome === 'client_gone'), 5000, 'the request log line');
+});
+
+t.test('async captures: 202 + Location, status, not ready, result kept', async (t) => {
+  const { url, runtime } = await startAgent(t);
+  const accepted = await call(url, 'POST', '/v1/profiles?async=1', {
+    target: { containerId: APP },
+    durationSeconds: 2,
+  });
+  t.equal(accepted.status, 202);
+  const id = accepted.json.id as string;
+  t.same(accepted.json, { id, status: 'running', location: `/v1/profiles/${id}` });
+  t.equal(accepted.headers.location, `/v1/profiles/${id}`);
+
+  const status = await call(url, 'GET', `/v1/profiles/${id}`);
+  t.match(status.json, { id, status: 'running', node: 'test-node', target: { containerId: APP }, durationSeconds: 2 });
+  const early = await call(url, 'GET', `/v1/profiles/${id}/flamegraph.svg`);
+  t.equal(early.status, 409);
+  t.equal(early.json.error.code, 'PROFILE_NOT_READY');
+  t.ok(Number(early.headers['retry-after']) >= 1);
+
+  await waitFor(() => runtime.captures.length === 1, 5000, 'the capture');
+  runtime.captures[0]!.finish({ exitCode: 3, stderrTail: 'podflame-capture: no processes found\n' });
+  await waitFor(async () => (await call(url, 'GET', `/v1/profiles/${id}`)).json.status === 'failed', 5000, 'failure');
+  const failed = await call(url, 'GET', `/v1/profiles/${id}`);
+  t.match(failed.json.error, { code: 'CAPTURE_FAILED', message: /no processes found/ });
+  t.type(failed.json.timings.total, 'number');
+  const svg = await call(url, 'GET', `/v1/profiles/${id}/folded`);
+  t.equal(svg.status, 500);
+  t.equal(svg.json.error.code, 'CAPTURE_FAILED');
+
+  const unknown = await call(url, 'GET', '/v1/profiles/00000000-0000-0000-0000-000000000000');
+  t.equal(unknown.status, 404);
+  t.equal(unknown.json.error.code, 'PROFILE_NOT_FOUND');
+});
+
+t.test('closing the agent stops running captures and answers their callers', async (t) => {
+  const runtime = new FakeRuntime();
+  runtime.containers = [podContainer(APP, pod, 'app')];
+  const agent = new Agent({ config: testConfig(), runtime, logger: memoryLogger().logger });
+  const { url } = await agent.start();
+  const pending = call(url, 'POST', '/v1/profiles', { target: { containerId: APP } });
+  await waitFor(() => runtime.captures.length === 1, 5000, 'the capture');
+  await agent.close();
+  await agent.close();
+  const answer = await pending;
+  t.equal(answer.status, 503);
+  t.equal(answer.json.error.code, 'AGENT_NOT_READY');
+  t.match(answer.json.error.message, /shutting down/);
+  t.ok(runtime.captures[0]!.signal.aborted);
+  t.ok(runtime.closed, 'the runtime is closed last');
+});
