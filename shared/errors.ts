@@ -43,6 +43,10 @@ export const ERROR_CODES = {
   CONTAINER_REQUIRED: { status: 400, exitCode: 3 },
   NO_AGENT_ON_NODE: { status: 503, exitCode: 5 },
   KUBERNETES_API_ERROR: { status: 502, exitCode: 5 },
+  // Continuous profiling (stored profiles and schedules)
+  NO_STORED_PROFILES: { status: 404, exitCode: 3 },
+  SCHEDULE_NOT_FOUND: { status: 404, exitCode: 3 },
+  SCHEDULE_READ_ONLY: { status: 409, exitCode: 2 },
   // Configuration
   CONFIG_INVALID: { status: 500, exitCode: 2 },
   INTERNAL: { status: 500, exitCode: 1 },

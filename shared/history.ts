@@ -99,6 +99,7 @@ export interface ScheduleStatus {
   name: string;
   source: 'file' | 'api';
   cron: string;
+  timezone?: string;
   namespace: string;
   labelSelector?: string;
   pod?: string;

@@ -215,7 +215,9 @@ export class ProfileStore {
       invalidMetadataRemoved: 0,
     };
     const names = await readdir(this.dir);
-    const dataFiles = new Set(names.filter((n) => n.endsWith(DATA_SUFFIX)));
+    // Only names of our own shape are touched: anything else in the directory is not the store's to remove.
+    const ours = (name: string, suffix: string) => name.endsWith(suffix) && ID.test(name.slice(0, -suffix.length));
+    const dataFiles = new Set(names.filter((n) => ours(n, DATA_SUFFIX)));
     let changed = false;
     for (const name of names) {
       if (name.startsWith(TEMP_PREFIX)) {
@@ -225,7 +227,7 @@ export class ProfileStore {
         changed = true;
       }
     }
-    for (const name of names.filter((n) => n.endsWith(META_SUFFIX)).sort()) {
+    for (const name of names.filter((n) => ours(n, META_SUFFIX)).sort()) {
       const id = name.slice(0, -META_SUFFIX.length);
       const meta = await this.readMetadataFile(id);
       const dataName = `${id}${DATA_SUFFIX}`;

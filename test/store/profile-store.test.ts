@@ -83,6 +83,8 @@ t.test('reopening finds the same profiles and removes leftovers of interrupted w
   await unlink(join(dir, `${lost.id}.json`));
   // And a damaged marker (not from our writes, but a store must survive it).
   await writeFile(join(dir, '20251127T090000Z-deadbeef.json'), '{"id": "20251127T090000Z-deadbeef"}');
+  // A file the store did not write is not its to remove.
+  await writeFile(join(dir, 'foreign.json'), '{}');
 
   const registry = new Registry();
   const second = new ProfileStore({ dir, registry, now: () => T0 });
@@ -93,7 +95,7 @@ t.test('reopening finds the same profiles and removes leftovers of interrupted w
     second.list().map((p) => p.id),
     [kept.id],
   );
-  t.same((await readdir(dir)).sort(), [`${kept.id}.folded.gz`, `${kept.id}.json`]);
+  t.same((await readdir(dir)).sort(), [`${kept.id}.folded.gz`, `${kept.id}.json`, 'foreign.json']);
   t.equal(serializeFolded(await second.readStacks(kept.id)), serializeFolded(fixtureStacks('before')));
   const metrics = await registry.metrics();
   t.match(metrics, /podflame_store_recovered_total\{kind="temp_file"\} 1/);

@@ -1,0 +1,192 @@
+/**
+ * Schedule definitions: the YAML file (`--schedules FILE`, a mounted ConfigMap) and the body of
+ * `PUT /v1/schedules/:name`, validated once with zod into `ScheduleSpec`. Every error names the schedule and the field.
+ *
+ * ```yaml
+ * schedules:
+ *   - name: shop-every-10m
+ *     cron: "0 *\/10 * * * *"   # six fields: seconds first
+ *     namespace: shop
+ *     labelSelector: app=shop
+ *     container: app
+ *     durationSeconds: 30
+ *     frequencyHz: 99
+ *     retention: 7d
+ * ```
+ */
+import { z } from 'zod';
+import { parse as parseYaml } from 'yaml';
+import { validateDetailed } from 'node-cron';
+import { LIMITS } from '../../shared/api.js';
+import { PodflameError } from '../../shared/errors.js';
+import { parseAgeSeconds } from '../../shared/history.js';
+import { parseLabelSelector } from '../../shared/label-selector.js';
+
+/** One schedule, validated. */
+export interface ScheduleSpec {
+  name: string;
+  /** Five fields (minute first) or six (seconds first), node-cron syntax. */
+  cron: string;
+  /** IANA time zone of the cron expression; the agent's own when absent. */
+  timezone?: string;
+  namespace: string;
+  labelSelector?: string;
+  /** A pod name: only that pod (matched in local mode too). */
+  pod?: string;
+  /** A container name; every application container of each matching pod when absent. */
+  container?: string;
+  durationSeconds: number;
+  frequencyHz: number;
+  /** How long this schedule's profiles are kept (`90m`, `24h`, `7d`); the store's limit when absent. */
+  retention?: string;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+const cronField = z.string().superRefine((value, ctx) => {
+  const result = validateDetailed(value.trim());
+  if (!result.valid) {
+    const why = result.errors.map((e) => e.message).join('; ');
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: `'${value}' is not a cron expression (${why || 'wrong number of fields'}); expected e.g. "*/10 * * * *" or, with seconds first, "*/30 * * * * *"`,
+    });
+  }
+});
+
+const retentionField = z.string().superRefine((value, ctx) => {
+  try {
+    parseAgeSeconds(value, 'retention');
+  } catch {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `'${value}' is not a duration such as 90m, 24h or 7d` });
+  }
+});
+
+const timezoneField = z.string().superRefine((value, ctx) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: value });
+  } catch {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `'${value}' is not an IANA time zone such as Europe/Paris` });
+  }
+});
+
+const selectorField = z.string().superRefine((value, ctx) => {
+  try {
+    parseLabelSelector(value);
+  } catch (err) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+  }
+});
+
+const scheduleBody = {
+  cron: cronField,
+  timezone: timezoneField.optional(),
+  namespace: z.string().regex(DNS_LABEL, 'must be a namespace name (lowercase letters, digits and -)'),
+  labelSelector: selectorField.optional(),
+  pod: z.string().regex(DNS_SUBDOMAIN, 'must be a pod name (lowercase letters, digits, - and .)').optional(),
+  container: z.string().regex(DNS_LABEL, 'must be a container name (lowercase letters, digits and -)').optional(),
+  durationSeconds: z.number().int().min(LIMITS.durationSeconds.min).max(LIMITS.durationSeconds.max),
+  frequencyHz: z.number().int().min(LIMITS.frequencyHz.min).max(LIMITS.frequencyHz.max),
+  retention: retentionField.optional(),
+};
+
+const nameField = z.string().regex(DNS_LABEL, 'must be a name of lowercase letters, digits and - (at most 63)');
+
+export const ScheduleSpecSchema = z.object({ name: nameField, ...scheduleBody }).strict();
+/** `PUT /v1/schedules/:name`: the name comes from the path; a `name` in the body must agree. */
+export const ScheduleBodySchema = z.object({ name: nameField.optional(), ...scheduleBody }).strict();
+
+const SchedulesFileSchema = z.object({ schedules: z.array(z.unknown()).default([]) }).strict();
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const field = issue.path.join('.') || '(the whole entry)';
+      if (issue.code === z.ZodIssueCode.unrecognized_keys) return `unknown field ${issue.keys.join(', ')}`;
+      if (issue.code === z.ZodIssueCode.invalid_type && issue.received === 'undefined') return `${field}: is required`;
+      return `${field}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+function normalize(spec: z.output<typeof ScheduleSpecSchema>): ScheduleSpec {
+  const out: ScheduleSpec = {
+    name: spec.name,
+    cron: spec.cron.trim(),
+    namespace: spec.namespace,
+    durationSeconds: spec.durationSeconds,
+    frequencyHz: spec.frequencyHz,
+  };
+  if (spec.timezone !== undefined) out.timezone = spec.timezone;
+  if (spec.labelSelector !== undefined) out.labelSelector = spec.labelSelector;
+  if (spec.pod !== undefined) out.pod = spec.pod;
+  if (spec.container !== undefined) out.container = spec.container;
+  if (spec.retention !== undefined) out.retention = spec.retention;
+  return out;
+}
+
+/** Parses the schedules file; throws CONFIG_INVALID naming the file, the schedule and the field. */
+export function parseSchedulesFile(text: string, source: string): ScheduleSpec[] {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new PodflameError('CONFIG_INVALID', `schedules file ${source} is not valid YAML: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  const file = SchedulesFileSchema.safeParse(doc ?? {});
+  if (!file.success) {
+    throw new PodflameError(
+      'CONFIG_INVALID',
+      `schedules file ${source} must be a mapping with a 'schedules:' list (${describeIssues(file.error)})`,
+    );
+  }
+  const specs: ScheduleSpec[] = [];
+  const seen = new Set<string>();
+  file.data.schedules.forEach((entry, index) => {
+    const name = (entry as { name?: unknown } | null)?.name;
+    const label = typeof name === 'string' ? `schedule '${name}' (item ${index + 1})` : `schedule item ${index + 1}`;
+    const parsed = ScheduleSpecSchema.safeParse(entry);
+    if (!parsed.success) {
+      throw new PodflameError('CONFIG_INVALID', `schedules file ${source}: ${label}: ${describeIssues(parsed.error)}`, {
+        details: { file: source, schedule: name ?? index + 1 },
+      });
+    }
+    if (seen.has(parsed.data.name)) {
+      throw new PodflameError('CONFIG_INVALID', `schedules file ${source}: ${label}: the name is used twice`, {
+        details: { file: source, schedule: parsed.data.name },
+      });
+    }
+    seen.add(parsed.data.name);
+    specs.push(normalize(parsed.data));
+  });
+  return specs;
+}
+
+/** Validates a `PUT /v1/schedules/:name` body; throws INVALID_REQUEST naming the field. */
+export function parseScheduleBody(name: string, body: unknown): ScheduleSpec {
+  const checkedName = nameField.safeParse(name);
+  if (!checkedName.success) {
+    throw new PodflameError('INVALID_REQUEST', `schedule name '${name}' ${checkedName.error.issues[0]?.message}`);
+  }
+  const parsed = ScheduleBodySchema.safeParse(body);
+  if (!parsed.success) {
+    throw new PodflameError('INVALID_REQUEST', `schedule '${name}': ${describeIssues(parsed.error)}`, {
+      details: { schedule: name },
+    });
+  }
+  if (parsed.data.name !== undefined && parsed.data.name !== name) {
+    throw new PodflameError(
+      'INVALID_REQUEST',
+      `schedule '${name}': the body names '${parsed.data.name}'; leave name out or use the one in the path`,
+    );
+  }
+  return normalize({ ...parsed.data, name });
+}
+
+/** Retention of a schedule in seconds, or undefined for the store's own limit. */
+export function retentionSeconds(spec: ScheduleSpec): number | undefined {
+  return spec.retention === undefined ? undefined : parseAgeSeconds(spec.retention, 'retention');
+}

@@ -1,0 +1,497 @@
+/**
+ * Runs schedules on this node: at each cron time, after a bounded random delay (so that the agents of a cluster do
+ * not all capture at the same second), it finds the matching containers on this node, captures each, and stores the
+ * result (and hands it to the exporter, when there is one). A schedule never overlaps itself: a tick that finds the
+ * previous run still going is counted as skipped. Health is data: every schedule has a status (last run, last error,
+ * next run, counts) and metrics.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { PodflameError, asPodflameError } from '../../shared/errors.js';
+import type { CaptureWarning } from '../../shared/api.js';
+import type { FoldedStacks } from '../../shared/folded.js';
+import type { ScheduleRunOutcome, ScheduleRunRecord, ScheduleStatus, StoredProfile } from '../../shared/history.js';
+import type { NewProfile } from '../store/profile-store.js';
+import { nodeCronTriggers, type CronTrigger, type TriggerFactory } from './cron-trigger.js';
+import { retentionSeconds, type ScheduleSpec } from './schedule-config.js';
+import type { CaptureTarget, TargetSelector } from './targets.js';
+
+export interface ScheduledCaptureRequest {
+  target: CaptureTarget;
+  durationSeconds: number;
+  frequencyHz: number;
+  /** Aborted when the scheduler closes. */
+  signal: AbortSignal;
+}
+
+export interface ScheduledCaptureResult {
+  stacks: FoldedStacks;
+  warnings: CaptureWarning[];
+  /** When perf started, ms since the epoch. */
+  startedAtMs: number;
+}
+
+/** Runs one capture (the agent's capture service, which also enforces its concurrency limits). */
+export type ScheduledCapture = (request: ScheduledCaptureRequest) => Promise<ScheduledCaptureResult>;
+
+export interface TargetSource {
+  find(selector: TargetSelector): Promise<CaptureTarget[]>;
+}
+
+/** The part of the profile store the scheduler uses. */
+export interface ProfileSink {
+  put(profile: NewProfile): Promise<StoredProfile>;
+  setScheduleRetention(schedule: string, maxAgeSeconds: number | undefined): void;
+}
+
+/** Where scheduled profiles also go (Pyroscope); must not throw or block. */
+export interface ProfileExport {
+  enqueue(profile: StoredProfile, stacks: FoldedStacks): void;
+}
+
+/** pino-compatible. */
+export interface SchedulerLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface SchedulerOptions {
+  /** This agent's node, recorded with every profile. Required. */
+  nodeName: string;
+  /** Runs a capture. Required. */
+  capture: ScheduledCapture;
+  /** Finds the containers a schedule selects on this node. Required. */
+  targets: TargetSource;
+  /** Keeps the profiles. Required. */
+  store: ProfileSink;
+  /** Also sends each stored profile elsewhere. Default: none. */
+  exporter?: ProfileExport;
+  /** Registry for the schedule metrics. Default: none. */
+  registry?: Registry;
+  /** When schedules fire. Default: node-cron. */
+  triggers?: TriggerFactory;
+  /** Clock, ms since the epoch. Default `Date.now`. */
+  now?: () => number;
+  /** Uniform random number in [0, 1) for the jitter. Default `Math.random`. */
+  random?: () => number;
+  /** Waits `ms` unless aborted. Default: a timer. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Upper bound of the random delay before a run, ms. Default 10 000. */
+  maxJitterMs?: number;
+  /** The delay is also at most this share of the schedule's period (so `every 3 s` stays every 3 s). Default 0.1. */
+  maxJitterShare?: number;
+  /** Containers captured at once within one run. Default 2. */
+  parallelCaptures?: number;
+  /** Default: silent. */
+  logger?: SchedulerLogger;
+}
+
+export const DEFAULT_SCHEDULER_OPTIONS = Object.freeze({
+  now: Date.now,
+  random: Math.random,
+  maxJitterMs: 10_000,
+  maxJitterShare: 0.1,
+  parallelCaptures: 2,
+});
+
+const defaultSleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  ms <= 0 ? Promise.resolve() : delay(ms, undefined, { signal }).then(() => undefined);
+
+const silent: SchedulerLogger = { info: () => undefined, warn: () => undefined };
+
+interface Entry {
+  spec: ScheduleSpec;
+  source: 'file' | 'api';
+  trigger: CronTrigger;
+  running: Promise<ScheduleRunRecord> | undefined;
+  lastRun: ScheduleRunRecord | null;
+  lastError: ScheduleStatus['lastError'];
+  counts: ScheduleStatus['counts'];
+}
+
+interface SchedulerMetrics {
+  runs: Counter<'schedule' | 'outcome'>;
+  profiles: Counter<'schedule'>;
+  captureFailures: Counter<'schedule' | 'code'>;
+  lastRun: Gauge<'schedule'>;
+}
+
+const OUTCOME_COUNT: Record<ScheduleRunOutcome, keyof ScheduleStatus['counts']> = {
+  ok: 'ok',
+  partial: 'partial',
+  failed: 'failed',
+  no_targets: 'noTargets',
+  skipped_overlap: 'skipped',
+};
+
+export class Scheduler {
+  private readonly options: SchedulerOptions;
+  private readonly triggers: TriggerFactory;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  private readonly maxJitterMs: number;
+  private readonly maxJitterShare: number;
+  private readonly parallelCaptures: number;
+  private readonly logger: SchedulerLogger;
+  private readonly entries = new Map<string, Entry>();
+  private readonly metrics: SchedulerMetrics | undefined;
+  private readonly abort = new AbortController();
+  private started = false;
+  private closed = false;
+
+  constructor(options: SchedulerOptions) {
+    this.options = options;
+    this.triggers = options.triggers ?? nodeCronTriggers;
+    this.now = options.now ?? DEFAULT_SCHEDULER_OPTIONS.now;
+    this.random = options.random ?? DEFAULT_SCHEDULER_OPTIONS.random;
+    this.sleep = options.sleep ?? defaultSleep;
+    this.maxJitterMs = options.maxJitterMs ?? DEFAULT_SCHEDULER_OPTIONS.maxJitterMs;
+    this.maxJitterShare = options.maxJitterShare ?? DEFAULT_SCHEDULER_OPTIONS.maxJitterShare;
+    this.parallelCaptures = options.parallelCaptures ?? DEFAULT_SCHEDULER_OPTIONS.parallelCaptures;
+    this.logger = options.logger ?? silent;
+    if (!(this.maxJitterMs >= 0) || !(this.maxJitterShare >= 0) || !(this.parallelCaptures >= 1)) {
+      throw new PodflameError('CONFIG_INVALID', 'scheduler jitter bounds must be ≥ 0 and parallel captures ≥ 1');
+    }
+    this.metrics = options.registry ? this.registerMetrics(options.registry) : undefined;
+  }
+
+  private registerMetrics(registry: Registry): SchedulerMetrics {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const scheduler = this;
+    new Gauge({
+      name: 'podflame_schedule_next_run_timestamp_seconds',
+      help: 'When each schedule fires next (unix seconds)',
+      labelNames: ['schedule'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [name, entry] of scheduler.entries) {
+          const next = entry.trigger.nextRuns(1)[0];
+          if (next) this.set({ schedule: name }, next.getTime() / 1000);
+        }
+      },
+    });
+    new Gauge({
+      name: 'podflame_schedule_running',
+      help: '1 while a schedule run is in progress',
+      labelNames: ['schedule'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [name, entry] of scheduler.entries) this.set({ schedule: name }, entry.running ? 1 : 0);
+      },
+    });
+    return {
+      runs: new Counter({
+        name: 'podflame_schedule_runs_total',
+        help: 'Schedule runs by outcome (ok, partial, failed, no_targets, skipped_overlap)',
+        labelNames: ['schedule', 'outcome'] as const,
+        registers: [registry],
+      }),
+      profiles: new Counter({
+        name: 'podflame_schedule_profiles_total',
+        help: 'Profiles stored by schedule runs',
+        labelNames: ['schedule'] as const,
+        registers: [registry],
+      }),
+      captureFailures: new Counter({
+        name: 'podflame_schedule_capture_failures_total',
+        help: 'Captures of schedule runs that failed, by error code',
+        labelNames: ['schedule', 'code'] as const,
+        registers: [registry],
+      }),
+      lastRun: new Gauge({
+        name: 'podflame_schedule_last_run_timestamp_seconds',
+        help: 'When each schedule last finished a run (unix seconds)',
+        labelNames: ['schedule'] as const,
+        registers: [registry],
+      }),
+    };
+  }
+
+  /** Starts the triggers of the schedules defined so far (and of those added later). */
+  start(): void {
+    if (this.closed) throw new PodflameError('INTERNAL', 'the scheduler is closed');
+    if (this.started) return;
+    this.started = true;
+    for (const entry of this.entries.values()) entry.trigger.start();
+  }
+
+  /** Replaces every file-defined schedule with `specs` (API-defined ones stay). */
+  loadFile(specs: readonly ScheduleSpec[]): void {
+    const names = new Set(specs.map((s) => s.name));
+    for (const [name, entry] of this.entries) {
+      if (entry.source === 'file' && !names.has(name)) this.removeEntry(name);
+    }
+    for (const spec of specs) {
+      const existing = this.entries.get(spec.name);
+      if (existing?.source === 'api') {
+        this.logger.warn({ schedule: spec.name }, 'schedule in the file replaces the one defined through the API');
+      }
+      this.set(spec, 'file');
+    }
+  }
+
+  /** Creates or replaces an API-defined schedule. A file-defined one is changed in the file only. */
+  put(spec: ScheduleSpec): { created: boolean; status: ScheduleStatus } {
+    const existing = this.entries.get(spec.name);
+    if (existing?.source === 'file') {
+      throw new PodflameError(
+        'SCHEDULE_READ_ONLY',
+        `schedule '${spec.name}' is defined in the schedules file; change it there (or pick another name)`,
+        { details: { schedule: spec.name } },
+      );
+    }
+    this.set(spec, 'api');
+    return { created: existing === undefined, status: this.status(spec.name) as ScheduleStatus };
+  }
+
+  /** Removes an API-defined schedule; false when there is none of that name. */
+  delete(name: string): boolean {
+    const existing = this.entries.get(name);
+    if (!existing) return false;
+    if (existing.source === 'file') {
+      throw new PodflameError(
+        'SCHEDULE_READ_ONLY',
+        `schedule '${name}' is defined in the schedules file; remove it there`,
+        {
+          details: { schedule: name },
+        },
+      );
+    }
+    this.removeEntry(name);
+    return true;
+  }
+
+  /** API-defined schedules, for persisting them. */
+  apiSchedules(): ScheduleSpec[] {
+    return [...this.entries.values()]
+      .filter((e) => e.source === 'api')
+      .map((e) => e.spec)
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  private set(spec: ScheduleSpec, source: 'file' | 'api'): void {
+    const previous = this.entries.get(spec.name);
+    previous?.trigger.stop();
+    const trigger = this.triggers(spec, () => {
+      this.run(spec.name).catch(() => undefined);
+    });
+    const entry: Entry = {
+      spec,
+      source,
+      trigger,
+      // A changed definition keeps its history and its run in progress.
+      running: previous?.running,
+      lastRun: previous?.lastRun ?? null,
+      lastError: previous?.lastError ?? null,
+      counts: previous?.counts ?? { runs: 0, ok: 0, partial: 0, failed: 0, noTargets: 0, skipped: 0, profiles: 0 },
+    };
+    this.entries.set(spec.name, entry);
+    this.options.store.setScheduleRetention(spec.name, retentionSeconds(spec));
+    if (this.started && !this.closed) trigger.start();
+  }
+
+  private removeEntry(name: string): void {
+    const entry = this.entries.get(name);
+    if (!entry) return;
+    entry.trigger.stop();
+    this.entries.delete(name);
+    this.options.store.setScheduleRetention(name, undefined);
+    if (this.metrics) {
+      for (const outcome of Object.keys(OUTCOME_COUNT)) this.metrics.runs.remove({ schedule: name, outcome });
+      this.metrics.profiles.remove({ schedule: name });
+      this.metrics.lastRun.remove({ schedule: name });
+    }
+  }
+
+  status(name: string): ScheduleStatus | undefined {
+    const e = this.entries.get(name);
+    if (!e) return undefined;
+    const next = e.trigger.nextRuns(1)[0];
+    return {
+      ...e.spec,
+      source: e.source,
+      running: e.running !== undefined,
+      nextRun: next ? next.toISOString() : null,
+      lastRun: e.lastRun,
+      lastError: e.lastError,
+      counts: { ...e.counts },
+    };
+  }
+
+  list(): ScheduleStatus[] {
+    return [...this.entries.keys()].sort().map((name) => this.status(name) as ScheduleStatus);
+  }
+
+  /** Runs a schedule now, as its trigger does (jitter included); resolves with the run's record. */
+  run(name: string): Promise<ScheduleRunRecord> {
+    const entry = this.entries.get(name);
+    if (!entry) {
+      return Promise.reject(new PodflameError('SCHEDULE_NOT_FOUND', `no schedule named '${name}' on this agent`));
+    }
+    if (this.closed) return Promise.reject(new PodflameError('INTERNAL', 'the scheduler is closed'));
+    if (entry.running) {
+      const at = new Date(this.now()).toISOString();
+      const record: ScheduleRunRecord = {
+        startedAt: at,
+        finishedAt: at,
+        outcome: 'skipped_overlap',
+        profiles: 0,
+        targets: 0,
+      };
+      this.count(entry, record);
+      this.logger.warn({ schedule: name }, 'schedule run skipped: the previous run is still going');
+      return Promise.resolve(record);
+    }
+    const running = this.execute(entry).finally(() => {
+      if (entry.running === running) entry.running = undefined;
+      // The definition may have been replaced meanwhile: the current entry inherits the flag.
+      const current = this.entries.get(name);
+      if (current && current.running === running) current.running = undefined;
+    });
+    entry.running = running;
+    return running;
+  }
+
+  private jitterMs(entry: Entry): number {
+    const [a, b] = entry.trigger.nextRuns(2);
+    const period = a && b ? b.getTime() - a.getTime() : Infinity;
+    return Math.floor(this.random() * Math.min(this.maxJitterMs, period * this.maxJitterShare));
+  }
+
+  private async execute(entry: Entry): Promise<ScheduleRunRecord> {
+    const { spec } = entry;
+    const signal = this.abort.signal;
+    const startedAt = new Date(this.now()).toISOString();
+    let record: ScheduleRunRecord;
+    try {
+      await this.sleep(this.jitterMs(entry), signal);
+      const targets = await this.options.targets.find(spec);
+      if (targets.length === 0) {
+        record = {
+          startedAt,
+          finishedAt: new Date(this.now()).toISOString(),
+          outcome: 'no_targets',
+          profiles: 0,
+          targets: 0,
+        };
+      } else {
+        const errors = await this.captureAll(spec, targets, signal);
+        const stored = targets.length - errors.length;
+        const outcome: ScheduleRunOutcome = errors.length === 0 ? 'ok' : stored === 0 ? 'failed' : 'partial';
+        record = {
+          startedAt,
+          finishedAt: new Date(this.now()).toISOString(),
+          outcome,
+          profiles: stored,
+          targets: targets.length,
+        };
+        const first = errors[0];
+        if (first) record.error = { code: first.code, message: first.message };
+      }
+    } catch (err) {
+      const e = asPodflameError(err, 'INTERNAL', `schedule '${spec.name}' failed`);
+      record = {
+        startedAt,
+        finishedAt: new Date(this.now()).toISOString(),
+        outcome: 'failed',
+        profiles: 0,
+        targets: 0,
+        error: { code: e.code, message: e.message },
+      };
+    }
+    this.count(entry, record);
+    this.logger.info(
+      { schedule: spec.name, outcome: record.outcome, profiles: record.profiles, targets: record.targets },
+      'schedule run finished',
+    );
+    return record;
+  }
+
+  private count(entry: Entry, record: ScheduleRunRecord): void {
+    // Record into whatever entry now holds the name (a PUT during the run replaced the object).
+    const current = this.entries.get(entry.spec.name) ?? entry;
+    current.counts.runs++;
+    current.counts[OUTCOME_COUNT[record.outcome]]++;
+    current.counts.profiles += record.profiles;
+    if (record.outcome !== 'skipped_overlap') current.lastRun = record;
+    if (record.error) current.lastError = { at: record.finishedAt, ...record.error };
+    this.metrics?.runs.inc({ schedule: entry.spec.name, outcome: record.outcome });
+    if (record.profiles > 0) this.metrics?.profiles.inc({ schedule: entry.spec.name }, record.profiles);
+    if (record.outcome !== 'skipped_overlap') {
+      this.metrics?.lastRun.set({ schedule: entry.spec.name }, Date.parse(record.finishedAt) / 1000);
+    }
+  }
+
+  /** Captures every target, a few at a time; returns the errors (one per failed target). */
+  private async captureAll(
+    spec: ScheduleSpec,
+    targets: CaptureTarget[],
+    signal: AbortSignal,
+  ): Promise<PodflameError[]> {
+    const errors: PodflameError[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < targets.length && !signal.aborted) {
+        const target = targets[next++] as CaptureTarget;
+        try {
+          await this.captureOne(spec, target, signal);
+        } catch (err) {
+          const e = asPodflameError(
+            err,
+            'CAPTURE_FAILED',
+            `capture of ${target.namespace}/${target.pod}/${target.container} failed`,
+          );
+          errors.push(e);
+          this.metrics?.captureFailures.inc({ schedule: spec.name, code: e.code });
+          this.logger.warn(
+            { schedule: spec.name, pod: target.pod, container: target.container, code: e.code, err: e.message },
+            'scheduled capture failed',
+          );
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.parallelCaptures, targets.length) }, worker));
+    // Targets never reached (the agent is closing) count as failed, so that outcome and counts stay honest.
+    for (let i = next; i < targets.length; i++) {
+      errors.push(new PodflameError('CAPTURE_ABORTED', 'the agent is shutting down'));
+    }
+    return errors;
+  }
+
+  private async captureOne(spec: ScheduleSpec, target: CaptureTarget, signal: AbortSignal): Promise<void> {
+    const result = await this.options.capture({
+      target,
+      durationSeconds: spec.durationSeconds,
+      frequencyHz: spec.frequencyHz,
+      signal,
+    });
+    const stored = await this.options.store.put({
+      namespace: target.namespace,
+      pod: target.pod,
+      container: target.container,
+      node: this.options.nodeName,
+      startMs: result.startedAtMs,
+      durationSeconds: spec.durationSeconds,
+      frequencyHz: spec.frequencyHz,
+      warnings: result.warnings,
+      schedule: spec.name,
+      podUid: target.podUid,
+      containerId: target.containerId,
+      labels: target.labels,
+      stacks: result.stacks,
+    });
+    this.options.exporter?.enqueue(stored, result.stacks);
+  }
+
+  /** Stops every trigger, aborts runs in progress and waits for them. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const entry of this.entries.values()) entry.trigger.stop();
+    this.abort.abort(new PodflameError('CAPTURE_ABORTED', 'the agent is shutting down'));
+    await Promise.allSettled([...this.entries.values()].map((e) => e.running));
+  }
+}
