@@ -132,7 +132,14 @@ export function errorFromAnswer(route: AgentRoute, answer: AgentAnswer): Podflam
     parsed = undefined;
   }
   const who = describe(route);
-  const details = { node: route.node, via: route.via, agentPod: route.agentPod, httpStatus: answer.statusCode };
+  const details = {
+    node: route.node,
+    via: route.via,
+    agentPod: route.agentPod,
+    httpStatus: answer.statusCode,
+    // The node the answering agent names (X-Podflame-Node); absent when the API server itself answered.
+    ...(answer.headers[HEADERS.node] ? { answeredNode: answer.headers[HEADERS.node] } : {}),
+  };
   const agentError = (parsed as { error?: { code?: unknown } } | undefined)?.error;
   if (agentError && typeof agentError === 'object') {
     const e = errorFromBody(parsed, text);

@@ -15,6 +15,7 @@ import { AgentClient, type ProfileAnswer } from '../../agent-client.js';
 import { LIMITS, OUTPUT_FORMATS, type OutputFormat, type ProfileRequest } from '../../../shared/api.js';
 import { parseDurationSeconds } from '../../../shared/duration.js';
 import { PodflameError } from '../../../shared/errors.js';
+import { addKubeProfileOptions, rejectKubeOnlyFlags, runKubeProfile, type ProfileKubeFlags } from './profile-kube.js';
 
 /** Options of `podflame profile` whatever the route to the agent. */
 export interface ProfileCommonFlags {
@@ -53,7 +54,11 @@ export function addCommonProfileOptions(cmd: Command): Command {
       '99',
     )
     .option('-o, --output <file>', 'write the result to FILE (default: stdout)')
-    .option('--format <format>', `result format: ${OUTPUT_FORMATS.join(', ')}`, 'svg')
+    .option(
+      '--format <format>',
+      `result format: ${OUTPUT_FORMATS.join(', ')} (Kubernetes mode also pprof, speedscope)`,
+      'svg',
+    )
     .option('--title <text>', 'flame graph title (default: namespace/pod/container)');
 }
 
@@ -178,10 +183,17 @@ export async function runLocalProfile(flags: ProfileFlags, io: CliIO): Promise<v
 export function registerProfile(program: Command, io: CliIO): void {
   const cmd = program
     .command('profile')
-    .description('capture a CPU flame graph of a running container (local mode: --agent URL)');
+    .description(
+      'capture a CPU flame graph of a pod, workload or selector (Kubernetes), or from one agent (--agent URL)',
+    );
   addCommonProfileOptions(cmd);
   addLocalProfileOptions(cmd);
-  cmd.action(async (flags: ProfileFlags) => {
-    await runLocalProfile(flags, io);
+  addKubeProfileOptions(cmd);
+  cmd.action(async (target: string | undefined, flags: ProfileFlags & ProfileKubeFlags) => {
+    // --agent: local mode; otherwise the target is found through the Kubernetes API (profile-kube.ts).
+    if (flags.agent !== undefined) {
+      rejectKubeOnlyFlags(target, flags);
+      await runLocalProfile(flags, io);
+    } else await runKubeProfile(target, flags, io);
   });
 }

@@ -1,0 +1,44 @@
+/**
+ * podflame's client library: profile pods, workloads and label selectors through the Kubernetes API and the
+ * podflame agent on each node. See client/README.md and the top-level README for examples.
+ */
+export {
+  PodflameClient,
+  profilePod,
+  profileSelector,
+  DEFAULT_CLIENT_OPTIONS,
+  PROFILE_FORMATS,
+  type PodflameClientOptions,
+  type CaptureSettings,
+  type ProfilePodRequest,
+  type ProfileSelectorRequest,
+  type ProfileResult,
+  type PodOutcome,
+  type ProfileFormat,
+} from './profile-pod.js';
+export { formatProfile, type FormatOptions, type FormattedProfile } from './profile-output.js';
+export { loadKubeConfig, type KubeConfigOptions, type LoadedKubeConfig } from './kube/kubeconfig.js';
+export { resolveApiCredentials, type ApiCredentials } from './kube/api-credentials.js';
+export { KubeLookup, type WorkloadKind } from './kube/kube-lookup.js';
+export {
+  AGENT_LABEL_SELECTOR,
+  AGENT_PORT_NAME,
+  DEFAULT_AGENT_NAMESPACE,
+  DEFAULT_AGENT_PORT,
+  findAgentOnNode,
+  listAgentPods,
+  type AgentPod,
+} from './kube/agent-discovery.js';
+export { podTarget, type PodTarget } from './kube/pod-target.js';
+export { parseTargetSpec, type TargetSpec } from './kube/target-spec.js';
+export { AgentRouter, type AgentRouterOptions } from './routing/agent-router.js';
+export {
+  directRoute,
+  proxyRoute,
+  VIA_MODES,
+  type AgentRoute,
+  type AgentTlsOptions,
+  type Via,
+} from './routing/agent-route.js';
+export { NodePools, type NodePoolsOptions } from './routing/node-pools.js';
+export { PodflameError, ERROR_CODES, type ErrorCode } from '../shared/errors.js';

@@ -1,0 +1,153 @@
+/**
+ * A two-node "cluster" for the client's tests: the stand-in Kubernetes API server, two real podflame agents (built,
+ * from dist/) listening on 127.0.0.2 and 127.0.0.3 on the same port as a DaemonSet's pods would, with agent pods in
+ * the stand-in whose pod IPs are those addresses, and a kubeconfig file for the CLI. Not a test file.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FakeKubeApi, makeAgentPod, type FakeKubeApiOptions, type KubeconfigSpec } from '../helpers/fake-kube-api.js';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const AGENT_MAIN = join(ROOT, 'dist/agent/main.js');
+export const CLI_MAIN = join(ROOT, 'dist/client/cli/main.js');
+
+/** The two nodes and the loopback addresses their agent pods have. */
+export const NODES = [
+  { name: 'node-a', ip: '127.0.0.2' },
+  { name: 'node-b', ip: '127.0.0.3' },
+] as const;
+
+export interface RunningAgent {
+  node: string;
+  ip: string;
+  port: number;
+  url: string;
+  child: ChildProcessWithoutNullStreams;
+  logs: Record<string, unknown>[];
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+export function requireBuild(): void {
+  for (const f of [AGENT_MAIN, CLI_MAIN]) {
+    if (!existsSync(f)) throw new Error(`${f} is missing: run npm run build first (npm test does)`);
+  }
+}
+
+/** Starts `node dist/agent/main.js --listen IP:PORT --node-name NODE --capture-image IMAGE ...extra`. */
+export async function startAgent(
+  node: string,
+  ip: string,
+  port: number,
+  captureImage: string,
+  extraArgs: readonly string[] = [],
+): Promise<RunningAgent> {
+  const args = [
+    AGENT_MAIN,
+    '--listen',
+    `${ip}:${port}`,
+    '--node-name',
+    node,
+    '--capture-image',
+    captureImage,
+    ...extraArgs,
+  ];
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env } });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  let buffered = '';
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`agent ${node} did not start in 60 s: ${stderr}`)), 60_000);
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        try {
+          const parsed = JSON.parse(line) as Record<string, unknown>;
+          logs.push(parsed);
+          if (parsed.msg === 'podflame-agent listening' && typeof parsed.url === 'string') {
+            clearTimeout(timer);
+            resolve(parsed.url);
+          }
+        } catch {
+          logs.push({ unparsed: line });
+        }
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`agent ${node} exited at start: ${stderr}`));
+    });
+  });
+  return {
+    node,
+    ip,
+    port: Number(new URL(url).port),
+    url,
+    child,
+    logs,
+    stderr: () => stderr,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export interface KubeTestCluster {
+  api: FakeKubeApi;
+  agents: RunningAgent[];
+  dir: string;
+  /** Writes a kubeconfig for the stand-in (into the cluster's temp dir) and returns its path. */
+  kubeconfig(name: string, spec?: KubeconfigSpec): string;
+  close(): Promise<void>;
+}
+
+export interface KubeTestClusterOptions {
+  captureImage: string;
+  api?: FakeKubeApiOptions;
+  /** Extra agent flags. */
+  agentArgs?: readonly string[];
+}
+
+export async function startKubeTestCluster(options: KubeTestClusterOptions): Promise<KubeTestCluster> {
+  requireBuild();
+  const dir = mkdtempSync(join(tmpdir(), 'podflame-kube-cluster-'));
+  const api = new FakeKubeApi(options.api);
+  await api.start();
+  const agents: RunningAgent[] = [];
+  const close = async (): Promise<void> => {
+    await Promise.all(agents.map((a) => a.stop()));
+    await api.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    // The first agent picks a free port; the second takes the same one on its own address, as a DaemonSet's pods do.
+    const first = NODES[0];
+    const a = await startAgent(first.name, first.ip, 0, options.captureImage, options.agentArgs);
+    agents.push(a);
+    const second = NODES[1];
+    agents.push(await startAgent(second.name, second.ip, a.port, options.captureImage, options.agentArgs));
+    for (const agent of agents) {
+      api.putNode(agent.node);
+      api.putPod(makeAgentPod({ nodeName: agent.node, podIP: agent.ip, port: agent.port }));
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return {
+    api,
+    agents,
+    dir,
+    kubeconfig: (name, spec) => api.writeKubeconfig(join(dir, `${name}.kubeconfig`), spec),
+    close,
+  };
+}
