@@ -21,8 +21,21 @@ export interface AgentDeps {
   logger: Logger;
   /** Extension points for authentication, schedules, stores (see AgentAppOptions). */
   app?: AgentAppOptions;
-  /** This process's id on its capture containers. Default: a random UUID. */
+  /** This process's id on its capture containers. Default: `NODE.UUID` (see agentInstanceId). */
   instanceId?: string;
+}
+
+/**
+ * `NODE.UUID`: unique per process, and scoped by node name — at start-up an agent removes the leftover captures of
+ * earlier agents of its own node name only (the runtime reads the part before the last dot as the scope).
+ */
+export function agentInstanceId(nodeName: string): string {
+  const scope =
+    nodeName
+      .replace(/[^A-Za-z0-9_.-]/g, '-')
+      .replace(/^[^A-Za-z0-9]+/, '')
+      .slice(0, 90) || 'node';
+  return `${scope}.${randomUUID()}`;
 }
 
 export class Agent {
@@ -40,7 +53,7 @@ export class Agent {
   constructor(deps: AgentDeps) {
     const { config, logger } = deps;
     this.#deps = deps;
-    this.instanceId = deps.instanceId ?? randomUUID();
+    this.instanceId = deps.instanceId ?? agentInstanceId(config.nodeName);
     this.#rawRuntime = deps.runtime;
     this.runtime = instrumentRuntime(deps.runtime, this.metrics);
     this.registry = new ProfileRegistry(config.profileRetention);

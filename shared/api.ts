@@ -134,6 +134,8 @@ export interface CaptureTimings {
   render?: number;
   /** Admission to the end of the capture (without rendering). */
   total: number;
+  /** Inside the capture container, as its script measured (checks, recording, maps, script, ...; see CaptureExit). */
+  capture?: Record<string, number>;
 }
 
 /** `202 Accepted` answer to `POST /v1/profiles?async=1`; `location` is the status URL. */

@@ -217,7 +217,10 @@ export class CaptureService {
       collapse: Math.round(collapsed?.collapseMs ?? 0),
       exitAndRemove: Math.round(tDone - tStreamEnd),
       total: Math.round(tDone - t0),
+      ...(exit?.timings ? { capture: exit.timings } : {}),
     } satisfies CaptureTimings;
+    if (exit?.removeError !== undefined)
+      logger.warn({ profileId: m.id, error: exit.removeError }, 'capture container left behind');
 
     try {
       if (signal.aborted) throw signal.reason;

@@ -1,0 +1,153 @@
+// `podflame profile` local mode, in process (CliIO with memory streams): option checks, the agent's errors rebuilt
+// into the same codes and exit statuses, progress only on a terminal. Real captures through the spawned CLI are in
+// e2e-cli.test.ts.
+import { PassThrough, Writable } from 'node:stream';
+import t from 'tap';
+import { Agent } from '../../agent/agent.js';
+import { buildProgram, runProgram } from '../../client/cli/program.js';
+import { registerProfile, localProfileRequest } from '../../client/cli/commands/profile.js';
+import type { CliIO } from '../../client/cli/io.js';
+import { AgentClient, decodeWarningsHeader } from '../../client/agent-client.js';
+import { PodflameError } from '../../shared/errors.js';
+import { FakeRuntime, hexId, podContainer } from './fake-runtime.js';
+import { memoryLogger, testConfig, waitFor } from './http.js';
+
+const pod = { uid: '3f1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c', name: 'shop-1', namespace: 'prod' };
+
+function memoryIO(interactive = false): { io: CliIO; out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  const sink = (append: (s: string) => void) =>
+    new Writable({
+      write(chunk: Buffer, _e, done) {
+        append(chunk.toString('utf8'));
+        done();
+      },
+    });
+  return {
+    io: {
+      stdin: new PassThrough(),
+      stdout: sink((s) => (out += s)),
+      stderr: sink((s) => (err += s)),
+      env: {},
+      cwd: '/tmp',
+      interactive,
+      signal: new AbortController().signal,
+    },
+    out: () => out,
+    err: () => err,
+  };
+}
+
+async function run(args: string[], interactive = false) {
+  const m = memoryIO(interactive);
+  const code = await runProgram(buildProgram(m.io, [registerProfile], '0.0.0'), ['profile', ...args], m.io);
+  return { code, out: m.out(), err: m.err() };
+}
+
+t.test('local-mode options become the request body', async (t) => {
+  t.same(localProfileRequest({ containerId: 'abcdef012345', duration: '2m', frequency: '49', format: 'folded' }), {
+    target: { containerId: 'abcdef012345' },
+    durationSeconds: 120,
+    frequencyHz: 49,
+    format: 'folded',
+  });
+  t.same(
+    localProfileRequest({
+      podUid: pod.uid,
+      container: 'app',
+      duration: '30s',
+      frequency: '99',
+      format: 'svg',
+      title: 'T',
+    }),
+    { target: { podUid: pod.uid, container: 'app' }, durationSeconds: 30, frequencyHz: 99, format: 'svg', title: 'T' },
+  );
+});
+
+t.test('usage errors exit 2 before any network call, saying what to fix', async (t) => {
+  const cases: [string[], RegExp][] = [
+    [['--container-id', 'abcdef012345'], /--agent URL/],
+    [['--agent', 'http://127.0.0.1:1'], /say what to profile: --container-id ID, or --pod-uid UID -c NAME/],
+    [['--agent', 'http://127.0.0.1:1', '--pod-uid', pod.uid], /--pod-uid needs -c NAME/],
+    [['--agent', 'http://127.0.0.1:1', '--container-id', 'abc', '-c', 'app'], /either --container-id ID, or --pod-uid/],
+    [
+      ['--agent', 'http://127.0.0.1:1', '--container-id', 'abc', '-d', '11m'],
+      /--duration must be whole seconds from 1 s to 600 s/,
+    ],
+    [
+      ['--agent', 'http://127.0.0.1:1', '--container-id', 'abc', '-d', 'soon'],
+      /--duration must be a duration such as 30/,
+    ],
+    [
+      ['--agent', 'http://127.0.0.1:1', '--container-id', 'abc', '-F', '5000'],
+      /--frequency must be whole Hz from 1 to 999/,
+    ],
+    [['--agent', 'http://127.0.0.1:1', '--container-id', 'abc', '--format', 'png'], /--format must be one of svg/],
+    [['--agent', 'ftp://x', '--container-id', 'abc'], /--agent must be an http:\/\/ or https:\/\/ URL/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await run(args);
+    t.equal(r.code, 2, args.join(' '));
+    t.match(r.err, message);
+    t.equal(r.out, '');
+  }
+});
+
+t.test('an agent that is not there: AGENT_UNREACHABLE, exit 5', async (t) => {
+  // A port from a server that was just closed: nothing listens there.
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  const r = await run(['--agent', `http://127.0.0.1:${port}`, '--container-id', 'abcdef012345', '-d', '1']);
+  t.equal(r.code, 5);
+  t.match(r.err, /cannot reach the agent at http:\/\/127\.0\.0\.1:\d+.*ECONNREFUSED.*\[AGENT_UNREACHABLE\]/);
+});
+
+t.test("the agent's errors keep their code, message and exit status", async (t) => {
+  const runtime = new FakeRuntime();
+  runtime.containers = [podContainer(hexId('a1'), pod, 'app'), podContainer(hexId('a2'), pod, 'sidecar')];
+  const agent = new Agent({ config: testConfig(), runtime, logger: memoryLogger().logger });
+  const { url } = await agent.start();
+  t.teardown(() => agent.close());
+
+  const notFound = await run(['--agent', url, '--pod-uid', pod.uid, '-c', 'web', '-d', '1']);
+  t.equal(notFound.code, 3);
+  t.match(notFound.err, /has no container 'web' on node test-node; its containers: app, sidecar \[TARGET_NOT_FOUND\]/);
+
+  const client = new AgentClient(`${url}/`);
+  t.teardown(() => client.close());
+  const err = await client.profile({ target: { podUid: pod.uid, container: 'web' } }).catch((e: unknown) => e);
+  t.type(err, PodflameError);
+  t.same((err as PodflameError).details?.containers, ['app', 'sidecar']);
+  t.equal((await client.targets()).node, 'test-node');
+
+  // A capture that fails: the exit status of CAPTURE_FAILED, perf's words on stderr; progress on a terminal.
+  const pending = run(['--agent', url, '--container-id', hexId('a1').slice(0, 12), '-d', '3'], true);
+  await waitFor(() => runtime.captures.length === 1, 5000, 'the capture');
+  await new Promise((r) => setTimeout(r, 1100));
+  runtime.captures[0]!.finish({ exitCode: 4, stderrTail: 'perf: Permission denied' });
+  const failed = await pending;
+  t.equal(failed.code, 6);
+  t.match(failed.err, '\r\u001b[Kpodflame: capturing a1a1a1a1a1a1: 3 s left');
+  t.match(failed.err, /capturing a1a1a1a1a1a1: [012] s left|waiting for the flame graph/, 'the countdown moves');
+  t.match(failed.err, /perf: Permission denied \[CAPTURE_FAILED\]/);
+
+  // Not a terminal: no progress at all.
+  const quiet = run(['--agent', url, '--container-id', hexId('a2'), '-d', '2']);
+  await waitFor(() => runtime.captures.length === 2, 5000, 'the second capture');
+  runtime.captures[1]!.finish({ exitCode: 0, output: '' });
+  const noSamples = await quiet;
+  t.equal(noSamples.code, 6);
+  t.notMatch(noSamples.err, /\r/);
+  t.match(noSamples.err, /recorded no samples .*\[NO_SAMPLES\]/);
+});
+
+t.test('warnings header decoding', async (t) => {
+  const warnings = [{ code: 'NO_PRESERVE_FRAME_POINTER', message: 'JVM 7: stacks truncated; "quoted" ünïcode' }];
+  t.same(decodeWarningsHeader(encodeURIComponent(JSON.stringify(warnings))), warnings);
+  t.same(decodeWarningsHeader(undefined), []);
+  t.equal(decodeWarningsHeader('%E0%A4%A')[0]?.code, 'WARNINGS_UNREADABLE');
+});
