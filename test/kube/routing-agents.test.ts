@@ -1,0 +1,181 @@
+// The client reaches the agent on the pod's own node — directly on the agent pod's IP and through the API server's
+// pod proxy — checked by the node each real agent names (X-Podflame-Node). No capture runs here: the pods' UIDs are
+// unknown to Docker, so each agent answers with its own TARGET_NOT_FOUND, which says which agent it was.
+import t from 'tap';
+import { PodflameClient } from '../../client/profile-pod.js';
+import { callAgent } from '../../client/routing/agent-request.js';
+import { AgentRouter } from '../../client/routing/agent-router.js';
+import { resolveApiCredentials } from '../../client/kube/api-credentials.js';
+import { findAgentOnNode } from '../../client/kube/agent-discovery.js';
+import { KubeLookup } from '../../client/kube/kube-lookup.js';
+import { makeAgentPod, makePod, type AuthorizationAttributes } from '../helpers/fake-kube-api.js';
+import { startKubeTestCluster, type KubeTestCluster } from './cluster.js';
+
+t.setTimeout(180_000);
+
+const USERS = {
+  'test-token': { username: 'tester' },
+  'no-proxy-token': { username: 'no-proxy' },
+};
+
+let cluster: KubeTestCluster;
+let kubeconfig: string;
+
+t.before(async () => {
+  cluster = await startKubeTestCluster({
+    captureImage: 'podflame-perf:latest',
+    api: {
+      tokens: USERS,
+      authorize: (a: AuthorizationAttributes) => ({
+        allowed: !(a.user.username === 'no-proxy' && a.subresource === 'proxy'),
+      }),
+    },
+  });
+  const { api } = cluster;
+  const pod = (name: string, node: string, n: number, extra: Partial<Parameters<typeof makePod>[0]> = {}): void =>
+    api.putPod(
+      makePod({
+        namespace: 'shop',
+        name,
+        uid: `5b7d4c1e-0000-4000-8000-${String(n).padStart(12, '0')}`,
+        nodeName: node,
+        podIP: `10.0.0.${n}`,
+        labels: { app: 'shop' },
+        containers: [{ name: 'app' }],
+        ...extra,
+      }),
+    );
+  pod('shop-a1', 'node-a', 1);
+  pod('shop-b1', 'node-b', 2);
+  pod('shop-pending', 'node-b', 3, { phase: 'Pending' });
+  pod('lonely', 'node-c', 4, { labels: { app: 'lonely' } });
+  // node-c's agent pod has an address nothing listens on.
+  api.putPod(makeAgentPod({ nodeName: 'node-c', podIP: '127.0.0.4', port: 9 }));
+  kubeconfig = cluster.kubeconfig('tester', { namespace: 'shop' });
+});
+t.teardown(() => cluster?.close());
+
+for (const via of ['direct', 'proxy'] as const) {
+  t.test(`via ${via}: each pod's request reaches the agent on its own node`, async (t) => {
+    const client = new PodflameClient({ kubeconfig, via });
+    t.teardown(() => client.close());
+    for (const [pod, node] of [
+      ['shop-a1', 'node-a'],
+      ['shop-b1', 'node-b'],
+    ] as const) {
+      const proxiedBefore = cluster.api.proxied.length;
+      await t.rejects(client.profilePod({ pod, durationSeconds: 1 }), {
+        code: 'TARGET_NOT_FOUND',
+        details: { node, answeredNode: node, via, agentPod: `podflame-agent-${node}` },
+      });
+      const proxied = cluster.api.proxied.slice(proxiedBefore);
+      if (via === 'proxy') {
+        t.equal(proxied.length, 1, 'one request through the pod proxy');
+        t.match(proxied[0], {
+          pod: `podflame/podflame-agent-${node}`,
+          target: `http://${node === 'node-a' ? '127.0.0.2' : '127.0.0.3'}:${cluster.agents[0]?.port}`,
+          method: 'POST',
+          path: '/v1/profiles',
+        });
+        t.equal(proxied[0]?.headers.authorization, undefined, 'the API server dropped Authorization');
+        t.equal(
+          proxied[0]?.headers['x-podflame-authorization'],
+          'Bearer test-token',
+          'X-Podflame-Authorization survives',
+        );
+      } else {
+        t.equal(proxied.length, 0, 'direct: nothing through the API server');
+      }
+    }
+    t.same(
+      client.openPools().map((k) => k.split(' ')[0]),
+      ['node-a', 'node-b'],
+      via === 'direct' ? 'one pool per node' : 'one pool per node, both to the API server',
+    );
+  });
+}
+
+t.test('auto: the agent pods are reachable from here, so direct', async (t) => {
+  const client = new PodflameClient({ kubeconfig, via: 'auto' });
+  t.teardown(() => client.close());
+  await t.rejects(client.profilePod({ pod: 'shop-b1', durationSeconds: 1 }), {
+    code: 'TARGET_NOT_FOUND',
+    details: { via: 'direct', answeredNode: 'node-b' },
+  });
+});
+
+t.test('GET /v1/targets on both routes names the node', async (t) => {
+  const lookup = new KubeLookup(new PodflameClient({ kubeconfig }).kubeConfig);
+  const creds = await resolveApiCredentials(new PodflameClient({ kubeconfig }).kubeConfig);
+  for (const via of ['direct', 'proxy'] as const) {
+    const router = new AgentRouter({ via });
+    for (const node of ['node-a', 'node-b']) {
+      const route = await router.route(await findAgentOnNode(lookup, 'podflame', node), creds);
+      const lease = router.lease(route);
+      const answer = await callAgent(lease.pool, route, { method: 'GET', path: '/v1/targets', timeoutMs: 30_000 });
+      lease.release();
+      t.equal(answer.statusCode, 200);
+      t.equal(answer.headers['x-podflame-node'], node, `${via}: X-Podflame-Node`);
+      t.equal((JSON.parse(answer.body.toString('utf8')) as { node: string }).node, node);
+    }
+    await router.close();
+  }
+});
+
+t.test('an agent pod whose address does not answer: AGENT_UNREACHABLE, saying what to try', async (t) => {
+  const direct = new PodflameClient({ kubeconfig, via: 'direct' });
+  const proxy = new PodflameClient({ kubeconfig, via: 'proxy' });
+  t.teardown(async () => {
+    await direct.close();
+    await proxy.close();
+  });
+  await t.rejects(direct.profilePod({ pod: 'lonely', durationSeconds: 1 }), {
+    code: 'AGENT_UNREACHABLE',
+    message: /Could not reach the podflame agent on node node-c .* at http:\/\/127\.0\.0\.4:9: .*try --via proxy/,
+  });
+  await t.rejects(proxy.profilePod({ pod: 'lonely', durationSeconds: 1 }), {
+    code: 'AGENT_UNREACHABLE',
+    message:
+      /API server could not pass the request on to the podflame agent on node node-c .*error trying to reach service/,
+  });
+});
+
+t.test('a caller who may read pods but not use pods/proxy: FORBIDDEN, naming the permission', async (t) => {
+  const client = new PodflameClient({
+    kubeconfig: cluster.kubeconfig('no-proxy', { token: 'no-proxy-token', namespace: 'shop' }),
+    via: 'proxy',
+  });
+  t.teardown(() => client.close());
+  await t.rejects(client.profilePod({ pod: 'shop-a1', durationSeconds: 1 }), {
+    code: 'FORBIDDEN',
+    message:
+      /does not let you use the pod proxy .*cannot create resource "pods\/proxy" in API group "" in the namespace "podflame"/,
+  });
+});
+
+t.test('a fan-out reports every pod: skipped, failed, each with its reason; all failed is an error', async (t) => {
+  const client = new PodflameClient({ kubeconfig, via: 'proxy' });
+  t.teardown(() => client.close());
+  const seen: string[] = [];
+  const err = await client
+    .profileSelector({
+      labelSelector: 'app=shop',
+      durationSeconds: 1,
+      format: 'folded',
+      onPodDone: (o) => seen.push(`${o.pod}:${o.status}`),
+    })
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  t.match(err, {
+    code: 'TARGET_NOT_FOUND',
+    message: /Every pod matching -l app=shop in namespace shop failed:\n {2}shop-a1: .*\n {2}shop-b1: /,
+  });
+  t.same(seen.sort(), ['shop-a1:failed', 'shop-b1:failed', 'shop-pending:skipped']);
+  await t.rejects(client.profileSelector({ labelSelector: 'app=nothing', durationSeconds: 1 }), {
+    code: 'POD_NOT_FOUND',
+    message: /No pods match -l app=nothing in namespace shop: check with kubectl -n shop get pods -l 'app=nothing'/,
+  });
+  await t.rejects(client.profileSelector({ workload: 'deploy/ghost', durationSeconds: 1 }), { code: 'POD_NOT_FOUND' });
+});
