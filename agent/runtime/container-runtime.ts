@@ -53,6 +53,14 @@ export interface CaptureExit {
   exitCode: number;
   /** The capture script's stderr lines that were not warnings (perf's own messages), for error reports. */
   stderrTail: string;
+  /**
+   * Where the time went inside the capture container, in ms, as the capture script measured it: `checks` (finding
+   * processes, JVM checks), `perf-start`, `recording`, `perf-stop`, `maps` (jattach Compiler.perfmap), `script`
+   * (perf script), and `segments` (a count: perf restarts after recorded threads exited). Absent if it failed early.
+   */
+  timings?: Record<string, number>;
+  /** Set when the capture container could not be removed afterwards (the profile itself is complete). */
+  removeError?: string;
 }
 
 export interface ContainerRuntime {

@@ -1,0 +1,406 @@
+#!/usr/bin/env bash
+# podflame-capture DURATION_SECONDS FREQUENCY_HZ
+#
+# The entrypoint of podflame's capture image. It runs in a short-lived container that shares ONLY the target
+# container's PID namespace (`--pid=container:<target>`), so /proc lists the target's processes and
+# /proc/<pid>/root reaches the target's filesystem. It records every target process with perf, makes each JVM write
+# its JIT symbol map at the end of the recording (jattach, which switches to the JVM's uid/gid itself), copies the
+# maps in, and writes `perf script` text to stdout: the agent streams that straight into the collapser.
+#
+# Contract with the agent:
+# - stdout carries nothing but `perf script` output;
+# - stderr carries warnings as JSON lines, `{"podflameWarning":{"code":"...","message":"...","pid":N}}`, and other
+#   text (perf's own messages, progress), which the agent keeps as the tail of an error report;
+# - a non-zero exit means the capture failed and the reason is on stderr: 2 bad arguments, 3 no target process,
+#   4 perf record failed, 5 perf script failed, 143 stopped by SIGTERM.
+#
+# Warning codes: NO_JVM, NO_PRESERVE_FRAME_POINTER, JDK_TOO_OLD, ATTACH_FAILED, PERFMAP_FAILED, TARGET_EXITED.
+set -uo pipefail
+
+readonly WORK=/tmp
+# A JVM stuck at a safepoint (or stopped) never answers an attach; don't let it hang the capture.
+readonly ATTACH_TIMEOUT=${PODFLAME_ATTACH_TIMEOUT:-10}
+# How often the recording loop looks at perf and the targets, in seconds.
+readonly CHECK_INTERVAL=0.5
+# perf restarts allowed per capture (see record below).
+readonly MAX_SEGMENTS=20
+
+say() { printf 'podflame-capture: %s\n' "$*" >&2; }
+
+usage_error() {
+  say "$1"
+  say "usage: podflame-capture DURATION_SECONDS(1-600) FREQUENCY_HZ(1-999)"
+  exit 2
+}
+
+# Escapes a string for a JSON string literal: backslash, quote, and control characters.
+json_string() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//$'\t'/\\t}
+  # Any other control character would make the line invalid JSON; drop it.
+  s=$(printf '%s' "$s" | tr -d '\000-\010\013\014\016-\037')
+  printf '"%s"' "$s"
+}
+
+# warn CODE MESSAGE [PID]: one JSON line on stderr.
+warn() {
+  local pid_field=''
+  [ -n "${3:-}" ] && pid_field=",\"pid\":$3"
+  printf '{"podflameWarning":{"code":%s,"message":%s%s}}\n' "$(json_string "$1")" "$(json_string "$2")" \
+    "$pid_field" >&2
+}
+
+is_uint() { [[ $1 =~ ^[0-9]+$ ]] && [ "${#1}" -le 6 ]; }
+
+[ $# -eq 2 ] || usage_error "expected 2 arguments, got $#"
+is_uint "$1" && [ "$1" -ge 1 ] && [ "$1" -le 600 ] || usage_error "duration must be whole seconds from 1 to 600, got '$1'"
+is_uint "$2" && [ "$2" -ge 1 ] && [ "$2" -le 999 ] || usage_error "frequency must be whole Hz from 1 to 999, got '$2'"
+readonly DURATION=$((10#$1)) FREQUENCY=$((10#$2))
+
+# Our own processes share the PID namespace with the target's but not the mount namespace: that tells them apart
+# (PIDs, parents and names cannot: the target may run anything, including another bash).
+OWN_MNT_NS=$(readlink /proc/self/ns/mnt)
+readonly OWN_MNT_NS
+
+# Prints the PIDs of the target container's processes, one per line, ascending.
+target_pids() {
+  local dir ns
+  for dir in /proc/[0-9]*; do
+    ns=$(readlink "$dir/ns/mnt" 2>/dev/null) || continue # gone meanwhile
+    [ "$ns" = "$OWN_MNT_NS" ] && continue
+    printf '%s\n' "${dir#/proc/}"
+  done | sort -n
+}
+
+# The path of a process's executable, e.g. /usr/lib/jvm/java-17-openjdk-amd64/bin/java; empty when unreadable.
+exe_of() {
+  local exe
+  exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 0
+  printf '%s' "${exe% (deleted)}"
+}
+
+# A JVM is a process whose executable is named java (a JDK's bin/java or a jlink'd runtime's), or, when /proc/PID/exe
+# cannot be read, whose argv[0] is.
+is_jvm() {
+  local exe argv0
+  exe=$(exe_of "$1")
+  [ "${exe##*/}" = java ] && return 0
+  argv0=$(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | head -n 1) || argv0=''
+  [ "${argv0##*/}" = java ]
+}
+
+# jattach PID ARGS...: runs jattach with a timeout; its output (the JVM's answer or its own error) goes to stdout.
+attach() {
+  local pid=$1
+  shift
+  timeout "$ATTACH_TIMEOUT" jattach "$pid" "$@" 2>&1
+}
+
+# An attach failure on one line, for a message: jattach's own words without its banner.
+attach_error() {
+  printf '%s' "$1" | grep -v -e '^Connected to remote JVM' -e '^$' | tr '\n' ' ' | sed 's/ *$//'
+}
+
+# Prints the JVM's Java version (e.g. 17.0.15 or 1.8.0_402). The runtime's `release` file, read through the
+# target's root, costs no attach; VM.version is the fallback for runtimes without one.
+jvm_version() {
+  local pid=$1 exe home out
+  exe=$(exe_of "$pid")
+  home=${exe%/bin/java}
+  if [ -n "$exe" ] && [ "$home" != "$exe" ] && [ -r "/proc/$pid/root$home/release" ]; then
+    # e.g. JAVA_VERSION="17.0.15"
+    sed -n 's/^JAVA_VERSION="\([^"]*\)".*/\1/p' "/proc/$pid/root$home/release" | head -n 1
+    return
+  fi
+  # e.g. "OpenJDK 64-Bit Server VM version 17.0.15+6-Debian-1deb12u1" then "JDK 17.0.15"
+  out=$(attach "$pid" jcmd VM.version) || return 0
+  printf '%s\n' "$out" | sed -n 's/^JDK \([0-9][0-9._]*\).*/\1/p' | head -n 1
+}
+
+# 17.0.15 → 17, 1.8.0_402 → 8.
+java_major() {
+  local major=${1%%.*}
+  [ "$major" = 1 ] && major=$(printf '%s' "$1" | cut -d. -f2)
+  printf '%s' "$major"
+}
+
+JVMS=()
+# Checks a JVM before recording: JDK 17+ (Compiler.perfmap), attachable, frame pointers preserved.
+check_jvm() {
+  local pid=$1 version major out
+  version=$(jvm_version "$pid")
+  major=$(java_major "$version")
+  if [ -n "$major" ] && is_uint "$major" && [ "$major" -lt 17 ]; then
+    warn JDK_TOO_OLD "JVM $pid runs Java $version: Compiler.perfmap needs JDK 17 or later, so its JIT-compiled Java frames will show as [unknown]. Run it on JDK 17+." "$pid"
+    return
+  fi
+  if ! out=$(attach "$pid" jcmd VM.flags); then
+    warn ATTACH_FAILED "could not attach to JVM $pid (jattach: $(attach_error "$out")); its JIT-compiled Java frames will show as [unknown]. Check that it does not run with -XX:+DisableAttachMechanism." "$pid"
+    return
+  fi
+  JVMS+=("$pid")
+  if ! printf '%s' "$out" | grep -q -- '-XX:+PreserveFramePointer'; then
+    warn NO_PRESERVE_FRAME_POINTER "JVM $pid runs without -XX:+PreserveFramePointer: its Java stacks will be truncated (callers of JIT-compiled methods missing). Add -XX:+PreserveFramePointer to JAVA_TOOL_OPTIONS (about 1-3% CPU) and restart it." "$pid"
+  fi
+}
+
+# At the end of the recording (so methods compiled during it resolve): the JVM writes /tmp/perf-<pid>.map in its
+# own mount namespace, with the PID as it sees it, which is ours too (shared PID namespace). Copy it where perf
+# script looks, then remove it from the target so repeated captures leave nothing behind.
+collect_map() {
+  local pid=$1 out src="/proc/$1/root/tmp/perf-$1.map"
+  if ! out=$(attach "$pid" jcmd Compiler.perfmap); then
+    warn PERFMAP_FAILED "JVM $pid did not write its perf map (jattach: $(attach_error "$out")); its JIT-compiled Java frames will show as [unknown]" "$pid"
+    return
+  fi
+  if ! cp "$src" "$WORK/perf-$pid.map" 2>/dev/null; then
+    warn PERFMAP_FAILED "JVM $pid wrote no perf map at /tmp/perf-$pid.map in its container; its JIT-compiled Java frames will show as [unknown]" "$pid"
+    return
+  fi
+  rm -f "$src" 2>/dev/null
+}
+
+now_ms() { local us=${EPOCHREALTIME/./}; printf '%s' $((10#$us / 1000)); }
+
+alive_pids_csv() {
+  local pid list=''
+  for pid in "$@"; do [ -d "/proc/$pid" ] && list+="${list:+,}$pid"; done
+  printf '%s' "$list"
+}
+
+# The thread IDs of the given processes (comma-separated PIDs), one per line.
+threads_of() {
+  local pid task
+  for pid in ${1//,/ }; do
+    for task in "/proc/$pid/task/"[0-9]*; do [ -d "$task" ] && printf '%s\n' "${task##*/}"; done
+  done
+}
+
+# True when one of the given thread IDs (whitespace-separated) no longer exists.
+any_thread_gone() {
+  local tid
+  for tid in $1; do [ -d "/proc/$tid" ] || return 0; done
+  return 1
+}
+
+# Waits up to $2 seconds for process $1 to end, then kills it; sets WAIT_STATUS to its exit status.
+wait_or_kill() {
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$1" 2>/dev/null && kill -KILL "$1" 2>/dev/null
+  WAIT_STATUS=0
+  wait "$1" || WAIT_STATUS=$?
+}
+
+SEGMENTS=()
+PERF_PID=''
+PERF_LOG=''
+CTL_FD=''
+ACK_FD=''
+WATCHED_THREADS=''
+
+# perf's own messages, minus the control chatter, go to our stderr once its segment ends.
+flush_perf_log() {
+  [ -n "$PERF_LOG" ] && [ -f "$PERF_LOG" ] && grep -v -e '^Events enabled$' -e '^Events disabled$' "$PERF_LOG" >&2
+  PERF_LOG=''
+}
+
+close_control() {
+  [ -n "$CTL_FD" ] && exec {CTL_FD}>&-
+  [ -n "$ACK_FD" ] && exec {ACK_FD}>&-
+  CTL_FD=''
+  ACK_FD=''
+  rm -f "$WORK/perf-ctl.fifo" "$WORK/perf-ack.fifo"
+}
+
+# Starts perf record on the given processes (comma-separated PIDs) and returns once it records, or 1 if it failed.
+# perf starts with its events disabled and is enabled through its control FIFO: its acknowledgement says that the
+# events are open and the existing mappings written, so the recording time is counted from there, and the segment
+# is never interrupted half set up (perf then leaves a file it cannot read back).
+start_segment() {
+  local pids=$1 out="$WORK/perf-${#SEGMENTS[@]}.data" before reply i ignored started=0
+  PERF_LOG="$WORK/perf-${#SEGMENTS[@]}.log"
+  mkfifo "$WORK/perf-ctl.fifo" "$WORK/perf-ack.fifo"
+  exec {CTL_FD}<>"$WORK/perf-ctl.fifo" {ACK_FD}<>"$WORK/perf-ack.fifo"
+  before=$(threads_of "$pids")
+  # cpu-clock: a software event, present in VMs without a hardware PMU. No build-id collection (it copies every DSO
+  # into a cache this throwaway container never reuses) and no BPF program events (it reads every BPF program on
+  # the node): each costs most of a second.
+  perf record -F "$FREQUENCY" -g -e cpu-clock --no-buildid --no-buildid-cache --no-bpf-event -D -1 \
+    --control "fd:$CTL_FD,$ACK_FD" -o "$out" -p "$pids" >&2 2>"$PERF_LOG" &
+  PERF_PID=$!
+  echo enable >&"$CTL_FD"
+  for ((i = 0; i < 60; i++)); do
+    if read -r -t 0.5 -u "$ACK_FD" reply; then
+      started=1
+      break
+    fi
+    kill -0 "$PERF_PID" 2>/dev/null || break
+  done
+  if [ "$started" = 0 ]; then
+    kill -INT "$PERF_PID" 2>/dev/null
+    wait_or_kill "$PERF_PID" 5
+    PERF_PID=''
+    flush_perf_log
+    close_control
+    rm -f "$out"
+    return 1
+  fi
+  SEGMENTS+=("$out")
+  # The threads perf opened an event for: those there before and after it started, minus those that were already
+  # gone when it tried (it says so: "WARNING: Ignored open failure for pid 35").
+  ignored=$(sed -n 's/^WARNING: Ignored open failure for pid \([0-9]*\)$/\1/p' "$PERF_LOG")
+  WATCHED_THREADS=$({
+    printf '%s\n' "$before"
+    threads_of "$pids"
+  } | sort -u | grep -v -x -F -e "${ignored:-none}" | tr '\n' ' ')
+  return 0
+}
+
+# Stops the running perf record through its control FIFO (it writes its data and exits), with SIGINT as the
+# fallback; returns its exit status.
+stop_segment() {
+  local reply
+  [ -n "$PERF_PID" ] || return 0
+  echo stop >&"$CTL_FD"
+  read -r -t 10 -u "$ACK_FD" reply || kill -INT "$PERF_PID" 2>/dev/null
+  wait_or_kill "$PERF_PID" 30
+  PERF_PID=''
+  flush_perf_log
+  close_control
+  # 130: the SIGINT fallback, after which perf still writes its data.
+  [ "$WAIT_STATUS" = 130 ] && WAIT_STATUS=0
+  return "$WAIT_STATUS"
+}
+
+on_term() {
+  say "stopped by a signal; discarding the capture"
+  [ -n "$PERF_PID" ] && kill -INT "$PERF_PID" 2>/dev/null
+  exit 143
+}
+trap on_term TERM INT
+
+# Starts a segment on the processes still alive, retrying: perf record -p sometimes fails (status 255, no message)
+# when a thread exits while it starts. A real failure (permissions, a missing event) fails every time.
+START_FAILURES=0
+start_segment_retrying() {
+  local pids
+  while :; do
+    pids=$(alive_pids_csv "${PIDS[@]}")
+    [ -n "$pids" ] || return 2
+    start_segment "$pids" && return 0
+    START_FAILURES=$((START_FAILURES + 1))
+    if [ "$START_FAILURES" -ge 3 ]; then
+      say "perf record failed $START_FAILURES times on processes $pids (see its messages above)"
+      exit 4
+    fi
+    say "perf record did not start on processes $pids; trying again"
+  done
+}
+
+# Records the target processes for DURATION seconds. perf record -p opens one event per thread that exists when it
+# starts, and once one of those threads exits it busy-loops at 100% CPU until the end (poll keeps reporting POLLHUP
+# for the dead thread's event; seen with perf 6.1 and 6.12 on kernel 6.18). JVMs end threads routinely (compiler
+# threads, idle pool workers); threads started later share their parent's event and do no harm. So perf runs in
+# the background while this loop watches the threads it opened: when one is gone, perf is stopped (its data kept)
+# and a new segment starts on the processes still alive. Each restart loses perf's start-up time of samples.
+record() {
+  local deadline remaining
+  start_segment_retrying || return 0
+  T_RECORDING=$(now_ms)
+  deadline=$((T_RECORDING + DURATION * 1000))
+  while :; do
+    remaining=$((deadline - $(now_ms)))
+    [ "$remaining" -le 0 ] && break
+    if [ "$remaining" -lt 500 ]; then sleep "0.$(printf '%03d' "$remaining")"; else sleep "$CHECK_INTERVAL"; fi
+    if ! kill -0 "$PERF_PID" 2>/dev/null; then
+      # perf ended by itself: with status 0 when every recorded process has exited.
+      wait_or_kill "$PERF_PID" 1
+      PERF_PID=''
+      flush_perf_log
+      close_control
+      if [ "$WAIT_STATUS" != 0 ]; then
+        say "perf record stopped with status $WAIT_STATUS (see its message above)"
+        start_segment_retrying || return 0
+        continue
+      fi
+      say "every recorded process exited; recording stopped early"
+      return 0
+    fi
+    if [ "${#SEGMENTS[@]}" -lt "$MAX_SEGMENTS" ] && [ $((deadline - $(now_ms))) -gt 1000 ] &&
+      any_thread_gone "$WATCHED_THREADS"; then
+      stop_segment || say "perf record stopped with status $WAIT_STATUS (see its message above)"
+      say "a recorded thread exited; restarting perf (it busy-loops otherwise)"
+      start_segment_retrying || return 0
+    fi
+  done
+  T_STOPPING=$(now_ms)
+  stop_segment || say "perf record stopped with status $WAIT_STATUS (see its message above)"
+}
+
+T_START=$(now_ms)
+T_RECORDING=$T_START
+T_STOPPING=''
+mapfile -t PIDS < <(target_pids)
+if [ ${#PIDS[@]} -eq 0 ]; then
+  say "no processes found in the target container's PID namespace: the container has exited"
+  exit 3
+fi
+
+jvm_count=0
+for pid in "${PIDS[@]}"; do
+  if is_jvm "$pid"; then
+    jvm_count=$((jvm_count + 1))
+    check_jvm "$pid"
+  fi
+done
+if [ "$jvm_count" -eq 0 ]; then
+  warn NO_JVM "no JVM found among the container's ${#PIDS[@]} processes; profiling all of them, without Java names"
+fi
+
+say "recording processes $(alive_pids_csv "${PIDS[@]}") for ${DURATION}s at ${FREQUENCY} Hz"
+T_CHECKED=$(now_ms)
+record
+T_RECORDED=$(now_ms)
+T_STOPPING=${T_STOPPING:-$T_RECORDED}
+
+for pid in "${PIDS[@]}"; do
+  if [ ! -d "/proc/$pid" ]; then
+    warn TARGET_EXITED "process $pid exited during the capture: its samples until then are kept, but its JIT-compiled Java frames cannot be named" "$pid"
+  fi
+done
+for pid in "${JVMS[@]}"; do
+  [ -d "/proc/$pid" ] && collect_map "$pid"
+done
+
+T_MAPPED=$(now_ms)
+
+# One event line per sample with pid/tid and no period, so the collapser counts each sample once:
+#   hot-fibonacci     1/25      859.314833: cpu-clock:
+#   	    7f083ceca940 long Hot.hotFibonacci(int) (/tmp/perf-1.map)
+# -f: use map files and perf.data even though another user owns them. --no-inline: the inline expansion runs
+# addr2line per frame and adds seconds for frames the collapser would drop anyway.
+written=0
+for data in "${SEGMENTS[@]}"; do
+  [ -s "$data" ] || continue
+  if perf script -f -i "$data" -F comm,pid,tid,time,event,ip,sym,dso --no-inline; then
+    written=$((written + 1))
+  else
+    say "perf script failed on $data (see its message above)"
+  fi
+done
+if [ "$written" -eq 0 ]; then
+  say "perf script produced nothing: no usable recording"
+  exit 5
+fi
+T_END=$(now_ms)
+# Where the time went, for the agent's logs and benchmark, e.g.
+#   podflame-capture: timings-ms checks=25 perf-start=180 recording=3001 perf-stop=90 maps=40 script=310 segments=1
+say "timings-ms checks=$((T_CHECKED - T_START)) perf-start=$((T_RECORDING - T_CHECKED)) recording=$((T_STOPPING - T_RECORDING)) perf-stop=$((T_RECORDED - T_STOPPING)) maps=$((T_MAPPED - T_RECORDED)) script=$((T_END - T_MAPPED)) segments=${#SEGMENTS[@]}"

@@ -1,0 +1,443 @@
+/**
+ * ContainerRuntime on the Docker Engine API (dockerode). A capture is a short-lived container of the capture image
+ * (from the agent's configuration, never from a request) that joins the target's PID namespace, with the least
+ * privilege perf and jattach need: CAP_SYS_ADMIN + CAP_SYS_PTRACE and seccomp unconfined, never Privileged (which
+ * also fails on VMs lacking CAP_SYS_RESOURCE), no network, memory/CPU/PID limits, no log file, removed when done.
+ */
+import Docker from 'dockerode';
+import { PassThrough, type Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import {
+  CAPTURE_LABELS,
+  type CaptureExit,
+  type CaptureSpec,
+  type ContainerInfo,
+  type ContainerRuntime,
+  type RunningCapture,
+} from './container-runtime.js';
+import { CaptureStderr } from './capture-warnings.js';
+import { demuxDockerStream } from './docker-stream.js';
+import { dockerUnavailable, engineMessage, fromDockerError, httpStatusOf, isConnectionError } from './docker-errors.js';
+import { PodflameError } from '../../shared/errors.js';
+import { LIMITS } from '../../shared/api.js';
+
+export interface DockerRuntimeOptions {
+  /** The capture image (e.g. `podflame-perf:0.1.0`); required, from the agent's configuration only. */
+  captureImage: string;
+  /** Docker engine socket. Default `/var/run/docker.sock`. */
+  socketPath?: string;
+  /** Memory limit of a capture container in bytes (perf script on a long capture needs some). Default 512 MiB. */
+  captureMemoryBytes?: number;
+  /** CPU limit of a capture container, in CPUs. Default 1. */
+  captureCpus?: number;
+  /** Process limit of a capture container. Default 256. */
+  capturePidsLimit?: number;
+  /**
+   * Add CAP_SYSLOG, without which the kernel hides its symbol addresses from the container (perf_event_paranoid
+   * above 1) and every kernel frame shows as `[unknown]`. CAP_SYS_ADMIN, which perf needs anyway, is far broader.
+   * Default true.
+   */
+  kernelSymbols?: boolean;
+  /** How long `ping` waits for the engine, in ms. Default 3000. */
+  pingTimeoutMs?: number;
+  /** How long removing a capture container may take before giving up on it, in ms. Default 10000. */
+  removeTimeoutMs?: number;
+  /** Bytes of the capture's non-warning stderr kept for error reports. Default 8192. */
+  stderrTailBytes?: number;
+  /**
+   * Value of the `io.podflame.capture` label on this runtime's capture containers; removeLeftoverCaptures only
+   * removes containers with the same value. One agent per node needs no other than the default; tests that share
+   * an engine give each runtime its own, so that one agent's start-up does not remove another's captures.
+   * Default `true`.
+   */
+  captureGroup?: string;
+  /** A ready dockerode client (tests); by default one is made for `socketPath`. */
+  docker?: Docker;
+}
+
+export const DEFAULT_DOCKER_RUNTIME_OPTIONS = Object.freeze({
+  socketPath: '/var/run/docker.sock',
+  captureMemoryBytes: 512 * 1024 * 1024,
+  captureCpus: 1,
+  capturePidsLimit: 256,
+  kernelSymbols: true,
+  pingTimeoutMs: 3000,
+  removeTimeoutMs: 10_000,
+  stderrTailBytes: 8192,
+  captureGroup: 'true',
+});
+
+type ResolvedOptions = Required<Omit<DockerRuntimeOptions, 'docker'>>;
+
+// Docker image references: [registry[:port]/]path[:tag][@digest]; nothing that could be read as a flag or a path.
+const IMAGE_REF = /^[a-z0-9][a-z0-9._\-/:@]{0,254}$/i;
+const CONTAINER_ID = /^[0-9a-f]{12,64}$/;
+const AGENT_INSTANCE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+function resolveOptions(options: DockerRuntimeOptions): ResolvedOptions {
+  const d = DEFAULT_DOCKER_RUNTIME_OPTIONS;
+  const o: ResolvedOptions = {
+    captureImage: options.captureImage,
+    socketPath: options.socketPath ?? d.socketPath,
+    captureMemoryBytes: options.captureMemoryBytes ?? d.captureMemoryBytes,
+    captureCpus: options.captureCpus ?? d.captureCpus,
+    capturePidsLimit: options.capturePidsLimit ?? d.capturePidsLimit,
+    kernelSymbols: options.kernelSymbols ?? d.kernelSymbols,
+    pingTimeoutMs: options.pingTimeoutMs ?? d.pingTimeoutMs,
+    removeTimeoutMs: options.removeTimeoutMs ?? d.removeTimeoutMs,
+    stderrTailBytes: options.stderrTailBytes ?? d.stderrTailBytes,
+    captureGroup: options.captureGroup ?? d.captureGroup,
+  };
+  const invalid = (what: string): never => {
+    throw new PodflameError('CONFIG_INVALID', `DockerRuntime: ${what}`);
+  };
+  if (typeof o.captureImage !== 'string' || !IMAGE_REF.test(o.captureImage)) {
+    invalid(
+      `captureImage must be an image reference such as podflame-perf:0.1.0, got ${JSON.stringify(o.captureImage)}`,
+    );
+  }
+  if (o.socketPath === '') invalid('socketPath must not be empty');
+  if (!AGENT_INSTANCE.test(o.captureGroup)) invalid(`captureGroup must be letters, digits, _ . - (up to 128)`);
+  if (!Number.isSafeInteger(o.captureMemoryBytes) || o.captureMemoryBytes < 64 * 1024 * 1024) {
+    invalid(`captureMemoryBytes must be a whole number of bytes of at least 64 MiB, got ${o.captureMemoryBytes}`);
+  }
+  if (!(o.captureCpus > 0 && o.captureCpus <= 64)) invalid(`captureCpus must be in (0, 64], got ${o.captureCpus}`);
+  if (!Number.isSafeInteger(o.capturePidsLimit) || o.capturePidsLimit < 16) {
+    invalid(`capturePidsLimit must be a whole number of at least 16, got ${o.capturePidsLimit}`);
+  }
+  for (const key of ['pingTimeoutMs', 'removeTimeoutMs', 'stderrTailBytes'] as const) {
+    if (!Number.isSafeInteger(o[key]) || o[key] <= 0) invalid(`${key} must be a positive whole number, got ${o[key]}`);
+  }
+  return o;
+}
+
+function validateSpec(spec: CaptureSpec): void {
+  const bad = (what: string): never => {
+    throw new PodflameError('INVALID_REQUEST', `capture request: ${what}`);
+  };
+  if (!CONTAINER_ID.test(spec.targetContainerId)) bad(`targetContainerId must be 12 to 64 hex digits`);
+  const { durationSeconds: d, frequencyHz: f } = spec;
+  if (!Number.isInteger(d) || d < LIMITS.durationSeconds.min || d > LIMITS.durationSeconds.max) {
+    bad(`durationSeconds must be a whole number from ${LIMITS.durationSeconds.min} to ${LIMITS.durationSeconds.max}`);
+  }
+  if (!Number.isInteger(f) || f < LIMITS.frequencyHz.min || f > LIMITS.frequencyHz.max) {
+    bad(`frequencyHz must be a whole number from ${LIMITS.frequencyHz.min} to ${LIMITS.frequencyHz.max}`);
+  }
+  if (!AGENT_INSTANCE.test(spec.agentInstance)) bad('agentInstance must be letters, digits, _ . - (up to 128)');
+}
+
+function toContainerInfo(c: Docker.ContainerInfo): ContainerInfo {
+  return {
+    id: c.Id,
+    name: (c.Names[0] ?? '').replace(/^\//, ''),
+    image: c.Image,
+    state: c.State,
+    labels: c.Labels ?? {},
+  };
+}
+
+function labelFilters(labels: Record<string, string> | undefined): string[] {
+  return Object.entries(labels ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`);
+}
+
+export class DockerRuntime implements ContainerRuntime {
+  readonly options: Readonly<ResolvedOptions>;
+  readonly #docker: Docker;
+  /** Unknown until the first capture: Docker 20.10 rejects CAP_PERFMON ("unknown capability"), newer engines take it. */
+  #perfmonKnown: boolean | undefined;
+  readonly #captures = new Set<{ abort(): void; settled: Promise<unknown> }>();
+  #closed = false;
+
+  constructor(options: DockerRuntimeOptions) {
+    this.options = Object.freeze(resolveOptions(options));
+    this.#docker = options.docker ?? new Docker({ socketPath: this.options.socketPath });
+  }
+
+  async ping(signal?: AbortSignal): Promise<void> {
+    const timeout = AbortSignal.timeout(this.options.pingTimeoutMs);
+    const abortSignal = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    try {
+      // dockerode 5 takes an abortSignal on every call; @types/dockerode 4 does not declare it for ping.
+      const ping = this.#docker.ping as unknown as (opts: { abortSignal: AbortSignal }) => Promise<unknown>;
+      await ping.call(this.#docker, { abortSignal });
+    } catch (err) {
+      const why = timeout.aborted ? new Error(`no answer within ${this.options.pingTimeoutMs} ms`) : err;
+      throw dockerUnavailable(this.options.socketPath, why);
+    }
+  }
+
+  async imagePresent(image: string): Promise<boolean> {
+    try {
+      await this.#docker.getImage(image).inspect();
+      return true;
+    } catch (err) {
+      if (httpStatusOf(err) === 404) return false;
+      throw fromDockerError(err, this.options.socketPath, `could not look up image ${image}`, 'INTERNAL');
+    }
+  }
+
+  async listContainers(filter: { labels?: Record<string, string>; all?: boolean } = {}): Promise<ContainerInfo[]> {
+    const label = labelFilters(filter.labels);
+    try {
+      const list = await this.#docker.listContainers({
+        all: filter.all ?? false,
+        ...(label.length > 0 ? { filters: { label } } : {}),
+      });
+      return list.map(toContainerInfo).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    } catch (err) {
+      throw fromDockerError(err, this.options.socketPath, 'could not list containers', 'INTERNAL');
+    }
+  }
+
+  async inspectContainer(id: string): Promise<ContainerInfo & { pid: number; running: boolean }> {
+    try {
+      const c = await this.#docker.getContainer(id).inspect();
+      return {
+        id: c.Id,
+        name: c.Name.replace(/^\//, ''),
+        image: c.Config.Image,
+        state: c.State.Status,
+        labels: c.Config.Labels ?? {},
+        pid: c.State.Pid,
+        running: c.State.Running,
+      };
+    } catch (err) {
+      throw this.#targetError(err, id, 'could not inspect container');
+    }
+  }
+
+  async listProcesses(id: string): Promise<string[]> {
+    try {
+      // `docker top` runs ps -ef on the host: Titles ["UID","PID","PPID","C","STIME","TTY","TIME","CMD"].
+      const top = (await this.#docker.getContainer(id).top()) as { Titles?: string[]; Processes?: string[][] };
+      const cmd = (top.Titles ?? []).indexOf('CMD');
+      if (cmd === -1) return [];
+      return (top.Processes ?? []).map((p) => p[cmd] ?? '').filter((c) => c !== '');
+    } catch (err) {
+      throw this.#targetError(err, id, 'could not list the processes of container');
+    }
+  }
+
+  async runCapture(spec: CaptureSpec, signal: AbortSignal): Promise<RunningCapture> {
+    if (this.#closed) throw new PodflameError('AGENT_NOT_READY', 'the container runtime is closed');
+    validateSpec(spec);
+    const aborted = (): PodflameError =>
+      new PodflameError('CAPTURE_ABORTED', 'the capture was stopped before it finished', { cause: signal.reason });
+    if (signal.aborted) throw aborted();
+
+    const container = await this.#createCaptureContainer(spec);
+    const stderr = new CaptureStderr({ tailBytes: this.options.stderrTailBytes });
+    const stdout = new PassThrough();
+    let removal: Promise<string | undefined> | undefined;
+    const remove = (): Promise<string | undefined> => (removal ??= this.#removeCaptureContainer(container));
+    let abortedNow = false;
+    const onAbort = (): void => {
+      abortedNow = true;
+      void remove();
+      if (!stdout.destroyed) stdout.destroy(aborted());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+
+    let demuxed: Promise<void>;
+    try {
+      // Attach before start, or the first output (and a fast failure's message) would be lost.
+      const stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Readable;
+      demuxed = demuxDockerStream(stream, stdout, (chunk) => stderr.write(chunk)).finally(() => stderr.end());
+      demuxed.catch(() => undefined);
+      if (signal.aborted) throw aborted();
+      await container.start();
+      if (signal.aborted) throw aborted();
+    } catch (err) {
+      signal.removeEventListener('abort', onAbort);
+      await remove();
+      if (!stdout.destroyed) stdout.destroy();
+      if (signal.aborted || abortedNow) throw aborted();
+      throw this.#startError(err, spec);
+    }
+
+    const done = (async (): Promise<CaptureExit> => {
+      try {
+        const waited = (await container.wait()) as { StatusCode?: number };
+        // The attach stream ends after the exit; all of stdout and stderr is in once it has.
+        await demuxed.catch((err: unknown) => {
+          if (!abortedNow) throw err;
+        });
+        if (abortedNow) throw aborted();
+        const removeError = await remove();
+        const exit: CaptureExit = { exitCode: waited.StatusCode ?? -1, stderrTail: stderr.tail() };
+        if (stderr.timings) exit.timings = stderr.timings;
+        if (removeError !== undefined) exit.removeError = removeError;
+        return exit;
+      } catch (err) {
+        await remove();
+        if (!stdout.destroyed) stdout.destroy();
+        if (abortedNow || signal.aborted) throw aborted();
+        throw fromDockerError(err, this.options.socketPath, `capture container ${container.id.slice(0, 12)} failed`);
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
+    })();
+    const entry = { abort: onAbort, settled: done.catch(() => undefined) };
+    this.#captures.add(entry);
+    void entry.settled.then(() => this.#captures.delete(entry));
+    return { stdout, warnings: stderr.warnings, done };
+  }
+
+  async removeLeftoverCaptures(currentInstance: string): Promise<number> {
+    const all = await this.listContainers({
+      labels: { [CAPTURE_LABELS.owner]: this.options.captureGroup },
+      all: true,
+    });
+    // An instance `SCOPE.UNIQUE` (the agent uses its node name as SCOPE) clears only leftovers of its own scope, so
+    // agents of different node names sharing one engine (tests run in parallel) never remove each other's captures.
+    const dot = currentInstance.lastIndexOf('.');
+    const scope = dot > 0 ? currentInstance.slice(0, dot + 1) : '';
+    const leftovers = all.filter((c) => {
+      const instance = c.labels[CAPTURE_LABELS.agentInstance] ?? '';
+      return instance !== currentInstance && instance.startsWith(scope);
+    });
+    let removed = 0;
+    for (const c of leftovers) {
+      try {
+        await this.#docker.getContainer(c.id).remove({ force: true });
+        removed++;
+      } catch (err) {
+        if (httpStatusOf(err) === 404) continue; // gone meanwhile
+        throw fromDockerError(err, this.options.socketPath, `could not remove leftover capture container ${c.name}`);
+      }
+    }
+    return removed;
+  }
+
+  /** Stops every capture still running (removing its container) and refuses new ones. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const running = [...this.#captures];
+    for (const c of running) c.abort();
+    await Promise.all(running.map((c) => c.settled));
+  }
+
+  async #createCaptureContainer(spec: CaptureSpec): Promise<Docker.Container> {
+    const o = this.options;
+    const create = (perfmon: boolean): Promise<Docker.Container> =>
+      this.#docker.createContainer({
+        name: `podflame-capture-${spec.targetContainerId.slice(0, 12)}-${randomBytes(4).toString('hex')}`,
+        Image: o.captureImage,
+        // An argv array: nothing here is ever parsed by a shell.
+        Cmd: [String(spec.durationSeconds), String(spec.frequencyHz)],
+        Labels: {
+          [CAPTURE_LABELS.owner]: o.captureGroup,
+          [CAPTURE_LABELS.target]: spec.targetContainerId,
+          [CAPTURE_LABELS.agentInstance]: spec.agentInstance,
+        },
+        AttachStdin: false,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+        OpenStdin: false,
+        HostConfig: {
+          PidMode: `container:${spec.targetContainerId}`,
+          NetworkMode: 'none',
+          CapAdd: ['SYS_ADMIN', 'SYS_PTRACE', ...(o.kernelSymbols ? ['SYSLOG'] : []), ...(perfmon ? ['PERFMON'] : [])],
+          SecurityOpt: ['seccomp=unconfined'],
+          Privileged: false,
+          Memory: o.captureMemoryBytes,
+          MemorySwap: o.captureMemoryBytes,
+          NanoCpus: Math.round(o.captureCpus * 1e9),
+          PidsLimit: o.capturePidsLimit,
+          AutoRemove: false,
+          // stdout is the profile, streamed through attach; a log file would keep a second copy on the node's disk.
+          LogConfig: { Type: 'none', Config: {} },
+        },
+      });
+    try {
+      if (this.#perfmonKnown !== false) {
+        try {
+          const c = await create(true);
+          this.#perfmonKnown = true;
+          return c;
+        } catch (err) {
+          if (!(httpStatusOf(err) === 400 && /unknown capability.*PERFMON/i.test(engineMessage(err)))) throw err;
+          this.#perfmonKnown = false;
+        }
+      }
+      return await create(false);
+    } catch (err) {
+      throw this.#createError(err, spec);
+    }
+  }
+
+  /** Force-removes (SIGKILL, then delete) a capture container; resolves with a message if that failed. */
+  async #removeCaptureContainer(container: Docker.Container): Promise<string | undefined> {
+    try {
+      await container.remove({ force: true, abortSignal: AbortSignal.timeout(this.options.removeTimeoutMs) });
+      return undefined;
+    } catch (err) {
+      if (httpStatusOf(err) === 404) return undefined;
+      // 409 "removal of container ... is already in progress": the engine is on it.
+      if (httpStatusOf(err) === 409) return undefined;
+      return `could not remove capture container ${container.id.slice(0, 12)}: ${engineMessage(err)}`;
+    }
+  }
+
+  #createError(err: unknown, spec: CaptureSpec): PodflameError {
+    if (isConnectionError(err)) return dockerUnavailable(this.options.socketPath, err);
+    const message = engineMessage(err);
+    const status = httpStatusOf(err);
+    if (status === 404 && /no such image/i.test(message)) {
+      const image = this.options.captureImage;
+      return new PodflameError(
+        'CAPTURE_IMAGE_MISSING',
+        `the capture image ${image} is not on this node (${message}): build it with ` +
+          `\`docker build --network host -f Dockerfile.perf -t ${image} .\` in podflame's repository, or load it ` +
+          `with \`docker load\``,
+        { cause: err, details: { image } },
+      );
+    }
+    if ((status === 400 || status === 404) && /no such container/i.test(message)) {
+      return new PodflameError(
+        'TARGET_NOT_FOUND',
+        `the target container ${spec.targetContainerId} is gone (${message})`,
+        {
+          cause: err,
+          details: { containerId: spec.targetContainerId },
+        },
+      );
+    }
+    return fromDockerError(err, this.options.socketPath, 'could not create the capture container');
+  }
+
+  #startError(err: unknown, spec: CaptureSpec): PodflameError {
+    if (err instanceof PodflameError) return err;
+    if (isConnectionError(err)) return dockerUnavailable(this.options.socketPath, err);
+    const message = engineMessage(err);
+    // e.g. 500 "container 965a4b7e... is not running" when the target stopped between resolution and start.
+    if (/is not running|non running/i.test(message) && message.includes(spec.targetContainerId.slice(0, 12))) {
+      return new PodflameError(
+        'TARGET_NOT_RUNNING',
+        `the target container ${spec.targetContainerId.slice(0, 12)} is not running (${message})`,
+        { cause: err, details: { containerId: spec.targetContainerId } },
+      );
+    }
+    return fromDockerError(err, this.options.socketPath, 'could not start the capture container');
+  }
+
+  #targetError(err: unknown, id: string, what: string): PodflameError {
+    const status = httpStatusOf(err);
+    if (status === 404) {
+      return new PodflameError('TARGET_NOT_FOUND', `no container ${id} (${engineMessage(err)})`, {
+        cause: err,
+        details: { containerId: id },
+      });
+    }
+    if (status === 409) {
+      return new PodflameError('TARGET_NOT_RUNNING', `container ${id} is not running (${engineMessage(err)})`, {
+        cause: err,
+        details: { containerId: id },
+      });
+    }
+    return fromDockerError(err, this.options.socketPath, `${what} ${id}`, 'INTERNAL');
+  }
+}

@@ -1,0 +1,111 @@
+// End to end on the real engine, perf, JDK 17 and jattach: DockerRuntime.runCapture against JVMs started the ways
+// they run in pods (PID 1, under a shell, non-root, without frame pointers, two containers in a pod).
+import t, { type Test } from 'tap';
+import { requireDockerEnv } from '../helpers/docker-env.js';
+import { JvmContainers, newPod, type StartedContainer } from '../helpers/jvm-containers.js';
+import { DockerRuntime } from '../../agent/runtime/docker-runtime.js';
+import { captureToEnd, framesNaming, jitResolvedShare, uniqueId, type CaptureOutcome } from './capture-run.js';
+
+t.setTimeout(300_000);
+const env = await requireDockerEnv(t, { jdk: true });
+
+if (env) {
+  const runtime = new DockerRuntime({
+    socketPath: env.socketPath,
+    captureImage: env.captureImage,
+    captureGroup: uniqueId('capture-jvm'),
+  });
+  const jvms = new JvmContainers(env);
+  const agentInstance = uniqueId('agent');
+  t.teardown(async () => {
+    await runtime.close();
+    await jvms.cleanup();
+  });
+
+  const capture = (target: StartedContainer, durationSeconds = 3): Promise<CaptureOutcome> =>
+    captureToEnd(runtime, { targetContainerId: target.id, durationSeconds, frequencyHz: 99, agentInstance });
+
+  const describe = (o: CaptureOutcome): string =>
+    `${o.stats.samples} samples, JIT frames ${o.stats.jitFramesResolved}/${o.stats.jitFrames} resolved, ` +
+    `timings ${JSON.stringify(o.exit.timings)}, warnings ${JSON.stringify(o.warnings)}`;
+
+  /** What every good capture of the Hot workload shows. */
+  const checkHotCapture = (tt: Test, o: CaptureOutcome): void => {
+    tt.equal(o.exit.exitCode, 0, `the capture succeeded (stderr: ${o.exit.stderrTail})`);
+    tt.equal(o.stats.oddEventLines, 0, 'every event line has the fields the collapser expects');
+    tt.ok(o.stats.samples > 0, 'samples were recorded');
+    tt.equal(o.collapsed.samples, o.stats.samples, 'the collapser counts each sample once (no period field)');
+    tt.ok(framesNaming(o.stats, 'Hot.hotFibonacci') > 0, 'perf script names Hot.hotFibonacci');
+    tt.ok(framesNaming(o.stats, 'Hot.hotSieve') > 0, 'perf script names Hot.hotSieve');
+    tt.ok(jitResolvedShare(o.stats) >= 0.95, `at least 95% of JIT frames resolve (${describe(o)})`);
+    const folded = [...o.collapsed.stacks.keys()].join('\n');
+    tt.match(folded, /Hot\.hotFibonacci_\[j\]/, 'the folded stacks name the hot method (Java mode)');
+    tt.comment(describe(o));
+  };
+
+  t.test('JVM as PID 1 with -XX:+PreserveFramePointer', async (tt) => {
+    const app = await jvms.startJvm({ pod: newPod('pid1'), containerName: 'app' });
+    await jvms.waitForWarmup(app);
+    const o = await capture(app);
+    checkHotCapture(tt, o);
+    tt.same(
+      o.warnings.map((w) => w.code),
+      [],
+      'no warnings',
+    );
+    tt.same([...o.stats.samplesByPid.keys()], [1], 'every sample is from the JVM, PID 1 in its namespace');
+    // Full stacks: Java frames sit on the JVM's thread entry, not cut off below the JIT-compiled method.
+    tt.ok(framesNaming(o.stats, 'thread_native_entry') > 0, 'stacks reach down to the thread entry');
+    const stillThere = await runtime.listContainers({ labels: { 'io.podflame.target': app.id }, all: true });
+    tt.same(stillThere, [], 'the capture container is removed');
+  });
+
+  t.test('JVM under sh -c (not PID 1)', async (tt) => {
+    const app = await jvms.startJvm({ pod: newPod('shell'), launch: 'shell' });
+    await jvms.waitForWarmup(app);
+    const o = await capture(app);
+    checkHotCapture(tt, o);
+    const javaPids = [...o.stats.samplesByPid.keys()].filter((p) => p !== 1);
+    tt.equal(javaPids.length, 1, 'the samples come from the JVM, a child of the shell');
+    tt.match(o.text, new RegExp(`\\(/tmp/perf-${javaPids[0]}\\.map\\)`), "the JVM's own map (by its PID) is used");
+  });
+
+  t.test('JVM running as uid 1000', async (tt) => {
+    const app = await jvms.startJvm({ pod: newPod('uid'), user: '1000:1000', launch: 'shell' });
+    await jvms.waitForWarmup(app);
+    const o = await capture(app);
+    checkHotCapture(tt, o);
+    tt.notOk(
+      o.warnings.some((w) => w.code === 'ATTACH_FAILED' || w.code === 'PERFMAP_FAILED'),
+      'jattach reaches the non-root JVM',
+    );
+  });
+
+  t.test('JVM without -XX:+PreserveFramePointer: the warning arrives', async (tt) => {
+    const app = await jvms.startJvm({ pod: newPod('nofp'), preserveFramePointer: false });
+    await jvms.waitForWarmup(app);
+    const o = await capture(app, 2);
+    tt.equal(o.exit.exitCode, 0, 'the capture still succeeds');
+    const w = o.warnings.find((x) => x.code === 'NO_PRESERVE_FRAME_POINTER');
+    tt.ok(w, 'NO_PRESERVE_FRAME_POINTER is reported');
+    tt.equal(w?.pid, 1, 'for the JVM');
+    tt.match(w?.message ?? '', /JAVA_TOOL_OPTIONS/, 'the warning says how to fix it');
+    tt.ok(o.stats.samples > 0, 'samples were recorded anyway');
+    tt.comment(describe(o));
+  });
+
+  t.test('two containers in a pod: a capture sees only its target', async (tt) => {
+    const pod = newPod('two');
+    await jvms.startSandbox(pod);
+    const hot = await jvms.startJvm({ pod, containerName: 'hot' });
+    const churn = await jvms.startJvm({ pod, containerName: 'churn', mainClass: 'Churn' });
+    await jvms.waitForOutput(churn);
+    await jvms.waitForWarmup(hot);
+    const byLabel = await runtime.listContainers({ labels: { 'io.kubernetes.pod.uid': pod.uid } });
+    tt.same(byLabel.map((c) => c.labels['io.kubernetes.container.name']).sort(), ['POD', 'churn', 'hot']);
+    const o = await capture(hot, 2);
+    tt.equal(o.exit.exitCode, 0);
+    tt.ok(framesNaming(o.stats, 'Hot.') > 0, "the target's methods are there");
+    tt.equal(framesNaming(o.stats, 'Churn.'), 0, "the other container's methods are not");
+  });
+}

@@ -1,0 +1,242 @@
+/**
+ * Starts JVM containers labelled as kubelet labels them (dockershim / cri-dockerd), so tests stand in for
+ * Kubernetes on a plain Docker engine: a pause ("podsandbox") container per pod plus app containers, each with
+ * `io.kubernetes.pod.uid`, `.pod.name`, `.pod.namespace`, `.container.name` and `io.kubernetes.docker.type`, and
+ * kubelet's container names (`k8s_<container>_<pod>_<namespace>_<uid>_0`). Every container has network mode none,
+ * a unique name, the TEST_LABEL, and is removed by `cleanup()`. Not a test file.
+ *
+ *   const jvms = new JvmContainers(env);
+ *   t.teardown(() => jvms.cleanup());
+ *   const pod = newPod('hot');
+ *   const app = await jvms.startJvm({ pod, containerName: 'app' });   // JVM as PID 1, -XX:+PreserveFramePointer
+ *   await jvms.waitForWarmup(app);                                     // "Hot: started" + JIT warm-up
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type Docker from 'dockerode';
+import { TEST_LABEL, type DockerEnv } from './docker-env.js';
+
+/** kubelet's label keys (the same as agent/runtime/container-runtime.ts KUBE_LABELS, spelled out on purpose). */
+export const KUBELET_LABELS = {
+  podUid: 'io.kubernetes.pod.uid',
+  podName: 'io.kubernetes.pod.name',
+  namespace: 'io.kubernetes.pod.namespace',
+  containerName: 'io.kubernetes.container.name',
+  dockerType: 'io.kubernetes.docker.type',
+} as const;
+
+export interface PodIdentity {
+  uid: string;
+  name: string;
+  namespace: string;
+}
+
+/** A fresh pod identity: random UID, name `<prefix>-<random>`, namespace `podflame-test` unless given. */
+export function newPod(prefix: string, namespace = 'podflame-test'): PodIdentity {
+  return { uid: randomUUID(), name: `${prefix}-${randomBytes(3).toString('hex')}`, namespace };
+}
+
+export interface StartedContainer {
+  /** Full container ID. */
+  id: string;
+  /** Docker name, without the slash. */
+  name: string;
+  pod: PodIdentity | undefined;
+  /** The Kubernetes container name (label), when in a pod. */
+  containerName: string | undefined;
+  /** The text the workload prints once it runs (waitForOutput looks for it). */
+  readyText: string;
+}
+
+export interface JvmOptions {
+  /** Pod to put the container in (labels as kubelet's); without it, a plain unlabelled container. */
+  pod?: PodIdentity;
+  /** Kubernetes container name. Default `app`. */
+  containerName?: string;
+  /**
+   * How Java is started: `pid1`, the container's command is java itself; `shell`, `sh -c 'java ...; sleep'` so Java
+   * is a child of a shell (not PID 1) and the container outlives it. Default `pid1`.
+   */
+  launch?: 'pid1' | 'shell';
+  /** Docker `User`, e.g. `1000:1000` for a non-root JVM. Default root. */
+  user?: string;
+  /** Pass -XX:+PreserveFramePointer. Default true. */
+  preserveFramePointer?: boolean;
+  /** Workload class in test/workloads. Default `Hot`. */
+  mainClass?: string;
+  /** Arguments of the workload, e.g. `['4']` for Hot to exit after 4 s. Default none. */
+  args?: string[];
+  /** Extra JVM flags. Default none. */
+  jvmFlags?: string[];
+  /** Image; default the JDK test image of the env. */
+  image?: string;
+}
+
+// Only these characters reach the `sh -c` line; the values come from test code, but keep the rule explicit.
+const SAFE_TOKEN = /^[A-Za-z0-9_.:+=/,-]+$/;
+
+export class JvmContainers {
+  readonly #docker: Docker;
+  readonly #jdkImage: string | undefined;
+  readonly #run = randomBytes(4).toString('hex');
+  readonly #started: string[] = [];
+
+  constructor(env: Pick<DockerEnv, 'docker' | 'jdkImage'>) {
+    this.#docker = env.docker;
+    this.#jdkImage = env.jdkImage;
+  }
+
+  /** Labels of a test container, plus kubelet's when in a pod. */
+  labels(pod: PodIdentity | undefined, containerName: string, dockerType: 'container' | 'podsandbox') {
+    const labels: Record<string, string> = { [TEST_LABEL]: this.#run };
+    if (pod) {
+      labels[KUBELET_LABELS.podUid] = pod.uid;
+      labels[KUBELET_LABELS.podName] = pod.name;
+      labels[KUBELET_LABELS.namespace] = pod.namespace;
+      labels[KUBELET_LABELS.containerName] = containerName;
+      labels[KUBELET_LABELS.dockerType] = dockerType;
+    }
+    return labels;
+  }
+
+  /** The pod's pause container, as kubelet starts first (type podsandbox, container name POD). */
+  async startSandbox(pod: PodIdentity): Promise<StartedContainer> {
+    const name = `k8s_POD_${pod.name}_${pod.namespace}_${pod.uid}_0`;
+    return this.#start({
+      name,
+      Image: this.#image(),
+      Cmd: ['sleep', 'infinity'],
+      Labels: this.labels(pod, 'POD', 'podsandbox'),
+      readyText: '',
+      pod,
+      containerName: 'POD',
+    });
+  }
+
+  /** A JVM running a workload from test/workloads; see JvmOptions for the variants. */
+  async startJvm(options: JvmOptions = {}): Promise<StartedContainer> {
+    const containerName = options.containerName ?? 'app';
+    const mainClass = options.mainClass ?? 'Hot';
+    const java = [
+      'java',
+      '-Xmx128m',
+      ...(options.preserveFramePointer === false ? [] : ['-XX:+PreserveFramePointer']),
+      ...(options.jvmFlags ?? []),
+      '-cp',
+      '/app',
+      mainClass,
+      ...(options.args ?? []),
+    ];
+    for (const token of java) {
+      if (!SAFE_TOKEN.test(token)) throw new Error(`unsafe token for a test command line: ${JSON.stringify(token)}`);
+    }
+    const cmd =
+      options.launch === 'shell'
+        ? ['sh', '-c', `${java.join(' ')}; echo "java exited with status $?"; exec sleep infinity`]
+        : java;
+    const pod = options.pod;
+    const name = pod
+      ? `k8s_${containerName}_${pod.name}_${pod.namespace}_${pod.uid}_0`
+      : `podflame-test-${mainClass.toLowerCase()}-${randomBytes(4).toString('hex')}`;
+    return this.#start({
+      name,
+      Image: options.image ?? this.#image(),
+      Cmd: cmd,
+      User: options.user,
+      Labels: this.labels(pod, containerName, 'container'),
+      readyText: `${mainClass}: started`,
+      pod,
+      containerName: pod ? containerName : undefined,
+    });
+  }
+
+  /** A container that runs no JVM: a shell burning CPU (for the NO_JVM warning). */
+  async startBusyShell(pod?: PodIdentity, containerName = 'shell'): Promise<StartedContainer> {
+    const name = pod
+      ? `k8s_${containerName}_${pod.name}_${pod.namespace}_${pod.uid}_0`
+      : `podflame-test-shell-${randomBytes(4).toString('hex')}`;
+    return this.#start({
+      name,
+      Image: this.#image(),
+      Cmd: ['sh', '-c', 'echo "shell: started"; while :; do :; done'],
+      Labels: this.labels(pod, containerName, 'container'),
+      readyText: 'shell: started',
+      pod,
+      containerName: pod ? containerName : undefined,
+    });
+  }
+
+  /** Waits until the container printed its ready text (or `text`), failing early if it exits. */
+  async waitForOutput(c: StartedContainer, text = c.readyText, timeoutMs = 60_000): Promise<void> {
+    const container = this.#docker.getContainer(c.id);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const logs = (await container.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
+      if (logs.includes(text)) return;
+      const info = await container.inspect();
+      if (!info.State.Running) {
+        throw new Error(`container ${c.name} exited (${info.State.ExitCode}) before printing "${text}": ${logs}`);
+      }
+      if (Date.now() > deadline) throw new Error(`container ${c.name} did not print "${text}" within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** Ready text, then `warmupMs` more so the hot methods are JIT-compiled before a capture. */
+  async waitForWarmup(c: StartedContainer, warmupMs = 2000): Promise<void> {
+    await this.waitForOutput(c);
+    await new Promise((r) => setTimeout(r, warmupMs));
+  }
+
+  /** Waits for the container to stop (e.g. a JVM that exits by itself); returns its exit code. */
+  async waitForExit(c: StartedContainer): Promise<number> {
+    const r = (await this.#docker.getContainer(c.id).wait()) as { StatusCode: number };
+    return r.StatusCode;
+  }
+
+  /** Removes every container this instance started (force). Idempotent. */
+  async cleanup(): Promise<void> {
+    const ids = this.#started.splice(0);
+    await Promise.all(
+      ids.map((id) =>
+        this.#docker
+          .getContainer(id)
+          .remove({ force: true })
+          .catch(() => undefined),
+      ),
+    );
+  }
+
+  #image(): string {
+    if (this.#jdkImage === undefined) throw new Error('JvmContainers needs an env prepared with { jdk: true }');
+    return this.#jdkImage;
+  }
+
+  async #start(spec: {
+    name: string;
+    Image: string;
+    Cmd: string[];
+    User?: string | undefined;
+    Labels: Record<string, string>;
+    readyText: string;
+    pod: PodIdentity | undefined;
+    containerName: string | undefined;
+  }): Promise<StartedContainer> {
+    const container = await this.#docker.createContainer({
+      name: spec.name,
+      Image: spec.Image,
+      Cmd: spec.Cmd,
+      ...(spec.User !== undefined ? { User: spec.User } : {}),
+      Labels: spec.Labels,
+      HostConfig: { NetworkMode: 'none', Memory: 512 * 1024 * 1024, AutoRemove: false },
+    });
+    this.#started.push(container.id);
+    await container.start();
+    return {
+      id: container.id,
+      name: spec.name,
+      pod: spec.pod,
+      containerName: spec.containerName,
+      readyText: spec.readyText,
+    };
+  }
+}
