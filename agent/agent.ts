@@ -13,6 +13,10 @@ import { CaptureService } from './profiles/capture-service.js';
 import { ProfileRegistry } from './profiles/profile-registry.js';
 import { createAgentApp, type AgentAppOptions } from './server/app.js';
 import { AgentHttpServer, type BoundAddress } from './server/http-server.js';
+import { accessControlOptions, createAccessControl, type AccessControl } from './auth/access-control.js';
+import { withAccessControl } from './server/access-wiring.js';
+import { CallerRateLimiter } from './server/middleware/rate-limit.js';
+import { loadTlsMaterial } from './server/tls.js';
 
 export interface AgentDeps {
   config: AgentConfig;
@@ -21,6 +25,8 @@ export interface AgentDeps {
   logger: Logger;
   /** Extension points for authentication, schedules, stores (see AgentAppOptions). */
   app?: AgentAppOptions;
+  /** Authentication and authorization. Default: built from the config's --auth options (createAccessControl). */
+  access?: AccessControl;
   /** This process's id on its capture containers. Default: `NODE.UUID` (see agentInstanceId). */
   instanceId?: string;
 }
@@ -77,9 +83,16 @@ export class Agent {
         nodeName: config.nodeName,
         captureImage: config.captureImage,
       },
-      deps.app,
+      withAccessControl(
+        deps.access ?? createAccessControl(accessControlOptions(config)),
+        new CallerRateLimiter({ perMinute: config.rateLimitPerMinute }),
+        deps.app,
+      ),
     );
-    this.#http = new AgentHttpServer(app, config.listen);
+    this.#http = new AgentHttpServer(app, config.listen, {
+      tls: loadTlsMaterial({ certFile: config.tlsCert, keyFile: config.tlsKey }),
+      readTimeoutMs: config.readTimeoutSeconds * 1000,
+    });
   }
 
   /** Where the API listens (after start). */

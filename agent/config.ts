@@ -7,6 +7,14 @@
 import { parseArgs } from 'node:util';
 import { PodflameError } from '../shared/errors.js';
 import { parseDurationSeconds } from '../shared/duration.js';
+import { AUTH_MODES, type AuthMode } from './auth/identity.js';
+import { assertAuthModeAllowed } from './auth/listen-guard.js';
+import {
+  DEFAULT_AUTHZ_RESOURCE,
+  describeAuthzResource,
+  parseAuthzResource,
+  type AuthzResource,
+} from './authz/resource.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -36,6 +44,22 @@ export interface AgentConfig {
   profileRetention: number;
   /** pino level. Default `info`. */
   logLevel: LogLevel;
+  /** Who may call the API: `kubernetes` (TokenReview + SubjectAccessReview), `token`, `none` (loopback only). Default `none`. */
+  auth: AuthMode;
+  /** Static tokens for `--auth token` (kube-apiserver token file format). No default. */
+  tokenFile?: string;
+  /** The agent's own kubeconfig for `--auth kubernetes`. Default: the in-cluster service account. */
+  kubeconfig?: string;
+  /** Permission a caller needs on the target pod with `--auth kubernetes`. Default `create pods/exec`. */
+  authzResource: AuthzResource;
+  /** PEM certificate chain; with `tlsKey`, the API is served over HTTPS. No default (HTTP). */
+  tlsCert?: string;
+  /** PEM private key of `tlsCert`. */
+  tlsKey?: string;
+  /** API requests per caller per minute (token bucket, bursts up to the same number); 0 turns it off. Default 120. */
+  rateLimitPerMinute: number;
+  /** Seconds a client has to send its whole request (headers and body); slower ones get 408. Default 60. */
+  readTimeoutSeconds: number;
 }
 
 export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Object.freeze({
@@ -47,6 +71,10 @@ export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Obj
   requestTimeoutSeconds: 60,
   profileRetention: 32,
   logLevel: 'info',
+  auth: 'none',
+  authzResource: DEFAULT_AUTHZ_RESOURCE,
+  rateLimitPerMinute: 120,
+  readTimeoutSeconds: 60,
 });
 
 interface OptionSpec<K extends keyof AgentConfig = keyof AgentConfig> {
@@ -202,6 +230,74 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
       return text as LogLevel;
     },
   }),
+  option({
+    key: 'auth',
+    flag: 'auth',
+    env: ['PODFLAME_AUTH'],
+    placeholder: 'MODE',
+    description: `authentication: ${AUTH_MODES.join(', ')} (none only on a loopback listen address)`,
+    parse: (text, source) => {
+      if (!(AUTH_MODES as readonly string[]).includes(text))
+        throw invalid(source, `one of ${AUTH_MODES.join(', ')}`, text);
+      return text as AuthMode;
+    },
+  }),
+  option({
+    key: 'tokenFile',
+    flag: 'token-file',
+    env: ['PODFLAME_TOKEN_FILE'],
+    placeholder: 'FILE',
+    description: 'tokens for --auth token, one per line: token[,user[,uid[,"groups"]]]',
+    parse: parseNonEmpty('a file path'),
+  }),
+  option({
+    key: 'kubeconfig',
+    flag: 'kubeconfig',
+    env: ['PODFLAME_KUBECONFIG'],
+    placeholder: 'FILE',
+    description: "the agent's own access to the Kubernetes API for --auth kubernetes (default: in-cluster)",
+    parse: parseNonEmpty('a file path'),
+  }),
+  option({
+    key: 'authzResource',
+    flag: 'authz-resource',
+    env: ['PODFLAME_AUTHZ_RESOURCE'],
+    placeholder: '[GROUP/]RESOURCE[/SUB]',
+    description: 'what a caller must be allowed to create on the target pod, e.g. pods/exec or podflame.io/profiles',
+    parse: (text) => parseAuthzResource(text),
+  }),
+  option({
+    key: 'tlsCert',
+    flag: 'tls-cert',
+    env: ['PODFLAME_TLS_CERT'],
+    placeholder: 'FILE',
+    description: 'PEM certificate: serve HTTPS (with --tls-key)',
+    parse: parseNonEmpty('a file path'),
+  }),
+  option({
+    key: 'tlsKey',
+    flag: 'tls-key',
+    env: ['PODFLAME_TLS_KEY'],
+    placeholder: 'FILE',
+    description: 'PEM private key of --tls-cert',
+    parse: parseNonEmpty('a file path'),
+  }),
+  option({
+    key: 'rateLimitPerMinute',
+    flag: 'rate-limit',
+    env: ['PODFLAME_RATE_LIMIT'],
+    placeholder: 'N',
+    description: 'API requests per caller per minute (0: no limit)',
+    parse: parseInteger(0, 1_000_000),
+  }),
+  option({
+    key: 'readTimeoutSeconds',
+    flag: 'read-timeout',
+    env: ['PODFLAME_READ_TIMEOUT'],
+    placeholder: 'DURATION',
+    description: 'time a client has to send its whole request; slower clients get 408 (e.g. 30s)',
+    parse: parseDuration,
+  }),
 ];
 
 export interface ConfigSources {
@@ -217,6 +313,8 @@ function defaultText(spec: OptionSpec, hostname: string): string {
   if (spec.key === 'nodeName') return hostname;
   const value = DEFAULT_AGENT_CONFIG[spec.key as Exclude<keyof AgentConfig, 'nodeName'>];
   if (spec.key === 'listen') return `${(value as ListenAddress).host}:${(value as ListenAddress).port}`;
+  if (spec.key === 'authzResource') return describeAuthzResource(value as AuthzResource);
+  if (value === undefined) return 'none';
   return String(value);
 }
 
@@ -265,5 +363,6 @@ export function parseAgentConfig(sources: ConfigSources): ParsedAgentCommandLine
       (config as unknown as Record<string, unknown>)[spec.key] = spec.parse(sources.env[envName] as string, envName);
     }
   }
+  assertAuthModeAllowed(config.auth, config.listen.host, config.listen.port);
   return { kind: 'config', config };
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { PodflameError, asPodflameError } from '../../shared/errors.js';
+import type { AgentConfig } from '../config.js';
 import { AllowAllAuthorizer, type Authorizer } from '../authz/authorizer.js';
 import { kubeAccessReviewer, kubePodLocator } from '../authz/kube-api.js';
 import { KubernetesAuthorizer } from '../authz/kubernetes-authorizer.js';
@@ -31,6 +32,18 @@ export interface AccessControlOptions {
 export interface AccessControl {
   authenticator: Authenticator;
   authorizer: Authorizer;
+}
+
+/** The access-control part of the agent's configuration. */
+export function accessControlOptions(config: AgentConfig): AccessControlOptions {
+  return {
+    auth: config.auth,
+    tokenFile: config.tokenFile,
+    kubeconfig: config.kubeconfig,
+    authzResource: config.authzResource,
+    nodeName: config.nodeName,
+    listen: config.listen,
+  };
 }
 
 /**

@@ -5,7 +5,7 @@
 import express, { type Express, type Request, type RequestHandler, type Router } from 'express';
 import type { Logger } from 'pino';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import { HEADERS, type ResolvedTarget } from '../../shared/api.js';
+import { HEADERS, type ResolvedTarget, type TargetContainer } from '../../shared/api.js';
 import type { AgentMetrics } from '../metrics.js';
 import type { CaptureService } from '../profiles/capture-service.js';
 import type { ProfileRegistry } from '../profiles/profile-registry.js';
@@ -25,6 +25,8 @@ export interface AgentAppOptions {
   routers?: readonly Router[];
   /** Refuses a caller a resolved target before the capture starts (authorization). Default: everyone may. */
   authorizeTarget?: (req: Request, target: ResolvedTarget) => Promise<void>;
+  /** Trims `GET /v1/targets` to what the caller may profile. Default: everything on the node. */
+  filterTargets?: (req: Request, items: TargetContainer[]) => Promise<TargetContainer[]>;
 }
 
 export const DEFAULT_AGENT_APP_OPTIONS = Object.freeze({ bodyLimitBytes: 64 * 1024 });
@@ -59,7 +61,13 @@ export function createAgentApp(deps: AgentAppDeps, options: AgentAppOptions = {}
   );
   app.use(metricsRouter(deps.metrics));
   if (options.apiMiddleware && options.apiMiddleware.length > 0) app.use('/v1', ...options.apiMiddleware);
-  app.use(targetsRouter({ runtime: deps.runtime, nodeName: deps.nodeName }));
+  app.use(
+    targetsRouter({
+      runtime: deps.runtime,
+      nodeName: deps.nodeName,
+      ...(options.filterTargets ? { filterTargets: options.filterTargets } : {}),
+    }),
+  );
   app.use(
     profilesRouter({
       captures: deps.captures,

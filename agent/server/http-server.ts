@@ -3,29 +3,50 @@
  * next agent), then, once in-flight captures have been stopped and answered, wait for the connections to finish.
  */
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { ListenAddress } from '../config.js';
+import type { TlsMaterial } from './tls.js';
 
 export interface BoundAddress {
   host: string;
   port: number;
-  /** `http://HOST:PORT`, IPv6 hosts bracketed. */
+  /** `http://HOST:PORT` (`https://` with TLS), IPv6 hosts bracketed. */
   url: string;
+}
+
+export interface AgentHttpServerOptions {
+  /** Certificate and key: serve HTTPS. Default: plain HTTP. */
+  tls?: TlsMaterial | undefined;
+  /**
+   * Time a client has to send its whole request, headers and body, in ms; a client that sends headers and then
+   * stalls (slowloris) gets 408 and is disconnected. Default 60 000.
+   */
+  readTimeoutMs?: number;
 }
 
 export class AgentHttpServer {
   readonly #server: Server;
   readonly #listen: ListenAddress;
+  readonly #scheme: 'http' | 'https';
   #closed: Promise<void> | undefined;
 
-  constructor(app: Express, listen: ListenAddress) {
+  constructor(app: Express, listen: ListenAddress, options: AgentHttpServerOptions = {}) {
     this.#listen = listen;
-    this.#server = createServer(app);
     // A synchronous capture may take 600 s plus margin: no socket or response time limit here; the capture service
-    // bounds each capture itself. Headers and small bodies must still arrive promptly.
-    this.#server.requestTimeout = 60_000;
-    this.#server.headersTimeout = 30_000;
+    // bounds each capture itself. Headers and small bodies must still arrive promptly: Node checks the two timeouts
+    // every connectionsCheckingInterval, so a stalled client is cut within 1.5 read timeouts at most.
+    const requestTimeout = options.readTimeoutMs ?? 60_000;
+    const timeouts = {
+      requestTimeout,
+      headersTimeout: Math.min(30_000, requestTimeout),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(requestTimeout / 2))),
+    };
+    this.#scheme = options.tls ? 'https' : 'http';
+    this.#server = options.tls
+      ? createHttpsServer({ ...timeouts, cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }, app)
+      : createServer(timeouts, app);
     this.#server.timeout = 0;
   }
 
@@ -39,7 +60,7 @@ export class AgentHttpServer {
     });
     const a = this.#server.address() as AddressInfo;
     const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-    return { host: a.address, port: a.port, url: `http://${host}:${a.port}` };
+    return { host: a.address, port: a.port, url: `${this.#scheme}://${host}:${a.port}` };
   }
 
   /** Stops accepting connections and closes idle keep-alive ones; in-flight requests carry on. Idempotent. */

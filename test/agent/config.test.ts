@@ -34,6 +34,8 @@ t.test('defaults', async (t) => {
 t.test('flags win over PODFLAME_* environment, which wins over defaults', async (t) => {
   const env = {
     PODFLAME_LISTEN: '0.0.0.0:8080',
+    // Off loopback, --auth none is refused (test/security covers that).
+    PODFLAME_AUTH: 'kubernetes',
     PODFLAME_MAX_CONCURRENT: '2',
     NODE_NAME: 'node-from-env',
     PODFLAME_CAPTURE_IMAGE: 'env-image:1',

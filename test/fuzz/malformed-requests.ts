@@ -212,7 +212,7 @@ function profileBody(rng: Rng): { category: string; body: string | Buffer; heade
     case 10:
       return { category: 'too-large', body: Buffer.alloc(int(rng, 65 * 1024, 2 * 1024 * 1024), 0x20) };
     case 11: {
-      const headers = pick(rng, [
+      const headers = pick<Record<string, string>>(rng, [
         { 'content-type': 'application/json; charset=utf-16' },
         { 'content-type': 'application/json; charset=latin9' },
         { 'content-encoding': 'gzip' },

@@ -133,16 +133,23 @@ export function profilesRouter(deps: ProfilesRouteDeps): Router {
     sendResult(res, record, request.format);
   });
 
-  router.get(`${API_PREFIX}/profiles/:id`, (req, res) => {
-    res.json(findRecord(deps.registry, req.params.id).metadata);
+  // A profile shows what ran in someone's pod: reading it needs the same permission as capturing it.
+  const readable = async (req: Request): Promise<ProfileRecord> => {
+    const record = findRecord(deps.registry, String(req.params.id));
+    if (deps.authorizeTarget) await deps.authorizeTarget(req, record.metadata.target);
+    return record;
+  };
+
+  router.get(`${API_PREFIX}/profiles/:id`, async (req, res) => {
+    res.json((await readable(req)).metadata);
   });
 
-  router.get(`${API_PREFIX}/profiles/:id/flamegraph.svg`, (req, res) => {
-    sendResult(res, findRecord(deps.registry, req.params.id), 'svg');
+  router.get(`${API_PREFIX}/profiles/:id/flamegraph.svg`, async (req, res) => {
+    sendResult(res, await readable(req), 'svg');
   });
 
-  router.get(`${API_PREFIX}/profiles/:id/folded`, (req, res) => {
-    sendResult(res, findRecord(deps.registry, req.params.id), 'folded');
+  router.get(`${API_PREFIX}/profiles/:id/folded`, async (req, res) => {
+    sendResult(res, await readable(req), 'folded');
   });
 
   return router;

@@ -1,18 +1,21 @@
 /** `GET /v1/targets`: the containers on this node a caller could profile, marking those running a JVM. */
-import express, { type Router } from 'express';
+import express, { type Request, type Router } from 'express';
 import type { ContainerRuntime } from '../../runtime/container-runtime.js';
-import { API_PREFIX, type TargetsResponse } from '../../../shared/api.js';
+import { API_PREFIX, type TargetContainer, type TargetsResponse } from '../../../shared/api.js';
 import { listTargets } from '../../targets/list.js';
 
 export interface TargetsRouteDeps {
   runtime: ContainerRuntime;
   nodeName: string;
+  /** Keeps the containers the caller may profile (authorization); absent: all. */
+  filterTargets?: (req: Request, items: TargetContainer[]) => Promise<TargetContainer[]>;
 }
 
 export function targetsRouter(deps: TargetsRouteDeps): Router {
   const router = express.Router();
-  router.get(`${API_PREFIX}/targets`, async (_req, res) => {
-    const items = await listTargets(deps.runtime);
+  router.get(`${API_PREFIX}/targets`, async (req, res) => {
+    const all = await listTargets(deps.runtime);
+    const items = deps.filterTargets ? await deps.filterTargets(req, all) : all;
     res.json({ node: deps.nodeName, items } satisfies TargetsResponse);
   });
   return router;
