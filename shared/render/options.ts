@@ -1,0 +1,168 @@
+import { PodflameError } from '../errors.js';
+import { isBackground, isPaletteName, type PaletteName } from './palette.js';
+import type { NameAttrs } from './nameattr.js';
+
+/**
+ * How a flame graph is drawn. Field names and defaults are flamegraph.pl's options (`--title`, `--width`, ...), so a
+ * user's flamegraph.pl command line carries over unchanged.
+ */
+export interface RenderOptions {
+  /** Heading. Default '' = "Flame Graph", or "Icicle Graph" with `inverted`, "Flame Chart" with `flamechart`. */
+  title: string;
+  /** Second heading line under the title; default '' (none). */
+  subtitle: string;
+  /** Image width in pixels; default 1200. */
+  width: number;
+  /** Height of one frame in pixels; default 16. */
+  height: number;
+  /** Frames narrower than this are omitted: pixels (default 0.1), or `"N%"` of the total (validated at run time). */
+  minwidth: number | string;
+  /** CSS font family; default "Verdana". */
+  fonttype: string;
+  /** Font size in pixels; default 12. */
+  fontsize: number;
+  /** Average glyph width relative to fontsize, for fitting labels; default 0.59. */
+  fontwidth: number;
+  /** What the counts are; default "samples". */
+  countname: string;
+  /** What the names are, shown before the hovered frame's details; default "Function:". */
+  nametype: string;
+  /**
+   * Palette: hot (default), mem, io, wakeup, chain, java, js, perl, red, green, blue, aqua, yellow, purple, orange
+   * (a string, as API requests carry it; validated at run time).
+   */
+  colors: string;
+  /** Background: yellow, blue, green, grey or `#rrggbb`; default '' = chosen by palette as flamegraph.pl does. */
+  bgcolors: string;
+  /** Colour by a hash of the name (stable across graphs, flamegraph.pl --hash); default false. */
+  hash: boolean;
+  /** Random colours (from a fixed seed, so output stays reproducible); `hash` wins when both are set. Default false. */
+  random: boolean;
+  /** Reverse every stack before merging (a "reverse" flame graph); default false. */
+  reverse: boolean;
+  /** Icicle graph: root at the top; default false. */
+  inverted: boolean;
+  /** Keep input order instead of sorting (time order left to right); default false. */
+  flamechart: boolean;
+  /** Swap the differential hues (red = shrank); default false. */
+  negate: boolean;
+  /** Multiply counts by this in titles; default 1. */
+  factor: number;
+  /** Text put in a comment near the top of the SVG; default ''. */
+  notes: string;
+  /** Width the whole graph stands for, when larger than the sum of counts (to compare graphs); default unset. */
+  total?: number | undefined;
+  /** Per-function extra attributes (flamegraph.pl --nameattr); default none. Parse a file with parseNameAttrs. */
+  nameattr?: ReadonlyMap<string, NameAttrs> | undefined;
+  /**
+   * Consistent palette (flamegraph.pl --cp): name → fill as read from palette.map, used and extended when `cp` is true.
+   * The caller reads and writes the file; the updated map comes back in RenderResult.palette. Default none.
+   */
+  palette?: ReadonlyMap<string, string> | undefined;
+  /** Use and extend `palette`; default false. */
+  cp: boolean;
+  /** Encoding named in the XML declaration (the bytes are always UTF-8); default '' = not named. */
+  encoding: string;
+}
+
+export const DEFAULT_RENDER_OPTIONS: Readonly<RenderOptions> = Object.freeze({
+  title: '',
+  subtitle: '',
+  width: 1200,
+  height: 16,
+  minwidth: 0.1,
+  fonttype: 'Verdana',
+  fontsize: 12,
+  fontwidth: 0.59,
+  countname: 'samples',
+  nametype: 'Function:',
+  colors: 'hot',
+  bgcolors: '',
+  hash: false,
+  random: false,
+  reverse: false,
+  inverted: false,
+  flamechart: false,
+  negate: false,
+  factor: 1,
+  notes: '',
+  total: undefined,
+  nameattr: undefined,
+  palette: undefined,
+  cp: false,
+  encoding: '',
+});
+
+function invalid(message: string, details: Record<string, unknown>): PodflameError {
+  return new PodflameError('INVALID_REQUEST', message, { details });
+}
+
+function checkPositive(name: string, value: number, integer: boolean): void {
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw invalid(`${name} must be a positive ${integer ? 'integer' : 'number'}, got ${String(value)}`, {
+      [name]: value,
+    });
+  }
+}
+
+const MINWIDTH_PERCENT = /^(\d+(?:\.\d*)?|\.\d+)%$/;
+const ENCODING_NAME = /^[A-Za-z][A-Za-z0-9._-]*$/;
+
+/** Minimum frame width as a count, given the pixels per count unit and the total width in count units. */
+export function minwidthInCounts(minwidth: RenderOptions['minwidth'], widthPerTime: number, timeMax: number): number {
+  if (typeof minwidth === 'string') return (timeMax * Number(minwidth.slice(0, -1))) / 100;
+  return minwidth / widthPerTime;
+}
+
+/** Options after validation: the palette is a known one. */
+export type ResolvedRenderOptions = RenderOptions & { colors: PaletteName };
+
+/** Merges with the defaults (`??`, so 0 and false stay) and validates once. */
+export function resolveRenderOptions(options: Partial<RenderOptions> = {}): ResolvedRenderOptions {
+  const merged: RenderOptions = { ...DEFAULT_RENDER_OPTIONS };
+  for (const key of Object.keys(DEFAULT_RENDER_OPTIONS) as (keyof RenderOptions)[]) {
+    const value = options[key];
+    if (value !== undefined) (merged as unknown as Record<string, unknown>)[key] = value;
+  }
+  checkPositive('width', merged.width, true);
+  checkPositive('height', merged.height, true);
+  checkPositive('fontsize', merged.fontsize, false);
+  checkPositive('fontwidth', merged.fontwidth, false);
+  if (typeof merged.minwidth === 'string') {
+    if (!MINWIDTH_PERCENT.test(merged.minwidth)) {
+      throw invalid(`minwidth must be pixels (e.g. 0.1) or a percentage (e.g. 0.5%), got "${merged.minwidth}"`, {
+        minwidth: merged.minwidth,
+      });
+    }
+  } else if (!Number.isFinite(merged.minwidth) || merged.minwidth < 0) {
+    throw invalid(`minwidth must be zero or more pixels, got ${String(merged.minwidth)}`, {
+      minwidth: merged.minwidth,
+    });
+  }
+  if (!Number.isFinite(merged.factor) || merged.factor === 0) {
+    throw invalid(`factor must be a non-zero number, got ${String(merged.factor)}`, { factor: merged.factor });
+  }
+  if (merged.total !== undefined && (!Number.isFinite(merged.total) || merged.total < 0)) {
+    throw invalid(`total must be a number of ${merged.countname} (zero or more), got ${String(merged.total)}`, {
+      total: merged.total,
+    });
+  }
+  if (!isPaletteName(merged.colors)) {
+    throw invalid(
+      `unknown palette "${String(merged.colors)}": use hot, mem, io, wakeup, chain, java, js, perl, red, green, ` +
+        'blue, aqua, yellow, purple or orange',
+      { colors: merged.colors },
+    );
+  }
+  if (merged.bgcolors !== '' && !isBackground(merged.bgcolors)) {
+    throw invalid(`unknown background "${merged.bgcolors}": use yellow, blue, green, grey or #rrggbb`, {
+      bgcolors: merged.bgcolors,
+    });
+  }
+  if (merged.encoding !== '' && !ENCODING_NAME.test(merged.encoding)) {
+    throw invalid(`encoding must be an encoding name such as utf-8, got "${merged.encoding}"`, {
+      encoding: merged.encoding,
+    });
+  }
+  return merged as ResolvedRenderOptions;
+}
