@@ -35,7 +35,15 @@ try {
   logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'invalid configuration');
   process.exit(err instanceof PodflameError ? err.exitCode : 2);
 }
-const agent = new Agent({ config, runtime, logger });
+let agent: Agent;
+try {
+  // Checks what can be checked before listening: the token file, the agent's kubeconfig, the TLS certificate.
+  agent = new Agent({ config, runtime, logger });
+} catch (err) {
+  process.stderr.write(`podflame-agent: ${err instanceof Error ? err.message : String(err)}\n`);
+  await runtime.close().catch(() => undefined);
+  process.exit(err instanceof PodflameError ? err.exitCode : 2);
+}
 
 let stopping = false;
 function shutdown(signal: string): void {

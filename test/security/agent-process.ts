@@ -1,12 +1,13 @@
 /**
- * Runs the real `podflame-agent` entry point (agent/main.ts, through tap's TypeScript loader) as a child process, as
- * the security, fault and fuzz tests need: flags exactly as a user types them, its JSON log lines collected, and
- * SIGKILL available. Not a test file (no .test.ts): imported by them.
+ * Runs the built `podflame-agent` entry point (dist/agent/main.js; `npm test` builds before running tap) as a child
+ * process, as the security, fault and fuzz tests need: flags exactly as a user types them, its JSON log lines
+ * collected, and SIGKILL available. Not a test file (no .test.ts): imported by them.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const MAIN = fileURLToPath(new URL('../../agent/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../dist/agent/main.js', import.meta.url));
 
 export interface AgentProcess {
   child: ChildProcessWithoutNullStreams;
@@ -28,16 +29,9 @@ export interface AgentRun {
   stderr: string;
 }
 
-function loaderArgs(): string[] {
-  // tap runs test files with its TypeScript loader; the child gets the same one (and only that one).
-  return process.execArgv.filter((a) => a.includes('typescript'));
-}
-
 function spawnMain(args: readonly string[], env: Record<string, string>): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, [...loaderArgs(), MAIN, ...args], {
-    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build first (npm test does)`);
+  return spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 /** Runs the agent until it exits by itself (for flags that must make it refuse to start). */
