@@ -7,6 +7,7 @@
 import type { ContainerInfo } from '../runtime/container-runtime.js';
 import { KUBE_LABELS } from '../runtime/container-runtime.js';
 import { matchesLabels, parseLabelSelector } from '../../shared/label-selector.js';
+import { PodflameError } from '../../shared/errors.js';
 
 /** The part of the container runtime this needs. */
 export interface ContainerLister {
@@ -16,6 +17,9 @@ export interface ContainerLister {
 /** Pod labels by pod UID, from the Kubernetes API; undefined for a pod not (yet) seen on this node. */
 export interface PodLabelSource {
   labelsFor(podUid: string): Readonly<Record<string, string>> | undefined;
+  /** False until the pods of the node have been listed once. */
+  ready(): boolean;
+  notReadyReason(): string;
 }
 
 export interface TargetSelector {
@@ -53,6 +57,10 @@ export class TargetFinder {
   ) {}
 
   async find(selector: TargetSelector): Promise<CaptureTarget[]> {
+    if (this.pods && !this.pods.ready()) {
+      // Without the pod list every pod would look foreign: say so rather than report "no targets".
+      throw new PodflameError('KUBERNETES_API_ERROR', this.pods.notReadyReason());
+    }
     const labelSelector = selector.labelSelector === undefined ? undefined : parseLabelSelector(selector.labelSelector);
     const inNamespace = await this.containers.listContainers({
       labels: { [KUBE_LABELS.namespace]: selector.namespace },

@@ -1,0 +1,30 @@
+/**
+ * Scheduled captures through the agent's capture service, the same path as `POST /v1/profiles`: target checks,
+ * per-container and global admission, the capture container, the collapser. The target is the container ID the
+ * schedule found, so the capture profiles exactly that container.
+ */
+import type { CaptureHooks } from '../profiles/capture-service.js';
+import type { ProfileRecord } from '../profiles/profile-registry.js';
+import type { ValidProfileRequest } from '../../shared/api.js';
+import type { ScheduledCapture } from './scheduler.js';
+
+/** The part of CaptureService this uses. */
+export interface CaptureStarter {
+  start(request: ValidProfileRequest, hooks?: CaptureHooks): Promise<ProfileRecord>;
+}
+
+export function captureThrough(service: CaptureStarter): ScheduledCapture {
+  return async ({ target, durationSeconds, frequencyHz, signal }) => {
+    const record = await service.start(
+      { target: { containerId: target.containerId }, durationSeconds, frequencyHz, format: 'folded' },
+      { signal },
+    );
+    await record.settled;
+    if (record.error) throw record.error;
+    return {
+      stacks: record.stacks ?? new Map(),
+      warnings: record.metadata.warnings,
+      startedAtMs: Date.parse(record.metadata.startedAt),
+    };
+  };
+}

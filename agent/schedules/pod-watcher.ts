@@ -1,0 +1,116 @@
+/**
+ * The pods of this node and their labels, kept current by watching the Kubernetes API
+ * (`GET /api/v1/pods?fieldSelector=spec.nodeName=NODE`, list then watch, as an informer does). Schedules match
+ * `labelSelector` against these labels; a pod the watch does not know is not on this node, so it is never profiled.
+ * A failed watch is retried after a delay; until the first list has arrived, `ready()` is false.
+ */
+import { CoreV1Api, ListWatch, Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { PodflameError } from '../../shared/errors.js';
+import type { PodLabelSource } from './targets.js';
+
+export interface PodWatcherOptions {
+  /** How to reach the API server (the agent's `--kubeconfig`, or in-cluster). Required. */
+  kubeConfig: KubeConfig;
+  /** This node's name, as in the pods' `spec.nodeName`. Required. */
+  nodeName: string;
+  /** Wait before watching again after an error. Default 5 000 ms. */
+  retryDelayMs?: number;
+  /** pino-compatible; default silent. */
+  logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+}
+
+export const DEFAULT_POD_WATCHER_OPTIONS = Object.freeze({ retryDelayMs: 5_000 });
+
+export class PodWatcher implements PodLabelSource {
+  private readonly informer: ListWatch<V1Pod>;
+  private readonly labels = new Map<string, Record<string, string>>();
+  private readonly retryDelayMs: number;
+  private readonly logger: NonNullable<PodWatcherOptions['logger']>;
+  private readonly nodeName: string;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private synced = false;
+  private closed = false;
+  private lastError: string | undefined;
+
+  constructor(options: PodWatcherOptions) {
+    this.nodeName = options.nodeName;
+    this.retryDelayMs = options.retryDelayMs ?? DEFAULT_POD_WATCHER_OPTIONS.retryDelayMs;
+    this.logger = options.logger ?? { info: () => undefined, warn: () => undefined };
+    const fieldSelector = `spec.nodeName=${options.nodeName}`;
+    const core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.informer = new ListWatch<V1Pod>(
+      '/api/v1/pods',
+      new Watch(options.kubeConfig),
+      async () => {
+        const list = await core.listPodForAllNamespaces({ fieldSelector });
+        // The list has arrived; the informer adds its items as soon as this returns, before any I/O callback runs.
+        setImmediate(() => {
+          if (!this.synced)
+            this.logger.info({ node: this.nodeName, pods: list.items.length }, 'watching the pods of this node');
+          this.synced = true;
+          this.lastError = undefined;
+        });
+        return list;
+      },
+      false,
+      undefined,
+      fieldSelector,
+    );
+    const remember = (pod: V1Pod) => {
+      const uid = pod.metadata?.uid;
+      if (uid) this.labels.set(uid, { ...(pod.metadata?.labels ?? {}) });
+    };
+    this.informer.on('add', remember);
+    this.informer.on('update', remember);
+    this.informer.on('delete', (pod) => {
+      const uid = pod.metadata?.uid;
+      if (uid) this.labels.delete(uid);
+    });
+    this.informer.on('error', (err: unknown) => this.retry(err));
+  }
+
+  private retry(err: unknown): void {
+    if (this.closed) return;
+    const message = err instanceof Error ? err.message : String((err as { message?: string })?.message ?? err);
+    this.lastError = message;
+    this.logger.warn({ node: this.nodeName, err: message, retryInMs: this.retryDelayMs }, 'pod watch failed');
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      if (!this.closed) this.informer.start().catch((e: unknown) => this.retry(e));
+    }, this.retryDelayMs);
+    this.retryTimer.unref();
+  }
+
+  /** Starts listing and watching; does not wait for the API server (an unreachable one is retried). */
+  start(): void {
+    if (this.closed) throw new PodflameError('INTERNAL', 'the pod watcher is closed');
+    this.informer.start().catch((err: unknown) => this.retry(err));
+  }
+
+  ready(): boolean {
+    return this.synced;
+  }
+
+  /** Why the pods are not known yet, for error messages. */
+  notReadyReason(): string {
+    return this.lastError === undefined
+      ? `the pods of node ${this.nodeName} have not been listed from the Kubernetes API yet`
+      : `the pods of node ${this.nodeName} cannot be listed from the Kubernetes API: ${this.lastError}`;
+  }
+
+  labelsFor(podUid: string): Readonly<Record<string, string>> | undefined {
+    return this.labels.get(podUid);
+  }
+
+  /** Pods known on this node (for tests and status). */
+  get size(): number {
+    return this.labels.size;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    await this.informer.stop();
+  }
+}

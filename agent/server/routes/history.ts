@@ -1,0 +1,268 @@
+/**
+ * The agent's history API: the stored-profile list (`GET /v1/profiles`, the collection only — `/v1/profiles/:id`
+ * is the capture API's), merged graphs over a time range (`GET /v1/flamegraph`), differential graphs of two ranges
+ * (`GET /v1/diff`), and the schedules (`GET /v1/schedules`, `GET|PUT|DELETE /v1/schedules/:name`).
+ */
+import express, { type Request, type Response, type Router } from 'express';
+import { API_PREFIX } from '../../../shared/api.js';
+import { PodflameError } from '../../../shared/errors.js';
+import type { FoldedStacks } from '../../../shared/folded.js';
+import {
+  DIFF_FORMATS,
+  HISTORY_FORMATS,
+  HISTORY_HEADERS,
+  HISTORY_PARAMS,
+  parseTimeParam,
+  type HistoryFilter,
+  type ScheduleStatus,
+  type StoredProfile,
+} from '../../../shared/history.js';
+import { parseLabelSelector } from '../../../shared/label-selector.js';
+import { describeMerge, renderDiffGraph, renderMergedGraph, summarize } from '../../../shared/history-graphs.js';
+import { mergeStoredProfiles } from '../../store/merge.js';
+import { parseScheduleBody, type ScheduleSpec } from '../../schedules/schedule-config.js';
+
+/** The part of the profile store the routes read. */
+export interface HistoryStore {
+  list(filter: HistoryFilter): StoredProfile[];
+  readStacks(id: string): Promise<FoldedStacks>;
+}
+
+/** The part of the scheduler the routes drive. */
+export interface ScheduleAdmin {
+  list(): ScheduleStatus[];
+  status(name: string): ScheduleStatus | undefined;
+  put(spec: ScheduleSpec): { created: boolean; status: ScheduleStatus };
+  delete(name: string): boolean;
+}
+
+export interface HistoryRouteDeps {
+  nodeName: string;
+  /** Absent when the agent runs without `--data-dir`: every route then says how to turn history on. */
+  store?: HistoryStore;
+  scheduler?: ScheduleAdmin;
+  /** Called after a schedule was created, replaced or deleted through the API (to persist them). */
+  onSchedulesChanged?: () => Promise<void>;
+  /**
+   * Refuses a caller a query (authorization), given the namespace it is limited to (undefined: all namespaces).
+   * Absent: whoever passed authentication may read the history.
+   */
+  authorizeQuery?: (req: Request, namespace: string | undefined) => Promise<void>;
+  /** Clock for `now`-relative times, ms since the epoch. Default Date.now. */
+  now?: () => number;
+  /** Largest schedule body accepted, bytes. Default 64 KiB. */
+  bodyLimitBytes?: number;
+}
+
+const FILTER_PARAMS = ['namespace', 'pod', 'container', 'schedule', 'labelSelector'] as const;
+const LIST_PARAMS = [...FILTER_PARAMS, 'from', 'to'];
+const GRAPH_PARAMS = [...LIST_PARAMS, 'format'];
+const DIFF_PARAMS = [...FILTER_PARAMS, 'baseFrom', 'baseTo', 'targetFrom', 'targetTo', 'format', 'normalize'];
+
+function noStore(): PodflameError {
+  return new PodflameError(
+    'NO_STORED_PROFILES',
+    'this agent keeps no profiles: start it with --data-dir DIR (and --schedules FILE) to store and query them',
+    { details: { store: false } },
+  );
+}
+
+/** Reads the query as single strings, refusing parameters the route does not know and repeated ones. */
+function queryParams(req: Request, allowed: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(req.query)) {
+    if (!allowed.includes(key)) {
+      throw new PodflameError(
+        'INVALID_REQUEST',
+        `unknown query parameter '${key}' for ${req.path}; known: ${allowed.join(', ')}`,
+        { details: { parameter: key } },
+      );
+    }
+    if (typeof value !== 'string') {
+      throw new PodflameError('INVALID_REQUEST', `query parameter '${key}' is given more than once`, {
+        details: { parameter: key },
+      });
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+function filterFrom(q: Record<string, string>, nowMs: number, range?: { from: string; to: string }): HistoryFilter {
+  const filter: HistoryFilter = {};
+  for (const key of FILTER_PARAMS) {
+    const v = q[HISTORY_PARAMS[key]];
+    if (v !== undefined && v !== '') filter[key] = v;
+  }
+  if (filter.labelSelector !== undefined) parseLabelSelector(filter.labelSelector);
+  const fromText = q[range?.from ?? HISTORY_PARAMS.from];
+  const toText = q[range?.to ?? HISTORY_PARAMS.to];
+  if (fromText !== undefined) filter.from = parseTimeParam(fromText, range?.from ?? 'from', nowMs);
+  if (toText !== undefined) filter.to = parseTimeParam(toText, range?.to ?? 'to', nowMs);
+  if (filter.from !== undefined && filter.to !== undefined && filter.from >= filter.to) {
+    throw new PodflameError(
+      'INVALID_REQUEST',
+      `${range?.from ?? 'from'} must be before ${range?.to ?? 'to'} (got ${new Date(filter.from).toISOString()} and ${new Date(filter.to).toISOString()})`,
+    );
+  }
+  return filter;
+}
+
+function formatOf<T extends string>(q: Record<string, string>, formats: readonly T[], fallback: T): T {
+  const f = q[HISTORY_PARAMS.format] ?? fallback;
+  if (!(formats as readonly string[]).includes(f)) {
+    throw new PodflameError('INVALID_REQUEST', `format must be one of ${formats.join(', ')}, got '${f}'`, {
+      details: { parameter: 'format' },
+    });
+  }
+  return f as T;
+}
+
+function describeFilter(f: HistoryFilter): string {
+  const parts: string[] = [];
+  if (f.namespace) parts.push(`namespace ${f.namespace}`);
+  if (f.pod) parts.push(`pod ${f.pod}`);
+  if (f.container) parts.push(`container ${f.container}`);
+  if (f.schedule) parts.push(`schedule ${f.schedule}`);
+  if (f.labelSelector) parts.push(`labels ${f.labelSelector}`);
+  if (f.from !== undefined) parts.push(`from ${new Date(f.from).toISOString()}`);
+  if (f.to !== undefined) parts.push(`to ${new Date(f.to).toISOString()}`);
+  return parts.length > 0 ? parts.join(', ') : 'any profile';
+}
+
+function nothingMatches(f: HistoryFilter, node: string, what = 'stored profile'): PodflameError {
+  return new PodflameError('NO_STORED_PROFILES', `no ${what} on node ${node} matches ${describeFilter(f)}`, {
+    details: { node },
+  });
+}
+
+function titleFor(f: HistoryFilter): string {
+  const who = [f.namespace, f.pod, f.container].filter((x) => x !== undefined).join('/');
+  return who === '' ? (f.labelSelector ?? 'all stored profiles') : who;
+}
+
+function sendGraph(res: Response, answer: { contentType: string; body: string | Buffer }): void {
+  res.type(answer.contentType).send(answer.body);
+}
+
+export function historyRouter(deps: HistoryRouteDeps): Router {
+  const router = express.Router();
+  const now = deps.now ?? Date.now;
+  const json = express.json({ limit: deps.bodyLimitBytes ?? 64 * 1024, strict: true, type: () => true });
+  const store = (): HistoryStore => {
+    if (!deps.store) throw noStore();
+    return deps.store;
+  };
+  const authorize = async (req: Request, filter: HistoryFilter): Promise<void> => {
+    await deps.authorizeQuery?.(req, filter.namespace);
+  };
+
+  router.get(`${API_PREFIX}/profiles`, async (req, res) => {
+    const filter = filterFrom(queryParams(req, LIST_PARAMS), now());
+    await authorize(req, filter);
+    res.json({ node: deps.nodeName, items: store().list(filter) });
+  });
+
+  router.get(`${API_PREFIX}/flamegraph`, async (req, res) => {
+    const q = queryParams(req, GRAPH_PARAMS);
+    const filter = filterFrom(q, now());
+    const format = formatOf(q, HISTORY_FORMATS, 'svg');
+    await authorize(req, filter);
+    const s = store();
+    const { stacks, items } = await mergeStoredProfiles(s, s.list(filter));
+    if (items.length === 0) throw nothingMatches(filter, deps.nodeName);
+    const summary = summarize(items);
+    res.setHeader(HISTORY_HEADERS.profiles, String(items.length));
+    res.setHeader(HISTORY_HEADERS.samples, String(summary.samples));
+    sendGraph(
+      res,
+      renderMergedGraph(format, stacks, {
+        title: titleFor(filter),
+        subtitle: describeMerge(summary),
+        frequencyHz: summary.frequencyHz,
+        durationSeconds: (summary.toMs - summary.fromMs) / 1000,
+        startTimeMs: summary.fromMs,
+      }),
+    );
+  });
+
+  router.get(`${API_PREFIX}/diff`, async (req, res) => {
+    const q = queryParams(req, DIFF_PARAMS);
+    for (const p of ['baseFrom', 'baseTo', 'targetFrom', 'targetTo'] as const) {
+      if (q[p] === undefined) {
+        throw new PodflameError(
+          'INVALID_REQUEST',
+          `${p} is required: /v1/diff compares a base range (baseFrom..baseTo) with a target range (targetFrom..targetTo)`,
+          { details: { parameter: p } },
+        );
+      }
+    }
+    const nowMs = now();
+    const base = filterFrom(q, nowMs, { from: 'baseFrom', to: 'baseTo' });
+    const target = filterFrom(q, nowMs, { from: 'targetFrom', to: 'targetTo' });
+    const format = formatOf(q, DIFF_FORMATS, 'svg');
+    const normalizeText = q[HISTORY_PARAMS.normalize] ?? 'true';
+    if (normalizeText !== 'true' && normalizeText !== 'false') {
+      throw new PodflameError('INVALID_REQUEST', `normalize must be true or false, got '${normalizeText}'`);
+    }
+    await authorize(req, base);
+    const s = store();
+    const baseMerge = await mergeStoredProfiles(s, s.list(base));
+    if (baseMerge.items.length === 0) throw nothingMatches(base, deps.nodeName, 'stored profile of the base range');
+    const targetMerge = await mergeStoredProfiles(s, s.list(target));
+    if (targetMerge.items.length === 0)
+      throw nothingMatches(target, deps.nodeName, 'stored profile of the target range');
+    const b = summarize(baseMerge.items);
+    const t = summarize(targetMerge.items);
+    res.setHeader(HISTORY_HEADERS.profiles, `${b.profiles},${t.profiles}`);
+    res.setHeader(HISTORY_HEADERS.samples, `${b.samples},${t.samples}`);
+    sendGraph(
+      res,
+      renderDiffGraph(format, baseMerge.stacks, targetMerge.stacks, {
+        title: `${titleFor(base)}: differential`,
+        subtitle: `base: ${describeMerge(b)}; target: ${describeMerge(t)}${normalizeText === 'true' ? '; normalized' : ''}`,
+        normalize: normalizeText === 'true',
+      }),
+    );
+  });
+
+  const scheduler = (): ScheduleAdmin => {
+    if (!deps.scheduler) throw noStore();
+    return deps.scheduler;
+  };
+  const notFound = (name: string) =>
+    new PodflameError('SCHEDULE_NOT_FOUND', `no schedule named '${name}' on node ${deps.nodeName}`, {
+      details: { schedule: name },
+    });
+
+  router.get(`${API_PREFIX}/schedules`, (req, res) => {
+    queryParams(req, []);
+    res.json({ node: deps.nodeName, items: scheduler().list() });
+  });
+
+  router.get(`${API_PREFIX}/schedules/:name`, (req, res) => {
+    const status = scheduler().status(req.params.name as string);
+    if (!status) throw notFound(req.params.name as string);
+    res.json(status);
+  });
+
+  router.put(`${API_PREFIX}/schedules/:name`, json, async (req, res) => {
+    const spec = parseScheduleBody(req.params.name as string, req.body);
+    await deps.authorizeQuery?.(req, spec.namespace);
+    const { created, status } = scheduler().put(spec);
+    await deps.onSchedulesChanged?.();
+    res.status(created ? 201 : 200).json(status);
+  });
+
+  router.delete(`${API_PREFIX}/schedules/:name`, async (req, res) => {
+    const name = req.params.name as string;
+    const existing = scheduler().status(name);
+    if (!existing) throw notFound(name);
+    await deps.authorizeQuery?.(req, existing.namespace);
+    scheduler().delete(name);
+    await deps.onSchedulesChanged?.();
+    res.status(204).end();
+  });
+
+  return router;
+}

@@ -1,0 +1,37 @@
+/**
+ * Merges stored profiles into one set of folded stacks. Counts add up: the merged total is the sum of the merged
+ * profiles' samples. A profile that retention removes while the merge runs is left out (and not counted).
+ */
+import { mergeFolded, type FoldedStacks } from '../../shared/folded.js';
+import { PodflameError } from '../../shared/errors.js';
+import type { StoredProfile } from '../../shared/history.js';
+
+export interface StackReader {
+  readStacks(id: string): Promise<FoldedStacks>;
+}
+
+export interface MergedProfiles {
+  stacks: FoldedStacks;
+  /** The profiles actually merged. */
+  items: StoredProfile[];
+}
+
+export async function mergeStoredProfiles(
+  store: StackReader,
+  items: readonly StoredProfile[],
+): Promise<MergedProfiles> {
+  const stacks: FoldedStacks = new Map();
+  const merged: StoredProfile[] = [];
+  for (const item of items) {
+    let one: FoldedStacks;
+    try {
+      one = await store.readStacks(item.id);
+    } catch (err) {
+      if (err instanceof PodflameError && err.code === 'PROFILE_NOT_FOUND') continue;
+      throw err;
+    }
+    mergeFolded(stacks, one);
+    merged.push(item);
+  }
+  return { stacks, items: merged };
+}

@@ -1,0 +1,254 @@
+/**
+ * The Pyroscope export against a stand-in that parses each request as Pyroscope's ingest handler does: what arrives
+ * is the stored profile (same stacks, counts and labels, real sample rate, from and until), and failures are retried
+ * with backoff, bounded, and counted.
+ */
+import t, { type Test } from 'tap';
+import { Registry } from 'prom-client';
+import { PyroscopeExporter, ingestUrl, type PyroscopeExporterOptions } from '../../agent/export/pyroscope.js';
+import { serializeFolded, totalSamples, type FoldedStacks } from '../../shared/folded.js';
+import type { StoredProfile } from '../../shared/history.js';
+import { parseAtTime, parsePyroscopeName, startFakePyroscope, type FakePyroscope } from '../helpers/fake-pyroscope.js';
+import { fixtureStacks } from './fixtures.js';
+
+function stored(over: Partial<StoredProfile> = {}, stacks: FoldedStacks = fixtureStacks('after')): StoredProfile {
+  return {
+    id: '20251127T100000Z-0a1b2c3d',
+    namespace: 'shop',
+    pod: 'shop-7d9f-x2',
+    container: 'app',
+    node: 'node-a',
+    start: '2025-11-27T10:00:00.000Z',
+    durationSeconds: 30,
+    frequencyHz: 99,
+    samples: totalSamples(stacks),
+    warnings: [],
+    schedule: 'every-10m',
+    podUid: null,
+    containerId: null,
+    labels: {},
+    bytes: 100,
+    ...over,
+  };
+}
+
+async function setup(t: Test, options: Partial<PyroscopeExporterOptions> = {}) {
+  const server = await startFakePyroscope();
+  const registry = new Registry();
+  const backoffs: number[] = [];
+  const exporter = new PyroscopeExporter({
+    url: `${server.url}/`,
+    registry,
+    sleep: async (ms) => {
+      backoffs.push(ms);
+    },
+    ...options,
+  });
+  exporter.start();
+  t.teardown(async () => {
+    await exporter.close();
+    await server.close();
+  });
+  return { server, registry, exporter, backoffs };
+}
+
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setTimeout(r, 10));
+}
+
+t.test('a stored profile arrives as Pyroscope reads it', async (t) => {
+  const { server, exporter, registry } = await setup(t);
+  const stacks = fixtureStacks('after');
+  exporter.enqueue(stored(), stacks);
+  await until(() => exporter.counts.ok === 1);
+  const got = server.ingested[0] as FakePyroscope['ingested'][number];
+  t.match(got, {
+    app: 'podflame',
+    profileType: 'cpu',
+    labels: { namespace: 'shop', pod: 'shop-7d9f-x2', container: 'app', node: 'node-a' },
+    fromSeconds: Date.parse('2025-11-27T10:00:00Z') / 1000,
+    untilSeconds: Date.parse('2025-11-27T10:00:30Z') / 1000,
+    sampleRate: 99,
+    spyName: 'podflame',
+    format: 'folded',
+    truncated: false,
+  });
+  t.same(Object.keys(got.labels).sort(), ['container', 'namespace', 'node', 'pod']);
+  t.same([...got.stacks.entries()].sort(), [...stacks.entries()].sort(), 'every stack with its count');
+  t.equal(got.rawBody.toString('utf8'), serializeFolded(stacks), 'the folded text, newlines intact');
+  t.equal(
+    [...got.cpuNanos.values()].reduce((a, b) => a + b, 0),
+    totalSamples(stacks) * 10_101_010,
+    'CPU time from the real 99 Hz',
+  );
+  t.same(exporter.counts, { ok: 1, failed: 0, dropped: 0, retries: 0 });
+  t.match(await registry.metrics(), /podflame_pyroscope_pushes_total\{outcome="ok"\} 1/);
+});
+
+t.test('the URL', async (t) => {
+  const url = new URL(ingestUrl('http://p:4040/base/', 'podflame', stored({ durationSeconds: 4.6, frequencyHz: 49 })));
+  t.equal(url.pathname, '/base/ingest');
+  t.same(Object.fromEntries(url.searchParams), {
+    name: 'podflame.cpu{namespace=shop,pod=shop-7d9f-x2,container=app,node=node-a}',
+    from: '1764237600',
+    until: '1764237605',
+    sampleRate: '49',
+    spyName: 'podflame',
+    format: 'folded',
+  });
+});
+
+t.test('server errors and network errors are retried with exponential backoff', async (t) => {
+  const { server, exporter, backoffs, registry } = await setup(t, { initialBackoffMs: 100, maxBackoffMs: 250 });
+  server.failNext(3, 503);
+  exporter.enqueue(stored(), fixtureStacks('before'));
+  await until(() => exporter.counts.ok === 1);
+  t.same(backoffs, [100, 200, 250]);
+  t.same(
+    server.requests.map((r) => r.status),
+    [503, 503, 503, 200],
+  );
+  t.same(exporter.counts, { ok: 1, failed: 0, dropped: 0, retries: 3 });
+  t.match(await registry.metrics(), /podflame_pyroscope_retries_total 3/);
+});
+
+t.test('a refused request is not retried; attempts are bounded', async (t) => {
+  const { server, exporter, registry } = await setup(t, { maxAttempts: 3 });
+  server.failNext(1, 400);
+  exporter.enqueue(stored(), fixtureStacks('before'));
+  await until(() => exporter.counts.failed === 1);
+  t.equal(server.requests.length, 1, '400 is final');
+  server.failNext(5, 500);
+  exporter.enqueue(stored(), fixtureStacks('before'));
+  await until(() => exporter.counts.failed === 2);
+  t.equal(server.requests.length, 4, 'then three tries of the second');
+  t.match(await registry.metrics(), /podflame_pyroscope_pushes_total\{outcome="failed"\} 2/);
+});
+
+t.test('an unreachable Pyroscope: retried, then counted as failed', async (t) => {
+  const server = await startFakePyroscope();
+  await server.close(); // its port now refuses connections
+  const exporter = new PyroscopeExporter({ url: server.url, maxAttempts: 2, sleep: async () => undefined });
+  exporter.start();
+  exporter.enqueue(stored(), fixtureStacks('before'));
+  await until(() => exporter.counts.failed === 1);
+  t.same(exporter.counts, { ok: 0, failed: 1, dropped: 0, retries: 1 });
+  await exporter.close();
+});
+
+t.test('the queue is bounded: the oldest waiting profile is dropped', async (t) => {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const sent: string[] = [];
+  const exporter = new PyroscopeExporter({
+    url: 'http://127.0.0.1:1',
+    maxQueue: 2,
+    transport: async (url) => {
+      sent.push(new URL(url).searchParams.get('name') ?? '');
+      await held;
+      return { status: 200, body: '' };
+    },
+  });
+  const registry = new Registry();
+  exporter.start();
+  for (const pod of ['p1', 'p2', 'p3', 'p4']) {
+    exporter.enqueue(stored({ pod }), fixtureStacks('before'));
+    await new Promise((r) => setImmediate(r));
+  }
+  // p1 is in flight, p2 was dropped for p4.
+  t.equal(exporter.queueLength, 2);
+  t.equal(exporter.counts.dropped, 1);
+  release();
+  await until(() => exporter.counts.ok === 3);
+  t.same(
+    sent.map((n) => /pod=(\w+)/.exec(n)?.[1]),
+    ['p1', 'p3', 'p4'],
+  );
+  await exporter.close();
+  void registry;
+});
+
+t.test('close drains what is queued, and counts what it could not send', async (t) => {
+  const { server, exporter } = await setup(t);
+  for (let i = 0; i < 5; i++) exporter.enqueue(stored({ pod: `p${i}` }), fixtureStacks('before'));
+  await exporter.close();
+  t.equal(server.ingested.length, 5);
+  exporter.enqueue(stored(), fixtureStacks('before'));
+  t.equal(exporter.queueLength, 0, 'nothing is queued after close');
+
+  let calls = 0;
+  const stuck = new PyroscopeExporter({
+    url: 'http://127.0.0.1:1',
+    drainTimeoutMs: 50,
+    transport: (_url, _body, signal) =>
+      new Promise((_resolve, reject) => {
+        calls++;
+        signal.addEventListener('abort', () => reject(new Error('aborted')));
+      }),
+  });
+  stuck.start();
+  stuck.enqueue(stored({ pod: 'a' }), fixtureStacks('before'));
+  stuck.enqueue(stored({ pod: 'b' }), fixtureStacks('before'));
+  await stuck.close();
+  await stuck.close();
+  t.equal(calls, 1);
+  t.same(stuck.counts, { ok: 0, failed: 0, dropped: 2, retries: 0 });
+  t.throws(() => stuck.start(), { code: 'INTERNAL' });
+});
+
+t.test('stacks too long for Pyroscope are left out, and counted', async (t) => {
+  const { server, exporter, registry } = await setup(t);
+  const stacks = fixtureStacks('before');
+  const long = `java;${'deep_frame;'.repeat(7000)}leaf`;
+  stacks.set(long, 3);
+  exporter.enqueue(stored({ samples: totalSamples(stacks) }), stacks);
+  await until(() => server.ingested.length === 1);
+  const got = server.ingested[0] as FakePyroscope['ingested'][number];
+  t.equal(got.truncated, false, 'Pyroscope read the whole body');
+  t.equal(got.stacks.has(long), false);
+  t.equal(got.stacks.size, stacks.size - 1);
+  t.match(await registry.metrics(), /podflame_pyroscope_dropped_lines_total 1/);
+});
+
+t.test('configuration errors', async (t) => {
+  t.throws(() => new PyroscopeExporter({ url: 'pyroscope:4040' }), {
+    code: 'CONFIG_INVALID',
+    message: /http\(s\) URL/,
+  });
+  t.throws(() => new PyroscopeExporter({ url: 'ftp://x' }), { code: 'CONFIG_INVALID' });
+  t.throws(() => new PyroscopeExporter({ url: 'http://x', maxQueue: 0 }), { code: 'CONFIG_INVALID' });
+  t.throws(() => new PyroscopeExporter({ url: 'http://x', appName: 'a b' }), { code: 'CONFIG_INVALID' });
+});
+
+t.test('the stand-in parses as Pyroscope does', async (t) => {
+  t.same(parsePyroscopeName('podflame.cpu{namespace=shop, pod = a-1 ,node=n}'), {
+    serviceName: 'podflame.cpu',
+    labels: { namespace: 'shop', pod: 'a-1', node: 'n' },
+  });
+  t.same(parsePyroscopeName('app'), { serviceName: 'app', labels: {} });
+  t.throws(() => parsePyroscopeName('{a=b}'), /service name is required/);
+  t.throws(() => parsePyroscopeName('my app.cpu{}'), /invalid service name/);
+  t.throws(() => parsePyroscopeName('app.cpu{bad-key=1}'), /invalid label name/);
+  t.equal(parseAtTime('1764237600', 0), 1764237600);
+  t.equal(parseAtTime('1764237600123', 0), 1764237600);
+  t.equal(parseAtTime('20251127', 0), 1764201600);
+  t.equal(parseAtTime('now-1h', 42), 42);
+
+  const server = await startFakePyroscope();
+  t.teardown(() => server.close());
+  const post = (query: string, body: string) =>
+    fetch(`${server.url}/ingest?${query}`, { method: 'POST', body }).then((r) => r.status);
+  t.equal(await post('name=app.cpu{}&sampleRate=abc', 'a;b 1\nnospace\n\r\nc 2\r\n'), 200);
+  t.match(server.ingested[0], {
+    sampleRate: 100,
+    spyName: 'unknown',
+    stacks: new Map([
+      ['a;b', 1],
+      ['c', 2],
+    ]),
+  });
+  t.equal(await post('name=app.cpu{}', 'a;b 1.5\n'), 422, 'counts must be integers');
+  t.equal(await post('name=app.heap{}', 'a 1\n'), 400, 'unknown profile type');
+  t.equal(await post('name=app.cpu{}', `a 1\n${'x'.repeat(70000)} 1\nb 2\n`), 200);
+  t.match(server.ingested[1], { truncated: true, stacks: new Map([['a', 1]]) }, 'a long line silently ends the parse');
+});

@@ -1,0 +1,143 @@
+/**
+ * Learning pod labels by watching the pods of this node through the Kubernetes API (a stand-in server speaking the
+ * list and watch wire format), and matching schedules against them.
+ */
+import t, { type Test } from 'tap';
+import { PodWatcher } from '../../agent/schedules/pod-watcher.js';
+import { TargetFinder } from '../../agent/schedules/targets.js';
+import { KUBE_LABELS, type ContainerInfo } from '../../agent/runtime/container-runtime.js';
+import { PodWatchApi } from './pod-watch-api.js';
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function setup(t: Test, retryDelayMs = 50) {
+  const api = new PodWatchApi();
+  await api.start();
+  const watcher = new PodWatcher({ kubeConfig: api.kubeConfig(), nodeName: 'node-a', retryDelayMs });
+  t.teardown(async () => {
+    await watcher.close();
+    await api.close();
+  });
+  return { api, watcher };
+}
+
+const shop = (name: string, uid: string, labels: Record<string, string>, nodeName = 'node-a') => ({
+  namespace: 'shop',
+  name,
+  uid,
+  nodeName,
+  labels,
+  containers: [{ name: 'app' }],
+});
+
+t.test('lists, then watches, the pods of its own node only', async (t) => {
+  const { api, watcher } = await setup(t);
+  api.putPod(shop('shop-1', 'uid-1', { app: 'shop', tier: 'web' }));
+  api.putPod(shop('shop-2', 'uid-2', { app: 'shop' }, 'node-b'));
+  t.equal(watcher.ready(), false);
+  t.match(watcher.notReadyReason(), /have not been listed/);
+  watcher.start();
+  await until(() => watcher.ready(), 'the first list');
+  t.same(watcher.labelsFor('uid-1'), { app: 'shop', tier: 'web' });
+  t.equal(watcher.labelsFor('uid-2'), undefined, 'a pod of another node is unknown');
+  t.ok(
+    api.requests.some((r) => r === '/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-a'),
+    'listed with the node field selector',
+  );
+  await until(() => api.watching === 1, 'the watch');
+  t.ok(api.requests.some((r) => r.includes('watch=true') && r.includes('fieldSelector=spec.nodeName%3Dnode-a')));
+
+  api.putPod(shop('shop-3', 'uid-3', { app: 'shop', canary: 'true' }));
+  await until(() => watcher.labelsFor('uid-3') !== undefined, 'the added pod');
+  api.putPod(shop('shop-1', 'uid-1', { app: 'shop', tier: 'api' }));
+  await until(() => watcher.labelsFor('uid-1')?.tier === 'api', 'the relabelled pod');
+  api.deletePod('shop', 'shop-3');
+  await until(() => watcher.labelsFor('uid-3') === undefined, 'the deleted pod');
+  api.putPod(shop('shop-4', 'uid-4', { app: 'shop' }, 'node-b'));
+
+  // The API server ends watches now and then: the watcher watches again.
+  api.dropWatches();
+  await until(() => api.watching === 1, 'the watch again');
+  api.putPod(shop('shop-5', 'uid-5', { app: 'shop' }));
+  await until(() => watcher.labelsFor('uid-5') !== undefined, 'a pod added after the reconnect');
+  t.equal(watcher.size, 2);
+  t.equal(watcher.labelsFor('uid-4'), undefined);
+});
+
+t.test('an API server that fails is retried; until then targets cannot be matched', async (t) => {
+  const { api, watcher } = await setup(t);
+  api.putPod(shop('shop-1', 'uid-1', { app: 'shop' }));
+  api.failLists(500, 503);
+  watcher.start();
+  await until(() => watcher.notReadyReason().includes('cannot be listed'), 'the error');
+  const finder = new TargetFinder({ listContainers: async () => [] }, watcher);
+  await t.rejects(finder.find({ namespace: 'shop' }), { code: 'KUBERNETES_API_ERROR', message: /cannot be listed/ });
+  await until(() => watcher.ready(), 'the list after retries');
+  t.same(watcher.labelsFor('uid-1'), { app: 'shop' });
+  t.same(await finder.find({ namespace: 'shop' }), []);
+});
+
+function container(
+  id: string,
+  pod: string,
+  uid: string,
+  name: string,
+  extra: Partial<ContainerInfo> = {},
+): ContainerInfo {
+  return {
+    id: id.padEnd(64, '0'),
+    name: `k8s_${name}_${pod}`,
+    image: 'shop:1',
+    state: 'running',
+    labels: {
+      [KUBE_LABELS.namespace]: 'shop',
+      [KUBE_LABELS.podName]: pod,
+      [KUBE_LABELS.podUid]: uid,
+      [KUBE_LABELS.containerName]: name,
+      [KUBE_LABELS.dockerType]: 'container',
+    },
+    ...extra,
+  };
+}
+
+t.test('schedules match the labels the API server has', async (t) => {
+  const { api, watcher } = await setup(t);
+  api.putPod(shop('shop-1', 'uid-1', { app: 'shop', tier: 'web' }));
+  api.putPod(shop('shop-2', 'uid-2', { app: 'shop', tier: 'api' }));
+  watcher.start();
+  await until(() => watcher.ready(), 'the list');
+  const containers = [
+    container('a1', 'shop-1', 'uid-1', 'app'),
+    container('a2', 'shop-1', 'uid-1', 'sidecar'),
+    container('b1', 'shop-2', 'uid-2', 'app'),
+    // Running here, but the API server places it elsewhere (a stale container): never profiled.
+    container('c1', 'shop-9', 'uid-9', 'app'),
+  ];
+  const finder = new TargetFinder(
+    {
+      listContainers: async (filter) =>
+        containers.filter((c) => Object.entries(filter?.labels ?? {}).every(([k, v]) => c.labels[k] === v)),
+    },
+    watcher,
+  );
+  const names = async (sel: Parameters<TargetFinder['find']>[0]) =>
+    (await finder.find(sel)).map((x) => `${x.pod}/${x.container}`);
+  t.same(await names({ namespace: 'shop' }), ['shop-1/app', 'shop-1/sidecar', 'shop-2/app']);
+  t.same(await names({ namespace: 'shop', labelSelector: 'tier=web' }), ['shop-1/app', 'shop-1/sidecar']);
+  t.same(await names({ namespace: 'shop', labelSelector: 'tier=api', container: 'app' }), ['shop-2/app']);
+  const [one] = await finder.find({ namespace: 'shop', pod: 'shop-2' });
+  t.same(one, {
+    namespace: 'shop',
+    pod: 'shop-2',
+    podUid: 'uid-2',
+    container: 'app',
+    containerId: 'b1'.padEnd(64, '0'),
+    labels: { app: 'shop', tier: 'api' },
+  });
+});
