@@ -60,6 +60,18 @@ export interface AgentConfig {
   rateLimitPerMinute: number;
   /** Seconds a client has to send its whole request (headers and body); slower ones get 408. Default 60. */
   readTimeoutSeconds: number;
+  /** Continuous profiling: directory of the node-local profile store (a hostPath). No default (no history). */
+  dataDir?: string;
+  /** Continuous profiling: the schedules file (YAML, a mounted ConfigMap); needs `dataDir`. No default. */
+  schedulesFile?: string;
+  /** Continuous profiling: Pyroscope base URL every scheduled profile is pushed to; needs `dataDir`. No default. */
+  pyroscopeUrl?: string;
+  /** Stored profiles older than this are removed (a schedule's `retention` overrides it). Default 7 days. */
+  storeMaxAgeSeconds: number;
+  /** Compressed bytes the store keeps; the oldest profiles go beyond it. Default 1 GiB. */
+  storeMaxBytes: number;
+  /** Upper bound of the random delay before each scheduled run, so nodes do not fire together. Default 10 s. */
+  scheduleJitterSeconds: number;
 }
 
 export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Object.freeze({
@@ -75,6 +87,9 @@ export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Obj
   authzResource: DEFAULT_AUTHZ_RESOURCE,
   rateLimitPerMinute: 120,
   readTimeoutSeconds: 60,
+  storeMaxAgeSeconds: 7 * 86400,
+  storeMaxBytes: 1024 ** 3,
+  scheduleJitterSeconds: 10,
 });
 
 interface OptionSpec<K extends keyof AgentConfig = keyof AgentConfig> {
@@ -297,6 +312,62 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     placeholder: 'DURATION',
     description: 'time a client has to send its whole request; slower clients get 408 (e.g. 30s)',
     parse: parseDuration,
+  }),
+  option({
+    key: 'dataDir',
+    flag: 'data-dir',
+    env: ['PODFLAME_DATA_DIR'],
+    placeholder: 'DIR',
+    description: 'node-local profile store: turns on continuous profiling (schedules, history queries)',
+    parse: parseNonEmpty('a directory path'),
+  }),
+  option({
+    key: 'schedulesFile',
+    flag: 'schedules',
+    env: ['PODFLAME_SCHEDULES'],
+    placeholder: 'FILE',
+    description: 'schedules file (YAML, `schedules:` list); needs --data-dir',
+    parse: parseNonEmpty('a file path'),
+  }),
+  option({
+    key: 'pyroscopeUrl',
+    flag: 'pyroscope-url',
+    env: ['PODFLAME_PYROSCOPE_URL'],
+    placeholder: 'URL',
+    description: 'push every scheduled profile to Pyroscope (e.g. http://pyroscope:4040); needs --data-dir',
+    parse: parseNonEmpty('a URL such as http://pyroscope:4040'),
+  }),
+  option({
+    key: 'storeMaxAgeSeconds',
+    flag: 'store-max-age',
+    env: ['PODFLAME_STORE_MAX_AGE'],
+    placeholder: 'AGE',
+    description: 'stored profiles older than this are removed (e.g. 36h, 7d)',
+    parse: (text, source) => {
+      const m = /^(\d+)(s|m|h|d|w)$/.exec(text.trim());
+      const unit = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[(m?.[2] ?? 's') as 's'];
+      if (!m || Number(m[1]) === 0) throw invalid(source, 'an age such as 36h or 7d', text);
+      return Number(m[1]) * unit;
+    },
+  }),
+  option({
+    key: 'storeMaxBytes',
+    flag: 'store-max-bytes',
+    env: ['PODFLAME_STORE_MAX_BYTES'],
+    placeholder: 'BYTES',
+    description: 'compressed bytes the profile store keeps; the oldest profiles go beyond it (e.g. 2GiB)',
+    parse: parseBytes,
+  }),
+  option({
+    key: 'scheduleJitterSeconds',
+    flag: 'schedule-jitter',
+    env: ['PODFLAME_SCHEDULE_JITTER'],
+    placeholder: 'DURATION',
+    description: 'largest random delay before a scheduled run, so nodes do not fire together (0 turns it off)',
+    parse: (text, source) => {
+      if (text.trim() === '0') return 0;
+      return parseDuration(text, source);
+    },
   }),
 ];
 

@@ -7,6 +7,10 @@ import { createLogger } from './logging.js';
 import { Agent } from './agent.js';
 import { DockerRuntime } from './runtime/docker-runtime.js';
 import { PodflameError } from '../shared/errors.js';
+import { Router } from 'express';
+import { continuousProfilingFromConfig } from './schedules/from-config.js';
+import { historyRouter } from './server/routes/history.js';
+import type { ContinuousProfiling } from './schedules/continuous-profiling.js';
 
 /** After SIGTERM, everything must be closed by then (kubelet's grace period is 30 s by default). */
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -36,9 +40,13 @@ try {
   process.exit(err instanceof PodflameError ? err.exitCode : 2);
 }
 let agent: Agent;
+// Continuous profiling (schedules, store, history queries) is mounted here once built: it needs the agent's
+// capture service and metrics registry, which exist only with the agent.
+const historyRoutes = Router();
+let history: ContinuousProfiling | undefined;
 try {
   // Checks what can be checked before listening: the token file, the agent's kubeconfig, the TLS certificate.
-  agent = new Agent({ config, runtime, logger });
+  agent = new Agent({ config, runtime, logger, app: { routers: [historyRoutes] } });
 } catch (err) {
   process.stderr.write(`podflame-agent: ${err instanceof Error ? err.message : String(err)}\n`);
   await runtime.close().catch(() => undefined);
@@ -55,20 +63,33 @@ function shutdown(signal: string): void {
     process.exit(1);
   }, SHUTDOWN_DEADLINE_MS);
   deadline.unref();
-  agent.close().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      logger.error({ err }, 'error while stopping');
-      process.exit(1);
-    },
-  );
+  (history?.close() ?? Promise.resolve())
+    .then(() => agent.close())
+    .then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
 }
 process.once('SIGTERM', () => shutdown('SIGTERM'));
 process.once('SIGINT', () => shutdown('SIGINT'));
 
 try {
+  history = await continuousProfilingFromConfig(config, {
+    captures: agent.captures,
+    containers: agent.runtime,
+    registry: agent.metrics.registry,
+    logger,
+    inCluster: process.env.KUBERNETES_SERVICE_HOST !== undefined,
+  });
+  historyRoutes.use(history?.router ?? historyRouter({ nodeName: config.nodeName }));
+  // Before listening: a bad schedules file stops the start, and the store is open before the first query.
+  await history?.start();
   await agent.start();
 } catch (err) {
+  await history?.close().catch(() => undefined);
   logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'could not start');
   await runtime.close().catch(() => undefined);
   process.exit(err instanceof PodflameError ? err.exitCode : 1);
