@@ -100,7 +100,9 @@ export class CaptureStderr {
     return this.#tail.trimEnd();
   }
 
-  #onLine(rawLine: string, cut: boolean): void {
+  #onLine(wholeLine: string, alreadyCut: boolean): void {
+    const cut = alreadyCut || wholeLine.length > this.#options.maxLineBytes;
+    const rawLine = cut ? wholeLine.slice(0, this.#options.maxLineBytes) : wholeLine;
     const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
     if (!cut) {
       const warning = parseCaptureWarningLine(line);

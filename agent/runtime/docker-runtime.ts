@@ -236,7 +236,9 @@ export class DockerRuntime implements ContainerRuntime {
     const onAbort = (): void => {
       abortedNow = true;
       void remove();
-      if (!stdout.destroyed) stdout.destroy(aborted());
+      // Without an error: an 'error' event nobody listens to would crash the agent; a reader sees a premature
+      // close, and `done` says why.
+      if (!stdout.destroyed) stdout.destroy();
     };
     signal.addEventListener('abort', onAbort, { once: true });
 
