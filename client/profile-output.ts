@@ -3,8 +3,8 @@
  * (Java palette, as the agent renders), or one of the shared export formats (folded, pprof, speedscope, JSON tree).
  */
 import { exportProfile } from '../shared/export/index.js';
-import type { FoldedStacks } from '../shared/folded.js';
-import { PodflameError } from '../shared/errors.js';
+import { compareBytes, type FoldedStacks } from '../shared/folded.js';
+import { renderFlameGraph } from '../shared/render/index.js';
 
 export const PROFILE_FORMATS = ['svg', 'folded', 'pprof', 'speedscope', 'json'] as const;
 export type ProfileFormat = (typeof PROFILE_FORMATS)[number];
@@ -12,6 +12,8 @@ export type ProfileFormat = (typeof PROFILE_FORMATS)[number];
 export interface FormatOptions {
   /** SVG title and speedscope profile name. */
   title: string;
+  /** SVG subtitle (e.g. how many pods, duration, frequency); default none. */
+  subtitle?: string;
   /** Sampling frequency of the capture: pprof's period and speedscope's weights depend on it. */
   frequencyHz: number;
   durationSeconds: number;
@@ -35,6 +37,16 @@ export function formatProfile(stacks: FoldedStacks, format: ProfileFormat, optio
   return { format, contentType: exported.contentType, extension: exported.extension, body: exported.body };
 }
 
-function renderSvg(_stacks: FoldedStacks, _options: FormatOptions): Buffer {
-  throw new PodflameError('UNSUPPORTED_OPTION', 'SVG output of merged profiles needs the renderer (shared/render)');
+function* foldedLines(stacks: FoldedStacks): Generator<string> {
+  for (const stack of [...stacks.keys()].sort(compareBytes)) yield `${stack} ${stacks.get(stack)}`;
+}
+
+/** The Java palette, as the agent renders a single pod's graph, so merged and single graphs look alike. */
+function renderSvg(stacks: FoldedStacks, options: FormatOptions): Buffer {
+  const { svg } = renderFlameGraph(foldedLines(stacks), {
+    colors: 'java',
+    title: options.title,
+    ...(options.subtitle !== undefined ? { subtitle: options.subtitle } : {}),
+  });
+  return Buffer.from(svg);
 }

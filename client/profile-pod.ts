@@ -224,8 +224,8 @@ export class PodflameClient {
     const agent = await findAgentOnNode(this.lookup, this.options.agentNamespace, target.nodeName);
     const credentials = await resolveApiCredentials(this.kubeConfig);
     // The agent renders a single pod's SVG and folded text itself; other formats are made here from its stacks.
-    const agentFormat: OutputFormat = settings.format === 'svg' && request.title === undefined ? 'svg' : 'folded';
-    const { answer, route } = await this.capture(target, agent, credentials, settings, agentFormat, request.signal);
+    const agentFormat: OutputFormat = settings.format === 'svg' ? 'svg' : 'folded';
+    const { answer, route } = await this.capture(target, agent, credentials, settings, agentFormat, request);
     const outcome = okOutcome(target, route, answer);
     if (agentFormat === 'svg') {
       return {
@@ -316,7 +316,9 @@ export class PodflameClient {
         try {
           target = podTarget(pod, request.container);
           const agent = await agentFor(target.nodeName);
-          const { answer, route } = await this.capture(target, agent, credentials, settings, 'folded', request.signal);
+          const { answer, route } = await this.capture(target, agent, credentials, settings, 'folded', {
+            ...(request.signal ? { signal: request.signal } : {}),
+          });
           outcome = okOutcome(target, route, answer);
           (outcome as PodOutcome & { stacks?: FoldedStacks }).stacks = parseFolded(answer.body.toString('utf8')).stacks;
         } catch (err) {
@@ -357,14 +359,21 @@ export class PodflameClient {
     const title =
       request.title ??
       `${what} in ${namespace}: ${captured.length} of ${pods.length} pods${request.perPod ? ', per pod' : ''}`;
+    const samples = totalSamples(merged);
+    const missing = all.length - captured.length;
+    const subtitle =
+      `${settings.durationSeconds} s at ${settings.frequencyHz} Hz, ${samples} samples` +
+      (missing > 0 ? `; ${missing} pod${missing > 1 ? 's' : ''} not profiled` : '') +
+      (warnings.length > 0 ? `; ${warnings.length} warning${warnings.length > 1 ? 's' : ''}` : '');
     return {
       ...formatProfile(merged, settings.format, {
         title,
+        subtitle,
         frequencyHz: settings.frequencyHz,
         durationSeconds: settings.durationSeconds,
       }),
       stacks: merged,
-      samples: totalSamples(merged),
+      samples,
       pods: all,
       warnings,
     };
@@ -429,8 +438,9 @@ export class PodflameClient {
     credentials: ApiCredentials,
     settings: Settings,
     format: OutputFormat,
-    signal: AbortSignal | undefined,
+    extra: { signal?: AbortSignal; title?: string },
   ): Promise<{ answer: ProfileAnswer; route: AgentRoute }> {
+    const { signal } = extra;
     const route = await this.router.route(agent, credentials, signal);
     const lease = this.router.lease(route);
     try {
@@ -442,6 +452,7 @@ export class PodflameClient {
           durationSeconds: settings.durationSeconds,
           frequencyHz: settings.frequencyHz,
           format,
+          ...(extra.title !== undefined ? { title: extra.title } : {}),
         },
         {
           timeoutMs: (settings.durationSeconds + this.options.answerGraceSeconds) * 1000,

@@ -9,13 +9,17 @@ import { resolveApiCredentials } from '../../client/kube/api-credentials.js';
 import { findAgentOnNode } from '../../client/kube/agent-discovery.js';
 import { KubeLookup } from '../../client/kube/kube-lookup.js';
 import { makeAgentPod, makePod, type AuthorizationAttributes } from '../helpers/fake-kube-api.js';
-import { startKubeTestCluster, type KubeTestCluster } from './cluster.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startAgent, startKubeTestCluster, type KubeTestCluster } from './cluster.js';
 
 t.setTimeout(180_000);
 
 const USERS = {
   'test-token': { username: 'tester' },
   'no-proxy-token': { username: 'no-proxy' },
+  // Long enough for an agent's --token-file (16 characters at least).
+  'alice-token-0123456789abcdef': { username: 'alice' },
 };
 
 let cluster: KubeTestCluster;
@@ -179,3 +183,50 @@ t.test('a fan-out reports every pod: skipped, failed, each with its reason; all 
   });
   await t.rejects(client.profileSelector({ workload: 'deploy/ghost', durationSeconds: 1 }), { code: 'POD_NOT_FOUND' });
 });
+
+t.test(
+  "an agent with --auth token: the caller's token reaches it on both paths; an unknown one is refused",
+  async (t) => {
+    const tokenFile = join(cluster.dir, 'agent-tokens.csv');
+    writeFileSync(tokenFile, 'alice-token-0123456789abcdef,alice\n');
+    const port = cluster.agents[0]?.port ?? 0;
+    const guarded = await startAgent('node-e', '127.0.0.6', port, 'podflame-perf:latest', [
+      '--auth',
+      'token',
+      '--token-file',
+      tokenFile,
+    ]);
+    t.teardown(() => guarded.stop());
+    cluster.api.putPod(makeAgentPod({ nodeName: 'node-e', podIP: '127.0.0.6', port }));
+    cluster.api.putPod(
+      makePod({
+        namespace: 'shop',
+        name: 'guarded',
+        uid: '5b7d4c1e-0000-4000-8000-0000000000e1',
+        nodeName: 'node-e',
+        containers: [{ name: 'app' }],
+      }),
+    );
+    const alice = cluster.kubeconfig('alice', { token: 'alice-token-0123456789abcdef', namespace: 'shop' });
+    for (const via of ['direct', 'proxy'] as const) {
+      const known = new PodflameClient({ kubeconfig: alice, via });
+      const unknown = new PodflameClient({ kubeconfig, via });
+      t.teardown(async () => {
+        await known.close();
+        await unknown.close();
+      });
+      // Authenticated: the agent goes on to look for the container (none exists here).
+      await t.rejects(known.profilePod({ pod: 'guarded', durationSeconds: 1 }), {
+        code: 'TARGET_NOT_FOUND',
+        details: { answeredNode: 'node-e', via },
+      });
+      await t.rejects(unknown.profilePod({ pod: 'guarded', durationSeconds: 1 }), {
+        code: 'UNAUTHENTICATED',
+        message: new RegExp(
+          `^the podflame agent on node node-e \\(pod podflame-agent-node-e, via ${via}\\) refused the request: .+`,
+        ),
+        details: { answeredNode: 'node-e', via },
+      });
+    }
+  },
+);

@@ -10,7 +10,6 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
 import type { AgentPod } from '../../kube/agent-discovery.js';
-import { PodflameClient } from '../../profile-pod.js';
 import { addKubeConnectionOptions } from './profile-kube.js';
 
 interface AgentsFlags {
@@ -46,6 +45,8 @@ export function formatTable(header: string[], rows: string[][]): string {
 }
 
 export async function runAgents(flags: AgentsFlags, io: CliIO): Promise<void> {
+  // Loaded on use: @kubernetes/client-node is slow to import (see profile-kube.ts).
+  const { PodflameClient } = await import('../../profile-pod.js');
   const client = new PodflameClient({
     env: io.env,
     agentNamespace: flags.agentNamespace,

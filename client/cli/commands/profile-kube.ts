@@ -11,13 +11,8 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
 import { PodflameError } from '../../../shared/errors.js';
-import {
-  PodflameClient,
-  PROFILE_FORMATS,
-  type PodOutcome,
-  type ProfileFormat,
-  type ProfileResult,
-} from '../../profile-pod.js';
+import type { PodOutcome, ProfileResult } from '../../profile-pod.js';
+import { PROFILE_FORMATS, type ProfileFormat } from '../../profile-output.js';
 import { parseTargetSpec } from '../../kube/target-spec.js';
 import { VIA_MODES, type Via } from '../../routing/agent-route.js';
 import { DEFAULT_AGENT_NAMESPACE } from '../../kube/agent-discovery.js';
@@ -110,6 +105,9 @@ export async function runKubeProfile(
   // made on the client from the agents' folded stacks).
   const { durationSeconds, frequencyHz } = captureSettings({ ...flags, format: 'folded' });
   const spec = parseTargetSpec(target, flags.selector);
+  // Loaded here, not at start-up: @kubernetes/client-node takes a second or two to import, which commands that
+  // never talk to a cluster (collapse, render, local mode) should not pay.
+  const { PodflameClient } = await import('../../profile-pod.js');
   const client = new PodflameClient({
     env: io.env,
     via: parseVia(flags.via),
@@ -155,6 +153,15 @@ export async function runKubeProfile(
   }
   await writeResult(result, flags.output, io);
   reportOutcomes(result, spec.kind !== 'pod', flags.output, io);
+  const failed = result.pods.filter((o) => o.status === 'failed');
+  if (failed.length > 0) {
+    // The graph is written, but a script must be able to tell it lacks some pods.
+    throw new PodflameError(
+      'PARTIAL_CAPTURE',
+      `${failed.length} of ${result.pods.length} pods could not be profiled (listed above); the graph holds the others`,
+      { details: { failed: failed.map((o) => o.pod) } },
+    );
+  }
 }
 
 async function writeResult(result: ProfileResult, output: string | undefined, io: CliIO): Promise<void> {
