@@ -1,8 +1,9 @@
 import type { RegisterCommand } from '../program.js';
 import { registerProfile } from './profile.js';
 import { registerAgents } from './agents.js';
+import { registerCollapse } from './collapse.js';
 import { registerDiffFolded } from './diff-folded.js';
 import { registerRender } from './render.js';
 
 /** Every CLI subcommand, in the order `podflame --help` lists them. Each lives in its own file. */
-export const COMMANDS: readonly RegisterCommand[] = [registerProfile, registerAgents, registerDiffFolded, registerRender];
+export const COMMANDS: readonly RegisterCommand[] = [registerProfile, registerAgents, registerCollapse, registerDiffFolded, registerRender];

@@ -1,0 +1,82 @@
+/**
+ * Thin I/O around PerfCollapser: feed it a stream (stdin, a Docker capture's stdout, a gunzip stream) or files.
+ * The collapser itself never does I/O, so it can be fed from anywhere.
+ */
+import { createReadStream } from 'node:fs';
+import { asPodflameError, PodflameError } from '../errors.js';
+import type { CollapseOptions } from './options.js';
+import type { CollapseResult } from './collapse-result.js';
+import { PerfCollapser } from './perf-collapser.js';
+
+/**
+ * Read size for files. Chunks below V8's large-object size (128 KiB) are decoded into strings that die young in the
+ * nursery; 1 MiB chunks would each be a large object that only a full GC frees, and RSS would grow with input size.
+ */
+const FILE_CHUNK_BYTES = 64 << 10;
+
+export interface CollapseStreamOptions extends Partial<CollapseOptions> {
+  /** Stops reading and rejects with CAPTURE_ABORTED when aborted. Default none. */
+  signal?: AbortSignal | undefined;
+}
+
+export interface CollapseFilesOptions extends CollapseStreamOptions {
+  /** What the path `-` reads (the CLI passes its stdin). Default none: `-` is then an ordinary file name. */
+  stdin?: AsyncIterable<Buffer | Uint8Array | string> | undefined;
+}
+
+/** Collapses one stream of `perf script` text (Buffers, or strings decoded as UTF-8). */
+export async function collapseStream(
+  input: AsyncIterable<Buffer | Uint8Array | string>,
+  options: CollapseStreamOptions = {},
+): Promise<CollapseResult> {
+  const collapser = new PerfCollapser(options);
+  await feed(collapser, input, options.signal);
+  return collapser.finish();
+}
+
+/**
+ * Collapses files one after the other into one result, as `stackcollapse-perf.pl FILE...` does (a sample may even
+ * continue into the next file). Fails with FILE_UNREADABLE naming the file that cannot be read.
+ */
+export async function collapseFiles(
+  paths: readonly string[],
+  options: CollapseFilesOptions = {},
+): Promise<CollapseResult> {
+  const collapser = new PerfCollapser(options);
+  for (const path of paths) {
+    if (path === '-' && options.stdin !== undefined) {
+      await feed(collapser, options.stdin, options.signal);
+      collapser.endOfFile();
+      continue;
+    }
+    const stream = createReadStream(path, { highWaterMark: FILE_CHUNK_BYTES });
+    try {
+      await feed(collapser, stream, options.signal);
+    } catch (err) {
+      stream.destroy();
+      if (err instanceof PodflameError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new PodflameError(
+        'FILE_UNREADABLE',
+        `cannot read ${path}${code ? ` (${code})` : ''}: ${err instanceof Error ? err.message : String(err)}; ` +
+          'check the path and its permissions',
+        { cause: err, details: { path } },
+      );
+    }
+    collapser.endOfFile();
+  }
+  return collapser.finish();
+}
+
+async function feed(
+  collapser: PerfCollapser,
+  input: AsyncIterable<Buffer | Uint8Array | string>,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  for await (const chunk of input) {
+    if (signal?.aborted) {
+      throw asPodflameError(signal.reason, 'CAPTURE_ABORTED', 'collapsing was aborted');
+    }
+    collapser.push(chunk);
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Java-aware names for frames from a JVM perf map (`/tmp/perf-PID.map`, written by `jcmd PID Compiler.perfmap` on
+ * JDK 17+). The goal is one stable, readable name per Java method, so that graphs from different JVMs, pods and days
+ * merge frame for frame. The rules, with real names from test/fixtures/perf (JDK 17.0.15):
+ *
+ * | perf script symbol (offset already stripped)                                   | frame                          |
+ * | ------------------------------------------------------------------------------ | ------------------------------ |
+ * | `long Workload.fib(int)`                                                        | `Workload.fib`                 |
+ * | `void java.util.stream.AbstractPipeline.copyInto(java.util.stream.Sink, …)`     | `java.util.stream.AbstractPipeline.copyInto` |
+ * | `java.lang.Object Workload$$Lambda$6/0x00007fd358003c00.apply(java.lang.Object)` | `Workload$$Lambda.apply`       |
+ * | `java.lang.Object java.lang.invoke.LambdaForm$MH/0x00007fd358002000.invoke(…)`  | `java.lang.invoke.LambdaForm$MH.invoke` |
+ * | `Interpreter`                                                                   | `Interpreter`                  |
+ * | `StubRoutines (1)`                                                              | `StubRoutines`                 |
+ * | `I2C/C2I adapters`                                                              | `I2C/C2I adapters`             |
+ * | `[unknown]` (an address the map does not cover)                                 | `[unknown jit]`                |
+ *
+ * The collapser tags all of them `_[j]` (green in flamegraph's java palette). Older perf-map-agent names
+ * (`Ljava/lang/String;::hashCode`) become dotted (`java.lang.String.hashCode`). Distinct lambdas of one class merge
+ * (`Workload$$Lambda$1/…` and `Workload$$Lambda$4/…` both become `Workload$$Lambda`): their numbering depends on
+ * the order of first use, which differs between JVMs, and their bodies (`Workload.lambda$static$3`) are frames too.
+ *
+ * Thread names (the root frame) keep their spaces (`C2 CompilerThre`, `Stream Worker 1`; the kernel cuts them at 15
+ * bytes), where stackcollapse-perf.pl writes `C2_CompilerThre` and reads `Stream Worker 1 18944` as thread
+ * `Stream Worker` with TID 1.
+ */
+
+// Event line in Java mode, e.g. `Stream Worker 1 18944  2840.533046:    1001001 cpu-clock:pppH: `. JVM thread names
+// often end in a number; perl's pattern takes the first number after the shortest name as the TID (comm
+// `Stream Worker`, TID 1). Anchoring on the timestamp (after an optional `[cpu]`) keeps the whole thread name.
+const WS = '\\t\\n\\v\\f\\r ';
+export const JAVA_EVENT_LINE = new RegExp(
+  `^([^${WS}].*?)[${WS}]+(\\d+)(?:\\/(\\d+))?[${WS}]+(?:\\[\\d+\\][${WS}]+)?\\d+\\.\\d+:`,
+  's',
+);
+
+/** Frame name for a JIT-map address perf could not resolve (perl prints the per-process `[perf-1234.map]`). */
+export const UNRESOLVED_JIT_FRAME = '[unknown jit]';
+
+// JDK method: an optional return type, then `pkg.Class.method(args)`.
+// e.g. `com.sun.tools.javac.code.Type com.sun.tools.javac.comp.Attr.attribTree(com.sun.tools.javac.tree.JCTree, …)`
+const JDK_METHOD = /^(?:[^ (]+ )?([^ (]+\.[^ (]+)\(/;
+
+// perf-map-agent: `Lorg/mozilla/javascript/ContextFactory;.call(Lorg/…;)Ljava/lang/Object;` or `Ljava/lang/String;::hashCode`.
+const AGENT_METHOD = /^L([^;( ]+\/[^;( ]+);(?:::|\.)([^;( ]+)/;
+
+// Lambda proxies: `Shop$$Lambda$16/0x00007fd04c003c50` (JDK 17), `Shop$$Lambda/0x…` (JDK 21), `Shop$$Lambda$1/1831932724` (JDK 8).
+const LAMBDA_SUFFIX = /\$\$Lambda(?:\$\d+)?(?:\/(?:0x[0-9a-fA-F]+|\d+))?/g;
+// Other hidden or anonymous classes: `java.lang.invoke.LambdaForm$MH/0x00007fd358002000`.
+const HIDDEN_CLASS_SUFFIX = /\/(?:0x[0-9a-fA-F]+|\d+)(?=[.$]|$)/g;
+// Per-process numbering of generated classes: reflection accessors, proxies and their packages.
+const GENERATED_NUMBER =
+  /(GeneratedMethodAccessor|GeneratedConstructorAccessor|GeneratedSerializationConstructorAccessor|\$Proxy|jdk\.proxy)\d+/g;
+// Stub qualifiers: `StubRoutines (1)`, `StubRoutines (initial stubs)` (JDK 21), `I2C/C2I adapters(0xbbeaaa0a)`.
+const TRAILING_QUALIFIER = / ?\([^()]*\)$/;
+const HEX = /0x[0-9a-fA-F]+/g;
+
+/** Removes what differs between JVM processes from a Java class-and-method name. */
+export function normalizeJavaMethod(name: string): string {
+  let n = name;
+  if (n.includes('$$Lambda')) n = n.replace(LAMBDA_SUFFIX, '$$$$Lambda');
+  if (n.includes('/')) n = n.replace(HIDDEN_CLASS_SUFFIX, '');
+  if (n.includes('Generated') || n.includes('roxy')) n = n.replace(GENERATED_NUMBER, '$1');
+  if (n.includes('0x')) n = n.replace(HEX, '0x...');
+  return n;
+}
+
+/** The Java-aware name of one JIT-map symbol (one part of an inline chain, offset already stripped), untagged. */
+export function javaJitFrameName(symbol: string): string {
+  if (symbol === '[unknown]') return UNRESOLVED_JIT_FRAME;
+  let name: string;
+  const jdk = JDK_METHOD.exec(symbol);
+  const agent = jdk ? null : AGENT_METHOD.exec(symbol);
+  if (jdk) {
+    name = normalizeJavaMethod(jdk[1] as string);
+  } else if (agent) {
+    name = normalizeJavaMethod(`${(agent[1] as string).replaceAll('/', '.')}.${agent[2] as string}`);
+  } else {
+    // A VM blob or stub: `Interpreter`, `StubRoutines (1)`, `throw_div0_exception Runtime1 stub`.
+    name = symbol.replace(TRAILING_QUALIFIER, '').trimEnd();
+    if (name.includes('0x')) name = name.replace(HEX, '0x...');
+    if (name === '') name = symbol;
+  }
+  // `;` separates frames and quotes are deleted everywhere else in folded output; keep that true here.
+  if (name.includes(';')) name = name.replaceAll(';', ':');
+  if (name.includes('"') || name.includes("'")) name = name.replace(/["']/g, '');
+  return name;
+}
