@@ -6,7 +6,7 @@ import type { CliIO } from '../io.js';
 import { asPodflameError, PodflameError } from '../../../shared/errors.js';
 import { renderFlameGraph } from '../../../shared/render/flamegraph.js';
 import { parseNameAttrs } from '../../../shared/render/nameattr.js';
-import type { RenderOptions } from '../../../shared/render/options.js';
+import { resolveRenderOptions, type RenderOptions } from '../../../shared/render/options.js';
 import { parsePaletteMap, serializePaletteMap } from '../../../shared/render/palette-map.js';
 
 /** Flags as flamegraph.pl spells them (`--title`, `--minwidth`, `--cp`, ...), after commander's parsing. */
@@ -190,6 +190,13 @@ export function registerRender(program: Command, io: CliIO): void {
     )
     .action(async (files: string[], flags: RenderFlags) => {
       const options = renderOptionsFromFlags(flags);
+      // Check the flags before reading anything, and report a bad one as a usage error (exit 2, with the usage).
+      try {
+        resolveRenderOptions(options);
+      } catch (err) {
+        if (err instanceof PodflameError) throw new PodflameError('USAGE', err.message, { details: err.details });
+        throw err;
+      }
       const texts: string[] = [];
       if (files.length === 0) texts.push(await readStream(io.stdin));
       for (const file of files) {
