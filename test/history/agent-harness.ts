@@ -3,6 +3,9 @@
  * runtime of the agent tests, with continuous profiling wired as main.ts wires it.
  */
 import type { Test } from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { Agent } from '../../agent/agent.js';
 import { ContinuousProfiling, type ContinuousProfilingOptions } from '../../agent/schedules/continuous-profiling.js';
@@ -20,7 +23,11 @@ export interface HistoryAgent {
 
 export async function startHistoryAgent(
   t: Test,
-  options: Partial<ContinuousProfilingOptions> & { nodeName?: string; dataDir?: string } = {},
+  options: Partial<ContinuousProfilingOptions> & {
+    nodeName?: string;
+    dataDir?: string;
+    listen?: { host: string; port: number };
+  } = {},
 ): Promise<HistoryAgent> {
   const runtime = new FakeRuntime();
   runtime.images.add('podflame-perf:latest');
@@ -29,18 +36,22 @@ export async function startHistoryAgent(
   const registry = new Registry();
   // The scheduler's captures go through the agent's capture service, which exists once the agent does.
   const holder: { agent?: Agent } = {};
+  const { listen, ...rest } = options;
+  // Not t.testdir(): it is one directory per test, emptied by every call, and a test may run several agents.
+  const ownDir = options.dataDir === undefined ? mkdtempSync(join(tmpdir(), 'podflame-history-')) : undefined;
+  if (ownDir) t.teardown(() => rmSync(ownDir, { recursive: true, force: true }));
   const history = new ContinuousProfiling({
-    dataDir: options.dataDir ?? t.testdir(),
+    dataDir: options.dataDir ?? (ownDir as string),
     nodeName,
     capture: (request) => captureThrough((holder.agent as Agent).captures)(request),
     containers: runtime,
     registry,
     logger,
     schedulesReloadMs: 0,
-    ...options,
+    ...rest,
   });
   const agent = new Agent({
-    config: testConfig({ nodeName }),
+    config: testConfig({ nodeName, ...(listen ? { listen } : {}) }),
     runtime,
     logger,
     app: { routers: [history.router] },

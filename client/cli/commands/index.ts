@@ -4,6 +4,9 @@ import { registerAgents } from './agents.js';
 import { registerCollapse } from './collapse.js';
 import { registerDiffFolded } from './diff-folded.js';
 import { registerRender } from './render.js';
+import { registerHistory } from './history.js';
+import { registerFlamegraph } from './flamegraph.js';
+import { registerDiff } from './diff.js';
 
 /** Every CLI subcommand, in the order `podflame --help` lists them. Each lives in its own file. */
-export const COMMANDS: readonly RegisterCommand[] = [registerProfile, registerAgents, registerCollapse, registerDiffFolded, registerRender];
+export const COMMANDS: readonly RegisterCommand[] = [registerProfile, registerAgents, registerCollapse, registerDiffFolded, registerRender, registerHistory, registerFlamegraph, registerDiff];

@@ -1,0 +1,156 @@
+/**
+ * Questions over time asked of every agent at once, with the answers merged: the stored profiles of all nodes, their
+ * folded stacks merged exactly (a stack's count is the sum of its counts on every node), and the two merged sides of
+ * a differential graph. An agent with nothing stored counts as empty; one that fails is reported and left out, unless
+ * all fail.
+ */
+import { API_PREFIX } from '../../shared/api.js';
+import { PodflameError, errorFromBody, type ErrorCode } from '../../shared/errors.js';
+import { mergeFolded, parseFolded, type FoldedStacks } from '../../shared/folded.js';
+import { HISTORY_PARAMS, type HistoryFilter, type StoredProfile } from '../../shared/history.js';
+import type { EndpointAnswer, HistoryEndpoint } from './endpoints.js';
+
+export interface AgentOutcome {
+  agent: string;
+  status: 'ok' | 'empty' | 'failed';
+  error?: { code: ErrorCode; message: string };
+}
+
+export interface ListAnswer {
+  /** Every agent's matching profiles, oldest first. */
+  items: StoredProfile[];
+  agents: AgentOutcome[];
+}
+
+export interface MergeAnswer {
+  stacks: FoldedStacks;
+  /** The profiles behind the merge (from the list, for titles and counts). */
+  items: StoredProfile[];
+  agents: AgentOutcome[];
+}
+
+export interface HistoryQueryOptions {
+  signal?: AbortSignal;
+}
+
+/** The query string of a filter; times go as RFC 3339 so every agent reads the same instants. */
+export function filterQuery(filter: HistoryFilter, extra: Record<string, string> = {}): string {
+  const q = new URLSearchParams();
+  for (const key of ['namespace', 'pod', 'container', 'schedule', 'labelSelector'] as const) {
+    const v = filter[key];
+    if (v !== undefined) q.set(HISTORY_PARAMS[key], v);
+  }
+  if (filter.from !== undefined) q.set(HISTORY_PARAMS.from, new Date(filter.from).toISOString());
+  if (filter.to !== undefined) q.set(HISTORY_PARAMS.to, new Date(filter.to).toISOString());
+  for (const [k, v] of Object.entries(extra)) q.set(k, v);
+  const s = q.toString();
+  return s === '' ? '' : `?${s}`;
+}
+
+function answerError(endpoint: HistoryEndpoint, answer: EndpointAnswer): PodflameError {
+  const text = answer.body.toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return errorFromBody(parsed, `the agent at ${endpoint.label} answered ${answer.statusCode}: ${text.slice(0, 200)}`);
+}
+
+function describeFilter(filter: HistoryFilter): string {
+  const parts: string[] = [];
+  if (filter.namespace) parts.push(`namespace ${filter.namespace}`);
+  if (filter.pod) parts.push(`pod ${filter.pod}`);
+  if (filter.container) parts.push(`container ${filter.container}`);
+  if (filter.labelSelector) parts.push(`labels ${filter.labelSelector}`);
+  if (filter.schedule) parts.push(`schedule ${filter.schedule}`);
+  if (filter.from !== undefined) parts.push(`from ${new Date(filter.from).toISOString()}`);
+  if (filter.to !== undefined) parts.push(`to ${new Date(filter.to).toISOString()}`);
+  return parts.length > 0 ? parts.join(', ') : 'any profile';
+}
+
+export class HistoryQuery {
+  constructor(
+    private readonly endpoints: readonly HistoryEndpoint[],
+    private readonly options: HistoryQueryOptions = {},
+  ) {
+    if (endpoints.length === 0) throw new PodflameError('USAGE', 'no agent to ask');
+  }
+
+  /** GETs `path` on every agent at once; NO_STORED_PROFILES is an empty answer, other errors a failed agent. */
+  private async askAll<T>(
+    path: string,
+    read: (answer: EndpointAnswer) => T,
+  ): Promise<{ answers: { agent: string; value: T }[]; agents: AgentOutcome[] }> {
+    const settled = await Promise.all(
+      this.endpoints.map(async (endpoint) => {
+        try {
+          const answer = await endpoint.get(path, this.options.signal);
+          if (answer.statusCode >= 200 && answer.statusCode < 300) {
+            const outcome: AgentOutcome = { agent: endpoint.label, status: 'ok' };
+            return { agent: endpoint.label, value: read(answer), outcome };
+          }
+          throw answerError(endpoint, answer);
+        } catch (err) {
+          const e =
+            err instanceof PodflameError
+              ? err
+              : new PodflameError('AGENT_UNREACHABLE', `${endpoint.label}: ${(err as Error).message}`, { cause: err });
+          const status = e.code === 'NO_STORED_PROFILES' ? 'empty' : 'failed';
+          return {
+            agent: endpoint.label,
+            value: undefined,
+            outcome: {
+              agent: endpoint.label,
+              status,
+              ...(status === 'failed' ? { error: { code: e.code, message: e.message } } : {}),
+            } as AgentOutcome,
+            error: e,
+          };
+        }
+      }),
+    );
+    const agents = settled.map((s) => s.outcome).sort((a, b) => a.agent.localeCompare(b.agent));
+    const failed = settled.filter((s) => s.outcome.status === 'failed');
+    if (failed.length === settled.length) {
+      // Nobody answered: the first error says why (unreachable, refused, ...).
+      throw failed[0]?.error as PodflameError;
+    }
+    const answers = settled
+      .filter((s): s is typeof s & { value: T } => s.value !== undefined)
+      .map((s) => ({ agent: s.agent, value: s.value }));
+    return { answers, agents };
+  }
+
+  async list(filter: HistoryFilter): Promise<ListAnswer> {
+    const { answers, agents } = await this.askAll(`${API_PREFIX}/profiles${filterQuery(filter)}`, (a) => {
+      const body = JSON.parse(a.body.toString('utf8')) as { items?: StoredProfile[] };
+      return body.items ?? [];
+    });
+    const items = answers
+      .flatMap((a) => a.value)
+      .sort((a, b) => a.start.localeCompare(b.start) || a.node.localeCompare(b.node) || a.id.localeCompare(b.id));
+    return { items, agents };
+  }
+
+  /** Every agent's merged folded stacks for `filter`, merged again; NO_STORED_PROFILES when nothing matches. */
+  async merged(filter: HistoryFilter): Promise<MergeAnswer> {
+    const listed = await this.list(filter);
+    const { answers, agents } = await this.askAll(
+      `${API_PREFIX}/flamegraph${filterQuery(filter, { [HISTORY_PARAMS.format]: 'folded' })}`,
+      (a) => parseFolded(a.body.toString('utf8')).stacks,
+    );
+    const stacks: FoldedStacks = new Map();
+    for (const a of answers) mergeFolded(stacks, a.value);
+    if (stacks.size === 0) {
+      throw new PodflameError(
+        'NO_STORED_PROFILES',
+        `no stored profile matches ${describeFilter(filter)} on ${this.endpoints.length} agent${this.endpoints.length === 1 ? '' : 's'}`,
+        { details: { agents } },
+      );
+    }
+    // The merge is authoritative; the list only describes it (a profile stored in between may be in one of them).
+    return { stacks, items: listed.items, agents };
+  }
+}

@@ -1,0 +1,287 @@
+/**
+ * `podflame history`, `flamegraph` and `diff` against two real agents (two nodes' stores) given with --agent URL:
+ * the answers of both are merged exactly; an agent that fails is named and left out; mistakes are usage errors.
+ * Profiles are real captures of the Shop workload (before and after a release).
+ */
+import t, { type Test } from 'tap';
+import { PassThrough, Writable } from 'node:stream';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { Profile } from 'pprof-format';
+import { buildProgram, runProgram } from '../../client/cli/program.js';
+import { COMMANDS } from '../../client/cli/commands/index.js';
+import type { CliIO } from '../../client/cli/io.js';
+import { mergeFolded, parseFolded, serializeFolded, totalSamples, type FoldedStacks } from '../../shared/folded.js';
+import type { NewProfile } from '../../agent/store/profile-store.js';
+import { fixtureStacks } from './fixtures.js';
+import { startHistoryAgent, type HistoryAgent } from './agent-harness.js';
+
+const MIN = 60_000;
+const NOW = Date.now();
+
+function memoryIO(cwd: string): { io: CliIO; out: () => Buffer; err: () => string } {
+  const out: Buffer[] = [];
+  let err = '';
+  return {
+    io: {
+      stdin: new PassThrough(),
+      stdout: new Writable({
+        write(chunk: Buffer, _e, done) {
+          out.push(Buffer.from(chunk));
+          done();
+        },
+      }),
+      stderr: new Writable({
+        write(chunk: Buffer, _e, done) {
+          err += chunk.toString('utf8');
+          done();
+        },
+      }),
+      env: {},
+      cwd,
+      interactive: false,
+      signal: new AbortController().signal,
+    },
+    out: () => Buffer.concat(out),
+    err: () => err,
+  };
+}
+
+async function podflame(args: string[], cwd = '/tmp') {
+  const m = memoryIO(cwd);
+  const code = await runProgram(buildProgram(m.io, COMMANDS, '0.0.0'), args, m.io);
+  return { code, out: m.out(), text: m.out().toString('utf8'), err: m.err() };
+}
+
+function profile(node: string, pod: string, agoMin: number, stacks: FoldedStacks, over: Partial<NewProfile> = {}) {
+  return {
+    namespace: 'shop',
+    pod,
+    container: 'app',
+    node,
+    startMs: NOW - agoMin * MIN,
+    durationSeconds: 30,
+    frequencyHz: 99,
+    warnings: [],
+    schedule: 'shop-10m',
+    podUid: `uid-${pod}`,
+    containerId: 'c'.repeat(64),
+    labels: { app: 'shop' },
+    stacks,
+    ...over,
+  } satisfies NewProfile;
+}
+
+async function twoNodes(t: Test): Promise<[HistoryAgent, HistoryAgent]> {
+  const a = await startHistoryAgent(t, { nodeName: 'node-a' });
+  const b = await startHistoryAgent(t, { nodeName: 'node-b' });
+  const before = fixtureStacks('before');
+  const after = fixtureStacks('after');
+  // Release at NOW-60m: pods on both nodes, before and after.
+  await a.history.store.put(profile('node-a', 'shop-a1', 100, before));
+  await a.history.store.put(profile('node-a', 'shop-a1', 80, before));
+  await a.history.store.put(profile('node-a', 'shop-a2', 40, after));
+  await b.history.store.put(profile('node-b', 'shop-b1', 90, before));
+  await b.history.store.put(profile('node-b', 'shop-b1', 30, after));
+  await b.history.store.put(profile('node-b', 'shop-b1', 20, after, { labels: { app: 'shop', canary: 'true' } }));
+  await b.history.store.put(
+    profile('node-b', 'bill-0', 10, after, { namespace: 'billing', labels: { app: 'billing' } }),
+  );
+  return [a, b];
+}
+
+t.test('history lists every agent’s profiles, oldest first', async (t) => {
+  const [a, b] = await twoNodes(t);
+  const agents = ['--agent', a.url, '--agent', b.url];
+  const table = await podflame(['history', ...agents, '-n', 'shop']);
+  t.equal(table.code, 0, table.err);
+  const lines = table.text.trimEnd().split('\n');
+  t.match(lines[0], /^START \(UTC\)\s+NODE\s+POD\s+CONTAINER\s+CAPTURE\s+SAMPLES\s+SCHEDULE\s+WARNINGS\s+ID$/);
+  t.equal(lines.length, 1 + 6);
+  t.same(
+    lines.slice(1).map((l) => l.split(/\s+/)[2]),
+    ['node-a', 'node-b', 'node-a', 'node-a', 'node-b', 'node-b'],
+  );
+  t.match(lines[1], /node-a\s+shop\/shop-a1\s+app\s+30s@99Hz\s+\d+\s+shop-10m\s+-\s+\d{8}T\d{6}Z-[0-9a-f]{8}$/);
+
+  const json = await podflame(['history', ...agents, '-A', '--since', '35m', '--json']);
+  t.equal(json.code, 0);
+  const parsed = JSON.parse(json.text);
+  t.same(
+    parsed.items.map((i: { pod: string }) => i.pod),
+    ['shop-b1', 'shop-b1', 'bill-0'],
+  );
+  t.same(
+    parsed.agents.map((x: { status: string }) => x.status),
+    ['ok', 'ok'],
+  );
+  const canary = await podflame(['history', ...agents, '-l', 'canary=true', '--json']);
+  t.equal(JSON.parse(canary.text).items.length, 1);
+  const none = await podflame(['history', ...agents, '-n', 'nowhere']);
+  t.equal(none.code, 0);
+  t.match(none.err, /no stored profiles match \(asked 2 agents\)/);
+});
+
+t.test('flamegraph merges across agents exactly', async (t) => {
+  const [a, b] = await twoNodes(t);
+  const agents = ['--agent', a.url, '--agent', b.url];
+  const folded = await podflame([
+    'flamegraph',
+    ...agents,
+    '-n',
+    'shop',
+    '-l',
+    'app=shop',
+    '--since',
+    '2h',
+    '--format',
+    'folded',
+  ]);
+  t.equal(folded.code, 0, folded.err);
+  const before = fixtureStacks('before');
+  const after = fixtureStacks('after');
+  const expected = new Map<string, number>();
+  for (const s of [before, before, before, after, after, after]) mergeFolded(expected, s);
+  t.equal(folded.text, serializeFolded(expected), 'the sum of all six profiles, stack for stack');
+
+  const lastHour = await podflame(['flamegraph', ...agents, '-n', 'shop', '--format', 'folded']);
+  t.equal(
+    totalSamples(parseFolded(lastHour.text).stacks),
+    3 * totalSamples(after),
+    'default: the last hour (the three profiles after the release)',
+  );
+
+  const dir = t.testdir();
+  const svg = await podflame(['flamegraph', ...agents, '-n', 'shop', 'shop-b1', '--since', '2h', '-o', 'b1.svg'], dir);
+  t.equal(svg.code, 0, svg.err);
+  const text = readFileSync(join(dir, 'b1.svg'), 'utf8');
+  t.match(text, /^<\?xml/);
+  t.match(text, /shop\/shop-b1/);
+  t.match(text, /3 profiles of 1 pod on 1 node/);
+
+  const pprof = await podflame(['flamegraph', ...agents, '-A', '--since', '2h', '--format', 'pprof']);
+  t.equal(pprof.code, 0);
+  const decoded = Profile.decode(gunzipSync(pprof.out));
+  t.equal(
+    decoded.sample.reduce((s, x) => s + Number(x.value[0]), 0),
+    3 * totalSamples(before) + 4 * totalSamples(after),
+  );
+});
+
+t.test('diff compares two ranges across agents, normalized', async (t) => {
+  const [a, b] = await twoNodes(t);
+  const agents = ['--agent', a.url, '--agent', b.url];
+  const folded = await podflame([
+    'diff',
+    ...agents,
+    '-n',
+    'shop',
+    '--base',
+    '2h..1h',
+    '--target',
+    '1h..now',
+    '--format',
+    'folded',
+  ]);
+  t.equal(folded.code, 0, folded.err);
+  const before = fixtureStacks('before');
+  const after = fixtureStacks('after');
+  const baseTotal = 3 * totalSamples(before);
+  const targetTotal = 3 * totalSamples(after);
+  const lines = folded.text.trimEnd().split('\n');
+  t.equal(lines.length, new Set([...before.keys(), ...after.keys()]).size);
+  for (const line of lines) {
+    const m = /^(.*) (\d+) (\d+)$/.exec(line);
+    const stack = m?.[1] as string;
+    const wantBase = Math.floor((3 * (before.get(stack) ?? 0) * targetTotal) / baseTotal);
+    const wantTarget = 3 * (after.get(stack) ?? 0);
+    if (Number(m?.[2]) !== wantBase || Number(m?.[3]) !== wantTarget) t.fail(`${line}: want ${wantBase} ${wantTarget}`);
+  }
+  const raw = await podflame([
+    'diff',
+    ...agents,
+    '-n',
+    'shop',
+    '--base',
+    '2h..1h',
+    '--target',
+    '1h..now',
+    '--format',
+    'folded',
+    '--no-normalize',
+  ]);
+  t.equal(
+    raw.text
+      .trimEnd()
+      .split('\n')
+      .reduce((s, l) => s + Number(/ (\d+) \d+$/.exec(l)?.[1]), 0),
+    baseTotal,
+    '--no-normalize keeps the base counts',
+  );
+  const svg = await podflame(['diff', ...agents, '-n', 'shop', '--base', '2h..1h', '--target', '1h..now']);
+  t.equal(svg.code, 0);
+  t.match(svg.text, /<svg/);
+  t.match(svg.text, /shop: differential/);
+});
+
+t.test('failures: one agent down, all down, nothing stored, usage', async (t) => {
+  const [a] = await twoNodes(t);
+  const down = 'http://127.0.0.1:9';
+  const partial = await podflame([
+    'flamegraph',
+    '--agent',
+    a.url,
+    '--agent',
+    down,
+    '-n',
+    'shop',
+    '--since',
+    '2h',
+    '--format',
+    'folded',
+  ]);
+  t.equal(partial.code, 0);
+  t.match(
+    partial.err,
+    /warning: http:\/\/127\.0\.0\.1:9 left out: cannot reach the agent at http:\/\/127\.0\.0\.1:9.*\[AGENT_UNREACHABLE\]/,
+  );
+  t.ok(totalSamples(parseFolded(partial.text).stacks) > 0);
+
+  const allDown = await podflame(['history', '--agent', down]);
+  t.equal(allDown.code, 5);
+  t.match(allDown.err, /cannot reach the agent at http:\/\/127\.0\.0\.1:9.*\[AGENT_UNREACHABLE\]/);
+
+  const nothing = await podflame(['flamegraph', '--agent', a.url, '-n', 'nowhere']);
+  t.equal(nothing.code, 3);
+  t.match(nothing.err, /no stored profile matches namespace nowhere, from .* on 1 agent \[NO_STORED_PROFILES\]/);
+  const emptyBase = await podflame([
+    'diff',
+    '--agent',
+    a.url,
+    '-n',
+    'shop',
+    '--base',
+    '10h..9h',
+    '--target',
+    '1h..now',
+  ]);
+  t.equal(emptyBase.code, 3);
+  t.match(emptyBase.err, /the base range \(--base 10h\.\.9h\) has no stored profile matches/);
+
+  const usage: [string[], RegExp][] = [
+    [['diff', '--agent', a.url, '--base', '2h..1h'], /give both --base FROM\.\.TO and --target/],
+    [['diff', '--agent', a.url, '--base', '1h..2h', '--target', '1h..now'], /--base 1h\.\.2h is empty or backwards/],
+    [['flamegraph', '--agent', a.url, '--format', 'png'], /--format must be one of svg, folded, pprof/],
+    [['flamegraph', '--agent', 'localhost:7070'], /--agent must be an http:\/\/ or https:\/\/ URL/],
+    [['history', '--agent', a.url, '-n', 'x', '-A'], /either -n NAMESPACE or -A/],
+    [['history', '--agent', a.url, '-l', 'a b'], /label selector 'a b' is not valid/],
+    [['history', '--agent', a.url, '--kubeconfig', 'k'], /--kubeconfig is for the cluster/],
+    [['history', '--agent', a.url, '--since', '1h', '--to', 'now'], /either --since or --from\/--to/],
+  ];
+  for (const [args, message] of usage) {
+    const r = await podflame(args);
+    t.equal(r.code, 2, args.join(' '));
+    t.match(r.err, message, args.join(' '));
+  }
+});
