@@ -9,4 +9,13 @@ import { registerFlamegraph } from './flamegraph.js';
 import { registerDiff } from './diff.js';
 
 /** Every CLI subcommand, in the order `podflame --help` lists them. Each lives in its own file. */
-export const COMMANDS: readonly RegisterCommand[] = [registerProfile, registerAgents, registerCollapse, registerDiffFolded, registerRender, registerHistory, registerFlamegraph, registerDiff];
+export const COMMANDS: readonly RegisterCommand[] = [
+  registerProfile,
+  registerAgents,
+  registerCollapse,
+  registerDiffFolded,
+  registerRender,
+  registerHistory,
+  registerFlamegraph,
+  registerDiff,
+];
