@@ -13,7 +13,7 @@ import { CaptureService } from './profiles/capture-service.js';
 import { ProfileRegistry } from './profiles/profile-registry.js';
 import { createAgentApp, type AgentAppOptions } from './server/app.js';
 import { AgentHttpServer, type BoundAddress } from './server/http-server.js';
-import { accessControlOptions, createAccessControl, type AccessControl } from './auth/access-control.js';
+import { accessControlOptions, createLocalAccessControl, type AccessControl } from './auth/access-control.js';
 import { withAccessControl } from './server/access-wiring.js';
 import { CallerRateLimiter } from './server/middleware/rate-limit.js';
 import { loadTlsMaterial } from './server/tls.js';
@@ -25,7 +25,10 @@ export interface AgentDeps {
   logger: Logger;
   /** Extension points for authentication, schedules, stores (see AgentAppOptions). */
   app?: AgentAppOptions;
-  /** Authentication and authorization. Default: built from the config's --auth options (createAccessControl). */
+  /**
+   * Authentication and authorization, from createAccessControl (required with --auth kubernetes, whose Kubernetes
+   * client loads asynchronously). Default: built from the config's --auth options (none or token).
+   */
   access?: AccessControl;
   /** This process's id on its capture containers. Default: `NODE.UUID` (see agentInstanceId). */
   instanceId?: string;
@@ -84,7 +87,7 @@ export class Agent {
         captureImage: config.captureImage,
       },
       withAccessControl(
-        deps.access ?? createAccessControl(accessControlOptions(config)),
+        deps.access ?? createLocalAccessControl(accessControlOptions(config)),
         new CallerRateLimiter({ perMinute: config.rateLimitPerMinute }),
         deps.app,
       ),

@@ -5,6 +5,7 @@ import { destination } from 'pino';
 import { parseAgentConfig } from './config.js';
 import { createLogger } from './logging.js';
 import { Agent } from './agent.js';
+import { accessControlOptions, createAccessControl } from './auth/access-control.js';
 import { DockerRuntime } from './runtime/docker-runtime.js';
 import { PodflameError } from '../shared/errors.js';
 import { Router } from 'express';
@@ -46,7 +47,8 @@ const historyRoutes = Router();
 let history: ContinuousProfiling | undefined;
 try {
   // Checks what can be checked before listening: the token file, the agent's kubeconfig, the TLS certificate.
-  agent = new Agent({ config, runtime, logger, app: { routers: [historyRoutes] } });
+  const access = await createAccessControl(accessControlOptions(config));
+  agent = new Agent({ config, runtime, logger, access, app: { routers: [historyRoutes] } });
 } catch (err) {
   process.stderr.write(`podflame-agent: ${err instanceof Error ? err.message : String(err)}\n`);
   await runtime.close().catch(() => undefined);

@@ -22,6 +22,8 @@ export interface AgentClientOptions {
   requestTimeoutMs?: number;
   /** Headers sent with every request (e.g. credentials). Default none. */
   headers?: Readonly<Record<string, string>>;
+  /** CA certificate(s), PEM, that an https:// agent's certificate must chain to. Default: the system's CAs. */
+  ca?: string | Buffer;
 }
 
 export const DEFAULT_AGENT_CLIENT_OPTIONS = Object.freeze({ answerMarginMs: 120_000, requestTimeoutMs: 30_000 });
@@ -74,7 +76,9 @@ export class AgentClient {
   readonly #origin: string;
   readonly #basePath: string;
   readonly #pool: Pool;
-  readonly #options: Required<Omit<AgentClientOptions, 'headers'>> & { headers: Readonly<Record<string, string>> };
+  readonly #options: Required<Omit<AgentClientOptions, 'headers' | 'ca'>> & {
+    headers: Readonly<Record<string, string>>;
+  };
 
   constructor(url: string, options: AgentClientOptions = {}) {
     let parsed: URL;
@@ -97,7 +101,10 @@ export class AgentClient {
       requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_AGENT_CLIENT_OPTIONS.requestTimeoutMs,
       headers: options.headers ?? {},
     };
-    this.#pool = new Pool(this.#origin, { connections: 4 });
+    this.#pool = new Pool(this.#origin, {
+      connections: 4,
+      ...(options.ca !== undefined ? { connect: { ca: options.ca } } : {}),
+    });
   }
 
   async #call(

@@ -3,16 +3,11 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { PodflameError, asPodflameError } from '../../shared/errors.js';
 import type { AgentConfig } from '../config.js';
 import { AllowAllAuthorizer, type Authorizer } from '../authz/authorizer.js';
-import { kubeAccessReviewer, kubePodLocator } from '../authz/kube-api.js';
-import { KubernetesAuthorizer } from '../authz/kubernetes-authorizer.js';
-import { DEFAULT_AUTHZ_RESOURCE, type AuthzResource } from '../authz/resource.js';
+import type { AuthzResource } from '../authz/resource.js';
 import { AnonymousAuthenticator } from './anonymous.js';
 import type { AuthMode, Authenticator } from './identity.js';
-import { loadAgentKubeConfig } from './kube-config.js';
-import { kubeTokenReviewer } from './kube-token-reviewer.js';
 import { assertAuthModeAllowed } from './listen-guard.js';
 import { parseTokenFile, StaticTokenAuthenticator } from './static-token.js';
-import { KubernetesAuthenticator } from './token-review.js';
 
 export interface AccessControlOptions {
   /** `--auth`. Default `none` (allowed on a loopback listen address only). */
@@ -48,17 +43,22 @@ export function accessControlOptions(config: AgentConfig): AccessControlOptions 
 
 /**
  * Builds the authenticator and authorizer for the configured mode, checking everything that can be checked before
- * the server listens: `none` off loopback, a missing or empty token file, an unusable kubeconfig.
+ * the server listens: `none` off loopback, a missing or empty token file, an unusable kubeconfig. The Kubernetes
+ * client is loaded only for `--auth kubernetes`.
  */
-export function createAccessControl(
+export async function createAccessControl(
   options: AccessControlOptions,
   deps: { kubeConfig?: KubeConfig } = {},
-): AccessControl {
-  const mode = options.auth ?? 'none';
-  assertAuthModeAllowed(mode, options.listen.host, options.listen.port);
-  if (mode !== 'token' && options.tokenFile !== undefined) {
-    throw new PodflameError('CONFIG_INVALID', `--token-file is only used with --auth token (the mode is ${mode})`);
-  }
+): Promise<AccessControl> {
+  if ((options.auth ?? 'none') !== 'kubernetes') return createLocalAccessControl(options);
+  checkCommon(options);
+  const { kubernetesAccessControl } = await import('./kubernetes-access.js');
+  return kubernetesAccessControl(options, deps.kubeConfig);
+}
+
+/** `none` and `token`, which need nothing loaded; `kubernetes` must go through createAccessControl. */
+export function createLocalAccessControl(options: AccessControlOptions): AccessControl {
+  const mode = checkCommon(options);
   switch (mode) {
     case 'none':
       return { authenticator: new AnonymousAuthenticator(), authorizer: new AllowAllAuthorizer() };
@@ -77,15 +77,19 @@ export function createAccessControl(
         authorizer: new AllowAllAuthorizer(),
       };
     }
-    case 'kubernetes': {
-      const kc = deps.kubeConfig ?? loadAgentKubeConfig(options.kubeconfig);
-      return {
-        authenticator: new KubernetesAuthenticator(kubeTokenReviewer(kc)),
-        authorizer: new KubernetesAuthorizer(kubeAccessReviewer(kc), kubePodLocator(kc), {
-          nodeName: options.nodeName,
-          resource: options.authzResource ?? DEFAULT_AUTHZ_RESOURCE,
-        }),
-      };
-    }
+    case 'kubernetes':
+      throw new PodflameError(
+        'INTERNAL',
+        '--auth kubernetes access control is built with createAccessControl (it loads the Kubernetes client)',
+      );
   }
+}
+
+function checkCommon(options: AccessControlOptions): AuthMode {
+  const mode = options.auth ?? 'none';
+  assertAuthModeAllowed(mode, options.listen.host, options.listen.port);
+  if (mode !== 'token' && options.tokenFile !== undefined) {
+    throw new PodflameError('CONFIG_INVALID', `--token-file is only used with --auth token (the mode is ${mode})`);
+  }
+  return mode;
 }

@@ -35,8 +35,12 @@ function spawnMain(args: readonly string[], env: Record<string, string>): ChildP
 }
 
 /** Runs the agent until it exits by itself (for flags that must make it refuse to start). */
-export async function runAgentToExit(args: readonly string[], timeoutMs = 60_000): Promise<AgentRun> {
-  const child = spawnMain(args, {});
+export async function runAgentToExit(
+  args: readonly string[],
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<AgentRun> {
+  const child = spawnMain(args, options.env ?? {});
+  const timeoutMs = options.timeoutMs ?? 60_000;
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { createAccessControl } from '../../agent/auth/access-control.js';
+import { createAccessControl, createLocalAccessControl } from '../../agent/auth/access-control.js';
 import type { CallerIdentity } from '../../agent/auth/identity.js';
 import { loadAgentKubeConfig } from '../../agent/auth/kube-config.js';
 import { kubeTokenReviewer } from '../../agent/auth/kube-token-reviewer.js';
@@ -262,7 +262,7 @@ t.test('a dedicated resource: podflame.io/profiles', async (t) => {
 
 t.test('createAccessControl wires the modes', async (t) => {
   const listen = { host: '127.0.0.1', port: 7070 };
-  const k = createAccessControl({
+  const k = await createAccessControl({
     auth: 'kubernetes',
     kubeconfig: join(dir, 'agent.kubeconfig'),
     nodeName: NODE,
@@ -272,21 +272,22 @@ t.test('createAccessControl wires the modes', async (t) => {
   await k.authorizer.authorizeTarget(caller, target('shop-1', 'uid-shop-1'));
   t.equal(k.authenticator.mode, 'kubernetes');
 
-  t.throws(
-    () =>
-      createAccessControl({ auth: 'kubernetes', kubeconfig: join(dir, 'missing.kubeconfig'), nodeName: NODE, listen }),
+  await t.rejects(
+    createAccessControl({ auth: 'kubernetes', kubeconfig: join(dir, 'missing.kubeconfig'), nodeName: NODE, listen }),
     { code: 'CONFIG_INVALID', message: /cannot load the agent's kubeconfig .*missing\.kubeconfig/ },
   );
-  t.throws(() => createAccessControl({ auth: 'token', nodeName: NODE, listen }), {
+  await t.rejects(createAccessControl({ auth: 'token', nodeName: NODE, listen }), {
     code: 'CONFIG_INVALID',
     message: /--token-file/,
   });
-  t.throws(() => createAccessControl({ auth: 'none', nodeName: NODE, listen: { host: '0.0.0.0', port: 7070 } }), {
+  await t.rejects(createAccessControl({ auth: 'none', nodeName: NODE, listen: { host: '0.0.0.0', port: 7070 } }), {
     code: 'CONFIG_INVALID',
     message: /--auth none is only allowed on a loopback listen address.*0\.0\.0\.0:7070/,
   });
-  t.throws(() => createAccessControl({ auth: 'none', tokenFile: '/x', nodeName: NODE, listen }), {
+  await t.rejects(createAccessControl({ auth: 'kubernetes', tokenFile: '/x', nodeName: NODE, listen }), {
     code: 'CONFIG_INVALID',
+    message: /--token-file is only used with --auth token/,
   });
-  t.equal(createAccessControl({ nodeName: NODE, listen }).authenticator.mode, 'none', 'none is the default');
+  t.equal((await createAccessControl({ nodeName: NODE, listen })).authenticator.mode, 'none', 'none is the default');
+  t.throws(() => createLocalAccessControl({ auth: 'kubernetes', nodeName: NODE, listen }), { code: 'INTERNAL' });
 });

@@ -7,7 +7,7 @@
  * The options every mode shares (-c, -d, -F, -o, --format, --title) are separate from the local-mode ones
  * (--agent, --container-id, --pod-uid), so Kubernetes routing (`-n NS POD`) can be added beside them.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
@@ -20,6 +20,7 @@ import { addKubeProfileOptions, rejectKubeOnlyFlags, runKubeProfile, type Profil
 /** Options of `podflame profile` whatever the route to the agent. */
 export interface ProfileCommonFlags {
   container?: string;
+  caFile?: string;
   duration: string;
   frequency: string;
   output?: string;
@@ -30,6 +31,7 @@ export interface ProfileCommonFlags {
 /** Local mode: the agent's URL and the target as the agent's node knows it. */
 export interface ProfileLocalFlags {
   agent?: string;
+  tokenFile?: string;
   containerId?: string;
   podUid?: string;
 }
@@ -59,14 +61,26 @@ export function addCommonProfileOptions(cmd: Command): Command {
       `result format: ${OUTPUT_FORMATS.join(', ')} (Kubernetes mode also pprof, speedscope)`,
       'svg',
     )
-    .option('--title <text>', 'flame graph title (default: namespace/pod/container)');
+    .option('--title <text>', 'flame graph title (default: namespace/pod/container)')
+    .option('--ca-file <file>', "CA certificate (PEM) that signed the agents' HTTPS certificates");
 }
 
 export function addLocalProfileOptions(cmd: Command): Command {
   return cmd
     .option('--agent <url>', 'local mode: the agent to ask, e.g. http://127.0.0.1:7070')
     .option('--container-id <id>', 'local mode: the container ID (or a unique prefix of 12+ hex digits)')
-    .option('--pod-uid <uid>', 'local mode: the pod UID (with -c NAME)');
+    .option('--pod-uid <uid>', 'local mode: the pod UID (with -c NAME)')
+    .option('--token-file <file>', 'local mode: bearer token for an agent started with --auth token');
+}
+
+/** Reads a file a flag names, relative to the working directory; a missing file is a clear usage error. */
+export async function readFlagFile(io: CliIO, flag: string, file: string): Promise<Buffer> {
+  const path = resolve(io.cwd, file);
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new PodflameError('FILE_UNREADABLE', `${flag} ${path}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 export function captureSettings(flags: ProfileCommonFlags): CaptureSettings {
@@ -167,7 +181,14 @@ export async function runLocalProfile(flags: ProfileFlags, io: CliIO): Promise<v
     throw new PodflameError('USAGE', 'give --agent URL: the podflame agent to ask (e.g. http://127.0.0.1:7070)');
   }
   const request = localProfileRequest(flags);
-  const client = new AgentClient(flags.agent);
+  const token =
+    flags.tokenFile === undefined
+      ? undefined
+      : (await readFlagFile(io, '--token-file', flags.tokenFile)).toString('utf8').split(/\r?\n/)[0]?.trim();
+  const client = new AgentClient(flags.agent, {
+    ...(flags.caFile !== undefined ? { ca: await readFlagFile(io, '--ca-file', flags.caFile) } : {}),
+    ...(token ? { headers: { authorization: `Bearer ${token}`, 'x-podflame-authorization': `Bearer ${token}` } } : {}),
+  });
   const what = 'containerId' in request.target ? request.target.containerId.slice(0, 12) : request.target.container;
   const stopProgress = startProgress(io, request.durationSeconds ?? LIMITS.durationSeconds.default, what);
   try {

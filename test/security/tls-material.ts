@@ -1,0 +1,88 @@
+/**
+ * A throwaway CA and an agent serving certificate it signed (for 127.0.0.1 and localhost), made with the openssl CLI
+ * as an operator would, for the TLS tests. Not a test file.
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface TestPki {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** A second, unrelated CA: the agent's certificate does not chain to it. */
+  otherCaFile: string;
+}
+
+function openssl(args: string[]): void {
+  execFileSync('openssl', args, { stdio: 'ignore' });
+}
+
+function makeCa(dir: string, name: string): { cert: string; key: string } {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ]);
+  return { cert, key };
+}
+
+export function makeTestPki(dir: string): TestPki {
+  const ca = makeCa(dir, 'podflame-test-ca');
+  const other = makeCa(dir, 'unrelated-ca');
+  const keyFile = join(dir, 'agent.key');
+  const csr = join(dir, 'agent.csr');
+  const certFile = join(dir, 'agent.crt');
+  const ext = join(dir, 'agent.ext');
+  writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  openssl([
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-subj',
+    '/CN=podflame-agent',
+    '-keyout',
+    keyFile,
+    '-out',
+    csr,
+  ]);
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.cert,
+    '-CAkey',
+    ca.key,
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    ext,
+    '-out',
+    certFile,
+  ]);
+  return { caFile: ca.cert, certFile, keyFile, otherCaFile: other.cert };
+}
