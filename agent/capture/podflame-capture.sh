@@ -24,6 +24,8 @@ readonly ATTACH_TIMEOUT=${PODFLAME_ATTACH_TIMEOUT:-10}
 readonly CHECK_INTERVAL=0.5
 # perf restarts allowed per capture (see record below).
 readonly MAX_SEGMENTS=20
+# Largest JIT map copied in (a big application's is tens of MB).
+readonly MAX_MAP_BYTES=$((512 * 1024 * 1024))
 
 say() { printf 'podflame-capture: %s\n' "$*" >&2; }
 
@@ -89,15 +91,28 @@ is_jvm() {
   local exe argv0
   exe=$(exe_of "$1")
   [ "${exe##*/}" = java ] && return 0
-  argv0=$(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | head -n 1) || argv0=''
+  argv0=$(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null) || argv0=''
+  argv0=${argv0%%$'\n'*}
   [ "${argv0##*/}" = java ]
 }
 
-# jattach PID ARGS...: runs jattach with a timeout; its output (the JVM's answer or its own error) goes to stdout.
+# jattach PID ARGS...: runs jattach with a timeout; its output (the JVM's answer or its own error, at most 64 KiB:
+# the target is not trusted to answer briefly) goes to stdout.
 attach() {
   local pid=$1
   shift
-  timeout "$ATTACH_TIMEOUT" jattach "$pid" "$@" 2>&1
+  timeout "$ATTACH_TIMEOUT" jattach "$pid" "$@" 2>&1 | head -c 65536
+}
+
+# True when the JVM was started with -XX:+DisableAttachMechanism (command line, JAVA_TOOL_OPTIONS or
+# JDK_JAVA_OPTIONS). Attaching anyway would only make it print a thread dump (jattach's SIGQUIT) and time out.
+attach_disabled() {
+  local flag='-XX:+DisableAttachMechanism' args env
+  # Read whole, then searched: `grep -q` in a pipe may stop reading early, and pipefail would call that a failure.
+  args=$(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null) || args=''
+  env=$(tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null) || env=''
+  grep -q -x -F -e "$flag" <<<"$args" && return 0
+  grep -E '^(JAVA_TOOL_OPTIONS|JDK_JAVA_OPTIONS)=' <<<"$env" | grep -q -F -e "$flag"
 }
 
 # An attach failure on one line, for a message: jattach's own words without its banner.
@@ -113,12 +128,12 @@ jvm_version() {
   home=${exe%/bin/java}
   if [ -n "$exe" ] && [ "$home" != "$exe" ] && [ -r "/proc/$pid/root$home/release" ]; then
     # e.g. JAVA_VERSION="17.0.15"
-    sed -n 's/^JAVA_VERSION="\([^"]*\)".*/\1/p' "/proc/$pid/root$home/release" | head -n 1
+    sed -n 's/^JAVA_VERSION="\([^"]*\)".*/\1/p;T;q' "/proc/$pid/root$home/release"
     return
   fi
   # e.g. "OpenJDK 64-Bit Server VM version 17.0.15+6-Debian-1deb12u1" then "JDK 17.0.15"
   out=$(attach "$pid" jcmd VM.version) || return 0
-  printf '%s\n' "$out" | sed -n 's/^JDK \([0-9][0-9._]*\).*/\1/p' | head -n 1
+  sed -n 's/^JDK \([0-9][0-9._]*\).*/\1/p;T;q' <<<"$out"
 }
 
 # 17.0.15 → 17, 1.8.0_402 → 8.
@@ -138,12 +153,16 @@ check_jvm() {
     warn JDK_TOO_OLD "JVM $pid runs Java $version: Compiler.perfmap needs JDK 17 or later, so its JIT-compiled Java frames will show as [unknown]. Run it on JDK 17+." "$pid"
     return
   fi
+  if attach_disabled "$pid"; then
+    warn ATTACH_FAILED "JVM $pid runs with -XX:+DisableAttachMechanism, so its JIT symbol map cannot be requested: its JIT-compiled Java frames will show as [unknown]. Remove the flag to profile it with Java names." "$pid"
+    return
+  fi
   if ! out=$(attach "$pid" jcmd VM.flags); then
     warn ATTACH_FAILED "could not attach to JVM $pid (jattach: $(attach_error "$out")); its JIT-compiled Java frames will show as [unknown]. Check that it does not run with -XX:+DisableAttachMechanism." "$pid"
     return
   fi
   JVMS+=("$pid")
-  if ! printf '%s' "$out" | grep -q -- '-XX:+PreserveFramePointer'; then
+  if ! grep -q -F -e '-XX:+PreserveFramePointer' <<<"$out"; then
     warn NO_PRESERVE_FRAME_POINTER "JVM $pid runs without -XX:+PreserveFramePointer: its Java stacks will be truncated (callers of JIT-compiled methods missing). Add -XX:+PreserveFramePointer to JAVA_TOOL_OPTIONS (about 1-3% CPU) and restart it." "$pid"
   fi
 }
@@ -157,7 +176,10 @@ collect_map() {
     warn PERFMAP_FAILED "JVM $pid did not write its perf map (jattach: $(attach_error "$out")); its JIT-compiled Java frames will show as [unknown]" "$pid"
     return
   fi
-  if ! cp "$src" "$WORK/perf-$pid.map" 2>/dev/null; then
+  # A regular file, copied with a bound: the target's /tmp is not trusted (a FIFO or /dev/zero there would hang or
+  # fill the capture).
+  if [ -L "$src" ] || [ ! -f "$src" ] ||
+    ! timeout "$ATTACH_TIMEOUT" head -c "$MAX_MAP_BYTES" "$src" >"$WORK/perf-$pid.map" 2>/dev/null; then
     warn PERFMAP_FAILED "JVM $pid wrote no perf map at /tmp/perf-$pid.map in its container; its JIT-compiled Java frames will show as [unknown]" "$pid"
     return
   fi

@@ -1,7 +1,7 @@
 // End to end on the real engine, perf, JDK 17 and jattach: DockerRuntime.runCapture against JVMs started the ways
 // they run in pods (PID 1, under a shell, non-root, without frame pointers, two containers in a pod).
 import t, { type Test } from 'tap';
-import { requireDockerEnv } from '../helpers/docker-env.js';
+import { dockerCli, requireDockerEnv } from '../helpers/docker-env.js';
 import { JvmContainers, newPod, type StartedContainer } from '../helpers/jvm-containers.js';
 import { DockerRuntime } from '../../agent/runtime/docker-runtime.js';
 import { captureToEnd, framesNaming, jitResolvedShare, uniqueId, type CaptureOutcome } from './capture-run.js';
@@ -92,6 +92,41 @@ if (env) {
     tt.match(w?.message ?? '', /JAVA_TOOL_OPTIONS/, 'the warning says how to fix it');
     tt.ok(o.stats.samples > 0, 'samples were recorded anyway');
     tt.comment(describe(o));
+  });
+
+  t.test('JVM with -XX:+DisableAttachMechanism: ATTACH_FAILED, without poking it', async (tt) => {
+    const app = await jvms.startJvm({ pod: newPod('noattach'), jvmFlags: ['-XX:+DisableAttachMechanism'] });
+    await jvms.waitForWarmup(app, 1000);
+    const o = await capture(app, 2);
+    tt.equal(o.exit.exitCode, 0, 'the capture still succeeds');
+    const w = o.warnings.find((x) => x.code === 'ATTACH_FAILED');
+    tt.match(w?.message ?? '', /DisableAttachMechanism/, `ATTACH_FAILED names the flag: ${JSON.stringify(o.warnings)}`);
+    const logs = String(await env.docker.getContainer(app.id).logs({ stdout: true, stderr: true }));
+    tt.notMatch(logs, /Full thread dump/, 'no SIGQUIT was sent (it would print a thread dump)');
+    tt.ok(o.stats.samples > 0, 'samples were recorded anyway');
+  });
+
+  t.test('JVM of a JDK older than 17: JDK_TOO_OLD', async (tt) => {
+    // A JDK home whose release file says 11 (JDK 11 is not packaged for bookworm): the real launcher, copied, with
+    // the real JDK's lib and conf linked in.
+    const jdk = '/usr/lib/jvm/java-17-openjdk-amd64';
+    const app = await jvms.startJvm({
+      pod: newPod('oldjdk'),
+      launch: 'shell',
+      shellPrefix:
+        `mkdir -p /tmp/jdk11/bin && cp ${jdk}/bin/java /tmp/jdk11/bin/java && ln -s ${jdk}/lib /tmp/jdk11/lib && ` +
+        `ln -s ${jdk}/conf /tmp/jdk11/conf && echo 'JAVA_VERSION="11.0.21"' > /tmp/jdk11/release`,
+      javaBinary: '/tmp/jdk11/bin/java',
+    });
+    await jvms.waitForWarmup(app, 1000);
+    const o = await capture(app, 2);
+    tt.equal(o.exit.exitCode, 0, 'the capture still succeeds');
+    const w = o.warnings.find((x) => x.code === 'JDK_TOO_OLD');
+    tt.ok(w, `JDK_TOO_OLD is reported: ${JSON.stringify(o.warnings)}`);
+    tt.match(w?.message ?? '', /Java 11\.0\.21/, 'with the version found');
+    tt.equal(o.stats.jitFramesResolved, 0, 'its JIT frames stay unnamed (no perf map)');
+    const tmp = await dockerCli(['exec', app.id, 'ls', '-a', '/tmp']);
+    tt.notMatch(tmp, /\.java_pid/, 'and it was never attached to');
   });
 
   t.test('two containers in a pod: a capture sees only its target', async (tt) => {

@@ -67,6 +67,13 @@ export interface JvmOptions {
   args?: string[];
   /** Extra JVM flags. Default none. */
   jvmFlags?: string[];
+  /** The java binary. Default `java` (the image's JDK 17 on PATH). */
+  javaBinary?: string;
+  /**
+   * Shell commands run before Java (only with `launch: 'shell'`), e.g. to lay out another JDK home. Test code only:
+   * it reaches `sh -c` as written.
+   */
+  shellPrefix?: string;
   /** Image; default the JDK test image of the env. */
   image?: string;
 }
@@ -117,7 +124,7 @@ export class JvmContainers {
     const containerName = options.containerName ?? 'app';
     const mainClass = options.mainClass ?? 'Hot';
     const java = [
-      'java',
+      options.javaBinary ?? 'java',
       '-Xmx128m',
       ...(options.preserveFramePointer === false ? [] : ['-XX:+PreserveFramePointer']),
       ...(options.jvmFlags ?? []),
@@ -126,12 +133,19 @@ export class JvmContainers {
       mainClass,
       ...(options.args ?? []),
     ];
+    if (options.shellPrefix !== undefined && options.launch !== 'shell') {
+      throw new Error("shellPrefix needs launch: 'shell'");
+    }
     for (const token of java) {
       if (!SAFE_TOKEN.test(token)) throw new Error(`unsafe token for a test command line: ${JSON.stringify(token)}`);
     }
     const cmd =
       options.launch === 'shell'
-        ? ['sh', '-c', `${java.join(' ')}; echo "java exited with status $?"; exec sleep infinity`]
+        ? [
+            'sh',
+            '-c',
+            `${options.shellPrefix ?? ':'}; ${java.join(' ')}; echo "java exited with status $?"; exec sleep infinity`,
+          ]
         : java;
     const pod = options.pod;
     const name = pod
