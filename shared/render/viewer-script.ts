@@ -57,6 +57,7 @@ function init(evt) {
 			name: label.replace(/ \([^(]*\)$/, ""),
 			x: parseFloat(rect.getAttribute("x")), width: parseFloat(rect.getAttribute("width")),
 			y: parseFloat(rect.getAttribute("y")), xText: rect.getAttribute("x"), yText: rect.getAttribute("y"),
+			widthText: rect.getAttribute("width"),
 			fill: rect.getAttribute("fill")
 		});
 	}
@@ -168,7 +169,7 @@ function fgResetGeometry() {
 		f.g.classList.remove("parent");
 		f.g.classList.remove("hide");
 		f.rect.setAttribute("x", f.xText);
-		f.rect.setAttribute("width", String(f.width));
+		f.rect.setAttribute("width", f.widthText);
 	}
 }
 
