@@ -345,7 +345,7 @@ export interface KubeconfigSpec {
   namespace?: string;
   /** Name of the current context (default `fake`). */
   context?: string;
-  /** Further contexts on the same cluster: name → namespace and token. */
+  /** Further contexts on the same cluster: name → namespace and token (default DEFAULT_TOKEN; null for none). */
   extraContexts?: Record<string, { namespace?: string; token?: string | null }>;
   /** Leave the CA out and set insecure-skip-tls-verify (default false). */
   insecure?: boolean;
@@ -472,10 +472,10 @@ export class FakeKubeApi {
       apiVersion: 'v1',
       kind: 'Config',
       clusters: [{ name: 'fake-cluster', cluster }],
-      users: Object.entries(contexts).map(([name, c]) => ({
-        name: `${name}-user`,
-        user: c.token === null || c.token === undefined ? {} : { token: c.token },
-      })),
+      users: Object.entries(contexts).map(([name, c]) => {
+        const token = c.token === undefined ? DEFAULT_TOKEN : c.token;
+        return { name: `${name}-user`, user: token === null ? {} : { token } };
+      }),
       contexts: Object.entries(contexts).map(([name, c]) => ({
         name,
         context: { cluster: 'fake-cluster', user: `${name}-user`, ...(c.namespace ? { namespace: c.namespace } : {}) },

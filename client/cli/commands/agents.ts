@@ -60,7 +60,7 @@ export async function runAgents(flags: AgentsFlags, io: CliIO): Promise<void> {
     if (nodes === undefined) {
       io.stderr.write('podflame: you may not list nodes, so nodes without an agent are not shown\n');
     }
-    if (rows.length === 0) {
+    if (agents.length === 0) {
       io.stderr.write(
         `podflame: no agent pods in namespace ${flags.agentNamespace}: is the agent DaemonSet installed? ` +
           `(kubectl -n ${flags.agentNamespace} get daemonsets)\n`,
