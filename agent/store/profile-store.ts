@@ -413,10 +413,10 @@ export class ProfileStore {
 
   private async remove(id: string, reason: EvictionReason | 'deleted'): Promise<void> {
     if (!this.index.delete(id)) return;
+    if (reason !== 'deleted') this.metrics?.evictions.inc({ reason });
     // Marker first: once it is gone the profile no longer exists, whatever happens to the data file.
     await removeIfPresent(join(this.dir, `${id}${META_SUFFIX}`));
     await removeIfPresent(join(this.dir, `${id}${DATA_SUFFIX}`));
-    if (reason !== 'deleted') this.metrics?.evictions.inc({ reason });
   }
 
   /** Removes one profile; false when there was none. */

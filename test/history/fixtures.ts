@@ -1,6 +1,7 @@
 /**
  * Real captures for the history tests: two perf recordings of test/fixtures/history/Shop.java (releases "before"
- * and "after"), collapsed to folded stacks. `record.sh` next to them says how they were made.
+ * and "after"), collapsed to folded stacks by the agent's collapser (fixtures.test.ts keeps the goldens honest).
+ * `record.sh` next to them says how they were made.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
