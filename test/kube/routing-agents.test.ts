@@ -9,8 +9,12 @@ import { resolveApiCredentials } from '../../client/kube/api-credentials.js';
 import { findAgentOnNode } from '../../client/kube/agent-discovery.js';
 import { KubeLookup } from '../../client/kube/kube-lookup.js';
 import { makeAgentPod, makePod, type AuthorizationAttributes } from '../helpers/fake-kube-api.js';
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { registerProfile } from '../../client/cli/commands/profile.js';
+import { buildProgram, runProgram } from '../../client/cli/program.js';
 import { startAgent, startKubeTestCluster, type KubeTestCluster } from './cluster.js';
 
 t.setTimeout(180_000);
@@ -228,5 +232,102 @@ t.test(
         details: { answeredNode: 'node-e', via },
       });
     }
+  },
+);
+
+t.test(
+  'an HTTPS agent (--tls-cert): verified with --ca-file on the direct path, reached through https: on the proxy',
+  async (t) => {
+    const cert = join(cluster.dir, 'agent-cert.pem');
+    const key = join(cluster.dir, 'agent-key.pem');
+    // A self-signed certificate for the agent pod's IP, its own CA.
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=podflame-agent',
+      ].concat(['-addext', 'subjectAltName=IP:127.0.0.7', '-keyout', key, '-out', cert]),
+      { stdio: 'ignore' },
+    );
+    const port = cluster.agents[0]?.port ?? 0;
+    const tls = await startAgent('node-f', '127.0.0.7', port, 'podflame-perf:latest', [
+      '--tls-cert',
+      cert,
+      '--tls-key',
+      key,
+    ]);
+    t.teardown(() => tls.stop());
+    t.match(tls.url, /^https:/);
+    cluster.api.putPod(makeAgentPod({ nodeName: 'node-f', podIP: '127.0.0.7', port }));
+    cluster.api.putPod(
+      makePod({
+        namespace: 'shop',
+        name: 'secure',
+        uid: '5b7d4c1e-0000-4000-8000-0000000000f1',
+        nodeName: 'node-f',
+        containers: [{ name: 'app' }],
+      }),
+    );
+    const ca = readFileSync(cert);
+    for (const via of ['direct', 'proxy'] as const) {
+      const client = new PodflameClient({ kubeconfig, via, agentTls: { ca } });
+      t.teardown(() => client.close());
+      await t.rejects(client.profilePod({ pod: 'secure', durationSeconds: 1 }), {
+        code: 'TARGET_NOT_FOUND',
+        details: { answeredNode: 'node-f', via },
+      });
+    }
+    const before = cluster.api.proxied.length;
+    const plain = new PodflameClient({ kubeconfig, via: 'direct' });
+    t.teardown(() => plain.close());
+    await t.rejects(
+      plain.profilePod({ pod: 'secure', durationSeconds: 1 }),
+      { code: 'AGENT_UNREACHABLE' },
+      'no CA: plain HTTP to an HTTPS agent',
+    );
+    t.equal(cluster.api.proxied.length, before);
+
+    // The CLI's --ca-file, in process.
+    let err = '';
+    const io = {
+      stdin: new PassThrough(),
+      stdout: new Writable({ write: (_c, _e, done) => done() }),
+      stderr: new Writable({
+        write: (c: Buffer, _e, done) => {
+          err += c.toString('utf8');
+          done();
+        },
+      }),
+      env: {},
+      cwd: cluster.dir,
+      interactive: false,
+      signal: new AbortController().signal,
+    };
+    const args = [
+      'profile',
+      '-n',
+      'shop',
+      'secure',
+      '-d',
+      '1',
+      '--via',
+      'direct',
+      '--kubeconfig',
+      kubeconfig,
+      '--ca-file',
+      cert,
+    ];
+    const code = await runProgram(buildProgram(io, [registerProfile], '0.0.0'), args, io);
+    t.equal(code, 3, err);
+    t.match(err, /the podflame agent on node node-f .* answered: .*\[TARGET_NOT_FOUND\]/);
   },
 );

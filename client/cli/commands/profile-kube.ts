@@ -16,7 +16,7 @@ import { PROFILE_FORMATS, type ProfileFormat } from '../../profile-output.js';
 import { parseTargetSpec } from '../../kube/target-spec.js';
 import { VIA_MODES, type Via } from '../../routing/agent-route.js';
 import { DEFAULT_AGENT_NAMESPACE } from '../../kube/agent-discovery.js';
-import { captureSettings, startProgress, type ProfileFlags } from './profile.js';
+import { captureSettings, readFlagFile, startProgress, type ProfileFlags } from './profile.js';
 
 /** Flags only Kubernetes mode has. */
 export interface ProfileKubeFlags {
@@ -116,6 +116,8 @@ export async function runKubeProfile(
     ...(flags.kubeconfig !== undefined ? { kubeconfig: resolve(io.cwd, flags.kubeconfig) } : {}),
     ...(flags.context !== undefined ? { context: flags.context } : {}),
     ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),
+    // HTTPS agents: their certificates are checked against this CA on the direct path.
+    ...(flags.caFile !== undefined ? { agentTls: { ca: await readFlagFile(io, '--ca-file', flags.caFile) } } : {}),
   });
   const common = {
     durationSeconds,
