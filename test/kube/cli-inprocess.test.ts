@@ -233,6 +233,35 @@ t.test('the current context and --context; the target errors keep their exit sta
   t.match(elsewhere.err, 'There is no pod "shop-a" in namespace "default"');
   const selector = await run(['profile', '-l', 'app=none', '-d', '1']);
   t.equal(selector.code, ERROR_CODES.POD_NOT_FOUND.exitCode);
+
+  api.putPod(
+    makePod({
+      namespace: 'shop',
+      name: 'two-containers',
+      uid: '7a1c2a9e-5b7d-4c1e-9a8f-0000000000c2',
+      nodeName: 'node-a',
+      containers: [{ name: 'app' }, { name: 'envoy' }],
+    }),
+  );
+  api.putPod(
+    makePod({
+      namespace: 'shop',
+      name: 'starting',
+      uid: '7a1c2a9e-5b7d-4c1e-9a8f-0000000000c3',
+      phase: 'Pending',
+      containers: [{ name: 'app' }],
+    }),
+  );
+  t.teardown(() => {
+    api.deletePod('shop', 'two-containers');
+    api.deletePod('shop', 'starting');
+  });
+  const two = await run(['profile', 'two-containers', '-d', '1']);
+  t.equal(two.code, ERROR_CODES.CONTAINER_REQUIRED.exitCode);
+  t.match(two.err, 'has 2 containers (app, envoy): choose one with -c NAME [CONTAINER_REQUIRED]');
+  const starting = await run(['profile', 'starting', '-d', '1']);
+  t.equal(starting.code, ERROR_CODES.POD_NOT_RUNNING.exitCode);
+  t.match(starting.err, /is Pending \(not scheduled on a node yet\), so there is nothing to profile/);
 });
 
 t.test('podflame agents: one row per node; nodes without an agent; no agents at all', async (t) => {
