@@ -233,9 +233,12 @@ export class DockerRuntime implements ContainerRuntime {
     let removal: Promise<string | undefined> | undefined;
     const remove = (): Promise<string | undefined> => (removal ??= this.#removeCaptureContainer(container));
     let abortedNow = false;
+    // Destroyed on abort and failed starts: the engine never ends the attach of a container removed before it ran,
+    // and that open socket would keep the agent's process (and a test's) alive.
+    let attachStream: Readable | undefined;
     const onAbort = (): void => {
       abortedNow = true;
-      void remove();
+      void remove().then(() => attachStream?.destroy());
       // Without an error: an 'error' event nobody listens to would crash the agent; a reader sees a premature
       // close, and `done` says why.
       if (!stdout.destroyed) stdout.destroy();
@@ -246,6 +249,7 @@ export class DockerRuntime implements ContainerRuntime {
     try {
       // Attach before start, or the first output (and a fast failure's message) would be lost.
       const stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Readable;
+      attachStream = stream;
       demuxed = demuxDockerStream(stream, stdout, (chunk) => stderr.write(chunk)).finally(() => stderr.end());
       demuxed.catch(() => undefined);
       if (signal.aborted) throw aborted();
@@ -254,6 +258,7 @@ export class DockerRuntime implements ContainerRuntime {
     } catch (err) {
       signal.removeEventListener('abort', onAbort);
       await remove();
+      attachStream?.destroy();
       if (!stdout.destroyed) stdout.destroy();
       if (signal.aborted || abortedNow) throw aborted();
       throw this.#startError(err, spec);

@@ -75,3 +75,8 @@ export async function waitFor(check: () => boolean | Promise<boolean>, ms: numbe
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** An assertion message that shows the answer only when it is not what was expected. */
+export function statusNote(a: Answer, expected = 200): string {
+  return a.status === expected ? `HTTP ${expected}` : `HTTP ${a.status}: ${a.text.slice(0, 800)}`;
+}

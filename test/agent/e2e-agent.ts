@@ -1,0 +1,130 @@
+/**
+ * What the agent's end-to-end files share: an in-process agent on the real Docker engine (DockerRuntime with the
+ * harness's capture image), the capture containers of one agent (by its instance label), and spawning the built
+ * entry points (`dist/`) exactly as a user runs them. Not a test file.
+ */
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Test } from 'tap';
+import { Agent } from '../../agent/agent.js';
+import type { AgentConfig } from '../../agent/config.js';
+import { CAPTURE_LABELS } from '../../agent/runtime/container-runtime.js';
+import { DockerRuntime } from '../../agent/runtime/docker-runtime.js';
+import { REPO_ROOT, type DockerEnv } from '../helpers/docker-env.js';
+import { memoryLogger, testConfig } from './http.js';
+
+export async function startRealAgent(t: Test, env: DockerEnv, overrides: Partial<AgentConfig> = {}) {
+  const runtime = new DockerRuntime({ captureImage: env.captureImage, socketPath: env.socketPath });
+  const log = memoryLogger();
+  const nodeName = overrides.nodeName ?? `e2e-${Math.random().toString(16).slice(2, 10)}`;
+  const agent = new Agent({
+    config: testConfig({ captureImage: env.captureImage, dockerSocket: env.socketPath, ...overrides, nodeName }),
+    runtime,
+    logger: log.logger,
+  });
+  const { url } = await agent.start();
+  t.teardown(() => agent.close());
+  return { agent, url, log, nodeName };
+}
+
+/** IDs of the capture containers (running or not) with these labels. */
+export async function captureContainers(env: DockerEnv, labels: Record<string, string>): Promise<string[]> {
+  const label = [`${CAPTURE_LABELS.owner}=true`, ...Object.entries(labels).map(([k, v]) => `${k}=${v}`)];
+  const list = await env.docker.listContainers({ all: true, filters: { label } });
+  return list.map((c) => c.Id);
+}
+
+/** Sum of the counts of folded text. */
+export function foldedTotal(folded: string): number {
+  return folded
+    .split('\n')
+    .filter((l) => l !== '')
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}
+
+export const DIST_AGENT = join(REPO_ROOT, 'dist/agent/main.js');
+export const DIST_CLI = join(REPO_ROOT, 'dist/client/cli/main.js');
+
+/** The built entry points must exist (npm test builds before running tap). */
+export function requireBuild(): void {
+  for (const f of [DIST_AGENT, DIST_CLI]) {
+    if (!existsSync(f)) throw new Error(`${f} is missing: run npm run build first (npm test does)`);
+  }
+}
+
+export interface SpawnedAgent {
+  child: ChildProcessByStdio<null, Readable, Readable>;
+  url: string;
+  logs: Record<string, unknown>[];
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** `node dist/agent/main.js ARGS`, resolved once its start-up line names the bound URL. */
+export async function spawnAgent(args: readonly string[], env: Record<string, string> = {}): Promise<SpawnedAgent> {
+  requireBuild();
+  const child = spawn(process.execPath, [DIST_AGENT, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  let buffered = '';
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the agent did not start within 30 s: ${stderr}`)), 30_000);
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        logs.push(parsed);
+        if (parsed.msg === 'podflame-agent listening') {
+          clearTimeout(timer);
+          resolve(parsed.url as string);
+        }
+      }
+    });
+    void exited.then(({ code }) => {
+      clearTimeout(timer);
+      reject(new Error(`the agent exited at start (code ${code}): ${stderr}`));
+    });
+  });
+  return {
+    child,
+    url,
+    logs,
+    stderr: () => stderr,
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `node dist/client/cli/main.js ARGS` to completion. */
+export function runCli(args: readonly string[], cwd: string): Promise<CliRun> {
+  requireBuild();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [DIST_CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
