@@ -6,17 +6,10 @@
  *   node-a  podflame-agent-7xk2p    yes    0.1.0    10.244.1.7
  *   node-b  -                       -      -        -          (no agent: check the DaemonSet's tolerations)
  */
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
 import type { AgentPod } from '../../kube/agent-discovery.js';
-import { addKubeConnectionOptions } from './profile-kube.js';
-
-interface AgentsFlags {
-  context?: string;
-  kubeconfig?: string;
-  agentNamespace: string;
-}
+import { addKubeConnectionOptions, connectionOptions, type KubeConnectionFlags } from './profile-kube.js';
 
 /** Table rows, one per node, sorted by node; a node with several agent pods (a rolling update) gets one row each. */
 export function agentRows(agents: readonly AgentPod[], nodes: readonly string[] | undefined): string[][] {
@@ -44,15 +37,10 @@ export function formatTable(header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
 
-export async function runAgents(flags: AgentsFlags, io: CliIO): Promise<void> {
+export async function runAgents(flags: KubeConnectionFlags, io: CliIO): Promise<void> {
   // Loaded on use: @kubernetes/client-node is slow to import (see profile-kube.ts).
   const { PodflameClient } = await import('../../profile-pod.js');
-  const client = new PodflameClient({
-    env: io.env,
-    agentNamespace: flags.agentNamespace,
-    ...(flags.kubeconfig !== undefined ? { kubeconfig: resolve(io.cwd, flags.kubeconfig) } : {}),
-    ...(flags.context !== undefined ? { context: flags.context } : {}),
-  });
+  const client = new PodflameClient(connectionOptions(flags, io));
   try {
     const [agents, nodes] = await Promise.all([client.listAgents(), client.listNodes()]);
     const rows = agentRows(agents, nodes);
@@ -74,7 +62,7 @@ export async function runAgents(flags: AgentsFlags, io: CliIO): Promise<void> {
 export function registerAgents(program: Command, io: CliIO): void {
   const cmd = program.command('agents').description('list the podflame agent on each node: pod, ready, version');
   addKubeConnectionOptions(cmd);
-  cmd.action(async (flags: AgentsFlags) => {
+  cmd.action(async (flags: KubeConnectionFlags) => {
     await runAgents(flags, io);
   });
 }

@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
 import { PodflameError } from '../../../shared/errors.js';
-import type { PodOutcome, ProfileResult } from '../../profile-pod.js';
+import type { PodflameClientOptions, PodOutcome, ProfileResult } from '../../profile-pod.js';
 import { PROFILE_FORMATS, type ProfileFormat } from '../../profile-output.js';
 import { parseTargetSpec } from '../../kube/target-spec.js';
 import { VIA_MODES, type Via } from '../../routing/agent-route.js';
@@ -19,15 +19,29 @@ import { DEFAULT_AGENT_NAMESPACE } from '../../kube/agent-discovery.js';
 import { captureSettings, readFlagFile, startProgress, type ProfileFlags } from './profile.js';
 
 /** Flags only Kubernetes mode has. */
-export interface ProfileKubeFlags {
+export interface ProfileKubeFlags extends KubeConnectionFlags {
   namespace?: string;
   selector?: string;
-  context?: string;
-  kubeconfig?: string;
   via: string;
-  agentNamespace: string;
   perPod?: boolean;
   concurrency: string;
+}
+
+/** The flags that connect to a cluster, shared by `profile` and `agents`. */
+export interface KubeConnectionFlags {
+  context?: string;
+  kubeconfig?: string;
+  agentNamespace: string;
+}
+
+/** Connection flags → the client's options (paths resolved against the working directory, env from the CLI). */
+export function connectionOptions(flags: KubeConnectionFlags, io: CliIO): PodflameClientOptions {
+  return {
+    env: io.env,
+    agentNamespace: flags.agentNamespace,
+    ...(flags.kubeconfig !== undefined ? { kubeconfig: resolve(io.cwd, flags.kubeconfig) } : {}),
+    ...(flags.context !== undefined ? { context: flags.context } : {}),
+  };
 }
 
 /** The options that connect to a cluster, shared by `profile` and `agents`. */
@@ -109,12 +123,9 @@ export async function runKubeProfile(
   // never talk to a cluster (collapse, render, local mode) should not pay.
   const { PodflameClient } = await import('../../profile-pod.js');
   const client = new PodflameClient({
-    env: io.env,
+    ...connectionOptions(flags, io),
     via: parseVia(flags.via),
-    agentNamespace: flags.agentNamespace,
     concurrency: parseConcurrency(flags.concurrency),
-    ...(flags.kubeconfig !== undefined ? { kubeconfig: resolve(io.cwd, flags.kubeconfig) } : {}),
-    ...(flags.context !== undefined ? { context: flags.context } : {}),
     ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),
     // HTTPS agents: their certificates are checked against this CA on the direct path.
     ...(flags.caFile !== undefined ? { agentTls: { ca: await readFlagFile(io, '--ca-file', flags.caFile) } } : {}),
