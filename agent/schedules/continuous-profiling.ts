@@ -67,13 +67,7 @@ export class ContinuousProfiling {
 
   constructor(options: ContinuousProfilingOptions) {
     this.options = options;
-    this.store = new ProfileStore({
-      dir: join(options.dataDir, 'profiles'),
-      ...(options.maxAgeSeconds !== undefined ? { maxAgeSeconds: options.maxAgeSeconds } : {}),
-      ...(options.maxTotalBytes !== undefined ? { maxTotalBytes: options.maxTotalBytes } : {}),
-      ...(options.registry ? { registry: options.registry } : {}),
-      ...(options.now ? { now: options.now } : {}),
-    });
+    // The exporter first: a bad URL must fail before anything registers metrics.
     this.exporter =
       options.pyroscopeUrl === undefined
         ? undefined
@@ -82,6 +76,13 @@ export class ContinuousProfiling {
             logger: options.logger,
             ...(options.registry ? { registry: options.registry } : {}),
           });
+    this.store = new ProfileStore({
+      dir: join(options.dataDir, 'profiles'),
+      ...(options.maxAgeSeconds !== undefined ? { maxAgeSeconds: options.maxAgeSeconds } : {}),
+      ...(options.maxTotalBytes !== undefined ? { maxTotalBytes: options.maxTotalBytes } : {}),
+      ...(options.registry ? { registry: options.registry } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    });
     this.scheduler = new Scheduler({
       nodeName: options.nodeName,
       capture: options.capture,

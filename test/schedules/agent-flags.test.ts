@@ -1,0 +1,88 @@
+/**
+ * The agent's continuous-profiling flags: parsed and validated with the rest of its configuration, and the built
+ * `podflame-agent` refusing to start on a schedules file it cannot use, saying which schedule and field.
+ */
+import t from 'tap';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAgentConfig } from '../../agent/config.js';
+import { runAgentToExit } from '../security/agent-process.js';
+
+const parse = (argv: string[], env: Record<string, string> = {}) => {
+  const parsed = parseAgentConfig({ argv, env, hostname: 'host-1' });
+  if (parsed.kind !== 'config') throw new Error('expected a configuration');
+  return parsed.config;
+};
+
+t.test('flags and environment', async (t) => {
+  const c = parse([
+    '--data-dir',
+    '/var/lib/podflame',
+    '--schedules',
+    '/etc/podflame/schedules.yaml',
+    '--pyroscope-url',
+    'http://pyroscope:4040',
+    '--store-max-age',
+    '36h',
+    '--store-max-bytes',
+    '512MiB',
+    '--schedule-jitter',
+    '0',
+  ]);
+  t.match(c, {
+    dataDir: '/var/lib/podflame',
+    schedulesFile: '/etc/podflame/schedules.yaml',
+    pyroscopeUrl: 'http://pyroscope:4040',
+    storeMaxAgeSeconds: 36 * 3600,
+    storeMaxBytes: 512 * 1024 ** 2,
+    scheduleJitterSeconds: 0,
+  });
+  const defaults = parse([]);
+  t.match(defaults, { storeMaxAgeSeconds: 7 * 86400, storeMaxBytes: 1024 ** 3, scheduleJitterSeconds: 10 });
+  t.equal(defaults.dataDir, undefined);
+  t.match(parse([], { PODFLAME_DATA_DIR: '/d', PODFLAME_SCHEDULES: '/s.yaml', PODFLAME_SCHEDULE_JITTER: '30s' }), {
+    dataDir: '/d',
+    schedulesFile: '/s.yaml',
+    scheduleJitterSeconds: 30,
+  });
+  for (const [argv, message] of [
+    [['--store-max-age', '7'], /--store-max-age must be an age such as 36h or 7d/],
+    [['--store-max-bytes', 'lots'], /--store-max-bytes must be a size/],
+    [['--schedule-jitter', 'x'], /--schedule-jitter must be a duration/],
+    [['--data-dir', ''], /--data-dir must be a directory path/],
+  ] as const) {
+    t.throws(() => parse([...argv]), { code: 'CONFIG_INVALID', message }, argv.join(' '));
+  }
+  const help = parseAgentConfig({ argv: ['--help'], env: {}, hostname: 'h' });
+  t.match(help.kind === 'help' ? help.text : '', /--data-dir DIR[\s\S]*--schedules FILE[\s\S]*--pyroscope-url URL/);
+});
+
+const MAIN = join(import.meta.dirname, '../../dist/agent/main.js');
+
+t.test(
+  'the built agent refuses an unusable schedules setup',
+  { skip: !existsSync(MAIN) && 'run npm run build first' },
+  async (t) => {
+    const dir = t.testdir({
+      'bad.yaml':
+        'schedules:\n  - name: shop\n    cron: "*/3 * * * * *"\n    namespace: shop\n    durationSeconds: 0\n    frequencyHz: 99\n',
+    });
+    const common = ['--listen', '127.0.0.1:0', '--docker-socket', join(dir, 'no.sock')];
+    const noDataDir = await runAgentToExit([...common, '--schedules', join(dir, 'bad.yaml')]);
+    t.equal(noDataDir.code, 2);
+    t.match(noDataDir.stdout + noDataDir.stderr, /--schedules needs --data-dir DIR/);
+    const bad = await runAgentToExit([
+      ...common,
+      '--data-dir',
+      join(dir, 'data'),
+      '--schedules',
+      join(dir, 'bad.yaml'),
+    ]);
+    t.equal(bad.code, 2);
+    t.match(
+      bad.stdout + bad.stderr,
+      /schedule 'shop' \(item 1\): durationSeconds: Number must be greater than or equal to 1/,
+    );
+    t.notMatch(bad.stdout, /podflame-agent listening/, 'it never listened');
+  },
+);
