@@ -64,7 +64,7 @@ if [ ! -d node_modules ]; then
   npm ci --no-audit --no-fund
 fi
 say "building (npm run build)"
-npm run build --silent
+npm run build --silent || fail "npm run build failed (see the compiler's messages above)"
 
 # 3. Images.
 CAPTURE_IMAGE=${PODFLAME_CAPTURE_IMAGE:-podflame-perf:demo-$(content_tag Dockerfile.perf agent/capture/podflame-capture.sh)}
