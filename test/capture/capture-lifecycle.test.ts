@@ -194,7 +194,7 @@ if (env) {
   t.test('a JVM whose threads come and go: perf is restarted, not left spinning', async (tt) => {
     const app = await jvms.startJvm({ pod: newPod('churn'), mainClass: 'Churn' });
     await jvms.waitForWarmup(app);
-    const o = await captureToEnd(runtime, spec(app.id, 4));
+    const o = await captureToEnd(runtime, spec(app.id, 5));
     tt.equal(o.exit.exitCode, 0, o.exit.stderrTail);
     tt.ok((o.exit.timings?.segments ?? 0) > 1, `perf ran in several segments (${JSON.stringify(o.exit.timings)})`);
     tt.match(o.exit.stderrTail, /a recorded thread exited; restarting perf/);
