@@ -175,6 +175,8 @@ function fgResetGeometry() {
 
 function fgZoom(target) {
 	var s = fgState;
+	// A frame drawn 0.0 px wide (a URL pointing at one) cannot be magnified.
+	if (!(target.width > 0)) return;
 	fgResetGeometry();
 	var xmin = target.x, xmax = target.x + target.width, ymin = target.y;
 	var ratio = s.fullWidth / target.width;
