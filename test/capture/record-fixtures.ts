@@ -4,7 +4,7 @@
  * attach API, and the raw multiplexed stream is saved byte for byte, plus the capture's stderr as plain text.
  * Run on a machine with the engine (see test/README.md), then review and commit:
  *
- *   node --import=./node_modules/@tapjs/typescript/dist/esm/import.mjs test/capture/record-fixtures.ts
+ *   RECORD=1 node --import=./node_modules/@tapjs/typescript/dist/esm/import.mjs test/capture/record-fixtures.ts
  *   BLESS=1 npx tap --disable-coverage test/capture/capture-units.test.ts   # rewrite the goldens
  */
 import { writeFile } from 'node:fs/promises';
@@ -14,6 +14,12 @@ import { prepareDockerEnv } from '../helpers/docker-env.js';
 import { JvmContainers } from '../helpers/jvm-containers.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+
+// Only on purpose: a test runner given this folder would otherwise run it and overwrite the reviewed fixtures.
+if (process.env.RECORD !== '1') {
+  process.stdout.write('record-fixtures: set RECORD=1 to re-record test/capture/fixtures\n');
+  process.exit(0);
+}
 
 const env = await prepareDockerEnv({ jdk: true });
 const jvms = new JvmContainers(env);
