@@ -6,7 +6,7 @@ import { HEADERS } from '../../shared/api.js';
 import { CAPTURE_LABELS } from '../../agent/runtime/container-runtime.js';
 import { requireDockerEnv } from '../helpers/docker-env.js';
 import { JvmContainers, newPod } from '../helpers/jvm-containers.js';
-import { call, statusNote } from './http.js';
+import { call, statusNote, waitFor } from './http.js';
 import { captureContainers, foldedTotal, startRealAgent } from './e2e-agent.js';
 
 t.setTimeout(600_000);
@@ -149,10 +149,35 @@ if (env) {
     );
   });
 
+  t.test('?async=1: 202 at once, then status, then the SVG and the folded stacks', async (t) => {
+    const jvms = containersOf(t);
+    const app = await jvms.startJvm({ pod: newPod('async'), containerName: 'app' });
+    await jvms.waitForWarmup(app);
+    const accepted = await call(url, 'POST', '/v1/profiles?async=1', {
+      target: { containerId: app.id },
+      durationSeconds: 2,
+    });
+    t.equal(accepted.status, 202, statusNote(accepted, 202));
+    const location = accepted.headers.location as string;
+    t.equal(location, `/v1/profiles/${accepted.json.id}`);
+    const early = await call(url, 'GET', `${location}/flamegraph.svg`);
+    t.equal(early.status, 409, 'not ready while it runs');
+    t.equal(early.json.error.code, 'PROFILE_NOT_READY');
+    await waitFor(async () => (await call(url, 'GET', location)).json.status !== 'running', 60_000, 'the capture', 500);
+    const status = await call(url, 'GET', location);
+    t.match(status.json, { status: 'done', target: { containerId: app.id }, durationSeconds: 2 });
+    const svg = await call(url, 'GET', `${location}/flamegraph.svg`);
+    t.equal(svg.status, 200, statusNote(svg));
+    t.match(svg.text, 'Hot.hotFibonacci');
+    t.equal(svg.headers[HEADERS.samples], String(status.json.samples));
+    const folded = await call(url, 'GET', `${location}/folded`);
+    t.equal(foldedTotal(folded.text), status.json.samples);
+  });
+
   t.test('every capture container of this agent is gone', async (t) => {
     t.same(await captureContainers(env, { [CAPTURE_LABELS.agentInstance]: agent.instanceId }), []);
     const metrics = (await call(url, 'GET', '/metrics')).text;
-    t.match(metrics, /podflame_captures_total\{outcome="ok"\} [4-9]/);
+    t.match(metrics, /podflame_captures_total\{outcome="ok"\} [5-9]/);
     t.match(metrics, 'podflame_captures_in_flight 0');
   });
 }

@@ -65,6 +65,21 @@ if (env) {
     t.match(r.stdout, 'Hot.hotSieve_[j]');
   });
 
+  t.test("the agent's warnings go to stderr and into the SVG's subtitle", async (t) => {
+    const noFp = await jvms.startJvm({ pod: newPod('nofp'), containerName: 'app', preserveFramePointer: false });
+    await jvms.waitForWarmup(noFp);
+    const r = await runCli(
+      ['profile', '--agent', agent.url, '--container-id', noFp.id, '-d', '2', '-o', 'nofp.svg'],
+      dir,
+    );
+    t.equal(r.code, 0, r.stderr);
+    t.match(
+      r.stderr,
+      /^podflame: warning: JVM \d+ runs without -XX:\+PreserveFramePointer.* \[NO_PRESERVE_FRAME_POINTER\]$/m,
+    );
+    t.match(await readFile(join(dir, 'nofp.svg'), 'utf8'), 'PreserveFramePointer off: stacks truncated');
+  });
+
   t.test("the agent's errors become the documented exit statuses, with the agent's message", async (t) => {
     const wrong = await runCli(['profile', '--agent', agent.url, '--pod-uid', pod.uid, '-c', 'web', '-d', '1'], dir);
     t.equal(wrong.code, 3, 'TARGET_NOT_FOUND exits 3');
@@ -72,7 +87,7 @@ if (env) {
     const bad = await runCli(['profile', '--agent', agent.url, '--container-id', app.id, '-d', '11m'], dir);
     t.equal(bad.code, 2, 'a usage error exits 2');
     const request = agent.logs.filter((l) => l.msg === 'request' && l.path === '/v1/profiles');
-    t.equal(request.length, 3, 'one log line per request; the usage error never reached the agent');
-    t.match(request[2], { status: 404, outcome: 'TARGET_NOT_FOUND', durationMs: Number });
+    t.equal(request.length, 4, 'one log line per request; the usage error never reached the agent');
+    t.match(request[3], { status: 404, outcome: 'TARGET_NOT_FOUND', durationMs: Number });
   });
 }

@@ -212,7 +212,12 @@ t.test('async captures: 202 + Location, status, not ready, result kept', async (
 
   await waitFor(() => runtime.captures.length === 1, 5000, 'the capture');
   runtime.captures[0]!.finish({ exitCode: 3, stderrTail: 'podflame-capture: no processes found\n' });
-  await waitFor(async () => (await call(url, 'GET', `/v1/profiles/${id}`)).json.status === 'failed', 5000, 'failure');
+  await waitFor(
+    async () => (await call(url, 'GET', `/v1/profiles/${id}`)).json.status === 'failed',
+    5000,
+    'failure',
+    250,
+  );
   const failed = await call(url, 'GET', `/v1/profiles/${id}`);
   t.match(failed.json.error, { code: 'CAPTURE_FAILED', message: /no processes found/ });
   t.type(failed.json.timings.total, 'number');
@@ -223,6 +228,30 @@ t.test('async captures: 202 + Location, status, not ready, result kept', async (
   const unknown = await call(url, 'GET', '/v1/profiles/00000000-0000-0000-0000-000000000000');
   t.equal(unknown.status, 404);
   t.equal(unknown.json.error.code, 'PROFILE_NOT_FOUND');
+});
+
+t.test('a capture that outlives its duration plus --request-timeout is stopped: 504', async (t) => {
+  const { url, runtime } = await startAgent(t, { requestTimeoutSeconds: 1 });
+  const pending = call(url, 'POST', '/v1/profiles', { target: { containerId: APP }, durationSeconds: 1 });
+  await waitFor(() => runtime.captures.length === 1, 5000, 'the capture');
+  const answer = await pending;
+  t.equal(answer.status, 504);
+  t.equal(answer.json.error.code, 'CAPTURE_TIMEOUT');
+  t.match(answer.json.error.message, /did not finish within 2 s \(its 1 s plus the agent's --request-timeout of 1 s\)/);
+  t.ok(runtime.captures[0]!.signal.aborted, 'the capture was stopped');
+});
+
+t.test('more perf script than --max-output-bytes: 507, and the capture is stopped', async (t) => {
+  const { url, runtime } = await startAgent(t, { maxOutputBytes: 1000 });
+  const pending = call(url, 'POST', '/v1/profiles', { target: { containerId: APP }, durationSeconds: 1 });
+  await waitFor(() => runtime.captures.length === 1, 5000, 'the capture');
+  // The bound is about bytes, whatever they say.
+  runtime.captures[0]!.stdout.write(Buffer.alloc(1500, 0x20));
+  const answer = await pending;
+  t.equal(answer.status, 507);
+  t.equal(answer.json.error.code, 'OUTPUT_TOO_LARGE');
+  t.match(answer.json.error.message, /more than 1000 bytes of perf script/);
+  t.ok(runtime.captures[0]!.signal.aborted);
 });
 
 t.test('closing the agent stops running captures and answers their callers', async (t) => {

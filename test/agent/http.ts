@@ -67,12 +67,20 @@ export function testConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
   return { ...DEFAULT_AGENT_CONFIG, listen: { host: '127.0.0.1', port: 0 }, nodeName: 'test-node', ...overrides };
 }
 
-/** Polls `check` every 20 ms until it returns true, or fails after `ms`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+/**
+ * Polls `check` every `everyMs` (default 20) until it returns true, or fails after `ms`. Poll an agent's API no
+ * faster than every 250 ms: its per-caller rate limit (120 a minute by default) applies to tests too.
+ */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  ms: number,
+  what: string,
+  everyMs = 20,
+): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
