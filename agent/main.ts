@@ -5,7 +5,7 @@ import { destination } from 'pino';
 import { parseAgentConfig } from './config.js';
 import { createLogger } from './logging.js';
 import { Agent } from './agent.js';
-import { accessControlOptions, createAccessControl } from './auth/access-control.js';
+import { accessControlOptions, createAccessControl, type AccessControl } from './auth/access-control.js';
 import { DockerRuntime } from './runtime/docker-runtime.js';
 import { PodflameError } from '../shared/errors.js';
 import { Router } from 'express';
@@ -45,9 +45,10 @@ let agent: Agent;
 // capture service and metrics registry, which exist only with the agent.
 const historyRoutes = Router();
 let history: ContinuousProfiling | undefined;
+let access: AccessControl;
 try {
   // Checks what can be checked before listening: the token file, the agent's kubeconfig, the TLS certificate.
-  const access = await createAccessControl(accessControlOptions(config));
+  access = await createAccessControl(accessControlOptions(config));
   agent = new Agent({ config, runtime, logger, access, app: { routers: [historyRoutes] } });
 } catch (err) {
   process.stderr.write(`podflame-agent: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -85,6 +86,7 @@ try {
     registry: agent.metrics.registry,
     logger,
     inCluster: process.env.KUBERNETES_SERVICE_HOST !== undefined,
+    authorizer: access.authorizer,
   });
   historyRoutes.use(history?.router ?? historyRouter({ nodeName: config.nodeName }));
   // Before listening: a bad schedules file stops the start, and the store is open before the first query.

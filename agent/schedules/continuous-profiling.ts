@@ -46,7 +46,7 @@ export interface ContinuousProfilingOptions {
   registry?: Registry;
   logger: SchedulerLogger & { error(obj: object, msg: string): void };
   /** For history route authorization (see HistoryRouteDeps). */
-  authorizeQuery?: HistoryRouteDeps['authorizeQuery'];
+  authorizeNamespace?: HistoryRouteDeps['authorizeNamespace'];
   /** Test seams; defaults are node-cron and Date.now. */
   triggers?: TriggerFactory;
   now?: () => number;
@@ -100,7 +100,7 @@ export class ContinuousProfiling {
       store: this.store,
       scheduler: this.scheduler,
       onSchedulesChanged: () => this.saveApiSchedules(),
-      ...(options.authorizeQuery ? { authorizeQuery: options.authorizeQuery } : {}),
+      ...(options.authorizeNamespace ? { authorizeNamespace: options.authorizeNamespace } : {}),
       ...(options.now ? { now: options.now } : {}),
     });
   }

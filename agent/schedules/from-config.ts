@@ -10,6 +10,8 @@ import { ContinuousProfiling } from './continuous-profiling.js';
 import { captureThrough, type CaptureStarter } from './capture-adapter.js';
 import type { ContainerLister } from './targets.js';
 import type { SchedulerLogger } from './scheduler.js';
+import type { Authorizer } from '../authz/authorizer.js';
+import { requireCaller } from '../server/middleware/authenticate.js';
 
 export interface ContinuousProfilingDeps {
   captures: CaptureStarter;
@@ -18,6 +20,8 @@ export interface ContinuousProfilingDeps {
   logger: SchedulerLogger & { error(obj: object, msg: string): void };
   /** True when the agent runs in a pod with a service account (main.ts reads KUBERNETES_SERVICE_HOST). */
   inCluster: boolean;
+  /** The agent's authorizer: history and schedules are per namespace (may the caller profile its pods?). */
+  authorizer?: Pick<Authorizer, 'authorizeNamespace'>;
 }
 
 export async function continuousProfilingFromConfig(
@@ -64,5 +68,16 @@ export async function continuousProfilingFromConfig(
     ...(config.schedulesFile !== undefined ? { schedulesFile: config.schedulesFile } : {}),
     ...(config.pyroscopeUrl !== undefined ? { pyroscopeUrl: config.pyroscopeUrl } : {}),
     ...(pods ? { pods } : {}),
+    ...(deps.authorizer
+      ? {
+          authorizeNamespace: async (req, namespace) => {
+            if (!req.res) throw new PodflameError('INTERNAL', 'a request without its response reached authorization');
+            await (deps.authorizer as Pick<Authorizer, 'authorizeNamespace'>).authorizeNamespace(
+              requireCaller(req.res),
+              namespace,
+            );
+          },
+        }
+      : {}),
   });
 }

@@ -280,3 +280,45 @@ t.test('an agent without a data directory says how to turn history on', async (t
     t.match(res.json.error.message, /--data-dir DIR/);
   }
 });
+
+t.test('authorization per namespace: a named namespace must be allowed, the rest is filtered', async (t) => {
+  const { PodflameError } = await import('../../shared/errors.js');
+  const asked: string[] = [];
+  const { url, history } = await startHistoryAgent(t, {
+    authorizeNamespace: async (_req, namespace) => {
+      asked.push(namespace);
+      if (namespace === 'billing') {
+        throw new PodflameError('FORBIDDEN', `user "tester" cannot create pods/exec in the namespace "billing"`);
+      }
+      if (namespace === 'broken') throw new PodflameError('KUBERNETES_API_ERROR', 'the API server did not answer');
+    },
+  });
+  await history.store.put(profile({}, fixtureStacks('before')));
+  await history.store.put(profile({ namespace: 'billing', pod: 'bill-0' }, fixtureStacks('after')));
+  const all = await call(url, 'GET', '/v1/profiles');
+  t.same(
+    all.json.items.map((i: StoredProfile) => i.namespace),
+    ['shop'],
+    'billing is hidden',
+  );
+  const named = await call(url, 'GET', '/v1/profiles?namespace=billing');
+  t.equal(named.status, 403);
+  t.match(named.json.error.message, /cannot create pods\/exec in the namespace "billing"/);
+  const merged = await call(url, 'GET', '/v1/flamegraph?format=folded');
+  t.equal(totalSamples(parseFolded(merged.text).stacks), totalSamples(fixtureStacks('before')), 'only shop is merged');
+  t.equal((await call(url, 'GET', '/v1/flamegraph?namespace=billing')).status, 403);
+  const body = { cron: '0 0 * * * *', namespace: 'billing', durationSeconds: 5, frequencyHz: 99 };
+  t.equal((await call(url, 'PUT', '/v1/schedules/bill', body)).status, 403);
+  t.equal((await call(url, 'PUT', '/v1/schedules/shop', { ...body, namespace: 'shop' })).status, 201);
+  history.scheduler.put({ name: 'bill', ...body }); // as if defined by someone allowed
+  t.same(
+    (await call(url, 'GET', '/v1/schedules')).json.items.map((s: { name: string }) => s.name),
+    ['shop'],
+  );
+  t.equal((await call(url, 'GET', '/v1/schedules/bill')).status, 403);
+  t.equal((await call(url, 'DELETE', '/v1/schedules/bill')).status, 403);
+  await history.store.put(profile({ namespace: 'broken', pod: 'x' }, fixtureStacks('after')));
+  const broken = await call(url, 'GET', '/v1/profiles');
+  t.equal(broken.status, 502, 'an API server that cannot answer is an error, not a silent filter');
+  t.ok(asked.includes('shop'));
+});

@@ -44,10 +44,11 @@ export interface HistoryRouteDeps {
   /** Called after a schedule was created, replaced or deleted through the API (to persist them). */
   onSchedulesChanged?: () => Promise<void>;
   /**
-   * Refuses a caller a query (authorization), given the namespace it is limited to (undefined: all namespaces).
-   * Absent: whoever passed authentication may read the history.
+   * Refuses a caller a namespace (authorization: may they profile its pods?). A query naming a namespace is refused
+   * with its error (403); one across namespaces keeps only the namespaces the caller may see. Absent: whoever passed
+   * authentication sees everything.
    */
-  authorizeQuery?: (req: Request, namespace: string | undefined) => Promise<void>;
+  authorizeNamespace?: (req: Request, namespace: string) => Promise<void>;
   /** Clock for `now`-relative times, ms since the epoch. Default Date.now. */
   now?: () => number;
   /** Largest schedule body accepted, bytes. Default 64 KiB. */
@@ -153,23 +154,43 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
     if (!deps.store) throw noStore();
     return deps.store;
   };
-  const authorize = async (req: Request, filter: HistoryFilter): Promise<void> => {
-    await deps.authorizeQuery?.(req, filter.namespace);
+  /** The items (or schedules) of namespaces the caller may see; a namespace the query names must be allowed. */
+  const visible = async <T extends { namespace: string }>(req: Request, named: string | undefined, items: T[]) => {
+    const check = deps.authorizeNamespace;
+    if (!check) return items;
+    if (named !== undefined) {
+      await check(req, named);
+      return items;
+    }
+    const allowed = new Map<string, boolean>();
+    for (const ns of new Set(items.map((i) => i.namespace))) {
+      allowed.set(
+        ns,
+        await check(req, ns).then(
+          () => true,
+          (err: unknown) => {
+            // Only a refusal hides a namespace; an API server that cannot answer is the caller's error to see.
+            if (err instanceof PodflameError && err.code === 'FORBIDDEN') return false;
+            throw err;
+          },
+        ),
+      );
+    }
+    return items.filter((i) => allowed.get(i.namespace) === true);
   };
 
   router.get(`${API_PREFIX}/profiles`, async (req, res) => {
     const filter = filterFrom(queryParams(req, LIST_PARAMS), now());
-    await authorize(req, filter);
-    res.json({ node: deps.nodeName, items: store().list(filter) });
+    const s = store();
+    res.json({ node: deps.nodeName, items: await visible(req, filter.namespace, s.list(filter)) });
   });
 
   router.get(`${API_PREFIX}/flamegraph`, async (req, res) => {
     const q = queryParams(req, GRAPH_PARAMS);
     const filter = filterFrom(q, now());
     const format = formatOf(q, HISTORY_FORMATS, 'svg');
-    await authorize(req, filter);
     const s = store();
-    const { stacks, items } = await mergeStoredProfiles(s, s.list(filter));
+    const { stacks, items } = await mergeStoredProfiles(s, await visible(req, filter.namespace, s.list(filter)));
     if (items.length === 0) throw nothingMatches(filter, deps.nodeName);
     const summary = summarize(items);
     res.setHeader(HISTORY_HEADERS.profiles, String(items.length));
@@ -205,11 +226,10 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
     if (normalizeText !== 'true' && normalizeText !== 'false') {
       throw new PodflameError('INVALID_REQUEST', `normalize must be true or false, got '${normalizeText}'`);
     }
-    await authorize(req, base);
     const s = store();
-    const baseMerge = await mergeStoredProfiles(s, s.list(base));
+    const baseMerge = await mergeStoredProfiles(s, await visible(req, base.namespace, s.list(base)));
     if (baseMerge.items.length === 0) throw nothingMatches(base, deps.nodeName, 'stored profile of the base range');
-    const targetMerge = await mergeStoredProfiles(s, s.list(target));
+    const targetMerge = await mergeStoredProfiles(s, await visible(req, target.namespace, s.list(target)));
     if (targetMerge.items.length === 0)
       throw nothingMatches(target, deps.nodeName, 'stored profile of the target range');
     const b = summarize(baseMerge.items);
@@ -235,20 +255,24 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
       details: { schedule: name },
     });
 
-  router.get(`${API_PREFIX}/schedules`, (req, res) => {
+  router.get(`${API_PREFIX}/schedules`, async (req, res) => {
     queryParams(req, []);
-    res.json({ node: deps.nodeName, items: scheduler().list() });
+    res.json({ node: deps.nodeName, items: await visible(req, undefined, scheduler().list()) });
   });
 
-  router.get(`${API_PREFIX}/schedules/:name`, (req, res) => {
+  router.get(`${API_PREFIX}/schedules/:name`, async (req, res) => {
     const status = scheduler().status(req.params.name as string);
     if (!status) throw notFound(req.params.name as string);
+    await deps.authorizeNamespace?.(req, status.namespace);
     res.json(status);
   });
 
   router.put(`${API_PREFIX}/schedules/:name`, json, async (req, res) => {
     const spec = parseScheduleBody(req.params.name as string, req.body);
-    await deps.authorizeQuery?.(req, spec.namespace);
+    const existing = scheduler().status(spec.name);
+    // Replacing a schedule needs the rights on both its old and its new namespace.
+    if (existing) await deps.authorizeNamespace?.(req, existing.namespace);
+    await deps.authorizeNamespace?.(req, spec.namespace);
     const { created, status } = scheduler().put(spec);
     await deps.onSchedulesChanged?.();
     res.status(created ? 201 : 200).json(status);
@@ -258,7 +282,7 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
     const name = req.params.name as string;
     const existing = scheduler().status(name);
     if (!existing) throw notFound(name);
-    await deps.authorizeQuery?.(req, existing.namespace);
+    await deps.authorizeNamespace?.(req, existing.namespace);
     scheduler().delete(name);
     await deps.onSchedulesChanged?.();
     res.status(204).end();
