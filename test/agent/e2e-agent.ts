@@ -16,11 +16,12 @@ import { REPO_ROOT, type DockerEnv } from '../helpers/docker-env.js';
 import { memoryLogger, testConfig } from './http.js';
 
 export async function startRealAgent(t: Test, env: DockerEnv, overrides: Partial<AgentConfig> = {}) {
-  const runtime = new DockerRuntime({ captureImage: env.captureImage, socketPath: env.socketPath });
+  const captureImage = overrides.captureImage ?? env.captureImage;
+  const runtime = new DockerRuntime({ captureImage, socketPath: env.socketPath });
   const log = memoryLogger();
   const nodeName = overrides.nodeName ?? `e2e-${Math.random().toString(16).slice(2, 10)}`;
   const agent = new Agent({
-    config: testConfig({ captureImage: env.captureImage, dockerSocket: env.socketPath, ...overrides, nodeName }),
+    config: testConfig({ dockerSocket: env.socketPath, ...overrides, captureImage, nodeName }),
     runtime,
     logger: log.logger,
   });

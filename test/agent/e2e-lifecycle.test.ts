@@ -83,6 +83,22 @@ if (env) {
     t.notMatch((await call(url, 'GET', '/metrics')).text, 'podflame_captures_total{', 'and no capture ran');
   });
 
+  t.test("a missing capture image: not ready, and a capture fails with Docker's own words", async (t) => {
+    const jvms = containersOf(t);
+    const missing = 'podflame-perf:missing-in-this-test';
+    const { url, agent } = await startRealAgent(t, env, { captureImage: missing });
+    const app = await jvms.startJvm({ pod: newPod('noimage'), containerName: 'app' });
+    const ready = await call(url, 'GET', '/readyz');
+    t.equal(ready.status, 503, statusNote(ready, 503));
+    t.match(ready.json.error.message, `the capture image ${missing} is not present: build it with docker build`);
+    const a = await call(url, 'POST', '/v1/profiles', { target: { containerId: app.id }, durationSeconds: 1 });
+    t.equal(a.status, 503, statusNote(a, 503));
+    t.equal(a.json.error.code, 'CAPTURE_IMAGE_MISSING');
+    t.match(a.json.error.message, /No such image/i, "Docker's message is kept");
+    t.same(await captureContainers(env, { [CAPTURE_LABELS.agentInstance]: agent.instanceId }), []);
+    t.equal(agent.captures.inFlight, 0);
+  });
+
   t.test('a JVM that exits mid-capture: a partial graph with a warning, or a clear error — never a hang', async (t) => {
     const jvms = containersOf(t);
     const { url, agent } = await startRealAgent(t, env);
