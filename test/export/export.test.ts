@@ -16,8 +16,14 @@ import {
 } from '../../shared/export/index.js';
 import { samplingPeriodNanos } from '../../shared/export/sampling.js';
 
-// A real capture: javac in a JDK 17 JVM, recorded with perf (see test/diff/fixtures/record.sh).
-const REAL = parseFolded(readFileSync(new URL('../diff/fixtures/after.folded', import.meta.url), 'utf8')).stacks;
+// A real capture: javac in a JDK 17 JVM, recorded with perf at 99 Hz (see test/diff/fixtures/record.sh). perf printed
+// each sample's period (10,101,010 ns), which the collapser sums as perl does; exporters take sample counts.
+const PERIOD_99HZ = 10_101_010;
+const REAL: FoldedStacks = new Map(
+  [...parseFolded(readFileSync(new URL('../diff/fixtures/after.folded', import.meta.url), 'utf8')).stacks].map(
+    ([stack, periods]) => [stack, periods / PERIOD_99HZ],
+  ),
+);
 const SCHEMA = JSON.parse(readFileSync(new URL('./speedscope-schema.json', import.meta.url), 'utf8')) as object;
 
 const distinctFrames = (stacks: FoldedStacks): Set<string> => new Set([...stacks.keys()].flatMap((s) => s.split(';')));
@@ -26,6 +32,10 @@ const shuffled = (stacks: FoldedStacks): FoldedStacks => new Map([...stacks].rev
 t.test('fixture sanity', async (t) => {
   t.ok(REAL.size > 50, 'a real profile with many stacks');
   t.ok(totalSamples(REAL) > 100);
+  t.ok(
+    [...REAL.values()].every((n) => Number.isInteger(n) && n > 0),
+    'whole samples',
+  );
 });
 
 t.test('pprof: decodes back to the same stacks and totals', async (t) => {
