@@ -202,8 +202,12 @@ export class CaptureService {
       exit = await running.done;
     } catch (err) {
       failure = err;
-      // The slot is given back only once the capture container is gone (or the runtime is given up on).
-      if (running !== undefined) await this.#settleWithin(running.done, REMOVAL_GRACE_MS);
+      // The slot is given back only once the capture container is gone (or the runtime is given up on). When the
+      // stream broke, the runtime's own account (the engine went away, ...) says more than the stream's error.
+      if (running !== undefined) {
+        const why = await this.#settleWithin(running.done, REMOVAL_GRACE_MS);
+        if (why instanceof PodflameError && !(failure instanceof PodflameError)) failure = why;
+      }
     }
     const tDone = performance.now();
 
@@ -264,22 +268,25 @@ export class CaptureService {
     this.#deps.metrics.captureDuration.observe({ outcome: outcomeLabel(outcome) }, ms / 1000);
   }
 
-  async #settleWithin(done: Promise<unknown>, ms: number): Promise<void> {
+  /** Waits for `done` to settle, at most `ms`; resolves with its rejection reason, if any. */
+  async #settleWithin(done: Promise<unknown>, ms: number): Promise<unknown> {
     let timer: NodeJS.Timeout | undefined;
-    const gaveUp = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), ms);
+    const gaveUp = new Promise<{ timeout: true }>((resolve) => {
+      timer = setTimeout(() => resolve({ timeout: true }), ms);
     });
     const outcome = await Promise.race([
       done.then(
-        () => 'settled' as const,
-        () => 'settled' as const,
+        () => ({ reason: undefined as unknown }),
+        (reason: unknown) => ({ reason }),
       ),
       gaveUp,
     ]);
     clearTimeout(timer);
-    if (outcome === 'timeout') {
+    if ('timeout' in outcome) {
       this.#deps.logger.error({ afterMs: ms }, 'the container runtime did not confirm removal of a capture container');
+      return undefined;
     }
+    return outcome.reason;
   }
 
   /** A non-zero exit is a failure, explained with the capture's own last words and the target's state. */
