@@ -6,7 +6,7 @@
  * usage: npm run bench [-- --runs N] [-- --input FILE[.gz]] [-- --keep] [-- --skip-agent]
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -107,6 +107,7 @@ function table(rows: string[][]): string {
     .join('\n');
 }
 
+/** Distinct stacks and the sum of their counts (perf's periods when it printed them, as stackcollapse-perf.pl sums). */
 function countFoldedStacks(file: string): { stacks: number; samples: number } {
   let stacks = 0;
   let samples = 0;
@@ -118,6 +119,7 @@ function countFoldedStacks(file: string): { stacks: number; samples: number } {
   return { stacks, samples };
 }
 
+const startLoad = loadavg()[0] as number;
 const scratch = mkdtempSync(join(tmpdir(), 'podflame-bench-'));
 try {
   log(`scratch folder ${scratch}${flags.keep ? ' (kept)' : ''}`);
@@ -193,7 +195,7 @@ try {
 
   const out: string[] = [];
   out.push('');
-  out.push(`podflame bench — ${new Date().toISOString()} — node ${process.version}`);
+  out.push(`podflame bench — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} CPUs`);
   out.push(`input: ${input.source}: ${(input.bytes / 1e6).toFixed(1)} MB, ${lines} lines; 2x = the same text twice`);
   out.push(
     `collapse output: ${f1.stacks} stacks, ${f1.samples} samples (2x: ${f2.stacks} stacks, ${f2.samples} samples); SVG ${(svgBytes / 1e6).toFixed(2)} MB`,
@@ -229,7 +231,14 @@ try {
       `${fmt(collapse1.rss, 1)} -> ${fmt(collapse2.rss, 1)} MiB (${rssGrowth === undefined ? 'n/a' : `${(rssGrowth * 100).toFixed(1)}%`}, allowed +${TARGETS.rssGrowth * 100}%)`,
   );
   const doubledOk = f2.stacks === f1.stacks && f2.samples === 2 * f1.samples;
-  out.push(`  ${verdict(doubledOk)}  2x input gives the same stacks with twice the samples`);
+  out.push(`  ${verdict(doubledOk)}  2x input gives the same stacks with twice the counts`);
+  const [loadStart, loadEnd] = [startLoad, loadavg()[0] as number];
+  if (Math.max(loadStart, loadEnd) > cpus().length) {
+    out.push(
+      `note: load average ${loadStart.toFixed(1)} at the start, ${loadEnd.toFixed(1)} at the end, on ${cpus().length} CPUs: ` +
+        'other work competed for the CPUs, so these times are inflated; compare ratios, or rerun on a quiet machine',
+    );
+  }
   process.stdout.write(`${out.join('\n')}\n`);
 
   if (!flags['skip-agent']) process.stdout.write(`\n${await agentOverhead({ root, scratch, runs, log })}\n`);
