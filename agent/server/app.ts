@@ -13,6 +13,7 @@ import { errorHandler, routeNotFound } from './error-handler.js';
 import { requestLog } from './request-log.js';
 import { healthRouter } from './routes/health.js';
 import { metricsRouter } from './routes/metrics.js';
+import { openApiRouter } from './routes/openapi.js';
 import { profilesRouter } from './routes/profiles.js';
 import { targetsRouter } from './routes/targets.js';
 
@@ -60,6 +61,7 @@ export function createAgentApp(deps: AgentAppDeps, options: AgentAppOptions = {}
     }),
   );
   app.use(metricsRouter(deps.metrics));
+  app.use(openApiRouter());
   if (options.apiMiddleware && options.apiMiddleware.length > 0) app.use('/v1', ...options.apiMiddleware);
   app.use(
     targetsRouter({

@@ -1,0 +1,359 @@
+/**
+ * The agent API as an OpenAPI 3.0 document, served at `GET /v1/openapi.json`. Request and response shapes follow
+ * shared/api.ts; test/openapi/ checks that every documented operation is a route of the agent and every route is
+ * documented, and validates real answers against the schemas here.
+ */
+import { API_PREFIX, HEADERS, LIMITS, OUTPUT_FORMATS } from '../../shared/api.js';
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
+const jsonBody = (schema: Json, description: string): Json => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+const errorAnswer = (description: string): Json => jsonBody(ref('Error'), description);
+const query = (name: string, description: string, schema: Json = { type: 'string' }): Json => ({
+  name,
+  in: 'query',
+  required: false,
+  description,
+  schema,
+});
+const FILTER_QUERY: Json[] = [
+  query('namespace', 'Only profiles of this namespace.'),
+  query('pod', 'Only profiles of this pod name.'),
+  query('container', 'Only profiles of this container name.'),
+  query('schedule', 'Only profiles of this schedule.'),
+  query('labelSelector', 'Only profiles of pods matching this label selector, e.g. app=shop.'),
+];
+const RANGE_QUERY: Json[] = [
+  query('from', 'Start of the time range: RFC 3339 time or an age such as 1h.'),
+  query('to', 'End of the time range: RFC 3339 time or an age such as 10m.'),
+];
+const GRAPH_FORMAT = query('format', 'svg (default), folded or json.', {
+  type: 'string',
+  enum: ['svg', 'folded', 'json'],
+});
+const nameParam: Json = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
+const idParam: Json = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const graphAnswer = (description: string): Json => ({
+  description,
+  content: {
+    'image/svg+xml': { schema: { type: 'string' } },
+    'text/plain': { schema: { type: 'string' } },
+    'application/json': { schema: { type: 'object' } },
+  },
+});
+const v1 = (path: string): string => `${API_PREFIX}${path}`;
+
+const SCHEMAS: Record<string, Json> = {
+  Error: {
+    type: 'object',
+    required: ['error'],
+    properties: {
+      error: {
+        type: 'object',
+        required: ['code', 'message'],
+        properties: {
+          code: { type: 'string', description: 'Stable error code, e.g. TARGET_NOT_FOUND.' },
+          message: { type: 'string', description: 'What went wrong and what to do.' },
+          details: { type: 'object' },
+        },
+      },
+    },
+  },
+  ProfileTarget: {
+    oneOf: [
+      {
+        type: 'object',
+        required: ['podUid', 'container'],
+        additionalProperties: false,
+        properties: { podUid: { type: 'string' }, container: { type: 'string' } },
+      },
+      {
+        type: 'object',
+        required: ['containerId'],
+        additionalProperties: false,
+        properties: { containerId: { type: 'string', description: 'docker://… or 12 to 64 hex digits.' } },
+      },
+    ],
+  },
+  ProfileRequest: {
+    type: 'object',
+    required: ['target'],
+    additionalProperties: false,
+    properties: {
+      target: ref('ProfileTarget'),
+      durationSeconds: {
+        type: 'integer',
+        minimum: LIMITS.durationSeconds.min,
+        maximum: LIMITS.durationSeconds.max,
+        default: LIMITS.durationSeconds.default,
+      },
+      frequencyHz: {
+        type: 'integer',
+        minimum: LIMITS.frequencyHz.min,
+        maximum: LIMITS.frequencyHz.max,
+        default: LIMITS.frequencyHz.default,
+      },
+      format: { type: 'string', enum: [...OUTPUT_FORMATS], default: 'svg' },
+      title: { type: 'string', maxLength: 200 },
+      render: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          title: { type: 'string', maxLength: 200 },
+          subtitle: { type: 'string', maxLength: 200 },
+          width: { type: 'integer', minimum: 100, maximum: 10000 },
+          minwidth: { oneOf: [{ type: 'number', minimum: 0, maximum: 1000 }, { type: 'string' }] },
+          colors: { type: 'string', maxLength: 20 },
+          inverted: { type: 'boolean' },
+          reverse: { type: 'boolean' },
+          hash: { type: 'boolean' },
+        },
+      },
+    },
+  },
+  CaptureWarning: {
+    type: 'object',
+    required: ['code', 'message'],
+    properties: { code: { type: 'string' }, message: { type: 'string' }, pid: { type: 'integer' } },
+  },
+  ResolvedTarget: {
+    type: 'object',
+    required: ['containerId'],
+    properties: {
+      containerId: { type: 'string' },
+      containerName: { type: 'string' },
+      podUid: { type: 'string' },
+      podName: { type: 'string' },
+      namespace: { type: 'string' },
+    },
+  },
+  ProfileMetadata: {
+    type: 'object',
+    required: ['id', 'status', 'node', 'target', 'startedAt', 'durationSeconds', 'frequencyHz', 'samples', 'warnings'],
+    properties: {
+      id: { type: 'string' },
+      status: { type: 'string', enum: ['running', 'done', 'failed'] },
+      node: { type: 'string' },
+      target: ref('ResolvedTarget'),
+      startedAt: { type: 'string', format: 'date-time' },
+      finishedAt: { type: 'string', format: 'date-time' },
+      durationSeconds: { type: 'integer' },
+      frequencyHz: { type: 'integer' },
+      samples: { type: 'integer' },
+      jitResolved: { type: 'number', nullable: true, description: 'Share (0..1) of JIT frames named; null if none.' },
+      warnings: { type: 'array', items: ref('CaptureWarning') },
+      error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+      timings: { type: 'object', additionalProperties: { type: 'number' } },
+    },
+  },
+  ProfileAccepted: {
+    type: 'object',
+    required: ['id', 'status', 'location'],
+    properties: { id: { type: 'string' }, status: { type: 'string' }, location: { type: 'string' } },
+  },
+  TargetContainer: {
+    type: 'object',
+    required: ['containerId', 'name', 'image', 'state', 'jvm'],
+    properties: {
+      containerId: { type: 'string' },
+      name: { type: 'string' },
+      image: { type: 'string' },
+      state: { type: 'string' },
+      podUid: { type: 'string' },
+      podName: { type: 'string' },
+      namespace: { type: 'string' },
+      containerName: { type: 'string' },
+      jvm: { type: 'boolean', description: 'A process in the container looks like a JVM.' },
+    },
+  },
+  TargetsResponse: {
+    type: 'object',
+    required: ['node', 'items'],
+    properties: { node: { type: 'string' }, items: { type: 'array', items: ref('TargetContainer') } },
+  },
+  Health: {
+    type: 'object',
+    required: ['status', 'node'],
+    properties: { status: { type: 'string' }, node: { type: 'string' } },
+  },
+  Schedule: {
+    type: 'object',
+    description: 'A schedule as in the schedules file (agent/schedules/schedule-config.ts), with its status.',
+    required: ['name'],
+    properties: { name: { type: 'string' } },
+  },
+  ListResponse: {
+    type: 'object',
+    required: ['node', 'items'],
+    properties: { node: { type: 'string' }, items: { type: 'array', items: { type: 'object' } } },
+  },
+};
+
+/** Version of the API described (the `/v1` paths), not of the agent build. */
+export const AGENT_API_VERSION = '1.0.0';
+
+/** The document; built once per call (callers keep it), so nothing runs on import. */
+export function agentOpenApiDocument(): Json {
+  return {
+    openapi: '3.0.3',
+    info: {
+      title: 'podflame agent API',
+      version: AGENT_API_VERSION,
+      description:
+        'One agent per node: on-demand CPU flame graphs of containers on this node, stored profiles and schedules. ' +
+        `Every answer names the node in ${HEADERS.node}. Errors are {"error": {"code", "message", "details"}}.`,
+    },
+    components: {
+      schemas: SCHEMAS,
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'With --auth kubernetes or --auth token.' },
+        podflameAuthorization: {
+          type: 'apiKey',
+          in: 'header',
+          name: HEADERS.authorization,
+          description: 'The same credentials, for callers behind the API server pod proxy (which drops Authorization).',
+        },
+      },
+    },
+    paths: {
+      '/healthz': {
+        get: { summary: 'The process answers.', responses: { '200': jsonBody(ref('Health'), 'Alive.') } },
+      },
+      '/readyz': {
+        get: {
+          summary: 'The Docker engine answers and the capture image is present.',
+          responses: {
+            '200': jsonBody({ type: 'object' }, 'Ready.'),
+            '503': errorAnswer('Not ready (AGENT_NOT_READY), with each reason.'),
+          },
+        },
+      },
+      '/metrics': {
+        get: {
+          summary: 'Prometheus metrics of the agent.',
+          responses: { '200': { description: 'Text exposition format.', content: { 'text/plain': {} } } },
+        },
+      },
+      [v1('/openapi.json')]: {
+        get: { summary: 'This document.', responses: { '200': jsonBody({ type: 'object' }, 'OpenAPI 3.0.') } },
+      },
+      [v1('/targets')]: {
+        get: {
+          summary: 'Containers on this node that can be profiled (only those the caller may profile).',
+          responses: { '200': jsonBody(ref('TargetsResponse'), 'The containers.'), '401': errorAnswer('No caller.') },
+        },
+      },
+      [v1('/profiles')]: {
+        post: {
+          summary: 'Profile a container now; answers when the capture is done (or at once with ?async=1).',
+          parameters: [query('async', '1 answers 202 at once; poll the location.')],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('ProfileRequest') } } },
+          responses: {
+            '200': {
+              description: `The profile in the requested format; ${HEADERS.profileId}, ${HEADERS.samples}, ${HEADERS.jitResolved} and ${HEADERS.warnings} headers.`,
+              content: {
+                'image/svg+xml': { schema: { type: 'string' } },
+                'text/plain': { schema: { type: 'string' } },
+                'application/json': { schema: ref('ProfileMetadata') },
+              },
+            },
+            '202': jsonBody(ref('ProfileAccepted'), 'Started (async).'),
+            '400': errorAnswer('Invalid request.'),
+            '403': errorAnswer('The caller may not profile this pod.'),
+            '404': errorAnswer('No such running container on this node.'),
+            '429': errorAnswer('Too many captures at once.'),
+          },
+        },
+        get: {
+          summary: 'Stored profiles (needs --data-dir).',
+          parameters: [...FILTER_QUERY, ...RANGE_QUERY],
+          responses: {
+            '200': jsonBody(ref('ListResponse'), 'The stored profiles, newest first.'),
+            '404': errorAnswer('No store on this agent (NO_STORED_PROFILES).'),
+          },
+        },
+      },
+      [v1('/profiles/{id}')]: {
+        get: {
+          summary: 'A recent profile: status and metadata.',
+          parameters: [idParam],
+          responses: { '200': jsonBody(ref('ProfileMetadata'), 'The profile.'), '404': errorAnswer('Unknown id.') },
+        },
+      },
+      [v1('/profiles/{id}/flamegraph.svg')]: {
+        get: {
+          summary: 'A recent profile as an SVG flame graph.',
+          parameters: [idParam],
+          responses: {
+            '200': { description: 'SVG.', content: { 'image/svg+xml': { schema: { type: 'string' } } } },
+            '404': errorAnswer('Unknown id.'),
+          },
+        },
+      },
+      [v1('/profiles/{id}/folded')]: {
+        get: {
+          summary: 'A recent profile as folded stacks.',
+          parameters: [idParam],
+          responses: {
+            '200': { description: 'Folded stacks.', content: { 'text/plain': { schema: { type: 'string' } } } },
+            '404': errorAnswer('Unknown id.'),
+          },
+        },
+      },
+      [v1('/flamegraph')]: {
+        get: {
+          summary: 'Stored profiles matching the filter, merged into one flame graph.',
+          parameters: [...FILTER_QUERY, ...RANGE_QUERY, GRAPH_FORMAT],
+          responses: { '200': graphAnswer('The merged graph.'), '404': errorAnswer('Nothing matches, or no store.') },
+        },
+      },
+      [v1('/diff')]: {
+        get: {
+          summary: 'Differential flame graph of two time ranges of stored profiles.',
+          parameters: [
+            ...FILTER_QUERY,
+            query('baseFrom', 'Start of the base range.'),
+            query('baseTo', 'End of the base range.'),
+            query('targetFrom', 'Start of the target range.'),
+            query('targetTo', 'End of the target range.'),
+            GRAPH_FORMAT,
+            query('normalize', 'Scale both sides to the same total.'),
+          ],
+          responses: { '200': graphAnswer('The differential graph.'), '404': errorAnswer('Nothing matches.') },
+        },
+      },
+      [v1('/schedules')]: {
+        get: {
+          summary: 'The schedules of this agent with their status.',
+          responses: { '200': jsonBody(ref('ListResponse'), 'The schedules.') },
+        },
+      },
+      [v1('/schedules/{name}')]: {
+        get: {
+          summary: 'One schedule with its status.',
+          parameters: [nameParam],
+          responses: { '200': jsonBody(ref('Schedule'), 'The schedule.'), '404': errorAnswer('Unknown schedule.') },
+        },
+        put: {
+          summary: 'Create or replace a schedule (same fields as in the schedules file).',
+          parameters: [nameParam],
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } },
+          responses: {
+            '200': jsonBody(ref('Schedule'), 'Replaced.'),
+            '201': jsonBody(ref('Schedule'), 'Created.'),
+            '400': errorAnswer('Invalid schedule.'),
+          },
+        },
+        delete: {
+          summary: 'Remove a schedule.',
+          parameters: [nameParam],
+          responses: { '204': { description: 'Removed.' }, '404': errorAnswer('Unknown schedule.') },
+        },
+      },
+    },
+  };
+}

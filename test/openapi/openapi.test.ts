@@ -1,0 +1,130 @@
+/**
+ * The OpenAPI document (agent/server/openapi.ts) against the implementation: every documented operation is a route
+ * of the agent and every route is documented; the agent serves the document at /v1/openapi.json; real answers of a
+ * running agent (fake engine) validate against the document's schemas, and the request schema agrees with the zod
+ * schema the agent validates with.
+ */
+import t from 'tap';
+import { Ajv, type ValidateFunction } from 'ajv';
+import type { Router } from 'express';
+import { Agent } from '../../agent/agent.js';
+import { AgentMetrics } from '../../agent/metrics.js';
+import { agentOpenApiDocument } from '../../agent/server/openapi.js';
+import { healthRouter } from '../../agent/server/routes/health.js';
+import { historyRouter } from '../../agent/server/routes/history.js';
+import { metricsRouter } from '../../agent/server/routes/metrics.js';
+import { openApiRouter } from '../../agent/server/routes/openapi.js';
+import { profilesRouter } from '../../agent/server/routes/profiles.js';
+import { targetsRouter } from '../../agent/server/routes/targets.js';
+import { ProfileRequestSchema } from '../../shared/api.js';
+import { FakeRuntime, hexId, podContainer } from '../agent/fake-runtime.js';
+import { call, memoryLogger, testConfig } from '../agent/http.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Doc = Record<string, any>;
+const doc = agentOpenApiDocument() as Doc;
+const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
+
+/** `GET /v1/profiles/{id}` for every route of a router, express `:id` written as OpenAPI `{id}`. */
+function operationsOf(router: Router): string[] {
+  return router.stack.flatMap((layer) => {
+    const route = layer.route as { path: string; methods: Record<string, boolean> } | undefined;
+    if (!route) return [];
+    const path = route.path.replace(/:([A-Za-z]+)/g, '{$1}');
+    return Object.keys(route.methods).map((m) => `${m.toUpperCase()} ${path}`);
+  });
+}
+
+function documentedOperations(): string[] {
+  return Object.entries(doc.paths as Doc).flatMap(([path, item]) =>
+    Object.keys(item as Doc)
+      .filter((k) => METHODS.includes(k))
+      .map((m) => `${m.toUpperCase()} ${path}`),
+  );
+}
+
+function schemaValidator(name: string): ValidateFunction {
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  // The components as one schema so that `#/components/schemas/X` references resolve.
+  ajv.addSchema({ $id: 'openapi', components: doc.components }, 'openapi');
+  return ajv.compile({ $ref: `openapi#/components/schemas/${name}` });
+}
+
+t.test('the document is OpenAPI 3.0 with info and paths', async (t) => {
+  t.match(doc, { openapi: /^3\.0\.\d+$/, info: { title: String, version: String }, paths: Object });
+});
+
+t.test('every route of the agent is documented, and every documented operation is a route', async (t) => {
+  const runtime = new FakeRuntime();
+  const routers: Router[] = [
+    healthRouter({ runtime, captureImage: 'x', nodeName: 'n', inFlight: () => 0 }),
+    metricsRouter(new AgentMetrics()),
+    openApiRouter(),
+    targetsRouter({ runtime, nodeName: 'n' }),
+    profilesRouter({ captures: {} as never, registry: {} as never, bodyLimitBytes: 1024 }),
+    historyRouter({ nodeName: 'n' }),
+  ];
+  const implemented = routers.flatMap(operationsOf).sort();
+  t.ok(implemented.length >= 15, `${implemented.length} routes found (the enumeration works)`);
+  t.same(documentedOperations().sort(), implemented);
+});
+
+t.test('a running agent serves the document and its answers match the schemas', async (t) => {
+  const runtime = new FakeRuntime();
+  const pod = { uid: '3f1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c', name: 'shop-1', namespace: 'prod' };
+  runtime.containers = [podContainer(hexId('a1'), pod, 'app')];
+  runtime.images.add('podflame-perf:latest');
+  const log = memoryLogger();
+  const agent = new Agent({ config: testConfig(), runtime, logger: log.logger });
+  const { url } = await agent.start();
+  t.teardown(() => agent.close());
+
+  const served = await call(url, 'GET', '/v1/openapi.json');
+  t.equal(served.status, 200);
+  t.match(served.headers['content-type'], /^application\/json/);
+  t.same(served.json, doc, 'the served document is the one in agent/server/openapi.ts');
+
+  const health = await call(url, 'GET', '/healthz');
+  const checkHealth = schemaValidator('Health');
+  t.ok(checkHealth(health.json), `GET /healthz matches Health ${JSON.stringify(checkHealth.errors)}`);
+
+  const targets = await call(url, 'GET', '/v1/targets');
+  t.equal(targets.status, 200);
+  t.equal(targets.json.items.length, 1);
+  const checkTargets = schemaValidator('TargetsResponse');
+  t.ok(checkTargets(targets.json), `GET /v1/targets matches TargetsResponse ${JSON.stringify(checkTargets.errors)}`);
+  t.notOk(checkTargets({ node: 'n', items: [{ containerId: 'x' }] }), 'the schema rejects an incomplete target');
+
+  const checkError = schemaValidator('Error');
+  const missing = await call(url, 'GET', '/v1/profiles/no-such-id');
+  t.equal(missing.status, 404);
+  t.ok(checkError(missing.json), `a 404 matches Error ${JSON.stringify(checkError.errors)}`);
+  const invalid = await call(url, 'POST', '/v1/profiles', { target: {} });
+  t.equal(invalid.status, 400);
+  t.ok(checkError(invalid.json), 'a 400 matches Error');
+});
+
+t.test('the documented request schema agrees with the zod schema the agent validates with', async (t) => {
+  const check = schemaValidator('ProfileRequest');
+  const cases: unknown[] = [
+    { target: { podUid: '3f1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c', container: 'app' } },
+    { target: { containerId: 'docker://0123456789ab' }, durationSeconds: 10, frequencyHz: 49, format: 'folded' },
+    { target: { containerId: '0123456789ab' }, render: { width: 800, inverted: true } },
+    { target: { containerId: '0123456789ab' }, durationSeconds: 0 },
+    { target: { containerId: '0123456789ab' }, durationSeconds: 601 },
+    { target: { containerId: '0123456789ab' }, frequencyHz: 1000 },
+    { target: { containerId: '0123456789ab' }, format: 'png' },
+    { target: { containerId: '0123456789ab' }, unknown: 1 },
+    { target: { podUid: '3f1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c' } },
+    { target: { containerId: '0123456789ab', container: 'app' } },
+    { durationSeconds: 5 },
+    { target: { containerId: '0123456789ab' }, render: { width: 50 } },
+  ];
+  let rejected = 0;
+  for (const body of cases) {
+    const zodOk = ProfileRequestSchema.safeParse(body).success;
+    if (!zodOk) rejected += 1;
+    t.equal(check(body), zodOk, `${JSON.stringify(body)}: ${zodOk ? 'accepted' : 'rejected'} by both`);
+  }
+  t.ok(rejected >= 8, 'the cases include rejected bodies');
+});
