@@ -198,7 +198,7 @@ try {
   out.push(`podflame bench — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} CPUs`);
   out.push(`input: ${input.source}: ${(input.bytes / 1e6).toFixed(1)} MB, ${lines} lines; 2x = the same text twice`);
   out.push(
-    `collapse output: ${f1.stacks} stacks, ${f1.samples} samples (2x: ${f2.stacks} stacks, ${f2.samples} samples); SVG ${(svgBytes / 1e6).toFixed(2)} MB`,
+    `collapse output: ${f1.stacks} stacks, count sum ${f1.samples} (perf's periods; 2x: ${f2.stacks} stacks, ${f2.samples}); SVG ${(svgBytes / 1e6).toFixed(2)} MB`,
   );
   out.push(
     `each step: ${runs} timed runs in fresh processes after one untimed warm-up run; wall = spawn to exit; peak RSS = max of the runs (GNU time %M)`,
