@@ -33,8 +33,14 @@ function fromBodyParser(err: BodyParserError): PodflameError | undefined {
     case 'request.size.invalid':
       return new PodflameError('INVALID_REQUEST', `the request body was cut short: ${err.message}`);
     default:
-      return undefined;
+      break;
   }
+  // Other client errors express and its parsers flag with a 4xx status (a body whose gzip is corrupt, a path whose
+  // percent-encoding is invalid): the request is at fault, not the agent; found by test/fuzz/http-api.test.ts.
+  if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
+    return new PodflameError('INVALID_REQUEST', `the request cannot be read: ${err.message}`);
+  }
+  return undefined;
 }
 
 export function toPodflameError(err: unknown): PodflameError {

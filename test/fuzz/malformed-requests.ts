@@ -232,9 +232,26 @@ function profileBody(rng: Rng): { category: string; body: string | Buffer; heade
   }
 }
 
+/** A string's UTF-8 bytes as a latin1 header value, control characters (which no client may send) as '?'. */
+function headerBytes(text: string): string {
+  return [...Buffer.from(text, 'utf8').toString('latin1')]
+    .map((ch) => (ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f ? '?' : ch))
+    .join('');
+}
+
+/** Percent-encodes every byte of the UTF-8 form but unreserved characters (a lone surrogate becomes U+FFFD). */
+function percentEncode(text: string): string {
+  let out = '';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    const ch = String.fromCharCode(byte);
+    out += /[A-Za-z0-9\-._~]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
 function badId(rng: Rng): string {
   return pick(rng, [
-    encodeURIComponent(pick(rng, [...TRAVERSAL, ...SHELL, ...UNICODE])),
+    percentEncode(pick(rng, [...TRAVERSAL, ...SHELL, ...UNICODE])),
     hex(rng, 36),
     'x'.repeat(int(rng, 1, 2000)),
     '%00',
@@ -273,7 +290,7 @@ export function malformedRequest(seed: number, index: number): FuzzRequest {
       ['POST', `/v1/profiles/${hex(rng, 32)}/folded`],
       ['TRACE', '/v1/profiles'],
       ['GET', '/v2/profiles'],
-      ['GET', `/v1/${encodeURIComponent(pick(rng, TRAVERSAL))}`],
+      ['GET', `/v1/${percentEncode(pick(rng, TRAVERSAL))}`],
       ['POST', '/v1/profiles/'.replace('/v1', '//v1')],
       ['GET', '/v1/targets/../../../../etc/passwd'],
       ['POST', '/v1/profile'],
@@ -316,7 +333,8 @@ export function malformedRequest(seed: number, index: number): FuzzRequest {
       `Bearer ${hex(rng, 40)}`,
       `Bearer ${'A'.repeat(int(rng, 2000, 8000))}`,
       'bearer $(id)',
-      `Bearer ${pick(rng, UNICODE)}`,
+      // HTTP header values are bytes: a unicode token goes as its UTF-8 bytes (obs-text), as a browser would send it.
+      `Bearer ${headerBytes(pick(rng, UNICODE))}`,
       'Negotiate xyz',
     ]);
     req = {
