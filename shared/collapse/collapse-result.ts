@@ -29,12 +29,11 @@ export interface CollapseResult {
 }
 
 /**
- * One distinct stack as the collapser stores it: ids of interned texts, the root frame (the comm) and the frame texts
- * leaf first (perf's order). A frame text may hold several frames joined with `;` (an inline chain).
+ * One distinct stack as the collapser stores it: ids of interned texts, root first (the comm, then the frame texts as
+ * perl joins them). A frame text may hold several frames joined with `;` (an inline chain).
  */
 export interface StackRecord {
-  pnameId: number;
-  ids: Int32Array;
+  tokens: Int32Array;
   count: number;
 }
 
@@ -70,7 +69,7 @@ export class SortedCollapseResult implements CollapseResult {
     records: StackRecord[],
     counters: CollapseCounters,
   ) {
-    this.sorted = this.sortAndMerge(records);
+    this.sorted = texts.some((text) => text.includes(';')) ? this.sortByStrings(records) : this.sortByRanks(records);
     this.samples = counters.samples;
     this.unrecognizedLines = counters.unrecognizedLines;
     this.droppedEventSamples = counters.droppedEventSamples;
@@ -80,7 +79,7 @@ export class SortedCollapseResult implements CollapseResult {
   }
 
   get byteStacks(): FoldedStacks {
-    this.byteStacksCache ??= new Map(this.sorted.map((r) => [this.stackString(r, 0), r.count]));
+    this.byteStacksCache ??= new Map(this.sorted.map((r) => [this.stackString(r), r.count]));
     return this.byteStacksCache;
   }
 
@@ -88,7 +87,7 @@ export class SortedCollapseResult implements CollapseResult {
     if (this.stacksCache === undefined) {
       const stacks: FoldedStacks = new Map();
       for (const r of this.sorted) {
-        const key = this.stackString(r, 0);
+        const key = this.stackString(r);
         // Invalid UTF-8 decodes to U+FFFD, which may make two byte strings one name: add them up.
         const text = this.isNonAscii(r) ? Buffer.from(key, 'latin1').toString('utf8') : key;
         stacks.set(text, (stacks.get(text) ?? 0) + r.count);
@@ -101,83 +100,93 @@ export class SortedCollapseResult implements CollapseResult {
   *foldedChunks(chunkBytes = 1 << 20): Iterable<Buffer> {
     let buf = Buffer.allocUnsafe(chunkBytes);
     let at = 0;
-    const pending: Buffer[] = [];
-    const put = (text: string): void => {
-      if (at + text.length > buf.length) {
-        // Hand over what is full; a text longer than a whole chunk gets a buffer of its own size.
-        const full = buf.subarray(0, at);
-        buf = Buffer.allocUnsafe(Math.max(chunkBytes, text.length));
-        at = 0;
-        pending.push(full);
-      }
-      at += buf.write(text, at, 'latin1');
-    };
     for (const r of this.sorted) {
-      put(this.texts[r.pnameId] as string);
-      for (let i = r.ids.length - 1; i >= 0; i--) {
-        put(';');
-        put(this.texts[r.ids[i] as number] as string);
+      const line = `${this.stackString(r)} ${r.count}\n`;
+      if (at + line.length > buf.length) {
+        if (at > 0) yield buf.subarray(0, at);
+        buf = Buffer.allocUnsafe(Math.max(chunkBytes, line.length));
+        at = 0;
       }
-      put(` ${r.count}\n`);
-      while (pending.length > 0) yield pending.shift() as Buffer;
+      at += buf.write(line, at, 'latin1');
     }
     if (at > 0) yield buf.subarray(0, at);
   }
 
   private isNonAscii(r: StackRecord): boolean {
     if (this.nonAsciiIds.size === 0) return false;
-    if (this.nonAsciiIds.has(r.pnameId)) return true;
-    for (const id of r.ids) if (this.nonAsciiIds.has(id)) return true;
+    for (const id of r.tokens) if (this.nonAsciiIds.has(id)) return true;
     return false;
   }
 
-  /** Text id at position `i` of the stack string: 0 is the root frame, then frame texts root first. */
-  private static token(r: StackRecord, i: number): number {
-    return i === 0 ? r.pnameId : (r.ids[r.ids.length - i] as number);
-  }
-
-  /** The stack string from token `from` on, as perl's `join(";", @stack)`. */
-  private stackString(r: StackRecord, from: number): string {
+  /** The stack string, as perl's `join(";", @stack)`. */
+  private stackString(r: StackRecord): string {
     const parts: string[] = [];
-    for (let i = from; i <= r.ids.length; i++) parts.push(this.texts[SortedCollapseResult.token(r, i)] as string);
+    for (let i = 0; i < r.tokens.length; i++) parts.push(this.texts[r.tokens[i] as number] as string);
     return parts.join(';');
   }
 
-  /** perl's `cmp` on the two stack strings. */
-  private compare(a: StackRecord, b: StackRecord): number {
-    const na = a.ids.length + 1;
-    const nb = b.ids.length + 1;
-    for (let i = 0; ; i++) {
-      if (i === na || i === nb) return na - nb; // one string is a prefix of the other (or both end)
-      const ta = SortedCollapseResult.token(a, i);
-      const tb = SortedCollapseResult.token(b, i);
-      if (ta === tb) continue;
-      // Interned texts with different ids differ. Unless one is a prefix of the other, their first differing byte
-      // is the strings' first differing byte.
-      const sa = this.texts[ta] as string;
-      const sb = this.texts[tb] as string;
-      if (sa < sb ? !sb.startsWith(sa) : !sa.startsWith(sb)) return sa < sb ? -1 : 1;
-      // The shorter text is followed by `;` or the end, the longer one by more text: compare the rest as strings.
-      const ra = this.stackString(a, i);
-      const rb = this.stackString(b, i);
-      return ra < rb ? -1 : ra > rb ? 1 : 0;
+  /**
+   * Sorts without building the stack strings. A stack string is its texts each followed by `;`, the last one by the
+   * end. While no text contains `;`, comparing two stacks is comparing those pieces in turn, so each piece can be
+   * replaced by its rank among all pieces: one UTF-16 code unit (two when there are more than 65,535 pieces), and the
+   * default sort of these short rank strings, a builtin, gives perl's order.
+   */
+  private sortByRanks(records: StackRecord[]): StackRecord[] {
+    const texts = this.texts;
+    // Piece ranks: 2·id is `text;` (inner), 2·id + 1 is `text` (last); all distinct since no text contains `;`.
+    const pieces: string[] = [];
+    for (const text of texts) pieces.push(text + ';', text);
+    const rankOf = new Map<string, number>();
+    [...pieces].sort().forEach((piece, r) => rankOf.set(piece, r));
+    const ranks = new Uint32Array(pieces.length);
+    pieces.forEach((piece, i) => (ranks[i] = rankOf.get(piece) as number));
+    const wide = pieces.length > 0xffff;
+    const byKey = new Map<string, StackRecord>();
+    const keys: string[] = [];
+    for (const r of records) {
+      const codes: number[] = [];
+      const last = r.tokens.length - 1;
+      for (let i = 0; i <= last; i++) {
+        const rank = ranks[2 * (r.tokens[i] as number) + (i === last ? 1 : 0)] as number;
+        if (wide) codes.push(rank >>> 16, rank & 0xffff);
+        else codes.push(rank);
+      }
+      const key = fromCharCodes(codes);
+      keys.push(key);
+      byKey.set(key, r);
     }
+    keys.sort();
+    return keys.map((key) => byKey.get(key) as StackRecord);
   }
 
-  private sortAndMerge(records: StackRecord[]): StackRecord[] {
-    records.sort((a, b) => this.compare(a, b));
+  /**
+   * Sorts by the stack strings themselves, when some text holds a `;` (an inline chain, or a comm with `;`); then
+   * different id sequences can spell the same stack (`a;b` from one line, `a` and `b` from two), and perl's hash adds
+   * them up.
+   */
+  private sortByStrings(records: StackRecord[]): StackRecord[] {
+    const keyed = records.map((r) => ({ key: this.stackString(r), record: r }));
+    keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const merged: StackRecord[] = [];
-    let last: StackRecord | undefined;
-    for (const r of records) {
-      // Different id sequences can still spell the same stack (`a;b` from one line, `a` and `b` from two): perl's
-      // hash adds them up.
-      if (last !== undefined && this.compare(last, r) === 0) {
-        last.count += r.count;
+    let lastKey: string | undefined;
+    for (const { key, record } of keyed) {
+      const last = merged[merged.length - 1];
+      if (last !== undefined && key === lastKey) {
+        last.count += record.count;
       } else {
-        last = { pnameId: r.pnameId, ids: r.ids, count: r.count };
-        merged.push(last);
+        merged.push({ tokens: record.tokens, count: record.count });
+        lastKey = key;
       }
     }
     return merged;
   }
+}
+
+/** `String.fromCharCode(...codes)` without hitting the argument limit on very deep stacks. */
+function fromCharCodes(codes: readonly number[]): string {
+  const step = 8192;
+  if (codes.length <= step) return String.fromCharCode(...codes);
+  const parts: string[] = [];
+  for (let at = 0; at < codes.length; at += step) parts.push(String.fromCharCode(...codes.slice(at, at + step)));
+  return parts.join('');
 }

@@ -198,9 +198,13 @@ export class PerfCollapser {
     for (let i = 0; i < n; i++) h = Math.imul(h ^ (frameIds[i] as number), 0x01000193) ^ (h >>> 15);
     h &= 0x3fffffff;
     let record = this.stacksByHash.get(h);
-    while (record !== undefined && !sameStack(record, pnameId, frameIds)) record = record.next;
+    while (record !== undefined && !sameStack(record.tokens, pnameId, frameIds)) record = record.next;
     if (record === undefined) {
-      record = { pnameId, ids: Int32Array.from(frameIds), count: 0, next: this.stacksByHash.get(h) };
+      // Root first, as perl joins them: the comm, then the stack lines in reverse (perf lists the leaf first).
+      const tokens = new Int32Array(n + 1);
+      tokens[0] = pnameId;
+      for (let i = 0; i < n; i++) tokens[n - i] = frameIds[i] as number;
+      record = { tokens, count: 0, next: this.stacksByHash.get(h) };
       this.stacksByHash.set(h, record);
       this.records.push(record);
     }
@@ -297,10 +301,12 @@ export class PerfCollapser {
       this.onOtherStackLine(s.slice(start, end));
       return undefined;
     }
-    let entry: CachedFrameLine | undefined;
+    // Keyed without the symbol's `+0x…` offset, which perl strips anyway: the same function at another call site
+    // or in another recording is cleaned once.
+    const offset = offsetStart(s, symbolStart, open);
+    const key = offset === open ? s.slice(symbolStart, end) : s.slice(symbolStart, offset) + s.slice(open, end);
     const bySymbol = this.javaComm ? this.bySymbolJavaComm : this.bySymbolOtherComm;
-    const key = s.slice(symbolStart, end);
-    entry = bySymbol.get(key);
+    let entry = bySymbol.get(key);
     if (entry === undefined) {
       entry = this.tidy(s.slice(pcStart, pcEnd), s.slice(symbolStart, open), s.slice(open + 2, end - 1));
       if (!entry.usesPc) {
@@ -362,10 +368,24 @@ export class PerfCollapser {
   }
 }
 
-function sameStack(record: ChainedStackRecord, pnameId: number, frameIds: readonly number[]): boolean {
-  const ids = record.ids;
-  if (record.pnameId !== pnameId || ids.length !== frameIds.length) return false;
-  for (let i = 0; i < ids.length; i++) if (ids[i] !== frameIds[i]) return false;
+/** Where perl's `s/\+0x[\da-f]+$//` would cut the symbol `s[start, end)`; `end` when it would not. */
+function offsetStart(s: string, start: number, end: number): number {
+  let i = end;
+  for (;;) {
+    const c = s.charCodeAt(i - 1);
+    if (i > start && ((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) i--;
+    else break;
+  }
+  const plus = i - 3;
+  if (i === end || plus < start) return end;
+  return s.charCodeAt(plus) === 0x2b && s.charCodeAt(plus + 1) === 0x30 && s.charCodeAt(plus + 2) === 0x78 ? plus : end;
+}
+
+/** Whether `tokens` (root first) is the root `pnameId` followed by `frameIds` (leaf first) reversed. */
+function sameStack(tokens: Int32Array, pnameId: number, frameIds: readonly number[]): boolean {
+  const n = frameIds.length;
+  if (tokens.length !== n + 1 || tokens[0] !== pnameId) return false;
+  for (let i = 0; i < n; i++) if (tokens[n - i] !== frameIds[i]) return false;
   return true;
 }
 

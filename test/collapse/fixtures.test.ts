@@ -30,6 +30,8 @@ const INPUTS: Record<string, readonly string[]> = {
   'java-nofp': ['default', 'pid', 'jit', 'addrs', 'java'],
   // The JIT map written before the recording: some JIT frames stay [unknown].
   'java-early-map': ['default', 'jit', 'addrs', 'java'],
+  // Not ASCII: a JIT method `zählen` (UTF-8) on a thread whose 15-byte comm ends inside a UTF-8 character.
+  'java-utf8': ['default', 'tid', 'java'],
   // dd: kernel frames, and two events (cpu-clock first, then task-clock).
   'dd-two-events': ['default', 'tid', 'kernel', 'all', 'addrs', 'java'],
   // A dash loop: frames without symbols.

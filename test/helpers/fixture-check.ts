@@ -31,25 +31,27 @@ export async function checkFixture(t: Test, check: FixtureCheck): Promise<void> 
   } else if (!existsSync(check.golden)) {
     t.fail(`${name}: golden ${check.golden} is missing; run with BLESS=1 to write it, then review it`);
   } else {
-    const golden = readFileSync(check.golden);
-    t.ok(
-      whole.equals(golden),
-      `${name}: output matches the golden`,
-      whole.equals(golden) ? {} : firstDifference(whole, golden),
-    );
+    sameBytes(t, whole, readFileSync(check.golden), `${name}: output matches the golden`);
   }
 
   for (const size of check.chunkSizes ?? [1, 100]) {
     const chunked = toBuffer(await check.run(chunksOf(input, size)));
-    t.ok(
-      chunked.equals(whole),
-      `${name}: the same output when fed in ${size}-byte chunks`,
-      chunked.equals(whole) ? {} : firstDifference(chunked, whole),
-    );
+    sameBytes(t, chunked, whole, `${name}: the same output when fed in ${size}-byte chunks`);
   }
 
   const again = toBuffer(await check.run([input]));
-  t.ok(again.equals(whole), `${name}: a second run gives the same bytes`);
+  sameBytes(t, again, whole, `${name}: a second run gives the same bytes`);
+}
+
+/** Passes when the bytes are equal; otherwise fails showing the first line that differs. */
+function sameBytes(t: Test, got: Buffer, want: Buffer, message: string): void {
+  if (got.equals(want)) {
+    t.pass(message);
+    return;
+  }
+  const d = firstDifference(got, want);
+  if (d.found === d.wanted) t.fail(`${message}: differs at byte ${d.at} (lengths ${got.length}, ${want.length})`);
+  else t.equal(d.found, d.wanted, `${message}: first difference at byte ${d.at}`);
 }
 
 /** `buf` cut into pieces of `size` bytes (the last one shorter), sharing its memory. */

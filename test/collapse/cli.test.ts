@@ -1,0 +1,141 @@
+// `podflame collapse`, as the built CLI (npm run build first): flags as stackcollapse-perf.pl spells them, files and
+// stdin, the stderr summary, and errors. Expected outputs are the goldens of fixtures.test.ts.
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { PerfCollapser } from '../../shared/collapse/perf-collapser.js';
+
+const REPO = join(import.meta.dirname, '../..');
+const CLI = join(REPO, 'dist/client/cli/main.js');
+const FIXTURES = join(REPO, 'test/fixtures/perf');
+const fixture = (name: string): string => join(FIXTURES, name);
+
+interface Run {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+function run(args: string[], stdin?: Buffer): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'collapse', ...args], { cwd: FIXTURES });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
+    child.stdin.end(stdin ?? Buffer.alloc(0));
+  });
+}
+
+const golden = (name: string): Buffer => readFileSync(fixture(name));
+
+t.test('every stackcollapse-perf.pl flag, spelled as perl spells it', async (t) => {
+  const flags: Record<string, string[]> = {
+    default: [],
+    pid: ['--pid'],
+    tid: ['--tid'],
+    kernel: ['--kernel'],
+    jit: ['--jit'],
+    all: ['--all'],
+    addrs: ['--addrs'],
+    java: ['--java'],
+    'java+all+tid': ['--java', '--all', '--tid'],
+  };
+  for (const [name, args] of Object.entries(flags)) {
+    const r = await run([...args, 'java-fp.txt']);
+    t.equal(r.code, 0, `${name}: exit 0`);
+    t.ok(r.stdout.equals(golden(`java-fp.${name}.collapsed`)), `${name}: the golden output`);
+  }
+  for (const args of [['--event-filter=task-clock'], ['--event-filter', 'task-clock']]) {
+    const r = await run([...args, 'dd-two-events.txt']);
+    t.equal(r.code, 0);
+    t.ok(r.stdout.equals(golden('dd-two-events.event-filter-task-clock.collapsed')), args.join(' '));
+    t.equal(r.stderr, '', 'no filtering message when the event was given');
+  }
+});
+
+t.test('stdin when no file (or -) is given; several files are read in order', async (t) => {
+  const input = readFileSync(fixture('java-fp.txt'));
+  for (const args of [[], ['-']]) {
+    const r = await run(args, input);
+    t.equal(r.code, 0);
+    t.ok(r.stdout.equals(golden('java-fp.default.collapsed')), `stdin with ${JSON.stringify(args)}`);
+  }
+  const both = await run(['java-nofp.txt', fixture('java-utf8.txt')]);
+  const c = new PerfCollapser();
+  c.push(readFileSync(fixture('java-nofp.txt')));
+  c.push(readFileSync(fixture('java-utf8.txt')));
+  t.ok(both.stdout.equals(Buffer.concat([...c.finish().foldedChunks()])), 'relative and absolute paths, in order');
+});
+
+t.test(
+  'stderr: one summary line for unrecognized lines, perl`s event message, the JIT share in Java mode',
+  async (t) => {
+    const capture = readFileSync(fixture('java-fp.txt'), 'latin1');
+    // Real stack lines whose module parentheses were lost, as a garbled capture would have them.
+    const garbled = capture.replace(/^(\t +\w+ \S+) \((\/usr\/lib\/[^)]*)\)$/gm, '$1 $2');
+    const count = capture.split('\n').filter((l) => /^\t +\w+ \S+ \(\/usr\/lib\//.test(l)).length;
+    t.ok(count > 10, 'the capture has such lines');
+    const r = await run([], Buffer.from(garbled, 'latin1'));
+    t.equal(r.code, 0);
+    const lines = r.stderr.split('\n').filter(Boolean);
+    t.equal(lines.length, 1, 'one line, however many were skipped');
+    t.match(lines[0], new RegExp(`^podflame collapse: skipped ${count} unrecognized lines, the first: "\\\\t`));
+    const dd = await run(['dd-two-events.txt']);
+    t.equal(dd.stderr, 'podflame collapse: Filtering for events of type: task-clock\n');
+    const java = await run(['--java', 'java-early-map.txt']);
+    t.match(java.stderr, /^podflame collapse: \d+ of \d+ JIT frames resolved \(\d+\.\d%\)\n$/);
+  },
+);
+
+t.test('empty input: no output, exit 0 as perl, and a note on stderr', async (t) => {
+  const r = await run([], Buffer.alloc(0));
+  t.equal(r.code, 0);
+  t.equal(r.stdout.length, 0);
+  t.match(r.stderr, /no samples found/);
+});
+
+t.test('--inline, --context, --srcline are refused with a reason and the usage', async (t) => {
+  for (const flag of ['--inline', '--context', '--srcline']) {
+    const r = await run([flag, 'java-fp.txt']);
+    t.equal(r.code, 2, `${flag}: exit 2`);
+    t.equal(r.stdout.length, 0);
+    t.match(r.stderr, new RegExp(`${flag} is not supported: it needs addr2line`));
+    t.match(r.stderr, /\[UNSUPPORTED_OPTION\]/);
+    t.match(r.stderr, /Usage: podflame collapse/);
+  }
+});
+
+t.test('usage errors exit 2 with the usage text', async (t) => {
+  for (const args of [['--bogus'], ['--event-filter']]) {
+    const r = await run(args);
+    t.equal(r.code, 2, `${args.join(' ')}: exit 2`);
+    t.match(r.stderr, /Usage: podflame collapse/);
+  }
+  const help = await run(['--help']);
+  t.equal(help.code, 0);
+  t.match(help.stdout.toString(), /--event-filter <event>/);
+});
+
+t.test('a missing or unreadable file: a clear message, exit 1, no output', async (t) => {
+  const missing = await run(['java-fp.txt', 'no-such-capture.txt']);
+  t.equal(missing.code, 1);
+  t.equal(missing.stdout.length, 0, 'nothing written, not even the stacks of the readable file');
+  t.match(missing.stderr, /cannot read .*no-such-capture\.txt \(ENOENT\).*check the path.*\[FILE_UNREADABLE\]/);
+  const dir = mkdtempSync(join(tmpdir(), 'podflame-collapse-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const locked = join(dir, 'locked.txt');
+  writeFileSync(locked, 'x');
+  chmodSync(locked, 0);
+  const dirAsFile = await run([dir]);
+  t.equal(dirAsFile.code, 1);
+  t.match(dirAsFile.stderr, /cannot read .* \(EISDIR\)/);
+  if (process.getuid?.() !== 0) {
+    const denied = await run([locked]);
+    t.match(denied.stderr, /\(EACCES\)/);
+  }
+});
