@@ -267,8 +267,9 @@ export class PerfCollapser {
         (s.charCodeAt(start + 13) << 5) ^
         (s.charCodeAt(end - 2) << 11);
     }
-    const slot = (h ^ (h >>> 16)) & (LINE_CACHE_SLOTS - 1);
     const javaComm = this.javaComm ? 1 : 0;
+    // The same line under a `java…` comm and another comm may clean differently: give each its own slot.
+    const slot = (h ^ (h >>> 16) ^ (javaComm * 0x5bd1)) & (LINE_CACHE_SLOTS - 1);
     const cachedLine = this.slotLine[slot];
     if (cachedLine !== undefined && cachedLine.length === length && this.slotJavaComm[slot] === javaComm) {
       const line = s.slice(start, end);
@@ -390,8 +391,8 @@ function sameStack(tokens: Int32Array, pnameId: number, frameIds: readonly numbe
 }
 
 /**
- * A copy of a string that shares no memory with the string it was sliced from: V8 keeps the whole parent (here a
- * 1 MiB chunk) alive as long as a slice of it lives, and cached names must not pin the input in memory.
+ * A copy of a string that shares no memory with the string it was sliced from: V8 keeps the whole parent (here an
+ * input chunk) alive as long as a slice of it lives, and cached lines and names must not pin the input in memory.
  */
 function detach(s: string): string {
   return s.length < 13 ? s : Buffer.from(s, 'latin1').toString('latin1');

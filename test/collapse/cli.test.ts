@@ -8,6 +8,8 @@ import t from 'tap';
 import { PerfCollapser } from '../../shared/collapse/perf-collapser.js';
 
 const REPO = join(import.meta.dirname, '../..');
+// Feeding every fixture byte by byte (and, for the CLI, spawning node) is slow on a busy 2-core machine.
+t.setTimeout(300_000);
 const CLI = join(REPO, 'dist/client/cli/main.js');
 const FIXTURES = join(REPO, 'test/fixtures/perf');
 const fixture = (name: string): string => join(FIXTURES, name);

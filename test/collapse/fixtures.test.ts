@@ -8,6 +8,8 @@ import { checkFixture } from '../helpers/fixture-check.js';
 // against its golden, in 1-byte and 100-byte chunks, and twice. Goldens were written by this collapser after it
 // matched stackcollapse-perf.pl on the whole conformance corpus (`BLESS=1` rewrites them).
 const FIXTURES = new URL('../fixtures/perf/', import.meta.url).pathname;
+// Feeding every fixture byte by byte (and, for the CLI, spawning node) is slow on a busy 2-core machine.
+t.setTimeout(300_000);
 
 const FLAG_SETS: Record<string, Partial<CollapseOptions>> = {
   default: {},

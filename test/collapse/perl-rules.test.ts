@@ -240,3 +240,45 @@ t.test('a tiny frame cache still gives the same output (it is a cache, not state
   t.equal(collapse(FP, { frameCacheLimit: 1 }).out, collapse(FP).out);
   t.equal(collapse(SH, { frameCacheLimit: 1, addrs: true }).out, collapse(SH, { addrs: true }).out);
 });
+
+t.test('output order is byte order, also when one frame name is a prefix of another', async (t) => {
+  const naive = (out: string): string[] => {
+    const keys = out.split('\n').filter(Boolean);
+    return [...keys].sort((a, b) => {
+      const ka = a.slice(0, a.lastIndexOf(' '));
+      const kb = b.slice(0, b.lastIndexOf(' '));
+      return ka < kb ? -1 : ka > kb ? 1 : 0;
+    });
+  };
+  // Real samples whose hot method is renamed so that names extend one another with bytes below and above `;`:
+  // `Workload.fib`, `Workload.fib!`, `Workload.fibZ`, and the same as leaf and as caller.
+  const base = samplesOf(FP).filter((s) => s.includes('long Workload.fib(int)'));
+  t.ok(base.length > 10, 'samples in the hot method');
+  const variants = ['fib', 'fib!', 'fibZ', 'fib;x', 'fi'].flatMap((name, i) =>
+    base.map((s, j) =>
+      (i + j) % 2 === 0
+        ? s.replaceAll('Workload.fib(', `Workload.${name}(`)
+        : s.replace('Workload.fib(', `Workload.${name}(`),
+    ),
+  );
+  for (const options of [{}, { jit: true }, { java: true }, { tid: true, all: true }]) {
+    const out = collapse(variants.join(''), options).out;
+    const lines = out.split('\n').filter(Boolean);
+    t.same(lines, naive(out), `sorted as perl sorts, ${JSON.stringify(options)}`);
+    t.equal(new Set(lines.map((l) => l.slice(0, l.lastIndexOf(' ')))).size, lines.length, 'no stack twice');
+  }
+  // Inline chains (`->`) make texts with `;`: the same stack from one line (`a->b`) and from two lines merges.
+  const [one] = base as [string];
+  const lines = one.split('\n');
+  const symbol = (line: string, name: string): string =>
+    line.replace(/ long Workload\.fib\(int\)(\+0x[\da-f]+)? \(/, ` ${name} (`);
+  t.match(lines[1], / long Workload\.fib\(int\)/, 'the leaf is the hot method');
+  const chain = symbol(lines[1]!, 'Lfoo/A;::a->Lfoo/B;::b');
+  const split = [symbol(lines[1]!, 'Lfoo/B;::b_[i]'), symbol(lines[1]!, 'Lfoo/A;::a')];
+  const merged = collapse(
+    [lines[0], chain, ...lines.slice(2)].join('\n') + [lines[0], ...split, ...lines.slice(2)].join('\n'),
+  );
+  const mergedLines = merged.out.split('\n').filter(Boolean);
+  t.equal(mergedLines.length, 1, 'one stack');
+  t.match(mergedLines[0], / 2002002$/, 'with both counts');
+});
