@@ -7,6 +7,7 @@
 import Docker from 'dockerode';
 import { PassThrough, type Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
+import { Agent as HttpAgent } from 'node:http';
 import {
   CAPTURE_LABELS,
   type CaptureExit,
@@ -148,11 +149,20 @@ export class DockerRuntime implements ContainerRuntime {
   /** Unknown until the first capture: Docker 20.10 rejects CAP_PERFMON ("unknown capability"), newer engines take it. */
   #perfmonKnown: boolean | undefined;
   readonly #captures = new Set<{ abort(): void; settled: Promise<unknown> }>();
+  /** Capture containers whose removal failed (the engine went away): removed once it answers again. */
+  readonly #unremoved = new Set<string>();
   #closed = false;
 
   constructor(options: DockerRuntimeOptions) {
     this.options = Object.freeze(resolveOptions(options));
-    this.#docker = options.docker ?? new Docker({ socketPath: this.options.socketPath });
+    // Not Node's global agent, which keeps connections alive: through one left open, a stopping dockerd (whose socket
+    // is already unlinked) still answers pings for seconds. A connection per call sees the engine go at once.
+    this.#docker =
+      options.docker ??
+      new Docker({
+        socketPath: this.options.socketPath,
+        agent: new HttpAgent({ keepAlive: false }),
+      } as Docker.DockerOptions);
   }
 
   async ping(signal?: AbortSignal): Promise<void> {
@@ -165,6 +175,15 @@ export class DockerRuntime implements ContainerRuntime {
     } catch (err) {
       const why = timeout.aborted ? new Error(`no answer within ${this.options.pingTimeoutMs} ms`) : err;
       throw dockerUnavailable(this.options.socketPath, why);
+    }
+    // The engine is back (readiness probes ping it regularly): remove what could not be removed while it was away.
+    if (this.#unremoved.size > 0) await this.#retryRemovals();
+  }
+
+  async #retryRemovals(): Promise<void> {
+    for (const id of [...this.#unremoved]) {
+      const error = await this.#removeCaptureContainer(this.#docker.getContainer(id));
+      if (error === undefined) this.#unremoved.delete(id);
     }
   }
 
@@ -385,6 +404,7 @@ export class DockerRuntime implements ContainerRuntime {
       if (httpStatusOf(err) === 404) return undefined;
       // 409 "removal of container ... is already in progress": the engine is on it.
       if (httpStatusOf(err) === 409) return undefined;
+      this.#unremoved.add(container.id);
       return `could not remove capture container ${container.id.slice(0, 12)}: ${engineMessage(err)}`;
     }
   }
