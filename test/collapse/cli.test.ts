@@ -141,3 +141,41 @@ t.test('a missing or unreadable file: a clear message, exit 1, no output', async
     t.match(denied.stderr, /\(EACCES\)/);
   }
 });
+
+t.test('in process: output to a slow stdout waits for drain and loses nothing', async (t) => {
+  const { Writable, PassThrough } = await import('node:stream');
+  const { buildProgram, runProgram } = await import('../../client/cli/program.js');
+  const { registerCollapse } = await import('../../client/cli/commands/collapse.js');
+  const out: Buffer[] = [];
+  let drains = 0;
+  const stdout = new Writable({
+    highWaterMark: 16,
+    write(chunk: Buffer, _encoding, done) {
+      out.push(chunk);
+      setImmediate(done);
+    },
+  });
+  stdout.on('drain', () => drains++);
+  let err = '';
+  const stdin = new PassThrough();
+  stdin.end();
+  const io = {
+    stdin,
+    stdout,
+    stderr: new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        err += chunk.toString();
+        done();
+      },
+    }),
+    env: {},
+    cwd: FIXTURES,
+    interactive: false,
+    signal: new AbortController().signal,
+  };
+  // The output (some 10 KB) is far above the stream's 16-byte buffer: write() returns false and the command waits.
+  const code = await runProgram(buildProgram(io, [registerCollapse], '0'), ['collapse', '--tid', 'java-fp.txt'], io);
+  t.equal(code, 0, err);
+  t.ok(Buffer.concat(out).equals(golden('java-fp.tid.collapsed')));
+  t.ok(drains > 0, 'the command waited for drain');
+});
