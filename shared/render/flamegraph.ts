@@ -5,8 +5,8 @@
  * not in perl's hash order). No file I/O: the caller reads the input, --nameattr and palette.map files.
  */
 import { PodflameError } from '../errors.js';
-import { orderStackLines, parseStackLine } from './folded-input.js';
-import { FrameMerger } from './flow.js';
+import { countStart, orderStackLines } from './folded-input.js';
+import { frameNameAt, FrameMerger } from './flow.js';
 import { groupTags, PLAIN_GROUP, type GroupTags } from './group-attributes.js';
 import { minwidthInCounts, resolveRenderOptions, type RenderOptions } from './options.js';
 import { backgroundStops, differentialRgb, FrameColorer } from './palette.js';
@@ -56,33 +56,60 @@ export function renderFlameGraph(lines: Iterable<string>, options: Partial<Rende
   const o = resolveRenderOptions(options);
   const warnings: string[] = [];
 
-  // Parse everything first: whether counts need exact 64-bit sums is known only once all are seen.
+  // Parse everything first: whether counts need exact 64-bit sums is known only once all are seen. Lines are kept
+  // whole, with the length of their stack part: no per-line objects (the garbage collector would copy them all).
   const ordered = orderStackLines(lines, o.reverse, o.flamechart);
-  const stacks: string[] = [];
+  const texts: string[] = [];
+  const stackLengths: number[] = [];
   const counts: number[] = [];
-  const countTexts: string[] = [];
-  const deltas: (number | undefined)[] = [];
+  const deltas: number[] = [];
+  // Where each width count is (line index, count offset): read again as an integer in exact mode.
+  const countLines: number[] = [];
+  const countOffsets: number[] = [];
+  let differential = false;
   let ignoredLines = 0;
   let sum = 0;
   let fractional = false;
-  for (const line of ordered) {
-    const parsed = parseStackLine(line);
-    if (!parsed) {
+  for (let l = 0; l < ordered.length; l++) {
+    const line = ordered[l] as string;
+    const at = countStart(line);
+    if (at === -1) {
       ignoredLines++;
       continue;
     }
-    const widthText = parsed.count2 ?? parsed.count;
+    countLines.push(l);
+    countOffsets.push(at + 1);
+    // `stack before after`: the last count is the width, after − before the delta.
+    const at2 = countStart(line, at);
+    const widthText = line.slice(at + 1);
     const width = Number(widthText);
-    stacks.push(o.colors === 'chain' ? markWakers(parsed.stack) : parsed.stack);
+    const stackLength = at2 === -1 ? at : at2;
+    if (o.colors === 'chain') {
+      const marked = markWakers(line.slice(0, stackLength));
+      texts.push(marked);
+      stackLengths.push(marked.length);
+    } else {
+      texts.push(line);
+      stackLengths.push(stackLength);
+    }
     counts.push(width);
-    countTexts.push(widthText);
-    deltas.push(parsed.count2 === undefined ? undefined : width - Number(parsed.count));
+    if (at2 === -1) {
+      deltas.push(NaN);
+    } else {
+      differential = true;
+      deltas.push(width - Number(line.slice(at2 + 1, at)));
+    }
     sum += width;
-    if (widthText.includes('.')) fractional = true;
+    if (!fractional && widthText.includes('.')) fractional = true;
   }
-  const merger = new FrameMerger(!fractional && sum > Number.MAX_SAFE_INTEGER);
-  for (let i = 0; i < stacks.length; i++) {
-    merger.add(stacks[i] as string, counts[i] as number, countTexts[i] as string, deltas[i]);
+  const exact = !fractional && sum > Number.MAX_SAFE_INTEGER;
+  const merger = new FrameMerger(exact, fractional);
+  for (let i = 0; i < texts.length; i++) {
+    const text = texts[i] as string;
+    const delta = differential && !Number.isNaN(deltas[i]) ? (deltas[i] as number) : undefined;
+    // Only for inputs with counts beyond 2^53: the count again, as an integer.
+    const bigCount = exact ? BigInt((ordered[countLines[i] as number] as string).slice(countOffsets[i])) : 0n;
+    merger.add(text, stackLengths[i] as number, counts[i] as number, delta, bigCount);
   }
   const flow = merger.finish();
   const time = flow.total;
@@ -94,7 +121,7 @@ export function renderFlameGraph(lines: Iterable<string>, options: Partial<Rende
   if (!(time > 0)) {
     throw new PodflameError(
       'EMPTY_INPUT',
-      stacks.length === 0
+      texts.length === 0
         ? 'no stack counts found: the input has no "stack count" lines (folded stacks, e.g. from podflame collapse)'
         : 'no stack counts found: every count in the input is zero',
       { details: { ignoredLines, warnings } },
@@ -159,15 +186,15 @@ export function renderFlameGraph(lines: Iterable<string>, options: Partial<Rende
   for (let depth = 0; depth <= depthMax; depth++) {
     const row = flow.byDepth[depth];
     if (row === undefined) continue;
-    const { names, stimes, etimes, widths, deltas } = row;
+    const { stimes, etimes, widths, deltas } = row;
     const y1 = o.inverted ? ypad1 + depth * fh : imageHeight - ypad2 - (depth + 1) * fh + FRAMEPAD;
     const y2 = o.inverted ? ypad1 + (depth + 1) * fh - FRAMEPAD : imageHeight - ypad2 - depth * fh;
     const yAttr = `" y="${formatPerlNumber(y1)}" width="`;
     const labelYAttr = `" y="${formatPerlNumber(3 + (y1 + y2) / 2)}">`;
-    for (let i = 0; i < names.length; i++) {
+    for (let i = 0; i < widths.length; i++) {
       const width = widths[i] as number;
       if (width < minwidthTime) continue;
-      const name = names[i] as string;
+      const name = frameNameAt(row, i);
       const stime = stimes[i] as number;
       const delta = deltas[i] as number;
       const isRoot = depth === 0;

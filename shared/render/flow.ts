@@ -4,7 +4,8 @@
  *
  * Stacks arrive as `;`-joined text, e.g. `java;start_thread;JavaMain;Hot.main_[j]`. Sorted neighbours share long
  * prefixes (a Java stack is ~100 frames, 2 KB), so the shared part is found by comparing text against the previous
- * stack's frame boundaries (a binary search over them), and only the frames after it are cut into names.
+ * stack's frame boundaries (a binary search over them). A frame's name is kept as a position in its stack's text and
+ * cut out only when it is drawn: most frames of a large profile are too narrow to draw.
  */
 import { perlRoundTrip } from './perl-format.js';
 
@@ -13,8 +14,10 @@ import { perlRoundTrip } from './perl-format.js';
  * profile has tens of thousands of frames and the garbage collector copies every surviving object.
  */
 export interface FrameRow {
-  /** Function names as in the input, annotation (`_[j]`, `_[k]`, ...) included; '' for the root. */
-  names: string[];
+  /** Text holding each frame's name (the input line it was opened by), and the name's position in it. */
+  sources: string[];
+  nameStarts: number[];
+  nameEnds: number[];
   /** Start on the count axis. */
   stimes: number[];
   /** End on the count axis. */
@@ -26,6 +29,11 @@ export interface FrameRow {
    * single-count lines.
    */
   deltas: number[];
+}
+
+/** Function name of frame `i` of a row, annotation (`_[j]`, `_[k]`, ...) included; '' for the root. */
+export function frameNameAt(row: FrameRow, i: number): string {
+  return (row.sources[i] as string).slice(row.nameStarts[i], row.nameEnds[i]);
 }
 
 export interface FlowResult {
@@ -41,16 +49,18 @@ const SEMICOLON = 0x3b;
 
 /**
  * Counts beyond 2^53 lose precision as doubles; perl adds them as 64-bit integers. `exact` makes the merger keep the
- * count axis in BigInt (slower, only needed for such inputs).
+ * count axis in BigInt (slower, only needed for such inputs). `fractional` (any count with a decimal point) makes
+ * frame ends the printed-and-read-back times flamegraph.pl keys its frames by.
  */
 export class FrameMerger {
-  /** The previous stack, trailing `;` removed. */
-  private prevStack = '';
-  /** End offset in prevStack of each of its frames. */
+  /** The previous stack's text. */
+  private prev = '';
+  /** End offset in the previous stack of each of its frames (= of each open frame below the root). */
   private readonly prevEnds: number[] = [];
-  /** Names of the open frames below the root, root first (the previous stack's frames). */
-  private readonly names: string[] = [];
-  /** Per depth (0 = root): start of the open frame, and its delta. */
+  /** Per depth (0 = root): where the open frame's name is, its start, its delta. */
+  private readonly openSource: string[] = [];
+  private readonly openNameStart: number[] = [];
+  private readonly openNameEnd: number[] = [];
   private readonly openStime: number[] = [];
   private readonly openBigStime: bigint[] = [];
   private readonly openDelta: number[] = [];
@@ -58,71 +68,74 @@ export class FrameMerger {
   private time = 0;
   private bigTime = 0n;
   private started = false;
-  private fractional = false;
   private maxDelta = 1;
 
-  constructor(private readonly exact: boolean) {}
+  constructor(
+    private readonly exact: boolean,
+    private readonly fractional: boolean,
+  ) {}
 
-  /** Adds one stack (frames `;`-separated, root first, without the root) covering `count` units. */
-  add(stackText: string, count: number, countText: string, delta: number | undefined): void {
-    if (countText.includes('.')) this.fractional = true;
+  /**
+   * Adds one stack: the first `stackLength` characters of `text` (frames `;`-separated, root first, without the root)
+   * cover `count` units (`bigCount` in exact mode); `delta` only for differential lines.
+   */
+  add(text: string, stackLength: number, count: number, delta: number | undefined, bigCount = 0n): void {
     if (delta !== undefined && Math.abs(delta) > this.maxDelta) this.maxDelta = Math.abs(delta);
     // perl's split drops trailing empty fields: `a;b;;` is the stack a, b.
-    let end = stackText.length;
-    while (end > 0 && stackText.charCodeAt(end - 1) === SEMICOLON) end--;
-    const stack = end === stackText.length ? stackText : stackText.slice(0, end);
+    let length = stackLength;
+    while (length > 0 && text.charCodeAt(length - 1) === SEMICOLON) length--;
 
-    const shared = this.started ? this.sharedFrames(stack) : 0;
+    const ends = this.prevEnds;
+    let shared = 0;
     if (this.started) {
-      this.closeDownTo(shared);
+      shared = this.sharedFrames(text, length);
+      for (let i = ends.length - 1; i >= shared; i--) this.closeFrame(i + 1);
     } else {
       this.started = true;
-      this.openFrame(0, delta === undefined ? undefined : stack.length === 0 ? delta : 0);
+      this.openFrame(0, '', 0, 0, delta === undefined ? undefined : length === 0 ? delta : 0);
     }
 
-    // Cut the frames after the shared ones.
-    const ends = this.prevEnds;
-    const names = this.names;
+    // Open the frames after the shared ones.
     ends.length = shared;
-    names.length = shared;
-    if (stack.length > 0) {
+    if (length > 0) {
       // Past the end when the stack is exactly the shared frames.
       let start = shared === 0 ? 0 : (ends[shared - 1] as number) + 1;
-      while (start <= stack.length) {
-        let stop = stack.indexOf(';', start);
-        if (stop === -1) stop = stack.length;
-        names.push(stack.slice(start, stop));
+      while (start <= length) {
+        let stop = text.indexOf(';', start);
+        if (stop === -1 || stop > length) stop = length;
         ends.push(stop);
         start = stop + 1;
       }
     }
-    const depthMax = names.length;
+    const depthMax = ends.length;
     for (let i = shared; i < depthMax; i++) {
-      this.openFrame(i + 1, delta === undefined ? undefined : i === depthMax - 1 ? delta : 0);
+      const nameStart = i === 0 ? 0 : (ends[i - 1] as number) + 1;
+      const leafDelta = delta === undefined ? undefined : i === depthMax - 1 ? delta : 0;
+      this.openFrame(i + 1, text, nameStart, ends[i] as number, leafDelta);
     }
-    this.prevStack = stack;
-    if (this.exact) this.bigTime += BigInt(countText.includes('.') ? Math.round(count) : countText);
+    this.prev = text;
+    if (this.exact) this.bigTime += bigCount;
     this.time += count;
   }
 
   /** Closes every frame; the result is final. */
   finish(): FlowResult {
     if (this.started) {
-      this.closeDownTo(0);
-      this.closeFrame(0, '');
+      for (let i = this.prevEnds.length - 1; i >= 0; i--) this.closeFrame(i + 1);
+      this.prevEnds.length = 0;
+      this.closeFrame(0);
     }
-    // Depths are filled deepest first; a row exists for every depth up to the deepest.
     return { byDepth: this.byDepth, total: this.exact ? Number(this.bigTime) : this.time, maxDelta: this.maxDelta };
   }
 
   /**
-   * How many leading frames `stack` shares with the previous stack: the largest j such that the text up to the end of
-   * the previous stack's frame j is a prefix of `stack` and ends a frame there too.
+   * How many leading frames the stack shares with the previous one: the largest j such that the text up to the end
+   * of the previous stack's frame j is the same in both and ends a frame in this stack too.
    */
-  private sharedFrames(stack: string): number {
-    const prev = this.prevStack;
+  private sharedFrames(text: string, length: number): number {
+    const prev = this.prev;
     const ends = this.prevEnds;
-    if (stack.length === 0 || ends.length === 0) return 0;
+    if (length === 0 || ends.length === 0) return 0;
     let lo = 0;
     let hi = ends.length;
     let known = 0;
@@ -130,10 +143,10 @@ export class FrameMerger {
       const mid = (lo + hi + 1) >> 1;
       const end = ends[mid - 1] as number;
       const ok =
-        end <= stack.length &&
-        (end === stack.length || stack.charCodeAt(end) === SEMICOLON) &&
+        end <= length &&
+        (end === length || text.charCodeAt(end) === SEMICOLON) &&
         // Substring equality is a native memory compare; startsWith and charCodeAt loops are several times slower.
-        stack.substring(known, end) === prev.substring(known, end);
+        text.substring(known, end) === prev.substring(known, end);
       if (ok) {
         lo = mid;
         known = end;
@@ -144,19 +157,22 @@ export class FrameMerger {
     return lo;
   }
 
-  private openFrame(depth: number, delta: number | undefined): void {
+  private openFrame(
+    depth: number,
+    source: string,
+    nameStart: number,
+    nameEnd: number,
+    delta: number | undefined,
+  ): void {
+    this.openSource[depth] = source;
+    this.openNameStart[depth] = nameStart;
+    this.openNameEnd[depth] = nameEnd;
     this.openStime[depth] = this.time;
     if (this.exact) this.openBigStime[depth] = this.bigTime;
     this.openDelta[depth] = delta ?? NaN;
   }
 
-  /** Closes the open frames at depth keep+1 and deeper, deepest first. */
-  private closeDownTo(keep: number): void {
-    const names = this.names;
-    for (let i = names.length - 1; i >= keep; i--) this.closeFrame(i + 1, names[i] as string);
-  }
-
-  private closeFrame(depth: number, name: string): void {
+  private closeFrame(depth: number): void {
     let stime: number;
     let etime: number;
     let width: number;
@@ -173,10 +189,12 @@ export class FrameMerger {
     }
     let row = this.byDepth[depth];
     if (row === undefined) {
-      row = { names: [], stimes: [], etimes: [], widths: [], deltas: [] };
+      row = { sources: [], nameStarts: [], nameEnds: [], stimes: [], etimes: [], widths: [], deltas: [] };
       this.byDepth[depth] = row;
     }
-    row.names.push(name);
+    row.sources.push(this.openSource[depth] as string);
+    row.nameStarts.push(this.openNameStart[depth] as number);
+    row.nameEnds.push(this.openNameEnd[depth] as number);
     row.stimes.push(stime);
     row.etimes.push(etime);
     row.widths.push(width);

@@ -37,11 +37,11 @@ function isPerlSpace(c: number): boolean {
 }
 
 /**
- * Index of the whitespace before a trailing count (`^(.*)\s+?(\d+(?:\.\d*)?)$` with a greedy prefix: the count is
- * the text after the last whitespace), or -1 when the text does not end in one.
+ * Index of the whitespace before a count ending the first `end` characters of `s` (`^(.*)\s+?(\d+(?:\.\d*)?)$`
+ * with a greedy prefix: the count is the text after the last whitespace), or -1 when they do not end in one.
  */
-function countStart(s: string): number {
-  let i = s.length - 1;
+export function countStart(s: string, end = s.length): number {
+  let i = end - 1;
   let dots = 0;
   while (i >= 0) {
     const c = s.charCodeAt(i);
@@ -49,7 +49,7 @@ function countStart(s: string): number {
     else if (c < 0x30 || c > 0x39) break;
     i--;
   }
-  if (i < 0 || i === s.length - 1 || dots > 1 || !isPerlSpace(s.charCodeAt(i))) return -1;
+  if (i < 0 || i === end - 1 || dots > 1 || !isPerlSpace(s.charCodeAt(i))) return -1;
   // The count must start with a digit: ".5" is not a count.
   const first = s.charCodeAt(i + 1);
   return first >= 0x30 && first <= 0x39 ? i : -1;
