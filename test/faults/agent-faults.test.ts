@@ -1,0 +1,201 @@
+// Faults on the real engine with the real agent process: the target killed mid-capture (a partial graph with a
+// warning or a clear error, never a hang), the agent SIGKILLed mid-capture and restarted (its leftover capture
+// container removed), 50 concurrent requests against --max-concurrent 4 (the excess refused with 429/409, every
+// accepted one completes, no container leaked), a client that vanishes mid-capture (its container removed) and one
+// that sends headers and then stalls (cut by --read-timeout, no container started).
+import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
+import t from 'tap';
+import { request } from 'undici';
+import { BASE_IMAGE, requireDockerEnv, TEST_LABEL } from '../helpers/docker-env.js';
+import { JvmContainers, KUBELET_LABELS, newPod } from '../helpers/jvm-containers.js';
+import { startAgentProcess } from '../security/agent-process.js';
+import { captureContainersOf, eventually, watchCaptures } from '../security/capture-watch.js';
+
+t.setTimeout(600_000);
+
+const env = await requireDockerEnv(t, { jdk: true });
+if (env) {
+  const docker = env.docker;
+  const jvms = new JvmContainers(env);
+  const extra: string[] = [];
+  t.teardown(async () => {
+    await jvms.cleanup();
+    await Promise.all(
+      extra.map((id) =>
+        docker
+          .getContainer(id)
+          .remove({ force: true })
+          .catch(() => undefined),
+      ),
+    );
+  });
+
+  /** A light target: a shell loop held to 5% of a CPU, labelled as a pod's container. */
+  const lightTarget = async (): Promise<{ id: string; podUid: string }> => {
+    const pod = newPod('light');
+    const c = await docker.createContainer({
+      Image: BASE_IMAGE,
+      name: `k8s_app_${pod.name}_${pod.namespace}_${pod.uid}_0`,
+      Cmd: ['sh', '-c', 'while :; do :; done'],
+      Labels: {
+        [TEST_LABEL]: 'faults',
+        [KUBELET_LABELS.podUid]: pod.uid,
+        [KUBELET_LABELS.podName]: pod.name,
+        [KUBELET_LABELS.namespace]: pod.namespace,
+        [KUBELET_LABELS.containerName]: 'app',
+        [KUBELET_LABELS.dockerType]: 'container',
+      },
+      HostConfig: { NetworkMode: 'none', NanoCpus: 50_000_000 },
+    });
+    extra.push(c.id);
+    await c.start();
+    return { id: c.id, podUid: pod.uid };
+  };
+
+  const agentArgs = (node: string, more: string[] = []) => [
+    '--listen',
+    '127.0.0.1:0',
+    '--node-name',
+    node,
+    '--capture-image',
+    env.captureImage,
+    '--docker-socket',
+    env.socketPath,
+    '--rate-limit',
+    '0',
+    ...more,
+  ];
+  const post = async (url: string, body: unknown, signal?: AbortSignal) => {
+    const res = await request(`${url}/v1/profiles`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      headersTimeout: 180_000,
+      bodyTimeout: 180_000,
+      ...(signal ? { signal } : {}),
+    });
+    return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+  };
+
+  const node = `faults-${randomUUID().slice(0, 8)}`;
+  const agent = await startAgentProcess(agentArgs(node, ['--max-concurrent', '4', '--read-timeout', '2s']));
+  t.teardown(() => agent.stop());
+
+  t.test('the target killed mid-capture: a partial graph with a warning, or a clear error; never a hang', async (t) => {
+    const pod = newPod('victim');
+    const jvm = await jvms.startJvm({ pod, containerName: 'app' });
+    await jvms.waitForWarmup(jvm, 1000);
+    const answer = post(agent.url, { target: { containerId: jvm.id }, durationSeconds: 8, format: 'folded' });
+    await eventually('the capture runs', async () => (await captureContainersOf(docker, node)).length > 0);
+    await new Promise((r) => setTimeout(r, 2000));
+    await docker.getContainer(jvm.id).kill();
+    const r = await answer;
+    if (r.status === 200) {
+      const warnings = decodeURIComponent(String(r.headers['x-podflame-warnings']));
+      t.match(warnings, /TARGET_EXITED|exited|stopped/i, 'the partial graph says the target went away');
+      t.match(r.text, /\d+$/m);
+    } else {
+      t.ok(r.status >= 400 && r.status < 600, `status ${r.status}`);
+      const body = JSON.parse(r.text) as { error: { code: string; message: string } };
+      t.match(body.error.message, /stopped|exited|gone|not running/i, body.error.message);
+    }
+    t.comment(
+      `answer: ${r.status} ${r.status === 200 ? String(r.headers['x-podflame-warnings']) : r.text.slice(0, 300)}`,
+    );
+    await eventually('no capture container left', async () => (await captureContainersOf(docker, node)).length === 0);
+  });
+
+  t.test('a client that vanishes mid-capture: its capture container is removed', async (t) => {
+    const target = await lightTarget();
+    const controller = new AbortController();
+    const answer = post(agent.url, { target: { containerId: target.id }, durationSeconds: 30 }, controller.signal);
+    await eventually('the capture runs', async () => (await captureContainersOf(docker, node)).length > 0);
+    controller.abort();
+    await t.rejects(answer);
+    await eventually(
+      'its container is removed',
+      async () => (await captureContainersOf(docker, node)).length === 0,
+      15_000,
+    );
+    t.pass('removed');
+  });
+
+  t.test('a client that sends headers and stalls is cut by --read-timeout, starting nothing', async (t) => {
+    const watch = await watchCaptures(docker, node);
+    const { port } = new URL(agent.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    let received = '';
+    socket.setEncoding('utf8').on('data', (d: string) => (received += d));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(
+      'POST /v1/profiles HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{"target":',
+    );
+    await closed; // the test's own timeout is the bound: without the agent's read timeout this would wait forever
+    t.match(received, /^HTTP\/1\.1 408/, 'answered 408 Request Timeout, then closed');
+    t.equal(watch.created(), 0, 'no capture container');
+    watch.stop();
+    t.equal((await request(`${agent.url}/healthz`)).statusCode, 200, 'the agent still serves');
+  });
+
+  t.test('50 concurrent requests against --max-concurrent 4', async (t) => {
+    const targets = await Promise.all(Array.from({ length: 10 }, () => lightTarget()));
+    const watch = await watchCaptures(docker, node);
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        post(agent.url, {
+          target: { containerId: targets[i % targets.length]!.id },
+          durationSeconds: 4,
+          format: 'folded',
+        }),
+      ),
+    );
+    watch.stop();
+    const by = new Map<string, number>();
+    for (const r of results) {
+      const code = r.status === 200 ? 'ok' : (JSON.parse(r.text) as { error: { code: string } }).error.code;
+      by.set(`${r.status} ${code}`, (by.get(`${r.status} ${code}`) ?? 0) + 1);
+    }
+    t.comment(`outcomes: ${[...by.entries()].map(([k, n]) => `${k}×${n}`).join(', ')}`);
+    t.comment(`capture containers created ${watch.created()}, at most ${watch.maxAlive()} at once`);
+    const ok = results.filter((r) => r.status === 200);
+    const refused = results.filter((r) => r.status !== 200);
+    t.ok(ok.length >= 4, 'the limit was used');
+    t.ok(by.get('429 TOO_MANY_CAPTURES')! > 0, 'the excess got 429');
+    const unexpected = refused.filter(
+      (r) =>
+        !(
+          ((r.status === 429 && r.text.includes('TOO_MANY_CAPTURES')) ||
+            (r.status === 409 && r.text.includes('CAPTURE_IN_PROGRESS'))) &&
+          Number(r.headers['retry-after']) >= 1
+        ),
+    );
+    t.same(
+      unexpected.map((r) => `${r.status} ${r.text.slice(0, 160)}`),
+      [],
+      'every refusal is 429 TOO_MANY_CAPTURES or 409 CAPTURE_IN_PROGRESS, with Retry-After',
+    );
+    for (const r of ok) t.match(r.text, /^sh\S* \d+$/m, 'every accepted capture completed with a graph');
+    t.equal(watch.created(), ok.length, 'one container per accepted capture, none for refusals');
+    t.ok(watch.maxAlive() <= 4, `never more than 4 at once (${watch.maxAlive()})`);
+    await eventually('no container leaked', async () => (await captureContainersOf(docker, node)).length === 0);
+    const metrics = await (await request(`${agent.url}/metrics`)).body.text();
+    t.match(metrics, /^podflame_captures_in_flight 0$/m);
+  });
+
+  t.test('the agent SIGKILLed mid-capture, then restarted: the leftover capture container is removed', async (t) => {
+    const target = await lightTarget();
+    const killedNode = `sigkill-${randomUUID().slice(0, 8)}`;
+    const first = await startAgentProcess(agentArgs(killedNode));
+    const answer = post(first.url, { target: { containerId: target.id }, durationSeconds: 60 }).catch((e: Error) => e);
+    await eventually('the capture runs', async () => (await captureContainersOf(docker, killedNode)).length > 0);
+    await first.stop('SIGKILL');
+    t.type(await answer, Error, "the caller's connection broke");
+    const left = await captureContainersOf(docker, killedNode);
+    t.equal(left.length, 1, 'a leftover capture container, still running perf in the target');
+    const second = await startAgentProcess(agentArgs(killedNode));
+    t.teardown(() => second.stop());
+    t.same(await captureContainersOf(docker, killedNode), [], 'removed by the new agent before it listened');
+    t.ok(second.logs.some((l) => l.msg === 'removed capture containers left by an earlier agent' && l.removed === 1));
+  });
+}
