@@ -13,7 +13,11 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-restricted-properties': [
         'error',
-        { object: 'process', property: 'exit', message: 'Only the entry points (agent/main.ts, client/cli/main.ts) may exit.' },
+        {
+          object: 'process',
+          property: 'exit',
+          message: 'Only the entry points (agent/main.ts, client/cli/main.ts) may exit.',
+        },
       ],
     },
   },

@@ -20,10 +20,13 @@ export function buildProgram(io: CliIO, commands: readonly RegisterCommand[], ve
     });
   for (const register of commands) register(program, io);
   for (const sub of program.commands) {
-    sub.exitOverride().showHelpAfterError(true).configureOutput({
-      writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s),
-    });
+    sub
+      .exitOverride()
+      .showHelpAfterError(true)
+      .configureOutput({
+        writeOut: (s) => io.stdout.write(s),
+        writeErr: (s) => io.stderr.write(s),
+      });
   }
   return program;
 }
