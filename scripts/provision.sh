@@ -13,7 +13,7 @@ need_root() {
   fi
 }
 
-PACKAGES=(docker.io linux-perf openjdk-17-jdk-headless jattach debootstrap chromium iproute2 procps)
+PACKAGES=(docker.io linux-perf openjdk-17-jdk-headless jattach debootstrap chromium iproute2 procps time)
 
 install_packages() {
   local missing=()
