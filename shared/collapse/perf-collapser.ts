@@ -84,7 +84,6 @@ export class PerfCollapser {
   private readonly slotEntry: (CachedFrameLine | undefined)[] = new Array<CachedFrameLine | undefined>(
     LINE_CACHE_SLOTS,
   );
-  private readonly slotJavaComm = new Uint8Array(LINE_CACHE_SLOTS);
   private readonly bySymbolJavaComm = new Map<string, CachedFrameLine>();
   private readonly bySymbolOtherComm = new Map<string, CachedFrameLine>();
 
@@ -267,11 +266,11 @@ export class PerfCollapser {
         (s.charCodeAt(start + 13) << 5) ^
         (s.charCodeAt(end - 2) << 11);
     }
-    const javaComm = this.javaComm ? 1 : 0;
-    // The same line under a `java…` comm and another comm may clean differently: give each its own slot.
-    const slot = (h ^ (h >>> 16) ^ (javaComm * 0x5bd1)) & (LINE_CACHE_SLOTS - 1);
+    // The same line under a `java…` comm and another comm may clean differently: each has its own slot, so a slot's
+    // line, once equal, also has the right comm kind.
+    const slot = (h ^ (h >>> 16) ^ (this.javaComm ? 0x5bd1 : 0)) & (LINE_CACHE_SLOTS - 1);
     const cachedLine = this.slotLine[slot];
-    if (cachedLine !== undefined && cachedLine.length === length && this.slotJavaComm[slot] === javaComm) {
+    if (cachedLine !== undefined && cachedLine.length === length) {
       const line = s.slice(start, end);
       if (line === cachedLine) {
         if (this.pname !== undefined) this.addFrames(this.slotEntry[slot] as CachedFrameLine);
@@ -282,7 +281,6 @@ export class PerfCollapser {
     if (entry !== undefined) {
       this.slotLine[slot] = detach(s.slice(start, end));
       this.slotEntry[slot] = entry;
-      this.slotJavaComm[slot] = javaComm;
     }
   }
 
