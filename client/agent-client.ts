@@ -3,7 +3,8 @@
  * whatever else has an agent's address). The agent's JSON errors come back as the same PodflameError (same code,
  * message and details); transport failures become AGENT_UNREACHABLE or CAPTURE_TIMEOUT naming the URL.
  */
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
+import { undici } from './undici-loader.js';
 import {
   API_PREFIX,
   HEADERS,
@@ -101,7 +102,7 @@ export class AgentClient {
       requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_AGENT_CLIENT_OPTIONS.requestTimeoutMs,
       headers: options.headers ?? {},
     };
-    this.#pool = new Pool(this.#origin, {
+    this.#pool = new (undici().Pool)(this.#origin, {
       connections: 4,
       ...(options.ca !== undefined ? { connect: { ca: options.ca } } : {}),
     });

@@ -3,7 +3,8 @@
  * cluster, found and reached as `podflame profile` reaches them (agent pods by label in the agents' namespace,
  * direct or through the API server's pod proxy). Each endpoint answers GET requests for agent paths.
  */
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
+import { undici } from '../undici-loader.js';
 import { PodflameError } from '../../shared/errors.js';
 import type { Via } from '../routing/agent-route.js';
 
@@ -46,7 +47,7 @@ export function urlEndpoints(urls: readonly string[], options: UrlEndpointOption
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new PodflameError('USAGE', `--agent must be an http:// or https:// URL, got '${raw}'`);
     }
-    const pool = new Pool(url.origin, {
+    const pool = new (undici().Pool)(url.origin, {
       connections: 2,
       ...(options.ca !== undefined ? { connect: { ca: options.ca } } : {}),
     });

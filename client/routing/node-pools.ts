@@ -3,7 +3,8 @@
  * undici's Agent keeps one pool per origin. A route to the same node through the API server proxy and directly gets
  * two pools, since they are two origins.
  */
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
+import { undici } from '../undici-loader.js';
 import type { AgentRoute } from './agent-route.js';
 
 export interface NodePoolsOptions {
@@ -52,7 +53,7 @@ export class NodePools {
     const key = `${route.node} ${route.origin}`;
     let entry = this.entries.get(key);
     if (!entry) {
-      const pool = new Pool(route.origin, {
+      const pool = new (undici().Pool)(route.origin, {
         connections: this.options.connectionsPerNode,
         connect: route.origin.startsWith('https:') ? { ...route.tls } : {},
       });
