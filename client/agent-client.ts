@@ -5,15 +5,11 @@
  */
 import type { Pool } from 'undici';
 import { undici } from './undici-loader.js';
-import {
-  API_PREFIX,
-  HEADERS,
-  type CaptureWarning,
-  type ProfileMetadata,
-  type ProfileRequest,
-  type TargetsResponse,
-} from '../shared/api.js';
+import { API_PREFIX, type ProfileMetadata, type ProfileRequest, type TargetsResponse } from '../shared/api.js';
 import { PodflameError, errorFromBody } from '../shared/errors.js';
+import { profileAnswerFrom, type ProfileAnswer } from './profile-answer.js';
+
+export { decodeWarningsHeader, type ProfileAnswer } from './profile-answer.js';
 import { LIMITS } from '../shared/api.js';
 
 export interface AgentClientOptions {
@@ -29,47 +25,10 @@ export interface AgentClientOptions {
 
 export const DEFAULT_AGENT_CLIENT_OPTIONS = Object.freeze({ answerMarginMs: 120_000, requestTimeoutMs: 30_000 });
 
-export interface ProfileAnswer {
-  body: Buffer;
-  contentType: string | undefined;
-  profileId: string | undefined;
-  samples: number | undefined;
-  warnings: CaptureWarning[];
-  /** The node the agent says it runs on (X-Podflame-Node). */
-  node: string | undefined;
-  /** Share of JIT frames named; null when there were none (or the agent did not say). */
-  jitResolved: number | null;
-}
-
 interface Answer {
   statusCode: number;
   headers: Record<string, string>;
   body: Buffer;
-}
-
-/** Decodes the X-Podflame-Warnings header (URI-encoded JSON array); a garbled header is reported as one warning. */
-export function decodeWarningsHeader(value: string | undefined): CaptureWarning[] {
-  if (value === undefined || value === '') return [];
-  try {
-    const parsed: unknown = JSON.parse(decodeURIComponent(value));
-    if (Array.isArray(parsed)) {
-      return parsed.filter(
-        (w): w is CaptureWarning =>
-          w !== null && typeof w === 'object' && typeof w.code === 'string' && typeof w.message === 'string',
-      );
-    }
-  } catch {
-    // fall through
-  }
-  return [
-    { code: 'WARNINGS_UNREADABLE', message: `the agent's warnings header could not be read: ${value.slice(0, 200)}` },
-  ];
-}
-
-function parseJitResolved(value: string | undefined): number | null {
-  if (value === undefined || value === 'none') return null;
-  const n = Number(value);
-  return Number.isFinite(n) ? n : null;
 }
 
 export class AgentClient {
@@ -184,17 +143,7 @@ export class AgentClient {
         signal,
       ),
     );
-    const h = answer.headers;
-    const samples = h[HEADERS.samples] === undefined ? undefined : Number(h[HEADERS.samples]);
-    return {
-      body: answer.body,
-      contentType: h['content-type'],
-      profileId: h[HEADERS.profileId],
-      samples: samples !== undefined && Number.isFinite(samples) ? samples : undefined,
-      warnings: decodeWarningsHeader(h[HEADERS.warnings]),
-      node: h[HEADERS.node],
-      jitResolved: parseJitResolved(h[HEADERS.jitResolved]),
-    };
+    return profileAnswerFrom(answer.body, answer.headers);
   }
 
   async profileStatus(id: string, signal?: AbortSignal): Promise<ProfileMetadata> {

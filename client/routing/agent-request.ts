@@ -5,25 +5,17 @@
  */
 import type { Dispatcher } from 'undici';
 import { API_PREFIX, HEADERS } from '../../shared/api.js';
-import type { CaptureWarning, ProfileRequest } from '../../shared/api.js';
+import type { ProfileRequest } from '../../shared/api.js';
 import { PodflameError, errorFromBody } from '../../shared/errors.js';
 import type { AgentRoute } from './agent-route.js';
+import { profileAnswerFrom, type ProfileAnswer } from '../profile-answer.js';
+
+export type { ProfileAnswer } from '../profile-answer.js';
 
 export interface AgentAnswer {
   statusCode: number;
   headers: Record<string, string>;
   body: Buffer;
-}
-
-export interface ProfileAnswer {
-  body: Buffer;
-  contentType: string | undefined;
-  profileId: string | undefined;
-  samples: number | undefined;
-  warnings: CaptureWarning[];
-  /** The node the answering agent says it runs on (X-Podflame-Node). */
-  node: string | undefined;
-  jitResolved: number | null;
 }
 
 function describe(route: AgentRoute): string {
@@ -93,33 +85,7 @@ export async function requestProfile(
     ...options,
   });
   if (answer.statusCode < 200 || answer.statusCode >= 300) throw errorFromAnswer(route, answer);
-  const h = answer.headers;
-  const samples = h[HEADERS.samples] === undefined ? undefined : Number(h[HEADERS.samples]);
-  const jit = h[HEADERS.jitResolved];
-  return {
-    body: answer.body,
-    contentType: h['content-type'],
-    profileId: h[HEADERS.profileId],
-    samples: Number.isFinite(samples) ? samples : undefined,
-    warnings: parseWarnings(h[HEADERS.warnings]),
-    node: h[HEADERS.node],
-    jitResolved: jit === undefined || jit === '' || !Number.isFinite(Number(jit)) ? null : Number(jit),
-  };
-}
-
-// e.g. X-Podflame-Warnings: %5B%7B%22code%22%3A%22NO_PRESERVE_FRAME_POINTER%22%2C...%7D%5D
-function parseWarnings(header: string | undefined): CaptureWarning[] {
-  if (!header) return [];
-  try {
-    const parsed = JSON.parse(decodeURIComponent(header)) as unknown;
-    if (!Array.isArray(parsed)) return [];
-    return parsed.filter(
-      (w): w is CaptureWarning =>
-        w !== null && typeof w === 'object' && typeof w.code === 'string' && typeof w.message === 'string',
-    );
-  } catch {
-    return [{ code: 'UNREADABLE_WARNINGS', message: `The agent sent warnings that could not be read: ${header}` }];
-  }
+  return profileAnswerFrom(answer.body, answer.headers);
 }
 
 /** Turns a non-2xx answer into the error to show: the agent's own, or the API server's on the proxy path. */
