@@ -310,20 +310,22 @@ on_term() {
 trap on_term TERM INT
 
 # Starts a segment on the processes still alive, retrying: perf record -p sometimes fails (status 255, no message)
-# when a thread exits while it starts. A real failure (permissions, a missing event) fails every time.
-START_FAILURES=0
+# when a thread exits while it starts. A real failure (permissions, a missing event) fails every time, so only
+# consecutive failures count: a JVM that churns threads can fail a start now and then over a long capture.
+readonly MAX_START_FAILURES=6
 start_segment_retrying() {
-  local pids
+  local pids failures=0
   while :; do
     pids=$(alive_pids_csv "${PIDS[@]}")
     [ -n "$pids" ] || return 2
     start_segment "$pids" && return 0
-    START_FAILURES=$((START_FAILURES + 1))
-    if [ "$START_FAILURES" -ge 3 ]; then
-      say "perf record failed $START_FAILURES times on processes $pids (see its messages above)"
+    failures=$((failures + 1))
+    if [ "$failures" -ge "$MAX_START_FAILURES" ]; then
+      say "perf record failed $failures times in a row on processes $pids (see its messages above)"
       exit 4
     fi
     say "perf record did not start on processes $pids; trying again"
+    sleep 0.1
   done
 }
 
