@@ -8,6 +8,7 @@ import { undici } from './undici-loader.js';
 import { API_PREFIX, type ProfileMetadata, type ProfileRequest, type TargetsResponse } from '../shared/api.js';
 import { PodflameError, errorFromBody } from '../shared/errors.js';
 import { profileAnswerFrom, type ProfileAnswer } from './profile-answer.js';
+import { DEFAULT_BUSY_RETRY_OPTIONS, retryWhileBusy, type BusyWait } from './busy-retry.js';
 
 export { decodeWarningsHeader, type ProfileAnswer } from './profile-answer.js';
 import { LIMITS } from '../shared/api.js';
@@ -21,9 +22,20 @@ export interface AgentClientOptions {
   headers?: Readonly<Record<string, string>>;
   /** CA certificate(s), PEM, that an https:// agent's certificate must chain to. Default: the system's CAs. */
   ca?: string | Buffer;
+  /**
+   * How long a capture may wait for a busy agent (409 CAPTURE_IN_PROGRESS, 429) before failing, in ms; 0 fails at
+   * once. Default 60 000.
+   */
+  busyWaitMs?: number;
+  /** Told before each wait for a busy agent (progress output). Default: nothing. */
+  onBusyWait?: (wait: BusyWait) => void;
 }
 
-export const DEFAULT_AGENT_CLIENT_OPTIONS = Object.freeze({ answerMarginMs: 120_000, requestTimeoutMs: 30_000 });
+export const DEFAULT_AGENT_CLIENT_OPTIONS = Object.freeze({
+  answerMarginMs: 120_000,
+  requestTimeoutMs: 30_000,
+  busyWaitMs: DEFAULT_BUSY_RETRY_OPTIONS.maxWaitMs,
+});
 
 interface Answer {
   statusCode: number;
@@ -36,8 +48,9 @@ export class AgentClient {
   readonly #origin: string;
   readonly #basePath: string;
   readonly #pool: Pool;
-  readonly #options: Required<Omit<AgentClientOptions, 'headers' | 'ca'>> & {
+  readonly #options: Required<Omit<AgentClientOptions, 'headers' | 'ca' | 'onBusyWait'>> & {
     headers: Readonly<Record<string, string>>;
+    onBusyWait?: (wait: BusyWait) => void;
   };
 
   constructor(url: string, options: AgentClientOptions = {}) {
@@ -60,6 +73,8 @@ export class AgentClient {
       answerMarginMs: options.answerMarginMs ?? DEFAULT_AGENT_CLIENT_OPTIONS.answerMarginMs,
       requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_AGENT_CLIENT_OPTIONS.requestTimeoutMs,
       headers: options.headers ?? {},
+      busyWaitMs: options.busyWaitMs ?? DEFAULT_AGENT_CLIENT_OPTIONS.busyWaitMs,
+      ...(options.onBusyWait ? { onBusyWait: options.onBusyWait } : {}),
     };
     this.#pool = new (undici().Pool)(this.#origin, {
       connections: 4,
@@ -131,19 +146,26 @@ export class AgentClient {
     );
   }
 
-  /** Runs a capture and waits for its result (in the requested format). */
+  /** Runs a capture and waits for its result (in the requested format), waiting out a busy agent first. */
   async profile(request: ProfileRequest, signal?: AbortSignal): Promise<ProfileAnswer> {
     const duration = request.durationSeconds ?? LIMITS.durationSeconds.default;
-    const answer = this.#check(
-      await this.#call(
-        'POST',
-        `${API_PREFIX}/profiles`,
-        request,
-        duration * 1000 + this.#options.answerMarginMs,
-        signal,
-      ),
-    );
-    return profileAnswerFrom(answer.body, answer.headers);
+    const once = async (): Promise<ProfileAnswer> => {
+      const answer = this.#check(
+        await this.#call(
+          'POST',
+          `${API_PREFIX}/profiles`,
+          request,
+          duration * 1000 + this.#options.answerMarginMs,
+          signal,
+        ),
+      );
+      return profileAnswerFrom(answer.body, answer.headers);
+    };
+    return retryWhileBusy(once, {
+      maxWaitMs: this.#options.busyWaitMs,
+      ...(this.#options.onBusyWait ? { onWait: this.#options.onBusyWait } : {}),
+      ...(signal ? { signal } : {}),
+    });
   }
 
   async profileStatus(id: string, signal?: AbortSignal): Promise<ProfileMetadata> {

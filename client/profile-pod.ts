@@ -22,6 +22,7 @@ import { loadKubeConfig } from './kube/kubeconfig.js';
 import { podTarget, type PodTarget } from './kube/pod-target.js';
 import { parseTargetSpec } from './kube/target-spec.js';
 import { requestProfile, type ProfileAnswer } from './routing/agent-request.js';
+import { DEFAULT_BUSY_RETRY_OPTIONS, retryWhileBusy, type BusyWait } from './busy-retry.js';
 import { AgentRouter } from './routing/agent-router.js';
 import type { AgentRoute, AgentTlsOptions, Via } from './routing/agent-route.js';
 import { runBounded } from './routing/bounded.js';
@@ -56,6 +57,13 @@ export interface PodflameClientOptions {
   answerGraceSeconds?: number;
   /** HTTPS to the agents, verified with this CA; default plain HTTP. */
   agentTls?: AgentTlsOptions;
+  /**
+   * How long one pod's capture may wait for its busy agent (409 CAPTURE_IN_PROGRESS, 429) before that pod fails, in
+   * ms; 0 fails at once. Default 60 000.
+   */
+  busyWaitMs?: number;
+  /** Told before each wait for a busy agent, with the pod it is for (progress output). Default: nothing. */
+  onBusyWait?: (wait: BusyWait & { namespace: string; pod: string }) => void;
 }
 
 export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
@@ -66,6 +74,7 @@ export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
   probeTimeoutMs: 1000,
   idleTimeoutMs: 30_000,
   answerGraceSeconds: 90,
+  busyWaitMs: DEFAULT_BUSY_RETRY_OPTIONS.maxWaitMs,
 });
 
 export interface CaptureSettings {
@@ -163,7 +172,12 @@ function settingsOf(req: CaptureSettings): Settings {
 
 export class PodflameClient {
   private readonly options: Readonly<
-    Required<Omit<PodflameClientOptions, 'kubeConfig' | 'namespace' | 'kubeconfig' | 'context' | 'env' | 'agentTls'>>
+    Required<
+      Omit<
+        PodflameClientOptions,
+        'kubeConfig' | 'namespace' | 'kubeconfig' | 'context' | 'env' | 'agentTls' | 'onBusyWait'
+      >
+    >
   >;
   readonly kubeConfig: KubeConfig;
   /** The namespace requests without one use. */
@@ -171,6 +185,7 @@ export class PodflameClient {
   private readonly lookup: KubeLookup;
   private readonly router: AgentRouter;
   private closed = false;
+  private readonly onBusyWait: PodflameClientOptions['onBusyWait'];
 
   constructor(options: PodflameClientOptions = {}) {
     const d = DEFAULT_CLIENT_OPTIONS;
@@ -182,7 +197,9 @@ export class PodflameClient {
       probeTimeoutMs: options.probeTimeoutMs ?? d.probeTimeoutMs,
       idleTimeoutMs: options.idleTimeoutMs ?? d.idleTimeoutMs,
       answerGraceSeconds: options.answerGraceSeconds ?? d.answerGraceSeconds,
+      busyWaitMs: options.busyWaitMs ?? d.busyWaitMs,
     };
+    this.onBusyWait = options.onBusyWait;
     if (!['direct', 'proxy', 'auto'].includes(this.options.via)) {
       throw new PodflameError('USAGE', `--via must be direct, proxy or auto, got ${String(this.options.via)}`);
     }
@@ -444,18 +461,27 @@ export class PodflameClient {
     const route = await this.router.route(agent, credentials, signal);
     const lease = this.router.lease(route);
     try {
-      const answer = await requestProfile(
-        lease.pool,
-        route,
+      const onBusyWait = this.onBusyWait;
+      const answer = await retryWhileBusy(
+        () =>
+          requestProfile(
+            lease.pool,
+            route,
+            {
+              target: { podUid: target.podUid, container: target.container },
+              durationSeconds: settings.durationSeconds,
+              frequencyHz: settings.frequencyHz,
+              format,
+              ...(extra.title !== undefined ? { title: extra.title } : {}),
+            },
+            {
+              timeoutMs: (settings.durationSeconds + this.options.answerGraceSeconds) * 1000,
+              ...(signal ? { signal } : {}),
+            },
+          ),
         {
-          target: { podUid: target.podUid, container: target.container },
-          durationSeconds: settings.durationSeconds,
-          frequencyHz: settings.frequencyHz,
-          format,
-          ...(extra.title !== undefined ? { title: extra.title } : {}),
-        },
-        {
-          timeoutMs: (settings.durationSeconds + this.options.answerGraceSeconds) * 1000,
+          maxWaitMs: this.options.busyWaitMs,
+          ...(onBusyWait ? { onWait: (w) => onBusyWait({ ...w, namespace: target.namespace, pod: target.pod }) } : {}),
           ...(signal ? { signal } : {}),
         },
       );

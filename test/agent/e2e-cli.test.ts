@@ -90,4 +90,32 @@ if (env) {
     t.equal(request.length, 4, 'one log line per request; the usage error never reached the agent');
     t.match(request[3], { status: 404, outcome: 'TARGET_NOT_FOUND', durationMs: Number });
   });
+  t.test(
+    'a busy target: the CLI waits and asks again (--busy-wait), or fails at once with --busy-wait 0',
+    async (t) => {
+      // The agent runs one capture per container: the second of two concurrent captures is refused with 409
+      // CAPTURE_IN_PROGRESS and retryAfterSeconds, then succeeds once the first is done.
+      const args = ['profile', '--agent', agent.url, '--container-id', app.id, '-d', '3', '--format', 'folded'];
+      const [a, b] = await Promise.all([runCli(args, dir), runCli(args, dir)]);
+      t.equal(a.code, 0, a.stderr);
+      t.equal(b.code, 0, b.stderr);
+      t.ok(foldedTotal(a.stdout) > 0 && foldedTotal(b.stdout) > 0, 'both got stacks');
+      const waited = [a, b].filter((r) =>
+        /the agent is busy \(CAPTURE_IN_PROGRESS: .*\); asking again in \d+ s$/m.test(r.stderr),
+      );
+      t.equal(waited.length, 1, 'exactly one of them waited, and said so on stderr');
+
+      const [first, refused] = await Promise.all([
+        runCli(args, dir),
+        new Promise((r) => setTimeout(r, 1000)).then(() => runCli([...args, '--busy-wait', '0'], dir)),
+      ]);
+      t.equal(first.code, 0, first.stderr);
+      t.equal(refused.code, 4, 'CAPTURE_IN_PROGRESS exits 4');
+      t.match(refused.stderr, /\[CAPTURE_IN_PROGRESS\]/);
+      t.notMatch(refused.stderr, /asking again/);
+      const bad = await runCli([...args, '--busy-wait', 'soon'], dir);
+      t.equal(bad.code, 2, 'a malformed --busy-wait is a usage error');
+      t.match(bad.stderr, "--busy-wait must be a duration such as 30, 30s, 2m or 1h, got 'soon'");
+    },
+  );
 }

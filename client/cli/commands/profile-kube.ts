@@ -16,7 +16,14 @@ import { PROFILE_FORMATS, type ProfileFormat } from '../../profile-output.js';
 import { parseTargetSpec } from '../../kube/target-spec.js';
 import { VIA_MODES, type Via } from '../../routing/agent-route.js';
 import { DEFAULT_AGENT_NAMESPACE } from '../../kube/agent-discovery.js';
-import { captureSettings, readFlagFile, startProgress, type ProfileFlags } from './profile.js';
+import {
+  busyWaitMs,
+  captureSettings,
+  readFlagFile,
+  reportBusyWait,
+  startProgress,
+  type ProfileFlags,
+} from './profile.js';
 
 /** Flags only Kubernetes mode has. */
 export interface ProfileKubeFlags extends KubeConnectionFlags {
@@ -122,8 +129,11 @@ export async function runKubeProfile(
   // Loaded here, not at start-up: @kubernetes/client-node takes a second or two to import, which commands that
   // never talk to a cluster (collapse, render, local mode) should not pay.
   const { PodflameClient } = await import('../../profile-pod.js');
+  const maxBusyWaitMs = busyWaitMs(flags);
   const client = new PodflameClient({
     ...connectionOptions(flags, io),
+    busyWaitMs: maxBusyWaitMs,
+    onBusyWait: (wait) => reportBusyWait(io, `${wait.namespace}/${wait.pod}`, wait),
     via: parseVia(flags.via),
     concurrency: parseConcurrency(flags.concurrency),
     ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),

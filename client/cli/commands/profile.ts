@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
 import { AgentClient, type ProfileAnswer } from '../../agent-client.js';
+import type { BusyWait } from '../../busy-retry.js';
 import { LIMITS, OUTPUT_FORMATS, type OutputFormat, type ProfileRequest } from '../../../shared/api.js';
 import { parseDurationSeconds } from '../../../shared/duration.js';
 import { PodflameError } from '../../../shared/errors.js';
@@ -26,6 +27,8 @@ export interface ProfileCommonFlags {
   output?: string;
   format: string;
   title?: string;
+  /** Default 60s (commander fills it in). */
+  busyWait?: string;
 }
 
 /** Local mode: the agent's URL and the target as the agent's node knows it. */
@@ -62,7 +65,12 @@ export function addCommonProfileOptions(cmd: Command): Command {
       'svg',
     )
     .option('--title <text>', 'flame graph title (default: namespace/pod/container)')
-    .option('--ca-file <file>', "CA certificate (PEM) that signed the agents' HTTPS certificates");
+    .option('--ca-file <file>', "CA certificate (PEM) that signed the agents' HTTPS certificates")
+    .option(
+      '--busy-wait <duration>',
+      'how long to wait, asking again, while an agent is busy (another capture of the target, its capture limit); 0: fail at once',
+      '60s',
+    );
 }
 
 export function addLocalProfileOptions(cmd: Command): Command {
@@ -131,6 +139,20 @@ export function localProfileRequest(flags: ProfileFlags): ProfileRequest {
   return { target, ...settings };
 }
 
+/** `--busy-wait` in ms. */
+export function busyWaitMs(flags: Pick<ProfileCommonFlags, 'busyWait'>): number {
+  return Math.round(parseDurationSeconds(flags.busyWait ?? '60s', '--busy-wait') * 1000);
+}
+
+/** One line per wait for a busy agent, on a terminal or in a log alike: a silent pause would look like a hang. */
+export function reportBusyWait(io: CliIO, what: string, wait: BusyWait): void {
+  const seconds = Math.max(1, Math.round(wait.delayMs / 1000));
+  io.stderr.write(
+    `${io.interactive ? '\r\x1b[K' : ''}podflame: ${what}: the agent is busy (${wait.code}: ${wait.message}); ` +
+      `asking again in ${seconds} s\n`,
+  );
+}
+
 /** Seconds left, on one line of a terminal, rewritten each second; nothing when stderr is not a terminal. */
 export function startProgress(io: CliIO, durationSeconds: number, what: string): () => void {
   if (!io.interactive) return () => undefined;
@@ -181,15 +203,18 @@ export async function runLocalProfile(flags: ProfileFlags, io: CliIO): Promise<v
     throw new PodflameError('USAGE', 'give --agent URL: the podflame agent to ask (e.g. http://127.0.0.1:7070)');
   }
   const request = localProfileRequest(flags);
+  const maxBusyWaitMs = busyWaitMs(flags);
   const token =
     flags.tokenFile === undefined
       ? undefined
       : (await readFlagFile(io, '--token-file', flags.tokenFile)).toString('utf8').split(/\r?\n/)[0]?.trim();
+  const what = 'containerId' in request.target ? request.target.containerId.slice(0, 12) : request.target.container;
   const client = new AgentClient(flags.agent, {
+    busyWaitMs: maxBusyWaitMs,
+    onBusyWait: (wait) => reportBusyWait(io, what, wait),
     ...(flags.caFile !== undefined ? { ca: await readFlagFile(io, '--ca-file', flags.caFile) } : {}),
     ...(token ? { headers: { authorization: `Bearer ${token}`, 'x-podflame-authorization': `Bearer ${token}` } } : {}),
   });
-  const what = 'containerId' in request.target ? request.target.containerId.slice(0, 12) : request.target.container;
   const stopProgress = startProgress(io, request.durationSeconds ?? LIMITS.durationSeconds.default, what);
   try {
     const answer = await client.profile(request, io.signal);
