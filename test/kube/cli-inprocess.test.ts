@@ -204,6 +204,7 @@ t.test('usage and configuration errors exit 2 before any capture', async (t) => 
     [['profile'], /Name a pod, deploy\/NAME, sts\/NAME or ds\/NAME, or give -l SELECTOR/],
     [['profile', 'job/x'], /Unknown kind "job"/],
     [['profile', 'shop-a', '--pod-uid', pods.a.uid], /--container-id and --pod-uid need --agent URL/],
+    [['profile', 'shop-a', '--token-file', 'token'], /--token-file is for --agent URL \(local mode\)/],
     [['profile', 'shop-a', '-d', '11m'], /--duration must be whole seconds from 1 s to 600 s/],
     [['profile', 'shop-a', '--context', 'nope'], /Context "nope" is not in .*contexts there: fake, elsewhere/],
   ];

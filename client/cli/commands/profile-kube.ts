@@ -121,6 +121,13 @@ export async function runKubeProfile(
       '--container-id and --pod-uid need --agent URL (local mode); in Kubernetes mode name the pod',
     );
   }
+  if (flags.tokenFile !== undefined) {
+    // Silently dropping it would send the kubeconfig's credentials while the user believes the token goes.
+    throw new PodflameError(
+      'USAGE',
+      '--token-file is for --agent URL (local mode); in Kubernetes mode your kubeconfig credentials are sent to the agents',
+    );
+  }
   const format = parseFormat(flags.format);
   // Duration and frequency are checked as in local mode; the format list is wider here (pprof, speedscope are
   // made on the client from the agents' folded stacks).
