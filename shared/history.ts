@@ -94,19 +94,28 @@ export interface ScheduleRunRecord {
   error?: { code: string; message: string };
 }
 
-/** One schedule as `GET /v1/schedules` lists it: its definition and its health. */
-export interface ScheduleStatus {
+/** One schedule's definition, validated: what the YAML file and `PUT /v1/schedules/:name` describe. */
+export interface ScheduleDefinition {
   name: string;
-  source: 'file' | 'api';
+  /** Five fields (minute first) or six (seconds first), node-cron syntax. */
   cron: string;
+  /** IANA time zone of the cron expression; the agent's own when absent. */
   timezone?: string;
   namespace: string;
   labelSelector?: string;
+  /** A pod name: only that pod (matched in local mode too). */
   pod?: string;
+  /** A container name; every application container of each matching pod when absent. */
   container?: string;
   durationSeconds: number;
   frequencyHz: number;
+  /** How long this schedule's profiles are kept (`90m`, `24h`, `7d`); the store's limit when absent. */
   retention?: string;
+}
+
+/** One schedule as `GET /v1/schedules` lists it: its definition and its health. */
+export interface ScheduleStatus extends ScheduleDefinition {
+  source: 'file' | 'api';
   running: boolean;
   nextRun: string | null;
   lastRun: ScheduleRunRecord | null;

@@ -19,27 +19,11 @@ import { parse as parseYaml } from 'yaml';
 import { validateDetailed } from 'node-cron';
 import { LIMITS } from '../../shared/api.js';
 import { PodflameError } from '../../shared/errors.js';
-import { parseAgeSeconds } from '../../shared/history.js';
+import { parseAgeSeconds, type ScheduleDefinition } from '../../shared/history.js';
 import { parseLabelSelector } from '../../shared/label-selector.js';
 
-/** One schedule, validated. */
-export interface ScheduleSpec {
-  name: string;
-  /** Five fields (minute first) or six (seconds first), node-cron syntax. */
-  cron: string;
-  /** IANA time zone of the cron expression; the agent's own when absent. */
-  timezone?: string;
-  namespace: string;
-  labelSelector?: string;
-  /** A pod name: only that pod (matched in local mode too). */
-  pod?: string;
-  /** A container name; every application container of each matching pod when absent. */
-  container?: string;
-  durationSeconds: number;
-  frequencyHz: number;
-  /** How long this schedule's profiles are kept (`90m`, `24h`, `7d`); the store's limit when absent. */
-  retention?: string;
-}
+/** One schedule, validated (the shape is shared: `GET /v1/schedules` lists it with its status). */
+export type ScheduleSpec = ScheduleDefinition;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
