@@ -1,0 +1,140 @@
+// The cgroup matcher against real /proc/<pid>/cgroup texts (test/fixtures/cgroup/README.md says where each is from):
+// which container and pod each names, that a process matches its container in every form the Kubernetes API gives
+// the ID, and that prefixes, other containers and CRI-O's conmon never match.
+import t from 'tap';
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  cgroupBelongsTo,
+  containerIdOfCgroup,
+  containerIdsOfCgroup,
+  normalizeContainerId,
+  parseProcCgroup,
+  podUidOfCgroup,
+} from '../../agent/runtime/cgroup-match.js';
+import { matchGolden } from '../capture/capture-run.js';
+
+const DIR = fileURLToPath(new URL('../fixtures/cgroup/', import.meta.url));
+const read = (name: string): string => readFileSync(DIR + name, 'utf8');
+const samples = readdirSync(DIR)
+  .filter((f) => f.endsWith('.txt'))
+  .sort();
+
+t.test('every sample: the container and pod it names (golden)', async (t) => {
+  t.ok(samples.length >= 14, `${samples.length} samples`);
+  const found: Record<string, { containerId: string | null; podUid: string | null; ids: string[] }> = {};
+  for (const name of samples) {
+    const text = read(name);
+    found[name] = {
+      containerId: containerIdOfCgroup(text) ?? null,
+      podUid: podUidOfCgroup(text) ?? null,
+      ids: containerIdsOfCgroup(text),
+    };
+  }
+  matchGolden(t, DIR + 'expected.json', `${JSON.stringify(found, null, 2)}\n`, 'containers and pods found');
+});
+
+t.test('recorded here: Docker (cgroupfs v1) and ctr (containerd, /<namespace>/<id>)', async (t) => {
+  for (const base of ['docker-cgroupfs-v1', 'ctr-containerd-v1']) {
+    const id = read(`${base}.id`).trim();
+    const text = read(`${base}.txt`);
+    t.equal(containerIdOfCgroup(text), id, `${base}: the container's own ID`);
+    for (const given of [id, `containerd://${id}`, `cri-o://${id}`, `docker://${id}`, id.toUpperCase()]) {
+      t.ok(cgroupBelongsTo(text, given), `${base} belongs to ${given.slice(0, 20)}…`);
+    }
+    t.notOk(cgroupBelongsTo(text, id.slice(0, 12)), 'a 12-digit prefix is never matched here (resolved first)');
+    t.notOk(cgroupBelongsTo(text, id.slice(0, 63)), 'nor a 63-digit one');
+    t.notOk(cgroupBelongsTo(text, `${id.slice(0, 63)}${id[63] === '0' ? '1' : '0'}`), 'nor an ID differing at the end');
+    t.equal(podUidOfCgroup(text), undefined, 'no pod');
+  }
+  t.equal(
+    containerIdOfCgroup(read('docker-cgroupfs-v1-child.txt')),
+    read('docker-cgroupfs-v1.id').trim(),
+    "a container's child process is in the same container",
+  );
+  t.equal(containerIdOfCgroup(read('host-process.txt')), undefined, 'a process outside containers is in none');
+});
+
+t.test('Kubernetes layouts: containerd, CRI-O and Docker; systemd and cgroupfs; v1 and v2', async (t) => {
+  const cases: [string, string, string][] = [
+    [
+      'containerd-systemd-v1.txt',
+      'ee4b20e90ac7f42a10bd004d05646b13d8ab5e2c5e7cbc01abf8006bac016459',
+      '0125ec2f-b64a-4868-8f5b-94b56cbab864',
+    ],
+    [
+      'containerd-systemd-v2-kind.txt',
+      'a09bc17f5aa29b0dbdec9ede5f46cf1396d2405917ab02e6f1eb1019f388396e',
+      '1e597579-417e-482f-bf65-5fe170c3aebd',
+    ],
+    [
+      'crio-systemd-v1.txt',
+      '5eed917563583925ffdbd40a64efb2aaffe58638e57add8becaf460fe74f5b1c',
+      'a5c1f8d5-1919-434d-add7-4afaafdaef89',
+    ],
+    [
+      'crio-systemd-v2.txt',
+      '805b902ed98fdc1409c76e9aa94964787a904c80f46fc3ee74283509108f5e73',
+      '35550f44-f691-427e-b57d-ab6127d2cb65',
+    ],
+    [
+      'docker-systemd-v1-kubepods.txt',
+      'd0b3604b67ac7930dd34ba3a796627e3e4717d12309e90a4afe3f38b6816ac98',
+      '7d4424e6-bb13-42f4-a47a-45a4828bf54d',
+    ],
+    [
+      'kubepods-cgroupfs-v1.txt',
+      '0a1b22ec1361a97c3511db37a4bae932d41b22264e5b97611748f8b662312574',
+      'fbc202d3-da21-11e8-ab5e-42010a80014b',
+    ],
+  ];
+  for (const [file, id, pod] of cases) {
+    const text = read(file);
+    const scheme = file.startsWith('crio') ? 'cri-o' : file.startsWith('docker') ? 'docker' : 'containerd';
+    t.ok(cgroupBelongsTo(text, `${scheme}://${id}`), `${file}: ${scheme}://${id.slice(0, 12)}…`);
+    t.equal(podUidOfCgroup(text), pod, `${file}: pod UID ${pod}`);
+  }
+});
+
+t.test('what must not match', async (t) => {
+  const conmon = read('crio-conmon-systemd-v1.txt');
+  t.notOk(
+    cgroupBelongsTo(conmon, 'cri-o://32da98c8522068be05a7510a3eddb09cad6ed2f03286180d0e931d0d0b6224a6'),
+    "CRI-O's conmon is not in the container it monitors",
+  );
+  t.same(containerIdsOfCgroup(conmon), []);
+  const crio = read('crio-systemd-v2.txt');
+  t.notOk(
+    cgroupBelongsTo(crio, 'cri-o://468f848e2ebec7203ed55748d08337851af589ac42eb551c572446a5c68fe631'),
+    "a container is not its pod's sandbox",
+  );
+  t.notOk(cgroupBelongsTo(crio, 'containerd://805b902ed98f'), 'a short ID never matches');
+  t.notOk(cgroupBelongsTo(crio, 'not-an-id'), 'garbage never matches');
+  t.notOk(cgroupBelongsTo('', '805b902ed98fdc1409c76e9aa94964787a904c80f46fc3ee74283509108f5e73'), 'empty text');
+  // An ID inside a longer hex run is not a segment of its own.
+  const longer = `0::/docker/${'a'.repeat(65)}\n`;
+  t.same(containerIdsOfCgroup(longer), [], 'a 65-digit segment names no container');
+  t.notOk(cgroupBelongsTo(longer, 'a'.repeat(64)));
+});
+
+t.test('a container inside a node container (kind/minikube)', async (t) => {
+  const text = read('crio-in-kind-node-v2.txt');
+  const inner = '89e8f450417b56acf3089925dfd8f050dd50e950e18cfe83ea923269df601102';
+  const node = 'd6701ec289c56e4391acb11d07474b3139466857a305490575508a8b7a9fcf22';
+  t.equal(containerIdOfCgroup(text), inner, 'the innermost container is the one the process runs in');
+  t.ok(cgroupBelongsTo(text, `cri-o://${inner}`));
+  t.ok(cgroupBelongsTo(text, `docker://${node}`), 'and it is inside the node container too');
+});
+
+t.test('parsing: v1 and v2 lines, malformed lines skipped', async (t) => {
+  t.same(parseProcCgroup('4:memory:/docker/x\n0::/a/b\nnonsense\n\n2:cpu,cpuacct:/\n'), [
+    { hierarchy: 4, controllers: 'memory', path: '/docker/x' },
+    { hierarchy: 0, controllers: '', path: '/a/b' },
+    { hierarchy: 2, controllers: 'cpu,cpuacct', path: '/' },
+  ]);
+  const id = 'ab'.repeat(32);
+  t.equal(normalizeContainerId(`containerd://${id.toUpperCase()}`), id);
+  t.equal(normalizeContainerId(`cri-o://${id}`), id);
+  t.equal(normalizeContainerId(id.slice(0, 12)), undefined);
+  t.equal(normalizeContainerId(`podman://${id}`), undefined, 'an unknown scheme is not stripped');
+});
