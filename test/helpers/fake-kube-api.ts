@@ -5,7 +5,6 @@
  * policy for authorization, records every request, and proxies `/api/v1/namespaces/NS/pods/NAME:PORT/proxy/...`
  * to the pod's IP the way the real one does: the caller's Authorization header is dropped once it has been checked.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -13,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
+import { makeSelfSignedCert } from './self-signed-cert.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Objects (plain JSON, as the API server sends them)
@@ -305,34 +305,15 @@ interface TlsMaterial {
   cert: string;
 }
 
-/** A self-signed certificate for 127.0.0.1/localhost, made with the openssl CLI (it is its own CA). */
-function makeSelfSignedCert(): TlsMaterial {
+/** A self-signed certificate for 127.0.0.1/localhost (it is its own CA). */
+function makeServerCert(): TlsMaterial {
   const dir = mkdtempSync(join(tmpdir(), 'fake-kube-tls-'));
   try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=fake-kube-apiserver',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
+    const { certFile, keyFile } = makeSelfSignedCert(dir, {
+      name: 'fake-kube-apiserver',
+      altNames: ['IP:127.0.0.1', 'DNS:localhost'],
+    });
+    return { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -366,7 +347,7 @@ export class FakeKubeApi {
       [DEFAULT_TOKEN]: { username: 'tester', uid: 'u-1', groups: ['system:authenticated'] },
     };
     this.authorize = options.authorize ?? (() => ({ allowed: true }));
-    this.tls = (options.tls ?? true) ? makeSelfSignedCert() : undefined;
+    this.tls = (options.tls ?? true) ? makeServerCert() : undefined;
   }
 
   async start(): Promise<void> {

@@ -9,7 +9,7 @@ import { resolveApiCredentials } from '../../client/kube/api-credentials.js';
 import { findAgentOnNode } from '../../client/kube/agent-discovery.js';
 import { KubeLookup } from '../../client/kube/kube-lookup.js';
 import { makeAgentPod, makePod, type AuthorizationAttributes } from '../helpers/fake-kube-api.js';
-import { execFileSync } from 'node:child_process';
+import { makeSelfSignedCert } from '../helpers/self-signed-cert.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -238,26 +238,11 @@ t.test(
 t.test(
   'an HTTPS agent (--tls-cert): verified with --ca-file on the direct path, reached through https: on the proxy',
   async (t) => {
-    const cert = join(cluster.dir, 'agent-cert.pem');
-    const key = join(cluster.dir, 'agent-key.pem');
     // A self-signed certificate for the agent pod's IP, its own CA.
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=podflame-agent',
-      ].concat(['-addext', 'subjectAltName=IP:127.0.0.7', '-keyout', key, '-out', cert]),
-      { stdio: 'ignore' },
-    );
+    const { certFile: cert, keyFile: key } = makeSelfSignedCert(cluster.dir, {
+      name: 'podflame-agent',
+      altNames: ['IP:127.0.0.7'],
+    });
     const port = cluster.agents[0]?.port ?? 0;
     const tls = await startAgent('node-f', '127.0.0.7', port, 'podflame-perf:latest', [
       '--tls-cert',

@@ -1,7 +1,7 @@
 // The small pieces of access control on their own: bearer parsing, the token file, the caches, the rate limiter, the
 // loopback guard and --authz-resource.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { makeSelfSignedCert } from '../helpers/self-signed-cert.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -145,28 +145,7 @@ t.test('--authz-resource', async (t) => {
 t.test('TLS material: both or neither, a matching pair', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'podflame-tls-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const make = (name: string) =>
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        `/CN=${name}`,
-        '-keyout',
-        join(dir, `${name}.key`),
-        '-out',
-        join(dir, `${name}.crt`),
-      ],
-      { stdio: 'ignore' },
-    );
+  const make = (name: string) => makeSelfSignedCert(dir, { name });
   make('one');
   make('two');
   t.equal(loadTlsMaterial({}), undefined);

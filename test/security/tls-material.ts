@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeSelfSignedCert } from '../helpers/self-signed-cert.js';
 
 export interface TestPki {
   caFile: string;
@@ -19,30 +20,8 @@ function openssl(args: string[]): void {
 }
 
 function makeCa(dir: string, name: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    `/CN=${name}`,
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-  ]);
-  return { cert, key };
+  const { certFile, keyFile } = makeSelfSignedCert(dir, { name, ca: true });
+  return { cert: certFile, key: keyFile };
 }
 
 export function makeTestPki(dir: string): TestPki {
