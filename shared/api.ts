@@ -167,3 +167,9 @@ export interface TargetsResponse {
   node: string;
   items: TargetContainer[];
 }
+
+/** `GET /v1/profiles/recent`: the on-demand profiles this agent process keeps in memory, newest first. */
+export interface RecentProfilesResponse {
+  node: string;
+  items: ProfileMetadata[];
+}

@@ -54,6 +54,15 @@ export class ProfileRegistry {
     }
   }
 
+  /** Every profile kept (running and finished), newest start first; ties by id, so the order is stable. */
+  list(): ProfileRecord[] {
+    return [...this.#records.values()].sort(
+      (a, b) =>
+        b.metadata.startedAt.localeCompare(a.metadata.startedAt) ||
+        (a.metadata.id < b.metadata.id ? -1 : a.metadata.id > b.metadata.id ? 1 : 0),
+    );
+  }
+
   running(): ProfileRecord[] {
     return [...this.#records.values()].filter((r) => r.metadata.status === 'running');
   }

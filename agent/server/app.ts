@@ -15,7 +15,9 @@ import { healthRouter } from './routes/health.js';
 import { metricsRouter } from './routes/metrics.js';
 import { openApiRouter } from './routes/openapi.js';
 import { profilesRouter } from './routes/profiles.js';
+import { recentProfilesRouter } from './routes/recent-profiles.js';
 import { targetsRouter } from './routes/targets.js';
+import { webRouter } from './routes/web.js';
 
 export interface AgentAppOptions {
   /** Largest request body accepted, in bytes; larger ones get 413 BODY_TOO_LARGE. Default 64 KiB. */
@@ -62,12 +64,21 @@ export function createAgentApp(deps: AgentAppDeps, options: AgentAppOptions = {}
   );
   app.use(metricsRouter(deps.metrics));
   app.use(openApiRouter());
+  app.use(webRouter());
   if (options.apiMiddleware && options.apiMiddleware.length > 0) app.use('/v1', ...options.apiMiddleware);
   app.use(
     targetsRouter({
       runtime: deps.runtime,
       nodeName: deps.nodeName,
       ...(options.filterTargets ? { filterTargets: options.filterTargets } : {}),
+    }),
+  );
+  // Before the capture routes, whose /v1/profiles/:id would take `recent` for an id.
+  app.use(
+    recentProfilesRouter({
+      registry: deps.registry,
+      nodeName: deps.nodeName,
+      ...(options.authorizeTarget ? { authorizeTarget: options.authorizeTarget } : {}),
     }),
   );
   app.use(

@@ -150,6 +150,11 @@ const SCHEMAS: Record<string, Json> = {
       timings: { type: 'object', additionalProperties: { type: 'number' } },
     },
   },
+  RecentProfilesResponse: {
+    type: 'object',
+    required: ['node', 'items'],
+    properties: { node: { type: 'string' }, items: { type: 'array', items: ref('ProfileMetadata') } },
+  },
   ProfileAccepted: {
     type: 'object',
     required: ['id', 'status', 'location'],
@@ -274,6 +279,18 @@ export function agentOpenApiDocument(): Json {
           responses: {
             '200': jsonBody(ref('ListResponse'), 'The stored profiles, newest first.'),
             '404': errorAnswer('No store on this agent (NO_STORED_PROFILES).'),
+          },
+        },
+      },
+      [v1('/profiles/recent')]: {
+        get: {
+          summary:
+            'On-demand profiles this agent keeps in memory (running, and the latest --profile-retention finished), ' +
+            'newest first; only those the caller may read.',
+          responses: {
+            '200': jsonBody(ref('RecentProfilesResponse'), 'The profiles.'),
+            '400': errorAnswer('A query parameter (it takes none).'),
+            '401': errorAnswer('No caller.'),
           },
         },
       },

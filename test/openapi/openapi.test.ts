@@ -15,6 +15,7 @@ import { historyRouter } from '../../agent/server/routes/history.js';
 import { metricsRouter } from '../../agent/server/routes/metrics.js';
 import { openApiRouter } from '../../agent/server/routes/openapi.js';
 import { profilesRouter } from '../../agent/server/routes/profiles.js';
+import { recentProfilesRouter } from '../../agent/server/routes/recent-profiles.js';
 import { targetsRouter } from '../../agent/server/routes/targets.js';
 import { ProfileRequestSchema } from '../../shared/api.js';
 import { FakeRuntime, hexId, podContainer } from '../agent/fake-runtime.js';
@@ -62,6 +63,7 @@ t.test('every route of the agent is documented, and every documented operation i
     openApiRouter(),
     targetsRouter({ runtime, nodeName: 'n' }),
     profilesRouter({ captures: {} as never, registry: {} as never, bodyLimitBytes: 1024 }),
+    recentProfilesRouter({ registry: {} as never, nodeName: 'n' }),
     historyRouter({ nodeName: 'n' }),
   ];
   const implemented = routers.flatMap(operationsOf).sort();

@@ -1,0 +1,18 @@
+/**
+ * The web page's files, embedded as TypeScript strings: `npm run build` is tsc alone and the agent image copies only
+ * `dist/`, so files next to the sources would not be there at run time.
+ */
+import { WEB_PAGE_SCRIPT } from './page-script.js';
+import { WEB_PAGE_STYLE } from './page-style.js';
+
+export interface WebAsset {
+  /** Path under the agent's root. */
+  path: string;
+  contentType: string;
+  body: string;
+}
+
+export const WEB_ASSETS = {
+  script: { path: '/ui/podflame.js', contentType: 'text/javascript; charset=utf-8', body: WEB_PAGE_SCRIPT },
+  style: { path: '/ui/podflame.css', contentType: 'text/css; charset=utf-8', body: WEB_PAGE_STYLE },
+} as const satisfies Record<string, WebAsset>;

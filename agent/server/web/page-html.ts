@@ -1,0 +1,77 @@
+/**
+ * The web page at `GET /`: a static shell, filled in by page-script.ts from the JSON API. No inline script or style
+ * (the page's Content-Security-Policy allows neither), and relative URLs only, so that the page also works under a
+ * path prefix such as the API server's pod proxy (`/api/v1/namespaces/NS/pods/POD:http/proxy/`).
+ */
+import { WEB_ASSETS } from './assets.js';
+
+export const WEB_PAGE_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>podflame agent</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="${WEB_ASSETS.style.path.slice(1)}">
+<script src="${WEB_ASSETS.script.path.slice(1)}" defer></script>
+</head>
+<body>
+<header class="bar">
+  <div class="brand"><span class="logo" aria-hidden="true"></span><h1>podflame</h1><span id="node" class="node"></span></div>
+  <div class="controls">
+    <form id="token-form" class="token" autocomplete="off">
+      <label for="token">Token</label>
+      <input id="token" type="password" placeholder="bearer token, if the agent asks for one" spellcheck="false">
+      <button type="submit">Use</button>
+      <button type="button" id="token-clear" class="quiet">Forget</button>
+    </form>
+    <label class="auto"><input type="checkbox" id="auto-refresh" checked> auto-refresh <span id="auto-every"></span></label>
+    <button type="button" id="refresh">Refresh</button>
+    <span id="updated" class="muted" aria-live="polite"></span>
+  </div>
+</header>
+<div id="banner" class="banner" role="alert" hidden></div>
+<main>
+  <section id="viewer" class="card" hidden>
+    <div class="card-head">
+      <h2 id="viewer-title">Flame graph</h2>
+      <div class="actions">
+        <a id="viewer-open" target="_blank" rel="noopener">Open in a new tab</a>
+        <a id="viewer-download" download="flamegraph.svg">Download SVG</a>
+        <button type="button" id="viewer-close" class="quiet">Close</button>
+      </div>
+    </div>
+    <p id="viewer-note" class="muted"></p>
+    <p id="viewer-state" class="state"></p>
+    <div class="frame-box"><iframe id="viewer-frame" title="flame graph" hidden></iframe></div>
+  </section>
+  <section id="recent" class="card">
+    <div class="card-head"><h2>On-demand profiles</h2><span class="muted">kept in memory by this agent, newest first</span></div>
+    <p class="state"></p>
+    <table hidden>
+      <thead><tr><th>Started</th><th>Target</th><th>Status</th><th class="num">Duration</th><th class="num">Frequency</th><th class="num">Samples</th><th>Warnings</th><th></th></tr></thead>
+      <tbody></tbody>
+    </table>
+  </section>
+  <section id="stored" class="card">
+    <div class="card-head"><h2>Stored profiles</h2><span class="muted">node-local store, taken by schedules, newest first</span></div>
+    <p class="state"></p>
+    <table hidden>
+      <thead><tr><th>Started</th><th>Target</th><th>Schedule</th><th class="num">Duration</th><th class="num">Frequency</th><th class="num">Samples</th><th>Warnings</th><th></th></tr></thead>
+      <tbody></tbody>
+    </table>
+  </section>
+  <section id="schedules" class="card">
+    <div class="card-head"><h2>Schedules</h2><span class="muted">continuous profiling on this node</span></div>
+    <p class="state"></p>
+    <table hidden>
+      <thead><tr><th>Name</th><th>Selects</th><th>Cron</th><th>Last run</th><th>Next run</th><th>Runs</th><th class="num">Profiles</th><th>Last error</th></tr></thead>
+      <tbody></tbody>
+    </table>
+  </section>
+</main>
+<footer class="muted">podflame agent · <a href="v1/openapi.json">API (OpenAPI)</a> · <a href="readyz">readiness</a> · <a href="metrics">metrics</a></footer>
+</body>
+</html>
+`;
