@@ -3,8 +3,7 @@
  * harness's capture image), the capture containers of one agent (by its instance label), and spawning the built
  * entry points (`dist/`) exactly as a user runs them. Not a test file.
  */
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
@@ -12,6 +11,7 @@ import { Agent } from '../../agent/agent.js';
 import type { AgentConfig } from '../../agent/config.js';
 import { CAPTURE_LABELS } from '../../agent/runtime/container-runtime.js';
 import { DockerRuntime } from '../../agent/runtime/docker-runtime.js';
+import { startAgentProcess, type AgentProcess } from '../helpers/agent-process.js';
 import { REPO_ROOT, type DockerEnv } from '../helpers/docker-env.js';
 import { memoryLogger, testConfig } from './http.js';
 
@@ -55,60 +55,12 @@ export function requireBuild(): void {
   }
 }
 
-export interface SpawnedAgent {
-  child: ChildProcessByStdio<null, Readable, Readable>;
-  url: string;
-  logs: Record<string, unknown>[];
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+export type SpawnedAgent = AgentProcess;
 
 /** `node dist/agent/main.js ARGS`, resolved once its start-up line names the bound URL. */
 export async function spawnAgent(args: readonly string[], env: Record<string, string> = {}): Promise<SpawnedAgent> {
   requireBuild();
-  const child = spawn(process.execPath, [DIST_AGENT, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: Record<string, unknown>[] = [];
-  let stderr = '';
-  let buffered = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the agent did not start within 30 s: ${stderr}`)), 30_000);
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk;
-      for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        const parsed = JSON.parse(line) as Record<string, unknown>;
-        logs.push(parsed);
-        if (parsed.msg === 'podflame-agent listening') {
-          clearTimeout(timer);
-          resolve(parsed.url as string);
-        }
-      }
-    });
-    void exited.then(({ code }) => {
-      clearTimeout(timer);
-      reject(new Error(`the agent exited at start (code ${code}): ${stderr}`));
-    });
-  });
-  return {
-    child,
-    url,
-    logs,
-    stderr: () => stderr,
-    exited,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
-  };
+  return startAgentProcess(args, { env, timeoutMs: 30_000 });
 }
 
 export interface CliRun {

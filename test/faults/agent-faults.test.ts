@@ -9,7 +9,7 @@ import t from 'tap';
 import { request } from 'undici';
 import { BASE_IMAGE, requireDockerEnv, TEST_LABEL } from '../helpers/docker-env.js';
 import { JvmContainers, KUBELET_LABELS, newPod } from '../helpers/jvm-containers.js';
-import { startAgentProcess } from '../security/agent-process.js';
+import { startAgentProcess } from '../helpers/agent-process.js';
 import { captureContainersOf, eventually, watchCaptures } from '../security/capture-watch.js';
 
 t.setTimeout(600_000);

@@ -8,7 +8,7 @@ import t from 'tap';
 import { request } from 'undici';
 import { BASE_IMAGE, requireDockerEnv } from '../helpers/docker-env.js';
 import { KUBELET_LABELS } from '../helpers/jvm-containers.js';
-import { startAgentProcess } from '../security/agent-process.js';
+import { startAgentProcess } from '../helpers/agent-process.js';
 import { captureContainersOf, eventually } from '../security/capture-watch.js';
 import { PrivateDockerd } from './private-dockerd.js';
 

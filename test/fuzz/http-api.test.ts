@@ -11,7 +11,7 @@ import t from 'tap';
 import { Pool, request } from 'undici';
 import { ERROR_CODES, isErrorCode } from '../../shared/errors.js';
 import { requireDockerEnv } from '../helpers/docker-env.js';
-import { startAgentProcess } from '../security/agent-process.js';
+import { startAgentProcess } from '../helpers/agent-process.js';
 import { captureContainersOf, watchCaptures } from '../security/capture-watch.js';
 import { malformedRequest } from './malformed-requests.js';
 

@@ -1,6 +1,6 @@
 /**
  * Runs the built `podflame-agent` entry point (dist/agent/main.js; `npm test` builds before running tap) as a child
- * process, as the security, fault and fuzz tests need: flags exactly as a user types them, its JSON log lines
+ * process, as the end-to-end, security, fault, fuzz and cluster tests need: flags exactly as a user types them, its JSON log lines
  * collected, and SIGKILL available. Not a test file (no .test.ts): imported by them.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -20,7 +20,7 @@ export interface AgentProcess {
   /** Resolves with the exit code or signal. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGTERM (or the given signal) and wait for the exit. Idempotent. */
-  stop(signal?: NodeJS.Signals): Promise<void>;
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 export interface AgentRun {
@@ -92,7 +92,7 @@ export async function startAgentProcess(
       reject(new Error(`the agent exited at start (code ${code}, signal ${signal}): ${stderr}`));
     });
   });
-  let stopping: Promise<void> | undefined;
+  let stopping: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | undefined;
   return {
     child,
     url,
@@ -102,7 +102,7 @@ export async function startAgentProcess(
     stop(signal: NodeJS.Signals = 'SIGTERM') {
       stopping ??= (async () => {
         if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-        await exited;
+        return exited;
       })();
       return stopping;
     },

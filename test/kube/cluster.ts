@@ -3,11 +3,12 @@
  * from dist/) listening on 127.0.0.2 and 127.0.0.3 on the same port as a DaemonSet's pods would, with agent pods in
  * the stand-in whose pod IPs are those addresses, and a kubeconfig file for the CLI. Not a test file.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startAgentProcess } from '../helpers/agent-process.js';
 import { FakeKubeApi, makeAgentPod, type FakeKubeApiOptions, type KubeconfigSpec } from '../helpers/fake-kube-api.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -45,58 +46,18 @@ export async function startAgent(
   captureImage: string,
   extraArgs: readonly string[] = [],
 ): Promise<RunningAgent> {
-  const args = [
-    AGENT_MAIN,
-    '--listen',
-    `${ip}:${port}`,
-    '--node-name',
-    node,
-    '--capture-image',
-    captureImage,
-    ...extraArgs,
-  ];
-  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env } });
-  const logs: Record<string, unknown>[] = [];
-  let stderr = '';
-  let buffered = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent ${node} did not start in 60 s: ${stderr}`)), 60_000);
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk;
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        try {
-          const parsed = JSON.parse(line) as Record<string, unknown>;
-          logs.push(parsed);
-          if (parsed.msg === 'podflame-agent listening' && typeof parsed.url === 'string') {
-            clearTimeout(timer);
-            resolve(parsed.url);
-          }
-        } catch {
-          logs.push({ unparsed: line });
-        }
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`agent ${node} exited at start: ${stderr}`));
-    });
-  });
+  const args = ['--listen', `${ip}:${port}`, '--node-name', node, '--capture-image', captureImage, ...extraArgs];
+  const agent = await startAgentProcess(args);
   return {
     node,
     ip,
-    port: Number(new URL(url).port),
-    url,
-    child,
-    logs,
-    stderr: () => stderr,
+    port: Number(new URL(agent.url).port),
+    url: agent.url,
+    child: agent.child,
+    logs: agent.logs,
+    stderr: agent.stderr,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
+      await agent.stop();
     },
   };
 }

@@ -6,7 +6,7 @@ import t from 'tap';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAgentConfig } from '../../agent/config.js';
-import { runAgentToExit } from '../security/agent-process.js';
+import { runAgentToExit } from '../helpers/agent-process.js';
 
 const parse = (argv: string[], env: Record<string, string> = {}) => {
   const parsed = parseAgentConfig({ argv, env, hostname: 'host-1' });

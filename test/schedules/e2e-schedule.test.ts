@@ -12,7 +12,7 @@ import { call } from '../agent/http.js';
 import { requireDockerEnv } from '../helpers/docker-env.js';
 import { JvmContainers, newPod } from '../helpers/jvm-containers.js';
 import { startFakePyroscope } from '../helpers/fake-pyroscope.js';
-import { startAgentProcess } from '../security/agent-process.js';
+import { startAgentProcess } from '../helpers/agent-process.js';
 import { parseFolded, totalSamples } from '../../shared/folded.js';
 import type { StoredProfile } from '../../shared/history.js';
 

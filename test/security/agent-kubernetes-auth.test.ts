@@ -11,7 +11,7 @@ import { request } from 'undici';
 import { requireDockerEnv } from '../helpers/docker-env.js';
 import { FakeKubeApi, makePod, type AuthorizationAttributes } from '../helpers/fake-kube-api.js';
 import { JvmContainers, newPod } from '../helpers/jvm-containers.js';
-import { requestLines, startAgentProcess } from './agent-process.js';
+import { requestLines, startAgentProcess } from '../helpers/agent-process.js';
 import { captureContainersOf, watchCaptures } from './capture-watch.js';
 
 t.setTimeout(240_000);

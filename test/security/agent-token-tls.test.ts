@@ -10,7 +10,7 @@ import t from 'tap';
 import { Agent as UndiciAgent, request } from 'undici';
 import { requireDockerEnv } from '../helpers/docker-env.js';
 import { JvmContainers } from '../helpers/jvm-containers.js';
-import { runAgentToExit, startAgentProcess } from './agent-process.js';
+import { runAgentToExit, startAgentProcess } from '../helpers/agent-process.js';
 import { eventually } from './capture-watch.js';
 import { makeTestPki } from './tls-material.js';
 
