@@ -1,18 +1,14 @@
 /**
- * manifests/ against the Kubernetes schema (kubernetes-models) and against the agent itself: every flag in the
- * DaemonSet's args exists in agent/config.ts and parses, the listen port is the container port named `http`, the
- * probes' paths are routes of the agent, and the RBAC rules are exactly what the agent calls.
+ * manifests/ (the Docker install: manifests/base/ through manifests/kustomization.yaml) against the Kubernetes schema
+ * (kubernetes-models) and against the agent itself: every flag in the DaemonSet's args exists in agent/config.ts and
+ * parses, the listen port is the container port named `http`, the probes' paths are routes of the agent, and the RBAC
+ * rules are exactly what the agent calls. The host-mode overlay: host-mode-overlay.test.ts.
  */
 import t from 'tap';
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import type { Router } from 'express';
-import { Namespace, ServiceAccount, ConfigMap } from 'kubernetes-models/v1';
-import { DaemonSet } from 'kubernetes-models/apps/v1';
-import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { AGENT_OPTIONS, parseAgentConfig } from '../../agent/config.js';
 import { healthRouter } from '../../agent/server/routes/health.js';
 import { metricsRouter } from '../../agent/server/routes/metrics.js';
@@ -20,15 +16,13 @@ import { AgentMetrics } from '../../agent/metrics.js';
 import { parseSchedulesFile } from '../../agent/schedules/schedule-config.js';
 import { AGENT_LABEL_SELECTOR, AGENT_PORT_NAME, DEFAULT_AGENT_NAMESPACE } from '../../client/kube/agent-discovery.js';
 import { FakeRuntime } from '../agent/fake-runtime.js';
-import { REPO_ROOT } from '../helpers/docker-env.js';
+import { MANIFESTS, kubectlSkip, renderKustomization, validate, type Doc } from './manifest-docs.js';
 
-const MANIFESTS = join(REPO_ROOT, 'manifests');
+/** The resources of both installs; manifests/kustomization.yaml includes this directory and nothing else. */
+const BASE = join(MANIFESTS, 'base');
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Doc = Record<string, any>;
-
-async function readDocs(file: string): Promise<Doc[]> {
-  const text = await readFile(join(MANIFESTS, file), 'utf8');
+async function readDocs(file: string, dir = BASE): Promise<Doc[]> {
+  const text = await readFile(join(dir, file), 'utf8');
   return parseAllDocuments(text).map((d) => d.toJS() as Doc);
 }
 
@@ -37,25 +31,9 @@ async function kustomization(): Promise<{ resources: string[]; namespace: string
   return k as { resources: string[]; namespace: string };
 }
 
-/** The kind → kubernetes-models class that validates it. */
-const MODELS: Record<string, new (doc: never) => { validate(): void }> = {
-  Namespace,
-  ServiceAccount,
-  ConfigMap,
-  DaemonSet,
-  ClusterRole,
-  ClusterRoleBinding,
-};
-
-function validate(doc: Doc): void {
-  const Model = MODELS[doc.kind as string];
-  if (!Model) throw new Error(`no schema for kind ${String(doc.kind)}`);
-  new Model(doc as never).validate();
-}
-
 async function allResources(): Promise<Doc[]> {
   const k = await kustomization();
-  return (await Promise.all(k.resources.map(readDocs))).flat();
+  return (await Promise.all(k.resources.map((file) => readDocs(file)))).flat();
 }
 
 async function daemonSet(): Promise<Doc> {
@@ -67,6 +45,11 @@ async function daemonSet(): Promise<Doc> {
 function routePaths(router: Router): string[] {
   return router.stack.flatMap((layer) => (layer.route ? [String(layer.route.path)] : []));
 }
+
+t.test('manifests/ is the base and nothing else (the Docker install)', async (t) => {
+  const [top] = await readDocs('kustomization.yaml', MANIFESTS);
+  t.same(top, { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: ['base'] });
+});
 
 t.test('every resource of the kustomization validates against the Kubernetes schema', async (t) => {
   const docs = await allResources();
@@ -203,7 +186,7 @@ t.test('the ClusterRole grants only what the agent calls', async (t) => {
 });
 
 t.test('the optional PodMonitor scrapes the agent /metrics route on the http port', async (t) => {
-  const [pm] = await readDocs('optional/podmonitor.yaml');
+  const [pm] = await readDocs('optional/podmonitor.yaml', MANIFESTS);
   const [key, value] = AGENT_LABEL_SELECTOR.split('=');
   t.equal(pm?.kind, 'PodMonitor');
   t.equal(pm?.spec.selector.matchLabels[key as string], value);
@@ -212,29 +195,17 @@ t.test('the optional PodMonitor scrapes the agent /metrics route on the http por
   t.ok(routePaths(metricsRouter(new AgentMetrics())).includes(endpoint.path as string), `${endpoint.path} is served`);
 });
 
-const kubectl = await promisify(execFile)('kubectl', ['version', '--client'])
-  .then(() => true)
-  .catch(() => false);
-t.test(
-  'kubectl kustomize renders the whole install',
-  { skip: kubectl ? false : 'kubectl is not installed' },
-  async (t) => {
-    const { stdout } = await promisify(execFile)('kubectl', ['kustomize', MANIFESTS], { maxBuffer: 16 * 1024 * 1024 });
-    const rendered = parseAllDocuments(stdout).map((d) => d.toJS() as Doc);
-    t.same(rendered.map((d) => d.kind).sort(), [
-      'ClusterRole',
-      'ClusterRoleBinding',
-      'ConfigMap',
-      'DaemonSet',
-      'Namespace',
-      'ServiceAccount',
-    ]);
-    for (const doc of rendered) t.doesNotThrow(() => validate(doc), `rendered ${doc.kind}/${doc.metadata.name}`);
-    const ds = rendered.find((d) => d.kind === 'DaemonSet');
-    t.match(
-      ds?.spec.template.spec.containers[0].image,
-      /^podflame-agent:/,
-      'the image tag is set by the kustomization',
-    );
-  },
-);
+t.test('kubectl kustomize renders the whole install', { skip: await kubectlSkip() }, async (t) => {
+  const rendered = await renderKustomization(MANIFESTS);
+  t.same(rendered.map((d) => d.kind).sort(), [
+    'ClusterRole',
+    'ClusterRoleBinding',
+    'ConfigMap',
+    'DaemonSet',
+    'Namespace',
+    'ServiceAccount',
+  ]);
+  for (const doc of rendered) t.doesNotThrow(() => validate(doc), `rendered ${doc.kind}/${doc.metadata.name}`);
+  const ds = rendered.find((d) => d.kind === 'DaemonSet');
+  t.match(ds?.spec.template.spec.containers[0].image, /^podflame-agent:/, 'the image tag is set by the kustomization');
+});
