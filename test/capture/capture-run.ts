@@ -2,8 +2,6 @@
  * Helpers of the capture tests (not a test file): run a capture to its end, and read `perf script` text with a
  * parser of its own (independent of the collapser, which the tests also run over the same text to compare).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import type { Test } from 'tap';
 import type { CaptureExit, CaptureSpec, ContainerRuntime } from '../../agent/runtime/container-runtime.js';
 import type { CaptureWarning } from '../../shared/api.js';
 import { PerfCollapser } from '../../shared/collapse/perf-collapser.js';
@@ -106,19 +104,5 @@ export function uniqueId(prefix: string): string {
   return `${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
-/**
- * Compares `actual` with a golden file next to the fixtures. `BLESS=1` rewrites it (review the diff before
- * committing); a missing golden fails, so a new case cannot pass by accident.
- */
-export function matchGolden(t: Test, goldenPath: string, actual: string, message: string): void {
-  if (process.env.BLESS === '1') {
-    writeFileSync(goldenPath, actual);
-    t.pass(`${message} (golden rewritten: ${goldenPath})`);
-    return;
-  }
-  if (!existsSync(goldenPath)) {
-    t.fail(`${message}: golden ${goldenPath} is missing; run with BLESS=1 to write it, then review it`);
-    return;
-  }
-  t.equal(actual, readFileSync(goldenPath, 'utf8'), message);
-}
+// Kept here too for the files that import it from this module.
+export { matchGolden } from '../helpers/golden.js';

@@ -14,7 +14,7 @@ import { formatPerlNumber, parsePerlCount, perlAdd } from '../../shared/diff/per
 import { buildProgram, runProgram } from '../../client/cli/program.js';
 import { registerDiffFolded } from '../../client/cli/commands/diff-folded.js';
 import type { CliIO } from '../../client/cli/io.js';
-import { matchGolden } from './golden.js';
+import { matchGolden } from '../helpers/golden.js';
 
 const FIXTURES = new URL('./fixtures/', import.meta.url).pathname;
 const readLines = (name: string): string[] => {
@@ -35,7 +35,13 @@ t.test('real JVM captures: golden output for each option, as difffolded.pl print
   ] as const;
   for (const c of cases) {
     const result = diffFolded(before, after, c.options);
-    matchGolden(t, join(FIXTURES, `expected-${c.name}.txt`), serializeDiff(result), `${c.name} matches its golden`);
+    matchGolden(
+      t,
+      join(FIXTURES, `expected-${c.name}.txt`),
+      serializeDiff(result),
+      `${c.name} matches its golden`,
+      'latin1',
+    );
     t.same(result.invalidLines, { before: 0, after: 0 }, `${c.name}: no invalid lines in real folded output`);
     const afterSum = result.stacks.reduce((s, x) => s + x.after, 0);
     t.equal(afterSum, result.totalAfter, `${c.name}: the after column sums to the after total`);
@@ -230,7 +236,13 @@ async function runCli(args: string[], stdinText?: string): Promise<RunResult> {
 t.test('CLI: podflame diff-folded [-n] [-s] BEFORE AFTER', async (t) => {
   const ok = await runCli(['diff-folded', 'before.folded', 'after.folded']);
   t.equal(ok.code, 0);
-  matchGolden(t, join(FIXTURES, 'expected-default.txt'), ok.stdout.toString('latin1'), 'same bytes as the library');
+  matchGolden(
+    t,
+    join(FIXTURES, 'expected-default.txt'),
+    ok.stdout.toString('latin1'),
+    'same bytes as the library',
+    'latin1',
+  );
   t.equal(ok.stderr, '', 'nothing on stderr for clean input');
 
   const both = await runCli(['diff-folded', '-ns', 'before.folded', 'after.folded']);

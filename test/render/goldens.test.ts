@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { renderFlameGraph, type RenderOptions } from '../../shared/render/index.js';
-import { matchGolden } from './golden.js';
+import { matchGolden } from '../helpers/golden.js';
 import { frameName, frameSamples, parseSvg } from './svg-document.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/folded');
