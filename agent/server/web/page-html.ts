@@ -47,7 +47,7 @@ export const WEB_PAGE_HTML = `<!doctype html>
     <div class="frame-box"><iframe id="viewer-frame" title="flame graph" hidden></iframe></div>
   </section>
   <section id="recent" class="card">
-    <div class="card-head"><h2>On-demand profiles</h2><span class="muted">kept in memory by this agent, newest first</span></div>
+    <div class="card-head"><h2>Recent captures</h2><span class="muted">on demand and by schedules, kept in memory by this agent, newest first</span></div>
     <p class="state"></p>
     <table hidden>
       <thead><tr><th>Started</th><th>Target</th><th>Status</th><th class="num">Duration</th><th class="num">Frequency</th><th class="num">Samples</th><th>Warnings</th><th></th></tr></thead>

@@ -357,7 +357,7 @@ function fitFrame() {
   var height = root ? parseFloat(root.getAttribute('height')) : NaN;
   var width = root ? parseFloat(root.getAttribute('width')) : NaN;
   if (isFinite(height)) frame.style.height = Math.ceil(height) + 4 + 'px';
-  if (isFinite(width)) frame.style.minWidth = Math.ceil(width) + 'px';
+  if (isFinite(width)) frame.style.width = Math.ceil(width) + 2 + 'px';
 }
 
 async function showGraph(entry) {

@@ -72,7 +72,7 @@ td.act { text-align: right; white-space: nowrap; }
 
 #viewer { border-color: #ffc078; }
 .frame-box { margin-top: 10px; overflow-x: auto; }
-#viewer-frame { display: block; width: 100%; height: 480px; border: 1px solid var(--line); border-radius: 6px;
+#viewer-frame { display: block; width: 100%; max-width: none; height: 480px; border: 1px solid var(--line); border-radius: 6px;
   background: #fff; }
 #viewer-frame[hidden] { display: none; }
 footer { padding: 4px 24px 20px; font-size: 12px; }
