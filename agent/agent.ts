@@ -125,6 +125,7 @@ export class Agent {
         url: this.#address.url,
         node: config.nodeName,
         captureImage: config.captureImage,
+        runtime: this.runtime.kind ?? 'docker',
         instanceId: this.instanceId,
       },
       'podflame-agent listening',

@@ -15,6 +15,7 @@ import {
   parseAuthzResource,
   type AuthzResource,
 } from './authz/resource.js';
+import { RUNTIME_CHOICES, type RuntimeChoice } from './runtime/runtime-selection.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -30,6 +31,12 @@ export interface AgentConfig {
   listen: ListenAddress;
   /** Docker engine socket. Default `/var/run/docker.sock`. */
   dockerSocket: string;
+  /** Capture path: `docker`, `host` (/proc and cgroups, for containerd/CRI-O nodes), `auto` (Docker when its socket answers a ping, else host). Default `auto`. */
+  runtime: RuntimeChoice;
+  /** Host mode: the capture script the agent runs itself (perf and jattach on PATH). Default `/usr/local/bin/podflame-capture`. */
+  captureScript: string;
+  /** Host mode: the host's /proc (the agent runs with hostPID). Default `/proc`. */
+  procRoot: string;
   /** Image every capture container runs; from configuration only, never from a request. Default `podflame-perf:latest`. */
   captureImage: string;
   /** Node name stated in every answer (`X-Podflame-Node`). Default `NODE_NAME`, else the host name. */
@@ -77,6 +84,9 @@ export interface AgentConfig {
 export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Object.freeze({
   listen: Object.freeze({ host: '127.0.0.1', port: 7070 }),
   dockerSocket: '/var/run/docker.sock',
+  runtime: 'auto',
+  captureScript: '/usr/local/bin/podflame-capture',
+  procRoot: '/proc',
   captureImage: 'podflame-perf:latest',
   maxConcurrent: 4,
   maxOutputBytes: 1024 ** 3,
@@ -167,6 +177,12 @@ function parseNonEmpty(what: string) {
   };
 }
 
+function parseAbsolutePath(text: string, source: string): string {
+  const path = text.trim();
+  if (!path.startsWith('/') || /\s/.test(path)) throw invalid(source, 'an absolute path', text);
+  return path;
+}
+
 /** Every agent option, in the order `--help` lists them. */
 export const AGENT_OPTIONS: readonly OptionSpec[] = [
   option({
@@ -184,6 +200,34 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     placeholder: 'PATH',
     description: 'Docker engine socket',
     parse: parseNonEmpty('a socket path'),
+  }),
+  option({
+    key: 'runtime',
+    flag: 'runtime',
+    env: ['PODFLAME_RUNTIME'],
+    placeholder: 'RUNTIME',
+    description: `capture path: ${RUNTIME_CHOICES.join(', ')} (auto: docker when its socket answers, else host)`,
+    parse: (text, source) => {
+      if (!(RUNTIME_CHOICES as readonly string[]).includes(text))
+        throw invalid(source, `one of ${RUNTIME_CHOICES.join(', ')}`, text);
+      return text as RuntimeChoice;
+    },
+  }),
+  option({
+    key: 'captureScript',
+    flag: 'capture-script',
+    env: ['PODFLAME_CAPTURE_SCRIPT'],
+    placeholder: 'PATH',
+    description: 'host mode: the capture script the agent runs itself (perf and jattach on PATH)',
+    parse: parseAbsolutePath,
+  }),
+  option({
+    key: 'procRoot',
+    flag: 'proc-root',
+    env: ['PODFLAME_PROC_ROOT'],
+    placeholder: 'DIR',
+    description: "host mode: the host's /proc (run with hostPID)",
+    parse: parseAbsolutePath,
   }),
   option({
     key: 'captureImage',

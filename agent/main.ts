@@ -6,7 +6,8 @@ import { parseAgentConfig } from './config.js';
 import { createLogger } from './logging.js';
 import { Agent } from './agent.js';
 import { accessControlOptions, createAccessControl, type AccessControl } from './auth/access-control.js';
-import { DockerRuntime } from './runtime/docker-runtime.js';
+import type { ContainerRuntime } from './runtime/container-runtime.js';
+import { selectRuntime } from './runtime/runtime-selection.js';
 import { PodflameError } from '../shared/errors.js';
 import { Router } from 'express';
 import { continuousProfilingFromConfig } from './schedules/from-config.js';
@@ -33,9 +34,20 @@ const config = parsed.config;
 // lines before an exit must not be lost.
 const logger = createLogger(config.logLevel, destination({ dest: 1, sync: true }));
 
-let runtime: DockerRuntime;
+let runtime: ContainerRuntime;
 try {
-  runtime = new DockerRuntime({ socketPath: config.dockerSocket, captureImage: config.captureImage });
+  const selected = await selectRuntime({
+    choice: config.runtime,
+    docker: { socketPath: config.dockerSocket, captureImage: config.captureImage },
+    // The capture script inherits the agent's PATH (perf, jattach) and nothing else of its environment.
+    host: {
+      captureScript: config.captureScript,
+      procRoot: config.procRoot,
+      ...(process.env.PATH !== undefined ? { env: { PATH: process.env.PATH } } : {}),
+    },
+  });
+  runtime = selected.runtime;
+  logger.info({ runtime: selected.kind, reason: selected.reason }, 'capture path chosen');
 } catch (err) {
   logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'invalid configuration');
   process.exit(err instanceof PodflameError ? err.exitCode : 2);

@@ -165,6 +165,8 @@ export interface TargetContainer {
 
 export interface TargetsResponse {
   node: string;
+  /** The capture path in use: `docker` (capture containers through the Docker engine) or `host` (/proc and cgroups). */
+  runtime: 'docker' | 'host';
   items: TargetContainer[];
 }
 

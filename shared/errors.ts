@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   RATE_LIMITED: { status: 429, exitCode: 4 },
   DOCKER_UNAVAILABLE: { status: 503, exitCode: 5 },
   CAPTURE_IMAGE_MISSING: { status: 503, exitCode: 5 },
+  CAPTURE_TOOLS_MISSING: { status: 503, exitCode: 5 },
+  HOST_PROC_UNAVAILABLE: { status: 503, exitCode: 5 },
   AGENT_UNREACHABLE: { status: 502, exitCode: 5 },
   AGENT_NOT_READY: { status: 503, exitCode: 5 },
   // Capture

@@ -15,9 +15,21 @@
 #   4 perf record failed, 5 perf script failed, 143 stopped by SIGTERM.
 #
 # Warning codes: NO_JVM, NO_PRESERVE_FRAME_POINTER, JDK_TOO_OLD, ATTACH_FAILED, PERFMAP_FAILED, TARGET_EXITED.
+#
+# Host mode (nodes without Docker: the agent runs this script itself, in the host PID namespace): the environment
+# names the target's processes by their host PIDs, as the agent found them through /proc/<pid>/cgroup, and a work
+# directory of this capture's own (captures run side by side in one /tmp):
+#   PODFLAME_TARGET_PIDS="4242 4250"  PODFLAME_WORK_DIR=/tmp/podflame-capture-…
+# JVMs write their map as /tmp/perf-<PID in their namespace>.map in their own mount namespace, where perf (6.1)
+# finds it by itself; a copy named by the host PID goes into our /tmp too, for a perf that does not look there. The
+# copies are listed in $WORK/copied-maps, and the agent removes them. If the agent dies, the capture stops.
 set -uo pipefail
 
-readonly WORK=/tmp
+readonly WORK=${PODFLAME_WORK_DIR:-/tmp}
+readonly HOST_PIDS=${PODFLAME_TARGET_PIDS:-}
+HOST_MODE=0
+[ -n "$HOST_PIDS" ] && HOST_MODE=1
+readonly HOST_MODE
 # A JVM stuck at a safepoint (or stopped) never answers an attach; don't let it hang the capture.
 readonly ATTACH_TIMEOUT=${PODFLAME_ATTACH_TIMEOUT:-10}
 # How often the recording loop looks at perf and the targets, in seconds.
@@ -62,6 +74,12 @@ is_uint() { [[ $1 =~ ^[0-9]+$ ]] && [ "${#1}" -le 6 ]; }
 is_uint "$1" && [ "$1" -ge 1 ] && [ "$1" -le 600 ] || usage_error "duration must be whole seconds from 1 to 600, got '$1'"
 is_uint "$2" && [ "$2" -ge 1 ] && [ "$2" -le 999 ] || usage_error "frequency must be whole Hz from 1 to 999, got '$2'"
 readonly DURATION=$((10#$1)) FREQUENCY=$((10#$2))
+if [ "$HOST_MODE" = 1 ]; then
+  [[ $HOST_PIDS =~ ^[0-9]{1,9}(\ [0-9]{1,9}){0,4095}$ ]] || usage_error "PODFLAME_TARGET_PIDS must be PIDs separated by spaces"
+  [ -d "$WORK" ] && [ ! -L "$WORK" ] || usage_error "PODFLAME_WORK_DIR must be an existing directory"
+fi
+# In host mode, the agent that started us; when it is gone, nobody reads the profile.
+readonly AGENT_PID=$PPID
 
 # Our own processes share the PID namespace with the target's but not the mount namespace: that tells them apart
 # (PIDs, parents and names cannot: the target may run anything, including another bash).
@@ -70,7 +88,11 @@ readonly OWN_MNT_NS
 
 # Prints the PIDs of the target container's processes, one per line, ascending.
 target_pids() {
-  local dir ns
+  local dir ns pid
+  if [ "$HOST_MODE" = 1 ]; then
+    for pid in $HOST_PIDS; do [ -d "/proc/$pid" ] && printf '%s\n' "$pid"; done | sort -n -u
+    return
+  fi
   for dir in /proc/[0-9]*; do
     ns=$(readlink "$dir/ns/mnt" 2>/dev/null) || continue # gone meanwhile
     [ "$ns" = "$OWN_MNT_NS" ] && continue
@@ -172,18 +194,44 @@ check_jvm() {
 # script looks, then remove it from the target so repeated captures leave nothing behind.
 collect_map() {
   local pid=$1 out src="/proc/$1/root/tmp/perf-$1.map"
+  [ "$HOST_MODE" = 1 ] && src="/proc/$pid/root/tmp/perf-$(ns_pid "$pid").map"
   if ! out=$(attach "$pid" jcmd Compiler.perfmap); then
     warn PERFMAP_FAILED "JVM $pid did not write its perf map (jattach: $(attach_error "$out")); its JIT-compiled Java frames will show as [unknown]" "$pid"
     return
   fi
   # A regular file, copied with a bound: the target's /tmp is not trusted (a FIFO or /dev/zero there would hang or
   # fill the capture).
+  if [ "$HOST_MODE" = 1 ]; then
+    collect_map_host "$pid" "$src"
+    return
+  fi
   if [ -L "$src" ] || [ ! -f "$src" ] ||
     ! timeout "$ATTACH_TIMEOUT" head -c "$MAX_MAP_BYTES" "$src" >"$WORK/perf-$pid.map" 2>/dev/null; then
     warn PERFMAP_FAILED "JVM $pid wrote no perf map at /tmp/perf-$pid.map in its container; its JIT-compiled Java frames will show as [unknown]" "$pid"
     return
   fi
   rm -f "$src" 2>/dev/null
+}
+
+# The PID of a process in its own (innermost) PID namespace, e.g. 1 from "NSpid:	4242	1".
+ns_pid() {
+  sed -n 's/^NSpid:.*[[:space:]]\([0-9][0-9]*\)$/\1/p' "/proc/$1/status" 2>/dev/null
+}
+
+TARGET_MAPS=()
+# Host mode: the map stays in the target's /tmp until perf script has read it there (removed at the end), and a copy
+# named by the host PID goes into our /tmp unless a file of that name is there (never overwritten: not ours).
+collect_map_host() {
+  local pid=$1 src=$2 dst="/tmp/perf-$1.map"
+  if [ -L "$src" ] || [ ! -f "$src" ]; then
+    warn PERFMAP_FAILED "JVM $pid wrote no perf map at /tmp/perf-$(ns_pid "$pid").map in its container; its JIT-compiled Java frames will show as [unknown]" "$pid"
+    return
+  fi
+  TARGET_MAPS+=("$src")
+  [ "${PODFLAME_COPY_MAPS:-1}" = 1 ] || return 0
+  [ -e "$dst" ] || [ -L "$dst" ] && return 0
+  printf '%s\n' "$dst" >>"$WORK/copied-maps"
+  timeout "$ATTACH_TIMEOUT" head -c "$MAX_MAP_BYTES" "$src" >"$dst" 2>/dev/null || rm -f "$dst"
 }
 
 now_ms() { local us=${EPOCHREALTIME/./}; printf '%s' $((10#$us / 1000)); }
@@ -343,6 +391,10 @@ record() {
   while :; do
     remaining=$((deadline - $(now_ms)))
     [ "$remaining" -le 0 ] && break
+    if [ "$HOST_MODE" = 1 ] && ! kill -0 "$AGENT_PID" 2>/dev/null; then
+      say "the agent that started this capture is gone"
+      on_term
+    fi
     if [ "$remaining" -lt 500 ]; then sleep "0.$(printf '%03d' "$remaining")"; else sleep "$CHECK_INTERVAL"; fi
     if ! kill -0 "$PERF_PID" 2>/dev/null; then
       # perf ended by itself: with status 0 when every recorded process has exited.
@@ -374,7 +426,11 @@ T_RECORDING=$T_START
 T_STOPPING=''
 mapfile -t PIDS < <(target_pids)
 if [ ${#PIDS[@]} -eq 0 ]; then
-  say "no processes found in the target container's PID namespace: the container has exited"
+  if [ "$HOST_MODE" = 1 ]; then
+    say "none of the target container's processes ($HOST_PIDS) is left: the container has exited"
+  else
+    say "no processes found in the target container's PID namespace: the container has exited"
+  fi
   exit 3
 fi
 
@@ -420,6 +476,8 @@ for data in "${SEGMENTS[@]}"; do
     say "perf script failed on $data (see its message above)"
   fi
 done
+# Host mode: perf script has read the maps in the targets' /tmp; leave nothing behind there.
+for map in "${TARGET_MAPS[@]}"; do rm -f "$map" 2>/dev/null; done
 if [ "$written" -eq 0 ]; then
   say "perf script produced nothing: no usable recording"
   exit 5

@@ -63,7 +63,12 @@ export interface CaptureExit {
   removeError?: string;
 }
 
+/** Which capture path a runtime is: the Docker engine's capture containers, or host mode (/proc and cgroups). */
+export type RuntimeKind = 'docker' | 'host';
+
 export interface ContainerRuntime {
+  /** Absent: `docker` (the first implementation, and the test doubles written for it). */
+  readonly kind?: RuntimeKind;
   /** Throws DOCKER_UNAVAILABLE when the engine does not answer. */
   ping(signal?: AbortSignal): Promise<void>;
   imagePresent(image: string): Promise<boolean>;

@@ -144,6 +144,7 @@ function labelFilters(labels: Record<string, string> | undefined): string[] {
 }
 
 export class DockerRuntime implements ContainerRuntime {
+  readonly kind = 'docker' as const;
   readonly options: Readonly<ResolvedOptions>;
   readonly #docker: Docker;
   /** Unknown until the first capture: Docker 20.10 rejects CAP_PERFMON ("unknown capability"), newer engines take it. */

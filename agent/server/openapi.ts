@@ -177,8 +177,16 @@ const SCHEMAS: Record<string, Json> = {
   },
   TargetsResponse: {
     type: 'object',
-    required: ['node', 'items'],
-    properties: { node: { type: 'string' }, items: { type: 'array', items: ref('TargetContainer') } },
+    required: ['node', 'runtime', 'items'],
+    properties: {
+      node: { type: 'string' },
+      runtime: {
+        type: 'string',
+        enum: ['docker', 'host'],
+        description: 'The capture path in use: Docker capture containers, or host mode (/proc and cgroups, no Docker).',
+      },
+      items: { type: 'array', items: ref('TargetContainer') },
+    },
   },
   Health: {
     type: 'object',

@@ -1,8 +1,10 @@
 /**
  * `GET /healthz`: the process answers. `GET /readyz`: it can do its job — the Docker engine answers and the capture
- * image is present — else 503 AGENT_NOT_READY with each reason, so `kubectl describe` shows what is missing.
+ * image is present (Docker path), or the host's /proc can be read and the capture script is there (host mode) — else
+ * 503 AGENT_NOT_READY with each reason, so `kubectl describe` shows what is missing. It names the capture path in
+ * use (`runtime`).
  */
-import express, { type Router } from 'express';
+import express, { type Response, type Router } from 'express';
 import type { ContainerRuntime } from '../../runtime/container-runtime.js';
 import { PodflameError } from '../../../shared/errors.js';
 
@@ -29,6 +31,10 @@ export function healthRouter(deps: HealthRouteDeps): Router {
   });
 
   router.get('/readyz', async (_req, res) => {
+    if (deps.runtime.kind === 'host') {
+      await hostReadiness(deps, timeoutMs, res);
+      return;
+    }
     const reasons: string[] = [];
     const signal = AbortSignal.timeout(timeoutMs);
     let docker = 'ok';
@@ -57,16 +63,48 @@ export function healthRouter(deps: HealthRouteDeps): Router {
     }
     if (reasons.length > 0) {
       throw new PodflameError('AGENT_NOT_READY', `not ready: ${reasons.join('; ')}`, {
-        details: { reasons, checks: { docker, captureImage } },
+        details: { reasons, runtime: 'docker', checks: { docker, captureImage } },
       });
     }
     res.json({
       status: 'ready',
       node: deps.nodeName,
+      runtime: 'docker',
       checks: { docker, captureImage },
       capturesInFlight: deps.inFlight(),
     });
   });
 
   return router;
+}
+
+/** Host mode: the host's processes can be read (hostPID) and the capture script (perf, jattach) is installed. */
+async function hostReadiness(deps: HealthRouteDeps, timeoutMs: number, res: Response): Promise<void> {
+  const reasons: string[] = [];
+  let hostProc = 'ok';
+  let captureTools = 'ok';
+  try {
+    await deps.runtime.ping(AbortSignal.timeout(timeoutMs));
+  } catch (err) {
+    hostProc = message(err);
+    reasons.push(hostProc);
+  }
+  if (!(await deps.runtime.imagePresent(deps.captureImage))) {
+    captureTools = 'missing';
+    reasons.push(
+      'the capture script is not installed (see --capture-script): host mode runs perf from the agent image',
+    );
+  }
+  if (reasons.length > 0) {
+    throw new PodflameError('AGENT_NOT_READY', `not ready: ${reasons.join('; ')}`, {
+      details: { reasons, runtime: 'host', checks: { hostProc, captureTools } },
+    });
+  }
+  res.json({
+    status: 'ready',
+    node: deps.nodeName,
+    runtime: 'host',
+    checks: { hostProc, captureTools },
+    capturesInFlight: deps.inFlight(),
+  });
 }

@@ -1,4 +1,7 @@
-/** `GET /v1/targets`: the containers on this node a caller could profile, marking those running a JVM. */
+/**
+ * `GET /v1/targets`: the containers on this node a caller could profile, marking those running a JVM, and which
+ * capture path is in use (in host mode, the containers named in /proc/<pid>/cgroup, by ID).
+ */
 import express, { type Request, type Router } from 'express';
 import type { ContainerRuntime } from '../../runtime/container-runtime.js';
 import { API_PREFIX, type TargetContainer, type TargetsResponse } from '../../../shared/api.js';
@@ -16,7 +19,7 @@ export function targetsRouter(deps: TargetsRouteDeps): Router {
   router.get(`${API_PREFIX}/targets`, async (req, res) => {
     const all = await listTargets(deps.runtime);
     const items = deps.filterTargets ? await deps.filterTargets(req, all) : all;
-    res.json({ node: deps.nodeName, items } satisfies TargetsResponse);
+    res.json({ node: deps.nodeName, runtime: deps.runtime.kind ?? 'docker', items } satisfies TargetsResponse);
   });
   return router;
 }

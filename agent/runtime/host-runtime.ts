@@ -1,0 +1,429 @@
+/**
+ * ContainerRuntime for nodes without Docker (containerd, CRI-O): the agent runs in the host PID namespace
+ * (`hostPID: true`) and finds a container's processes by the container ID in /proc/<pid>/cgroup; a capture is the
+ * capture script (the same one the Docker path runs in its capture container) spawned as the agent's own child
+ * against those host PIDs, with perf and jattach from the agent's image. No engine API is ever called.
+ *
+ * What the Docker path gets from the engine, this does itself: a capture runs in its own process group, killed
+ * (SIGTERM, then SIGKILL) on abort so no perf is left behind; every capture process carries its owner and agent
+ * instance in its environment, so an agent restarted after a crash finds and kills an earlier instance's captures.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { access, constants, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { PodflameError } from '../../shared/errors.js';
+import { LIMITS } from '../../shared/api.js';
+import { CaptureStderr } from './capture-warnings.js';
+import {
+  KUBE_LABELS,
+  type CaptureExit,
+  type CaptureSpec,
+  type ContainerInfo,
+  type ContainerRuntime,
+  type RunningCapture,
+} from './container-runtime.js';
+import { normalizeContainerId } from './cgroup-match.js';
+import {
+  listPids,
+  processesWithEnv,
+  readComm,
+  readCommandLine,
+  scanContainers,
+  type ContainerProcesses,
+} from './proc-scan.js';
+
+export interface HostRuntimeOptions {
+  /** The capture script (agent/capture/podflame-capture.sh, installed in the agent image). Default `/usr/local/bin/podflame-capture`. */
+  captureScript?: string;
+  /** The host's /proc (the agent runs with hostPID). Default `/proc`. */
+  procRoot?: string;
+  /** Where each capture gets its work directory (perf data, control FIFOs). Default `/tmp`. */
+  workRoot?: string;
+  /** Environment of the capture script (PATH must reach perf, jattach, timeout, nice). Default a standard PATH only. */
+  env?: Readonly<Record<string, string>>;
+  /** Niceness of the capture (perf record, jattach, perf script): below the workloads it measures. 0: none. Default 10. */
+  niceness?: number;
+  /**
+   * Also copy each JVM's map into the agent's /tmp under the host PID, for a perf that does not look for it in the
+   * target's mount namespace (perf 6.1 does). Default true.
+   */
+  copyJitMaps?: boolean;
+  /** After SIGTERM on abort, how long before the capture's process group is killed. Default 1000 ms. */
+  killGraceMs?: number;
+  /** Bytes of the capture's non-warning stderr kept for error reports. Default 8192. */
+  stderrTailBytes?: number;
+  /**
+   * Owner tag in every capture process's environment; removeLeftoverCaptures only touches captures of the same
+   * owner (tests sharing a machine give each runtime its own). Default `true`.
+   */
+  captureGroup?: string;
+}
+
+export const DEFAULT_HOST_RUNTIME_OPTIONS = Object.freeze({
+  captureScript: '/usr/local/bin/podflame-capture',
+  procRoot: '/proc',
+  workRoot: '/tmp',
+  env: Object.freeze({ PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' }),
+  niceness: 10,
+  copyJitMaps: true,
+  killGraceMs: 1000,
+  stderrTailBytes: 8192,
+  captureGroup: 'true',
+});
+
+type ResolvedOptions = Required<HostRuntimeOptions>;
+
+/** Environment variables that tag a capture's processes (inherited by perf and jattach). */
+export const CAPTURE_ENV = {
+  owner: 'PODFLAME_CAPTURE_OWNER',
+  instance: 'PODFLAME_CAPTURE_INSTANCE',
+  workDir: 'PODFLAME_WORK_DIR',
+  targetPids: 'PODFLAME_TARGET_PIDS',
+  targetId: 'PODFLAME_TARGET_CONTAINER',
+} as const;
+
+const WORK_PREFIX = 'podflame-capture-';
+const OWNER_FILE = 'owner.json';
+const COPIED_MAPS_FILE = 'copied-maps';
+const TAG = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const ID_PREFIX = /^[0-9a-f]{12,64}$/;
+/** kubelet's pause container: the pod sandbox, whose only process is `/pause`. */
+const PAUSE_COMM = 'pause';
+
+function resolveOptions(options: HostRuntimeOptions): ResolvedOptions {
+  const d = DEFAULT_HOST_RUNTIME_OPTIONS;
+  const o: ResolvedOptions = {
+    captureScript: options.captureScript ?? d.captureScript,
+    procRoot: options.procRoot ?? d.procRoot,
+    workRoot: options.workRoot ?? d.workRoot,
+    env: options.env ?? d.env,
+    niceness: options.niceness ?? d.niceness,
+    copyJitMaps: options.copyJitMaps ?? d.copyJitMaps,
+    killGraceMs: options.killGraceMs ?? d.killGraceMs,
+    stderrTailBytes: options.stderrTailBytes ?? d.stderrTailBytes,
+    captureGroup: options.captureGroup ?? d.captureGroup,
+  };
+  const invalid = (what: string): never => {
+    throw new PodflameError('CONFIG_INVALID', `HostRuntime: ${what}`);
+  };
+  for (const key of ['captureScript', 'procRoot', 'workRoot'] as const) {
+    if (!o[key].startsWith('/')) invalid(`${key} must be an absolute path, got ${JSON.stringify(o[key])}`);
+  }
+  if (!Number.isInteger(o.niceness) || o.niceness < 0 || o.niceness > 19) {
+    invalid(`niceness must be a whole number from 0 to 19, got ${o.niceness}`);
+  }
+  for (const key of ['killGraceMs', 'stderrTailBytes'] as const) {
+    if (!Number.isSafeInteger(o[key]) || o[key] <= 0) invalid(`${key} must be a positive whole number, got ${o[key]}`);
+  }
+  if (!TAG.test(o.captureGroup)) invalid('captureGroup must be letters, digits, _ . - (up to 128)');
+  return o;
+}
+
+function validateSpec(spec: CaptureSpec): string {
+  const bad = (what: string): never => {
+    throw new PodflameError('INVALID_REQUEST', `capture request: ${what}`);
+  };
+  const id = normalizeContainerId(spec.targetContainerId);
+  if (id === undefined) bad('targetContainerId must be a container ID of 64 hex digits');
+  const { durationSeconds: d, frequencyHz: f } = spec;
+  if (!Number.isInteger(d) || d < LIMITS.durationSeconds.min || d > LIMITS.durationSeconds.max) {
+    bad(`durationSeconds must be a whole number from ${LIMITS.durationSeconds.min} to ${LIMITS.durationSeconds.max}`);
+  }
+  if (!Number.isInteger(f) || f < LIMITS.frequencyHz.min || f > LIMITS.frequencyHz.max) {
+    bad(`frequencyHz must be a whole number from ${LIMITS.frequencyHz.min} to ${LIMITS.frequencyHz.max}`);
+  }
+  if (!TAG.test(spec.agentInstance)) bad('agentInstance must be letters, digits, _ . - (up to 128)');
+  return id as string;
+}
+
+/** Sends a signal to a whole process group; false when it is already gone. */
+function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class HostRuntime implements ContainerRuntime {
+  readonly kind = 'host' as const;
+  readonly options: Readonly<ResolvedOptions>;
+  readonly #captures = new Set<{ abort(): void; settled: Promise<unknown> }>();
+  #closed = false;
+
+  constructor(options: HostRuntimeOptions = {}) {
+    this.options = Object.freeze(resolveOptions(options));
+  }
+
+  /** Ready when the host's /proc can be read (cgroups of other processes included). */
+  async ping(): Promise<void> {
+    try {
+      await listPids(this.options.procRoot);
+      await readFile(join(this.options.procRoot, '1', 'cgroup'));
+    } catch (err) {
+      throw new PodflameError(
+        'HOST_PROC_UNAVAILABLE',
+        `cannot read the host's processes at ${this.options.procRoot} (${err instanceof Error ? err.message : String(err)}): ` +
+          'host mode needs the agent to run as root in the host PID namespace (hostPID: true)',
+        { cause: err, details: { procRoot: this.options.procRoot } },
+      );
+    }
+  }
+
+  /** The capture tools are present: the capture script (the argument, the Docker path's image, is not used here). */
+  async imagePresent(): Promise<boolean> {
+    try {
+      await access(this.options.captureScript, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async listContainers(filter: { labels?: Record<string, string>; all?: boolean } = {}): Promise<ContainerInfo[]> {
+    const scanned = await this.#scan();
+    const infos = await Promise.all([...scanned.values()].map((c) => this.#describe(c)));
+    const wanted = Object.entries(filter.labels ?? {});
+    return infos
+      .filter((c) => wanted.every(([k, v]) => c.labels[k] === v))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async inspectContainer(id: string): Promise<ContainerInfo & { pid: number; running: boolean }> {
+    const c = await this.#find(id);
+    return { ...(await this.#describe(c)), pid: c.pids[0] as number, running: true };
+  }
+
+  async listProcesses(id: string): Promise<string[]> {
+    const c = await this.#find(id);
+    const lines = await Promise.all(c.pids.map((pid) => readCommandLine(this.options.procRoot, pid)));
+    return lines.filter((l) => l !== '');
+  }
+
+  async runCapture(spec: CaptureSpec, signal: AbortSignal): Promise<RunningCapture> {
+    if (this.#closed) throw new PodflameError('AGENT_NOT_READY', 'the container runtime is closed');
+    const targetId = validateSpec(spec);
+    const aborted = (): PodflameError =>
+      new PodflameError('CAPTURE_ABORTED', 'the capture was stopped before it finished', { cause: signal.reason });
+    if (signal.aborted) throw aborted();
+    if (!(await this.imagePresent())) throw this.#toolsMissing();
+    const target = (await this.#scan()).get(targetId);
+    if (!target) throw this.#notFound(targetId);
+    if (signal.aborted) throw aborted();
+
+    const o = this.options;
+    await mkdir(o.workRoot, { recursive: true });
+    const workDir = await mkdtemp(join(o.workRoot, `${WORK_PREFIX}${spec.agentInstance}-`));
+    await writeFile(
+      join(workDir, OWNER_FILE),
+      JSON.stringify({ owner: o.captureGroup, instance: spec.agentInstance, target: targetId }),
+    );
+    const env: Record<string, string> = {
+      ...o.env,
+      [CAPTURE_ENV.owner]: o.captureGroup,
+      [CAPTURE_ENV.instance]: spec.agentInstance,
+      [CAPTURE_ENV.workDir]: workDir,
+      [CAPTURE_ENV.targetPids]: target.pids.join(' '),
+      [CAPTURE_ENV.targetId]: targetId,
+      PODFLAME_COPY_MAPS: o.copyJitMaps ? '1' : '0',
+    };
+    // An argv array: nothing here is parsed by a shell. `nice` execs the script, so the agent stays its parent.
+    const args = [String(spec.durationSeconds), String(spec.frequencyHz)];
+    const [command, argv] =
+      o.niceness > 0 ? ['nice', ['-n', String(o.niceness), o.captureScript, ...args]] : [o.captureScript, args];
+    let child: ChildProcess;
+    try {
+      child = spawn(command, argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env, cwd: workDir });
+    } catch (err) {
+      await this.#removeWorkDir(workDir);
+      throw new PodflameError('CAPTURE_FAILED', `could not start the capture script: ${String(err)}`, { cause: err });
+    }
+    return this.#watch(child, workDir, signal, aborted);
+  }
+
+  #watch(child: ChildProcess, workDir: string, signal: AbortSignal, aborted: () => PodflameError): RunningCapture {
+    const o = this.options;
+    const stdout = new PassThrough();
+    const stderr = new CaptureStderr({ tailBytes: o.stderrTailBytes });
+    const source = child.stdout as NonNullable<ChildProcess['stdout']>;
+    // Backpressure: the script (and perf script) wait while the agent's collapser is behind. A consumer that went
+    // away gets nothing more, and the rest is read and dropped so the script never blocks on a full pipe.
+    source.on('data', (chunk: Buffer) => {
+      if (!stdout.destroyed && !stdout.write(chunk)) source.pause();
+    });
+    stdout.on('drain', () => source.resume());
+    stdout.on('close', () => source.resume());
+    source.on('end', () => {
+      if (!stdout.destroyed) stdout.end();
+    });
+    (child.stderr as NonNullable<ChildProcess['stderr']>).on('data', (chunk: Buffer) => stderr.write(chunk));
+
+    const pgid = child.pid;
+    let killTimer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      if (pgid === undefined) return;
+      signalGroup(pgid, 'SIGTERM');
+      killTimer ??= setTimeout(() => signalGroup(pgid, 'SIGKILL'), o.killGraceMs);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+
+    const exited = new Promise<{ code: number | null; sig: NodeJS.Signals | null; error?: Error }>((resolve) => {
+      child.once('error', (error) => resolve({ code: null, sig: null, error }));
+      child.once('close', (code, sig) => resolve({ code, sig }));
+    });
+    const done = (async (): Promise<CaptureExit> => {
+      const { code, sig, error } = await exited;
+      signal.removeEventListener('abort', onAbort);
+      clearTimeout(killTimer);
+      // Whatever the script left running in its group (it waits for perf, but a SIGKILLed script cannot).
+      if (pgid !== undefined) signalGroup(pgid, 'SIGKILL');
+      stderr.end();
+      await this.#removeWorkDir(workDir);
+      if (!stdout.destroyed) stdout.end();
+      if (signal.aborted) {
+        stdout.destroy();
+        throw aborted();
+      }
+      if (error) {
+        throw new PodflameError(
+          'CAPTURE_TOOLS_MISSING',
+          `could not run the capture script ${o.captureScript}: ${error.message}`,
+          { cause: error },
+        );
+      }
+      const exitCode = code ?? 128 + signalNumber(sig);
+      return { exitCode, stderrTail: stderr.tail(), ...(stderr.timings ? { timings: stderr.timings } : {}) };
+    })();
+    const entry = { abort: onAbort, settled: done.catch(() => undefined) };
+    this.#captures.add(entry);
+    void entry.settled.then(() => this.#captures.delete(entry));
+    return { stdout, warnings: stderr.warnings, done };
+  }
+
+  /** Removes a capture's work directory and the JIT map copies it made in /tmp. */
+  async #removeWorkDir(workDir: string): Promise<void> {
+    const copies = await readFile(join(workDir, COPIED_MAPS_FILE), 'utf8').catch(() => '');
+    for (const path of copies.split('\n')) {
+      // Only what the script wrote there: /tmp/perf-<pid>.map.
+      if (/^\/tmp\/perf-\d+\.map$/.test(path)) await rm(path, { force: true }).catch(() => undefined);
+    }
+    await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  /**
+   * Kills the captures of earlier agent processes of this owner and node (their instance IDs share the part before
+   * the last dot) and removes their work directories and map copies; returns how many captures there were.
+   */
+  async removeLeftoverCaptures(currentInstance: string): Promise<number> {
+    const o = this.options;
+    const scope = currentInstance.includes('.') ? currentInstance.slice(0, currentInstance.lastIndexOf('.') + 1) : '';
+    const isLeftover = (owner: string | undefined, instance: string | undefined): boolean =>
+      owner === o.captureGroup && instance !== undefined && instance !== currentInstance && instance.startsWith(scope);
+    const captures = new Set<string>();
+    for (const { pid, env } of await processesWithEnv(o.procRoot, CAPTURE_ENV.owner)) {
+      if (!isLeftover(env.get(CAPTURE_ENV.owner), env.get(CAPTURE_ENV.instance))) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+      captures.add(env.get(CAPTURE_ENV.workDir) ?? `pid ${pid}`);
+    }
+    let entries: string[] = [];
+    try {
+      entries = await readdir(o.workRoot);
+    } catch {
+      entries = [];
+    }
+    for (const name of entries.filter((n) => n.startsWith(WORK_PREFIX))) {
+      const dir = join(o.workRoot, name);
+      const owner = await readFile(join(dir, OWNER_FILE), 'utf8')
+        .then((text) => JSON.parse(text) as { owner?: string; instance?: string })
+        .catch(() => undefined);
+      if (!owner || !isLeftover(owner.owner, owner.instance)) continue;
+      captures.add(dir);
+      await this.#removeWorkDir(dir);
+    }
+    return captures.size;
+  }
+
+  /** Stops every capture still running (killing its process group) and refuses new ones. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const running = [...this.#captures];
+    for (const c of running) c.abort();
+    await Promise.all(running.map((c) => c.settled));
+  }
+
+  async #scan(): Promise<Map<string, ContainerProcesses>> {
+    try {
+      return await scanContainers(this.options.procRoot);
+    } catch (err) {
+      throw new PodflameError(
+        'HOST_PROC_UNAVAILABLE',
+        `cannot read the host's processes at ${this.options.procRoot}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    }
+  }
+
+  /** The container with this ID (or unique prefix of 12+ hex digits, or Kubernetes form) that has processes. */
+  async #find(id: string): Promise<ContainerProcesses> {
+    const full = normalizeContainerId(id);
+    const scanned = await this.#scan();
+    if (full !== undefined) {
+      const c = scanned.get(full);
+      if (c) return c;
+      throw this.#notFound(full);
+    }
+    const prefix = id.trim().toLowerCase();
+    const matches = ID_PREFIX.test(prefix) ? [...scanned.values()].filter((c) => c.id.startsWith(prefix)) : [];
+    if (matches.length === 1) return matches[0] as ContainerProcesses;
+    if (matches.length > 1) {
+      throw new PodflameError(
+        'TARGET_AMBIGUOUS',
+        `container ID prefix ${prefix} matches ${matches.length} containers`,
+        {
+          details: { containerId: prefix, containerIds: matches.map((c) => c.id).sort() },
+        },
+      );
+    }
+    throw this.#notFound(prefix);
+  }
+
+  async #describe(c: ContainerProcesses): Promise<ContainerInfo> {
+    const labels: Record<string, string> = {};
+    if (c.podUid !== undefined) {
+      labels[KUBE_LABELS.podUid] = c.podUid;
+      // The pod's pause container runs nothing else; it is the sandbox, never a target.
+      const comms = await Promise.all(c.pids.map((pid) => readComm(this.options.procRoot, pid)));
+      labels[KUBE_LABELS.dockerType] = comms.every((n) => n === PAUSE_COMM) ? 'podsandbox' : 'container';
+    }
+    return { id: c.id, name: c.id.slice(0, 12), image: '', state: 'running', labels };
+  }
+
+  #notFound(id: string): PodflameError {
+    return new PodflameError(
+      'TARGET_NOT_FOUND',
+      `no process on this node runs in container ${id} (none of /proc/*/cgroup names it): the container has exited, ` +
+        'runs on another node, or the agent does not run in the host PID namespace (hostPID: true)',
+      { details: { containerId: id } },
+    );
+  }
+
+  #toolsMissing(): PodflameError {
+    return new PodflameError(
+      'CAPTURE_TOOLS_MISSING',
+      `the capture script ${this.options.captureScript} is missing or not executable: host mode runs perf and jattach ` +
+        "from the agent's own image (Dockerfile.agent installs them); point --capture-script at podflame-capture",
+      { details: { captureScript: this.options.captureScript } },
+    );
+  }
+}
+
+function signalNumber(sig: NodeJS.Signals | null): number {
+  return sig === null ? 0 : (osConstants.signals[sig] ?? 0);
+}

@@ -1,0 +1,102 @@
+/**
+ * What host mode reads from /proc (the host's, with `hostPID: true`): every process's cgroup (which container it is
+ * in), command line, name and environment. Processes come and go while this reads: one that is gone is skipped,
+ * never an error.
+ */
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { containerIdOfCgroup, podUidOfCgroup } from './cgroup-match.js';
+
+export interface ContainerProcesses {
+  /** Full container ID (64 hex digits). */
+  id: string;
+  /** Host PIDs of its processes, ascending. */
+  pids: number[];
+  /** Kubernetes pod UID, when kubelet's cgroup names it. */
+  podUid?: string;
+}
+
+/** Reads files in /proc this many at a time (a node runs thousands of processes). */
+const READ_CONCURRENCY = 32;
+
+async function readText(path: string, maxBytes = 65536): Promise<string | undefined> {
+  try {
+    const data = await readFile(path);
+    return data.subarray(0, maxBytes).toString('utf8');
+  } catch {
+    return undefined; // exited meanwhile, or not readable
+  }
+}
+
+/** The numeric entries of /proc, ascending. */
+export async function listPids(procRoot: string): Promise<number[]> {
+  const names = await readdir(procRoot);
+  return names
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+async function forEachLimited<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, items.length) }, worker));
+}
+
+/** Every container that has a process on this host, by ID, from /proc/<pid>/cgroup. */
+export async function scanContainers(procRoot: string): Promise<Map<string, ContainerProcesses>> {
+  const containers = new Map<string, ContainerProcesses>();
+  await forEachLimited(await listPids(procRoot), async (pid) => {
+    const text = await readText(join(procRoot, String(pid), 'cgroup'));
+    if (text === undefined) return;
+    const id = containerIdOfCgroup(text);
+    if (id === undefined) return;
+    let c = containers.get(id);
+    if (!c) {
+      c = { id, pids: [] };
+      const podUid = podUidOfCgroup(text);
+      if (podUid !== undefined) c.podUid = podUid;
+      containers.set(id, c);
+    }
+    c.pids.push(pid);
+  });
+  for (const c of containers.values()) c.pids.sort((a, b) => a - b);
+  return containers;
+}
+
+/** The command line as `ps` shows it (arguments joined by spaces); empty for kernel threads or gone processes. */
+export async function readCommandLine(procRoot: string, pid: number): Promise<string> {
+  const raw = await readText(join(procRoot, String(pid), 'cmdline'), 8192);
+  return (raw ?? '').replace(/\0+$/, '').split('\0').join(' ');
+}
+
+/** The process name (`comm`, at most 15 characters), e.g. `pause` or `java`; empty when gone. */
+export async function readComm(procRoot: string, pid: number): Promise<string> {
+  return ((await readText(join(procRoot, String(pid), 'comm'), 64)) ?? '').trim();
+}
+
+/** The process's environment as a map; empty when gone or not readable. */
+export async function readEnviron(procRoot: string, pid: number): Promise<Map<string, string>> {
+  const raw = await readText(join(procRoot, String(pid), 'environ'), 256 * 1024);
+  const env = new Map<string, string>();
+  for (const entry of (raw ?? '').split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) env.set(entry.slice(0, eq), entry.slice(eq + 1));
+  }
+  return env;
+}
+
+/** PIDs (ascending) of the processes whose environment has `name` set (to any value), with that environment. */
+export async function processesWithEnv(
+  procRoot: string,
+  name: string,
+): Promise<{ pid: number; env: Map<string, string> }[]> {
+  const found: { pid: number; env: Map<string, string> }[] = [];
+  await forEachLimited(await listPids(procRoot), async (pid) => {
+    const env = await readEnviron(procRoot, pid);
+    if (env.has(name)) found.push({ pid, env });
+  });
+  return found.sort((a, b) => a.pid - b.pid);
+}
