@@ -1,12 +1,20 @@
 // The agent image from Dockerfile.agent, end to end on the real engine: built once per content hash, its entrypoint
 // is the agent, it carries production dependencies only and a working HEALTHCHECK, and — run with the Docker socket
-// mounted and the host network, as the README says — it serves the API and profiles a JVM container.
+// mounted and the host network, as the README says — it serves the API and profiles a JVM container. For host mode
+// it carries perf, jattach and the capture script, and — run in the host PID namespace with no socket and only the
+// capabilities of the host-mode overlay — it profiles JVM containers it finds through their cgroups, as
+// `podflame profile --agent URL --container-id ID` asks.
 import t from 'tap';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { HEADERS } from '../../shared/api.js';
-import { TEST_LABEL, dockerCli, requireDockerEnv } from '../helpers/docker-env.js';
+import { REPO_ROOT, TEST_LABEL, dockerCli, requireDockerEnv } from '../helpers/docker-env.js';
 import { JvmContainers, newPod } from '../helpers/jvm-containers.js';
 import { call, statusNote } from '../agent/http.js';
+import { foldedTotal, runCli } from '../agent/e2e-agent.js';
+import { hostModeCapabilities, kubectlSkip } from '../manifests/manifest-docs.js';
 import { ensureAgentImage } from './agent-image.js';
 
 // The first run builds the image (npm ci twice, tsc) on a loaded machine.
@@ -129,4 +137,145 @@ if (env) {
     t.ok(Number(profile.headers[HEADERS.samples]) > 0, `${profile.headers[HEADERS.samples]} samples`);
     t.match(profile.text, 'Hot.hotFibonacci', 'the JVM hot method is named');
   });
+
+  t.test('host mode tools: perf, jattach, procps and the capture script the agent runs by default', async (t) => {
+    const script = await readFile(join(REPO_ROOT, 'agent/capture/podflame-capture.sh'));
+    const probe = await dockerCli([
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--label',
+      `${TEST_LABEL}=image`,
+      '--entrypoint',
+      'bash',
+      image,
+      '-c',
+      // jattach without arguments prints its usage and exits 1; `|| true` keeps that from failing the probe.
+      'set -e; perf --version; { jattach 2>&1 || true; } | head -n 1; ps --version; ' +
+        'stat -c "%a %U" /usr/local/bin/podflame-capture; sha256sum < /usr/local/bin/podflame-capture; ' +
+        'ls /var/lib/apt/lists /var/cache/apt/archives | grep -c -e "_" -e "\\.deb$" || true',
+    ]);
+    const [perf, jattach, ps, mode, sha, leftovers] = probe.trim().split('\n');
+    t.match(perf, /^perf version \d+\.\d+/, `perf runs: ${perf}`);
+    t.match(jattach, /jattach|Usage/i, `jattach runs: ${jattach}`);
+    t.match(ps, /procps/, `ps runs: ${ps}`);
+    t.equal(mode, '755 root', 'the capture script is executable, owned by root');
+    t.equal(
+      sha?.split(' ')[0],
+      createHash('sha256').update(script).digest('hex'),
+      'it is agent/capture/podflame-capture.sh',
+    );
+    t.equal(leftovers, '0', 'no package lists or downloaded packages left in the image');
+
+    const help = await dockerCli([
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--label',
+      `${TEST_LABEL}=image`,
+      image,
+      '--help',
+    ]);
+    t.match(help, /--runtime /, 'the agent has --runtime');
+    t.match(
+      help,
+      /--capture-script PATH\n.*default \/usr\/local\/bin\/podflame-capture\)/,
+      "the agent's --capture-script default is where the image puts the script",
+    );
+  });
+
+  t.test(
+    'host mode, with only the overlay capabilities: profiles JVMs found through cgroups, root and uid 1000',
+    { skip: await kubectlSkip() },
+    async (t) => {
+      const capabilities = await hostModeCapabilities();
+      const name = `podflame-agent-host-${randomBytes(4).toString('hex')}`;
+      const nodeName = `image-host-${randomBytes(3).toString('hex')}`;
+      t.teardown(() => dockerCli(['rm', '-f', name]).catch(() => undefined));
+      // As the host-mode DaemonSet runs it: node PID namespace, no docker.sock, every capability dropped but the
+      // overlay's, seccomp unconfined, read-only root with a writable /tmp. The host network only so this test can
+      // reach it on loopback (the pod has its own).
+      const containerId = (
+        await dockerCli([
+          'run',
+          '-d',
+          '--name',
+          name,
+          '--label',
+          `${TEST_LABEL}=image`,
+          '--pid',
+          'host',
+          '--network',
+          'host',
+          '--cap-drop',
+          'ALL',
+          ...capabilities.flatMap((c) => ['--cap-add', c]),
+          '--security-opt',
+          'seccomp=unconfined',
+          '--security-opt',
+          'no-new-privileges',
+          '--read-only',
+          '--tmpfs',
+          '/tmp:rw,size=512m',
+          image,
+          '--listen',
+          '127.0.0.1:0',
+          '--runtime',
+          'host',
+          '--node-name',
+          nodeName,
+        ])
+      ).trim();
+      const url = await waitForListening(name);
+      const effective = await dockerCli(['exec', name, 'grep', '^CapEff:', '/proc/1/status']);
+      t.comment(`agent ${effective.trim()} with ${capabilities.join(', ')}`);
+
+      const ready = await call(url, 'GET', '/readyz');
+      t.equal(ready.status, 200, statusNote(ready));
+      t.equal((ready.json as { runtime?: string }).runtime, 'host', '/readyz says host mode');
+      const targets = await call(url, 'GET', '/v1/targets');
+      t.equal(targets.status, 200, statusNote(targets));
+      t.equal((targets.json as { runtime?: string }).runtime, 'host', 'GET /v1/targets says host mode');
+
+      const jvms = new JvmContainers(env);
+      t.teardown(() => jvms.cleanup());
+      const rootJvm = await jvms.startJvm({ pod: newPod('image-host'), containerName: 'app' });
+      const userJvm = await jvms.startJvm({
+        pod: newPod('image-host-uid'),
+        containerName: 'app',
+        launch: 'shell',
+        user: '1000:1000',
+      });
+      await Promise.all([jvms.waitForWarmup(rootJvm), jvms.waitForWarmup(userJvm)]);
+      const dir = await mkdtemp(join(tmpdir(), 'podflame-image-host-'));
+      t.teardown(() => rm(dir, { recursive: true, force: true }));
+
+      for (const [what, jvm] of [
+        ['a root JVM as PID 1', rootJvm],
+        ['a uid 1000 JVM under sh -c', userJvm],
+      ] as const) {
+        const r = await runCli(
+          ['profile', '--agent', url, '--container-id', jvm.id, '-d', '3', '--format', 'folded'],
+          dir,
+        );
+        t.equal(r.code, 0, `${what}: ${r.stderr}`);
+        t.ok(foldedTotal(r.stdout) > 0, `${what}: ${foldedTotal(r.stdout)} samples`);
+        t.match(r.stdout, 'Hot.hotFibonacci', `${what}: JIT frames named (jattach wrote the perf map)`);
+        t.notMatch(r.stderr, /ATTACH_FAILED|PERFMAP_FAILED|TARGET_NOT_FOUND/, `${what}: no attach or lookup warning`);
+      }
+
+      // perf record and perf script ran inside the agent's container: its peak memory must fit the overlay's limit.
+      const peak = await readFile(`/sys/fs/cgroup/memory/docker/${containerId}/memory.max_usage_in_bytes`, 'utf8')
+        .catch(() => readFile(`/sys/fs/cgroup/system.slice/docker-${containerId}.scope/memory.peak`, 'utf8'))
+        .then(Number)
+        .catch(() => undefined);
+      if (peak === undefined) t.comment('the agent container memory peak is not readable on this host');
+      else {
+        t.comment(`agent container peak memory over both captures: ${(peak / 2 ** 20).toFixed(0)} MiB`);
+        t.ok(peak < 2 ** 30, 'within the host-mode overlay memory limit (1Gi)');
+      }
+    },
+  );
 }

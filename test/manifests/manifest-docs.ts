@@ -10,7 +10,7 @@ import { parseAllDocuments } from 'yaml';
 import { Namespace, ServiceAccount, ConfigMap } from 'kubernetes-models/v1';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
 import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
-import { REPO_ROOT } from '../helpers/docker-env.js';
+import { REPO_ROOT, inCI } from '../helpers/docker-env.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Doc = Record<string, any>;
@@ -44,7 +44,7 @@ export async function kubectlAvailable(): Promise<boolean> {
 
 /** `false` (run) when kubectl is present or in CI; else the reason to skip. */
 export async function kubectlSkip(): Promise<false | string> {
-  if (process.env.CI === 'true' || (await kubectlAvailable())) return false;
+  if (inCI() || (await kubectlAvailable())) return false;
   return 'kubectl is not installed (kustomize rendering)';
 }
 
