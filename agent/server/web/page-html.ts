@@ -22,7 +22,7 @@ export const WEB_PAGE_HTML = `<!doctype html>
   <div class="controls">
     <form id="token-form" class="token" autocomplete="off">
       <label for="token">Token</label>
-      <input id="token" type="password" placeholder="bearer token, if the agent asks for one" spellcheck="false">
+      <input id="token" type="password" placeholder="bearer token (if asked)" spellcheck="false">
       <button type="submit">Use</button>
       <button type="button" id="token-clear" class="quiet">Forget</button>
     </form>

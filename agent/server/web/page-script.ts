@@ -201,8 +201,8 @@ function renderRecent(result) {
       graphButton(entry, p.status === 'running' ? 'capturing…' : p.status === 'failed' ? 'no graph' : null),
     ]);
   });
-  showRows(s, rows, message(['No on-demand profiles yet — run ', { code: 'podflame profile POD' },
-    ' (or POST /v1/profiles to this agent); the agent keeps the latest ones in memory.']));
+  showRows(s, rows, message(['No captures yet — run ', { code: 'podflame profile POD' },
+    ' (or POST /v1/profiles to this agent); the agent keeps its latest ones in memory.']));
 }
 
 function renderStored(result) {
@@ -411,7 +411,7 @@ function closeGraph() {
 function showTokenState() {
   var input = byId('token');
   input.value = '';
-  input.placeholder = storage(TOKEN_KEY) ? 'token kept for this tab' : 'bearer token, if the agent asks for one';
+  input.placeholder = storage(TOKEN_KEY) ? 'token kept for this tab' : 'bearer token (if asked)';
   byId('token-clear').disabled = !storage(TOKEN_KEY);
 }
 
