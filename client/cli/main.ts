@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 // Entry point of `podflame` and `kubectl-podflame`: the only client module that touches `process`.
 import { createRequire } from 'node:module';
-import { buildProgram, runProgram } from './program.js';
-import { COMMANDS } from './commands/index.js';
+import { buildProgram, commandsFor, runProgram } from './program.js';
 import type { CliIO } from './io.js';
 
 const require = createRequire(import.meta.url);
@@ -24,6 +23,7 @@ const io: CliIO = {
 };
 
 // kubectl runs plugins as `kubectl-podflame ARGS`; the same binary serves both names.
-const code = await runProgram(buildProgram(io, COMMANDS, version), process.argv.slice(2), io);
+const argv = process.argv.slice(2);
+const code = await runProgram(buildProgram(io, await commandsFor(argv), version), argv, io);
 // Let stdout drain before exiting (large SVGs on a pipe).
 process.stdout.write('', () => process.exit(code));

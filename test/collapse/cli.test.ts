@@ -179,3 +179,37 @@ t.test('in process: output to a slow stdout waits for drain and loses nothing', 
   t.ok(Buffer.concat(out).equals(golden('java-fp.tid.collapsed')));
   t.ok(drains > 0, 'the command waited for drain');
 });
+
+t.test(
+  'start-up: `podflame collapse|render|diff-folded` load only their own command, with the same help',
+  async (t) => {
+    const { PassThrough } = await import('node:stream');
+    const { buildProgram, commandsFor } = await import('../../client/cli/program.js');
+    const { COMMANDS } = await import('../../client/cli/commands/index.js');
+    const io = {
+      stdin: new PassThrough(),
+      stdout: new PassThrough(),
+      stderr: new PassThrough(),
+      env: {},
+      cwd: FIXTURES,
+      interactive: false,
+      signal: new AbortController().signal,
+    };
+    const full = buildProgram(io, COMMANDS, '0');
+    for (const name of ['collapse', 'render', 'diff-folded']) {
+      const commands = await commandsFor([name, '--help']);
+      t.equal(commands.length, 1, `${name}: one command registered`);
+      const alone = buildProgram(io, commands, '0');
+      t.same(
+        alone.commands.map((c) => c.name()),
+        [name],
+      );
+      const help = (p: typeof full): string => p.commands.find((c) => c.name() === name)?.helpInformation() ?? '';
+      t.ok(help(full).includes(`Usage: podflame ${name}`));
+      t.equal(help(alone), help(full), `${name}: the same help as in the full program`);
+    }
+    for (const argv of [[], ['--help'], ['help', 'collapse'], ['profile'], ['collapsee'], ['toString']]) {
+      t.equal(await commandsFor(argv), COMMANDS, `${JSON.stringify(argv)}: every command`);
+    }
+  },
+);
