@@ -72,10 +72,16 @@ async function resolvePodContainer(
     ? `pod ${first.labels[KUBE_LABELS.namespace] ?? '?'}/${first.labels[KUBE_LABELS.podName] ?? '?'} (UID ${uid})`
     : `pod UID ${uid}`;
   if (matches.length === 0) {
+    // Host mode sees containers by the IDs in their cgroups, without kubelet's names.
+    const byIdOnly =
+      runtime.kind === 'host'
+        ? ` (host mode knows containers by ID only: give the container's ID from the pod's status, ` +
+          `kubectl get pod -o jsonpath='{.status.containerStatuses[?(@.name=="${name}")].containerID}')`
+        : '';
     const message =
       containers.length === 0
-        ? `no containers of ${pod} on node ${nodeName}: the pod runs on another node, or has not started`
-        : `${pod} has no container '${name}' on node ${nodeName}; its containers: ${names.join(', ')}`;
+        ? `no containers of ${pod} on node ${nodeName}: the pod runs on another node, or has not started${byIdOnly}`
+        : `${pod} has no container '${name}' on node ${nodeName}; its containers: ${names.join(', ')}${byIdOnly}`;
     throw new PodflameError('TARGET_NOT_FOUND', message, {
       details: { podUid: uid, container: name, node: nodeName, containers: names },
     });
