@@ -230,7 +230,7 @@ function renderStored(result) {
     return row(entry.key, [
       timeCell(p.start),
       targetCell(p.namespace, p.pod, p.container, p.containerId),
-      el('td', {}, [p.schedule === null ? el('span', { class: 'muted', text: 'none' }) : p.schedule]),
+      el('td', { class: 'nowrap' }, [p.schedule === null ? el('span', { class: 'muted', text: 'none' }) : p.schedule]),
       el('td', { class: 'num', text: p.durationSeconds + ' s' }),
       el('td', { class: 'num', text: p.frequencyHz + ' Hz' }),
       el('td', { class: 'num', text: number(p.samples) }),
@@ -270,7 +270,7 @@ function renderSchedules(result) {
     var c = x.counts;
     var parts = [[c.ok, 'ok'], [c.partial, 'partial'], [c.failed, 'failed'], [c.noTargets, 'no targets'], [c.skipped, 'skipped']]
       .filter(function (p) { return p[0] > 0; }).map(function (p) { return p[0] + ' ' + p[1]; });
-    var name = el('td', { class: 'name' }, [el('div', { class: 'pod', text: x.name }),
+    var name = el('td', { class: 'name nowrap' }, [el('div', { class: 'pod', text: x.name }),
       el('div', { class: 'sub' }, [x.source === 'api' ? 'from the API' : 'from the file', x.running ? ' · ' : '',
         x.running ? badge('running', 'run') : null])]);
     return row('schedule:' + x.name, [

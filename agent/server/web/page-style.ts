@@ -58,9 +58,12 @@ tr.selected, tr.selected:hover { background: var(--sel); }
 .time { white-space: nowrap; font-variant-numeric: tabular-nums; }
 .sub { color: var(--muted); font-size: 12px; }
 .target .pod, .name .pod { font-weight: 600; overflow-wrap: anywhere; }
+.target { min-width: 16em; }
+.nowrap, td code { white-space: nowrap; }
 td.act { text-align: right; white-space: nowrap; }
 .error-cell { color: var(--bad); max-width: 28em; }
 .warnings { max-width: 22em; }
+.warnings .badge { white-space: normal; border-radius: 6px; }
 
 .badge { display: inline-block; padding: 0 7px; border-radius: 10px; font-size: 12px; line-height: 18px;
   background: #e9ecef; color: #495057; margin: 0 4px 2px 0; white-space: nowrap; }
@@ -76,4 +79,10 @@ td.act { text-align: right; white-space: nowrap; }
   background: #fff; }
 #viewer-frame[hidden] { display: none; }
 footer { padding: 4px 24px 20px; font-size: 12px; }
+@media (max-width: 1100px) {
+  body { font-size: 13px; }
+  main { padding: 12px; }
+  .card { padding: 12px; }
+  th, td { padding: 6px 6px; }
+}
 `;
