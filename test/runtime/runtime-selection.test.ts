@@ -47,15 +47,15 @@ t.test('auto: host when nothing answers on the Docker socket', async (t) => {
   t.match(s.reason, /^auto: no Docker engine \(the Docker engine at .* does not answer/);
 });
 
-t.test('auto: docker when the engine answers', async (t) => {
-  if (!existsSync('/var/run/docker.sock')) {
-    t.skip('no Docker engine on this machine');
-    return;
-  }
-  const s = await selectRuntime({ choice: 'auto', docker, host: {} });
-  t.match(s, { kind: 'docker', reason: 'auto: the Docker engine answers' });
-  await s.runtime.close();
-});
+t.test(
+  'auto: docker when the engine answers',
+  { skip: !existsSync('/var/run/docker.sock') && 'no Docker engine' },
+  async (t) => {
+    const s = await selectRuntime({ choice: 'auto', docker, host: {} });
+    t.match(s, { kind: 'docker', reason: 'auto: the Docker engine answers' });
+    await s.runtime.close();
+  },
+);
 
 t.test('host runtime: unreadable /proc and a missing capture script are reported', async (t) => {
   const r = new HostRuntime({ procRoot: '/nonexistent-proc', captureScript: '/nonexistent/podflame-capture' });
