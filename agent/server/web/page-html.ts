@@ -55,7 +55,7 @@ export const WEB_PAGE_HTML = `<!doctype html>
     </table>
   </section>
   <section id="stored" class="card">
-    <div class="card-head"><h2>Stored profiles</h2><span class="muted">node-local store, taken by schedules, newest first</span></div>
+    <div class="card-head"><h2>Stored profiles</h2><span class="muted">node-local store, taken by schedules in the last 24 hours, newest first</span></div>
     <p class="state"></p>
     <table hidden>
       <thead><tr><th>Started</th><th>Target</th><th>Schedule</th><th class="num">Duration</th><th class="num">Frequency</th><th class="num">Samples</th><th>Warnings</th><th></th></tr></thead>

@@ -13,6 +13,7 @@ export const WEB_PAGE_SCRIPT = String.raw`(function () {
 
 var REFRESH_MS = 10000;
 var STORED_SHOWN = 50;
+var STORED_SINCE = 'now-24h';
 var TOKEN_KEY = 'podflame.token';
 var AUTO_KEY = 'podflame.autoRefresh';
 
@@ -238,11 +239,12 @@ function renderStored(result) {
       graphButton(entry, null),
     ]);
   });
-  showRows(s, rows, message(['No stored profiles yet: they appear after a schedule’s first run.']));
+  showRows(s, rows, message(['No stored profiles in the last 24 hours: they appear after a schedule’s run (',
+    { code: 'podflame history' }, ' lists older ones).']));
   if (items.length > STORED_SHOWN) {
     s.state.className = 'state note';
     s.state.appendChild(message(['Showing the ' + STORED_SHOWN + ' newest of ' + items.length +
-      ' stored profiles; ', { code: 'podflame history' }, ' lists them all.']));
+      ' stored profiles of the last 24 hours; ', { code: 'podflame history' }, ' lists them all.']));
   }
 }
 
@@ -319,7 +321,8 @@ async function refresh() {
   try {
     var results = await Promise.all([
       settle(getJson('v1/profiles/recent')),
-      settle(getJson('v1/profiles')),
+      // The last day only: a store keeps a week by default, too much to fetch every few seconds.
+      settle(getJson('v1/profiles?from=' + STORED_SINCE)),
       settle(getJson('v1/schedules')),
     ]);
     renderRecent(results[0]);
