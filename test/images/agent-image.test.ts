@@ -4,7 +4,7 @@
 // it carries perf, jattach and the capture script, and — run in the host PID namespace with no socket and only the
 // capabilities of the host-mode overlay — it profiles JVM containers it finds through their cgroups, as
 // `podflame profile --agent URL --container-id ID` asks.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -41,9 +41,80 @@ async function waitForListening(name: string): Promise<string> {
   }
 }
 
+/** Linux capability numbers (linux/capability.h) of the capabilities host mode may be granted. */
+const CAPABILITY_BITS: Readonly<Record<string, number>> = {
+  KILL: 5,
+  SETGID: 6,
+  SETUID: 7,
+  SYS_CHROOT: 18,
+  SYS_PTRACE: 19,
+  SYS_ADMIN: 21,
+  SYSLOG: 34,
+  PERFMON: 38,
+};
+
+/** The capability names in a CapEff mask from /proc/PID/status, e.g. `00000004002800c0`; unknown bits by number. */
+function capabilityNames(mask: string): string[] {
+  const bits = BigInt(`0x${mask}`);
+  const names: string[] = [];
+  for (let bit = 0; bit < 64; bit++) {
+    if ((bits >> BigInt(bit)) & 1n) {
+      names.push(Object.keys(CAPABILITY_BITS).find((k) => CAPABILITY_BITS[k] === bit) ?? `bit ${bit}`);
+    }
+  }
+  return names.sort();
+}
+
 if (env) {
   const image = await ensureAgentImage(env.docker);
   const inspected = (await env.docker.getImage(image).inspect()) as unknown as ImageConfig;
+
+  /**
+   * The agent image as the host-mode DaemonSet runs it: node PID namespace, no docker.sock, every capability dropped
+   * but the given ones, seccomp unconfined, no privilege escalation, read-only root with a writable /tmp. The host
+   * network only so that this test reaches it on loopback (the pod has its own). Returns the capabilities its
+   * process holds, read from the host's /proc.
+   */
+  const startHostModeAgent = async (t: Test, capabilities: readonly string[]) => {
+    const name = `podflame-agent-host-${randomBytes(4).toString('hex')}`;
+    t.teardown(() => dockerCli(['rm', '-f', name]).catch(() => undefined));
+    const containerId = (
+      await dockerCli([
+        'run',
+        '-d',
+        '--name',
+        name,
+        '--label',
+        `${TEST_LABEL}=image`,
+        '--pid',
+        'host',
+        '--network',
+        'host',
+        '--cap-drop',
+        'ALL',
+        ...capabilities.flatMap((c) => ['--cap-add', c]),
+        '--security-opt',
+        'seccomp=unconfined',
+        '--security-opt',
+        'no-new-privileges',
+        '--read-only',
+        '--tmpfs',
+        '/tmp:rw,size=512m',
+        image,
+        '--listen',
+        '127.0.0.1:0',
+        '--runtime',
+        'host',
+        '--node-name',
+        `image-host-${randomBytes(3).toString('hex')}`,
+      ])
+    ).trim();
+    const url = await waitForListening(name);
+    const pid = (await dockerCli(['inspect', '-f', '{{.State.Pid}}', name])).trim();
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const effective = capabilityNames(/^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? '0');
+    return { url, containerId, effective };
+  };
 
   t.test('the entrypoint is the agent, on Node 20, with production dependencies only', async (t) => {
     t.same(inspected.Config.Entrypoint, ['node', '/app/dist/agent/main.js']);
@@ -191,46 +262,8 @@ if (env) {
     { skip: await kubectlSkip() },
     async (t) => {
       const capabilities = await hostModeCapabilities();
-      const name = `podflame-agent-host-${randomBytes(4).toString('hex')}`;
-      const nodeName = `image-host-${randomBytes(3).toString('hex')}`;
-      t.teardown(() => dockerCli(['rm', '-f', name]).catch(() => undefined));
-      // As the host-mode DaemonSet runs it: node PID namespace, no docker.sock, every capability dropped but the
-      // overlay's, seccomp unconfined, read-only root with a writable /tmp. The host network only so this test can
-      // reach it on loopback (the pod has its own).
-      const containerId = (
-        await dockerCli([
-          'run',
-          '-d',
-          '--name',
-          name,
-          '--label',
-          `${TEST_LABEL}=image`,
-          '--pid',
-          'host',
-          '--network',
-          'host',
-          '--cap-drop',
-          'ALL',
-          ...capabilities.flatMap((c) => ['--cap-add', c]),
-          '--security-opt',
-          'seccomp=unconfined',
-          '--security-opt',
-          'no-new-privileges',
-          '--read-only',
-          '--tmpfs',
-          '/tmp:rw,size=512m',
-          image,
-          '--listen',
-          '127.0.0.1:0',
-          '--runtime',
-          'host',
-          '--node-name',
-          nodeName,
-        ])
-      ).trim();
-      const url = await waitForListening(name);
-      const effective = await dockerCli(['exec', name, 'grep', '^CapEff:', '/proc/1/status']);
-      t.comment(`agent ${effective.trim()} with ${capabilities.join(', ')}`);
+      const { url, containerId, effective } = await startHostModeAgent(t, capabilities);
+      t.same(effective, [...capabilities].sort(), 'the agent process holds exactly the overlay capabilities');
 
       const ready = await call(url, 'GET', '/readyz');
       t.equal(ready.status, 200, statusNote(ready));
@@ -276,6 +309,19 @@ if (env) {
         t.comment(`agent container peak memory over both captures: ${(peak / 2 ** 20).toFixed(0)} MiB`);
         t.ok(peak < 2 ** 30, 'within the host-mode overlay memory limit (1Gi)');
       }
+
+      // The overlay grants no more than needed: without SETUID and SETGID, jattach cannot take a non-root JVM's
+      // identity, and its Java frames go unnamed (the capture itself still succeeds).
+      const fewer = capabilities.filter((c) => c !== 'SETUID' && c !== 'SETGID');
+      t.not(fewer.length, capabilities.length, 'the overlay grants SETUID and SETGID');
+      const trimmed = await startHostModeAgent(t, fewer);
+      const r = await runCli(
+        ['profile', '--agent', trimmed.url, '--container-id', userJvm.id, '-d', '2', '--format', 'folded'],
+        dir,
+      );
+      t.equal(r.code, 0, r.stderr);
+      t.match(r.stderr, /\[ATTACH_FAILED\]/, `without SETUID and SETGID: ${r.stderr.trim().split('\n')[0]}`);
+      t.notMatch(r.stdout, 'Hot.hotFibonacci', 'and no Java names');
     },
   );
 }

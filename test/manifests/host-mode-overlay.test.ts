@@ -34,7 +34,7 @@ function daemonSet(docs: readonly Doc[]): Doc {
 }
 
 /** What host mode needs, each for a reason given in components/host-mode/daemonset-host-mode.yaml. */
-const HOST_MODE_CAPABILITIES = ['SYS_ADMIN', 'SYS_PTRACE', 'SYSLOG', 'SYS_CHROOT', 'SETUID', 'SETGID', 'KILL'];
+const HOST_MODE_CAPABILITIES = ['SYS_ADMIN', 'SYS_PTRACE', 'SYSLOG', 'SETUID', 'SETGID'];
 
 t.test('every rendered resource validates against the Kubernetes schema', { skip }, async (t) => {
   t.same(overlay.map((d) => d.kind).sort(), [
