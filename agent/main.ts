@@ -13,6 +13,8 @@ import { Router } from 'express';
 import { continuousProfilingFromConfig } from './schedules/from-config.js';
 import { historyRouter } from './server/routes/history.js';
 import type { ContinuousProfiling } from './schedules/continuous-profiling.js';
+import type { PodWatcher } from './schedules/pod-watcher.js';
+import { podWatcherFromConfig } from './pods/pod-watcher-from-config.js';
 
 /** After SIGTERM, everything must be closed by then (kubelet's grace period is 30 s by default). */
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -34,6 +36,18 @@ const config = parsed.config;
 // lines before an exit must not be lost.
 const logger = createLogger(config.logLevel, destination({ dest: 1, sync: true }));
 
+const inCluster = process.env.KUBERNETES_SERVICE_HOST !== undefined;
+// The pods of this node from the Kubernetes API (when the agent has access): host mode names the containers it finds
+// in cgroups with them, schedules match label selectors against them. One watcher for both; started below.
+let pods: PodWatcher | undefined;
+try {
+  if (config.runtime !== 'docker' || config.dataDir !== undefined) {
+    pods = await podWatcherFromConfig(config, { inCluster, logger });
+  }
+} catch (err) {
+  process.stderr.write(`podflame-agent: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(err instanceof PodflameError ? err.exitCode : 2);
+}
 let runtime: ContainerRuntime;
 try {
   const selected = await selectRuntime({
@@ -45,9 +59,17 @@ try {
       procRoot: config.procRoot,
       ...(process.env.PATH !== undefined ? { env: { PATH: process.env.PATH } } : {}),
     },
+    hostDeps: { kill: (pid, signal) => process.kill(pid, signal), ...(pods ? { pods } : {}) },
   });
   runtime = selected.runtime;
-  logger.info({ runtime: selected.kind, reason: selected.reason }, 'capture path chosen');
+  if (pods && selected.kind !== 'host' && config.dataDir === undefined) {
+    await pods.close();
+    pods = undefined;
+  }
+  pods?.start();
+  // Where container names come from: Docker's kubelet labels, the Kubernetes API's pods (host mode), or nowhere.
+  const podNames = selected.kind === 'docker' ? 'labels' : pods ? 'kubernetes-api' : 'none';
+  logger.info({ runtime: selected.kind, reason: selected.reason, podNames }, 'capture path chosen');
 } catch (err) {
   logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'invalid configuration');
   process.exit(err instanceof PodflameError ? err.exitCode : 2);
@@ -65,6 +87,7 @@ try {
 } catch (err) {
   process.stderr.write(`podflame-agent: ${err instanceof Error ? err.message : String(err)}\n`);
   await runtime.close().catch(() => undefined);
+  await pods?.close().catch(() => undefined);
   process.exit(err instanceof PodflameError ? err.exitCode : 2);
 }
 
@@ -80,6 +103,7 @@ function shutdown(signal: string): void {
   deadline.unref();
   (history?.close() ?? Promise.resolve())
     .then(() => agent.close())
+    .then(() => pods?.close())
     .then(
       () => process.exit(0),
       (err: unknown) => {
@@ -97,8 +121,9 @@ try {
     containers: agent.runtime,
     registry: agent.metrics.registry,
     logger,
-    inCluster: process.env.KUBERNETES_SERVICE_HOST !== undefined,
+    inCluster,
     authorizer: access.authorizer,
+    ...(pods ? { pods } : {}),
   });
   historyRoutes.use(history?.router ?? historyRouter({ nodeName: config.nodeName }));
   // Before listening: a bad schedules file stops the start, and the store is open before the first query.
@@ -108,5 +133,6 @@ try {
   await history?.close().catch(() => undefined);
   logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'could not start');
   await runtime.close().catch(() => undefined);
+  await pods?.close().catch(() => undefined);
   process.exit(err instanceof PodflameError ? err.exitCode : 1);
 }

@@ -120,7 +120,8 @@ export class KubernetesAuthorizer implements Authorizer {
     if (!namespace || !podName) {
       throw new PodflameError(
         'FORBIDDEN',
-        `container ${target.containerId.slice(0, 12)} is not part of a Kubernetes pod (it has no kubelet labels); ` +
+        `container ${target.containerId.slice(0, 12)} is not part of a Kubernetes pod (it has no kubelet labels, ` +
+          "and no pod of this node reports its ID in the Kubernetes API's status); " +
           'with --auth kubernetes only containers of pods can be profiled, because access is granted per pod',
         { details: { containerId: target.containerId } },
       );

@@ -69,6 +69,8 @@ export type RuntimeKind = 'docker' | 'host';
 export interface ContainerRuntime {
   /** Absent: `docker` (the first implementation, and the test doubles written for it). */
   readonly kind?: RuntimeKind;
+  /** False when containers are known by ID only (host mode without the Kubernetes API's pods). Absent: true. */
+  readonly knowsPodNames?: boolean;
   /** Throws DOCKER_UNAVAILABLE when the engine does not answer. */
   ping(signal?: AbortSignal): Promise<void>;
   imagePresent(image: string): Promise<boolean>;

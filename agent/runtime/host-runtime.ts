@@ -7,6 +7,11 @@
  * What the Docker path gets from the engine, this does itself: a capture runs in its own process group, killed
  * (SIGTERM, then SIGKILL) on abort so no perf is left behind; every capture process carries its owner and agent
  * instance in its environment, so an agent restarted after a crash finds and kills an earlier instance's captures.
+ *
+ * Pod names: cgroups name a container's ID (and, under kubelet, its pod UID), never its pod's namespace, name or
+ * container name. With a pod directory (the pods of this node from the Kubernetes API), a container whose ID a pod's
+ * status reports gets the same kubelet labels the Docker path reads from the engine, so resolving a pod UID +
+ * container name, titles, listings, schedules and authorization work alike on both paths.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { access, constants, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -25,6 +30,7 @@ import {
   type RunningCapture,
 } from './container-runtime.js';
 import { normalizeContainerId } from './cgroup-match.js';
+import type { PodDirectory } from '../pods/pod-index.js';
 import {
   listPids,
   processesWithEnv,
@@ -59,6 +65,14 @@ export interface HostRuntimeOptions {
    * owner (tests sharing a machine give each runtime its own). Default `true`.
    */
   captureGroup?: string;
+}
+
+/** What HostRuntime is given rather than configured with. */
+export interface HostRuntimeDeps {
+  /** Sends a signal to a process, or to a process group when `pid` is negative (main.ts passes `process.kill`). */
+  kill: (pid: number, signal: NodeJS.Signals) => void;
+  /** The pods of this node from the Kubernetes API; without it containers are known by ID (and pod UID) only. */
+  pods?: PodDirectory;
 }
 
 export const DEFAULT_HOST_RUNTIME_OPTIONS = Object.freeze({
@@ -139,23 +153,43 @@ function validateSpec(spec: CaptureSpec): string {
 }
 
 /** Sends a signal to a whole process group; false when it is already gone. */
-function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+function signalGroup(kill: HostRuntimeDeps['kill'], pgid: number, signal: NodeJS.Signals): boolean {
   try {
-    process.kill(-pgid, signal);
+    kill(-pgid, signal);
     return true;
   } catch {
     return false;
   }
 }
 
+/** The labels kubelet's Docker path would carry, from the pod directory; undefined when it does not know the ID. */
+function podLabels(pods: PodDirectory | undefined, id: string): Record<string, string> | undefined {
+  const known = pods?.containerById(id);
+  if (!known) return undefined;
+  return {
+    [KUBE_LABELS.podUid]: known.pod.uid,
+    [KUBE_LABELS.podName]: known.pod.name,
+    [KUBE_LABELS.namespace]: known.pod.namespace,
+    [KUBE_LABELS.containerName]: known.container.name,
+    [KUBE_LABELS.dockerType]: 'container',
+  };
+}
+
 export class HostRuntime implements ContainerRuntime {
   readonly kind = 'host' as const;
   readonly options: Readonly<ResolvedOptions>;
+  /** True with a pod directory: containers then carry their pod's namespace, name and container name. */
+  readonly knowsPodNames: boolean;
+  readonly #kill: HostRuntimeDeps['kill'];
+  readonly #pods: PodDirectory | undefined;
   readonly #captures = new Set<{ abort(): void; settled: Promise<unknown> }>();
   #closed = false;
 
-  constructor(options: HostRuntimeOptions = {}) {
+  constructor(options: HostRuntimeOptions, deps: HostRuntimeDeps) {
     this.options = Object.freeze(resolveOptions(options));
+    this.#kill = deps.kill;
+    this.#pods = deps.pods;
+    this.knowsPodNames = deps.pods !== undefined;
   }
 
   /** Ready when the host's /proc can be read (cgroups of other processes included). */
@@ -184,9 +218,13 @@ export class HostRuntime implements ContainerRuntime {
   }
 
   async listContainers(filter: { labels?: Record<string, string>; all?: boolean } = {}): Promise<ContainerInfo[]> {
+    const wanted = Object.entries(filter.labels ?? {});
+    if (wanted.length > 0 && this.#pods && !this.#pods.ready()) {
+      // Every container would look nameless: say why rather than answer "no such pod".
+      throw new PodflameError('KUBERNETES_API_ERROR', this.#pods.notReadyReason());
+    }
     const scanned = await this.#scan();
     const infos = await Promise.all([...scanned.values()].map((c) => this.#describe(c)));
-    const wanted = Object.entries(filter.labels ?? {});
     return infos
       .filter((c) => wanted.every(([k, v]) => c.labels[k] === v))
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -265,8 +303,8 @@ export class HostRuntime implements ContainerRuntime {
     let killTimer: NodeJS.Timeout | undefined;
     const onAbort = (): void => {
       if (pgid === undefined) return;
-      signalGroup(pgid, 'SIGTERM');
-      killTimer ??= setTimeout(() => signalGroup(pgid, 'SIGKILL'), o.killGraceMs);
+      signalGroup(this.#kill, pgid, 'SIGTERM');
+      killTimer ??= setTimeout(() => signalGroup(this.#kill, pgid, 'SIGKILL'), o.killGraceMs);
     };
     signal.addEventListener('abort', onAbort, { once: true });
 
@@ -279,7 +317,7 @@ export class HostRuntime implements ContainerRuntime {
       signal.removeEventListener('abort', onAbort);
       clearTimeout(killTimer);
       // Whatever the script left running in its group (it waits for perf, but a SIGKILLed script cannot).
-      if (pgid !== undefined) signalGroup(pgid, 'SIGKILL');
+      if (pgid !== undefined) signalGroup(this.#kill, pgid, 'SIGKILL');
       stderr.end();
       await this.#removeWorkDir(workDir);
       if (!stdout.destroyed) stdout.end();
@@ -326,7 +364,7 @@ export class HostRuntime implements ContainerRuntime {
     for (const { pid, env } of await processesWithEnv(o.procRoot, CAPTURE_ENV.owner)) {
       if (!isLeftover(env.get(CAPTURE_ENV.owner), env.get(CAPTURE_ENV.instance))) continue;
       try {
-        process.kill(pid, 'SIGKILL');
+        this.#kill(pid, 'SIGKILL');
       } catch {
         // gone meanwhile
       }
@@ -395,6 +433,8 @@ export class HostRuntime implements ContainerRuntime {
   }
 
   async #describe(c: ContainerProcesses): Promise<ContainerInfo> {
+    const named = podLabels(this.#pods, c.id);
+    if (named) return { id: c.id, name: c.id.slice(0, 12), image: '', state: 'running', labels: named };
     const labels: Record<string, string> = {};
     if (c.podUid !== undefined) {
       labels[KUBE_LABELS.podUid] = c.podUid;

@@ -4,7 +4,7 @@
  */
 import type { ContainerRuntime, RuntimeKind } from './container-runtime.js';
 import { DockerRuntime, type DockerRuntimeOptions } from './docker-runtime.js';
-import { HostRuntime, type HostRuntimeOptions } from './host-runtime.js';
+import { HostRuntime, type HostRuntimeDeps, type HostRuntimeOptions } from './host-runtime.js';
 
 export const RUNTIME_CHOICES = ['docker', 'host', 'auto'] as const;
 export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
@@ -13,6 +13,8 @@ export interface RuntimeSelectionOptions {
   choice: RuntimeChoice;
   docker: DockerRuntimeOptions;
   host: HostRuntimeOptions;
+  /** What host mode is given: a `kill` (main.ts passes process.kill) and, with Kubernetes access, the node's pods. */
+  hostDeps: HostRuntimeDeps;
   /** How long `auto` waits for the Docker engine's ping, in ms. Default 3000. */
   pingTimeoutMs?: number;
 }
@@ -26,12 +28,12 @@ export interface SelectedRuntime {
 
 export interface RuntimeFactories {
   docker: (options: DockerRuntimeOptions) => ContainerRuntime;
-  host: (options: HostRuntimeOptions) => ContainerRuntime;
+  host: (options: HostRuntimeOptions, deps: HostRuntimeDeps) => ContainerRuntime;
 }
 
 const DEFAULT_FACTORIES: RuntimeFactories = {
   docker: (o) => new DockerRuntime(o),
-  host: (o) => new HostRuntime(o),
+  host: (o, deps) => new HostRuntime(o, deps),
 };
 
 export async function selectRuntime(
@@ -42,7 +44,7 @@ export async function selectRuntime(
     return { runtime: factories.docker(options.docker), kind: 'docker', reason: '--runtime docker' };
   }
   if (options.choice === 'host') {
-    return { runtime: factories.host(options.host), kind: 'host', reason: '--runtime host' };
+    return { runtime: factories.host(options.host, options.hostDeps), kind: 'host', reason: '--runtime host' };
   }
   const docker = factories.docker(options.docker);
   try {
@@ -51,6 +53,10 @@ export async function selectRuntime(
   } catch (err) {
     await docker.close().catch(() => undefined);
     const why = err instanceof Error ? err.message : String(err);
-    return { runtime: factories.host(options.host), kind: 'host', reason: `auto: no Docker engine (${why})` };
+    return {
+      runtime: factories.host(options.host, options.hostDeps),
+      kind: 'host',
+      reason: `auto: no Docker engine (${why})`,
+    };
   }
 }

@@ -8,7 +8,7 @@ import type { AgentConfig } from '../config.js';
 import { PodflameError } from '../../shared/errors.js';
 import { ContinuousProfiling } from './continuous-profiling.js';
 import { captureThrough, type CaptureStarter } from './capture-adapter.js';
-import type { ContainerLister } from './targets.js';
+import type { ContainerLister, PodLabelSource } from './targets.js';
 import type { SchedulerLogger } from './scheduler.js';
 import type { Authorizer } from '../authz/authorizer.js';
 import { requireCaller } from '../server/middleware/authenticate.js';
@@ -22,6 +22,8 @@ export interface ContinuousProfilingDeps {
   inCluster: boolean;
   /** The agent's authorizer: history and schedules are per namespace (may the caller profile its pods?). */
   authorizer?: Pick<Authorizer, 'authorizeNamespace'>;
+  /** The pods of this node, when main.ts already watches them (host mode shares them); main starts and closes it. */
+  pods?: PodLabelSource;
 }
 
 export async function continuousProfilingFromConfig(
@@ -39,7 +41,16 @@ export async function continuousProfilingFromConfig(
     return undefined;
   }
   let pods: ConstructorParameters<typeof ContinuousProfiling>[0]['pods'];
-  if (config.kubeconfig !== undefined || deps.inCluster) {
+  const shared = deps.pods;
+  if (shared) {
+    pods = {
+      labelsFor: (uid) => shared.labelsFor(uid),
+      ready: () => shared.ready(),
+      notReadyReason: () => shared.notReadyReason(),
+      start: () => undefined,
+      close: async () => undefined,
+    };
+  } else if (config.kubeconfig !== undefined || deps.inCluster) {
     const { KubeConfig } = await import('@kubernetes/client-node');
     const { PodWatcher } = await import('./pod-watcher.js');
     const kubeConfig = new KubeConfig();

@@ -1,12 +1,14 @@
 /**
- * The pods of this node and their labels, kept current by watching the Kubernetes API
- * (`GET /api/v1/pods?fieldSelector=spec.nodeName=NODE`, list then watch, as an informer does). Schedules match
- * `labelSelector` against these labels; a pod the watch does not know is not on this node, so it is never profiled.
- * A failed watch is retried after a delay; until the first list has arrived, `ready()` is false.
+ * The pods of this node, kept current by watching the Kubernetes API (`GET /api/v1/pods?fieldSelector=spec.nodeName=NODE`,
+ * list then watch, as an informer does) into a PodIndex. Schedules match `labelSelector` against the pods' labels; a
+ * pod the watch does not know is not on this node, so it is never profiled. Host mode names the containers it finds
+ * in cgroups by the container IDs in the pods' status. A failed watch is retried after a delay; until the first list
+ * has arrived, `ready()` is false.
  */
 import { CoreV1Api, ListWatch, Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { PodflameError } from '../../shared/errors.js';
 import type { PodLabelSource } from './targets.js';
+import { PodIndex, type IndexedPod, type PodContainer, type PodDirectory } from '../pods/pod-index.js';
 
 export interface PodWatcherOptions {
   /** How to reach the API server (the agent's `--kubeconfig`, or in-cluster). Required. */
@@ -21,14 +23,15 @@ export interface PodWatcherOptions {
 
 export const DEFAULT_POD_WATCHER_OPTIONS = Object.freeze({ retryDelayMs: 5_000 });
 
-export class PodWatcher implements PodLabelSource {
+export class PodWatcher implements PodLabelSource, PodDirectory {
   private readonly informer: ListWatch<V1Pod>;
-  private readonly labels = new Map<string, Record<string, string>>();
+  private readonly index = new PodIndex();
   private readonly retryDelayMs: number;
   private readonly logger: NonNullable<PodWatcherOptions['logger']>;
   private readonly nodeName: string;
   private retryTimer: NodeJS.Timeout | undefined;
   private synced = false;
+  private started = false;
   private closed = false;
   private lastError: string | undefined;
 
@@ -56,16 +59,10 @@ export class PodWatcher implements PodLabelSource {
       undefined,
       fieldSelector,
     );
-    const remember = (pod: V1Pod) => {
-      const uid = pod.metadata?.uid;
-      if (uid) this.labels.set(uid, { ...(pod.metadata?.labels ?? {}) });
-    };
+    const remember = (pod: V1Pod) => this.index.put(pod);
     this.informer.on('add', remember);
     this.informer.on('update', remember);
-    this.informer.on('delete', (pod) => {
-      const uid = pod.metadata?.uid;
-      if (uid) this.labels.delete(uid);
-    });
+    this.informer.on('delete', (pod) => this.index.remove(pod));
     this.informer.on('error', (err: unknown) => this.retry(err));
   }
 
@@ -81,9 +78,14 @@ export class PodWatcher implements PodLabelSource {
     this.retryTimer.unref();
   }
 
-  /** Starts listing and watching; does not wait for the API server (an unreachable one is retried). */
+  /**
+   * Starts listing and watching; does not wait for the API server (an unreachable one is retried). Idempotent: host
+   * mode and the schedules share one watcher.
+   */
   start(): void {
     if (this.closed) throw new PodflameError('INTERNAL', 'the pod watcher is closed');
+    if (this.started) return;
+    this.started = true;
     this.informer.start().catch((err: unknown) => this.retry(err));
   }
 
@@ -99,12 +101,20 @@ export class PodWatcher implements PodLabelSource {
   }
 
   labelsFor(podUid: string): Readonly<Record<string, string>> | undefined {
-    return this.labels.get(podUid);
+    return this.index.labelsFor(podUid);
+  }
+
+  podByUid(uid: string): IndexedPod | undefined {
+    return this.index.podByUid(uid);
+  }
+
+  containerById(containerId: string): { pod: IndexedPod; container: PodContainer } | undefined {
+    return this.index.containerById(containerId);
   }
 
   /** Pods known on this node (for tests and status). */
   get size(): number {
-    return this.labels.size;
+    return this.index.size;
   }
 
   async close(): Promise<void> {

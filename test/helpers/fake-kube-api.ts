@@ -1,7 +1,7 @@
 /**
  * A stand-in Kubernetes API server for tests: a real HTTPS (or HTTP) server on loopback speaking the API server's
- * wire format for the few endpoints podflame uses — pods (get, list with label and field selectors, the pod proxy),
- * apps/v1 workloads, TokenReview and SubjectAccessReview. It authenticates bearer tokens, asks a test-supplied
+ * wire format for the few endpoints podflame uses — pods (get, list with label and field selectors, watch, the pod
+ * proxy), apps/v1 workloads, TokenReview and SubjectAccessReview. It authenticates bearer tokens, asks a test-supplied
  * policy for authorization, records every request, and proxies `/api/v1/namespaces/NS/pods/NAME:PORT/proxy/...`
  * to the pod's IP the way the real one does: the caller's Authorization header is dropped once it has been checked.
  */
@@ -332,8 +332,15 @@ export interface KubeconfigSpec {
   insecure?: boolean;
 }
 
+/** An open `GET …/pods?watch=true` (the agent's pod watcher): the pods it selects and where their events go. */
+interface PodWatchStream {
+  selects: (pod: Json) => boolean;
+  res: http.ServerResponse;
+}
+
 export class FakeKubeApi {
   readonly requests: RecordedRequest[] = [];
+  private readonly podWatches = new Set<PodWatchStream>();
   readonly proxied: ProxiedRequest[] = [];
   private readonly objects = new Map<string, Json>();
   private readonly tokens: Record<string, FakeUser>;
@@ -381,6 +388,8 @@ export class FakeKubeApi {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
+    for (const w of this.podWatches) w.res.end();
+    this.podWatches.clear();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -391,11 +400,24 @@ export class FakeKubeApi {
   putPod(pod: Json): void {
     const ns = String(dig(pod, 'metadata', 'namespace'));
     const name = String(dig(pod, 'metadata', 'name'));
-    this.objects.set(`pods/${ns}/${name}`, this.stamp(pod));
+    const key = `pods/${ns}/${name}`;
+    const type = this.objects.has(key) ? 'MODIFIED' : 'ADDED';
+    const stamped = this.stamp(pod);
+    this.objects.set(key, stamped);
+    this.emitPodEvent(type, stamped);
   }
 
   deletePod(namespace: string, name: string): void {
+    const pod = this.objects.get(`pods/${namespace}/${name}`);
     this.objects.delete(`pods/${namespace}/${name}`);
+    if (pod) this.emitPodEvent('DELETED', this.stamp(pod));
+  }
+
+  // One watch event per line, e.g. {"type":"MODIFIED","object":{"kind":"Pod","apiVersion":"v1","metadata":{…},…}}
+  private emitPodEvent(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: Json): void {
+    for (const w of this.podWatches) {
+      if (w.selects(pod)) w.res.write(`${JSON.stringify({ type, object: pod })}\n`);
+    }
   }
 
   /** Adds a node (only its name and Ready condition matter here). */
@@ -622,22 +644,29 @@ export class FakeKubeApi {
   }
 
   private listPods(res: http.ServerResponse, namespace: string | undefined, query: URLSearchParams): void {
-    let items = this.podsIn(namespace);
+    let selects: (pod: Json) => boolean;
     try {
-      const labelSelector = query.get('labelSelector');
-      if (labelSelector) {
-        const reqs = parseLabelSelector(labelSelector);
-        items = items.filter((p) => {
-          const labels = (dig(p, 'metadata', 'labels') ?? {}) as Record<string, string>;
-          return reqs.every((r) => r(labels));
-        });
-      }
+      const labelReqs = parseLabelSelector(query.get('labelSelector') ?? '');
       const fieldSelector = query.get('fieldSelector');
-      if (fieldSelector) items = items.filter(parseFieldSelector(fieldSelector));
+      const fields = fieldSelector ? parseFieldSelector(fieldSelector) : () => true;
+      selects = (p) =>
+        (namespace === undefined || dig(p, 'metadata', 'namespace') === namespace) &&
+        labelReqs.every((r) => r((dig(p, 'metadata', 'labels') ?? {}) as Record<string, string>)) &&
+        fields(p);
     } catch (err) {
       this.sendJson(res, 400, statusBody(400, 'BadRequest', (err as Error).message));
       return;
     }
+    if (query.get('watch') === 'true' || query.get('watch') === '1') {
+      // Events from now on (a real server replays those after resourceVersion; tests change pods after watching).
+      res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+      res.flushHeaders();
+      const watch: PodWatchStream = { selects, res };
+      this.podWatches.add(watch);
+      res.on('close', () => this.podWatches.delete(watch));
+      return;
+    }
+    const items = this.podsIn(namespace).filter(selects);
     // List items carry no kind/apiVersion of their own; the list does.
     const bare = items.map((p) => {
       const { kind: _k, apiVersion: _a, ...rest } = p;

@@ -19,7 +19,10 @@ const ctr = docker ? await requireContainerdEnv(t, docker) : undefined;
 
 if (ctr) {
   const workRoot = await mkdtemp(join(tmpdir(), 'podflame-ctr-work-'));
-  const runtime = new HostRuntime({ captureScript: CAPTURE_SCRIPT, workRoot, captureGroup: uniqueId('host-ctr') });
+  const runtime = new HostRuntime(
+    { captureScript: CAPTURE_SCRIPT, workRoot, captureGroup: uniqueId('host-ctr') },
+    { kill: process.kill.bind(process) },
+  );
   const agentInstance = `host-ctr-node.${uniqueId('agent')}`;
   t.teardown(async () => {
     await runtime.close();

@@ -22,7 +22,10 @@ if (env) {
   const workRoot = await mkdtemp(join(tmpdir(), 'podflame-host-work-'));
   const captureGroup = uniqueId('host-docker');
   const make = (o: HostRuntimeOptions = {}): HostRuntime =>
-    new HostRuntime({ captureScript: CAPTURE_SCRIPT, workRoot, captureGroup, ...o });
+    new HostRuntime(
+      { captureScript: CAPTURE_SCRIPT, workRoot, captureGroup, ...o },
+      { kill: process.kill.bind(process) },
+    );
   const runtime = make();
   const jvms = new JvmContainers(env);
   const agentInstance = `host-docker-node.${uniqueId('agent')}`;

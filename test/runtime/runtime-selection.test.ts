@@ -29,20 +29,27 @@ t.test('the flags: --runtime, --capture-script, --proc-root', async (t) => {
 });
 
 const docker = { captureImage: 'podflame-perf:latest' };
+const hostDeps = { kill: (pid: number, signal: NodeJS.Signals) => process.kill(pid, signal) };
 
 t.test('docker and host are taken as said', async (t) => {
-  const d = await selectRuntime({ choice: 'docker', docker, host: {} });
+  const d = await selectRuntime({ choice: 'docker', docker, host: {}, hostDeps });
   t.match(d, { kind: 'docker', reason: '--runtime docker' });
   t.equal(d.runtime.kind, 'docker');
   await d.runtime.close();
-  const h = await selectRuntime({ choice: 'host', docker, host: {} });
+  const h = await selectRuntime({ choice: 'host', docker, host: {}, hostDeps });
   t.match(h, { kind: 'host', reason: '--runtime host' });
   t.ok(h.runtime instanceof HostRuntime);
 });
 
 t.test('auto: host when nothing answers on the Docker socket', async (t) => {
   const socketPath = `/tmp/podflame-no-docker-${randomBytes(4).toString('hex')}.sock`;
-  const s = await selectRuntime({ choice: 'auto', docker: { ...docker, socketPath }, host: {}, pingTimeoutMs: 1000 });
+  const s = await selectRuntime({
+    choice: 'auto',
+    docker: { ...docker, socketPath },
+    host: {},
+    hostDeps,
+    pingTimeoutMs: 1000,
+  });
   t.equal(s.kind, 'host');
   t.match(s.reason, /^auto: no Docker engine \(the Docker engine at .* does not answer/);
 });
@@ -51,14 +58,17 @@ t.test(
   'auto: docker when the engine answers',
   { skip: !existsSync('/var/run/docker.sock') && 'no Docker engine' },
   async (t) => {
-    const s = await selectRuntime({ choice: 'auto', docker, host: {} });
+    const s = await selectRuntime({ choice: 'auto', docker, host: {}, hostDeps });
     t.match(s, { kind: 'docker', reason: 'auto: the Docker engine answers' });
     await s.runtime.close();
   },
 );
 
 t.test('host runtime: unreadable /proc and a missing capture script are reported', async (t) => {
-  const r = new HostRuntime({ procRoot: '/nonexistent-proc', captureScript: '/nonexistent/podflame-capture' });
+  const r = new HostRuntime(
+    { procRoot: '/nonexistent-proc', captureScript: '/nonexistent/podflame-capture' },
+    hostDeps,
+  );
   await t.rejects(r.ping(), { code: 'HOST_PROC_UNAVAILABLE', message: /hostPID: true/ });
   t.equal(await r.imagePresent(), false);
   const err = await r
@@ -76,6 +86,6 @@ t.test('host runtime: unreadable /proc and a missing capture script are reported
     ),
     { code: 'INVALID_REQUEST' },
   );
-  t.throws(() => new HostRuntime({ procRoot: 'proc' }), { code: 'CONFIG_INVALID' });
-  t.throws(() => new HostRuntime({ niceness: 40 }), { code: 'CONFIG_INVALID' });
+  t.throws(() => new HostRuntime({ procRoot: 'proc' }, hostDeps), { code: 'CONFIG_INVALID' });
+  t.throws(() => new HostRuntime({ niceness: 40 }, hostDeps), { code: 'CONFIG_INVALID' });
 });
