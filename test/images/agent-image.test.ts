@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { HEADERS } from '../../shared/api.js';
 import { REPO_ROOT, TEST_LABEL, dockerCli, requireDockerEnv } from '../helpers/docker-env.js';
 import { JvmContainers, newPod } from '../helpers/jvm-containers.js';
+import { requireContainerdEnv } from '../helpers/containerd-env.js';
 import { call, statusNote } from '../agent/http.js';
 import { foldedTotal, runCli } from '../agent/e2e-agent.js';
 import { hostModeCapabilities, kubectlSkip } from '../manifests/manifest-docs.js';
@@ -322,6 +323,26 @@ if (env) {
       t.equal(r.code, 0, r.stderr);
       t.match(r.stderr, /\[ATTACH_FAILED\]/, `without SETUID and SETGID: ${r.stderr.trim().split('\n')[0]}`);
       t.notMatch(r.stdout, 'Hot.hotFibonacci', 'and no Java names');
+    },
+  );
+
+  t.test(
+    'host mode, with only the overlay capabilities: a uid 1000 JVM that containerd runs and Docker does not know',
+    { skip: await kubectlSkip() },
+    async (t) => {
+      const containerd = await requireContainerdEnv(t, env);
+      if (!containerd) return;
+      t.teardown(() => containerd.cleanup());
+      const { url } = await startHostModeAgent(t, await hostModeCapabilities());
+      const app = await containerd.startJvm({ launch: 'shell', uid: 1000 });
+      await t.rejects(dockerCli(['inspect', app.id]), /No such object/i, 'Docker does not know the container');
+      await containerd.waitForWarmup(app);
+      const dir = await mkdtemp(join(tmpdir(), 'podflame-image-ctr-'));
+      t.teardown(() => rm(dir, { recursive: true, force: true }));
+      const r = await runCli(['profile', '--agent', url, '--container-id', app.id, '-d', '3', '-o', 'ctr.svg'], dir);
+      t.equal(r.code, 0, r.stderr);
+      t.notMatch(r.stderr, /ATTACH_FAILED|PERFMAP_FAILED/, 'no attach warning');
+      t.match(await readFile(join(dir, 'ctr.svg'), 'utf8'), 'Hot.hotFibonacci', 'the JVM hot method is named');
     },
   );
 }
