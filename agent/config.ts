@@ -55,7 +55,10 @@ export interface AgentConfig {
   auth: AuthMode;
   /** Static tokens for `--auth token` (kube-apiserver token file format). No default. */
   tokenFile?: string;
-  /** The agent's own kubeconfig for `--auth kubernetes`. Default: the in-cluster service account. */
+  /**
+   * The agent's own kubeconfig for `--auth kubernetes`, the pods of its node (schedules' label selectors, host mode's
+   * pod names). Default: the in-cluster service account when the agent runs in a pod, else none.
+   */
   kubeconfig?: string;
   /** Permission a caller needs on the target pod with `--auth kubernetes`. Default `create pods/exec`. */
   authzResource: AuthzResource;
@@ -314,7 +317,9 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     flag: 'kubeconfig',
     env: ['PODFLAME_KUBECONFIG'],
     placeholder: 'FILE',
-    description: "the agent's own access to the Kubernetes API for --auth kubernetes (default: in-cluster)",
+    description:
+      "the agent's own access to the Kubernetes API: --auth kubernetes, schedules' pod labels, host mode's pod names " +
+      '(default: in-cluster)',
     parse: parseNonEmpty('a file path'),
   }),
   option({
