@@ -14,6 +14,8 @@ const NOT_ENGINE_ERRORS: ReadonlySet<ErrorCode> = new Set([
   'CAPTURE_ABORTED',
   'CAPTURE_TIMEOUT',
   'OUTPUT_TOO_LARGE',
+  // Host mode's pod list not there yet: the Kubernetes API's doing, not the engine's.
+  'KUBERNETES_API_ERROR',
 ]);
 
 export function instrumentRuntime(runtime: ContainerRuntime, metrics: AgentMetrics): ContainerRuntime {

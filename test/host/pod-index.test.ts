@@ -14,6 +14,7 @@ import { resolveTarget, targetTitle } from '../../agent/targets/resolve.js';
 import { listTargets } from '../../agent/targets/list.js';
 import { TargetFinder } from '../../agent/schedules/targets.js';
 import { PodWatchApi } from '../schedules/pod-watch-api.js';
+import { podWatcherFromConfig } from '../../agent/pods/pod-watcher-from-config.js';
 
 const FIXTURES = new URL('../fixtures/cgroup/', import.meta.url);
 const fixture = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf8');
@@ -123,6 +124,41 @@ t.test('the pod watcher keeps the index: added, started, restarted, relabelled, 
   await until(() => watcher.podByUid('uid-1') === undefined, 'the deleted pod');
   t.equal(watcher.containerById(id('2')), undefined);
   t.equal(watcher.size, 0);
+});
+
+t.test("podWatcherFromConfig: only with the agent's own Kubernetes access", async (t) => {
+  t.equal(
+    await podWatcherFromConfig({ nodeName: 'node-a' }, { inCluster: false }),
+    undefined,
+    'none outside a cluster',
+  );
+  await t.rejects(
+    podWatcherFromConfig({ nodeName: 'node-a', kubeconfig: '/nonexistent/kubeconfig' }, { inCluster: false }),
+    {
+      code: 'CONFIG_INVALID',
+      message: /cannot load the agent's kubeconfig \/nonexistent\/kubeconfig/,
+    },
+  );
+  const api = new PodWatchApi();
+  await api.start();
+  const file = join(t.testdir(), 'agent.kubeconfig');
+  writeFileSync(file, api.kubeConfig().exportConfig());
+  api.putPod({
+    namespace: 'shop',
+    name: 'shop-1',
+    uid: 'uid-1',
+    nodeName: 'node-a',
+    containers: [{ name: 'app', containerID: `cri-o://${id('d')}` }],
+  });
+  const watcher = await podWatcherFromConfig({ nodeName: 'node-a', kubeconfig: file }, { inCluster: false });
+  t.teardown(async () => {
+    await watcher?.close();
+    await api.close();
+  });
+  t.equal(watcher?.ready(), false, 'not started by the factory');
+  watcher?.start();
+  await until(() => watcher?.ready() === true, 'the first list');
+  t.equal(watcher?.containerById(id('d'))?.container.name, 'app');
 });
 
 /** A host /proc with one process per entry, from real /proc/<pid>/cgroup samples. */
