@@ -70,6 +70,13 @@ try {
   // Where container names come from: Docker's kubelet labels, the Kubernetes API's pods (host mode), or nowhere.
   const podNames = selected.kind === 'docker' ? 'labels' : pods ? 'kubernetes-api' : 'none';
   logger.info({ runtime: selected.kind, reason: selected.reason, podNames }, 'capture path chosen');
+  if (podNames === 'none' && config.schedulesFile !== undefined) {
+    logger.warn(
+      { schedules: config.schedulesFile },
+      'host mode without Kubernetes API access (in-cluster or --kubeconfig) knows containers by ID only: ' +
+        'schedules, which select pods by namespace and labels, will find no targets',
+    );
+  }
 } catch (err) {
   logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'invalid configuration');
   process.exit(err instanceof PodflameError ? err.exitCode : 2);
