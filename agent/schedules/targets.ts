@@ -1,6 +1,7 @@
 /**
  * Which containers on this node a schedule profiles. The running containers come from the container engine, by the
- * labels kubelet puts on them (namespace, pod name, pod UID, container name). A pod's labels, for `labelSelector`,
+ * labels kubelet puts on them (namespace, pod name, pod UID, container name); in host mode the runtime gives the
+ * containers it finds in cgroups the same labels from the pods' status in the Kubernetes API (agent/pods/). A pod's labels, for `labelSelector`,
  * come from the Kubernetes API when the agent has one (the pod watcher; a pod it does not know is not on this node);
  * in local mode from the pod sandbox's Docker labels, where dockershim and cri-dockerd copy the pod's labels.
  */
