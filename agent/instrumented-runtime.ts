@@ -32,6 +32,7 @@ export function instrumentRuntime(runtime: ContainerRuntime, metrics: AgentMetri
   return {
     ...(runtime.kind !== undefined ? { kind: runtime.kind } : {}),
     ...(runtime.knowsPodNames !== undefined ? { knowsPodNames: runtime.knowsPodNames } : {}),
+    ...(runtime.podNamesStatus ? { podNamesStatus: runtime.podNamesStatus.bind(runtime) } : {}),
     ping: (signal) => counted('ping', () => runtime.ping(signal)),
     imagePresent: (image) => counted('imagePresent', () => runtime.imagePresent(image)),
     listContainers: (filter) => counted('listContainers', () => runtime.listContainers(filter)),

@@ -71,6 +71,11 @@ export interface ContainerRuntime {
   readonly kind?: RuntimeKind;
   /** False when containers are known by ID only (host mode without the Kubernetes API's pods). Absent: true. */
   readonly knowsPodNames?: boolean;
+  /**
+   * Host mode, for /readyz: `ok` when the pods of this node are known from the Kubernetes API, `none` without access
+   * to it, else why they are not known yet. Absent on the Docker path (kubelet's labels name every container).
+   */
+  podNamesStatus?(): string;
   /** Throws DOCKER_UNAVAILABLE when the engine does not answer. */
   ping(signal?: AbortSignal): Promise<void>;
   imagePresent(image: string): Promise<boolean>;

@@ -192,6 +192,11 @@ export class HostRuntime implements ContainerRuntime {
     this.knowsPodNames = deps.pods !== undefined;
   }
 
+  podNamesStatus(): string {
+    if (!this.#pods) return 'none';
+    return this.#pods.ready() ? 'ok' : this.#pods.notReadyReason();
+  }
+
   /** Ready when the host's /proc can be read (cgroups of other processes included). */
   async ping(): Promise<void> {
     try {

@@ -41,6 +41,8 @@ t.test('no Kubernetes access: container IDs only, and the start-up says so', asy
     agent.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('host mode without Kubernetes API access')),
     { level: 'warn', schedules },
   );
+  const ready = (await (await fetch(`${agent.url}/readyz`)).json()) as Record<string, unknown>;
+  t.match(ready, { status: 'ready', runtime: 'host', checks: { podNames: 'none' } }, 'ready all the same');
   const res = await fetch(`${agent.url}/v1/profiles`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -129,11 +129,16 @@ if (ctr) {
   const intruder = api.writeKubeconfig(join(dir, 'intruder.kubeconfig'), { namespace, token: INTRUDER_TOKEN });
   const asTester = { authorization: 'Bearer test-token' };
 
-  t.test('the start-up line says where container names come from', async (tt) => {
+  t.test('the start-up line and /readyz say where container names come from', async (tt) => {
     tt.match(
       agent.logs.find((l) => l.msg === 'capture path chosen'),
       { runtime: 'host', podNames: 'kubernetes-api' },
     );
+    const ready = await until('the first pod list', 30_000, async () => {
+      const body = (await (await fetch(`${agent.url}/readyz`)).json()) as { checks?: { podNames?: string } };
+      return body.checks?.podNames === 'ok' ? body : undefined;
+    });
+    tt.match(ready, { status: 'ready', runtime: 'host', checks: { hostProc: 'ok', captureTools: 'ok' } });
   });
 
   t.test('GET /v1/targets: the ctr container with its pod namespace, name and container name', async (tt) => {

@@ -201,6 +201,7 @@ t.test('HostRuntime names the containers the index knows, as kubelet labels woul
   const kill = (): void => undefined;
   const runtime = new HostRuntime({ procRoot }, { kill, pods: directory(index) });
   t.equal(runtime.knowsPodNames, true);
+  t.equal(runtime.podNamesStatus(), 'ok');
 
   const listed = await runtime.listContainers();
   t.same(
@@ -258,9 +259,11 @@ t.test('HostRuntime names the containers the index knows, as kubelet labels woul
     message: /cannot be listed from the Kubernetes API/,
   });
   t.equal((await unready.listContainers()).length, 2, 'listing by ID still works');
+  t.match(unready.podNamesStatus(), /cannot be listed from the Kubernetes API: connection refused/);
 
   const alone = new HostRuntime({ procRoot }, { kill });
   t.equal(alone.knowsPodNames, false);
+  t.equal(alone.podNamesStatus(), 'none');
   await t.rejects(resolveTarget(alone, { podUid: uid, container: 'app' }, 'node-a'), {
     code: 'TARGET_NOT_FOUND',
     message: /host mode knows containers by ID only.*kubectl get pod -o jsonpath/,

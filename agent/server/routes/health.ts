@@ -78,11 +78,15 @@ export function healthRouter(deps: HealthRouteDeps): Router {
   return router;
 }
 
-/** Host mode: the host's processes can be read (hostPID) and the capture script (perf, jattach) is installed. */
+/**
+ * Host mode: the host's processes can be read (hostPID) and the capture script (perf, jattach) is installed. Whether
+ * pod names are known (`podNames`) is reported but never makes the agent unready: captures by container ID work.
+ */
 async function hostReadiness(deps: HealthRouteDeps, timeoutMs: number, res: Response): Promise<void> {
   const reasons: string[] = [];
   let hostProc = 'ok';
   let captureTools = 'ok';
+  const podNames = deps.runtime.podNamesStatus?.() ?? 'none';
   try {
     await deps.runtime.ping(AbortSignal.timeout(timeoutMs));
   } catch (err) {
@@ -97,14 +101,14 @@ async function hostReadiness(deps: HealthRouteDeps, timeoutMs: number, res: Resp
   }
   if (reasons.length > 0) {
     throw new PodflameError('AGENT_NOT_READY', `not ready: ${reasons.join('; ')}`, {
-      details: { reasons, runtime: 'host', checks: { hostProc, captureTools } },
+      details: { reasons, runtime: 'host', checks: { hostProc, captureTools, podNames } },
     });
   }
   res.json({
     status: 'ready',
     node: deps.nodeName,
     runtime: 'host',
-    checks: { hostProc, captureTools },
+    checks: { hostProc, captureTools, podNames },
     capturesInFlight: deps.inFlight(),
   });
 }
