@@ -8,10 +8,7 @@ import type { CollapseOptions } from './options.js';
 import type { CollapseResult } from './collapse-result.js';
 import { PerfCollapser } from './perf-collapser.js';
 
-/**
- * Read size for files. Chunks below V8's large-object size (128 KiB) are decoded into strings that die young in the
- * nursery; 1 MiB chunks would each be a large object that only a full GC frees, and RSS would grow with input size.
- */
+/** Read size for files: one buffer, reused for every read (the collapser keeps no reference to a chunk). */
 const FILE_CHUNK_BYTES = 64 << 10;
 
 export interface CollapseStreamOptions extends Partial<CollapseOptions> {

@@ -2,8 +2,9 @@
  * Streaming `perf script` → folded stacks, byte-identical to stackcollapse-perf.pl (FlameGraph @41fee1f) with its
  * flags --pid --tid --kernel --jit --all --addrs --event-filter, plus podflame's Java-aware mode.
  *
- * Input is consumed chunk by chunk; only the partial last line is kept between chunks, and memory grows with the
- * number of distinct stacks (plus a bounded cache of cleaned frame names), never with the input size.
+ * Input is consumed chunk by chunk, as bytes; only the partial last line is kept between chunks, and memory grows
+ * with the number of distinct stacks (plus bounded caches of stack lines and cleaned frame names), never with the
+ * input size.
  *
  * A sample in `perf script` text (default fields):
  *
@@ -44,22 +45,40 @@ interface ChainedStackRecord extends StackRecord {
 
 const CLOSE_PAREN = 0x29;
 const HASH = 0x23;
+const NEWLINE = 0x0a;
+const NEWLINE_BYTES = Buffer.from('\n');
 // eslint-disable-next-line no-control-regex
 const NON_ASCII = /[^\x00-\x7f]/;
 // Slots of the line cache (a power of two). Real captures have some 15,000 distinct stack lines.
 const LINE_CACHE_SLOTS = 1 << 16;
+// A stack line's slot is chosen from its first bytes: `\t`, the pc right-aligned in 16 columns, a space, and the
+// first 4 bytes of the symbol. Shorter lines get a slot from their length.
+const SLOT_PREFIX_BYTES = 22;
+// A slot of the line cache is SLOT_FIELDS int32s: the line's key (length · 2 + comm kind; -1: empty), what the line
+// yields (INFO_*: interned id + 1 and JIT flags) and where its bytes start in the word arena.
+const SLOT_FIELDS = 4;
+const INFO_JIT = 1 << 30;
+const INFO_JIT_RESOLVED = 1 << 29;
+const INFO_ID = (1 << 29) - 1;
+// The word arena holds the cached lines' bytes as int32 words; it grows to ARENA_MAX_WORDS (8 MiB), then the line
+// cache starts over. Lines longer than MAX_CACHED_WORDS words (16 KiB) are not cached.
+const ARENA_INITIAL_WORDS = 1 << 16;
+const ARENA_MAX_WORDS = 1 << 21;
+const MAX_CACHED_WORDS = 1 << 12;
 
 export class PerfCollapser {
   private readonly options: CollapseOptions;
   private readonly kernel: boolean;
   private readonly jit: boolean;
 
-  // Partial last line of the previous chunk(s).
-  private carry: string[] = [];
+  // Partial last line of the previous chunk(s), copied (callers reuse their buffers).
+  private carry: Buffer[] = [];
 
   // The sample being read: root frame (undefined while no event is active), count, stack-line ids leaf first.
   private pname: string | undefined = undefined;
   private javaComm = false;
+  // 1 when javaComm: part of a line-cache key.
+  private javaBit = 0;
   private period = 1;
   private frameIds: number[] = [];
 
@@ -76,14 +95,15 @@ export class PerfCollapser {
   private readonly stacksByHash = new Map<number, ChainedStackRecord>();
   private readonly records: ChainedStackRecord[] = [];
 
-  // Two caches so that a repeated stack line costs one string comparison:
-  // 1. direct-mapped, keyed by the whole line (the pc included), slot chosen from its length and pc digits;
+  // Two caches so that a repeated stack line costs one comparison of its bytes, 4 at a time:
+  // 1. direct-mapped, keyed by the whole line (the pc included), slot chosen from its first bytes (pc digits and
+  //    symbol start) and the comm kind; all in typed arrays (SLOT_FIELDS), the line's bytes as little-endian int32
+  //    words in an arena (see toWords), so that a hit reads no object;
   // 2. by the text after the pc (symbol and module), for the same symbol at another pc. tidy_java depends on the
   //    comm, hence one map per case.
-  private readonly slotLine: (string | undefined)[] = new Array<string | undefined>(LINE_CACHE_SLOTS);
-  private readonly slotEntry: (CachedFrameLine | undefined)[] = new Array<CachedFrameLine | undefined>(
-    LINE_CACHE_SLOTS,
-  );
+  private readonly slots = new Int32Array(LINE_CACHE_SLOTS * SLOT_FIELDS).fill(-1);
+  private arena = new Int32Array(ARENA_INITIAL_WORDS);
+  private arenaUsed = 0;
   private readonly bySymbolJavaComm = new Map<string, CachedFrameLine>();
   private readonly bySymbolOtherComm = new Map<string, CachedFrameLine>();
 
@@ -103,32 +123,26 @@ export class PerfCollapser {
     this.eventFilter = this.options.eventFilter ?? '';
   }
 
-  /** Feeds the next piece of `perf script` output; chunks may split lines anywhere. */
+  /** Feeds the next piece of `perf script` output; chunks may split lines anywhere. The chunk is not kept. */
   push(chunk: Buffer | Uint8Array | string): void {
     if (this.finished) throw new PodflameError('INTERNAL', 'PerfCollapser.push() called after finish()');
-    const data = toByteString(chunk);
-    const nl = data.indexOf('\n');
-    if (nl < 0) {
-      if (data.length > 0) this.carry.push(data);
-      return;
-    }
+    const bytes = toBytes(chunk);
     let start = 0;
     if (this.carry.length > 0) {
+      const nl = bytes.indexOf(NEWLINE);
+      if (nl < 0) {
+        if (bytes.length > 0) this.carry.push(Buffer.from(bytes));
+        return;
+      }
       // Finish the carried line on its own, so the rest of the chunk is scanned without copying it.
-      this.carry.push(data.slice(0, nl));
-      const line = this.carry.join('');
+      this.carry.push(bytes.subarray(0, nl + 1));
+      const line = Buffer.concat(this.carry);
       this.carry = [];
-      this.onLine(line, 0, line.length);
+      this.scan(line, 0);
       start = nl + 1;
     }
-    for (;;) {
-      const end = data.indexOf('\n', start);
-      if (end < 0) break;
-      this.onLine(data, start, end);
-      start = end + 1;
-    }
-    // A copy, not a slice: a slice would keep the whole chunk alive.
-    if (start < data.length) this.carry.push(detach(data.slice(start)));
+    const rest = this.scan(bytes, start);
+    if (rest < bytes.length) this.carry.push(Buffer.from(bytes.subarray(rest)));
   }
 
   /**
@@ -137,9 +151,10 @@ export class PerfCollapser {
    */
   endOfFile(): void {
     if (this.carry.length === 0) return;
-    const line = this.carry.join('');
+    this.carry.push(NEWLINE_BYTES);
+    const line = Buffer.concat(this.carry);
     this.carry = [];
-    this.onLine(line, 0, line.length);
+    this.scan(line, 0);
   }
 
   /** Ends the input and returns the folded stacks. A final sample without a blank line after it is dropped, as perl does. */
@@ -170,20 +185,73 @@ export class PerfCollapser {
     });
   }
 
-  private onLine(s: string, start: number, end: number): void {
-    if (start === end) {
-      this.afterEvent();
-      return;
+  /**
+   * Reads the complete lines of `b` from `start` on and returns where the unfinished last line starts (`b.length`
+   * when there is none). Stack lines are looked up in the line cache before their end is searched for: on a hit the
+   * comparison itself finds the end, so most bytes are read once.
+   */
+  private scan(b: Buffer, start: number): number {
+    const n = b.length;
+    const view = new DataView(b.buffer, b.byteOffset, n);
+    // The chunk as aligned int32 words (a typed array reads them faster than a DataView): byte i of the chunk is
+    // byte i + skew of `words`.
+    const skew = b.byteOffset & 3;
+    const words = new Int32Array(b.buffer, b.byteOffset - skew, (n + skew) >> 2);
+    const slots = this.slots;
+    let i = start;
+    while (i < n) {
+      const c = b[i] as number;
+      // An event line starts with a non-space, so indented lines are stack lines (or unrecognized).
+      if (isPerlSpace(c) && c !== NEWLINE) {
+        if (n - i >= SLOT_PREFIX_BYTES) {
+          const slot = this.prefixSlot(view, i);
+          const key = slots[slot] as number;
+          const length = key >> 1;
+          // The words read for a line of `length` bytes end before byte i + length + 8: keep them in `words`.
+          if (
+            (key & 1) === this.javaBit &&
+            key >= 0 &&
+            i + length + 8 <= n &&
+            b[i + length] === NEWLINE &&
+            sameWords(words, i + skew, length, this.arena, slots[slot + 2] as number)
+          ) {
+            if (this.pname !== undefined) this.addCachedFrames(slots[slot + 1] as number);
+            i += length + 1;
+            continue;
+          }
+        }
+        const end = b.indexOf(NEWLINE, i);
+        if (end < 0) break;
+        this.onStackLine(b, view, i, end);
+        i = end + 1;
+      } else if (c === NEWLINE) {
+        this.afterEvent();
+        i++;
+      } else {
+        const end = b.indexOf(NEWLINE, i);
+        if (end < 0) break;
+        // `#`: perf's header and comments.
+        if (c !== HASH) {
+          const line = b.toString('latin1', i, end);
+          if (!this.onEventLine(line)) this.onOtherStackLine(line);
+        }
+        i = end + 1;
+      }
     }
-    const c = s.charCodeAt(start);
-    if (c === HASH) return; // perf header and comments
-    // An event line starts with a non-space, so indented lines go straight to the stack-line scanner.
-    if (isPerlSpace(c)) {
-      this.onStackLine(s, start, end);
-      return;
-    }
-    const line = s.slice(start, end);
-    if (!this.onEventLine(line)) this.onOtherStackLine(line);
+    return i;
+  }
+
+  /**
+   * The line-cache slot (its first index in `slots`) of a stack line at least SLOT_PREFIX_BYTES long, from its bytes 9-21 (the pc's last eight
+   * digits and the symbol's first four when perf aligned the pc as usual; any other layout only costs misses). The
+   * same line under a `java…` comm and another comm may clean differently: the comm kind is part of the key, and it
+   * flips bits of the slot so that the two do not evict each other.
+   */
+  private prefixSlot(view: DataView, i: number): number {
+    let h = Math.imul(view.getInt32(i + 13, true), 0x9e3779b1) ^ Math.imul(view.getInt32(i + 9, true), 0x85ebca6b);
+    h ^= view.getInt32(i + 18, true);
+    h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
+    return ((h ^ (h >>> 16) ^ (this.javaComm ? 0x5bd1 : 0)) & (LINE_CACHE_SLOTS - 1)) * SLOT_FIELDS;
   }
 
   /** A blank line ends the sample: count it under its root frame, if its event was kept. */
@@ -250,38 +318,57 @@ export class PerfCollapser {
     if (!this.options.java && pname.includes(' ')) pname = pname.replaceAll(' ', '_');
     this.pname = pname;
     this.javaComm = pname.startsWith('java');
+    this.javaBit = this.javaComm ? 1 : 0;
     return true;
   }
 
   // e.g. `\t    7f13acffdd40 long Hot.fib(int)+0x4c (/tmp/perf-22226.map)`
-  private onStackLine(s: string, start: number, end: number): void {
-    // perf right-aligns the pc in 16 columns after a tab, so chars 13-16 are the pc's last digits: with the length
-    // they pick the slot. Any other layout only costs cache misses.
+  /** A stack line that scan() did not find in the line cache on its first try: look again knowing its end, or parse it. */
+  private onStackLine(b: Buffer, view: DataView, start: number, end: number): void {
     const length = end - start;
-    let h = length;
-    if (length > 17) {
-      h =
-        Math.imul(h, 0x9e3779b1) ^
-        (s.charCodeAt(start + 16) | (s.charCodeAt(start + 15) << 8) | (s.charCodeAt(start + 14) << 16)) ^
-        (s.charCodeAt(start + 13) << 5) ^
-        (s.charCodeAt(end - 2) << 11);
+    const slots = this.slots;
+    const slot =
+      length >= SLOT_PREFIX_BYTES
+        ? this.prefixSlot(view, start)
+        : ((Math.imul(length + 1, 0x9e3779b1) >>> 16) ^ (this.javaComm ? 0x5bd1 : 0)) * SLOT_FIELDS;
+    const key = (length << 1) | this.javaBit;
+    if (slots[slot] === key && sameBytes(view, start, length, this.arena, slots[slot + 2] as number)) {
+      if (this.pname !== undefined) this.addCachedFrames(slots[slot + 1] as number);
+      return;
     }
-    // The same line under a `java…` comm and another comm may clean differently: each has its own slot, so a slot's
-    // line, once equal, also has the right comm kind.
-    const slot = (h ^ (h >>> 16) ^ (this.javaComm ? 0x5bd1 : 0)) & (LINE_CACHE_SLOTS - 1);
-    const cachedLine = this.slotLine[slot];
-    if (cachedLine !== undefined && cachedLine.length === length) {
-      const line = s.slice(start, end);
-      if (line === cachedLine) {
-        if (this.pname !== undefined) this.addFrames(this.slotEntry[slot] as CachedFrameLine);
-        return;
+    const line = b.toString('latin1', start, end);
+    const entry = this.onUncachedStackLine(line, 0, length);
+    if (entry !== undefined && length >= 4) this.remember(slot, key, view, start, length, entry);
+  }
+
+  /** Puts a stack line and what it yields into the line cache's `slot`. */
+  private remember(
+    slot: number,
+    key: number,
+    view: DataView,
+    start: number,
+    length: number,
+    entry: CachedFrameLine,
+  ): void {
+    const need = (length >> 2) + 1;
+    if (need > MAX_CACHED_WORDS || entry.id + 1 > INFO_ID) return;
+    if (this.arenaUsed + need > this.arena.length) {
+      if (this.arena.length < ARENA_MAX_WORDS) {
+        const grown = new Int32Array(2 * this.arena.length);
+        grown.set(this.arena.subarray(0, this.arenaUsed));
+        this.arena = grown;
+      } else {
+        // Full of lines, many of them evicted from their slot since: start over.
+        this.slots.fill(-1);
+        this.arenaUsed = 0;
       }
     }
-    const entry = this.onUncachedStackLine(s, start, end);
-    if (entry !== undefined) {
-      this.slotLine[slot] = detach(s.slice(start, end));
-      this.slotEntry[slot] = entry;
-    }
+    const at = this.arenaUsed;
+    toWords(view, start, length, this.arena, at);
+    this.arenaUsed += need;
+    this.slots[slot] = key;
+    this.slots[slot + 1] = (entry.id + 1) | (entry.jit ? INFO_JIT : 0) | (entry.jitResolved ? INFO_JIT_RESOLVED : 0);
+    this.slots[slot + 2] = at;
   }
 
   /** A stack line the line cache does not know: parse it, and clean its symbol unless seen at another pc. */
@@ -310,7 +397,7 @@ export class PerfCollapser {
       entry = this.tidy(s.slice(pcStart, pcEnd), s.slice(symbolStart, open), s.slice(open + 2, end - 1));
       if (!entry.usesPc) {
         if (bySymbol.size >= this.options.frameCacheLimit) bySymbol.clear();
-        bySymbol.set(detach(key), entry);
+        bySymbol.set(key, entry);
       }
     }
     if (this.pname !== undefined) this.addFrames(entry);
@@ -322,11 +409,21 @@ export class PerfCollapser {
     const frame = parseFrameLine(line);
     if (frame === undefined) {
       this.unrecognizedLines++;
-      this.firstUnrecognized ??= detach(line);
+      this.firstUnrecognized ??= line;
       return;
     }
     if (this.pname === undefined) return; // a sample of a filtered-out event
     this.addFrames(this.tidy(frame.pc, frame.rawfunc, frame.module));
+  }
+
+  /** addFrames for a line-cache slot's info. */
+  private addCachedFrames(info: number): void {
+    if ((info & INFO_JIT) !== 0) {
+      this.jitFrames++;
+      if ((info & INFO_JIT_RESOLVED) !== 0) this.jitFramesResolved++;
+    }
+    const id = (info & INFO_ID) - 1;
+    if (id >= 0) this.frameIds.push(id);
   }
 
   private addFrames(entry: CachedFrameLine): void {
@@ -358,10 +455,9 @@ export class PerfCollapser {
     let id = this.ids.get(text);
     if (id === undefined) {
       id = this.texts.length;
-      const own = detach(text);
-      this.texts.push(own);
-      this.ids.set(own, id);
-      if (NON_ASCII.test(own)) this.nonAsciiIds.add(id);
+      this.texts.push(text);
+      this.ids.set(text, id);
+      if (NON_ASCII.test(text)) this.nonAsciiIds.add(id);
     }
     return id;
   }
@@ -389,24 +485,63 @@ function sameStack(tokens: Int32Array, pnameId: number, frameIds: readonly numbe
 }
 
 /**
- * A copy of a string that shares no memory with the string it was sliced from: V8 keeps the whole parent (here an
- * input chunk) alive as long as a slice of it lives, and cached lines and names must not pin the input in memory.
+ * Writes the bytes `[start, start + length)` (length ≥ 4) of `view` into `arena` from `at` on as little-endian int32
+ * words: one per 4 bytes, then the word that ends at the line's end (overlapping the one before unless the length is
+ * a multiple of 4).
  */
-function detach(s: string): string {
-  return s.length < 13 ? s : Buffer.from(s, 'latin1').toString('latin1');
+function toWords(view: DataView, start: number, length: number, arena: Int32Array, at: number): void {
+  const full = length >> 2;
+  for (let j = 0; j < full; j++) arena[at + j] = view.getInt32(start + 4 * j, true);
+  arena[at + full] = view.getInt32(start + length - 4, true);
 }
 
-/** One char per byte: latin1 decoding keeps every byte, and sorting such strings is sorting by bytes. */
-function toByteString(chunk: Buffer | Uint8Array | string): string {
-  if (typeof chunk === 'string') {
-    // Text someone already decoded: back to its UTF-8 bytes, which is what perf wrote.
-    return NON_ASCII.test(chunk) ? Buffer.from(chunk, 'utf8').toString('latin1') : chunk;
+/** Whether the bytes `[start, start + length)` of `view` are those `toWords` wrote at `arena[at]`. */
+function sameBytes(view: DataView, start: number, length: number, arena: Int32Array, at: number): boolean {
+  const full = length >> 2;
+  for (let j = 0; j < full; j++) if (view.getInt32(start + 4 * j, true) !== arena[at + j]) return false;
+  return view.getInt32(start + length - 4, true) === arena[at + full];
+}
+
+/**
+ * sameBytes on aligned words: the bytes `[p, p + length)` of the little-endian int32 array `words` (p in bytes;
+ * `words` must hold the word after byte p + length + 3). A word at an unaligned p is put together from two aligned
+ * ones.
+ */
+function sameWords(words: Int32Array, p: number, length: number, arena: Int32Array, at: number): boolean {
+  const full = length >> 2;
+  const k = p >> 2;
+  const shift = (p & 3) << 3;
+  if (shift === 0) {
+    for (let j = 0; j < full; j++) if (words[k + j] !== arena[at + j]) return false;
+  } else {
+    const back = 32 - shift;
+    let low = words[k] as number;
+    for (let j = 0; j < full; j++) {
+      const high = words[k + j + 1] as number;
+      if (((low >>> shift) | (high << back)) !== arena[at + j]) return false;
+      low = high;
+    }
   }
-  const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  return buf.toString('latin1');
+  const q = p + length - 4;
+  const k2 = q >> 2;
+  const shift2 = (q & 3) << 3;
+  const last =
+    shift2 === 0
+      ? (words[k2] as number)
+      : ((words[k2] as number) >>> shift2) | ((words[k2 + 1] as number) << (32 - shift2));
+  return last === arena[at + full];
 }
 
-/** A byte string (see toByteString) as text. */
+/**
+ * The chunk's bytes. Text someone already decoded goes back to its UTF-8 bytes, which is what perf wrote. Strings
+ * made from the bytes later are "byte strings", one char per byte (latin1): sorting them is sorting by bytes.
+ */
+function toBytes(chunk: Buffer | Uint8Array | string): Buffer {
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+/** A byte string (see toBytes) as text. */
 export function decodeBytes(s: string): string {
   return NON_ASCII.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s;
 }
