@@ -145,22 +145,38 @@ export class SortedCollapseResult implements CollapseResult {
     const ranks = new Uint32Array(pieces.length);
     pieces.forEach((piece, i) => (ranks[i] = rankOf.get(piece) as number));
     const wide = pieces.length > 0xffff;
-    const byKey = new Map<string, StackRecord>();
-    const keys: string[] = [];
-    for (const r of records) {
-      const codes: number[] = [];
-      const last = r.tokens.length - 1;
+    // Every key in one UTF-16 buffer, decoded once and sliced. Each key ends with its record's index (2 code units):
+    // no key is a prefix of another (a last piece's rank is never an inner piece's), so two keys differ before the
+    // index, and the index does not change their order.
+    let units = 0;
+    for (const r of records) units += r.tokens.length * (wide ? 2 : 1) + 2;
+    const codes = new Uint16Array(units);
+    const ends = new Int32Array(records.length);
+    let at = 0;
+    for (let index = 0; index < records.length; index++) {
+      const tokens = (records[index] as StackRecord).tokens;
+      const last = tokens.length - 1;
       for (let i = 0; i <= last; i++) {
-        const rank = ranks[2 * (r.tokens[i] as number) + (i === last ? 1 : 0)] as number;
-        if (wide) codes.push(rank >>> 16, rank & 0xffff);
-        else codes.push(rank);
+        const rank = ranks[2 * (tokens[i] as number) + (i === last ? 1 : 0)] as number;
+        if (wide) codes[at++] = rank >>> 16;
+        codes[at++] = rank;
       }
-      const key = fromCharCodes(codes);
-      keys.push(key);
-      byKey.set(key, r);
+      codes[at++] = index >>> 16;
+      codes[at++] = index;
+      ends[index] = at;
+    }
+    // ucs2 keeps every code unit, lone surrogates included.
+    const all = Buffer.from(codes.buffer, codes.byteOffset, codes.byteLength).toString('ucs2');
+    const keys: string[] = [];
+    for (let index = 0, start = 0; index < records.length; index++) {
+      const end = ends[index] as number;
+      keys.push(all.slice(start, end));
+      start = end;
     }
     keys.sort();
-    return keys.map((key) => byKey.get(key) as StackRecord);
+    return keys.map(
+      (key) => records[key.charCodeAt(key.length - 2) * 0x10000 + key.charCodeAt(key.length - 1)] as StackRecord,
+    );
   }
 
   /**
@@ -281,13 +297,4 @@ function writeCount(buf: Buffer, at: number, count: number): number {
     rest = Math.floor(rest / 10);
   }
   return at + digits;
-}
-
-/** `String.fromCharCode(...codes)` without hitting the argument limit on very deep stacks. */
-function fromCharCodes(codes: readonly number[]): string {
-  const step = 8192;
-  if (codes.length <= step) return String.fromCharCode(...codes);
-  const parts: string[] = [];
-  for (let at = 0; at < codes.length; at += step) parts.push(String.fromCharCode(...codes.slice(at, at + step)));
-  return parts.join('');
 }
