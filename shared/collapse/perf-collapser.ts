@@ -54,9 +54,9 @@ const LINE_CACHE_SLOTS = 1 << 16;
 // A stack line's slot is chosen from its first bytes: `\t`, the pc right-aligned in 16 columns, a space, and the
 // first 4 bytes of the symbol. Shorter lines get a slot from their length.
 const SLOT_PREFIX_BYTES = 22;
-// A slot of the line cache is SLOT_FIELDS int32s: the line's key (length · 2 + comm kind; -1: empty), what the line
-// yields (INFO_*: interned id + 1 and JIT flags) and where its bytes start in the word arena.
-const SLOT_FIELDS = 4;
+// A slot of the line cache is SLOT_FIELDS int32s: the line's key (length · 2 + comm kind; -1: empty) and where its
+// entry starts in the word arena: what the line yields (INFO_*: interned id + 1 and JIT flags), then its bytes.
+const SLOT_FIELDS = 2;
 const INFO_JIT = 1 << 30;
 const INFO_JIT_RESOLVED = 1 << 29;
 const INFO_ID = (1 << 29) - 1;
@@ -65,6 +65,8 @@ const INFO_ID = (1 << 29) - 1;
 const ARENA_INITIAL_WORDS = 1 << 16;
 const ARENA_MAX_WORDS = 1 << 21;
 const MAX_CACHED_WORDS = 1 << 12;
+// Stacks' tokens are allocated in blocks of this many int32s (64 KiB).
+const TOKEN_BLOCK_INTS = 1 << 14;
 
 export class PerfCollapser {
   private readonly options: CollapseOptions;
@@ -94,6 +96,9 @@ export class PerfCollapser {
   // Distinct stacks, by a hash of their ids (collisions are chained and told apart by comparing the ids).
   private readonly stacksByHash = new Map<number, ChainedStackRecord>();
   private readonly records: ChainedStackRecord[] = [];
+  // The block the next stacks' tokens go into (see newTokens).
+  private tokenBlock = new Int32Array(0);
+  private tokenBlockUsed = 0;
 
   // Two caches so that a repeated stack line costs one comparison of its bytes, 4 at a time:
   // 1. direct-mapped, keyed by the whole line (the pc included), slot chosen from its first bytes (pc digits and
@@ -213,9 +218,9 @@ export class PerfCollapser {
             key >= 0 &&
             i + length + 8 <= n &&
             b[i + length] === NEWLINE &&
-            sameWords(words, i + skew, length, this.arena, slots[slot + 2] as number)
+            sameWords(words, i + skew, length, this.arena, (slots[slot + 1] as number) + 1)
           ) {
-            if (this.pname !== undefined) this.addCachedFrames(slots[slot + 1] as number);
+            if (this.pname !== undefined) this.addCachedFrames(this.arena[slots[slot + 1] as number] as number);
             i += length + 1;
             continue;
           }
@@ -268,7 +273,7 @@ export class PerfCollapser {
     while (record !== undefined && !sameStack(record.tokens, pnameId, frameIds)) record = record.next;
     if (record === undefined) {
       // Root first, as perl joins them: the comm, then the stack lines in reverse (perf lists the leaf first).
-      const tokens = new Int32Array(n + 1);
+      const tokens = this.newTokens(n + 1);
       tokens[0] = pnameId;
       for (let i = 0; i < n; i++) tokens[n - i] = frameIds[i] as number;
       record = { tokens, count: 0, next: this.stacksByHash.get(h) };
@@ -279,6 +284,21 @@ export class PerfCollapser {
     this.samples++;
     frameIds.length = 0;
     this.pname = undefined;
+  }
+
+  /**
+   * Room for a new stack's tokens: a view into a block shared with other stacks (typed arrays of their own would
+   * each cost an ArrayBuffer, and the distinct stacks of a real capture number in the ten thousands).
+   */
+  private newTokens(length: number): Int32Array {
+    if (length > TOKEN_BLOCK_INTS >> 4) return new Int32Array(length);
+    if (this.tokenBlockUsed + length > this.tokenBlock.length) {
+      this.tokenBlock = new Int32Array(TOKEN_BLOCK_INTS);
+      this.tokenBlockUsed = 0;
+    }
+    const start = this.tokenBlockUsed;
+    this.tokenBlockUsed += length;
+    return this.tokenBlock.subarray(start, start + length);
   }
 
   // e.g. `C2 CompilerThre 22240   919.993501:    1001001 cpu-clock:ppp: `
@@ -332,8 +352,8 @@ export class PerfCollapser {
         ? this.prefixSlot(view, start)
         : ((Math.imul(length + 1, 0x9e3779b1) >>> 16) ^ (this.javaComm ? 0x5bd1 : 0)) * SLOT_FIELDS;
     const key = (length << 1) | this.javaBit;
-    if (slots[slot] === key && sameBytes(view, start, length, this.arena, slots[slot + 2] as number)) {
-      if (this.pname !== undefined) this.addCachedFrames(slots[slot + 1] as number);
+    if (slots[slot] === key && sameBytes(view, start, length, this.arena, (slots[slot + 1] as number) + 1)) {
+      if (this.pname !== undefined) this.addCachedFrames(this.arena[slots[slot + 1] as number] as number);
       return;
     }
     const line = b.toString('latin1', start, end);
@@ -350,7 +370,7 @@ export class PerfCollapser {
     length: number,
     entry: CachedFrameLine,
   ): void {
-    const need = (length >> 2) + 1;
+    const need = (length >> 2) + 2;
     if (need > MAX_CACHED_WORDS || entry.id + 1 > INFO_ID) return;
     if (this.arenaUsed + need > this.arena.length) {
       if (this.arena.length < ARENA_MAX_WORDS) {
@@ -364,11 +384,11 @@ export class PerfCollapser {
       }
     }
     const at = this.arenaUsed;
-    toWords(view, start, length, this.arena, at);
+    this.arena[at] = (entry.id + 1) | (entry.jit ? INFO_JIT : 0) | (entry.jitResolved ? INFO_JIT_RESOLVED : 0);
+    toWords(view, start, length, this.arena, at + 1);
     this.arenaUsed += need;
     this.slots[slot] = key;
-    this.slots[slot + 1] = (entry.id + 1) | (entry.jit ? INFO_JIT : 0) | (entry.jitResolved ? INFO_JIT_RESOLVED : 0);
-    this.slots[slot + 2] = at;
+    this.slots[slot + 1] = at;
   }
 
   /** A stack line the line cache does not know: parse it, and clean its symbol unless seen at another pc. */
