@@ -107,6 +107,38 @@ function table(rows: string[][]): string {
     .join('\n');
 }
 
+/**
+ * What starting node costs here, which every step above pays once. NODE_EXTRA_CA_CERTS makes node 20 parse the
+ * extra certificates (and its own bundle) at every start, before any script runs; when it is set, the start-up is
+ * also measured without it, so that the figures can be compared with a machine that does not set it.
+ */
+async function measureStartup(scratch: string): Promise<string> {
+  const startupRuns = Math.max(runs, 5);
+  const time = async (env: NodeJS.ProcessEnv): Promise<number> => {
+    const walls: number[] = [];
+    for (let i = 0; i < startupRuns; i++) {
+      const m = await runMeasured({
+        command: process.execPath,
+        args: ['-e', '0'],
+        stdoutFile: join(scratch, 'startup'),
+        scratch,
+        env,
+      });
+      walls.push(m.wallSeconds);
+    }
+    return median(walls);
+  };
+  const asIs = await time(process.env);
+  const extra = process.env['NODE_EXTRA_CA_CERTS'];
+  if (extra === undefined || extra === '') return `node start-up (node -e 0): median ${asIs.toFixed(3)} s`;
+  const { NODE_EXTRA_CA_CERTS: _unused, ...without } = process.env;
+  const bare = await time(without);
+  return (
+    `node start-up (node -e 0): median ${asIs.toFixed(3)} s with NODE_EXTRA_CA_CERTS=${extra} set in this ` +
+    `environment, ${bare.toFixed(3)} s without it: every step above pays the difference once`
+  );
+}
+
 /** Distinct stacks and the sum of their counts (perf's periods when it printed them, as stackcollapse-perf.pl sums). */
 function countFoldedStacks(file: string): { stacks: number; samples: number } {
   let stacks = 0;
@@ -152,6 +184,8 @@ try {
     svg,
     scratch,
   );
+
+  const startup = await measureStartup(scratch);
 
   const lines = readFileSync(join(scratch, 'lines-1x'), 'utf8').trim();
   const f1 = countFoldedStacks(folded1x);
@@ -213,6 +247,7 @@ try {
       `flamegraph.pl --colors java --hash ${PERL_REFERENCE.renderSeconds} s / ${PERL_REFERENCE.renderRssMiB} MiB` +
       (ref ? '' : ' — measured on another input, so no ratios are printed'),
   );
+  out.push(startup);
   out.push('');
   const verdict = (ok: boolean | undefined) => (ok === undefined ? 'n/a ' : ok ? 'PASS' : 'MISS');
   const rssGrowth = collapse1.rss && collapse2.rss ? collapse2.rss / collapse1.rss - 1 : undefined;

@@ -20,6 +20,8 @@ export interface RunSpec {
   stdoutFile: string;
   /** Scratch folder for GNU time's report. */
   scratch: string;
+  /** Environment of the child. Default: this process's. */
+  env?: NodeJS.ProcessEnv | undefined;
 }
 
 /** Runs one fresh process, timing it from spawn to exit; peak RSS from GNU time when available. */
@@ -34,7 +36,7 @@ export async function runMeasured(spec: RunSpec): Promise<Measured> {
   const start = process.hrtime.bigint();
   try {
     const exitCode = await new Promise<number>((resolve, reject) => {
-      const child = spawn(command, args, { stdio: ['ignore', out, 'pipe'] });
+      const child = spawn(command, args, { stdio: ['ignore', out, 'pipe'], env: spec.env ?? process.env });
       child.stderr?.on('data', (c: Buffer) => stderr.push(c));
       child.on('error', reject);
       child.on('close', (code) => resolve(code ?? 1));
