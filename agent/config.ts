@@ -39,6 +39,12 @@ export interface AgentConfig {
   procRoot: string;
   /** Image every capture container runs; from configuration only, never from a request. Default `podflame-perf:latest`. */
   captureImage: string;
+  /**
+   * Tag on this agent's captures (container label, process environment): the start-up cleanup of leftovers touches
+   * only its own group's. One agent per node needs no other; several agents sharing one engine (tests, a second
+   * install) each need their own. Default `true`.
+   */
+  captureGroup: string;
   /** Node name stated in every answer (`X-Podflame-Node`). Default `NODE_NAME`, else the host name. */
   nodeName: string;
   /** Captures running at once on this agent; more get 429. Default 4. */
@@ -91,6 +97,7 @@ export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Obj
   captureScript: '/usr/local/bin/podflame-capture',
   procRoot: '/proc',
   captureImage: 'podflame-perf:latest',
+  captureGroup: 'true',
   maxConcurrent: 4,
   maxOutputBytes: 1024 ** 3,
   requestTimeoutSeconds: 60,
@@ -231,6 +238,19 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     placeholder: 'DIR',
     description: "host mode: the host's /proc (run with hostPID)",
     parse: parseAbsolutePath,
+  }),
+  option({
+    key: 'captureGroup',
+    flag: 'capture-group',
+    env: ['PODFLAME_CAPTURE_GROUP'],
+    placeholder: 'NAME',
+    description:
+      "tag on this agent's captures; leftovers are cleaned up only within the group (for agents sharing an engine)",
+    parse: (text, source) => {
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(text))
+        throw invalid(source, 'letters, digits, _ . - (up to 63)', text);
+      return text;
+    },
   }),
   option({
     key: 'captureImage',

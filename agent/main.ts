@@ -52,11 +52,12 @@ let runtime: ContainerRuntime;
 try {
   const selected = await selectRuntime({
     choice: config.runtime,
-    docker: { socketPath: config.dockerSocket, captureImage: config.captureImage },
+    docker: { socketPath: config.dockerSocket, captureImage: config.captureImage, captureGroup: config.captureGroup },
     // The capture script inherits the agent's PATH (perf, jattach) and nothing else of its environment.
     host: {
       captureScript: config.captureScript,
       procRoot: config.procRoot,
+      captureGroup: config.captureGroup,
       ...(process.env.PATH !== undefined ? { env: { PATH: process.env.PATH } } : {}),
     },
     hostDeps: { kill: (pid, signal) => process.kill(pid, signal), ...(pods ? { pods } : {}) },

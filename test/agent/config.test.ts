@@ -52,6 +52,9 @@ t.test('flags win over PODFLAME_* environment, which wins over defaults', async 
   t.equal(parse(['--profile-retention', '5', '--log-level', 'debug']).profileRetention, 5);
   t.equal(parse([], { PODFLAME_LOG_LEVEL: 'silent' }).logLevel, 'silent');
   t.equal(parse([], { PODFLAME_LISTEN: '' }).listen.port, 7070, 'an empty variable counts as unset');
+  t.equal(parse([]).captureGroup, 'true');
+  t.equal(parse(['--capture-group', 'kube-1.a'], { PODFLAME_CAPTURE_GROUP: 'env' }).captureGroup, 'kube-1.a');
+  t.equal(parse([], { PODFLAME_CAPTURE_GROUP: 'env' }).captureGroup, 'env');
 });
 
 t.test('listen addresses', async (t) => {
@@ -69,6 +72,7 @@ t.test('invalid values name the flag or variable and what was expected', async (
   fails(t, ['--request-timeout', 'soon'], {}, /--request-timeout must be a duration/);
   fails(t, ['--log-level', 'loud'], {}, /--log-level must be one of fatal, error/);
   fails(t, ['--capture-image', ''], {}, /--capture-image must be an image name/);
+  fails(t, ['--capture-group', 'a b'], {}, /--capture-group must be letters, digits, _ \. - \(up to 63\), got 'a b'/);
   fails(t, ['--bogus'], {}, /Unknown option '--bogus'.*--help/);
   fails(t, ['positional'], {}, /positional/);
 });

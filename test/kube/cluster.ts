@@ -46,7 +46,12 @@ export async function startAgent(
   captureImage: string,
   extraArgs: readonly string[] = [],
 ): Promise<RunningAgent> {
-  const args = ['--listen', `${ip}:${port}`, '--node-name', node, '--capture-image', captureImage, ...extraArgs];
+  // Test files run in parallel and several start agents for node-a and node-b on one engine: each file's agents get
+  // their own capture group, so one file's agent start-up never removes another file's running captures as leftovers.
+  const args = [
+    ...['--listen', `${ip}:${port}`, '--node-name', node, '--capture-image', captureImage],
+    ...['--capture-group', `kube-test-${process.pid}`, ...extraArgs],
+  ];
   const agent = await startAgentProcess(args);
   return {
     node,
