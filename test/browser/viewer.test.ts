@@ -1,43 +1,23 @@
 // The viewer embedded in every SVG, driven in headless Chromium: hover details, click to zoom, reset, regex search
 // with "Matched: N%", the case toggle, and the state kept in the URL (reload restores it).
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, requireChromium } from '../helpers/chromium.js';
 import { renderFlameGraph } from '../../shared/render/index.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const FIXTURE = join(import.meta.dirname, '../fixtures/folded/java-slow.folded');
 
-if (!existsSync(CHROMIUM)) {
-  if (process.env.CI === 'true') {
-    t.fail(`${CHROMIUM} is missing: install Debian's chromium (CI must run the browser test)`);
-  } else {
-    console.error(`\n!!! SKIPPING the browser test: ${CHROMIUM} is missing (apt-get install chromium) !!!\n`);
-    t.plan(0, `${CHROMIUM} is missing`);
-  }
-} else {
+if (requireChromium(t, 'the browser test')) {
   t.test('viewer', { timeout: 120_000 }, async (t) => {
     const svg = renderFlameGraph(readFileSync(FIXTURE, 'utf8').split('\n'), { colors: 'java', hash: true }).svg;
     const server = await serve(svg);
     t.teardown(() => new Promise<void>((done) => server.close(() => done())));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graph.svg`;
-    const browser: Browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    t.teardown(() => browser.close());
+    const browser: Browser = await launchChromium(t);
     const page = await browser.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));

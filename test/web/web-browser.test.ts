@@ -5,12 +5,13 @@
  * shows as text and runs nothing; a click shows each flame graph, which stays interactive (hover details, zoom)
  * under the page's Content-Security-Policy, and a graph script the policy does not know is blocked.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import type { Browser, Frame, Page } from 'playwright-core';
+import { launchChromium, requireChromium } from '../helpers/chromium.js';
 import type { Test } from 'tap';
 import { Agent } from '../../agent/agent.js';
 import { DockerRuntime } from '../../agent/runtime/docker-runtime.js';
@@ -23,7 +24,6 @@ import { JvmContainers, type StartedContainer } from '../helpers/jvm-containers.
 
 t.setTimeout(300_000);
 
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = `web-${randomBytes(12).toString('hex')}`;
 const HOSTILE = 'shop-<img src=x onerror="window.__pwned=1">-"\'&amp;';
 
@@ -81,13 +81,7 @@ async function checkInteractive(t: Test, frame: Frame, method: RegExp): Promise<
 
 const env = await requireDockerEnv(t, { jdk: true });
 
-if (env && !existsSync(CHROMIUM)) {
-  if (process.env.CI === 'true') t.fail(`${CHROMIUM} is missing: install Debian's chromium (CI must run this test)`);
-  else {
-    console.error(`\n!!! SKIPPING the web page test: ${CHROMIUM} is missing (apt-get install chromium) !!!\n`);
-    t.plan(0, `${CHROMIUM} is missing`);
-  }
-} else if (env) {
+if (env && requireChromium(t, 'the web page test')) {
   t.test('the web page on a real agent', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'podflame-web-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -189,20 +183,7 @@ if (env && !existsSync(CHROMIUM)) {
     t.ok(stored.length >= 1, `${stored.length} stored profiles`);
     t.match(stored[0], { pod: HOSTILE, container: 'app', schedule: 'web-schedule' });
 
-    const browser: Browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    t.teardown(() => browser.close());
+    const browser: Browser = await launchChromium(t);
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     const pageErrors: string[] = [];
     const cspReports: string[] = [];

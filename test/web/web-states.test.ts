@@ -3,10 +3,10 @@
  * states of an agent without a store, a refresh that picks up new captures (one done, one failed), an error from the
  * API shown in its section, and closing the graph. The full path on the real engine is web-browser.test.ts.
  */
-import { existsSync } from 'node:fs';
 import { Router } from 'express';
 import t from 'tap';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium, requireChromium } from '../helpers/chromium.js';
 import { Agent } from '../../agent/agent.js';
 import { historyRouter } from '../../agent/server/routes/history.js';
 import { PodflameError } from '../../shared/errors.js';
@@ -14,16 +14,9 @@ import { FakeRuntime, hexId, podContainer } from '../agent/fake-runtime.js';
 import { call, memoryLogger, testConfig, waitFor } from '../agent/http.js';
 import { PERF_SCRIPT } from './fixture-agent.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const pod = { uid: '3f1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c', name: 'shop-1', namespace: 'shop' };
 
-if (!existsSync(CHROMIUM)) {
-  if (process.env.CI === 'true') t.fail(`${CHROMIUM} is missing: install Debian's chromium (CI must run this test)`);
-  else {
-    console.error(`\n!!! SKIPPING the web page states test: ${CHROMIUM} is missing (apt-get install chromium) !!!\n`);
-    t.plan(0, `${CHROMIUM} is missing`);
-  }
-} else {
+if (requireChromium(t, 'the web page states test')) {
   t.test('states of the page', { timeout: 120_000 }, async (t) => {
     const runtime = new FakeRuntime();
     runtime.containers = [podContainer(hexId('a1'), pod, 'app')];
@@ -47,20 +40,7 @@ if (!existsSync(CHROMIUM)) {
     const { url } = await agent.start();
     t.teardown(() => agent.close());
 
-    const browser: Browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    t.teardown(() => browser.close());
+    const browser: Browser = await launchChromium(t);
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
