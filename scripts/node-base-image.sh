@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# Builds a local Node.js 20 base image, podflame-node:20-bookworm-slim, for Dockerfile.agent on machines that reach
-# no image registry (so `node:20-bookworm-slim` cannot be pulled). Debian bookworm's own `nodejs` package is Node 18,
-# too old for the agent (engines: >=20.18.1, undici 7), so the image is the local debian:bookworm-slim (made by
-# scripts/provision.sh) plus this host's own Node 20: the `node` binary and its npm, copied in.
-#   bash scripts/node-base-image.sh            # then:
-#   docker build --network host --build-arg BASE_IMAGE=podflame-node:20-bookworm-slim -f Dockerfile.agent -t podflame-agent .
-# On a normal machine skip this: Dockerfile.agent defaults to node:20-bookworm-slim.
+# Builds a local Node.js 20 base image for Dockerfile.agent on machines that reach no image registry (so
+# `node:20-bookworm-slim` cannot be pulled). Debian bookworm's own `nodejs` package is Node 18, too old for the agent
+# (engines: >=20.18.1, undici 7), so the image is the local debian:bookworm-slim (made by scripts/provision.sh) plus
+# this host's own Node 20: the `node` binary and its npm, copied in. scripts/provision.sh runs it as
+#   bash scripts/node-base-image.sh node:20-bookworm-slim     # when no image of that name is present
+# so that Dockerfile.agent builds unchanged; the tests' own default tag is podflame-node:20-bookworm-slim.
 # npm inside the image trusts the same certificate authorities as npm on this host (its `cafile`, else the system
 # bundle): `npm ci` in the agent build must reach the registry through whatever TLS proxy the host trusts.
 set -euo pipefail

@@ -50,8 +50,19 @@ base_image() {
   say "base image debian:bookworm-slim imported"
 }
 
+# Dockerfile.agent starts FROM node:20-bookworm-slim. With no registry to pull it from, make a local image of that
+# name the same way as debian:bookworm-slim: the local Debian base plus this machine's own Node 20 and npm
+# (scripts/node-base-image.sh), so `docker build -f Dockerfile.agent .` works here unchanged. An image of that name
+# already present (pulled on a normal machine) is left alone.
+node_base_image() {
+  if docker image inspect node:20-bookworm-slim >/dev/null 2>&1; then say "base image node:20-bookworm-slim present"; return; fi
+  say "making base image node:20-bookworm-slim locally: debian:bookworm-slim plus this machine's Node 20 (no registry to pull it from)"
+  bash "$(dirname "$0")/node-base-image.sh" node:20-bookworm-slim
+}
+
 need_root
 install_packages
 start_dockerd
 base_image
+node_base_image
 say "ready"
