@@ -1,10 +1,17 @@
 // End to end on the real engine, perf, JDK 17 and jattach: DockerRuntime.runCapture against JVMs started the ways
 // they run in pods (PID 1, under a shell, non-root, without frame pointers, two containers in a pod).
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { dockerCli, requireDockerEnv } from '../helpers/docker-env.js';
 import { JvmContainers, newPod, type StartedContainer } from '../helpers/jvm-containers.js';
 import { DockerRuntime } from '../../agent/runtime/docker-runtime.js';
-import { captureToEnd, framesNaming, jitResolvedShare, uniqueId, type CaptureOutcome } from './capture-run.js';
+import {
+  captureToEnd,
+  checkHotCapture,
+  describeCapture as describe,
+  framesNaming,
+  uniqueId,
+  type CaptureOutcome,
+} from './capture-run.js';
 
 t.setTimeout(300_000);
 const env = await requireDockerEnv(t, { jdk: true });
@@ -24,24 +31,6 @@ if (env) {
 
   const capture = (target: StartedContainer, durationSeconds = 3): Promise<CaptureOutcome> =>
     captureToEnd(runtime, { targetContainerId: target.id, durationSeconds, frequencyHz: 99, agentInstance });
-
-  const describe = (o: CaptureOutcome): string =>
-    `${o.stats.samples} samples, JIT frames ${o.stats.jitFramesResolved}/${o.stats.jitFrames} resolved, ` +
-    `timings ${JSON.stringify(o.exit.timings)}, warnings ${JSON.stringify(o.warnings)}`;
-
-  /** What every good capture of the Hot workload shows. */
-  const checkHotCapture = (tt: Test, o: CaptureOutcome): void => {
-    tt.equal(o.exit.exitCode, 0, `the capture succeeded (stderr: ${o.exit.stderrTail})`);
-    tt.equal(o.stats.oddEventLines, 0, 'every event line has the fields the collapser expects');
-    tt.ok(o.stats.samples > 0, 'samples were recorded');
-    tt.equal(o.collapsed.samples, o.stats.samples, 'the collapser counts each sample once (no period field)');
-    tt.ok(framesNaming(o.stats, 'Hot.hotFibonacci') > 0, 'perf script names Hot.hotFibonacci');
-    tt.ok(framesNaming(o.stats, 'Hot.hotSieve') > 0, 'perf script names Hot.hotSieve');
-    tt.ok(jitResolvedShare(o.stats) >= 0.95, `at least 95% of JIT frames resolve (${describe(o)})`);
-    const folded = [...o.collapsed.stacks.keys()].join('\n');
-    tt.match(folded, /Hot\.hotFibonacci_\[j\]/, 'the folded stacks name the hot method (Java mode)');
-    tt.comment(describe(o));
-  };
 
   t.test('JVM as PID 1 with -XX:+PreserveFramePointer', async (tt) => {
     const app = await jvms.startJvm({ pod: newPod('pid1'), containerName: 'app' });

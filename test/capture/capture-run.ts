@@ -2,6 +2,7 @@
  * Helpers of the capture tests (not a test file): run a capture to its end, and read `perf script` text with a
  * parser of its own (independent of the collapser, which the tests also run over the same text to compare).
  */
+import type { Test } from 'tap';
 import type { CaptureExit, CaptureSpec, ContainerRuntime } from '../../agent/runtime/container-runtime.js';
 import type { CaptureWarning } from '../../shared/api.js';
 import { PerfCollapser } from '../../shared/collapse/perf-collapser.js';
@@ -102,6 +103,31 @@ export function jitResolvedShare(stats: PerfScriptStats): number {
 /** A unique capture group / agent instance for one test file's runtime, so parallel files never touch each other. */
 export function uniqueId(prefix: string): string {
   return `${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** One line saying what a capture got: samples, JIT resolution, timings, warnings. */
+export function describeCapture(o: CaptureOutcome): string {
+  return (
+    `${o.stats.samples} samples, JIT frames ${o.stats.jitFramesResolved}/${o.stats.jitFrames} resolved, ` +
+    `timings ${JSON.stringify(o.exit.timings)}, warnings ${JSON.stringify(o.warnings)}`
+  );
+}
+
+/**
+ * What every good capture of the Hot workload shows, whichever path captured it (Docker or host mode): the same
+ * flame-graph checks for both.
+ */
+export function checkHotCapture(t: Test, o: CaptureOutcome): void {
+  t.equal(o.exit.exitCode, 0, `the capture succeeded (stderr: ${o.exit.stderrTail})`);
+  t.equal(o.stats.oddEventLines, 0, 'every event line has the fields the collapser expects');
+  t.ok(o.stats.samples > 0, 'samples were recorded');
+  t.equal(o.collapsed.samples, o.stats.samples, 'the collapser counts each sample once (no period field)');
+  t.ok(framesNaming(o.stats, 'Hot.hotFibonacci') > 0, 'perf script names Hot.hotFibonacci');
+  t.ok(framesNaming(o.stats, 'Hot.hotSieve') > 0, 'perf script names Hot.hotSieve');
+  t.ok(jitResolvedShare(o.stats) >= 0.95, `at least 95% of JIT frames resolve (${describeCapture(o)})`);
+  const folded = [...o.collapsed.stacks.keys()].join('\n');
+  t.match(folded, /Hot\.hotFibonacci_\[j\]/, 'the folded stacks name the hot method (Java mode)');
+  t.comment(describeCapture(o));
 }
 
 // Kept here too for the files that import it from this module.

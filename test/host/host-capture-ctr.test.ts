@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { REPO_ROOT, dockerCli, requireDockerEnv } from '../helpers/docker-env.js';
 import { requireContainerdEnv, type CtrContainer } from '../helpers/containerd-env.js';
 import { HostRuntime } from '../../agent/runtime/host-runtime.js';
-import { captureToEnd, framesNaming, jitResolvedShare, uniqueId, type CaptureOutcome } from '../capture/capture-run.js';
+import { captureToEnd, checkHotCapture, uniqueId, type CaptureOutcome } from '../capture/capture-run.js';
 import { foldedTotal, runCli, spawnAgent } from '../agent/e2e-agent.js';
 
 t.setTimeout(600_000);
@@ -32,20 +32,6 @@ if (ctr) {
 
   const capture = (c: CtrContainer, durationSeconds = 3): Promise<CaptureOutcome> =>
     captureToEnd(runtime, { targetContainerId: c.id, durationSeconds, frequencyHz: 99, agentInstance });
-  const describe = (o: CaptureOutcome): string =>
-    `${o.stats.samples} samples, JIT frames ${o.stats.jitFramesResolved}/${o.stats.jitFrames} resolved, ` +
-    `timings ${JSON.stringify(o.exit.timings)}, warnings ${JSON.stringify(o.warnings)}`;
-  const checkHotCapture = (tt: Test, o: CaptureOutcome): void => {
-    tt.equal(o.exit.exitCode, 0, `the capture succeeded (stderr: ${o.exit.stderrTail})`);
-    tt.equal(o.stats.oddEventLines, 0, 'every event line has the fields the collapser expects');
-    tt.ok(o.stats.samples > 0, 'samples were recorded');
-    tt.equal(o.collapsed.samples, o.stats.samples, 'the collapser counts each sample once');
-    tt.ok(framesNaming(o.stats, 'Hot.hotFibonacci') > 0, 'perf script names Hot.hotFibonacci');
-    tt.ok(framesNaming(o.stats, 'Hot.hotSieve') > 0, 'perf script names Hot.hotSieve');
-    tt.ok(jitResolvedShare(o.stats) >= 0.95, `at least 95% of JIT frames resolve (${describe(o)})`);
-    tt.match([...o.collapsed.stacks.keys()].join('\n'), /Hot\.hotFibonacci_\[j\]/, 'folded stacks name the hot method');
-    tt.comment(describe(o));
-  };
   const notInDocker = async (tt: Test, c: CtrContainer): Promise<void> => {
     await tt.rejects(dockerCli(['inspect', c.id]), /No such object/i, 'Docker does not know the container');
   };

@@ -11,7 +11,13 @@ import { REPO_ROOT, requireDockerEnv } from '../helpers/docker-env.js';
 import { JvmContainers, newPod, type StartedContainer } from '../helpers/jvm-containers.js';
 import { CAPTURE_ENV, HostRuntime, type HostRuntimeOptions } from '../../agent/runtime/host-runtime.js';
 import { processesWithEnv } from '../../agent/runtime/proc-scan.js';
-import { captureToEnd, framesNaming, jitResolvedShare, uniqueId, type CaptureOutcome } from '../capture/capture-run.js';
+import {
+  captureToEnd,
+  checkHotCapture as checkHotOutcome,
+  framesNaming,
+  uniqueId,
+  type CaptureOutcome,
+} from '../capture/capture-run.js';
 
 t.setTimeout(400_000);
 const env = await requireDockerEnv(t, { jdk: true });
@@ -37,20 +43,9 @@ if (env) {
 
   const capture = (target: StartedContainer, durationSeconds = 3, r = runtime): Promise<CaptureOutcome> =>
     captureToEnd(r, { targetContainerId: target.id, durationSeconds, frequencyHz: 99, agentInstance });
-  const describe = (o: CaptureOutcome): string =>
-    `${o.stats.samples} samples, JIT frames ${o.stats.jitFramesResolved}/${o.stats.jitFrames} resolved, ` +
-    `timings ${JSON.stringify(o.exit.timings)}, warnings ${JSON.stringify(o.warnings)}`;
   const checkHotCapture = (tt: Test, o: CaptureOutcome): void => {
-    tt.equal(o.exit.exitCode, 0, `the capture succeeded (stderr: ${o.exit.stderrTail})`);
-    tt.equal(o.stats.oddEventLines, 0, 'every event line has the fields the collapser expects');
-    tt.ok(o.stats.samples > 0, 'samples were recorded');
-    tt.equal(o.collapsed.samples, o.stats.samples, 'the collapser counts each sample once');
-    tt.ok(framesNaming(o.stats, 'Hot.hotFibonacci') > 0, 'perf script names Hot.hotFibonacci');
-    tt.ok(framesNaming(o.stats, 'Hot.hotSieve') > 0, 'perf script names Hot.hotSieve');
-    tt.ok(jitResolvedShare(o.stats) >= 0.95, `at least 95% of JIT frames resolve (${describe(o)})`);
-    tt.match([...o.collapsed.stacks.keys()].join('\n'), /Hot\.hotFibonacci_\[j\]/, 'folded stacks name the hot method');
+    checkHotOutcome(tt, o);
     tt.same(readdirSync(workRoot), [], 'the work directory is removed');
-    tt.comment(describe(o));
   };
   const hostPidOf = async (c: StartedContainer): Promise<number> =>
     (await env.docker.getContainer(c.id).inspect()).State.Pid;
