@@ -65,6 +65,12 @@ export interface HostRuntimeOptions {
    * owner (tests sharing a machine give each runtime its own). Default `true`.
    */
   captureGroup?: string;
+  /**
+   * How long one scan of /proc answers later questions, in ms. One capture request asks three times in a row
+   * (resolve, its processes, the capture itself), and a scan reads every process's cgroup file: on a node with
+   * thousands of processes that is a cost worth paying once. 0 rescans every time. Default 250.
+   */
+  scanReuseMs?: number;
 }
 
 /** What HostRuntime is given rather than configured with. */
@@ -85,6 +91,7 @@ export const DEFAULT_HOST_RUNTIME_OPTIONS = Object.freeze({
   killGraceMs: 1000,
   stderrTailBytes: 8192,
   captureGroup: 'true',
+  scanReuseMs: 250,
 });
 
 type ResolvedOptions = Required<HostRuntimeOptions>;
@@ -118,6 +125,7 @@ function resolveOptions(options: HostRuntimeOptions): ResolvedOptions {
     killGraceMs: options.killGraceMs ?? d.killGraceMs,
     stderrTailBytes: options.stderrTailBytes ?? d.stderrTailBytes,
     captureGroup: options.captureGroup ?? d.captureGroup,
+    scanReuseMs: options.scanReuseMs ?? d.scanReuseMs,
   };
   const invalid = (what: string): never => {
     throw new PodflameError('CONFIG_INVALID', `HostRuntime: ${what}`);
@@ -130,6 +138,9 @@ function resolveOptions(options: HostRuntimeOptions): ResolvedOptions {
   }
   for (const key of ['killGraceMs', 'stderrTailBytes'] as const) {
     if (!Number.isSafeInteger(o[key]) || o[key] <= 0) invalid(`${key} must be a positive whole number, got ${o[key]}`);
+  }
+  if (!Number.isSafeInteger(o.scanReuseMs) || o.scanReuseMs < 0) {
+    invalid(`scanReuseMs must be a whole number of ms, 0 or more, got ${o.scanReuseMs}`);
   }
   if (!TAG.test(o.captureGroup)) invalid('captureGroup must be letters, digits, _ . - (up to 128)');
   return o;
@@ -184,6 +195,8 @@ export class HostRuntime implements ContainerRuntime {
   readonly #pods: PodDirectory | undefined;
   readonly #captures = new Set<{ abort(): void; settled: Promise<unknown> }>();
   #closed = false;
+  /** The latest scan (in flight or done) and when it started; shared by callers within `scanReuseMs`. */
+  #lastScan: { startedAt: number; result: Promise<Map<string, ContainerProcesses>> } | undefined;
 
   constructor(options: HostRuntimeOptions, deps: HostRuntimeDeps) {
     this.options = Object.freeze(resolveOptions(options));
@@ -401,7 +414,20 @@ export class HostRuntime implements ContainerRuntime {
     await Promise.all(running.map((c) => c.settled));
   }
 
-  async #scan(): Promise<Map<string, ContainerProcesses>> {
+  #scan(): Promise<Map<string, ContainerProcesses>> {
+    const now = Date.now();
+    const last = this.#lastScan;
+    if (last && now - last.startedAt < this.options.scanReuseMs) return last.result;
+    const result = this.#scanNow();
+    this.#lastScan = { startedAt: now, result };
+    // A failed scan is not reused: the next caller tries again.
+    result.catch(() => {
+      if (this.#lastScan?.result === result) this.#lastScan = undefined;
+    });
+    return result;
+  }
+
+  async #scanNow(): Promise<Map<string, ContainerProcesses>> {
     try {
       return await scanContainers(this.options.procRoot);
     } catch (err) {

@@ -270,3 +270,20 @@ t.test('HostRuntime names the containers the index knows, as kubelet labels woul
   });
   t.equal((await resolveTarget(alone, { containerId: ctrId }, 'node-a')).target.namespace, undefined);
 });
+
+t.test('HostRuntime reuses one /proc scan within scanReuseMs, and rescans with 0', async (t) => {
+  const dir = t.testdir();
+  const procRoot = fakeProc(dir, [
+    { pid: 200, cgroup: fixture('ctr-containerd-v1.txt'), comm: 'java', cmdline: ['java', '-cp', '/app', 'Hot'] },
+  ]);
+  const kill = (): void => undefined;
+  const reusing = new HostRuntime({ procRoot, scanReuseMs: 60_000 }, { kill });
+  const fresh = new HostRuntime({ procRoot, scanReuseMs: 0 }, { kill });
+  t.equal((await reusing.listContainers()).length, 1);
+  t.equal((await fresh.listContainers()).length, 1);
+  // A second container appears: only a new scan sees it.
+  fakeProc(dir, [{ pid: 300, cgroup: fixture('kubepods-cgroupfs-v1.txt'), comm: 'sleep', cmdline: ['sleep', '1'] }]);
+  t.equal((await reusing.listContainers()).length, 1, 'within the window: the earlier scan answers');
+  t.equal((await fresh.listContainers()).length, 2, 'scanReuseMs 0: every call scans');
+  t.throws(() => new HostRuntime({ procRoot, scanReuseMs: -1 }, { kill }), { code: 'CONFIG_INVALID' });
+});
