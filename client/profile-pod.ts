@@ -86,6 +86,11 @@ export interface CaptureSettings {
   format?: ProfileFormat;
   /** SVG title; default: what was profiled, the duration and the sample count. */
   title?: string;
+  /**
+   * Inlined Java frames: each agent loads podflame's JVMTI agent into the target's JVMs (on JDK 21+ the JVM logs a
+   * dynamic-agent warning). Default false.
+   */
+  inlined?: boolean;
   /** Container to profile; default: the pod's only container or its kubectl default-container annotation. */
   container?: string;
   signal?: AbortSignal;
@@ -144,12 +149,14 @@ interface Settings {
   durationSeconds: number;
   frequencyHz: number;
   format: ProfileFormat;
+  inlined: boolean;
 }
 
 function settingsOf(req: CaptureSettings): Settings {
   const durationSeconds = req.durationSeconds ?? LIMITS.durationSeconds.default;
   const frequencyHz = req.frequencyHz ?? LIMITS.frequencyHz.default;
   const format = req.format ?? 'svg';
+  const inlined = req.inlined ?? false;
   const { min: dMin, max: dMax } = LIMITS.durationSeconds;
   if (!Number.isInteger(durationSeconds) || durationSeconds < dMin || durationSeconds > dMax) {
     throw new PodflameError(
@@ -167,7 +174,9 @@ function settingsOf(req: CaptureSettings): Settings {
   if (!(PROFILE_FORMATS as readonly string[]).includes(format)) {
     throw new PodflameError('USAGE', `The format must be one of ${PROFILE_FORMATS.join(', ')}, got ${String(format)}`);
   }
-  return { durationSeconds, frequencyHz, format };
+  if (typeof inlined !== 'boolean')
+    throw new PodflameError('USAGE', `inlined must be true or false, got ${String(inlined)}`);
+  return { durationSeconds, frequencyHz, format, inlined };
 }
 
 export class PodflameClient {
@@ -380,6 +389,7 @@ export class PodflameClient {
     const missing = all.length - captured.length;
     const subtitle =
       `${settings.durationSeconds} s at ${settings.frequencyHz} Hz, ${samples} samples` +
+      (settings.inlined ? ', inlined frames' : '') +
       (missing > 0 ? `; ${missing} pod${missing > 1 ? 's' : ''} not profiled` : '') +
       (warnings.length > 0 ? `; ${warnings.length} warning${warnings.length > 1 ? 's' : ''}` : '');
     return {
@@ -473,6 +483,8 @@ export class PodflameClient {
               frequencyHz: settings.frequencyHz,
               format,
               ...(extra.title !== undefined ? { title: extra.title } : {}),
+              // Only when asked for: an agent older than the option refuses any unknown field.
+              ...(settings.inlined ? { java: { inlined: true } } : {}),
             },
             {
               timeoutMs: (settings.durationSeconds + this.options.answerGraceSeconds) * 1000,

@@ -55,6 +55,16 @@ export const RenderRequestSchema = z
   })
   .strict();
 
+/** What a request leaves out of `java`. */
+export const DEFAULT_JAVA_REQUEST = Object.freeze({ inlined: false });
+
+/**
+ * JVM-specific capture options. `inlined`: load podflame's JVMTI agent into each JVM so that its perf map names the
+ * methods the JIT inlined at each address (frames tagged `_[i]`); default false, since loading an agent into a
+ * running JVM is intrusive (on JDK 21+ the JVM logs a warning about a dynamically loaded agent).
+ */
+export const JavaRequestSchema = z.object({ inlined: z.boolean().default(DEFAULT_JAVA_REQUEST.inlined) }).strict();
+
 export const ProfileRequestSchema = z
   .object({
     target: ProfileTargetSchema,
@@ -73,12 +83,14 @@ export const ProfileRequestSchema = z
     format: z.enum(OUTPUT_FORMATS).default('svg'),
     title: z.string().max(200).optional(),
     render: RenderRequestSchema.optional(),
+    java: JavaRequestSchema.optional(),
   })
   .strict();
 
 export type ProfileTarget = z.infer<typeof ProfileTargetSchema>;
 export type ProfileRequest = z.input<typeof ProfileRequestSchema>;
 export type ValidProfileRequest = z.output<typeof ProfileRequestSchema>;
+export type JavaRequest = z.output<typeof JavaRequestSchema>;
 
 /** A problem the capture found that makes the graph incomplete or misleading; shown to the user, never hidden. */
 export interface CaptureWarning {
@@ -107,6 +119,8 @@ export interface ProfileMetadata {
   finishedAt?: string;
   durationSeconds: number;
   frequencyHz: number;
+  /** The request's JVM options, defaults filled in: whether inlined frames were asked for. */
+  java: JavaRequest;
   samples: number;
   /** Share (0..1) of JIT frames that resolved to Java names; null when there were none. */
   jitResolved: number | null;

@@ -17,6 +17,12 @@ export interface StoredProfile {
   start: string;
   durationSeconds: number;
   frequencyHz: number;
+  /**
+   * The capture's JVM options: `inlined`, whether inlined frames were asked for (their stacks are deeper than the
+   * same code's without them, so a merge or diff over both kinds is worth a second look). False for profiles stored
+   * before the option existed.
+   */
+  java: { inlined: boolean };
   /** perf samples; the stored folded counts add up to this. */
   samples: number;
   warnings: CaptureWarning[];
@@ -109,6 +115,8 @@ export interface ScheduleDefinition {
   container?: string;
   durationSeconds: number;
   frequencyHz: number;
+  /** Ask for inlined Java frames in every capture (`java.inlined` of `POST /v1/profiles`); off when absent. */
+  inlined?: boolean;
   /** How long this schedule's profiles are kept (`90m`, `24h`, `7d`); the store's limit when absent. */
   retention?: string;
 }

@@ -7,7 +7,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ContainerRuntime, CaptureExit, RunningCapture } from '../runtime/container-runtime.js';
-import type { CaptureTimings, CaptureWarning, ResolvedTarget, ValidProfileRequest } from '../../shared/api.js';
+import {
+  DEFAULT_JAVA_REQUEST,
+  type CaptureTimings,
+  type CaptureWarning,
+  type ResolvedTarget,
+  type ValidProfileRequest,
+} from '../../shared/api.js';
 import { PodflameError, type ErrorCode } from '../../shared/errors.js';
 import { totalSamples } from '../../shared/folded.js';
 import type { AgentMetrics } from '../metrics.js';
@@ -139,6 +145,7 @@ export class CaptureService {
         startedAt: new Date(this.#now()).toISOString(),
         durationSeconds: request.durationSeconds,
         frequencyHz: request.frequencyHz,
+        java: { inlined: request.java?.inlined ?? DEFAULT_JAVA_REQUEST.inlined },
         samples: 0,
         jitResolved: null,
         warnings: [],
@@ -181,6 +188,7 @@ export class CaptureService {
           targetContainerId: m.target.containerId,
           durationSeconds: request.durationSeconds,
           frequencyHz: request.frequencyHz,
+          javaInlined: m.java.inlined,
           agentInstance: this.#options.agentInstance,
         },
         signal,

@@ -42,6 +42,8 @@ export function profileSubtitle(m: ProfileMetadata): string {
     `${m.durationSeconds} s at ${m.frequencyHz} Hz`,
     `${m.samples} samples`,
     ...(m.jitResolved === null ? [] : [`${Math.floor(m.jitResolved * 1000) / 10}% JIT frames named`]),
+    // Said on the graph: stacks with inlined frames are deeper than the same code captured without them.
+    ...(m.java.inlined ? ['inlined frames'] : []),
   ];
   const problems = warningPhrases(m.warnings);
   return parts.join(', ') + (problems.length > 0 ? ` — ${problems.join('; ')}` : '');

@@ -36,8 +36,28 @@ export interface CaptureSpec {
   targetContainerId: string;
   durationSeconds: number;
   frequencyHz: number;
+  /**
+   * Load podflame's JVMTI agent into the target's JVMs so that their perf maps name inlined methods (`a->b->c`
+   * chains, outermost first); the capture script reads it as `PODFLAME_JAVA_INLINED=1`. Absent: false (the
+   * test doubles and captures written before it).
+   */
+  javaInlined?: boolean;
   /** Set by the agent per process, to tell its own leftovers from another agent's. */
   agentInstance: string;
+}
+
+/** Environment variables of the capture script (agent/capture/podflame-capture.sh) that carry a CaptureSpec's options. */
+export const CAPTURE_SCRIPT_ENV = {
+  /** `1`: load the JVMTI agent and write inline chains into the perf maps; `0` or absent: off. */
+  javaInlined: 'PODFLAME_JAVA_INLINED',
+} as const;
+
+/**
+ * The capture script's environment for one spec, the same on both paths (a capture container's Env, host mode's
+ * child process). Every variable is set, off as `0`, so the script never falls back on a value from elsewhere.
+ */
+export function captureScriptEnv(spec: CaptureSpec): Record<string, string> {
+  return { [CAPTURE_SCRIPT_ENV.javaInlined]: (spec.javaInlined ?? false) ? '1' : '0' };
 }
 
 export interface RunningCapture {

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
 import {
   CAPTURE_LABELS,
+  captureScriptEnv,
   type CaptureExit,
   type CaptureSpec,
   type ContainerInfo,
@@ -124,6 +125,7 @@ function validateSpec(spec: CaptureSpec): void {
   if (!Number.isInteger(f) || f < LIMITS.frequencyHz.min || f > LIMITS.frequencyHz.max) {
     bad(`frequencyHz must be a whole number from ${LIMITS.frequencyHz.min} to ${LIMITS.frequencyHz.max}`);
   }
+  if (spec.javaInlined !== undefined && typeof spec.javaInlined !== 'boolean') bad('javaInlined must be true or false');
   if (!AGENT_INSTANCE.test(spec.agentInstance)) bad('agentInstance must be letters, digits, _ . - (up to 128)');
 }
 
@@ -354,6 +356,8 @@ export class DockerRuntime implements ContainerRuntime {
         Image: o.captureImage,
         // An argv array: nothing here is ever parsed by a shell.
         Cmd: [String(spec.durationSeconds), String(spec.frequencyHz)],
+        // Added to the capture image's own Env (PATH etc.), which Docker keeps.
+        Env: Object.entries(captureScriptEnv(spec)).map(([name, value]) => `${name}=${value}`),
         Labels: {
           [CAPTURE_LABELS.owner]: o.captureGroup,
           [CAPTURE_LABELS.target]: spec.targetContainerId,

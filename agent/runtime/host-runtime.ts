@@ -23,6 +23,7 @@ import { LIMITS } from '../../shared/api.js';
 import { CaptureStderr } from './capture-warnings.js';
 import {
   KUBE_LABELS,
+  captureScriptEnv,
   type CaptureExit,
   type CaptureSpec,
   type ContainerInfo,
@@ -159,6 +160,7 @@ function validateSpec(spec: CaptureSpec): string {
   if (!Number.isInteger(f) || f < LIMITS.frequencyHz.min || f > LIMITS.frequencyHz.max) {
     bad(`frequencyHz must be a whole number from ${LIMITS.frequencyHz.min} to ${LIMITS.frequencyHz.max}`);
   }
+  if (spec.javaInlined !== undefined && typeof spec.javaInlined !== 'boolean') bad('javaInlined must be true or false');
   if (!TAG.test(spec.agentInstance)) bad('agentInstance must be letters, digits, _ . - (up to 128)');
   return id as string;
 }
@@ -285,6 +287,7 @@ export class HostRuntime implements ContainerRuntime {
       [CAPTURE_ENV.targetPids]: target.pids.join(' '),
       [CAPTURE_ENV.targetId]: targetId,
       PODFLAME_COPY_MAPS: o.copyJitMaps ? '1' : '0',
+      ...captureScriptEnv(spec),
     };
     // An argv array: nothing here is parsed by a shell. `nice` execs the script, so the agent stays its parent.
     const args = [String(spec.durationSeconds), String(spec.frequencyHz)];

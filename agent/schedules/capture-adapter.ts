@@ -14,9 +14,15 @@ export interface CaptureStarter {
 }
 
 export function captureThrough(service: CaptureStarter): ScheduledCapture {
-  return async ({ target, durationSeconds, frequencyHz, signal }) => {
+  return async ({ target, durationSeconds, frequencyHz, javaInlined, signal }) => {
     const record = await service.start(
-      { target: { containerId: target.containerId }, durationSeconds, frequencyHz, format: 'folded' },
+      {
+        target: { containerId: target.containerId },
+        durationSeconds,
+        frequencyHz,
+        format: 'folded',
+        java: { inlined: javaInlined },
+      },
       { signal },
     );
     await record.settled;

@@ -11,6 +11,7 @@
  *     container: app
  *     durationSeconds: 30
  *     frequencyHz: 99
+ *     inlined: false            # true: inlined Java frames (loads podflame's JVMTI agent into the JVMs)
  *     retention: 7d
  * ```
  */
@@ -72,6 +73,7 @@ const scheduleBody = {
   container: z.string().regex(DNS_LABEL, 'must be a container name (lowercase letters, digits and -)').optional(),
   durationSeconds: z.number().int().min(LIMITS.durationSeconds.min).max(LIMITS.durationSeconds.max),
   frequencyHz: z.number().int().min(LIMITS.frequencyHz.min).max(LIMITS.frequencyHz.max),
+  inlined: z.boolean().optional(),
   retention: retentionField.optional(),
 };
 
@@ -106,6 +108,7 @@ function normalize(spec: z.output<typeof ScheduleSpecSchema>): ScheduleSpec {
   if (spec.labelSelector !== undefined) out.labelSelector = spec.labelSelector;
   if (spec.pod !== undefined) out.pod = spec.pod;
   if (spec.container !== undefined) out.container = spec.container;
+  if (spec.inlined !== undefined) out.inlined = spec.inlined;
   if (spec.retention !== undefined) out.retention = spec.retention;
   return out;
 }

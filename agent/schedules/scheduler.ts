@@ -20,6 +20,8 @@ export interface ScheduledCaptureRequest {
   target: CaptureTarget;
   durationSeconds: number;
   frequencyHz: number;
+  /** The schedule's `inlined`: load the JVMTI agent for inlined Java frames. */
+  javaInlined: boolean;
   /** Aborted when the scheduler closes. */
   signal: AbortSignal;
 }
@@ -462,10 +464,12 @@ export class Scheduler {
   }
 
   private async captureOne(spec: ScheduleSpec, target: CaptureTarget, signal: AbortSignal): Promise<void> {
+    const javaInlined = spec.inlined ?? false;
     const result = await this.options.capture({
       target,
       durationSeconds: spec.durationSeconds,
       frequencyHz: spec.frequencyHz,
+      javaInlined,
       signal,
     });
     const stored = await this.options.store.put({
@@ -476,6 +480,7 @@ export class Scheduler {
       startMs: result.startedAtMs,
       durationSeconds: spec.durationSeconds,
       frequencyHz: spec.frequencyHz,
+      javaInlined,
       warnings: result.warnings,
       schedule: spec.name,
       podUid: target.podUid,

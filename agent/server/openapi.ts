@@ -113,6 +113,20 @@ const SCHEMAS: Record<string, Json> = {
           hash: { type: 'boolean' },
         },
       },
+      java: ref('JavaOptions'),
+    },
+  },
+  JavaOptions: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      inlined: {
+        type: 'boolean',
+        default: false,
+        description:
+          "Name the methods the JIT inlined (frames tagged _[i]): loads podflame's JVMTI agent into each JVM of the " +
+          'target; on JDK 21+ the JVM logs a warning about a dynamically loaded agent.',
+      },
     },
   },
   CaptureWarning: {
@@ -133,7 +147,18 @@ const SCHEMAS: Record<string, Json> = {
   },
   ProfileMetadata: {
     type: 'object',
-    required: ['id', 'status', 'node', 'target', 'startedAt', 'durationSeconds', 'frequencyHz', 'samples', 'warnings'],
+    required: [
+      'id',
+      'status',
+      'node',
+      'target',
+      'startedAt',
+      'durationSeconds',
+      'frequencyHz',
+      'java',
+      'samples',
+      'warnings',
+    ],
     properties: {
       id: { type: 'string' },
       status: { type: 'string', enum: ['running', 'done', 'failed'] },
@@ -143,6 +168,11 @@ const SCHEMAS: Record<string, Json> = {
       finishedAt: { type: 'string', format: 'date-time' },
       durationSeconds: { type: 'integer' },
       frequencyHz: { type: 'integer' },
+      java: {
+        type: 'object',
+        required: ['inlined'],
+        properties: { inlined: { type: 'boolean', description: 'Inlined frames were asked for.' } },
+      },
       samples: { type: 'integer' },
       jitResolved: { type: 'number', nullable: true, description: 'Share (0..1) of JIT frames named; null if none.' },
       warnings: { type: 'array', items: ref('CaptureWarning') },

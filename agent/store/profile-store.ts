@@ -56,6 +56,8 @@ export interface NewProfile {
   startMs: number;
   durationSeconds: number;
   frequencyHz: number;
+  /** Whether the capture asked for inlined Java frames. Default false. */
+  javaInlined?: boolean;
   warnings: CaptureWarning[];
   schedule: string | null;
   podUid: string | null;
@@ -77,6 +79,8 @@ const StoredProfileSchema = z.object({
   start: z.string().datetime(),
   durationSeconds: z.number().positive(),
   frequencyHz: z.number().positive(),
+  // Metadata written before the option existed has none: those captures had no inlined frames.
+  java: z.object({ inlined: z.boolean() }).default({ inlined: false }),
   samples: z.number().nonnegative(),
   warnings: z.array(z.object({ code: z.string(), message: z.string(), pid: z.number().optional() })),
   schedule: z.string().nullable(),
@@ -303,6 +307,7 @@ export class ProfileStore {
         start: new Date(profile.startMs).toISOString(),
         durationSeconds: profile.durationSeconds,
         frequencyHz: profile.frequencyHz,
+        java: { inlined: profile.javaInlined ?? false },
         samples: totalSamples(profile.stacks),
         warnings: profile.warnings,
         schedule: profile.schedule,

@@ -56,6 +56,7 @@ function record(id: string, status: 'running' | 'done'): ProfileRecord {
       startedAt: '',
       durationSeconds: 1,
       frequencyHz: 1,
+      java: { inlined: false },
       samples: 0,
       jitResolved: null,
       warnings: [],

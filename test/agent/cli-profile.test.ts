@@ -65,6 +65,21 @@ t.test('local-mode options become the request body', async (t) => {
   );
 });
 
+t.test('--inlined becomes java.inlined in the request body, and says what it costs', async (t) => {
+  const flags = { containerId: 'abcdef012345', duration: '1', frequency: '99', format: 'svg' };
+  t.same(localProfileRequest({ ...flags, inlined: true }).java, { inlined: true });
+  // Left out when off: an agent older than the option refuses unknown fields.
+  t.notOk('java' in localProfileRequest(flags), 'no java field without --inlined');
+  t.notOk('java' in localProfileRequest({ ...flags, inlined: false }));
+  const m = memoryIO();
+  const program = buildProgram(m.io, [registerProfile], '0.0.0');
+  const help = program.commands.find((c) => c.name() === 'profile')?.helpInformation() ?? '';
+  t.match(
+    help.replace(/\s+/g, ' '),
+    /--inlined name the methods the JIT inlined .*JVMTI agent into the JVM; on JDK 21\+ the JVM logs a dynamic-agent warning/,
+  );
+});
+
 t.test('usage errors exit 2 before any network call, saying what to fix', async (t) => {
   const cases: [string[], RegExp][] = [
     [['--container-id', 'abcdef012345'], /--agent URL/],
@@ -143,6 +158,14 @@ t.test("the agent's errors keep their code, message and exit status", async (t) 
   t.equal(noSamples.code, 6);
   t.notMatch(noSamples.err, /\r/);
   t.match(noSamples.err, /recorded no samples .*\[NO_SAMPLES\]/);
+
+  // --inlined reaches the runtime's capture spec; without it, the capture is asked for none.
+  const inlined = run(['--agent', url, '--container-id', hexId('a1'), '-d', '1', '--inlined']);
+  await waitFor(() => runtime.captures.length === 3, 5000, 'the third capture');
+  t.equal(runtime.captures[2]!.spec.javaInlined, true);
+  runtime.captures[2]!.finish({ exitCode: 0, output: '' });
+  await inlined;
+  t.equal(runtime.captures[1]!.spec.javaInlined, false);
 });
 
 t.test('warnings header decoding', async (t) => {

@@ -1,5 +1,8 @@
 // The agent's HTTP API around an in-memory runtime: validation, limits, error shapes, async life cycle, probes and
 // metrics — everything decided before or around a capture, not the capture itself (see the e2e files for that).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import t, { type Test } from 'tap';
 import { Agent } from '../../agent/agent.js';
 import { HEADERS } from '../../shared/api.js';
@@ -9,6 +12,10 @@ import { FakeRuntime, hexId, podContainer } from './fake-runtime.js';
 const pod = { uid: '3f1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c', name: 'shop-1', namespace: 'prod' };
 const APP = hexId('a1');
 const SIDECAR = hexId('a2');
+/** Real `perf script` output of a JVM (test/fixtures/history/record.sh). */
+const PERF_SCRIPT = gunzipSync(
+  readFileSync(join(import.meta.dirname, '../fixtures/history/after.perf.txt.gz')),
+).toString('utf8');
 
 async function startAgent(t: Test, overrides: Parameters<typeof testConfig>[0] = {}) {
   const runtime = new FakeRuntime();
@@ -101,6 +108,20 @@ t.test('bad requests get 400/413 with a clear message and start nothing', async 
       'INVALID_REQUEST',
       /palette/,
     ],
+    [
+      'unknown java option',
+      { body: { target: { containerId: APP }, java: { inlined: true, agentPath: '/tmp/evil.so' } } },
+      400,
+      'INVALID_REQUEST',
+      /unknown field 'agentPath' in java/,
+    ],
+    [
+      'java.inlined not a boolean',
+      { body: { target: { containerId: APP }, java: { inlined: 'yes' } } },
+      400,
+      'INVALID_REQUEST',
+      /java.inlined: Expected boolean/,
+    ],
     ['no body', {}, 400, 'INVALID_REQUEST', /target is required/],
     ['10 MB body', { raw: `{"title": "${'x'.repeat(10 * 1024 * 1024)}"}` }, 413, 'BODY_TOO_LARGE', /larger than/],
     [
@@ -147,7 +168,13 @@ t.test(
     t.equal(runtime.runCaptureCalls, 1);
 
     const capture = runtime.captures[0]!;
-    t.same(capture.spec, { targetContainerId: APP, durationSeconds: 20, frequencyHz: 99, agentInstance: 'instance-1' });
+    t.same(capture.spec, {
+      targetContainerId: APP,
+      durationSeconds: 20,
+      frequencyHz: 99,
+      javaInlined: false,
+      agentInstance: 'instance-1',
+    });
     capture.finish({ exitCode: 4, stderrTail: 'perf record: failed to mmap with 1 (Operation not permitted)\n' });
     const failed = await first;
     t.equal(failed.status, 500);
@@ -228,6 +255,48 @@ t.test('async captures: 202 + Location, status, not ready, result kept', async (
   const unknown = await call(url, 'GET', '/v1/profiles/00000000-0000-0000-0000-000000000000');
   t.equal(unknown.status, 404);
   t.equal(unknown.json.error.code, 'PROFILE_NOT_FOUND');
+});
+
+t.test('java.inlined reaches the runtime and is recorded in the metadata and on the graph', async (t) => {
+  const { url, runtime } = await startAgent(t);
+  const asked = await call(url, 'POST', '/v1/profiles?async=1', {
+    target: { containerId: APP },
+    durationSeconds: 2,
+    java: { inlined: true },
+  });
+  t.equal(asked.status, 202);
+  await waitFor(() => runtime.captures.length === 1, 5000, 'the capture');
+  t.equal(runtime.captures[0]!.spec.javaInlined, true, 'the runtime is asked for inlined frames');
+  const running = await call(url, 'GET', `/v1/profiles/${asked.json.id}`);
+  t.same(running.json.java, { inlined: true }, 'the metadata says inlined frames were asked for');
+  runtime.captures[0]!.finish({
+    exitCode: 0,
+    output: PERF_SCRIPT,
+  });
+  await waitFor(
+    async () => (await call(url, 'GET', `/v1/profiles/${asked.json.id}`)).json.status !== 'running',
+    5000,
+    'the capture to end',
+    100,
+  );
+  const svg = await call(url, 'GET', `/v1/profiles/${asked.json.id}/flamegraph.svg`);
+  t.equal(svg.status, 200, svg.text.slice(0, 300));
+  t.match(svg.text, /inlined frames/, 'the subtitle says so');
+
+  // Absent, and explicitly off: the same (false), never left for the capture script to guess.
+  const plain = await call(url, 'POST', '/v1/profiles?async=1', { target: { containerId: SIDECAR } });
+  const off = await call(url, 'POST', '/v1/profiles?async=1', {
+    target: { podUid: pod.uid, container: 'app' },
+    java: { inlined: false },
+  });
+  t.equal(plain.status, 202);
+  t.equal(off.status, 202, 'the first capture of APP has ended, so this one is admitted');
+  await waitFor(() => runtime.captures.length === 3, 5000, 'two more captures');
+  t.same(
+    runtime.captures.slice(1).map((c) => c.spec.javaInlined),
+    [false, false],
+  );
+  t.same((await call(url, 'GET', `/v1/profiles/${plain.json.id}`)).json.java, { inlined: false });
 });
 
 t.test('a capture that outlives its duration plus --request-timeout is stopped: 504', async (t) => {

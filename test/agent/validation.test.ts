@@ -18,6 +18,8 @@ t.test('defaults fill in', async (t) => {
   t.same(parseProfileRequest(ok), { ...ok, durationSeconds: 30, frequencyHz: 99, format: 'svg' });
   const pod = { target: { podUid: '3f1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c', container: 'app' }, format: 'json' };
   t.equal(parseProfileRequest(pod).format, 'json');
+  t.same(parseProfileRequest({ ...ok, java: {} }).java, { inlined: false }, 'java.inlined defaults to false');
+  t.same(parseProfileRequest({ ...ok, java: { inlined: true } }).java, { inlined: true });
 });
 
 t.test('messages name the field, what was expected and what was sent', async (t) => {
@@ -44,6 +46,9 @@ t.test('messages name the field, what was expected and what was sent', async (t)
   t.match(message({}), /target is required/);
   t.match(message([1]), /the request body must be a JSON object, got array/);
   t.match(message(undefined), /needs a JSON body/);
+  t.match(message({ ...ok, java: { inlined: true, agentPath: '/x.so' } }), /unknown field 'agentPath' in java/);
+  t.match(message({ ...ok, java: { inlined: 1 } }), /java.inlined: Expected boolean, received number/);
+  t.match(message({ ...ok, java: true }), /java: Expected object, received boolean/);
   t.match(
     message({ ...ok, render: { width: 5, fonttype: 'x' } }),
     /render.width: .*; unknown field 'fonttype' in render/,

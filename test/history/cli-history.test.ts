@@ -84,7 +84,9 @@ async function twoNodes(t: Test): Promise<[HistoryAgent, HistoryAgent]> {
   await a.history.store.put(profile('node-a', 'shop-a2', 40, after));
   await b.history.store.put(profile('node-b', 'shop-b1', 90, before));
   await b.history.store.put(profile('node-b', 'shop-b1', 30, after));
-  await b.history.store.put(profile('node-b', 'shop-b1', 20, after, { labels: { app: 'shop', canary: 'true' } }));
+  await b.history.store.put(
+    profile('node-b', 'shop-b1', 20, after, { labels: { app: 'shop', canary: 'true' }, javaInlined: true }),
+  );
   await b.history.store.put(
     profile('node-b', 'bill-0', 10, after, { namespace: 'billing', labels: { app: 'billing' } }),
   );
@@ -104,6 +106,11 @@ t.test('history lists every agent’s profiles, oldest first', async (t) => {
     ['node-a', 'node-b', 'node-a', 'node-a', 'node-b', 'node-b'],
   );
   t.match(lines[1], /node-a\s+shop\/shop-a1\s+app\s+30s@99Hz\s+\d+\s+shop-10m\s+-\s+\d{8}T\d{6}Z-[0-9a-f]{8}$/);
+  t.same(
+    lines.slice(1).map((l) => l.split(/\s+/)[5]),
+    ['30s@99Hz', '30s@99Hz', '30s@99Hz', '30s@99Hz', '30s@99Hz', '30s@99Hz+inlined'],
+    'the profile with inlined frames is marked',
+  );
 
   const json = await podflame(['history', ...agents, '-A', '--since', '35m', '--json']);
   t.equal(json.code, 0);
@@ -118,6 +125,7 @@ t.test('history lists every agent’s profiles, oldest first', async (t) => {
   );
   const canary = await podflame(['history', ...agents, '-l', 'canary=true', '--json']);
   t.equal(JSON.parse(canary.text).items.length, 1);
+  t.same(JSON.parse(canary.text).items[0].java, { inlined: true });
   const none = await podflame(['history', ...agents, '-n', 'nowhere']);
   t.equal(none.code, 0);
   t.match(none.err, /no stored profiles match \(asked 2 agents\)/);

@@ -21,6 +21,7 @@ function stored(over: Partial<StoredProfile> = {}, stacks: FoldedStacks = fixtur
     start: '2025-11-27T10:00:00.000Z',
     durationSeconds: 30,
     frequencyHz: 99,
+    java: { inlined: false },
     samples: totalSamples(stacks),
     warnings: [],
     schedule: 'every-10m',

@@ -15,6 +15,7 @@ import { buildProgram, runProgram } from '../../client/cli/program.js';
 import * as library from '../../client/index.js';
 import { ERROR_CODES } from '../../shared/errors.js';
 import { parseFolded, serializeFolded, totalSamples, type FoldedStacks } from '../../shared/folded.js';
+import type { CaptureSpec } from '../../agent/runtime/container-runtime.js';
 import { FakeRuntime, hexId, podContainer } from '../agent/fake-runtime.js';
 import { memoryLogger, testConfig } from '../agent/http.js';
 import { FakeKubeApi, makeAgentPod, makePod, makeWorkload } from '../helpers/fake-kube-api.js';
@@ -32,6 +33,8 @@ const dir = mkdtempSync(join(tmpdir(), 'podflame-cli-inprocess-'));
 const agents: Agent[] = [];
 let kubeconfig = '';
 let finisher: NodeJS.Timeout | undefined;
+/** The spec of every capture the agents ran, in the order they finished. */
+const specs: CaptureSpec[] = [];
 
 t.before(async () => {
   await api.start();
@@ -55,7 +58,10 @@ t.before(async () => {
     api.putPod(makeAgentPod({ nodeName: node, podIP: ip, port }));
     // Every capture "records" the same real perf script as soon as it starts.
     const finish = (): void => {
-      for (const c of runtime.captures.splice(0)) c.finish({ output: PERF_SCRIPT });
+      for (const c of runtime.captures.splice(0)) {
+        specs.push(c.spec);
+        c.finish({ output: PERF_SCRIPT });
+      }
     };
     finisher = setInterval(() => finish(), 10);
     const previous = finisher;
@@ -169,6 +175,32 @@ t.test('deploy/NAME: every pod merged exactly; --per-pod roots each pod; sts/NAM
   const text = readFileSync(join(dir, 'merged.svg'), 'utf8');
   t.match(text, '-l app=shop in shop: 2 of 2 pods');
   t.match(text, `1 s at 99 Hz, ${2 * totalSamples(one)} samples`);
+});
+
+t.test('--inlined reaches every agent of a fan-out, and the graph says so', async (t) => {
+  specs.splice(0);
+  const plain = await run(['profile', 'deploy/shop', '-d', '1', '--format', 'folded']);
+  t.equal(plain.code, 0, plain.err);
+  t.same(
+    specs.splice(0).map((s) => s.javaInlined),
+    [false, false],
+    'off without the flag',
+  );
+  const inlined = await run(['profile', 'deploy/shop', '-d', '1', '--inlined', '-o', 'inlined.svg']);
+  t.equal(inlined.code, 0, inlined.err);
+  t.same(
+    specs.splice(0).map((s) => s.javaInlined),
+    [true, true],
+    'both agents asked for inlined frames',
+  );
+  t.match(readFileSync(join(dir, 'inlined.svg'), 'utf8'), /1 s at 99 Hz, \d+ samples, inlined frames/);
+  const one = await run(['profile', 'shop-a', '-d', '1', '--inlined', '--format', 'folded', '--via', 'proxy']);
+  t.equal(one.code, 0, one.err);
+  t.same(
+    specs.splice(0).map((s) => s.javaInlined),
+    [true],
+    'one pod, through the API server proxy',
+  );
 });
 
 t.test('a pod that fails: the others are still written, its error listed, exit 8', async (t) => {

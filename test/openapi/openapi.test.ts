@@ -121,6 +121,11 @@ t.test('the documented request schema agrees with the zod schema the agent valid
     { target: { containerId: '0123456789ab', container: 'app' } },
     { durationSeconds: 5 },
     { target: { containerId: '0123456789ab' }, render: { width: 50 } },
+    { target: { containerId: '0123456789ab' }, java: { inlined: true } },
+    { target: { containerId: '0123456789ab' }, java: {} },
+    { target: { containerId: '0123456789ab' }, java: { inlined: 'yes' } },
+    { target: { containerId: '0123456789ab' }, java: { inlined: true, agentPath: '/tmp/x.so' } },
+    { target: { containerId: '0123456789ab' }, java: true },
   ];
   let rejected = 0;
   for (const body of cases) {
@@ -128,5 +133,5 @@ t.test('the documented request schema agrees with the zod schema the agent valid
     if (!zodOk) rejected += 1;
     t.equal(check(body), zodOk, `${JSON.stringify(body)}: ${zodOk ? 'accepted' : 'rejected'} by both`);
   }
-  t.ok(rejected >= 8, 'the cases include rejected bodies');
+  t.ok(rejected >= 11, 'the cases include rejected bodies');
 });

@@ -11,6 +11,7 @@ schedules:
     container: app
     durationSeconds: 30
     frequencyHz: 99
+    inlined: true
     retention: 7d
   - name: billing-nightly
     cron: "0 3 * * *"
@@ -32,6 +33,7 @@ t.test('a valid file', async (t) => {
       container: 'app',
       durationSeconds: 30,
       frequencyHz: 99,
+      inlined: true,
       retention: '7d',
     },
     {
@@ -63,6 +65,7 @@ t.test('errors name the file, the schedule and the field', async (t) => {
       /schedule 'shop' \(item 1\): labelSelector: label selector 'a b' is not valid/,
     ],
     [entry('    colour: red\n'), /schedule 'shop' \(item 1\): unknown field colour/],
+    [entry('    inlined: yes please\n'), /schedule 'shop' \(item 1\): inlined: Expected boolean, received string/],
     [entry('    timezone: Mars/Olympus\n'), /timezone: 'Mars\/Olympus' is not an IANA time zone/],
     [entry('    container: App_1\n'), /container: must be a container name/],
     [
@@ -103,6 +106,12 @@ t.test('PUT bodies', async (t) => {
   const body = { cron: '*/5 * * * * *', namespace: 'shop', durationSeconds: 3, frequencyHz: 99 };
   t.same(parseScheduleBody('quick', body), { name: 'quick', ...body });
   t.same(parseScheduleBody('quick', { ...body, name: 'quick' }).name, 'quick');
+  t.equal(parseScheduleBody('quick', { ...body, inlined: true }).inlined, true, 'inlined is kept');
+  t.equal(parseScheduleBody('quick', { ...body, inlined: false }).inlined, false);
+  t.throws(() => parseScheduleBody('quick', { ...body, inlined: 1 }), {
+    code: 'INVALID_REQUEST',
+    message: /inlined: Expected boolean, received number/,
+  });
   t.throws(() => parseScheduleBody('quick', { ...body, name: 'other' }), {
     code: 'INVALID_REQUEST',
     message: /body names 'other'/,

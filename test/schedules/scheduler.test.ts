@@ -4,7 +4,10 @@
  */
 import t, { type Test } from 'tap';
 import { Registry } from 'prom-client';
+import { captureThrough, type CaptureStarter } from '../../agent/schedules/capture-adapter.js';
 import { Scheduler, type ScheduledCaptureRequest, type SchedulerOptions } from '../../agent/schedules/scheduler.js';
+import type { ProfileRecord } from '../../agent/profiles/profile-registry.js';
+import type { ValidProfileRequest } from '../../shared/api.js';
 import type { CaptureTarget, TargetSelector } from '../../agent/schedules/targets.js';
 import { parseScheduleBody, type ScheduleSpec } from '../../agent/schedules/schedule-config.js';
 import { ProfileStore } from '../../agent/store/profile-store.js';
@@ -161,6 +164,47 @@ t.test('fires at the cron times, after a bounded jitter, and stores each capture
   t.match(metrics, /podflame_schedule_profiles_total\{schedule="shop"\} 3/);
   t.match(metrics, /podflame_schedule_next_run_timestamp_seconds\{schedule="shop"\} 1764237640/);
   t.match(metrics, /podflame_schedule_last_run_timestamp_seconds\{schedule="shop"\} 1764237634\.5/);
+});
+
+t.test("a schedule's inlined reaches each capture and its stored profiles", async (t) => {
+  const h = await harness(t, { targets: [target('shop-1')] });
+  h.scheduler.loadFile([spec(), spec({ name: 'deep', inlined: true })]);
+  h.scheduler.start();
+  await h.clock.advance(15_000);
+  const byTarget = h.captures.map((c) => c.request.javaInlined).sort();
+  t.same(byTarget, [false, true], 'one capture without, one with inlined frames');
+  t.same(
+    h.store.list({ schedule: 'shop' }).map((p) => p.java),
+    [{ inlined: false }],
+  );
+  t.same(
+    h.store.list({ schedule: 'deep' }).map((p) => p.java),
+    [{ inlined: true }],
+  );
+});
+
+t.test('scheduled captures ask the capture service for what the schedule says', async (t) => {
+  const asked: ValidProfileRequest[] = [];
+  const service: CaptureStarter = {
+    start: async (request) => {
+      asked.push(request);
+      return {
+        metadata: { startedAt: '2025-11-27T10:00:00.000Z', warnings: [] },
+        stacks: new Map([['java;Main.main', 1]]),
+        settled: Promise.resolve(),
+      } as unknown as ProfileRecord;
+    },
+  };
+  const capture = captureThrough(service);
+  const signal = new AbortController().signal;
+  for (const javaInlined of [true, false]) {
+    await capture({ target: target('shop-1'), durationSeconds: 5, frequencyHz: 49, javaInlined, signal });
+  }
+  t.same(
+    asked.map((r) => r.java),
+    [{ inlined: true }, { inlined: false }],
+  );
+  t.match(asked[0], { target: { containerId: target('shop-1').containerId }, durationSeconds: 5, frequencyHz: 49 });
 });
 
 t.test('jitter stays within its bounds', async (t) => {

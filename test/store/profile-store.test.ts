@@ -51,6 +51,29 @@ t.test('put, list and read back a real capture', async (t) => {
   t.same(JSON.parse(await readFile(join(dir, `${meta.id}.json`), 'utf8')), meta);
 });
 
+t.test('whether inlined frames were asked for is stored, and older metadata reads as not', async (t) => {
+  const dir = t.testdir();
+  const store = await openStore(t, dir);
+  const plain = await store.put(profile());
+  const inlined = await store.put(profile({ javaInlined: true, startMs: T0 + 1000 }));
+  t.same(plain.java, { inlined: false });
+  t.same(inlined.java, { inlined: true });
+  t.same(JSON.parse(await readFile(join(dir, `${inlined.id}.json`), 'utf8')).java, { inlined: true }, 'on disk');
+  // Metadata written before the option existed: no `java` at all.
+  const old = JSON.parse(await readFile(join(dir, `${plain.id}.json`), 'utf8')) as Record<string, unknown>;
+  delete old.java;
+  await writeFile(join(dir, `${plain.id}.json`), `${JSON.stringify(old)}\n`);
+  await store.close();
+  const reopened = await openStore(t, dir);
+  t.same(
+    reopened.list().map((p) => [p.id, p.java.inlined]),
+    [
+      [plain.id, false],
+      [inlined.id, true],
+    ],
+  );
+});
+
 t.test('list filters by every field and by time range', async (t) => {
   const store = await openStore(t, t.testdir());
   const a = await store.put(profile());

@@ -74,6 +74,7 @@ export function agentFlameGraphSamples(): string[] {
     startedAt: '2025-11-27T04:00:00.000Z',
     durationSeconds: 1,
     frequencyHz: 99,
+    java: { inlined: false },
     samples: 4,
     jitResolved: null,
     warnings: [],

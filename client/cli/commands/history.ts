@@ -200,7 +200,9 @@ export function historyRows(items: readonly StoredProfile[]): string[][] {
     p.node,
     `${p.namespace}/${p.pod}`,
     p.container,
-    `${p.durationSeconds}s@${p.frequencyHz}Hz`,
+    // Inlined frames deepen the same code's stacks: worth seeing before merging or diffing such profiles with others.
+    // (An agent older than the option lists no `java`.)
+    `${p.durationSeconds}s@${p.frequencyHz}Hz${(p.java as StoredProfile['java'] | undefined)?.inlined === true ? '+inlined' : ''}`,
     String(p.samples),
     p.schedule ?? '-',
     p.warnings.length === 0 ? '-' : [...new Set(p.warnings.map((w) => w.code))].join(','),

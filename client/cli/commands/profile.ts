@@ -3,8 +3,8 @@
  *
  * Local mode (this file's part): the CLI talks to an agent at a known URL —
  *   podflame profile --agent http://127.0.0.1:7070 (--container-id ID | --pod-uid UID -c NAME) [-d 30s] [-F 99]
- *     [-o FILE] [--format svg|folded|json]
- * The options every mode shares (-c, -d, -F, -o, --format, --title) are separate from the local-mode ones
+ *     [-o FILE] [--format svg|folded|json] [--inlined]
+ * The options every mode shares (-c, -d, -F, -o, --format, --title, --inlined) are separate from the local-mode ones
  * (--agent, --container-id, --pod-uid), so Kubernetes routing (`-n NS POD`) can be added beside them.
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -27,6 +27,8 @@ export interface ProfileCommonFlags {
   output?: string;
   format: string;
   title?: string;
+  /** `--inlined`: ask for inlined Java frames. */
+  inlined?: boolean;
   /** Default 60s (commander fills it in). */
   busyWait?: string;
 }
@@ -47,7 +49,14 @@ export interface CaptureSettings {
   frequencyHz: number;
   format: OutputFormat;
   title?: string;
+  /** Inlined Java frames (`java.inlined` of the request); false without `--inlined`. */
+  inlined: boolean;
 }
+
+/** Help of `--inlined`: what it does and what it costs the target. */
+export const INLINED_HELP =
+  "name the methods the JIT inlined (frames tagged _[i]): loads podflame's JVMTI agent into the JVM; " +
+  'on JDK 21+ the JVM logs a dynamic-agent warning';
 
 export function addCommonProfileOptions(cmd: Command): Command {
   return cmd
@@ -65,6 +74,7 @@ export function addCommonProfileOptions(cmd: Command): Command {
       'svg',
     )
     .option('--title <text>', 'flame graph title (default: namespace/pod/container)')
+    .option('--inlined', INLINED_HELP)
     .option('--ca-file <file>', "CA certificate (PEM) that signed the agents' HTTPS certificates")
     .option(
       '--busy-wait <duration>',
@@ -115,12 +125,13 @@ export function captureSettings(flags: ProfileCommonFlags): CaptureSettings {
     frequencyHz: hz,
     format: flags.format as OutputFormat,
     ...(flags.title !== undefined ? { title: flags.title } : {}),
+    inlined: flags.inlined ?? false,
   };
 }
 
 /** Local-mode flags → the request body for the agent. */
 export function localProfileRequest(flags: ProfileFlags): ProfileRequest {
-  const settings = captureSettings(flags);
+  const { inlined, ...settings } = captureSettings(flags);
   const target = (() => {
     if (flags.containerId !== undefined) {
       if (flags.podUid !== undefined || flags.container !== undefined) {
@@ -136,7 +147,8 @@ export function localProfileRequest(flags: ProfileFlags): ProfileRequest {
     }
     throw new PodflameError('USAGE', 'say what to profile: --container-id ID, or --pod-uid UID -c NAME');
   })();
-  return { target, ...settings };
+  // Sent only when asked for: an agent older than the option refuses any unknown field (strict validation).
+  return { target, ...settings, ...(inlined ? { java: { inlined: true } } : {}) };
 }
 
 /** `--busy-wait` in ms. */
