@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what podflame's demo and end-to-end tests need on a Debian machine (run as root):
 # Debian packages (Docker engine, perf, JDK 17, jattach, debootstrap, Chromium), a running dockerd with no bridge
-# network, and a local debian:bookworm-slim base image (no registry is reachable on these machines).
+# network, a local debian:bookworm-slim base image (no registry is reachable on these machines), and a local Debian
+# sid base image, podflame-base:sid, for the image that holds JDK 8, 11, 17, 21 and 25 (test/workloads/jdks/).
 # Idempotent: each step says what it does and skips what is already there.
 set -euo pipefail
 
@@ -13,7 +14,7 @@ need_root() {
   fi
 }
 
-PACKAGES=(docker.io linux-perf openjdk-17-jdk-headless jattach debootstrap chromium iproute2 procps time)
+PACKAGES=(docker.io linux-perf openjdk-17-jdk-headless jattach debootstrap chromium iproute2 procps time gcc libc6-dev)
 
 install_packages() {
   local missing=()
@@ -50,6 +51,25 @@ base_image() {
   say "base image debian:bookworm-slim imported"
 }
 
+# The multi-JDK test image (test/workloads/jdks/Dockerfile) starts FROM podflame-base:sid: only sid packages JDK 8,
+# 11, 17, 21 and 25 side by side. A podflame- name rather than debian:sid, because this is a snapshot of the mirror
+# made once, not Docker Hub's image, and must not be mistaken for it. debootstrap needs no extra flag: it checks the
+# Release signature against debian-archive-keyring but not its Valid-Until date, which on this mirror's sid has
+# passed; apt-get inside the image does check it, hence `apt-get -o Acquire::Check-Valid-Until=false update` in the
+# Dockerfile. minbase keeps downloaded .debs (no docker-clean hook), so images built on it run `apt-get clean`.
+SID_BASE_IMAGE=podflame-base:sid
+
+sid_base_image() {
+  if docker image inspect "$SID_BASE_IMAGE" >/dev/null 2>&1; then say "base image $SID_BASE_IMAGE present"; return; fi
+  local dir; dir=$(mktemp -d /tmp/podflame-rootfs-sid.XXXXXX)
+  say "building base image $SID_BASE_IMAGE with debootstrap from Debian sid (about a minute)"
+  debootstrap --variant=minbase sid "$dir" http://deb.debian.org/debian >/tmp/podflame-debootstrap-sid.log 2>&1 \
+    || { say "debootstrap of sid failed; see /tmp/podflame-debootstrap-sid.log"; rm -rf "$dir"; exit 1; }
+  tar -C "$dir" -c . | docker import - "$SID_BASE_IMAGE" >/dev/null
+  rm -rf "$dir"
+  say "base image $SID_BASE_IMAGE imported"
+}
+
 # Dockerfile.agent starts FROM node:20-bookworm-slim. With no registry to pull it from, make a local image of that
 # name the same way as debian:bookworm-slim: the local Debian base plus this machine's own Node 20 and npm
 # (scripts/node-base-image.sh), so `docker build -f Dockerfile.agent .` works here unchanged. An image of that name
@@ -64,5 +84,6 @@ need_root
 install_packages
 start_dockerd
 base_image
+sid_base_image
 node_base_image
 say "ready"

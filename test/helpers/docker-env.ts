@@ -1,7 +1,8 @@
 /**
  * The shared harness of every test that needs the real Docker engine: it checks that the engine answers and that
- * the local base image exists, and builds (once, then reuses) the capture image from Dockerfile.perf and a JDK 17
- * image with the test workloads (test/workloads/). Images are tagged by a hash of their inputs, so a changed
+ * the local base image exists, and builds (once, then reuses) the capture image from Dockerfile.perf, a JDK 17
+ * image with the test workloads (test/workloads/) and, when asked, the image of JDK 8, 11, 17, 21 and 25 with the
+ * Java 8 test app (test/workloads/jdks/, FROM the local sid base SID_BASE_IMAGE). Images are tagged by a hash of their inputs, so a changed
  * capture script is always rebuilt and an unchanged one never is; parallel test files share one build through a
  * lock directory in /tmp. Not a test file.
  *
@@ -26,6 +27,18 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The base image every podflame image builds FROM; made locally by scripts/provision.sh (no registry here). */
 export const BASE_IMAGE = 'debian:bookworm-slim';
 
+/** The base of the multi-JDK image: a local debootstrap of Debian sid, made by scripts/provision.sh. */
+export const SID_BASE_IMAGE = 'podflame-base:sid';
+
+/** The JDKs of the multi-JDK image (test/workloads/jdks/), oldest first. */
+export const JDK_MAJORS = [8, 11, 17, 21, 25] as const;
+export type JdkMajor = (typeof JDK_MAJORS)[number];
+
+/** Where Debian puts each JDK's `java` in the multi-JDK image. */
+export function javaBinaryFor(major: JdkMajor): string {
+  return `/usr/lib/jvm/java-${major}-openjdk-amd64/bin/java`;
+}
+
 /** Label on every container the test helpers start, so a crashed run's leftovers can be found. */
 export const TEST_LABEL = 'io.podflame.test';
 
@@ -38,11 +51,18 @@ export interface DockerEnv {
   captureImage: string;
   /** JDK 17 image with test/workloads/*.java compiled in /app (when asked for with `jdk: true`). */
   jdkImage: string | undefined;
+  /**
+   * Image with JDK 8, 11, 17, 21 and 25 (javaBinaryFor) and test/workloads/jdks/*.java compiled for Java 8 in /app
+   * (when asked for with `jdks: true`).
+   */
+  jdksImage: string | undefined;
 }
 
 export interface DockerEnvOptions {
   /** Also build/reuse the JDK image with the test workloads. Default false. */
   jdk?: boolean;
+  /** Also build/reuse the multi-JDK image (test/workloads/jdks/). Default false. */
+  jdks?: boolean;
 }
 
 /** The subset of a tap Test the harness uses. */
@@ -95,7 +115,16 @@ export async function prepareDockerEnv(options: DockerEnvOptions = {}): Promise<
   }
   const captureImage = await ensureCaptureImage(docker);
   const jdkImage = options.jdk === true ? await ensureJdkImage(docker) : undefined;
-  return { socketPath, docker, captureImage, jdkImage };
+  let jdksImage: string | undefined;
+  if (options.jdks === true) {
+    if (!(await imageExists(docker, SID_BASE_IMAGE))) {
+      throw new Error(
+        `the base image ${SID_BASE_IMAGE} of the multi-JDK image is missing (scripts/provision.sh imports one made with debootstrap)`,
+      );
+    }
+    jdksImage = await ensureJdksImage(docker);
+  }
+  return { socketPath, docker, captureImage, jdkImage, jdksImage };
 }
 
 /** Builds (or reuses) the capture image for the current Dockerfile.perf and agent/capture/; returns its tag. */
@@ -108,8 +137,17 @@ export async function ensureCaptureImage(docker: Docker): Promise<string> {
 
 /** Builds (or reuses) the JDK 17 image with test/workloads/ compiled in /app; returns its tag. */
 export async function ensureJdkImage(docker: Docker): Promise<string> {
-  const tag = `podflame-jdk:test-${await hashFiles(await listFiles('test/workloads'))}`;
+  // Its Dockerfile copies only the top folder's files: the multi-JDK image's folder must not change this tag.
+  const inputs = (await listFiles('test/workloads')).filter((p) => !p.startsWith('test/workloads/jdks/'));
+  const tag = `podflame-jdk:test-${await hashFiles(inputs)}`;
   await buildOnce(docker, tag, ['test/workloads']);
+  return tag;
+}
+
+/** Builds (or reuses) the image of JDK 8, 11, 17, 21 and 25 with test/workloads/jdks/ compiled in /app; returns its tag. */
+export async function ensureJdksImage(docker: Docker): Promise<string> {
+  const tag = `podflame-jdks:test-${await hashFiles(await listFiles('test/workloads/jdks'))}`;
+  await buildOnce(docker, tag, ['test/workloads/jdks']);
   return tag;
 }
 

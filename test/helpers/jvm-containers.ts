@@ -10,10 +10,13 @@
  *   const pod = newPod('hot');
  *   const app = await jvms.startJvm({ pod, containerName: 'app' });   // JVM as PID 1, -XX:+PreserveFramePointer
  *   await jvms.waitForWarmup(app);                                     // "Hot: started" + JIT warm-up
+ *
+ * With an env prepared with `jdks: true`, `jdk: 8` (or 11, 17, 21, 25) runs a class of test/workloads/jdks/ (e.g.
+ * `mainClass: 'Shop8'`) on that JDK of the multi-JDK image.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type Docker from 'dockerode';
-import { TEST_LABEL, type DockerEnv } from './docker-env.js';
+import { TEST_LABEL, javaBinaryFor, type DockerEnv, type JdkMajor } from './docker-env.js';
 
 /** kubelet's label keys (the same as agent/runtime/container-runtime.ts KUBE_LABELS, spelled out on purpose). */
 export const KUBELET_LABELS = {
@@ -61,21 +64,37 @@ export interface JvmOptions {
   user?: string;
   /** Pass -XX:+PreserveFramePointer. Default true. */
   preserveFramePointer?: boolean;
-  /** Workload class in test/workloads. Default `Hot`. */
+  /** Workload class in test/workloads (test/workloads/jdks with `jdk`). Default `Hot`. */
   mainClass?: string;
   /** Arguments of the workload, e.g. `['4']` for Hot to exit after 4 s. Default none. */
   args?: string[];
   /** Extra JVM flags. Default none. */
   jvmFlags?: string[];
-  /** The java binary. Default `java` (the image's JDK 17 on PATH). */
+  /** The java binary. Default `java` (the image's JDK 17 on PATH), or javaBinaryFor(jdk) with `jdk`. */
   javaBinary?: string;
+  /**
+   * Run on this JDK of the multi-JDK image (env prepared with `jdks: true`): the image defaults to it and the java
+   * binary to javaBinaryFor(jdk). Its /app holds test/workloads/jdks/ (Shop8), not Hot.
+   */
+  jdk?: JdkMajor;
   /**
    * Shell commands run before Java (only with `launch: 'shell'`), e.g. to lay out another JDK home. Test code only:
    * it reaches `sh -c` as written.
    */
   shellPrefix?: string;
-  /** Image; default the JDK test image of the env. */
+  /** Image; default the JDK test image of the env (the multi-JDK one with `jdk`). */
   image?: string;
+  /** A read-only root filesystem (Docker's --read-only, Kubernetes' readOnlyRootFilesystem). Default false. */
+  readonlyRootfs?: boolean;
+  /** tmpfs mounts, path to mount options (Docker's --tmpfs), e.g. `{ '/tmp': 'rw,noexec' }`. Default none. */
+  tmpfs?: Record<string, string>;
+}
+
+/** What a command run in a container gave. */
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
 }
 
 // Only these characters reach the `sh -c` line; the values come from test code, but keep the rule explicit.
@@ -84,12 +103,14 @@ const SAFE_TOKEN = /^[A-Za-z0-9_.:+=/,-]+$/;
 export class JvmContainers {
   readonly #docker: Docker;
   readonly #jdkImage: string | undefined;
+  readonly #jdksImage: string | undefined;
   readonly #run = randomBytes(4).toString('hex');
   readonly #started: string[] = [];
 
-  constructor(env: Pick<DockerEnv, 'docker' | 'jdkImage'>) {
+  constructor(env: Pick<DockerEnv, 'docker' | 'jdkImage'> & Partial<Pick<DockerEnv, 'jdksImage'>>) {
     this.#docker = env.docker;
     this.#jdkImage = env.jdkImage;
+    this.#jdksImage = env.jdksImage;
   }
 
   /** Labels of a test container, plus kubelet's when in a pod. */
@@ -110,7 +131,7 @@ export class JvmContainers {
     const name = `k8s_POD_${pod.name}_${pod.namespace}_${pod.uid}_0`;
     return this.#start({
       name,
-      Image: this.#image(),
+      Image: this.#shellImage(),
       Cmd: ['sleep', 'infinity'],
       Labels: this.labels(pod, 'POD', 'podsandbox'),
       readyText: '',
@@ -124,7 +145,7 @@ export class JvmContainers {
     const containerName = options.containerName ?? 'app';
     const mainClass = options.mainClass ?? 'Hot';
     const java = [
-      options.javaBinary ?? 'java',
+      options.javaBinary ?? (options.jdk !== undefined ? javaBinaryFor(options.jdk) : 'java'),
       '-Xmx128m',
       ...(options.preserveFramePointer === false ? [] : ['-XX:+PreserveFramePointer']),
       ...(options.jvmFlags ?? []),
@@ -153,9 +174,11 @@ export class JvmContainers {
       : `podflame-test-${mainClass.toLowerCase()}-${randomBytes(4).toString('hex')}`;
     return this.#start({
       name,
-      Image: options.image ?? this.#image(),
+      Image: options.image ?? (options.jdk !== undefined ? this.#jdksImageOrThrow() : this.#image()),
       Cmd: cmd,
       User: options.user,
+      ReadonlyRootfs: options.readonlyRootfs,
+      Tmpfs: options.tmpfs,
       Labels: this.labels(pod, containerName, 'container'),
       readyText: `${mainClass}: started`,
       pod,
@@ -170,7 +193,7 @@ export class JvmContainers {
       : `podflame-test-shell-${randomBytes(4).toString('hex')}`;
     return this.#start({
       name,
-      Image: this.#image(),
+      Image: this.#shellImage(),
       Cmd: ['sh', '-c', 'echo "shell: started"; while :; do :; done'],
       Labels: this.labels(pod, containerName, 'container'),
       readyText: 'shell: started',
@@ -184,7 +207,7 @@ export class JvmContainers {
     const container = this.#docker.getContainer(c.id);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const logs = (await container.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
+      const logs = await this.logs(c);
       if (logs.includes(text)) return;
       const info = await container.inspect();
       if (!info.State.Running) {
@@ -199,6 +222,56 @@ export class JvmContainers {
   async waitForWarmup(c: StartedContainer, warmupMs = 2000): Promise<void> {
     await this.waitForOutput(c);
     await new Promise((r) => setTimeout(r, warmupMs));
+  }
+
+  /** What the container printed so far, stdout and stderr interleaved as written (demultiplexed). */
+  async logs(c: StartedContainer): Promise<string> {
+    const raw = (await this.#docker
+      .getContainer(c.id)
+      .logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
+    return demultiplexedText(raw);
+  }
+
+  /**
+   * `docker exec` through the engine API: runs `cmd` in the container (as the container's user unless `user` is
+   * given) and waits for it. Never rejects on the command's exit status; see exec for that.
+   */
+  async execResult(c: StartedContainer, cmd: string[], user?: string): Promise<ExecResult> {
+    const exec = await this.#docker.getContainer(c.id).exec({
+      Cmd: cmd,
+      ...(user !== undefined ? { User: user } : {}),
+      AttachStdout: true,
+      AttachStderr: true,
+    });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    const chunks: Buffer[] = [];
+    stream.on('data', (d: Buffer) => chunks.push(d));
+    await new Promise<void>((resolve, reject) => {
+      stream.once('end', resolve);
+      stream.once('close', resolve);
+      stream.once('error', reject);
+    });
+    const raw = Buffer.concat(chunks);
+    // The output can end a moment before the engine records the exit status.
+    let info = await exec.inspect();
+    for (let i = 0; info.Running && i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      info = await exec.inspect();
+    }
+    return {
+      exitCode: info.ExitCode ?? -1,
+      stdout: demultiplexedText(raw, 1),
+      stderr: demultiplexedText(raw, 2),
+    };
+  }
+
+  /** Like execResult, resolving with stdout; rejects (with stderr) when the command exits non-zero. */
+  async exec(c: StartedContainer, cmd: string[], user?: string): Promise<string> {
+    const r = await this.execResult(c, cmd, user);
+    if (r.exitCode !== 0) {
+      throw new Error(`${JSON.stringify(cmd)} in ${c.name} exited ${r.exitCode}: ${r.stderr.trim()}`);
+    }
+    return r.stdout;
   }
 
   /** Waits for the container to stop (e.g. a JVM that exits by itself); returns its exit code. */
@@ -225,11 +298,27 @@ export class JvmContainers {
     return this.#jdkImage;
   }
 
+  // Sandboxes and busy shells need only sh and sleep: either JDK image does.
+  #shellImage(): string {
+    const image = this.#jdkImage ?? this.#jdksImage;
+    if (image === undefined)
+      throw new Error('JvmContainers needs an env prepared with { jdk: true } or { jdks: true }');
+    return image;
+  }
+
+  #jdksImageOrThrow(): string {
+    if (this.#jdksImage === undefined)
+      throw new Error('JvmContainers needs an env prepared with { jdks: true } for `jdk`');
+    return this.#jdksImage;
+  }
+
   async #start(spec: {
     name: string;
     Image: string;
     Cmd: string[];
     User?: string | undefined;
+    ReadonlyRootfs?: boolean | undefined;
+    Tmpfs?: Record<string, string> | undefined;
     Labels: Record<string, string>;
     readyText: string;
     pod: PodIdentity | undefined;
@@ -241,7 +330,13 @@ export class JvmContainers {
       Cmd: spec.Cmd,
       ...(spec.User !== undefined ? { User: spec.User } : {}),
       Labels: spec.Labels,
-      HostConfig: { NetworkMode: 'none', Memory: 512 * 1024 * 1024, AutoRemove: false },
+      HostConfig: {
+        NetworkMode: 'none',
+        Memory: 512 * 1024 * 1024,
+        AutoRemove: false,
+        ...(spec.ReadonlyRootfs === true ? { ReadonlyRootfs: true } : {}),
+        ...(spec.Tmpfs !== undefined ? { Tmpfs: spec.Tmpfs } : {}),
+      },
     });
     this.#started.push(container.id);
     await container.start();
@@ -253,4 +348,19 @@ export class JvmContainers {
       readyText: spec.readyText,
     };
   }
+}
+
+/**
+ * Docker's multiplexed stream of a container without a TTY (logs, exec): frames of an 8-byte header (byte 0: 1 =
+ * stdout, 2 = stderr; bytes 4-7: payload size, big-endian) and the payload. The text of one stream, or of both in
+ * order, decoded after joining its frames, so a line or a UTF-8 character split across frames reads whole.
+ */
+function demultiplexedText(raw: Buffer, stream?: 1 | 2): string {
+  const payloads: Buffer[] = [];
+  for (let at = 0; at + 8 <= raw.length;) {
+    const size = raw.readUInt32BE(at + 4);
+    if (stream === undefined || raw[at] === stream) payloads.push(raw.subarray(at + 8, at + 8 + size));
+    at += 8 + size;
+  }
+  return Buffer.concat(payloads).toString('utf8');
 }
