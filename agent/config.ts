@@ -35,6 +35,8 @@ export interface AgentConfig {
   runtime: RuntimeChoice;
   /** Host mode: the capture script the agent runs itself (perf and jattach on PATH). Default `/usr/local/bin/podflame-capture`. */
   captureScript: string;
+  /** Host mode: the folder of podflame's native parts (JVMTI map agent, target-filesystem helper). Default `/usr/local/lib/podflame`. */
+  nativeDir: string;
   /** Host mode: the host's /proc (the agent runs with hostPID). Default `/proc`. */
   procRoot: string;
   /** Image every capture container runs; from configuration only, never from a request. Default `podflame-perf:latest`. */
@@ -95,6 +97,7 @@ export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Obj
   dockerSocket: '/var/run/docker.sock',
   runtime: 'auto',
   captureScript: '/usr/local/bin/podflame-capture',
+  nativeDir: '/usr/local/lib/podflame',
   procRoot: '/proc',
   captureImage: 'podflame-perf:latest',
   captureGroup: 'true',
@@ -229,6 +232,15 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_CAPTURE_SCRIPT'],
     placeholder: 'PATH',
     description: 'host mode: the capture script the agent runs itself (perf and jattach on PATH)',
+    parse: parseAbsolutePath,
+  }),
+  option({
+    key: 'nativeDir',
+    flag: 'native-dir',
+    env: ['PODFLAME_NATIVE_DIR'],
+    placeholder: 'DIR',
+    description:
+      "host mode: podflame's native parts (libpodflame-perfmap.so, the JVMTI map agent for JDK 8-16 and inlined frames; podflame-target-fs)",
     parse: parseAbsolutePath,
   }),
   option({

@@ -56,6 +56,7 @@ try {
     // The capture script inherits the agent's PATH (perf, jattach) and nothing else of its environment.
     host: {
       captureScript: config.captureScript,
+      nativeDir: config.nativeDir,
       procRoot: config.procRoot,
       captureGroup: config.captureGroup,
       ...(process.env.PATH !== undefined ? { env: { PATH: process.env.PATH } } : {}),

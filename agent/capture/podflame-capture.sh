@@ -7,6 +7,13 @@
 # its JIT symbol map at the end of the recording (jattach, which switches to the JVM's uid/gid itself), copies the
 # maps in, and writes `perf script` text to stdout: the agent streams that straight into the collapser.
 #
+# Where a JVM's map comes from: JDK 17 and later write it themselves (`jcmd Compiler.perfmap`, no code loaded into
+# the JVM). JDK 8 to 16 have no such command: podflame's JVMTI agent (perfmap-agent.c, built into
+# $PODFLAME_NATIVE_DIR) is copied into the target's filesystem, loaded with `jattach PID load`, writes the same map
+# in the same form, and is removed again. PODFLAME_JAVA_INLINED=1 uses the agent on every JDK, with the chain of
+# inlined methods for each code range (`outer->inner`, split into frames by the collapser). Every file in the
+# target's filesystem is reached through podflame-target-fs (target-fs.c), which no symlink there can redirect.
+#
 # Contract with the agent:
 # - stdout carries nothing but `perf script` output;
 # - stderr carries warnings as JSON lines, `{"podflameWarning":{"code":"...","message":"...","pid":N}}`, and other
@@ -14,7 +21,9 @@
 # - a non-zero exit means the capture failed and the reason is on stderr: 2 bad arguments, 3 no target process,
 #   4 perf record failed, 5 perf script failed, 143 stopped by SIGTERM.
 #
-# Warning codes: NO_JVM, NO_PRESERVE_FRAME_POINTER, JDK_TOO_OLD, ATTACH_FAILED, PERFMAP_FAILED, TARGET_EXITED.
+# Warning codes: NO_JVM, NO_PRESERVE_FRAME_POINTER, JDK_TOO_OLD, ATTACH_FAILED, PERFMAP_FAILED, TARGET_EXITED,
+# DYNAMIC_AGENT_LOADED (JDK 21+ logged JEP 451's notice for our agent), JIT_NAMES_INCOMPLETE (the agent could not
+# name some compiled methods), INLINING_IMPRECISE (inlined frames asked for, without -XX:+DebugNonSafepoints).
 #
 # Host mode (nodes without Docker: the agent runs this script itself, in the host PID namespace): the environment
 # names the target's processes by their host PIDs, as the agent found them through /proc/<pid>/cgroup, and a work
@@ -36,8 +45,16 @@ readonly ATTACH_TIMEOUT=${PODFLAME_ATTACH_TIMEOUT:-10}
 readonly CHECK_INTERVAL=0.5
 # perf restarts allowed per capture (see record below).
 readonly MAX_SEGMENTS=20
-# Largest JIT map copied in (a big application's is tens of MB).
+# Largest JIT map copied in (a big application's is tens of MB; with inline chains, a few times more).
 readonly MAX_MAP_BYTES=$((512 * 1024 * 1024))
+# podflame's native parts: the JVMTI map agent and the target-filesystem helper.
+readonly NATIVE_DIR=${PODFLAME_NATIVE_DIR:-/usr/local/lib/podflame}
+readonly MAP_AGENT="$NATIVE_DIR/libpodflame-perfmap.so"
+readonly TARGET_FS="$NATIVE_DIR/podflame-target-fs"
+# Where the agent library may go in the target, in order: the JVM maps it executable and writes its map next to it.
+readonly AGENT_DIRS=(/tmp /dev/shm)
+readonly UNNAMED_METHOD='[unnamed Java method]'
+readonly JAVA_INLINED=${PODFLAME_JAVA_INLINED:-0}
 
 say() { printf 'podflame-capture: %s\n' "$*" >&2; }
 
@@ -73,6 +90,7 @@ is_uint() { [[ $1 =~ ^[0-9]+$ ]] && [ "${#1}" -le 6 ]; }
 [ $# -eq 2 ] || usage_error "expected 2 arguments, got $#"
 is_uint "$1" && [ "$1" -ge 1 ] && [ "$1" -le 600 ] || usage_error "duration must be whole seconds from 1 to 600, got '$1'"
 is_uint "$2" && [ "$2" -ge 1 ] && [ "$2" -le 999 ] || usage_error "frequency must be whole Hz from 1 to 999, got '$2'"
+[[ $JAVA_INLINED =~ ^[01]$ ]] || usage_error "PODFLAME_JAVA_INLINED must be 0 or 1, got '$JAVA_INLINED'"
 readonly DURATION=$((10#$1)) FREQUENCY=$((10#$2))
 if [ "$HOST_MODE" = 1 ]; then
   [[ $HOST_PIDS =~ ^[0-9]{1,9}(\ [0-9]{1,9}){0,4095}$ ]] || usage_error "PODFLAME_TARGET_PIDS must be PIDs separated by spaces"
@@ -142,39 +160,37 @@ attach_error() {
   printf '%s' "$1" | grep -v -e '^Connected to remote JVM' -e '^$' | tr '\n' ' ' | sed 's/ *$//'
 }
 
-# Prints the JVM's Java version (e.g. 17.0.15 or 1.8.0_402). The runtime's `release` file, read through the
-# target's root, costs no attach; VM.version is the fallback for runtimes without one.
-jvm_version() {
-  local pid=$1 exe home out
-  exe=$(exe_of "$pid")
-  home=${exe%/bin/java}
-  if [ -n "$exe" ] && [ "$home" != "$exe" ] && [ -r "/proc/$pid/root$home/release" ]; then
-    # e.g. JAVA_VERSION="17.0.15"
-    sed -n 's/^JAVA_VERSION="\([^"]*\)".*/\1/p;T;q' "/proc/$pid/root$home/release"
-    return
+# Prints the Java major version the JVM itself reports (8, 11, 17, ...), empty when it does not answer. Asked over the
+# attach API (`properties`: java.specification.version is 1.8 on JDK 8, 11 on JDK 11), never read from files of the
+# target's image, which need not belong to the running JVM. VM.version (`JDK 8.0_402`) for a JVM without properties.
+jvm_major() {
+  local out version
+  out=$(attach "$1" properties) || out=''
+  version=$(sed -n 's/^java\.specification\.version=\([0-9.]*\).*/\1/p' <<<"$out" | head -n 1)
+  if [ -z "$version" ]; then
+    out=$(attach "$1" jcmd VM.version) || return 0
+    version=$(sed -n 's/^JDK \([0-9][0-9._]*\).*/\1/p;T;q' <<<"$out")
   fi
-  # e.g. "OpenJDK 64-Bit Server VM version 17.0.15+6-Debian-1deb12u1" then "JDK 17.0.15"
-  out=$(attach "$pid" jcmd VM.version) || return 0
-  sed -n 's/^JDK \([0-9][0-9._]*\).*/\1/p;T;q' <<<"$out"
+  java_major "$version"
 }
 
-# 17.0.15 → 17, 1.8.0_402 → 8.
+# 17.0.15 → 17, 1.8 → 8, 1.8.0_402 → 8.
 java_major() {
   local major=${1%%.*}
   [ "$major" = 1 ] && major=$(printf '%s' "$1" | cut -d. -f2)
-  printf '%s' "$major"
+  is_uint "$major" && printf '%s' "$((10#$major))"
+}
+
+# The effective uid of a process ("Uid:	1000	1000	1000	1000").
+uid_of() {
+  sed -n 's/^Uid:[[:space:]]*[0-9]*[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status" 2>/dev/null
 }
 
 JVMS=()
-# Checks a JVM before recording: JDK 17+ (Compiler.perfmap), attachable, frame pointers preserved.
+declare -A JVM_MAJOR=()
+# Checks a JVM before recording: attachable, JDK 8 or later, frame pointers preserved.
 check_jvm() {
-  local pid=$1 version major out
-  version=$(jvm_version "$pid")
-  major=$(java_major "$version")
-  if [ -n "$major" ] && is_uint "$major" && [ "$major" -lt 17 ]; then
-    warn JDK_TOO_OLD "JVM $pid runs Java $version: Compiler.perfmap needs JDK 17 or later, so its JIT-compiled Java frames will show as [unknown]. Run it on JDK 17+." "$pid"
-    return
-  fi
+  local pid=$1 major out
   if attach_disabled "$pid"; then
     warn ATTACH_FAILED "JVM $pid runs with -XX:+DisableAttachMechanism, so its JIT symbol map cannot be requested: its JIT-compiled Java frames will show as [unknown]. Remove the flag to profile it with Java names." "$pid"
     return
@@ -183,34 +199,133 @@ check_jvm() {
     warn ATTACH_FAILED "could not attach to JVM $pid (jattach: $(attach_error "$out")); its JIT-compiled Java frames will show as [unknown]. Check that it does not run with -XX:+DisableAttachMechanism." "$pid"
     return
   fi
+  major=$(jvm_major "$pid")
+  if [ -n "$major" ] && [ "$major" -lt 8 ]; then
+    warn JDK_TOO_OLD "JVM $pid runs Java $major: podflame names Java frames on JDK 8 and later, so its JIT-compiled Java frames will show as [unknown]. Run it on JDK 8+." "$pid"
+    return
+  fi
   JVMS+=("$pid")
+  JVM_MAJOR[$pid]=$major
+  # Without it, HotSpot records where inlined code sits only at safepoints and calls (unless a JVMTI agent listened
+  # while the method compiled), so an inlined method with no call of its own is charged to its caller.
+  if [ "$JAVA_INLINED" = 1 ] && ! grep -q -F -e '-XX:+DebugNonSafepoints' <<<"$out"; then
+    warn INLINING_IMPRECISE "JVM $pid runs without -XX:+DebugNonSafepoints: an inlined method that makes no calls of its own is shown as part of the method it was inlined into. For exact inlined frames add -XX:+UnlockDiagnosticVMOptions -XX:+DebugNonSafepoints (no measurable cost) and restart it." "$pid"
+  fi
   if ! grep -q -F -e '-XX:+PreserveFramePointer' <<<"$out"; then
     warn NO_PRESERVE_FRAME_POINTER "JVM $pid runs without -XX:+PreserveFramePointer: its Java stacks will be truncated (callers of JIT-compiled methods missing). Add -XX:+PreserveFramePointer to JAVA_TOOL_OPTIONS (about 1-3% CPU) and restart it." "$pid"
   fi
 }
 
-# At the end of the recording (so methods compiled during it resolve): the JVM writes /tmp/perf-<pid>.map in its
-# own mount namespace, with the PID as it sees it, which is ours too (shared PID namespace). Copy it where perf
-# script looks, then remove it from the target so repeated captures leave nothing behind.
+# At the end of the recording (so methods compiled during it resolve), the JVM writes its map as
+# /tmp/perf-<its own pid>.map (or <dir>/perf-... for our agent) in its own mount namespace. It is fetched through
+# podflame-target-fs: on the Docker path into our /tmp as perf-<pid>.map, where perf script looks (the PID namespace
+# is shared, so the pids agree), and removed from the target so repeated captures leave nothing behind.
 collect_map() {
-  local pid=$1 out src="/proc/$1/root/tmp/perf-$1.map"
-  [ "$HOST_MODE" = 1 ] && src="/proc/$pid/root/tmp/perf-$(ns_pid "$pid").map"
+  local pid=$1 major=${JVM_MAJOR[$1]:-} nspid dir
+  nspid=$(ns_pid "$pid")
+  nspid=${nspid:-$pid}
+  if [ "$JAVA_INLINED" = 1 ] || { [ -n "$major" ] && [ "$major" -lt 17 ]; }; then
+    dir=$(agent_map "$pid" "$major") || return
+  else
+    dir=$(perfmap_map "$pid" "$nspid") || {
+      # e.g. a read-only /tmp: JDK 17's Compiler.perfmap can only write there, our agent can write elsewhere.
+      say "JVM $pid wrote no map with Compiler.perfmap; trying podflame's JVMTI agent"
+      dir=$(agent_map "$pid" "$major") || return
+    }
+  fi
+  fetch_map "$pid" "$dir/perf-$nspid.map"
+}
+
+# Compiler.perfmap (JDK 17+): prints /tmp when the JVM wrote /tmp/perf-NSPID.map, fails otherwise (quietly: the
+# caller falls back to the agent).
+perfmap_map() {
+  local pid=$1 nspid=$2 out
   if ! out=$(attach "$pid" jcmd Compiler.perfmap); then
-    warn PERFMAP_FAILED "JVM $pid did not write its perf map (jattach: $(attach_error "$out")); its JIT-compiled Java frames will show as [unknown]" "$pid"
-    return
+    say "JVM $pid: jcmd Compiler.perfmap failed (jattach: $(attach_error "$out"))"
+    return 1
   fi
-  # A regular file, copied with a bound: the target's /tmp is not trusted (a FIFO or /dev/zero there would hang or
-  # fill the capture).
+  "$TARGET_FS" get "$pid" "/tmp/perf-$nspid.map" 0 >/dev/null 2>&1
+  [ $? = 3 ] || return 1 # 3: larger than 0 bytes, i.e. a regular file with a map in it
+  printf '/tmp'
+}
+
+# The agent's library name: one per build, so loading it again in the same JVM finds the library already loaded
+# (glibc matches the path) instead of mapping another copy for each capture.
+agent_name() {
+  local sum
+  sum=$(sha256sum "$MAP_AGENT" 2>/dev/null) || return 1
+  printf 'podflame-perfmap-%s.so' "${sum:0:16}"
+}
+
+# Loads podflame's JVMTI agent into the JVM, which writes <dir>/perf-<its pid>.map; prints that dir, or warns and
+# fails. The library goes into the first of AGENT_DIRS the JVM can load it from and write beside, and is removed
+# from there once loaded (the JVM keeps it mapped).
+agent_map() {
+  local pid=$1 major=$2 name uid lib out rc dir
+  if [ ! -r "$MAP_AGENT" ] || [ ! -x "$TARGET_FS" ]; then
+    warn ATTACH_FAILED "podflame's JVMTI agent is missing from this capture image ($NATIVE_DIR), so JVM $pid (Java ${major:-?}) gets no JIT symbol map: its JIT-compiled Java frames will show as [unknown]" "$pid"
+    return 1
+  fi
+  name=$(agent_name) || return 1
+  uid=$(uid_of "$pid")
+  if ! out=$("$TARGET_FS" put "$pid" "$MAP_AGENT" "$name" "${uid:-0}" "${AGENT_DIRS[@]}" 2>&1); then
+    warn ATTACH_FAILED "could not place podflame's JVMTI agent in JVM $pid's filesystem ($(printf '%s' "$out" | sed 's/^podflame-target-fs: //' | tr '\n' ';' | sed 's/;$//; s/;/; /g')), so it gets no JIT symbol map: its JIT-compiled Java frames will show as [unknown]. Give the container a writable /tmp (an emptyDir) to profile it with Java names." "$pid"
+    return 1
+  fi
+  lib=$(tail -n 1 <<<"$out")
+  dir=${lib%/*}
+  out=$(attach "$pid" load "$lib" true "dir=${dir:-/},inline=$JAVA_INLINED")
+  rc=$?
+  "$TARGET_FS" rm "$pid" "$lib" 2>/dev/null
+  if [ "$rc" != 0 ]; then
+    warn ATTACH_FAILED "JVM $pid could not run podflame's JVMTI agent (jattach: $(attach_error "$out"); $(agent_failure "$rc")), so it gets no JIT symbol map: its JIT-compiled Java frames will show as [unknown]" "$pid"
+    return 1
+  fi
+  if [ -n "$major" ] && [ "$major" -ge 21 ]; then
+    warn DYNAMIC_AGENT_LOADED "JVM $pid (Java $major) printed a warning on its own stderr that an agent was loaded dynamically (JEP 451): podflame's JVMTI agent, loaded for $([ "$JAVA_INLINED" = 1 ] && echo 'inlined frames' || echo 'its JIT symbol map'). It runs only while the map is written. A future JDK may refuse it unless the JVM runs with -XX:+EnableDynamicAgentLoading." "$pid"
+  fi
+  printf '%s' "${dir:-/}"
+}
+
+# What the agent's return code (jattach's exit status for `load`) means; perfmap-agent.c defines them.
+agent_failure() {
+  case $1 in
+    1) echo "the agent refused its options" ;;
+    2) echo "the JVM offers no JVMTI environment" ;;
+    3) echo "the JVM refused the capability to list compiled methods" ;;
+    4) echo "the map file could not be created (the directory is not writable by the JVM's user)" ;;
+    5) echo "writing the map failed (disk full?)" ;;
+    6) echo "the JVM refused the compiled-method events" ;;
+    124) echo "the JVM did not answer within ${ATTACH_TIMEOUT}s" ;;
+    *) echo "status $1 (the JVM could not load the library, or the attach failed)" ;;
+  esac
+}
+
+# Fetches the map the JVM wrote at PATH (in its filesystem) to where perf script reads it, bounded: the target's
+# files are not trusted (a FIFO or /dev/zero there would hang or fill the capture). Counts the address ranges the
+# agent could not name.
+fetch_map() {
+  local pid=$1 src=$2 dst unnamed
   if [ "$HOST_MODE" = 1 ]; then
-    collect_map_host "$pid" "$src"
+    fetch_map_host "$pid" "$src"
     return
   fi
-  if [ -L "$src" ] || [ ! -f "$src" ] ||
-    ! timeout "$ATTACH_TIMEOUT" head -c "$MAX_MAP_BYTES" "$src" >"$WORK/perf-$pid.map" 2>/dev/null; then
-    warn PERFMAP_FAILED "JVM $pid wrote no perf map at /tmp/perf-$pid.map in its container; its JIT-compiled Java frames will show as [unknown]" "$pid"
+  dst="$WORK/perf-$pid.map"
+  if ! timeout "$ATTACH_TIMEOUT" "$TARGET_FS" get "$pid" "$src" "$MAX_MAP_BYTES" >"$dst" 2>"$WORK/fetch.err"; then
+    warn PERFMAP_FAILED "JVM $pid's perf map at $src in its container could not be read ($(sed 's/^podflame-target-fs: //' "$WORK/fetch.err" | head -c 300 | tr '\n' ' ')); its JIT-compiled Java frames will show as [unknown]" "$pid"
+    rm -f "$dst"
     return
   fi
-  rm -f "$src" 2>/dev/null
+  "$TARGET_FS" rm "$pid" "$src" 2>/dev/null
+  count_unnamed "$pid" "$dst"
+}
+
+count_unnamed() {
+  local unnamed
+  unnamed=$(grep -c -F -e "$UNNAMED_METHOD" "$2")
+  if [ "${unnamed:-0}" -gt 0 ]; then
+    warn JIT_NAMES_INCOMPLETE "podflame's JVMTI agent could not name $unnamed of JVM $1's compiled code ranges (methods unloaded while it ran); their frames show as $UNNAMED_METHOD" "$1"
+  fi
 }
 
 # The PID of a process in its own (innermost) PID namespace, e.g. 1 from "NSpid:	4242	1".
@@ -219,19 +334,27 @@ ns_pid() {
 }
 
 TARGET_MAPS=()
-# Host mode: the map stays in the target's /tmp until perf script has read it there (removed at the end), and a copy
-# named by the host PID goes into our /tmp unless a file of that name is there (never overwritten: not ours).
-collect_map_host() {
-  local pid=$1 src=$2 dst="/tmp/perf-$1.map"
-  if [ -L "$src" ] || [ ! -f "$src" ]; then
-    warn PERFMAP_FAILED "JVM $pid wrote no perf map at /tmp/perf-$(ns_pid "$pid").map in its container; its JIT-compiled Java frames will show as [unknown]" "$pid"
+# Host mode: a map in the target's /tmp stays there until perf script has read it (perf 6.1 looks in the target's
+# mount namespace itself; removed at the end), and a copy named by the host PID goes into our /tmp unless a file of
+# that name is there (never overwritten: not ours). A map elsewhere (/dev/shm) is always copied: perf looks only in
+# /tmp.
+fetch_map_host() {
+  local pid=$1 src=$2 dst="/tmp/perf-$1.map" tmp="$WORK/perf-$1.map"
+  if ! timeout "$ATTACH_TIMEOUT" "$TARGET_FS" get "$pid" "$src" "$MAX_MAP_BYTES" >"$tmp" 2>"$WORK/fetch.err"; then
+    warn PERFMAP_FAILED "JVM $pid's perf map at $src in its container could not be read ($(sed 's/^podflame-target-fs: //' "$WORK/fetch.err" | head -c 300 | tr '\n' ' ')); its JIT-compiled Java frames will show as [unknown]" "$pid"
+    rm -f "$tmp"
     return
   fi
-  TARGET_MAPS+=("$src")
-  [ "${PODFLAME_COPY_MAPS:-1}" = 1 ] || return 0
-  [ -e "$dst" ] || [ -L "$dst" ] && return 0
-  printf '%s\n' "$dst" >>"$WORK/copied-maps"
-  timeout "$ATTACH_TIMEOUT" head -c "$MAX_MAP_BYTES" "$src" >"$dst" 2>/dev/null || rm -f "$dst"
+  TARGET_MAPS+=("$pid:$src")
+  count_unnamed "$pid" "$tmp"
+  if [ "${PODFLAME_COPY_MAPS:-1}" = 1 ] || [ "${src%/*}" != /tmp ]; then
+    if [ ! -e "$dst" ] && [ ! -L "$dst" ]; then
+      printf '%s\n' "$dst" >>"$WORK/copied-maps"
+      mv -f "$tmp" "$dst" 2>/dev/null || cp "$tmp" "$dst"
+      chmod 0644 "$dst" 2>/dev/null
+    fi
+  fi
+  rm -f "$tmp"
 }
 
 now_ms() { local us=${EPOCHREALTIME/./}; printf '%s' $((10#$us / 1000)); }
@@ -477,7 +600,7 @@ for data in "${SEGMENTS[@]}"; do
   fi
 done
 # Host mode: perf script has read the maps in the targets' /tmp; leave nothing behind there.
-for map in "${TARGET_MAPS[@]}"; do rm -f "$map" 2>/dev/null; done
+for map in "${TARGET_MAPS[@]}"; do "$TARGET_FS" rm "${map%%:*}" "${map#*:}" 2>/dev/null; done
 if [ "$written" -eq 0 ]; then
   say "perf script produced nothing: no usable recording"
   exit 5

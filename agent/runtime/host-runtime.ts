@@ -44,6 +44,11 @@ import {
 export interface HostRuntimeOptions {
   /** The capture script (agent/capture/podflame-capture.sh, installed in the agent image). Default `/usr/local/bin/podflame-capture`. */
   captureScript?: string;
+  /**
+   * podflame's native parts, given to the script as PODFLAME_NATIVE_DIR: libpodflame-perfmap.so (the JVMTI map agent)
+   * and podflame-target-fs (every file it touches in a target). Default `/usr/local/lib/podflame` (Dockerfile.agent).
+   */
+  nativeDir?: string;
   /** The host's /proc (the agent runs with hostPID). Default `/proc`. */
   procRoot?: string;
   /** Where each capture gets its work directory (perf data, control FIFOs). Default `/tmp`. */
@@ -84,6 +89,7 @@ export interface HostRuntimeDeps {
 
 export const DEFAULT_HOST_RUNTIME_OPTIONS = Object.freeze({
   captureScript: '/usr/local/bin/podflame-capture',
+  nativeDir: '/usr/local/lib/podflame',
   procRoot: '/proc',
   workRoot: '/tmp',
   env: Object.freeze({ PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' }),
@@ -106,6 +112,9 @@ export const CAPTURE_ENV = {
   targetId: 'PODFLAME_TARGET_CONTAINER',
 } as const;
 
+/** podflame's native parts in nativeDir (agent/capture/build-native.sh builds them). */
+export const NATIVE_FILES = { mapAgent: 'libpodflame-perfmap.so', targetFs: 'podflame-target-fs' } as const;
+
 const WORK_PREFIX = 'podflame-capture-';
 const OWNER_FILE = 'owner.json';
 const COPIED_MAPS_FILE = 'copied-maps';
@@ -118,6 +127,7 @@ function resolveOptions(options: HostRuntimeOptions): ResolvedOptions {
   const d = DEFAULT_HOST_RUNTIME_OPTIONS;
   const o: ResolvedOptions = {
     captureScript: options.captureScript ?? d.captureScript,
+    nativeDir: options.nativeDir ?? d.nativeDir,
     procRoot: options.procRoot ?? d.procRoot,
     workRoot: options.workRoot ?? d.workRoot,
     env: options.env ?? d.env,
@@ -131,7 +141,7 @@ function resolveOptions(options: HostRuntimeOptions): ResolvedOptions {
   const invalid = (what: string): never => {
     throw new PodflameError('CONFIG_INVALID', `HostRuntime: ${what}`);
   };
-  for (const key of ['captureScript', 'procRoot', 'workRoot'] as const) {
+  for (const key of ['captureScript', 'nativeDir', 'procRoot', 'workRoot'] as const) {
     if (!o[key].startsWith('/')) invalid(`${key} must be an absolute path, got ${JSON.stringify(o[key])}`);
   }
   if (!Number.isInteger(o.niceness) || o.niceness < 0 || o.niceness > 19) {
@@ -231,6 +241,8 @@ export class HostRuntime implements ContainerRuntime {
   async imagePresent(): Promise<boolean> {
     try {
       await access(this.options.captureScript, constants.X_OK);
+      await access(join(this.options.nativeDir, NATIVE_FILES.targetFs), constants.X_OK);
+      await access(join(this.options.nativeDir, NATIVE_FILES.mapAgent), constants.R_OK);
       return true;
     } catch {
       return false;
@@ -287,6 +299,7 @@ export class HostRuntime implements ContainerRuntime {
       [CAPTURE_ENV.targetPids]: target.pids.join(' '),
       [CAPTURE_ENV.targetId]: targetId,
       PODFLAME_COPY_MAPS: o.copyJitMaps ? '1' : '0',
+      PODFLAME_NATIVE_DIR: o.nativeDir,
       ...captureScriptEnv(spec),
     };
     // An argv array: nothing here is parsed by a shell. `nice` execs the script, so the agent stays its parent.
@@ -491,9 +504,10 @@ export class HostRuntime implements ContainerRuntime {
   #toolsMissing(): PodflameError {
     return new PodflameError(
       'CAPTURE_TOOLS_MISSING',
-      `the capture script ${this.options.captureScript} is missing or not executable: host mode runs perf and jattach ` +
-        "from the agent's own image (Dockerfile.agent installs them); point --capture-script at podflame-capture",
-      { details: { captureScript: this.options.captureScript } },
+      `the capture script ${this.options.captureScript} or podflame's native parts in ${this.options.nativeDir} ` +
+        `(${NATIVE_FILES.mapAgent}, ${NATIVE_FILES.targetFs}) are missing: host mode runs perf and jattach from the ` +
+        "agent's own image (Dockerfile.agent installs them all); point --capture-script and --native-dir at them",
+      { details: { captureScript: this.options.captureScript, nativeDir: this.options.nativeDir } },
     );
   }
 }

@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, dockerCli, requireDockerEnv } from '../helpers/docker-env.js';
+import { nativeDir } from '../helpers/native-build.js';
 import { requireContainerdEnv, type CtrContainer } from '../helpers/containerd-env.js';
 import { HostRuntime } from '../../agent/runtime/host-runtime.js';
 import { captureToEnd, checkHotCapture, uniqueId, type CaptureOutcome } from '../capture/capture-run.js';
@@ -20,7 +21,7 @@ const ctr = docker ? await requireContainerdEnv(t, docker) : undefined;
 if (ctr) {
   const workRoot = await mkdtemp(join(tmpdir(), 'podflame-ctr-work-'));
   const runtime = new HostRuntime(
-    { captureScript: CAPTURE_SCRIPT, workRoot, captureGroup: uniqueId('host-ctr') },
+    { captureScript: CAPTURE_SCRIPT, nativeDir: await nativeDir(), workRoot, captureGroup: uniqueId('host-ctr') },
     { kill: process.kill.bind(process) },
   );
   const agentInstance = `host-ctr-node.${uniqueId('agent')}`;
@@ -98,6 +99,8 @@ if (ctr) {
       'host',
       '--capture-script',
       CAPTURE_SCRIPT,
+      '--native-dir',
+      await nativeDir(),
       '--node-name',
       node,
     ]);

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, requireDockerEnv } from '../helpers/docker-env.js';
+import { nativeDir } from '../helpers/native-build.js';
 import { JvmContainers, newPod, type StartedContainer } from '../helpers/jvm-containers.js';
 import { CAPTURE_ENV, HostRuntime, type HostRuntimeOptions } from '../../agent/runtime/host-runtime.js';
 import { processesWithEnv } from '../../agent/runtime/proc-scan.js';
@@ -26,10 +27,11 @@ export const CAPTURE_SCRIPT = join(REPO_ROOT, 'agent/capture/podflame-capture.sh
 
 if (env) {
   const workRoot = await mkdtemp(join(tmpdir(), 'podflame-host-work-'));
+  const natives = await nativeDir();
   const captureGroup = uniqueId('host-docker');
   const make = (o: HostRuntimeOptions = {}): HostRuntime =>
     new HostRuntime(
-      { captureScript: CAPTURE_SCRIPT, workRoot, captureGroup, ...o },
+      { captureScript: CAPTURE_SCRIPT, nativeDir: natives, workRoot, captureGroup, ...o },
       { kill: process.kill.bind(process) },
     );
   const runtime = make();
@@ -76,6 +78,7 @@ if (env) {
     await runtime.ping();
     tt.equal(await runtime.imagePresent(), true, 'the capture script is there');
     tt.equal(await make({ captureScript: '/nonexistent/podflame-capture' }).imagePresent(), false);
+    tt.equal(await make({ nativeDir: '/nonexistent' }).imagePresent(), false, 'so are the native parts');
   });
 
   t.test('JVM as PID 1', async (tt) => {

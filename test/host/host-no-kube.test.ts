@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/docker-env.js';
+import { nativeDir } from '../helpers/native-build.js';
 import { spawnAgent } from '../agent/e2e-agent.js';
 
 const CAPTURE_SCRIPT = join(REPO_ROOT, 'agent/capture/podflame-capture.sh');
@@ -25,6 +26,8 @@ t.test('no Kubernetes access: container IDs only, and the start-up says so', asy
     'host',
     '--capture-script',
     CAPTURE_SCRIPT,
+    '--native-dir',
+    await nativeDir(),
     '--node-name',
     'no-kube-node',
     '--data-dir',

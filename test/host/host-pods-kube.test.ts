@@ -12,6 +12,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, requireDockerEnv } from '../helpers/docker-env.js';
+import { nativeDir } from '../helpers/native-build.js';
 import { requireContainerdEnv } from '../helpers/containerd-env.js';
 import { FakeKubeApi, makeAgentPod, makePod } from '../helpers/fake-kube-api.js';
 import { runCli, spawnAgent } from '../agent/e2e-agent.js';
@@ -98,6 +99,8 @@ if (ctr) {
     'host',
     '--capture-script',
     CAPTURE_SCRIPT,
+    '--native-dir',
+    await nativeDir(),
     '--node-name',
     node,
     '--auth',
