@@ -187,7 +187,7 @@ uid_of() {
 }
 
 JVMS=()
-declare -A JVM_MAJOR=()
+declare -A JVM_MAJOR=() AGENT_ALLOWED=()
 # Checks a JVM before recording: attachable, JDK 8 or later, frame pointers preserved.
 check_jvm() {
   local pid=$1 major out
@@ -206,6 +206,8 @@ check_jvm() {
   fi
   JVMS+=("$pid")
   JVM_MAJOR[$pid]=$major
+  # JEP 451: a JVM started with -XX:+EnableDynamicAgentLoading prints no notice when an agent is loaded.
+  grep -q -F -e '-XX:+EnableDynamicAgentLoading' <<<"$out" && AGENT_ALLOWED[$pid]=1
   # Without it, HotSpot records where inlined code sits only at safepoints and calls (unless a JVMTI agent listened
   # while the method compiled), so an inlined method with no call of its own is charged to its caller.
   if [ "$JAVA_INLINED" = 1 ] && ! grep -q -F -e '-XX:+DebugNonSafepoints' <<<"$out"; then
@@ -261,7 +263,7 @@ agent_name() {
 # fails. The library goes into the first of AGENT_DIRS the JVM can load it from and write beside, and is removed
 # from there once loaded (the JVM keeps it mapped).
 agent_map() {
-  local pid=$1 major=$2 name uid lib out rc dir
+  local pid=$1 major=$2 name uid lib out rc dir agent_rc why
   if [ ! -r "$MAP_AGENT" ] || [ ! -x "$TARGET_FS" ]; then
     warn ATTACH_FAILED "podflame's JVMTI agent is missing from this capture image ($NATIVE_DIR), so JVM $pid (Java ${major:-?}) gets no JIT symbol map: its JIT-compiled Java frames will show as [unknown]" "$pid"
     return 1
@@ -278,16 +280,27 @@ agent_map() {
   rc=$?
   "$TARGET_FS" rm "$pid" "$lib" 2>/dev/null
   if [ "$rc" != 0 ]; then
-    warn ATTACH_FAILED "JVM $pid could not run podflame's JVMTI agent (jattach: $(attach_error "$out"); $(agent_failure "$rc")), so it gets no JIT symbol map: its JIT-compiled Java frames will show as [unknown]" "$pid"
+    # jattach prints the agent's own return code (`return code: 4`) when the agent ran; otherwise the attach or the
+    # library load failed, and jattach's words say why (`Process 7 not found`).
+    agent_rc=$(sed -n 's/^return code: \(-\{0,1\}[0-9][0-9]*\)$/\1/p' <<<"$out" | tail -n 1)
+    if [ -n "$agent_rc" ]; then
+      why=$(agent_failure "$agent_rc")
+    elif [ "$rc" = 124 ]; then
+      why="the JVM did not answer within ${ATTACH_TIMEOUT}s"
+    else
+      why="jattach: $(attach_error "$out")"
+    fi
+    [ -d "/proc/$pid" ] || why="$why; the JVM has exited"
+    warn ATTACH_FAILED "JVM $pid could not run podflame's JVMTI agent ($why), so it gets no JIT symbol map: its JIT-compiled Java frames will show as [unknown]" "$pid"
     return 1
   fi
-  if [ -n "$major" ] && [ "$major" -ge 21 ]; then
+  if [ -n "$major" ] && [ "$major" -ge 21 ] && [ -z "${AGENT_ALLOWED[$pid]:-}" ]; then
     warn DYNAMIC_AGENT_LOADED "JVM $pid (Java $major) printed a warning on its own stderr that an agent was loaded dynamically (JEP 451): podflame's JVMTI agent, loaded for $([ "$JAVA_INLINED" = 1 ] && echo 'inlined frames' || echo 'its JIT symbol map'). It runs only while the map is written. A future JDK may refuse it unless the JVM runs with -XX:+EnableDynamicAgentLoading." "$pid"
   fi
   printf '%s' "${dir:-/}"
 }
 
-# What the agent's return code (jattach's exit status for `load`) means; perfmap-agent.c defines them.
+# What the agent's return code (Agent_OnAttach's, printed by jattach) means; perfmap-agent.c defines them.
 agent_failure() {
   case $1 in
     1) echo "the agent refused its options" ;;
@@ -296,8 +309,7 @@ agent_failure() {
     4) echo "the map file could not be created (the directory is not writable by the JVM's user)" ;;
     5) echo "writing the map failed (disk full?)" ;;
     6) echo "the JVM refused the compiled-method events" ;;
-    124) echo "the JVM did not answer within ${ATTACH_TIMEOUT}s" ;;
-    *) echo "status $1 (the JVM could not load the library, or the attach failed)" ;;
+    *) echo "the agent returned $1" ;;
   esac
 }
 

@@ -25,7 +25,10 @@ export interface RenderedProfile {
 /** Short subtitle phrases for the warnings the capture script reports; anything else shows its code. */
 const WARNING_PHRASES: Readonly<Record<string, string>> = {
   NO_PRESERVE_FRAME_POINTER: 'PreserveFramePointer off: stacks truncated',
-  JDK_TOO_OLD: 'JDK < 17: JIT frames unnamed',
+  JDK_TOO_OLD: 'JDK < 8: JIT frames unnamed',
+  DYNAMIC_AGENT_LOADED: 'JVM logged a dynamic-agent notice',
+  INLINING_IMPRECISE: 'DebugNonSafepoints off: some inlined frames merged into callers',
+  JIT_NAMES_INCOMPLETE: 'some JIT frames unnamed',
   ATTACH_FAILED: 'JVM attach failed: JIT frames unnamed',
   PERFMAP_FAILED: 'no perf map: JIT frames unnamed',
   TARGET_EXITED: 'a process exited during the capture',

@@ -9,6 +9,7 @@ import {
   checkHotCapture,
   describeCapture as describe,
   framesNaming,
+  jitResolvedShare,
   uniqueId,
   type CaptureOutcome,
 } from './capture-run.js';
@@ -95,9 +96,9 @@ if (env) {
     tt.ok(o.stats.samples > 0, 'samples were recorded anyway');
   });
 
-  t.test('JVM of a JDK older than 17: JDK_TOO_OLD', async (tt) => {
-    // A JDK home whose release file says 11 (JDK 11 is not packaged for bookworm): the real launcher, copied, with
-    // the real JDK's lib and conf linked in.
+  t.test("a JDK home whose release file lies: the JVM's own answer counts", async (tt) => {
+    // A JDK home whose release file says 11: the real JDK 17 launcher, copied, with its lib and conf linked in. The
+    // version comes from the JVM over the attach API, so this JVM is taken for what it is (17: Compiler.perfmap).
     const jdk = '/usr/lib/jvm/java-17-openjdk-amd64';
     const app = await jvms.startJvm({
       pod: newPod('oldjdk'),
@@ -109,13 +110,15 @@ if (env) {
     });
     await jvms.waitForWarmup(app, 1000);
     const o = await capture(app, 2);
-    tt.equal(o.exit.exitCode, 0, 'the capture still succeeds');
-    const w = o.warnings.find((x) => x.code === 'JDK_TOO_OLD');
-    tt.ok(w, `JDK_TOO_OLD is reported: ${JSON.stringify(o.warnings)}`);
-    tt.match(w?.message ?? '', /Java 11\.0\.21/, 'with the version found');
-    tt.equal(o.stats.jitFramesResolved, 0, 'its JIT frames stay unnamed (no perf map)');
+    tt.equal(o.exit.exitCode, 0, 'the capture succeeds');
+    tt.same(
+      o.warnings.map((w) => w.code),
+      [],
+      'no JDK_TOO_OLD, no other warning',
+    );
+    tt.ok(jitResolvedShare(o.stats) >= 0.99, `its JIT frames are named (${jitResolvedShare(o.stats)})`);
     const tmp = await dockerCli(['exec', app.id, 'ls', '-a', '/tmp']);
-    tt.notMatch(tmp, /\.java_pid/, 'and it was never attached to');
+    tt.notMatch(tmp, /podflame-perfmap/, "Compiler.perfmap served it: podflame's agent was never placed");
   });
 
   t.test('two containers in a pod: a capture sees only its target', async (tt) => {

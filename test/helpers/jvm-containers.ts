@@ -202,13 +202,13 @@ export class JvmContainers {
     });
   }
 
-  /** Waits until the container printed its ready text (or `text`), failing early if it exits. */
-  async waitForOutput(c: StartedContainer, text = c.readyText, timeoutMs = 60_000): Promise<void> {
+  /** Waits until the container printed its ready text (or `text`, a string or a pattern), failing early if it exits. */
+  async waitForOutput(c: StartedContainer, text: string | RegExp = c.readyText, timeoutMs = 60_000): Promise<void> {
     const container = this.#docker.getContainer(c.id);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const logs = await this.logs(c);
-      if (logs.includes(text)) return;
+      if (typeof text === 'string' ? logs.includes(text) : text.test(logs)) return;
       const info = await container.inspect();
       if (!info.State.Running) {
         throw new Error(`container ${c.name} exited (${info.State.ExitCode}) before printing "${text}": ${logs}`);
