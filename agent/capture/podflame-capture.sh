@@ -196,7 +196,11 @@ check_jvm() {
     return
   fi
   if ! out=$(attach "$pid" jcmd VM.flags); then
-    warn ATTACH_FAILED "could not attach to JVM $pid (jattach: $(attach_error "$out")); its JIT-compiled Java frames will show as [unknown]. Check that it does not run with -XX:+DisableAttachMechanism." "$pid"
+    local hint='Check that it does not run with -XX:+DisableAttachMechanism.'
+    # HotSpot opens its attach socket in /tmp: a read-only root without a writable /tmp cannot be attached to.
+    grep -q -F -e 'Read-only file system' <<<"$out" &&
+      hint='The JVM opens its attach socket in /tmp: give the container a writable /tmp (an emptyDir).'
+    warn ATTACH_FAILED "could not attach to JVM $pid (jattach: $(attach_error "$out")); its JIT-compiled Java frames will show as [unknown]. $hint" "$pid"
     return
   fi
   major=$(jvm_major "$pid")

@@ -173,6 +173,7 @@ if (env) {
     const sealedWarning = warningsOf(d).find((w) => w.code === 'ATTACH_FAILED');
     tt.ok(sealedWarning, `ATTACH_FAILED: ${JSON.stringify(warningsOf(d))}`);
     tt.match(sealedWarning?.message, /could not attach/, 'the attach itself failed');
+    tt.match(sealedWarning?.message, /writable \/tmp/, 'and what to do about it');
   });
 
   t.test('a /tmp that is a symlink: followed inside the target only', async (tt) => {
