@@ -3,7 +3,10 @@
  * floor (a Node process that only reads the bytes and counts lines) and the perl scripts' reference figures.
  * Prints a table; the targets are reported as PASS/MISS, never asserted (absolute times drift on shared machines).
  *
- * usage: npm run bench [-- --runs N] [-- --input FILE[.gz]] [-- --keep] [-- --skip-agent]
+ * Then two sections of their own: the JIT map (podflame's JVMTI agent vs the JVM's Compiler.perfmap, jit-map.ts) and
+ * the agent's request overhead (agent-overhead.ts).
+ *
+ * usage: npm run bench [-- --runs N] [-- --input FILE[.gz]] [-- --keep] [-- --skip-jit-map] [-- --skip-agent]
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -13,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { doubleInput, prepareInput } from './input.js';
 import { GNU_TIME, median, runMeasured, type Measured } from './measure.js';
 import { agentOverhead } from './agent-overhead.js';
+import { jitMapBench } from './jit-map.js';
 
 /**
  * The perl scripts on ../shared/bench/java-javac.perf.txt.gz, from ../shared/bench/README.md ("Reference figures"):
@@ -42,6 +46,7 @@ const { values: flags } = parseArgs({
     runs: { type: 'string', default: '5' },
     input: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    'skip-jit-map': { type: 'boolean', default: false },
     'skip-agent': { type: 'boolean', default: false },
   },
 });
@@ -276,6 +281,7 @@ try {
   }
   process.stdout.write(`${out.join('\n')}\n`);
 
+  if (!flags['skip-jit-map']) process.stdout.write(`\n${await jitMapBench({ root, scratch, log })}\n`);
   if (!flags['skip-agent']) process.stdout.write(`\n${await agentOverhead({ root, scratch, runs, log })}\n`);
 } finally {
   if (!flags.keep) rmSync(scratch, { recursive: true, force: true });
