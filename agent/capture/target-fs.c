@@ -243,15 +243,27 @@ static int cmd_get(unsigned long pid, const char *path, unsigned long max) {
   if (!clean_path(path)) return usage();
   int root = root_fd(pid);
   if (root < 0) return 1;
-  /* O_NONBLOCK: a FIFO planted at the path must not hang the capture; only a regular file is read. */
-  int fd = open_in_root(root, path, O_RDONLY | O_NONBLOCK, 0, 0);
-  if (fd < 0) return fail("cannot open", path, errno);
+  /*
+   * Found without opening it (O_PATH): a FIFO or a device planted at the path is never opened (opening one may
+   * block or act); only a regular file is then opened for reading, through the descriptor already found.
+   */
+  int found = open_in_root(root, path, O_PATH, 0, 0);
+  if (found < 0) return fail("cannot open", path, errno);
   struct stat st;
-  if (fstat(fd, &st) != 0) return fail("cannot stat", path, errno);
+  if (fstat(found, &st) != 0) return fail("cannot stat", path, errno);
+  if (S_ISLNK(st.st_mode)) {
+    fprintf(stderr, "%s: %s is one of the target's symbolic links: not followed\n", prog, path);
+    return 1;
+  }
   if (!S_ISREG(st.st_mode)) {
     fprintf(stderr, "%s: %s is not a regular file\n", prog, path);
     return 1;
   }
+  char self[64];
+  snprintf(self, sizeof self, "/proc/self/fd/%d", found);
+  int fd = open(self, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail("cannot open", path, errno);
+  close(found);
   if ((unsigned long long)st.st_size > max) {
     fprintf(stderr, "%s: %s holds %lld bytes, more than %lu\n", prog, path, (long long)st.st_size, max);
     return 3;
