@@ -64,9 +64,11 @@ usage_error() {
   exit 2
 }
 
-# Escapes a string for a JSON string literal: backslash, quote, and control characters.
+# Escapes a string for a JSON string literal: backslash, quote, and control characters. Cut to 2000 characters
+# first: messages quote what a target's processes answered, bash's pattern substitution is quadratic on long
+# strings, and the agent reads warning lines of at most 64 KiB.
 json_string() {
-  local s=$1
+  local s=${1:0:2000}
   s=${s//\\/\\\\}
   s=${s//\"/\\\"}
   s=${s//$'\n'/\\n}
@@ -155,9 +157,10 @@ attach_disabled() {
   grep -E '^(JAVA_TOOL_OPTIONS|JDK_JAVA_OPTIONS)=' <<<"$env" | grep -q -F -e "$flag"
 }
 
-# An attach failure on one line, for a message: jattach's own words without its banner.
+# An attach failure on one line, for a message: jattach's own words without its banner, at most 300 bytes (the
+# target answers; it is not trusted to answer briefly).
 attach_error() {
-  printf '%s' "$1" | grep -v -e '^Connected to remote JVM' -e '^$' | tr '\n' ' ' | sed 's/ *$//'
+  printf '%s' "$1" | grep -v -e '^Connected to remote JVM' -e '^$' | tr '\n' ' ' | head -c 300 | sed 's/ *$//'
 }
 
 # Prints the Java major version the JVM itself reports (8, 11, 17, ...), empty when it does not answer. Asked over the
@@ -606,13 +609,22 @@ T_MAPPED=$(now_ms)
 #   	    7f083ceca940 long Hot.hotFibonacci(int) (/tmp/perf-1.map)
 # -f: use map files and perf.data even though another user owns them. --no-inline: the inline expansion runs
 # addr2line per frame and adds seconds for frames the collapser would drop anyway.
+# Bounded in time: perf reads /tmp/perf-<pid>.map in each target's own mount namespace before ours, with a plain
+# open, so a target can plant a FIFO there (perf would wait for a writer forever) or a link to /dev/zero (it would
+# read until memory runs out: the capture container's limit ends that, and this timeout the rest).
+readonly SCRIPT_TIMEOUT=${PODFLAME_SCRIPT_TIMEOUT:-120}
 written=0
 for data in "${SEGMENTS[@]}"; do
   [ -s "$data" ] || continue
-  if perf script -f -i "$data" -F comm,pid,tid,time,event,ip,sym,dso --no-inline; then
+  if timeout "$SCRIPT_TIMEOUT" perf script -f -i "$data" -F comm,pid,tid,time,event,ip,sym,dso --no-inline; then
     written=$((written + 1))
   else
-    say "perf script failed on $data (see its message above)"
+    status=$?
+    if [ "$status" = 124 ]; then
+      say "perf script did not finish within ${SCRIPT_TIMEOUT}s on $data: a target's /tmp/perf-PID.map that never ends (a FIFO, /dev/zero) stalls it"
+    else
+      say "perf script failed on $data (see its message above)"
+    fi
   fi
 done
 # Host mode: perf script has read the maps in the targets' /tmp; leave nothing behind there.
