@@ -71,7 +71,7 @@ function fgAttr(node: Element, name: string): string {
   return node.getAttribute(name) ?? '';
 }
 
-// eslint-disable-next-line @typescript-eslint/no-unused-vars -- called by the document's onload="init(evt)"
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- the document's onload attribute calls it
 function init(_evt: Event): void {
   const s: ViewerState = {
     frames: [],
