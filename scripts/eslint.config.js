@@ -22,6 +22,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain JavaScript run by node (scripts/build-browser.js runs before tsc).
+    files: ['scripts/**/*.js'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+  {
     files: ['agent/main.ts', 'client/cli/main.ts', 'scripts/**', 'test/**'],
     rules: { 'no-restricted-properties': 'off' },
   },

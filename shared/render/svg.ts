@@ -72,7 +72,7 @@ export function documentHead(l: DocumentLayout): string {
     '\t.hide { display:none; }\n' +
     '\t.parent { opacity:0.5; }\n' +
     '</style>\n' +
-    '<script type="text/ecmascript">\n<![CDATA[' +
+    '<script type="text/ecmascript">\n<![CDATA[\n' +
     script +
     ']]>\n</script>\n' +
     `<rect x="0.0" y="0" width="${formatFixed(l.width, 1)}" height="${formatFixed(l.imageHeight, 1)}" ` +

@@ -1,8 +1,9 @@
 /**
- * The web page's files, embedded as TypeScript strings: `npm run build` is tsc alone and the agent image copies only
- * `dist/`, so files next to the sources would not be there at run time.
+ * The web page's files, embedded as TypeScript strings: the agent image copies only `dist/`, so files next to the
+ * sources would not be there at run time. The script is browser/page.ts compiled by `npm run build`
+ * (scripts/build-browser.js).
  */
-import { WEB_PAGE_SCRIPT } from './page-script.js';
+import { WEB_PAGE_SCRIPT } from './page-script.generated.js';
 import { WEB_PAGE_STYLE } from './page-style.js';
 
 export interface WebAsset {

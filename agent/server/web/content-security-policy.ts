@@ -39,7 +39,7 @@ function textContent(inner: string): string {
  * Reads the inline code of an SVG as the agent renders it. Example of what it finds:
  *   <svg version="1.1" width="1200" height="150" onload="init(evt)" ...>
  *   <style type="text/css">\n\ttext { font-family:Verdana; ... }\n</style>
- *   <script type="text/ecmascript">\n<![CDATA[\n"use strict";\nvar fg = ...]]>\n</script>
+ *   <script type="text/ecmascript">\n<![CDATA[\n(a comment)\n'use strict';\nvar fg = ...]]>\n</script>
  */
 export function inlineCodeOf(svg: string): InlineCode {
   const all = (re: RegExp): string[] => [...svg.matchAll(re)].map((m) => textContent(m[1] as string));

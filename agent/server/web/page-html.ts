@@ -1,5 +1,5 @@
 /**
- * The web page at `GET /`: a static shell, filled in by page-script.ts from the JSON API. No inline script or style
+ * The web page at `GET /`: a static shell, filled in by browser/page.ts from the JSON API. No inline script or style
  * (the page's Content-Security-Policy allows neither), and relative URLs only, so that the page also works under a
  * path prefix such as the API server's pod proxy (`/api/v1/namespaces/NS/pods/POD:http/proxy/`).
  */

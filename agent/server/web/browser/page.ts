@@ -1,0 +1,722 @@
+/*
+ * podflame's web page script (served as /ui/podflame.js): reads the agent's JSON API and fills in the page —
+ * on-demand profiles (GET /v1/profiles/recent), stored profiles (GET /v1/profiles), schedules (GET /v1/schedules) —
+ * and shows a flame graph in an iframe on request. Every value from the API reaches the page as text (textContent,
+ * attribute values), never as markup. The SVG of a graph is fetched with the caller's token and shown from a blob:
+ * URL, so that the graph's own script (zoom, search) runs inside it.
+ */
+'use strict';
+import type { CaptureWarning, ProfileMetadata, RecentProfilesResponse } from '../../../../shared/api.js';
+import type {
+  ProfileListResponse,
+  ScheduleListResponse,
+  ScheduleRunOutcome,
+  StoredProfile,
+} from '../../../../shared/history.js';
+
+const REFRESH_MS = 10000;
+const STORED_SHOWN = 50;
+const STORED_SINCE = 'now-24h';
+const TOKEN_KEY = 'podflame.token';
+const AUTO_KEY = 'podflame.autoRefresh';
+
+// At the agent's root the token goes in Authorization; under a path prefix (the API server's pod proxy, which
+// consumes Authorization) in X-Podflame-Authorization, the agent's own header for that path.
+const AT_ROOT = window.location.pathname === '/';
+
+/** A flame graph the page can show: its row's key, the API URL of its SVG and how it is labelled. */
+interface GraphEntry {
+  key: string;
+  title: string;
+  url: string;
+  file: string;
+  note: string;
+}
+
+const state: {
+  refreshing: boolean;
+  viewing: GraphEntry | null;
+  blobUrl: string | null;
+  graphAbort: AbortController | null;
+} = { refreshing: false, viewing: null, blobUrl: null, graphAbort: null };
+
+function byId<T extends HTMLElement = HTMLElement>(id: string): T {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`podflame page: no #${id}`);
+  return node as T;
+}
+
+function storage(key: string, value?: string): string {
+  try {
+    if (value === undefined) return window.sessionStorage.getItem(key) || '';
+    if (value === '') window.sessionStorage.removeItem(key);
+    else window.sessionStorage.setItem(key, value);
+  } catch {
+    // storage disabled: nothing kept
+  }
+  return '';
+}
+
+type Attributes = Record<string, string | number | boolean | null | undefined>;
+type Child = Node | string | number | null | undefined;
+
+/** An element with text children only: strings become text nodes, never markup. */
+function el(tag: string, attrs?: Attributes, children?: Child[]): HTMLElement {
+  const node = document.createElement(tag);
+  if (attrs) {
+    Object.keys(attrs).forEach(function (k) {
+      const v = attrs[k];
+      if (v === undefined || v === null || v === false) return;
+      if (k === 'text') node.textContent = String(v);
+      else if (k === 'class') node.className = String(v);
+      else node.setAttribute(k, String(v));
+    });
+  }
+  (children || []).forEach(function (c) {
+    if (c === undefined || c === null || c === '') return;
+    node.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
+  });
+  return node;
+}
+
+function authHeaders(): Record<string, string> {
+  const token = storage(TOKEN_KEY);
+  if (!token) return {};
+  return AT_ROOT ? { Authorization: 'Bearer ' + token } : { 'X-Podflame-Authorization': 'Bearer ' + token };
+}
+
+/** What a failed request says: the agent's `{error: {code, message, details}}`, or why there was no answer. */
+interface Failure {
+  /** HTTP status; 0 when the agent did not answer. */
+  status?: number;
+  code?: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+class ApiError implements Failure {
+  status: number;
+  code: string;
+  message: string;
+  details: Record<string, unknown>;
+  constructor(status: number, code: string, message: string, details?: Record<string, unknown>) {
+    this.status = status;
+    this.code = code;
+    this.message = message;
+    this.details = details || {};
+  }
+}
+
+/** What fetch throws when its request is aborted (a DOMException). */
+function isAbort(e: unknown): boolean {
+  return !!e && (e as { name?: unknown }).name === 'AbortError';
+}
+
+async function request(path: string, signal?: AbortSignal): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetch(path, { headers: authHeaders(), cache: 'no-store', credentials: 'omit', signal: signal });
+  } catch (e) {
+    if (isAbort(e)) throw e;
+    const why = e && (e as { message?: unknown }).message ? (e as { message: unknown }).message : e;
+    throw new ApiError(0, 'UNREACHABLE', 'the agent did not answer (' + why + ')');
+  }
+  if (res.ok) return res;
+  let body: { error?: Partial<Failure> } | null = null;
+  try {
+    body = await res.json();
+  } catch {
+    // not JSON
+  }
+  const err: Partial<Failure> = body && body.error ? body.error : {};
+  throw new ApiError(
+    res.status,
+    err.code || 'HTTP_' + res.status,
+    err.message || res.statusText || 'HTTP ' + res.status,
+    err.details,
+  );
+}
+
+async function getJson<T>(path: string): Promise<T> {
+  return (await request(path)).json();
+}
+
+// ---- formatting -------------------------------------------------------------------------------------------------
+
+function pad(n: number): string {
+  return (n < 10 ? '0' : '') + n;
+}
+
+function localTime(iso: string): string {
+  const d = new Date(iso);
+  if (isNaN(d.getTime())) return String(iso);
+  return (
+    d.getFullYear() +
+    '-' +
+    pad(d.getMonth() + 1) +
+    '-' +
+    pad(d.getDate()) +
+    ' ' +
+    pad(d.getHours()) +
+    ':' +
+    pad(d.getMinutes()) +
+    ':' +
+    pad(d.getSeconds())
+  );
+}
+
+function relative(iso: string): string {
+  let s = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
+  if (!isFinite(s)) return '';
+  const future = s < 0;
+  s = Math.abs(s);
+  const text =
+    s < 60
+      ? s + ' s'
+      : s < 3600
+        ? Math.round(s / 60) + ' min'
+        : s < 86400
+          ? Math.round(s / 3600) + ' h'
+          : Math.round(s / 86400) + ' d';
+  return future ? 'in ' + text : text + ' ago';
+}
+
+function timeCell(iso: string | null | undefined): HTMLElement {
+  if (!iso) return el('td', { class: 'muted', text: '—' });
+  return el('td', { class: 'time', title: iso }, [localTime(iso), el('div', { class: 'sub', text: relative(iso) })]);
+}
+
+function number(n: unknown): string {
+  return typeof n === 'number' ? n.toLocaleString('en-US') : '—';
+}
+
+function badge(text: string, kind?: string, title?: string): HTMLElement {
+  return el('span', { class: 'badge ' + (kind || ''), title: title, text: text });
+}
+
+function warningsCell(warnings: CaptureWarning[] | undefined): HTMLElement {
+  const td = el('td', { class: 'warnings' });
+  (warnings || []).forEach(function (w) {
+    td.appendChild(badge(String(w.code).toLowerCase().replace(/_/g, ' '), 'warn', w.message));
+  });
+  if (!warnings || warnings.length === 0) td.appendChild(el('span', { class: 'muted', text: 'none' }));
+  return td;
+}
+
+function targetCell(
+  ns: string | undefined,
+  pod: string | undefined,
+  container: string | undefined,
+  id: string | null | undefined,
+): HTMLElement {
+  const main = [ns, pod]
+    .filter(function (x) {
+      return x;
+    })
+    .join('/');
+  const sub = [
+    container ? 'container ' + container : '',
+    id
+      ? String(id)
+          .replace(/^[a-z-]+:\/\//, '')
+          .slice(0, 12)
+      : '',
+  ]
+    .filter(function (x) {
+      return x;
+    })
+    .join(' · ');
+  return el('td', { class: 'target' }, [
+    el('div', { class: 'pod', text: main || 'container ' + sub }),
+    main ? el('div', { class: 'sub', text: sub }) : null,
+  ]);
+}
+
+// ---- sections ---------------------------------------------------------------------------------------------------
+
+interface Section {
+  root: HTMLElement;
+  state: HTMLElement;
+  table: HTMLTableElement;
+  body: HTMLTableSectionElement;
+}
+
+function section(id: string): Section {
+  const root = byId(id);
+  return {
+    root: root,
+    state: root.querySelector('.state') as HTMLElement,
+    table: root.querySelector('table') as HTMLTableElement,
+    body: root.querySelector('tbody') as HTMLTableSectionElement,
+  };
+}
+
+/** The section's message (empty state or error) instead of its table, or its rows. */
+function showRows(s: Section, rows: HTMLElement[], empty: Node | null, error?: Node): void {
+  s.state.textContent = '';
+  s.state.className = 'state';
+  if (error) {
+    s.state.className = 'state error';
+    s.state.appendChild(error);
+  } else if (rows.length === 0 && empty) {
+    s.state.className = 'state empty';
+    s.state.appendChild(empty);
+  }
+  s.body.replaceChildren(...rows);
+  s.table.hidden = rows.length === 0;
+}
+
+/** Text with inline code: ['No profiles yet — run ', {code: 'podflame profile POD'}, '.'] */
+function message(parts: (string | { code: string })[]): HTMLElement {
+  const span = el('span');
+  parts.forEach(function (p) {
+    span.appendChild(typeof p === 'string' ? document.createTextNode(p) : el('code', { text: p.code }));
+  });
+  return span;
+}
+
+function errorMessage(err: Failure): HTMLElement {
+  return message([(err.code ? err.code + ': ' : '') + err.message]);
+}
+
+function noStore(err: Failure | undefined): boolean {
+  return !!err && err.code === 'NO_STORED_PROFILES' && !!err.details && err.details.store === false;
+}
+
+function graphButton(entry: GraphEntry, disabledText: string | null): HTMLElement {
+  if (disabledText) {
+    return el('td', { class: 'act' }, [el('button', { type: 'button', disabled: true, text: disabledText })]);
+  }
+  const button = el('button', { type: 'button', class: 'graph', 'data-key': entry.key, text: 'Flame graph' });
+  button.addEventListener('click', function () {
+    void showGraph(entry);
+  });
+  return el('td', { class: 'act' }, [button]);
+}
+
+function row(key: string, cells: HTMLElement[]): HTMLElement {
+  const tr = el('tr', { 'data-key': key }, cells);
+  if (state.viewing && state.viewing.key === key) tr.className = 'selected';
+  return tr;
+}
+
+/** An API answer, or why there is none (what `request` throws). */
+type Settled<T> = { value: T; error?: undefined } | { value?: undefined; error: Failure };
+
+function renderRecent(result: Settled<RecentProfilesResponse>): void {
+  const s = section('recent');
+  if (result.error) return showRows(s, [], null, errorMessage(result.error));
+  const rows = result.value.items.map(function (p: ProfileMetadata) {
+    const t = p.target || {};
+    const statusCell = el('td', {}, [
+      badge(p.status, p.status === 'done' ? 'ok' : p.status === 'failed' ? 'bad' : 'run'),
+    ]);
+    if (p.error) statusCell.appendChild(el('div', { class: 'sub', text: p.error.code + ': ' + p.error.message }));
+    const title =
+      [t.namespace, t.podName, t.containerName]
+        .filter(function (x) {
+          return x;
+        })
+        .join('/') || 'container ' + String(t.containerId).slice(0, 12);
+    const entry: GraphEntry = {
+      key: 'recent:' + p.id,
+      title: title,
+      url: 'v1/profiles/' + encodeURIComponent(p.id) + '/flamegraph.svg',
+      file: 'podflame-' + p.id + '.svg',
+      note: 'On-demand profile ' + p.id + ', started ' + localTime(p.startedAt),
+    };
+    return row(entry.key, [
+      timeCell(p.startedAt),
+      targetCell(t.namespace, t.podName, t.containerName, t.containerId),
+      statusCell,
+      el('td', { class: 'num', text: p.durationSeconds + ' s' }),
+      el('td', { class: 'num', text: p.frequencyHz + ' Hz' }),
+      el('td', { class: 'num', text: number(p.samples) }),
+      warningsCell(p.warnings),
+      graphButton(entry, p.status === 'running' ? 'capturing…' : p.status === 'failed' ? 'no graph' : null),
+    ]);
+  });
+  showRows(
+    s,
+    rows,
+    message([
+      'No captures yet — run ',
+      { code: 'podflame profile POD' },
+      ' (or POST /v1/profiles to this agent); the agent keeps its latest ones in memory.',
+    ]),
+  );
+}
+
+function renderStored(result: Settled<ProfileListResponse>): void {
+  const s = section('stored');
+  if (result.error && noStore(result.error)) {
+    return showRows(
+      s,
+      [],
+      message([
+        'This agent keeps no stored profiles: start it with ',
+        { code: '--data-dir DIR' },
+        ' (and ',
+        { code: '--schedules FILE' },
+        ') to profile on a schedule.',
+      ]),
+    );
+  }
+  if (result.error) return showRows(s, [], null, errorMessage(result.error));
+  const items = result.value.items.slice().sort(function (a, b) {
+    return a.start < b.start ? 1 : a.start > b.start ? -1 : a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+  });
+  const rows = items.slice(0, STORED_SHOWN).map(function (p: StoredProfile) {
+    const q = new URLSearchParams();
+    q.set('namespace', p.namespace);
+    q.set('pod', p.pod);
+    q.set('container', p.container);
+    if (p.schedule !== null) q.set('schedule', p.schedule);
+    // One profile: the range [start, start + 1 ms) of its pod and container.
+    q.set('from', p.start);
+    q.set('to', new Date(new Date(p.start).getTime() + 1).toISOString());
+    const entry: GraphEntry = {
+      key: 'stored:' + p.id,
+      title: [p.namespace, p.pod, p.container].join('/'),
+      url: 'v1/flamegraph?' + q.toString(),
+      file: 'podflame-' + p.id + '.svg',
+      note:
+        'Stored profile ' + p.id + (p.schedule ? ' of schedule ' + p.schedule : '') + ', started ' + localTime(p.start),
+    };
+    return row(entry.key, [
+      timeCell(p.start),
+      targetCell(p.namespace, p.pod, p.container, p.containerId),
+      el('td', { class: 'nowrap' }, [p.schedule === null ? el('span', { class: 'muted', text: 'none' }) : p.schedule]),
+      el('td', { class: 'num', text: p.durationSeconds + ' s' }),
+      el('td', { class: 'num', text: p.frequencyHz + ' Hz' }),
+      el('td', { class: 'num', text: number(p.samples) }),
+      warningsCell(p.warnings),
+      graphButton(entry, null),
+    ]);
+  });
+  showRows(
+    s,
+    rows,
+    message([
+      'No stored profiles in the last 24 hours: they appear after a schedule’s run (',
+      { code: 'podflame history' },
+      ' lists older ones).',
+    ]),
+  );
+  if (items.length > STORED_SHOWN) {
+    s.state.className = 'state note';
+    s.state.appendChild(
+      message([
+        'Showing the ' + STORED_SHOWN + ' newest of ' + items.length + ' stored profiles of the last 24 hours; ',
+        { code: 'podflame history' },
+        ' lists them all.',
+      ]),
+    );
+  }
+}
+
+const OUTCOME_KIND: Record<ScheduleRunOutcome, string> = {
+  ok: 'ok',
+  partial: 'warn',
+  failed: 'bad',
+  no_targets: 'idle',
+  skipped_overlap: 'idle',
+};
+
+function renderSchedules(result: Settled<ScheduleListResponse>): void {
+  const s = section('schedules');
+  if (result.error && noStore(result.error)) {
+    return showRows(
+      s,
+      [],
+      message([
+        'No schedules: this agent runs without ',
+        { code: '--data-dir' },
+        ', so it cannot store scheduled profiles.',
+      ]),
+    );
+  }
+  if (result.error) return showRows(s, [], null, errorMessage(result.error));
+  const rows = result.value.items.map(function (x) {
+    const selects = [
+      'namespace ' + x.namespace,
+      x.pod ? 'pod ' + x.pod : '',
+      x.labelSelector ? 'labels ' + x.labelSelector : '',
+      x.container ? 'container ' + x.container : '',
+    ]
+      .filter(function (v) {
+        return v;
+      })
+      .join(', ');
+    let last = el('td', { class: 'muted', text: 'not yet' });
+    if (x.lastRun) {
+      last = el('td', { class: 'time', title: x.lastRun.startedAt }, [
+        badge(
+          x.lastRun.outcome.replace(/_/g, ' '),
+          OUTCOME_KIND[x.lastRun.outcome],
+          x.lastRun.error ? x.lastRun.error.message : undefined,
+        ),
+        ' ',
+        localTime(x.lastRun.startedAt),
+        el('div', {
+          class: 'sub',
+          text:
+            relative(x.lastRun.startedAt) +
+            ' · ' +
+            x.lastRun.profiles +
+            ' profile' +
+            (x.lastRun.profiles === 1 ? '' : 's') +
+            ' of ' +
+            x.lastRun.targets +
+            ' target' +
+            (x.lastRun.targets === 1 ? '' : 's'),
+        }),
+      ]);
+    }
+    const c = x.counts;
+    const counted: [number, string][] = [
+      [c.ok, 'ok'],
+      [c.partial, 'partial'],
+      [c.failed, 'failed'],
+      [c.noTargets, 'no targets'],
+      [c.skipped, 'skipped'],
+    ];
+    const parts = counted
+      .filter(function (p) {
+        return p[0] > 0;
+      })
+      .map(function (p) {
+        return p[0] + ' ' + p[1];
+      });
+    const name = el('td', { class: 'name nowrap' }, [
+      el('div', { class: 'pod', text: x.name }),
+      el('div', { class: 'sub' }, [
+        x.source === 'api' ? 'from the API' : 'from the file',
+        x.running ? ' · ' : '',
+        x.running ? badge('running', 'run') : null,
+      ]),
+    ]);
+    return row('schedule:' + x.name, [
+      name,
+      el('td', {}, [
+        selects,
+        el('div', {
+          class: 'sub',
+          text: x.durationSeconds + ' s at ' + x.frequencyHz + ' Hz' + (x.retention ? ', kept ' + x.retention : ''),
+        }),
+      ]),
+      el('td', {}, [el('code', { text: x.cron }), x.timezone ? el('div', { class: 'sub', text: x.timezone }) : null]),
+      last,
+      timeCell(x.nextRun),
+      el('td', {}, [
+        number(c.runs) + ' run' + (c.runs === 1 ? '' : 's'),
+        el('div', { class: 'sub', text: parts.join(' · ') }),
+      ]),
+      el('td', { class: 'num', text: number(c.profiles) }),
+      x.lastError
+        ? el('td', { class: 'error-cell', title: x.lastError.at }, [
+            el('div', { text: x.lastError.code }),
+            el('div', { class: 'sub', text: x.lastError.message }),
+          ])
+        : el('td', { class: 'muted', text: 'none' }),
+    ]);
+  });
+  showRows(
+    s,
+    rows,
+    message([
+      'No schedules — add them with ',
+      { code: '--schedules FILE' },
+      ' or ',
+      { code: 'PUT /v1/schedules/NAME' },
+      '.',
+    ]),
+  );
+}
+
+// ---- refresh ------------------------------------------------------------------------------------------------------
+
+function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
+  return promise.then(
+    function (value) {
+      return { value: value };
+    },
+    function (error: Failure) {
+      return { error: error };
+    },
+  );
+}
+
+function showBanner(errors: (Failure | undefined)[]): void {
+  const banner = byId('banner');
+  const unauthenticated = errors.some(function (e) {
+    return e && e.status === 401;
+  });
+  const limited = errors.some(function (e) {
+    return e && e.status === 429;
+  });
+  banner.textContent = '';
+  if (unauthenticated) {
+    banner.appendChild(
+      message([
+        storage(TOKEN_KEY) ? 'The agent refused this token: ' : 'The agent asks for a token: ',
+        'paste a bearer token in the Token field (',
+        { code: 'kubectl create token SERVICE_ACCOUNT' },
+        ' with --auth kubernetes, a line of the --token-file with --auth token).',
+      ]),
+    );
+  } else if (limited) {
+    banner.appendChild(message(['The agent is rate-limiting this caller: turn auto-refresh off or wait a minute.']));
+  }
+  banner.hidden = !unauthenticated && !limited;
+}
+
+async function refresh(): Promise<void> {
+  if (state.refreshing) return;
+  state.refreshing = true;
+  byId<HTMLButtonElement>('refresh').disabled = true;
+  try {
+    const results = await Promise.all([
+      settle(getJson<RecentProfilesResponse>('v1/profiles/recent')),
+      // The last day only: a store keeps a week by default, too much to fetch every few seconds.
+      settle(getJson<ProfileListResponse>('v1/profiles?from=' + STORED_SINCE)),
+      settle(getJson<ScheduleListResponse>('v1/schedules')),
+    ]);
+    renderRecent(results[0]);
+    renderStored(results[1]);
+    renderSchedules(results[2]);
+    showBanner(
+      results.map(function (r) {
+        return r.error;
+      }),
+    );
+    const node = results
+      .map(function (r) {
+        return r.value && r.value.node;
+      })
+      .filter(function (n) {
+        return n;
+      })[0];
+    if (node) byId('node').textContent = 'node ' + node;
+    byId('updated').textContent = 'updated ' + localTime(new Date().toISOString()).slice(11);
+  } finally {
+    state.refreshing = false;
+    byId<HTMLButtonElement>('refresh').disabled = false;
+  }
+}
+
+// ---- flame graph viewer -----------------------------------------------------------------------------------------
+
+function markSelected(): void {
+  document.querySelectorAll('tr[data-key]').forEach(function (tr) {
+    tr.className = state.viewing && tr.getAttribute('data-key') === state.viewing.key ? 'selected' : '';
+  });
+}
+
+function releaseGraph(): void {
+  if (state.graphAbort) state.graphAbort.abort();
+  state.graphAbort = null;
+  if (state.blobUrl) URL.revokeObjectURL(state.blobUrl);
+  state.blobUrl = null;
+}
+
+function fitFrame(): void {
+  const frame = byId<HTMLIFrameElement>('viewer-frame');
+  const doc = frame.contentDocument;
+  const root = doc && doc.documentElement;
+  const height = root ? parseFloat(root.getAttribute('height') as string) : NaN;
+  const width = root ? parseFloat(root.getAttribute('width') as string) : NaN;
+  if (isFinite(height)) frame.style.height = Math.ceil(height) + 4 + 'px';
+  if (isFinite(width)) frame.style.width = Math.ceil(width) + 2 + 'px';
+}
+
+async function showGraph(entry: GraphEntry): Promise<void> {
+  releaseGraph();
+  state.viewing = entry;
+  markSelected();
+  const viewer = byId('viewer');
+  const frame = byId<HTMLIFrameElement>('viewer-frame');
+  const note = byId('viewer-state');
+  viewer.hidden = false;
+  byId('viewer-title').textContent = entry.title;
+  byId('viewer-note').textContent = entry.note;
+  note.className = 'state';
+  note.textContent = 'Loading the flame graph…';
+  frame.hidden = true;
+  byId('viewer-open').removeAttribute('href');
+  byId('viewer-download').removeAttribute('href');
+  viewer.scrollIntoView({ block: 'start' });
+  const abort = new AbortController();
+  state.graphAbort = abort;
+  try {
+    const svg = await (await request(entry.url, abort.signal)).text();
+    if (state.viewing !== entry) return;
+    const blobUrl = URL.createObjectURL(new Blob([svg], { type: 'image/svg+xml' }));
+    state.blobUrl = blobUrl;
+    frame.onload = fitFrame;
+    frame.src = blobUrl;
+    frame.hidden = false;
+    byId<HTMLAnchorElement>('viewer-open').href = blobUrl;
+    byId<HTMLAnchorElement>('viewer-download').href = blobUrl;
+    byId('viewer-download').setAttribute('download', entry.file);
+    note.textContent = 'Hover a frame for its details, click to zoom, Search (or Ctrl-F) to highlight.';
+    note.className = 'state hint';
+  } catch (err) {
+    if (isAbort(err)) return;
+    note.className = 'state error';
+    note.textContent = '';
+    note.appendChild(errorMessage(err as Failure));
+  }
+}
+
+function closeGraph(): void {
+  releaseGraph();
+  state.viewing = null;
+  byId('viewer').hidden = true;
+  byId('viewer-frame').removeAttribute('src');
+  markSelected();
+}
+
+// ---- controls ---------------------------------------------------------------------------------------------------
+
+function showTokenState(): void {
+  const input = byId<HTMLInputElement>('token');
+  input.value = '';
+  input.placeholder = storage(TOKEN_KEY) ? 'token kept for this tab' : 'bearer token (if asked)';
+  byId<HTMLButtonElement>('token-clear').disabled = !storage(TOKEN_KEY);
+}
+
+function start(): void {
+  byId('auto-every').textContent = '(' + REFRESH_MS / 1000 + ' s)';
+  const auto = byId<HTMLInputElement>('auto-refresh');
+  auto.checked = storage(AUTO_KEY) !== 'off';
+  auto.addEventListener('change', function () {
+    storage(AUTO_KEY, auto.checked ? '' : 'off');
+  });
+  byId('refresh').addEventListener('click', function () {
+    void refresh();
+  });
+  byId('viewer-close').addEventListener('click', closeGraph);
+  byId('token-form').addEventListener('submit', function (e) {
+    e.preventDefault();
+    const value = byId<HTMLInputElement>('token')
+      .value.trim()
+      .replace(/^bearer\s+/i, '');
+    if (value) storage(TOKEN_KEY, value);
+    showTokenState();
+    void refresh();
+  });
+  byId('token-clear').addEventListener('click', function () {
+    storage(TOKEN_KEY, '');
+    showTokenState();
+    void refresh();
+  });
+  showTokenState();
+  setInterval(function () {
+    if (auto.checked && !document.hidden) void refresh();
+  }, REFRESH_MS);
+  void refresh();
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+else start();
