@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
 import { AgentClient, type ProfileAnswer } from '../../agent-client.js';
-import type { BusyWait } from '../../busy-retry.js';
+import type { BusyWait } from '../../transport/busy-retry.js';
 import { LIMITS, OUTPUT_FORMATS, type OutputFormat, type ProfileRequest } from '../../../shared/api.js';
 import { parseDurationSeconds } from '../../../shared/duration.js';
 import { PodflameError } from '../../../shared/errors.js';
