@@ -32,6 +32,7 @@ export {
 export { podTarget, type PodTarget } from './kube/pod-target.js';
 export { parseTargetSpec, type TargetSpec } from './kube/target-spec.js';
 export { AgentRouter, type AgentRouterOptions } from './routing/agent-router.js';
+export { AgentClient, type AgentClientOptions } from './agent-client.js';
 export {
   directRoute,
   proxyRoute,
@@ -40,5 +41,20 @@ export {
   type AgentTlsOptions,
   type Via,
 } from './routing/agent-route.js';
-export { NodePools, type NodePoolsOptions } from './routing/node-pools.js';
+export {
+  AgentTransport,
+  type AgentTransportOptions,
+  type AgentRequest,
+  type ProfileCallOptions,
+} from './transport/agent-transport.js';
+export { AgentPools, type AgentPoolsOptions } from './transport/agent-pools.js';
+export {
+  urlEndpoint,
+  type AgentEndpoint,
+  type UrlEndpoint,
+  type RoutedEndpoint,
+  type EndpointTls,
+} from './transport/agent-endpoint.js';
+export type { AgentAnswer } from './transport/agent-errors.js';
+export type { ProfileAnswer } from './transport/profile-answer.js';
 export { PodflameError, ERROR_CODES, type ErrorCode } from '../shared/errors.js';

@@ -21,11 +21,12 @@ import { KubeLookup, WORKLOAD_NAMES, type WorkloadKind } from './kube/kube-looku
 import { loadKubeConfig } from './kube/kubeconfig.js';
 import { podTarget, type PodTarget } from './kube/pod-target.js';
 import { parseTargetSpec } from './kube/target-spec.js';
-import { requestProfile, type ProfileAnswer } from './routing/agent-request.js';
-import { DEFAULT_BUSY_RETRY_OPTIONS, retryWhileBusy, type BusyWait } from './busy-retry.js';
 import { AgentRouter } from './routing/agent-router.js';
 import type { AgentRoute, AgentTlsOptions, Via } from './routing/agent-route.js';
 import { runBounded } from './routing/bounded.js';
+import { AgentTransport } from './transport/agent-transport.js';
+import { DEFAULT_BUSY_RETRY_OPTIONS, type BusyWait } from './transport/busy-retry.js';
+import type { ProfileAnswer } from './transport/profile-answer.js';
 import { formatProfile, PROFILE_FORMATS, type ProfileFormat } from './profile-output.js';
 
 export { PROFILE_FORMATS, type ProfileFormat };
@@ -64,6 +65,11 @@ export interface PodflameClientOptions {
   busyWaitMs?: number;
   /** Told before each wait for a busy agent, with the pod it is for (progress output). Default: nothing. */
   onBusyWait?: (wait: BusyWait & { namespace: string; pod: string }) => void;
+  /**
+   * The transport to send through; its owner closes it, and `idleTimeoutMs` and `concurrencyPerNode` do not shape
+   * its pools. Default: one of this client's own.
+   */
+  transport?: AgentTransport;
 }
 
 export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
@@ -184,7 +190,7 @@ export class PodflameClient {
     Required<
       Omit<
         PodflameClientOptions,
-        'kubeConfig' | 'namespace' | 'kubeconfig' | 'context' | 'env' | 'agentTls' | 'onBusyWait'
+        'kubeConfig' | 'namespace' | 'kubeconfig' | 'context' | 'env' | 'agentTls' | 'onBusyWait' | 'transport'
       >
     >
   >;
@@ -193,6 +199,9 @@ export class PodflameClient {
   readonly namespace: string;
   private readonly lookup: KubeLookup;
   private readonly router: AgentRouter;
+  private readonly transport: AgentTransport;
+  /** Whether `close` closes the transport: only when this client made it. */
+  private readonly ownsTransport: boolean;
   private closed = false;
   private readonly onBusyWait: PodflameClientOptions['onBusyWait'];
 
@@ -234,10 +243,15 @@ export class PodflameClient {
     this.router = new AgentRouter({
       via: this.options.via,
       probeTimeoutMs: this.options.probeTimeoutMs,
-      idleTimeoutMs: this.options.idleTimeoutMs,
-      connectionsPerNode: this.options.concurrencyPerNode,
       ...(options.agentTls ? { agentTls: options.agentTls } : {}),
     });
+    this.ownsTransport = options.transport === undefined;
+    this.transport =
+      options.transport ??
+      new AgentTransport({
+        idleTimeoutMs: this.options.idleTimeoutMs,
+        connectionsPerAgent: this.options.concurrencyPerNode,
+      });
   }
 
   /** Profiles one container of one pod. Throws a PodflameError saying what to do when it cannot. */
@@ -420,13 +434,13 @@ export class PodflameClient {
 
   /** Nodes (and origins) that have an open connection pool right now. */
   openPools(): string[] {
-    return this.router.openPools();
+    return this.transport.openPools();
   }
 
-  /** Closes the connection pools. Idempotent. */
+  /** Closes the connection pools, when the transport is this client's own. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.router.close();
+    if (this.ownsTransport) await this.transport.close();
   }
 
   private assertOpen(): void {
@@ -469,47 +483,37 @@ export class PodflameClient {
   ): Promise<{ answer: ProfileAnswer; route: AgentRoute }> {
     const { signal } = extra;
     const route = await this.router.route(agent, credentials, signal);
-    const lease = this.router.lease(route);
-    try {
-      const onBusyWait = this.onBusyWait;
-      const answer = await retryWhileBusy(
-        () =>
-          requestProfile(
-            lease.pool,
-            route,
-            {
-              target: { podUid: target.podUid, container: target.container },
-              durationSeconds: settings.durationSeconds,
-              frequencyHz: settings.frequencyHz,
-              format,
-              ...(extra.title !== undefined ? { title: extra.title } : {}),
-              // Only when asked for: an agent older than the option refuses any unknown field.
-              ...(settings.inlined ? { java: { inlined: true } } : {}),
-            },
-            {
-              timeoutMs: (settings.durationSeconds + this.options.answerGraceSeconds) * 1000,
-              ...(signal ? { signal } : {}),
-            },
-          ),
-        {
-          maxWaitMs: this.options.busyWaitMs,
-          ...(onBusyWait ? { onWait: (w) => onBusyWait({ ...w, namespace: target.namespace, pod: target.pod }) } : {}),
-          ...(signal ? { signal } : {}),
-        },
+    const onBusyWait = this.onBusyWait;
+    const answer = await this.transport.profile(
+      route,
+      {
+        target: { podUid: target.podUid, container: target.container },
+        durationSeconds: settings.durationSeconds,
+        frequencyHz: settings.frequencyHz,
+        format,
+        ...(extra.title !== undefined ? { title: extra.title } : {}),
+        // Only when asked for: an agent older than the option refuses any unknown field.
+        ...(settings.inlined ? { java: { inlined: true } } : {}),
+      },
+      {
+        timeoutMs: (settings.durationSeconds + this.options.answerGraceSeconds) * 1000,
+        busyWaitMs: this.options.busyWaitMs,
+        ...(onBusyWait
+          ? { onBusyWait: (w) => onBusyWait({ ...w, namespace: target.namespace, pod: target.pod }) }
+          : {}),
+        ...(signal ? { signal } : {}),
+      },
+    );
+    if (answer.node !== undefined && answer.node !== target.nodeName) {
+      // The agent reached is not the one on the pod's node: its answer cannot be about this pod.
+      throw new PodflameError(
+        'AGENT_UNREACHABLE',
+        `Asked the agent pod ${agent.name} for node ${target.nodeName}, but the agent that answered runs on node ` +
+          `${answer.node}: check the agent pods' IPs and the DaemonSet's NODE_NAME (kubectl -n ${agent.namespace} get pods -o wide)`,
+        { details: { expectedNode: target.nodeName, answeredNode: answer.node } },
       );
-      if (answer.node !== undefined && answer.node !== target.nodeName) {
-        // The agent reached is not the one on the pod's node: its answer cannot be about this pod.
-        throw new PodflameError(
-          'AGENT_UNREACHABLE',
-          `Asked the agent pod ${agent.name} for node ${target.nodeName}, but the agent that answered runs on node ` +
-            `${answer.node}: check the agent pods' IPs and the DaemonSet's NODE_NAME (kubectl -n ${agent.namespace} get pods -o wide)`,
-          { details: { expectedNode: target.nodeName, answeredNode: answer.node } },
-        );
-      }
-      return { answer, route };
-    } finally {
-      lease.release();
     }
+    return { answer, route };
   }
 }
 

@@ -30,4 +30,33 @@ export default tseslint.config(
     files: ['agent/main.ts', 'client/cli/main.ts', 'scripts/**', 'test/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
+  // client/'s layers (client/README.md): transport/ and kube/ → routing/ → agent-client.ts, history/, profile-pod.ts →
+  // index.ts, cli/. An import back up, or into agent/, fails here.
+  ...clientLayer(
+    ['client/transport/**', 'client/kube/**'],
+    ['../*.js', '../routing/**', '../history/**', '../cli/**', '../kube/**', '../transport/**'],
+  ),
+  ...clientLayer(['client/routing/**'], ['../*.js', '../history/**', '../cli/**']),
+  ...clientLayer(['client/history/**'], ['../*.js', '../cli/**']),
+  ...clientLayer(['client/*.ts'], ['./cli/**']),
 );
+
+/** A block that keeps `files` from importing `group` (gitignore patterns of import paths) or anything in agent/. */
+function clientLayer(files, group) {
+  return [
+    {
+      files,
+      rules: {
+        'no-restricted-imports': [
+          'error',
+          {
+            patterns: [
+              { group, message: 'an import back up between client/ layers: see client/README.md' },
+              { group: ['**/agent/**'], message: 'client/ never imports agent/: what both use lives in shared/' },
+            ],
+          },
+        ],
+      },
+    },
+  ];
+}

@@ -55,6 +55,19 @@ export interface HistoryFilter {
   to?: number;
 }
 
+/** A filter in words, for messages such as "no stored profile matches namespace shop, from 2025-11-27T09:00:00.000Z". */
+export function describeFilter(filter: HistoryFilter): string {
+  const parts: string[] = [];
+  if (filter.namespace) parts.push(`namespace ${filter.namespace}`);
+  if (filter.pod) parts.push(`pod ${filter.pod}`);
+  if (filter.container) parts.push(`container ${filter.container}`);
+  if (filter.schedule) parts.push(`schedule ${filter.schedule}`);
+  if (filter.labelSelector) parts.push(`labels ${filter.labelSelector}`);
+  if (filter.from !== undefined) parts.push(`from ${new Date(filter.from).toISOString()}`);
+  if (filter.to !== undefined) parts.push(`to ${new Date(filter.to).toISOString()}`);
+  return parts.length > 0 ? parts.join(', ') : 'any profile';
+}
+
 /** Query parameter names, shared so the client and the agent cannot drift apart. */
 export const HISTORY_PARAMS = {
   namespace: 'namespace',

@@ -1,3 +1,4 @@
+import type { Command } from 'commander';
 import type { Readable, Writable } from 'node:stream';
 
 /**
@@ -17,3 +18,6 @@ export interface CliIO {
   /** Aborted on SIGINT/SIGTERM; long operations pass it on. */
   signal: AbortSignal;
 }
+
+/** What every command module exports: it adds its subcommand to the program; the action resolves once all output is written. */
+export type RegisterCommand = (program: Command, io: CliIO) => void;

@@ -1,9 +1,6 @@
 import { Command, CommanderError } from 'commander';
-import type { CliIO } from './io.js';
+import type { CliIO, RegisterCommand } from './io.js';
 import { PodflameError } from '../../shared/errors.js';
-
-/** A subcommand adds itself to the program; its action resolves once all output is written. */
-export type RegisterCommand = (program: Command, io: CliIO) => void;
 
 /**
  * Commands that are run over and over in pipelines (`perf script | podflame collapse | podflame render`) and whose

@@ -1,23 +1,20 @@
 /**
  * The agents a history command asks: the ones given with `--agent URL` (local mode), or every agent pod of the
  * cluster, found and reached as `podflame profile` reaches them (agent pods by label in the agents' namespace,
- * direct or through the API server's pod proxy). Each endpoint answers GET requests for agent paths.
+ * direct or through the API server's pod proxy). Each endpoint answers GET requests for agent paths through the
+ * client's transport: a 2xx answer, or the agent's error as the same PodflameError.
  */
-import type { Pool } from 'undici';
-import { undici } from '../undici-loader.js';
 import { PodflameError } from '../../shared/errors.js';
 import type { Via } from '../routing/agent-route.js';
-
-export interface EndpointAnswer {
-  statusCode: number;
-  headers: Record<string, string>;
-  body: Buffer;
-}
+import { urlEndpoint } from '../transport/agent-endpoint.js';
+import type { AgentAnswer } from '../transport/agent-errors.js';
+import { AgentTransport } from '../transport/agent-transport.js';
 
 export interface HistoryEndpoint {
   /** How the agent is named in messages: its node, or its URL. */
   label: string;
-  get(path: string, signal?: AbortSignal): Promise<EndpointAnswer>;
+  /** GETs an agent path; a non-2xx answer is thrown as the error it stands for. */
+  get(path: string, signal?: AbortSignal): Promise<AgentAnswer>;
 }
 
 export interface HistoryEndpoints {
@@ -27,66 +24,41 @@ export interface HistoryEndpoints {
   close(): Promise<void>;
 }
 
-export interface UrlEndpointOptions {
+export interface UrlEndpointsOptions {
   headers?: Readonly<Record<string, string>>;
   ca?: string | Buffer;
   /** Default 60 000 ms. */
   timeoutMs?: number;
+  /** The transport to send through; its owner closes it. Default: one of these endpoints' own (2 connections each). */
+  transport?: AgentTransport;
+}
+
+/** Closes the transport only when it was made here. */
+function ownTransport(
+  given: AgentTransport | undefined,
+  make: () => AgentTransport,
+): [AgentTransport, () => Promise<void>] {
+  if (given) return [given, () => Promise.resolve()];
+  const made = make();
+  return [made, () => made.close()];
 }
 
 /** An agent at a URL (`--agent http://127.0.0.1:7070`). */
-export function urlEndpoints(urls: readonly string[], options: UrlEndpointOptions = {}): HistoryEndpoints {
-  const pools: Pool[] = [];
-  const endpoints = urls.map((raw): HistoryEndpoint => {
-    let url: URL;
-    try {
-      url = new URL(raw);
-    } catch {
-      throw new PodflameError('USAGE', `--agent must be a URL such as http://127.0.0.1:7070, got '${raw}'`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new PodflameError('USAGE', `--agent must be an http:// or https:// URL, got '${raw}'`);
-    }
-    const pool = new (undici().Pool)(url.origin, {
-      connections: 2,
-      ...(options.ca !== undefined ? { connect: { ca: options.ca } } : {}),
-    });
-    pools.push(pool);
-    const basePath = url.pathname.replace(/\/+$/, '');
-    const label = raw.replace(/\/+$/, '');
-    return {
-      label,
-      async get(path, signal) {
-        try {
-          const res = await pool.request({
-            path: basePath + path,
-            method: 'GET',
-            headers: { ...options.headers, accept: '*/*' },
-            headersTimeout: options.timeoutMs ?? 60_000,
-            bodyTimeout: options.timeoutMs ?? 60_000,
-            ...(signal ? { signal } : {}),
-          });
-          const body = Buffer.from(await res.body.arrayBuffer());
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers[k.toLowerCase()] = v;
-          return { statusCode: res.statusCode, headers, body };
-        } catch (err) {
-          throw new PodflameError(
-            'AGENT_UNREACHABLE',
-            `cannot reach the agent at ${label}: ${err instanceof Error ? err.message : String(err)}; is it running?`,
-            { cause: err, details: { url: label } },
-          );
-        }
-      },
-    };
-  });
-  return {
-    endpoints,
-    skipped: [],
-    close: async () => {
-      await Promise.all(pools.map((p) => p.close()));
-    },
-  };
+export function urlEndpoints(urls: readonly string[], options: UrlEndpointsOptions = {}): HistoryEndpoints {
+  const targets = urls.map((raw) =>
+    urlEndpoint(raw, {
+      ...(options.headers ? { headers: options.headers } : {}),
+      ...(options.ca !== undefined ? { ca: options.ca } : {}),
+    }),
+  );
+  const [transport, close] = ownTransport(options.transport, () => new AgentTransport({ connectionsPerAgent: 2 }));
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const endpoints = targets.map((endpoint): HistoryEndpoint => ({
+    label: endpoint.url,
+    get: (path, signal) =>
+      transport.request(endpoint, { method: 'GET', path, timeoutMs, ...(signal ? { signal } : {}) }),
+  }));
+  return { endpoints, skipped: [], close };
 }
 
 export interface ClusterEndpointOptions {
@@ -97,27 +69,22 @@ export interface ClusterEndpointOptions {
   agentNamespace?: string;
   /** Default 60 000 ms. */
   timeoutMs?: number;
+  /** The transport to send through; its owner closes it. Default: one of these endpoints' own. */
+  transport?: AgentTransport;
 }
 
 /** Every agent pod of the cluster (one per node). Loads the Kubernetes client only when called. */
 export async function clusterEndpoints(
   options: ClusterEndpointOptions,
 ): Promise<HistoryEndpoints & { namespace: string }> {
-  const [
-    { loadKubeConfig },
-    { KubeLookup },
-    { listAgentPods, DEFAULT_AGENT_NAMESPACE },
-    credentialsModule,
-    router,
-    request,
-  ] = await Promise.all([
-    import('../kube/kubeconfig.js'),
-    import('../kube/kube-lookup.js'),
-    import('../kube/agent-discovery.js'),
-    import('../kube/api-credentials.js'),
-    import('../routing/agent-router.js'),
-    import('../routing/agent-request.js'),
-  ]);
+  const [{ loadKubeConfig }, { KubeLookup }, { listAgentPods, DEFAULT_AGENT_NAMESPACE }, credentialsModule, router] =
+    await Promise.all([
+      import('../kube/kubeconfig.js'),
+      import('../kube/kube-lookup.js'),
+      import('../kube/agent-discovery.js'),
+      import('../kube/api-credentials.js'),
+      import('../routing/agent-router.js'),
+    ]);
   const loaded = loadKubeConfig({
     ...(options.kubeconfig !== undefined ? { kubeconfig: options.kubeconfig } : {}),
     ...(options.context !== undefined ? { context: options.context } : {}),
@@ -136,6 +103,7 @@ export async function clusterEndpoints(
   }
   const credentials = await credentialsModule.resolveApiCredentials(loaded.kubeConfig);
   const agentRouter = new router.AgentRouter({ via: options.via ?? 'auto' });
+  const [transport, close] = ownTransport(options.transport, () => new AgentTransport());
   const timeoutMs = options.timeoutMs ?? 60_000;
   const endpoints: HistoryEndpoint[] = [];
   const skipped: HistoryEndpoints['skipped'] = [];
@@ -149,25 +117,9 @@ export async function clusterEndpoints(
       label,
       async get(path, signal) {
         const route = await agentRouter.route(agent, credentials, signal);
-        const leased = agentRouter.lease(route);
-        try {
-          const answer = await request.callAgent(leased.pool, route, {
-            method: 'GET',
-            path,
-            timeoutMs,
-            ...(signal ? { signal } : {}),
-          });
-          if (answer.statusCode >= 400) {
-            // The API server's own refusals on the proxy path (401/403/503) become errors that say what to do.
-            const body = answer.body.toString('utf8');
-            if (!body.includes('"error"')) throw request.errorFromAnswer(route, answer);
-          }
-          return answer;
-        } finally {
-          leased.release();
-        }
+        return transport.request(route, { method: 'GET', path, timeoutMs, ...(signal ? { signal } : {}) });
       },
     });
   }
-  return { endpoints, skipped, namespace: loaded.namespace, close: () => agentRouter.close() };
+  return { endpoints, skipped, namespace: loaded.namespace, close };
 }

@@ -5,10 +5,11 @@
  * all fail.
  */
 import { API_PREFIX } from '../../shared/api.js';
-import { PodflameError, errorFromBody, type ErrorCode } from '../../shared/errors.js';
+import { PodflameError, type ErrorCode } from '../../shared/errors.js';
 import { mergeFolded, parseFolded, type FoldedStacks } from '../../shared/folded.js';
-import { HISTORY_PARAMS, type HistoryFilter, type StoredProfile } from '../../shared/history.js';
-import type { EndpointAnswer, HistoryEndpoint } from './endpoints.js';
+import { describeFilter, HISTORY_PARAMS, type HistoryFilter, type StoredProfile } from '../../shared/history.js';
+import type { AgentAnswer } from '../transport/agent-errors.js';
+import type { HistoryEndpoint } from './endpoints.js';
 
 export interface AgentOutcome {
   agent: string;
@@ -47,29 +48,6 @@ export function filterQuery(filter: HistoryFilter, extra: Record<string, string>
   return s === '' ? '' : `?${s}`;
 }
 
-function answerError(endpoint: HistoryEndpoint, answer: EndpointAnswer): PodflameError {
-  const text = answer.body.toString('utf8');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  return errorFromBody(parsed, `the agent at ${endpoint.label} answered ${answer.statusCode}: ${text.slice(0, 200)}`);
-}
-
-function describeFilter(filter: HistoryFilter): string {
-  const parts: string[] = [];
-  if (filter.namespace) parts.push(`namespace ${filter.namespace}`);
-  if (filter.pod) parts.push(`pod ${filter.pod}`);
-  if (filter.container) parts.push(`container ${filter.container}`);
-  if (filter.labelSelector) parts.push(`labels ${filter.labelSelector}`);
-  if (filter.schedule) parts.push(`schedule ${filter.schedule}`);
-  if (filter.from !== undefined) parts.push(`from ${new Date(filter.from).toISOString()}`);
-  if (filter.to !== undefined) parts.push(`to ${new Date(filter.to).toISOString()}`);
-  return parts.length > 0 ? parts.join(', ') : 'any profile';
-}
-
 export class HistoryQuery {
   constructor(
     private readonly endpoints: readonly HistoryEndpoint[],
@@ -81,17 +59,14 @@ export class HistoryQuery {
   /** GETs `path` on every agent at once; NO_STORED_PROFILES is an empty answer, other errors a failed agent. */
   private async askAll<T>(
     path: string,
-    read: (answer: EndpointAnswer) => T,
+    read: (answer: AgentAnswer) => T,
   ): Promise<{ answers: { agent: string; value: T }[]; agents: AgentOutcome[] }> {
     const settled = await Promise.all(
       this.endpoints.map(async (endpoint) => {
         try {
           const answer = await endpoint.get(path, this.options.signal);
-          if (answer.statusCode >= 200 && answer.statusCode < 300) {
-            const outcome: AgentOutcome = { agent: endpoint.label, status: 'ok' };
-            return { agent: endpoint.label, value: read(answer), outcome };
-          }
-          throw answerError(endpoint, answer);
+          const outcome: AgentOutcome = { agent: endpoint.label, status: 'ok' };
+          return { agent: endpoint.label, value: read(answer), outcome };
         } catch (err) {
           const e =
             err instanceof PodflameError

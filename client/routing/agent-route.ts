@@ -7,7 +7,8 @@
  */
 import { HEADERS } from '../../shared/api.js';
 import type { AgentPod } from '../kube/agent-discovery.js';
-import type { ApiCredentials, ApiTlsOptions } from '../kube/api-credentials.js';
+import type { ApiCredentials } from '../kube/api-credentials.js';
+import type { RoutedEndpoint } from '../transport/agent-endpoint.js';
 
 export const VIA_MODES = ['direct', 'proxy', 'auto'] as const;
 export type Via = (typeof VIA_MODES)[number];
@@ -19,19 +20,8 @@ export interface AgentTlsOptions {
   servername?: string;
 }
 
-export interface AgentRoute {
-  via: 'direct' | 'proxy';
-  node: string;
-  agentPod: string;
-  /** Scheme, host and port, e.g. `http://10.1.2.3:7070` or `https://api.example:6443`. */
-  origin: string;
-  /** Prefix of every agent path (`/v1/...`): empty on the direct path, the pod proxy path otherwise. */
-  basePath: string;
-  /** Credential headers for every request on this route. */
-  headers: Record<string, string>;
-  /** TLS options for an `https:` origin. */
-  tls: ApiTlsOptions;
-}
+/** A node's agent pod and the way to it: an endpoint of the transport. */
+export type AgentRoute = RoutedEndpoint;
 
 function podflameAuthorization(credentials: ApiCredentials): Record<string, string> {
   return credentials.bearerToken === undefined ? {} : { [HEADERS.authorization]: `Bearer ${credentials.bearerToken}` };

@@ -1,5 +1,5 @@
 /**
- * Resolves an agent pod to a route (`--via direct|proxy|auto`) and leases the node's pool for it.
+ * Resolves an agent pod to a route (`--via direct|proxy|auto`); the transport then carries requests over it.
  *
  * `auto` rule: direct when a TCP connection to the agent pod's IP and port opens within `probeTimeoutMs` (the caller
  * is inside the pod network), otherwise the API server's pod proxy. The answer is remembered per agent address for
@@ -8,10 +8,9 @@
 import type { AgentPod } from '../kube/agent-discovery.js';
 import type { ApiCredentials } from '../kube/api-credentials.js';
 import { directRoute, proxyRoute, type AgentRoute, type AgentTlsOptions, type Via } from './agent-route.js';
-import { NodePools, type LeasedPool, type NodePoolsOptions } from './node-pools.js';
 import { canConnect } from './tcp-probe.js';
 
-export interface AgentRouterOptions extends NodePoolsOptions {
+export interface AgentRouterOptions {
   /** How to reach agents (default `auto`). */
   via?: Via;
   /** How long `auto` waits for a TCP connection to an agent pod (default 1000 ms). */
@@ -26,14 +25,12 @@ export class AgentRouter {
   private readonly via: Via;
   private readonly probeTimeoutMs: number;
   private readonly agentTls: AgentTlsOptions | undefined;
-  private readonly pools: NodePools;
   private readonly reachable = new Map<string, Promise<boolean>>();
 
   constructor(options: AgentRouterOptions = {}) {
     this.via = options.via ?? DEFAULT_AGENT_ROUTER_OPTIONS.via;
     this.probeTimeoutMs = options.probeTimeoutMs ?? DEFAULT_AGENT_ROUTER_OPTIONS.probeTimeoutMs;
     this.agentTls = options.agentTls;
-    this.pools = new NodePools(options);
   }
 
   async route(agent: AgentPod, credentials: ApiCredentials, signal?: AbortSignal): Promise<AgentRoute> {
@@ -53,18 +50,5 @@ export class AgentRouter {
       this.reachable.set(key, probe);
     }
     return probe;
-  }
-
-  lease(route: AgentRoute): LeasedPool {
-    return this.pools.lease(route);
-  }
-
-  /** Nodes (and origins) with an open pool. */
-  openPools(): string[] {
-    return this.pools.openKeys();
-  }
-
-  close(): Promise<void> {
-    return this.pools.close();
   }
 }

@@ -2,7 +2,7 @@
 // sees when the wait budget runs out. The end-to-end case (two CLI captures of one container against a real agent)
 // is in test/agent/e2e-cli.test.ts.
 import t from 'tap';
-import { retryWhileBusy, type BusyWait } from '../../client/busy-retry.js';
+import { retryWhileBusy, type BusyWait } from '../../client/transport/busy-retry.js';
 import { PodflameError } from '../../shared/errors.js';
 
 /** An attempt that fails with `errors` in turn, then answers 'graph'. */

@@ -318,7 +318,10 @@ t.test('the library entry exports the client and its parts', async (t) => {
     'loadKubeConfig',
     'findAgentOnNode',
     'AgentRouter',
-    'NodePools',
+    'AgentTransport',
+    'AgentPools',
+    'AgentClient',
+    'urlEndpoint',
     'PodflameError',
   ]) {
     t.type((library as Record<string, unknown>)[name], 'function', name);

@@ -3,8 +3,8 @@
 // unknown to Docker, so each agent answers with its own TARGET_NOT_FOUND, which says which agent it was.
 import t from 'tap';
 import { PodflameClient } from '../../client/profile-pod.js';
-import { callAgent } from '../../client/routing/agent-request.js';
 import { AgentRouter } from '../../client/routing/agent-router.js';
+import { AgentTransport } from '../../client/transport/agent-transport.js';
 import { resolveApiCredentials } from '../../client/kube/api-credentials.js';
 import { findAgentOnNode } from '../../client/kube/agent-discovery.js';
 import { KubeLookup } from '../../client/kube/kube-lookup.js';
@@ -117,16 +117,19 @@ t.test('GET /v1/targets on both routes names the node', async (t) => {
   const creds = await resolveApiCredentials(new PodflameClient({ kubeconfig }).kubeConfig);
   for (const via of ['direct', 'proxy'] as const) {
     const router = new AgentRouter({ via });
+    const transport = new AgentTransport();
     for (const node of ['node-a', 'node-b']) {
       const route = await router.route(await findAgentOnNode(lookup, 'podflame', node), creds);
-      const lease = router.lease(route);
-      const answer = await callAgent(lease.pool, route, { method: 'GET', path: '/v1/targets', timeoutMs: 30_000 });
-      lease.release();
+      const answer = await transport.request(route, { method: 'GET', path: '/v1/targets', timeoutMs: 30_000 });
       t.equal(answer.statusCode, 200);
       t.equal(answer.headers['x-podflame-node'], node, `${via}: X-Podflame-Node`);
       t.equal((JSON.parse(answer.body.toString('utf8')) as { node: string }).node, node);
     }
-    await router.close();
+    t.same(
+      transport.openPools().map((k) => k.split(' ')[0]),
+      ['node-a', 'node-b'],
+    );
+    await transport.close();
   }
 });
 
@@ -139,7 +142,7 @@ t.test('an agent pod whose address does not answer: AGENT_UNREACHABLE, saying wh
   });
   await t.rejects(direct.profilePod({ pod: 'lonely', durationSeconds: 1 }), {
     code: 'AGENT_UNREACHABLE',
-    message: /Could not reach the podflame agent on node node-c .* at http:\/\/127\.0\.0\.4:9: .*try --via proxy/,
+    message: /cannot reach the podflame agent on node node-c .* at http:\/\/127\.0\.0\.4:9: .*try --via proxy/,
   });
   await t.rejects(proxy.profilePod({ pod: 'lonely', durationSeconds: 1 }), {
     code: 'AGENT_UNREACHABLE',

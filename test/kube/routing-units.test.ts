@@ -5,12 +5,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import type { AgentPod } from '../../client/kube/agent-discovery.js';
 import type { ApiCredentials } from '../../client/kube/api-credentials.js';
-import { errorFromAnswer } from '../../client/routing/agent-request.js';
 import { directRoute, proxyRoute } from '../../client/routing/agent-route.js';
 import { AgentRouter } from '../../client/routing/agent-router.js';
 import { runBounded } from '../../client/routing/bounded.js';
-import { NodePools } from '../../client/routing/node-pools.js';
 import { canConnect } from '../../client/routing/tcp-probe.js';
+import { errorFromAnswer } from '../../client/transport/agent-errors.js';
+import { AgentPools } from '../../client/transport/agent-pools.js';
 
 const agent: AgentPod = {
   name: 'podflame-agent-x7k2p',
@@ -77,7 +77,6 @@ t.test('auto: direct when the agent pod IP answers a TCP connect, else proxy; pr
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
   const port = (server.address() as { port: number }).port;
   const router = new AgentRouter({ via: 'auto', probeTimeoutMs: 500 });
-  t.teardown(() => router.close());
   t.equal((await router.route({ ...agent, port }, creds)).via, 'direct');
   // A closed port on another loopback address: refused at once.
   const closed = await new Promise<number>((resolve) => {
@@ -98,7 +97,7 @@ t.test('auto: direct when the agent pod IP answers a TCP connect, else proxy; pr
 });
 
 t.test('one pool per node, made on first use and closed once idle', async (t) => {
-  const pools = new NodePools({ idleTimeoutMs: 50 });
+  const pools = new AgentPools({ idleTimeoutMs: 50 });
   t.teardown(() => pools.close());
   const a = directRoute(agent, creds);
   const b = directRoute({ ...agent, nodeName: 'node-b', podIP: '127.0.0.3' }, creds);

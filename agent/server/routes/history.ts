@@ -8,6 +8,7 @@ import { API_PREFIX } from '../../../shared/api.js';
 import { PodflameError } from '../../../shared/errors.js';
 import type { FoldedStacks } from '../../../shared/folded.js';
 import {
+  describeFilter,
   DIFF_FORMATS,
   HISTORY_FORMATS,
   HISTORY_HEADERS,
@@ -117,18 +118,6 @@ function formatOf<T extends string>(q: Record<string, string>, formats: readonly
     });
   }
   return f as T;
-}
-
-function describeFilter(f: HistoryFilter): string {
-  const parts: string[] = [];
-  if (f.namespace) parts.push(`namespace ${f.namespace}`);
-  if (f.pod) parts.push(`pod ${f.pod}`);
-  if (f.container) parts.push(`container ${f.container}`);
-  if (f.schedule) parts.push(`schedule ${f.schedule}`);
-  if (f.labelSelector) parts.push(`labels ${f.labelSelector}`);
-  if (f.from !== undefined) parts.push(`from ${new Date(f.from).toISOString()}`);
-  if (f.to !== undefined) parts.push(`to ${new Date(f.to).toISOString()}`);
-  return parts.length > 0 ? parts.join(', ') : 'any profile';
 }
 
 function nothingMatches(f: HistoryFilter, node: string, what = 'stored profile'): PodflameError {

@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
 import type { AgentPod } from '../../kube/agent-discovery.js';
-import { addKubeConnectionOptions, connectionOptions, type KubeConnectionFlags } from './profile-kube.js';
+import { addKubeConnectionOptions, connectionOptions, type KubeConnectionFlags } from './kube-options.js';
 
 /** Table rows, one per node, sorted by node; a node with several agent pods (a rolling update) gets one row each. */
 export function agentRows(agents: readonly AgentPod[], nodes: readonly string[] | undefined): string[][] {

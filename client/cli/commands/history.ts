@@ -18,7 +18,7 @@ import { VIA_MODES, type Via } from '../../routing/agent-route.js';
 import { clusterEndpoints, urlEndpoints, type HistoryEndpoints } from '../../history/endpoints.js';
 import { HistoryQuery, type AgentOutcome } from '../../history/history-query.js';
 import { rangeFromFlags, type TimeRange } from '../../history/time-range.js';
-import { addKubeConnectionOptions } from './profile-kube.js';
+import { addKubeConnectionOptions } from './kube-options.js';
 import { formatTable } from './agents.js';
 
 /** Flags every history command has. */

@@ -1,4 +1,4 @@
-import type { RegisterCommand } from '../program.js';
+import type { RegisterCommand } from '../io.js';
 import { registerProfile } from './profile.js';
 import { registerAgents } from './agents.js';
 import { registerCollapse } from './collapse.js';

@@ -11,11 +11,11 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
 import { PodflameError } from '../../../shared/errors.js';
-import type { PodflameClientOptions, PodOutcome, ProfileResult } from '../../profile-pod.js';
+import type { PodOutcome, ProfileResult } from '../../profile-pod.js';
 import { PROFILE_FORMATS, type ProfileFormat } from '../../profile-output.js';
 import { parseTargetSpec } from '../../kube/target-spec.js';
 import { VIA_MODES, type Via } from '../../routing/agent-route.js';
-import { DEFAULT_AGENT_NAMESPACE } from '../../kube/agent-discovery.js';
+import { addKubeConnectionOptions, connectionOptions, type KubeConnectionFlags } from './kube-options.js';
 import {
   busyWaitMs,
   captureSettings,
@@ -23,7 +23,7 @@ import {
   reportBusyWait,
   startProgress,
   type ProfileFlags,
-} from './profile.js';
+} from './profile-options.js';
 
 /** Flags only Kubernetes mode has. */
 export interface ProfileKubeFlags extends KubeConnectionFlags {
@@ -32,31 +32,6 @@ export interface ProfileKubeFlags extends KubeConnectionFlags {
   via: string;
   perPod?: boolean;
   concurrency: string;
-}
-
-/** The flags that connect to a cluster, shared by `profile` and `agents`. */
-export interface KubeConnectionFlags {
-  context?: string;
-  kubeconfig?: string;
-  agentNamespace: string;
-}
-
-/** Connection flags → the client's options (paths resolved against the working directory, env from the CLI). */
-export function connectionOptions(flags: KubeConnectionFlags, io: CliIO): PodflameClientOptions {
-  return {
-    env: io.env,
-    agentNamespace: flags.agentNamespace,
-    ...(flags.kubeconfig !== undefined ? { kubeconfig: resolve(io.cwd, flags.kubeconfig) } : {}),
-    ...(flags.context !== undefined ? { context: flags.context } : {}),
-  };
-}
-
-/** The options that connect to a cluster, shared by `profile` and `agents`. */
-export function addKubeConnectionOptions(cmd: Command): Command {
-  return cmd
-    .option('--context <name>', 'kubeconfig context to use (default: the current context)')
-    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else in-cluster)')
-    .option('--agent-namespace <ns>', 'namespace of the podflame agent pods', DEFAULT_AGENT_NAMESPACE);
 }
 
 export function addKubeProfileOptions(cmd: Command): Command {

@@ -1,87 +1,28 @@
 /**
- * `podflame profile`: capture a flame graph of a running container.
- *
- * Local mode (this file's part): the CLI talks to an agent at a known URL —
+ * `podflame profile`: capture a flame graph of a running container. This file registers the command, picks the mode
+ * and holds local mode, where the CLI talks to an agent at a known URL —
  *   podflame profile --agent http://127.0.0.1:7070 (--container-id ID | --pod-uid UID -c NAME) [-d 30s] [-F 99]
  *     [-o FILE] [--format svg|folded|json] [--inlined]
- * The options every mode shares (-c, -d, -F, -o, --format, --title, --inlined) are separate from the local-mode ones
- * (--agent, --container-id, --pod-uid), so Kubernetes routing (`-n NS POD`) can be added beside them.
+ * The options every mode shares are in profile-options.ts; Kubernetes mode (`-n NS POD`, no --agent) in
+ * profile-kube.ts.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
 import { AgentClient, type ProfileAnswer } from '../../agent-client.js';
-import type { BusyWait } from '../../busy-retry.js';
-import { LIMITS, OUTPUT_FORMATS, type OutputFormat, type ProfileRequest } from '../../../shared/api.js';
-import { parseDurationSeconds } from '../../../shared/duration.js';
+import { LIMITS, type ProfileRequest } from '../../../shared/api.js';
 import { PodflameError } from '../../../shared/errors.js';
 import { addKubeProfileOptions, rejectKubeOnlyFlags, runKubeProfile, type ProfileKubeFlags } from './profile-kube.js';
-
-/** Options of `podflame profile` whatever the route to the agent. */
-export interface ProfileCommonFlags {
-  container?: string;
-  caFile?: string;
-  duration: string;
-  frequency: string;
-  output?: string;
-  format: string;
-  title?: string;
-  /** `--inlined`: ask for inlined Java frames. */
-  inlined?: boolean;
-  /** Default 60s (commander fills it in). */
-  busyWait?: string;
-}
-
-/** Local mode: the agent's URL and the target as the agent's node knows it. */
-export interface ProfileLocalFlags {
-  agent?: string;
-  tokenFile?: string;
-  containerId?: string;
-  podUid?: string;
-}
-
-export type ProfileFlags = ProfileCommonFlags & ProfileLocalFlags;
-
-/** The capture settings every mode sends, validated here so a typo fails before any network call. */
-export interface CaptureSettings {
-  durationSeconds: number;
-  frequencyHz: number;
-  format: OutputFormat;
-  title?: string;
-  /** Inlined Java frames (`java.inlined` of the request); false without `--inlined`. */
-  inlined: boolean;
-}
-
-/** Help of `--inlined`: what it does and what it costs the target. */
-export const INLINED_HELP =
-  "name the methods the JIT inlined (frames tagged _[i]): loads podflame's JVMTI agent into the JVM; " +
-  'on JDK 21+ the JVM logs a dynamic-agent warning';
-
-export function addCommonProfileOptions(cmd: Command): Command {
-  return cmd
-    .option('-c, --container <name>', 'the container to profile, by its name in the pod')
-    .option('-d, --duration <duration>', 'how long to record: seconds, or 30s, 2m (1 s to 10 min)', '30')
-    .option(
-      '-F, --frequency <hz>',
-      `sampling frequency in Hz (${LIMITS.frequencyHz.min}-${LIMITS.frequencyHz.max})`,
-      '99',
-    )
-    .option('-o, --output <file>', 'write the result to FILE (default: stdout)')
-    .option(
-      '--format <format>',
-      `result format: ${OUTPUT_FORMATS.join(', ')} (Kubernetes mode also pprof, speedscope)`,
-      'svg',
-    )
-    .option('--title <text>', 'flame graph title (default: namespace/pod/container)')
-    .option('--inlined', INLINED_HELP)
-    .option('--ca-file <file>', "CA certificate (PEM) that signed the agents' HTTPS certificates")
-    .option(
-      '--busy-wait <duration>',
-      'how long to wait, asking again, while an agent is busy (another capture of the target, its capture limit); 0: fail at once',
-      '60s',
-    );
-}
+import {
+  addCommonProfileOptions,
+  busyWaitMs,
+  captureSettings,
+  readFlagFile,
+  reportBusyWait,
+  startProgress,
+  type ProfileFlags,
+} from './profile-options.js';
 
 export function addLocalProfileOptions(cmd: Command): Command {
   return cmd
@@ -89,44 +30,6 @@ export function addLocalProfileOptions(cmd: Command): Command {
     .option('--container-id <id>', 'local mode: the container ID (or a unique prefix of 12+ hex digits)')
     .option('--pod-uid <uid>', 'local mode: the pod UID (with -c NAME)')
     .option('--token-file <file>', 'local mode: bearer token for an agent started with --auth token');
-}
-
-/** Reads a file a flag names, relative to the working directory; a missing file is a clear usage error. */
-export async function readFlagFile(io: CliIO, flag: string, file: string): Promise<Buffer> {
-  const path = resolve(io.cwd, file);
-  try {
-    return await readFile(path);
-  } catch (err) {
-    throw new PodflameError('FILE_UNREADABLE', `${flag} ${path}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-export function captureSettings(flags: ProfileCommonFlags): CaptureSettings {
-  const seconds = parseDurationSeconds(flags.duration, '--duration');
-  const { min, max } = LIMITS.durationSeconds;
-  if (!Number.isInteger(seconds) || seconds < min || seconds > max) {
-    throw new PodflameError(
-      'USAGE',
-      `--duration must be whole seconds from ${min} s to ${max} s, got '${flags.duration}'`,
-    );
-  }
-  const hz = /^\d+$/.test(flags.frequency) ? Number(flags.frequency) : NaN;
-  if (!(hz >= LIMITS.frequencyHz.min && hz <= LIMITS.frequencyHz.max)) {
-    throw new PodflameError(
-      'USAGE',
-      `--frequency must be whole Hz from ${LIMITS.frequencyHz.min} to ${LIMITS.frequencyHz.max}, got '${flags.frequency}'`,
-    );
-  }
-  if (!(OUTPUT_FORMATS as readonly string[]).includes(flags.format)) {
-    throw new PodflameError('USAGE', `--format must be one of ${OUTPUT_FORMATS.join(', ')}, got '${flags.format}'`);
-  }
-  return {
-    durationSeconds: seconds,
-    frequencyHz: hz,
-    format: flags.format as OutputFormat,
-    ...(flags.title !== undefined ? { title: flags.title } : {}),
-    inlined: flags.inlined ?? false,
-  };
 }
 
 /** Local-mode flags → the request body for the agent. */
@@ -149,41 +52,6 @@ export function localProfileRequest(flags: ProfileFlags): ProfileRequest {
   })();
   // Sent only when asked for: an agent older than the option refuses any unknown field (strict validation).
   return { target, ...settings, ...(inlined ? { java: { inlined: true } } : {}) };
-}
-
-/** `--busy-wait` in ms. */
-export function busyWaitMs(flags: Pick<ProfileCommonFlags, 'busyWait'>): number {
-  return Math.round(parseDurationSeconds(flags.busyWait ?? '60s', '--busy-wait') * 1000);
-}
-
-/** One line per wait for a busy agent, on a terminal or in a log alike: a silent pause would look like a hang. */
-export function reportBusyWait(io: CliIO, what: string, wait: BusyWait): void {
-  const seconds = Math.max(1, Math.round(wait.delayMs / 1000));
-  io.stderr.write(
-    `${io.interactive ? '\r\x1b[K' : ''}podflame: ${what}: the agent is busy (${wait.code}: ${wait.message}); ` +
-      `asking again in ${seconds} s\n`,
-  );
-}
-
-/** Seconds left, on one line of a terminal, rewritten each second; nothing when stderr is not a terminal. */
-export function startProgress(io: CliIO, durationSeconds: number, what: string): () => void {
-  if (!io.interactive) return () => undefined;
-  const started = Date.now();
-  let stopped = false;
-  const draw = (): void => {
-    const left = Math.max(0, durationSeconds - Math.floor((Date.now() - started) / 1000));
-    const text = left > 0 ? `capturing ${what}: ${left} s left` : `capture done, waiting for the flame graph`;
-    io.stderr.write(`\r\x1b[Kpodflame: ${text}`);
-  };
-  draw();
-  const timer = setInterval(draw, 1000);
-  timer.unref();
-  return () => {
-    if (stopped) return;
-    stopped = true;
-    clearInterval(timer);
-    io.stderr.write('\r\x1b[K');
-  };
 }
 
 export function describeAnswer(answer: ProfileAnswer): string {

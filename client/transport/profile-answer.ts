@@ -1,8 +1,8 @@
 /**
- * A finished capture as the agent answers it: the body in the requested format plus what its headers say. Both
- * transports (one agent URL, and per-node routing through the Kubernetes API) decode answers here.
+ * A finished capture as the agent answers it: the body in the requested format plus what its headers say. The
+ * transport decodes every capture's answer here, whichever way the agent was reached.
  */
-import { HEADERS, type CaptureWarning } from '../shared/api.js';
+import { HEADERS, type CaptureWarning } from '../../shared/api.js';
 
 export interface ProfileAnswer {
   body: Buffer;

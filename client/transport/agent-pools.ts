@@ -1,22 +1,21 @@
 /**
- * One undici Pool per node (and origin), created on first use and closed once it has been idle for a while, as
- * undici's Agent keeps one pool per origin. A route to the same node through the API server proxy and directly gets
- * two pools, since they are two origins.
+ * One undici Pool per agent (see `poolKey`), created on first use and closed once it has been idle for a while, as
+ * undici's Agent keeps one pool per origin.
  */
 import type { Pool } from 'undici';
-import { undici } from '../undici-loader.js';
-import type { AgentRoute } from './agent-route.js';
+import { undici } from './undici-loader.js';
+import { poolKey, type AgentEndpoint } from './agent-endpoint.js';
 
-export interface NodePoolsOptions {
-  /** Close a node's pool after it has had no request in flight for this long (default 30000 ms). */
+export interface AgentPoolsOptions {
+  /** Close an agent's pool after it has had no request in flight for this long (default 30000 ms). */
   idleTimeoutMs?: number;
   /** Connections per pool (default 16; a fan-out never has more captures in flight than its concurrency). */
-  connectionsPerNode?: number;
+  connectionsPerAgent?: number;
 }
 
-export const DEFAULT_NODE_POOLS_OPTIONS: Readonly<Required<NodePoolsOptions>> = Object.freeze({
+export const DEFAULT_AGENT_POOLS_OPTIONS: Readonly<Required<AgentPoolsOptions>> = Object.freeze({
   idleTimeoutMs: 30_000,
-  connectionsPerNode: 16,
+  connectionsPerAgent: 16,
 });
 
 interface Entry {
@@ -31,31 +30,32 @@ export interface LeasedPool {
   release(): void;
 }
 
-export class NodePools {
-  private readonly options: Readonly<Required<NodePoolsOptions>>;
+export class AgentPools {
+  private readonly options: Readonly<Required<AgentPoolsOptions>>;
   private readonly entries = new Map<string, Entry>();
   private closed = false;
 
-  constructor(options: NodePoolsOptions = {}) {
+  constructor(options: AgentPoolsOptions = {}) {
     this.options = {
-      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_NODE_POOLS_OPTIONS.idleTimeoutMs,
-      connectionsPerNode: options.connectionsPerNode ?? DEFAULT_NODE_POOLS_OPTIONS.connectionsPerNode,
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_AGENT_POOLS_OPTIONS.idleTimeoutMs,
+      connectionsPerAgent: options.connectionsPerAgent ?? DEFAULT_AGENT_POOLS_OPTIONS.connectionsPerAgent,
     };
   }
 
-  /** Node names with an open pool, sorted (for tests and diagnostics). */
+  /** The keys of the open pools (`NODE ORIGIN` for a route, the origin for a URL), sorted (tests, diagnostics). */
   openKeys(): string[] {
     return [...this.entries.keys()].sort();
   }
 
-  lease(route: AgentRoute): LeasedPool {
-    if (this.closed) throw new Error('NodePools is closed');
-    const key = `${route.node} ${route.origin}`;
+  /** The endpoint's pool, made on first use, held open until `release`. Throws once closed. */
+  lease(endpoint: AgentEndpoint): LeasedPool {
+    if (this.closed) throw new Error('AgentPools is closed');
+    const key = poolKey(endpoint);
     let entry = this.entries.get(key);
     if (!entry) {
-      const pool = new (undici().Pool)(route.origin, {
-        connections: this.options.connectionsPerNode,
-        connect: route.origin.startsWith('https:') ? { ...route.tls } : {},
+      const pool = new (undici().Pool)(endpoint.origin, {
+        connections: this.options.connectionsPerAgent,
+        connect: endpoint.origin.startsWith('https:') ? { ...endpoint.tls } : {},
       });
       entry = { pool, inFlight: 0, idleTimer: undefined };
       this.entries.set(key, entry);

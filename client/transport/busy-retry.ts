@@ -5,7 +5,7 @@
  * terminal or a tool on a schedule wants the graph, not that error, so the client waits and asks again, within a
  * bound, and says so while it waits.
  */
-import { PodflameError, type ErrorCode } from '../shared/errors.js';
+import { PodflameError, type ErrorCode } from '../../shared/errors.js';
 
 /** The refusals that go away by themselves. */
 export const BUSY_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([

@@ -1,0 +1,119 @@
+/**
+ * The client's one way to talk to agents, as undici's Agent routes requests: an endpoint (an agent at a URL, or a
+ * node's agent pod directly or through the API server's proxy) → its pool, made on first use and closed when idle →
+ * the request, read to the end → a 2xx answer, or the PodflameError that says what went wrong (agent-errors.ts).
+ * Single captures (agent-client.ts), fan-outs (profile-pod.ts) and history queries (history/) all go through it.
+ */
+import { API_PREFIX, type ProfileRequest } from '../../shared/api.js';
+import { PodflameError } from '../../shared/errors.js';
+import type { AgentEndpoint } from './agent-endpoint.js';
+import { errorFromAnswer, errorFromFailure, type AgentAnswer } from './agent-errors.js';
+import { AgentPools, type AgentPoolsOptions } from './agent-pools.js';
+import { DEFAULT_BUSY_RETRY_OPTIONS, retryWhileBusy, type BusyWait } from './busy-retry.js';
+import { profileAnswerFrom, type ProfileAnswer } from './profile-answer.js';
+
+export type AgentTransportOptions = AgentPoolsOptions;
+
+export interface AgentRequest {
+  method: 'GET' | 'POST';
+  /** An agent path such as `/v1/profiles`; the endpoint's base path goes in front. */
+  path: string;
+  /** Sent as JSON. Default: no body. */
+  body?: unknown;
+  /** Time allowed for the answer's headers, and again for its body, in ms. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export interface ProfileCallOptions {
+  /** Time allowed for the answer, in ms: the capture's duration and a margin. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** How long to wait out a busy agent (409 CAPTURE_IN_PROGRESS, 429) before failing, in ms. Default 60 000. */
+  busyWaitMs?: number;
+  /** Told before each wait for a busy agent. Default: nothing. */
+  onBusyWait?: (wait: BusyWait) => void;
+}
+
+export class AgentTransport {
+  readonly #pools: AgentPools;
+  #closed = false;
+
+  constructor(options: AgentTransportOptions = {}) {
+    this.#pools = new AgentPools(options);
+  }
+
+  /** Sends the request and reads the whole answer, whatever its status; throws only when there is no answer. */
+  async call(endpoint: AgentEndpoint, request: AgentRequest): Promise<AgentAnswer> {
+    const headers: Record<string, string> = { ...endpoint.headers, accept: '*/*' };
+    let body: string | undefined;
+    if (request.body !== undefined) {
+      body = JSON.stringify(request.body);
+      headers['content-type'] = 'application/json';
+    }
+    if (this.#closed) throw new PodflameError('INTERNAL', 'this agent transport has been closed');
+    const leased = this.#pools.lease(endpoint);
+    try {
+      const res = await leased.pool.request({
+        origin: endpoint.origin,
+        path: endpoint.basePath + request.path,
+        method: request.method,
+        headers,
+        body,
+        headersTimeout: request.timeoutMs,
+        bodyTimeout: request.timeoutMs,
+        ...(request.signal ? { signal: request.signal } : {}),
+      });
+      const bytes = Buffer.from(await res.body.arrayBuffer());
+      const flat: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers)) {
+        if (v !== undefined) flat[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+      }
+      return { statusCode: res.statusCode, headers: flat, body: bytes };
+    } catch (err) {
+      throw errorFromFailure(endpoint, err, request);
+    } finally {
+      leased.release();
+    }
+  }
+
+  /** Sends the request; a 2xx answer is returned, any other becomes the error it stands for. */
+  async request(endpoint: AgentEndpoint, request: AgentRequest): Promise<AgentAnswer> {
+    const answer = await this.call(endpoint, request);
+    if (answer.statusCode < 200 || answer.statusCode >= 300) throw errorFromAnswer(endpoint, answer);
+    return answer;
+  }
+
+  /** `POST /v1/profiles`: runs a capture and waits for its result, waiting out a busy agent first. */
+  profile(endpoint: AgentEndpoint, profile: ProfileRequest, options: ProfileCallOptions): Promise<ProfileAnswer> {
+    const { signal, onBusyWait } = options;
+    return retryWhileBusy(
+      async () => {
+        const answer = await this.request(endpoint, {
+          method: 'POST',
+          path: `${API_PREFIX}/profiles`,
+          body: profile,
+          timeoutMs: options.timeoutMs,
+          ...(signal ? { signal } : {}),
+        });
+        return profileAnswerFrom(answer.body, answer.headers);
+      },
+      {
+        maxWaitMs: options.busyWaitMs ?? DEFAULT_BUSY_RETRY_OPTIONS.maxWaitMs,
+        ...(onBusyWait ? { onWait: onBusyWait } : {}),
+        ...(signal ? { signal } : {}),
+      },
+    );
+  }
+
+  /** The keys of the open pools (`NODE ORIGIN` for a route, the origin for a URL), sorted. */
+  openPools(): string[] {
+    return this.#pools.openKeys();
+  }
+
+  /** Closes every pool; requests still in flight are aborted, later ones refused. Idempotent. */
+  close(): Promise<void> {
+    this.#closed = true;
+    return this.#pools.close();
+  }
+}
