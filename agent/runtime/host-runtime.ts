@@ -31,7 +31,6 @@ import {
   type RunningCapture,
 } from './container-runtime.js';
 import { normalizeContainerId } from './cgroup-match.js';
-import type { PodDirectory } from '../pods/pod-index.js';
 import {
   listPids,
   processesWithEnv,
@@ -77,6 +76,21 @@ export interface HostRuntimeOptions {
    * thousands of processes that is a cost worth paying once. 0 rescans every time. Default 250.
    */
   scanReuseMs?: number;
+}
+
+/**
+ * What host mode asks of the pods of its node, declared here (the consumer) so that runtime/ needs nothing of pods/:
+ * pods/pod-watcher.ts answers it from its index.
+ */
+export interface PodDirectory {
+  /** False until the pods of the node have been listed once. */
+  ready(): boolean;
+  /** Why the pods are not known yet, for error messages. */
+  notReadyReason(): string;
+  /** The pod and container a container ID (bare or `containerd://…`) belongs to, when kubelet has reported it. */
+  containerById(
+    containerId: string,
+  ): { pod: { uid: string; namespace: string; name: string }; container: { name: string } } | undefined;
 }
 
 /** What HostRuntime is given rather than configured with. */
