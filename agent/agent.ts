@@ -327,10 +327,8 @@ export class Agent {
             this.#address = await this.#http.start();
             this.#logListening(this.#address);
           },
-          async () => {
-            await this.#http.close();
-            await this.#http.stopAccepting();
-          },
+          // Waits for the answers in flight (connections closed as they go idle), cut after a deadline.
+          () => this.#http.close(),
         ),
         // Last to start, first to close: new connections go to the next agent, running captures are stopped and
         // their callers answered; then the http part waits for those answers to go out.
@@ -338,9 +336,9 @@ export class Agent {
           'captures',
           () => undefined,
           async () => {
-            const stopped = this.#http.stopAccepting();
+            // Not awaited: it settles only once every connection is gone, which the http part sees to.
+            void this.#http.stopAccepting();
             await this.captures.close();
-            await stopped;
           },
         ),
       ],
