@@ -1,10 +1,14 @@
 /**
- * The agent assembled from its parts, in start order: container runtime (given), leftover cleanup, capture service,
- * HTTP server. `close()` undoes them in reverse: stop accepting, stop running captures (their callers get an
- * answer), let the answers go out, close the runtime. No `process` here: main.ts owns signals and exit codes.
+ * The agent assembled, in one place: every part built from the configuration and put in one ordered list (parts.ts),
+ * started in that order and closed in reverse — the pods of this node (when the agent has Kubernetes access), the
+ * container runtime (its start removes an earlier agent's leftover captures), continuous profiling (store,
+ * schedules, export; before listening, so a bad schedules file stops the start and the store is open before the
+ * first query), the HTTP listener, and the captures (closed first: running captures are stopped and their callers
+ * answered, then the answers go out). No `process` here: main.ts owns signals, the deadline and exit codes.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { ContainerRuntime } from './runtime/container-runtime.js';
 import type { AgentConfig } from './config.js';
 import { instrumentRuntime } from './instrumented-runtime.js';
@@ -13,10 +17,23 @@ import { CaptureService } from './profiles/capture-service.js';
 import { ProfileRegistry } from './profiles/profile-registry.js';
 import { createAgentApp, type AgentAppOptions } from './server/app.js';
 import { AgentHttpServer, type BoundAddress } from './server/http-server.js';
-import { accessControlOptions, createLocalAccessControl, type AccessControl } from './auth/access-control.js';
+import { createAccessControl, createLocalAccessControl } from './access/access-control.js';
+import type { AccessControl, AccessControlOptions } from './access/access-options.js';
 import { withAccessControl } from './server/access-wiring.js';
 import { CallerRateLimiter } from './server/middleware/rate-limit.js';
+import { requireCaller } from './server/middleware/authenticate.js';
 import { loadTlsMaterial } from './server/tls.js';
+import { historyRouter } from './server/routes/history.js';
+import { ContinuousProfiling } from './schedules/continuous-profiling.js';
+import { captureThrough, type CaptureStarter } from './schedules/capture-adapter.js';
+import type { ContainerLister, PodLabelSource } from './schedules/targets.js';
+import type { SchedulerLogger } from './schedules/scheduler.js';
+import type { Authorizer } from './authz/authorizer.js';
+import type { PodWatcher, PodWatcherOptions } from './pods/pod-watcher.js';
+import { selectRuntime } from './runtime/runtime-selection.js';
+import type { HostRuntimeDeps } from './runtime/host-runtime.js';
+import { Parts, part } from './parts.js';
+import { PodflameError } from '../shared/errors.js';
 
 export interface AgentDeps {
   config: AgentConfig;
@@ -32,6 +49,8 @@ export interface AgentDeps {
   access?: AccessControl;
   /** This process's id on its capture containers. Default: `NODE.UUID` (see agentInstanceId). */
   instanceId?: string;
+  /** The pods of this node (host mode's names, schedules' labels); the agent starts it first and closes it last. */
+  pods?: PodWatcher;
 }
 
 /**
@@ -47,23 +66,189 @@ export function agentInstanceId(nodeName: string): string {
   return `${scope}.${randomUUID()}`;
 }
 
+/** The access-control part of the agent's configuration. */
+export function accessControlOptions(config: AgentConfig): AccessControlOptions {
+  return {
+    auth: config.auth,
+    tokenFile: config.tokenFile,
+    kubeconfig: config.kubeconfig,
+    authzResource: config.authzResource,
+    nodeName: config.nodeName,
+    listen: config.listen,
+  };
+}
+
+export interface ContinuousProfilingDeps {
+  captures: CaptureStarter;
+  containers: ContainerLister;
+  registry: Registry;
+  logger: SchedulerLogger & { error(obj: object, msg: string): void };
+  /** The agent's authorizer: history and schedules are per namespace (may the caller profile its pods?). */
+  authorizer?: Pick<Authorizer, 'authorizeNamespace'>;
+  /** The pods of this node, when the agent watches them (its own part: started and closed by the agent). */
+  pods?: PodLabelSource;
+}
+
+/**
+ * Continuous profiling from the agent's configuration: nothing without `--data-dir`; pod labels from the agent's pod
+ * watcher when it has Kubernetes access, else local mode (Docker labels).
+ */
+export async function continuousProfilingFromConfig(
+  config: AgentConfig,
+  deps: ContinuousProfilingDeps,
+): Promise<ContinuousProfiling | undefined> {
+  return buildContinuousProfiling(config, deps);
+}
+
+function buildContinuousProfiling(config: AgentConfig, deps: ContinuousProfilingDeps): ContinuousProfiling | undefined {
+  if (config.dataDir === undefined) {
+    const needs = [config.schedulesFile && '--schedules', config.pyroscopeUrl && '--pyroscope-url'].filter(Boolean);
+    if (needs.length > 0) {
+      throw new PodflameError(
+        'CONFIG_INVALID',
+        `${needs.join(' and ')} need${needs.length === 1 ? 's' : ''} --data-dir DIR: scheduled profiles are stored on the node`,
+      );
+    }
+    return undefined;
+  }
+  const authorizer = deps.authorizer;
+  return new ContinuousProfiling({
+    dataDir: config.dataDir,
+    nodeName: config.nodeName,
+    capture: captureThrough(deps.captures),
+    containers: deps.containers,
+    registry: deps.registry,
+    logger: deps.logger,
+    maxAgeSeconds: config.storeMaxAgeSeconds,
+    maxTotalBytes: config.storeMaxBytes,
+    maxJitterMs: config.scheduleJitterSeconds * 1000,
+    ...(config.schedulesFile !== undefined ? { schedulesFile: config.schedulesFile } : {}),
+    ...(config.pyroscopeUrl !== undefined ? { pyroscopeUrl: config.pyroscopeUrl } : {}),
+    ...(deps.pods ? { pods: deps.pods } : {}),
+    ...(authorizer
+      ? {
+          authorizeNamespace: async (req, namespace) => {
+            if (!req.res) throw new PodflameError('INTERNAL', 'a request without its response reached authorization');
+            await authorizer.authorizeNamespace(requireCaller(req.res), namespace);
+          },
+        }
+      : {}),
+  });
+}
+
+export interface PodWatcherFromConfigDeps {
+  logger?: PodWatcherOptions['logger'];
+}
+
+/**
+ * A PodWatcher (not started) for this node whenever the agent has its own access to the Kubernetes API
+ * (`--kubeconfig FILE`, else the in-cluster service account when it runs in a pod), whatever `--auth` is; else
+ * undefined. The Kubernetes client is loaded only here, on demand (it is large).
+ */
+export async function podWatcherFromConfig(
+  config: Pick<AgentConfig, 'kubeconfig' | 'nodeName'> & { inCluster?: boolean },
+  deps: PodWatcherFromConfigDeps = {},
+): Promise<PodWatcher | undefined> {
+  if (config.kubeconfig === undefined && config.inCluster !== true) return undefined;
+  const { loadAgentKubeConfig } = await import('./auth/kube-config.js');
+  const { PodWatcher } = await import('./pods/pod-watcher.js');
+  return new PodWatcher({
+    kubeConfig: loadAgentKubeConfig(config.kubeconfig),
+    nodeName: config.nodeName,
+    ...(deps.logger ? { logger: deps.logger } : {}),
+  });
+}
+
+export interface CreateAgentDeps {
+  logger: Logger;
+  /** Host mode's way to signal its capture processes (main.ts passes process.kill). */
+  kill: HostRuntimeDeps['kill'];
+}
+
+/**
+ * Everything the configuration asks for, built but not started: the pod watcher, the runtime `--runtime` chooses,
+ * access control (checked before listening: the token file, the agent's kubeconfig), then the Agent. On failure
+ * what was built is closed again.
+ */
+export async function createAgent(config: AgentConfig, deps: CreateAgentDeps): Promise<Agent> {
+  const { logger } = deps;
+  // The pods of this node (when the agent has access): host mode names the containers it finds in cgroups with
+  // them, schedules match label selectors against them. One watcher for both.
+  let pods =
+    config.runtime !== 'docker' || config.dataDir !== undefined
+      ? await podWatcherFromConfig(config, { logger })
+      : undefined;
+  let runtime: ContainerRuntime | undefined;
+  try {
+    const selected = await selectRuntime({
+      choice: config.runtime,
+      docker: { socketPath: config.dockerSocket, captureImage: config.captureImage, captureGroup: config.captureGroup },
+      // The capture script inherits the agent's PATH (perf, jattach) and nothing else of its environment.
+      host: {
+        captureScript: config.captureScript,
+        nativeDir: config.nativeDir,
+        procRoot: config.procRoot,
+        captureGroup: config.captureGroup,
+        ...(config.capturePath !== undefined ? { env: { PATH: config.capturePath } } : {}),
+      },
+      hostDeps: { kill: deps.kill, ...(pods ? { pods } : {}) },
+    });
+    runtime = selected.runtime;
+    if (pods && selected.kind !== 'host' && config.dataDir === undefined) {
+      await pods.close();
+      pods = undefined;
+    }
+    // Where container names come from: Docker's kubelet labels, the Kubernetes API's pods (host mode), or nowhere.
+    const podNames = selected.kind === 'docker' ? 'labels' : pods ? 'kubernetes-api' : 'none';
+    logger.info({ runtime: selected.kind, reason: selected.reason, podNames }, 'capture path chosen');
+    if (podNames === 'none' && config.schedulesFile !== undefined) {
+      logger.warn(
+        { schedules: config.schedulesFile },
+        'host mode without Kubernetes API access (in-cluster or --kubeconfig) knows containers by ID only: ' +
+          'schedules, which select pods by namespace and labels, will find no targets',
+      );
+    }
+  } catch (err) {
+    await pods?.close().catch(() => undefined);
+    throw new AgentBuildError('runtime', err);
+  }
+  try {
+    const access = await createAccessControl(accessControlOptions(config));
+    return new Agent({ config, runtime, logger, access, ...(pods ? { pods } : {}) });
+  } catch (err) {
+    await runtime.close().catch(() => undefined);
+    await pods?.close().catch(() => undefined);
+    throw new AgentBuildError('access', err);
+  }
+}
+
+/** Which step of createAgent failed (main.ts reports the two differently), with the step's own error as `cause`. */
+export class AgentBuildError extends Error {
+  constructor(
+    readonly step: 'runtime' | 'access',
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
+
 export class Agent {
   readonly instanceId: string;
   readonly metrics = new AgentMetrics();
   readonly runtime: ContainerRuntime;
   readonly registry: ProfileRegistry;
   readonly captures: CaptureService;
-  readonly #rawRuntime: ContainerRuntime;
+  /** Store, schedules and export, when the config has `--data-dir`. */
+  readonly history: ContinuousProfiling | undefined;
   readonly #deps: AgentDeps;
   readonly #http: AgentHttpServer;
+  readonly #parts: Parts;
   #address: BoundAddress | undefined;
-  #closing: Promise<void> | undefined;
 
   constructor(deps: AgentDeps) {
     const { config, logger } = deps;
     this.#deps = deps;
     this.instanceId = deps.instanceId ?? agentInstanceId(config.nodeName);
-    this.#rawRuntime = deps.runtime;
     this.runtime = instrumentRuntime(deps.runtime, this.metrics);
     this.registry = new ProfileRegistry(config.profileRetention);
     this.captures = new CaptureService(
@@ -76,6 +261,20 @@ export class Agent {
         timeoutMarginSeconds: config.requestTimeoutSeconds,
       },
     );
+    const access = deps.access ?? createLocalAccessControl(accessControlOptions(config));
+    this.history = buildContinuousProfiling(config, {
+      captures: this.captures,
+      containers: this.runtime,
+      registry: this.metrics.registry,
+      logger,
+      authorizer: access.authorizer,
+      ...(deps.pods ? { pods: deps.pods } : {}),
+    });
+    // After any routers given: without --data-dir the history routes still answer, saying how to turn history on.
+    const routers = [
+      ...(deps.app?.routers ?? []),
+      historyRouter(this.history?.routes ?? { nodeName: config.nodeName }),
+    ];
     const app = createAgentApp(
       {
         runtime: this.runtime,
@@ -86,16 +285,65 @@ export class Agent {
         nodeName: config.nodeName,
         captureImage: config.captureImage,
       },
-      withAccessControl(
-        deps.access ?? createLocalAccessControl(accessControlOptions(config)),
-        new CallerRateLimiter({ perMinute: config.rateLimitPerMinute }),
-        deps.app,
-      ),
+      withAccessControl(access, new CallerRateLimiter({ perMinute: config.rateLimitPerMinute }), {
+        ...deps.app,
+        routers,
+      }),
     );
     this.#http = new AgentHttpServer(app, config.listen, {
       tls: loadTlsMaterial({ certFile: config.tlsCert, keyFile: config.tlsKey }),
       readTimeoutMs: config.readTimeoutSeconds * 1000,
     });
+    const pods = deps.pods;
+    const history = this.history;
+    this.#parts = new Parts(
+      [
+        ...(pods
+          ? [
+              part(
+                'pods',
+                () => pods.start(),
+                () => pods.close(),
+              ),
+            ]
+          : []),
+        part(
+          'runtime',
+          () => this.#removeLeftovers(),
+          () => deps.runtime.close(),
+        ),
+        ...(history
+          ? [
+              part(
+                'history',
+                () => history.start(),
+                () => history.close(),
+              ),
+            ]
+          : []),
+        part(
+          'http',
+          async () => {
+            this.#address = await this.#http.start();
+            this.#logListening(this.#address);
+          },
+          // Waits for the answers in flight (connections closed as they go idle), cut after a deadline.
+          () => this.#http.close(),
+        ),
+        // Last to start, first to close: new connections go to the next agent, running captures are stopped and
+        // their callers answered; then the http part waits for those answers to go out.
+        part(
+          'captures',
+          () => undefined,
+          async () => {
+            // Not awaited: it settles only once every connection is gone, which the http part sees to.
+            void this.#http.stopAccepting();
+            await this.captures.close();
+          },
+        ),
+      ],
+      logger,
+    );
   }
 
   /** Where the API listens (after start). */
@@ -104,8 +352,31 @@ export class Agent {
     return this.#address;
   }
 
+  /** The parts in start order (close runs them in reverse). */
+  get partNames(): string[] {
+    return this.#parts.names;
+  }
+
   async start(): Promise<BoundAddress> {
-    const { logger, config } = this.#deps;
+    await this.#parts.start();
+    return this.address;
+  }
+
+  /** Idempotent. */
+  async close(): Promise<void> {
+    await this.#parts.close();
+    this.#deps.logger.info('podflame-agent stopped');
+  }
+
+  /** close(), bounded by `ms`: `deadline` when the parts had not all closed by then. */
+  async closeWithin(ms: number): Promise<'closed' | 'deadline'> {
+    const outcome = await this.#parts.closeWithin(ms);
+    if (outcome === 'closed') this.#deps.logger.info('podflame-agent stopped');
+    return outcome;
+  }
+
+  async #removeLeftovers(): Promise<void> {
+    const { logger } = this.#deps;
     // An earlier agent process killed mid-capture leaves its capture containers behind: they still run perf
     // inside someone's pod. An engine that is down now is not fatal: /readyz says so until it is back.
     try {
@@ -117,12 +388,15 @@ export class Agent {
         'could not look for leftover capture containers',
       );
     }
-    this.#address = await this.#http.start();
+  }
+
+  #logListening(address: BoundAddress): void {
+    const { config, logger } = this.#deps;
     logger.info(
       {
-        address: this.#address.host,
-        port: this.#address.port,
-        url: this.#address.url,
+        address: address.host,
+        port: address.port,
+        url: address.url,
         node: config.nodeName,
         captureImage: config.captureImage,
         runtime: this.runtime.kind ?? 'docker',
@@ -130,19 +404,5 @@ export class Agent {
       },
       'podflame-agent listening',
     );
-    return this.#address;
-  }
-
-  /** Idempotent. */
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      const stopped = this.#http.stopAccepting();
-      await this.captures.close();
-      await this.#http.close();
-      await stopped;
-      await this.#rawRuntime.close();
-      this.#deps.logger.info('podflame-agent stopped');
-    })();
-    return this.#closing;
   }
 }

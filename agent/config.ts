@@ -16,15 +16,12 @@ import {
   type AuthzResource,
 } from './authz/resource.js';
 import { RUNTIME_CHOICES, type RuntimeChoice } from './runtime/runtime-selection.js';
+import type { ListenAddress } from './server/http-server.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export interface ListenAddress {
-  host: string;
-  /** 0 lets the system pick a free port (the start-up log line names the one bound). */
-  port: number;
-}
+export type { ListenAddress };
 
 export interface AgentConfig {
   /** Where the HTTP API listens. Default `127.0.0.1:7070` (loopback only; the manifests set `0.0.0.0:7070`). */
@@ -90,6 +87,13 @@ export interface AgentConfig {
   storeMaxBytes: number;
   /** Upper bound of the random delay before each scheduled run, so nodes do not fire together. Default 10 s. */
   scheduleJitterSeconds: number;
+  /**
+   * The agent runs in a pod with a service account (`KUBERNETES_SERVICE_HOST` is set): its Kubernetes access is then
+   * the in-cluster one when `--kubeconfig` is absent. Not a flag. Default false.
+   */
+  inCluster: boolean;
+  /** Host mode: the `PATH` the capture script gets (the agent's own, so it reaches perf and jattach). Not a flag. No default (a standard PATH). */
+  capturePath?: string;
 }
 
 export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Object.freeze({
@@ -113,6 +117,7 @@ export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Obj
   storeMaxAgeSeconds: 7 * 86400,
   storeMaxBytes: 1024 ** 3,
   scheduleJitterSeconds: 10,
+  inCluster: false,
 });
 
 interface OptionSpec<K extends keyof AgentConfig = keyof AgentConfig> {
@@ -515,6 +520,9 @@ export function parseAgentConfig(sources: ConfigSources): ParsedAgentCommandLine
       (config as unknown as Record<string, unknown>)[spec.key] = spec.parse(sources.env[envName] as string, envName);
     }
   }
+  // The rest of the environment the agent uses, read here like the flags' variables (and nowhere else).
+  config.inCluster = sources.env.KUBERNETES_SERVICE_HOST !== undefined;
+  if (sources.env.PATH !== undefined) config.capturePath = sources.env.PATH;
   assertAuthModeAllowed(config.auth, config.listen.host, config.listen.port);
   return { kind: 'config', config };
 }

@@ -1,5 +1,5 @@
 /**
- * Counts failed engine calls in `podflame_docker_errors_total` without the runtime knowing about metrics: a thin
+ * Counts failed runtime calls in `podflame_runtime_errors_total{runtime}` without the runtime knowing about metrics: a thin
  * wrapper over any ContainerRuntime. Answers that are about the request, not the engine (no such container, a
  * capture stopped on purpose), are not engine errors and are not counted.
  */
@@ -19,22 +19,28 @@ const NOT_ENGINE_ERRORS: ReadonlySet<ErrorCode> = new Set([
 ]);
 
 export function instrumentRuntime(runtime: ContainerRuntime, metrics: AgentMetrics): ContainerRuntime {
+  const kind = runtime.kind ?? 'docker';
   const counted = async <T>(operation: string, call: () => Promise<T>): Promise<T> => {
     try {
       return await call();
     } catch (err) {
       if (!(err instanceof PodflameError && NOT_ENGINE_ERRORS.has(err.code))) {
-        metrics.dockerErrorsTotal.inc({ operation });
+        metrics.runtimeErrorsTotal.inc({ runtime: kind, operation });
       }
       throw err;
     }
   };
   return {
     ...(runtime.kind !== undefined ? { kind: runtime.kind } : {}),
-    ...(runtime.knowsPodNames !== undefined ? { knowsPodNames: runtime.knowsPodNames } : {}),
-    ...(runtime.podNamesStatus ? { podNamesStatus: runtime.podNamesStatus.bind(runtime) } : {}),
+    readiness: async (signal) => {
+      const readiness = await counted('readiness', () => runtime.readiness(signal));
+      for (const operation of readiness.failedOperations) metrics.runtimeErrorsTotal.inc({ runtime: kind, operation });
+      return readiness;
+    },
+    notFoundHint: (name) => runtime.notFoundHint(name),
+    lostTarget: (exit, title) => runtime.lostTarget(exit, title),
     ping: (signal) => counted('ping', () => runtime.ping(signal)),
-    imagePresent: (image) => counted('imagePresent', () => runtime.imagePresent(image)),
+    toolsPresent: () => counted('toolsPresent', () => runtime.toolsPresent()),
     listContainers: (filter) => counted('listContainers', () => runtime.listContainers(filter)),
     inspectContainer: (id) => counted('inspectContainer', () => runtime.inspectContainer(id)),
     listProcesses: (id) => counted('listProcesses', () => runtime.listProcesses(id)),

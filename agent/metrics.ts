@@ -43,10 +43,11 @@ export class AgentMetrics {
     registers: [this.registry],
   });
 
-  readonly dockerErrorsTotal = new Counter({
-    name: 'podflame_docker_errors_total',
-    help: 'Docker engine calls that failed, by operation',
-    labelNames: ['operation'] as const,
+  /** Failed calls into the capture path (the Docker engine, or host mode's /proc and tools), by runtime and operation. */
+  readonly runtimeErrorsTotal = new Counter({
+    name: 'podflame_runtime_errors_total',
+    help: 'Container runtime calls that failed, by runtime (docker, host) and operation',
+    labelNames: ['runtime', 'operation'] as const,
     registers: [this.registry],
   });
 

@@ -1,6 +1,52 @@
 // ESLint flat config, kept under scripts/ so the top level holds only the files the project guide lists.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import importX from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+
+/**
+ * agent/'s folders from the bottom up (agent/README.md, "Layers"): a folder imports only the folders listed for it
+ * (and shared/, and the leaf modules metrics.ts and logging.ts); the top-level assembly (config, agent, parts, main,
+ * instrumented-runtime) imports anything and is imported by none of them.
+ */
+const AGENT_LAYERS = {
+  runtime: [],
+  pods: ['runtime'],
+  targets: ['runtime'],
+  store: [],
+  export: [],
+  auth: [],
+  authz: ['auth'],
+  access: ['auth', 'authz'],
+  profiles: ['runtime', 'targets'],
+  schedules: ['profiles', 'store', 'export', 'pods', 'runtime', 'targets'],
+  server: ['access', 'auth', 'authz', 'profiles', 'schedules', 'store', 'export', 'pods', 'runtime', 'targets'],
+};
+const AGENT_TOP_LEVEL = ['config', 'agent', 'parts', 'main', 'instrumented-runtime'];
+
+const upward = (allowed) => Object.keys(AGENT_LAYERS).filter((f) => !allowed.includes(f));
+
+const layerRules = Object.entries(AGENT_LAYERS).map(([folder, allowed]) => ({
+  files: [`agent/${folder}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          {
+            regex: `^(\\.\\./)+(${upward([...allowed, folder]).join('|')})/`,
+            message: `agent/${folder}/ may import only ${allowed.join(', ') || 'no other agent folder'} (agent/README.md, "Layers")`,
+          },
+          {
+            regex: `^(\\.\\./)+(${AGENT_TOP_LEVEL.join('|')})\\.js$`,
+            message: 'the assembly (config, agent, parts, main) imports the folders, never the other way round',
+          },
+          { regex: '^(\\.\\./)+client/', message: 'agent/ and client/ never import each other' },
+        ],
+      },
+    ],
+  },
+}));
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.tap/**', 'test/fixtures/**'] },
@@ -39,6 +85,33 @@ export default tseslint.config(
   ...clientLayer(['client/routing/**'], ['../*.js', '../history/**', '../cli/**']),
   ...clientLayer(['client/history/**'], ['../*.js', '../cli/**']),
   ...clientLayer(['client/*.ts'], ['./cli/**']),
+  // No import circles anywhere in the product code.
+  {
+    files: ['agent/**/*.ts', 'shared/**/*.ts', 'client/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      ...importX.flatConfigs.typescript.settings,
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: 'tsconfig.json' })],
+    },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
+  },
+  ...layerRules,
+  {
+    files: ['shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+(agent|client)/',
+              message: 'shared/ is used by agent/ and client/, never the other way',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );
 
 /** A block that keeps `files` from importing `group` (gitignore patterns of import paths) or anything in agent/. */

@@ -53,8 +53,6 @@ export interface CaptureHooks {
 
 /** What a capture is expected to take beyond its duration, for Retry-After (container start, perf map, render). */
 const EXPECTED_OVERHEAD_MS = 2_000;
-/** After a capture container is killed from outside, how long to watch for the engine going away (dockerd stopping). */
-const ENGINE_GONE_WINDOW_MS = 3_000;
 /** How long to wait for the runtime to remove an aborted capture container before giving its slot back anyway. */
 const REMOVAL_GRACE_MS = 15_000;
 
@@ -303,17 +301,9 @@ export class CaptureService {
   async #checkExit(exit: CaptureExit, record: ProfileRecord): Promise<void> {
     if (exit.exitCode === 0) return;
     const m = record.metadata;
-    // Exit 128+N: something outside the agent signalled the capture container. When that was dockerd shutting down
-    // (it stops every container, then its API goes away), the engine is what failed: say so, as 503.
-    const engineError = exit.exitCode > 128 ? await this.#engineGoingAway() : undefined;
-    if (engineError !== undefined) {
-      throw new PodflameError(
-        'DOCKER_UNAVAILABLE',
-        `the Docker engine stopped during the capture of ${targetTitle(m.target)}, and stopped the capture with it ` +
-          `(exit code ${exit.exitCode}); retry once it is back (GET /readyz): ${engineError}`,
-        { details: { exitCode: exit.exitCode, stderrTail: exit.stderrTail } },
-      );
-    }
+    // The runtime's own failure (the Docker engine stopping with the capture container) says more than the exit.
+    const lost = await this.#deps.runtime.lostTarget(exit, targetTitle(m.target));
+    if (lost !== undefined) throw lost;
     let targetState = 'unknown';
     try {
       const info = await this.#deps.runtime.inspectContainer(m.target.containerId);
@@ -329,20 +319,6 @@ export class CaptureService {
     throw new PodflameError('CAPTURE_FAILED', said === '' ? reason : `${reason}: ${said}`, {
       details: { exitCode: exit.exitCode, targetState, stderrTail: exit.stderrTail, warnings: m.warnings },
     });
-  }
-
-  /** The engine's error if it stops answering within ENGINE_GONE_WINDOW_MS, else undefined. */
-  async #engineGoingAway(): Promise<string | undefined> {
-    const deadline = performance.now() + ENGINE_GONE_WINDOW_MS;
-    for (;;) {
-      try {
-        await this.#deps.runtime.ping(AbortSignal.timeout(1_000));
-      } catch (err) {
-        return err instanceof Error ? err.message : String(err);
-      }
-      if (performance.now() >= deadline) return undefined;
-      await new Promise((r) => setTimeout(r, 250));
-    }
   }
 
   #noSamples(record: ProfileRecord, exit: CaptureExit): PodflameError {

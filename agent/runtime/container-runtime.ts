@@ -4,6 +4,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { CaptureWarning } from '../../shared/api.js';
+import type { PodflameError } from '../../shared/errors.js';
 
 /** kubelet's labels on Docker containers (dockershim / cri-dockerd). */
 export const KUBE_LABELS = {
@@ -86,19 +87,36 @@ export interface CaptureExit {
 /** Which capture path a runtime is: the Docker engine's capture containers, or host mode (/proc and cgroups). */
 export type RuntimeKind = 'docker' | 'host';
 
+/** What `/readyz` reports of a runtime, in its own terms. */
+export interface RuntimeReadiness {
+  runtime: RuntimeKind;
+  /** Each check by name (`docker`, `captureImage`; `hostProc`, `captureTools`, `podNames`): `ok` or what is wrong. */
+  checks: Record<string, string>;
+  /** Why the agent is not ready, one sentence each; empty when it is. */
+  reasons: string[];
+  /** Runtime calls that failed while checking (for podflame_runtime_errors_total), e.g. `ping`. */
+  failedOperations: string[];
+}
+
 export interface ContainerRuntime {
   /** Absent: `docker` (the first implementation, and the test doubles written for it). */
   readonly kind?: RuntimeKind;
-  /** False when containers are known by ID only (host mode without the Kubernetes API's pods). Absent: true. */
-  readonly knowsPodNames?: boolean;
+  /** Whether captures can run: the engine answers and the capture image is there, /proc and the tools are, ... */
+  readiness(signal: AbortSignal): Promise<RuntimeReadiness>;
   /**
-   * Host mode, for /readyz: `ok` when the pods of this node are known from the Kubernetes API, `none` without access
-   * to it, else why they are not known yet. Absent on the Docker path (kubelet's labels name every container).
+   * Said after "pod X has no container 'NAME'" when this runtime may simply not know the container's pod (host mode
+   * learns pods from the Kubernetes API); `''` when its answer is complete.
    */
-  podNamesStatus?(): string;
-  /** Throws DOCKER_UNAVAILABLE when the engine does not answer. */
+  notFoundHint(containerName: string): string;
+  /**
+   * After a capture ended with a non-zero exit: the runtime's own failure that ended it, if that is what happened
+   * (the Docker engine stopping with the capture container), else undefined: the capture's own failure.
+   */
+  lostTarget(exit: CaptureExit, targetTitle: string): Promise<PodflameError | undefined>;
+  /** Throws DOCKER_UNAVAILABLE / HOST_PROC_UNAVAILABLE when the runtime cannot be used. */
   ping(signal?: AbortSignal): Promise<void>;
-  imagePresent(image: string): Promise<boolean>;
+  /** The capture tools are there: the capture image (Docker), the capture script and native parts (host mode). */
+  toolsPresent(): Promise<boolean>;
   listContainers(filter?: { labels?: Record<string, string>; all?: boolean }): Promise<ContainerInfo[]>;
   inspectContainer(id: string): Promise<ContainerInfo & { pid: number; running: boolean }>;
   /** Process command lines inside a running container (for spotting JVMs). */

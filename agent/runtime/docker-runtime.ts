@@ -16,6 +16,7 @@ import {
   type ContainerInfo,
   type ContainerRuntime,
   type RunningCapture,
+  type RuntimeReadiness,
 } from './container-runtime.js';
 import { CaptureStderr } from './capture-warnings.js';
 import { demuxDockerStream } from './docker-stream.js';
@@ -139,6 +140,81 @@ function toContainerInfo(c: Docker.ContainerInfo): ContainerInfo {
   };
 }
 
+/** After a capture container is killed from outside, how long to watch for the engine going away (dockerd stopping). */
+const ENGINE_GONE_WINDOW_MS = 3_000;
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The Docker path's readiness: the engine answers (ping) and the capture image is present (toolsPresent). */
+export async function engineReadiness(
+  engine: Pick<ContainerRuntime, 'ping' | 'toolsPresent'>,
+  image: string,
+  signal: AbortSignal,
+): Promise<RuntimeReadiness> {
+  const reasons: string[] = [];
+  const failedOperations: string[] = [];
+  let docker = 'ok';
+  let captureImage = 'ok';
+  try {
+    await engine.ping(signal);
+  } catch (err) {
+    docker = errorText(err);
+    failedOperations.push('ping');
+    reasons.push(`the Docker engine does not answer: ${docker}`);
+  }
+  if (docker === 'ok') {
+    try {
+      if (!(await engine.toolsPresent())) {
+        captureImage = 'missing';
+        reasons.push(
+          `the capture image ${image} is not present: build it with ` +
+            `docker build --network host -f Dockerfile.perf -t ${image} .`,
+        );
+      }
+    } catch (err) {
+      captureImage = errorText(err);
+      failedOperations.push('toolsPresent');
+      reasons.push(`the capture image ${image} could not be checked: ${captureImage}`);
+    }
+  } else {
+    captureImage = 'unknown';
+  }
+  return { runtime: 'docker', checks: { docker, captureImage }, reasons, failedOperations };
+}
+
+/**
+ * Exit 128+N: something outside the agent signalled the capture container. When that was dockerd shutting down (it
+ * stops every container, then its API goes away), the engine is what failed: DOCKER_UNAVAILABLE (503), once the
+ * engine stops answering within ENGINE_GONE_WINDOW_MS.
+ */
+export async function engineLostCapture(
+  engine: Pick<ContainerRuntime, 'ping'>,
+  exit: CaptureExit,
+  targetTitle: string,
+): Promise<PodflameError | undefined> {
+  if (exit.exitCode <= 128) return undefined;
+  let engineError: string | undefined;
+  const deadline = performance.now() + ENGINE_GONE_WINDOW_MS;
+  for (;;) {
+    try {
+      await engine.ping(AbortSignal.timeout(1_000));
+    } catch (err) {
+      engineError = errorText(err);
+      break;
+    }
+    if (performance.now() >= deadline) return undefined;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return new PodflameError(
+    'DOCKER_UNAVAILABLE',
+    `the Docker engine stopped during the capture of ${targetTitle}, and stopped the capture with it ` +
+      `(exit code ${exit.exitCode}); retry once it is back (GET /readyz): ${engineError}`,
+    { details: { exitCode: exit.exitCode, stderrTail: exit.stderrTail } },
+  );
+}
+
 function labelFilters(labels: Record<string, string> | undefined): string[] {
   return Object.entries(labels ?? {})
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -190,7 +266,23 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  async imagePresent(image: string): Promise<boolean> {
+  /** The engine answers and the capture image is present. */
+  readiness(signal: AbortSignal): Promise<RuntimeReadiness> {
+    return engineReadiness(this, this.options.captureImage, signal);
+  }
+
+  /** kubelet's labels name every container the engine runs: nothing to add. */
+  notFoundHint(_containerName: string): string {
+    return '';
+  }
+
+  lostTarget(exit: CaptureExit, targetTitle: string): Promise<PodflameError | undefined> {
+    return engineLostCapture(this, exit, targetTitle);
+  }
+
+  /** The capture image is present. */
+  async toolsPresent(): Promise<boolean> {
+    const image = this.options.captureImage;
     try {
       await this.#docker.getImage(image).inspect();
       return true;

@@ -29,9 +29,9 @@ import {
   type ContainerInfo,
   type ContainerRuntime,
   type RunningCapture,
+  type RuntimeReadiness,
 } from './container-runtime.js';
 import { normalizeContainerId } from './cgroup-match.js';
-import type { PodDirectory } from '../pods/pod-index.js';
 import {
   listPids,
   processesWithEnv,
@@ -77,6 +77,21 @@ export interface HostRuntimeOptions {
    * thousands of processes that is a cost worth paying once. 0 rescans every time. Default 250.
    */
   scanReuseMs?: number;
+}
+
+/**
+ * What host mode asks of the pods of its node, declared here (the consumer) so that runtime/ needs nothing of pods/:
+ * pods/pod-watcher.ts answers it from its index.
+ */
+export interface PodDirectory {
+  /** False until the pods of the node have been listed once. */
+  ready(): boolean;
+  /** Why the pods are not known yet, for error messages. */
+  notReadyReason(): string;
+  /** The pod and container a container ID (bare or `containerd://…`) belongs to, when kubelet has reported it. */
+  containerById(
+    containerId: string,
+  ): { pod: { uid: string; namespace: string; name: string }; container: { name: string } } | undefined;
 }
 
 /** What HostRuntime is given rather than configured with. */
@@ -237,8 +252,58 @@ export class HostRuntime implements ContainerRuntime {
     }
   }
 
-  /** The capture tools are present: the capture script (the argument, the Docker path's image, is not used here). */
-  async imagePresent(): Promise<boolean> {
+  /**
+   * The host's processes can be read (hostPID) and the capture script (perf, jattach) is installed. Whether pod names
+   * are known (`podNames`) is reported but never makes the agent unready: captures by container ID work.
+   */
+  async readiness(signal: AbortSignal): Promise<RuntimeReadiness> {
+    const reasons: string[] = [];
+    const failedOperations: string[] = [];
+    let hostProc = 'ok';
+    let captureTools = 'ok';
+    const podNames = this.podNamesStatus();
+    try {
+      signal.throwIfAborted();
+      await this.ping();
+    } catch (err) {
+      hostProc = err instanceof Error ? err.message : String(err);
+      failedOperations.push('ping');
+      reasons.push(hostProc);
+    }
+    if (!(await this.toolsPresent())) {
+      captureTools = 'missing';
+      reasons.push(
+        'the capture script is not installed (see --capture-script): host mode runs perf from the agent image',
+      );
+    }
+    return { runtime: 'host', checks: { hostProc, captureTools, podNames }, reasons, failedOperations };
+  }
+
+  /**
+   * Host mode sees containers by the IDs in their cgroups. Without the Kubernetes API it has no names at all; with
+   * it, it names a container once kubelet reports the container's ID in the pod's status.
+   */
+  notFoundHint(name: string): string {
+    if (this.knowsPodNames) {
+      return (
+        ` (host mode finds a pod's containers by the container IDs in the pod's status from the Kubernetes API: ` +
+        `the pod is not on this node in the API, or kubelet has not reported a container ID for '${name}' yet)`
+      );
+    }
+    return (
+      ` (host mode knows containers by ID only: the agent has no Kubernetes API access (in-cluster service account ` +
+      `or --kubeconfig) to learn pod names from; give the container's ID from the pod's status, ` +
+      `kubectl get pod -o jsonpath='{.status.containerStatuses[?(@.name=="${name}")].containerID}')`
+    );
+  }
+
+  /** A host capture has no engine that could stop it: a non-zero exit is the capture's own failure. */
+  async lostTarget(): Promise<undefined> {
+    return undefined;
+  }
+
+  /** The capture tools are present: the capture script and podflame's native parts. */
+  async toolsPresent(): Promise<boolean> {
     try {
       await access(this.options.captureScript, constants.X_OK);
       await access(join(this.options.nativeDir, NATIVE_FILES.targetFs), constants.X_OK);
@@ -279,7 +344,7 @@ export class HostRuntime implements ContainerRuntime {
     const aborted = (): PodflameError =>
       new PodflameError('CAPTURE_ABORTED', 'the capture was stopped before it finished', { cause: signal.reason });
     if (signal.aborted) throw aborted();
-    if (!(await this.imagePresent())) throw this.#toolsMissing();
+    if (!(await this.toolsPresent())) throw this.#toolsMissing();
     const target = (await this.#scan()).get(targetId);
     if (!target) throw this.#notFound(targetId);
     if (signal.aborted) throw aborted();

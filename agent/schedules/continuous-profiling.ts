@@ -1,21 +1,21 @@
 /**
  * Continuous profiling assembled: the node-local store under `--data-dir`, the schedules (from `--schedules FILE`
- * and the API), the Pyroscope export (`--pyroscope-url`), and the history routes. main.ts builds one when a data
- * directory is configured, passes `router` to the agent's app, starts it after the HTTP server and closes it first.
+ * and the API), the Pyroscope export (`--pyroscope-url`), and the history routes. agent.ts builds one when a data
+ * directory is configured, serves `routes` through the history router, starts it before the HTTP server and closes it
+ * after.
  *
  * Layout of the data directory: `profiles/` (the store), `schedules.api.json` (schedules defined through the API,
  * so that they survive a restart).
  */
 import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Router } from 'express';
+import type { Request } from 'express';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { PodflameError } from '../../shared/errors.js';
 import { ProfileStore } from '../store/profile-store.js';
 import { TEMP_PREFIX, writeFileDurable } from '../store/durable-file.js';
 import { PyroscopeExporter } from '../export/pyroscope.js';
-import { historyRouter, type HistoryRouteDeps } from '../server/routes/history.js';
 import { Scheduler, type ScheduledCapture, type SchedulerLogger } from './scheduler.js';
 import { ScheduleSpecSchema, parseSchedulesFile, type ScheduleSpec } from './schedule-config.js';
 import { TargetFinder, type ContainerLister, type PodLabelSource } from './targets.js';
@@ -40,15 +40,25 @@ export interface ContinuousProfilingOptions {
   capture: ScheduledCapture;
   /** The container engine, for finding schedule targets. */
   containers: ContainerLister;
-  /** Pod labels from the Kubernetes API; absent in local mode (Docker labels are used). */
-  pods?: PodLabelSource & { start(): void; close(): Promise<void> };
+  /** Pod labels from the Kubernetes API; absent in local mode (Docker labels are used). Started and closed by its owner. */
+  pods?: PodLabelSource;
   /** The agent's metrics registry. */
   registry?: Registry;
   logger: SchedulerLogger & { error(obj: object, msg: string): void };
-  /** For history route authorization (see HistoryRouteDeps). */
-  authorizeNamespace?: HistoryRouteDeps['authorizeNamespace'];
+  /** For history route authorization (see server/routes/history.ts HistoryRouteDeps). */
+  authorizeNamespace?: (req: Request, namespace: string) => Promise<void>;
   /** Test seams; defaults are node-cron and Date.now. */
   triggers?: TriggerFactory;
+  now?: () => number;
+}
+
+/** The store and scheduler as the history routes use them (their HistoryRouteDeps, by shape). */
+export interface HistoryRoutesSource {
+  nodeName: string;
+  store: ProfileStore;
+  scheduler: Scheduler;
+  onSchedulesChanged: () => Promise<void>;
+  authorizeNamespace?: (req: Request, namespace: string) => Promise<void>;
   now?: () => number;
 }
 
@@ -59,7 +69,8 @@ export class ContinuousProfiling {
   readonly store: ProfileStore;
   readonly scheduler: Scheduler;
   readonly exporter: PyroscopeExporter | undefined;
-  readonly router: Router;
+  /** What the history routes (server/routes/history.ts) serve: the server builds them from this. */
+  readonly routes: HistoryRoutesSource;
   private readonly options: ContinuousProfilingOptions;
   private reloadTimer: NodeJS.Timeout | undefined;
   private lastFileText: string | undefined;
@@ -95,14 +106,14 @@ export class ContinuousProfiling {
       ...(options.now ? { now: options.now } : {}),
       ...(options.maxJitterMs !== undefined ? { maxJitterMs: options.maxJitterMs } : {}),
     });
-    this.router = historyRouter({
+    this.routes = {
       nodeName: options.nodeName,
       store: this.store,
       scheduler: this.scheduler,
       onSchedulesChanged: () => this.saveApiSchedules(),
       ...(options.authorizeNamespace ? { authorizeNamespace: options.authorizeNamespace } : {}),
       ...(options.now ? { now: options.now } : {}),
-    });
+    };
   }
 
   /** Reads the schedules (a bad file fails the start, naming the schedule and field), opens the store, starts. */
@@ -121,7 +132,6 @@ export class ContinuousProfiling {
     this.options.logger.info({ dir: this.store.dir, ...report }, 'profile store opened');
     for (const spec of await this.loadApiSchedules()) this.scheduler.put(spec);
     this.scheduler.loadFile(fileSpecs);
-    this.options.pods?.start();
     this.exporter?.start();
     this.scheduler.start();
     this.options.logger.info(
@@ -203,7 +213,6 @@ export class ContinuousProfiling {
     this.closed = true;
     clearInterval(this.reloadTimer);
     await this.scheduler.close();
-    await this.options.pods?.close();
     await this.exporter?.close();
     await this.store.close();
   }

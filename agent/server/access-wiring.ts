@@ -6,7 +6,7 @@
  */
 import type { Request, RequestHandler } from 'express';
 import type { ResolvedTarget } from '../../shared/api.js';
-import type { AccessControl } from '../auth/access-control.js';
+import type { AccessControl } from '../access/access-control.js';
 import { callerKey, type CallerIdentity } from '../auth/identity.js';
 import { PodflameError } from '../../shared/errors.js';
 import type { AgentAppOptions } from './app.js';

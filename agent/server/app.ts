@@ -57,7 +57,6 @@ export function createAgentApp(deps: AgentAppDeps, options: AgentAppOptions = {}
   app.use(
     healthRouter({
       runtime: deps.runtime,
-      captureImage: deps.captureImage,
       nodeName: deps.nodeName,
       inFlight: () => deps.captures.inFlight,
     }),

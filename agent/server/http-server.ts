@@ -6,8 +6,14 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
-import type { ListenAddress } from '../config.js';
 import type { TlsMaterial } from './tls.js';
+
+/** Where to listen (config.ts parses `--listen` into this). */
+export interface ListenAddress {
+  host: string;
+  /** 0 lets the system pick a free port (the start-up log line names the one bound). */
+  port: number;
+}
 
 export interface BoundAddress {
   host: string;

@@ -56,25 +56,6 @@ function requireRunning(c: ContainerInfo, what: string): void {
   }
 }
 
-/**
- * Host mode sees containers by the IDs in their cgroups. Without the Kubernetes API it has no names at all; with it,
- * it names a container once kubelet reports the container's ID in the pod's status.
- */
-function hostModeHint(runtime: ContainerRuntime, name: string): string {
-  if (runtime.kind !== 'host') return '';
-  if (runtime.knowsPodNames === true) {
-    return (
-      ` (host mode finds a pod's containers by the container IDs in the pod's status from the Kubernetes API: ` +
-      `the pod is not on this node in the API, or kubelet has not reported a container ID for '${name}' yet)`
-    );
-  }
-  return (
-    ` (host mode knows containers by ID only: the agent has no Kubernetes API access (in-cluster service account ` +
-    `or --kubeconfig) to learn pod names from; give the container's ID from the pod's status, ` +
-    `kubectl get pod -o jsonpath='{.status.containerStatuses[?(@.name=="${name}")].containerID}')`
-  );
-}
-
 async function resolvePodContainer(
   runtime: ContainerRuntime,
   podUid: string,
@@ -91,7 +72,7 @@ async function resolvePodContainer(
     ? `pod ${first.labels[KUBE_LABELS.namespace] ?? '?'}/${first.labels[KUBE_LABELS.podName] ?? '?'} (UID ${uid})`
     : `pod UID ${uid}`;
   if (matches.length === 0) {
-    const byIdOnly = hostModeHint(runtime, name);
+    const byIdOnly = runtime.notFoundHint(name);
     const message =
       containers.length === 0
         ? `no containers of ${pod} on node ${nodeName}: the pod runs on another node, or has not started${byIdOnly}`

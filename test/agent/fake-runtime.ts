@@ -11,7 +11,9 @@ import type {
   ContainerInfo,
   ContainerRuntime,
   RunningCapture,
+  RuntimeReadiness,
 } from '../../agent/runtime/container-runtime.js';
+import { engineLostCapture, engineReadiness } from '../../agent/runtime/docker-runtime.js';
 import { PodflameError } from '../../shared/errors.js';
 
 export interface FakeCapture {
@@ -41,8 +43,24 @@ export class FakeRuntime implements ContainerRuntime {
     if (this.pingError) throw new PodflameError('DOCKER_UNAVAILABLE', this.pingError.message);
   }
 
-  async imagePresent(image: string): Promise<boolean> {
-    return this.images.has(image);
+  /** The capture image these tests configure (testConfig's default). */
+  captureImage = 'podflame-perf:latest';
+
+  async toolsPresent(): Promise<boolean> {
+    return this.images.has(this.captureImage);
+  }
+
+  // As the Docker engine answers them: the fake stands in for it.
+  readiness(signal: AbortSignal): Promise<RuntimeReadiness> {
+    return engineReadiness(this, this.captureImage, signal);
+  }
+
+  notFoundHint(): string {
+    return '';
+  }
+
+  lostTarget(exit: CaptureExit, title: string): Promise<PodflameError | undefined> {
+    return engineLostCapture(this, exit, title);
   }
 
   async listContainers(filter: { labels?: Record<string, string>; all?: boolean } = {}): Promise<ContainerInfo[]> {

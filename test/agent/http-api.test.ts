@@ -58,7 +58,7 @@ t.test('probes, metrics, unknown routes', async (t) => {
     'podflame_capture_duration_seconds',
     'podflame_captures_in_flight 0',
     'podflame_samples_total',
-    'podflame_docker_errors_total{operation="ping"} 1',
+    'podflame_runtime_errors_total{runtime="docker",operation="ping"} 1',
     'podflame_agent_process_resident_memory_bytes',
   ]) {
     t.match(metrics.text, name);

@@ -33,8 +33,12 @@ if (env) {
 
   t.test('read-only calls: ping, images, labels, inspect, processes', async (tt) => {
     await runtime.ping();
-    tt.equal(await runtime.imagePresent(env.captureImage), true, 'the capture image is present');
-    tt.equal(await runtime.imagePresent(`podflame-perf:absent-${randomBytes(4).toString('hex')}`), false);
+    tt.equal(await runtime.toolsPresent(), true, 'the capture image is present');
+    const absent = `podflame-perf:absent-${randomBytes(4).toString('hex')}`;
+    tt.equal(
+      await new DockerRuntime({ socketPath: env.socketPath, captureImage: absent, captureGroup }).toolsPresent(),
+      false,
+    );
     const pod = newPod('ro');
     const app = await jvms.startJvm({ pod, launch: 'shell', containerName: 'app' });
     await jvms.waitForOutput(app);

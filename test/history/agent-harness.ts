@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { Agent } from '../../agent/agent.js';
+import { historyRouter } from '../../agent/server/routes/history.js';
 import { ContinuousProfiling, type ContinuousProfilingOptions } from '../../agent/schedules/continuous-profiling.js';
 import { captureThrough } from '../../agent/schedules/capture-adapter.js';
 import { FakeRuntime } from '../agent/fake-runtime.js';
@@ -54,7 +55,7 @@ export async function startHistoryAgent(
     config: testConfig({ nodeName, ...(listen ? { listen } : {}) }),
     runtime,
     logger,
-    app: { routers: [history.router] },
+    app: { routers: [historyRouter(history.routes)] },
   });
   holder.agent = agent;
   const { url } = await agent.start();

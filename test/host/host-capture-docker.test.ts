@@ -76,9 +76,9 @@ if (env) {
       { code: 'TARGET_NOT_FOUND' },
     );
     await runtime.ping();
-    tt.equal(await runtime.imagePresent(), true, 'the capture script is there');
-    tt.equal(await make({ captureScript: '/nonexistent/podflame-capture' }).imagePresent(), false);
-    tt.equal(await make({ nativeDir: '/nonexistent' }).imagePresent(), false, 'so are the native parts');
+    tt.equal(await runtime.toolsPresent(), true, 'the capture script is there');
+    tt.equal(await make({ captureScript: '/nonexistent/podflame-capture' }).toolsPresent(), false);
+    tt.equal(await make({ nativeDir: '/nonexistent' }).toolsPresent(), false, 'so are the native parts');
   });
 
   t.test('JVM as PID 1', async (tt) => {

@@ -7,14 +7,14 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PodIndex, type PodDirectory, type PodObject } from '../../agent/pods/pod-index.js';
-import { PodWatcher } from '../../agent/schedules/pod-watcher.js';
+import { PodWatcher } from '../../agent/pods/pod-watcher.js';
 import { HostRuntime } from '../../agent/runtime/host-runtime.js';
 import { KUBE_LABELS } from '../../agent/runtime/container-runtime.js';
 import { resolveTarget, targetTitle } from '../../agent/targets/resolve.js';
 import { listTargets } from '../../agent/targets/list.js';
 import { TargetFinder } from '../../agent/schedules/targets.js';
 import { PodWatchApi } from '../schedules/pod-watch-api.js';
-import { podWatcherFromConfig } from '../../agent/pods/pod-watcher-from-config.js';
+import { podWatcherFromConfig } from '../../agent/agent.js';
 
 const FIXTURES = new URL('../fixtures/cgroup/', import.meta.url);
 const fixture = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf8');
@@ -127,13 +127,9 @@ t.test('the pod watcher keeps the index: added, started, restarted, relabelled, 
 });
 
 t.test("podWatcherFromConfig: only with the agent's own Kubernetes access", async (t) => {
-  t.equal(
-    await podWatcherFromConfig({ nodeName: 'node-a' }, { inCluster: false }),
-    undefined,
-    'none outside a cluster',
-  );
+  t.equal(await podWatcherFromConfig({ nodeName: 'node-a', inCluster: false }), undefined, 'none outside a cluster');
   await t.rejects(
-    podWatcherFromConfig({ nodeName: 'node-a', kubeconfig: '/nonexistent/kubeconfig' }, { inCluster: false }),
+    podWatcherFromConfig({ nodeName: 'node-a', kubeconfig: '/nonexistent/kubeconfig', inCluster: false }),
     {
       code: 'CONFIG_INVALID',
       message: /cannot load the agent's kubeconfig \/nonexistent\/kubeconfig/,
@@ -150,7 +146,7 @@ t.test("podWatcherFromConfig: only with the agent's own Kubernetes access", asyn
     nodeName: 'node-a',
     containers: [{ name: 'app', containerID: `cri-o://${id('d')}` }],
   });
-  const watcher = await podWatcherFromConfig({ nodeName: 'node-a', kubeconfig: file }, { inCluster: false });
+  const watcher = await podWatcherFromConfig({ nodeName: 'node-a', kubeconfig: file, inCluster: false });
   t.teardown(async () => {
     await watcher?.close();
     await api.close();

@@ -139,9 +139,7 @@ t.test('the schedules ConfigMap holds a schedules file the agent accepts', async
 
 t.test('probes name the http port and paths the agent serves', async (t) => {
   const container = (await daemonSet()).spec.template.spec.containers[0];
-  const served = routePaths(
-    healthRouter({ runtime: new FakeRuntime(), captureImage: 'x', nodeName: 'n', inFlight: () => 0 }),
-  );
+  const served = routePaths(healthRouter({ runtime: new FakeRuntime(), nodeName: 'n', inFlight: () => 0 }));
   t.equal(container.readinessProbe.httpGet.path, '/readyz');
   t.equal(container.livenessProbe.httpGet.path, '/healthz');
   for (const probe of [container.readinessProbe, container.livenessProbe]) {

@@ -58,7 +58,7 @@ t.test('the document is OpenAPI 3.0 with info and paths', async (t) => {
 t.test('every route of the agent is documented, and every documented operation is a route', async (t) => {
   const runtime = new FakeRuntime();
   const routers: Router[] = [
-    healthRouter({ runtime, captureImage: 'x', nodeName: 'n', inFlight: () => 0 }),
+    healthRouter({ runtime, nodeName: 'n', inFlight: () => 0 }),
     metricsRouter(new AgentMetrics()),
     openApiRouter(),
     targetsRouter({ runtime, nodeName: 'n' }),

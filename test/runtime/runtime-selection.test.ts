@@ -70,7 +70,7 @@ t.test('host runtime: unreadable /proc and a missing capture script are reported
     hostDeps,
   );
   await t.rejects(r.ping(), { code: 'HOST_PROC_UNAVAILABLE', message: /hostPID: true/ });
-  t.equal(await r.imagePresent(), false);
+  t.equal(await r.toolsPresent(), false);
   const err = await r
     .runCapture(
       { targetContainerId: 'a'.repeat(64), durationSeconds: 1, frequencyHz: 99, agentInstance: 'n.x' },

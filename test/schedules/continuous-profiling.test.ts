@@ -8,7 +8,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { ContinuousProfiling } from '../../agent/schedules/continuous-profiling.js';
-import { continuousProfilingFromConfig } from '../../agent/schedules/from-config.js';
+import { continuousProfilingFromConfig, createAgent } from '../../agent/agent.js';
 import { createLogger } from '../../agent/logging.js';
 import { DEFAULT_AGENT_CONFIG, type AgentConfig } from '../../agent/config.js';
 import { FakeRuntime } from '../agent/fake-runtime.js';
@@ -130,11 +130,15 @@ t.test('--schedules and --pyroscope-url need --data-dir; a bad --pyroscope-url i
   );
   const local = await continuousProfilingFromConfig({ ...base, dataDir: t.testdir() }, deps);
   t.ok(local instanceof ContinuousProfiling);
+  // The agent's own pod watcher (one for host mode and schedules) loads the kubeconfig, before anything else is built.
   await t.rejects(
-    continuousProfilingFromConfig({ ...base, dataDir: t.testdir(), kubeconfig: '/nonexistent/kubeconfig' }, deps),
+    createAgent(
+      { ...base, dataDir: t.testdir(), kubeconfig: '/nonexistent/kubeconfig' },
+      { logger: logger().logger, kill: () => undefined },
+    ),
     {
       code: 'CONFIG_INVALID',
-      message: /cannot load the agent's Kubernetes configuration \(\/nonexistent\/kubeconfig\)/,
+      message: /cannot load the agent's kubeconfig \/nonexistent\/kubeconfig/,
     },
   );
 });

@@ -3,7 +3,7 @@
  * list and watch wire format), and matching schedules against them.
  */
 import t, { type Test } from 'tap';
-import { PodWatcher } from '../../agent/schedules/pod-watcher.js';
+import { PodWatcher } from '../../agent/pods/pod-watcher.js';
 import { TargetFinder } from '../../agent/schedules/targets.js';
 import { KUBE_LABELS, type ContainerInfo } from '../../agent/runtime/container-runtime.js';
 import { PodWatchApi } from './pod-watch-api.js';

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { createAccessControl, createLocalAccessControl } from '../../agent/auth/access-control.js';
+import { createAccessControl, createLocalAccessControl } from '../../agent/access/access-control.js';
 import type { CallerIdentity } from '../../agent/auth/identity.js';
 import { loadAgentKubeConfig } from '../../agent/auth/kube-config.js';
 import { kubeTokenReviewer } from '../../agent/auth/kube-token-reviewer.js';

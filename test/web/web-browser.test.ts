@@ -14,6 +14,7 @@ import type { Browser, Frame, Page } from 'playwright-core';
 import { launchChromium, requireChromium } from '../helpers/chromium.js';
 import type { Test } from 'tap';
 import { Agent } from '../../agent/agent.js';
+import { historyRouter } from '../../agent/server/routes/history.js';
 import { DockerRuntime } from '../../agent/runtime/docker-runtime.js';
 import { captureThrough } from '../../agent/schedules/capture-adapter.js';
 import { ContinuousProfiling } from '../../agent/schedules/continuous-profiling.js';
@@ -149,7 +150,7 @@ if (env && requireChromium(t, 'the web page test')) {
       }),
       runtime: new DockerRuntime({ captureImage: env.captureImage, socketPath: env.socketPath }),
       logger,
-      app: { routers: [history.router] },
+      app: { routers: [historyRouter(history.routes)] },
     });
     holder.agent = agent;
     const { url } = await agent.start();

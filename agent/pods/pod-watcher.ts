@@ -7,8 +7,7 @@
  */
 import { CoreV1Api, ListWatch, Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { PodflameError } from '../../shared/errors.js';
-import type { PodLabelSource } from './targets.js';
-import { PodIndex, type IndexedPod, type PodContainer, type PodDirectory } from '../pods/pod-index.js';
+import { PodIndex, type IndexedPod, type PodContainer, type PodDirectory } from './pod-index.js';
 
 export interface PodWatcherOptions {
   /** How to reach the API server (the agent's `--kubeconfig`, or in-cluster). Required. */
@@ -23,7 +22,8 @@ export interface PodWatcherOptions {
 
 export const DEFAULT_POD_WATCHER_OPTIONS = Object.freeze({ retryDelayMs: 5_000 });
 
-export class PodWatcher implements PodLabelSource, PodDirectory {
+// Also what schedules/targets.ts asks for pod labels (PodLabelSource), by shape: schedules sit above pods/.
+export class PodWatcher implements PodDirectory {
   private readonly informer: ListWatch<V1Pod>;
   private readonly index = new PodIndex();
   private readonly retryDelayMs: number;

@@ -1,45 +1,18 @@
+/**
+ * Access control for the configured `--auth` mode: the authenticator (who calls) and the authorizer (what they may
+ * do) built together, above both `auth/` and `authz/`.
+ */
 import { readFileSync } from 'node:fs';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { PodflameError, asPodflameError } from '../../shared/errors.js';
-import type { AgentConfig } from '../config.js';
-import { AllowAllAuthorizer, type Authorizer } from '../authz/authorizer.js';
-import type { AuthzResource } from '../authz/resource.js';
-import { AnonymousAuthenticator } from './anonymous.js';
-import type { AuthMode, Authenticator } from './identity.js';
-import { assertAuthModeAllowed } from './listen-guard.js';
-import { parseTokenFile, StaticTokenAuthenticator } from './static-token.js';
+import { AllowAllAuthorizer } from '../authz/authorizer.js';
+import { AnonymousAuthenticator } from '../auth/anonymous.js';
+import type { AuthMode } from '../auth/identity.js';
+import { assertAuthModeAllowed } from '../auth/listen-guard.js';
+import { parseTokenFile, StaticTokenAuthenticator } from '../auth/static-token.js';
+import type { AccessControl, AccessControlOptions } from './access-options.js';
 
-export interface AccessControlOptions {
-  /** `--auth`. Default `none` (allowed on a loopback listen address only). */
-  auth?: AuthMode;
-  /** `--token-file`, required with `--auth token`. */
-  tokenFile?: string | undefined;
-  /** `--kubeconfig`, the agent's own access to the API server with `--auth kubernetes`; default in-cluster. */
-  kubeconfig?: string | undefined;
-  /** `--authz-resource`. Default create pods/exec. */
-  authzResource?: AuthzResource;
-  /** This agent's node, checked against each target pod's spec.nodeName with `--auth kubernetes`. */
-  nodeName: string;
-  /** Where the server will listen (for refusing `--auth none` off loopback). */
-  listen: { host: string; port?: number };
-}
-
-export interface AccessControl {
-  authenticator: Authenticator;
-  authorizer: Authorizer;
-}
-
-/** The access-control part of the agent's configuration. */
-export function accessControlOptions(config: AgentConfig): AccessControlOptions {
-  return {
-    auth: config.auth,
-    tokenFile: config.tokenFile,
-    kubeconfig: config.kubeconfig,
-    authzResource: config.authzResource,
-    nodeName: config.nodeName,
-    listen: config.listen,
-  };
-}
+export type { AccessControl, AccessControlOptions };
 
 /**
  * Builds the authenticator and authorizer for the configured mode, checking everything that can be checked before

@@ -7,10 +7,10 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { kubeAccessReviewer, kubePodLocator } from '../authz/kube-api.js';
 import { KubernetesAuthorizer } from '../authz/kubernetes-authorizer.js';
 import { DEFAULT_AUTHZ_RESOURCE } from '../authz/resource.js';
-import type { AccessControl, AccessControlOptions } from './access-control.js';
-import { loadAgentKubeConfig } from './kube-config.js';
-import { kubeTokenReviewer } from './kube-token-reviewer.js';
-import { KubernetesAuthenticator } from './token-review.js';
+import type { AccessControl, AccessControlOptions } from './access-options.js';
+import { loadAgentKubeConfig } from '../auth/kube-config.js';
+import { kubeTokenReviewer } from '../auth/kube-token-reviewer.js';
+import { KubernetesAuthenticator } from '../auth/token-review.js';
 
 export function kubernetesAccessControl(options: AccessControlOptions, kubeConfig?: KubeConfig): AccessControl {
   const kc = kubeConfig ?? loadAgentKubeConfig(options.kubeconfig);
