@@ -10,7 +10,8 @@ import type { CliIO } from '../../client/cli/io.js';
 import { AgentClient, decodeWarningsHeader } from '../../client/agent-client.js';
 import { PodflameError } from '../../shared/errors.js';
 import { FakeRuntime, hexId, podContainer } from './fake-runtime.js';
-import { memoryLogger, testConfig, waitFor } from './http.js';
+import { memoryLogger, testConfig } from './http.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const pod = { uid: '3f1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c', name: 'shop-1', namespace: 'prod' };
 

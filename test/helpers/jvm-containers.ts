@@ -17,6 +17,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type Docker from 'dockerode';
 import { TEST_LABEL, javaBinaryFor, type DockerEnv, type JdkMajor } from './docker-env.js';
+import { waitFor } from './wait-for.js';
 
 /** kubelet's label keys (the same as agent/runtime/container-runtime.ts KUBE_LABELS, spelled out on purpose). */
 export const KUBELET_LABELS = {
@@ -205,17 +206,20 @@ export class JvmContainers {
   /** Waits until the container printed its ready text (or `text`, a string or a pattern), failing early if it exits. */
   async waitForOutput(c: StartedContainer, text: string | RegExp = c.readyText, timeoutMs = 60_000): Promise<void> {
     const container = this.#docker.getContainer(c.id);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const logs = await this.logs(c);
-      if (typeof text === 'string' ? logs.includes(text) : text.test(logs)) return;
-      const info = await container.inspect();
-      if (!info.State.Running) {
-        throw new Error(`container ${c.name} exited (${info.State.ExitCode}) before printing "${text}": ${logs}`);
-      }
-      if (Date.now() > deadline) throw new Error(`container ${c.name} did not print "${text}" within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitFor(
+      async () => {
+        const logs = await this.logs(c);
+        if (typeof text === 'string' ? logs.includes(text) : text.test(logs)) return true;
+        const info = await container.inspect();
+        if (!info.State.Running) {
+          throw new Error(`container ${c.name} exited (${info.State.ExitCode}) before printing "${text}": ${logs}`);
+        }
+        return false;
+      },
+      timeoutMs,
+      `container ${c.name} to print "${text}"`,
+      200,
+    );
   }
 
   /** Ready text, then `warmupMs` more so the hot methods are JIT-compiled before a capture. */

@@ -11,8 +11,8 @@ import { Agent as UndiciAgent, request } from 'undici';
 import { requireDockerEnv } from '../helpers/docker-env.js';
 import { JvmContainers } from '../helpers/jvm-containers.js';
 import { runAgentToExit, startAgentProcess } from '../helpers/agent-process.js';
-import { eventually } from './capture-watch.js';
 import { makeTestPki } from './tls-material.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 t.setTimeout(240_000);
 
@@ -126,7 +126,7 @@ if (env) {
     t.equal(ok.status, 200);
     t.ok((JSON.parse(ok.text) as { items: { containerId: string }[] }).items.some((i) => i.containerId === shell.id));
     // The line is written as the answer finishes; the child's stdout may arrive a moment after the answer.
-    await eventually('the request log line', async () => agent.logs.some((l) => l.user === 'alice'));
+    await waitFor(async () => agent.logs.some((l) => l.user === 'alice'), 30_000, 'the request log line', 200);
     const line = agent.logs.find((l) => l.msg === 'request' && l.user === 'alice' && l.path === '/v1/targets');
     t.equal(line?.auth, 'token');
     t.same(line?.groups, ['profilers']);
