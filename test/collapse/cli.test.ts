@@ -1,4 +1,4 @@
-// `podflame collapse`, as the built CLI (npm run build first): flags as stackcollapse-perf.pl spells them, files and
+// `podflame collapse`, as the built DIST_CLI (npm run build first): flags as stackcollapse-perf.pl spells them, files and
 // stdin, the stderr summary, and errors. Expected outputs are the goldens of fixtures.test.ts.
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { PerfCollapser } from '../../shared/collapse/perf-collapser.js';
+import { DIST_CLI } from '../helpers/built.js';
 
 const REPO = join(import.meta.dirname, '../..');
-// Feeding every fixture byte by byte (and, for the CLI, spawning node) is slow on a busy 2-core machine.
+// Feeding every fixture byte by byte (and, for the DIST_CLI, spawning node) is slow on a busy 2-core machine.
 t.setTimeout(300_000);
-const CLI = join(REPO, 'dist/client/cli/main.js');
 const FIXTURES = join(REPO, 'test/fixtures/perf');
 const fixture = (name: string): string => join(FIXTURES, name);
 
@@ -22,7 +22,7 @@ interface Run {
 
 function run(args: string[], stdin?: Buffer): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'collapse', ...args], { cwd: FIXTURES });
+    const child = spawn(process.execPath, [DIST_CLI, 'collapse', ...args], { cwd: FIXTURES });
     const out: Buffer[] = [];
     let err = '';
     child.stdout.on('data', (b: Buffer) => out.push(b));

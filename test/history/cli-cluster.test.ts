@@ -1,8 +1,8 @@
 /**
  * The history commands cluster-wide: a stand-in Kubernetes API server with two agent pods, whose pod IPs
- * (127.0.0.2, 127.0.0.3, one port as a DaemonSet's) are two real agents with their own stores. The CLI finds the
+ * (127.0.0.2, 127.0.0.3, one port as a DaemonSet's) are two real agents with their own stores. The DIST_CLI finds the
  * agents through the API, asks each (directly, or through the API server's pod proxy) and merges their answers;
- * the namespace defaults to the kubeconfig context's. The built CLI is also run exactly as a user types it.
+ * the namespace defaults to the kubeconfig context's. The built DIST_CLI is also run exactly as a user types it.
  */
 import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
@@ -18,12 +18,12 @@ import type { NewProfile } from '../../agent/store/profile-store.js';
 import { FakeKubeApi, makeAgentPod } from '../helpers/fake-kube-api.js';
 import { fixtureStacks } from './fixtures.js';
 import { startHistoryAgent } from './agent-harness.js';
+import { DIST_CLI } from '../helpers/built.js';
 
 t.setTimeout(240_000);
 
 const MIN = 60_000;
 const NOW = Date.now();
-const CLI = join(import.meta.dirname, '../../dist/client/cli/main.js');
 
 function memoryIO(): { io: CliIO; out: () => string; err: () => string } {
   let out = '';
@@ -198,21 +198,25 @@ t.test('an agent that cannot be reached is named; a cluster without agents says 
   t.match(none.err, /no podflame agent pods in namespace elsewhere/);
 });
 
-t.test('the built CLI, exactly as typed', { skip: !existsSync(CLI) && 'run npm run build first' }, async (t) => {
-  const { kubeconfig } = await cluster(t);
-  // Each process loads the Kubernetes client (seconds on a busy machine): the two forms users type, no more.
-  const run = promisify(execFile);
-  const env = { ...process.env, KUBECONFIG: kubeconfig };
-  const svg = await run(process.execPath, [CLI, 'flamegraph', '-l', 'app=shop', '--since', '1h'], {
-    env,
-    maxBuffer: 64 << 20,
-  });
-  t.match(svg.stdout, /^<\?xml/);
-  t.match(svg.stdout, /2 profiles of 2 pods on 2 nodes/);
-  const diff = await run(process.execPath, [CLI, 'diff', '--base', '2h..1h', '--target', '1h..now'], {
-    env,
-    maxBuffer: 64 << 20,
-  });
-  t.match(diff.stdout, /<svg/);
-  t.match(diff.stdout, /normalized/);
-});
+t.test(
+  'the built DIST_CLI, exactly as typed',
+  { skip: !existsSync(DIST_CLI) && 'run npm run build first' },
+  async (t) => {
+    const { kubeconfig } = await cluster(t);
+    // Each process loads the Kubernetes client (seconds on a busy machine): the two forms users type, no more.
+    const run = promisify(execFile);
+    const env = { ...process.env, KUBECONFIG: kubeconfig };
+    const svg = await run(process.execPath, [DIST_CLI, 'flamegraph', '-l', 'app=shop', '--since', '1h'], {
+      env,
+      maxBuffer: 64 << 20,
+    });
+    t.match(svg.stdout, /^<\?xml/);
+    t.match(svg.stdout, /2 profiles of 2 pods on 2 nodes/);
+    const diff = await run(process.execPath, [DIST_CLI, 'diff', '--base', '2h..1h', '--target', '1h..now'], {
+      env,
+      maxBuffer: 64 << 20,
+    });
+    t.match(diff.stdout, /<svg/);
+    t.match(diff.stdout, /normalized/);
+  },
+);

@@ -11,10 +11,9 @@ import { registerRender } from '../../client/cli/commands/render.js';
 import type { CliIO } from '../../client/cli/io.js';
 import { renderFlameGraph } from '../../shared/render/index.js';
 import { frameName, parseSvg } from './svg-document.js';
+import { DIST_CLI } from '../helpers/built.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/folded');
-const REPO = join(import.meta.dirname, '../..');
-const DIST_CLI = join(REPO, 'dist/client/cli/main.js');
 const fixture = (f: string) => join(FIXTURES, f);
 const read = (f: string) => readFileSync(fixture(f), 'utf8');
 

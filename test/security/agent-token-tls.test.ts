@@ -1,11 +1,10 @@
 // `podflame-agent` flags from outside: `--auth none` off loopback refuses to start, `--auth token` checks a token
-// file's tokens, `--tls-cert/--tls-key` serve HTTPS that the CLI verifies with `--ca-file`, and `--rate-limit` gives
+// file's tokens, `--tls-cert/--tls-key` serve HTTPS that the DIST_CLI verifies with `--ca-file`, and `--rate-limit` gives
 // each caller a bucket of requests per minute (429 RATE_LIMITED with Retry-After).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { Agent as UndiciAgent, request } from 'undici';
 import { requireDockerEnv } from '../helpers/docker-env.js';
@@ -13,10 +12,10 @@ import { JvmContainers } from '../helpers/jvm-containers.js';
 import { runAgentToExit, startAgentProcess } from '../helpers/agent-process.js';
 import { makeTestPki } from './tls-material.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { DIST_CLI } from '../helpers/built.js';
 
 t.setTimeout(240_000);
 
-const CLI = fileURLToPath(new URL('../../dist/client/cli/main.js', import.meta.url));
 const ALICE = 'alice-0123456789abcdef0123';
 const CAROL = 'carol-0123456789abcdef0123';
 const dir = mkdtempSync(join(tmpdir(), 'podflame-token-tls-'));
@@ -132,12 +131,12 @@ if (env) {
     t.same(line?.groups, ['profilers']);
   });
 
-  t.test('the CLI verifies the agent with --ca-file and sends --token-file', async (t) => {
+  t.test('the DIST_CLI verifies the agent with --ca-file and sends --token-file', async (t) => {
     const out = join(dir, 'shell.folded');
     const cli = (extra: string[]) =>
       new Promise<{ code: number | null; stderr: string }>((resolve) => {
         const child = spawn(process.execPath, [
-          CLI,
+          DIST_CLI,
           'profile',
           '--agent',
           agent.url,
