@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { PerfCollapser } from '../../shared/collapse/perf-collapser.js';
 import { DIST_CLI } from '../helpers/built.js';
+import { memoryIO, runInProcess } from '../helpers/cli-io.js';
 
 const REPO = join(import.meta.dirname, '../..');
 // Feeding every fixture byte by byte (and, for the DIST_CLI, spawning node) is slow on a busy 2-core machine.
@@ -143,8 +144,7 @@ t.test('a missing or unreadable file: a clear message, exit 1, no output', async
 });
 
 t.test('in process: output to a slow stdout waits for drain and loses nothing', async (t) => {
-  const { Writable, PassThrough } = await import('node:stream');
-  const { buildProgram, runProgram } = await import('../../client/cli/program.js');
+  const { Writable } = await import('node:stream');
   const { registerCollapse } = await import('../../client/cli/commands/collapse.js');
   const out: Buffer[] = [];
   let drains = 0;
@@ -156,25 +156,11 @@ t.test('in process: output to a slow stdout waits for drain and loses nothing', 
     },
   });
   stdout.on('drain', () => drains++);
-  let err = '';
-  const stdin = new PassThrough();
-  stdin.end();
-  const io = {
-    stdin,
-    stdout,
-    stderr: new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        err += chunk.toString();
-        done();
-      },
-    }),
-    env: {},
-    cwd: FIXTURES,
-    interactive: false,
-    signal: new AbortController().signal,
-  };
   // The output (some 10 KB) is far above the stream's 16-byte buffer: write() returns false and the command waits.
-  const code = await runProgram(buildProgram(io, [registerCollapse], '0'), ['collapse', '--tid', 'java-fp.txt'], io);
+  const { code, err } = await runInProcess([registerCollapse], ['collapse', '--tid', 'java-fp.txt'], {
+    stdout,
+    cwd: FIXTURES,
+  });
   t.equal(code, 0, err);
   t.ok(Buffer.concat(out).equals(golden('java-fp.tid.collapsed')));
   t.ok(drains > 0, 'the command waited for drain');
@@ -183,18 +169,9 @@ t.test('in process: output to a slow stdout waits for drain and loses nothing', 
 t.test(
   'start-up: `podflame collapse|render|diff-folded` load only their own command, with the same help',
   async (t) => {
-    const { PassThrough } = await import('node:stream');
     const { buildProgram, commandsFor } = await import('../../client/cli/program.js');
     const { COMMANDS } = await import('../../client/cli/commands/index.js');
-    const io = {
-      stdin: new PassThrough(),
-      stdout: new PassThrough(),
-      stderr: new PassThrough(),
-      env: {},
-      cwd: FIXTURES,
-      interactive: false,
-      signal: new AbortController().signal,
-    };
+    const { io } = memoryIO({ cwd: FIXTURES });
     const full = buildProgram(io, COMMANDS, '0');
     for (const name of ['collapse', 'render', 'diff-folded']) {
       const commands = await commandsFor([name, '--help']);

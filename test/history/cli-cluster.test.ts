@@ -8,11 +8,9 @@ import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import { buildProgram, runProgram } from '../../client/cli/program.js';
 import { COMMANDS } from '../../client/cli/commands/index.js';
-import type { CliIO } from '../../client/cli/io.js';
+import { runInProcess } from '../helpers/cli-io.js';
 import { mergeFolded, parseFolded, serializeFolded, totalSamples, type FoldedStacks } from '../../shared/folded.js';
 import type { NewProfile } from '../../agent/store/profile-store.js';
 import { FakeKubeApi, makeAgentPod } from '../helpers/fake-kube-api.js';
@@ -25,35 +23,9 @@ t.setTimeout(240_000);
 const MIN = 60_000;
 const NOW = Date.now();
 
-function memoryIO(): { io: CliIO; out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  const sink = (add: (s: string) => void) =>
-    new Writable({
-      write(chunk: Buffer, _e, done) {
-        add(chunk.toString('utf8'));
-        done();
-      },
-    });
-  return {
-    io: {
-      stdin: new PassThrough(),
-      stdout: sink((s) => (out += s)),
-      stderr: sink((s) => (err += s)),
-      env: {},
-      cwd: '/tmp',
-      interactive: false,
-      signal: new AbortController().signal,
-    },
-    out: () => out,
-    err: () => err,
-  };
-}
-
 async function podflame(args: string[]) {
-  const m = memoryIO();
-  const code = await runProgram(buildProgram(m.io, COMMANDS, '0.0.0'), args, m.io);
-  return { code, out: m.out(), err: m.err() };
+  const r = await runInProcess(COMMANDS, args);
+  return { code: r.code, out: r.text, err: r.err };
 }
 
 function profile(node: string, pod: string, agoMin: number, stacks: FoldedStacks, over: Partial<NewProfile> = {}) {
