@@ -1,48 +1,22 @@
 // `podflame profile` local mode, in process (CliIO with memory streams): option checks, the agent's errors rebuilt
 // into the same codes and exit statuses, progress only on a terminal. Real captures through the spawned CLI are in
 // e2e-cli.test.ts.
-import { PassThrough, Writable } from 'node:stream';
 import t from 'tap';
 import { Agent } from '../../agent/agent.js';
-import { buildProgram, runProgram } from '../../client/cli/program.js';
+import { buildProgram } from '../../client/cli/program.js';
 import { registerProfile, localProfileRequest } from '../../client/cli/commands/profile.js';
-import type { CliIO } from '../../client/cli/io.js';
 import { AgentClient, decodeWarningsHeader } from '../../client/agent-client.js';
 import { PodflameError } from '../../shared/errors.js';
+import { memoryIO, runInProcess } from '../helpers/cli-io.js';
 import { FakeRuntime, hexId, podContainer } from './fake-runtime.js';
-import { memoryLogger, testConfig, waitFor } from './http.js';
+import { memoryLogger, testConfig } from './http.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const pod = { uid: '3f1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c', name: 'shop-1', namespace: 'prod' };
 
-function memoryIO(interactive = false): { io: CliIO; out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  const sink = (append: (s: string) => void) =>
-    new Writable({
-      write(chunk: Buffer, _e, done) {
-        append(chunk.toString('utf8'));
-        done();
-      },
-    });
-  return {
-    io: {
-      stdin: new PassThrough(),
-      stdout: sink((s) => (out += s)),
-      stderr: sink((s) => (err += s)),
-      env: {},
-      cwd: '/tmp',
-      interactive,
-      signal: new AbortController().signal,
-    },
-    out: () => out,
-    err: () => err,
-  };
-}
-
 async function run(args: string[], interactive = false) {
-  const m = memoryIO(interactive);
-  const code = await runProgram(buildProgram(m.io, [registerProfile], '0.0.0'), ['profile', ...args], m.io);
-  return { code, out: m.out(), err: m.err() };
+  const r = await runInProcess([registerProfile], ['profile', ...args], { interactive });
+  return { code: r.code, out: r.text, err: r.err };
 }
 
 t.test('local-mode options become the request body', async (t) => {

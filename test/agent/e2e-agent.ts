@@ -4,15 +4,14 @@
  * entry points (`dist/`) exactly as a user runs them. Not a test file.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Test } from 'tap';
 import { Agent } from '../../agent/agent.js';
 import type { AgentConfig } from '../../agent/config.js';
 import { CAPTURE_LABELS } from '../../agent/runtime/container-runtime.js';
 import { DockerRuntime } from '../../agent/runtime/docker-runtime.js';
 import { startAgentProcess, type AgentProcess } from '../helpers/agent-process.js';
-import { REPO_ROOT, type DockerEnv } from '../helpers/docker-env.js';
+import { DIST_CLI, requireBuild } from '../helpers/built.js';
+import type { DockerEnv } from '../helpers/docker-env.js';
 import { memoryLogger, testConfig } from './http.js';
 
 export async function startRealAgent(t: Test, env: DockerEnv, overrides: Partial<AgentConfig> = {}) {
@@ -43,16 +42,6 @@ export function foldedTotal(folded: string): number {
     .split('\n')
     .filter((l) => l !== '')
     .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-}
-
-export const DIST_AGENT = join(REPO_ROOT, 'dist/agent/main.js');
-export const DIST_CLI = join(REPO_ROOT, 'dist/client/cli/main.js');
-
-/** The built entry points must exist (npm test builds before running tap). */
-export function requireBuild(): void {
-  for (const f of [DIST_AGENT, DIST_CLI]) {
-    if (!existsSync(f)) throw new Error(`${f} is missing: run npm run build first (npm test does)`);
-  }
 }
 
 export type SpawnedAgent = AgentProcess;

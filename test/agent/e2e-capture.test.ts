@@ -6,8 +6,9 @@ import { HEADERS } from '../../shared/api.js';
 import { CAPTURE_LABELS } from '../../agent/runtime/container-runtime.js';
 import { requireDockerEnv } from '../helpers/docker-env.js';
 import { JvmContainers, newPod } from '../helpers/jvm-containers.js';
-import { call, statusNote, waitFor } from './http.js';
+import { call, statusNote } from './http.js';
 import { captureContainers, foldedTotal, startRealAgent } from './e2e-agent.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 t.setTimeout(600_000);
 const env = await requireDockerEnv(t, { jdk: true });

@@ -8,8 +8,9 @@ import { CAPTURE_LABELS } from '../../agent/runtime/container-runtime.js';
 import { HEADERS } from '../../shared/api.js';
 import { requireDockerEnv, TEST_LABEL } from '../helpers/docker-env.js';
 import { JvmContainers, newPod } from '../helpers/jvm-containers.js';
-import { call, statusNote, waitFor } from './http.js';
+import { call, statusNote } from './http.js';
 import { captureContainers, spawnAgent, startRealAgent } from './e2e-agent.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 t.setTimeout(600_000);
 const env = await requireDockerEnv(t, { jdk: true });

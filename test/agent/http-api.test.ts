@@ -6,8 +6,9 @@ import { gunzipSync } from 'node:zlib';
 import t, { type Test } from 'tap';
 import { Agent } from '../../agent/agent.js';
 import { HEADERS } from '../../shared/api.js';
-import { call, memoryLogger, testConfig, waitFor } from './http.js';
+import { call, memoryLogger, testConfig } from './http.js';
 import { FakeRuntime, hexId, podContainer } from './fake-runtime.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const pod = { uid: '3f1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c', name: 'shop-1', namespace: 'prod' };
 const APP = hexId('a1');

@@ -67,23 +67,6 @@ export function testConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
   return { ...DEFAULT_AGENT_CONFIG, listen: { host: '127.0.0.1', port: 0 }, nodeName: 'test-node', ...overrides };
 }
 
-/**
- * Polls `check` every `everyMs` (default 20) until it returns true, or fails after `ms`. Poll an agent's API no
- * faster than every 250 ms: its per-caller rate limit (120 a minute by default) applies to tests too.
- */
-export async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  ms: number,
-  what: string,
-  everyMs = 20,
-): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 /** An assertion message that shows the answer only when it is not what was expected. */
 export function statusNote(a: Answer, expected = 200): string {
   return a.status === expected ? `HTTP ${expected}` : `HTTP ${a.status}: ${a.text.slice(0, 800)}`;

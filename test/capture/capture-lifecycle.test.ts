@@ -10,7 +10,7 @@ import { CAPTURE_LABELS, type CaptureSpec } from '../../agent/runtime/container-
 import { PodflameError } from '../../shared/errors.js';
 import { captureToEnd, framesNaming, jitResolvedShare, uniqueId } from './capture-run.js';
 
-t.setTimeout(300_000);
+t.setTimeout(600_000);
 const env = await requireDockerEnv(t, { jdk: true });
 
 if (env) {
@@ -60,26 +60,40 @@ if (env) {
     await tt.rejects(runtime.inspectContainer('f'.repeat(64)), { code: 'TARGET_NOT_FOUND' });
   });
 
+  // The JVMs below exit when the test touches this file in their container, once the capture records them (perf's
+  // events enabled and CPU time spent since): never before perf starts, however busy the machine.
+  const EXIT_FILE = '/tmp/podflame-test-exit';
+
   t.test('a JVM (not PID 1) that exits during the capture: TARGET_EXITED, and what was recorded', async (tt) => {
-    const app = await jvms.startJvm({ pod: newPod('exit'), launch: 'shell', args: ['4'] });
+    const app = await jvms.startJvm({ pod: newPod('exit'), launch: 'shell', args: [`--exit-file=${EXIT_FILE}`] });
     await jvms.waitForWarmup(app, 1000);
-    const o = await captureToEnd(runtime, spec(app.id, 6));
+    // 60 s: the exit must fall inside the recording, and seeing perf record and the JVM spend CPU since takes its
+    // time on a loaded machine (20 s was not enough at a load of 70 on 2 cores). The capture runs to its end.
+    const outcome = captureToEnd(runtime, spec(app.id, 60));
+    await jvms.waitForRecording(app);
+    await jvms.exec(app, ['touch', EXIT_FILE]);
+    await jvms.waitForOutput(app, 'java exited with status 0');
+    const o = await outcome;
     tt.equal(o.exit.exitCode, 0, `the capture ends normally (${o.exit.stderrTail})`);
     const exited = o.warnings.find((w) => w.code === 'TARGET_EXITED');
     tt.ok(exited, `TARGET_EXITED is reported: ${JSON.stringify(o.warnings)}`);
     tt.not(exited?.pid, 1, 'for the JVM, not the shell');
     tt.ok(o.stats.samples > 0, 'the samples before the exit are kept');
+    tt.comment(`${o.stats.samples} samples; warnings ${JSON.stringify(o.warnings)}`);
     tt.same(await capturesOf(app.id), [], 'the capture container is removed');
   });
 
   t.test('a JVM as PID 1 that exits during the capture: a clear failure, never a hang', async (tt) => {
-    const app = await jvms.startJvm({ pod: newPod('exit1'), args: ['3'] });
+    const app = await jvms.startJvm({ pod: newPod('exit1'), args: [`--exit-file=${EXIT_FILE}`] });
     await jvms.waitForWarmup(app, 500);
-    const running = await runtime.runCapture(spec(app.id, 20), new AbortController().signal);
+    const running = await runtime.runCapture(spec(app.id, 120), new AbortController().signal);
     running.stdout.resume();
+    await jvms.waitForRecording(app);
+    await jvms.exec(app, ['touch', EXIT_FILE]);
     // The PID namespace ends with its init, and every process in it (the capture's too) is killed.
     const exit = await running.done;
     tt.not(exit.exitCode, 0, `the capture fails (exit ${exit.exitCode})`);
+    tt.equal(exit.exitCode, 137, 'killed (SIGKILL) with the PID namespace');
     const target = await runtime.inspectContainer(app.id);
     tt.equal(target.running, false, 'the agent can tell the target stopped');
     tt.same(await capturesOf(app.id), [], 'the capture container is removed');
@@ -92,7 +106,7 @@ if (env) {
     const running = await runtime.runCapture(spec(app.id, 60), controller.signal);
     running.stdout.resume();
     tt.equal((await capturesOf(app.id)).length, 1, 'the capture container runs');
-    await new Promise((r) => setTimeout(r, 1500));
+    await jvms.waitForRecording(app, { cpuMs: 0 });
     const t0 = performance.now();
     controller.abort(new Error('client went away'));
     await tt.rejects(running.done, { code: 'CAPTURE_ABORTED' }, 'done rejects with CAPTURE_ABORTED');

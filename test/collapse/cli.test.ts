@@ -1,4 +1,4 @@
-// `podflame collapse`, as the built CLI (npm run build first): flags as stackcollapse-perf.pl spells them, files and
+// `podflame collapse`, as the built DIST_CLI (npm run build first): flags as stackcollapse-perf.pl spells them, files and
 // stdin, the stderr summary, and errors. Expected outputs are the goldens of fixtures.test.ts.
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -6,11 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { PerfCollapser } from '../../shared/collapse/perf-collapser.js';
+import { DIST_CLI } from '../helpers/built.js';
+import { memoryIO, runInProcess } from '../helpers/cli-io.js';
 
 const REPO = join(import.meta.dirname, '../..');
-// Feeding every fixture byte by byte (and, for the CLI, spawning node) is slow on a busy 2-core machine.
+// Feeding every fixture byte by byte (and, for the DIST_CLI, spawning node) is slow on a busy 2-core machine.
 t.setTimeout(300_000);
-const CLI = join(REPO, 'dist/client/cli/main.js');
 const FIXTURES = join(REPO, 'test/fixtures/perf');
 const fixture = (name: string): string => join(FIXTURES, name);
 
@@ -22,7 +23,7 @@ interface Run {
 
 function run(args: string[], stdin?: Buffer): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'collapse', ...args], { cwd: FIXTURES });
+    const child = spawn(process.execPath, [DIST_CLI, 'collapse', ...args], { cwd: FIXTURES });
     const out: Buffer[] = [];
     let err = '';
     child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -143,8 +144,7 @@ t.test('a missing or unreadable file: a clear message, exit 1, no output', async
 });
 
 t.test('in process: output to a slow stdout waits for drain and loses nothing', async (t) => {
-  const { Writable, PassThrough } = await import('node:stream');
-  const { buildProgram, runProgram } = await import('../../client/cli/program.js');
+  const { Writable } = await import('node:stream');
   const { registerCollapse } = await import('../../client/cli/commands/collapse.js');
   const out: Buffer[] = [];
   let drains = 0;
@@ -156,25 +156,11 @@ t.test('in process: output to a slow stdout waits for drain and loses nothing', 
     },
   });
   stdout.on('drain', () => drains++);
-  let err = '';
-  const stdin = new PassThrough();
-  stdin.end();
-  const io = {
-    stdin,
-    stdout,
-    stderr: new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        err += chunk.toString();
-        done();
-      },
-    }),
-    env: {},
-    cwd: FIXTURES,
-    interactive: false,
-    signal: new AbortController().signal,
-  };
   // The output (some 10 KB) is far above the stream's 16-byte buffer: write() returns false and the command waits.
-  const code = await runProgram(buildProgram(io, [registerCollapse], '0'), ['collapse', '--tid', 'java-fp.txt'], io);
+  const { code, err } = await runInProcess([registerCollapse], ['collapse', '--tid', 'java-fp.txt'], {
+    stdout,
+    cwd: FIXTURES,
+  });
   t.equal(code, 0, err);
   t.ok(Buffer.concat(out).equals(golden('java-fp.tid.collapsed')));
   t.ok(drains > 0, 'the command waited for drain');
@@ -183,18 +169,9 @@ t.test('in process: output to a slow stdout waits for drain and loses nothing', 
 t.test(
   'start-up: `podflame collapse|render|diff-folded` load only their own command, with the same help',
   async (t) => {
-    const { PassThrough } = await import('node:stream');
     const { buildProgram, commandsFor } = await import('../../client/cli/program.js');
     const { COMMANDS } = await import('../../client/cli/commands/index.js');
-    const io = {
-      stdin: new PassThrough(),
-      stdout: new PassThrough(),
-      stderr: new PassThrough(),
-      env: {},
-      cwd: FIXTURES,
-      interactive: false,
-      signal: new AbortController().signal,
-    };
+    const { io } = memoryIO({ cwd: FIXTURES });
     const full = buildProgram(io, COMMANDS, '0');
     for (const name of ['collapse', 'render', 'diff-folded']) {
       const commands = await commandsFor([name, '--help']);

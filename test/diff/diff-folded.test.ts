@@ -1,5 +1,4 @@
 import t from 'tap';
-import { PassThrough } from 'node:stream';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,9 +10,8 @@ import {
   DEFAULT_DIFF_FOLDED_OPTIONS,
 } from '../../shared/diff/diff-folded.js';
 import { formatPerlNumber, parsePerlCount, perlAdd } from '../../shared/diff/perl-number.js';
-import { buildProgram, runProgram } from '../../client/cli/program.js';
 import { registerDiffFolded } from '../../client/cli/commands/diff-folded.js';
-import type { CliIO } from '../../client/cli/io.js';
+import { runInProcess } from '../helpers/cli-io.js';
 import { matchGolden } from '../helpers/golden.js';
 
 const FIXTURES = new URL('./fixtures/', import.meta.url).pathname;
@@ -212,25 +210,8 @@ interface RunResult {
 }
 
 async function runCli(args: string[], stdinText?: string): Promise<RunResult> {
-  const stdin = new PassThrough();
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const io: CliIO = {
-    stdin,
-    stdout,
-    stderr,
-    env: {},
-    cwd: FIXTURES,
-    interactive: false,
-    signal: new AbortController().signal,
-  };
-  stdin.end(stdinText ?? '');
-  const code = await runProgram(buildProgram(io, [registerDiffFolded], '0.0.0-test'), args, io);
-  return { code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() };
+  const r = await runInProcess([registerDiffFolded], args, { stdin: stdinText ?? '', cwd: FIXTURES });
+  return { code: r.code, stdout: r.out, stderr: r.err };
 }
 
 t.test('CLI: podflame diff-folded [-n] [-s] BEFORE AFTER', async (t) => {

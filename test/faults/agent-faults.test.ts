@@ -10,7 +10,8 @@ import { request } from 'undici';
 import { BASE_IMAGE, requireDockerEnv, TEST_LABEL } from '../helpers/docker-env.js';
 import { JvmContainers, KUBELET_LABELS, newPod } from '../helpers/jvm-containers.js';
 import { startAgentProcess } from '../helpers/agent-process.js';
-import { captureContainersOf, eventually, watchCaptures } from '../security/capture-watch.js';
+import { captureContainersOf, watchCaptures } from '../security/capture-watch.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 t.setTimeout(600_000);
 
@@ -87,7 +88,7 @@ if (env) {
     const jvm = await jvms.startJvm({ pod, containerName: 'app' });
     await jvms.waitForWarmup(jvm, 1000);
     const answer = post(agent.url, { target: { containerId: jvm.id }, durationSeconds: 8, format: 'folded' });
-    await eventually('the capture runs', async () => (await captureContainersOf(docker, node)).length > 0);
+    await waitFor(async () => (await captureContainersOf(docker, node)).length > 0, 30_000, 'the capture runs', 200);
     await new Promise((r) => setTimeout(r, 2000));
     await docker.getContainer(jvm.id).kill();
     const r = await answer;
@@ -103,20 +104,26 @@ if (env) {
     t.comment(
       `answer: ${r.status} ${r.status === 200 ? String(r.headers['x-podflame-warnings']) : r.text.slice(0, 300)}`,
     );
-    await eventually('no capture container left', async () => (await captureContainersOf(docker, node)).length === 0);
+    await waitFor(
+      async () => (await captureContainersOf(docker, node)).length === 0,
+      30_000,
+      'no capture container left',
+      200,
+    );
   });
 
   t.test('a client that vanishes mid-capture: its capture container is removed', async (t) => {
     const target = await lightTarget();
     const controller = new AbortController();
     const answer = post(agent.url, { target: { containerId: target.id }, durationSeconds: 30 }, controller.signal);
-    await eventually('the capture runs', async () => (await captureContainersOf(docker, node)).length > 0);
+    await waitFor(async () => (await captureContainersOf(docker, node)).length > 0, 30_000, 'the capture runs', 200);
     controller.abort();
     await t.rejects(answer);
-    await eventually(
-      'its container is removed',
+    await waitFor(
       async () => (await captureContainersOf(docker, node)).length === 0,
       15_000,
+      'its container is removed',
+      200,
     );
     t.pass('removed');
   });
@@ -182,7 +189,12 @@ if (env) {
     for (const r of ok) t.match(r.text, /^sh\S* \d+$/m, 'every accepted capture completed with a graph');
     t.equal(watch.created(), ok.length, 'one container per accepted capture, none for refusals');
     t.ok(watch.maxAlive() <= 4, `never more than 4 at once (${watch.maxAlive()})`);
-    await eventually('no container leaked', async () => (await captureContainersOf(docker, node)).length === 0);
+    await waitFor(
+      async () => (await captureContainersOf(docker, node)).length === 0,
+      30_000,
+      'no container leaked',
+      200,
+    );
     const metrics = await (await request(`${agent.url}/metrics`)).body.text();
     t.match(metrics, /^podflame_captures_in_flight 0$/m);
   });
@@ -192,7 +204,12 @@ if (env) {
     const killedNode = `sigkill-${randomUUID().slice(0, 8)}`;
     const first = await startAgentProcess(agentArgs(killedNode));
     const answer = post(first.url, { target: { containerId: target.id }, durationSeconds: 60 }).catch((e: Error) => e);
-    await eventually('the capture runs', async () => (await captureContainersOf(docker, killedNode)).length > 0);
+    await waitFor(
+      async () => (await captureContainersOf(docker, killedNode)).length > 0,
+      30_000,
+      'the capture runs',
+      200,
+    );
     await first.stop('SIGKILL');
     t.type(await answer, Error, "the caller's connection broke");
     const left = await captureContainersOf(docker, killedNode);

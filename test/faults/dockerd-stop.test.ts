@@ -9,8 +9,9 @@ import { request } from 'undici';
 import { BASE_IMAGE, requireDockerEnv } from '../helpers/docker-env.js';
 import { KUBELET_LABELS } from '../helpers/jvm-containers.js';
 import { startAgentProcess } from '../helpers/agent-process.js';
-import { captureContainersOf, eventually } from '../security/capture-watch.js';
+import { captureContainersOf } from '../security/capture-watch.js';
 import { PrivateDockerd } from './private-dockerd.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 t.setTimeout(600_000);
 
@@ -76,7 +77,12 @@ if (env) {
   t.test('dockerd stopped mid-capture', async (t) => {
     t.equal((await get('/readyz')).status, 200, 'ready with the engine up');
     const inFlight = profile(20);
-    await eventually('the capture container runs', async () => (await captureContainersOf(docker, node)).length > 0);
+    await waitFor(
+      async () => (await captureContainersOf(docker, node)).length > 0,
+      30_000,
+      'the capture container runs',
+      200,
+    );
     await engine.stop('SIGTERM');
 
     const answer = await inFlight;
@@ -96,11 +102,12 @@ if (env) {
 
   t.test('dockerd back: ready again, nothing left over, captures work', async (t) => {
     await engine.start();
-    await eventually('/readyz is true again', async () => (await get('/readyz')).status === 200, 60_000);
-    await eventually(
-      'no capture container left',
+    await waitFor(async () => (await get('/readyz')).status === 200, 60_000, '/readyz is true again', 200);
+    await waitFor(
       async () => (await captureContainersOf(docker, node)).length === 0,
       60_000,
+      'no capture container left',
+      200,
     );
     t.same(await captureContainersOf(docker, node), []);
     // dockerd stopped the target with itself (no live-restore); kubelet would restart it: so does the test.

@@ -5,9 +5,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-
-const MAIN = fileURLToPath(new URL('../../dist/agent/main.js', import.meta.url));
+import { DIST_AGENT } from './built.js';
 
 export interface AgentProcess {
   child: ChildProcessWithoutNullStreams;
@@ -30,8 +28,11 @@ export interface AgentRun {
 }
 
 function spawnMain(args: readonly string[], env: Record<string, string>): ChildProcessWithoutNullStreams {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build first (npm test does)`);
-  return spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  if (!existsSync(DIST_AGENT)) throw new Error(`${DIST_AGENT} is missing: run npm run build first (npm test does)`);
+  return spawn(process.execPath, [DIST_AGENT, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
 }
 
 /** Runs the agent until it exits by itself (for flags that must make it refuse to start). */

@@ -20,6 +20,7 @@ import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inCI, type DockerEnv } from './docker-env.js';
+import { waitFor } from './wait-for.js';
 
 export const CONTAINERD_ADDRESS = process.env.PODFLAME_TEST_CONTAINERD ?? '/run/docker/containerd/containerd.sock';
 export const CTR_NAMESPACE = 'podflame-test';
@@ -181,13 +182,12 @@ export class ContainerdEnv {
   }
 
   async waitForOutput(c: CtrContainer, text = c.readyText, timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const log = await readFile(c.logFile, 'utf8').catch(() => '');
-      if (log.includes(text)) return;
-      if (Date.now() > deadline) throw new Error(`ctr container ${c.id.slice(0, 12)} did not print "${text}": ${log}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitFor(
+      async () => (await readFile(c.logFile, 'utf8').catch(() => '')).includes(text),
+      timeoutMs,
+      `ctr container ${c.id.slice(0, 12)} to print "${text}" (its log: ${c.logFile})`,
+      200,
+    );
   }
 
   async waitForWarmup(c: CtrContainer, warmupMs = 2000): Promise<void> {

@@ -13,16 +13,9 @@ export function matchGolden(
   message: string,
   encoding: BufferEncoding = 'utf8',
 ): void {
-  if (process.env.BLESS === '1') {
-    writeFileSync(goldenPath, actual, encoding);
-    t.pass(`${message} (golden rewritten: ${goldenPath})`);
-    return;
-  }
-  if (!existsSync(goldenPath)) {
-    t.fail(`${message}: golden ${goldenPath} is missing; run with BLESS=1 to write it, then review it`);
-    return;
-  }
-  const expected = readFileSync(goldenPath, encoding);
+  const golden = readGolden(t, goldenPath, Buffer.from(actual, encoding), message);
+  if (golden === undefined) return;
+  const expected = golden.toString(encoding);
   if (actual === expected) {
     t.pass(`${message} (same bytes as ${goldenPath})`);
     return;
@@ -33,4 +26,22 @@ export function matchGolden(
   let i = 0;
   while (i < a.length && i < e.length && a[i] === e[i]) i++;
   t.fail(`${message}: differs from ${goldenPath} at line ${i + 1}`, { found: a[i], wanted: e[i] });
+}
+
+/**
+ * The golden rule, in one place: with `BLESS=1` writes `actual` as the golden (passing, to be reviewed) and returns
+ * undefined; a missing golden fails and returns undefined; otherwise returns the golden's bytes for the caller to
+ * compare.
+ */
+export function readGolden(t: Test, goldenPath: string, actual: Buffer, message: string): Buffer | undefined {
+  if (process.env.BLESS === '1') {
+    writeFileSync(goldenPath, actual);
+    t.pass(`${message} (golden rewritten: ${goldenPath}; review the diff)`);
+    return undefined;
+  }
+  if (!existsSync(goldenPath)) {
+    t.fail(`${message}: golden ${goldenPath} is missing; run with BLESS=1 to write it, then review it`);
+    return undefined;
+  }
+  return readFileSync(goldenPath);
 }

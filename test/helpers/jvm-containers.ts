@@ -17,6 +17,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type Docker from 'dockerode';
 import { TEST_LABEL, javaBinaryFor, type DockerEnv, type JdkMajor } from './docker-env.js';
+import { CAPTURE_LABELS } from '../../agent/runtime/container-runtime.js';
+import { waitFor } from './wait-for.js';
 
 /** kubelet's label keys (the same as agent/runtime/container-runtime.ts KUBE_LABELS, spelled out on purpose). */
 export const KUBELET_LABELS = {
@@ -205,17 +207,20 @@ export class JvmContainers {
   /** Waits until the container printed its ready text (or `text`, a string or a pattern), failing early if it exits. */
   async waitForOutput(c: StartedContainer, text: string | RegExp = c.readyText, timeoutMs = 60_000): Promise<void> {
     const container = this.#docker.getContainer(c.id);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const logs = await this.logs(c);
-      if (typeof text === 'string' ? logs.includes(text) : text.test(logs)) return;
-      const info = await container.inspect();
-      if (!info.State.Running) {
-        throw new Error(`container ${c.name} exited (${info.State.ExitCode}) before printing "${text}": ${logs}`);
-      }
-      if (Date.now() > deadline) throw new Error(`container ${c.name} did not print "${text}" within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitFor(
+      async () => {
+        const logs = await this.logs(c);
+        if (typeof text === 'string' ? logs.includes(text) : text.test(logs)) return true;
+        const info = await container.inspect();
+        if (!info.State.Running) {
+          throw new Error(`container ${c.name} exited (${info.State.ExitCode}) before printing "${text}": ${logs}`);
+        }
+        return false;
+      },
+      timeoutMs,
+      `container ${c.name} to print "${text}"`,
+      200,
+    );
   }
 
   /** Ready text, then `warmupMs` more so the hot methods are JIT-compiled before a capture. */
@@ -272,6 +277,71 @@ export class JvmContainers {
       throw new Error(`${JSON.stringify(cmd)} in ${c.name} exited ${r.exitCode}: ${r.stderr.trim()}`);
     }
     return r.stdout;
+  }
+
+  /**
+   * Waits until a capture of `target` records it, by events rather than time: the capture container (labelled with
+   * its target) exists, its perf has enabled its events (perf starts with them disabled and says "Events enabled" in
+   * its log, /tmp/perf-0.log in the capture container, once the capture script's `enable` reached it), and from
+   * then on the target's JVMs have spent `cpuMs` (default 100) more CPU time, so perf has sampled them: at 99 Hz
+   * some 10 samples, however busy the machine is. Returns the capture container's ID.
+   */
+  async waitForRecording(
+    target: StartedContainer,
+    options: { cpuMs?: number; timeoutMs?: number } = {},
+  ): Promise<string> {
+    // The capture's checks before perf starts (jcmd, jattach) take over a minute on a machine loaded 30 times over.
+    const timeoutMs = options.timeoutMs ?? 240_000;
+    const captureId = await waitFor(
+      async () => {
+        const list = await this.#docker.listContainers({
+          filters: { label: [`${CAPTURE_LABELS.target}=${target.id}`], status: ['running'] },
+        });
+        return list[0]?.Id;
+      },
+      timeoutMs,
+      `a running capture container of ${target.name}`,
+      100,
+    );
+    const capture: StartedContainer = {
+      id: captureId,
+      name: `capture ${captureId.slice(0, 12)}`,
+      pod: undefined,
+      containerName: undefined,
+      readyText: '',
+    };
+    await waitFor(
+      async () => (await this.execResult(capture, ['cat', '/tmp/perf-0.log'])).stdout.includes('Events enabled'),
+      timeoutMs,
+      `perf to enable its events in ${capture.name} (of ${target.name})`,
+      250,
+    );
+    const enabledAt = await this.jvmCpuTicks(target);
+    const ticks = Math.ceil((options.cpuMs ?? 100) / 10);
+    await waitFor(
+      async () => (await this.jvmCpuTicks(target)) - enabledAt >= ticks,
+      timeoutMs,
+      `the JVMs of ${target.name} to spend ${ticks * 10} ms of CPU while perf records`,
+      250,
+    );
+    return captureId;
+  }
+
+  /**
+   * CPU time (user + system, in clock ticks of 10 ms) the container's `java` processes have used so far, from
+   * /proc/PID/stat in the container, e.g. `57 (java) S 1 57 ... 1234 56 ...` (fields 14 and 15).
+   */
+  async jvmCpuTicks(c: StartedContainer): Promise<number> {
+    const stat = await this.exec(c, ['sh', '-c', 'cat /proc/[0-9]*/stat 2>/dev/null; true']);
+    let ticks = 0;
+    for (const line of stat.split('\n')) {
+      const m = /^\d+ \((.*)\) (.*)$/.exec(line);
+      if (!m || m[1] !== 'java') continue;
+      const fields = (m[2] as string).split(' ');
+      // After "pid (comm)", field 3 (state) is fields[0]: utime (14) and stime (15) are fields[11] and fields[12].
+      ticks += Number(fields[11]) + Number(fields[12]);
+    }
+    return ticks;
   }
 
   /** Waits for the container to stop (e.g. a JVM that exits by itself); returns its exit code. */

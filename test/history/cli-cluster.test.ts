@@ -1,59 +1,31 @@
 /**
  * The history commands cluster-wide: a stand-in Kubernetes API server with two agent pods, whose pod IPs
- * (127.0.0.2, 127.0.0.3, one port as a DaemonSet's) are two real agents with their own stores. The CLI finds the
+ * (127.0.0.2, 127.0.0.3, one port as a DaemonSet's) are two real agents with their own stores. The DIST_CLI finds the
  * agents through the API, asks each (directly, or through the API server's pod proxy) and merges their answers;
- * the namespace defaults to the kubeconfig context's. The built CLI is also run exactly as a user types it.
+ * the namespace defaults to the kubeconfig context's. The built DIST_CLI is also run exactly as a user types it.
  */
 import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import { buildProgram, runProgram } from '../../client/cli/program.js';
 import { COMMANDS } from '../../client/cli/commands/index.js';
-import type { CliIO } from '../../client/cli/io.js';
+import { runInProcess } from '../helpers/cli-io.js';
 import { mergeFolded, parseFolded, serializeFolded, totalSamples, type FoldedStacks } from '../../shared/folded.js';
 import type { NewProfile } from '../../agent/store/profile-store.js';
 import { FakeKubeApi, makeAgentPod } from '../helpers/fake-kube-api.js';
 import { fixtureStacks } from './fixtures.js';
 import { startHistoryAgent } from './agent-harness.js';
+import { DIST_CLI } from '../helpers/built.js';
 
 t.setTimeout(240_000);
 
 const MIN = 60_000;
 const NOW = Date.now();
-const CLI = join(import.meta.dirname, '../../dist/client/cli/main.js');
-
-function memoryIO(): { io: CliIO; out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  const sink = (add: (s: string) => void) =>
-    new Writable({
-      write(chunk: Buffer, _e, done) {
-        add(chunk.toString('utf8'));
-        done();
-      },
-    });
-  return {
-    io: {
-      stdin: new PassThrough(),
-      stdout: sink((s) => (out += s)),
-      stderr: sink((s) => (err += s)),
-      env: {},
-      cwd: '/tmp',
-      interactive: false,
-      signal: new AbortController().signal,
-    },
-    out: () => out,
-    err: () => err,
-  };
-}
 
 async function podflame(args: string[]) {
-  const m = memoryIO();
-  const code = await runProgram(buildProgram(m.io, COMMANDS, '0.0.0'), args, m.io);
-  return { code, out: m.out(), err: m.err() };
+  const r = await runInProcess(COMMANDS, args);
+  return { code: r.code, out: r.text, err: r.err };
 }
 
 function profile(node: string, pod: string, agoMin: number, stacks: FoldedStacks, over: Partial<NewProfile> = {}) {
@@ -198,21 +170,25 @@ t.test('an agent that cannot be reached is named; a cluster without agents says 
   t.match(none.err, /no podflame agent pods in namespace elsewhere/);
 });
 
-t.test('the built CLI, exactly as typed', { skip: !existsSync(CLI) && 'run npm run build first' }, async (t) => {
-  const { kubeconfig } = await cluster(t);
-  // Each process loads the Kubernetes client (seconds on a busy machine): the two forms users type, no more.
-  const run = promisify(execFile);
-  const env = { ...process.env, KUBECONFIG: kubeconfig };
-  const svg = await run(process.execPath, [CLI, 'flamegraph', '-l', 'app=shop', '--since', '1h'], {
-    env,
-    maxBuffer: 64 << 20,
-  });
-  t.match(svg.stdout, /^<\?xml/);
-  t.match(svg.stdout, /2 profiles of 2 pods on 2 nodes/);
-  const diff = await run(process.execPath, [CLI, 'diff', '--base', '2h..1h', '--target', '1h..now'], {
-    env,
-    maxBuffer: 64 << 20,
-  });
-  t.match(diff.stdout, /<svg/);
-  t.match(diff.stdout, /normalized/);
-});
+t.test(
+  'the built DIST_CLI, exactly as typed',
+  { skip: !existsSync(DIST_CLI) && 'run npm run build first' },
+  async (t) => {
+    const { kubeconfig } = await cluster(t);
+    // Each process loads the Kubernetes client (seconds on a busy machine): the two forms users type, no more.
+    const run = promisify(execFile);
+    const env = { ...process.env, KUBECONFIG: kubeconfig };
+    const svg = await run(process.execPath, [DIST_CLI, 'flamegraph', '-l', 'app=shop', '--since', '1h'], {
+      env,
+      maxBuffer: 64 << 20,
+    });
+    t.match(svg.stdout, /^<\?xml/);
+    t.match(svg.stdout, /2 profiles of 2 pods on 2 nodes/);
+    const diff = await run(process.execPath, [DIST_CLI, 'diff', '--base', '2h..1h', '--target', '1h..now'], {
+      env,
+      maxBuffer: 64 << 20,
+    });
+    t.match(diff.stdout, /<svg/);
+    t.match(diff.stdout, /normalized/);
+  },
+);

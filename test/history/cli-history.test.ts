@@ -4,14 +4,12 @@
  * Profiles are real captures of the Shop workload (before and after a release).
  */
 import t, { type Test } from 'tap';
-import { PassThrough, Writable } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Profile } from 'pprof-format';
-import { buildProgram, runProgram } from '../../client/cli/program.js';
 import { COMMANDS } from '../../client/cli/commands/index.js';
-import type { CliIO } from '../../client/cli/io.js';
+import { runInProcess } from '../helpers/cli-io.js';
 import { mergeFolded, parseFolded, serializeFolded, totalSamples, type FoldedStacks } from '../../shared/folded.js';
 import type { NewProfile } from '../../agent/store/profile-store.js';
 import { fixtureStacks } from './fixtures.js';
@@ -20,38 +18,8 @@ import { startHistoryAgent, type HistoryAgent } from './agent-harness.js';
 const MIN = 60_000;
 const NOW = Date.now();
 
-function memoryIO(cwd: string): { io: CliIO; out: () => Buffer; err: () => string } {
-  const out: Buffer[] = [];
-  let err = '';
-  return {
-    io: {
-      stdin: new PassThrough(),
-      stdout: new Writable({
-        write(chunk: Buffer, _e, done) {
-          out.push(Buffer.from(chunk));
-          done();
-        },
-      }),
-      stderr: new Writable({
-        write(chunk: Buffer, _e, done) {
-          err += chunk.toString('utf8');
-          done();
-        },
-      }),
-      env: {},
-      cwd,
-      interactive: false,
-      signal: new AbortController().signal,
-    },
-    out: () => Buffer.concat(out),
-    err: () => err,
-  };
-}
-
 async function podflame(args: string[], cwd = '/tmp') {
-  const m = memoryIO(cwd);
-  const code = await runProgram(buildProgram(m.io, COMMANDS, '0.0.0'), args, m.io);
-  return { code, out: m.out(), text: m.out().toString('utf8'), err: m.err() };
+  return runInProcess(COMMANDS, args, { cwd });
 }
 
 function profile(node: string, pod: string, agoMin: number, stacks: FoldedStacks, over: Partial<NewProfile> = {}) {

@@ -10,6 +10,7 @@ import { serializeFolded, totalSamples, type FoldedStacks } from '../../shared/f
 import type { StoredProfile } from '../../shared/history.js';
 import { parseAtTime, parsePyroscopeName, startFakePyroscope, type FakePyroscope } from '../helpers/fake-pyroscope.js';
 import { fixtureStacks } from './fixtures.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 function stored(over: Partial<StoredProfile> = {}, stacks: FoldedStacks = fixtureStacks('after')): StoredProfile {
   return {
@@ -53,15 +54,11 @@ async function setup(t: Test, options: Partial<PyroscopeExporterOptions> = {}) {
   return { server, registry, exporter, backoffs };
 }
 
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((r) => setTimeout(r, 10));
-}
-
 t.test('a stored profile arrives as Pyroscope reads it', async (t) => {
   const { server, exporter, registry } = await setup(t);
   const stacks = fixtureStacks('after');
   exporter.enqueue(stored(), stacks);
-  await until(() => exporter.counts.ok === 1);
+  await waitFor(() => exporter.counts.ok === 1, 10_000, 'exporter.counts.ok === 1', 10);
   const got = server.ingested[0] as FakePyroscope['ingested'][number];
   t.match(got, {
     app: 'podflame',
@@ -103,7 +100,7 @@ t.test('server errors and network errors are retried with exponential backoff', 
   const { server, exporter, backoffs, registry } = await setup(t, { initialBackoffMs: 100, maxBackoffMs: 250 });
   server.failNext(3, 503);
   exporter.enqueue(stored(), fixtureStacks('before'));
-  await until(() => exporter.counts.ok === 1);
+  await waitFor(() => exporter.counts.ok === 1, 10_000, 'exporter.counts.ok === 1', 10);
   t.same(backoffs, [100, 200, 250]);
   t.same(
     server.requests.map((r) => r.status),
@@ -117,11 +114,11 @@ t.test('a refused request is not retried; attempts are bounded', async (t) => {
   const { server, exporter, registry } = await setup(t, { maxAttempts: 3 });
   server.failNext(1, 400);
   exporter.enqueue(stored(), fixtureStacks('before'));
-  await until(() => exporter.counts.failed === 1);
+  await waitFor(() => exporter.counts.failed === 1, 10_000, 'exporter.counts.failed === 1', 10);
   t.equal(server.requests.length, 1, '400 is final');
   server.failNext(5, 500);
   exporter.enqueue(stored(), fixtureStacks('before'));
-  await until(() => exporter.counts.failed === 2);
+  await waitFor(() => exporter.counts.failed === 2, 10_000, 'exporter.counts.failed === 2', 10);
   t.equal(server.requests.length, 4, 'then three tries of the second');
   t.match(await registry.metrics(), /podflame_pyroscope_pushes_total\{outcome="failed"\} 2/);
 });
@@ -132,7 +129,7 @@ t.test('an unreachable Pyroscope: retried, then counted as failed', async (t) =>
   const exporter = new PyroscopeExporter({ url: server.url, maxAttempts: 2, sleep: async () => undefined });
   exporter.start();
   exporter.enqueue(stored(), fixtureStacks('before'));
-  await until(() => exporter.counts.failed === 1);
+  await waitFor(() => exporter.counts.failed === 1, 10_000, 'exporter.counts.failed === 1', 10);
   t.same(exporter.counts, { ok: 0, failed: 1, dropped: 0, retries: 1 });
   await exporter.close();
 });
@@ -160,7 +157,7 @@ t.test('the queue is bounded: the oldest waiting profile is dropped', async (t) 
   t.equal(exporter.queueLength, 2);
   t.equal(exporter.counts.dropped, 1);
   release();
-  await until(() => exporter.counts.ok === 3);
+  await waitFor(() => exporter.counts.ok === 3, 10_000, 'exporter.counts.ok === 3', 10);
   t.same(
     sent.map((n) => /pod=(\w+)/.exec(n)?.[1]),
     ['p1', 'p3', 'p4'],
@@ -203,7 +200,7 @@ t.test('stacks too long for Pyroscope are left out, and counted', async (t) => {
   const long = `java;${'deep_frame;'.repeat(7000)}leaf`;
   stacks.set(long, 3);
   exporter.enqueue(stored({ samples: totalSamples(stacks) }), stacks);
-  await until(() => server.ingested.length === 1);
+  await waitFor(() => server.ingested.length === 1, 10_000, 'server.ingested.length === 1', 10);
   const got = server.ingested[0] as FakePyroscope['ingested'][number];
   t.equal(got.truncated, false, 'Pyroscope read the whole body');
   t.equal(got.stacks.has(long), false);

@@ -18,6 +18,7 @@ import { FakeKubeApi, makeAgentPod, makePod } from '../helpers/fake-kube-api.js'
 import { runCli, spawnAgent } from '../agent/e2e-agent.js';
 import { ERROR_CODES } from '../../shared/errors.js';
 import type { StoredProfile } from '../../shared/history.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 t.setTimeout(600_000);
 const CAPTURE_SCRIPT = join(REPO_ROOT, 'agent/capture/podflame-capture.sh');
@@ -25,16 +26,6 @@ const CAPTURE_SCRIPT = join(REPO_ROOT, 'agent/capture/podflame-capture.sh');
 const AGENT_IP = '127.0.0.18';
 const docker = await requireDockerEnv(t, { jdk: true });
 const ctr = docker ? await requireContainerdEnv(t, docker) : undefined;
-
-async function until<T>(what: string, ms: number, check: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 if (ctr) {
   const AGENT_TOKEN = `agent-sa-${randomBytes(8).toString('hex')}`;
@@ -119,11 +110,11 @@ if (ctr) {
   api.putNode(node);
   api.putPod(makeAgentPod({ nodeName: node, podIP: AGENT_IP, port }));
   // Added after the agent watches: it must learn the pod from the watch, not only from its first list.
-  await until(
-    'the agent to watch the pods of its node',
+  await waitFor(
+    () => api.requests.some((r) => r.url.includes('watch=true') && r.url.includes(`spec.nodeName%3D${node}`)),
     30_000,
-    () =>
-      api.requests.some((r) => r.url.includes('watch=true') && r.url.includes(`spec.nodeName%3D${node}`)) || undefined,
+    'the agent to watch the pods of its node',
+    200,
   );
   api.putPod(workloadPod({ app: 'shop' }));
   await ctr.waitForWarmup(app);
@@ -137,20 +128,30 @@ if (ctr) {
       agent.logs.find((l) => l.msg === 'capture path chosen'),
       { runtime: 'host', podNames: 'kubernetes-api' },
     );
-    const ready = await until('the first pod list', 30_000, async () => {
-      const body = (await (await fetch(`${agent.url}/readyz`)).json()) as { checks?: { podNames?: string } };
-      return body.checks?.podNames === 'ok' ? body : undefined;
-    });
+    const ready = await waitFor(
+      async () => {
+        const body = (await (await fetch(`${agent.url}/readyz`)).json()) as { checks?: { podNames?: string } };
+        return body.checks?.podNames === 'ok' ? body : undefined;
+      },
+      30_000,
+      'the first pod list',
+      200,
+    );
     tt.match(ready, { status: 'ready', runtime: 'host', checks: { hostProc: 'ok', captureTools: 'ok' } });
   });
 
   t.test('GET /v1/targets: the ctr container with its pod namespace, name and container name', async (tt) => {
-    const item = await until('the pod in the agent index', 30_000, async () => {
-      const res = await fetch(`${agent.url}/v1/targets`, { headers: asTester });
-      const body = (await res.json()) as { runtime: string; items: Record<string, unknown>[] };
-      tt.equal(body.runtime, 'host');
-      return body.items.find((i) => i.containerId === app.id && i.namespace !== undefined);
-    });
+    const item = await waitFor(
+      async () => {
+        const res = await fetch(`${agent.url}/v1/targets`, { headers: asTester });
+        const body = (await res.json()) as { runtime: string; items: Record<string, unknown>[] };
+        tt.equal(body.runtime, 'host');
+        return body.items.find((i) => i.containerId === app.id && i.namespace !== undefined);
+      },
+      30_000,
+      'the pod in the agent index',
+      200,
+    );
     tt.match(item, { namespace, podName, podUid: uid, containerName: 'app', jvm: true });
   });
 
@@ -201,11 +202,18 @@ if (ctr) {
 
   t.test('a schedule selects the pod by a label it gets later, and stores profiles with its names', async (tt) => {
     api.putPod(workloadPod({ app: 'shop', profiled: 'yes' }));
-    const items = await until('a stored profile', 120_000, async () => {
-      const res = await fetch(`${agent.url}/v1/profiles?namespace=${namespace}&pod=${podName}`, { headers: asTester });
-      const body = (await res.json()) as { items?: StoredProfile[] };
-      return (body.items?.length ?? 0) >= 1 ? body.items : undefined;
-    });
+    const items = await waitFor(
+      async () => {
+        const res = await fetch(`${agent.url}/v1/profiles?namespace=${namespace}&pod=${podName}`, {
+          headers: asTester,
+        });
+        const body = (await res.json()) as { items?: StoredProfile[] };
+        return (body.items?.length ?? 0) >= 1 ? body.items : undefined;
+      },
+      120_000,
+      'a stored profile',
+      200,
+    );
     tt.match(items[0], {
       namespace,
       pod: podName,

@@ -15,6 +15,7 @@ import { listTargets } from '../../agent/targets/list.js';
 import { TargetFinder } from '../../agent/schedules/targets.js';
 import { PodWatchApi } from '../schedules/pod-watch-api.js';
 import { podWatcherFromConfig } from '../../agent/agent.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const FIXTURES = new URL('../fixtures/cgroup/', import.meta.url);
 const fixture = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf8');
@@ -78,14 +79,6 @@ t.test(
   },
 );
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 t.test('the pod watcher keeps the index: added, started, restarted, relabelled, deleted', async (t) => {
   const api = new PodWatchApi();
   await api.start();
@@ -106,22 +99,22 @@ t.test('the pod watcher keeps the index: added, started, restarted, relabelled, 
   api.putPod({ ...spec(`containerd://${id('9')}`), name: 'other', uid: 'uid-9', nodeName: 'node-b' });
   watcher.start();
   watcher.start(); // idempotent: host mode and the schedules share the watcher
-  await until(() => watcher.ready(), 'the first list');
-  await until(() => api.watching === 1, 'the watch');
+  await waitFor(() => watcher.ready(), 10_000, 'the first list', 10);
+  await waitFor(() => api.watching === 1, 10_000, 'the watch', 10);
   t.equal(watcher.containerById(id('9')), undefined, "another node's pod is not listed");
 
   api.putPod(spec(undefined));
-  await until(() => watcher.podByUid('uid-1') !== undefined, 'the added pod');
+  await waitFor(() => watcher.podByUid('uid-1') !== undefined, 10_000, 'the added pod', 10);
   t.same(watcher.podByUid('uid-1')?.containers, [], 'no container ID while it is being created');
   api.putPod(spec(`containerd://${id('1')}`));
-  await until(() => watcher.containerById(id('1')) !== undefined, 'the started container');
+  await waitFor(() => watcher.containerById(id('1')) !== undefined, 10_000, 'the started container', 10);
   t.match(watcher.containerById(id('1')), { pod: { namespace: 'shop', name: 'shop-1' }, container: { name: 'app' } });
   api.putPod(spec(`containerd://${id('2')}`, { app: 'shop', profiled: 'yes' }));
-  await until(() => watcher.containerById(id('2')) !== undefined, 'the restarted container');
+  await waitFor(() => watcher.containerById(id('2')) !== undefined, 10_000, 'the restarted container', 10);
   t.equal(watcher.containerById(id('1')), undefined, 'the old ID is gone');
   t.same(watcher.labelsFor('uid-1'), { app: 'shop', profiled: 'yes' });
   api.deletePod('shop', 'shop-1');
-  await until(() => watcher.podByUid('uid-1') === undefined, 'the deleted pod');
+  await waitFor(() => watcher.podByUid('uid-1') === undefined, 10_000, 'the deleted pod', 10);
   t.equal(watcher.containerById(id('2')), undefined);
   t.equal(watcher.size, 0);
 });
@@ -153,7 +146,7 @@ t.test("podWatcherFromConfig: only with the agent's own Kubernetes access", asyn
   });
   t.equal(watcher?.ready(), false, 'not started by the factory');
   watcher?.start();
-  await until(() => watcher?.ready() === true, 'the first list');
+  await waitFor(() => watcher?.ready() === true, 10_000, 'the first list', 10);
   t.equal(watcher?.containerById(id('d'))?.container.name, 'app');
 });
 

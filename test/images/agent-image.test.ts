@@ -17,6 +17,7 @@ import { call, statusNote } from '../agent/http.js';
 import { foldedTotal, runCli } from '../agent/e2e-agent.js';
 import { hostModeCapabilities, kubectlSkip } from '../manifests/manifest-docs.js';
 import { ensureAgentImage } from './agent-image.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 // The first run builds the image (npm ci twice, tsc) on a loaded machine.
 t.setTimeout(1_500_000);
@@ -27,19 +28,22 @@ interface ImageConfig {
 }
 
 async function waitForListening(name: string): Promise<string> {
-  const giveUpAt = Date.now() + 60_000;
-  for (;;) {
-    const logs = await dockerCli(['logs', name]).catch(() => '');
-    for (const line of logs.split('\n')) {
-      if (!line.startsWith('{')) continue;
-      const entry = JSON.parse(line) as { msg?: string; url?: string };
-      if (entry.msg === 'podflame-agent listening' && entry.url) return entry.url;
-    }
-    const state = (await dockerCli(['inspect', '-f', '{{.State.Status}}', name])).trim();
-    if (state !== 'running') throw new Error(`the agent container is ${state}: ${logs}`);
-    if (Date.now() > giveUpAt) throw new Error(`the agent did not start within 60 s: ${logs}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  return waitFor(
+    async () => {
+      const logs = await dockerCli(['logs', name]).catch(() => '');
+      for (const line of logs.split('\n')) {
+        if (!line.startsWith('{')) continue;
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === 'podflame-agent listening' && entry.url) return entry.url;
+      }
+      const state = (await dockerCli(['inspect', '-f', '{{.State.Status}}', name])).trim();
+      if (state !== 'running') throw new Error(`the agent container is ${state}: ${logs}`);
+      return undefined;
+    },
+    60_000,
+    `the agent in container ${name} to log its listening URL`,
+    500,
+  );
 }
 
 /** Linux capability numbers (linux/capability.h) of the capabilities host mode may be granted. */

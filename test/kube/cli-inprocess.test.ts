@@ -5,13 +5,11 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
 import t from 'tap';
 import { Agent } from '../../agent/agent.js';
 import { registerAgents } from '../../client/cli/commands/agents.js';
 import { registerProfile } from '../../client/cli/commands/profile.js';
-import type { CliIO } from '../../client/cli/io.js';
-import { buildProgram, runProgram } from '../../client/cli/program.js';
+import { runInProcess } from '../helpers/cli-io.js';
 import * as library from '../../client/index.js';
 import { ERROR_CODES } from '../../shared/errors.js';
 import { parseFolded, serializeFolded, totalSamples, type FoldedStacks } from '../../shared/folded.js';
@@ -93,42 +91,17 @@ t.teardown(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function memoryIO(
-  interactive: boolean,
-  env: Record<string, string> = {},
-): { io: CliIO; out: () => Buffer; err: () => string } {
-  const out: Buffer[] = [];
-  let err = '';
-  const sink = (append: (b: Buffer) => void): Writable =>
-    new Writable({
-      write(chunk: Buffer, _e, done) {
-        append(Buffer.from(chunk));
-        done();
-      },
-    });
-  return {
-    io: {
-      stdin: new PassThrough(),
-      stdout: sink((b) => out.push(b)),
-      stderr: sink((b) => (err += b.toString('utf8'))),
-      env,
-      cwd: dir,
-      interactive,
-      signal: new AbortController().signal,
-    },
-    out: () => Buffer.concat(out),
-    err: () => err,
-  };
-}
-
 async function run(
   args: string[],
   options: { interactive?: boolean; env?: Record<string, string>; kubeconfig?: boolean } = {},
 ): Promise<{ code: number; out: Buffer; err: string }> {
-  const m = memoryIO(options.interactive ?? false, options.env);
   const withConfig = options.kubeconfig === false ? args : [...args, '--kubeconfig', kubeconfig];
-  const code = await runProgram(buildProgram(m.io, [registerProfile, registerAgents], '0.0.0'), withConfig, m.io);
-  return { code, out: m.out(), err: m.err() };
+  const r = await runInProcess([registerProfile, registerAgents], withConfig, {
+    interactive: options.interactive ?? false,
+    env: options.env ?? {},
+    cwd: dir,
+  });
+  return { code: r.code, out: r.out, err: r.err };
 }
 
 const folded = (b: Buffer): FoldedStacks => parseFolded(b.toString('utf8')).stacks;

@@ -4,16 +4,15 @@
  * the stand-in whose pod IPs are those addresses, and a kubeconfig file for the CLI. Not a test file.
  */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAgentProcess } from '../helpers/agent-process.js';
+import { requireBuild } from '../helpers/built.js';
 import { FakeKubeApi, makeAgentPod, type FakeKubeApiOptions, type KubeconfigSpec } from '../helpers/fake-kube-api.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const AGENT_MAIN = join(ROOT, 'dist/agent/main.js');
-export const CLI_MAIN = join(ROOT, 'dist/client/cli/main.js');
 
 /** The two nodes and the loopback addresses their agent pods have. */
 export const NODES = [
@@ -30,12 +29,6 @@ export interface RunningAgent {
   logs: Record<string, unknown>[];
   stderr(): string;
   stop(): Promise<void>;
-}
-
-export function requireBuild(): void {
-  for (const f of [AGENT_MAIN, CLI_MAIN]) {
-    if (!existsSync(f)) throw new Error(`${f} is missing: run npm run build first (npm test does)`);
-  }
 }
 
 /** Starts `node dist/agent/main.js --listen IP:PORT --node-name NODE --capture-image IMAGE ...extra`. */

@@ -19,7 +19,8 @@ import { mergeFolded, parseFolded, serializeFolded, totalSamples, type FoldedSta
 import { requireDockerEnv } from '../helpers/docker-env.js';
 import { makeAgentPod, makePod, makeWorkload } from '../helpers/fake-kube-api.js';
 import { JvmContainers, newPod, type PodIdentity } from '../helpers/jvm-containers.js';
-import { CLI_MAIN, startAgent, startKubeTestCluster, type RunningAgent } from './cluster.js';
+import { DIST_CLI } from '../helpers/built.js';
+import { startAgent, startKubeTestCluster, type RunningAgent } from './cluster.js';
 
 t.setTimeout(600_000);
 const env = await requireDockerEnv(t, { jdk: true });
@@ -262,7 +263,7 @@ if (env) {
       child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
       child.once('close', (code) => resolve({ code, stdout, stderr }));
     });
-  const cli = (args: string[]) => run(process.execPath, [CLI_MAIN, ...args]);
+  const cli = (args: string[]) => run(process.execPath, [DIST_CLI, ...args]);
 
   t.test('podflame profile -n NS POD -d 2 -o out.svg --kubeconfig FILE --via direct|proxy', async (t) => {
     for (const [via, pod] of [
@@ -351,7 +352,7 @@ if (env) {
     mkdirSync(bin);
     // What `npm install -g podflame` puts on PATH: an executable named kubectl-podflame running the CLI.
     const shim = join(dir, 'podflame-shim');
-    writeFileSync(shim, `#!/bin/sh\nexec "${process.execPath}" "${CLI_MAIN}" "$@"\n`);
+    writeFileSync(shim, `#!/bin/sh\nexec "${process.execPath}" "${DIST_CLI}" "$@"\n`);
     chmodSync(shim, 0o755);
     symlinkSync(shim, join(bin, 'kubectl-podflame'));
     const pathEnv = { PATH: `${bin}${delimiter}${process.env.PATH ?? ''}`, KUBECONFIG: file };

@@ -12,10 +12,9 @@ import { makeAgentPod, makePod, type AuthorizationAttributes } from '../helpers/
 import { makeSelfSignedCert } from '../helpers/self-signed-cert.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
 import { registerProfile } from '../../client/cli/commands/profile.js';
-import { buildProgram, runProgram } from '../../client/cli/program.js';
 import { startAgent, startKubeTestCluster, type KubeTestCluster } from './cluster.js';
+import { runInProcess } from '../helpers/cli-io.js';
 
 t.setTimeout(180_000);
 
@@ -285,21 +284,6 @@ t.test(
     t.equal(cluster.api.proxied.length, before);
 
     // The CLI's --ca-file, in process.
-    let err = '';
-    const io = {
-      stdin: new PassThrough(),
-      stdout: new Writable({ write: (_c, _e, done) => done() }),
-      stderr: new Writable({
-        write: (c: Buffer, _e, done) => {
-          err += c.toString('utf8');
-          done();
-        },
-      }),
-      env: {},
-      cwd: cluster.dir,
-      interactive: false,
-      signal: new AbortController().signal,
-    };
     const args = [
       'profile',
       '-n',
@@ -314,7 +298,7 @@ t.test(
       '--ca-file',
       cert,
     ];
-    const code = await runProgram(buildProgram(io, [registerProfile], '0.0.0'), args, io);
+    const { code, err } = await runInProcess([registerProfile], args, { cwd: cluster.dir });
     t.equal(code, 3, err);
     t.match(err, /the podflame agent on node node-f .* answered: .*\[TARGET_NOT_FOUND\]/);
   },

@@ -4,43 +4,23 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
 import t from 'tap';
-import { buildProgram, runProgram } from '../../client/cli/program.js';
 import { registerRender } from '../../client/cli/commands/render.js';
-import type { CliIO } from '../../client/cli/io.js';
+import { runInProcess } from '../helpers/cli-io.js';
 import { renderFlameGraph } from '../../shared/render/index.js';
 import { frameName, parseSvg } from './svg-document.js';
+import { DIST_CLI } from '../helpers/built.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/folded');
-const REPO = join(import.meta.dirname, '../..');
-const DIST_CLI = join(REPO, 'dist/client/cli/main.js');
 const fixture = (f: string) => join(FIXTURES, f);
 const read = (f: string) => readFileSync(fixture(f), 'utf8');
 
 async function run(args: string[], options: { stdin?: string; cwd?: string } = {}) {
-  let out = '';
-  let err = '';
-  const sink = (append: (s: string) => void) =>
-    new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        append(chunk.toString('utf8'));
-        done();
-      },
-    });
-  const stdin = new PassThrough();
-  stdin.end(options.stdin ?? '');
-  const io: CliIO = {
-    stdin,
-    stdout: sink((s) => (out += s)),
-    stderr: sink((s) => (err += s)),
-    env: {},
+  const r = await runInProcess([registerRender], ['render', ...args], {
+    stdin: options.stdin,
     cwd: options.cwd ?? FIXTURES,
-    interactive: false,
-    signal: new AbortController().signal,
-  };
-  const code = await runProgram(buildProgram(io, [registerRender], '0.0.0'), ['render', ...args], io);
-  return { code, out, err };
+  });
+  return { code: r.code, out: r.text, err: r.err };
 }
 
 t.test('stdin, a file, several files, "-"', async (t) => {

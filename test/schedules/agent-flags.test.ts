@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAgentConfig } from '../../agent/config.js';
 import { runAgentToExit } from '../helpers/agent-process.js';
+import { DIST_AGENT } from '../helpers/built.js';
 
 const parse = (argv: string[], env: Record<string, string> = {}) => {
   const parsed = parseAgentConfig({ argv, env, hostname: 'host-1' });
@@ -57,11 +58,9 @@ t.test('flags and environment', async (t) => {
   t.match(help.kind === 'help' ? help.text : '', /--data-dir DIR[\s\S]*--schedules FILE[\s\S]*--pyroscope-url URL/);
 });
 
-const MAIN = join(import.meta.dirname, '../../dist/agent/main.js');
-
 t.test(
   'the built agent refuses an unusable schedules setup',
-  { skip: !existsSync(MAIN) && 'run npm run build first' },
+  { skip: !existsSync(DIST_AGENT) && 'run npm run build first' },
   async (t) => {
     const dir = t.testdir({
       'bad.yaml':

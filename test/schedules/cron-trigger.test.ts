@@ -6,13 +6,18 @@ import { nodeCronTriggers } from '../../agent/schedules/cron-trigger.js';
 t.test('an every-second schedule fires with its scheduled time', async (t) => {
   const before = getTasks().size;
   const fired: Date[] = [];
-  const trigger = nodeCronTriggers({ name: 'every-second', cron: '* * * * * *' }, (at) => fired.push(at));
+  let secondFiring: () => void = () => undefined;
+  const firedTwice = new Promise<void>((resolve) => (secondFiring = resolve));
+  const trigger = nodeCronTriggers({ name: 'every-second', cron: '* * * * * *' }, (at) => {
+    fired.push(at);
+    if (fired.length === 2) secondFiring();
+  });
   t.same(trigger.nextRuns(1), [], 'nothing before start');
   trigger.start();
   trigger.start();
   const [a, b] = trigger.nextRuns(2);
   t.equal((b as Date).getTime() - (a as Date).getTime(), 1000);
-  while (fired.length < 2) await new Promise((r) => setTimeout(r, 50));
+  await firedTwice;
   trigger.stop();
   t.equal(getTasks().size, before, 'stop removes the task from node-cron');
   t.same(trigger.nextRuns(1), []);

@@ -15,20 +15,11 @@ import { startFakePyroscope } from '../helpers/fake-pyroscope.js';
 import { startAgentProcess } from '../helpers/agent-process.js';
 import { parseFolded, totalSamples } from '../../shared/folded.js';
 import type { StoredProfile } from '../../shared/history.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 t.setTimeout(300_000);
 
 const env = await requireDockerEnv(t, { jdk: true });
-
-async function until<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 if (env) {
   t.test('a schedule every 3 s against a real JVM yields stored profiles and a merged graph', async (t) => {
@@ -92,10 +83,15 @@ if (env) {
     t.teardown(() => agent.stop());
 
     const query = `namespace=${namespace}&pod=${pod.name}`;
-    const items = await until('three stored profiles', 120_000, async () => {
-      const res = await call(agent.url, 'GET', `/v1/profiles?${query}`);
-      return res.json?.items?.length >= 3 ? (res.json.items as StoredProfile[]) : undefined;
-    });
+    const items = await waitFor(
+      async () => {
+        const res = await call(agent.url, 'GET', `/v1/profiles?${query}`);
+        return res.json?.items?.length >= 3 ? (res.json.items as StoredProfile[]) : undefined;
+      },
+      120_000,
+      'three stored profiles',
+      500,
+    );
     for (const item of items) {
       t.match(item, {
         namespace,
@@ -149,7 +145,7 @@ if (env) {
     t.match(metrics, /podflame_store_profiles [3-9]/);
 
     // Every scheduled profile reached Pyroscope, as Pyroscope reads it.
-    await until('the pushes', 30_000, async () => (pyroscope.ingested.length >= items.length ? true : undefined));
+    await waitFor(async () => pyroscope.ingested.length >= items.length, 30_000, 'the pushes', 500);
     for (const item of items) {
       const from = Math.floor(Date.parse(item.start) / 1000);
       const pushed = pyroscope.ingested.find((p) => p.fromSeconds === from);

@@ -7,14 +7,7 @@ import { PodWatcher } from '../../agent/pods/pod-watcher.js';
 import { TargetFinder } from '../../agent/schedules/targets.js';
 import { KUBE_LABELS, type ContainerInfo } from '../../agent/runtime/container-runtime.js';
 import { PodWatchApi } from './pod-watch-api.js';
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { waitFor } from '../helpers/wait-for.js';
 
 async function setup(t: Test, retryDelayMs = 50) {
   const api = new PodWatchApi();
@@ -43,29 +36,29 @@ t.test('lists, then watches, the pods of its own node only', async (t) => {
   t.equal(watcher.ready(), false);
   t.match(watcher.notReadyReason(), /have not been listed/);
   watcher.start();
-  await until(() => watcher.ready(), 'the first list');
+  await waitFor(() => watcher.ready(), 10_000, 'the first list', 10);
   t.same(watcher.labelsFor('uid-1'), { app: 'shop', tier: 'web' });
   t.equal(watcher.labelsFor('uid-2'), undefined, 'a pod of another node is unknown');
   t.ok(
     api.requests.some((r) => r === '/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-a'),
     'listed with the node field selector',
   );
-  await until(() => api.watching === 1, 'the watch');
+  await waitFor(() => api.watching === 1, 10_000, 'the watch', 10);
   t.ok(api.requests.some((r) => r.includes('watch=true') && r.includes('fieldSelector=spec.nodeName%3Dnode-a')));
 
   api.putPod(shop('shop-3', 'uid-3', { app: 'shop', canary: 'true' }));
-  await until(() => watcher.labelsFor('uid-3') !== undefined, 'the added pod');
+  await waitFor(() => watcher.labelsFor('uid-3') !== undefined, 10_000, 'the added pod', 10);
   api.putPod(shop('shop-1', 'uid-1', { app: 'shop', tier: 'api' }));
-  await until(() => watcher.labelsFor('uid-1')?.tier === 'api', 'the relabelled pod');
+  await waitFor(() => watcher.labelsFor('uid-1')?.tier === 'api', 10_000, 'the relabelled pod', 10);
   api.deletePod('shop', 'shop-3');
-  await until(() => watcher.labelsFor('uid-3') === undefined, 'the deleted pod');
+  await waitFor(() => watcher.labelsFor('uid-3') === undefined, 10_000, 'the deleted pod', 10);
   api.putPod(shop('shop-4', 'uid-4', { app: 'shop' }, 'node-b'));
 
   // The API server ends watches now and then: the watcher watches again.
   api.dropWatches();
-  await until(() => api.watching === 1, 'the watch again');
+  await waitFor(() => api.watching === 1, 10_000, 'the watch again', 10);
   api.putPod(shop('shop-5', 'uid-5', { app: 'shop' }));
-  await until(() => watcher.labelsFor('uid-5') !== undefined, 'a pod added after the reconnect');
+  await waitFor(() => watcher.labelsFor('uid-5') !== undefined, 10_000, 'a pod added after the reconnect', 10);
   t.equal(watcher.size, 2);
   t.equal(watcher.labelsFor('uid-4'), undefined);
 });
@@ -75,10 +68,10 @@ t.test('an API server that fails is retried; until then targets cannot be matche
   api.putPod(shop('shop-1', 'uid-1', { app: 'shop' }));
   api.failLists(500, 503);
   watcher.start();
-  await until(() => watcher.notReadyReason().includes('cannot be listed'), 'the error');
+  await waitFor(() => watcher.notReadyReason().includes('cannot be listed'), 10_000, 'the error', 10);
   const finder = new TargetFinder({ listContainers: async () => [] }, watcher);
   await t.rejects(finder.find({ namespace: 'shop' }), { code: 'KUBERNETES_API_ERROR', message: /cannot be listed/ });
-  await until(() => watcher.ready(), 'the list after retries');
+  await waitFor(() => watcher.ready(), 10_000, 'the list after retries', 10);
   t.same(watcher.labelsFor('uid-1'), { app: 'shop' });
   t.same(await finder.find({ namespace: 'shop' }), []);
 });
@@ -111,7 +104,7 @@ t.test('schedules match the labels the API server has', async (t) => {
   api.putPod(shop('shop-1', 'uid-1', { app: 'shop', tier: 'web' }));
   api.putPod(shop('shop-2', 'uid-2', { app: 'shop', tier: 'api' }));
   watcher.start();
-  await until(() => watcher.ready(), 'the list');
+  await waitFor(() => watcher.ready(), 10_000, 'the list', 10);
   const containers = [
     container('a1', 'shop-1', 'uid-1', 'app'),
     container('a2', 'shop-1', 'uid-1', 'sidecar'),

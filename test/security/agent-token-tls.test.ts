@@ -1,22 +1,21 @@
 // `podflame-agent` flags from outside: `--auth none` off loopback refuses to start, `--auth token` checks a token
-// file's tokens, `--tls-cert/--tls-key` serve HTTPS that the CLI verifies with `--ca-file`, and `--rate-limit` gives
+// file's tokens, `--tls-cert/--tls-key` serve HTTPS that the DIST_CLI verifies with `--ca-file`, and `--rate-limit` gives
 // each caller a bucket of requests per minute (429 RATE_LIMITED with Retry-After).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { Agent as UndiciAgent, request } from 'undici';
 import { requireDockerEnv } from '../helpers/docker-env.js';
 import { JvmContainers } from '../helpers/jvm-containers.js';
 import { runAgentToExit, startAgentProcess } from '../helpers/agent-process.js';
-import { eventually } from './capture-watch.js';
 import { makeTestPki } from './tls-material.js';
+import { waitFor } from '../helpers/wait-for.js';
+import { DIST_CLI } from '../helpers/built.js';
 
 t.setTimeout(240_000);
 
-const CLI = fileURLToPath(new URL('../../dist/client/cli/main.js', import.meta.url));
 const ALICE = 'alice-0123456789abcdef0123';
 const CAROL = 'carol-0123456789abcdef0123';
 const dir = mkdtempSync(join(tmpdir(), 'podflame-token-tls-'));
@@ -126,18 +125,18 @@ if (env) {
     t.equal(ok.status, 200);
     t.ok((JSON.parse(ok.text) as { items: { containerId: string }[] }).items.some((i) => i.containerId === shell.id));
     // The line is written as the answer finishes; the child's stdout may arrive a moment after the answer.
-    await eventually('the request log line', async () => agent.logs.some((l) => l.user === 'alice'));
+    await waitFor(async () => agent.logs.some((l) => l.user === 'alice'), 30_000, 'the request log line', 200);
     const line = agent.logs.find((l) => l.msg === 'request' && l.user === 'alice' && l.path === '/v1/targets');
     t.equal(line?.auth, 'token');
     t.same(line?.groups, ['profilers']);
   });
 
-  t.test('the CLI verifies the agent with --ca-file and sends --token-file', async (t) => {
+  t.test('the DIST_CLI verifies the agent with --ca-file and sends --token-file', async (t) => {
     const out = join(dir, 'shell.folded');
     const cli = (extra: string[]) =>
       new Promise<{ code: number | null; stderr: string }>((resolve) => {
         const child = spawn(process.execPath, [
-          CLI,
+          DIST_CLI,
           'profile',
           '--agent',
           agent.url,

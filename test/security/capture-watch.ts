@@ -52,13 +52,3 @@ export async function captureContainersOf(docker: Docker, nodeName: string): Pro
   const list = await docker.listContainers({ all: true, filters: { label: [CAPTURE_LABELS.owner] } });
   return list.filter((c) => (c.Labels[CAPTURE_LABELS.agentInstance] ?? '').startsWith(`${nodeName}.`)).map((c) => c.Id);
 }
-
-/** Waits until the condition holds (polling), or throws after timeoutMs. */
-export async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}

@@ -6,6 +6,7 @@ import { Registry } from 'prom-client';
 import { ProfileStore, type NewProfile } from '../../agent/store/profile-store.js';
 import { serializeFolded, totalSamples, type FoldedStacks } from '../../shared/folded.js';
 import { fixtureStacks } from '../history/fixtures.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const T0 = Date.parse('2025-11-27T10:00:00Z');
 
@@ -143,7 +144,7 @@ t.test('retention by age runs on every write and on the timer', async (t) => {
   t.notOk(store.get(old.id), 'removed after the next write');
   now = T0 + 3601_000;
   // Only the timer can notice now: wait until it has.
-  while (store.get(fresh.id)) await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => !store.get(fresh.id), 10_000, 'the retention timer to remove the profile', 10);
   t.equal(store.list().length, 1);
   t.match(await registry.metrics(), /podflame_store_evictions_total\{reason="age"\} 2/);
 });

@@ -11,8 +11,9 @@ import type { Test } from 'tap';
 import { parseFolded } from '../../shared/folded.js';
 import type { StoredProfile } from '../../shared/history.js';
 import { hexId, podContainer } from '../agent/fake-runtime.js';
-import { call, waitFor } from '../agent/http.js';
+import { call } from '../agent/http.js';
 import { startHistoryAgent, type HistoryAgent } from '../history/agent-harness.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures');
 /** `perf script` of Shop.java after its "release" (`Shop.checkout`, `Shop.inventory`, ...). */

@@ -19,8 +19,9 @@ import {
 import type { ProfileMetadata, ResolvedTarget } from '../../shared/api.js';
 import { PodflameError } from '../../shared/errors.js';
 import { FakeRuntime, hexId, podContainer } from '../agent/fake-runtime.js';
-import { call, memoryLogger, testConfig, waitFor } from '../agent/http.js';
+import { call, memoryLogger, testConfig } from '../agent/http.js';
 import { PERF_SCRIPT, addContainer, profileOnDemand, startHistoryAgent, storeProfile } from './fixture-agent.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const shop = { uid: '3f1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c', name: 'shop-7d9f', namespace: 'shop' };
 const billing = { uid: '9a8f1d2e-5b7d-4c1e-3f1c-2a9e3f4a5b6c', name: 'billing-0', namespace: 'billing' };

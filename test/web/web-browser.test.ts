@@ -19,9 +19,10 @@ import { DockerRuntime } from '../../agent/runtime/docker-runtime.js';
 import { captureThrough } from '../../agent/schedules/capture-adapter.js';
 import { ContinuousProfiling } from '../../agent/schedules/continuous-profiling.js';
 import type { StoredProfile } from '../../shared/history.js';
-import { memoryLogger, testConfig, waitFor } from '../agent/http.js';
+import { memoryLogger, testConfig } from '../agent/http.js';
 import { requireDockerEnv } from '../helpers/docker-env.js';
 import { JvmContainers, type StartedContainer } from '../helpers/jvm-containers.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 t.setTimeout(300_000);
 
@@ -43,16 +44,6 @@ async function api(url: string, method: string, path: string, body?: unknown) {
   }
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   return { status: res.status, headers: res.headers, text, json: json as any };
-}
-
-async function until<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
 }
 
 /** Waits for the viewer's iframe to hold a drawn graph; returns its frame. */
@@ -175,10 +166,15 @@ if (env && requireChromium(t, 'the web page test')) {
     const schedule = { namespace: pod.namespace, durationSeconds: 1, frequencyHz: 99 };
     const put = await api(url, 'PUT', '/v1/schedules/web-schedule', { cron: '*/3 * * * * *', ...schedule });
     t.equal(put.status, 201, put.text);
-    await until('the first scheduled run', 120_000, async () => {
-      const s = (await api(url, 'GET', '/v1/schedules/web-schedule')).json;
-      return s?.lastRun && !s.running ? s : undefined;
-    });
+    await waitFor(
+      async () => {
+        const s = (await api(url, 'GET', '/v1/schedules/web-schedule')).json;
+        return s?.lastRun && !s.running ? s : undefined;
+      },
+      120_000,
+      'the first scheduled run',
+      1000,
+    );
     t.equal((await api(url, 'PUT', '/v1/schedules/web-schedule', { cron: '0 0 1 1 *', ...schedule })).status, 200);
     const stored = (await api(url, 'GET', '/v1/profiles')).json.items as StoredProfile[];
     t.ok(stored.length >= 1, `${stored.length} stored profiles`);

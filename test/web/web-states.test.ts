@@ -11,8 +11,9 @@ import { Agent } from '../../agent/agent.js';
 import { historyRouter } from '../../agent/server/routes/history.js';
 import { PodflameError } from '../../shared/errors.js';
 import { FakeRuntime, hexId, podContainer } from '../agent/fake-runtime.js';
-import { call, memoryLogger, testConfig, waitFor } from '../agent/http.js';
+import { call, memoryLogger, testConfig } from '../agent/http.js';
 import { PERF_SCRIPT } from './fixture-agent.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const pod = { uid: '3f1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c', name: 'shop-1', namespace: 'shop' };
 
