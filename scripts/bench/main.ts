@@ -3,7 +3,10 @@
  * floor (a Node process that only reads the bytes and counts lines) and the perl scripts' reference figures.
  * Prints a table; the targets are reported as PASS/MISS, never asserted (absolute times drift on shared machines).
  *
- * usage: npm run bench [-- --runs N] [-- --input FILE[.gz]] [-- --keep] [-- --skip-agent]
+ * Then "store at scale" (store-at-scale.ts): a week of stored profiles queried through a real agent.
+ *
+ * usage: npm run bench [-- --runs N] [-- --input FILE[.gz]] [-- --keep] [-- --skip-agent] [-- --skip-store]
+ *        npm run bench -- --store-only    (only the store section)
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -13,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { doubleInput, prepareInput } from './input.js';
 import { GNU_TIME, median, runMeasured, type Measured } from './measure.js';
 import { agentOverhead } from './agent-overhead.js';
+import { storeAtScale } from './store-at-scale.js';
 
 /**
  * The perl scripts on ../shared/bench/java-javac.perf.txt.gz, from ../shared/bench/README.md ("Reference figures"):
@@ -43,6 +47,8 @@ const { values: flags } = parseArgs({
     input: { type: 'string' },
     keep: { type: 'boolean', default: false },
     'skip-agent': { type: 'boolean', default: false },
+    'skip-store': { type: 'boolean', default: false },
+    'store-only': { type: 'boolean', default: false },
   },
 });
 const runs = Number(flags.runs);
@@ -155,6 +161,14 @@ const startLoad = loadavg()[0] as number;
 const scratch = mkdtempSync(join(tmpdir(), 'podflame-bench-'));
 try {
   log(`scratch folder ${scratch}${flags.keep ? ' (kept)' : ''}`);
+  if (!flags['store-only']) await collapseAndRender();
+  if (!flags['skip-store']) process.stdout.write(`\n${await storeAtScale({ root, scratch, runs, log })}\n`);
+} finally {
+  if (!flags.keep) rmSync(scratch, { recursive: true, force: true });
+}
+
+/** The collapse and render steps, then the agent's request overhead. */
+async function collapseAndRender(): Promise<void> {
   const input = await prepareInput(root, scratch, log, flags.input);
   const input2x = await doubleInput(input, scratch);
   const folded1x = join(scratch, 'collapsed-1x.folded');
@@ -277,6 +291,4 @@ try {
   process.stdout.write(`${out.join('\n')}\n`);
 
   if (!flags['skip-agent']) process.stdout.write(`\n${await agentOverhead({ root, scratch, runs, log })}\n`);
-} finally {
-  if (!flags.keep) rmSync(scratch, { recursive: true, force: true });
 }

@@ -56,8 +56,20 @@ t.test('put, list and read back a real capture', async (t) => {
     `blocks/20251127/hour-20251127T10-${seriesHash(seriesKey(meta))}.rollup`,
     'blocks/20251127/stacks.dict',
   ]);
-  const dictionary = (await readFile(join(dir, 'blocks/20251127/stacks.dict'), 'utf8')).split('\n');
-  t.same(dictionary.slice(0, -1).sort(), [...before.keys()].sort(), 'each stack once in the dictionary');
+  // Frames once, then stacks as frame IDs: `f NAME` lines and `s ID,ID,…` lines (base 36).
+  const lines = (await readFile(join(dir, 'blocks/20251127/stacks.dict'), 'utf8')).split('\n').slice(0, -1);
+  const frames = lines.filter((l) => l.startsWith('f ')).map((l) => l.slice(2));
+  const stacks = lines
+    .filter((l) => l.startsWith('s '))
+    .map((l) =>
+      l
+        .slice(2)
+        .split(',')
+        .map((id) => frames[parseInt(id, 36)])
+        .join(';'),
+    );
+  t.same(frames.sort(), [...new Set([...before.keys()].flatMap((k) => k.split(';')))].sort(), 'each frame once');
+  t.same(stacks.sort(), [...before.keys()].sort(), 'each stack once, as frame IDs');
   t.same(JSON.parse(await readFile(join(dir, `blocks/20251127/${meta.id}.json`), 'utf8')), meta);
   t.equal(meta.bytes, (await readFile(join(dir, `blocks/20251127/${meta.id}.pairs`))).length);
   t.ok(meta.bytes < gzipSync(serializeFolded(before)).length, 'pairs are smaller than format 1 gzip folded text');
@@ -190,6 +202,7 @@ t.test('retention by age runs on every write and on the timer', async (t) => {
   now = T0 + 3601_000;
   // Only the timer can notice now: wait until it has.
   while (store.get(fresh.id)) await new Promise((r) => setTimeout(r, 10));
+  await store.enforceRetention(); // queued after the timer's pass: its file removals and rollup updates are done
   t.equal(store.list().length, 1);
   t.match(await registry.metrics(), /podflame_store_evictions_total\{reason="age"\} 2/);
 });
