@@ -11,6 +11,8 @@ export function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
+const NON_ASCII = /[\u0080-\uffff]/;
+
 /**
  * Strings in byte order (`compareBytes`), fast: JavaScript's own sort compares UTF-16 code units, which is the byte
  * order of UTF-8 for ASCII, so only a list holding other characters pays for encoding, and then each string once
@@ -18,7 +20,7 @@ export function compareBytes(a: string, b: string): number {
  */
 export function sortBytewise(strings: Iterable<string>): string[] {
   const list = [...strings];
-  if (list.every((s) => !/[^\x00-\x7f]/.test(s))) return list.sort();
+  if (!list.some((s) => NON_ASCII.test(s))) return list.sort();
   return list
     .map((s) => ({ s, b: Buffer.from(s, 'utf8') }))
     .sort((x, y) => Buffer.compare(x.b, y.b))
