@@ -441,7 +441,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     flag: 'store-max-bytes',
     env: ['PODFLAME_STORE_MAX_BYTES'],
     placeholder: 'BYTES',
-    description: 'compressed bytes the profile store keeps; the oldest profiles go beyond it (e.g. 2GiB)',
+    description: 'bytes of profile data the profile store keeps; the oldest profiles go beyond it (e.g. 2GiB)',
     parse: parseBytes,
   }),
   option({

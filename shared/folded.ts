@@ -11,9 +11,25 @@ export function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * Strings in byte order (`compareBytes`), fast: JavaScript's own sort compares UTF-16 code units, which is the byte
+ * order of UTF-8 for ASCII, so only a list holding other characters pays for encoding, and then each string once
+ * (a comparator that encodes both sides costs a merged week's graph a few hundred milliseconds).
+ */
+export function sortBytewise(strings: Iterable<string>): string[] {
+  const list = [...strings];
+  if (!list.some((s) => NON_ASCII.test(s))) return list.sort();
+  return list
+    .map((s) => ({ s, b: Buffer.from(s, 'utf8') }))
+    .sort((x, y) => Buffer.compare(x.b, y.b))
+    .map((x) => x.s);
+}
+
 /** Serializes in sorted order so that the same stacks always give the same bytes. */
 export function serializeFolded(stacks: FoldedStacks): string {
-  const keys = [...stacks.keys()].sort(compareBytes);
+  const keys = sortBytewise(stacks.keys());
   let out = '';
   for (const k of keys) out += `${k} ${stacks.get(k)}\n`;
   return out;

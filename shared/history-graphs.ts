@@ -3,7 +3,7 @@
  * agent's folded answer): a merged flame graph as SVG, folded text or pprof, and a differential graph of a base
  * range against a target range, normalized, as SVG or as difffolded's two-column text.
  */
-import { compareBytes, serializeFolded, totalSamples, type FoldedStacks } from './folded.js';
+import { serializeFolded, sortBytewise, totalSamples, type FoldedStacks } from './folded.js';
 import { renderFlameGraph } from './render/index.js';
 import { diffFolded, serializeDiff } from './diff/diff-folded.js';
 import { toPprof } from './export/pprof.js';
@@ -15,7 +15,7 @@ export interface GraphAnswer {
 }
 
 function* foldedLines(stacks: FoldedStacks): Generator<string> {
-  for (const stack of [...stacks.keys()].sort(compareBytes)) yield `${stack} ${stacks.get(stack)}`;
+  for (const stack of sortBytewise(stacks.keys())) yield `${stack} ${stacks.get(stack)}`;
 }
 
 /** What was merged, for titles and pprof. */
@@ -121,12 +121,12 @@ export function renderDiffGraph(
   o: DiffGraphOptions,
 ): GraphAnswer {
   const diff = diffFolded(foldedLines(base), foldedLines(target), { normalize: o.normalize ?? true });
-  const text = serializeDiff(diff);
-  if (format === 'folded') return { contentType: 'text/plain; charset=utf-8', body: text };
+  if (format === 'folded') return { contentType: 'text/plain; charset=utf-8', body: serializeDiff(diff) };
+  // The lines serializeDiff would join, without the text: a week's diff is megabytes of it.
   return {
     contentType: 'image/svg+xml; charset=utf-8',
     body: renderFlameGraph(
-      text.split('\n').filter((l) => l !== ''),
+      diff.stacks.map((s) => s.line),
       { countname: 'samples', title: o.title, subtitle: o.subtitle },
     ).svg,
   };

@@ -3,7 +3,7 @@
  * name in the same directory, are flushed to disk, and only then renamed into place (rename is atomic within one
  * file system); the directory is flushed too, so that the rename itself survives a power cut, not only a kill -9.
  */
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, rename, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
@@ -51,5 +51,20 @@ export async function removeIfPresent(path: string): Promise<void> {
     await unlink(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/**
+ * Replaces `dir/name` atomically but without fsync: for derived files (rollups) that carry their own check and are
+ * rebuilt when found damaged, so that a power cut may cost a rebuild but never a wrong answer.
+ */
+export async function writeFileReplacing(dir: string, name: string, data: Uint8Array): Promise<void> {
+  const temp = join(dir, `${TEMP_PREFIX}${name}-${randomBytes(4).toString('hex')}`);
+  try {
+    await writeFile(temp, data, { mode: 0o640, flag: 'wx' });
+    await rename(temp, join(dir, name));
+  } catch (err) {
+    await unlink(temp).catch(() => undefined);
+    throw err;
   }
 }

@@ -1,19 +1,16 @@
 /**
- * Merges stored profiles into one set of folded stacks. Counts add up: the merged total is the sum of the merged
- * profiles' samples. A profile that retention removes while the merge runs is left out (and not counted).
+ * The reference merge: stored profiles read one by one and their folded stacks added up, as every query did before
+ * rollups (format 1). Counts add up: the merged total is the sum of the merged profiles' samples. A profile that
+ * retention removes while the merge runs is left out (and not counted). Queries use ProfileStore.merge (rollups);
+ * the tests hold its answers to this one's, byte for byte.
  */
 import { mergeFolded, type FoldedStacks } from '../../shared/folded.js';
 import { PodflameError } from '../../shared/errors.js';
 import type { StoredProfile } from '../../shared/history.js';
+import type { MergedProfiles } from './block-merge.js';
 
 export interface StackReader {
   readStacks(id: string): Promise<FoldedStacks>;
-}
-
-export interface MergedProfiles {
-  stacks: FoldedStacks;
-  /** The profiles actually merged. */
-  items: StoredProfile[];
 }
 
 export async function mergeStoredProfiles(

@@ -1,38 +1,75 @@
 /**
- * The node-local profile store: one gzip-compressed folded file and one JSON metadata file per profile, flat in one
- * directory. Files, not SQLite: nothing native to install, and every write is a plain atomic rename.
+ * The node-local profile store, laid out for queries (format 2, see block-layout.ts): one block per UTC day, in it a
+ * stack dictionary, each profile as (stack ID, count) pairs with a JSON metadata file, and hour and day rollups per
+ * series maintained as profiles arrive and leave. A merge over a week then reads a few rollups, not every profile.
+ * A store of format 1 (one gzip folded file per profile) is migrated at start (migration.ts).
  *
- * Crash safety: the folded file is written (temp name, fsync, rename, fsync dir) before its metadata, and the
- * metadata file is the commit marker — a profile exists once its `<id>.json` does. Removal deletes the marker first.
- * So a kill -9 at any point leaves at most a temp file or a folded file without metadata, and `start()` removes both.
+ * Files, not SQLite: no binding for Node 20 installs here without an install script (npm blocks them), Node 20 has
+ * no node:sqlite, and what a query needs — sums of pairs by stack ID — is a loop over a few buffers.
+ *
+ * Crash safety, as in format 1: a profile's data and its dictionary lines are durable before its metadata file, the
+ * commit marker; removal deletes the marker first. So a kill -9 at any point leaves at most temp files, a data file
+ * without a marker, unreferenced dictionary lines or a partial last one, and rollups whose members differ from the
+ * committed profiles: `start()` removes the first two, cuts the partial line, and rebuilds such rollups. A query
+ * never uses a rollup whose members are not exactly the profiles it selected (query-plan.ts).
  */
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
-import { gunzip, gzip } from 'node:zlib';
-import { z } from 'zod';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { PodflameError } from '../../shared/errors.js';
-import { parseFolded, serializeFolded, totalSamples, type FoldedStacks } from '../../shared/folded.js';
+import { totalSamples, type FoldedStacks } from '../../shared/folded.js';
 import type { HistoryFilter, StoredProfile } from '../../shared/history.js';
 import { matchesLabels, parseLabelSelector } from '../../shared/label-selector.js';
 import type { CaptureWarning } from '../../shared/api.js';
-import { TEMP_PREFIX, removeIfPresent, writeFileDurable, fsyncDirectory } from './durable-file.js';
+import { TEMP_PREFIX, fsyncDirectory, removeIfPresent, writeFileDurable, writeFileReplacing } from './durable-file.js';
 import { selectEvictions, type EvictionReason, type RetentionPolicy } from './retention.js';
+import {
+  BLOCKS_DIR,
+  FORMAT_FILE,
+  META_SUFFIX,
+  PAIRS_SUFFIX,
+  STORE_FORMAT,
+  blockDir,
+  blockOf,
+  idOfFile,
+  isBlockName,
+  isProfileId,
+  newProfileId,
+} from './block-layout.js';
+import { readMetadataFile, serializeMetadata } from './metadata-file.js';
+import { DICTIONARY_FILE, StackDictionary } from './stack-dictionary.js';
+import { DictionaryCache } from './dictionary-cache.js';
+import { ByteReader, addPairs, encodePairs, type PairCounts } from './pairs-codec.js';
+import {
+  LEVEL_MS,
+  ROLLUP_SUFFIX,
+  bucketStart,
+  decodeRollup,
+  decodeRollupHeader,
+  encodeRollup,
+  rollupFileName,
+  sameMembers,
+  seriesKey,
+  type RollupLevel,
+} from './rollup-file.js';
+import { planSeries } from './query-plan.js';
+import { addProfile, mergeProfiles, sumBlock, type BlockFiles, type MergedProfiles } from './block-merge.js';
+import { SerialQueue } from './serial-queue.js';
+import { migrateFormat1 } from './migration.js';
 
-const gzipAsync = promisify(gzip);
-const gunzipAsync = promisify(gunzip);
+export { isProfileId };
 
 export interface ProfileStoreOptions {
   /** Directory of the profiles; created when missing. Required. */
   dir: string;
   /** Profiles whose start is older than this are removed (unless their schedule sets its own). Default 7 days. */
   maxAgeSeconds?: number;
-  /** Compressed bytes kept in all; beyond it the oldest profiles are removed. Default 1 GiB. */
+  /** Bytes of profile data (`<id>.pairs`) kept in all; beyond it the oldest profiles are removed. Default 1 GiB. */
   maxTotalBytes?: number;
   /** Retention also runs on this interval, besides after every write. Default 60 000 ms. */
   sweepIntervalMs?: number;
+  /** Blocks (days) whose stack dictionaries stay in memory, least recently used evicted first. Default 10. */
+  cachedBlocks?: number;
   /** Clock in ms since the epoch. Default `Date.now`. */
   now?: () => number;
   /** Where the store's metrics are registered; none when absent. */
@@ -43,6 +80,7 @@ export const DEFAULT_PROFILE_STORE_OPTIONS = Object.freeze({
   maxAgeSeconds: 7 * 86400,
   maxTotalBytes: 1024 ** 3,
   sweepIntervalMs: 60_000,
+  cachedBlocks: 10,
   now: Date.now,
 });
 
@@ -66,53 +104,26 @@ export interface NewProfile {
   stacks: FoldedStacks;
 }
 
-const ID = /^\d{8}T\d{6}Z-[0-9a-f]{8}$/;
-const META_SUFFIX = '.json';
-const DATA_SUFFIX = '.folded.gz';
-
-const StoredProfileSchema = z.object({
-  id: z.string().regex(ID),
-  namespace: z.string(),
-  pod: z.string(),
-  container: z.string(),
-  node: z.string(),
-  start: z.string().datetime(),
-  durationSeconds: z.number().positive(),
-  frequencyHz: z.number().positive(),
-  // Metadata written before the option existed has none: those captures had no inlined frames.
-  java: z.object({ inlined: z.boolean() }).default({ inlined: false }),
-  samples: z.number().nonnegative(),
-  warnings: z.array(z.object({ code: z.string(), message: z.string(), pid: z.number().optional() })),
-  schedule: z.string().nullable(),
-  podUid: z.string().nullable(),
-  containerId: z.string().nullable(),
-  labels: z.record(z.string()),
-  bytes: z.number().int().nonnegative(),
-});
-
-export function isProfileId(id: string): boolean {
-  return ID.test(id);
-}
-
-function newId(startMs: number): string {
-  const iso = new Date(startMs).toISOString(); // 2025-11-27T04:00:00.000Z
-  const compact = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
-  return `${compact}-${randomBytes(4).toString('hex')}`;
-}
-
 interface StoreMetrics {
   evictions: Counter<'reason'>;
   writes: Counter<'outcome'>;
   recovered: Counter<'kind'>;
+  rollupWrites: Counter<'outcome'>;
 }
 
-/** What `start()` cleaned up after an earlier process (for logs and tests). */
+/** What `start()` cleaned up after an earlier process, and migrated (for logs and tests). */
 export interface RecoveryReport {
   profiles: number;
   tempFilesRemoved: number;
   orphanDataRemoved: number;
   invalidMetadataRemoved: number;
+  /** Profiles of a format 1 store converted to this format. */
+  migrated: number;
+  /** Rollups written at start because they were missing or did not match their profiles. */
+  rollupsRebuilt: number;
 }
+
+const ROLLUP_LEVELS: readonly RollupLevel[] = ['hour', 'day']; // hours first: a day is rebuilt from its hours
 
 export class ProfileStore {
   readonly dir: string;
@@ -121,9 +132,14 @@ export class ProfileStore {
   private readonly sweepIntervalMs: number;
   private readonly now: () => number;
   private readonly index = new Map<string, StoredProfile>();
+  /** Per block: rollup file name → its members, as on disk. */
+  private readonly rollups = new Map<string, Map<string, string[]>>();
+  private readonly dictionaries: DictionaryCache;
+  private readonly writes = new SerialQueue();
   private readonly scheduleMaxAge = new Map<string, number>();
   private readonly pending = new Set<Promise<unknown>>();
   private readonly metrics: StoreMetrics | undefined;
+  private readonly files: BlockFiles;
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
   private started = false;
@@ -134,6 +150,7 @@ export class ProfileStore {
     this.maxAgeSeconds = options.maxAgeSeconds ?? DEFAULT_PROFILE_STORE_OPTIONS.maxAgeSeconds;
     this.maxTotalBytes = options.maxTotalBytes ?? DEFAULT_PROFILE_STORE_OPTIONS.maxTotalBytes;
     this.sweepIntervalMs = options.sweepIntervalMs ?? DEFAULT_PROFILE_STORE_OPTIONS.sweepIntervalMs;
+    const cachedBlocks = options.cachedBlocks ?? DEFAULT_PROFILE_STORE_OPTIONS.cachedBlocks;
     this.now = options.now ?? DEFAULT_PROFILE_STORE_OPTIONS.now;
     if (typeof this.dir !== 'string' || this.dir === '') {
       throw new PodflameError('CONFIG_INVALID', 'the profile store needs a data directory (--data-dir DIR)');
@@ -143,6 +160,15 @@ export class ProfileStore {
         details: { maxAgeSeconds: this.maxAgeSeconds, maxTotalBytes: this.maxTotalBytes },
       });
     }
+    if (!Number.isInteger(cachedBlocks) || cachedBlocks < 1) {
+      throw new PodflameError('CONFIG_INVALID', `cachedBlocks must be a positive integer, got ${cachedBlocks}`);
+    }
+    this.dictionaries = new DictionaryCache((block) => blockDir(this.dir, block), cachedBlocks);
+    this.files = {
+      read: (block, name) => this.readBlockFile(block, name),
+      dictionary: (block) => this.dictionaries.get(block),
+      rollups: (block, file) => this.rollups.get(block)?.get(file),
+    };
     this.metrics = options.registry ? this.registerMetrics(options.registry) : undefined;
   }
 
@@ -159,7 +185,7 @@ export class ProfileStore {
     });
     new Gauge({
       name: 'podflame_store_bytes',
-      help: 'Compressed bytes of the profiles in the node-local store',
+      help: 'Bytes of profile data in the node-local store (without dictionaries and rollups)',
       registers: [registry],
       collect() {
         this.set(store.totalBytes());
@@ -184,25 +210,51 @@ export class ProfileStore {
         labelNames: ['kind'] as const,
         registers: [registry],
       }),
+      rollupWrites: new Counter({
+        name: 'podflame_store_rollup_writes_total',
+        help: 'Rollups written, by outcome (ok, error: queries read the profiles instead until the next start)',
+        labelNames: ['outcome'] as const,
+        registers: [registry],
+      }),
     };
   }
 
-  /** Loads the index from disk, removing what interrupted writes left; starts the retention timer. */
+  /** Loads the index from disk, migrating a format 1 store and repairing interrupted writes; starts retention. */
   async start(): Promise<RecoveryReport> {
     if (this.started) throw new PodflameError('INTERNAL', 'profile store started twice');
     this.started = true;
     try {
-      await mkdir(this.dir, { recursive: true, mode: 0o750 });
+      await mkdir(join(this.dir, BLOCKS_DIR), { recursive: true, mode: 0o750 });
     } catch (err) {
       throw new PodflameError(
         'CONFIG_INVALID',
         `cannot create the data directory ${this.dir}: ${(err as Error).message}`,
-        {
-          cause: err,
-        },
+        { cause: err },
       );
     }
-    const report = await this.recover();
+    const report: RecoveryReport = {
+      profiles: 0,
+      tempFilesRemoved: 0,
+      orphanDataRemoved: 0,
+      invalidMetadataRemoved: 0,
+      migrated: 0,
+      rollupsRebuilt: 0,
+    };
+    await this.recoverBlocks(report);
+    const migration = await migrateFormat1(this.dir, {
+      has: (id) => this.index.has(id),
+      commit: (id, fields, stacks) => this.commitNow(id, fields, stacks),
+    });
+    report.migrated = migration.migrated;
+    report.tempFilesRemoved += migration.tempFilesRemoved;
+    report.orphanDataRemoved += migration.orphanDataRemoved;
+    report.invalidMetadataRemoved += migration.invalidMetadataRemoved;
+    this.countRecovered('temp_file', migration.tempFilesRemoved);
+    this.countRecovered('orphan_data', migration.orphanDataRemoved);
+    this.countRecovered('invalid_metadata', migration.invalidMetadataRemoved);
+    report.rollupsRebuilt = await this.reconcileRollups();
+    report.profiles = this.index.size;
+    await writeFileDurable(this.dir, FORMAT_FILE, `${STORE_FORMAT}\n`);
     await this.enforceRetention();
     this.timer = setInterval(() => {
       void this.enforceRetention().catch(() => undefined);
@@ -211,67 +263,104 @@ export class ProfileStore {
     return report;
   }
 
-  private async recover(): Promise<RecoveryReport> {
-    const report: RecoveryReport = {
-      profiles: 0,
-      tempFilesRemoved: 0,
-      orphanDataRemoved: 0,
-      invalidMetadataRemoved: 0,
-    };
-    const names = await readdir(this.dir);
-    // Only names of our own shape are touched: anything else in the directory is not the store's to remove.
-    const ours = (name: string, suffix: string) => name.endsWith(suffix) && ID.test(name.slice(0, -suffix.length));
-    const dataFiles = new Set(names.filter((n) => ours(n, DATA_SUFFIX)));
-    let changed = false;
-    for (const name of names) {
-      if (name.startsWith(TEMP_PREFIX)) {
-        await removeIfPresent(join(this.dir, name));
-        report.tempFilesRemoved++;
-        this.metrics?.recovered.inc({ kind: 'temp_file' });
-        changed = true;
-      }
-    }
-    for (const name of names.filter((n) => ours(n, META_SUFFIX)).sort()) {
-      const id = name.slice(0, -META_SUFFIX.length);
-      const meta = await this.readMetadataFile(id);
-      const dataName = `${id}${DATA_SUFFIX}`;
-      const dataSize = await stat(join(this.dir, dataName)).then(
-        (s) => s.size,
-        () => -1,
-      );
-      if (!meta || dataSize !== meta.bytes) {
-        // Cannot come from our own writes (the data is complete before its marker); a damaged or foreign file.
-        await removeIfPresent(join(this.dir, name));
-        await removeIfPresent(join(this.dir, dataName));
-        dataFiles.delete(dataName);
-        report.invalidMetadataRemoved++;
-        this.metrics?.recovered.inc({ kind: 'invalid_metadata' });
-        changed = true;
-        continue;
-      }
-      dataFiles.delete(dataName);
-      this.index.set(id, meta);
-      report.profiles++;
-    }
-    for (const dataName of dataFiles) {
-      await removeIfPresent(join(this.dir, dataName));
-      report.orphanDataRemoved++;
-      this.metrics?.recovered.inc({ kind: 'orphan_data' });
-      changed = true;
-    }
-    if (changed) await fsyncDirectory(this.dir);
-    return report;
+  private countRecovered(kind: string, n: number): void {
+    if (n > 0) this.metrics?.recovered.inc({ kind }, n);
   }
 
-  private async readMetadataFile(id: string): Promise<StoredProfile | undefined> {
-    if (!ID.test(id)) return undefined;
+  /** Reads every block: leftovers removed, partial dictionary lines cut, profiles indexed, rollups' members noted. */
+  private async recoverBlocks(report: RecoveryReport): Promise<void> {
+    const blocksDir = join(this.dir, BLOCKS_DIR);
+    for (const block of (await readdir(blocksDir)).filter(isBlockName).sort()) {
+      const dir = blockDir(this.dir, block);
+      const names = await readdir(dir);
+      await StackDictionary.load(join(dir, DICTIONARY_FILE), { repair: true });
+      const dataFiles = new Set(names.filter((n) => idOfFile(n, PAIRS_SUFFIX) !== undefined));
+      let changed = false;
+      const remove = async (name: string, kind: 'temp_file' | 'orphan_data' | 'invalid_metadata' | 'rollup') => {
+        await removeIfPresent(join(dir, name));
+        if (kind !== 'rollup') this.countRecovered(kind, 1);
+        changed = true;
+      };
+      for (const name of names.filter((n) => n.startsWith(TEMP_PREFIX))) {
+        await remove(name, 'temp_file');
+        report.tempFilesRemoved++;
+      }
+      for (const name of names.sort()) {
+        const id = idOfFile(name, META_SUFFIX);
+        if (id === undefined) continue;
+        const meta = await readMetadataFile(join(dir, name), id);
+        const dataName = `${id}${PAIRS_SUFFIX}`;
+        const dataSize = await stat(join(dir, dataName)).then(
+          (s) => s.size,
+          () => -1,
+        );
+        dataFiles.delete(dataName);
+        if (!meta || dataSize !== meta.bytes || blockOf(id) !== block) {
+          // Cannot come from our own writes (the data is complete before its marker); a damaged or foreign file.
+          await remove(name, 'invalid_metadata');
+          await removeIfPresent(join(dir, dataName));
+          report.invalidMetadataRemoved++;
+          continue;
+        }
+        this.index.set(id, meta);
+      }
+      for (const dataName of dataFiles) {
+        await remove(dataName, 'orphan_data');
+        report.orphanDataRemoved++;
+      }
+      const members = new Map<string, string[]>();
+      for (const name of names.filter((n) => n.endsWith(ROLLUP_SUFFIX))) {
+        try {
+          members.set(name, decodeRollupHeader(await readFile(join(dir, name))).header.members);
+        } catch {
+          await remove(name, 'rollup'); // damaged (a power cut before it reached the disk): rebuilt below
+        }
+      }
+      this.rollups.set(block, members);
+      if (changed) await fsyncDirectory(dir);
+    }
+  }
+
+  /** Rewrites every rollup that does not sum exactly its bucket's profiles; removes those of empty buckets. */
+  private async reconcileRollups(): Promise<number> {
+    const expected = new Map<string, Map<string, { key: string; level: RollupLevel; bucketMs: number }>>();
+    for (const p of this.index.values()) {
+      const key = seriesKey(p);
+      const block = blockOf(p.id);
+      let files = expected.get(block);
+      if (!files) expected.set(block, (files = new Map()));
+      for (const level of ROLLUP_LEVELS) {
+        const bucketMs = bucketStart(Date.parse(p.start), level);
+        files.set(rollupFileName(level, bucketMs, key), { key, level, bucketMs });
+      }
+    }
+    let rebuilt = 0;
+    for (const [block, known] of this.rollups) {
+      for (const file of known.keys()) {
+        if (!expected.get(block)?.has(file)) await this.removeRollup(block, file);
+      }
+      if (!expected.has(block)) await this.removeBlockIfEmpty(block);
+    }
+    for (const level of ROLLUP_LEVELS) {
+      for (const [block, files] of expected) {
+        for (const [file, spec] of files) {
+          if (spec.level !== level) continue;
+          const members = this.membersOf(block, spec.key, level, spec.bucketMs).map((p) => p.id);
+          if (sameMembers(this.rollups.get(block)?.get(file) ?? [], members)) continue;
+          await this.refreshRollup(block, spec.key, level, spec.bucketMs);
+          rebuilt++;
+        }
+      }
+    }
+    return rebuilt;
+  }
+
+  private async readBlockFile(block: string, name: string): Promise<Buffer | undefined> {
     try {
-      const parsed = StoredProfileSchema.safeParse(
-        JSON.parse(await readFile(join(this.dir, `${id}${META_SUFFIX}`), 'utf8')),
-      );
-      return parsed.success && parsed.data.id === id ? parsed.data : undefined;
-    } catch {
-      return undefined;
+      return await readFile(join(blockDir(this.dir, block), name));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
     }
   }
 
@@ -295,33 +384,32 @@ export class ProfileStore {
   }
 
   private async write(profile: NewProfile): Promise<StoredProfile> {
-    const id = newId(profile.startMs);
+    const id = newProfileId(profile.startMs);
+    const fields = {
+      namespace: profile.namespace,
+      pod: profile.pod,
+      container: profile.container,
+      node: profile.node,
+      start: new Date(profile.startMs).toISOString(),
+      durationSeconds: profile.durationSeconds,
+      frequencyHz: profile.frequencyHz,
+      java: { inlined: profile.javaInlined ?? false },
+      samples: totalSamples(profile.stacks),
+      warnings: profile.warnings,
+      schedule: profile.schedule,
+      podUid: profile.podUid,
+      containerId: profile.containerId,
+      labels: { ...profile.labels },
+    };
+    let meta: StoredProfile;
     try {
-      const data = await gzipAsync(Buffer.from(serializeFolded(profile.stacks), 'utf8'));
-      const meta: StoredProfile = {
-        id,
-        namespace: profile.namespace,
-        pod: profile.pod,
-        container: profile.container,
-        node: profile.node,
-        start: new Date(profile.startMs).toISOString(),
-        durationSeconds: profile.durationSeconds,
-        frequencyHz: profile.frequencyHz,
-        java: { inlined: profile.javaInlined ?? false },
-        samples: totalSamples(profile.stacks),
-        warnings: profile.warnings,
-        schedule: profile.schedule,
-        podUid: profile.podUid,
-        containerId: profile.containerId,
-        labels: { ...profile.labels },
-        bytes: data.byteLength,
-      };
-      await writeFileDurable(this.dir, `${id}${DATA_SUFFIX}`, data);
-      await writeFileDurable(this.dir, `${id}${META_SUFFIX}`, `${JSON.stringify(meta)}\n`);
-      this.index.set(id, meta);
+      meta = await this.writes.run(async () => {
+        const committed = await this.commitNow(id, fields, profile.stacks);
+        // In the same turn of the queue, so that the rollups grow by exactly this profile (no rebuild).
+        await this.refreshRollupsOf([committed], committed);
+        return committed;
+      });
       this.metrics?.writes.inc({ outcome: 'ok' });
-      await this.enforceRetention();
-      return meta;
     } catch (err) {
       this.metrics?.writes.inc({ outcome: 'error' });
       throw err instanceof PodflameError
@@ -330,6 +418,162 @@ export class ProfileStore {
             cause: err,
           });
     }
+    await this.enforceRetention();
+    return meta;
+  }
+
+  /**
+   * Writes a profile's dictionary lines, data and marker, in that order; indexes it once the marker is durable.
+   * Called in the write queue's turn (put) or before the store serves anything (migration).
+   */
+  private commitNow(
+    id: string,
+    fields: Omit<StoredProfile, 'id' | 'bytes'>,
+    stacks: FoldedStacks,
+  ): Promise<StoredProfile> {
+    const block = blockOf(id);
+    return this.dictionaries.pinned(block, async (dictionary) => {
+      const dir = blockDir(this.dir, block);
+      if ((await mkdir(dir, { recursive: true, mode: 0o750 })) !== undefined) {
+        await fsyncDirectory(join(this.dir, BLOCKS_DIR));
+      }
+      if (!this.rollups.has(block)) this.rollups.set(block, new Map());
+      const pairs: PairCounts = new Map();
+      try {
+        for (const [stack, count] of stacks) {
+          const stackId = dictionary.intern(stack);
+          pairs.set(stackId, (pairs.get(stackId) ?? 0) + count);
+        }
+        await dictionary.flush();
+      } catch (err) {
+        dictionary.discardPending();
+        throw err;
+      }
+      const data = encodePairs(pairs);
+      const { namespace, pod, container, node, start, durationSeconds, frequencyHz, java, samples, warnings } = fields;
+      const { schedule, podUid, containerId, labels } = fields;
+      // The field order of format 1, so that listings read the same.
+      const meta: StoredProfile = {
+        id,
+        namespace,
+        pod,
+        container,
+        node,
+        start,
+        durationSeconds,
+        frequencyHz,
+        java,
+        samples,
+        warnings,
+        schedule,
+        podUid,
+        containerId,
+        labels,
+        bytes: data.byteLength,
+      };
+      await writeFileDurable(dir, `${id}${PAIRS_SUFFIX}`, data);
+      await writeFileDurable(dir, `${id}${META_SUFFIX}`, serializeMetadata(meta));
+      this.index.set(id, meta);
+      return meta;
+    });
+  }
+
+  /** The committed profiles of one series in one rollup bucket, sorted by ID. */
+  private membersOf(block: string, key: string, level: RollupLevel, bucketMs: number): StoredProfile[] {
+    const out: StoredProfile[] = [];
+    for (const p of this.index.values()) {
+      if (blockOf(p.id) !== block) continue;
+      const startMs = Date.parse(p.start);
+      if (startMs < bucketMs || startMs >= bucketMs + LEVEL_MS[level]) continue;
+      if (seriesKey(p) === key) out.push(p);
+    }
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Brings the hour and day rollups of these profiles' buckets up to date (after a commit or a removal). */
+  private async refreshRollupsOf(profiles: readonly StoredProfile[], added?: StoredProfile): Promise<void> {
+    for (const level of ROLLUP_LEVELS) {
+      const done = new Set<string>();
+      for (const p of profiles) {
+        const key = seriesKey(p);
+        const block = blockOf(p.id);
+        const bucketMs = bucketStart(Date.parse(p.start), level);
+        const file = rollupFileName(level, bucketMs, key);
+        if (done.has(`${block}/${file}`)) continue;
+        done.add(`${block}/${file}`);
+        try {
+          await this.refreshRollup(block, key, level, bucketMs, added);
+          this.metrics?.rollupWrites.inc({ outcome: 'ok' });
+        } catch {
+          // The profiles are committed; a rollup that failed is only unused (its members no longer match).
+          this.rollups.get(block)?.delete(file);
+          this.metrics?.rollupWrites.inc({ outcome: 'error' });
+        }
+      }
+    }
+  }
+
+  /**
+   * Rewrites one rollup to sum its bucket's committed profiles: the old rollup plus `added` when that is all that
+   * changed, else from the next finer level (a day from its hour rollups, an hour from its profiles).
+   */
+  private async refreshRollup(
+    block: string,
+    key: string,
+    level: RollupLevel,
+    bucketMs: number,
+    added?: StoredProfile,
+  ): Promise<void> {
+    const file = rollupFileName(level, bucketMs, key);
+    const items = this.membersOf(block, key, level, bucketMs);
+    if (items.length === 0) return this.removeRollup(block, file);
+    const members = items.map((p) => p.id);
+    const known = this.rollups.get(block)?.get(file);
+    let pairs: PairCounts | undefined;
+    let summed = members;
+    if (added && known && sameMembers([...known, added.id].sort(), members)) {
+      const data = await this.readBlockFile(block, file);
+      let old: ReturnType<typeof decodeRollup> | undefined;
+      try {
+        old = data && decodeRollup(data);
+      } catch {
+        old = undefined; // damaged: rebuilt below
+      }
+      if (old && sameMembers(old.header.members, known)) {
+        pairs = old.pairs;
+        if (!(await addProfile(this.files, block, added.id, pairs))) pairs = undefined;
+      }
+    }
+    if (!pairs) {
+      pairs = new Map();
+      const reads = planSeries(block, key, items, level === 'day' ? 'hour' : 'profile', this.files.rollups);
+      const merged = await sumBlock(this.files, block, reads, pairs);
+      summed = members.filter((id) => merged.has(id));
+    }
+    await writeFileReplacing(
+      blockDir(this.dir, block),
+      file,
+      encodeRollup({ series: key, level, bucketMs, members: summed }, pairs),
+    );
+    let ofBlock = this.rollups.get(block);
+    if (!ofBlock) this.rollups.set(block, (ofBlock = new Map()));
+    ofBlock.set(file, summed);
+  }
+
+  private async removeRollup(block: string, file: string): Promise<void> {
+    this.rollups.get(block)?.delete(file);
+    await removeIfPresent(join(blockDir(this.dir, block), file));
+  }
+
+  /** Removes a block without profiles: its rollups, its dictionary, the directory (unless something foreign is in it). */
+  private async removeBlockIfEmpty(block: string): Promise<void> {
+    for (const p of this.index.keys()) if (blockOf(p) === block) return;
+    const dir = blockDir(this.dir, block);
+    for (const file of this.rollups.get(block)?.keys() ?? []) await removeIfPresent(join(dir, file));
+    this.rollups.delete(block);
+    this.dictionaries.drop(block);
+    await removeIfPresent(join(dir, DICTIONARY_FILE));
+    await rmdir(dir).catch(() => undefined);
   }
 
   get(id: string): StoredProfile | undefined {
@@ -356,23 +600,26 @@ export class ProfileStore {
 
   /** The profile's folded stacks; PROFILE_NOT_FOUND when retention removed it meanwhile. */
   async readStacks(id: string): Promise<FoldedStacks> {
-    const meta = this.index.get(id);
-    if (!meta)
-      throw new PodflameError('PROFILE_NOT_FOUND', `no stored profile ${id} on this node`, { details: { id } });
-    let data: Buffer;
-    try {
-      data = await readFile(join(this.dir, `${id}${DATA_SUFFIX}`));
-    } catch (err) {
-      throw new PodflameError('PROFILE_NOT_FOUND', `stored profile ${id} was removed while being read`, {
-        cause: err,
-        details: { id },
-      });
-    }
-    const { stacks, invalidLines } = parseFolded((await gunzipAsync(data)).toString('utf8'));
-    if (invalidLines > 0) {
-      throw new PodflameError('INTERNAL', `stored profile ${id} is damaged (${invalidLines} unreadable lines)`);
-    }
+    const gone = () =>
+      new PodflameError('PROFILE_NOT_FOUND', `no stored profile ${id} on this node`, { details: { id } });
+    if (!this.index.has(id)) throw gone();
+    const block = blockOf(id);
+    const data = await this.readBlockFile(block, `${id}${PAIRS_SUFFIX}`);
+    if (!data) throw gone();
+    const pairs: PairCounts = new Map();
+    addPairs(new ByteReader(data), pairs);
+    const dictionary = await this.dictionaries.get(block);
+    const stacks: FoldedStacks = new Map();
+    for (const [stackId, count] of pairs) stacks.set(dictionary.text(stackId), count);
     return stacks;
+  }
+
+  /**
+   * The merged stacks of `items` (from `list`) and the profiles actually merged: rollups where they cover whole
+   * buckets, profiles at the edges; the same stacks and counts as merging every profile's stacks one by one.
+   */
+  merge(items: readonly StoredProfile[]): Promise<MergedProfiles> {
+    return mergeProfiles(this.files, items);
   }
 
   totalBytes(): number {
@@ -412,23 +659,34 @@ export class ProfileStore {
       schedule: p.schedule,
     }));
     const evictions = selectEvictions(items, this.policy(), this.now());
-    for (const { id, reason } of evictions) await this.remove(id, reason);
-    if (evictions.length > 0) await fsyncDirectory(this.dir);
+    if (evictions.length > 0) await this.writes.run(() => this.remove(evictions));
   }
 
-  private async remove(id: string, reason: EvictionReason | 'deleted'): Promise<void> {
-    if (!this.index.delete(id)) return;
-    if (reason !== 'deleted') this.metrics?.evictions.inc({ reason });
-    // Marker first: once it is gone the profile no longer exists, whatever happens to the data file.
-    await removeIfPresent(join(this.dir, `${id}${META_SUFFIX}`));
-    await removeIfPresent(join(this.dir, `${id}${DATA_SUFFIX}`));
+  /** Removes profiles (markers first), then updates their rollups and drops blocks left empty. */
+  private async remove(removals: readonly { id: string; reason: EvictionReason | 'deleted' }[]): Promise<void> {
+    const removed: StoredProfile[] = [];
+    for (const { id, reason } of removals) {
+      const meta = this.index.get(id);
+      if (!meta) continue;
+      this.index.delete(id);
+      removed.push(meta);
+      if (reason !== 'deleted') this.metrics?.evictions.inc({ reason });
+      const dir = blockDir(this.dir, blockOf(id));
+      // Marker first: once it is gone the profile no longer exists, whatever happens to the data file.
+      await removeIfPresent(join(dir, `${id}${META_SUFFIX}`));
+      await removeIfPresent(join(dir, `${id}${PAIRS_SUFFIX}`));
+    }
+    const blocks = new Set(removed.map((p) => blockOf(p.id)));
+    for (const block of blocks) await fsyncDirectory(blockDir(this.dir, block));
+    await this.refreshRollupsOf(removed);
+    for (const block of blocks) await this.removeBlockIfEmpty(block);
   }
 
   /** Removes one profile; false when there was none. */
   async delete(id: string): Promise<boolean> {
     this.assertOpen();
     if (!this.index.has(id)) return false;
-    await this.track(this.remove(id, 'deleted').then(() => fsyncDirectory(this.dir)));
+    await this.track(this.writes.run(() => this.remove([{ id, reason: 'deleted' }])));
     return true;
   }
 
@@ -440,5 +698,6 @@ export class ProfileStore {
     this.timer = undefined;
     await Promise.allSettled([...this.pending]);
     await this.sweeping;
+    await this.writes.idle();
   }
 }

@@ -6,7 +6,7 @@
 export interface RetentionPolicy {
   /** Profiles older than this are removed. */
   maxAgeSeconds: number;
-  /** Total compressed bytes kept; beyond it the oldest profiles go. */
+  /** Total bytes of profile data kept; beyond it the oldest profiles go. */
   maxTotalBytes: number;
   /** A schedule's own, shorter or longer, age limit (its `retention`), by schedule name. */
   scheduleMaxAgeSeconds: ReadonlyMap<string, number>;

@@ -3,10 +3,13 @@
  * floor (a Node process that only reads the bytes and counts lines) and the perl scripts' reference figures.
  * Prints a table; the targets are reported as PASS/MISS, never asserted (absolute times drift on shared machines).
  *
- * Then two sections of their own: the JIT map (podflame's JVMTI agent vs the JVM's Compiler.perfmap, jit-map.ts) and
- * the agent's request overhead (agent-overhead.ts).
+ * Then sections of their own: the JIT map (podflame's JVMTI agent vs the JVM's Compiler.perfmap, jit-map.ts), the
+ * agent's request overhead (agent-overhead.ts), and "store at scale" (store-at-scale.ts): a week of stored profiles
+ * queried through a real agent.
  *
  * usage: npm run bench [-- --runs N] [-- --input FILE[.gz]] [-- --keep] [-- --skip-jit-map] [-- --skip-agent]
+ *                      [-- --skip-store]
+ *        npm run bench -- --store-only    (only the store section)
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -17,6 +20,7 @@ import { doubleInput, prepareInput } from './input.js';
 import { GNU_TIME, median, runMeasured, type Measured } from './measure.js';
 import { agentOverhead } from './agent-overhead.js';
 import { jitMapBench } from './jit-map.js';
+import { storeAtScale } from './store-at-scale.js';
 
 /**
  * The perl scripts on ../shared/bench/java-javac.perf.txt.gz, from ../shared/bench/README.md ("Reference figures"):
@@ -48,6 +52,8 @@ const { values: flags } = parseArgs({
     keep: { type: 'boolean', default: false },
     'skip-jit-map': { type: 'boolean', default: false },
     'skip-agent': { type: 'boolean', default: false },
+    'skip-store': { type: 'boolean', default: false },
+    'store-only': { type: 'boolean', default: false },
   },
 });
 const runs = Number(flags.runs);
@@ -160,6 +166,14 @@ const startLoad = loadavg()[0] as number;
 const scratch = mkdtempSync(join(tmpdir(), 'podflame-bench-'));
 try {
   log(`scratch folder ${scratch}${flags.keep ? ' (kept)' : ''}`);
+  if (!flags['store-only']) await collapseAndRender();
+  if (!flags['skip-store']) process.stdout.write(`\n${await storeAtScale({ root, scratch, runs, log })}\n`);
+} finally {
+  if (!flags.keep) rmSync(scratch, { recursive: true, force: true });
+}
+
+/** The collapse and render steps, then the agent's request overhead. */
+async function collapseAndRender(): Promise<void> {
   const input = await prepareInput(root, scratch, log, flags.input);
   const input2x = await doubleInput(input, scratch);
   const folded1x = join(scratch, 'collapsed-1x.folded');
@@ -283,6 +297,4 @@ try {
 
   if (!flags['skip-jit-map']) process.stdout.write(`\n${await jitMapBench({ root, scratch, log })}\n`);
   if (!flags['skip-agent']) process.stdout.write(`\n${await agentOverhead({ root, scratch, runs, log })}\n`);
-} finally {
-  if (!flags.keep) rmSync(scratch, { recursive: true, force: true });
 }

@@ -3,7 +3,7 @@
  * differential flame graph (the renderer colours by after − before and sizes frames by the after column).
  */
 import { PodflameError } from '../errors.js';
-import { compareBytes } from '../folded.js';
+import { sortBytewise } from '../folded.js';
 import {
   formatPerlNumber,
   parsePerlCount,
@@ -115,7 +115,7 @@ export class FoldedDiffer {
         'cannot normalize (-n): the first (before) profile has no samples; give a profile with samples, or drop -n',
       );
     }
-    const keys = [...this.#counts.keys()].sort(compareBytes);
+    const keys = sortBytewise(this.#counts.keys());
     const stacks: DiffedStack[] = [];
     for (const stack of keys) {
       const entry = this.#counts.get(stack) as { before?: PerlNumber; after?: PerlNumber };

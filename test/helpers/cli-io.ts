@@ -4,8 +4,8 @@
  * the output. Spawned runs of the built CLI are in test/agent/e2e-agent.ts (`runCli`).
  */
 import { PassThrough, Writable } from 'node:stream';
-import type { CliIO } from '../../client/cli/io.js';
-import { buildProgram, runProgram, type RegisterCommand } from '../../client/cli/program.js';
+import type { CliIO, RegisterCommand } from '../../client/cli/io.js';
+import { buildProgram, runProgram } from '../../client/cli/program.js';
 
 export interface MemoryIOOptions {
   /** What stdin holds (default: nothing; it is ended either way). */

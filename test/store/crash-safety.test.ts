@@ -1,31 +1,23 @@
 /**
  * kill -9 during writes leaves a consistent store: a child process writes profiles in a loop and is SIGKILLed at
  * random moments, several times over the same directory; after each kill the store reopens, every profile it lists
- * reads back intact, every profile the child reported committed is there, and no leftover file remains.
+ * reads back intact, every profile the child reported committed is there, no leftover file remains, and the merge
+ * through the rollups is the profile-by-profile merge (a rollup the kill left stale is rebuilt or unused).
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { ProfileStore } from '../../agent/store/profile-store.js';
-import { totalSamples } from '../../shared/folded.js';
+import { mergeStoredProfiles } from '../../agent/store/merge.js';
+import { serializeFolded, totalSamples } from '../../shared/folded.js';
+import { mulberry32 } from './random.js';
+import { storeFiles } from './store-files.js';
 
 t.setTimeout(180_000);
 
 const WRITER = fileURLToPath(new URL('./store-writer.ts', import.meta.url));
 const ROUNDS = 8;
-const MAX_BYTES = 400_000; // a few dozen profiles: retention removes while the child writes
-
-// Seeded, so a failing round can be replayed (the seed is in the test output).
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const MAX_BYTES = 100_000; // about 20 profiles of ~4.5 kB of pairs: retention removes while the child writes
 
 interface ChildRun {
   committed: Map<string, number>;
@@ -90,13 +82,25 @@ t.test('SIGKILL at random points during writes', async (t) => {
     // could pick an earlier profile of the last second that retention has rightly removed since.
     const newest = [...committed.keys()].slice(-3);
     for (const id of newest) t.ok(listedIds.has(id), `round ${round}: committed ${id} survived the kill`);
-    const files = await readdir(dir);
+    const files = await storeFiles(dir);
     t.same(
-      files.filter((f) => f.startsWith('.tmp-')),
+      files.filter((f) => f.split('/').at(-1)?.startsWith('.tmp-')),
       [],
       `round ${round}: no temp file left after start-up`,
     );
-    t.equal(files.length, listed.length * 2, `round ${round}: exactly two files per listed profile`);
+    t.equal(
+      files.filter((f) => /\.(json|pairs)$/.test(f)).length,
+      listed.length * 2,
+      `round ${round}: exactly a marker and a data file per listed profile`,
+    );
+    // Rollups left stale by the kill are rebuilt or unused: the merge is the profile-by-profile one.
+    const merged = await store.merge(listed);
+    t.equal(merged.items.length, listed.length, `round ${round}: every listed profile merged`);
+    t.equal(
+      serializeFolded(merged.stacks),
+      serializeFolded((await mergeStoredProfiles(store, listed)).stacks),
+      `round ${round}: the merge with rollups is the merge of the profiles`,
+    );
     await store.close();
   }
   t.comment(

@@ -1,12 +1,14 @@
 import t, { type Test } from 'tap';
-import { readdir, writeFile, readFile, unlink } from 'node:fs/promises';
+import { writeFile, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import { Registry } from 'prom-client';
 import { ProfileStore, type NewProfile } from '../../agent/store/profile-store.js';
-import { serializeFolded, totalSamples, type FoldedStacks } from '../../shared/folded.js';
+import { mergeFolded, serializeFolded, totalSamples, type FoldedStacks } from '../../shared/folded.js';
 import { fixtureStacks } from '../history/fixtures.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { seriesHash, seriesKey } from '../../agent/store/rollup-file.js';
+import { storeFiles } from './store-files.js';
 
 const T0 = Date.parse('2025-11-27T10:00:00Z');
 
@@ -46,10 +48,32 @@ t.test('put, list and read back a real capture', async (t) => {
   t.equal(meta.start, '2025-11-27T10:00:00.000Z');
   t.same(store.list(), [meta]);
   t.equal(serializeFolded(await store.readStacks(meta.id)), serializeFolded(before));
-  const files = (await readdir(dir)).sort();
-  t.same(files, [`${meta.id}.folded.gz`, `${meta.id}.json`]);
-  t.equal(gunzipSync(await readFile(join(dir, `${meta.id}.folded.gz`))).toString(), serializeFolded(before));
-  t.same(JSON.parse(await readFile(join(dir, `${meta.id}.json`), 'utf8')), meta);
+  // Format 2: a block per day with the stack dictionary, the pairs, the marker, and the rollups of the series.
+  t.same(await storeFiles(dir), [
+    'FORMAT',
+    `blocks/20251127/${meta.id}.json`,
+    `blocks/20251127/${meta.id}.pairs`,
+    `blocks/20251127/day-20251127-${seriesHash(seriesKey(meta))}.rollup`,
+    `blocks/20251127/hour-20251127T10-${seriesHash(seriesKey(meta))}.rollup`,
+    'blocks/20251127/stacks.dict',
+  ]);
+  // Frames once, then stacks as frame IDs: `f NAME` lines and `s ID,ID,…` lines (base 36).
+  const lines = (await readFile(join(dir, 'blocks/20251127/stacks.dict'), 'utf8')).split('\n').slice(0, -1);
+  const frames = lines.filter((l) => l.startsWith('f ')).map((l) => l.slice(2));
+  const stacks = lines
+    .filter((l) => l.startsWith('s '))
+    .map((l) =>
+      l
+        .slice(2)
+        .split(',')
+        .map((id) => frames[parseInt(id, 36)])
+        .join(';'),
+    );
+  t.same(frames.sort(), [...new Set([...before.keys()].flatMap((k) => k.split(';')))].sort(), 'each frame once');
+  t.same(stacks.sort(), [...before.keys()].sort(), 'each stack once, as frame IDs');
+  t.same(JSON.parse(await readFile(join(dir, `blocks/20251127/${meta.id}.json`), 'utf8')), meta);
+  t.equal(meta.bytes, (await readFile(join(dir, `blocks/20251127/${meta.id}.pairs`))).length);
+  t.ok(meta.bytes < gzipSync(serializeFolded(before)).length, 'pairs are smaller than format 1 gzip folded text');
 });
 
 t.test('whether inlined frames were asked for is stored, and older metadata reads as not', async (t) => {
@@ -97,34 +121,91 @@ t.test('list filters by every field and by time range', async (t) => {
 
 t.test('reopening finds the same profiles and removes leftovers of interrupted writes', async (t) => {
   const dir = t.testdir();
+  const block = join(dir, 'blocks/20251127');
   const first = new ProfileStore({ dir, now: () => T0 });
   await first.start();
   const kept = await first.put(profile());
-  const lost = await first.put(profile({ pod: 'shop-gone' }));
+  const lost = await first.put(profile({ pod: 'shop-gone', stacks: fixtureStacks('after') }));
   await first.close();
-  // What a kill -9 can leave: a temp file, and a data file whose metadata (the commit marker) never landed.
-  await writeFile(join(dir, `.tmp-${kept.id}.json-0a1b2c3d`), '{"partial');
-  await unlink(join(dir, `${lost.id}.json`));
+  // What a kill -9 can leave: a temp file, a data file whose marker never landed, a partial dictionary line, and
+  // rollups that still count the profile whose marker is gone.
+  await writeFile(join(block, `.tmp-${kept.id}.json-0a1b2c3d`), '{"partial');
+  await unlink(join(block, `${lost.id}.json`));
+  const dictionaryBefore = await readFile(join(block, 'stacks.dict'), 'utf8');
+  await writeFile(join(block, 'stacks.dict'), `${dictionaryBefore}java;start_thread;Half`);
   // And a damaged marker (not from our writes, but a store must survive it).
-  await writeFile(join(dir, '20251127T090000Z-deadbeef.json'), '{"id": "20251127T090000Z-deadbeef"}');
+  await writeFile(join(block, '20251127T090000Z-deadbeef.json'), '{"id": "20251127T090000Z-deadbeef"}');
   // A file the store did not write is not its to remove.
-  await writeFile(join(dir, 'foreign.json'), '{}');
+  await writeFile(join(block, 'foreign.json'), '{}');
 
   const registry = new Registry();
   const second = new ProfileStore({ dir, registry, now: () => T0 });
   const report = await second.start();
   t.teardown(() => second.close());
-  t.same(report, { profiles: 1, tempFilesRemoved: 1, orphanDataRemoved: 1, invalidMetadataRemoved: 1 });
+  t.same(report, {
+    profiles: 1,
+    tempFilesRemoved: 1,
+    orphanDataRemoved: 1,
+    invalidMetadataRemoved: 1,
+    migrated: 0,
+    rollupsRebuilt: 0,
+  });
   t.same(
     second.list().map((p) => p.id),
     [kept.id],
   );
-  t.same((await readdir(dir)).sort(), [`${kept.id}.folded.gz`, `${kept.id}.json`, 'foreign.json']);
+  const files = await storeFiles(dir);
+  t.same(
+    files.filter((f) => !f.endsWith('.rollup')),
+    [
+      'FORMAT',
+      `blocks/20251127/${kept.id}.json`,
+      `blocks/20251127/${kept.id}.pairs`,
+      'blocks/20251127/foreign.json',
+      'blocks/20251127/stacks.dict',
+    ],
+  );
+  t.equal(await readFile(join(block, 'stacks.dict'), 'utf8'), dictionaryBefore, 'the partial line is cut off');
   t.equal(serializeFolded(await second.readStacks(kept.id)), serializeFolded(fixtureStacks('before')));
+  // The lost profile's series has no profile left: its rollups went with it; the kept one's still sum it alone.
+  t.equal(files.filter((f) => f.endsWith('.rollup')).length, 2);
+  t.equal(serializeFolded((await second.merge(second.list())).stacks), serializeFolded(fixtureStacks('before')));
   const metrics = await registry.metrics();
   t.match(metrics, /podflame_store_recovered_total\{kind="temp_file"\} 1/);
   t.match(metrics, /podflame_store_recovered_total\{kind="orphan_data"\} 1/);
   t.match(metrics, /podflame_store_profiles 1/);
+});
+
+t.test('a rollup that no longer matches its profiles is rebuilt at start, and unused until then', async (t) => {
+  const root = t.testdir();
+  const dir = join(root, 'store');
+  const first = new ProfileStore({ dir, now: () => T0 });
+  await first.start();
+  const a = await first.put(profile());
+  await first.put(profile({ startMs: T0 + 60_000, stacks: fixtureStacks('after') }));
+  await first.close();
+  const block = join(dir, 'blocks/20251127');
+  const hour = `hour-20251127T10-${seriesHash(seriesKey(a))}.rollup`;
+  const day = `day-20251127-${seriesHash(seriesKey(a))}.rollup`;
+  const expected = serializeFolded(mergeFolded(fixtureStacks('before'), fixtureStacks('after')));
+  // As if b had been committed after the rollups were last written (a kill between the marker and the rollups):
+  // put a's rollups back by writing a store with only a, in the same order, so that stack IDs agree.
+  const solo = join(root, 'solo');
+  const soloStore = new ProfileStore({ dir: solo, now: () => T0 });
+  await soloStore.start();
+  await soloStore.put(profile());
+  await soloStore.close();
+  const soloBlock = join(solo, 'blocks/20251127');
+  const stale = await readFile(join(soloBlock, hour));
+  await writeFile(join(block, hour), stale);
+  await writeFile(join(block, day), Buffer.from('PFR2 not a rollup'));
+
+  const second = new ProfileStore({ dir, now: () => T0 });
+  const report = await second.start();
+  t.teardown(() => second.close());
+  t.equal(report.rollupsRebuilt, 2, 'the stale hour and the damaged day');
+  t.equal(serializeFolded((await second.merge(second.list())).stacks), expected);
+  t.not((await readFile(join(block, hour))).toString('latin1'), stale.toString('latin1'), 'the hour was rewritten');
 });
 
 t.test('retention by age runs on every write and on the timer', async (t) => {
@@ -145,6 +226,7 @@ t.test('retention by age runs on every write and on the timer', async (t) => {
   now = T0 + 3601_000;
   // Only the timer can notice now: wait until it has.
   await waitFor(() => !store.get(fresh.id), 10_000, 'the retention timer to remove the profile', 10);
+  await store.enforceRetention(); // queued after the timer's pass: its file removals and rollup updates are done
   t.equal(store.list().length, 1);
   t.match(await registry.metrics(), /podflame_store_evictions_total\{reason="age"\} 2/);
 });
@@ -163,7 +245,10 @@ t.test('retention by total bytes keeps the newest', async (t) => {
   );
   t.notOk(store.get(p1.id));
   t.ok(store.totalBytes() <= size * 2 + 1);
-  t.equal((await readdir(dir)).length, 4);
+  t.same(
+    (await storeFiles(dir)).filter((f) => /\.(json|pairs)$/.test(f)).map((f) => f.slice(16)),
+    [`${p2.id}.json`, `${p2.id}.pairs`, `${p3.id}.json`, `${p3.id}.pairs`],
+  );
   await t.rejects(store.readStacks(p1.id), { code: 'PROFILE_NOT_FOUND' });
 });
 

@@ -6,7 +6,6 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { API_PREFIX } from '../../../shared/api.js';
 import { PodflameError } from '../../../shared/errors.js';
-import type { FoldedStacks } from '../../../shared/folded.js';
 import {
   describeFilter,
   DIFF_FORMATS,
@@ -20,13 +19,14 @@ import {
 } from '../../../shared/history.js';
 import { parseLabelSelector } from '../../../shared/label-selector.js';
 import { describeMerge, renderDiffGraph, renderMergedGraph, summarize } from '../../../shared/history-graphs.js';
-import { mergeStoredProfiles } from '../../store/merge.js';
+import type { MergedProfiles } from '../../store/block-merge.js';
 import { parseScheduleBody, type ScheduleSpec } from '../../schedules/schedule-config.js';
 
 /** The part of the profile store the routes read. */
 export interface HistoryStore {
   list(filter: HistoryFilter): StoredProfile[];
-  readStacks(id: string): Promise<FoldedStacks>;
+  /** The listed profiles' stacks merged, and the profiles actually merged (retention may remove some meanwhile). */
+  merge(items: readonly StoredProfile[]): Promise<MergedProfiles>;
 }
 
 /** The part of the scheduler the routes drive. */
@@ -179,7 +179,7 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
     const filter = filterFrom(q, now());
     const format = formatOf(q, HISTORY_FORMATS, 'svg');
     const s = store();
-    const { stacks, items } = await mergeStoredProfiles(s, await visible(req, filter.namespace, s.list(filter)));
+    const { stacks, items } = await s.merge(await visible(req, filter.namespace, s.list(filter)));
     if (items.length === 0) throw nothingMatches(filter, deps.nodeName);
     const summary = summarize(items);
     res.setHeader(HISTORY_HEADERS.profiles, String(items.length));
@@ -216,9 +216,9 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
       throw new PodflameError('INVALID_REQUEST', `normalize must be true or false, got '${normalizeText}'`);
     }
     const s = store();
-    const baseMerge = await mergeStoredProfiles(s, await visible(req, base.namespace, s.list(base)));
+    const baseMerge = await s.merge(await visible(req, base.namespace, s.list(base)));
     if (baseMerge.items.length === 0) throw nothingMatches(base, deps.nodeName, 'stored profile of the base range');
-    const targetMerge = await mergeStoredProfiles(s, await visible(req, target.namespace, s.list(target)));
+    const targetMerge = await s.merge(await visible(req, target.namespace, s.list(target)));
     if (targetMerge.items.length === 0)
       throw nothingMatches(target, deps.nodeName, 'stored profile of the target range');
     const b = summarize(baseMerge.items);
