@@ -301,8 +301,9 @@ agent_map() {
     warn ATTACH_FAILED "JVM $pid could not run podflame's JVMTI agent ($why), so it gets no JIT symbol map: its JIT-compiled Java frames will show as [unknown]" "$pid"
     return 1
   fi
-  if [ -n "$major" ] && [ "$major" -ge 21 ] && [ -z "${AGENT_ALLOWED[$pid]:-}" ]; then
-    warn DYNAMIC_AGENT_LOADED "JVM $pid (Java $major) printed a warning on its own stderr that an agent was loaded dynamically (JEP 451): podflame's JVMTI agent, loaded for $([ "$JAVA_INLINED" = 1 ] && echo 'inlined frames' || echo 'its JIT symbol map'). It runs only while the map is written. A future JDK may refuse it unless the JVM runs with -XX:+EnableDynamicAgentLoading." "$pid"
+  # A JVM whose version did not answer (a slow attach) may be 21+: said rather than left silent.
+  if { [ -z "$major" ] || [ "$major" -ge 21 ]; } && [ -z "${AGENT_ALLOWED[$pid]:-}" ]; then
+    warn DYNAMIC_AGENT_LOADED "JVM $pid (Java ${major:-of unknown version: if 21 or later, it}) printed a warning on its own stderr that an agent was loaded dynamically (JEP 451): podflame's JVMTI agent, loaded for $([ "$JAVA_INLINED" = 1 ] && echo 'inlined frames' || echo 'its JIT symbol map'). It runs only while the map is written. A future JDK may refuse it unless the JVM runs with -XX:+EnableDynamicAgentLoading." "$pid"
   fi
   printf '%s' "${dir:-/}"
 }
