@@ -91,9 +91,9 @@ export async function jitMapBench(opts: JitMapOptions): Promise<string> {
     ]);
     if (javac.code !== 0) throw new Error(`javac JavacLoop.java failed: ${javac.out}`);
 
-    // JavacLoop's javac alone levels off near 5,500 live compiled methods at the default thresholds, and the sweeper
-    // flushes some of them again: lower C1 thresholds compile more of what javac runs, and without flushing the map
-    // only grows, to the size of a big application's.
+    // JavacLoop's javac alone levels off near 5,500 live compiled methods at the default thresholds (lower C1
+    // thresholds reached 5,800 in two minutes), and the sweeper flushes some of them again: -Xcomp compiles every
+    // method javac runs on its first call, and without flushing the map only grows, to the size of a big application's.
     const jvm = spawn(
       `${JDK}/bin/java`,
       [
@@ -101,10 +101,7 @@ export async function jitMapBench(opts: JitMapOptions): Promise<string> {
         '-Xms512m',
         '-Xmx512m',
         '-XX:-UseCodeCacheFlushing',
-        '-XX:Tier3InvocationThreshold=10',
-        '-XX:Tier3MinInvocationThreshold=10',
-        '-XX:Tier3CompileThreshold=100',
-        '-XX:Tier3BackEdgeThreshold=1000',
+        '-Xcomp',
         '-cp',
         join(work, 'classes'),
         'JavacLoop',

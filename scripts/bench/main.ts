@@ -10,6 +10,7 @@
  * usage: npm run bench [-- --runs N] [-- --input FILE[.gz]] [-- --keep] [-- --skip-jit-map] [-- --skip-agent]
  *                      [-- --skip-store]
  *        npm run bench -- --store-only    (only the store section)
+ *        npm run bench -- --jit-map-only  (only the JIT map section)
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -54,6 +55,7 @@ const { values: flags } = parseArgs({
     'skip-agent': { type: 'boolean', default: false },
     'skip-store': { type: 'boolean', default: false },
     'store-only': { type: 'boolean', default: false },
+    'jit-map-only': { type: 'boolean', default: false },
   },
 });
 const runs = Number(flags.runs);
@@ -166,8 +168,12 @@ const startLoad = loadavg()[0] as number;
 const scratch = mkdtempSync(join(tmpdir(), 'podflame-bench-'));
 try {
   log(`scratch folder ${scratch}${flags.keep ? ' (kept)' : ''}`);
-  if (!flags['store-only']) await collapseAndRender();
-  if (!flags['skip-store']) process.stdout.write(`\n${await storeAtScale({ root, scratch, runs, log })}\n`);
+  if (flags['jit-map-only']) {
+    process.stdout.write(`${await jitMapBench({ root, scratch, log })}\n`);
+  } else {
+    if (!flags['store-only']) await collapseAndRender();
+    if (!flags['skip-store']) process.stdout.write(`\n${await storeAtScale({ root, scratch, runs, log })}\n`);
+  }
 } finally {
   if (!flags.keep) rmSync(scratch, { recursive: true, force: true });
 }

@@ -72,10 +72,17 @@ t.test('host mode: the capture script runs with PODFLAME_JAVA_INLINED in its env
   const script = join(dir, 'capture.sh');
   writeFileSync(script, '#!/bin/sh\nprintf "%s %s %s\\n" "${PODFLAME_JAVA_INLINED-unset}" "$1" "$2"\n');
   chmodSync(script, 0o755);
+  // The native parts the runtime checks for before it runs the script (the stand-in script uses neither).
+  const natives = join(dir, 'native');
+  mkdirSync(natives);
+  writeFileSync(join(natives, 'libpodflame-perfmap.so'), '');
+  writeFileSync(join(natives, 'podflame-target-fs'), '#!/bin/sh\nexit 1\n');
+  chmodSync(join(natives, 'podflame-target-fs'), 0o755);
   const runtime = new HostRuntime(
     {
       procRoot: proc,
       captureScript: script,
+      nativeDir: natives,
       workRoot: join(dir, 'work'),
       niceness: 0,
       copyJitMaps: false,
