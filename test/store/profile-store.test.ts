@@ -7,6 +7,7 @@ import { ProfileStore, type NewProfile } from '../../agent/store/profile-store.j
 import { mergeFolded, serializeFolded, totalSamples, type FoldedStacks } from '../../shared/folded.js';
 import { fixtureStacks } from '../history/fixtures.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { blockDir, blockOf } from '../../agent/store/block-layout.js';
 import { seriesHash, seriesKey } from '../../agent/store/rollup-file.js';
 import { storeFiles } from './store-files.js';
 
@@ -83,11 +84,12 @@ t.test('whether inlined frames were asked for is stored, and older metadata read
   const inlined = await store.put(profile({ javaInlined: true, startMs: T0 + 1000 }));
   t.same(plain.java, { inlined: false });
   t.same(inlined.java, { inlined: true });
-  t.same(JSON.parse(await readFile(join(dir, `${inlined.id}.json`), 'utf8')).java, { inlined: true }, 'on disk');
+  const metaFile = (id: string): string => join(blockDir(dir, blockOf(id)), `${id}.json`);
+  t.same(JSON.parse(await readFile(metaFile(inlined.id), 'utf8')).java, { inlined: true }, 'on disk');
   // Metadata written before the option existed: no `java` at all.
-  const old = JSON.parse(await readFile(join(dir, `${plain.id}.json`), 'utf8')) as Record<string, unknown>;
+  const old = JSON.parse(await readFile(metaFile(plain.id), 'utf8')) as Record<string, unknown>;
   delete old.java;
-  await writeFile(join(dir, `${plain.id}.json`), `${JSON.stringify(old)}\n`);
+  await writeFile(metaFile(plain.id), `${JSON.stringify(old)}\n`);
   await store.close();
   const reopened = await openStore(t, dir);
   t.same(
