@@ -273,7 +273,7 @@ if (env && requireChromium(t, 'the web page test')) {
       const ran = (await page.evaluate(`(async () => {
         const current = document.getElementById('viewer-frame');
         const text = new XMLSerializer().serializeToString(current.contentDocument);
-        const changed = text.replace('"use strict";', '"use strict"; ');
+        const changed = text.replace('<![CDATA[', '<![CDATA[ ');
         const frame = document.createElement('iframe');
         frame.src = URL.createObjectURL(new Blob([changed], { type: 'image/svg+xml' }));
         const loaded = new Promise((r) => frame.addEventListener('load', r, { once: true }));
