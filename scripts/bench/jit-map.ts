@@ -8,7 +8,7 @@
  * Without them the section is skipped with the reason.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { median } from './measure.js';
@@ -84,11 +84,10 @@ export async function jitMapBench(opts: JitMapOptions): Promise<string> {
     });
     if (built.code !== 0) throw new Error(`build-native.sh failed: ${built.out}`);
     const library = join(natives, 'libpodflame-perfmap.so');
-    const javac = await run(`${JDK}/bin/javac`, [
-      '-d',
-      join(work, 'classes'),
-      join(opts.root, 'scripts/bench/JavacLoop.java'),
-    ]);
+    // javac alone executes about 8,900 distinct methods: a generated application part of 12 classes of 1,000 small
+    // methods each, all called once at start, brings the map to the size of a big application's.
+    const sources = [join(opts.root, 'scripts/bench/JavacLoop.java'), ...writeManyMethods(join(work, 'src'))];
+    const javac = await run(`${JDK}/bin/javac`, ['-d', join(work, 'classes'), ...sources]);
     if (javac.code !== 0) throw new Error(`javac JavacLoop.java failed: ${javac.out}`);
 
     // JavacLoop's javac alone levels off near 5,500 live compiled methods at the default thresholds (lower C1
@@ -104,7 +103,7 @@ export async function jitMapBench(opts: JitMapOptions): Promise<string> {
         '-Xcomp',
         '-cp',
         join(work, 'classes'),
-        'JavacLoop',
+        'ManyThenJavac',
         join(work, 'loop'),
         '40',
         '0',
@@ -185,4 +184,32 @@ export async function jitMapBench(opts: JitMapOptions): Promise<string> {
   } finally {
     for (const c of cleanup.reverse()) c();
   }
+}
+
+/** Writes ManyThenJavac.java (calls every generated method once, then runs JavacLoop) and its 12 classes. */
+function writeManyMethods(dir: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  const calls: string[] = [];
+  for (let c = 0; c < 12; c++) {
+    const body: string[] = [];
+    const callAll: string[] = [];
+    for (let m = 0; m < 1000; m++) {
+      body.push(`  static int m${m}(int x) { return x * ${m + 3} + ${c}; }`);
+      callAll.push(`    s += m${m}(s);`);
+    }
+    const file = join(dir, `Many${c}.java`);
+    writeFileSync(
+      file,
+      `final class Many${c} {\n${body.join('\n')}\n  static int callAll(int s) {\n${callAll.join('\n')}\n    return s;\n  }\n}\n`,
+    );
+    files.push(file);
+    calls.push(`    sink += Many${c}.callAll(${c});`);
+  }
+  const main = join(dir, 'ManyThenJavac.java');
+  writeFileSync(
+    main,
+    `public final class ManyThenJavac {\n  static volatile int sink;\n  public static void main(String[] args) throws Exception {\n${calls.join('\n')}\n    JavacLoop.main(args);\n  }\n}\n`,
+  );
+  return [...files, main];
 }
