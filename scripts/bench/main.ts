@@ -169,7 +169,10 @@ const scratch = mkdtempSync(join(tmpdir(), 'podflame-bench-'));
 try {
   log(`scratch folder ${scratch}${flags.keep ? ' (kept)' : ''}`);
   if (flags['jit-map-only']) {
-    process.stdout.write(`${await jitMapBench({ root, scratch, log })}\n`);
+    const report = await jitMapBench({ root, scratch, log });
+    process.stdout.write(`${report}\n`);
+    // CI runs this section alone: a map that could not be measured fails the run instead of passing unseen.
+    if (/: (failed|skipped) — /.test(report)) process.exitCode = 1;
   } else {
     if (!flags['store-only']) await collapseAndRender();
     if (!flags['skip-store']) process.stdout.write(`\n${await storeAtScale({ root, scratch, runs, log })}\n`);
