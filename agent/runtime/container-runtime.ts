@@ -22,14 +22,62 @@ export const CAPTURE_LABELS = {
   agentInstance: 'io.podflame.agent-instance',
 } as const;
 
+/** The pod a container belongs to, in the runtime's own terms turned into Kubernetes ones. */
+export interface ContainerPod {
+  uid: string;
+  /** Absent when the runtime knows only the pod's UID (host mode without the Kubernetes API). */
+  name?: string;
+  namespace?: string;
+  /** The container's name in the pod's spec. */
+  container?: string;
+  /** The pod's sandbox (pause) container, which runs no workload: never a target. */
+  sandbox: boolean;
+}
+
 export interface ContainerInfo {
   id: string;
-  /** Docker's name without the leading slash. */
+  /** The runtime's name for it (Docker's without the leading slash; host mode: the ID's first 12 digits). */
   name: string;
   image: string;
-  /** Docker state: running, exited, created, paused, ... */
+  /** running, exited, created, paused, ... (host mode finds running containers only) */
   state: string;
+  /** Absent for a container that is not a pod's (a plain `docker run`, or a pod host mode cannot place). */
+  pod?: ContainerPod;
+  /** One of podflame's own capture containers: never a target. */
+  capture: boolean;
+  /** The engine's own labels (Docker's; none in host mode). Pod facts are read from `pod`, not from these. */
   labels: Record<string, string>;
+}
+
+/** Which containers `listContainers` returns; every field given must hold. */
+export interface ContainerFilter {
+  /** Stopped containers too. Default false. */
+  all?: boolean;
+  podUid?: string;
+  namespace?: string;
+}
+
+/** The pod kubelet's Docker labels (dockershim, cri-dockerd) describe, if they describe one. */
+export function podFromKubeletLabels(labels: Readonly<Record<string, string>>): ContainerPod | undefined {
+  const uid = labels[KUBE_LABELS.podUid];
+  if (uid === undefined) return undefined;
+  const name = labels[KUBE_LABELS.podName];
+  const namespace = labels[KUBE_LABELS.namespace];
+  const container = labels[KUBE_LABELS.containerName];
+  return {
+    uid,
+    ...(name !== undefined ? { name } : {}),
+    ...(namespace !== undefined ? { namespace } : {}),
+    ...(container !== undefined ? { container } : {}),
+    sandbox: labels[KUBE_LABELS.dockerType] === 'podsandbox',
+  };
+}
+
+/** Whether a container passes a filter's pod conditions (`all` is the runtime's to apply). */
+export function matchesPodFilter(c: ContainerInfo, filter: ContainerFilter): boolean {
+  if (filter.podUid !== undefined && c.pod?.uid !== filter.podUid) return false;
+  if (filter.namespace !== undefined && c.pod?.namespace !== filter.namespace) return false;
+  return true;
 }
 
 export interface CaptureSpec {
@@ -117,7 +165,7 @@ export interface ContainerRuntime {
   ping(signal?: AbortSignal): Promise<void>;
   /** The capture tools are there: the capture image (Docker), the capture script and native parts (host mode). */
   toolsPresent(): Promise<boolean>;
-  listContainers(filter?: { labels?: Record<string, string>; all?: boolean }): Promise<ContainerInfo[]>;
+  listContainers(filter?: ContainerFilter): Promise<ContainerInfo[]>;
   inspectContainer(id: string): Promise<ContainerInfo & { pid: number; running: boolean }>;
   /** Process command lines inside a running container (for spotting JVMs). */
   listProcesses(id: string): Promise<string[]>;

@@ -11,8 +11,11 @@ import { Agent as HttpAgent } from 'node:http';
 import {
   CAPTURE_LABELS,
   captureScriptEnv,
+  KUBE_LABELS,
+  podFromKubeletLabels,
   type CaptureExit,
   type CaptureSpec,
+  type ContainerFilter,
   type ContainerInfo,
   type ContainerRuntime,
   type RunningCapture,
@@ -130,14 +133,22 @@ function validateSpec(spec: CaptureSpec): void {
   if (!AGENT_INSTANCE.test(spec.agentInstance)) bad('agentInstance must be letters, digits, _ . - (up to 128)');
 }
 
+/** Docker's account of a container in the runtime's terms: the pod from kubelet's labels, captures from ours. */
+function describeContainer(
+  c: Pick<ContainerInfo, 'id' | 'name' | 'image' | 'state' | 'labels'>,
+): ContainerInfo {
+  const pod = podFromKubeletLabels(c.labels);
+  return { ...c, ...(pod ? { pod } : {}), capture: c.labels[CAPTURE_LABELS.owner] !== undefined };
+}
+
 function toContainerInfo(c: Docker.ContainerInfo): ContainerInfo {
-  return {
+  return describeContainer({
     id: c.Id,
     name: (c.Names[0] ?? '').replace(/^\//, ''),
     image: c.Image,
     state: c.State,
     labels: c.Labels ?? {},
-  };
+  });
 }
 
 /** After a capture container is killed from outside, how long to watch for the engine going away (dockerd stopping). */
@@ -292,8 +303,15 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  async listContainers(filter: { labels?: Record<string, string>; all?: boolean } = {}): Promise<ContainerInfo[]> {
-    const label = labelFilters(filter.labels);
+  /** `labels`: Docker's own label filter, for podflame's capture containers and tests; pods by `podUid`/`namespace`. */
+  async listContainers(
+    filter: ContainerFilter & { labels?: Record<string, string> } = {},
+  ): Promise<ContainerInfo[]> {
+    const label = labelFilters({
+      ...filter.labels,
+      ...(filter.podUid !== undefined ? { [KUBE_LABELS.podUid]: filter.podUid } : {}),
+      ...(filter.namespace !== undefined ? { [KUBE_LABELS.namespace]: filter.namespace } : {}),
+    });
     try {
       const list = await this.#docker.listContainers({
         all: filter.all ?? false,
@@ -309,11 +327,13 @@ export class DockerRuntime implements ContainerRuntime {
     try {
       const c = await this.#docker.getContainer(id).inspect();
       return {
-        id: c.Id,
-        name: c.Name.replace(/^\//, ''),
-        image: c.Config.Image,
-        state: c.State.Status,
-        labels: c.Config.Labels ?? {},
+        ...describeContainer({
+          id: c.Id,
+          name: c.Name.replace(/^\//, ''),
+          image: c.Config.Image,
+          state: c.State.Status,
+          labels: c.Config.Labels ?? {},
+        }),
         pid: c.State.Pid,
         running: c.State.Running,
       };

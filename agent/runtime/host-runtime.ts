@@ -22,11 +22,13 @@ import { PodflameError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/api.js';
 import { CaptureStderr } from './capture-warnings.js';
 import {
-  KUBE_LABELS,
   captureScriptEnv,
+  matchesPodFilter,
   type CaptureExit,
   type CaptureSpec,
+  type ContainerFilter,
   type ContainerInfo,
+  type ContainerPod,
   type ContainerRuntime,
   type RunningCapture,
   type RuntimeReadiness,
@@ -200,16 +202,16 @@ function signalGroup(kill: HostRuntimeDeps['kill'], pgid: number, signal: NodeJS
   }
 }
 
-/** The labels kubelet's Docker path would carry, from the pod directory; undefined when it does not know the ID. */
-function podLabels(pods: PodDirectory | undefined, id: string): Record<string, string> | undefined {
+/** The pod the pod directory places a container in; undefined when it does not know the ID. */
+function knownPod(pods: PodDirectory | undefined, id: string): ContainerPod | undefined {
   const known = pods?.containerById(id);
   if (!known) return undefined;
   return {
-    [KUBE_LABELS.podUid]: known.pod.uid,
-    [KUBE_LABELS.podName]: known.pod.name,
-    [KUBE_LABELS.namespace]: known.pod.namespace,
-    [KUBE_LABELS.containerName]: known.container.name,
-    [KUBE_LABELS.dockerType]: 'container',
+    uid: known.pod.uid,
+    name: known.pod.name,
+    namespace: known.pod.namespace,
+    container: known.container.name,
+    sandbox: false,
   };
 }
 
@@ -314,16 +316,15 @@ export class HostRuntime implements ContainerRuntime {
     }
   }
 
-  async listContainers(filter: { labels?: Record<string, string>; all?: boolean } = {}): Promise<ContainerInfo[]> {
-    const wanted = Object.entries(filter.labels ?? {});
-    if (wanted.length > 0 && this.#pods && !this.#pods.ready()) {
+  async listContainers(filter: ContainerFilter = {}): Promise<ContainerInfo[]> {
+    if ((filter.podUid !== undefined || filter.namespace !== undefined) && this.#pods && !this.#pods.ready()) {
       // Every container would look nameless: say why rather than answer "no such pod".
       throw new PodflameError('KUBERNETES_API_ERROR', this.#pods.notReadyReason());
     }
     const scanned = await this.#scan();
     const infos = await Promise.all([...scanned.values()].map((c) => this.#describe(c)));
     return infos
-      .filter((c) => wanted.every(([k, v]) => c.labels[k] === v))
+      .filter((c) => matchesPodFilter(c, filter))
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
@@ -545,16 +546,13 @@ export class HostRuntime implements ContainerRuntime {
   }
 
   async #describe(c: ContainerProcesses): Promise<ContainerInfo> {
-    const named = podLabels(this.#pods, c.id);
-    if (named) return { id: c.id, name: c.id.slice(0, 12), image: '', state: 'running', labels: named };
-    const labels: Record<string, string> = {};
-    if (c.podUid !== undefined) {
-      labels[KUBE_LABELS.podUid] = c.podUid;
-      // The pod's pause container runs nothing else; it is the sandbox, never a target.
-      const comms = await Promise.all(c.pids.map((pid) => readComm(this.options.procRoot, pid)));
-      labels[KUBE_LABELS.dockerType] = comms.every((n) => n === PAUSE_COMM) ? 'podsandbox' : 'container';
-    }
-    return { id: c.id, name: c.id.slice(0, 12), image: '', state: 'running', labels };
+    const info = { id: c.id, name: c.id.slice(0, 12), image: '', state: 'running', capture: false, labels: {} };
+    const named = knownPod(this.#pods, c.id);
+    if (named) return { ...info, pod: named };
+    if (c.podUid === undefined) return info;
+    // The pod's pause container runs nothing else; it is the sandbox, never a target.
+    const comms = await Promise.all(c.pids.map((pid) => readComm(this.options.procRoot, pid)));
+    return { ...info, pod: { uid: c.podUid, sandbox: comms.every((n) => n === PAUSE_COMM) } };
   }
 
   #notFound(id: string): PodflameError {

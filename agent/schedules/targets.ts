@@ -1,18 +1,17 @@
 /**
- * Which containers on this node a schedule profiles. The running containers come from the container engine, by the
- * labels kubelet puts on them (namespace, pod name, pod UID, container name); in host mode the runtime gives the
- * containers it finds in cgroups the same labels from the pods' status in the Kubernetes API (agent/pods/). A pod's labels, for `labelSelector`,
- * come from the Kubernetes API when the agent has one (the pod watcher; a pod it does not know is not on this node);
- * in local mode from the pod sandbox's Docker labels, where dockershim and cri-dockerd copy the pod's labels.
+ * Which containers on this node a schedule profiles. The running containers come from the container runtime, each
+ * with the pod it belongs to (Docker: kubelet's labels; host mode: cgroups and the pods' status in the Kubernetes
+ * API, agent/pods/). A pod's labels, for `labelSelector`, come from the Kubernetes API when the agent has one (the
+ * pod watcher; a pod it does not know is not on this node); in local mode from the pod sandbox's Docker labels,
+ * where dockershim and cri-dockerd copy the pod's labels.
  */
-import type { ContainerInfo } from '../runtime/container-runtime.js';
-import { KUBE_LABELS } from '../runtime/container-runtime.js';
+import type { ContainerFilter, ContainerInfo } from '../runtime/container-runtime.js';
 import { matchesLabels, parseLabelSelector } from '../../shared/label-selector.js';
 import { PodflameError } from '../../shared/errors.js';
 
 /** The part of the container runtime this needs. */
 export interface ContainerLister {
-  listContainers(filter?: { labels?: Record<string, string>; all?: boolean }): Promise<ContainerInfo[]>;
+  listContainers(filter?: ContainerFilter): Promise<ContainerInfo[]>;
 }
 
 /** Pod labels by pod UID, from the Kubernetes API; undefined for a pod not (yet) seen on this node. */
@@ -63,30 +62,27 @@ export class TargetFinder {
       throw new PodflameError('KUBERNETES_API_ERROR', this.pods.notReadyReason());
     }
     const labelSelector = selector.labelSelector === undefined ? undefined : parseLabelSelector(selector.labelSelector);
-    const inNamespace = await this.containers.listContainers({
-      labels: { [KUBE_LABELS.namespace]: selector.namespace },
-    });
+    const inNamespace = await this.containers.listContainers({ namespace: selector.namespace });
     const sandboxes = new Map<string, ContainerInfo>();
     for (const c of inNamespace) {
-      const uid = c.labels[KUBE_LABELS.podUid];
-      if (c.labels[KUBE_LABELS.dockerType] === 'podsandbox' && uid !== undefined) sandboxes.set(uid, c);
+      if (c.pod?.sandbox === true) sandboxes.set(c.pod.uid, c);
     }
     const targets: CaptureTarget[] = [];
     for (const c of inNamespace) {
-      if (c.state !== 'running' || c.labels[KUBE_LABELS.dockerType] === 'podsandbox') continue;
-      const pod = c.labels[KUBE_LABELS.podName];
-      const container = c.labels[KUBE_LABELS.containerName];
-      const podUid = c.labels[KUBE_LABELS.podUid] ?? null;
+      if (c.state !== 'running' || c.pod === undefined || c.pod.sandbox) continue;
+      const pod = c.pod.name;
+      const container = c.pod.container;
+      const podUid = c.pod.uid;
       if (pod === undefined || container === undefined) continue;
       if (selector.pod !== undefined && pod !== selector.pod) continue;
       if (selector.container !== undefined && container !== selector.container) continue;
       let labels: Record<string, string>;
       if (this.pods) {
-        const known = podUid === null ? undefined : this.pods.labelsFor(podUid);
+        const known = this.pods.labelsFor(podUid);
         if (known === undefined) continue; // not a pod of this node according to the API server
         labels = { ...known };
       } else {
-        labels = podLabelsFromSandbox(podUid === null ? undefined : sandboxes.get(podUid));
+        labels = podLabelsFromSandbox(sandboxes.get(podUid));
       }
       if (labelSelector && !matchesLabels(labelSelector, labels)) continue;
       targets.push({ namespace: selector.namespace, pod, podUid, container, containerId: c.id, labels });

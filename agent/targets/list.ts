@@ -2,9 +2,9 @@
  * `GET /v1/targets`: the running containers on this node that a caller could profile (never pod sandboxes nor
  * podflame's own capture containers), with their pod coordinates and whether a JVM runs in them.
  */
-import { KUBE_LABELS, type ContainerInfo, type ContainerRuntime } from '../runtime/container-runtime.js';
+import type { ContainerInfo, ContainerRuntime } from '../runtime/container-runtime.js';
 import type { TargetContainer } from '../../shared/api.js';
-import { describeTarget, isCaptureContainer, isSandbox } from './resolve.js';
+import { describeTarget, isSandbox } from './resolve.js';
 
 export interface ListTargetsOptions {
   /** Containers whose process list is read at once (one `docker top` each). Default 4. */
@@ -59,7 +59,7 @@ export async function listTargets(
 ): Promise<TargetContainer[]> {
   const concurrency = options.concurrency ?? DEFAULT_LIST_TARGETS_OPTIONS.concurrency;
   const running = (await runtime.listContainers({ all: false })).filter(
-    (c) => c.state === 'running' && !isSandbox(c) && !isCaptureContainer(c),
+    (c) => c.state === 'running' && !isSandbox(c) && !c.capture,
   );
   const jvm = await mapWithConcurrency(running, concurrency, (c) => runsJvm(runtime, c));
   const items = running.map((c, i): TargetContainer => {
@@ -72,7 +72,7 @@ export async function listTargets(
       ...(t.podUid !== undefined ? { podUid: t.podUid } : {}),
       ...(t.podName !== undefined ? { podName: t.podName } : {}),
       ...(t.namespace !== undefined ? { namespace: t.namespace } : {}),
-      ...(c.labels[KUBE_LABELS.containerName] !== undefined ? { containerName: t.containerName } : {}),
+      ...(c.pod?.container !== undefined ? { containerName: t.containerName } : {}),
       jvm: jvm[i] as boolean,
     };
   });

@@ -1,13 +1,8 @@
 /**
- * Turns a request's target into one running container on this node: a pod UID + container name through the labels
- * kubelet puts on Docker containers (never the pod's sandbox), or a container ID / unique prefix of 12+ hex digits.
+ * Turns a request's target into one running container on this node: a pod UID + container name through the pod the
+ * runtime places each container in (never the pod's sandbox), or a container ID / unique prefix of 12+ hex digits.
  */
-import {
-  CAPTURE_LABELS,
-  KUBE_LABELS,
-  type ContainerInfo,
-  type ContainerRuntime,
-} from '../runtime/container-runtime.js';
+import type { ContainerInfo, ContainerRuntime } from '../runtime/container-runtime.js';
 import type { ProfileTarget, ResolvedTarget } from '../../shared/api.js';
 import { PodflameError } from '../../shared/errors.js';
 
@@ -16,27 +11,22 @@ export interface ResolvedContainer {
   target: ResolvedTarget;
 }
 
-const SANDBOX = 'podsandbox';
 // Container IDs as kubelet reports them in pod status: `docker://3f1c…`, `containerd://…`, `cri-o://…`.
 const RUNTIME_SCHEME = /^[a-z-]+:\/\//;
 
 export function isSandbox(c: ContainerInfo): boolean {
-  return c.labels[KUBE_LABELS.dockerType] === SANDBOX;
+  return c.pod?.sandbox === true;
 }
 
-export function isCaptureContainer(c: ContainerInfo): boolean {
-  return c.labels[CAPTURE_LABELS.owner] !== undefined;
-}
-
-/** What a caller sees of a container: its pod coordinates when kubelet labelled it. */
+/** What a caller sees of a container: its pod coordinates when the runtime knows its pod. */
 export function describeTarget(c: ContainerInfo): ResolvedTarget {
-  const l = c.labels;
+  const p = c.pod;
   return {
     containerId: c.id,
-    containerName: l[KUBE_LABELS.containerName] ?? c.name,
-    ...(l[KUBE_LABELS.podUid] !== undefined ? { podUid: l[KUBE_LABELS.podUid] } : {}),
-    ...(l[KUBE_LABELS.podName] !== undefined ? { podName: l[KUBE_LABELS.podName] } : {}),
-    ...(l[KUBE_LABELS.namespace] !== undefined ? { namespace: l[KUBE_LABELS.namespace] } : {}),
+    containerName: p?.container ?? c.name,
+    ...(p !== undefined ? { podUid: p.uid } : {}),
+    ...(p?.name !== undefined ? { podName: p.name } : {}),
+    ...(p?.namespace !== undefined ? { namespace: p.namespace } : {}),
   };
 }
 
@@ -63,13 +53,13 @@ async function resolvePodContainer(
   nodeName: string,
 ): Promise<ResolvedContainer> {
   const uid = podUid.toLowerCase();
-  const all = await runtime.listContainers({ labels: { [KUBE_LABELS.podUid]: uid }, all: true });
-  const containers = all.filter((c) => !isSandbox(c) && !isCaptureContainer(c));
-  const names = [...new Set(containers.map((c) => c.labels[KUBE_LABELS.containerName] ?? c.name))].sort();
-  const matches = containers.filter((c) => c.labels[KUBE_LABELS.containerName] === name);
+  const all = await runtime.listContainers({ podUid: uid, all: true });
+  const containers = all.filter((c) => !isSandbox(c) && !c.capture);
+  const names = [...new Set(containers.map((c) => c.pod?.container ?? c.name))].sort();
+  const matches = containers.filter((c) => c.pod?.container === name);
   const first = containers[0];
   const pod = first
-    ? `pod ${first.labels[KUBE_LABELS.namespace] ?? '?'}/${first.labels[KUBE_LABELS.podName] ?? '?'} (UID ${uid})`
+    ? `pod ${first.pod?.namespace ?? '?'}/${first.pod?.name ?? '?'} (UID ${uid})`
     : `pod UID ${uid}`;
   if (matches.length === 0) {
     const byIdOnly = runtime.notFoundHint(name);
@@ -102,7 +92,7 @@ async function resolveContainerId(
 ): Promise<ResolvedContainer> {
   const prefix = containerId.replace(RUNTIME_SCHEME, '').toLowerCase();
   const all = await runtime.listContainers({ all: true });
-  const matches = all.filter((c) => c.id.startsWith(prefix) && !isCaptureContainer(c));
+  const matches = all.filter((c) => c.id.startsWith(prefix) && !c.capture);
   if (matches.length === 0) {
     throw new PodflameError('TARGET_NOT_FOUND', `no container with ID ${prefix} on node ${nodeName}`, {
       details: { containerId: prefix, node: nodeName },
@@ -120,7 +110,7 @@ async function resolveContainerId(
     throw new PodflameError(
       'TARGET_NOT_FOUND',
       `container ${prefix} is a pod sandbox (the pause container), which runs no workload; profile one of the pod's containers`,
-      { details: { containerId: chosen.id, podUid: chosen.labels[KUBE_LABELS.podUid] } },
+      { details: { containerId: chosen.id, podUid: chosen.pod?.uid } },
     );
   }
   requireRunning(chosen, `container ${chosen.name} (${chosen.id.slice(0, 12)})`);

@@ -5,13 +5,17 @@
  * against the Docker engine in the e2e files.
  */
 import { PassThrough } from 'node:stream';
-import type {
-  CaptureExit,
-  CaptureSpec,
-  ContainerInfo,
-  ContainerRuntime,
-  RunningCapture,
-  RuntimeReadiness,
+import {
+  CAPTURE_LABELS,
+  matchesPodFilter,
+  podFromKubeletLabels,
+  type CaptureExit,
+  type CaptureSpec,
+  type ContainerFilter,
+  type ContainerInfo,
+  type ContainerRuntime,
+  type RunningCapture,
+  type RuntimeReadiness,
 } from '../../agent/runtime/container-runtime.js';
 import { engineLostCapture, engineReadiness } from '../../agent/runtime/docker-runtime.js';
 import { PodflameError } from '../../shared/errors.js';
@@ -24,8 +28,17 @@ export interface FakeCapture {
   finish(exit: Partial<CaptureExit> & { output?: string }): void;
 }
 
+/** A container as the Docker engine lists it: its pod and whether it is a capture are read from its labels. */
+export type LabelledContainer = Omit<ContainerInfo, 'pod' | 'capture'>;
+
+/** What the Docker runtime makes of a labelled container (kubelet's labels, podflame's capture label). */
+export function fromLabels(c: LabelledContainer): ContainerInfo {
+  const pod = podFromKubeletLabels(c.labels);
+  return { ...c, ...(pod ? { pod } : {}), capture: c.labels[CAPTURE_LABELS.owner] !== undefined };
+}
+
 export class FakeRuntime implements ContainerRuntime {
-  containers: ContainerInfo[] = [];
+  containers: LabelledContainer[] = [];
   processes = new Map<string, string[]>();
   captures: FakeCapture[] = [];
   /** Every runCapture call, including refused ones. */
@@ -63,18 +76,21 @@ export class FakeRuntime implements ContainerRuntime {
     return engineLostCapture(this, exit, title);
   }
 
-  async listContainers(filter: { labels?: Record<string, string>; all?: boolean } = {}): Promise<ContainerInfo[]> {
-    return this.containers.filter(
-      (c) =>
-        (filter.all === true || c.state === 'running') &&
-        Object.entries(filter.labels ?? {}).every(([k, v]) => c.labels[k] === v),
-    );
+  async listContainers(filter: ContainerFilter & { labels?: Record<string, string> } = {}): Promise<ContainerInfo[]> {
+    return this.containers
+      .map(fromLabels)
+      .filter(
+        (c) =>
+          (filter.all === true || c.state === 'running') &&
+          matchesPodFilter(c, filter) &&
+          Object.entries(filter.labels ?? {}).every(([k, v]) => c.labels[k] === v),
+      );
   }
 
   async inspectContainer(id: string): Promise<ContainerInfo & { pid: number; running: boolean }> {
     const c = this.containers.find((x) => x.id === id);
     if (!c) throw new PodflameError('TARGET_NOT_FOUND', `no container ${id}`);
-    return { ...c, pid: 1000, running: c.state === 'running' };
+    return { ...fromLabels(c), pid: 1000, running: c.state === 'running' };
   }
 
   async listProcesses(id: string): Promise<string[]> {
@@ -134,7 +150,7 @@ export function podContainer(
   pod: { uid: string; name: string; namespace: string },
   containerName: string,
   state = 'running',
-): ContainerInfo {
+): LabelledContainer {
   return {
     id,
     name: `k8s_${containerName}_${pod.name}_${pod.namespace}_${pod.uid}_0`,
@@ -150,7 +166,10 @@ export function podContainer(
   };
 }
 
-export function sandboxContainer(id: string, pod: { uid: string; name: string; namespace: string }): ContainerInfo {
+export function sandboxContainer(
+  id: string,
+  pod: { uid: string; name: string; namespace: string },
+): LabelledContainer {
   return {
     id,
     name: `k8s_POD_${pod.name}_${pod.namespace}_${pod.uid}_0`,

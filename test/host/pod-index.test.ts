@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { PodIndex, type PodDirectory, type PodObject } from '../../agent/pods/pod-index.js';
 import { PodWatcher } from '../../agent/pods/pod-watcher.js';
 import { HostRuntime } from '../../agent/runtime/host-runtime.js';
-import { KUBE_LABELS } from '../../agent/runtime/container-runtime.js';
 import { resolveTarget, targetTitle } from '../../agent/targets/resolve.js';
 import { listTargets } from '../../agent/targets/list.js';
 import { TargetFinder } from '../../agent/schedules/targets.js';
@@ -171,7 +170,7 @@ function directory(index: PodIndex, ready = true): PodDirectory {
   };
 }
 
-t.test('HostRuntime names the containers the index knows, as kubelet labels would', async (t) => {
+t.test('HostRuntime places the containers the index knows in their pods', async (t) => {
   const ctrId = fixture('ctr-containerd-v1.id').trim();
   const kubeId = '0a1b22ec1361a97c3511db37a4bae932d41b22264e5b97611748f8b662312574';
   const procRoot = fakeProc(t.testdir(), [
@@ -197,18 +196,19 @@ t.test('HostRuntime names the containers the index knows, as kubelet labels woul
     listed.map((c) => c.id),
     [kubeId, ctrId].sort(),
   );
-  t.same(listed.find((c) => c.id === ctrId)?.labels, {
-    [KUBE_LABELS.podUid]: uid,
-    [KUBE_LABELS.podName]: 'shop-7d9',
-    [KUBE_LABELS.namespace]: 'shop',
-    [KUBE_LABELS.containerName]: 'app',
-    [KUBE_LABELS.dockerType]: 'container',
+  t.same(listed.find((c) => c.id === ctrId)?.pod, {
+    uid,
+    name: 'shop-7d9',
+    namespace: 'shop',
+    container: 'app',
+    sandbox: false,
   });
   t.same(
-    listed.find((c) => c.id === kubeId)?.labels,
-    { [KUBE_LABELS.podUid]: 'fbc202d3-da21-11e8-ab5e-42010a80014b', [KUBE_LABELS.dockerType]: 'container' },
+    listed.find((c) => c.id === kubeId)?.pod,
+    { uid: 'fbc202d3-da21-11e8-ab5e-42010a80014b', sandbox: false },
     'a container the index does not know keeps what its cgroup says',
   );
+  t.same(listed.find((c) => c.id === ctrId)?.labels, {}, 'and no made-up engine labels');
 
   const byPod = await resolveTarget(runtime, { podUid: uid, container: 'app' }, 'node-a');
   t.equal(byPod.container.id, ctrId, 'pod UID + container name → the container ID from the pod status');

@@ -5,7 +5,8 @@
 import t, { type Test } from 'tap';
 import { PodWatcher } from '../../agent/pods/pod-watcher.js';
 import { TargetFinder } from '../../agent/schedules/targets.js';
-import { KUBE_LABELS, type ContainerInfo } from '../../agent/runtime/container-runtime.js';
+import { KUBE_LABELS, matchesPodFilter } from '../../agent/runtime/container-runtime.js';
+import { fromLabels, type LabelledContainer } from '../agent/fake-runtime.js';
 import { PodWatchApi } from './pod-watch-api.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -81,8 +82,8 @@ function container(
   pod: string,
   uid: string,
   name: string,
-  extra: Partial<ContainerInfo> = {},
-): ContainerInfo {
+  extra: Partial<LabelledContainer> = {},
+): LabelledContainer {
   return {
     id: id.padEnd(64, '0'),
     name: `k8s_${name}_${pod}`,
@@ -114,8 +115,7 @@ t.test('schedules match the labels the API server has', async (t) => {
   ];
   const finder = new TargetFinder(
     {
-      listContainers: async (filter) =>
-        containers.filter((c) => Object.entries(filter?.labels ?? {}).every(([k, v]) => c.labels[k] === v)),
+      listContainers: async (filter) => containers.map(fromLabels).filter((c) => matchesPodFilter(c, filter ?? {})),
     },
     watcher,
   );

@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { TargetFinder } from '../../agent/schedules/targets.js';
-import { FakeRuntime, hexId, podContainer, sandboxContainer } from '../agent/fake-runtime.js';
+import { FakeRuntime, type LabelledContainer, hexId, podContainer, sandboxContainer } from '../agent/fake-runtime.js';
 
 const shop1 = { uid: '11111111-1111-4111-8111-111111111111', name: 'shop-1', namespace: 'shop' };
 const shop2 = { uid: '22222222-2222-4222-8222-222222222222', name: 'shop-2', namespace: 'shop' };
@@ -12,7 +12,7 @@ const bill = { uid: '33333333-3333-4333-8333-333333333333', name: 'bill-0', name
 
 function runtime(): FakeRuntime {
   const r = new FakeRuntime();
-  const withLabels = (c: ReturnType<typeof sandboxContainer>, labels: Record<string, string>) => ({
+  const withLabels = (c: LabelledContainer, labels: Record<string, string>) => ({
     ...c,
     labels: { ...c.labels, ...labels },
   });
