@@ -134,9 +134,7 @@ function validateSpec(spec: CaptureSpec): void {
 }
 
 /** Docker's account of a container in the runtime's terms: the pod from kubelet's labels, captures from ours. */
-function describeContainer(
-  c: Pick<ContainerInfo, 'id' | 'name' | 'image' | 'state' | 'labels'>,
-): ContainerInfo {
+function describeContainer(c: Pick<ContainerInfo, 'id' | 'name' | 'image' | 'state' | 'labels'>): ContainerInfo {
   const pod = podFromKubeletLabels(c.labels);
   return { ...c, ...(pod ? { pod } : {}), capture: c.labels[CAPTURE_LABELS.owner] !== undefined };
 }
@@ -304,9 +302,7 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   /** `labels`: Docker's own label filter, for podflame's capture containers and tests; pods by `podUid`/`namespace`. */
-  async listContainers(
-    filter: ContainerFilter & { labels?: Record<string, string> } = {},
-  ): Promise<ContainerInfo[]> {
+  async listContainers(filter: ContainerFilter & { labels?: Record<string, string> } = {}): Promise<ContainerInfo[]> {
     const label = labelFilters({
       ...filter.labels,
       ...(filter.podUid !== undefined ? { [KUBE_LABELS.podUid]: filter.podUid } : {}),

@@ -323,9 +323,7 @@ export class HostRuntime implements ContainerRuntime {
     }
     const scanned = await this.#scan();
     const infos = await Promise.all([...scanned.values()].map((c) => this.#describe(c)));
-    return infos
-      .filter((c) => matchesPodFilter(c, filter))
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return infos.filter((c) => matchesPodFilter(c, filter)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   async inspectContainer(id: string): Promise<ContainerInfo & { pid: number; running: boolean }> {

@@ -58,9 +58,7 @@ async function resolvePodContainer(
   const names = [...new Set(containers.map((c) => c.pod?.container ?? c.name))].sort();
   const matches = containers.filter((c) => c.pod?.container === name);
   const first = containers[0];
-  const pod = first
-    ? `pod ${first.pod?.namespace ?? '?'}/${first.pod?.name ?? '?'} (UID ${uid})`
-    : `pod UID ${uid}`;
+  const pod = first ? `pod ${first.pod?.namespace ?? '?'}/${first.pod?.name ?? '?'} (UID ${uid})` : `pod UID ${uid}`;
   if (matches.length === 0) {
     const byIdOnly = runtime.notFoundHint(name);
     const message =

@@ -166,10 +166,7 @@ export function podContainer(
   };
 }
 
-export function sandboxContainer(
-  id: string,
-  pod: { uid: string; name: string; namespace: string },
-): LabelledContainer {
+export function sandboxContainer(id: string, pod: { uid: string; name: string; namespace: string }): LabelledContainer {
   return {
     id,
     name: `k8s_POD_${pod.name}_${pod.namespace}_${pod.uid}_0`,
