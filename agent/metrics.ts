@@ -43,6 +43,13 @@ export class AgentMetrics {
     registers: [this.registry],
   });
 
+  /** perf script lines the collapser did not understand: a perf whose output format changed shows here first. */
+  readonly collapseSkippedLinesTotal = new Counter({
+    name: 'podflame_collapse_skipped_lines_total',
+    help: 'Lines of perf script output the collapser did not recognize and skipped',
+    registers: [this.registry],
+  });
+
   /** Failed calls into the capture path (the Docker engine, or host mode's /proc and tools), by runtime and operation. */
   readonly runtimeErrorsTotal = new Counter({
     name: 'podflame_runtime_errors_total',

@@ -1,8 +1,9 @@
 /**
- * One capture from request to folded stacks: resolve the target, admit it (one per container, a global limit), run
- * the capture container, stream its `perf script` output into the collapser, and turn every way it can fail into an
- * error that carries perf's or Docker's own words — never an empty graph presented as a success.
- * HTTP-free, so schedules (and tests) can use it as the routes do.
+ * One capture from request to folded stacks, in two steps with the caller's authorization between them: `resolve`
+ * checks the request and finds its target; `start` admits it (one per container, a global limit), runs the capture,
+ * streams its `perf script` output into the collapser, and turns every way it can fail into an error that carries
+ * perf's or the runtime's own words — never an empty graph presented as a success. HTTP-free, so schedules (and
+ * tests) use it as the routes do.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -44,11 +45,12 @@ export interface CaptureServiceDeps {
   now?: () => number;
 }
 
-export interface CaptureHooks {
-  /** Aborts the capture (a synchronous request's client going away). */
-  signal?: AbortSignal;
-  /** Runs with the resolved target before anything starts; throws to refuse (authorization). */
-  authorize?: (target: ResolvedTarget) => Promise<void>;
+/** A request whose target has been found and checked, ready for `start` (after authorization, on the HTTP path). */
+export interface ResolvedCapture {
+  request: ValidProfileRequest;
+  target: ResolvedTarget;
+  /** performance.now() when resolving began: the capture's timings count from there. */
+  startedAt: number;
 }
 
 /** What a capture is expected to take beyond its duration, for Retry-After (container start, perf map, render). */
@@ -88,27 +90,45 @@ export class CaptureService {
   }
 
   /**
-   * Resolves and admits the request, then starts the capture and returns its record at once (status `running`).
-   * Refusals (404, 409, 429, authorization) reject here, before any container exists; the capture's own outcome
-   * is in the record once `record.settled` resolves.
+   * Checks the request and finds its target (404, 409; the agent shutting down; render options the renderer would
+   * refuse): everything that can refuse a capture before anyone is asked whether the caller may profile the target.
    */
-  async start(request: ValidProfileRequest, hooks: CaptureHooks = {}): Promise<ProfileRecord> {
-    const t0 = performance.now();
-    const { runtime, metrics, registry } = this.#deps;
-    let slot: CaptureSlot;
-    let target: ResolvedTarget;
+  async resolve(request: ValidProfileRequest, signal?: AbortSignal): Promise<ResolvedCapture> {
+    const startedAt = performance.now();
     try {
       if (this.#closing) throw new PodflameError('AGENT_NOT_READY', 'the agent is shutting down; retry in a moment');
       // A renderer option it would refuse must fail now, not after the whole capture.
       checkRenderOptions(request.render ?? {});
-      hooks.signal?.throwIfAborted();
-      target = (await resolveTarget(runtime, request.target, this.#options.nodeName)).target;
-      await hooks.authorize?.(target);
-      hooks.signal?.throwIfAborted();
+      signal?.throwIfAborted();
+      const { target } = await resolveTarget(this.#deps.runtime, request.target, this.#options.nodeName);
+      return { request, target, startedAt };
+    } catch (err) {
+      this.countRefusal(err);
+      throw err;
+    }
+  }
+
+  /** Counts a request refused before its capture ran (podflame_requests_rejected_total), e.g. by authorization. */
+  countRefusal(err: unknown): void {
+    if (err instanceof PodflameError) this.#deps.metrics.rejectedTotal.inc({ code: err.code });
+  }
+
+  /**
+   * Admits the resolved capture and starts it, returning its record at once (status `running`). Refusals (429, the
+   * caller gone) reject here, before any container exists; the capture's own outcome is in the record once
+   * `record.settled` resolves. `signal`: the synchronous caller's connection; aborting it stops the capture.
+   */
+  async start(resolved: ResolvedCapture, signal?: AbortSignal): Promise<ProfileRecord> {
+    const { request, target, startedAt: t0 } = resolved;
+    const { metrics, registry } = this.#deps;
+    let slot: CaptureSlot;
+    try {
+      if (this.#closing) throw new PodflameError('AGENT_NOT_READY', 'the agent is shutting down; retry in a moment');
+      signal?.throwIfAborted();
       const expectedEnd = this.#now() + request.durationSeconds * 1000 + EXPECTED_OVERHEAD_MS;
       slot = this.#admission.admit(target.containerId, expectedEnd);
     } catch (err) {
-      if (err instanceof PodflameError) metrics.rejectedTotal.inc({ code: err.code });
+      this.countRefusal(err);
       throw err;
     }
     const resolveMs = performance.now() - t0;
@@ -132,7 +152,7 @@ export class CaptureService {
     );
     const onClientGone = (): void =>
       abort(new PodflameError('CAPTURE_ABORTED', 'the client went away before the capture finished; it was stopped'));
-    hooks.signal?.addEventListener('abort', onClientGone, { once: true });
+    signal?.addEventListener('abort', onClientGone, { once: true });
 
     const record: ProfileRecord = {
       metadata: {
@@ -156,7 +176,7 @@ export class CaptureService {
     metrics.capturesInFlight.inc();
     record.settled = this.#run(record, request, controller.signal, t0, resolveMs).finally(() => {
       clearTimeout(timer);
-      hooks.signal?.removeEventListener('abort', onClientGone);
+      signal?.removeEventListener('abort', onClientGone);
       slot.release();
       metrics.capturesInFlight.dec();
       registry.markFinished(id);
@@ -207,6 +227,7 @@ export class CaptureService {
         signal.removeEventListener('abort', stopReading);
         tStreamEnd = performance.now();
       }
+      if (collapsed.unrecognizedLines > 0) metrics.collapseSkippedLinesTotal.inc(collapsed.unrecognizedLines);
       exit = await running.done;
     } catch (err) {
       failure = err;

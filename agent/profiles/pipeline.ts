@@ -1,14 +1,13 @@
 /**
- * The agent's use of the shared pipeline: the capture's `perf script` stream into the collapser (Java mode: the
- * JIT's `_[j]`-style annotations the Java palette colours by), and folded stacks into the SVG renderer. Kept in one
- * place so the capture service deals in folded stacks only.
+ * The agent's use of the shared pipeline: the capture's `perf script` stream into the shared streaming collapser
+ * (Java mode: the JIT's `_[j]`-style annotations the Java palette colours by), bounded in bytes and timed, with what
+ * the collapser skipped said as a warning. Kept in one place so the capture service deals in folded stacks only.
  */
 import type { Readable } from 'node:stream';
-import { PerfCollapser } from '../../shared/collapse/perf-collapser.js';
-import { renderFlameGraph } from '../../shared/render/flamegraph.js';
+import { collapseStream } from '../../shared/collapse/collapse-stream.js';
 import { resolveRenderOptions, type RenderOptions } from '../../shared/render/options.js';
 import type { CaptureWarning } from '../../shared/api.js';
-import { compareBytes, type FoldedStacks } from '../../shared/folded.js';
+import type { FoldedStacks } from '../../shared/folded.js';
 import { PodflameError } from '../../shared/errors.js';
 
 export interface CollapsedCapture {
@@ -17,6 +16,7 @@ export interface CollapsedCapture {
   samples: number;
   jitFrames: number;
   jitFramesResolved: number;
+  /** Lines of perf script the collapser did not understand and skipped (also said in `warnings`). */
   unrecognizedLines: number;
   warnings: CaptureWarning[];
   /** Bytes of perf script read. */
@@ -27,66 +27,67 @@ export interface CollapsedCapture {
   collapseMs: number;
 }
 
-export interface CollapseStreamOptions {
+export interface CollapseCaptureOptions {
   /** Stop with OUTPUT_TOO_LARGE beyond this many bytes. */
   maxBytes: number;
   /** Called once when the bytes bound is crossed, before the stream is abandoned (e.g. to abort the capture). */
   onTooLarge: (error: PodflameError) => void;
 }
 
+/** The collapser's warning about skipped lines starts so (shared/collapse/perf-collapser.ts). */
+const SKIPPED_LINES_WARNING = /^skipped \d+ unrecognized line/;
+
 /** Collapses a capture's stdout as it streams; rejects if the stream fails (the caller decides what that means). */
 export async function collapseCaptureStream(
   stdout: Readable,
-  options: CollapseStreamOptions,
+  options: CollapseCaptureOptions,
 ): Promise<CollapsedCapture> {
-  const collapser = new PerfCollapser({ java: true });
   let bytes = 0;
   let firstByteAt: number | undefined;
   let collapseMs = 0;
-  for await (const chunk of stdout as AsyncIterable<Buffer | string>) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    firstByteAt ??= performance.now();
-    bytes += buf.length;
-    if (bytes > options.maxBytes) {
-      const error = new PodflameError(
-        'OUTPUT_TOO_LARGE',
-        `the capture wrote more than ${options.maxBytes} bytes of perf script (the agent's --max-output-bytes); ` +
-          'use a shorter duration or a lower frequency',
-        { details: { maxOutputBytes: options.maxBytes } },
-      );
-      options.onTooLarge(error);
-      throw error;
+  let streamEndedAt = 0;
+  // Counts and bounds the bytes on their way in; the time between handing a chunk over and being asked for the next
+  // is the collapser's.
+  async function* bounded(): AsyncGenerator<Buffer> {
+    for await (const chunk of stdout as AsyncIterable<Buffer | string>) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      firstByteAt ??= performance.now();
+      bytes += buf.length;
+      if (bytes > options.maxBytes) {
+        const error = new PodflameError(
+          'OUTPUT_TOO_LARGE',
+          `the capture wrote more than ${options.maxBytes} bytes of perf script (the agent's --max-output-bytes); ` +
+            'use a shorter duration or a lower frequency',
+          { details: { maxOutputBytes: options.maxBytes } },
+        );
+        options.onTooLarge(error);
+        throw error;
+      }
+      const handedOver = performance.now();
+      yield buf;
+      collapseMs += performance.now() - handedOver;
     }
-    const t = performance.now();
-    // Bytes as they come: the collapser stitches lines (and multi-byte characters) across chunks itself.
-    collapser.push(buf);
-    collapseMs += performance.now() - t;
+    streamEndedAt = performance.now();
   }
-  const t = performance.now();
-  const result = collapser.finish();
-  collapseMs += performance.now() - t;
+  const result = await collapseStream(bounded(), { java: true });
+  collapseMs += performance.now() - streamEndedAt;
   return {
     stacks: result.stacks,
     samples: result.samples,
     jitFrames: result.jitFrames,
     jitFramesResolved: result.jitFramesResolved,
     unrecognizedLines: result.unrecognizedLines,
-    warnings: result.warnings.map((message) => ({ code: 'COLLAPSE', message })),
+    warnings: result.warnings.map((message) => ({
+      code: result.unrecognizedLines > 0 && SKIPPED_LINES_WARNING.test(message) ? 'UNRECOGNIZED_LINES' : 'COLLAPSE',
+      message,
+    })),
     bytes,
     firstByteAt,
     collapseMs,
   };
 }
 
-function* foldedLines(stacks: FoldedStacks): Generator<string> {
-  for (const stack of [...stacks.keys()].sort(compareBytes)) yield `${stack} ${stacks.get(stack)}`;
-}
-
 /** Throws INVALID_REQUEST for options the renderer would refuse (an unknown palette, ...), before a capture runs. */
 export function checkRenderOptions(options: Readonly<Record<string, unknown>>): void {
   resolveRenderOptions(options as Partial<RenderOptions>);
-}
-
-export function renderSvg(stacks: FoldedStacks, options: Readonly<Record<string, unknown>>): string {
-  return renderFlameGraph(foldedLines(stacks), options as Partial<RenderOptions>).svg;
 }

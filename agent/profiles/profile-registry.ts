@@ -16,8 +16,6 @@ export interface ProfileRecord {
   stacks?: FoldedStacks;
   /** Set when status is `failed`. */
   error?: PodflameError;
-  /** The rendered SVG, once someone asked for it. */
-  svg?: string;
   /** Settles when the capture has finished, either way (never rejects). */
   settled: Promise<void>;
   /** Stops the capture while it runs (DELETE, shutdown). */

@@ -1,6 +1,8 @@
 /**
  * Turns a finished profile into the answer a caller asked for: an SVG (Java palette, titled with the target and
  * subtitled with node, duration, frequency, sample count and what makes the graph incomplete), folded text, or JSON.
+ * `ProfileRenderer` is the one place the agent renders captured profiles: it keeps each profile's SVG once drawn and
+ * records how long the first rendering took.
  */
 import type { z } from 'zod';
 import type {
@@ -11,8 +13,10 @@ import type {
   RenderRequestSchema,
 } from '../../shared/api.js';
 import { compareBytes, serializeFolded, type FoldedStacks } from '../../shared/folded.js';
+import { renderFlameGraph } from '../../shared/render/flamegraph.js';
+import type { RenderOptions } from '../../shared/render/options.js';
 import { targetTitle } from '../targets/resolve.js';
-import { renderSvg } from './pipeline.js';
+import type { ProfileRecord } from './profile-registry.js';
 
 /** The request's `render` options plus its `title`. */
 export type RenderRequest = z.infer<typeof RenderRequestSchema>;
@@ -33,6 +37,7 @@ const WARNING_PHRASES: Readonly<Record<string, string>> = {
   PERFMAP_FAILED: 'no perf map: JIT frames unnamed',
   TARGET_EXITED: 'a process exited during the capture',
   NO_JVM: 'no JVM found',
+  UNRECOGNIZED_LINES: 'some perf script lines not understood',
 };
 
 function warningPhrases(warnings: readonly CaptureWarning[]): string[] {
@@ -52,14 +57,19 @@ export function profileSubtitle(m: ProfileMetadata): string {
   return parts.join(', ') + (problems.length > 0 ? ` — ${problems.join('; ')}` : '');
 }
 
+function* foldedLines(stacks: FoldedStacks): Generator<string> {
+  for (const stack of [...stacks.keys()].sort(compareBytes)) yield `${stack} ${stacks.get(stack)}`;
+}
+
 export function renderProfileSvg(m: ProfileMetadata, stacks: FoldedStacks, render: RenderRequest): string {
-  return renderSvg(stacks, {
+  const options: Partial<RenderOptions> = {
     colors: 'java',
     countname: 'samples',
-    ...render,
+    ...(render as Partial<RenderOptions>),
     title: render.title ?? targetTitle(m.target),
     subtitle: render.subtitle ?? profileSubtitle(m),
-  });
+  };
+  return renderFlameGraph(foldedLines(stacks), options).svg;
 }
 
 export function profileJson(m: ProfileMetadata, stacks: FoldedStacks): ProfileJson {
@@ -67,20 +77,36 @@ export function profileJson(m: ProfileMetadata, stacks: FoldedStacks): ProfileJs
   return { ...m, stacks: keys.map((stack) => ({ stack, count: stacks.get(stack) as number })) };
 }
 
-/** The body for `format`; `svg` is taken from the cache when given. */
-export function renderProfile(
+function renderProfile(
   format: OutputFormat,
   m: ProfileMetadata,
   stacks: FoldedStacks,
   render: RenderRequest,
-  cachedSvg?: string,
 ): RenderedProfile {
   switch (format) {
     case 'svg':
-      return { contentType: 'image/svg+xml; charset=utf-8', body: cachedSvg ?? renderProfileSvg(m, stacks, render) };
+      return { contentType: 'image/svg+xml; charset=utf-8', body: renderProfileSvg(m, stacks, render) };
     case 'folded':
       return { contentType: 'text/plain; charset=utf-8', body: serializeFolded(stacks) };
     case 'json':
       return { contentType: 'application/json; charset=utf-8', body: JSON.stringify(profileJson(m, stacks)) };
+  }
+}
+
+/** Renders finished profiles; each profile's SVG is drawn once and kept for as long as its record is. */
+export class ProfileRenderer {
+  readonly #svgs = new WeakMap<ProfileRecord, string>();
+
+  /** The body for `format` of a finished (`done`) record, with the options its request gave. */
+  render(record: ProfileRecord, format: OutputFormat): RenderedProfile {
+    const m = record.metadata;
+    const cached = format === 'svg' ? this.#svgs.get(record) : undefined;
+    if (cached !== undefined) return { contentType: 'image/svg+xml; charset=utf-8', body: cached };
+    const t = performance.now();
+    const rendered = renderProfile(format, m, record.stacks ?? new Map<string, number>(), record.render);
+    if (format === 'svg') this.#svgs.set(record, rendered.body);
+    // The first answer's rendering is the one a caller waited for: later ones come from the cache or are cheaper.
+    if (m.timings && m.timings.render === undefined) m.timings.render = Math.round(performance.now() - t);
+    return rendered;
   }
 }

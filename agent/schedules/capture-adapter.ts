@@ -3,19 +3,21 @@
  * per-container and global admission, the capture container, the collapser. The target is the container ID the
  * schedule found, so the capture profiles exactly that container.
  */
-import type { CaptureHooks } from '../profiles/capture-service.js';
+import type { ResolvedCapture } from '../profiles/capture-service.js';
 import type { ProfileRecord } from '../profiles/profile-registry.js';
 import type { ValidProfileRequest } from '../../shared/api.js';
 import type { ScheduledCapture } from './scheduler.js';
 
 /** The part of CaptureService this uses. */
 export interface CaptureStarter {
-  start(request: ValidProfileRequest, hooks?: CaptureHooks): Promise<ProfileRecord>;
+  resolve(request: ValidProfileRequest, signal?: AbortSignal): Promise<ResolvedCapture>;
+  start(resolved: ResolvedCapture, signal?: AbortSignal): Promise<ProfileRecord>;
 }
 
 export function captureThrough(service: CaptureStarter): ScheduledCapture {
   return async ({ target, durationSeconds, frequencyHz, javaInlined, signal }) => {
-    const record = await service.start(
+    // The schedule's operator chose the targets: nothing to authorize between finding the container and capturing.
+    const resolved = await service.resolve(
       {
         target: { containerId: target.containerId },
         durationSeconds,
@@ -23,8 +25,9 @@ export function captureThrough(service: CaptureStarter): ScheduledCapture {
         format: 'folded',
         java: { inlined: javaInlined },
       },
-      { signal },
+      signal,
     );
+    const record = await service.start(resolved, signal);
     await record.settled;
     if (record.error) throw record.error;
     return {

@@ -340,3 +340,33 @@ t.test('closing the agent stops running captures and answers their callers', asy
   t.ok(runtime.captures[0]!.signal.aborted);
   t.ok(runtime.closed, 'the runtime is closed last');
 });
+
+t.test('lines perf script wrote that the collapser skipped: a warning, on the graph, and a metric', async (t) => {
+  const { url, runtime } = await startAgent(t);
+  const asked = await call(url, 'POST', '/v1/profiles?async=1', { target: { containerId: APP }, durationSeconds: 1 });
+  t.equal(asked.status, 202);
+  await waitFor(() => runtime.captures.length === 1, 5000, 'the capture');
+  // Two lines no perf script format has, between real samples.
+  runtime.captures[0]!.finish({ exitCode: 0, output: `%%% not perf %%%\n??? neither\n\n${PERF_SCRIPT}` });
+  await waitFor(
+    async () => (await call(url, 'GET', `/v1/profiles/${asked.json.id}`)).json.status !== 'running',
+    5000,
+    'the capture to end',
+    100,
+  );
+  const meta = await call(url, 'GET', `/v1/profiles/${asked.json.id}`);
+  t.equal(meta.json.status, 'done');
+  const skipped = meta.json.warnings.filter((w: { code: string }) => w.code === 'UNRECOGNIZED_LINES');
+  t.equal(skipped.length, 1, JSON.stringify(meta.json.warnings));
+  t.match(skipped[0].message, /^skipped 2 unrecognized lines, the first: "%%% not perf %%%"/);
+  const svg = await call(url, 'GET', `/v1/profiles/${asked.json.id}/flamegraph.svg`);
+  t.match(svg.text, /some perf script lines not understood/, 'the subtitle says so');
+  t.equal(typeof meta.json.timings.render, 'undefined', 'nothing rendered before the SVG was asked for');
+  const rendered = (await call(url, 'GET', `/v1/profiles/${asked.json.id}`)).json.timings.render;
+  t.type(rendered, 'number', 'the first rendering is timed');
+  const again = await call(url, 'GET', `/v1/profiles/${asked.json.id}/flamegraph.svg`);
+  t.equal(again.text, svg.text, 'the SVG asked for again is the same graph');
+  t.equal((await call(url, 'GET', `/v1/profiles/${asked.json.id}`)).json.timings.render, rendered);
+  const metrics = await call(url, 'GET', '/metrics');
+  t.match(metrics.text, /^podflame_collapse_skipped_lines_total 2$/m);
+});

@@ -31,7 +31,7 @@ function setup() {
 
 t.test('killed by a stopping engine: DOCKER_UNAVAILABLE', async (t) => {
   const { runtime, service, request } = setup();
-  const record = await service.start(request);
+  const record = await service.start(await service.resolve(request));
   runtime.pingError = new Error('connect ENOENT /var/run/docker.sock');
   runtime.captures[0]?.finish({
     exitCode: 143,
@@ -48,7 +48,7 @@ t.test('killed by a stopping engine: DOCKER_UNAVAILABLE', async (t) => {
 
 t.test('killed while the engine stays up: CAPTURE_FAILED with its last words', async (t) => {
   const { runtime, service, request } = setup();
-  const record = await service.start(request);
+  const record = await service.start(await service.resolve(request));
   runtime.captures[0]?.finish({ exitCode: 137, stderrTail: 'Killed' });
   await record.settled;
   t.equal(record.error?.code, 'CAPTURE_FAILED');
@@ -57,7 +57,7 @@ t.test('killed while the engine stays up: CAPTURE_FAILED with its last words', a
 
 t.test('an ordinary failure (exit 1) does not wait for the engine', async (t) => {
   const { runtime, service, request } = setup();
-  const record = await service.start(request);
+  const record = await service.start(await service.resolve(request));
   runtime.pingError = new Error('would make it DOCKER_UNAVAILABLE if asked');
   runtime.captures[0]?.finish({ exitCode: 1, stderrTail: 'perf: permission denied' });
   await record.settled;

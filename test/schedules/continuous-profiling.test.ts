@@ -104,6 +104,9 @@ t.test('--schedules and --pyroscope-url need --data-dir; a bad --pyroscope-url i
   const base: AgentConfig = { ...DEFAULT_AGENT_CONFIG, nodeName: 'node-a' };
   const deps = {
     captures: {
+      resolve: async () => {
+        throw new Error('unused');
+      },
       start: async () => {
         throw new Error('unused');
       },

@@ -186,7 +186,12 @@ t.test("a schedule's inlined reaches each capture and its stored profiles", asyn
 t.test('scheduled captures ask the capture service for what the schedule says', async (t) => {
   const asked: ValidProfileRequest[] = [];
   const service: CaptureStarter = {
-    start: async (request) => {
+    resolve: async (request) => ({
+      request,
+      target: { containerId: (request.target as { containerId: string }).containerId },
+      startedAt: 0,
+    }),
+    start: async ({ request }) => {
       asked.push(request);
       return {
         metadata: { startedAt: '2025-11-27T10:00:00.000Z', warnings: [] },

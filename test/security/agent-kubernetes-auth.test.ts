@@ -144,6 +144,12 @@ if (env) {
       namespace: 'podflame-test',
       pod: pod.name,
     });
+    const metrics = await request(`${agent.url}/metrics`);
+    t.match(
+      await metrics.body.text(),
+      /^podflame_requests_rejected_total\{code="FORBIDDEN"\} [1-9]/m,
+      'the refusal is counted with the others',
+    );
   });
 
   t.test('a pod the API server places on another node: 403', async (t) => {

@@ -14,7 +14,7 @@ import {
 import { PodflameError } from '../../../shared/errors.js';
 import type { CaptureService } from '../../profiles/capture-service.js';
 import type { ProfileRecord, ProfileRegistry } from '../../profiles/profile-registry.js';
-import { renderProfile } from '../../profiles/render-profile.js';
+import { ProfileRenderer } from '../../profiles/render-profile.js';
 import { targetTitle } from '../../targets/resolve.js';
 import { logFields } from '../request-log.js';
 import { parseProfileRequest } from '../validation.js';
@@ -26,6 +26,8 @@ export interface ProfilesRouteDeps {
   bodyLimitBytes: number;
   /** Refuses a caller the resolved target (authorization); absent: everyone may. */
   authorizeTarget?: (req: Request, target: ResolvedTarget) => Promise<void>;
+  /** Renders the answers and keeps their SVGs. Default: one of the router's own. */
+  renderer?: ProfileRenderer;
 }
 
 /** Response headers are limited (Node and undici refuse more than 16 KiB in all): beyond this, warnings are cut. */
@@ -55,7 +57,7 @@ function setProfileHeaders(res: Response, record: ProfileRecord): void {
   res.setHeader(HEADERS.jitResolved, m.jitResolved === null ? 'none' : m.jitResolved.toFixed(4));
 }
 
-function sendResult(res: Response, record: ProfileRecord, format: OutputFormat): void {
+function sendResult(res: Response, renderer: ProfileRenderer, record: ProfileRecord, format: OutputFormat): void {
   if (record.metadata.status === 'running') {
     const remaining = Date.parse(record.metadata.startedAt) + record.metadata.durationSeconds * 1000 - Date.now();
     throw new PodflameError('PROFILE_NOT_READY', `profile ${record.metadata.id} is still being captured`, {
@@ -63,13 +65,7 @@ function sendResult(res: Response, record: ProfileRecord, format: OutputFormat):
     });
   }
   if (record.error) throw record.error;
-  const stacks = record.stacks ?? new Map<string, number>();
-  const t = performance.now();
-  const rendered = renderProfile(format, record.metadata, stacks, record.render, record.svg);
-  if (format === 'svg') record.svg = rendered.body;
-  if (record.metadata.timings && record.metadata.timings.render === undefined) {
-    record.metadata.timings.render = Math.round(performance.now() - t);
-  }
+  const rendered = renderer.render(record, format);
   setProfileHeaders(res, record);
   res.type(rendered.contentType).send(rendered.body);
 }
@@ -93,6 +89,7 @@ function wantsAsync(req: Request): boolean {
 
 export function profilesRouter(deps: ProfilesRouteDeps): Router {
   const router = express.Router();
+  const renderer = deps.renderer ?? new ProfileRenderer();
   // Any content type is read as JSON (curl -d sends form encoding by default); the limit is checked before parsing.
   const json = express.json({ limit: deps.bodyLimitBytes, strict: true, type: () => true });
 
@@ -106,11 +103,17 @@ export function profilesRouter(deps: ProfilesRouteDeps): Router {
         if (!res.writableFinished) clientGone.abort();
       });
     }
-    const authorize = deps.authorizeTarget;
-    const record = await deps.captures.start(request, {
-      ...(isAsync ? {} : { signal: clientGone.signal }),
-      ...(authorize ? { authorize: (target: ResolvedTarget) => authorize(req, target) } : {}),
-    });
+    const signal = isAsync ? undefined : clientGone.signal;
+    const resolved = await deps.captures.resolve(request, signal);
+    if (deps.authorizeTarget) {
+      try {
+        await deps.authorizeTarget(req, resolved.target);
+      } catch (err) {
+        deps.captures.countRefusal(err);
+        throw err;
+      }
+    }
+    const record = await deps.captures.start(resolved, signal);
     const log = logFields(res);
     log.profileId = record.metadata.id;
     log.target = targetTitle(record.metadata.target);
@@ -130,7 +133,7 @@ export function profilesRouter(deps: ProfilesRouteDeps): Router {
     log.samples = record.metadata.samples;
     log.jitResolved = record.metadata.jitResolved;
     res.setHeader(HEADERS.profileId, record.metadata.id);
-    sendResult(res, record, request.format);
+    sendResult(res, renderer, record, request.format);
   });
 
   // A profile shows what ran in someone's pod: reading it needs the same permission as capturing it.
@@ -145,11 +148,11 @@ export function profilesRouter(deps: ProfilesRouteDeps): Router {
   });
 
   router.get(`${API_PREFIX}/profiles/:id/flamegraph.svg`, async (req, res) => {
-    sendResult(res, await readable(req), 'svg');
+    sendResult(res, renderer, await readable(req), 'svg');
   });
 
   router.get(`${API_PREFIX}/profiles/:id/folded`, async (req, res) => {
-    sendResult(res, await readable(req), 'folded');
+    sendResult(res, renderer, await readable(req), 'folded');
   });
 
   return router;
