@@ -16,7 +16,6 @@ import { compareBytes, serializeFolded, type FoldedStacks } from '../../shared/f
 import { renderFlameGraph } from '../../shared/render/flamegraph.js';
 import type { RenderOptions } from '../../shared/render/options.js';
 import { targetTitle } from '../targets/resolve.js';
-import type { ProfileRecord } from './profile-registry.js';
 
 /** The request's `render` options plus its `title`. */
 export type RenderRequest = z.infer<typeof RenderRequestSchema>;
@@ -93,12 +92,19 @@ function renderProfile(
   }
 }
 
+/** What rendering needs of a profile record (profile-registry's ProfileRecord fits it). */
+export interface RenderableProfile {
+  metadata: ProfileMetadata;
+  stacks?: FoldedStacks;
+  render: RenderRequest;
+}
+
 /** Renders finished profiles; each profile's SVG is drawn once and kept for as long as its record is. */
 export class ProfileRenderer {
-  readonly #svgs = new WeakMap<ProfileRecord, string>();
+  readonly #svgs = new WeakMap<RenderableProfile, string>();
 
   /** The body for `format` of a finished (`done`) record, with the options its request gave. */
-  render(record: ProfileRecord, format: OutputFormat): RenderedProfile {
+  render(record: RenderableProfile, format: OutputFormat): RenderedProfile {
     const m = record.metadata;
     const cached = format === 'svg' ? this.#svgs.get(record) : undefined;
     if (cached !== undefined) return { contentType: 'image/svg+xml; charset=utf-8', body: cached };
