@@ -13,7 +13,7 @@ export interface TokenReviewStatus {
   error?: string;
 }
 
-/** Sends one TokenReview. The Kubernetes implementation is in kube-reviews.ts; tests may inject their own. */
+/** Sends one TokenReview. The Kubernetes implementation is in kube-token-reviewer.ts; tests may inject their own. */
 export interface TokenReviewer {
   review(token: string): Promise<TokenReviewStatus>;
 }

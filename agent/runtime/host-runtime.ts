@@ -10,8 +10,9 @@
  *
  * Pod names: cgroups name a container's ID (and, under kubelet, its pod UID), never its pod's namespace, name or
  * container name. With a pod directory (the pods of this node from the Kubernetes API), a container whose ID a pod's
- * status reports gets the same kubelet labels the Docker path reads from the engine, so resolving a pod UID +
- * container name, titles, listings, schedules and authorization work alike on both paths.
+ * status reports is placed in that pod (`ContainerInfo.pod`), as the Docker path places containers by kubelet's
+ * labels, so resolving a pod UID + container name, titles, listings, schedules and authorization work alike on both
+ * paths.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { access, constants, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
