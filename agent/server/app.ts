@@ -5,7 +5,7 @@
 import express, { type Express, type Request, type RequestHandler, type Router } from 'express';
 import type { Logger } from 'pino';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import { HEADERS, type ResolvedTarget, type TargetContainer } from '../../shared/api.js';
+import { HEADERS, type ResolvedTarget } from '../../shared/api.js';
 import type { AgentMetrics } from '../metrics.js';
 import type { CaptureService } from '../profiles/capture-service.js';
 import type { ProfileRegistry } from '../profiles/profile-registry.js';
@@ -28,8 +28,8 @@ export interface AgentAppOptions {
   routers?: readonly Router[];
   /** Refuses a caller a resolved target before the capture starts (authorization). Default: everyone may. */
   authorizeTarget?: (req: Request, target: ResolvedTarget) => Promise<void>;
-  /** Trims `GET /v1/targets` to what the caller may profile. Default: everything on the node. */
-  filterTargets?: (req: Request, items: TargetContainer[]) => Promise<TargetContainer[]>;
+  /** Trims `GET /v1/targets` to what the caller may profile, before anything is read inside them. Default: all. */
+  filterTargets?: (req: Request, items: ResolvedTarget[]) => Promise<ResolvedTarget[]>;
 }
 
 export const DEFAULT_AGENT_APP_OPTIONS = Object.freeze({ bodyLimitBytes: 64 * 1024 });

@@ -3,15 +3,20 @@
  * podflame's own capture containers), with their pod coordinates and whether a JVM runs in them.
  */
 import type { ContainerInfo, ContainerRuntime } from '../runtime/container-runtime.js';
-import type { TargetContainer } from '../../shared/api.js';
+import type { ResolvedTarget, TargetContainer } from '../../shared/api.js';
 import { describeTarget, isSandbox } from './resolve.js';
 
 export interface ListTargetsOptions {
   /** Containers whose process list is read at once (one `docker top` each). Default 4. */
   concurrency?: number;
+  /**
+   * Keeps the targets the caller may see (authorization), before anything is read inside them: the process lists
+   * of containers the caller may not profile are never read. Default: all.
+   */
+  visible?: (targets: ResolvedTarget[]) => Promise<ResolvedTarget[]>;
 }
 
-export const DEFAULT_LIST_TARGETS_OPTIONS: Readonly<Required<ListTargetsOptions>> = Object.freeze({ concurrency: 4 });
+export const DEFAULT_LIST_TARGETS_OPTIONS = Object.freeze({ concurrency: 4 });
 
 /**
  * A process is a JVM when its executable is named `java`, as the capture script decides too, e.g.
@@ -58,9 +63,14 @@ export async function listTargets(
   options: ListTargetsOptions = {},
 ): Promise<TargetContainer[]> {
   const concurrency = options.concurrency ?? DEFAULT_LIST_TARGETS_OPTIONS.concurrency;
-  const running = (await runtime.listContainers({ all: false })).filter(
+  const candidates = (await runtime.listContainers({ all: false })).filter(
     (c) => c.state === 'running' && !isSandbox(c) && !c.capture,
   );
+  let running = candidates;
+  if (options.visible) {
+    const shown = new Set((await options.visible(candidates.map(describeTarget))).map((t) => t.containerId));
+    running = candidates.filter((c) => shown.has(c.id));
+  }
   const jvm = await mapWithConcurrency(running, concurrency, (c) => runsJvm(runtime, c));
   const items = running.map((c, i): TargetContainer => {
     const t = describeTarget(c);

@@ -47,6 +47,8 @@ export class FakeRuntime implements ContainerRuntime {
   images = new Set<string>();
   leftovers = 0;
   removeLeftoverCalls: string[] = [];
+  /** Every container whose processes were listed, in call order. */
+  listProcessesCalls: string[] = [];
   /** Concurrency seen by listProcesses (max at once). */
   listProcessesMaxConcurrent = 0;
   #listProcessesNow = 0;
@@ -94,6 +96,7 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   async listProcesses(id: string): Promise<string[]> {
+    this.listProcessesCalls.push(id);
     this.#listProcessesNow++;
     this.listProcessesMaxConcurrent = Math.max(this.listProcessesMaxConcurrent, this.#listProcessesNow);
     await new Promise((r) => setTimeout(r, 5));

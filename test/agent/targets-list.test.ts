@@ -1,4 +1,9 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import t from 'tap';
+import { targetsRouter } from '../../agent/server/routes/targets.js';
+import { call } from './http.js';
 import { listTargets, looksLikeJvm, mapWithConcurrency } from '../../agent/targets/list.js';
 import { FakeRuntime, hexId, podContainer, sandboxContainer } from './fake-runtime.js';
 
@@ -61,4 +66,31 @@ t.test('targets: running containers, no sandboxes or captures, JVMs marked, sort
   });
   t.notOk('containerName' in (items[2] as object), 'no pod fields for a container kubelet did not start');
   t.ok(r.listProcessesMaxConcurrent <= 2);
+});
+
+t.test('GET /v1/targets reads no process list of a container the caller may not see', async (t) => {
+  const other = { uid: '9a9a9a9a-5b7d-4c1e-9a8f-1d2e3f4a5b6c', name: 'bill-1', namespace: 'billing' };
+  const r = new FakeRuntime();
+  r.containers = [podContainer(hexId('a1'), pod, 'app'), podContainer(hexId('b1'), other, 'app')];
+  r.processes.set(hexId('a1'), ['java -cp /app Shop']);
+  r.processes.set(hexId('b1'), ['java -cp /app Billing']);
+  const app = express().use(
+    targetsRouter({
+      runtime: r,
+      nodeName: 'node-a',
+      // As authorization filters: this caller may profile pods of `prod` only.
+      filterTargets: async (_req, items) => items.filter((i) => i.namespace === 'prod'),
+    }),
+  );
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => void server.close());
+  const { port } = server.address() as AddressInfo;
+  const res = await call(`http://127.0.0.1:${port}`, 'GET', '/v1/targets');
+  t.equal(res.status, 200);
+  t.same(
+    res.json.items.map((i: { podName: string; jvm: boolean }) => [i.podName, i.jvm]),
+    [['shop-1', true]],
+  );
+  t.same(r.listProcessesCalls, [hexId('a1')], "billing's processes were never read");
 });
