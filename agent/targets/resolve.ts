@@ -36,12 +36,31 @@ export function targetTitle(t: ResolvedTarget): string {
   return t.containerName ?? t.containerId.slice(0, 12);
 }
 
+/** The pod (or container) each refusal of resolveTarget speaks of, so its details go only to who may see them. */
+const refusalSubjects = new WeakMap<PodflameError, ResolvedTarget>();
+
+function about(subject: ContainerInfo | undefined, error: PodflameError): PodflameError {
+  if (subject) refusalSubjects.set(error, describeTarget(subject));
+  return error;
+}
+
+/**
+ * The container whose pod a refusal of `resolveTarget` describes (names of its containers, its IDs, its state):
+ * a caller must be authorized for it before reading the refusal. Undefined when the refusal names no pod's details.
+ */
+export function subjectOfRefusal(error: PodflameError): ResolvedTarget | undefined {
+  return refusalSubjects.get(error);
+}
+
 function requireRunning(c: ContainerInfo, what: string): void {
   if (c.state !== 'running') {
-    throw new PodflameError(
-      'TARGET_NOT_RUNNING',
-      `${what} is not running (state: ${c.state}); only a running container can be profiled`,
-      { details: { containerId: c.id, state: c.state } },
+    throw about(
+      c,
+      new PodflameError(
+        'TARGET_NOT_RUNNING',
+        `${what} is not running (state: ${c.state}); only a running container can be profiled`,
+        { details: { containerId: c.id, state: c.state } },
+      ),
     );
   }
 }
@@ -65,17 +84,23 @@ async function resolvePodContainer(
       containers.length === 0
         ? `no containers of ${pod} on node ${nodeName}: the pod runs on another node, or has not started${byIdOnly}`
         : `${pod} has no container '${name}' on node ${nodeName}; its containers: ${names.join(', ')}${byIdOnly}`;
-    throw new PodflameError('TARGET_NOT_FOUND', message, {
-      details: { podUid: uid, container: name, node: nodeName, containers: names },
-    });
+    throw about(
+      first,
+      new PodflameError('TARGET_NOT_FOUND', message, {
+        details: { podUid: uid, container: name, node: nodeName, containers: names },
+      }),
+    );
   }
   // kubelet keeps the exited instance of a restarted container next to the running one: the running one is meant.
   const running = matches.filter((c) => c.state === 'running');
   if (running.length > 1) {
-    throw new PodflameError(
-      'TARGET_AMBIGUOUS',
-      `${pod} has ${running.length} running containers named '${name}'; give a container ID instead`,
-      { details: { podUid: uid, container: name, containerIds: running.map((c) => c.id).sort() } },
+    throw about(
+      first,
+      new PodflameError(
+        'TARGET_AMBIGUOUS',
+        `${pod} has ${running.length} running containers named '${name}'; give a container ID instead`,
+        { details: { podUid: uid, container: name, containerIds: running.map((c) => c.id).sort() } },
+      ),
     );
   }
   const chosen = running[0] ?? (matches[0] as ContainerInfo);
@@ -97,18 +122,27 @@ async function resolveContainerId(
     });
   }
   if (matches.length > 1) {
-    throw new PodflameError(
-      'TARGET_AMBIGUOUS',
-      `container ID prefix ${prefix} matches ${matches.length} containers on node ${nodeName}; give more digits`,
-      { details: { containerId: prefix, containerIds: matches.map((c) => c.id).sort() } },
+    // The full IDs are for a caller who may see them: all of them of one pod, that pod's; else nobody's in particular.
+    const pods = new Set(matches.map((c) => c.pod?.uid));
+    const onePod = pods.size === 1 && !pods.has(undefined) ? matches[0] : undefined;
+    throw about(
+      onePod,
+      new PodflameError(
+        'TARGET_AMBIGUOUS',
+        `container ID prefix ${prefix} matches ${matches.length} containers on node ${nodeName}; give more digits`,
+        { details: { containerId: prefix, containerIds: matches.map((c) => c.id).sort() } },
+      ),
     );
   }
   const chosen = matches[0] as ContainerInfo;
   if (isSandbox(chosen)) {
-    throw new PodflameError(
-      'TARGET_NOT_FOUND',
-      `container ${prefix} is a pod sandbox (the pause container), which runs no workload; profile one of the pod's containers`,
-      { details: { containerId: chosen.id, podUid: chosen.pod?.uid } },
+    throw about(
+      chosen,
+      new PodflameError(
+        'TARGET_NOT_FOUND',
+        `container ${prefix} is a pod sandbox (the pause container), which runs no workload; profile one of the pod's containers`,
+        { details: { containerId: chosen.id, podUid: chosen.pod?.uid } },
+      ),
     );
   }
   requireRunning(chosen, `container ${chosen.name} (${chosen.id.slice(0, 12)})`);

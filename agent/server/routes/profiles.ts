@@ -15,7 +15,7 @@ import { PodflameError } from '../../../shared/errors.js';
 import type { CaptureService } from '../../profiles/capture-service.js';
 import type { ProfileRecord, ProfileRegistry } from '../../profiles/profile-registry.js';
 import { ProfileRenderer } from '../../profiles/render-profile.js';
-import { targetTitle } from '../../targets/resolve.js';
+import { subjectOfRefusal, targetTitle } from '../../targets/resolve.js';
 import { logFields } from '../request-log.js';
 import { parseProfileRequest } from '../validation.js';
 
@@ -70,6 +70,15 @@ function sendResult(res: Response, renderer: ProfileRenderer, record: ProfileRec
   res.type(rendered.contentType).send(rendered.body);
 }
 
+/** The one answer for a target a caller may not see, whatever the reason: it says nothing of other pods. */
+function unseenTarget(): PodflameError {
+  return new PodflameError(
+    'TARGET_NOT_FOUND',
+    'no container on this node matches the target, or you may not profile it: check the pod UID and container ' +
+      "name (or the container ID), and that you may profile the pod (create pods/exec, or the agent's --authz-resource)",
+  );
+}
+
 function findRecord(registry: ProfileRegistry, id: string): ProfileRecord {
   const record = registry.get(id);
   if (!record) {
@@ -104,10 +113,20 @@ export function profilesRouter(deps: ProfilesRouteDeps): Router {
       });
     }
     const signal = isAsync ? undefined : clientGone.signal;
-    const resolved = await deps.captures.resolve(request, signal);
-    if (deps.authorizeTarget) {
+    const authorize = deps.authorizeTarget;
+    const resolved = await deps.captures.resolve(request, signal).catch(async (err: unknown) => {
+      // A refusal names the pod's containers, IDs or state: only for a caller who may profile that pod. A refusal
+      // that names no pod is checked as a container of no pod (refused under --auth kubernetes).
+      if (!authorize || !(err instanceof PodflameError) || !err.code.startsWith('TARGET_')) throw err;
+      const subject = subjectOfRefusal(err) ?? { containerId: '' };
+      await authorize(req, subject).catch((denied: unknown) => {
+        throw denied instanceof PodflameError && denied.code === 'FORBIDDEN' ? unseenTarget() : denied;
+      });
+      throw err;
+    });
+    if (authorize) {
       try {
-        await deps.authorizeTarget(req, resolved.target);
+        await authorize(req, resolved.target);
       } catch (err) {
         deps.captures.countRefusal(err);
         throw err;
