@@ -10,11 +10,9 @@ export interface BenchInput {
   bytes: number;
   /** Where it came from, for the report. */
   source: string;
-  /** True for ../shared/bench's input, the one the perl reference figures were measured on. */
-  isReference: boolean;
 }
 
-/** ../shared/bench/java-javac.perf.txt.gz relative to the project root: the input of the perl reference figures. */
+/** ../shared/bench/java-javac.perf.txt.gz relative to the project root (described in ../shared/bench/README.md). */
 export function sharedInputPath(projectRoot: string): string {
   return join(projectRoot, '..', 'shared', 'bench', 'java-javac.perf.txt.gz');
 }
@@ -29,13 +27,13 @@ export async function prepareInput(
   if (explicit) {
     if (explicit.endsWith('.gz')) await pipeline(createReadStream(explicit), createGunzip(), createWriteStream(path));
     else await pipeline(createReadStream(explicit), createWriteStream(path));
-    return { path, bytes: statSync(path).size, source: explicit, isReference: false };
+    return { path, bytes: statSync(path).size, source: explicit };
   }
   const shared = sharedInputPath(projectRoot);
   if (existsSync(shared)) {
     log(`unpacking ${shared} to ${path}`);
     await pipeline(createReadStream(shared), createGunzip(), createWriteStream(path));
-    return { path, bytes: statSync(path).size, source: '../shared/bench/java-javac.perf.txt.gz', isReference: true };
+    return { path, bytes: statSync(path).size, source: '../shared/bench/java-javac.perf.txt.gz' };
   }
   log(`${shared} not found: recording a javac workload with perf and a JVM instead`);
   await recordJavac({
@@ -47,7 +45,7 @@ export async function prepareInput(
     frequencyHz: 999,
     log,
   });
-  return { path, bytes: statSync(path).size, source: 'recorded now (JavacLoop, 10 s at 999 Hz)', isReference: false };
+  return { path, bytes: statSync(path).size, source: 'recorded now (JavacLoop, 10 s at 999 Hz)' };
 }
 
 /** The input written twice in a row: twice the samples, the same distinct stacks. */

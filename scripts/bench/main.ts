@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: collapse and render a large real JVM capture in fresh processes, several runs each, next to a
- * floor (a Node process that only reads the bytes and counts lines) and the perl scripts' reference figures.
- * Prints a table; the targets are reported as PASS/MISS, never asserted (absolute times drift on shared machines).
+ * floor (a Node process that only reads the bytes and counts lines) and side by side with Brendan Gregg's perl
+ * scripts, run from ../shared/bench/reference on the same input in the same run, alternating podflame and perl.
+ * Speed-ups are the median of the per-pair ratios of that run, never a division by a figure measured elsewhere.
+ * Prints tables; the targets are reported as PASS/MISS, never asserted (absolute times drift on shared machines).
  *
  * Then sections of their own: the JIT map (podflame's JVMTI agent vs the JVM's Compiler.perfmap, jit-map.ts), the
  * agent's request overhead (agent-overhead.ts), and "store at scale" (store-at-scale.ts): a week of stored profiles
@@ -14,32 +16,24 @@
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { doubleInput, prepareInput } from './input.js';
-import { GNU_TIME, median, runMeasured, type Measured } from './measure.js';
+import { GNU_TIME, median, runMeasured, type Measured, type RunSpec } from './measure.js';
+import { runAlternating, type Alternated } from './alternate.js';
+import { findPerlReference, type PerlReference } from './perl-reference.js';
+import { compareFolded, compareSvgFrames } from './same-output.js';
 import { agentOverhead } from './agent-overhead.js';
 import { jitMapBench } from './jit-map.js';
 import { storeAtScale } from './store-at-scale.js';
 
-/**
- * The perl scripts on ../shared/bench/java-javac.perf.txt.gz, from ../shared/bench/README.md ("Reference figures"):
- * FlameGraph @41fee1f, perl 5.36, this project's 2-vCPU machine kind, whole process, median of 3 after a warm-up.
- */
-const PERL_REFERENCE = {
-  source: '../shared/bench/README.md (FlameGraph @41fee1f, perl 5.36, median of 3)',
-  collapseSeconds: 4.84,
-  collapseRssMiB: 31.4,
-  renderSeconds: 2.13,
-  renderRssMiB: 58.1,
-};
-
-/** The issue's floors: 8× perl for collapse, 5× for render, bounded and flat collapse memory. */
+/** Issue #15's floors: 8x perl for collapse, 5x for render (same run), bounded and flat collapse memory. */
 const TARGETS = {
-  collapseSeconds: 0.6,
-  renderSeconds: 0.43,
-  collapseRssMiB: 150,
+  /** Median of the per-pair ratios perl / podflame. */
+  collapseVsPerl: 8,
+  renderVsPerl: 5,
+  collapseRssMiB: 128,
   /** "Flat": the doubled input may not raise collapse's peak RSS by more than this share. */
   rssGrowth: 0.15,
 };
@@ -97,15 +91,52 @@ async function measureStep(
     measured.push(m);
     log(`${name}: run ${i + 1}/${runs} ${m.wallSeconds.toFixed(3)} s, peak RSS ${fmt(m.peakRssMiB, 1)} MiB`);
   }
+  return summarize(name, input, statSync(args[args.length - 1] as string).size, measured);
+}
+
+function summarize(name: string, input: string, inputBytes: number, measured: Measured[]): StepResult {
   const rssValues = measured.map((m) => m.peakRssMiB).filter((v): v is number => v !== undefined);
   return {
     name,
     input,
-    inputBytes: statSync(args[args.length - 1] as string).size,
+    inputBytes,
     runs: measured,
     wall: median(measured.map((m) => m.wallSeconds)),
     minWall: Math.min(...measured.map((m) => m.wallSeconds)),
     rss: rssValues.length ? Math.max(...rssValues) : undefined,
+  };
+}
+
+/** podflame and a perl script on the same input, alternating; both as steps, and the pairs' ratios. */
+interface SideBySide {
+  podflame: StepResult;
+  perl: StepResult;
+  pairs: Alternated;
+}
+
+async function measureSideBySide(
+  input: string,
+  inputFile: string,
+  podflame: { name: string; args: string[]; outFile: string },
+  perl: { name: string; command: string; args: string[]; outFile: string },
+): Promise<SideBySide> {
+  const spec = (command: string, args: string[], stdoutFile: string): RunSpec => ({
+    command,
+    args,
+    stdoutFile,
+    scratch,
+  });
+  const pairs = await runAlternating(
+    { name: podflame.name, spec: spec(process.execPath, podflame.args, podflame.outFile) },
+    { name: perl.name, spec: spec(perl.command, perl.args, perl.outFile) },
+    runs,
+    log,
+  );
+  const bytes = statSync(inputFile).size;
+  return {
+    podflame: summarize(podflame.name, input, bytes, pairs.a),
+    perl: summarize(perl.name, input, bytes, pairs.b),
+    pairs,
   };
 }
 
@@ -181,13 +212,21 @@ try {
   if (!flags.keep) rmSync(scratch, { recursive: true, force: true });
 }
 
-/** The collapse and render steps, then the agent's request overhead. */
+/** The collapse and render steps, side by side with the perl scripts when they are there; then the later sections. */
 async function collapseAndRender(): Promise<void> {
+  const lookup = findPerlReference(root);
+  const perl: PerlReference | undefined = 'found' in lookup ? lookup.found : undefined;
+  const perlMissing = 'missing' in lookup ? `perl reference not found, ratios skipped (${lookup.missing})` : undefined;
+  if (perlMissing) log(perlMissing);
+
   const input = await prepareInput(root, scratch, log, flags.input);
   const input2x = await doubleInput(input, scratch);
   const folded1x = join(scratch, 'collapsed-1x.folded');
   const folded2x = join(scratch, 'collapsed-2x.folded');
   const svg = join(scratch, 'render.svg');
+  const perlFolded = join(scratch, 'perl-collapsed-1x.folded');
+  const perlSvg = join(scratch, 'perl-render.svg');
+  const renderFlags = ['--colors', 'java', '--hash'];
 
   const floor1 = await measureStep(
     'floor: read + count lines',
@@ -196,7 +235,22 @@ async function collapseAndRender(): Promise<void> {
     join(scratch, 'lines-1x'),
     scratch,
   );
-  const collapse1 = await measureStep('collapse', '1x', [cli, 'collapse', input.path], folded1x, scratch);
+  const collapseArgs = [cli, 'collapse', input.path];
+  const collapseSide = perl
+    ? await measureSideBySide(
+        '1x',
+        input.path,
+        { name: 'podflame collapse', args: collapseArgs, outFile: folded1x },
+        {
+          name: 'stackcollapse-perf.pl',
+          command: perl.perl,
+          args: [perl.stackcollapse, input.path],
+          outFile: perlFolded,
+        },
+      )
+    : undefined;
+  const collapse1 =
+    collapseSide?.podflame ?? (await measureStep('podflame collapse', '1x', collapseArgs, folded1x, scratch));
   const floor2 = await measureStep(
     'floor: read + count lines',
     '2x',
@@ -204,14 +258,23 @@ async function collapseAndRender(): Promise<void> {
     join(scratch, 'lines-2x'),
     scratch,
   );
-  const collapse2 = await measureStep('collapse', '2x', [cli, 'collapse', input2x], folded2x, scratch);
-  const render = await measureStep(
-    'render --colors java --hash',
-    'folded 1x',
-    [cli, 'render', '--colors', 'java', '--hash', folded1x],
-    svg,
-    scratch,
-  );
+  const collapse2 = await measureStep('podflame collapse', '2x', [cli, 'collapse', input2x], folded2x, scratch);
+  // Both programs draw the same folded file: podflame's, which the check below finds equal to perl's.
+  const renderArgs = [cli, 'render', ...renderFlags, folded1x];
+  const renderSide = perl
+    ? await measureSideBySide(
+        'folded 1x',
+        folded1x,
+        { name: 'podflame render', args: renderArgs, outFile: svg },
+        {
+          name: 'flamegraph.pl',
+          command: perl.perl,
+          args: [perl.flamegraph, ...renderFlags, folded1x],
+          outFile: perlSvg,
+        },
+      )
+    : undefined;
+  const render = renderSide?.podflame ?? (await measureStep('podflame render', 'folded 1x', renderArgs, svg, scratch));
 
   const startup = await measureStartup(scratch);
 
@@ -220,23 +283,8 @@ async function collapseAndRender(): Promise<void> {
   const f2 = countFoldedStacks(folded2x);
   const svgBytes = statSync(svg).size;
 
-  const ref = input.isReference;
-  const rows: string[][] = [
-    [
-      'step',
-      'input',
-      'MB',
-      'runs',
-      'median s',
-      'min s',
-      'MiB/s',
-      'peak RSS MiB',
-      'x floor',
-      'perl s',
-      'x faster than perl',
-    ],
-  ];
-  const row = (s: StepResult, floor: StepResult | undefined, perlSeconds: number | undefined) => [
+  const rows: string[][] = [['step', 'input', 'MB', 'runs', 'median s', 'min s', 'MiB/s', 'peak RSS MiB', 'x floor']];
+  const row = (s: StepResult, floor: StepResult | undefined) => [
     s.name,
     s.input,
     (s.inputBytes / 1e6).toFixed(1),
@@ -246,18 +294,22 @@ async function collapseAndRender(): Promise<void> {
     (s.inputBytes / MiB / s.wall).toFixed(0),
     fmt(s.rss, 1),
     floor ? `${(s.wall / floor.wall).toFixed(1)}x` : '',
-    perlSeconds === undefined ? '' : perlSeconds.toFixed(2),
-    perlSeconds === undefined ? '' : `${(perlSeconds / s.wall).toFixed(1)}x`,
   ];
-  rows.push(row(floor1, undefined, undefined));
-  rows.push(row(collapse1, floor1, ref ? PERL_REFERENCE.collapseSeconds : undefined));
-  rows.push(row(floor2, undefined, undefined));
-  rows.push(row(collapse2, floor2, undefined));
-  rows.push(row(render, undefined, ref ? PERL_REFERENCE.renderSeconds : undefined));
+  rows.push(row(floor1, undefined));
+  rows.push(row(collapse1, floor1));
+  if (collapseSide) rows.push(row(collapseSide.perl, floor1));
+  rows.push(row(floor2, undefined));
+  rows.push(row(collapse2, floor2));
+  rows.push(row(render, undefined));
+  if (renderSide) rows.push(row(renderSide.perl, undefined));
 
+  const [loadStart, loadEnd] = [startLoad, loadavg()[0] as number];
   const out: string[] = [];
   out.push('');
   out.push(`podflame bench — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} CPUs`);
+  out.push(
+    `load average (1 min): ${loadStart.toFixed(1)} at the start, ${loadEnd.toFixed(1)} at the end, on ${cpus().length} CPUs`,
+  );
   out.push(`input: ${input.source}: ${(input.bytes / 1e6).toFixed(1)} MB, ${lines} lines; 2x = the same text twice`);
   out.push(
     `collapse output: ${f1.stacks} stacks, count sum ${f1.samples} (perf's periods; 2x: ${f2.stacks} stacks, ${f2.samples}); SVG ${(svgBytes / 1e6).toFixed(2)} MB`,
@@ -270,24 +322,55 @@ async function collapseAndRender(): Promise<void> {
   out.push('');
   out.push(table(rows));
   out.push('');
-  out.push(
-    `perl reference figures (${PERL_REFERENCE.source}): stackcollapse-perf.pl ${PERL_REFERENCE.collapseSeconds} s / ${PERL_REFERENCE.collapseRssMiB} MiB, ` +
-      `flamegraph.pl --colors java --hash ${PERL_REFERENCE.renderSeconds} s / ${PERL_REFERENCE.renderRssMiB} MiB` +
-      (ref ? '' : ' — measured on another input, so no ratios are printed'),
-  );
+  if (perl && collapseSide && renderSide) {
+    out.push(
+      `side by side with perl ${perl.version} (${relative(root, perl.stackcollapse)}, ${relative(root, perl.flamegraph)}): ` +
+        'the same input in this run, alternating podflame, perl, podflame, perl, ... whole process each; ' +
+        'ratio = perl / podflame of each pair',
+    );
+    const sideRows: string[][] = [
+      [
+        'step',
+        'podflame median s',
+        'perl median s',
+        'podflame peak RSS MiB',
+        'perl peak RSS MiB',
+        'per-pair ratios',
+        'median ratio',
+      ],
+    ];
+    const sideRow = (step: string, s: SideBySide) => [
+      step,
+      s.podflame.wall.toFixed(3),
+      s.perl.wall.toFixed(3),
+      fmt(s.podflame.rss, 1),
+      fmt(s.perl.rss, 1),
+      s.pairs.ratios.map((r) => r.toFixed(2)).join(' '),
+      `${s.pairs.medianRatio.toFixed(2)}x`,
+    ];
+    sideRows.push(sideRow('collapse 1x', collapseSide));
+    sideRows.push(sideRow(`render ${renderFlags.join(' ')}`, renderSide));
+    out.push(table(sideRows));
+  } else {
+    out.push(perlMissing ?? 'perl reference not found, ratios skipped');
+  }
   out.push(startup);
   out.push('');
   const verdict = (ok: boolean | undefined) => (ok === undefined ? 'n/a ' : ok ? 'PASS' : 'MISS');
   const rssGrowth = collapse1.rss && collapse2.rss ? collapse2.rss / collapse1.rss - 1 : undefined;
   out.push('targets (reported, not asserted):');
+  if (collapseSide && renderSide) {
+    out.push(
+      `  ${verdict(collapseSide.pairs.medianRatio >= TARGETS.collapseVsPerl)}  collapse ${collapseSide.pairs.medianRatio.toFixed(2)}x perl ` +
+        `(median of per-pair ratios) >= ${TARGETS.collapseVsPerl}x`,
+    );
+    out.push(
+      `  ${verdict(renderSide.pairs.medianRatio >= TARGETS.renderVsPerl)}  render of ${f1.stacks} stacks ${renderSide.pairs.medianRatio.toFixed(2)}x perl ` +
+        `(median of per-pair ratios) >= ${TARGETS.renderVsPerl}x`,
+    );
+  }
   out.push(
-    `  ${verdict(collapse1.wall <= TARGETS.collapseSeconds)}  collapse 1x median ${collapse1.wall.toFixed(3)} s <= ${TARGETS.collapseSeconds} s (8x perl)`,
-  );
-  out.push(
-    `  ${verdict(render.wall <= TARGETS.renderSeconds)}  render of ${f1.stacks} stacks median ${render.wall.toFixed(3)} s <= ${TARGETS.renderSeconds} s (5x perl)`,
-  );
-  out.push(
-    `  ${verdict(collapse1.rss === undefined ? undefined : collapse1.rss < TARGETS.collapseRssMiB)}  collapse peak RSS ${fmt(collapse1.rss, 1)} MiB < ${TARGETS.collapseRssMiB} MiB`,
+    `  ${verdict(collapse1.rss === undefined ? undefined : collapse1.rss <= TARGETS.collapseRssMiB)}  collapse peak RSS ${fmt(collapse1.rss, 1)} MiB <= ${TARGETS.collapseRssMiB} MiB`,
   );
   out.push(
     `  ${verdict(rssGrowth === undefined ? undefined : rssGrowth <= TARGETS.rssGrowth)}  collapse peak RSS flat when the input doubles: ` +
@@ -295,11 +378,21 @@ async function collapseAndRender(): Promise<void> {
   );
   const doubledOk = f2.stacks === f1.stacks && f2.samples === 2 * f1.samples;
   out.push(`  ${verdict(doubledOk)}  2x input gives the same stacks with twice the counts`);
-  const [loadStart, loadEnd] = [startLoad, loadavg()[0] as number];
+  if (collapseSide && renderSide) {
+    const folded = compareFolded(folded1x, perlFolded);
+    const frames = compareSvgFrames(svg, perlSvg);
+    out.push('same output as the perl scripts (this run):');
+    out.push(`  ${verdict(folded.identical)}  folded: podflame collapse = stackcollapse-perf.pl (${folded.detail})`);
+    out.push(
+      `  ${verdict(frames.identical)}  SVG: ${frames.podflameFrames} <g> frames from podflame, ${frames.perlFrames} from flamegraph.pl; ${frames.detail}`,
+    );
+  }
   if (Math.max(loadStart, loadEnd) > cpus().length) {
     out.push(
-      `note: load average ${loadStart.toFixed(1)} at the start, ${loadEnd.toFixed(1)} at the end, on ${cpus().length} CPUs: ` +
-        'other work competed for the CPUs, so these times are inflated; compare ratios, or rerun on a quiet machine',
+      `note: the load average exceeded the ${cpus().length} CPUs: other work competed for them, so the times are inflated; ` +
+        (perl
+          ? 'the alternating pairs share that load, so compare the ratios, or rerun on a quiet machine'
+          : 'rerun on a quiet machine'),
     );
   }
   process.stdout.write(`${out.join('\n')}\n`);
