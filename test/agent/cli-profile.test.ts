@@ -3,7 +3,7 @@
 // e2e-cli.test.ts.
 import t from 'tap';
 import { Agent } from '../../agent/agent.js';
-import { buildProgram } from '../../client/cli/program.js';
+import { buildProgram, runProgram } from '../../client/cli/program.js';
 import { registerProfile, localProfileRequest } from '../../client/cli/commands/profile.js';
 import { AgentClient, decodeWarningsHeader } from '../../client/agent-client.js';
 import { PodflameError } from '../../shared/errors.js';
@@ -113,15 +113,22 @@ t.test("the agent's errors keep their code, message and exit status", async (t) 
   t.same((err as PodflameError).details?.containers, ['app', 'sidecar']);
   t.equal((await client.targets()).node, 'test-node');
 
-  // A capture that fails: the exit status of CAPTURE_FAILED, perf's words on stderr; progress on a terminal.
-  const pending = run(['--agent', url, '--container-id', hexId('a1').slice(0, 12), '-d', '3'], true);
+  // A capture that fails: the exit status of CAPTURE_FAILED, perf's words on stderr; progress on a terminal. The
+  // capture ends once the countdown has moved on stderr (seen as it is written), not after a guessed second.
+  const terminal = memoryIO({ interactive: true });
+  const pending = runProgram(
+    buildProgram(terminal.io, [registerProfile], '0.0.0'),
+    ['profile', '--agent', url, '--container-id', hexId('a1').slice(0, 12), '-d', '3'],
+    terminal.io,
+  );
   await waitFor(() => runtime.captures.length === 1, 5000, 'the capture');
-  await new Promise((r) => setTimeout(r, 1100));
+  const moved = /capturing a1a1a1a1a1a1: [012] s left|waiting for the flame graph/;
+  await waitFor(() => moved.test(terminal.err()), 10_000, 'the countdown to move', 20);
   runtime.captures[0]!.finish({ exitCode: 4, stderrTail: 'perf: Permission denied' });
-  const failed = await pending;
+  const failed = { code: await pending, err: terminal.err() };
   t.equal(failed.code, 6);
   t.match(failed.err, '\r\u001b[Kpodflame: capturing a1a1a1a1a1a1: 3 s left');
-  t.match(failed.err, /capturing a1a1a1a1a1a1: [012] s left|waiting for the flame graph/, 'the countdown moves');
+  t.match(failed.err, moved, 'the countdown moves');
   t.match(failed.err, /perf: Permission denied \[CAPTURE_FAILED\]/);
 
   // Not a terminal: no progress at all.

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { requireDockerEnv } from '../helpers/docker-env.js';
 import { JvmContainers, newPod } from '../helpers/jvm-containers.js';
+import { CAPTURE_LABELS } from '../../agent/runtime/container-runtime.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { foldedTotal, runCli, spawnAgent } from './e2e-agent.js';
 
 t.setTimeout(600_000);
@@ -105,10 +107,24 @@ if (env) {
       );
       t.equal(waited.length, 1, 'exactly one of them waited, and said so on stderr');
 
-      const [first, refused] = await Promise.all([
-        runCli(args, dir),
-        new Promise((r) => setTimeout(r, 1000)).then(() => runCli([...args, '--busy-wait', '0'], dir)),
-      ]);
+      // The second asks once the first holds the container (its capture container runs), not after a guessed
+      // second; the first captures 10 s, so the second's CLI has that long to start and ask on a loaded machine.
+      const firstRun = runCli(
+        ['profile', '--agent', agent.url, '--container-id', app.id, '-d', '10', '--format', 'folded'],
+        dir,
+      );
+      await waitFor(
+        async () =>
+          (
+            await env.docker.listContainers({
+              filters: { label: [`${CAPTURE_LABELS.target}=${app.id}`], status: ['running'] },
+            })
+          ).length > 0,
+        120_000,
+        'the first capture to run',
+        100,
+      );
+      const [first, refused] = await Promise.all([firstRun, runCli([...args, '--busy-wait', '0'], dir)]);
       t.equal(first.code, 0, first.stderr);
       t.equal(refused.code, 4, 'CAPTURE_IN_PROGRESS exits 4');
       t.match(refused.stderr, /\[CAPTURE_IN_PROGRESS\]/);

@@ -17,15 +17,15 @@ export async function call(
   method: 'GET' | 'POST' | 'PUT' | 'DELETE',
   path: string,
   body?: unknown,
-  options: { raw?: string | Buffer; contentType?: string; signal?: AbortSignal } = {},
+  options: { raw?: string | Buffer; contentType?: string; signal?: AbortSignal; timeoutMs?: number } = {},
 ): Promise<Answer> {
   const payload = options.raw ?? (body === undefined ? undefined : JSON.stringify(body));
   const res = await request(base + path, {
     method,
     ...(payload !== undefined ? { body: payload } : {}),
     headers: payload !== undefined ? { 'content-type': options.contentType ?? 'application/json' } : {},
-    headersTimeout: 120_000,
-    bodyTimeout: 120_000,
+    headersTimeout: options.timeoutMs ?? 120_000,
+    bodyTimeout: options.timeoutMs ?? 120_000,
     ...(options.signal ? { signal: options.signal } : {}),
   });
   const text = await res.body.text();

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inCI, REPO_ROOT } from '../helpers/docker-env.js';
 import { nativeDir } from '../helpers/native-build.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 t.setTimeout(180_000);
 
@@ -45,9 +46,20 @@ if (missing.length > 0) {
     shapes.kill('SIGKILL');
     shop.kill('SIGKILL');
   });
-  // Warm-up: the hot methods and the checkout lambda compiled by C2.
-  await new Promise((r) => setTimeout(r, 4000));
+  // Warm-up, seen in the JVMs' code lists rather than waited out: the checkout lambda, and each method of every
+  // shape of name, compiled by C2 (tier 4), the JIT's last tier.
   const pid = shop.pid as number;
+  await waitForCodeList(pid, 'the checkout lambda compiled by C2', (methods) =>
+    methods.some((m) => m.tier === 4 && m.name.startsWith('Shop8.lambda$startCheckout$0(')),
+  );
+  await waitForCodeList(shapes.pid as number, 'every shape of name compiled by C2', (methods) =>
+    [
+      /^NamedShapes\.apply\(/,
+      /^NamedShapes\$\$Lambda\$.*\.apply\(/,
+      /^NamedShapes\$Inner\.<init>\(/,
+      /^NamedShapes\$Inner\.sum\(/,
+    ].every((shape) => methods.some((m) => m.tier === 4 && shape.test(m.name))),
+  );
   const mapPath = `/tmp/perf-${pid}.map`;
   const shapesMap = `/tmp/perf-${shapes.pid as number}.map`;
   t.teardown(() => rm(mapPath, { force: true }));
@@ -148,6 +160,30 @@ if (missing.length > 0) {
     const r = await load('dir=/tmp');
     tt.equal(r.code, 0, 'and the JVM still takes the next load');
   });
+}
+
+/**
+ * Waits until the JVM's compiled methods (`jcmd PID Compiler.codelist`, one per line: ID, tier, state, method, e.g.
+ * `100 4 0 Shop8.lambda$startCheckout$0([I[J)V [0x00007f8920ed6590, ...]`) satisfy `ready`.
+ */
+async function waitForCodeList(
+  pid: number,
+  what: string,
+  ready: (methods: { tier: number; name: string }[]) => boolean,
+): Promise<void> {
+  await waitFor(
+    async () => {
+      const { stdout } = await run('/usr/bin/jattach', [String(pid), 'jcmd', 'Compiler.codelist']);
+      const methods = [...stdout.matchAll(/^\d+ (\d) \d+ (\S+)/gm)].map((m) => ({
+        tier: Number(m[1]),
+        name: m[2] as string,
+      }));
+      return ready(methods);
+    },
+    120_000,
+    what,
+    250,
+  );
 }
 
 function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string }> {

@@ -1,16 +1,25 @@
 /**
- * A stand-in Kubernetes API server for tests: a real HTTPS (or HTTP) server on loopback speaking the API server's
- * wire format for the few endpoints podflame uses — pods (get, list with label and field selectors, watch, the pod
- * proxy), apps/v1 workloads, TokenReview and SubjectAccessReview. It authenticates bearer tokens, asks a test-supplied
- * policy for authorization, records every request, and proxies `/api/v1/namespaces/NS/pods/NAME:PORT/proxy/...`
- * to the pod's IP the way the real one does: the caller's Authorization header is dropped once it has been checked.
+ * The stand-in Kubernetes API server of every test: a real HTTPS (or HTTP) server on loopback speaking the API
+ * server's wire format for the few endpoints podflame uses — pods (get, list with label and field selectors, watch,
+ * the pod proxy), nodes, apps/v1 workloads, TokenReview and SubjectAccessReview. It authenticates bearer tokens, asks a
+ * test-supplied policy for authorization, records every request, and proxies
+ * `/api/v1/namespaces/NS/pods/NAME:PORT/proxy/...` to the pod's IP the way the real one does: the caller's
+ * Authorization header is dropped once it has been checked.
+ *
+ * The agent's pod watcher (an informer: list, then watch) is served too: every `putPod`/`deletePod` stamps the next
+ * resourceVersion (lists carry the latest) and goes to each open watch whose selectors match, as one JSON watch event
+ * per line on a chunked response. Changes made while no watch is open are not replayed (a real server replays those
+ * after the watch's resourceVersion): tests change pods once `podWatchCount` says the watch is up. `dropPodWatches`
+ * ends the open watches, as the API server does every few minutes, and `failPodLists` makes the next lists fail, as
+ * an API server whose storage is down.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
 import { makeSelfSignedCert } from './self-signed-cert.js';
 
@@ -341,11 +350,14 @@ interface PodWatchStream {
 export class FakeKubeApi {
   readonly requests: RecordedRequest[] = [];
   private readonly podWatches = new Set<PodWatchStream>();
+  private readonly podListFailures: number[] = [];
   readonly proxied: ProxiedRequest[] = [];
   private readonly objects = new Map<string, Json>();
   private readonly tokens: Record<string, FakeUser>;
   private readonly tls: TlsMaterial | undefined;
   private server: http.Server | undefined;
+  /** Every open connection, including those still in their TLS handshake (see close). */
+  private readonly sockets = new Set<Socket>();
   private resourceVersion = 100;
   authorize: Authorizer;
 
@@ -367,6 +379,11 @@ export class FakeKubeApi {
     this.server = this.tls
       ? https.createServer({ key: this.tls.key, cert: this.tls.cert }, handler)
       : http.createServer(handler);
+    // 'connection' is the TCP connection, before any TLS handshake.
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
     await new Promise<void>((resolve, reject) => {
       this.server?.once('error', reject);
       this.server?.listen(0, this.options.host ?? '127.0.0.1', () => resolve());
@@ -388,10 +405,14 @@ export class FakeKubeApi {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    for (const w of this.podWatches) w.res.end();
-    this.podWatches.clear();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    this.dropPodWatches();
     server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // closeAllConnections leaves a connection still in its TLS handshake open, and server.close would wait for it:
+    // an informer stopped while its watch request is on the way (client-node cannot abort a watch before the answer's
+    // headers) completes the handshake later and holds a watch open. Every connection ends here.
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
   }
 
   // --- objects -------------------------------------------------------------------------------------------------
@@ -411,6 +432,25 @@ export class FakeKubeApi {
     const pod = this.objects.get(`pods/${namespace}/${name}`);
     this.objects.delete(`pods/${namespace}/${name}`);
     if (pod) this.emitPodEvent('DELETED', this.stamp(pod));
+  }
+
+  /** Ends every open pod watch (the API server does this every few minutes); its watcher has to watch again. */
+  dropPodWatches(): void {
+    for (const w of this.podWatches) w.res.end();
+    this.podWatches.clear();
+  }
+
+  /** How many pod watches are open. */
+  get podWatchCount(): number {
+    return this.podWatches.size;
+  }
+
+  /**
+   * The next pod lists (not watches) answer with these statuses, one each, e.g. `failPodLists(500, 503)`, with the
+   * v1.Status an API server whose storage is down sends.
+   */
+  failPodLists(...statuses: number[]): void {
+    this.podListFailures.push(...statuses);
   }
 
   // One watch event per line, e.g. {"type":"MODIFIED","object":{"kind":"Pod","apiVersion":"v1","metadata":{…},…}}
@@ -486,6 +526,13 @@ export class FakeKubeApi {
       'current-context': spec.context ?? 'fake',
       preferences: {},
     });
+  }
+
+  /** The same kubeconfig, loaded by @kubernetes/client-node, for code under test that takes a KubeConfig. */
+  kubeConfig(spec: KubeconfigSpec = {}): KubeConfig {
+    const kc = new KubeConfig();
+    kc.loadFromString(this.kubeconfigYaml(spec));
+    return kc;
   }
 
   writeKubeconfig(path: string, spec: KubeconfigSpec = {}): string {
@@ -664,6 +711,12 @@ export class FakeKubeApi {
       const watch: PodWatchStream = { selects, res };
       this.podWatches.add(watch);
       res.on('close', () => this.podWatches.delete(watch));
+      return;
+    }
+    const failure = this.podListFailures.shift();
+    if (failure !== undefined) {
+      const reason = failure === 503 ? 'ServiceUnavailable' : failure === 500 ? 'InternalError' : 'Failure';
+      this.sendJson(res, failure, statusBody(failure, reason, 'etcd is down'));
       return;
     }
     const items = this.podsIn(namespace).filter(selects);

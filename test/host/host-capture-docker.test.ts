@@ -4,7 +4,7 @@
 // abort within 2 s with no perf left, leftovers of an earlier agent instance killed, work directories removed.
 import t, { type Test } from 'tap';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, requireDockerEnv } from '../helpers/docker-env.js';
@@ -12,6 +12,7 @@ import { nativeDir } from '../helpers/native-build.js';
 import { JvmContainers, newPod, type StartedContainer } from '../helpers/jvm-containers.js';
 import { CAPTURE_ENV, HostRuntime, type HostRuntimeOptions } from '../../agent/runtime/host-runtime.js';
 import { processesWithEnv } from '../../agent/runtime/proc-scan.js';
+import { waitFor } from '../helpers/wait-for.js';
 import {
   captureToEnd,
   checkHotCapture as checkHotOutcome,
@@ -147,7 +148,8 @@ if (env) {
       controller.signal,
     );
     running.stdout.resume();
-    await new Promise((r) => setTimeout(r, 2500));
+    // Aborted once its perf records, not after a guessed time.
+    await waitForPerfRecord(CAPTURE_ENV.owner, captureGroup);
     const before = await processesWithEnv('/proc', CAPTURE_ENV.owner);
     tt.ok(
       before.some((p) => p.env.get(CAPTURE_ENV.owner) === captureGroup),
@@ -181,7 +183,9 @@ if (env) {
       new AbortController().signal,
     );
     otherNode.stdout.resume();
-    await new Promise((r) => setTimeout(r, 1500));
+    // Both captures under way (their perf records), not after a guessed time.
+    await waitForPerfRecord(CAPTURE_ENV.instance, 'host-docker-node.earlier');
+    await waitForPerfRecord(CAPTURE_ENV.instance, 'another-node.x');
     const removed = await runtime.removeLeftoverCaptures(agentInstance);
     tt.equal(removed, 1, 'one leftover capture of this node');
     const exit = await leftover.done;
@@ -222,4 +226,21 @@ if (env) {
     );
     tt.ok(o.stats.samples > 0);
   });
+}
+
+/** Waits until a process whose environment holds NAME=VALUE (HostRuntime tags each capture's) runs `perf record`. */
+async function waitForPerfRecord(name: string, value: string): Promise<void> {
+  await waitFor(
+    async () => {
+      for (const p of await processesWithEnv('/proc', name)) {
+        if (p.env.get(name) !== value) continue;
+        const argv = (await readFile(`/proc/${p.pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+        if (argv[0]?.endsWith('perf') === true && argv[1] === 'record') return true;
+      }
+      return false;
+    },
+    120_000,
+    `perf record in the capture with ${name}=${value}`,
+    100,
+  );
 }

@@ -1,6 +1,6 @@
 // The pod index of host mode: pods of this node by UID and by the container IDs in their status (regular, init and
 // ephemeral containers; `containerd://`, `cri-o://`, `docker://`), learnt through the pod watcher's list and watch
-// from a stand-in API server (added, updated, deleted; no container ID yet; a restart's new ID); and HostRuntime
+// from the stand-in API server (added, updated, deleted; no container ID yet; a restart's new ID); and HostRuntime
 // naming the containers it finds in a /proc laid out from real cgroup samples (test/fixtures/cgroup) with it.
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
@@ -12,7 +12,7 @@ import { HostRuntime } from '../../agent/runtime/host-runtime.js';
 import { resolveTarget, targetTitle } from '../../agent/targets/resolve.js';
 import { listTargets } from '../../agent/targets/list.js';
 import { TargetFinder } from '../../agent/schedules/targets.js';
-import { PodWatchApi } from '../schedules/pod-watch-api.js';
+import { FakeKubeApi, makePod, type FakePodSpec } from '../helpers/fake-kube-api.js';
 import { podWatcherFromConfig } from '../../agent/agent.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -79,14 +79,14 @@ t.test(
 );
 
 t.test('the pod watcher keeps the index: added, started, restarted, relabelled, deleted', async (t) => {
-  const api = new PodWatchApi();
+  const api = new FakeKubeApi();
   await api.start();
   const watcher = new PodWatcher({ kubeConfig: api.kubeConfig(), nodeName: 'node-a', retryDelayMs: 50 });
   t.teardown(async () => {
     await watcher.close();
     await api.close();
   });
-  const spec = (containerID: string | undefined, labels: Record<string, string> = { app: 'shop' }) => ({
+  const spec = (containerID: string | undefined, labels: Record<string, string> = { app: 'shop' }): FakePodSpec => ({
     namespace: 'shop',
     name: 'shop-1',
     uid: 'uid-1',
@@ -95,20 +95,20 @@ t.test('the pod watcher keeps the index: added, started, restarted, relabelled, 
     phase: containerID === undefined ? ('Pending' as const) : ('Running' as const),
     containers: [{ name: 'app', ...(containerID === undefined ? {} : { containerID }) }],
   });
-  api.putPod({ ...spec(`containerd://${id('9')}`), name: 'other', uid: 'uid-9', nodeName: 'node-b' });
+  api.putPod(makePod({ ...spec(`containerd://${id('9')}`), name: 'other', uid: 'uid-9', nodeName: 'node-b' }));
   watcher.start();
   watcher.start(); // idempotent: host mode and the schedules share the watcher
   await waitFor(() => watcher.ready(), 10_000, 'the first list', 10);
-  await waitFor(() => api.watching === 1, 10_000, 'the watch', 10);
+  await waitFor(() => api.podWatchCount === 1, 10_000, 'the watch', 10);
   t.equal(watcher.containerById(id('9')), undefined, "another node's pod is not listed");
 
-  api.putPod(spec(undefined));
+  api.putPod(makePod(spec(undefined)));
   await waitFor(() => watcher.podByUid('uid-1') !== undefined, 10_000, 'the added pod', 10);
   t.same(watcher.podByUid('uid-1')?.containers, [], 'no container ID while it is being created');
-  api.putPod(spec(`containerd://${id('1')}`));
+  api.putPod(makePod(spec(`containerd://${id('1')}`)));
   await waitFor(() => watcher.containerById(id('1')) !== undefined, 10_000, 'the started container', 10);
   t.match(watcher.containerById(id('1')), { pod: { namespace: 'shop', name: 'shop-1' }, container: { name: 'app' } });
-  api.putPod(spec(`containerd://${id('2')}`, { app: 'shop', profiled: 'yes' }));
+  api.putPod(makePod(spec(`containerd://${id('2')}`, { app: 'shop', profiled: 'yes' })));
   await waitFor(() => watcher.containerById(id('2')) !== undefined, 10_000, 'the restarted container', 10);
   t.equal(watcher.containerById(id('1')), undefined, 'the old ID is gone');
   t.same(watcher.labelsFor('uid-1'), { app: 'shop', profiled: 'yes' });
@@ -127,17 +127,19 @@ t.test("podWatcherFromConfig: only with the agent's own Kubernetes access", asyn
       message: /cannot load the agent's kubeconfig \/nonexistent\/kubeconfig/,
     },
   );
-  const api = new PodWatchApi();
+  const api = new FakeKubeApi();
   await api.start();
   const file = join(t.testdir(), 'agent.kubeconfig');
-  writeFileSync(file, api.kubeConfig().exportConfig());
-  api.putPod({
-    namespace: 'shop',
-    name: 'shop-1',
-    uid: 'uid-1',
-    nodeName: 'node-a',
-    containers: [{ name: 'app', containerID: `cri-o://${id('d')}` }],
-  });
+  api.writeKubeconfig(file);
+  api.putPod(
+    makePod({
+      namespace: 'shop',
+      name: 'shop-1',
+      uid: 'uid-1',
+      nodeName: 'node-a',
+      containers: [{ name: 'app', containerID: `cri-o://${id('d')}` }],
+    }),
+  );
   const watcher = await podWatcherFromConfig({ nodeName: 'node-a', kubeconfig: file, inCluster: false });
   t.teardown(async () => {
     await watcher?.close();

@@ -1,17 +1,17 @@
 /**
- * Learning pod labels by watching the pods of this node through the Kubernetes API (a stand-in server speaking the
- * list and watch wire format), and matching schedules against them.
+ * Learning pod labels by watching the pods of this node through the Kubernetes API (the stand-in API server of
+ * test/helpers/fake-kube-api.ts, speaking the list and watch wire format), and matching schedules against them.
  */
 import t, { type Test } from 'tap';
 import { PodWatcher } from '../../agent/pods/pod-watcher.js';
 import { TargetFinder } from '../../agent/schedules/targets.js';
 import { KUBE_LABELS, matchesPodFilter } from '../../agent/runtime/container-runtime.js';
 import { fromLabels, type LabelledContainer } from '../agent/fake-runtime.js';
-import { PodWatchApi } from './pod-watch-api.js';
+import { FakeKubeApi, makePod, type FakePodSpec } from '../helpers/fake-kube-api.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 async function setup(t: Test, retryDelayMs = 50) {
-  const api = new PodWatchApi();
+  const api = new FakeKubeApi();
   await api.start();
   const watcher = new PodWatcher({ kubeConfig: api.kubeConfig(), nodeName: 'node-a', retryDelayMs });
   t.teardown(async () => {
@@ -21,14 +21,15 @@ async function setup(t: Test, retryDelayMs = 50) {
   return { api, watcher };
 }
 
-const shop = (name: string, uid: string, labels: Record<string, string>, nodeName = 'node-a') => ({
-  namespace: 'shop',
-  name,
-  uid,
-  nodeName,
-  labels,
-  containers: [{ name: 'app' }],
-});
+const shop = (name: string, uid: string, labels: Record<string, string>, nodeName = 'node-a') =>
+  makePod({
+    namespace: 'shop',
+    name,
+    uid,
+    nodeName,
+    labels,
+    containers: [{ name: 'app' }],
+  } satisfies FakePodSpec);
 
 t.test('lists, then watches, the pods of its own node only', async (t) => {
   const { api, watcher } = await setup(t);
@@ -41,11 +42,13 @@ t.test('lists, then watches, the pods of its own node only', async (t) => {
   t.same(watcher.labelsFor('uid-1'), { app: 'shop', tier: 'web' });
   t.equal(watcher.labelsFor('uid-2'), undefined, 'a pod of another node is unknown');
   t.ok(
-    api.requests.some((r) => r === '/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-a'),
+    api.requests.some((r) => r.url === '/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-a'),
     'listed with the node field selector',
   );
-  await waitFor(() => api.watching === 1, 10_000, 'the watch', 10);
-  t.ok(api.requests.some((r) => r.includes('watch=true') && r.includes('fieldSelector=spec.nodeName%3Dnode-a')));
+  await waitFor(() => api.podWatchCount === 1, 10_000, 'the watch', 10);
+  t.ok(
+    api.requests.some((r) => r.url.includes('watch=true') && r.url.includes('fieldSelector=spec.nodeName%3Dnode-a')),
+  );
 
   api.putPod(shop('shop-3', 'uid-3', { app: 'shop', canary: 'true' }));
   await waitFor(() => watcher.labelsFor('uid-3') !== undefined, 10_000, 'the added pod', 10);
@@ -56,8 +59,8 @@ t.test('lists, then watches, the pods of its own node only', async (t) => {
   api.putPod(shop('shop-4', 'uid-4', { app: 'shop' }, 'node-b'));
 
   // The API server ends watches now and then: the watcher watches again.
-  api.dropWatches();
-  await waitFor(() => api.watching === 1, 10_000, 'the watch again', 10);
+  api.dropPodWatches();
+  await waitFor(() => api.podWatchCount === 1, 10_000, 'the watch again', 10);
   api.putPod(shop('shop-5', 'uid-5', { app: 'shop' }));
   await waitFor(() => watcher.labelsFor('uid-5') !== undefined, 10_000, 'a pod added after the reconnect', 10);
   t.equal(watcher.size, 2);
@@ -67,7 +70,7 @@ t.test('lists, then watches, the pods of its own node only', async (t) => {
 t.test('an API server that fails is retried; until then targets cannot be matched', async (t) => {
   const { api, watcher } = await setup(t);
   api.putPod(shop('shop-1', 'uid-1', { app: 'shop' }));
-  api.failLists(500, 503);
+  api.failPodLists(500, 503);
   watcher.start();
   await waitFor(() => watcher.notReadyReason().includes('cannot be listed'), 10_000, 'the error', 10);
   const finder = new TargetFinder({ listContainers: async () => [] }, watcher);
