@@ -466,7 +466,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_STORE_MAX_BYTES'],
     placeholder: 'BYTES',
     description:
-      "bytes of profile data the profile store keeps; beyond it the oldest profiles of the namespace holding the most go (e.g. 2GiB)",
+      'bytes of profile data the profile store keeps; beyond it the oldest profiles of the namespace holding the most go (e.g. 2GiB)',
     parse: parseBytes,
   }),
   option({
@@ -484,7 +484,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_SCHEDULE_MAX_RETENTION'],
     placeholder: 'AGE',
     description:
-      "longest retention a schedule may ask for; a PUT asking more is refused with 400, a schedules file asking more is not loaded (e.g. 14d)",
+      'longest retention a schedule may ask for; a PUT asking more is refused with 400, a schedules file asking more is not loaded (e.g. 14d)',
     parse: parseAge,
   }),
   option({

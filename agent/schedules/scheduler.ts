@@ -169,11 +169,19 @@ export class Scheduler {
     if (!(this.maxJitterMs >= 0) || !(this.maxJitterShare >= 0) || !(this.parallelCaptures >= 1)) {
       throw new PodflameError('CONFIG_INVALID', 'scheduler jitter bounds must be ≥ 0 and parallel captures ≥ 1');
     }
-    if (!(this.maxRetentionSeconds > 0) || !(Number.isInteger(this.maxSchedulesPerNamespace) && this.maxSchedulesPerNamespace >= 1)) {
+    if (
+      !(this.maxRetentionSeconds > 0) ||
+      !(Number.isInteger(this.maxSchedulesPerNamespace) && this.maxSchedulesPerNamespace >= 1)
+    ) {
       throw new PodflameError(
         'CONFIG_INVALID',
         'the longest schedule retention must be positive and the schedules per namespace a whole number ≥ 1',
-        { details: { maxRetentionSeconds: this.maxRetentionSeconds, maxSchedulesPerNamespace: this.maxSchedulesPerNamespace } },
+        {
+          details: {
+            maxRetentionSeconds: this.maxRetentionSeconds,
+            maxSchedulesPerNamespace: this.maxSchedulesPerNamespace,
+          },
+        },
       );
     }
     this.metrics = options.registry ? this.registerMetrics(options.registry) : undefined;

@@ -109,7 +109,10 @@ t.test('a burst of PUTs beyond the namespace’s schedule quota is refused with 
   const refused = answers.find((a) => a.status === 403)!;
   t.equal(refused.json.error.code, 'QUOTA_EXCEEDED');
   t.match(refused.json.error.details, { quota: 'schedules', limit: 5, namespace: 'shop', used: 5 });
-  t.match(refused.json.error.message, /namespace shop already has 5 schedules on this agent.*--namespace-max-schedules 5/);
+  t.match(
+    refused.json.error.message,
+    /namespace shop already has 5 schedules on this agent.*--namespace-max-schedules 5/,
+  );
   const listed = await call(url, 'GET', '/v1/schedules');
   t.equal(listed.json.items.length, 5, 'only the admitted ones exist');
 
@@ -124,7 +127,11 @@ t.test('a burst of PUTs beyond the namespace’s schedule quota is refused with 
   );
   as('shop');
   t.equal((await call(url, 'DELETE', `/v1/schedules/burst-${createdName}`)).status, 204);
-  t.equal((await call(url, 'PUT', '/v1/schedules/again', schedule('shop'))).status, 201, 'a deleted one frees its share');
+  t.equal(
+    (await call(url, 'PUT', '/v1/schedules/again', schedule('shop'))).status,
+    201,
+    'a deleted one frees its share',
+  );
 });
 
 t.test('a schedule’s retention is at most --schedule-max-retention', async (t) => {
@@ -133,7 +140,10 @@ t.test('a schedule’s retention is at most --schedule-max-retention', async (t)
   const tooLong = await call(url, 'PUT', '/v1/schedules/keep', schedule('shop', { retention: '15d' }));
   t.equal(tooLong.status, 400);
   t.equal(tooLong.json.error.code, 'INVALID_REQUEST');
-  t.match(tooLong.json.error.message, /retention 15d is above this agent's maximum of 14d \(--schedule-max-retention\)/);
+  t.match(
+    tooLong.json.error.message,
+    /retention 15d is above this agent's maximum of 14d \(--schedule-max-retention\)/,
+  );
   t.match(tooLong.json.error.details, { field: 'retention', maxRetention: '14d', maxRetentionSeconds: 14 * 86400 });
   t.equal(history.scheduler.status('keep'), undefined, 'nothing was created');
   t.equal((await call(url, 'PUT', '/v1/schedules/keep', schedule('shop', { retention: '14d' }))).status, 201);

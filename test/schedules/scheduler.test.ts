@@ -329,7 +329,11 @@ t.test(
     const replaced = h.scheduler.put(parseScheduleBody('hourly', { ...spec(), name: 'hourly', cron: '0 30 * * * *' }));
     t.equal(replaced.created, false);
     t.equal(replaced.status.nextRun, '2025-11-27T10:30:00.000Z');
-    t.equal(h.store.policy().scheduleMaxAgeSeconds.get('shop')?.has('hourly') ?? false, false, 'retention cleared with the field');
+    t.equal(
+      h.store.policy().scheduleMaxAgeSeconds.get('shop')?.has('hourly') ?? false,
+      false,
+      'retention cleared with the field',
+    );
     t.same(
       h.scheduler.list().map((s) => [s.name, s.source]),
       [

@@ -54,7 +54,12 @@ t.test('a schedule retention replaces the global age for its profiles', async (t
 
 t.test('bytes: the oldest go until the total fits', async (t) => {
   const items = [item('new', 1, 40), item('old', 3, 40), item('mid', 2, 40)];
-  const policy = { maxAgeSeconds: 1e9, maxTotalBytes: 80, maxNamespaceBytes: NO_SHARE, scheduleMaxAgeSeconds: new Map() };
+  const policy = {
+    maxAgeSeconds: 1e9,
+    maxTotalBytes: 80,
+    maxNamespaceBytes: NO_SHARE,
+    scheduleMaxAgeSeconds: new Map(),
+  };
   t.same(selectEvictions(items, policy, NOW), [{ id: 'old', reason: 'bytes' }]);
   t.same(selectEvictions(items, { ...policy, maxTotalBytes: 39 }, NOW), [
     { id: 'old', reason: 'bytes' },
