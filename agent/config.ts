@@ -17,6 +17,7 @@ import {
 } from './authz/resource.js';
 import { RUNTIME_CHOICES, type RuntimeChoice } from './runtime/runtime-selection.js';
 import type { ListenAddress } from './server/http-server.js';
+import { DEFAULT_SCHEDULER_OPTIONS } from './schedules/scheduler.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -48,6 +49,8 @@ export interface AgentConfig {
   nodeName: string;
   /** Captures running at once on this agent; more get 429. Default 4. */
   maxConcurrent: number;
+  /** Captures running at once of one namespace's pods; more get 429 TOO_MANY_NAMESPACE_CAPTURES. Default 2. */
+  namespaceMaxConcurrent: number;
   /** Bytes of `perf script` text read from one capture before it is stopped with OUTPUT_TOO_LARGE. Default 1 GiB. */
   maxOutputBytes: number;
   /** Seconds a capture may take beyond its requested duration before it is stopped with CAPTURE_TIMEOUT. Default 60. */
@@ -83,8 +86,14 @@ export interface AgentConfig {
   pyroscopeUrl?: string;
   /** Stored profiles older than this are removed (a schedule's `retention` overrides it). Default 7 days. */
   storeMaxAgeSeconds: number;
-  /** Compressed bytes the store keeps; the oldest profiles go beyond it. Default 1 GiB. */
+  /** Compressed bytes the store keeps; the largest namespace's oldest profiles go beyond it. Default 1 GiB. */
   storeMaxBytes: number;
+  /** Bytes one namespace keeps in the store; its own oldest profiles go beyond it. Default a quarter of `storeMaxBytes`. */
+  namespaceMaxStoreBytes?: number;
+  /** Longest `retention` a schedule may ask for (API or file). Default 30 days. */
+  scheduleMaxRetentionSeconds: number;
+  /** Schedules one namespace may have on this agent; more get 403 QUOTA_EXCEEDED. Default 10. */
+  namespaceMaxSchedules: number;
   /** Upper bound of the random delay before each scheduled run, so nodes do not fire together. Default 10 s. */
   scheduleJitterSeconds: number;
   /**
@@ -106,6 +115,7 @@ export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Obj
   captureImage: 'podflame-perf:latest',
   captureGroup: 'true',
   maxConcurrent: 4,
+  namespaceMaxConcurrent: 2,
   maxOutputBytes: 1024 ** 3,
   requestTimeoutSeconds: 60,
   profileRetention: 32,
@@ -116,6 +126,8 @@ export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Obj
   readTimeoutSeconds: 60,
   storeMaxAgeSeconds: 7 * 86400,
   storeMaxBytes: 1024 ** 3,
+  scheduleMaxRetentionSeconds: DEFAULT_SCHEDULER_OPTIONS.maxRetentionSeconds,
+  namespaceMaxSchedules: DEFAULT_SCHEDULER_OPTIONS.maxSchedulesPerNamespace,
   scheduleJitterSeconds: 10,
   inCluster: false,
 });
@@ -186,6 +198,14 @@ function parseDuration(text: string, source: string): number {
   }
   if (seconds < 1 || seconds > 3600) throw invalid(source, 'between 1 s and 1 h', text);
   return seconds;
+}
+
+// e.g. `36h`, `7d`, `2w`
+function parseAge(text: string, source: string): number {
+  const m = /^(\d+)(s|m|h|d|w)$/.exec(text.trim());
+  const unit = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[(m?.[2] ?? 's') as 's'];
+  if (!m || Number(m[1]) === 0) throw invalid(source, 'an age such as 36h or 7d', text);
+  return Number(m[1]) * unit;
 }
 
 function parseNonEmpty(what: string) {
@@ -291,6 +311,15 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_MAX_CONCURRENT'],
     placeholder: 'N',
     description: 'captures running at once; more are refused with 429',
+    parse: parseInteger(1, 256),
+  }),
+  option({
+    key: 'namespaceMaxConcurrent',
+    flag: 'namespace-max-concurrent',
+    env: ['PODFLAME_NAMESPACE_MAX_CONCURRENT'],
+    placeholder: 'N',
+    description:
+      "captures running at once of one namespace's pods (scheduled or not); more are refused with 429 TOO_MANY_NAMESPACE_CAPTURES",
     parse: parseInteger(1, 256),
   }),
   option({
@@ -429,20 +458,43 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_STORE_MAX_AGE'],
     placeholder: 'AGE',
     description: 'stored profiles older than this are removed (e.g. 36h, 7d)',
-    parse: (text, source) => {
-      const m = /^(\d+)(s|m|h|d|w)$/.exec(text.trim());
-      const unit = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[(m?.[2] ?? 's') as 's'];
-      if (!m || Number(m[1]) === 0) throw invalid(source, 'an age such as 36h or 7d', text);
-      return Number(m[1]) * unit;
-    },
+    parse: parseAge,
   }),
   option({
     key: 'storeMaxBytes',
     flag: 'store-max-bytes',
     env: ['PODFLAME_STORE_MAX_BYTES'],
     placeholder: 'BYTES',
-    description: 'bytes of profile data the profile store keeps; the oldest profiles go beyond it (e.g. 2GiB)',
+    description:
+      'bytes of profile data the profile store keeps; beyond it the oldest profiles of the namespace holding the most go (e.g. 2GiB)',
     parse: parseBytes,
+  }),
+  option({
+    key: 'namespaceMaxStoreBytes',
+    flag: 'namespace-max-store-bytes',
+    env: ['PODFLAME_NAMESPACE_MAX_STORE_BYTES'],
+    placeholder: 'BYTES',
+    description:
+      "bytes of profile data one namespace keeps; beyond it that namespace's own oldest profiles go, never another's (e.g. 256MiB)",
+    parse: parseBytes,
+  }),
+  option({
+    key: 'scheduleMaxRetentionSeconds',
+    flag: 'schedule-max-retention',
+    env: ['PODFLAME_SCHEDULE_MAX_RETENTION'],
+    placeholder: 'AGE',
+    description:
+      'longest retention a schedule may ask for; a PUT asking more is refused with 400, a schedules file asking more is not loaded (e.g. 14d)',
+    parse: parseAge,
+  }),
+  option({
+    key: 'namespaceMaxSchedules',
+    flag: 'namespace-max-schedules',
+    env: ['PODFLAME_NAMESPACE_MAX_SCHEDULES'],
+    placeholder: 'N',
+    description:
+      "schedules one namespace may have on this agent; a PUT beyond it is refused with 403 QUOTA_EXCEEDED (the file's count, but are never refused)",
+    parse: parseInteger(1, 10000),
   }),
   option({
     key: 'scheduleJitterSeconds',
@@ -471,6 +523,8 @@ function defaultText(spec: OptionSpec, hostname: string): string {
   const value = DEFAULT_AGENT_CONFIG[spec.key as Exclude<keyof AgentConfig, 'nodeName'>];
   if (spec.key === 'listen') return `${(value as ListenAddress).host}:${(value as ListenAddress).port}`;
   if (spec.key === 'authzResource') return describeAuthzResource(value as AuthzResource);
+  if (spec.key === 'namespaceMaxStoreBytes') return 'a quarter of --store-max-bytes';
+  if (spec.key === 'scheduleMaxRetentionSeconds') return `${(value as number) / 86400}d`;
   if (value === undefined) return 'none';
   return String(value);
 }

@@ -24,6 +24,11 @@ export const ERROR_CODES = {
   // Capacity and availability
   TOO_MANY_CAPTURES: { status: 429, exitCode: 4 },
   RATE_LIMITED: { status: 429, exitCode: 4 },
+  // A namespace's captures at once (`--namespace-max-concurrent`): goes away by itself, so 429 with Retry-After.
+  TOO_MANY_NAMESPACE_CAPTURES: { status: 429, exitCode: 4 },
+  // A namespace's standing share (`--namespace-max-schedules`): waiting does not help, so 403, as Kubernetes
+  // answers a ResourceQuota refusal. Details: quota, limit, namespace.
+  QUOTA_EXCEEDED: { status: 403, exitCode: 7 },
   DOCKER_UNAVAILABLE: { status: 503, exitCode: 5 },
   CAPTURE_IMAGE_MISSING: { status: 503, exitCode: 5 },
   CAPTURE_TOOLS_MISSING: { status: 503, exitCode: 5 },

@@ -30,6 +30,8 @@ export interface CaptureServiceOptions {
   agentInstance: string;
   /** Captures at once (`--max-concurrent`). */
   maxConcurrent: number;
+  /** Captures at once of one namespace's pods (`--namespace-max-concurrent`). Default `maxConcurrent`. */
+  maxConcurrentPerNamespace?: number;
   /** perf script bytes read per capture (`--max-output-bytes`). */
   maxOutputBytes: number;
   /** Seconds a capture may run beyond its duration (`--request-timeout`). */
@@ -82,7 +84,15 @@ export class CaptureService {
     this.#deps = deps;
     this.#options = options;
     this.#now = deps.now ?? Date.now;
-    this.#admission = new CaptureAdmission(options.maxConcurrent, this.#now);
+    this.#admission = new CaptureAdmission(
+      {
+        maxConcurrent: options.maxConcurrent,
+        ...(options.maxConcurrentPerNamespace !== undefined
+          ? { maxPerNamespace: options.maxConcurrentPerNamespace }
+          : {}),
+      },
+      this.#now,
+    );
   }
 
   get inFlight(): number {
@@ -126,7 +136,7 @@ export class CaptureService {
       if (this.#closing) throw new PodflameError('AGENT_NOT_READY', 'the agent is shutting down; retry in a moment');
       signal?.throwIfAborted();
       const expectedEnd = this.#now() + request.durationSeconds * 1000 + EXPECTED_OVERHEAD_MS;
-      slot = this.#admission.admit(target.containerId, expectedEnd);
+      slot = this.#admission.admit(target.containerId, expectedEnd, target.namespace);
     } catch (err) {
       this.countRefusal(err);
       throw err;

@@ -33,8 +33,14 @@ export interface ContinuousProfilingOptions {
   /** Store limits (see ProfileStoreOptions). Defaults there. */
   maxAgeSeconds?: number;
   maxTotalBytes?: number;
+  /** Bytes of profile data one namespace keeps (see ProfileStoreOptions). Default there. */
+  maxNamespaceBytes?: number;
   /** Upper bound of the random delay before each scheduled run. Default 10 000 ms. */
   maxJitterMs?: number;
+  /** Longest schedule `retention` (see SchedulerOptions). Default there. */
+  maxRetentionSeconds?: number;
+  /** Schedules per namespace (see SchedulerOptions). Default there. */
+  maxSchedulesPerNamespace?: number;
   nodeName: string;
   /** Runs one capture (the agent's capture service). */
   capture: ScheduledCapture;
@@ -91,6 +97,7 @@ export class ContinuousProfiling {
       dir: join(options.dataDir, 'profiles'),
       ...(options.maxAgeSeconds !== undefined ? { maxAgeSeconds: options.maxAgeSeconds } : {}),
       ...(options.maxTotalBytes !== undefined ? { maxTotalBytes: options.maxTotalBytes } : {}),
+      ...(options.maxNamespaceBytes !== undefined ? { maxNamespaceBytes: options.maxNamespaceBytes } : {}),
       ...(options.registry ? { registry: options.registry } : {}),
       ...(options.now ? { now: options.now } : {}),
     });
@@ -105,6 +112,10 @@ export class ContinuousProfiling {
       ...(options.triggers ? { triggers: options.triggers } : {}),
       ...(options.now ? { now: options.now } : {}),
       ...(options.maxJitterMs !== undefined ? { maxJitterMs: options.maxJitterMs } : {}),
+      ...(options.maxRetentionSeconds !== undefined ? { maxRetentionSeconds: options.maxRetentionSeconds } : {}),
+      ...(options.maxSchedulesPerNamespace !== undefined
+        ? { maxSchedulesPerNamespace: options.maxSchedulesPerNamespace }
+        : {}),
     });
     this.routes = {
       nodeName: options.nodeName,
@@ -119,6 +130,8 @@ export class ContinuousProfiling {
   /** Reads the schedules (a bad file fails the start, naming the schedule and field), opens the store, starts. */
   async start(): Promise<void> {
     const fileSpecs = this.options.schedulesFile === undefined ? [] : await this.readSchedulesFile();
+    // A retention above --schedule-max-retention fails the start before the store opens.
+    this.scheduler.checkFile(fileSpecs);
     await mkdir(this.options.dataDir, { recursive: true, mode: 0o750 }).catch((err: unknown) => {
       throw new PodflameError(
         'CONFIG_INVALID',
@@ -130,7 +143,7 @@ export class ContinuousProfiling {
     });
     const report = await this.store.start();
     this.options.logger.info({ dir: this.store.dir, ...report }, 'profile store opened');
-    for (const spec of await this.loadApiSchedules()) this.scheduler.put(spec);
+    for (const spec of await this.loadApiSchedules()) this.scheduler.restore(spec);
     this.scheduler.loadFile(fileSpecs);
     this.exporter?.start();
     this.scheduler.start();

@@ -177,3 +177,19 @@ export function parseScheduleBody(name: string, body: unknown): ScheduleSpec {
 export function retentionSeconds(spec: ScheduleSpec): number | undefined {
   return spec.retention === undefined ? undefined : parseAgeSeconds(spec.retention, 'retention');
 }
+
+// Days at most: `14d` reads better in a message than `2w`.
+const AGE_UNITS: readonly [string, number][] = [
+  ['d', 86400],
+  ['h', 3600],
+  ['m', 60],
+  ['s', 1],
+];
+
+/** Seconds as the schedule syntax writes them, in the largest unit that divides them (`2592000` → `30d`). */
+export function formatAge(seconds: number): string {
+  for (const [unit, size] of AGE_UNITS) {
+    if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
+  }
+  return `${seconds}s`;
+}

@@ -13,7 +13,7 @@ import type { FoldedStacks } from '../../shared/folded.js';
 import type { ScheduleRunOutcome, ScheduleRunRecord, ScheduleStatus, StoredProfile } from '../../shared/history.js';
 import type { NewProfile } from '../store/profile-store.js';
 import { nodeCronTriggers, type CronTrigger, type TriggerFactory } from './cron-trigger.js';
-import { retentionSeconds, type ScheduleSpec } from './schedule-config.js';
+import { formatAge, retentionSeconds, type ScheduleSpec } from './schedule-config.js';
 import type { CaptureTarget, TargetSelector } from './targets.js';
 
 export interface ScheduledCaptureRequest {
@@ -43,7 +43,7 @@ export interface TargetSource {
 /** The part of the profile store the scheduler uses. */
 export interface ProfileSink {
   put(profile: NewProfile): Promise<StoredProfile>;
-  setScheduleRetention(schedule: string, maxAgeSeconds: number | undefined): void;
+  setScheduleRetention(namespace: string, schedule: string, maxAgeSeconds: number | undefined): void;
 }
 
 /** Where scheduled profiles also go (Pyroscope); must not throw or block. */
@@ -86,6 +86,13 @@ export interface SchedulerOptions {
   parallelCaptures?: number;
   /** Default: silent. */
   logger?: SchedulerLogger;
+  /** Longest `retention` a schedule may ask for, in seconds (`--schedule-max-retention`). Default 30 days. */
+  maxRetentionSeconds?: number;
+  /**
+   * Schedules one namespace may have on this agent (`--namespace-max-schedules`); a PUT beyond it is refused with
+   * QUOTA_EXCEEDED. The file's schedules count toward it but are never refused (the operator wrote them). Default 10.
+   */
+  maxSchedulesPerNamespace?: number;
 }
 
 export const DEFAULT_SCHEDULER_OPTIONS = Object.freeze({
@@ -94,6 +101,8 @@ export const DEFAULT_SCHEDULER_OPTIONS = Object.freeze({
   maxJitterMs: 10_000,
   maxJitterShare: 0.1,
   parallelCaptures: 2,
+  maxRetentionSeconds: 30 * 86400,
+  maxSchedulesPerNamespace: 10,
 });
 
 const defaultSleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -135,6 +144,8 @@ export class Scheduler {
   private readonly maxJitterMs: number;
   private readonly maxJitterShare: number;
   private readonly parallelCaptures: number;
+  private readonly maxRetentionSeconds: number;
+  private readonly maxSchedulesPerNamespace: number;
   private readonly logger: SchedulerLogger;
   private readonly entries = new Map<string, Entry>();
   private readonly metrics: SchedulerMetrics | undefined;
@@ -151,9 +162,27 @@ export class Scheduler {
     this.maxJitterMs = options.maxJitterMs ?? DEFAULT_SCHEDULER_OPTIONS.maxJitterMs;
     this.maxJitterShare = options.maxJitterShare ?? DEFAULT_SCHEDULER_OPTIONS.maxJitterShare;
     this.parallelCaptures = options.parallelCaptures ?? DEFAULT_SCHEDULER_OPTIONS.parallelCaptures;
+    this.maxRetentionSeconds = options.maxRetentionSeconds ?? DEFAULT_SCHEDULER_OPTIONS.maxRetentionSeconds;
+    this.maxSchedulesPerNamespace =
+      options.maxSchedulesPerNamespace ?? DEFAULT_SCHEDULER_OPTIONS.maxSchedulesPerNamespace;
     this.logger = options.logger ?? silent;
     if (!(this.maxJitterMs >= 0) || !(this.maxJitterShare >= 0) || !(this.parallelCaptures >= 1)) {
       throw new PodflameError('CONFIG_INVALID', 'scheduler jitter bounds must be ≥ 0 and parallel captures ≥ 1');
+    }
+    if (
+      !(this.maxRetentionSeconds > 0) ||
+      !(Number.isInteger(this.maxSchedulesPerNamespace) && this.maxSchedulesPerNamespace >= 1)
+    ) {
+      throw new PodflameError(
+        'CONFIG_INVALID',
+        'the longest schedule retention must be positive and the schedules per namespace a whole number ≥ 1',
+        {
+          details: {
+            maxRetentionSeconds: this.maxRetentionSeconds,
+            maxSchedulesPerNamespace: this.maxSchedulesPerNamespace,
+          },
+        },
+      );
     }
     this.metrics = options.registry ? this.registerMetrics(options.registry) : undefined;
   }
@@ -220,8 +249,30 @@ export class Scheduler {
     for (const entry of this.entries.values()) entry.trigger.start();
   }
 
-  /** Replaces every file-defined schedule with `specs` (API-defined ones stay). */
+  /** Throws CONFIG_INVALID naming the first schedule of the file whose retention is above the maximum. */
+  checkFile(specs: readonly ScheduleSpec[]): void {
+    for (const spec of specs) {
+      if (!this.retentionTooLong(spec)) continue;
+      throw new PodflameError(
+        'CONFIG_INVALID',
+        `schedules file: schedule '${spec.name}': retention ${spec.retention} is above this agent's maximum of ` +
+          `${formatAge(this.maxRetentionSeconds)} (--schedule-max-retention); shorten it in the file or raise the flag`,
+        { details: { schedule: spec.name, field: 'retention', maxRetention: formatAge(this.maxRetentionSeconds) } },
+      );
+    }
+  }
+
+  private retentionTooLong(spec: ScheduleSpec): boolean {
+    const seconds = retentionSeconds(spec);
+    return seconds !== undefined && seconds > this.maxRetentionSeconds;
+  }
+
+  /**
+   * Replaces every file-defined schedule with `specs` (API-defined ones stay); a retention above the maximum refuses
+   * the whole file (CONFIG_INVALID) before anything changes.
+   */
   loadFile(specs: readonly ScheduleSpec[]): void {
+    this.checkFile(specs);
     const names = new Set(specs.map((s) => s.name));
     for (const [name, entry] of this.entries) {
       if (entry.source === 'file' && !names.has(name)) this.removeEntry(name);
@@ -245,8 +296,61 @@ export class Scheduler {
         { details: { schedule: spec.name } },
       );
     }
+    if (this.retentionTooLong(spec)) {
+      const max = formatAge(this.maxRetentionSeconds);
+      throw new PodflameError(
+        'INVALID_REQUEST',
+        `schedule '${spec.name}': retention ${spec.retention} is above this agent's maximum of ${max} ` +
+          `(--schedule-max-retention); ask for ${max} or less`,
+        {
+          details: {
+            schedule: spec.name,
+            field: 'retention',
+            maxRetention: max,
+            maxRetentionSeconds: this.maxRetentionSeconds,
+          },
+        },
+      );
+    }
+    // Replacing a schedule within its namespace takes no new share; moving it to another takes one there.
+    const used = [...this.entries.values()].filter(
+      (e) => e.spec.namespace === spec.namespace && e.spec.name !== spec.name,
+    ).length;
+    if (used >= this.maxSchedulesPerNamespace) {
+      throw new PodflameError(
+        'QUOTA_EXCEEDED',
+        `namespace ${spec.namespace} already has ${used} schedules on this agent, its limit ` +
+          `(--namespace-max-schedules ${this.maxSchedulesPerNamespace}); delete one or ask the operator for more`,
+        {
+          details: {
+            quota: 'schedules',
+            limit: this.maxSchedulesPerNamespace,
+            namespace: spec.namespace,
+            used,
+            schedule: spec.name,
+          },
+        },
+      );
+    }
     this.set(spec, 'api');
     return { created: existing === undefined, status: this.status(spec.name) as ScheduleStatus };
+  }
+
+  /**
+   * Brings back an API-defined schedule saved before a restart, without the quota (it was admitted then): a
+   * retention above a maximum lowered since is cut to the maximum, with a warning. Returns the schedule in force.
+   */
+  restore(spec: ScheduleSpec): ScheduleSpec {
+    let restored = spec;
+    if (this.retentionTooLong(spec)) {
+      restored = { ...spec, retention: formatAge(this.maxRetentionSeconds) };
+      this.logger.warn(
+        { schedule: spec.name, retention: spec.retention, maxRetention: restored.retention },
+        'saved schedule asks for a retention above --schedule-max-retention: cut to the maximum',
+      );
+    }
+    this.set(restored, 'api');
+    return restored;
   }
 
   /** Removes an API-defined schedule; false when there is none of that name. */
@@ -291,7 +395,11 @@ export class Scheduler {
       counts: previous?.counts ?? { runs: 0, ok: 0, partial: 0, failed: 0, noTargets: 0, skipped: 0, profiles: 0 },
     };
     this.entries.set(spec.name, entry);
-    this.options.store.setScheduleRetention(spec.name, retentionSeconds(spec));
+    // A schedule moved to another namespace leaves the profiles it stored in the old one to the store's own limit.
+    if (previous && previous.spec.namespace !== spec.namespace) {
+      this.options.store.setScheduleRetention(previous.spec.namespace, spec.name, undefined);
+    }
+    this.options.store.setScheduleRetention(spec.namespace, spec.name, retentionSeconds(spec));
     if (this.started && !this.closed) trigger.start();
   }
 
@@ -300,7 +408,7 @@ export class Scheduler {
     if (!entry) return;
     entry.trigger.stop();
     this.entries.delete(name);
-    this.options.store.setScheduleRetention(name, undefined);
+    this.options.store.setScheduleRetention(entry.spec.namespace, name, undefined);
     if (this.metrics) {
       for (const outcome of Object.keys(OUTCOME_COUNT)) this.metrics.runs.remove({ schedule: name, outcome });
       this.metrics.profiles.remove({ schedule: name });

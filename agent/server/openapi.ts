@@ -308,7 +308,10 @@ export function agentOpenApiDocument(): Json {
             '400': errorAnswer('Invalid request.'),
             '403': errorAnswer('The caller may not profile this pod.'),
             '404': errorAnswer('No such running container on this node.'),
-            '429': errorAnswer('Too many captures at once.'),
+            '429': errorAnswer(
+              'Too many captures at once: on the agent (TOO_MANY_CAPTURES, --max-concurrent) or of the namespace ' +
+                '(TOO_MANY_NAMESPACE_CAPTURES, --namespace-max-concurrent); Retry-After says when to retry.',
+            ),
           },
         },
         get: {
@@ -400,7 +403,11 @@ export function agentOpenApiDocument(): Json {
           responses: {
             '200': jsonBody(ref('Schedule'), 'Replaced.'),
             '201': jsonBody(ref('Schedule'), 'Created.'),
-            '400': errorAnswer('Invalid schedule.'),
+            '400': errorAnswer('Invalid schedule, or its retention above --schedule-max-retention.'),
+            '403': errorAnswer(
+              'The caller may not profile the namespace (FORBIDDEN), or the namespace already has ' +
+                '--namespace-max-schedules schedules (QUOTA_EXCEEDED; details: quota, limit, namespace).',
+            ),
           },
         },
         delete: {

@@ -64,8 +64,16 @@ export interface ProfileStoreOptions {
   dir: string;
   /** Profiles whose start is older than this are removed (unless their schedule sets its own). Default 7 days. */
   maxAgeSeconds?: number;
-  /** Bytes of profile data (`<id>.pairs`) kept in all; beyond it the oldest profiles are removed. Default 1 GiB. */
+  /**
+   * Bytes of profile data (`<id>.pairs`) kept in all; beyond it the oldest profiles of the namespace holding the most
+   * bytes are removed. Default 1 GiB.
+   */
   maxTotalBytes?: number;
+  /**
+   * Bytes of profile data one namespace keeps; beyond it that namespace's own oldest profiles are removed (never
+   * another namespace's). Default `maxTotalBytes` (no share of its own; the agent sets one, `--namespace-max-store-bytes`).
+   */
+  maxNamespaceBytes?: number;
   /** Retention also runs on this interval, besides after every write. Default 60 000 ms. */
   sweepIntervalMs?: number;
   /** Blocks (days) whose stack dictionaries stay in memory, least recently used evicted first. Default 10. */
@@ -129,6 +137,7 @@ export class ProfileStore {
   readonly dir: string;
   private readonly maxAgeSeconds: number;
   private readonly maxTotalBytes: number;
+  private readonly maxNamespaceBytes: number;
   private readonly sweepIntervalMs: number;
   private readonly now: () => number;
   private readonly index = new Map<string, StoredProfile>();
@@ -136,7 +145,8 @@ export class ProfileStore {
   private readonly rollups = new Map<string, Map<string, string[]>>();
   private readonly dictionaries: DictionaryCache;
   private readonly writes = new SerialQueue();
-  private readonly scheduleMaxAge = new Map<string, number>();
+  /** Namespace → schedule name → its `retention` in seconds. */
+  private readonly scheduleMaxAge = new Map<string, Map<string, number>>();
   private readonly pending = new Set<Promise<unknown>>();
   private readonly metrics: StoreMetrics | undefined;
   private readonly files: BlockFiles;
@@ -149,15 +159,25 @@ export class ProfileStore {
     this.dir = options.dir;
     this.maxAgeSeconds = options.maxAgeSeconds ?? DEFAULT_PROFILE_STORE_OPTIONS.maxAgeSeconds;
     this.maxTotalBytes = options.maxTotalBytes ?? DEFAULT_PROFILE_STORE_OPTIONS.maxTotalBytes;
+    this.maxNamespaceBytes = options.maxNamespaceBytes ?? this.maxTotalBytes;
     this.sweepIntervalMs = options.sweepIntervalMs ?? DEFAULT_PROFILE_STORE_OPTIONS.sweepIntervalMs;
     const cachedBlocks = options.cachedBlocks ?? DEFAULT_PROFILE_STORE_OPTIONS.cachedBlocks;
     this.now = options.now ?? DEFAULT_PROFILE_STORE_OPTIONS.now;
     if (typeof this.dir !== 'string' || this.dir === '') {
       throw new PodflameError('CONFIG_INVALID', 'the profile store needs a data directory (--data-dir DIR)');
     }
-    if (!(this.maxAgeSeconds > 0) || !(this.maxTotalBytes > 0) || !(this.sweepIntervalMs > 0)) {
+    if (
+      !(this.maxAgeSeconds > 0) ||
+      !(this.maxTotalBytes > 0) ||
+      !(this.maxNamespaceBytes > 0) ||
+      !(this.sweepIntervalMs > 0)
+    ) {
       throw new PodflameError('CONFIG_INVALID', 'profile store retention limits and sweep interval must be positive', {
-        details: { maxAgeSeconds: this.maxAgeSeconds, maxTotalBytes: this.maxTotalBytes },
+        details: {
+          maxAgeSeconds: this.maxAgeSeconds,
+          maxTotalBytes: this.maxTotalBytes,
+          maxNamespaceBytes: this.maxNamespaceBytes,
+        },
       });
     }
     if (!Number.isInteger(cachedBlocks) || cachedBlocks < 1) {
@@ -194,7 +214,7 @@ export class ProfileStore {
     return {
       evictions: new Counter({
         name: 'podflame_store_evictions_total',
-        help: 'Profiles removed by retention, by reason (age, schedule_age, bytes)',
+        help: 'Profiles removed by retention, by reason (age, schedule_age, namespace_bytes, bytes)',
         labelNames: ['reason'] as const,
         registers: [registry],
       }),
@@ -628,17 +648,27 @@ export class ProfileStore {
     return total;
   }
 
-  /** Sets (or, with undefined, clears) a schedule's own age limit. */
-  setScheduleRetention(schedule: string, maxAgeSeconds: number | undefined): void {
-    if (maxAgeSeconds === undefined) this.scheduleMaxAge.delete(schedule);
-    else this.scheduleMaxAge.set(schedule, maxAgeSeconds);
+  /**
+   * Sets (or, with undefined, clears) a schedule's own age limit for the profiles it stored in `namespace`; the
+   * profiles of a same-named schedule of another namespace keep theirs.
+   */
+  setScheduleRetention(namespace: string, schedule: string, maxAgeSeconds: number | undefined): void {
+    let ofNamespace = this.scheduleMaxAge.get(namespace);
+    if (maxAgeSeconds === undefined) {
+      ofNamespace?.delete(schedule);
+      if (ofNamespace?.size === 0) this.scheduleMaxAge.delete(namespace);
+      return;
+    }
+    if (!ofNamespace) this.scheduleMaxAge.set(namespace, (ofNamespace = new Map()));
+    ofNamespace.set(schedule, maxAgeSeconds);
   }
 
   policy(): RetentionPolicy {
     return {
       maxAgeSeconds: this.maxAgeSeconds,
       maxTotalBytes: this.maxTotalBytes,
-      scheduleMaxAgeSeconds: new Map(this.scheduleMaxAge),
+      maxNamespaceBytes: this.maxNamespaceBytes,
+      scheduleMaxAgeSeconds: new Map([...this.scheduleMaxAge].map(([ns, bySchedule]) => [ns, new Map(bySchedule)])),
     };
   }
 
@@ -654,6 +684,7 @@ export class ProfileStore {
   private async sweep(): Promise<void> {
     const items = [...this.index.values()].map((p) => ({
       id: p.id,
+      namespace: p.namespace,
       startMs: Date.parse(p.start),
       bytes: p.bytes,
       schedule: p.schedule,

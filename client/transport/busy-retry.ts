@@ -1,6 +1,7 @@
 /**
  * Waiting out a busy agent. An agent refuses a capture it cannot run yet — another capture of the same container
- * (409 CAPTURE_IN_PROGRESS, e.g. a scheduled one), its `--max-concurrent` limit (429 TOO_MANY_CAPTURES) or the
+ * (409 CAPTURE_IN_PROGRESS, e.g. a scheduled one), its `--max-concurrent` limit (429 TOO_MANY_CAPTURES), its
+ * `--namespace-max-concurrent` limit for the target's namespace (429 TOO_MANY_NAMESPACE_CAPTURES) or the
  * caller's rate limit (429 RATE_LIMITED) — and says in `details.retryAfterSeconds` when to come back. A person at a
  * terminal or a tool on a schedule wants the graph, not that error, so the client waits and asks again, within a
  * bound, and says so while it waits.
@@ -11,6 +12,7 @@ import { PodflameError, type ErrorCode } from '../../shared/errors.js';
 export const BUSY_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'CAPTURE_IN_PROGRESS',
   'TOO_MANY_CAPTURES',
+  'TOO_MANY_NAMESPACE_CAPTURES',
   'RATE_LIMITED',
 ]);
 

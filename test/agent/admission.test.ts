@@ -15,7 +15,7 @@ function refusal(fn: () => unknown): PodflameError {
 
 t.test('one capture per container, Retry-After from its expected end', async (t) => {
   let now = 1_000_000;
-  const a = new CaptureAdmission(4, () => now);
+  const a = new CaptureAdmission({ maxConcurrent: 4 }, () => now);
   const slot = a.admit('c1', now + 30_500);
   const busy = refusal(() => a.admit('c1', now + 10_000));
   t.equal(busy.code, 'CAPTURE_IN_PROGRESS');
@@ -31,7 +31,7 @@ t.test('one capture per container, Retry-After from its expected end', async (t)
 
 t.test('a global limit, refused with 429 and the soonest end', async (t) => {
   const now = 0;
-  const a = new CaptureAdmission(2, () => now);
+  const a = new CaptureAdmission({ maxConcurrent: 2 }, () => now);
   const s1 = a.admit('c1', 20_000);
   a.admit('c2', 5_000);
   const full = refusal(() => a.admit('c3', 1_000));
@@ -43,8 +43,29 @@ t.test('a global limit, refused with 429 and the soonest end', async (t) => {
   s1.release();
   t.equal(a.inFlight, 1);
   a.admit('c3', 1_000);
-  t.throws(() => new CaptureAdmission(0));
+  t.throws(() => new CaptureAdmission({ maxConcurrent: 0 }));
 });
+
+t.test(
+  'a namespace limit, refused with 429 TOO_MANY_NAMESPACE_CAPTURES while other namespaces are admitted',
+  async (t) => {
+    const now = 0;
+    const a = new CaptureAdmission({ maxConcurrent: 4, maxPerNamespace: 2 }, () => now);
+    const s1 = a.admit('shop-1', 20_000, 'shop');
+    a.admit('shop-2', 8_000, 'shop');
+    const full = refusal(() => a.admit('shop-3', 1_000, 'shop'));
+    t.equal(full.code, 'TOO_MANY_NAMESPACE_CAPTURES');
+    t.equal(full.httpStatus, 429);
+    t.same(full.details, { quota: 'captures', limit: 2, namespace: 'shop', retryAfterSeconds: 8 });
+    a.admit('billing-1', 1_000, 'billing');
+    a.admit('host-1', 1_000);
+    t.equal(a.inFlight, 4);
+    t.equal(refusal(() => a.admit('billing-2', 1_000, 'billing')).code, 'TOO_MANY_CAPTURES', 'the agent limit first');
+    s1.release();
+    a.admit('shop-3', 1_000, 'shop');
+    t.throws(() => new CaptureAdmission({ maxConcurrent: 2, maxPerNamespace: 0 }));
+  },
+);
 
 function record(id: string, status: 'running' | 'done'): ProfileRecord {
   return {

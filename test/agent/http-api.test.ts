@@ -204,6 +204,42 @@ t.test(
   },
 );
 
+t.test(
+  'a namespace holds at most --namespace-max-concurrent captures (429 TOO_MANY_NAMESPACE_CAPTURES); another is still admitted',
+  async (t) => {
+    // Default limits: 4 on the agent, 2 per namespace.
+    const { url, runtime } = await startAgent(t);
+    const web = { uid: '9b1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c', name: 'shop-2', namespace: 'prod' };
+    const billing = { uid: '7c1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c', name: 'bill-0', namespace: 'billing' };
+    const WEB = hexId('a3');
+    const BILL = hexId('b1');
+    runtime.containers.push(podContainer(WEB, web, 'app'), podContainer(BILL, billing, 'app'));
+    const running = [APP, SIDECAR].map((id) =>
+      call(url, 'POST', '/v1/profiles', { target: { containerId: id }, durationSeconds: 20, format: 'folded' }),
+    );
+    await waitFor(() => runtime.captures.length === 2, 5000, 'two captures of namespace prod');
+
+    const third = await call(url, 'POST', '/v1/profiles', { target: { containerId: WEB }, durationSeconds: 5 });
+    t.equal(third.status, 429);
+    t.equal(third.json.error.code, 'TOO_MANY_NAMESPACE_CAPTURES');
+    t.match(third.json.error.details, { quota: 'captures', limit: 2, namespace: 'prod' });
+    t.match(third.json.error.message, /already runs 2 captures of namespace prod .*--namespace-max-concurrent/);
+    t.ok(Number(third.headers['retry-after']) >= 1, 'Retry-After is set');
+    t.equal(runtime.runCaptureCalls, 2, 'no capture started for the refused one');
+
+    const other = call(url, 'POST', '/v1/profiles', { target: { containerId: BILL }, durationSeconds: 5 });
+    await waitFor(() => runtime.captures.length === 3, 5000, 'the capture of namespace billing');
+    t.equal(runtime.captures[2]!.spec.targetContainerId, BILL, 'another namespace is admitted meanwhile');
+    for (const c of runtime.captures) c.finish({ exitCode: 0, output: PERF_SCRIPT });
+    t.same(
+      (await Promise.all([...running, other])).map((a) => a.status),
+      [200, 200, 200],
+    );
+    const metrics = (await call(url, 'GET', '/metrics')).text;
+    t.match(metrics, 'podflame_requests_rejected_total{code="TOO_MANY_NAMESPACE_CAPTURES"} 1');
+  },
+);
+
 t.test('a client that goes away stops its capture', async (t) => {
   const { url, runtime, agent, log } = await startAgent(t);
   const controller = new AbortController();

@@ -55,6 +55,20 @@ t.test("waits as long as the agent's retryAfterSeconds says, then answers", asyn
   t.equal(r.waits[0]?.message, 'container abc is being profiled');
 });
 
+t.test("a namespace's capture limit is waited out too; a full schedule quota is not", async (t) => {
+  const r = recorder();
+  const a = attempts([
+    new PodflameError('TOO_MANY_NAMESPACE_CAPTURES', 'namespace prod runs 2', {
+      details: { quota: 'captures', limit: 2, namespace: 'prod', retryAfterSeconds: 4 },
+    }),
+  ]);
+  t.equal(await retryWhileBusy(a.run, r.options), 'graph');
+  t.same(r.slept, [4000]);
+  const quota = attempts([new PodflameError('QUOTA_EXCEEDED', 'namespace prod has 10 schedules')]);
+  await t.rejects(retryWhileBusy(quota.run, r.options), { code: 'QUOTA_EXCEEDED' });
+  t.equal(quota.calls(), 1, 'no retry: waiting does not free a schedule');
+});
+
 t.test('without a retry time: 1 s, doubling, at most 10 s', async (t) => {
   const r = recorder();
   const busy = Array.from({ length: 6 }, () => new PodflameError('RATE_LIMITED', 'slow down'));

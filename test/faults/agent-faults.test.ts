@@ -80,7 +80,9 @@ if (env) {
   };
 
   const node = `faults-${randomUUID().slice(0, 8)}`;
-  const agent = await startAgentProcess(agentArgs(node, ['--max-concurrent', '4']));
+  // Every target here is in one namespace: the namespace's own limit (default 2) raised to the agent's, so that the
+  // 50-request burst below still meets --max-concurrent (the namespace limit has its own test in http-api.test.ts).
+  const agent = await startAgentProcess(agentArgs(node, ['--max-concurrent', '4', '--namespace-max-concurrent', '4']));
   t.teardown(() => agent.stop());
 
   t.test('the target killed mid-capture: a clear error naming the stopped target; never a hang', async (t) => {

@@ -5,7 +5,11 @@
 import t from 'tap';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { Registry } from 'prom-client';
 import { parseAgentConfig } from '../../agent/config.js';
+import { continuousProfilingFromConfig } from '../../agent/agent.js';
+import { memoryLogger } from '../agent/http.js';
+import { FakeRuntime } from '../agent/fake-runtime.js';
 import { runAgentToExit } from '../helpers/agent-process.js';
 import { DIST_AGENT } from '../helpers/built.js';
 
@@ -56,6 +60,87 @@ t.test('flags and environment', async (t) => {
   }
   const help = parseAgentConfig({ argv: ['--help'], env: {}, hostname: 'h' });
   t.match(help.kind === 'help' ? help.text : '', /--data-dir DIR[\s\S]*--schedules FILE[\s\S]*--pyroscope-url URL/);
+});
+
+t.test('namespace quotas and the longest schedule retention: flags, environment, defaults, wiring', async (t) => {
+  const defaults = parse([]);
+  t.match(defaults, {
+    namespaceMaxConcurrent: 2,
+    namespaceMaxSchedules: 10,
+    scheduleMaxRetentionSeconds: 30 * 86400,
+  });
+  t.equal(defaults.namespaceMaxStoreBytes, undefined, 'default: a quarter of --store-max-bytes');
+  t.match(
+    parse([
+      '--namespace-max-concurrent',
+      '3',
+      '--namespace-max-schedules',
+      '25',
+      '--schedule-max-retention',
+      '14d',
+      '--namespace-max-store-bytes',
+      '256MiB',
+    ]),
+    {
+      namespaceMaxConcurrent: 3,
+      namespaceMaxSchedules: 25,
+      scheduleMaxRetentionSeconds: 14 * 86400,
+      namespaceMaxStoreBytes: 256 * 1024 ** 2,
+    },
+  );
+  t.match(
+    parse([], {
+      PODFLAME_NAMESPACE_MAX_CONCURRENT: '1',
+      PODFLAME_NAMESPACE_MAX_SCHEDULES: '2',
+      PODFLAME_SCHEDULE_MAX_RETENTION: '2w',
+      PODFLAME_NAMESPACE_MAX_STORE_BYTES: '1GiB',
+    }),
+    {
+      namespaceMaxConcurrent: 1,
+      namespaceMaxSchedules: 2,
+      scheduleMaxRetentionSeconds: 14 * 86400,
+      namespaceMaxStoreBytes: 1024 ** 3,
+    },
+  );
+  for (const [argv, message] of [
+    [['--namespace-max-concurrent', '0'], /--namespace-max-concurrent must be a whole number from 1 to 256/],
+    [['--namespace-max-schedules', '0'], /--namespace-max-schedules must be a whole number from 1 to 10000/],
+    [['--schedule-max-retention', '30'], /--schedule-max-retention must be an age such as 36h or 7d/],
+    [['--namespace-max-store-bytes', '0'], /--namespace-max-store-bytes must be a size/],
+  ] as const) {
+    t.throws(() => parse([...argv]), { code: 'CONFIG_INVALID', message }, argv.join(' '));
+  }
+  const help = parseAgentConfig({ argv: ['--help'], env: {}, hostname: 'h' });
+  const text = help.kind === 'help' ? help.text : '';
+  t.match(text, /--namespace-max-store-bytes BYTES\n.*default a quarter of --store-max-bytes\)/);
+  t.match(text, /--schedule-max-retention AGE\n.*default 30d\)/);
+
+  // The agent hands the flags to the store and the scheduler.
+  const config = parse([
+    '--data-dir',
+    t.testdir(),
+    '--namespace-max-schedules',
+    '1',
+    '--schedule-max-retention',
+    '1d',
+    '--store-max-bytes',
+    '4MiB',
+  ]);
+  const unused = async () => {
+    throw new Error('unused');
+  };
+  const history = await continuousProfilingFromConfig(config, {
+    captures: { resolve: unused, start: unused },
+    containers: new FakeRuntime(),
+    registry: new Registry(),
+    logger: memoryLogger().logger,
+  });
+  if (!history) throw new Error('expected continuous profiling');
+  t.equal(history.store.policy().maxNamespaceBytes, 1024 ** 2, 'a quarter of --store-max-bytes');
+  const spec = { name: 'a', cron: '0 0 * * * *', namespace: 'shop', durationSeconds: 5, frequencyHz: 99 };
+  t.throws(() => history.scheduler.put({ ...spec, retention: '2d' }), { code: 'INVALID_REQUEST' });
+  history.scheduler.put(spec);
+  t.throws(() => history.scheduler.put({ ...spec, name: 'b' }), { code: 'QUOTA_EXCEEDED' });
 });
 
 t.test(

@@ -38,7 +38,8 @@ function spec(over: Partial<ScheduleSpec> = {}): ScheduleSpec {
 function tracked(clock: ManualClock, store: ProfileStore) {
   return {
     put: (p: Parameters<ProfileStore['put']>[0]) => clock.track(store.put(p)),
-    setScheduleRetention: (name: string, seconds: number | undefined) => store.setScheduleRetention(name, seconds),
+    setScheduleRetention: (namespace: string, name: string, seconds: number | undefined) =>
+      store.setScheduleRetention(namespace, name, seconds),
   };
 }
 
@@ -324,11 +325,15 @@ t.test(
     );
     t.equal(created.created, true);
     t.match(created.status, { name: 'hourly', source: 'api', nextRun: '2025-11-27T11:00:00.000Z', retention: '2h' });
-    t.same(h.store.policy().scheduleMaxAgeSeconds.get('hourly'), 7200);
+    t.same(h.store.policy().scheduleMaxAgeSeconds.get('shop')?.get('hourly'), 7200);
     const replaced = h.scheduler.put(parseScheduleBody('hourly', { ...spec(), name: 'hourly', cron: '0 30 * * * *' }));
     t.equal(replaced.created, false);
     t.equal(replaced.status.nextRun, '2025-11-27T10:30:00.000Z');
-    t.equal(h.store.policy().scheduleMaxAgeSeconds.has('hourly'), false, 'retention cleared with the field');
+    t.equal(
+      h.store.policy().scheduleMaxAgeSeconds.get('shop')?.has('hourly') ?? false,
+      false,
+      'retention cleared with the field',
+    );
     t.same(
       h.scheduler.list().map((s) => [s.name, s.source]),
       [

@@ -257,15 +257,51 @@ t.test('retention by total bytes keeps the newest', async (t) => {
 t.test('a schedule retention applies to that schedule only', async (t) => {
   let now = T0;
   const store = await openStore(t, t.testdir(), { now: () => now, maxAgeSeconds: 86400 });
-  store.setScheduleRetention('hourly', 600);
+  store.setScheduleRetention('shop', 'hourly', 600);
   const h = await store.put(profile({ schedule: 'hourly' }));
   const d = await store.put(profile({ schedule: 'daily' }));
   now = T0 + 601_000;
   await store.enforceRetention();
   t.notOk(store.get(h.id));
   t.ok(store.get(d.id));
-  store.setScheduleRetention('hourly', undefined);
+  store.setScheduleRetention('shop', 'hourly', undefined);
   t.same(store.policy().scheduleMaxAgeSeconds.size, 0);
+});
+
+t.test('a namespace over its byte share loses its own oldest profiles, never another namespace’s', async (t) => {
+  const probe = await openStore(t, t.testdir());
+  const size = (await probe.put(profile())).bytes;
+  const registry = new Registry();
+  const store = await openStore(t, t.testdir(), { maxNamespaceBytes: size * 2 + 1, registry });
+  // The other namespace's profile is the oldest of the store: a store-wide "oldest first" would take it.
+  const theirs = await store.put(profile({ namespace: 'billing', pod: 'bill-0', startMs: T0 - 60_000 }));
+  const p1 = await store.put(profile({ startMs: T0 }));
+  const p2 = await store.put(profile({ startMs: T0 + 1000 }));
+  const p3 = await store.put(profile({ startMs: T0 + 2000 }));
+  t.same(
+    store.list().map((p) => p.id),
+    [theirs.id, p2.id, p3.id],
+    "shop's oldest went; billing's older profile stayed",
+  );
+  t.notOk(store.get(p1.id));
+  t.match(await registry.metrics(), /podflame_store_evictions_total\{reason="namespace_bytes"\} 1/);
+  t.throws(() => new ProfileStore({ dir: t.testdir(), maxNamespaceBytes: 0 }), { code: 'CONFIG_INVALID' });
+});
+
+t.test('over the store’s total, the namespace holding the most bytes pays', async (t) => {
+  const probe = await openStore(t, t.testdir());
+  const size = (await probe.put(profile())).bytes;
+  const store = await openStore(t, t.testdir(), { maxTotalBytes: size * 3 + 1 });
+  const theirs = await store.put(profile({ namespace: 'billing', pod: 'bill-0', startMs: T0 - 60_000 }));
+  const p1 = await store.put(profile({ startMs: T0 }));
+  const p2 = await store.put(profile({ startMs: T0 + 1000 }));
+  const p3 = await store.put(profile({ startMs: T0 + 2000 }));
+  t.same(
+    store.list().map((p) => p.id),
+    [theirs.id, p2.id, p3.id],
+    'the largest namespace, shop, lost its oldest; the older billing profile stayed',
+  );
+  t.notOk(store.get(p1.id));
 });
 
 t.test('delete, errors and close', async (t) => {
