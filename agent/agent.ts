@@ -124,6 +124,7 @@ function buildContinuousProfiling(config: AgentConfig, deps: ContinuousProfiling
     maxNamespaceBytes: config.namespaceMaxStoreBytes ?? Math.floor(config.storeMaxBytes / 4),
     maxRetentionSeconds: config.scheduleMaxRetentionSeconds,
     maxSchedulesPerNamespace: config.namespaceMaxSchedules,
+    metricsScheduleNames: config.metricsScheduleNames,
     maxJitterMs: config.scheduleJitterSeconds * 1000,
     ...(config.schedulesFile !== undefined ? { schedulesFile: config.schedulesFile } : {}),
     ...(config.pyroscopeUrl !== undefined ? { pyroscopeUrl: config.pyroscopeUrl } : {}),

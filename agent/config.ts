@@ -96,6 +96,8 @@ export interface AgentConfig {
   namespaceMaxSchedules: number;
   /** Upper bound of the random delay before each scheduled run, so nodes do not fire together. Default 10 s. */
   scheduleJitterSeconds: number;
+  /** Schedule names as metric labels; off, every schedule series is `schedule="all"` (/metrics is open). Default off. */
+  metricsScheduleNames: boolean;
   /**
    * The agent runs in a pod with a service account (`KUBERNETES_SERVICE_HOST` is set): its Kubernetes access is then
    * the in-cluster one when `--kubeconfig` is absent. Not a flag. Default false.
@@ -129,6 +131,7 @@ export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Obj
   scheduleMaxRetentionSeconds: DEFAULT_SCHEDULER_OPTIONS.maxRetentionSeconds,
   namespaceMaxSchedules: DEFAULT_SCHEDULER_OPTIONS.maxSchedulesPerNamespace,
   scheduleJitterSeconds: 10,
+  metricsScheduleNames: false,
   inCluster: false,
 });
 
@@ -150,6 +153,14 @@ function invalid(source: string, expected: string, text: string): PodflameError 
   return new PodflameError('CONFIG_INVALID', `${source} must be ${expected}, got '${text}'`, {
     details: { option: source },
   });
+}
+
+// `on`/`off` (and `true`/`false`): a switch that can be set from the environment as well as on the command line.
+function parseSwitch(text: string, source: string): boolean {
+  const t = text.trim().toLowerCase();
+  if (t === 'on' || t === 'true') return true;
+  if (t === 'off' || t === 'false') return false;
+  throw invalid(source, 'on or off', text);
 }
 
 function parseInteger(min: number, max: number) {
@@ -495,6 +506,15 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     description:
       "schedules one namespace may have on this agent; a PUT beyond it is refused with 403 QUOTA_EXCEEDED (the file's count, but are never refused)",
     parse: parseInteger(1, 10000),
+  }),
+  option({
+    key: 'metricsScheduleNames',
+    flag: 'metrics-schedule-names',
+    env: ['PODFLAME_METRICS_SCHEDULE_NAMES'],
+    placeholder: 'on|off',
+    description:
+      'label the schedule metrics with schedule names; off, they carry schedule="all", since /metrics needs no token and names say what others profile',
+    parse: parseSwitch,
   }),
   option({
     key: 'scheduleJitterSeconds',

@@ -41,6 +41,8 @@ export interface ContinuousProfilingOptions {
   maxRetentionSeconds?: number;
   /** Schedules per namespace (see SchedulerOptions). Default there. */
   maxSchedulesPerNamespace?: number;
+  /** Schedule names as metric labels (see SchedulerOptions). Default there (off). */
+  metricsScheduleNames?: boolean;
   nodeName: string;
   /** Runs one capture (the agent's capture service). */
   capture: ScheduledCapture;
@@ -116,6 +118,7 @@ export class ContinuousProfiling {
       ...(options.maxSchedulesPerNamespace !== undefined
         ? { maxSchedulesPerNamespace: options.maxSchedulesPerNamespace }
         : {}),
+      ...(options.metricsScheduleNames !== undefined ? { metricsScheduleNames: options.metricsScheduleNames } : {}),
     });
     this.routes = {
       nodeName: options.nodeName,

@@ -93,7 +93,15 @@ export interface SchedulerOptions {
    * QUOTA_EXCEEDED. The file's schedules count toward it but are never refused (the operator wrote them). Default 10.
    */
   maxSchedulesPerNamespace?: number;
+  /**
+   * Label the schedule metrics with each schedule's name (`--metrics-schedule-names`). Off, every series carries
+   * `schedule="all"`: `/metrics` is open (no token), and schedule names say what other teams profile. Default false.
+   */
+  metricsScheduleNames?: boolean;
 }
+
+/** The `schedule` label of every series when schedule names are kept out of the metrics. */
+export const ALL_SCHEDULES_LABEL = 'all';
 
 export const DEFAULT_SCHEDULER_OPTIONS = Object.freeze({
   now: Date.now,
@@ -149,6 +157,7 @@ export class Scheduler {
   private readonly logger: SchedulerLogger;
   private readonly entries = new Map<string, Entry>();
   private readonly metrics: SchedulerMetrics | undefined;
+  private readonly metricsScheduleNames: boolean;
   private readonly abort = new AbortController();
   private started = false;
   private closed = false;
@@ -184,7 +193,13 @@ export class Scheduler {
         },
       );
     }
+    this.metricsScheduleNames = options.metricsScheduleNames ?? false;
     this.metrics = options.registry ? this.registerMetrics(options.registry) : undefined;
+  }
+
+  /** The `schedule` label value a schedule's series carry. */
+  private metricLabel(name: string): string {
+    return this.metricsScheduleNames ? name : ALL_SCHEDULES_LABEL;
   }
 
   private registerMetrics(registry: Registry): SchedulerMetrics {
@@ -192,25 +207,30 @@ export class Scheduler {
     const scheduler = this;
     new Gauge({
       name: 'podflame_schedule_next_run_timestamp_seconds',
-      help: 'When each schedule fires next (unix seconds)',
+      help: 'When each schedule fires next (unix seconds); with schedule="all", the soonest of them',
       labelNames: ['schedule'] as const,
       registers: [registry],
       collect() {
         this.reset();
+        const soonest = new Map<string, number>();
         for (const [name, entry] of scheduler.entries) {
           const next = entry.trigger.nextRuns(1)[0];
-          if (next) this.set({ schedule: name }, next.getTime() / 1000);
+          if (!next) continue;
+          const label = scheduler.metricLabel(name);
+          soonest.set(label, Math.min(soonest.get(label) ?? Infinity, next.getTime() / 1000));
         }
+        for (const [schedule, at] of soonest) this.set({ schedule }, at);
       },
     });
     new Gauge({
       name: 'podflame_schedule_running',
-      help: '1 while a schedule run is in progress',
+      help: 'Schedule runs in progress (1 or 0 per schedule; with schedule="all", how many)',
       labelNames: ['schedule'] as const,
       registers: [registry],
       collect() {
         this.reset();
-        for (const [name, entry] of scheduler.entries) this.set({ schedule: name }, entry.running ? 1 : 0);
+        for (const [name, entry] of scheduler.entries)
+          this.inc({ schedule: scheduler.metricLabel(name) }, entry.running ? 1 : 0);
       },
     });
     return {
@@ -234,7 +254,7 @@ export class Scheduler {
       }),
       lastRun: new Gauge({
         name: 'podflame_schedule_last_run_timestamp_seconds',
-        help: 'When each schedule last finished a run (unix seconds)',
+        help: 'When each schedule last finished a run (unix seconds); with schedule="all", the latest of them',
         labelNames: ['schedule'] as const,
         registers: [registry],
       }),
@@ -409,7 +429,8 @@ export class Scheduler {
     entry.trigger.stop();
     this.entries.delete(name);
     this.options.store.setScheduleRetention(entry.spec.namespace, name, undefined);
-    if (this.metrics) {
+    // Series of all schedules together stay: the others still count in them.
+    if (this.metrics && this.metricsScheduleNames) {
       for (const outcome of Object.keys(OUTCOME_COUNT)) this.metrics.runs.remove({ schedule: name, outcome });
       this.metrics.profiles.remove({ schedule: name });
       this.metrics.lastRun.remove({ schedule: name });
@@ -528,10 +549,11 @@ export class Scheduler {
     current.counts.profiles += record.profiles;
     if (record.outcome !== 'skipped_overlap') current.lastRun = record;
     if (record.error) current.lastError = { at: record.finishedAt, ...record.error };
-    this.metrics?.runs.inc({ schedule: entry.spec.name, outcome: record.outcome });
-    if (record.profiles > 0) this.metrics?.profiles.inc({ schedule: entry.spec.name }, record.profiles);
+    this.metrics?.runs.inc({ schedule: this.metricLabel(entry.spec.name), outcome: record.outcome });
+    if (record.profiles > 0)
+      this.metrics?.profiles.inc({ schedule: this.metricLabel(entry.spec.name) }, record.profiles);
     if (record.outcome !== 'skipped_overlap') {
-      this.metrics?.lastRun.set({ schedule: entry.spec.name }, Date.parse(record.finishedAt) / 1000);
+      this.metrics?.lastRun.set({ schedule: this.metricLabel(entry.spec.name) }, Date.parse(record.finishedAt) / 1000);
     }
   }
 
@@ -555,7 +577,7 @@ export class Scheduler {
             `capture of ${target.namespace}/${target.pod}/${target.container} failed`,
           );
           errors.push(e);
-          this.metrics?.captureFailures.inc({ schedule: spec.name, code: e.code });
+          this.metrics?.captureFailures.inc({ schedule: this.metricLabel(spec.name), code: e.code });
           this.logger.warn(
             { schedule: spec.name, pod: target.pod, container: target.container, code: e.code, err: e.message },
             'scheduled capture failed',

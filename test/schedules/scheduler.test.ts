@@ -60,6 +60,8 @@ async function harness(
     captureMs?: number;
     fail?: (target: CaptureTarget) => PodflameError | undefined;
     scheduler?: Partial<SchedulerOptions>;
+    /** Leave the metrics as the agent's default has them (no schedule names); else names on, as these tests read them. */
+    defaultMetrics?: boolean;
   } = {},
 ): Promise<Harness> {
   const clock = new ManualClock(START);
@@ -92,6 +94,7 @@ async function harness(
     },
     store: tracked(clock, store),
     exporter: { enqueue: (p) => exported.push(p) },
+    ...(opts.defaultMetrics ? {} : { metricsScheduleNames: true }),
     ...opts.scheduler,
   });
   t.teardown(async () => {
@@ -252,6 +255,7 @@ t.test('outcomes: partial, failed, no targets; the last error stays visible', as
   const scheduler = new Scheduler({
     nodeName: 'node-a',
     registry,
+    metricsScheduleNames: true,
     now: clock.now,
     sleep: clock.sleep,
     triggers: clock.triggers,
@@ -391,4 +395,25 @@ t.test('options are validated', async (t) => {
   };
   t.throws(() => new Scheduler({ ...deps, parallelCaptures: 0 }), { code: 'CONFIG_INVALID' });
   t.throws(() => new Scheduler({ ...deps, maxJitterMs: -1 }), { code: 'CONFIG_INVALID' });
+});
+
+t.test('by default the open metrics carry no schedule names: every series is schedule="all"', async (t) => {
+  const h = await harness(t, { defaultMetrics: true });
+  h.scheduler.loadFile([spec()]);
+  h.scheduler.put(spec({ name: 'billing-ledger-audit', namespace: 'billing' }));
+  h.scheduler.start();
+  await h.clock.advance(25_000);
+  const metrics = await h.registry.metrics();
+  t.notMatch(metrics, /billing-ledger-audit|schedule="shop"/, 'no schedule name in any series');
+  // Two schedules, two runs each so far: the counts add up under one label.
+  t.match(metrics, /podflame_schedule_runs_total\{schedule="all",outcome="ok"\} 4/);
+  t.match(metrics, /podflame_schedule_profiles_total\{schedule="all"\} 4/);
+  t.match(metrics, /podflame_schedule_next_run_timestamp_seconds\{schedule="all"\} 1764237630/);
+  t.match(metrics, /podflame_schedule_running\{schedule="all"\} 0/);
+  h.scheduler.delete('billing-ledger-audit');
+  t.match(
+    await h.registry.metrics(),
+    /podflame_schedule_runs_total\{schedule="all",outcome="ok"\} 4/,
+    'a deleted schedule takes no count with it',
+  );
 });
