@@ -290,10 +290,14 @@ export class Agent {
         nodeName: config.nodeName,
         captureImage: config.captureImage,
       },
-      withAccessControl(access, new CallerRateLimiter({ perMinute: config.rateLimitPerMinute }), {
-        ...deps.app,
-        routers,
-      }),
+      withAccessControl(
+        access,
+        {
+          callers: new CallerRateLimiter({ perMinute: config.rateLimitPerMinute }),
+          failedAuthentications: new CallerRateLimiter({ perMinute: config.authFailureLimitPerMinute }),
+        },
+        { ...deps.app, routers },
+      ),
     );
     this.#http = new AgentHttpServer(app, config.listen, {
       tls: loadTlsMaterial({ certFile: config.tlsCert, keyFile: config.tlsKey }),

@@ -76,6 +76,11 @@ export interface AgentConfig {
   tlsKey?: string;
   /** API requests per caller per minute (token bucket, bursts up to the same number); 0 turns it off. Default 120. */
   rateLimitPerMinute: number;
+  /**
+   * Requests with refused credentials per client address per minute (token bucket, bursts up to the same number),
+   * counted before authentication; beyond it such requests get 429 without a TokenReview. 0 turns it off. Default 30.
+   */
+  authFailureLimitPerMinute: number;
   /** Seconds a client has to send its whole request (headers and body); slower ones get 408. Default 60. */
   readTimeoutSeconds: number;
   /** Continuous profiling: directory of the node-local profile store (a hostPath). No default (no history). */
@@ -125,6 +130,7 @@ export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Obj
   auth: 'none',
   authzResource: DEFAULT_AUTHZ_RESOURCE,
   rateLimitPerMinute: 120,
+  authFailureLimitPerMinute: 30,
   readTimeoutSeconds: 60,
   storeMaxAgeSeconds: 7 * 86400,
   storeMaxBytes: 1024 ** 3,
@@ -429,6 +435,14 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_RATE_LIMIT'],
     placeholder: 'N',
     description: 'API requests per caller per minute (0: no limit)',
+    parse: parseInteger(0, 1_000_000),
+  }),
+  option({
+    key: 'authFailureLimitPerMinute',
+    flag: 'auth-failure-limit',
+    env: ['PODFLAME_AUTH_FAILURE_LIMIT'],
+    placeholder: 'N',
+    description: 'requests with refused credentials per client address per minute, before authentication (0: no limit)',
     parse: parseInteger(0, 1_000_000),
   }),
   option({

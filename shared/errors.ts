@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   UNSUPPORTED_OPTION: { status: 400, exitCode: 2 },
   FILE_UNREADABLE: { status: 400, exitCode: 1 },
   BODY_TOO_LARGE: { status: 413, exitCode: 1 },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, exitCode: 2 },
   // Targets
   TARGET_NOT_FOUND: { status: 404, exitCode: 3 },
   TARGET_AMBIGUOUS: { status: 409, exitCode: 3 },
@@ -46,6 +47,9 @@ export const ERROR_CODES = {
   // Access
   UNAUTHENTICATED: { status: 401, exitCode: 7 },
   FORBIDDEN: { status: 403, exitCode: 7 },
+  // A request a web page could have made for someone else (DNS rebinding, a cross-site form or fetch)
+  HOST_NOT_ALLOWED: { status: 403, exitCode: 7 },
+  FOREIGN_ORIGIN: { status: 403, exitCode: 7 },
   // Kubernetes lookups (client side)
   POD_NOT_FOUND: { status: 404, exitCode: 3 },
   POD_NOT_RUNNING: { status: 409, exitCode: 3 },

@@ -16,4 +16,8 @@ export class AnonymousAuthenticator implements Authenticator {
   async authenticate(): Promise<CallerIdentity> {
     return ANONYMOUS;
   }
+
+  knownCaller(): CallerIdentity {
+    return ANONYMOUS;
+  }
 }

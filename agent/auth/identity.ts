@@ -27,6 +27,11 @@ export interface Authenticator {
   readonly mode: AuthMode;
   /** Resolves to the caller, or rejects with UNAUTHENTICATED (401) saying why, or KUBERNETES_API_ERROR (502). */
   authenticate(credentials: Credentials, signal?: AbortSignal): Promise<CallerIdentity>;
+  /**
+   * The caller when they can be told without asking anyone (the token file, an accepted token still cached), else
+   * undefined; never throws. It lets known callers in while their address may try no more unknown credentials.
+   */
+  knownCaller?(credentials: Credentials): CallerIdentity | undefined;
 }
 
 /** The name audit lines and rate-limit buckets use for a caller: stable, never containing the credential. */

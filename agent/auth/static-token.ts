@@ -93,13 +93,27 @@ export class StaticTokenAuthenticator implements Authenticator {
         'no credentials: this agent requires a bearer token from its token file (Authorization: Bearer TOKEN)',
       );
     }
+    const found = this.#find(token);
+    if (found === undefined) {
+      throw new PodflameError('UNAUTHENTICATED', 'the bearer token is not in the agent token file');
+    }
+    return found;
+  }
+
+  knownCaller(credentials: Credentials): CallerIdentity | undefined {
+    try {
+      const token = bearerToken(credentials);
+      return token === undefined ? undefined : this.#find(token);
+    } catch {
+      return undefined;
+    }
+  }
+
+  #find(token: string): CallerIdentity | undefined {
     const presented = digest(token);
     let found: CallerIdentity | undefined;
     for (const entry of this.#entries) {
       if (timingSafeEqual(presented, entry.digest) && found === undefined) found = entry.identity;
-    }
-    if (found === undefined) {
-      throw new PodflameError('UNAUTHENTICATED', 'the bearer token is not in the agent token file');
     }
     return found;
   }

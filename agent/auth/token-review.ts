@@ -23,8 +23,15 @@ export interface KubernetesAuthenticatorOptions {
   cacheTtlMs?: number;
   /** How long a rejected token stays rejected without asking again, in ms. Default 5 000. */
   negativeCacheTtlMs?: number;
-  /** Tokens remembered at most (least recently used dropped first). Default 1 000. */
+  /** Accepted tokens remembered at most (least recently used dropped first). Default 1 000. */
   cacheMaxEntries?: number;
+  /**
+   * Rejected tokens remembered at most, in a cache of their own: junk tokens push out only other junk tokens, never
+   * an accepted caller. Default 256.
+   */
+  negativeCacheMaxEntries?: number;
+  /** TokenReviews waiting for the API server at most; beyond it 429 RATE_LIMITED (retry in 1 s). Default 16. */
+  maxReviewsInFlight?: number;
   /** Give up on the API server after this long, in ms. Default 10 000. */
   timeoutMs?: number;
   /** Clock in ms, for tests. Default Date.now. */
@@ -35,25 +42,36 @@ export const DEFAULT_KUBERNETES_AUTHENTICATOR_OPTIONS = Object.freeze({
   cacheTtlMs: 30_000,
   negativeCacheTtlMs: 5_000,
   cacheMaxEntries: 1_000,
+  negativeCacheMaxEntries: 256,
+  maxReviewsInFlight: 16,
   timeoutMs: 10_000,
 });
 
 type Verdict = { ok: true; identity: CallerIdentity } | { ok: false; reason: string };
+
+function tokenKey(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
 
 /**
  * `--auth kubernetes`: the caller's bearer token is checked with a TokenReview against the API server, which knows
  * every way a cluster issues tokens (service accounts, OIDC, webhooks). Answers are cached briefly, keyed by the
  * token's SHA-256 (the token itself is never stored or logged), and concurrent requests with one token share one
  * review. API failures are not cached and answer 502, so a flaky API server never turns into a false "rejected".
+ * Accepted and rejected tokens are cached apart, and the reviews in flight are capped, so a flood of junk tokens
+ * neither evicts real callers nor queues unbounded work on the API server.
  */
 export class KubernetesAuthenticator implements Authenticator {
   readonly mode = 'kubernetes' as const;
   readonly #reviewer: TokenReviewer;
   readonly #options: Required<Omit<KubernetesAuthenticatorOptions, 'now'>>;
-  readonly #cache: TtlCache<Verdict>;
+  readonly #accepted: TtlCache<Verdict>;
+  readonly #rejected: TtlCache<Verdict>;
   readonly #inFlight = new Map<string, Promise<Verdict>>();
   /** TokenReviews sent (for tests and metrics). */
   reviews = 0;
+  /** Reviews refused because the cap's worth were in flight. */
+  reviewsRefused = 0;
 
   constructor(reviewer: TokenReviewer, options: KubernetesAuthenticatorOptions = {}) {
     const d = DEFAULT_KUBERNETES_AUTHENTICATOR_OPTIONS;
@@ -62,13 +80,33 @@ export class KubernetesAuthenticator implements Authenticator {
       cacheTtlMs: options.cacheTtlMs ?? d.cacheTtlMs,
       negativeCacheTtlMs: options.negativeCacheTtlMs ?? d.negativeCacheTtlMs,
       cacheMaxEntries: options.cacheMaxEntries ?? d.cacheMaxEntries,
+      negativeCacheMaxEntries: options.negativeCacheMaxEntries ?? d.negativeCacheMaxEntries,
+      maxReviewsInFlight: options.maxReviewsInFlight ?? d.maxReviewsInFlight,
       timeoutMs: options.timeoutMs ?? d.timeoutMs,
     };
-    this.#cache = new TtlCache<Verdict>({
+    const clock = options.now ? { now: options.now } : {};
+    this.#accepted = new TtlCache<Verdict>({
       ttlMs: this.#options.cacheTtlMs,
       maxEntries: this.#options.cacheMaxEntries,
-      ...(options.now ? { now: options.now } : {}),
+      ...clock,
     });
+    this.#rejected = new TtlCache<Verdict>({
+      ttlMs: this.#options.negativeCacheTtlMs,
+      maxEntries: this.#options.negativeCacheMaxEntries,
+      ...clock,
+    });
+  }
+
+  knownCaller(credentials: Credentials): CallerIdentity | undefined {
+    let token: string | undefined;
+    try {
+      token = bearerToken(credentials);
+    } catch {
+      return undefined;
+    }
+    if (token === undefined) return undefined;
+    const verdict = this.#accepted.get(tokenKey(token));
+    return verdict?.ok ? verdict.identity : undefined;
   }
 
   async authenticate(credentials: Credentials): Promise<CallerIdentity> {
@@ -80,19 +118,33 @@ export class KubernetesAuthenticator implements Authenticator {
           'through the API server proxy); the podflame CLI does this from your kubeconfig',
       );
     }
-    const key = createHash('sha256').update(token, 'utf8').digest('hex');
-    let verdict = this.#cache.get(key);
+    const key = tokenKey(token);
+    let verdict = this.#accepted.get(key) ?? this.#rejected.get(key);
     if (verdict === undefined) {
       let pending = this.#inFlight.get(key);
       if (pending === undefined) {
+        this.#admitReview();
         pending = this.#review(token).finally(() => this.#inFlight.delete(key));
         this.#inFlight.set(key, pending);
       }
       verdict = await pending;
-      this.#cache.set(key, verdict, verdict.ok ? this.#options.cacheTtlMs : this.#options.negativeCacheTtlMs);
+      if (verdict.ok) this.#accepted.set(key, verdict);
+      else this.#rejected.set(key, verdict);
     }
     if (!verdict.ok) throw new PodflameError('UNAUTHENTICATED', verdict.reason);
     return verdict.identity;
+  }
+
+  /** Refuses a new review while the cap's worth are waiting for the API server (the caller may retry shortly). */
+  #admitReview(): void {
+    const max = this.#options.maxReviewsInFlight;
+    if (this.#inFlight.size < max) return;
+    this.reviewsRefused += 1;
+    throw new PodflameError(
+      'RATE_LIMITED',
+      `the agent is already checking ${max} tokens with the Kubernetes API server; retry in 1 s`,
+      { details: { retryAfterSeconds: 1, reviewsInFlight: max } },
+    );
   }
 
   async #review(token: string): Promise<Verdict> {

@@ -1,8 +1,10 @@
 /**
- * Puts access control into the express app through its extension points (AgentAppOptions): on every `/v1` request,
- * authentication, the caller in the request's log line, and the per-caller rate limit; before a capture starts or a
- * stored profile is read, authorization on the resolved target; and a targets listing trimmed to what the caller
- * may profile. Probes and /metrics stay outside `/v1` and open.
+ * Puts access control into the express app through its extension points (AgentAppOptions): on every request, the
+ * browser guards (a foreign Origin refused; with `--auth none` also a Host that is not a loopback name); on every
+ * `/v1` request, authentication (with its per-address budget of failures), the caller in the request's log line, and
+ * the per-caller rate limit; before a capture starts or a stored profile is read, authorization on the resolved
+ * target; and a targets listing trimmed to what the caller may profile. Probes and /metrics stay outside `/v1` and
+ * open.
  */
 import type { Request, RequestHandler } from 'express';
 import type { ResolvedTarget } from '../../shared/api.js';
@@ -12,6 +14,7 @@ import { PodflameError } from '../../shared/errors.js';
 import type { AgentAppOptions } from './app.js';
 import { authenticateRequests, callerOf, requireCaller } from './middleware/authenticate.js';
 import { rateLimitRequests, type CallerRateLimiter } from './middleware/rate-limit.js';
+import { loopbackHostOnly, sameOriginOnly } from './middleware/browser-guards.js';
 import { logFields } from './request-log.js';
 import { targetTitle } from '../targets/resolve.js';
 
@@ -33,19 +36,31 @@ function callerOfRequest(req: Request): CallerIdentity {
   return requireCaller(req.res);
 }
 
+export interface AccessLimits {
+  /** API requests per authenticated caller. */
+  callers: CallerRateLimiter;
+  /** Refused credentials per client address, before authentication. Default: no limit. */
+  failedAuthentications?: CallerRateLimiter;
+}
+
 export function withAccessControl(
   access: AccessControl,
-  limiter: CallerRateLimiter,
+  limits: AccessLimits,
   options: AgentAppOptions = {},
 ): AgentAppOptions {
   const extraAuthorize = options.authorizeTarget;
   const extraFilter = options.filterTargets;
+  // Reaching the port is all `none` asks, so a page that rebinds its own name to 127.0.0.1 must not get that far.
+  const hostGuard = access.authenticator.mode === 'none' ? [loopbackHostOnly] : [];
   return {
     ...options,
+    requestGuards: [...hostGuard, sameOriginOnly, ...(options.requestGuards ?? [])],
     apiMiddleware: [
-      authenticateRequests(access.authenticator),
+      authenticateRequests(access.authenticator, {
+        ...(limits.failedAuthentications ? { failures: limits.failedAuthentications } : {}),
+      }),
       auditCaller,
-      rateLimitRequests(limiter, (res) => callerKey(requireCaller(res))),
+      rateLimitRequests(limits.callers, (res) => callerKey(requireCaller(res))),
       ...(options.apiMiddleware ?? []),
     ],
     authorizeTarget: async (req: Request, target: ResolvedTarget) => {

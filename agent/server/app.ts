@@ -22,6 +22,8 @@ import { webRouter } from './routes/web.js';
 export interface AgentAppOptions {
   /** Largest request body accepted, in bytes; larger ones get 413 BODY_TOO_LARGE. Default 64 KiB. */
   bodyLimitBytes?: number;
+  /** Middleware run before every route, probes and page included, e.g. the Host and Origin checks. Default none. */
+  requestGuards?: readonly RequestHandler[];
   /** Middleware run before every `/v1` route, e.g. authentication and rate limits. Default none. */
   apiMiddleware?: readonly RequestHandler[];
   /** More routers (schedules, stored-profile queries), mounted after the built-in ones. Default none. */
@@ -54,6 +56,7 @@ export function createAgentApp(deps: AgentAppDeps, options: AgentAppOptions = {}
     next();
   });
   app.use(requestLog(deps.logger));
+  if (options.requestGuards && options.requestGuards.length > 0) app.use(...options.requestGuards);
   app.use(
     healthRouter({
       runtime: deps.runtime,

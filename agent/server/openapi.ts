@@ -248,7 +248,11 @@ export function agentOpenApiDocument(): Json {
       version: AGENT_API_VERSION,
       description:
         'One agent per node: on-demand CPU flame graphs of containers on this node, stored profiles and schedules. ' +
-        `Every answer names the node in ${HEADERS.node}. Errors are {"error": {"code", "message", "details"}}.`,
+        `Every answer names the node in ${HEADERS.node}. Errors are {"error": {"code", "message", "details"}}. ` +
+        'Request bodies are JSON sent as application/json (else 415 UNSUPPORTED_MEDIA_TYPE). A request whose Origin ' +
+        "is not the agent's own is refused (403 FOREIGN_ORIGIN), and with --auth none one whose Host is not a " +
+        'loopback name (403 HOST_NOT_ALLOWED). Requests with refused credentials are limited per client address, ' +
+        'and API requests per caller (429 RATE_LIMITED with Retry-After).',
     },
     components: {
       schemas: SCHEMAS,
@@ -308,6 +312,7 @@ export function agentOpenApiDocument(): Json {
             '400': errorAnswer('Invalid request.'),
             '403': errorAnswer('The caller may not profile this pod.'),
             '404': errorAnswer('No such running container on this node.'),
+            '415': errorAnswer('The body is not sent as application/json (UNSUPPORTED_MEDIA_TYPE).'),
             '429': errorAnswer(
               'Too many captures at once: on the agent (TOO_MANY_CAPTURES, --max-concurrent) or of the namespace ' +
                 '(TOO_MANY_NAMESPACE_CAPTURES, --namespace-max-concurrent); Retry-After says when to retry.',
@@ -404,6 +409,7 @@ export function agentOpenApiDocument(): Json {
             '200': jsonBody(ref('Schedule'), 'Replaced.'),
             '201': jsonBody(ref('Schedule'), 'Created.'),
             '400': errorAnswer('Invalid schedule, or its retention above --schedule-max-retention.'),
+            '415': errorAnswer('The body is not sent as application/json (UNSUPPORTED_MEDIA_TYPE).'),
             '403': errorAnswer(
               'The caller may not profile the namespace (FORBIDDEN), or the namespace already has ' +
                 '--namespace-max-schedules schedules (QUOTA_EXCEEDED; details: quota, limit, namespace).',

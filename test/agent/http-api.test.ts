@@ -128,9 +128,9 @@ t.test('bad requests get 400/413 with a clear message and start nothing', async 
     [
       'form-encoded body',
       { raw: 'target=x', contentType: 'application/x-www-form-urlencoded' },
-      400,
-      'INVALID_REQUEST',
-      /JSON/,
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      /must be JSON sent with "Content-Type: application\/json", but it came as "application\/x-www-form-urlencoded"/,
     ],
   ];
   for (const [name, req, status, code, message] of cases) {

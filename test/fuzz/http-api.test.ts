@@ -53,6 +53,9 @@ if (env) {
     join(dir, 'tokens'),
     '--rate-limit',
     '0',
+    // A thousand bad credentials from one address: each must be answered 401, not spend a failure budget.
+    '--auth-failure-limit',
+    '0',
     '--listen',
     '127.0.0.1:0',
     '--node-name',

@@ -360,6 +360,8 @@ export class FakeKubeApi {
   private readonly sockets = new Set<Socket>();
   private resourceVersion = 100;
   authorize: Authorizer;
+  /** Awaited before each TokenReview is answered (already recorded in `requests`): lets a test hold reviews open. */
+  tokenReviewGate: (() => Promise<void>) | undefined;
 
   constructor(private readonly options: FakeKubeApiOptions = {}) {
     this.tokens = options.tokens ?? {
@@ -838,6 +840,7 @@ export class FakeKubeApi {
   // {"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"..."}}
   private async tokenReview(req: http.IncomingMessage, res: http.ServerResponse, caller: FakeUser): Promise<void> {
     const body = await this.readJson(req);
+    await this.tokenReviewGate?.();
     if (
       !this.allowed(res, {
         user: caller,

@@ -105,6 +105,18 @@ t.test('rate limiter: a token bucket per caller', async (t) => {
   for (const who of ['a', 'b', 'c', 'd', 'e']) small.take(who);
   for (let i = 0; i < 59; i++) small.take('e');
   t.notOk(small.take('e').ok, 'the busy caller keeps its state while idle ones are forgotten');
+  const refunded = new CallerRateLimiter({ perMinute: 2, now: () => now });
+  t.ok(refunded.take('addr').ok);
+  t.ok(refunded.take('addr').ok);
+  refunded.refund('addr');
+  t.ok(refunded.take('addr').ok, 'a refunded token can be taken again');
+  t.notOk(refunded.take('addr').ok);
+  refunded.refund('addr');
+  refunded.refund('addr');
+  refunded.refund('addr');
+  t.ok(refunded.take('addr').ok);
+  t.ok(refunded.take('addr').ok);
+  t.notOk(refunded.take('addr').ok, 'refunds never fill a bucket above its burst');
   t.throws(() => new CallerRateLimiter({ perMinute: -1 }), { code: 'CONFIG_INVALID' });
   t.throws(() => new CallerRateLimiter({ perMinute: 5, burst: 0 }), { code: 'CONFIG_INVALID' });
 });

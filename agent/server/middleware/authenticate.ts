@@ -1,7 +1,9 @@
+import { isIP } from 'node:net';
 import type { RequestHandler, Response } from 'express';
 import { PodflameError, asPodflameError } from '../../../shared/errors.js';
 import { ANONYMOUS } from '../../auth/anonymous.js';
-import type { Authenticator, CallerIdentity } from '../../auth/identity.js';
+import type { Authenticator, CallerIdentity, Credentials } from '../../auth/identity.js';
+import type { CallerRateLimiter } from './rate-limit.js';
 
 /** Where the authenticated caller is kept for later middleware, handlers and the request log line. */
 const CALLER = 'podflameCaller';
@@ -21,29 +23,84 @@ export function requireCaller(res: Response): CallerIdentity {
 }
 
 /**
+ * The address a failed-authentication budget is kept for: an IPv4 address (also when written IPv4-mapped), or an
+ * IPv6 address's /64, which one host usually owns whole.
+ */
+export function addressKey(remoteAddress: string | undefined): string {
+  if (remoteAddress === undefined) return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remoteAddress);
+  if (mapped) return mapped[1] as string;
+  if (isIP(remoteAddress) !== 6) return remoteAddress;
+  const [head = '', tail = ''] = remoteAddress.toLowerCase().split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = remoteAddress.includes('::')
+    ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}
+
+export interface AuthenticateOptions {
+  /**
+   * Failed authentications allowed per address (RateLimiter keyed by addressKey). A token is taken before
+   * authenticating and given back unless the credentials were refused, so a flood of junk tokens costs the agent
+   * (and the API server's TokenReviews) no more than the budget; once it is spent, only callers the authenticator
+   * knows without asking anyone get in, the rest 429 RATE_LIMITED. Default: no limit.
+   */
+  failures?: CallerRateLimiter;
+}
+
+/**
  * Express middleware: authenticates every request it sees and keeps the identity in res.locals; a failure goes to the
  * error handler as 401 UNAUTHENTICATED (with `WWW-Authenticate: Bearer`), or 502 when the API server could not be
  * asked. Mount it on the API routes only: probes and /metrics stay open to kubelet and Prometheus.
  */
-export function authenticateRequests(authenticator: Authenticator): RequestHandler {
+export function authenticateRequests(authenticator: Authenticator, options: AuthenticateOptions = {}): RequestHandler {
+  const failures = options.failures?.enabled ? options.failures : undefined;
   return (req, res, next) => {
-    const authorization = req.headers.authorization;
     const podflame = req.headers['x-podflame-authorization'];
-    authenticator
-      .authenticate({
-        authorization,
-        podflameAuthorization: Array.isArray(podflame) ? podflame[0] : podflame,
-      })
-      .then(
-        (caller) => {
-          setCaller(res, caller);
+    const credentials: Credentials = {
+      authorization: req.headers.authorization,
+      podflameAuthorization: Array.isArray(podflame) ? podflame[0] : podflame,
+    };
+    const address = addressKey(req.socket.remoteAddress);
+    if (failures) {
+      const budget = failures.take(address);
+      if (!budget.ok) {
+        const known = authenticator.knownCaller?.(credentials);
+        if (known) {
+          setCaller(res, known);
           next();
-        },
-        (err: unknown) => {
-          const error = asPodflameError(err, 'INTERNAL', 'authentication failed');
-          if (error.code === 'UNAUTHENTICATED') res.setHeader('WWW-Authenticate', 'Bearer realm="podflame-agent"');
-          next(error instanceof PodflameError ? error : err);
-        },
-      );
+          return;
+        }
+        res.setHeader('Retry-After', String(budget.retryAfterSeconds));
+        next(
+          new PodflameError(
+            'RATE_LIMITED',
+            `too many requests with credentials the agent did not accept came from ${address}: at most ` +
+              `${failures.perMinute} per minute; retry in ${budget.retryAfterSeconds} s with a valid token`,
+            { details: { retryAfterSeconds: budget.retryAfterSeconds, perMinute: failures.perMinute } },
+          ),
+        );
+        return;
+      }
+    }
+    authenticator.authenticate(credentials).then(
+      (caller) => {
+        failures?.refund(address);
+        setCaller(res, caller);
+        next();
+      },
+      (err: unknown) => {
+        const error = asPodflameError(err, 'INTERNAL', 'authentication failed');
+        if (error.code === 'UNAUTHENTICATED') res.setHeader('WWW-Authenticate', 'Bearer realm="podflame-agent"');
+        // Only refused credentials spend the budget; an API server that could not answer is not the caller's doing.
+        else failures?.refund(address);
+        next(error instanceof PodflameError ? error : err);
+      },
+    );
   };
 }

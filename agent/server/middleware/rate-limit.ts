@@ -17,8 +17,10 @@ export const DEFAULT_RATE_LIMIT_OPTIONS = Object.freeze({ perMinute: 120, maxCal
 export type TakeResult = { ok: true } | { ok: false; retryAfterSeconds: number };
 
 /**
- * One token bucket per caller: `burst` tokens, refilled at perMinute/60 per second; each request takes one. Keyed by
- * the authenticated identity, never by address: through the API server's proxy every caller comes from one address.
+ * One token bucket per key: `burst` tokens, refilled at perMinute/60 per second; each request takes one. The API's
+ * limit is keyed by the authenticated identity, never by address: through the API server's proxy every caller comes
+ * from one address. The limit on failed authentication (authenticate.ts) is keyed by address, as it must be before
+ * anyone is known.
  */
 export class CallerRateLimiter {
   readonly perMinute: number;
@@ -60,6 +62,12 @@ export class CallerRateLimiter {
     this.#evict(now, perMs);
     if (allowed) return { ok: true };
     return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000)) };
+  }
+
+  /** Gives back a token taken for a request that turned out not to count (never above the burst). */
+  refund(key: string): void {
+    const bucket = this.#buckets.get(key);
+    if (bucket) bucket.tokens = Math.min(this.#burst, bucket.tokens + 1);
   }
 
   #evict(now: number, perMs: number): void {

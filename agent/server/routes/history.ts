@@ -21,6 +21,7 @@ import { parseLabelSelector } from '../../../shared/label-selector.js';
 import { describeMerge, renderDiffGraph, renderMergedGraph, summarize } from '../../../shared/history-graphs.js';
 import type { MergedProfiles } from '../../store/block-merge.js';
 import { parseScheduleBody, type ScheduleSpec } from '../../schedules/schedule-config.js';
+import { jsonBody } from '../middleware/json-body.js';
 
 /** The part of the profile store the routes read. */
 export interface HistoryStore {
@@ -138,7 +139,7 @@ function sendGraph(res: Response, answer: { contentType: string; body: string | 
 export function historyRouter(deps: HistoryRouteDeps): Router {
   const router = express.Router();
   const now = deps.now ?? Date.now;
-  const json = express.json({ limit: deps.bodyLimitBytes ?? 64 * 1024, strict: true, type: () => true });
+  const json = jsonBody(deps.bodyLimitBytes ?? 64 * 1024);
   const store = (): HistoryStore => {
     if (!deps.store) throw noStore();
     return deps.store;
@@ -256,7 +257,7 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
     res.json(status);
   });
 
-  router.put(`${API_PREFIX}/schedules/:name`, json, async (req, res) => {
+  router.put(`${API_PREFIX}/schedules/:name`, ...json, async (req, res) => {
     const spec = parseScheduleBody(req.params.name as string, req.body);
     const existing = scheduler().status(spec.name);
     // Replacing a schedule needs the rights on both its old and its new namespace.

@@ -18,6 +18,7 @@ import { ProfileRenderer } from '../../profiles/render-profile.js';
 import { subjectOfRefusal, targetTitle } from '../../targets/resolve.js';
 import { logFields } from '../request-log.js';
 import { parseProfileRequest } from '../validation.js';
+import { jsonBody } from '../middleware/json-body.js';
 
 export interface ProfilesRouteDeps {
   captures: CaptureService;
@@ -99,10 +100,10 @@ function wantsAsync(req: Request): boolean {
 export function profilesRouter(deps: ProfilesRouteDeps): Router {
   const router = express.Router();
   const renderer = deps.renderer ?? new ProfileRenderer();
-  // Any content type is read as JSON (curl -d sends form encoding by default); the limit is checked before parsing.
-  const json = express.json({ limit: deps.bodyLimitBytes, strict: true, type: () => true });
+  // Only a body declared as JSON is read (see json-body.ts); the limit is checked before parsing.
+  const json = jsonBody(deps.bodyLimitBytes);
 
-  router.post(`${API_PREFIX}/profiles`, json, async (req, res) => {
+  router.post(`${API_PREFIX}/profiles`, ...json, async (req, res) => {
     const request = parseProfileRequest(req.body);
     const isAsync = wantsAsync(req);
     // A synchronous caller who goes away takes the capture with them; an async one is not tied to the connection.
