@@ -1,8 +1,8 @@
 /**
  * ContainerRuntime on the Docker Engine API (dockerode). A capture is a short-lived container of the capture image
  * (from the agent's configuration, never from a request) that joins the target's PID namespace, with the least
- * privilege perf and jattach need (CAPTURE_CAPABILITIES: every other capability dropped, CAP_PERFMON instead of
- * CAP_SYS_ADMIN where the engine knows it), the engine's default seccomp profile, no-new-privileges, a read-only
+ * privilege perf and jattach need (CAPTURE_CAPABILITIES, every other capability dropped), the engine's default
+ * seccomp profile, no-new-privileges, a read-only
  * root with a size-limited tmpfs /tmp, never Privileged, no network, memory/CPU/PID limits, no log file, removed
  * when done. README.md's Security section has the measured table of what breaks without each.
  */
@@ -69,13 +69,22 @@ export interface DockerRuntimeOptions {
 }
 
 /**
- * Capabilities of a capture container besides perf's (PERFMON, or SYS_ADMIN where the engine does not know it),
- * every other one dropped; measured by scripts/measure-capture-privileges.sh (the table in README.md's Security
- * section): SYS_PTRACE for perf -p, jattach and /proc/PID/root on other users' processes; SETUID and SETGID for
- * jattach, which takes the JVM's uid and gid; DAC_READ_SEARCH to read a non-root JVM's /proc/PID/environ (where
- * JAVA_TOOL_OPTIONS may disable the attach mechanism). SYSLOG is added with kernelSymbols.
+ * Capabilities of a capture container, every other one dropped; measured by scripts/measure-capture-privileges.sh
+ * (the table in README.md's Security section). SYS_ADMIN: perf_event_open on another user's process above
+ * perf_event_paranoid 2, and, with SYS_CHROOT, perf script's setns into the target's mount namespace, where it reads
+ * libjvm's and libc's symbols (CAP_PERFMON covers the first only: without SYS_ADMIN every native frame is
+ * [unknown], so PERFMON does not replace it). SYS_PTRACE: perf -p, jattach and /proc/PID/root on other users'
+ * processes. SETUID, SETGID: jattach takes the JVM's uid and gid. DAC_READ_SEARCH: a non-root JVM's
+ * /proc/PID/environ (JAVA_TOOL_OPTIONS may disable the attach mechanism). SYSLOG is added with kernelSymbols.
  */
-export const CAPTURE_CAPABILITIES: readonly string[] = ['SYS_PTRACE', 'SETUID', 'SETGID', 'DAC_READ_SEARCH'];
+export const CAPTURE_CAPABILITIES: readonly string[] = [
+  'SYS_ADMIN',
+  'SYS_CHROOT',
+  'SYS_PTRACE',
+  'SETUID',
+  'SETGID',
+  'DAC_READ_SEARCH',
+];
 
 export const DEFAULT_DOCKER_RUNTIME_OPTIONS = Object.freeze({
   socketPath: '/var/run/docker.sock',
@@ -262,8 +271,6 @@ export class DockerRuntime implements ContainerRuntime {
   readonly kind = 'docker' as const;
   readonly options: Readonly<ResolvedOptions>;
   readonly #docker: Docker;
-  /** Unknown until the first capture: Docker 20.10 rejects CAP_PERFMON ("unknown capability"), newer engines take it. */
-  #perfmonKnown: boolean | undefined;
   readonly #captures = new Set<{ abort(): void; settled: Promise<unknown> }>();
   /** Capture containers whose removal failed (the engine went away): removed once it answers again. */
   readonly #unremoved = new Set<string>();
@@ -486,7 +493,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async #createCaptureContainer(spec: CaptureSpec): Promise<Docker.Container> {
     const o = this.options;
-    const create = (perfmon: boolean): Promise<Docker.Container> =>
+    const create = (): Promise<Docker.Container> =>
       this.#docker.createContainer({
         name: `podflame-capture-${spec.targetContainerId.slice(0, 12)}-${randomBytes(4).toString('hex')}`,
         Image: o.captureImage,
@@ -507,11 +514,10 @@ export class DockerRuntime implements ContainerRuntime {
         HostConfig: {
           PidMode: `container:${spec.targetContainerId}`,
           NetworkMode: 'none',
-          // PERFMON is all perf needs of SYS_ADMIN; where the engine knows it, SYS_ADMIN is not granted.
           CapDrop: ['ALL'],
-          CapAdd: [perfmon ? 'PERFMON' : 'SYS_ADMIN', ...CAPTURE_CAPABILITIES, ...(o.kernelSymbols ? ['SYSLOG'] : [])],
-          // The engine's default seccomp profile: it allows perf_event_open and setns with SYS_ADMIN (and
-          // perf_event_open with PERFMON on engines that know it), and the ptrace family with SYS_PTRACE.
+          CapAdd: [...CAPTURE_CAPABILITIES, ...(o.kernelSymbols ? ['SYSLOG'] : [])],
+          // The engine's default seccomp profile: it allows perf_event_open and setns with SYS_ADMIN, and the
+          // ptrace family with SYS_PTRACE.
           SecurityOpt: ['no-new-privileges'],
           Privileged: false,
           ReadonlyRootfs: true,
@@ -526,17 +532,7 @@ export class DockerRuntime implements ContainerRuntime {
         },
       });
     try {
-      if (this.#perfmonKnown !== false) {
-        try {
-          const c = await create(true);
-          this.#perfmonKnown = true;
-          return c;
-        } catch (err) {
-          if (!(httpStatusOf(err) === 400 && /unknown capability.*PERFMON/i.test(engineMessage(err)))) throw err;
-          this.#perfmonKnown = false;
-        }
-      }
-      return await create(false);
+      return await create();
     } catch (err) {
       throw this.#createError(err, spec);
     }
