@@ -45,8 +45,9 @@ readonly ATTACH_TIMEOUT=${PODFLAME_ATTACH_TIMEOUT:-10}
 readonly CHECK_INTERVAL=0.5
 # perf restarts allowed per capture (see record below).
 readonly MAX_SEGMENTS=20
-# Largest JIT map copied in (a big application's is tens of MB; with inline chains, a few times more).
-readonly MAX_MAP_BYTES=$((512 * 1024 * 1024))
+# Largest JIT map copied in: a big application's is tens of MB. The target writes it, so it is bounded well below the
+# capture's memory (its /tmp is a tmpfs counted there); a larger one is refused with a warning.
+readonly MAX_MAP_BYTES=${PODFLAME_MAX_MAP_BYTES:-$((64 * 1024 * 1024))}
 # podflame's native parts: the JVMTI map agent and the target-filesystem helper.
 readonly NATIVE_DIR=${PODFLAME_NATIVE_DIR:-/usr/local/lib/podflame}
 readonly MAP_AGENT="$NATIVE_DIR/libpodflame-perfmap.so"
@@ -92,6 +93,7 @@ is_uint() { [[ $1 =~ ^[0-9]+$ ]] && [ "${#1}" -le 6 ]; }
 [ $# -eq 2 ] || usage_error "expected 2 arguments, got $#"
 is_uint "$1" && [ "$1" -ge 1 ] && [ "$1" -le 600 ] || usage_error "duration must be whole seconds from 1 to 600, got '$1'"
 is_uint "$2" && [ "$2" -ge 1 ] && [ "$2" -le 999 ] || usage_error "frequency must be whole Hz from 1 to 999, got '$2'"
+[[ $MAX_MAP_BYTES =~ ^[0-9]{1,12}$ ]] || usage_error "PODFLAME_MAX_MAP_BYTES must be a number of bytes, got '$MAX_MAP_BYTES'"
 [[ $JAVA_INLINED =~ ^[01]$ ]] || usage_error "PODFLAME_JAVA_INLINED must be 0 or 1, got '$JAVA_INLINED'"
 readonly DURATION=$((10#$1)) FREQUENCY=$((10#$2))
 if [ "$HOST_MODE" = 1 ]; then
@@ -119,6 +121,33 @@ target_pids() {
     printf '%s\n' "${dir#/proc/}"
   done | sort -n
 }
+
+# When a process started (field 22 of /proc/PID/stat, in clock ticks since boot); empty when it is gone. Read after
+# the last ')': the name before it may hold spaces and parentheses.
+start_time_of() {
+  local stat fields
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  read -r -a fields <<<"${stat##*) }"
+  printf '%s' "${fields[19]:-}"
+}
+
+declare -A STARTED=()
+# True when PID is still the process recorded at the start. A PID that now names another process (the target's
+# exited and the number was reused) is dropped, with a warning, before perf or jattach are pointed at it again.
+same_process() {
+  local now
+  [ -d "/proc/$1" ] || return 1
+  [ -n "${STARTED[$1]:-}" ] || return 0 # unreadable at the start: nothing to compare
+  now=$(start_time_of "$1")
+  [ -z "$now" ] && return 1 # gone meanwhile
+  [ "$now" = "${STARTED[$1]}" ] && return 0
+  if [ -z "${REUSED[$1]:-}" ]; then
+    REUSED[$1]=1
+    warn TARGET_EXITED "process $1 exited during the capture and its PID now belongs to another process, which is not recorded: the samples of the first until then are kept, its JIT-compiled Java frames cannot be named" "$1"
+  fi
+  return 1
+}
+declare -A REUSED=()
 
 # The path of a process's executable, e.g. /usr/lib/jvm/java-17-openjdk-amd64/bin/java; empty when unreadable.
 exe_of() {
@@ -332,12 +361,23 @@ fetch_map() {
   fi
   dst="$WORK/perf-$pid.map"
   if ! timeout "$ATTACH_TIMEOUT" "$TARGET_FS" get "$pid" "$src" "$MAX_MAP_BYTES" >"$dst" 2>"$WORK/fetch.err"; then
-    warn PERFMAP_FAILED "JVM $pid's perf map at $src in its container could not be read ($(sed 's/^podflame-target-fs: //' "$WORK/fetch.err" | head -c 300 | tr '\n' ' ')); its JIT-compiled Java frames will show as [unknown]" "$pid"
+    map_failed "$pid" "$src"
     rm -f "$dst"
     return
   fi
   "$TARGET_FS" rm "$pid" "$src" 2>/dev/null
   count_unnamed "$pid" "$dst"
+}
+
+# The PERFMAP_FAILED warning for a map that could not be fetched; one larger than MAX_MAP_BYTES says so.
+map_failed() {
+  local why
+  why=$(sed 's/^podflame-target-fs: //' "$WORK/fetch.err" | head -c 300 | tr '\n' ' ')
+  if grep -q -e 'more than [0-9]*$' -e 'grew past' "$WORK/fetch.err"; then
+    warn PERFMAP_FAILED "JVM $1's perf map at $2 in its container is larger than the $((MAX_MAP_BYTES / 1024 / 1024)) MiB podflame copies ($why), so it was not read: its JIT-compiled Java frames will show as [unknown]" "$1"
+  else
+    warn PERFMAP_FAILED "JVM $1's perf map at $2 in its container could not be read ($why); its JIT-compiled Java frames will show as [unknown]" "$1"
+  fi
 }
 
 count_unnamed() {
@@ -361,17 +401,22 @@ TARGET_MAPS=()
 fetch_map_host() {
   local pid=$1 src=$2 dst="/tmp/perf-$1.map" tmp="$WORK/perf-$1.map"
   if ! timeout "$ATTACH_TIMEOUT" "$TARGET_FS" get "$pid" "$src" "$MAX_MAP_BYTES" >"$tmp" 2>"$WORK/fetch.err"; then
-    warn PERFMAP_FAILED "JVM $pid's perf map at $src in its container could not be read ($(sed 's/^podflame-target-fs: //' "$WORK/fetch.err" | head -c 300 | tr '\n' ' ')); its JIT-compiled Java frames will show as [unknown]" "$pid"
+    map_failed "$pid" "$src"
     rm -f "$tmp"
     return
   fi
   TARGET_MAPS+=("$pid:$src")
   count_unnamed "$pid" "$tmp"
   if [ "${PODFLAME_COPY_MAPS:-1}" = 1 ] || [ "${src%/*}" != /tmp ]; then
-    if [ ! -e "$dst" ] && [ ! -L "$dst" ]; then
+    # Anyone may write the node's /tmp, so the copy is never opened there by name: it is made readable in our own
+    # work directory (0700, ours alone), then hard-linked in. link(2) follows no symlink and fails if the name
+    # exists, so a link, FIFO or file planted at that name (before or meanwhile) is neither written through nor
+    # replaced. A work directory on another filesystem than /tmp gets no copy.
+    chmod 0644 "$tmp"
+    if ln -T "$tmp" "$dst" 2>/dev/null; then
       printf '%s\n' "$dst" >>"$WORK/copied-maps"
-      mv -f "$tmp" "$dst" 2>/dev/null || cp "$tmp" "$dst"
-      chmod 0644 "$dst" 2>/dev/null
+    else
+      say "JVM $pid: no copy of its map at $dst (the name is taken, or $WORK is on another filesystem)"
     fi
   fi
   rm -f "$tmp"
@@ -381,7 +426,7 @@ now_ms() { local us=${EPOCHREALTIME/./}; printf '%s' $((10#$us / 1000)); }
 
 alive_pids_csv() {
   local pid list=''
-  for pid in "$@"; do [ -d "/proc/$pid" ] && list+="${list:+,}$pid"; done
+  for pid in "$@"; do same_process "$pid" && list+="${list:+,}$pid"; done
   printf '%s' "$list"
 }
 
@@ -568,6 +613,7 @@ T_START=$(now_ms)
 T_RECORDING=$T_START
 T_STOPPING=''
 mapfile -t PIDS < <(target_pids)
+for pid in "${PIDS[@]}"; do STARTED[$pid]=$(start_time_of "$pid"); done
 if [ ${#PIDS[@]} -eq 0 ]; then
   if [ "$HOST_MODE" = 1 ]; then
     say "none of the target container's processes ($HOST_PIDS) is left: the container has exited"
@@ -595,12 +641,12 @@ T_RECORDED=$(now_ms)
 T_STOPPING=${T_STOPPING:-$T_RECORDED}
 
 for pid in "${PIDS[@]}"; do
-  if [ ! -d "/proc/$pid" ]; then
+  if [ ! -d "/proc/$pid" ] && [ -z "${REUSED[$pid]:-}" ]; then
     warn TARGET_EXITED "process $pid exited during the capture: its samples until then are kept, but its JIT-compiled Java frames cannot be named" "$pid"
   fi
 done
 for pid in "${JVMS[@]}"; do
-  [ -d "/proc/$pid" ] && collect_map "$pid"
+  [ -d "/proc/$pid" ] && same_process "$pid" && collect_map "$pid"
 done
 
 T_MAPPED=$(now_ms)

@@ -5,6 +5,14 @@
  * samples of each. Only whole path segments naming a whole ID count, so a prefix of a longer ID never matches.
  */
 
+/** A container a process is in, as its cgroup path names it, with the pod kubelet put it in. */
+export interface ContainerLink {
+  /** Full container ID (64 hex digits). */
+  id: string;
+  /** Kubernetes pod UID, dashed, when kubelet's segments above the container's name one. */
+  podUid?: string;
+}
+
 /** One line of /proc/<pid>/cgroup, e.g. `4:memory:/docker/87cd…` (v1) or `0::/kubepods.slice/…` (v2). */
 export interface CgroupLine {
   /** Hierarchy ID; 0 for the cgroup v2 unified hierarchy. */
@@ -62,36 +70,107 @@ export function parseProcCgroup(text: string): CgroupLine[] {
   return lines;
 }
 
-/** Container IDs named by the segments of one cgroup path, outermost first (a kind node's, then its pod's). */
-export function containerIdsInPath(path: string): string[] {
-  const ids: string[] = [];
-  for (const segment of path.split('/')) {
-    for (const shape of SEGMENT_ID) {
-      const m = shape.exec(segment);
-      if (m) {
-        if (!ids.includes(m[1] as string)) ids.push(m[1] as string);
-        break;
-      }
-    }
+/** The container ID a single path segment names (one of SEGMENT_ID's shapes), or undefined. */
+function segmentContainerId(segment: string): string | undefined {
+  for (const shape of SEGMENT_ID) {
+    const m = shape.exec(segment);
+    if (m) return m[1] as string;
   }
-  return ids;
+  return undefined;
+}
+
+// kubelet's pod cgroup (`pod<uid>`, `kubepods-burstable-pod<uid>.slice`, or the systemd v1 form that also holds the
+// container, `kubepods-…-pod<uid>.slice:cri-containerd:<id>`) and the root of kubelet's tree (`kubepods`,
+// `kubepods.slice`, `kubelet.slice`, kind's `kubelet-kubepods.slice`).
+const POD_SEGMENT =
+  /(?:^|-)pod(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})(?:\.slice|$|\.slice:)/;
+const KUBELET_ROOT = /^(?:kubepods|kubelet)(?:\.slice)?$/;
+
+/**
+ * Container IDs of one cgroup path that the container runtimes made, outermost first. A container owns the subtree
+ * under its own cgroup, and one that can write its cgroupfs can create any name there, e.g. a child named after
+ * another container's ID. So, below the first container segment, a deeper ID counts only where a nested kubelet put
+ * it (a kind or minikube node container: `<node id>/kubepods…/…pod<uid>…/<id>`): its segment sits directly under a
+ * pod segment, and the segment right after the enclosing container's is kubelet's root. Any other ID-shaped name
+ * below a container (`/docker/<A>/<B>`) is only a sub-cgroup of that container, and the process stays in it.
+ * What a path alone cannot tell (a container that fakes a whole kubelet tree under itself) the scan settles:
+ * see containerOfChains.
+ */
+export function containerChainOfPath(path: string): ContainerLink[] {
+  const segments = path.split('/');
+  const chain: ContainerLink[] = [];
+  let enclosing = -1; // index of the innermost accepted container segment
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i] as string;
+    const id = segmentContainerId(segment);
+    if (id === undefined || chain.some((c) => c.id === id)) continue;
+    // The systemd v1 form names the pod and the container in one segment.
+    const podParent = POD_SEGMENT.test(segments[i - 1] ?? '') || POD_SEGMENT.test(segment);
+    const nestedKubelet = KUBELET_ROOT.test(segments[enclosing + 1] ?? '');
+    if (enclosing >= 0 && !(podParent && nestedKubelet)) continue;
+    const link: ContainerLink = { id };
+    const podUid = podUidOfSegments(segments.slice(enclosing + 1, i + 1));
+    if (podUid !== undefined) link.podUid = podUid;
+    chain.push(link);
+    enclosing = i;
+  }
+  return chain;
+}
+
+/** The pod UID named by kubelet's segments between a container and the one enclosing it, dashed. */
+function podUidOfSegments(segments: readonly string[]): string | undefined {
+  const m = POD_UID.exec(segments.join('/'));
+  return m ? (m[1] as string).replace(/_/g, '-') : undefined;
+}
+
+/** Container IDs of one cgroup path that the container runtimes made, outermost first (see containerChainOfPath). */
+export function containerIdsInPath(path: string): string[] {
+  return containerChainOfPath(path).map((c) => c.id);
 }
 
 /**
- * The container a process runs in: the innermost container ID named in its cgroup paths (for a process of a pod
- * inside a kind node container, the pod's container, not the node's). Undefined for processes outside containers.
+ * The containers a process is in, outermost first: the longest chain among its cgroup paths (for a process of a pod
+ * inside a kind node container, the node's, then the pod's). Empty for processes outside containers.
  */
-export function containerIdOfCgroup(text: string): string | undefined {
-  let best: string | undefined;
-  let bestDepth = -1;
+export function containerChainOfCgroup(text: string): ContainerLink[] {
+  let best: ContainerLink[] = [];
   for (const line of parseProcCgroup(text)) {
-    const ids = containerIdsInPath(line.path);
-    if (ids.length > bestDepth && ids.length > 0) {
-      best = ids[ids.length - 1];
-      bestDepth = ids.length;
-    }
+    const chain = containerChainOfPath(line.path);
+    if (chain.length > best.length) best = chain;
   }
   return best;
+}
+
+/**
+ * The container a process runs in: the innermost of its chain (for a process of a pod inside a kind node container,
+ * the pod's container, not the node's). Undefined for processes outside containers.
+ */
+export function containerIdOfCgroup(text: string): string | undefined {
+  return containerChainOfCgroup(text).at(-1)?.id;
+}
+
+/**
+ * Settles, over every process of a scan, which container each is in (index for index; undefined outside
+ * containers). A container's own cgroup is the one its runtime made, and that is the shallowest place its ID appears
+ * on the node: an ID that some process shows nested deeper, inside another container's subtree, is a name that
+ * container gave a sub-cgroup of its own (a fake kubelet tree under itself), so that process stays in the enclosing
+ * container. Real nested containers (kind) appear only nested, since nothing outside their node names them.
+ */
+export function containerOfChains(chains: readonly (readonly ContainerLink[])[]): (ContainerLink | undefined)[] {
+  const shallowest = new Map<string, number>();
+  for (const chain of chains) {
+    chain.forEach((link, depth) => {
+      const seen = shallowest.get(link.id);
+      if (seen === undefined || depth < seen) shallowest.set(link.id, depth);
+    });
+  }
+  return chains.map((chain) => {
+    for (let depth = chain.length - 1; depth >= 0; depth--) {
+      const link = chain[depth] as ContainerLink;
+      if (shallowest.get(link.id) === depth) return link;
+    }
+    return undefined;
+  });
 }
 
 /** Every container ID named in the process's cgroup paths (nested containers name more than one). */

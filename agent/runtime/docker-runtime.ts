@@ -1,8 +1,10 @@
 /**
  * ContainerRuntime on the Docker Engine API (dockerode). A capture is a short-lived container of the capture image
  * (from the agent's configuration, never from a request) that joins the target's PID namespace, with the least
- * privilege perf and jattach need: CAP_SYS_ADMIN + CAP_SYS_PTRACE and seccomp unconfined, never Privileged (which
- * also fails on VMs lacking CAP_SYS_RESOURCE), no network, memory/CPU/PID limits, no log file, removed when done.
+ * privilege perf and jattach need (CAPTURE_CAPABILITIES, every other capability dropped), the engine's default
+ * seccomp profile, no-new-privileges, a read-only
+ * root with a size-limited tmpfs /tmp, never Privileged, no network, memory/CPU/PID limits, no log file, removed
+ * when done. README.md's Security section has the measured table of what breaks without each.
  */
 import Docker from 'dockerode';
 import { PassThrough, type Readable } from 'node:stream';
@@ -34,6 +36,11 @@ export interface DockerRuntimeOptions {
   socketPath?: string;
   /** Memory limit of a capture container in bytes (perf script on a long capture needs some). Default 512 MiB. */
   captureMemoryBytes?: number;
+  /**
+   * Size of the tmpfs at /tmp of a capture container, its only writable place (perf's recordings, the copied JIT
+   * maps); it counts against captureMemoryBytes, so it must be smaller. Default 256 MiB.
+   */
+  captureTmpBytes?: number;
   /** CPU limit of a capture container, in CPUs. Default 1. */
   captureCpus?: number;
   /** Process limit of a capture container. Default 256. */
@@ -61,9 +68,28 @@ export interface DockerRuntimeOptions {
   docker?: Docker;
 }
 
+/**
+ * Capabilities of a capture container, every other one dropped; measured by scripts/measure-capture-privileges.sh
+ * (the table in README.md's Security section). SYS_ADMIN: perf_event_open on another user's process above
+ * perf_event_paranoid 2, and, with SYS_CHROOT, perf script's setns into the target's mount namespace, where it reads
+ * libjvm's and libc's symbols (CAP_PERFMON covers the first only: without SYS_ADMIN every native frame is
+ * [unknown], so PERFMON does not replace it). SYS_PTRACE: perf -p, jattach and /proc/PID/root on other users'
+ * processes. SETUID, SETGID: jattach takes the JVM's uid and gid. DAC_READ_SEARCH: a non-root JVM's
+ * /proc/PID/environ (JAVA_TOOL_OPTIONS may disable the attach mechanism). SYSLOG is added with kernelSymbols.
+ */
+export const CAPTURE_CAPABILITIES: readonly string[] = [
+  'SYS_ADMIN',
+  'SYS_CHROOT',
+  'SYS_PTRACE',
+  'SETUID',
+  'SETGID',
+  'DAC_READ_SEARCH',
+];
+
 export const DEFAULT_DOCKER_RUNTIME_OPTIONS = Object.freeze({
   socketPath: '/var/run/docker.sock',
   captureMemoryBytes: 512 * 1024 * 1024,
+  captureTmpBytes: 256 * 1024 * 1024,
   captureCpus: 1,
   capturePidsLimit: 256,
   kernelSymbols: true,
@@ -86,6 +112,7 @@ function resolveOptions(options: DockerRuntimeOptions): ResolvedOptions {
     captureImage: options.captureImage,
     socketPath: options.socketPath ?? d.socketPath,
     captureMemoryBytes: options.captureMemoryBytes ?? d.captureMemoryBytes,
+    captureTmpBytes: options.captureTmpBytes ?? d.captureTmpBytes,
     captureCpus: options.captureCpus ?? d.captureCpus,
     capturePidsLimit: options.capturePidsLimit ?? d.capturePidsLimit,
     kernelSymbols: options.kernelSymbols ?? d.kernelSymbols,
@@ -106,6 +133,16 @@ function resolveOptions(options: DockerRuntimeOptions): ResolvedOptions {
   if (!AGENT_INSTANCE.test(o.captureGroup)) invalid(`captureGroup must be letters, digits, _ . - (up to 128)`);
   if (!Number.isSafeInteger(o.captureMemoryBytes) || o.captureMemoryBytes < 64 * 1024 * 1024) {
     invalid(`captureMemoryBytes must be a whole number of bytes of at least 64 MiB, got ${o.captureMemoryBytes}`);
+  }
+  if (
+    !Number.isSafeInteger(o.captureTmpBytes) ||
+    o.captureTmpBytes < 16 * 1024 * 1024 ||
+    o.captureTmpBytes >= o.captureMemoryBytes
+  ) {
+    invalid(
+      `captureTmpBytes must be a whole number of bytes from 16 MiB to less than captureMemoryBytes ` +
+        `(${o.captureMemoryBytes}), got ${o.captureTmpBytes}`,
+    );
   }
   if (!(o.captureCpus > 0 && o.captureCpus <= 64)) invalid(`captureCpus must be in (0, 64], got ${o.captureCpus}`);
   if (!Number.isSafeInteger(o.capturePidsLimit) || o.capturePidsLimit < 16) {
@@ -234,8 +271,6 @@ export class DockerRuntime implements ContainerRuntime {
   readonly kind = 'docker' as const;
   readonly options: Readonly<ResolvedOptions>;
   readonly #docker: Docker;
-  /** Unknown until the first capture: Docker 20.10 rejects CAP_PERFMON ("unknown capability"), newer engines take it. */
-  #perfmonKnown: boolean | undefined;
   readonly #captures = new Set<{ abort(): void; settled: Promise<unknown> }>();
   /** Capture containers whose removal failed (the engine went away): removed once it answers again. */
   readonly #unremoved = new Set<string>();
@@ -458,7 +493,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async #createCaptureContainer(spec: CaptureSpec): Promise<Docker.Container> {
     const o = this.options;
-    const create = (perfmon: boolean): Promise<Docker.Container> =>
+    const create = (): Promise<Docker.Container> =>
       this.#docker.createContainer({
         name: `podflame-capture-${spec.targetContainerId.slice(0, 12)}-${randomBytes(4).toString('hex')}`,
         Image: o.captureImage,
@@ -479,9 +514,14 @@ export class DockerRuntime implements ContainerRuntime {
         HostConfig: {
           PidMode: `container:${spec.targetContainerId}`,
           NetworkMode: 'none',
-          CapAdd: ['SYS_ADMIN', 'SYS_PTRACE', ...(o.kernelSymbols ? ['SYSLOG'] : []), ...(perfmon ? ['PERFMON'] : [])],
-          SecurityOpt: ['seccomp=unconfined'],
+          CapDrop: ['ALL'],
+          CapAdd: [...CAPTURE_CAPABILITIES, ...(o.kernelSymbols ? ['SYSLOG'] : [])],
+          // The engine's default seccomp profile: it allows perf_event_open and setns with SYS_ADMIN, and the
+          // ptrace family with SYS_PTRACE.
+          SecurityOpt: ['no-new-privileges'],
           Privileged: false,
+          ReadonlyRootfs: true,
+          Tmpfs: { '/tmp': `rw,nosuid,nodev,noexec,size=${o.captureTmpBytes}` },
           Memory: o.captureMemoryBytes,
           MemorySwap: o.captureMemoryBytes,
           NanoCpus: Math.round(o.captureCpus * 1e9),
@@ -492,17 +532,7 @@ export class DockerRuntime implements ContainerRuntime {
         },
       });
     try {
-      if (this.#perfmonKnown !== false) {
-        try {
-          const c = await create(true);
-          this.#perfmonKnown = true;
-          return c;
-        } catch (err) {
-          if (!(httpStatusOf(err) === 400 && /unknown capability.*PERFMON/i.test(engineMessage(err)))) throw err;
-          this.#perfmonKnown = false;
-        }
-      }
-      return await create(false);
+      return await create();
     } catch (err) {
       throw this.#createError(err, spec);
     }

@@ -5,7 +5,7 @@
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { containerIdOfCgroup, podUidOfCgroup } from './cgroup-match.js';
+import { containerChainOfCgroup, containerOfChains, type ContainerLink } from './cgroup-match.js';
 
 export interface ContainerProcesses {
   /** Full container ID (64 hex digits). */
@@ -45,20 +45,29 @@ async function forEachLimited<T>(items: readonly T[], fn: (item: T) => Promise<v
   await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, items.length) }, worker));
 }
 
-/** Every container that has a process on this host, by ID, from /proc/<pid>/cgroup. */
+/**
+ * Every container that has a process on this host, by ID, from /proc/<pid>/cgroup. Which container a process is
+ * in is settled over the whole scan (containerOfChains): a sub-cgroup a container named after another container's
+ * ID does not make its processes that container's.
+ */
 export async function scanContainers(procRoot: string): Promise<Map<string, ContainerProcesses>> {
-  const containers = new Map<string, ContainerProcesses>();
+  const found: { pid: number; chain: ContainerLink[] }[] = [];
   await forEachLimited(await listPids(procRoot), async (pid) => {
     const text = await readText(join(procRoot, String(pid), 'cgroup'));
     if (text === undefined) return;
-    const id = containerIdOfCgroup(text);
-    if (id === undefined) return;
-    let c = containers.get(id);
+    const chain = containerChainOfCgroup(text);
+    if (chain.length > 0) found.push({ pid, chain });
+  });
+  const owners = containerOfChains(found.map((f) => f.chain));
+  const containers = new Map<string, ContainerProcesses>();
+  found.forEach(({ pid }, i) => {
+    const owner = owners[i];
+    if (owner === undefined) return;
+    let c = containers.get(owner.id);
     if (!c) {
-      c = { id, pids: [] };
-      const podUid = podUidOfCgroup(text);
-      if (podUid !== undefined) c.podUid = podUid;
-      containers.set(id, c);
+      c = { id: owner.id, pids: [] };
+      if (owner.podUid !== undefined) c.podUid = owner.podUid;
+      containers.set(owner.id, c);
     }
     c.pids.push(pid);
   });

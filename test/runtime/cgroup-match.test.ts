@@ -6,13 +6,19 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   cgroupBelongsTo,
+  containerChainOfCgroup,
   containerIdOfCgroup,
+  containerOfChains,
   containerIdsOfCgroup,
   normalizeContainerId,
   parseProcCgroup,
   podUidOfCgroup,
 } from '../../agent/runtime/cgroup-match.js';
+import { scanContainers } from '../../agent/runtime/proc-scan.js';
 import { matchGolden } from '../capture/capture-run.js';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const DIR = fileURLToPath(new URL('../fixtures/cgroup/', import.meta.url));
 const read = (name: string): string => readFileSync(DIR + name, 'utf8');
@@ -124,6 +130,67 @@ t.test('a container inside a node container (kind/minikube)', async (t) => {
   t.equal(containerIdOfCgroup(text), inner, 'the innermost container is the one the process runs in');
   t.ok(cgroupBelongsTo(text, `cri-o://${inner}`));
   t.ok(cgroupBelongsTo(text, `docker://${node}`), 'and it is inside the node container too');
+});
+
+t.test('a sub-cgroup a container named after another container ID (#13 finding 11)', async (t) => {
+  const owner = read('docker-subcgroup-named-other-v1.id').trim();
+  const other = read('docker-subcgroup-named-other-v1-real.id').trim();
+  const planted = read('docker-subcgroup-named-other-v1.txt');
+  t.match(
+    planted,
+    `/docker/${owner}/${other}`,
+    'the fixture: a process of one container in a child named after another',
+  );
+  t.equal(containerIdOfCgroup(planted), owner, 'the process stays in the container whose subtree it is in');
+  t.notOk(cgroupBelongsTo(planted, other), 'and does not count as the container it named');
+  t.ok(cgroupBelongsTo(planted, owner));
+  t.equal(containerIdOfCgroup(read('docker-subcgroup-named-other-v1-real.txt')), other, 'the real one is still found');
+});
+
+t.test('a fake kubelet tree under a container: settled by the whole scan', async (t) => {
+  const owner = read('docker-subcgroup-named-other-v1.id').trim();
+  const other = read('docker-subcgroup-named-other-v1-real.id').trim();
+  const faked = containerChainOfCgroup(read('docker-fake-kubelet-tree-v1.txt'));
+  const real = containerChainOfCgroup(read('docker-subcgroup-named-other-v1-real.txt'));
+  t.same(
+    faked.map((c) => c.id),
+    [owner, other],
+    'alone, the path has the shape of a kind node running a pod',
+  );
+  const [fakedOwner, realOwner] = containerOfChains([faked, real]);
+  t.equal(fakedOwner?.id, owner, 'the ID runs at the top level elsewhere: the faking process stays in its container');
+  t.equal(fakedOwner?.podUid, undefined, 'with no pod (the faked pod UID is not taken)');
+  t.equal(realOwner?.id, other, 'the real container keeps its own process');
+
+  // A real kind node: its pods' containers appear only nested, so they stay theirs.
+  const kind = containerChainOfCgroup(read('crio-in-kind-node-v2.txt'));
+  const nodeItself = containerChainOfCgroup(
+    '0::/docker/d6701ec289c56e4391acb11d07474b3139466857a305490575508a8b7a9fcf22/init.scope\n',
+  );
+  const [inPod, inNode] = containerOfChains([kind, nodeItself]);
+  t.equal(inPod?.id, '89e8f450417b56acf3089925dfd8f050dd50e950e18cfe83ea923269df601102');
+  t.equal(inPod?.podUid, 'ae7a96fb-2bdc-46b0-96e2-78e4af94847b');
+  t.equal(inNode?.id, 'd6701ec289c56e4391acb11d07474b3139466857a305490575508a8b7a9fcf22');
+  t.same(containerOfChains([[]]), [undefined], 'outside containers: none');
+});
+
+t.test('scanContainers: the recorded sub-cgroups count as the container that made them', async (t) => {
+  const proc = mkdtempSync(join(tmpdir(), 'podflame-proc-'));
+  t.teardown(() => rmSync(proc, { recursive: true, force: true }));
+  const processes: [number, string][] = [
+    [10, 'docker-fake-kubelet-tree-v1.txt'],
+    [11, 'docker-subcgroup-named-other-v1-real.txt'],
+    [12, 'docker-subcgroup-named-other-v1.txt'],
+  ];
+  for (const [pid, file] of processes) {
+    mkdirSync(join(proc, String(pid)));
+    writeFileSync(join(proc, String(pid), 'cgroup'), read(file));
+  }
+  const owner = read('docker-subcgroup-named-other-v1.id').trim();
+  const other = read('docker-subcgroup-named-other-v1-real.id').trim();
+  const scanned = await scanContainers(proc);
+  t.same(scanned.get(other), { id: other, pids: [11] }, 'the named container has only its own process');
+  t.same(scanned.get(owner), { id: owner, pids: [10, 12] }, 'the processes that named it stay in theirs');
 });
 
 t.test('parsing: v1 and v2 lines, malformed lines skipped', async (t) => {
