@@ -67,6 +67,12 @@ export interface AgentConfig {
   kubeconfig?: string;
   /** Permission a caller needs on the target pod with `--auth kubernetes`. Default `create pods/exec`. */
   authzResource: AuthzResource;
+  /**
+   * `--auth kubernetes` accepts only tokens bound to one of these audiences (TokenReview `spec.audiences`), minted
+   * with the TokenRequest API; kubeconfig tokens for the API server are then refused. No default (any token the API
+   * server accepts).
+   */
+  tokenAudiences?: string[];
   /** PEM certificate chain; with `tlsKey`, the API is served over HTTPS. No default (HTTP). */
   tlsCert?: string;
   /** PEM private key of `tlsCert`. */
@@ -368,6 +374,20 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     parse: (text) => parseAuthzResource(text),
   }),
   option({
+    key: 'tokenAudiences',
+    flag: 'token-audience',
+    env: ['PODFLAME_TOKEN_AUDIENCE'],
+    placeholder: 'AUD[,AUD...]',
+    description:
+      '--auth kubernetes: accept only tokens bound to this audience (kubectl create token SA --audience AUD), so ' +
+      'no token an agent receives is good at the API server; human kubeconfig tokens are then refused',
+    parse: (text, source) => {
+      const audiences = text.split(',').map((a) => a.trim());
+      if (audiences.some((a) => a === '' || /\s/.test(a))) throw invalid(source, 'audiences separated by commas', text);
+      return audiences;
+    },
+  }),
+  option({
     key: 'tlsCert',
     flag: 'tls-cert',
     env: ['PODFLAME_TLS_CERT'],
@@ -471,6 +491,7 @@ function defaultText(spec: OptionSpec, hostname: string): string {
   const value = DEFAULT_AGENT_CONFIG[spec.key as Exclude<keyof AgentConfig, 'nodeName'>];
   if (spec.key === 'listen') return `${(value as ListenAddress).host}:${(value as ListenAddress).port}`;
   if (spec.key === 'authzResource') return describeAuthzResource(value as AuthzResource);
+  if (Array.isArray(value)) return value.join(',');
   if (value === undefined) return 'none';
   return String(value);
 }

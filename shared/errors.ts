@@ -41,6 +41,8 @@ export const ERROR_CODES = {
   // Access
   UNAUTHENTICATED: { status: 401, exitCode: 7 },
   FORBIDDEN: { status: 403, exitCode: 7 },
+  // The client would send a bearer token over plain HTTP (client side; refused unless explicitly allowed)
+  INSECURE_TRANSPORT: { status: 400, exitCode: 7 },
   // Kubernetes lookups (client side)
   POD_NOT_FOUND: { status: 404, exitCode: 3 },
   POD_NOT_RUNNING: { status: 409, exitCode: 3 },
