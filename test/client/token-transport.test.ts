@@ -222,6 +222,7 @@ t.test('TLS with the CA the cluster publishes: the token goes to the real agent 
   const { code, err } = await profile('shop-3', '--via', 'direct');
   t.equal(code, 5, err);
   t.match(err, /\[AGENT_UNREACHABLE\]/);
+  t.match(err, /its certificate did not verify against the agents' CA .*nothing was sent/, 'says why, not "try proxy"');
   t.same(impostor.seen, [], 'the impostor received nothing');
 
   // --ca-file wins over the ConfigMap: with the wrong CA, the real agent cannot be verified.
