@@ -73,6 +73,7 @@ export function accessControlOptions(config: AgentConfig): AccessControlOptions 
     tokenFile: config.tokenFile,
     kubeconfig: config.kubeconfig,
     authzResource: config.authzResource,
+    ...(config.tokenAudiences ? { tokenAudiences: config.tokenAudiences } : {}),
     nodeName: config.nodeName,
     listen: config.listen,
   };

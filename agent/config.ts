@@ -70,6 +70,12 @@ export interface AgentConfig {
   kubeconfig?: string;
   /** Permission a caller needs on the target pod with `--auth kubernetes`. Default `create pods/exec`. */
   authzResource: AuthzResource;
+  /**
+   * `--auth kubernetes` accepts only tokens bound to one of these audiences (TokenReview `spec.audiences`), minted
+   * with the TokenRequest API; kubeconfig tokens for the API server are then refused. No default (any token the API
+   * server accepts).
+   */
+  tokenAudiences?: string[];
   /** PEM certificate chain; with `tlsKey`, the API is served over HTTPS. No default (HTTP). */
   tlsCert?: string;
   /** PEM private key of `tlsCert`. */
@@ -414,6 +420,20 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     parse: (text) => parseAuthzResource(text),
   }),
   option({
+    key: 'tokenAudiences',
+    flag: 'token-audience',
+    env: ['PODFLAME_TOKEN_AUDIENCE'],
+    placeholder: 'AUD[,AUD...]',
+    description:
+      '--auth kubernetes: accept only tokens bound to this audience (kubectl create token SA --audience AUD), so ' +
+      'no token an agent receives is good at the API server; human kubeconfig tokens are then refused',
+    parse: (text, source) => {
+      const audiences = text.split(',').map((a) => a.trim());
+      if (audiences.some((a) => a === '' || /\s/.test(a))) throw invalid(source, 'audiences separated by commas', text);
+      return audiences;
+    },
+  }),
+  option({
     key: 'tlsCert',
     flag: 'tls-cert',
     env: ['PODFLAME_TLS_CERT'],
@@ -559,6 +579,7 @@ function defaultText(spec: OptionSpec, hostname: string): string {
   if (spec.key === 'authzResource') return describeAuthzResource(value as AuthzResource);
   if (spec.key === 'namespaceMaxStoreBytes') return 'a quarter of --store-max-bytes';
   if (spec.key === 'scheduleMaxRetentionSeconds') return `${(value as number) / 86400}d`;
+  if (Array.isArray(value)) return value.join(',');
   if (value === undefined) return 'none';
   return String(value);
 }

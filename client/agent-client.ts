@@ -22,6 +22,11 @@ export interface AgentClientOptions {
   /** CA certificate(s), PEM, that an https:// agent's certificate must chain to. Default: the system's CAs. */
   ca?: string | Buffer;
   /**
+   * Send a token in `headers` to an http:// agent that is not on loopback all the same (whoever answers at that
+   * address, or listens on the way, gets it). Default false: INSECURE_TRANSPORT before anything is sent.
+   */
+  insecureSendTokenOverHttp?: boolean;
+  /**
    * How long a capture may wait for a busy agent (409 CAPTURE_IN_PROGRESS, 429) before failing, in ms; 0 fails at
    * once. Default 60 000.
    */
@@ -52,6 +57,7 @@ export class AgentClient {
     this.#endpoint = urlEndpoint(url, {
       ...(options.headers ? { headers: options.headers } : {}),
       ...(options.ca !== undefined ? { ca: options.ca } : {}),
+      ...(options.insecureSendTokenOverHttp ? { sendTokenOverHttp: true } : {}),
     });
     this.url = url;
     this.#options = {

@@ -21,7 +21,10 @@ import { KubeLookup, WORKLOAD_NAMES, type WorkloadKind } from './kube/kube-looku
 import { loadKubeConfig } from './kube/kubeconfig.js';
 import { podTarget, type PodTarget } from './kube/pod-target.js';
 import { parseTargetSpec } from './kube/target-spec.js';
+import { readAgentCa } from './kube/agent-ca.js';
+import { AudienceTokenSource } from './kube/audience-token.js';
 import { AgentRouter } from './routing/agent-router.js';
+import { chooseAgentTls } from './routing/agent-tls.js';
 import type { AgentRoute, AgentTlsOptions, Via } from './routing/agent-route.js';
 import { runBounded } from './routing/bounded.js';
 import { AgentTransport } from './transport/agent-transport.js';
@@ -56,8 +59,25 @@ export interface PodflameClientOptions {
   idleTimeoutMs?: number;
   /** Seconds to wait for an agent's answer beyond the capture duration (default 90). */
   answerGraceSeconds?: number;
-  /** HTTPS to the agents, verified with this CA; default plain HTTP. */
+  /**
+   * HTTPS to the agents, verified with this CA. Default: the CA the cluster publishes (ConfigMap podflame-agent-ca in
+   * the agents' namespace), else plain HTTP — which carries no bearer token unless `insecureSendTokenOverHttp`.
+   */
   agentTls?: AgentTlsOptions;
+  /**
+   * Send the bearer token to agents that serve plain HTTP (direct, or through the API server's proxy) all the same:
+   * whoever answers at an agent's address, or listens on the way, gets a credential the API server accepts as you.
+   * Default false: such requests fail with INSECURE_TRANSPORT before anything is sent.
+   */
+  insecureSendTokenOverHttp?: boolean;
+  /**
+   * Send the agents a token minted for this audience (their `--token-audience`) with the TokenRequest API, instead
+   * of the kubeconfig's: the API server refuses it, so no agent holds a credential good against the API server.
+   * Needs a service account (create on its serviceaccounts/token). Default: the kubeconfig's token.
+   */
+  agentTokenAudience?: string;
+  /** The service account to mint `agentTokenAudience` tokens for; default the caller's own (SelfSubjectReview). */
+  agentTokenServiceAccount?: { namespace: string; name: string };
   /**
    * How long one pod's capture may wait for its busy agent (409 CAPTURE_IN_PROGRESS, 429) before that pod fails, in
    * ms; 0 fails at once. Default 60 000.
@@ -190,7 +210,17 @@ export class PodflameClient {
     Required<
       Omit<
         PodflameClientOptions,
-        'kubeConfig' | 'namespace' | 'kubeconfig' | 'context' | 'env' | 'agentTls' | 'onBusyWait' | 'transport'
+        | 'kubeConfig'
+        | 'namespace'
+        | 'kubeconfig'
+        | 'context'
+        | 'env'
+        | 'agentTls'
+        | 'onBusyWait'
+        | 'transport'
+        | 'insecureSendTokenOverHttp'
+        | 'agentTokenAudience'
+        | 'agentTokenServiceAccount'
       >
     >
   >;
@@ -198,7 +228,10 @@ export class PodflameClient {
   /** The namespace requests without one use. */
   readonly namespace: string;
   private readonly lookup: KubeLookup;
-  private readonly router: AgentRouter;
+  /** Made on first use: it needs the agents' CA, which may have to be read from the cluster. */
+  private router: Promise<AgentRouter> | undefined;
+  private readonly routerOptions: Pick<PodflameClientOptions, 'agentTls' | 'insecureSendTokenOverHttp'>;
+  private readonly agentTokens: AudienceTokenSource | undefined;
   private readonly transport: AgentTransport;
   /** Whether `close` closes the transport: only when this client made it. */
   private readonly ownsTransport: boolean;
@@ -240,11 +273,17 @@ export class PodflameClient {
       this.namespace = options.namespace ?? loaded.namespace;
     }
     this.lookup = new KubeLookup(this.kubeConfig);
-    this.router = new AgentRouter({
-      via: this.options.via,
-      probeTimeoutMs: this.options.probeTimeoutMs,
+    this.routerOptions = {
       ...(options.agentTls ? { agentTls: options.agentTls } : {}),
-    });
+      ...(options.insecureSendTokenOverHttp ? { insecureSendTokenOverHttp: true } : {}),
+    };
+    this.agentTokens =
+      options.agentTokenAudience === undefined
+        ? undefined
+        : new AudienceTokenSource(this.kubeConfig, {
+            audience: options.agentTokenAudience,
+            ...(options.agentTokenServiceAccount ? { serviceAccount: options.agentTokenServiceAccount } : {}),
+          });
     this.ownsTransport = options.transport === undefined;
     this.transport =
       options.transport ??
@@ -262,7 +301,7 @@ export class PodflameClient {
     const pod = await this.lookup.readPod(namespace, request.pod);
     const target = podTarget(pod, request.container);
     const agent = await findAgentOnNode(this.lookup, this.options.agentNamespace, target.nodeName);
-    const credentials = await resolveApiCredentials(this.kubeConfig);
+    const credentials = await this.agentCredentials();
     // The agent renders a single pod's SVG and folded text itself; other formats are made here from its stacks.
     const agentFormat: OutputFormat = settings.format === 'svg' ? 'svg' : 'folded';
     const { answer, route } = await this.capture(target, agent, credentials, settings, agentFormat, request);
@@ -337,7 +376,7 @@ export class PodflameClient {
         { details: { namespace, labelSelector, pods: [...outcomes.values()] } },
       );
     }
-    const credentials = await resolveApiCredentials(this.kubeConfig);
+    const credentials = await this.agentCredentials();
     const agents = new Map<string, Promise<AgentPod>>();
     const agentFor = (node: string): Promise<AgentPod> => {
       let agent = agents.get(node);
@@ -443,6 +482,38 @@ export class PodflameClient {
     if (this.ownsTransport) await this.transport.close();
   }
 
+  /** The router, made once the agents' TLS is known (the CA given, else the one the cluster publishes). */
+  private routerReady(): Promise<AgentRouter> {
+    if (this.router) return this.router;
+    const made = chooseAgentTls(
+      this.routerOptions.agentTls,
+      () => readAgentCa(this.kubeConfig, this.options.agentNamespace),
+      this.routerOptions.insecureSendTokenOverHttp === true,
+    ).then(
+      (tls) =>
+        new AgentRouter({
+          via: this.options.via,
+          probeTimeoutMs: this.options.probeTimeoutMs,
+          ...(tls.agentTls ? { agentTls: tls.agentTls } : {}),
+          tokenPolicy: tls.tokenPolicy,
+        }),
+    );
+    this.router = made;
+    // A failed lookup is not kept: the next capture asks again.
+    made.catch(() => {
+      if (this.router === made) this.router = undefined;
+    });
+    return made;
+  }
+
+  /** The API credentials, with the token for the agents replaced by an audience-bound one when asked for. */
+  private async agentCredentials(): Promise<ApiCredentials> {
+    const credentials = await resolveApiCredentials(this.kubeConfig);
+    if (!this.agentTokens) return credentials;
+    // Only the token meant for the agents changes: the API server still gets the kubeconfig's (proxy path).
+    return { ...credentials, bearerToken: await this.agentTokens.token() };
+  }
+
   private assertOpen(): void {
     if (this.closed) throw new PodflameError('INTERNAL', 'This PodflameClient has been closed');
   }
@@ -482,7 +553,7 @@ export class PodflameClient {
     extra: { signal?: AbortSignal; title?: string },
   ): Promise<{ answer: ProfileAnswer; route: AgentRoute }> {
     const { signal } = extra;
-    const route = await this.router.route(agent, credentials, signal);
+    const route = await (await this.routerReady()).route(agent, credentials, signal);
     const onBusyWait = this.onBusyWait;
     const answer = await this.transport.profile(
       route,

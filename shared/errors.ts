@@ -50,6 +50,8 @@ export const ERROR_CODES = {
   // A request a web page could have made for someone else (DNS rebinding, a cross-site form or fetch)
   HOST_NOT_ALLOWED: { status: 403, exitCode: 7 },
   FOREIGN_ORIGIN: { status: 403, exitCode: 7 },
+  // The client would send a bearer token over plain HTTP (client side; refused unless explicitly allowed)
+  INSECURE_TRANSPORT: { status: 400, exitCode: 7 },
   // Kubernetes lookups (client side)
   POD_NOT_FOUND: { status: 404, exitCode: 3 },
   POD_NOT_RUNNING: { status: 409, exitCode: 3 },

@@ -64,5 +64,11 @@ function checkCommon(options: AccessControlOptions): AuthMode {
   if (mode !== 'token' && options.tokenFile !== undefined) {
     throw new PodflameError('CONFIG_INVALID', `--token-file is only used with --auth token (the mode is ${mode})`);
   }
+  if (mode !== 'kubernetes' && options.tokenAudiences !== undefined) {
+    throw new PodflameError(
+      'CONFIG_INVALID',
+      `--token-audience is only used with --auth kubernetes (the mode is ${mode}): audiences are checked by TokenReview`,
+    );
+  }
   return mode;
 }

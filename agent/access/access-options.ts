@@ -12,6 +12,8 @@ export interface AccessControlOptions {
   kubeconfig?: string | undefined;
   /** `--authz-resource`. Default create pods/exec. */
   authzResource?: AuthzResource;
+  /** `--token-audience`: with `--auth kubernetes`, only tokens bound to one of these audiences. Default none. */
+  tokenAudiences?: readonly string[];
   /** This agent's node, checked against each target pod's spec.nodeName with `--auth kubernetes`. */
   nodeName: string;
   /** Where the server will listen (for refusing `--auth none` off loopback). */

@@ -15,7 +15,10 @@ import { KubernetesAuthenticator } from '../auth/token-review.js';
 export function kubernetesAccessControl(options: AccessControlOptions, kubeConfig?: KubeConfig): AccessControl {
   const kc = kubeConfig ?? loadAgentKubeConfig(options.kubeconfig);
   return {
-    authenticator: new KubernetesAuthenticator(kubeTokenReviewer(kc)),
+    authenticator: new KubernetesAuthenticator(
+      kubeTokenReviewer(kc),
+      options.tokenAudiences ? { audiences: options.tokenAudiences } : {},
+    ),
     authorizer: new KubernetesAuthorizer(kubeAccessReviewer(kc), kubePodLocator(kc), {
       nodeName: options.nodeName,
       resource: options.authzResource ?? DEFAULT_AUTHZ_RESOURCE,

@@ -11,6 +11,11 @@ export interface CallerIdentity {
   username: string;
   uid?: string;
   groups: readonly string[];
+  /**
+   * The TokenReview's `user.extra` (e.g. `authentication.kubernetes.io/credential-id`, a scoped token's scopes):
+   * passed on in every SubjectAccessReview, since authorizers may narrow what the user can do by it. Default none.
+   */
+  extra?: Readonly<Record<string, readonly string[]>>;
   /** The mode that established this identity. */
   mode: AuthMode;
 }

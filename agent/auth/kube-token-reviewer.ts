@@ -5,14 +5,19 @@ import type { TokenReviewer, TokenReviewStatus } from './token-review.js';
 export function kubeTokenReviewer(kc: KubeConfig): TokenReviewer {
   const api = kc.makeApiClient(AuthenticationV1Api);
   return {
-    async review(token: string): Promise<TokenReviewStatus> {
+    async review(token: string, audiences?: readonly string[]): Promise<TokenReviewStatus> {
       const answer = await api.createTokenReview({
-        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } },
+        body: {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenReview',
+          spec: { token, ...(audiences && audiences.length > 0 ? { audiences: [...audiences] } : {}) },
+        },
       });
       const s = answer.status ?? {};
       return {
         authenticated: s.authenticated === true,
         ...(s.user ? { user: s.user } : {}),
+        ...(s.audiences ? { audiences: s.audiences } : {}),
         ...(s.error ? { error: s.error } : {}),
       };
     },

@@ -22,6 +22,10 @@ export function kubeAccessReviewer(kc: KubeConfig): AccessReviewer {
             user: caller.username,
             groups: [...caller.groups],
             ...(caller.uid ? { uid: caller.uid } : {}),
+            // Scoped credentials carry their limits here: without it the agent would grant what the API server would not.
+            ...(caller.extra
+              ? { extra: Object.fromEntries(Object.entries(caller.extra).map(([k, v]) => [k, [...v]])) }
+              : {}),
           },
         },
       });

@@ -185,7 +185,10 @@ export class KubernetesAuthorizer implements Authorizer {
   }
 
   async #review(caller: CallerIdentity, attributes: ResourceAttributes): Promise<AccessReviewStatus> {
-    const key = JSON.stringify([caller.username, caller.uid ?? '', [...caller.groups].sort(), attributes]);
+    const extra = Object.entries(caller.extra ?? {})
+      .map(([k, v]) => [k, [...v].sort()] as const)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const key = JSON.stringify([caller.username, caller.uid ?? '', [...caller.groups].sort(), extra, attributes]);
     const cached = this.#reviews.get(key);
     if (cached !== undefined) return cached;
     this.reviewsSent += 1;

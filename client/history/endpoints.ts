@@ -5,7 +5,7 @@
  * client's transport: a 2xx answer, or the agent's error as the same PodflameError.
  */
 import { PodflameError } from '../../shared/errors.js';
-import type { Via } from '../routing/agent-route.js';
+import type { AgentTlsOptions, Via } from '../routing/agent-route.js';
 import { urlEndpoint } from '../transport/agent-endpoint.js';
 import type { AgentAnswer } from '../transport/agent-errors.js';
 import { AgentTransport } from '../transport/agent-transport.js';
@@ -27,6 +27,8 @@ export interface HistoryEndpoints {
 export interface UrlEndpointsOptions {
   headers?: Readonly<Record<string, string>>;
   ca?: string | Buffer;
+  /** Send a token in `headers` to an http:// agent off loopback all the same. Default false (INSECURE_TRANSPORT). */
+  insecureSendTokenOverHttp?: boolean;
   /** Default 60 000 ms. */
   timeoutMs?: number;
   /** The transport to send through; its owner closes it. Default: one of these endpoints' own (2 connections each). */
@@ -49,6 +51,7 @@ export function urlEndpoints(urls: readonly string[], options: UrlEndpointsOptio
     urlEndpoint(raw, {
       ...(options.headers ? { headers: options.headers } : {}),
       ...(options.ca !== undefined ? { ca: options.ca } : {}),
+      ...(options.insecureSendTokenOverHttp ? { sendTokenOverHttp: true } : {}),
     }),
   );
   const [transport, close] = ownTransport(options.transport, () => new AgentTransport({ connectionsPerAgent: 2 }));
@@ -67,6 +70,12 @@ export interface ClusterEndpointOptions {
   env?: Readonly<Record<string, string | undefined>>;
   via?: Via;
   agentNamespace?: string;
+  /** HTTPS to the agents with this CA; default the one the cluster publishes (ConfigMap podflame-agent-ca). */
+  agentTls?: AgentTlsOptions;
+  /** Send the token to agents that serve plain HTTP all the same. Default false (INSECURE_TRANSPORT). */
+  insecureSendTokenOverHttp?: boolean;
+  /** Send the agents a token minted for this audience (TokenRequest) instead of the kubeconfig's. */
+  agentTokenAudience?: string;
   /** Default 60 000 ms. */
   timeoutMs?: number;
   /** The transport to send through; its owner closes it. Default: one of these endpoints' own. */
@@ -77,14 +86,25 @@ export interface ClusterEndpointOptions {
 export async function clusterEndpoints(
   options: ClusterEndpointOptions,
 ): Promise<HistoryEndpoints & { namespace: string }> {
-  const [{ loadKubeConfig }, { KubeLookup }, { listAgentPods, DEFAULT_AGENT_NAMESPACE }, credentialsModule, router] =
-    await Promise.all([
-      import('../kube/kubeconfig.js'),
-      import('../kube/kube-lookup.js'),
-      import('../kube/agent-discovery.js'),
-      import('../kube/api-credentials.js'),
-      import('../routing/agent-router.js'),
-    ]);
+  const [
+    { loadKubeConfig },
+    { KubeLookup },
+    { listAgentPods, DEFAULT_AGENT_NAMESPACE },
+    credentialsModule,
+    router,
+    { readAgentCa },
+    { chooseAgentTls },
+    { AudienceTokenSource },
+  ] = await Promise.all([
+    import('../kube/kubeconfig.js'),
+    import('../kube/kube-lookup.js'),
+    import('../kube/agent-discovery.js'),
+    import('../kube/api-credentials.js'),
+    import('../routing/agent-router.js'),
+    import('../kube/agent-ca.js'),
+    import('../routing/agent-tls.js'),
+    import('../kube/audience-token.js'),
+  ]);
   const loaded = loadKubeConfig({
     ...(options.kubeconfig !== undefined ? { kubeconfig: options.kubeconfig } : {}),
     ...(options.context !== undefined ? { context: options.context } : {}),
@@ -101,8 +121,26 @@ export async function clusterEndpoints(
       { details: { agentNamespace } },
     );
   }
-  const credentials = await credentialsModule.resolveApiCredentials(loaded.kubeConfig);
-  const agentRouter = new router.AgentRouter({ via: options.via ?? 'auto' });
+  const apiCredentials = await credentialsModule.resolveApiCredentials(loaded.kubeConfig);
+  const credentials =
+    options.agentTokenAudience === undefined
+      ? apiCredentials
+      : {
+          ...apiCredentials,
+          bearerToken: await new AudienceTokenSource(loaded.kubeConfig, {
+            audience: options.agentTokenAudience,
+          }).token(),
+        };
+  const tls = await chooseAgentTls(
+    options.agentTls,
+    () => readAgentCa(loaded.kubeConfig, agentNamespace),
+    options.insecureSendTokenOverHttp === true,
+  );
+  const agentRouter = new router.AgentRouter({
+    via: options.via ?? 'auto',
+    ...(tls.agentTls ? { agentTls: tls.agentTls } : {}),
+    tokenPolicy: tls.tokenPolicy,
+  });
   const [transport, close] = ownTransport(options.transport, () => new AgentTransport());
   const timeoutMs = options.timeoutMs ?? 60_000;
   const endpoints: HistoryEndpoint[] = [];

@@ -27,6 +27,14 @@ interface EndpointBase {
   headers: Record<string, string>;
   /** TLS options for an `https:` origin. */
   tls: EndpointTls;
+  /**
+   * Send the bearer token even though the agent is reached over plain HTTP (`--insecure-send-token-over-http`):
+   * whoever answers at the agent's address, or listens on the way, gets it. Default false: the transport refuses
+   * (token-guard.ts).
+   */
+  sendTokenOverHttp?: boolean;
+  /** Why the route has no TLS (e.g. the CA ConfigMap was not found), for the refusal's message. Default none. */
+  noTlsReason?: string;
 }
 
 /** An agent at a URL someone gave. */
@@ -50,6 +58,8 @@ export interface UrlEndpointOptions {
   headers?: Readonly<Record<string, string>>;
   /** CA certificate(s), PEM, that an https:// agent's certificate must chain to. Default: the system's CAs. */
   ca?: string | Buffer;
+  /** Send a token in `headers` to an http:// agent off loopback all the same. Default false (refused). */
+  sendTokenOverHttp?: boolean;
 }
 
 /** `--agent URL` → an endpoint; a URL that is not http(s) is a usage error. An agent behind a path prefix keeps it. */
@@ -73,6 +83,7 @@ export function urlEndpoint(url: string, options: UrlEndpointOptions = {}): UrlE
     basePath: parsed.pathname.replace(/\/+$/, ''),
     headers: { ...options.headers },
     tls: options.ca !== undefined ? { ca: options.ca } : {},
+    ...(options.sendTokenOverHttp ? { sendTokenOverHttp: true } : {}),
   };
 }
 

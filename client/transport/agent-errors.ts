@@ -39,6 +39,15 @@ function unreachableHint(endpoint: AgentEndpoint): string {
   }
 }
 
+// Node's codes for a certificate that did not verify (tls.connect's checks): the handshake failed, nothing was sent.
+const CERTIFICATE_ERRORS =
+  /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|CERT_UNTRUSTED|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+
+/** What to make of a certificate that did not verify: not a network problem, so not "try --via proxy". */
+const CERTIFICATE_HINT =
+  "its certificate did not verify against the agents' CA (--ca-file, else ConfigMap podflame-agent-ca): something " +
+  'other than the agent may be answering at that address, or the CA or certificate name is out of date; nothing was sent';
+
 /** A request that got no answer: cancelled, too slow, or no connection. */
 export function errorFromFailure(
   endpoint: AgentEndpoint,
@@ -64,7 +73,8 @@ export function errorFromFailure(
   return new PodflameError(
     'AGENT_UNREACHABLE',
     `cannot reach ${where}: ${err instanceof Error ? err.message : String(err)}` +
-      `${errorCode ? ` (${errorCode})` : ''}; ${unreachableHint(endpoint)}`,
+      `${errorCode ? ` (${errorCode})` : ''}; ` +
+      (errorCode !== undefined && CERTIFICATE_ERRORS.test(errorCode) ? CERTIFICATE_HINT : unreachableHint(endpoint)),
     { cause: err, details },
   );
 }

@@ -11,6 +11,7 @@ import { errorFromAnswer, errorFromFailure, type AgentAnswer } from './agent-err
 import { AgentPools, type AgentPoolsOptions } from './agent-pools.js';
 import { DEFAULT_BUSY_RETRY_OPTIONS, retryWhileBusy, type BusyWait } from './busy-retry.js';
 import { profileAnswerFrom, type ProfileAnswer } from './profile-answer.js';
+import { assertTokenTransport } from './token-guard.js';
 
 export type AgentTransportOptions = AgentPoolsOptions;
 
@@ -52,6 +53,8 @@ export class AgentTransport {
       headers['content-type'] = 'application/json';
     }
     if (this.#closed) throw new PodflameError('INTERNAL', 'this agent transport has been closed');
+    // Before any connection: a refused token must never reach the address, not even in a first request.
+    assertTokenTransport(endpoint);
     const leased = this.#pools.lease(endpoint);
     try {
       const res = await leased.pool.request({

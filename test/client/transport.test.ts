@@ -359,13 +359,14 @@ t.test('a capture, a fan-out and history queries all go through one transport', 
   const captured = await single.profile({ target: { containerId: 'abcdef012345' }, durationSeconds: 1 });
   t.equal(captured.body.toString('utf8'), 'main;work 4\n');
   // A fan-out over a label selector, through the Kubernetes API to node-a's agent pod.
-  const client = new PodflameClient({ kubeconfig, via: 'direct', transport });
+  // Plain HTTP on purpose (this test is about the pools): the token goes only because it is told to.
+  const client = new PodflameClient({ kubeconfig, via: 'direct', transport, insecureSendTokenOverHttp: true });
   const fanOut = await client.profileSelector({ labelSelector: 'app=shop', durationSeconds: 1, format: 'folded' });
   t.equal(fanOut.samples, 4);
   t.match(fanOut.pods, [{ pod: 'shop-a', status: 'ok', via: 'direct', node: 'node-a' }]);
   // History, at the URL and across the cluster.
   const byUrl = urlEndpoints([agent.url], { transport });
-  const cluster = await clusterEndpoints({ kubeconfig, via: 'direct', transport });
+  const cluster = await clusterEndpoints({ kubeconfig, via: 'direct', transport, insecureSendTokenOverHttp: true });
   for (const endpoints of [byUrl, cluster]) {
     const merged = await new HistoryQuery(endpoints.endpoints).merged({ namespace: 'shop' });
     t.same([...merged.stacks], [['main;work', 4]]);
@@ -397,7 +398,7 @@ t.test('a capture, a fan-out and history queries all go through one transport', 
   const closed = { code: 'INTERNAL', message: /agent transport has been closed/ };
   await t.rejects(new AgentClient(agent.url, { transport }).targets(), closed, 'a single capture');
   await t.rejects(byUrl.endpoints[0]!.get('/v1/profiles'), closed, 'history');
-  const fanOutAfter = new PodflameClient({ kubeconfig, via: 'direct', transport });
+  const fanOutAfter = new PodflameClient({ kubeconfig, via: 'direct', transport, insecureSendTokenOverHttp: true });
   await t.rejects(fanOutAfter.profileSelector({ labelSelector: 'app=shop', durationSeconds: 1 }), closed, 'a fan-out');
   t.equal(agent.requests.length, 6, 'none of them reached the agent');
 });

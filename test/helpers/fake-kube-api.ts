@@ -1,7 +1,9 @@
 /**
  * The stand-in Kubernetes API server of every test: a real HTTPS (or HTTP) server on loopback speaking the API
  * server's wire format for the few endpoints podflame uses — pods (get, list with label and field selectors, watch,
- * the pod proxy), nodes, apps/v1 workloads, TokenReview and SubjectAccessReview. It authenticates bearer tokens, asks a
+ * the pod proxy), nodes, apps/v1 workloads, TokenReview and SubjectAccessReview (tokens and their audiences —
+ * TokenRequest, SelfSubjectReview, TokenReview `spec.audiences` — and ConfigMaps: see the section "Service account
+ * tokens and ConfigMaps" below). It authenticates bearer tokens, asks a
  * test-supplied policy for authorization, records every request, and proxies
  * `/api/v1/namespaces/NS/pods/NAME:PORT/proxy/...` to the pod's IP the way the real one does: the caller's
  * Authorization header is dropped once it has been checked.
@@ -14,6 +16,7 @@
  * an API server whose storage is down.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -262,6 +265,8 @@ export interface FakeUser {
   username: string;
   uid?: string;
   groups?: string[];
+  /** `user.extra` as a TokenReview reports it (e.g. a service account token's credential ID). Default none. */
+  extra?: Record<string, string[]>;
 }
 
 /** What the API server's authorizer is asked: the same attributes a SubjectAccessReview carries. */
@@ -309,6 +314,16 @@ export interface FakeKubeApiOptions {
 
 export const DEFAULT_TOKEN = 'test-token';
 
+/** The API server's own token audience (kube-apiserver `--api-audiences`, its default issuer). */
+export const API_AUDIENCE = 'https://kubernetes.default.svc.cluster.local';
+
+interface MintedToken {
+  user: FakeUser;
+  audiences: string[];
+  /** Expiry, ms since the epoch. */
+  expires: number;
+}
+
 interface TlsMaterial {
   key: string;
   cert: string;
@@ -352,6 +367,10 @@ export class FakeKubeApi {
   private readonly podWatches = new Set<PodWatchStream>();
   private readonly podListFailures: number[] = [];
   readonly proxied: ProxiedRequest[] = [];
+  /** The `spec` of every SubjectAccessReview received, in order. */
+  readonly accessReviews: Json[] = [];
+  /** Tokens minted by TokenRequest: token → its service account user, audiences and expiry. */
+  private readonly minted = new Map<string, MintedToken>();
   private readonly objects = new Map<string, Json>();
   private readonly tokens: Record<string, FakeUser>;
   private readonly tls: TlsMaterial | undefined;
@@ -552,7 +571,9 @@ export class FakeKubeApi {
 
   private authenticate(req: http.IncomingMessage): FakeUser | undefined {
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    return m ? this.tokens[m[1] as string] : undefined;
+    // The API server accepts a token only for its own audiences: one minted for an agent is no good here.
+    const verdict = m ? this.reviewToken(m[1] as string, undefined) : undefined;
+    return verdict && 'user' in verdict ? verdict.user : undefined;
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -594,6 +615,7 @@ export class FakeKubeApi {
       await this.subjectAccessReview(req, res, user);
       return;
     }
+    if (await this.handleTokenAndConfigMapRoutes(req, res, user, path)) return;
     req.resume();
     if (req.method !== 'GET') {
       this.sendJson(
@@ -862,20 +884,26 @@ export class FakeKubeApi {
       );
       return;
     }
-    const user = this.tokens[token];
     const audiences = dig(body, 'spec', 'audiences');
+    const verdict = this.reviewToken(token, Array.isArray(audiences) ? (audiences as string[]) : undefined);
     this.sendJson(res, 201, {
       kind: 'TokenReview',
       apiVersion: 'authentication.k8s.io/v1',
       metadata: { creationTimestamp: null },
       spec: body?.spec ?? {},
-      status: user
-        ? {
-            authenticated: true,
-            user: { username: user.username, uid: user.uid ?? '', groups: user.groups ?? ['system:authenticated'] },
-            ...(Array.isArray(audiences) ? { audiences } : {}),
-          }
-        : { user: {}, error: '[invalid bearer token, token lookup failed]' },
+      status:
+        'user' in verdict
+          ? {
+              authenticated: true,
+              user: {
+                username: verdict.user.username,
+                uid: verdict.user.uid ?? '',
+                groups: verdict.user.groups ?? ['system:authenticated'],
+                ...(verdict.user.extra ? { extra: verdict.user.extra } : {}),
+              },
+              audiences: verdict.audiences,
+            }
+          : { user: {}, error: verdict.error },
     });
   }
 
@@ -900,6 +928,7 @@ export class FakeKubeApi {
     )
       return;
     const spec = (body?.spec ?? {}) as Json;
+    this.accessReviews.push(structuredClone(spec));
     const ra = (spec.resourceAttributes ?? {}) as Record<string, string | undefined>;
     if (typeof spec.user !== 'string' && !Array.isArray(spec.groups)) {
       this.sendJson(
@@ -914,7 +943,12 @@ export class FakeKubeApi {
       return;
     }
     const decision = this.authorize({
-      user: { username: String(spec.user ?? ''), uid: String(spec.uid ?? ''), groups: (spec.groups as string[]) ?? [] },
+      user: {
+        username: String(spec.user ?? ''),
+        uid: String(spec.uid ?? ''),
+        groups: (spec.groups as string[]) ?? [],
+        ...(spec.extra ? { extra: spec.extra as Record<string, string[]> } : {}),
+      },
       verb: ra.verb ?? '',
       group: ra.group ?? '',
       resource: ra.resource ?? '',
@@ -928,6 +962,183 @@ export class FakeKubeApi {
       metadata: { creationTimestamp: null },
       spec,
       status: { allowed: decision.allowed, ...(decision.reason ? { reason: decision.reason } : {}) },
+    });
+  }
+
+  // --- Service account tokens and ConfigMaps ---------------------------------------------------------------------
+  // TokenRequest (`POST /api/v1/namespaces/NS/serviceaccounts/NAME/token`) mints tokens bound to audiences; the
+  // API server itself (and a TokenReview without `spec.audiences`) accepts a token only for API_AUDIENCE, as
+  // kube-apiserver's `--api-audiences`; SelfSubjectReview tells a caller who it is; ConfigMaps can be read.
+
+  /** Adds a service account that TokenRequest can mint tokens for. */
+  putServiceAccount(namespace: string, name: string): void {
+    this.objects.set(
+      `serviceaccounts/${namespace}/${name}`,
+      this.stamp({
+        kind: 'ServiceAccount',
+        apiVersion: 'v1',
+        metadata: {
+          name,
+          namespace,
+          uid: `33333333-0000-4000-8000-${Buffer.from(name).toString('hex').padEnd(12, '0').slice(0, 12)}`,
+        },
+      }),
+    );
+  }
+
+  /** Adds or replaces a ConfigMap (`data` as given). */
+  putConfigMap(namespace: string, name: string, data: Record<string, string>): void {
+    this.objects.set(
+      `configmaps/${namespace}/${name}`,
+      this.stamp({ kind: 'ConfigMap', apiVersion: 'v1', metadata: { name, namespace }, data }),
+    );
+  }
+
+  /** The TokenRequests received: the service account and the spec asked for. */
+  readonly tokenRequests: { serviceAccount: string; spec: Json }[] = [];
+
+  /**
+   * Who a token is for the given audiences (none: API_AUDIENCE), as the API server's authenticators decide: static
+   * tokens are good for the API server's own audience, minted ones for theirs until they expire.
+   */
+  reviewToken(
+    token: string,
+    audiences: readonly string[] | undefined,
+  ): { user: FakeUser; audiences: string[] } | { error: string } {
+    const wanted = audiences && audiences.length > 0 ? [...audiences] : [API_AUDIENCE];
+    const minted = this.minted.get(token);
+    const user = minted?.user ?? this.tokens[token];
+    if (!user) return { error: '[invalid bearer token, token lookup failed]' };
+    if (minted && minted.expires <= Date.now())
+      return { error: '[invalid bearer token, service account token has expired]' };
+    const bound = minted?.audiences ?? [API_AUDIENCE];
+    const common = wanted.filter((a) => bound.includes(a));
+    if (common.length === 0) {
+      // kube-apiserver's words (pkg/serviceaccount/claims.go via authenticator/audagnostic)
+      return {
+        error: `[invalid bearer token, token audiences ${JSON.stringify(bound)} is invalid for the target audiences ${JSON.stringify(wanted)}]`,
+      };
+    }
+    return { user, audiences: common };
+  }
+
+  /** Routes of this section; false when the request is for another. */
+  private async handleTokenAndConfigMapRoutes(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    user: FakeUser,
+    path: string,
+  ): Promise<boolean> {
+    let m: RegExpExecArray | null;
+    if (req.method === 'POST' && (m = /^\/api\/v1\/namespaces\/([^/]+)\/serviceaccounts\/([^/]+)\/token$/.exec(path))) {
+      await this.tokenRequest(req, res, user, m[1] as string, m[2] as string);
+      return true;
+    }
+    if (req.method === 'POST' && path === '/apis/authentication.k8s.io/v1/selfsubjectreviews') {
+      req.resume();
+      // {"kind":"SelfSubjectReview","apiVersion":"authentication.k8s.io/v1","status":{"userInfo":{"username":…}}}
+      this.sendJson(res, 201, {
+        kind: 'SelfSubjectReview',
+        apiVersion: 'authentication.k8s.io/v1',
+        metadata: { creationTimestamp: null },
+        status: {
+          userInfo: {
+            username: user.username,
+            ...(user.uid ? { uid: user.uid } : {}),
+            groups: user.groups ?? ['system:authenticated'],
+            ...(user.extra ? { extra: user.extra } : {}),
+          },
+        },
+      });
+      return true;
+    }
+    if (req.method === 'GET' && (m = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\/([^/]+)$/.exec(path))) {
+      req.resume();
+      const [ns, name] = [m[1] as string, m[2] as string];
+      const attrs = { user, verb: 'get', group: '', resource: 'configmaps', subresource: '', namespace: ns, name };
+      if (!this.allowed(res, attrs)) return true;
+      const cm = this.objects.get(`configmaps/${ns}/${name}`);
+      if (!cm)
+        this.sendJson(
+          res,
+          404,
+          statusBody(404, 'NotFound', `configmaps "${name}" not found`, { name, kind: 'configmaps' }),
+        );
+      else this.sendJson(res, 200, cm);
+      return true;
+    }
+    return false;
+  }
+
+  // POST /api/v1/namespaces/NS/serviceaccounts/NAME/token
+  // {"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"audiences":["podflame-agent"],"expirationSeconds":3600}}
+  private async tokenRequest(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    caller: FakeUser,
+    namespace: string,
+    name: string,
+  ): Promise<void> {
+    const body = await this.readJson(req);
+    const attrs = {
+      user: caller,
+      verb: 'create',
+      group: '',
+      resource: 'serviceaccounts',
+      subresource: 'token',
+      namespace,
+      name,
+    };
+    if (!this.allowed(res, attrs)) return;
+    const sa = this.objects.get(`serviceaccounts/${namespace}/${name}`);
+    if (!sa) {
+      this.sendJson(
+        res,
+        404,
+        statusBody(404, 'NotFound', `serviceaccounts "${name}" not found`, { name, kind: 'serviceaccounts' }),
+      );
+      return;
+    }
+    const spec = (body?.spec ?? {}) as Json;
+    this.tokenRequests.push({ serviceAccount: `${namespace}/${name}`, spec: structuredClone(spec) });
+    const expirationSeconds = typeof spec.expirationSeconds === 'number' ? spec.expirationSeconds : 3600;
+    if (expirationSeconds < 600) {
+      this.sendJson(
+        res,
+        422,
+        statusBody(
+          422,
+          'Invalid',
+          `TokenRequest.authentication.k8s.io "${name}" is invalid: spec.expirationSeconds: Invalid value: ${expirationSeconds}: may not specify a duration less than 10 minutes`,
+        ),
+      );
+      return;
+    }
+    const audiences =
+      Array.isArray(spec.audiences) && spec.audiences.length > 0 ? (spec.audiences as string[]) : [API_AUDIENCE];
+    const token = `minted-${randomBytes(12).toString('hex')}`;
+    const expires = Date.now() + expirationSeconds * 1000;
+    const uid = String(dig(sa, 'metadata', 'uid'));
+    this.minted.set(token, {
+      audiences,
+      expires,
+      user: {
+        username: `system:serviceaccount:${namespace}:${name}`,
+        uid,
+        groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
+        // kube-apiserver 1.30+ names the token it accepted (its JTI) in user.extra.
+        extra: { 'authentication.kubernetes.io/credential-id': [`JTI=${token.slice(-12)}`] },
+      },
+    });
+    this.sendJson(res, 201, {
+      kind: 'TokenRequest',
+      apiVersion: 'authentication.k8s.io/v1',
+      metadata: { name, namespace, creationTimestamp: null },
+      spec: { audiences, expirationSeconds, boundObjectRef: null },
+      status: {
+        token,
+        expirationTimestamp: new Date(Math.floor(expires / 1000) * 1000).toISOString().replace('.000', ''),
+      },
     });
   }
 }

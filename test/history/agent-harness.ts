@@ -28,6 +28,8 @@ export async function startHistoryAgent(
     nodeName?: string;
     dataDir?: string;
     listen?: { host: string; port: number };
+    /** Serve HTTPS with this certificate and key (`--tls-cert`, `--tls-key`). Default plain HTTP. */
+    tls?: { certFile: string; keyFile: string };
   } = {},
 ): Promise<HistoryAgent> {
   const runtime = new FakeRuntime();
@@ -37,7 +39,7 @@ export async function startHistoryAgent(
   const registry = new Registry();
   // The scheduler's captures go through the agent's capture service, which exists once the agent does.
   const holder: { agent?: Agent } = {};
-  const { listen, ...rest } = options;
+  const { listen, tls, ...rest } = options;
   // Not t.testdir(): it is one directory per test, emptied by every call, and a test may run several agents.
   const ownDir = options.dataDir === undefined ? mkdtempSync(join(tmpdir(), 'podflame-history-')) : undefined;
   if (ownDir) t.teardown(() => rmSync(ownDir, { recursive: true, force: true }));
@@ -52,7 +54,11 @@ export async function startHistoryAgent(
     ...rest,
   });
   const agent = new Agent({
-    config: testConfig({ nodeName, ...(listen ? { listen } : {}) }),
+    config: testConfig({
+      nodeName,
+      ...(listen ? { listen } : {}),
+      ...(tls ? { tlsCert: tls.certFile, tlsKey: tls.keyFile } : {}),
+    }),
     runtime,
     logger,
     app: { routers: [historyRouter(history.routes)] },

@@ -2,11 +2,12 @@
  * The history commands cluster-wide: a stand-in Kubernetes API server with two agent pods, whose pod IPs
  * (127.0.0.2, 127.0.0.3, one port as a DaemonSet's) are two real agents with their own stores. The DIST_CLI finds the
  * agents through the API, asks each (directly, or through the API server's pod proxy) and merges their answers;
- * the namespace defaults to the kubeconfig context's. The built DIST_CLI is also run exactly as a user types it.
+ * the namespace defaults to the kubeconfig context's. The built DIST_CLI is also run exactly as a user types it. The
+ * agents serve HTTPS, their CA published in ConfigMap podflame/podflame-agent-ca, as the manifests have it.
  */
 import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { COMMANDS } from '../../client/cli/commands/index.js';
@@ -17,6 +18,7 @@ import { FakeKubeApi, makeAgentPod } from '../helpers/fake-kube-api.js';
 import { fixtureStacks } from './fixtures.js';
 import { startHistoryAgent } from './agent-harness.js';
 import { DIST_CLI } from '../helpers/built.js';
+import { AGENT_SERVER_NAME, makeTestPki } from '../security/tls-material.js';
 
 t.setTimeout(240_000);
 
@@ -48,9 +50,11 @@ function profile(node: string, pod: string, agoMin: number, stacks: FoldedStacks
 }
 
 async function cluster(t: Test) {
-  const a = await startHistoryAgent(t, { nodeName: 'node-a', listen: { host: '127.0.0.2', port: 0 } });
+  const pki = makeTestPki(t.testdir(), [`DNS:${AGENT_SERVER_NAME}`]);
+  const tls = { certFile: pki.certFile, keyFile: pki.keyFile };
+  const a = await startHistoryAgent(t, { nodeName: 'node-a', listen: { host: '127.0.0.2', port: 0 }, tls });
   const port = Number(new URL(a.url).port);
-  const b = await startHistoryAgent(t, { nodeName: 'node-b', listen: { host: '127.0.0.3', port } });
+  const b = await startHistoryAgent(t, { nodeName: 'node-b', listen: { host: '127.0.0.3', port }, tls });
   const before = fixtureStacks('before');
   const after = fixtureStacks('after');
   await a.history.store.put(profile('node-a', 'shop-a', 90, before));
@@ -62,6 +66,10 @@ async function cluster(t: Test) {
   const api = new FakeKubeApi();
   await api.start();
   t.teardown(() => api.close());
+  api.putConfigMap('podflame', 'podflame-agent-ca', {
+    'ca.crt': readFileSync(pki.caFile, 'utf8'),
+    'server-name': AGENT_SERVER_NAME,
+  });
   for (const [node, ip] of [
     ['node-a', '127.0.0.2'],
     ['node-b', '127.0.0.3'],

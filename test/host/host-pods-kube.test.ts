@@ -122,6 +122,8 @@ if (ctr) {
   const kubeconfig = api.writeKubeconfig(join(dir, 'tester.kubeconfig'), { namespace });
   const intruder = api.writeKubeconfig(join(dir, 'intruder.kubeconfig'), { namespace, token: INTRUDER_TOKEN });
   const asTester = { authorization: 'Bearer test-token' };
+  // This agent serves plain HTTP (the test also calls it with fetch): the token goes only because the CLI is told to.
+  const PLAIN_HTTP = ['--insecure-send-token-over-http'];
 
   t.test('the start-up line and /readyz say where container names come from', async (tt) => {
     tt.match(
@@ -157,7 +159,21 @@ if (ctr) {
 
   t.test('podflame profile -n NS POD --via direct: pod UID + container name on a host-mode node', async (tt) => {
     const r = await runCli(
-      ['profile', '-n', namespace, podName, '-d', '3', '-o', 'out.svg', '--kubeconfig', kubeconfig, '--via', 'direct'],
+      [
+        'profile',
+        '-n',
+        namespace,
+        podName,
+        '-d',
+        '3',
+        '-o',
+        'out.svg',
+        '--kubeconfig',
+        kubeconfig,
+        '--via',
+        'direct',
+        ...PLAIN_HTTP,
+      ],
       dir,
     );
     tt.equal(r.code, 0, r.stderr);
@@ -172,7 +188,21 @@ if (ctr) {
 
   t.test('a container without a container ID in the pod status is not found, and says why', async (tt) => {
     const r = await runCli(
-      ['profile', '-n', namespace, podName, '-c', 'sidecar', '-d', '1', '--kubeconfig', kubeconfig, '--via', 'direct'],
+      [
+        'profile',
+        '-n',
+        namespace,
+        podName,
+        '-c',
+        'sidecar',
+        '-d',
+        '1',
+        '--kubeconfig',
+        kubeconfig,
+        '--via',
+        'direct',
+        ...PLAIN_HTTP,
+      ],
       dir,
     );
     tt.equal(r.code, ERROR_CODES.TARGET_NOT_FOUND.exitCode, r.stderr);
@@ -181,7 +211,7 @@ if (ctr) {
 
   t.test('a caller the SubjectAccessReview refuses is refused, by pod and by container ID', async (tt) => {
     const r = await runCli(
-      ['profile', '-n', namespace, podName, '-d', '1', '--kubeconfig', intruder, '--via', 'direct'],
+      ['profile', '-n', namespace, podName, '-d', '1', '--kubeconfig', intruder, '--via', 'direct', ...PLAIN_HTTP],
       dir,
     );
     tt.equal(r.code, ERROR_CODES.FORBIDDEN.exitCode, r.stderr);

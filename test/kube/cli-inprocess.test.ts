@@ -1,7 +1,9 @@
 // `podflame profile` (Kubernetes mode) and `podflame agents` in process (CliIO with memory streams), against the
 // stand-in API server and two in-process agents on 127.0.0.2/.3 whose container runtime is the in-memory fake: each
 // capture "records" a real perf script capture (test/fixtures/perf/java-fp-pidtid.txt). Fast, no engine: option
-// checks, output, merging, progress only on a terminal, exit statuses. Real captures are in profile-e2e.test.ts.
+// checks, output, merging, progress only on a terminal, exit statuses. Real captures are in profile-e2e.test.ts. The
+// agents serve HTTPS as the manifests' do, their CA published in ConfigMap podflame/podflame-agent-ca, which the
+// client finds by itself (bearer tokens go to agents over TLS only).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +19,7 @@ import type { CaptureSpec } from '../../agent/runtime/container-runtime.js';
 import { FakeRuntime, hexId, podContainer } from '../agent/fake-runtime.js';
 import { memoryLogger, testConfig } from '../agent/http.js';
 import { FakeKubeApi, makeAgentPod, makePod, makeWorkload } from '../helpers/fake-kube-api.js';
+import { AGENT_SERVER_NAME, makeTestPki } from '../security/tls-material.js';
 
 const PERF_SCRIPT = readFileSync(new URL('../fixtures/perf/java-fp-pidtid.txt', import.meta.url), 'utf8');
 const pods = {
@@ -36,6 +39,11 @@ const specs: CaptureSpec[] = [];
 
 t.before(async () => {
   await api.start();
+  const pki = makeTestPki(dir, [`DNS:${AGENT_SERVER_NAME}`]);
+  api.putConfigMap('podflame', 'podflame-agent-ca', {
+    'ca.crt': readFileSync(pki.caFile, 'utf8'),
+    'server-name': AGENT_SERVER_NAME,
+  });
   let port = 0;
   for (const [node, ip, pod, id] of [
     ['node-a', '127.0.0.2', pods.a, hexId('a1')],
@@ -45,7 +53,7 @@ t.before(async () => {
     runtime.containers = [podContainer(id, pod, 'app')];
     runtime.processes.set(id, ['java -XX:+PreserveFramePointer -cp /app Workload']);
     const agent = new Agent({
-      config: testConfig({ listen: { host: ip, port }, nodeName: node }),
+      config: testConfig({ listen: { host: ip, port }, nodeName: node, tlsCert: pki.certFile, tlsKey: pki.keyFile }),
       runtime,
       logger: memoryLogger('silent').logger,
     });

@@ -12,7 +12,7 @@ import { Ajv } from 'ajv';
 import draft06MetaSchema from 'ajv/dist/refs/json-schema-draft-06.json' with { type: 'json' };
 import { Profile } from 'pprof-format';
 import t, { type Test } from 'tap';
-import { request } from 'undici';
+import { Agent as HttpDispatcher, request } from 'undici';
 import { PodflameClient, type PodOutcome } from '../../client/profile-pod.js';
 import { ERROR_CODES } from '../../shared/errors.js';
 import { mergeFolded, parseFolded, serializeFolded, totalSamples, type FoldedStacks } from '../../shared/folded.js';
@@ -21,6 +21,7 @@ import { makeAgentPod, makePod, makeWorkload } from '../helpers/fake-kube-api.js
 import { JvmContainers, newPod, type PodIdentity } from '../helpers/jvm-containers.js';
 import { DIST_CLI } from '../helpers/built.js';
 import { startAgent, startKubeTestCluster, type RunningAgent } from './cluster.js';
+import { AGENT_SERVER_NAME } from '../security/tls-material.js';
 
 t.setTimeout(600_000);
 const env = await requireDockerEnv(t, { jdk: true });
@@ -73,9 +74,11 @@ if (env) {
     await sleeper.start();
   }
   const port = cluster.agents[0]?.port ?? 0;
-  const broken: RunningAgent = await startAgent('node-c', '127.0.0.4', port, env.jdkImage as string);
+  // HTTPS like the cluster's own agents (cluster.ts): the client sends tokens to no plain-HTTP agent.
+  const broken: RunningAgent = await startAgent('node-c', '127.0.0.4', port, env.jdkImage as string, cluster.tlsArgs);
   t.teardown(() => broken.stop());
   const guarded: RunningAgent = await startAgent('node-d', '127.0.0.5', port, env.captureImage, [
+    ...cluster.tlsArgs,
     '--auth',
     'kubernetes',
     '--kubeconfig',
@@ -103,8 +106,15 @@ if (env) {
     [...cluster.agents, broken, guarded].find((a) => a.node === node)?.url ?? 'http://127.0.0.1:9';
 
   /** The folded stacks the agent kept for a profile (GET /v1/profiles/:id/folded), straight from that agent. */
+  // The test's own reads of the agents verify them as the client does: the cluster's CA, the certificate's name.
+  const agentsTls = new HttpDispatcher({
+    connect: { ca: readFileSync(cluster.pki.caFile), servername: AGENT_SERVER_NAME },
+  });
+  t.teardown(() => agentsTls.close());
   const keptStacks = async (t: Test, o: PodOutcome): Promise<FoldedStacks> => {
-    const res = await request(`${agentUrl(o.node ?? '')}/v1/profiles/${o.profileId}/folded`);
+    const res = await request(`${agentUrl(o.node ?? '')}/v1/profiles/${o.profileId}/folded`, {
+      dispatcher: agentsTls,
+    });
     t.equal(res.statusCode, 200, `agent ${o.node} kept profile ${o.profileId}`);
     return parseFolded(await res.body.text()).stacks;
   };
@@ -138,7 +148,7 @@ if (env) {
     t.equal(r.body.toString('utf8'), serializeFolded(r.stacks ?? new Map()));
     t.match(r.body.toString('utf8'), /^hot-fibonacci;.*Hot\.hotFibonacci_\[j\] \d+$/m);
     t.same(r.warnings, []);
-    t.same(client.openPools(), [`node-a http://127.0.0.2:${cluster.agents[0]?.port}`]);
+    t.same(client.openPools(), [`node-a https://127.0.0.2:${cluster.agents[0]?.port}`]);
   });
 
   t.test('one pod, proxy: the SVG comes through the API server from node-b', async (t) => {

@@ -1,5 +1,6 @@
 // The client reaches the agent on the pod's own node — directly on the agent pod's IP and through the API server's
-// pod proxy — checked by the node each real agent names (X-Podflame-Node). No capture runs here: the pods' UIDs are
+// pod proxy — checked by the node each real agent names (X-Podflame-Node). The agents serve HTTPS, their CA published
+// in ConfigMap podflame/podflame-agent-ca (cluster.ts), so both routes are TLS to the agent. No capture runs here: the pods' UIDs are
 // unknown to Docker, so each agent answers with its own TARGET_NOT_FOUND, which says which agent it was.
 import t from 'tap';
 import { PodflameClient } from '../../client/profile-pod.js';
@@ -10,6 +11,7 @@ import { findAgentOnNode } from '../../client/kube/agent-discovery.js';
 import { KubeLookup } from '../../client/kube/kube-lookup.js';
 import { makeAgentPod, makePod, type AuthorizationAttributes } from '../helpers/fake-kube-api.js';
 import { makeSelfSignedCert } from '../helpers/self-signed-cert.js';
+import { AGENT_SERVER_NAME } from '../security/tls-material.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerProfile } from '../../client/cli/commands/profile.js';
@@ -80,7 +82,7 @@ for (const via of ['direct', 'proxy'] as const) {
         t.equal(proxied.length, 1, 'one request through the pod proxy');
         t.match(proxied[0], {
           pod: `podflame/podflame-agent-${node}`,
-          target: `http://${node === 'node-a' ? '127.0.0.2' : '127.0.0.3'}:${cluster.agents[0]?.port}`,
+          target: `https://${node === 'node-a' ? '127.0.0.2' : '127.0.0.3'}:${cluster.agents[0]?.port}`,
           method: 'POST',
           path: '/v1/profiles',
         });
@@ -115,7 +117,11 @@ t.test('GET /v1/targets on both routes names the node', async (t) => {
   const lookup = new KubeLookup(new PodflameClient({ kubeconfig }).kubeConfig);
   const creds = await resolveApiCredentials(new PodflameClient({ kubeconfig }).kubeConfig);
   for (const via of ['direct', 'proxy'] as const) {
-    const router = new AgentRouter({ via });
+    // The building blocks by hand: the router is told the agents' CA (PodflameClient reads it from the cluster).
+    const router = new AgentRouter({
+      via,
+      agentTls: { ca: readFileSync(cluster.pki.caFile), servername: AGENT_SERVER_NAME },
+    });
     const transport = new AgentTransport();
     for (const node of ['node-a', 'node-b']) {
       const route = await router.route(await findAgentOnNode(lookup, 'podflame', node), creds);
@@ -141,7 +147,7 @@ t.test('an agent pod whose address does not answer: AGENT_UNREACHABLE, saying wh
   });
   await t.rejects(direct.profilePod({ pod: 'lonely', durationSeconds: 1 }), {
     code: 'AGENT_UNREACHABLE',
-    message: /cannot reach the podflame agent on node node-c .* at http:\/\/127\.0\.0\.4:9: .*try --via proxy/,
+    message: /cannot reach the podflame agent on node node-c .* at https:\/\/127\.0\.0\.4:9: .*try --via proxy/,
   });
   await t.rejects(proxy.profilePod({ pod: 'lonely', durationSeconds: 1 }), {
     code: 'AGENT_UNREACHABLE',
@@ -197,6 +203,7 @@ t.test(
     writeFileSync(tokenFile, 'alice-token-0123456789abcdef,alice\n');
     const port = cluster.agents[0]?.port ?? 0;
     const guarded = await startAgent('node-e', '127.0.0.6', port, 'podflame-perf:latest', [
+      ...cluster.tlsArgs,
       '--auth',
       'token',
       '--token-file',
@@ -278,8 +285,8 @@ t.test(
     t.teardown(() => plain.close());
     await t.rejects(
       plain.profilePod({ pod: 'secure', durationSeconds: 1 }),
-      { code: 'AGENT_UNREACHABLE' },
-      'no CA: plain HTTP to an HTTPS agent',
+      { code: 'AGENT_UNREACHABLE', message: /self-signed certificate/ },
+      "without --ca-file: the cluster's published CA, which did not sign this agent's certificate",
     );
     t.equal(cluster.api.proxied.length, before);
 

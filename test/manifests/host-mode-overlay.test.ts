@@ -43,6 +43,9 @@ t.test('every rendered resource validates against the Kubernetes schema', { skip
     'ConfigMap',
     'DaemonSet',
     'Namespace',
+    'NetworkPolicy',
+    'Role',
+    'RoleBinding',
     'ServiceAccount',
   ]);
   for (const doc of overlay) t.doesNotThrow(() => validate(doc), `${doc.kind}/${doc.metadata.name}`);

@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { Namespace, ServiceAccount, ConfigMap } from 'kubernetes-models/v1';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
-import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { REPO_ROOT, inCI } from '../helpers/docker-env.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -23,6 +24,9 @@ const MODELS: Record<string, new (doc: never) => { validate(): void }> = {
   DaemonSet,
   ClusterRole,
   ClusterRoleBinding,
+  Role,
+  RoleBinding,
+  NetworkPolicy,
 };
 
 /** Throws when the document does not satisfy the Kubernetes schema of its kind (or its kind has none here). */

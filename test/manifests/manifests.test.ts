@@ -2,7 +2,10 @@
  * manifests/ (the Docker install: manifests/base/ through manifests/kustomization.yaml) against the Kubernetes schema
  * (kubernetes-models) and against the agent itself: every flag in the DaemonSet's args exists in agent/config.ts and
  * parses, the listen port is the container port named `http`, the probes' paths are routes of the agent, and the RBAC
- * rules are exactly what the agent calls. The host-mode overlay: host-mode-overlay.test.ts.
+ * rules are exactly what the agent calls. Issue #13 (findings 1 and 9): HTTPS by default from a mounted Secret, probes
+ * over HTTPS, the CA ConfigMap readable by every user (and nothing else), the namespace's Pod Security label, a
+ * NetworkPolicy on the agent port, control-plane nodes opt-in (components/control-plane), cert-manager optional
+ * (components/cert-manager). The host-mode overlay: host-mode-overlay.test.ts.
  */
 import t from 'tap';
 import { readFile } from 'node:fs/promises';
@@ -15,6 +18,9 @@ import { metricsRouter } from '../../agent/server/routes/metrics.js';
 import { AgentMetrics } from '../../agent/metrics.js';
 import { parseSchedulesFile } from '../../agent/schedules/schedule-config.js';
 import { AGENT_LABEL_SELECTOR, AGENT_PORT_NAME, DEFAULT_AGENT_NAMESPACE } from '../../client/kube/agent-discovery.js';
+import { AGENT_CA_CONFIGMAP, AGENT_CA_KEY } from '../../client/kube/agent-ca.js';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { FakeRuntime } from '../agent/fake-runtime.js';
 import { MANIFESTS, kubectlSkip, renderKustomization, validate, type Doc } from './manifest-docs.js';
 
@@ -59,6 +65,9 @@ t.test('every resource of the kustomization validates against the Kubernetes sch
     'ConfigMap',
     'DaemonSet',
     'Namespace',
+    'NetworkPolicy',
+    'Role',
+    'RoleBinding',
     'ServiceAccount',
   ]);
   for (const doc of docs) {
@@ -81,6 +90,10 @@ t.test('namespaced resources live in the namespace the client looks agents up in
   t.equal(k.namespace, DEFAULT_AGENT_NAMESPACE);
   for (const doc of await allResources()) {
     if (['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(doc.kind as string)) continue;
+    if (doc.kind === 'RoleBinding' || doc.kind === 'Role') {
+      t.equal(doc.metadata.namespace, DEFAULT_AGENT_NAMESPACE, `${doc.kind}/${doc.metadata.name}`);
+      continue;
+    }
     t.equal(doc.metadata.namespace, DEFAULT_AGENT_NAMESPACE, `${doc.kind}/${doc.metadata.name}`);
   }
 });
@@ -144,6 +157,7 @@ t.test('probes name the http port and paths the agent serves', async (t) => {
   t.equal(container.livenessProbe.httpGet.path, '/healthz');
   for (const probe of [container.readinessProbe, container.livenessProbe]) {
     t.equal(probe.httpGet.port, AGENT_PORT_NAME);
+    t.equal(probe.httpGet.scheme, 'HTTPS', 'the agent serves HTTPS: so do its probes');
     t.ok(served.includes(probe.httpGet.path as string), `${probe.httpGet.path} is a route of the agent`);
   }
   t.notOk(served.includes('/not-a-route'), 'the route list is not everything');
@@ -154,7 +168,11 @@ t.test('labels, tolerations, updates, resources and least privilege', async (t) 
   const [key, value] = AGENT_LABEL_SELECTOR.split('=');
   t.equal(ds.spec.template.metadata.labels[key as string], value, 'pods carry the label the client selects');
   t.equal(ds.spec.selector.matchLabels[key as string], value);
-  t.same(ds.spec.template.spec.tolerations, [{ operator: 'Exists' }], 'runs on every node, tainted or not');
+  t.equal(
+    ds.spec.template.spec.tolerations,
+    undefined,
+    'no toleration: tainted nodes (the control plane among them) are opt-in',
+  );
   t.equal(ds.spec.updateStrategy.type, 'RollingUpdate');
   const container = ds.spec.template.spec.containers[0];
   t.ok(container.resources.requests.cpu && container.resources.requests.memory);
@@ -190,6 +208,12 @@ t.test('the optional PodMonitor scrapes the agent /metrics route on the http por
   t.equal(pm?.spec.selector.matchLabels[key as string], value);
   const endpoint = pm?.spec.podMetricsEndpoints[0];
   t.equal(endpoint.port, AGENT_PORT_NAME);
+  t.equal(endpoint.scheme, 'https');
+  t.same(
+    endpoint.tlsConfig.ca,
+    { configMap: { name: AGENT_CA_CONFIGMAP, key: AGENT_CA_KEY } },
+    'the CA the client uses',
+  );
   t.ok(routePaths(metricsRouter(new AgentMetrics())).includes(endpoint.path as string), `${endpoint.path} is served`);
 });
 
@@ -201,9 +225,118 @@ t.test('kubectl kustomize renders the whole install', { skip: await kubectlSkip(
     'ConfigMap',
     'DaemonSet',
     'Namespace',
+    'NetworkPolicy',
+    'Role',
+    'RoleBinding',
     'ServiceAccount',
   ]);
   for (const doc of rendered) t.doesNotThrow(() => validate(doc), `rendered ${doc.kind}/${doc.metadata.name}`);
   const ds = rendered.find((d) => d.kind === 'DaemonSet');
   t.match(ds?.spec.template.spec.containers[0].image, /^podflame-agent:/, 'the image tag is set by the kustomization');
 });
+
+t.test('HTTPS by default: --tls-cert and --tls-key from the mounted Secret podflame-agent-tls', async (t) => {
+  const ds = await daemonSet();
+  const container = ds.spec.template.spec.containers[0];
+  const parsed = parseAgentConfig({ argv: container.args as string[], env: { NODE_NAME: 'n' }, hostname: 'n' });
+  if (parsed.kind !== 'config') throw new Error('no config');
+  const { tlsCert, tlsKey } = parsed.config;
+  t.ok(tlsCert && tlsKey, 'both flags are set');
+  const mount = (container.volumeMounts as Doc[]).find((m) => tlsCert?.startsWith(`${m.mountPath}/`));
+  t.equal(mount?.readOnly, true);
+  t.ok(tlsKey?.startsWith(`${mount?.mountPath}/`), 'the key is in the same mount');
+  const volume = (ds.spec.template.spec.volumes as Doc[]).find((v) => v.name === mount?.name);
+  t.equal(volume?.secret?.secretName, 'podflame-agent-tls');
+  t.same(
+    [tlsCert?.split('/').pop(), tlsKey?.split('/').pop()],
+    ['tls.crt', 'tls.key'],
+    'the keys of a kubernetes.io/tls Secret',
+  );
+  t.notOk(
+    (container.volumeMounts as Doc[]).some((m) => m !== mount && mount?.mountPath.startsWith(`${m.mountPath}/`)),
+    'not nested in another (read-only) mount',
+  );
+});
+
+t.test('the agent namespace enforces the privileged Pod Security level, which is why it is its own', async (t) => {
+  const ns = (await allResources()).find((d) => d.kind === 'Namespace');
+  t.equal(ns?.metadata.labels['pod-security.kubernetes.io/enforce'], 'privileged');
+});
+
+t.test('every user may read the CA ConfigMap, and nothing else through that Role', async (t) => {
+  const docs = await allResources();
+  const role = docs.find((d) => d.kind === 'Role');
+  t.same(role?.rules, [
+    { apiGroups: [''], resources: ['configmaps'], resourceNames: [AGENT_CA_CONFIGMAP], verbs: ['get'] },
+  ]);
+  const binding = docs.find((d) => d.kind === 'RoleBinding');
+  t.same(binding?.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role?.metadata.name });
+  t.same(binding?.subjects, [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:authenticated' }]);
+});
+
+t.test('the NetworkPolicy lets only the control plane and labelled namespaces reach the agent port', async (t) => {
+  const docs = await allResources();
+  const np = docs.find((d) => d.kind === 'NetworkPolicy');
+  const ds = await daemonSet();
+  const [key, value] = AGENT_LABEL_SELECTOR.split('=');
+  t.same(np?.spec.podSelector, { matchLabels: { [key as string]: value } }, 'selects the agent pods');
+  t.same(np?.spec.policyTypes, ['Ingress']);
+  const parsed = parseAgentConfig({
+    argv: ds.spec.template.spec.containers[0].args as string[],
+    env: { NODE_NAME: 'n' },
+    hostname: 'n',
+  });
+  if (parsed.kind !== 'config') throw new Error('no config');
+  t.same(np?.spec.ingress, [
+    {
+      from: [
+        { ipBlock: { cidr: '192.0.2.0/24' } },
+        { namespaceSelector: { matchLabels: { 'podflame.io/agent-access': 'true' } } },
+      ],
+      ports: [{ protocol: 'TCP', port: parsed.config.listen.port }],
+    },
+  ]);
+});
+
+t.test('components/control-plane: the one way onto control-plane nodes', { skip: await kubectlSkip() }, async (t) => {
+  const work = await mkdtemp(join(tmpdir(), 'podflame-cp-'));
+  t.teardown(() => rm(work, { recursive: true, force: true }));
+  await cp(MANIFESTS, join(work, 'manifests'), { recursive: true });
+  await writeFile(
+    join(work, 'kustomization.yaml'),
+    'resources: [manifests/base]\ncomponents: [manifests/components/control-plane]\n',
+  );
+  const ds = (await renderKustomization(work)).find((d) => d.kind === 'DaemonSet');
+  t.same(ds?.spec.template.spec.tolerations, [
+    { key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' },
+    { key: 'node-role.kubernetes.io/master', operator: 'Exists', effect: 'NoSchedule' },
+  ]);
+  t.doesNotThrow(() => validate(ds as Doc));
+});
+
+t.test(
+  'components/cert-manager issues the Secret the DaemonSet mounts, for the name clients check',
+  { skip: await kubectlSkip() },
+  async (t) => {
+    const work = await mkdtemp(join(tmpdir(), 'podflame-cm-'));
+    t.teardown(() => rm(work, { recursive: true, force: true }));
+    await cp(MANIFESTS, join(work, 'manifests'), { recursive: true });
+    await writeFile(
+      join(work, 'kustomization.yaml'),
+      'resources: [manifests/base]\ncomponents: [manifests/components/cert-manager]\n',
+    );
+    const docs = await renderKustomization(work);
+    const certs = docs.filter((d) => d.kind === 'Certificate');
+    const ds = docs.find((d) => d.kind === 'DaemonSet');
+    const secretName = (ds?.spec.template.spec.volumes as Doc[]).find((v) => v.secret)?.secret.secretName;
+    const serving = certs.find((c) => c.spec.secretName === secretName);
+    t.ok(serving, 'a Certificate writes the mounted Secret');
+    const [pm] = await readDocs('optional/podmonitor.yaml', MANIFESTS);
+    t.same(serving?.spec.dnsNames, [pm?.spec.podMetricsEndpoints[0].tlsConfig.serverName], 'the name clients check');
+    t.ok(serving?.spec.usages.includes('server auth'));
+    const issuer = docs.find((d) => d.kind === 'Issuer' && d.metadata.name === serving?.spec.issuerRef.name);
+    const root = certs.find((c) => c.spec.secretName === issuer?.spec.ca?.secretName);
+    t.equal(root?.spec.isCA, true, 'signed by a CA of its own, whose ca.crt goes into the CA ConfigMap');
+    for (const d of [...certs, issuer]) t.equal(d?.metadata.namespace, DEFAULT_AGENT_NAMESPACE);
+  },
+);

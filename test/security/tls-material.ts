@@ -1,5 +1,5 @@
 /**
- * A throwaway CA and an agent serving certificate it signed (for 127.0.0.1 and localhost), made with the openssl CLI
+ * A throwaway CA and an agent serving certificate it signed (for 127.0.0.1 and localhost, or the names given), made with the openssl CLI
  * as an operator would, for the TLS tests. Not a test file.
  */
 import { execFileSync } from 'node:child_process';
@@ -24,14 +24,18 @@ function makeCa(dir: string, name: string): { cert: string; key: string } {
   return { cert: certFile, key: keyFile };
 }
 
-export function makeTestPki(dir: string): TestPki {
+/** The name in the agents' certificate that the manifests' CA ConfigMap gives (`server-name`). */
+export const AGENT_SERVER_NAME = 'podflame-agent.podflame.svc';
+
+/** `altNames`: the serving certificate's subjectAltName entries (default IP:127.0.0.1 and DNS:localhost). */
+export function makeTestPki(dir: string, altNames: readonly string[] = ['IP:127.0.0.1', 'DNS:localhost']): TestPki {
   const ca = makeCa(dir, 'podflame-test-ca');
   const other = makeCa(dir, 'unrelated-ca');
   const keyFile = join(dir, 'agent.key');
   const csr = join(dir, 'agent.csr');
   const certFile = join(dir, 'agent.crt');
   const ext = join(dir, 'agent.ext');
-  writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  writeFileSync(ext, `subjectAltName=${altNames.join(',')}\nextendedKeyUsage=serverAuth\n`);
   openssl([
     'req',
     '-newkey',

@@ -18,7 +18,8 @@ import { VIA_MODES, type Via } from '../../routing/agent-route.js';
 import { clusterEndpoints, urlEndpoints, type HistoryEndpoints } from '../../history/endpoints.js';
 import { HistoryQuery, type AgentOutcome } from '../../history/history-query.js';
 import { rangeFromFlags, type TimeRange } from '../../history/time-range.js';
-import { addKubeConnectionOptions } from './kube-options.js';
+import { addKubeConnectionOptions, TOKEN_AUDIENCE_HELP } from './kube-options.js';
+import { INSECURE_TOKEN_HELP } from './profile-options.js';
 import { formatTable } from './agents.js';
 
 /** Flags every history command has. */
@@ -31,6 +32,8 @@ export interface HistoryFlags {
   agent?: string[];
   tokenFile?: string;
   caFile?: string;
+  insecureSendTokenOverHttp?: boolean;
+  tokenAudience?: string;
   context?: string;
   kubeconfig?: string;
   agentNamespace: string;
@@ -58,7 +61,12 @@ export function addHistoryOptions(cmd: Command): Command {
     .option('--schedule <name>', 'only profiles taken by this schedule')
     .option('--agent <url>', 'ask this agent instead of every agent in the cluster (repeatable)', collect)
     .option('--token-file <file>', 'with --agent: bearer token for agents started with --auth token')
-    .option('--ca-file <file>', "CA certificate (PEM) of the agents' HTTPS certificates")
+    .option(
+      '--ca-file <file>',
+      "CA certificate (PEM) of the agents' HTTPS certificates (default: ConfigMap podflame-agent-ca in the agents' namespace)",
+    )
+    .option('--insecure-send-token-over-http', INSECURE_TOKEN_HELP)
+    .option('--token-audience <aud>', TOKEN_AUDIENCE_HELP)
     .option('--via <route>', `how to reach the agents in the cluster: ${VIA_MODES.join(', ')}`, 'auto');
   return addKubeConnectionOptions(cmd);
 }
@@ -106,6 +114,7 @@ export async function openHistory(flags: HistoryFlags, io: CliIO): Promise<Opene
     for (const [given, flag] of [
       [flags.context, '--context'],
       [flags.kubeconfig, '--kubeconfig'],
+      [flags.tokenAudience, '--token-audience'],
     ] as const) {
       if (given !== undefined)
         throw new PodflameError('USAGE', `${flag} is for the cluster; with --agent URL it has no use`);
@@ -116,6 +125,7 @@ export async function openHistory(flags: HistoryFlags, io: CliIO): Promise<Opene
         : (await readFlagFile(io, '--token-file', flags.tokenFile)).toString('utf8').split(/\r?\n/)[0]?.trim();
     endpoints = urlEndpoints(flags.agent, {
       ...(ca ? { ca } : {}),
+      ...(flags.insecureSendTokenOverHttp ? { insecureSendTokenOverHttp: true } : {}),
       ...(token
         ? { headers: { authorization: `Bearer ${token}`, 'x-podflame-authorization': `Bearer ${token}` } }
         : {}),
@@ -131,6 +141,9 @@ export async function openHistory(flags: HistoryFlags, io: CliIO): Promise<Opene
       env: io.env,
       via: flags.via as Via,
       agentNamespace: flags.agentNamespace,
+      ...(ca ? { agentTls: { ca } } : {}),
+      ...(flags.insecureSendTokenOverHttp ? { insecureSendTokenOverHttp: true } : {}),
+      ...(flags.tokenAudience !== undefined ? { agentTokenAudience: flags.tokenAudience } : {}),
       ...(flags.kubeconfig !== undefined ? { kubeconfig: resolve(io.cwd, flags.kubeconfig) } : {}),
       ...(flags.context !== undefined ? { context: flags.context } : {}),
     });

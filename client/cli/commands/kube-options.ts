@@ -25,6 +25,10 @@ export function connectionOptions(flags: KubeConnectionFlags, io: CliIO): Podfla
   };
 }
 
+/** Help of `--token-audience`: a token for the agents only, and who can have one. */
+export const TOKEN_AUDIENCE_HELP =
+  "send the agents a token minted for this audience (their --token-audience) with the TokenRequest API instead of your kubeconfig's; needs a service account";
+
 /** The options that connect to a cluster, shared by `profile`, `agents` and the history commands. */
 export function addKubeConnectionOptions(cmd: Command): Command {
   return cmd

@@ -15,7 +15,12 @@ import type { PodOutcome, ProfileResult } from '../../profile-pod.js';
 import { PROFILE_FORMATS, type ProfileFormat } from '../../profile-output.js';
 import { parseTargetSpec } from '../../kube/target-spec.js';
 import { VIA_MODES, type Via } from '../../routing/agent-route.js';
-import { addKubeConnectionOptions, connectionOptions, type KubeConnectionFlags } from './kube-options.js';
+import {
+  addKubeConnectionOptions,
+  connectionOptions,
+  TOKEN_AUDIENCE_HELP,
+  type KubeConnectionFlags,
+} from './kube-options.js';
 import {
   busyWaitMs,
   captureSettings,
@@ -32,6 +37,8 @@ export interface ProfileKubeFlags extends KubeConnectionFlags {
   via: string;
   perPod?: boolean;
   concurrency: string;
+  /** `--token-audience`: send the agents a token minted for this audience. */
+  tokenAudience?: string;
 }
 
 export function addKubeProfileOptions(cmd: Command): Command {
@@ -41,7 +48,8 @@ export function addKubeProfileOptions(cmd: Command): Command {
     .option('-l, --selector <selector>', 'profile every running pod matching this label selector, merged')
     .option('--via <route>', `how to reach the agents: ${VIA_MODES.join(', ')}`, 'auto')
     .option('--per-pod', 'in a merged profile, put each pod name at the root of its stacks')
-    .option('--concurrency <n>', 'captures in flight at once when profiling several pods', '8');
+    .option('--concurrency <n>', 'captures in flight at once when profiling several pods', '8')
+    .option('--token-audience <aud>', TOKEN_AUDIENCE_HELP);
   return addKubeConnectionOptions(cmd);
 }
 
@@ -75,6 +83,7 @@ export function rejectKubeOnlyFlags(target: string | undefined, flags: ProfileKu
     flags.context !== undefined ? '--context' : '',
     flags.kubeconfig !== undefined ? '--kubeconfig' : '',
     flags.perPod ? '--per-pod' : '',
+    flags.tokenAudience !== undefined ? '--token-audience' : '',
   ].filter((g) => g !== '');
   if (given.length > 0) {
     throw new PodflameError(
@@ -121,6 +130,8 @@ export async function runKubeProfile(
     ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),
     // HTTPS agents: their certificates are checked against this CA on the direct path.
     ...(flags.caFile !== undefined ? { agentTls: { ca: await readFlagFile(io, '--ca-file', flags.caFile) } } : {}),
+    ...(flags.insecureSendTokenOverHttp ? { insecureSendTokenOverHttp: true } : {}),
+    ...(flags.tokenAudience !== undefined ? { agentTokenAudience: flags.tokenAudience } : {}),
   });
   const common = {
     durationSeconds,

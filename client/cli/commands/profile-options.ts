@@ -1,6 +1,6 @@
 /**
  * The options of `podflame profile` that every mode shares (-c, -d, -F, -o, --format, --title, --inlined, --ca-file,
- * --busy-wait) and what both modes do with them: checked capture settings, flag files, busy-wait and progress lines.
+ * --insecure-send-token-over-http, --busy-wait) and what both modes do with them: checked capture settings, flag files, busy-wait and progress lines.
  * Local mode (profile.ts) and Kubernetes mode (profile-kube.ts) build on it; neither imports the other's options.
  */
 import { readFile } from 'node:fs/promises';
@@ -16,6 +16,8 @@ import { PodflameError } from '../../../shared/errors.js';
 export interface ProfileCommonFlags {
   container?: string;
   caFile?: string;
+  /** `--insecure-send-token-over-http`. */
+  insecureSendTokenOverHttp?: boolean;
   duration: string;
   frequency: string;
   output?: string;
@@ -48,6 +50,11 @@ export interface CaptureSettings {
 }
 
 /** Help of `--inlined`: what it does and what it costs the target. */
+/** Help of `--insecure-send-token-over-http`: what it risks. */
+export const INSECURE_TOKEN_HELP =
+  'send your bearer token to agents that serve plain HTTP (refused otherwise): whoever answers at an agent address, ' +
+  'or listens on the way, gets a credential the API server accepts as you';
+
 export const INLINED_HELP =
   "name the methods the JIT inlined (frames tagged _[i]): loads podflame's JVMTI agent into the JVM; " +
   'on JDK 21+ the JVM logs a dynamic-agent warning';
@@ -69,7 +76,11 @@ export function addCommonProfileOptions(cmd: Command): Command {
     )
     .option('--title <text>', 'flame graph title (default: namespace/pod/container)')
     .option('--inlined', INLINED_HELP)
-    .option('--ca-file <file>', "CA certificate (PEM) that signed the agents' HTTPS certificates")
+    .option(
+      '--ca-file <file>',
+      "CA certificate (PEM) that signed the agents' HTTPS certificates (default: ConfigMap podflame-agent-ca in the agents' namespace)",
+    )
+    .option('--insecure-send-token-over-http', INSECURE_TOKEN_HELP)
     .option(
       '--busy-wait <duration>',
       'how long to wait, asking again, while an agent is busy (another capture of the target, its capture limit); 0: fail at once',

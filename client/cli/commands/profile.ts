@@ -93,6 +93,7 @@ export async function runLocalProfile(flags: ProfileFlags, io: CliIO): Promise<v
     busyWaitMs: maxBusyWaitMs,
     onBusyWait: (wait) => reportBusyWait(io, what, wait),
     ...(flags.caFile !== undefined ? { ca: await readFlagFile(io, '--ca-file', flags.caFile) } : {}),
+    ...(flags.insecureSendTokenOverHttp ? { insecureSendTokenOverHttp: true } : {}),
     ...(token ? { headers: { authorization: `Bearer ${token}`, 'x-podflame-authorization': `Bearer ${token}` } } : {}),
   });
   const stopProgress = startProgress(io, request.durationSeconds ?? LIMITS.durationSeconds.default, what);
