@@ -17,6 +17,7 @@ import type { CaptureSpec } from '../../agent/runtime/container-runtime.js';
 import { FakeRuntime, hexId, podContainer } from '../agent/fake-runtime.js';
 import { memoryLogger, testConfig } from '../agent/http.js';
 import { FakeKubeApi, makeAgentPod, makePod, makeWorkload } from '../helpers/fake-kube-api.js';
+import { testProfileWorker } from '../helpers/profile-worker.js';
 
 const PERF_SCRIPT = readFileSync(new URL('../fixtures/perf/java-fp-pidtid.txt', import.meta.url), 'utf8');
 const pods = {
@@ -45,6 +46,7 @@ t.before(async () => {
     runtime.containers = [podContainer(id, pod, 'app')];
     runtime.processes.set(id, ['java -XX:+PreserveFramePointer -cp /app Workload']);
     const agent = new Agent({
+      worker: testProfileWorker(),
       config: testConfig({ listen: { host: ip, port }, nodeName: node }),
       runtime,
       logger: memoryLogger('silent').logger,
