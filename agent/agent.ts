@@ -33,6 +33,8 @@ import type { PodWatcher, PodWatcherOptions } from './pods/pod-watcher.js';
 import { selectRuntime } from './runtime/runtime-selection.js';
 import type { HostRuntimeDeps } from './runtime/host-runtime.js';
 import { Parts, part } from './parts.js';
+import { ProfileWorker } from './profiles/profile-worker.js';
+import { ProfileRenderer } from './profiles/render-profile.js';
 import { PodflameError } from '../shared/errors.js';
 
 export interface AgentDeps {
@@ -49,6 +51,8 @@ export interface AgentDeps {
   access?: AccessControl;
   /** This process's id on its capture containers. Default: `NODE.UUID` (see agentInstanceId). */
   instanceId?: string;
+  /** Where captures are collapsed and answers rendered; the giver closes it. Default: a ProfileWorker of the agent's own. */
+  worker?: ProfileWorker;
   /** The pods of this node (host mode's names, schedules' labels); the agent starts it first and closes it last. */
   pods?: PodWatcher;
 }
@@ -243,6 +247,8 @@ export class Agent {
   readonly runtime: ContainerRuntime;
   readonly registry: ProfileRegistry;
   readonly captures: CaptureService;
+  /** Collapses captures and renders answers and graphs in its own thread. */
+  readonly worker: ProfileWorker;
   /** Store, schedules and export, when the config has `--data-dir`. */
   readonly history: ContinuousProfiling | undefined;
   readonly #deps: AgentDeps;
@@ -255,9 +261,11 @@ export class Agent {
     this.#deps = deps;
     this.instanceId = deps.instanceId ?? agentInstanceId(config.nodeName);
     this.runtime = instrumentRuntime(deps.runtime, this.metrics);
-    this.registry = new ProfileRegistry(config.profileRetention);
+    this.registry = new ProfileRegistry(config.profileRetention, config.profilesMaxBytes);
+    this.worker = deps.worker ?? new ProfileWorker();
+    const worker = this.worker;
     this.captures = new CaptureService(
-      { runtime: this.runtime, registry: this.registry, metrics: this.metrics, logger },
+      { runtime: this.runtime, registry: this.registry, metrics: this.metrics, logger, collapser: worker },
       {
         nodeName: config.nodeName,
         agentInstance: this.instanceId,
@@ -265,6 +273,7 @@ export class Agent {
         maxConcurrentPerNamespace: config.namespaceMaxConcurrent,
         maxOutputBytes: config.maxOutputBytes,
         timeoutMarginSeconds: config.requestTimeoutSeconds,
+        limits: { maxStacks: config.maxStacks, maxBytes: config.maxProfileBytes },
       },
     );
     const access = deps.access ?? createLocalAccessControl(accessControlOptions(config));
@@ -279,7 +288,7 @@ export class Agent {
     // After any routers given: without --data-dir the history routes still answer, saying how to turn history on.
     const routers = [
       ...(deps.app?.routers ?? []),
-      historyRouter(this.history?.routes ?? { nodeName: config.nodeName }),
+      historyRouter({ ...(this.history?.routes ?? { nodeName: config.nodeName }), graphs: worker }),
     ];
     const app = createAgentApp(
       {
@@ -290,6 +299,7 @@ export class Agent {
         logger,
         nodeName: config.nodeName,
         captureImage: config.captureImage,
+        renderer: new ProfileRenderer({ backend: worker }),
       },
       withAccessControl(
         access,
@@ -321,6 +331,14 @@ export class Agent {
           'runtime',
           () => this.#removeLeftovers(),
           () => deps.runtime.close(),
+        ),
+        // Closed once the captures and answers that use it are done; one given in `deps` is its giver's to close.
+        part(
+          'worker',
+          () => worker.start(),
+          async () => {
+            if (deps.worker === undefined) await worker.close();
+          },
         ),
         ...(history
           ? [

@@ -51,8 +51,14 @@ export interface AgentConfig {
   maxConcurrent: number;
   /** Captures running at once of one namespace's pods; more get 429 TOO_MANY_NAMESPACE_CAPTURES. Default 2. */
   namespaceMaxConcurrent: number;
-  /** Bytes of `perf script` text read from one capture before it is stopped with OUTPUT_TOO_LARGE. Default 1 GiB. */
+  /** Bytes of `perf script` text read from one capture before it is stopped with OUTPUT_TOO_LARGE. Default 256 MiB. */
   maxOutputBytes: number;
+  /** Distinct stacks one profile keeps; beyond them its largest are kept (warning PROFILE_TOO_LARGE). Default 100,000. */
+  maxStacks: number;
+  /** Bytes of stacks one profile keeps (each stack its length + 16); beyond them, as `maxStacks`. Default 32 MiB. */
+  maxProfileBytes: number;
+  /** Bytes of stacks the finished profiles of `GET /v1/profiles/:id` keep in all; the oldest go beyond. Default 64 MiB. */
+  profilesMaxBytes: number;
   /** Seconds a capture may take beyond its requested duration before it is stopped with CAPTURE_TIMEOUT. Default 60. */
   requestTimeoutSeconds: number;
   /** Finished profiles kept for `GET /v1/profiles/:id` (oldest evicted first). Default 32. */
@@ -129,7 +135,10 @@ export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Obj
   captureGroup: 'true',
   maxConcurrent: 4,
   namespaceMaxConcurrent: 2,
-  maxOutputBytes: 1024 ** 3,
+  maxOutputBytes: 256 * 1024 ** 2,
+  maxStacks: 100_000,
+  maxProfileBytes: 32 * 1024 ** 2,
+  profilesMaxBytes: 64 * 1024 ** 2,
   requestTimeoutSeconds: 60,
   profileRetention: 32,
   logLevel: 'info',
@@ -351,6 +360,30 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_MAX_OUTPUT_BYTES'],
     placeholder: 'BYTES',
     description: 'perf script output read from one capture before it is stopped (e.g. 512MiB)',
+    parse: parseBytes,
+  }),
+  option({
+    key: 'maxStacks',
+    flag: 'max-stacks',
+    env: ['PODFLAME_MAX_STACKS'],
+    placeholder: 'N',
+    description: 'distinct stacks one profile keeps; beyond them its largest are kept and the rest counted as one',
+    parse: parseInteger(2, 10_000_000),
+  }),
+  option({
+    key: 'maxProfileBytes',
+    flag: 'max-profile-bytes',
+    env: ['PODFLAME_MAX_PROFILE_BYTES'],
+    placeholder: 'BYTES',
+    description: 'bytes of stacks one profile keeps; beyond them its largest are kept and the rest counted as one',
+    parse: parseBytes,
+  }),
+  option({
+    key: 'profilesMaxBytes',
+    flag: 'profiles-max-bytes',
+    env: ['PODFLAME_PROFILES_MAX_BYTES'],
+    placeholder: 'BYTES',
+    description: 'bytes of stacks the finished profiles kept in memory hold in all; the oldest are dropped beyond it',
     parse: parseBytes,
   }),
   option({
@@ -633,5 +666,13 @@ export function parseAgentConfig(sources: ConfigSources): ParsedAgentCommandLine
   config.inCluster = sources.env.KUBERNETES_SERVICE_HOST !== undefined;
   if (sources.env.PATH !== undefined) config.capturePath = sources.env.PATH;
   assertAuthModeAllowed(config.auth, config.listen.host, config.listen.port);
+  if (config.maxProfileBytes > config.profilesMaxBytes) {
+    throw new PodflameError(
+      'CONFIG_INVALID',
+      `--max-profile-bytes (${config.maxProfileBytes}) must not exceed --profiles-max-bytes (${config.profilesMaxBytes}): ` +
+        'the profiles kept must have room for one',
+      { details: { option: '--max-profile-bytes' } },
+    );
+  }
   return { kind: 'config', config };
 }

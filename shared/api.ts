@@ -2,6 +2,7 @@
  * Agent API v1: request and response shapes shared by the agent (which validates them) and the client (which sends
  * and reads them). Requests are validated with zod in strict mode: unknown fields are rejected, not ignored.
  */
+import { MINWIDTH_FLOOR_PERCENT, MINWIDTH_FLOOR_PX } from './render/options.js';
 import { z } from 'zod';
 
 export const API_PREFIX = '/v1';
@@ -47,7 +48,15 @@ export const RenderRequestSchema = z
     title: z.string().max(200).optional(),
     subtitle: z.string().max(200).optional(),
     width: z.number().int().min(100).max(10000).optional(),
-    minwidth: z.union([z.number().min(0).max(1000), z.string().regex(/^\d+(\.\d+)?%$/)]).optional(),
+    minwidth: z
+      .union([
+        z
+          .number()
+          .min(MINWIDTH_FLOOR_PX, `must be at least ${MINWIDTH_FLOOR_PX} px or ${MINWIDTH_FLOOR_PERCENT}%`)
+          .max(1000),
+        z.string().regex(/^\d+(\.\d+)?%$/),
+      ])
+      .optional(),
     colors: z.string().max(20).optional(),
     inverted: z.boolean().optional(),
     reverse: z.boolean().optional(),
@@ -125,6 +134,12 @@ export interface ProfileMetadata {
   /** Share (0..1) of JIT frames that resolved to Java names; null when there were none. */
   jitResolved: number | null;
   warnings: CaptureWarning[];
+  /**
+   * Set when the profile was larger than the agent keeps (its `--max-stacks`, `--max-profile-bytes`): how many of its
+   * smaller stacks were dropped and their samples, counted under the root frame `[dropped stacks]` (warning
+   * PROFILE_TOO_LARGE).
+   */
+  dropped?: { stacks: number; samples: number };
   error?: { code: string; message: string };
   /** Where the time went, in ms (see CaptureTimings); set once the capture has finished. */
   timings?: CaptureTimings;

@@ -42,6 +42,7 @@ export const ERROR_CODES = {
   CAPTURE_ABORTED: { status: 499, exitCode: 6 },
   NO_SAMPLES: { status: 422, exitCode: 6 },
   OUTPUT_TOO_LARGE: { status: 507, exitCode: 6 },
+  PROFILE_TOO_LARGE: { status: 507, exitCode: 6 },
   // A fan-out wrote a graph of the pods that could be profiled, but not all of them could (client side)
   PARTIAL_CAPTURE: { status: 207, exitCode: 8 },
   // Access

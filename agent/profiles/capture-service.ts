@@ -20,7 +20,8 @@ import { totalSamples } from '../../shared/folded.js';
 import type { AgentMetrics } from '../metrics.js';
 import { resolveTarget, targetTitle } from '../targets/resolve.js';
 import { CaptureAdmission, type CaptureSlot } from './admission.js';
-import { checkRenderOptions, collapseCaptureStream, type CollapsedCapture } from './pipeline.js';
+import { checkRenderOptions, collapseCaptureStream, type CaptureCollapser, type CollapsedCapture } from './pipeline.js';
+import type { StackLimits } from './stack-limits.js';
 import type { ProfileRecord, ProfileRegistry } from './profile-registry.js';
 
 export interface CaptureServiceOptions {
@@ -36,6 +37,8 @@ export interface CaptureServiceOptions {
   maxOutputBytes: number;
   /** Seconds a capture may run beyond its duration (`--request-timeout`). */
   timeoutMarginSeconds: number;
+  /** What one profile may hold (`--max-stacks`, `--max-profile-bytes`): beyond it, its largest stacks are kept. */
+  limits: StackLimits;
 }
 
 export interface CaptureServiceDeps {
@@ -45,6 +48,8 @@ export interface CaptureServiceDeps {
   logger: Logger;
   /** Clock in ms since epoch, for Retry-After and start times. Default Date.now. */
   now?: () => number;
+  /** Where captures are collapsed (the agent's profile worker). Default: in this thread. */
+  collapser?: CaptureCollapser;
 }
 
 /** A request whose target has been found and checked, ready for `start` (after authorization, on the HTTP path). */
@@ -232,6 +237,8 @@ export class CaptureService {
         collapsed = await collapseCaptureStream(stdout, {
           maxBytes: this.#options.maxOutputBytes,
           onTooLarge: (error) => record.abort(error),
+          limits: this.#options.limits,
+          ...(this.#deps.collapser ? { collapser: this.#deps.collapser } : {}),
         });
       } finally {
         signal.removeEventListener('abort', stopReading);
@@ -276,6 +283,7 @@ export class CaptureService {
       }
       m.samples = samples;
       m.jitResolved = result.jitFrames > 0 ? result.jitFramesResolved / result.jitFrames : null;
+      if (result.droppedStacks > 0) m.dropped = { stacks: result.droppedStacks, samples: result.droppedSamples };
       if (samples === 0) throw this.#noSamples(record, exit as CaptureExit);
       record.stacks = result.stacks;
       m.status = 'done';

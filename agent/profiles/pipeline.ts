@@ -1,14 +1,16 @@
 /**
  * The agent's use of the shared pipeline: the capture's `perf script` stream into the shared streaming collapser
- * (Java mode: the JIT's `_[j]`-style annotations the Java palette colours by), bounded in bytes and timed, with what
- * the collapser skipped said as a warning. Kept in one place so the capture service deals in folded stacks only.
+ * (Java mode: the JIT's `_[j]`-style annotations the Java palette colours by) — in the profile worker's thread on the
+ * agent — bounded in bytes and timed, its stacks within the agent's limits, with what the collapser skipped and what
+ * the limits dropped said as warnings. Kept in one place so the capture service deals in folded stacks only.
  */
 import type { Readable } from 'node:stream';
 import { collapseStream } from '../../shared/collapse/collapse-stream.js';
-import { resolveRenderOptions, type RenderOptions } from '../../shared/render/options.js';
+import { checkMinwidthFloor, resolveRenderOptions, type RenderOptions } from '../../shared/render/options.js';
 import type { CaptureWarning } from '../../shared/api.js';
 import type { FoldedStacks } from '../../shared/folded.js';
 import { PodflameError } from '../../shared/errors.js';
+import { DROPPED_FRAME, limitStacks, type StackLimits } from './stack-limits.js';
 
 export interface CollapsedCapture {
   stacks: FoldedStacks;
@@ -18,6 +20,9 @@ export interface CollapsedCapture {
   jitFramesResolved: number;
   /** Lines of perf script the collapser did not understand and skipped (also said in `warnings`). */
   unrecognizedLines: number;
+  /** Stacks beyond the limits, and their samples (counted under DROPPED_FRAME; also said in `warnings`). */
+  droppedStacks: number;
+  droppedSamples: number;
   warnings: CaptureWarning[];
   /** Bytes of perf script read. */
   bytes: number;
@@ -32,7 +37,36 @@ export interface CollapseCaptureOptions {
   maxBytes: number;
   /** Called once when the bytes bound is crossed, before the stream is abandoned (e.g. to abort the capture). */
   onTooLarge: (error: PodflameError) => void;
+  /** What one profile may hold (`--max-stacks`, `--max-profile-bytes`). */
+  limits: StackLimits;
+  /** Where the collapsing runs. Default: in this thread (IN_PROCESS_COLLAPSER). */
+  collapser?: CaptureCollapser;
 }
+
+/** What a collapser gives back for a capture: its stacks, within the limits. */
+export interface LimitedCollapse {
+  stacks: FoldedStacks;
+  droppedStacks: number;
+  droppedSamples: number;
+  samples: number;
+  jitFrames: number;
+  jitFramesResolved: number;
+  unrecognizedLines: number;
+  warnings: readonly string[];
+}
+
+/** Collapses perf script (Java-aware) and limits the stacks; the agent's ProfileWorker is one, in its own thread. */
+export interface CaptureCollapser {
+  collapse(input: AsyncIterable<Buffer>, limits: StackLimits): Promise<LimitedCollapse>;
+}
+
+/** The collapser in the caller's own thread (the capture service's default, for tests and tools). */
+export const IN_PROCESS_COLLAPSER: CaptureCollapser = {
+  async collapse(input, limits) {
+    const result = await collapseStream(input, { java: true });
+    return { ...result, ...limitStacks(result.stacks, limits), warnings: result.warnings };
+  },
+};
 
 /** The collapser's warning about skipped lines starts so (shared/collapse/perf-collapser.ts). */
 const SKIPPED_LINES_WARNING = /^skipped \d+ unrecognized line/;
@@ -69,25 +103,42 @@ export async function collapseCaptureStream(
     }
     streamEndedAt = performance.now();
   }
-  const result = await collapseStream(bounded(), { java: true });
+  const result = await (options.collapser ?? IN_PROCESS_COLLAPSER).collapse(bounded(), options.limits);
   collapseMs += performance.now() - streamEndedAt;
+  const warnings: CaptureWarning[] = result.warnings.map((message) => ({
+    code: result.unrecognizedLines > 0 && SKIPPED_LINES_WARNING.test(message) ? 'UNRECOGNIZED_LINES' : 'COLLAPSE',
+    message,
+  }));
+  if (result.droppedStacks > 0) {
+    warnings.push({
+      code: 'PROFILE_TOO_LARGE',
+      message:
+        `the profile had more than the agent keeps (${options.limits.maxStacks} distinct stacks, ` +
+        `${options.limits.maxBytes} bytes of stacks: its --max-stacks and --max-profile-bytes); the largest were ` +
+        `kept, ${result.droppedStacks} smaller stacks with ${result.droppedSamples} samples are counted as ` +
+        `${JSON.stringify(DROPPED_FRAME)}`,
+    });
+  }
   return {
     stacks: result.stacks,
     samples: result.samples,
     jitFrames: result.jitFrames,
     jitFramesResolved: result.jitFramesResolved,
     unrecognizedLines: result.unrecognizedLines,
-    warnings: result.warnings.map((message) => ({
-      code: result.unrecognizedLines > 0 && SKIPPED_LINES_WARNING.test(message) ? 'UNRECOGNIZED_LINES' : 'COLLAPSE',
-      message,
-    })),
+    droppedStacks: result.droppedStacks,
+    droppedSamples: result.droppedSamples,
+    warnings,
     bytes,
     firstByteAt,
     collapseMs,
   };
 }
 
-/** Throws INVALID_REQUEST for options the renderer would refuse (an unknown palette, ...), before a capture runs. */
+/**
+ * Throws INVALID_REQUEST for options the renderer would refuse (an unknown palette, ...) or the agent does (a
+ * `minwidth` below its floor), before a capture runs.
+ */
 export function checkRenderOptions(options: Readonly<Record<string, unknown>>): void {
-  resolveRenderOptions(options as Partial<RenderOptions>);
+  const resolved = resolveRenderOptions(options as Partial<RenderOptions>);
+  checkMinwidthFloor(resolved.minwidth);
 }

@@ -1,12 +1,14 @@
 /**
  * Profiles this agent process has taken, by id, for `GET /v1/profiles/:id` (async captures, and a second look at a
- * synchronous one). In memory and bounded: running profiles are always kept, finished ones beyond `retention` are
- * dropped oldest first. The node-local store (schedules, history) is a different thing with its own retention.
+ * synchronous one). In memory and bounded: running profiles are always kept, finished ones beyond `retention`
+ * profiles or `maxBytes` bytes of stacks are dropped oldest first. The node-local store (schedules, history) is a
+ * different thing with its own retention.
  */
 import type { FoldedStacks } from '../../shared/folded.js';
 import type { ProfileMetadata } from '../../shared/api.js';
 import type { PodflameError } from '../../shared/errors.js';
 import type { RenderRequest } from './render-profile.js';
+import { stacksBytes } from './stack-limits.js';
 
 export interface ProfileRecord {
   metadata: ProfileMetadata;
@@ -24,15 +26,23 @@ export interface ProfileRecord {
 
 export class ProfileRegistry {
   readonly #retention: number;
+  readonly #maxBytes: number;
   readonly #records = new Map<string, ProfileRecord>();
-  /** Ids of finished profiles, oldest first. */
-  readonly #finished: string[] = [];
+  /** Ids of finished profiles, oldest first, and the bytes their stacks are counted as (stack-limits.ts). */
+  readonly #finished: { id: string; bytes: number }[] = [];
+  #bytes = 0;
 
-  constructor(retention: number) {
+  /**
+   * `retention`: finished profiles kept (`--profile-retention`); `maxBytes`: bytes of their stacks kept
+   * (`--profiles-max-bytes`), the newest always kept. Default no byte bound.
+   */
+  constructor(retention: number, maxBytes = Infinity) {
     if (!Number.isInteger(retention) || retention < 1) {
       throw new RangeError(`profile retention must be a whole number >= 1, got ${retention}`);
     }
+    if (!(maxBytes > 0)) throw new RangeError(`profile registry bytes must be > 0, got ${maxBytes}`);
     this.#retention = retention;
+    this.#maxBytes = maxBytes;
   }
 
   add(record: ProfileRecord): void {
@@ -43,13 +53,23 @@ export class ProfileRegistry {
     return this.#records.get(id);
   }
 
-  /** Records that the profile finished; evicts the oldest finished ones beyond the bound. */
+  /** Records that the profile finished; evicts the oldest finished ones beyond either bound (never this one). */
   markFinished(id: string): void {
-    if (!this.#records.has(id)) return;
-    this.#finished.push(id);
-    while (this.#finished.length > this.#retention) {
-      this.#records.delete(this.#finished.shift() as string);
+    const record = this.#records.get(id);
+    if (record === undefined) return;
+    const bytes = record.stacks ? stacksBytes(record.stacks) : 0;
+    this.#finished.push({ id, bytes });
+    this.#bytes += bytes;
+    while (this.#finished.length > this.#retention || (this.#bytes > this.#maxBytes && this.#finished.length > 1)) {
+      const oldest = this.#finished.shift() as { id: string; bytes: number };
+      this.#records.delete(oldest.id);
+      this.#bytes -= oldest.bytes;
     }
+  }
+
+  /** Bytes the finished profiles' stacks are counted as (stack-limits.ts `stacksBytes`). */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /** Every profile kept (running and finished), newest start first; ties by id, so the order is stable. */

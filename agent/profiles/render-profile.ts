@@ -1,8 +1,9 @@
 /**
  * Turns a finished profile into the answer a caller asked for: an SVG (Java palette, titled with the target and
  * subtitled with node, duration, frequency, sample count and what makes the graph incomplete), folded text, or JSON.
- * `ProfileRenderer` is the one place the agent renders captured profiles: it keeps each profile's SVG once drawn and
- * records how long the first rendering took.
+ * `ProfileRenderer` is the one place the agent renders captured profiles: through a backend (the agent's profile
+ * worker, off the event loop), keeping profiles' SVGs once drawn (up to a byte bound, least recently used dropped),
+ * and recording how long the first rendering took.
  */
 import type { z } from 'zod';
 import type {
@@ -76,7 +77,8 @@ export function profileJson(m: ProfileMetadata, stacks: FoldedStacks): ProfileJs
   return { ...m, stacks: keys.map((stack) => ({ stack, count: stacks.get(stack) as number })) };
 }
 
-function renderProfile(
+/** The answer for `format`; pure, so it runs in the profile worker's thread as well as here. */
+export function renderProfile(
   format: OutputFormat,
   m: ProfileMetadata,
   stacks: FoldedStacks,
@@ -99,20 +101,73 @@ export interface RenderableProfile {
   render: RenderRequest;
 }
 
-/** Renders finished profiles; each profile's SVG is drawn once and kept for as long as its record is. */
+/** Where rendering runs: the agent's ProfileWorker (its own thread) fits this by shape. */
+export interface ProfileRenderBackend {
+  renderProfile(
+    format: OutputFormat,
+    metadata: ProfileMetadata,
+    stacks: FoldedStacks,
+    render: RenderRequest,
+  ): Promise<RenderedProfile>;
+}
+
+/** Rendering in the caller's own thread (the default, for tests and tools). */
+export const IN_PROCESS_RENDERER: ProfileRenderBackend = {
+  renderProfile: async (format, metadata, stacks, render) => renderProfile(format, metadata, stacks, render),
+};
+
+export interface ProfileRendererOptions {
+  /** Default IN_PROCESS_RENDERER; the agent gives its profile worker. */
+  backend?: ProfileRenderBackend;
+  /** Bytes of SVG kept for later answers, least recently used dropped first. Default 32 MiB. */
+  maxCachedBytes?: number;
+}
+
+export const DEFAULT_SVG_CACHE_BYTES = 32 << 20;
+
+/** Renders finished profiles; SVGs are kept once drawn, within a byte bound. */
 export class ProfileRenderer {
-  readonly #svgs = new WeakMap<RenderableProfile, string>();
+  readonly #backend: ProfileRenderBackend;
+  readonly #maxCachedBytes: number;
+  /**
+   * By profile id (not by record: that would keep an evicted profile's stacks alive), in use order, least recent
+   * first (a Map iterates in insertion order; a hit is moved to the end).
+   */
+  readonly #svgs = new Map<string, string>();
+  #cachedBytes = 0;
+
+  constructor(options: ProfileRendererOptions = {}) {
+    this.#backend = options.backend ?? IN_PROCESS_RENDERER;
+    this.#maxCachedBytes = options.maxCachedBytes ?? DEFAULT_SVG_CACHE_BYTES;
+  }
 
   /** The body for `format` of a finished (`done`) record, with the options its request gave. */
-  render(record: RenderableProfile, format: OutputFormat): RenderedProfile {
+  async render(record: RenderableProfile, format: OutputFormat): Promise<RenderedProfile> {
     const m = record.metadata;
-    const cached = format === 'svg' ? this.#svgs.get(record) : undefined;
-    if (cached !== undefined) return { contentType: 'image/svg+xml; charset=utf-8', body: cached };
+    const cached = format === 'svg' ? this.#svgs.get(m.id) : undefined;
+    if (cached !== undefined) {
+      this.#svgs.delete(m.id);
+      this.#svgs.set(m.id, cached);
+      return { contentType: 'image/svg+xml; charset=utf-8', body: cached };
+    }
     const t = performance.now();
-    const rendered = renderProfile(format, m, record.stacks ?? new Map<string, number>(), record.render);
-    if (format === 'svg') this.#svgs.set(record, rendered.body);
+    const stacks = record.stacks ?? new Map<string, number>();
+    const rendered = await this.#backend.renderProfile(format, m, stacks, record.render);
+    if (format === 'svg') this.#keep(record, rendered.body);
     // The first answer's rendering is the one a caller waited for: later ones come from the cache or are cheaper.
     if (m.timings && m.timings.render === undefined) m.timings.render = Math.round(performance.now() - t);
     return rendered;
+  }
+
+  #keep(record: RenderableProfile, svg: string): void {
+    const id = record.metadata.id;
+    if (svg.length > this.#maxCachedBytes || this.#svgs.has(id)) return;
+    this.#svgs.set(id, svg);
+    this.#cachedBytes += svg.length;
+    for (const [oldest, body] of this.#svgs) {
+      if (this.#cachedBytes <= this.#maxCachedBytes) break;
+      this.#svgs.delete(oldest);
+      this.#cachedBytes -= body.length;
+    }
   }
 }

@@ -9,6 +9,7 @@ import { HEADERS, type ResolvedTarget } from '../../shared/api.js';
 import type { AgentMetrics } from '../metrics.js';
 import type { CaptureService } from '../profiles/capture-service.js';
 import type { ProfileRegistry } from '../profiles/profile-registry.js';
+import type { ProfileRenderer } from '../profiles/render-profile.js';
 import { errorHandler, routeNotFound } from './error-handler.js';
 import { requestLog } from './request-log.js';
 import { healthRouter } from './routes/health.js';
@@ -44,6 +45,8 @@ export interface AgentAppDeps {
   logger: Logger;
   nodeName: string;
   captureImage: string;
+  /** Renders captured profiles (the agent's, through its profile worker). Default: one rendering in this thread. */
+  renderer?: ProfileRenderer;
 }
 
 export function createAgentApp(deps: AgentAppDeps, options: AgentAppOptions = {}): Express {
@@ -88,6 +91,7 @@ export function createAgentApp(deps: AgentAppDeps, options: AgentAppOptions = {}
       captures: deps.captures,
       registry: deps.registry,
       bodyLimitBytes: options.bodyLimitBytes ?? DEFAULT_AGENT_APP_OPTIONS.bodyLimitBytes,
+      ...(deps.renderer ? { renderer: deps.renderer } : {}),
       ...(options.authorizeTarget ? { authorizeTarget: options.authorizeTarget } : {}),
     }),
   );

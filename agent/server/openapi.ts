@@ -4,6 +4,7 @@
  * documented, and validates real answers against the schemas here.
  */
 import { API_PREFIX, HEADERS, LIMITS, OUTPUT_FORMATS } from '../../shared/api.js';
+import { MINWIDTH_FLOOR_PX } from '../../shared/render/options.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -106,7 +107,7 @@ const SCHEMAS: Record<string, Json> = {
           title: { type: 'string', maxLength: 200 },
           subtitle: { type: 'string', maxLength: 200 },
           width: { type: 'integer', minimum: 100, maximum: 10000 },
-          minwidth: { oneOf: [{ type: 'number', minimum: 0, maximum: 1000 }, { type: 'string' }] },
+          minwidth: { oneOf: [{ type: 'number', minimum: MINWIDTH_FLOOR_PX, maximum: 1000 }, { type: 'string' }] },
           colors: { type: 'string', maxLength: 20 },
           inverted: { type: 'boolean' },
           reverse: { type: 'boolean' },
@@ -176,6 +177,14 @@ const SCHEMAS: Record<string, Json> = {
       samples: { type: 'integer' },
       jitResolved: { type: 'number', nullable: true, description: 'Share (0..1) of JIT frames named; null if none.' },
       warnings: { type: 'array', items: ref('CaptureWarning') },
+      dropped: {
+        type: 'object',
+        required: ['stacks', 'samples'],
+        description:
+          'Set when the profile was larger than the agent keeps (--max-stacks, --max-profile-bytes; warning ' +
+          'PROFILE_TOO_LARGE): its smaller stacks dropped and their samples, counted under the root frame [dropped stacks].',
+        properties: { stacks: { type: 'integer' }, samples: { type: 'integer' } },
+      },
       error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
       timings: { type: 'object', additionalProperties: { type: 'number' } },
     },

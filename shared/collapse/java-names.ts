@@ -36,12 +36,50 @@ export const JAVA_EVENT_LINE = new RegExp(
 /** Frame name for a JIT-map address perf could not resolve (perl prints the per-process `[perf-1234.map]`). */
 export const UNRESOLVED_JIT_FRAME = '[unknown jit]';
 
-// JDK method: an optional return type, then `pkg.Class.method(args)`.
-// e.g. `com.sun.tools.javac.code.Type com.sun.tools.javac.comp.Attr.attribTree(com.sun.tools.javac.tree.JCTree, …)`
-const JDK_METHOD = /^(?:[^ (]+ )?([^ (]+\.[^ (]+)\(/;
+// The two method shapes below are matched by hand, not by regular expressions: patterns such as
+// `^(?:[^ (]+ )?([^ (]+\.[^ (]+)\(` backtrack once per dot, so a workload whose perf map names a method
+// `a.a.a.…` (32 KB, no `(`) held the agent's event loop for seconds per frame. These scans read each char at most twice.
 
-// perf-map-agent: `Lorg/mozilla/javascript/ContextFactory;.call(Lorg/…;)Ljava/lang/Object;` or `Ljava/lang/String;::hashCode`.
-const AGENT_METHOD = /^L([^;( ]+\/[^;( ]+);(?:::|\.)([^;( ]+)/;
+/** End of the run of chars from `from` that are none of `stops` (its length when the run reaches the end). */
+function runEnd(s: string, from: number, stops: string): number {
+  let i = from;
+  while (i < s.length && !stops.includes(s.charAt(i))) i++;
+  return i;
+}
+
+/**
+ * JDK method: an optional return type, then `pkg.Class.method(args)` — what `/^(?:[^ (]+ )?([^ (]+\.[^ (]+)\(/`
+ * captures, or undefined where it does not match.
+ * e.g. `com.sun.tools.javac.code.Type com.sun.tools.javac.comp.Attr.attribTree(com.sun.tools.javac.tree.JCTree, …)`
+ */
+export function jdkMethodName(symbol: string): string | undefined {
+  const first = runEnd(symbol, 0, ' (');
+  // The return type, when a non-empty run of the same chars ends at a space.
+  const start = first > 0 && symbol.charAt(first) === ' ' ? first + 1 : 0;
+  const end = runEnd(symbol, start, ' (');
+  if (symbol.charAt(end) !== '(') return undefined;
+  // A dot with at least one char of the run on each side.
+  const dot = symbol.indexOf('.', start + 1);
+  return dot >= 0 && dot < end - 1 ? symbol.slice(start, end) : undefined;
+}
+
+/**
+ * perf-map-agent: `Lorg/mozilla/javascript/ContextFactory;.call(Lorg/…;)Ljava/lang/Object;` or
+ * `Ljava/lang/String;::hashCode` — class (still slashed) and method, as `/^L([^;( ]+\/[^;( ]+);(?:::|\.)([^;( ]+)/`
+ * captures them, or undefined where it does not match.
+ */
+export function agentMethodParts(symbol: string): [string, string] | undefined {
+  if (symbol.charAt(0) !== 'L') return undefined;
+  const end = runEnd(symbol, 1, ';( ');
+  if (symbol.charAt(end) !== ';') return undefined;
+  const slash = symbol.indexOf('/', 2);
+  if (slash < 0 || slash >= end - 1) return undefined;
+  const methodStart = symbol.startsWith('::', end + 1) ? end + 3 : symbol.charAt(end + 1) === '.' ? end + 2 : -1;
+  if (methodStart < 0) return undefined;
+  const methodEnd = runEnd(symbol, methodStart, ';( ');
+  if (methodEnd === methodStart) return undefined;
+  return [symbol.slice(1, end), symbol.slice(methodStart, methodEnd)];
+}
 
 // Lambda proxies: `Shop$$Lambda$16/0x00007fd04c003c50` (JDK 17), `Shop$$Lambda/0x…` (JDK 21), `Shop$$Lambda$1/1831932724` (JDK 8).
 const LAMBDA_SUFFIX = /\$\$Lambda(?:\$\d+)?(?:\/(?:0x[0-9a-fA-F]+|\d+))?/g;
@@ -68,12 +106,12 @@ export function normalizeJavaMethod(name: string): string {
 export function javaJitFrameName(symbol: string): string {
   if (symbol === '[unknown]') return UNRESOLVED_JIT_FRAME;
   let name: string;
-  const jdk = JDK_METHOD.exec(symbol);
-  const agent = jdk ? null : AGENT_METHOD.exec(symbol);
-  if (jdk) {
-    name = normalizeJavaMethod(jdk[1] as string);
-  } else if (agent) {
-    name = normalizeJavaMethod(`${(agent[1] as string).replaceAll('/', '.')}.${agent[2] as string}`);
+  const jdk = jdkMethodName(symbol);
+  const agent = jdk === undefined ? agentMethodParts(symbol) : undefined;
+  if (jdk !== undefined) {
+    name = normalizeJavaMethod(jdk);
+  } else if (agent !== undefined) {
+    name = normalizeJavaMethod(`${agent[0].replaceAll('/', '.')}.${agent[1]}`);
   } else {
     // A VM blob or stub: `Interpreter`, `StubRoutines (1)`, `throw_div0_exception Runtime1 stub`.
     name = symbol.replace(TRAILING_QUALIFIER, '').trimEnd();

@@ -22,8 +22,28 @@ export const EVENT_LINE = new RegExp(`^([^${WS}].+?)[${WS}]+(\\d+)\\/*(\\d+)?[${
 export const EVENT_PERIOD_AND_NAME = new RegExp(`:[${WS}]*(\\d+)?[${WS}]+([^${WS}]+):[${WS}]*$`, 's');
 
 // Frame line, e.g. `\t    7f13acffdd40 long Hot.fib(int)+0x4c (/tmp/perf-22226.map)` → pc, raw symbol, module.
-// Greedy: the module is inside the LAST ` (` … `)`, so symbols with spaces and parentheses stay whole.
+// Greedy: the module is inside the LAST ` (` … `)`, so symbols with spaces and parentheses stay whole. Kept as the
+// reference of parseFrameLine, which computes the same captures without backtracking (this pattern backtracks once per
+// ` (` for every start it tries: cubic on a long line without `)` after them).
 export const FRAME_LINE = new RegExp(`^[${WS}]*(\\w+)[${WS}]*(.+) \\((.*)\\)`, 's');
+
+/**
+ * Longest symbol kept, in bytes: a longer one is cut here (at a UTF-8 character boundary) and marked with
+ * FRAME_NAME_TRUNCATED before any pattern sees it. The symbols of real captures stay far below (the longest in the
+ * conformance corpus is 343 bytes); this bounds the work and memory one symbol from a workload's perf map can cost.
+ */
+export const MAX_SYMBOL_BYTES = 4096;
+/** Appended to a symbol cut at MAX_SYMBOL_BYTES. No parenthesis, quote or `;`: tidying leaves it as it is. */
+export const FRAME_NAME_TRUNCATED = '...[truncated]';
+
+/** The symbol cut to MAX_SYMBOL_BYTES and marked, or as it is when it fits. A byte string (see perf-collapser). */
+export function truncateSymbol(symbol: string): string {
+  if (symbol.length <= MAX_SYMBOL_BYTES) return symbol;
+  let end = MAX_SYMBOL_BYTES;
+  // Back to the start of a UTF-8 sequence (continuation bytes are 10xxxxxx), so the cut leaves valid UTF-8.
+  while (end > 0 && (symbol.charCodeAt(end) & 0xc0) === 0x80) end--;
+  return symbol.slice(0, end) + FRAME_NAME_TRUNCATED;
+}
 
 /** True for the chars perl's `\s` matches on bytes. */
 export function isPerlSpace(c: number): boolean {
@@ -43,11 +63,30 @@ export interface ParsedFrameLine {
   module: string;
 }
 
-/** The frame-line regex, for lines the collapser's fast scanner does not take. */
+/**
+ * FRAME_LINE's captures, found in one pass. The pattern's choices, worked out: the module ends at the last `)` and
+ * starts after the last ` (` at least two chars before it; the symbol starts where the pc and the spaces after it
+ * end, or earlier — one char before that ` (` at the latest, taking the pc's last chars when it must (perl's
+ * `\t abc (m)` is pc `ab`, symbol `c`).
+ */
 export function parseFrameLine(line: string): ParsedFrameLine | undefined {
-  const m = FRAME_LINE.exec(line);
-  if (!m) return undefined;
-  return { pc: m[1] as string, rawfunc: m[2] as string, module: m[3] as string };
+  let pcStart = 0;
+  while (pcStart < line.length && isPerlSpace(line.charCodeAt(pcStart))) pcStart++;
+  let pcEnd = pcStart;
+  while (pcEnd < line.length && isPerlWord(line.charCodeAt(pcEnd))) pcEnd++;
+  if (pcEnd === pcStart) return undefined;
+  let afterSpaces = pcEnd;
+  while (afterSpaces < line.length && isPerlSpace(line.charCodeAt(afterSpaces))) afterSpaces++;
+  const close = line.lastIndexOf(')');
+  const open = close >= 2 ? line.lastIndexOf(' (', close - 2) : -1;
+  if (open < 0) return undefined;
+  const symbolStart = Math.min(afterSpaces, open - 1);
+  if (symbolStart < pcStart + 1) return undefined;
+  return {
+    pc: line.slice(pcStart, Math.min(pcEnd, symbolStart)),
+    rawfunc: line.slice(symbolStart, open),
+    module: line.slice(open + 2, close),
+  };
 }
 
 /** How one frame line is cleaned: which annotations apply and whether the comm asks for Java tidying. */
@@ -75,8 +114,14 @@ export interface TidiedFrameLine {
 const OFFSET_SUFFIX = /\+0x[\da-f]+$/;
 const JIT_MODULE = /\/tmp\/perf-\d+\.map/;
 const KERNEL_MODULE = /(^\[|vmlinux$)/;
-// Go method names such as `net/http.(*Client).Do` keep their parentheses.
-const GO_METHOD = /\.\(.*\)\./s;
+/**
+ * Go method names such as `net/http.(*Client).Do` keep their parentheses: perl's `/\.\(.*\)\./`, as a scan (the
+ * pattern backtracks over the whole rest of the name for every `.(` in it).
+ */
+export function isGoMethod(func: string): boolean {
+  const open = func.indexOf('.(');
+  return open >= 0 && func.lastIndexOf(').') >= open + 2;
+}
 // Everything from the first `(` that does not open `(anonymous namespace)`: argument lists and similar noise.
 const FROM_FIRST_PAREN = /\((?!anonymous namespace\)).*/s;
 const QUOTES = /["']/g;
@@ -97,7 +142,7 @@ function splitInlineChain(rawfunc: string): string[] {
 /** stackcollapse-perf.pl's tidy_generic: `;` → `:`, argument lists cut, quotes deleted. */
 export function tidyGeneric(func: string): string {
   let f = func.includes(';') ? func.replaceAll(';', ':') : func;
-  if (f.includes('(') && !GO_METHOD.test(f)) f = f.replace(FROM_FIRST_PAREN, '');
+  if (f.includes('(') && !isGoMethod(f)) f = f.replace(FROM_FIRST_PAREN, '');
   if (f.includes('"') || f.includes("'")) f = f.replace(QUOTES, '');
   return f;
 }
@@ -113,7 +158,7 @@ export function tidyFrameLine(
   ctx: TidyContext,
 ): TidiedFrameLine {
   // Linux 4.8+ prints symbol offsets: `cpu_startup_entry+0x800047c022ec ([kernel.kallsyms])`.
-  const rawfunc = rawfuncWithOffset.replace(OFFSET_SUFFIX, '');
+  const rawfunc = truncateSymbol(rawfuncWithOffset).replace(OFFSET_SUFFIX, '');
   const jit = isJitModule(module);
   const result: TidiedFrameLine = { frames: [], jit, jitResolved: jit && rawfunc !== '[unknown]', usesPc: false };
   // perf prints `(comm)` in place of a symbol in some outputs; perl skips those frames.

@@ -106,6 +106,31 @@ function checkPositive(name: string, value: number, integer: boolean): void {
 }
 
 const MINWIDTH_PERCENT = /^(\d+(?:\.\d*)?|\.\d+)%$/;
+
+/**
+ * The narrowest `minwidth` a graph drawn for someone else (the agent's API) may ask for: 0.1 px (flamegraph.pl's
+ * default) or 0.01% of the total. Each row of frames then holds at most width / 0.1 or 10,000 frames, which bounds the
+ * SVG and the time to draw it; `minwidth: 0` would draw every frame of every stack. The CLI, drawing for its own
+ * user, keeps flamegraph.pl's freedom.
+ */
+export const MINWIDTH_FLOOR_PX = 0.1;
+export const MINWIDTH_FLOOR_PERCENT = 0.01;
+
+/** Throws INVALID_REQUEST, naming the floor, for a `minwidth` below MINWIDTH_FLOOR_PX / MINWIDTH_FLOOR_PERCENT. */
+export function checkMinwidthFloor(minwidth: RenderOptions['minwidth'] | undefined): void {
+  if (minwidth === undefined) return;
+  const below =
+    typeof minwidth === 'string'
+      ? MINWIDTH_PERCENT.test(minwidth) && Number(minwidth.slice(0, -1)) < MINWIDTH_FLOOR_PERCENT
+      : Number.isFinite(minwidth) && minwidth < MINWIDTH_FLOOR_PX;
+  if (below) {
+    throw invalid(
+      `minwidth must be at least ${MINWIDTH_FLOOR_PX} px or ${MINWIDTH_FLOOR_PERCENT}% (the agent draws no narrower ` +
+        `frames), got ${typeof minwidth === 'string' ? `"${minwidth}"` : String(minwidth)}`,
+      { minwidth, floor: { px: MINWIDTH_FLOOR_PX, percent: MINWIDTH_FLOOR_PERCENT } },
+    );
+  }
+}
 const ENCODING_NAME = /^[A-Za-z][A-Za-z0-9._-]*$/;
 
 /** Minimum frame width as a count, given the pixels per count unit and the total width in count units. */

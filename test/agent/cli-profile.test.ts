@@ -11,6 +11,7 @@ import { memoryIO, runInProcess } from '../helpers/cli-io.js';
 import { FakeRuntime, hexId, podContainer } from './fake-runtime.js';
 import { memoryLogger, testConfig } from './http.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { testProfileWorker } from '../helpers/profile-worker.js';
 
 const pod = { uid: '3f1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c', name: 'shop-1', namespace: 'prod' };
 
@@ -98,7 +99,12 @@ t.test('an agent that is not there: AGENT_UNREACHABLE, exit 5', async (t) => {
 t.test("the agent's errors keep their code, message and exit status", async (t) => {
   const runtime = new FakeRuntime();
   runtime.containers = [podContainer(hexId('a1'), pod, 'app'), podContainer(hexId('a2'), pod, 'sidecar')];
-  const agent = new Agent({ config: testConfig(), runtime, logger: memoryLogger().logger });
+  const agent = new Agent({
+    worker: testProfileWorker(),
+    config: testConfig(),
+    runtime,
+    logger: memoryLogger().logger,
+  });
   const { url } = await agent.start();
   t.teardown(() => agent.close());
 

@@ -13,6 +13,7 @@ import { startAgentProcess, type AgentProcess } from '../helpers/agent-process.j
 import { DIST_CLI, requireBuild } from '../helpers/built.js';
 import type { DockerEnv } from '../helpers/docker-env.js';
 import { memoryLogger, testConfig } from './http.js';
+import { testProfileWorker } from '../helpers/profile-worker.js';
 
 export async function startRealAgent(t: Test, env: DockerEnv, overrides: Partial<AgentConfig> = {}) {
   const captureImage = overrides.captureImage ?? env.captureImage;
@@ -20,6 +21,7 @@ export async function startRealAgent(t: Test, env: DockerEnv, overrides: Partial
   const log = memoryLogger();
   const nodeName = overrides.nodeName ?? `e2e-${Math.random().toString(16).slice(2, 10)}`;
   const agent = new Agent({
+    worker: testProfileWorker(),
     config: testConfig({ dockerSocket: env.socketPath, ...overrides, captureImage, nodeName }),
     runtime,
     logger: log.logger,

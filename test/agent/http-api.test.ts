@@ -9,6 +9,7 @@ import { HEADERS } from '../../shared/api.js';
 import { call, memoryLogger, testConfig } from './http.js';
 import { FakeRuntime, hexId, podContainer } from './fake-runtime.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { testProfileWorker } from '../helpers/profile-worker.js';
 
 const pod = { uid: '3f1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c', name: 'shop-1', namespace: 'prod' };
 const APP = hexId('a1');
@@ -24,7 +25,13 @@ async function startAgent(t: Test, overrides: Parameters<typeof testConfig>[0] =
   runtime.images.add('podflame-perf:latest');
   runtime.leftovers = 2;
   const log = memoryLogger();
-  const agent = new Agent({ config: testConfig(overrides), runtime, logger: log.logger, instanceId: 'instance-1' });
+  const agent = new Agent({
+    worker: testProfileWorker(),
+    config: testConfig(overrides),
+    runtime,
+    logger: log.logger,
+    instanceId: 'instance-1',
+  });
   const { url } = await agent.start();
   t.teardown(() => agent.close());
   return { agent, runtime, url, log };
@@ -363,7 +370,12 @@ t.test('more perf script than --max-output-bytes: 507, and the capture is stoppe
 t.test('closing the agent stops running captures and answers their callers', async (t) => {
   const runtime = new FakeRuntime();
   runtime.containers = [podContainer(APP, pod, 'app')];
-  const agent = new Agent({ config: testConfig(), runtime, logger: memoryLogger().logger });
+  const agent = new Agent({
+    worker: testProfileWorker(),
+    config: testConfig(),
+    runtime,
+    logger: memoryLogger().logger,
+  });
   const { url } = await agent.start();
   const pending = call(url, 'POST', '/v1/profiles', { target: { containerId: APP } });
   await waitFor(() => runtime.captures.length === 1, 5000, 'the capture');

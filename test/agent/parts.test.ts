@@ -7,6 +7,7 @@ import { Parts, part, type Part } from '../../agent/parts.js';
 import { Agent } from '../../agent/agent.js';
 import { FakeRuntime } from './fake-runtime.js';
 import { memoryLogger, testConfig } from './http.js';
+import { testProfileWorker } from '../helpers/profile-worker.js';
 
 function recorder(): { events: string[]; make(name: string, opts?: { failStart?: boolean; hang?: boolean }): Part } {
   const events: string[] = [];
@@ -98,14 +99,20 @@ t.test('part(): close runs once', async (t) => {
 });
 
 t.test("the Agent's parts: runtime, history (with --data-dir), http, captures", async (t) => {
-  const plain = new Agent({ config: testConfig(), runtime: new FakeRuntime(), logger: memoryLogger().logger });
-  t.same(plain.partNames, ['runtime', 'http', 'captures']);
+  const plain = new Agent({
+    worker: testProfileWorker(),
+    config: testConfig(),
+    runtime: new FakeRuntime(),
+    logger: memoryLogger().logger,
+  });
+  t.same(plain.partNames, ['runtime', 'worker', 'http', 'captures']);
   const withHistory = new Agent({
+    worker: testProfileWorker(),
     config: testConfig({ dataDir: t.testdir() }),
     runtime: new FakeRuntime(),
     logger: memoryLogger().logger,
   });
-  t.same(withHistory.partNames, ['runtime', 'history', 'http', 'captures']);
+  t.same(withHistory.partNames, ['runtime', 'worker', 'history', 'http', 'captures']);
   await withHistory.start();
   await withHistory.close();
   await withHistory.close();

@@ -23,6 +23,7 @@ function setup() {
       maxConcurrent: 2,
       maxOutputBytes: 1 << 20,
       timeoutMarginSeconds: 30,
+      limits: { maxStacks: 100_000, maxBytes: 32 << 20 },
     },
   );
   const request = ProfileRequestSchema.parse({ target: { podUid: pod.uid, container: 'app' }, durationSeconds: 1 });

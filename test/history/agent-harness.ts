@@ -13,6 +13,7 @@ import { ContinuousProfiling, type ContinuousProfilingOptions } from '../../agen
 import { captureThrough } from '../../agent/schedules/capture-adapter.js';
 import { FakeRuntime } from '../agent/fake-runtime.js';
 import { memoryLogger, testConfig } from '../agent/http.js';
+import { testProfileWorker } from '../helpers/profile-worker.js';
 
 export interface HistoryAgent {
   url: string;
@@ -54,6 +55,7 @@ export async function startHistoryAgent(
     ...rest,
   });
   const agent = new Agent({
+    worker: testProfileWorker(),
     config: testConfig({
       nodeName,
       ...(listen ? { listen } : {}),

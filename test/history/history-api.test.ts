@@ -11,6 +11,7 @@ import type { NewProfile } from '../../agent/store/profile-store.js';
 import type { StoredProfile } from '../../shared/history.js';
 import { fixtureStacks } from './fixtures.js';
 import { startHistoryAgent } from './agent-harness.js';
+import { testProfileWorker } from '../helpers/profile-worker.js';
 
 const HOUR = 3600_000;
 const T0 = Date.now() - 3 * HOUR; // within the store's default retention
@@ -266,6 +267,7 @@ t.test('an agent without a data directory says how to turn history on', async (t
   const { FakeRuntime } = await import('../agent/fake-runtime.js');
   const { memoryLogger, testConfig } = await import('../agent/http.js');
   const agent = new Agent({
+    worker: testProfileWorker(),
     config: testConfig(),
     runtime: new FakeRuntime(),
     logger: memoryLogger().logger,

@@ -20,6 +20,7 @@ import { FakeRuntime, hexId, podContainer } from '../agent/fake-runtime.js';
 import { memoryLogger, testConfig } from '../agent/http.js';
 import { FakeKubeApi, makeAgentPod, makePod, makeWorkload } from '../helpers/fake-kube-api.js';
 import { AGENT_SERVER_NAME, makeTestPki } from '../security/tls-material.js';
+import { testProfileWorker } from '../helpers/profile-worker.js';
 
 const PERF_SCRIPT = readFileSync(new URL('../fixtures/perf/java-fp-pidtid.txt', import.meta.url), 'utf8');
 const pods = {
@@ -53,6 +54,7 @@ t.before(async () => {
     runtime.containers = [podContainer(id, pod, 'app')];
     runtime.processes.set(id, ['java -XX:+PreserveFramePointer -cp /app Workload']);
     const agent = new Agent({
+      worker: testProfileWorker(),
       config: testConfig({ listen: { host: ip, port }, nodeName: node, tlsCert: pki.certFile, tlsKey: pki.keyFile }),
       runtime,
       logger: memoryLogger('silent').logger,

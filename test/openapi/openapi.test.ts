@@ -20,6 +20,7 @@ import { targetsRouter } from '../../agent/server/routes/targets.js';
 import { ProfileRequestSchema } from '../../shared/api.js';
 import { FakeRuntime, hexId, podContainer } from '../agent/fake-runtime.js';
 import { call, memoryLogger, testConfig } from '../agent/http.js';
+import { testProfileWorker } from '../helpers/profile-worker.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Doc = Record<string, any>;
@@ -77,7 +78,7 @@ t.test('a running agent serves the document and its answers match the schemas', 
   runtime.containers = [podContainer(hexId('a1'), pod, 'app')];
   runtime.images.add('podflame-perf:latest');
   const log = memoryLogger();
-  const agent = new Agent({ config: testConfig(), runtime, logger: log.logger });
+  const agent = new Agent({ worker: testProfileWorker(), config: testConfig(), runtime, logger: log.logger });
   const { url } = await agent.start();
   t.teardown(() => agent.close());
 

@@ -22,6 +22,7 @@ import { FakeRuntime, hexId, podContainer } from '../agent/fake-runtime.js';
 import { call, memoryLogger, testConfig } from '../agent/http.js';
 import { PERF_SCRIPT, addContainer, profileOnDemand, startHistoryAgent, storeProfile } from './fixture-agent.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { testProfileWorker } from '../helpers/profile-worker.js';
 
 const shop = { uid: '3f1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c', name: 'shop-7d9f', namespace: 'shop' };
 const billing = { uid: '9a8f1d2e-5b7d-4c1e-3f1c-2a9e3f4a5b6c', name: 'billing-0', namespace: 'billing' };
@@ -158,6 +159,7 @@ t.test('the recent list shows a caller only the profiles they may read', async (
   const checked: string[] = [];
   let apiServerDown = false;
   const agent = new Agent({
+    worker: testProfileWorker(),
     config: testConfig({ nodeName: 'node-a' }),
     runtime,
     logger: memoryLogger().logger,

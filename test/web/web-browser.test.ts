@@ -23,6 +23,7 @@ import { memoryLogger, testConfig } from '../agent/http.js';
 import { requireDockerEnv } from '../helpers/docker-env.js';
 import { JvmContainers, type StartedContainer } from '../helpers/jvm-containers.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { testProfileWorker } from '../helpers/profile-worker.js';
 
 t.setTimeout(300_000);
 
@@ -131,6 +132,7 @@ if (env && requireChromium(t, 'the web page test')) {
       maxJitterMs: 0,
     });
     const agent = new Agent({
+      worker: testProfileWorker(),
       config: testConfig({
         nodeName,
         captureImage: env.captureImage,

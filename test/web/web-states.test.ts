@@ -14,6 +14,7 @@ import { FakeRuntime, hexId, podContainer } from '../agent/fake-runtime.js';
 import { call, memoryLogger, testConfig } from '../agent/http.js';
 import { PERF_SCRIPT } from './fixture-agent.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { testProfileWorker } from '../helpers/profile-worker.js';
 
 const pod = { uid: '3f1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c', name: 'shop-1', namespace: 'shop' };
 
@@ -26,6 +27,7 @@ if (requireChromium(t, 'the web page states test')) {
     // As main.ts mounts the history routes of an agent started without --data-dir.
     const history = Router().use(historyRouter({ nodeName: 'node-b' }));
     const agent = new Agent({
+      worker: testProfileWorker(),
       config: testConfig({ nodeName: 'node-b' }),
       runtime,
       logger: memoryLogger().logger,

@@ -18,7 +18,17 @@ import {
   type StoredProfile,
 } from '../../../shared/history.js';
 import { parseLabelSelector } from '../../../shared/label-selector.js';
-import { describeMerge, renderDiffGraph, renderMergedGraph, summarize } from '../../../shared/history-graphs.js';
+import {
+  describeMerge,
+  renderDiffGraph,
+  renderMergedGraph,
+  summarize,
+  type DiffGraphOptions,
+  type GraphAnswer,
+  type MergedGraphOptions,
+} from '../../../shared/history-graphs.js';
+import type { FoldedStacks } from '../../../shared/folded.js';
+import type { DiffFormat, HistoryFormat } from '../../../shared/history.js';
 import type { MergedProfiles } from '../../store/block-merge.js';
 import { parseScheduleBody, type ScheduleSpec } from '../../schedules/schedule-config.js';
 import { jsonBody } from '../middleware/json-body.js';
@@ -38,8 +48,27 @@ export interface ScheduleAdmin {
   delete(name: string): boolean;
 }
 
+/** Where merged and differential graphs are drawn: the agent's profile worker (its own thread) fits it by shape. */
+export interface GraphRenderer {
+  renderMergedGraph(format: HistoryFormat, stacks: FoldedStacks, options: MergedGraphOptions): Promise<GraphAnswer>;
+  renderDiffGraph(
+    format: DiffFormat,
+    base: FoldedStacks,
+    target: FoldedStacks,
+    options: DiffGraphOptions,
+  ): Promise<GraphAnswer>;
+}
+
+/** Drawing in the caller's own thread (the default, for tests and tools). */
+export const IN_PROCESS_GRAPHS: GraphRenderer = {
+  renderMergedGraph: async (format, stacks, options) => renderMergedGraph(format, stacks, options),
+  renderDiffGraph: async (format, base, target, options) => renderDiffGraph(format, base, target, options),
+};
+
 export interface HistoryRouteDeps {
   nodeName: string;
+  /** Draws the graphs. Default IN_PROCESS_GRAPHS; the agent gives its profile worker. */
+  graphs?: GraphRenderer;
   /** Absent when the agent runs without `--data-dir`: every route then says how to turn history on. */
   store?: HistoryStore;
   scheduler?: ScheduleAdmin;
@@ -139,6 +168,7 @@ function sendGraph(res: Response, answer: { contentType: string; body: string | 
 export function historyRouter(deps: HistoryRouteDeps): Router {
   const router = express.Router();
   const now = deps.now ?? Date.now;
+  const graphs = deps.graphs ?? IN_PROCESS_GRAPHS;
   const json = jsonBody(deps.bodyLimitBytes ?? 64 * 1024);
   const store = (): HistoryStore => {
     if (!deps.store) throw noStore();
@@ -187,7 +217,7 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
     res.setHeader(HISTORY_HEADERS.samples, String(summary.samples));
     sendGraph(
       res,
-      renderMergedGraph(format, stacks, {
+      await graphs.renderMergedGraph(format, stacks, {
         title: titleFor(filter),
         subtitle: describeMerge(summary),
         frequencyHz: summary.frequencyHz,
@@ -228,7 +258,7 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
     res.setHeader(HISTORY_HEADERS.samples, `${b.samples},${t.samples}`);
     sendGraph(
       res,
-      renderDiffGraph(format, baseMerge.stacks, targetMerge.stacks, {
+      await graphs.renderDiffGraph(format, baseMerge.stacks, targetMerge.stacks, {
         title: `${titleFor(base)}: differential`,
         subtitle: `base: ${describeMerge(b)}; target: ${describeMerge(t)}${normalizeText === 'true' ? '; normalized' : ''}`,
         normalize: normalizeText === 'true',

@@ -58,7 +58,12 @@ function setProfileHeaders(res: Response, record: ProfileRecord): void {
   res.setHeader(HEADERS.jitResolved, m.jitResolved === null ? 'none' : m.jitResolved.toFixed(4));
 }
 
-function sendResult(res: Response, renderer: ProfileRenderer, record: ProfileRecord, format: OutputFormat): void {
+async function sendResult(
+  res: Response,
+  renderer: ProfileRenderer,
+  record: ProfileRecord,
+  format: OutputFormat,
+): Promise<void> {
   if (record.metadata.status === 'running') {
     const remaining = Date.parse(record.metadata.startedAt) + record.metadata.durationSeconds * 1000 - Date.now();
     throw new PodflameError('PROFILE_NOT_READY', `profile ${record.metadata.id} is still being captured`, {
@@ -66,7 +71,7 @@ function sendResult(res: Response, renderer: ProfileRenderer, record: ProfileRec
     });
   }
   if (record.error) throw record.error;
-  const rendered = renderer.render(record, format);
+  const rendered = await renderer.render(record, format);
   setProfileHeaders(res, record);
   res.type(rendered.contentType).send(rendered.body);
 }
@@ -85,7 +90,7 @@ function findRecord(registry: ProfileRegistry, id: string): ProfileRecord {
   if (!record) {
     throw new PodflameError(
       'PROFILE_NOT_FOUND',
-      `no profile ${id} on this agent: it never existed, or it was evicted (the agent keeps its latest --profile-retention profiles, and none across restarts)`,
+      `no profile ${id} on this agent: it never existed, or it was evicted (the agent keeps its latest --profile-retention profiles within --profiles-max-bytes of stacks, and none across restarts)`,
       { details: { id } },
     );
   }
@@ -153,7 +158,7 @@ export function profilesRouter(deps: ProfilesRouteDeps): Router {
     log.samples = record.metadata.samples;
     log.jitResolved = record.metadata.jitResolved;
     res.setHeader(HEADERS.profileId, record.metadata.id);
-    sendResult(res, renderer, record, request.format);
+    await sendResult(res, renderer, record, request.format);
   });
 
   // A profile shows what ran in someone's pod: reading it needs the same permission as capturing it.
@@ -168,11 +173,11 @@ export function profilesRouter(deps: ProfilesRouteDeps): Router {
   });
 
   router.get(`${API_PREFIX}/profiles/:id/flamegraph.svg`, async (req, res) => {
-    sendResult(res, renderer, await readable(req), 'svg');
+    await sendResult(res, renderer, await readable(req), 'svg');
   });
 
   router.get(`${API_PREFIX}/profiles/:id/folded`, async (req, res) => {
-    sendResult(res, renderer, await readable(req), 'folded');
+    await sendResult(res, renderer, await readable(req), 'folded');
   });
 
   return router;

@@ -1,0 +1,78 @@
+/**
+ * The profile worker's thread (started by profile-worker.ts): collapses captures' perf script and renders answers
+ * and graphs, so that the agent's event loop — health probes, other requests — never waits for them. Jobs run one at
+ * a time in the order they arrive; a collapse is a session fed chunk by chunk between other jobs.
+ */
+import { parentPort } from 'node:worker_threads';
+import { PerfCollapser } from '../../shared/collapse/perf-collapser.js';
+import { PodflameError } from '../../shared/errors.js';
+import { renderDiffGraph, renderMergedGraph } from '../../shared/history-graphs.js';
+import type { WorkerCollapseResult, WorkerReply, WorkerRequest } from './profile-worker.js';
+import { renderProfile } from './render-profile.js';
+import { limitStacks } from './stack-limits.js';
+
+const port = parentPort;
+if (port === null) throw new Error('profile-worker-main.ts runs as a worker thread only');
+
+const sessions = new Map<number, PerfCollapser>();
+
+function session(id: number): PerfCollapser {
+  const s = sessions.get(id);
+  if (s === undefined) throw new PodflameError('INTERNAL', `the profile worker has no collapse session ${id}`);
+  return s;
+}
+
+function handle(request: WorkerRequest): unknown {
+  switch (request.kind) {
+    case 'ping':
+      return undefined;
+    case 'collapse-start':
+      sessions.set(request.session, new PerfCollapser({ java: true }));
+      return undefined;
+    case 'collapse-chunk':
+      session(request.session).push(request.chunk);
+      return undefined;
+    case 'collapse-end': {
+      const result = session(request.session).finish();
+      sessions.delete(request.session);
+      const limited = limitStacks(result.stacks, request.limits);
+      return {
+        stacks: limited.stacks,
+        droppedStacks: limited.droppedStacks,
+        droppedSamples: limited.droppedSamples,
+        samples: result.samples,
+        jitFrames: result.jitFrames,
+        jitFramesResolved: result.jitFramesResolved,
+        unrecognizedLines: result.unrecognizedLines,
+        warnings: [...result.warnings],
+      } satisfies WorkerCollapseResult;
+    }
+    case 'collapse-abort':
+      sessions.delete(request.session);
+      return undefined;
+    case 'render-profile':
+      return renderProfile(request.format, request.metadata, request.stacks, request.render);
+    case 'render-merged':
+      return renderMergedGraph(request.format, request.stacks, request.options);
+    case 'render-diff':
+      return renderDiffGraph(request.format, request.base, request.target, request.options);
+  }
+}
+
+port.on('message', (request: WorkerRequest) => {
+  if (request.kind.startsWith('render')) port.postMessage({ seq: request.seq, started: true } satisfies WorkerReply);
+  let reply: WorkerReply;
+  try {
+    reply = { seq: request.seq, ok: true, value: handle(request) };
+  } catch (err) {
+    const e =
+      err instanceof PodflameError
+        ? err
+        : new PodflameError(
+            'INTERNAL',
+            `the profile worker failed: ${err instanceof Error ? err.message : String(err)}`,
+          );
+    reply = { seq: request.seq, ok: false, error: e.toJSON().error };
+  }
+  port.postMessage(reply);
+});

@@ -1,0 +1,213 @@
+/**
+ * `ProfileWorker`: the agent's collapsing and rendering, run in one worker thread (profile-worker-main.ts) so that
+ * the event loop stays free for probes and other requests while a large profile is drawn, and bounded in memory: the
+ * thread's heap is capped, and a job that outgrows it fails with PROFILE_TOO_LARGE instead of taking the agent down.
+ * The thread starts with the first job and is started again after it dies.
+ */
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { OutputFormat, ProfileMetadata } from '../../shared/api.js';
+import { errorFromBody, PodflameError, type ErrorBody } from '../../shared/errors.js';
+import type { FoldedStacks } from '../../shared/folded.js';
+import type { DiffGraphOptions, GraphAnswer, MergedGraphOptions } from '../../shared/history-graphs.js';
+import type { DiffFormat, HistoryFormat } from '../../shared/history.js';
+import type { RenderedProfile, RenderRequest } from './render-profile.js';
+import type { StackLimits } from './stack-limits.js';
+
+export interface ProfileWorkerOptions {
+  /** Old-generation heap of the thread, MiB; a job beyond it fails with PROFILE_TOO_LARGE. Default 192. */
+  maxHeapMb?: number;
+  /** Node options of the thread. Default: the agent process's own (a loader it runs under, e.g. in tests). */
+  execArgv?: string[];
+  /** Called as a render job starts running in the thread (tests wait for it). */
+  onRenderStarted?: () => void;
+}
+
+export const DEFAULT_WORKER_HEAP_MB = 192;
+
+/** The worker's module next to this one, with this module's extension (.ts under a loader, .js when built). */
+const WORKER_URL = new URL(`./profile-worker-main${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+
+/** What a collapse session ends with. */
+export interface WorkerCollapseResult {
+  stacks: FoldedStacks;
+  droppedStacks: number;
+  droppedSamples: number;
+  samples: number;
+  jitFrames: number;
+  jitFramesResolved: number;
+  unrecognizedLines: number;
+  warnings: string[];
+}
+
+type Job =
+  | { kind: 'ping' }
+  | { kind: 'collapse-start'; session: number }
+  | { kind: 'collapse-chunk'; session: number; chunk: Uint8Array }
+  | { kind: 'collapse-end'; session: number; limits: StackLimits }
+  | { kind: 'collapse-abort'; session: number }
+  | {
+      kind: 'render-profile';
+      format: OutputFormat;
+      metadata: ProfileMetadata;
+      stacks: FoldedStacks;
+      render: RenderRequest;
+    }
+  | { kind: 'render-merged'; format: HistoryFormat; stacks: FoldedStacks; options: MergedGraphOptions }
+  | { kind: 'render-diff'; format: DiffFormat; base: FoldedStacks; target: FoldedStacks; options: DiffGraphOptions };
+
+export type WorkerRequest = Job & { seq: number };
+
+export type WorkerReply =
+  | { seq: number; started: true }
+  | { seq: number; ok: true; value: unknown }
+  | { seq: number; ok: false; error: ErrorBody['error'] };
+
+interface Pending {
+  worker: Worker;
+  resolve: (value: unknown) => void;
+  reject: (error: PodflameError) => void;
+}
+
+export class ProfileWorker {
+  readonly #maxHeapMb: number;
+  readonly #options: ProfileWorkerOptions;
+  #worker: Worker | undefined;
+  readonly #pending = new Map<number, Pending>();
+  #seq = 0;
+  #sessions = 0;
+  #closed = false;
+
+  constructor(options: ProfileWorkerOptions = {}) {
+    this.#options = options;
+    this.#maxHeapMb = options.maxHeapMb ?? DEFAULT_WORKER_HEAP_MB;
+  }
+
+  /**
+   * Starts the thread, if it is not running, and waits until it answers: a worker that cannot load fails the agent's
+   * start rather than its first capture.
+   */
+  async start(): Promise<void> {
+    await this.#run({ kind: 'ping' });
+  }
+
+  /** Renders one captured profile's answer (render-profile.ts `renderProfile`) in the thread. */
+  renderProfile(
+    format: OutputFormat,
+    metadata: ProfileMetadata,
+    stacks: FoldedStacks,
+    render: RenderRequest,
+  ): Promise<RenderedProfile> {
+    return this.#run({ kind: 'render-profile', format, metadata, stacks, render }) as Promise<RenderedProfile>;
+  }
+
+  /** shared/history-graphs.ts `renderMergedGraph` in the thread. */
+  async renderMergedGraph(format: HistoryFormat, stacks: FoldedStacks, options: MergedGraphOptions) {
+    return asGraphAnswer(await this.#run({ kind: 'render-merged', format, stacks, options }));
+  }
+
+  /** shared/history-graphs.ts `renderDiffGraph` in the thread. */
+  async renderDiffGraph(format: DiffFormat, base: FoldedStacks, target: FoldedStacks, options: DiffGraphOptions) {
+    return asGraphAnswer(await this.#run({ kind: 'render-diff', format, base, target, options }));
+  }
+
+  /**
+   * Collapses `input` (perf script, Java-aware) in the thread, one chunk at a time: the next chunk is read only once
+   * the thread has taken the previous one, so the stream's own backpressure bounds what waits in between. The stacks
+   * come back within `limits`.
+   */
+  async collapse(input: AsyncIterable<Buffer>, limits: StackLimits): Promise<WorkerCollapseResult> {
+    const session = ++this.#sessions;
+    await this.#run({ kind: 'collapse-start', session });
+    try {
+      for await (const chunk of input) await this.#run({ kind: 'collapse-chunk', session, chunk });
+    } catch (err) {
+      await this.#run({ kind: 'collapse-abort', session }).catch(() => undefined);
+      throw err;
+    }
+    return (await this.#run({ kind: 'collapse-end', session, limits })) as WorkerCollapseResult;
+  }
+
+  /** Stops the thread; jobs in flight fail with AGENT_NOT_READY, later ones too. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const worker = this.#worker;
+    this.#worker = undefined;
+    if (worker !== undefined) {
+      this.#failAll(
+        worker,
+        new PodflameError('AGENT_NOT_READY', 'the agent is shutting down; the rendering was stopped'),
+      );
+      await worker.terminate();
+    }
+  }
+
+  #run(job: Job): Promise<unknown> {
+    if (this.#closed) {
+      return Promise.reject(new PodflameError('AGENT_NOT_READY', 'the agent is shutting down; retry in a moment'));
+    }
+    const worker = this.#worker ?? this.#start();
+    const seq = ++this.#seq;
+    // A job in flight keeps the process alive; an idle thread does not.
+    if (this.#pending.size === 0) worker.ref();
+    return new Promise((resolve, reject) => {
+      this.#pending.set(seq, { worker, resolve, reject });
+      worker.postMessage({ ...job, seq } satisfies WorkerRequest);
+    });
+  }
+
+  #start(): Worker {
+    const worker = new Worker(WORKER_URL, {
+      resourceLimits: { maxOldGenerationSizeMb: this.#maxHeapMb },
+      ...(this.#options.execArgv ? { execArgv: this.#options.execArgv } : {}),
+    });
+    worker.on('message', (reply: WorkerReply) => {
+      if ('started' in reply) {
+        this.#options.onRenderStarted?.();
+        return;
+      }
+      const pending = this.#pending.get(reply.seq);
+      this.#pending.delete(reply.seq);
+      if (this.#pending.size === 0) worker.unref();
+      if (reply.ok) pending?.resolve(reply.value);
+      else pending?.reject(errorFromBody({ error: reply.error }, reply.error.message));
+    });
+    worker.on('error', (err: Error & { code?: string }) => {
+      if (this.#worker === worker) this.#worker = undefined;
+      this.#failAll(
+        worker,
+        err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? new PodflameError(
+              'PROFILE_TOO_LARGE',
+              `the profile needed more than the ${this.#maxHeapMb} MiB the agent gives its profile worker; ` +
+                'capture a shorter duration or at a lower frequency',
+              { details: { workerHeapMb: this.#maxHeapMb }, cause: err },
+            )
+          : new PodflameError('INTERNAL', `the agent's profile worker failed: ${err.message}`, { cause: err }),
+      );
+    });
+    worker.on('exit', (code) => {
+      if (this.#worker === worker) this.#worker = undefined;
+      this.#failAll(worker, new PodflameError('INTERNAL', `the agent's profile worker stopped (exit code ${code})`));
+    });
+    this.#worker = worker;
+    return worker;
+  }
+
+  /** Rejects the jobs sent to `worker` (a thread that died: its successor's jobs are not its). */
+  #failAll(worker: Worker, error: PodflameError): void {
+    for (const [seq, p] of this.#pending) {
+      if (p.worker !== worker) continue;
+      this.#pending.delete(seq);
+      p.reject(error);
+    }
+  }
+}
+
+/** A structured clone turns a Buffer into a plain Uint8Array: make pprof's body a Buffer again. */
+function asGraphAnswer(value: unknown): GraphAnswer {
+  const answer = value as { contentType: string; body: string | Uint8Array };
+  if (typeof answer.body === 'string' || Buffer.isBuffer(answer.body)) return answer as GraphAnswer;
+  return { ...answer, body: Buffer.from(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength) };
+}
