@@ -77,6 +77,9 @@ if (env) {
       dataDir,
       '--schedules',
       schedules,
+      // The metrics below are read per schedule: names are off by default (/metrics is open).
+      '--metrics-schedule-names',
+      'on',
       '--pyroscope-url',
       pyroscope.url,
     ]);
