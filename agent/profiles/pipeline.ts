@@ -8,12 +8,16 @@ import type { Readable } from 'node:stream';
 import { collapseStream } from '../../shared/collapse/collapse-stream.js';
 import { checkMinwidthFloor, resolveRenderOptions, type RenderOptions } from '../../shared/render/options.js';
 import type { CaptureWarning } from '../../shared/api.js';
-import type { FoldedStacks } from '../../shared/folded.js';
+import { totalSamples } from '../../shared/folded.js';
 import { PodflameError } from '../../shared/errors.js';
+import { toFoldedBytes, type FoldedBytes } from './folded-bytes.js';
 import { DROPPED_FRAME, limitStacks, type StackLimits } from './stack-limits.js';
 
 export interface CollapsedCapture {
-  stacks: FoldedStacks;
+  /** The stacks kept, as the registry keeps them. */
+  folded: FoldedBytes;
+  /** The sum of `folded`'s counts. */
+  foldedSamples: number;
   /** Samples the collapser counted (each sample counts 1: the capture's perf script has no period field). */
   samples: number;
   jitFrames: number;
@@ -43,9 +47,11 @@ export interface CollapseCaptureOptions {
   collapser?: CaptureCollapser;
 }
 
-/** What a collapser gives back for a capture: its stacks, within the limits. */
+/** What a collapser gives back for a capture: its stacks, within the limits, as folded bytes. */
 export interface LimitedCollapse {
-  stacks: FoldedStacks;
+  folded: FoldedBytes;
+  /** The sum of `folded`'s counts. */
+  foldedSamples: number;
   droppedStacks: number;
   droppedSamples: number;
   samples: number;
@@ -64,7 +70,18 @@ export interface CaptureCollapser {
 export const IN_PROCESS_COLLAPSER: CaptureCollapser = {
   async collapse(input, limits) {
     const result = await collapseStream(input, { java: true });
-    return { ...result, ...limitStacks(result.stacks, limits), warnings: result.warnings };
+    const limited = limitStacks(result.stacks, limits);
+    return {
+      samples: result.samples,
+      jitFrames: result.jitFrames,
+      jitFramesResolved: result.jitFramesResolved,
+      unrecognizedLines: result.unrecognizedLines,
+      folded: toFoldedBytes(limited.stacks),
+      foldedSamples: totalSamples(limited.stacks),
+      droppedStacks: limited.droppedStacks,
+      droppedSamples: limited.droppedSamples,
+      warnings: result.warnings,
+    };
   },
 };
 
@@ -120,7 +137,8 @@ export async function collapseCaptureStream(
     });
   }
   return {
-    stacks: result.stacks,
+    folded: result.folded,
+    foldedSamples: result.foldedSamples,
     samples: result.samples,
     jitFrames: result.jitFrames,
     jitFramesResolved: result.jitFramesResolved,
