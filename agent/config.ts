@@ -18,6 +18,7 @@ import {
 import { RUNTIME_CHOICES, type RuntimeChoice } from './runtime/runtime-selection.js';
 import type { ListenAddress } from './server/http-server.js';
 import { DEFAULT_SCHEDULER_OPTIONS } from './schedules/scheduler.js';
+import { formatAge } from './schedules/schedule-config.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -164,6 +165,8 @@ interface OptionSpec<K extends keyof AgentConfig = keyof AgentConfig> {
   placeholder: string;
   description: string;
   parse: (text: string, source: string) => AgentConfig[K];
+  /** The default as `--help` prints it, in the flag's own syntax (`256MiB`, `7d`, `60s`, `off`); else as is. */
+  show?: (value: AgentConfig[K]) => string;
 }
 
 function option<K extends keyof AgentConfig>(spec: OptionSpec<K>): OptionSpec {
@@ -211,6 +214,24 @@ function parseBytes(text: string, source: string): number {
     throw invalid(source, 'a size in bytes such as 1073741824, 512MiB or 2GiB', text);
   }
   return Number(m[1]) * unit;
+}
+
+// The largest unit that divides the size, so `--help` prints a default as one would type it: 268435456 → 256MiB.
+function formatBytes(bytes: number | undefined): string {
+  if (bytes === undefined) return 'none';
+  for (const unit of ['GiB', 'MiB', 'KiB'] as const) {
+    const size = BYTE_UNITS[unit.toLowerCase()] as number;
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return String(bytes);
+}
+
+function formatSeconds(seconds: number): string {
+  return `${seconds}s`;
+}
+
+function formatSwitch(on: boolean): string {
+  return on ? 'on' : 'off';
 }
 
 // e.g. `127.0.0.1:7070`, `0.0.0.0:7070`, `[::1]:0`
@@ -360,6 +381,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_MAX_OUTPUT_BYTES'],
     placeholder: 'BYTES',
     description: 'perf script output read from one capture before it is stopped (e.g. 512MiB)',
+    show: formatBytes,
     parse: parseBytes,
   }),
   option({
@@ -376,6 +398,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_MAX_PROFILE_BYTES'],
     placeholder: 'BYTES',
     description: 'bytes of stacks one profile keeps; beyond them its largest are kept and the rest counted as one',
+    show: formatBytes,
     parse: parseBytes,
   }),
   option({
@@ -384,6 +407,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_PROFILES_MAX_BYTES'],
     placeholder: 'BYTES',
     description: 'bytes of stacks the finished profiles kept in memory hold in all; the oldest are dropped beyond it',
+    show: formatBytes,
     parse: parseBytes,
   }),
   option({
@@ -392,6 +416,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_REQUEST_TIMEOUT'],
     placeholder: 'DURATION',
     description: 'time a capture may take beyond its requested duration (e.g. 60s, 2m)',
+    show: formatSeconds,
     parse: parseDuration,
   }),
   option({
@@ -504,6 +529,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_READ_TIMEOUT'],
     placeholder: 'DURATION',
     description: 'time a client has to send its whole request; slower clients get 408 (e.g. 30s)',
+    show: formatSeconds,
     parse: parseDuration,
   }),
   option({
@@ -536,6 +562,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_STORE_MAX_AGE'],
     placeholder: 'AGE',
     description: 'stored profiles older than this are removed (e.g. 36h, 7d)',
+    show: formatAge,
     parse: parseAge,
   }),
   option({
@@ -545,6 +572,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     placeholder: 'BYTES',
     description:
       'bytes of profile data the profile store keeps; beyond it the oldest profiles of the namespace holding the most go (e.g. 2GiB)',
+    show: formatBytes,
     parse: parseBytes,
   }),
   option({
@@ -554,6 +582,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     placeholder: 'BYTES',
     description:
       "bytes of profile data one namespace keeps; beyond it that namespace's own oldest profiles go, never another's (e.g. 256MiB)",
+    show: formatBytes,
     parse: parseBytes,
   }),
   option({
@@ -563,6 +592,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     placeholder: 'AGE',
     description:
       'longest retention a schedule may ask for; a PUT asking more is refused with 400, a schedules file asking more is not loaded (e.g. 14d)',
+    show: formatAge,
     parse: parseAge,
   }),
   option({
@@ -581,6 +611,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     placeholder: 'on|off',
     description:
       'label the schedule metrics with schedule names; off, they carry schedule="all", since /metrics needs no token and names say what others profile',
+    show: formatSwitch,
     parse: parseSwitch,
   }),
   option({
@@ -589,6 +620,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_SCHEDULE_JITTER'],
     placeholder: 'DURATION',
     description: 'largest random delay before a scheduled run, so nodes do not fire together (0 turns it off)',
+    show: formatSeconds,
     parse: (text, source) => {
       if (text.trim() === '0') return 0;
       return parseDuration(text, source);
@@ -611,9 +643,9 @@ function defaultText(spec: OptionSpec, hostname: string): string {
   if (spec.key === 'listen') return `${(value as ListenAddress).host}:${(value as ListenAddress).port}`;
   if (spec.key === 'authzResource') return describeAuthzResource(value as AuthzResource);
   if (spec.key === 'namespaceMaxStoreBytes') return 'a quarter of --store-max-bytes';
-  if (spec.key === 'scheduleMaxRetentionSeconds') return `${(value as number) / 86400}d`;
   if (Array.isArray(value)) return value.join(',');
   if (value === undefined) return 'none';
+  if (spec.show) return spec.show(value);
   return String(value);
 }
 

@@ -1,5 +1,11 @@
 import t, { type Test } from 'tap';
-import { DEFAULT_AGENT_CONFIG, parseAgentConfig, parseListenAddress, type AgentConfig } from '../../agent/config.js';
+import {
+  AGENT_OPTIONS,
+  DEFAULT_AGENT_CONFIG,
+  parseAgentConfig,
+  parseListenAddress,
+  type AgentConfig,
+} from '../../agent/config.js';
 import { PodflameError } from '../../shared/errors.js';
 
 function parse(argv: string[], env: Record<string, string> = {}): AgentConfig {
@@ -83,5 +89,32 @@ t.test('--help lists every option with its variable and default', async (t) => {
   if (r.kind !== 'help') return;
   for (const s of ['--listen HOST:PORT', 'PODFLAME_LISTEN', 'default 127.0.0.1:7070', 'NODE_NAME', 'default host-a']) {
     t.match(r.text, s);
+  }
+});
+
+t.test('--help prints each default as the flag is typed, and typed back it is the default', async (t) => {
+  const r = parseAgentConfig({ argv: ['--help'], env: {}, hostname: 'host-a' });
+  if (r.kind !== 'help') return t.fail('expected the help text');
+  const defaults = new Map(
+    [...r.text.matchAll(/^ {2}--([a-z-]+) .*\n {6}.*; default (.*)\)$/gm)].map((m) => [m[1], m[2]] as const),
+  );
+  t.same([...defaults.keys()].sort(), AGENT_OPTIONS.map((o) => o.flag).sort(), 'one default per option');
+  t.equal(defaults.get('max-output-bytes'), '256MiB');
+  t.equal(defaults.get('max-profile-bytes'), '32MiB');
+  t.equal(defaults.get('store-max-bytes'), '1GiB');
+  t.equal(defaults.get('store-max-age'), '7d');
+  t.equal(defaults.get('schedule-max-retention'), '30d');
+  t.equal(defaults.get('request-timeout'), '60s');
+  t.equal(defaults.get('read-timeout'), '60s');
+  t.equal(defaults.get('schedule-jitter'), '10s');
+  t.equal(defaults.get('metrics-schedule-names'), 'off');
+  // Every default of a size, age, duration or switch, given back as the flag's value, is the default itself.
+  for (const spec of AGENT_OPTIONS) {
+    if (!['BYTES', 'AGE', 'DURATION', 'on|off'].includes(spec.placeholder)) continue;
+    const text = defaults.get(spec.flag) as string;
+    const value = DEFAULT_AGENT_CONFIG[spec.key as Exclude<keyof AgentConfig, 'nodeName'>];
+    if (value === undefined) continue;
+    t.not(text, String(value), `--${spec.flag}: ${text} is not the raw value`);
+    t.same(parse([`--${spec.flag}`, text])[spec.key], value, `--${spec.flag} ${text}`);
   }
 });
