@@ -26,14 +26,22 @@ export async function commandsFor(argv: readonly string[]): Promise<readonly Reg
   return (await import('./commands/index.js')).COMMANDS;
 }
 
-/** Usage errors exit 2 with the usage text, as the perl scripts and most CLIs do. */
+/** Usage errors exit 2, as the perl scripts and most CLIs do. */
 export const EXIT_USAGE = 2;
+
+/**
+ * The line after a usage error, instead of the whole help: the help of `profile` is some sixty lines, and the one line
+ * that says what was wrong would scroll away above it.
+ */
+export function helpHint(command: string | undefined): string {
+  return `podflame: run podflame ${command === undefined ? '' : `${command} `}--help for the options`;
+}
 
 export function buildProgram(io: CliIO, commands: readonly RegisterCommand[], version: string): Command {
   const program = new Command('podflame')
     .description('CPU flame graphs of Java workloads in Kubernetes')
     .version(version)
-    .showHelpAfterError(true)
+    .showHelpAfterError(helpHint(undefined))
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
@@ -43,7 +51,7 @@ export function buildProgram(io: CliIO, commands: readonly RegisterCommand[], ve
   for (const sub of program.commands) {
     sub
       .exitOverride()
-      .showHelpAfterError(true)
+      .showHelpAfterError(helpHint(sub.name()))
       .configureOutput({
         writeOut: (s) => io.stdout.write(s),
         writeErr: (s) => io.stderr.write(s),
@@ -68,7 +76,7 @@ export async function runProgram(program: Command, argv: readonly string[], io: 
       io.stderr.write(`podflame: ${err.message} [${err.code}]\n`);
       if (err.code === 'USAGE' || err.code === 'UNSUPPORTED_OPTION') {
         const sub = program.commands.find((c) => c.name() === argv[0]);
-        io.stderr.write((sub ?? program).helpInformation());
+        io.stderr.write(`${helpHint(sub?.name())}\n`);
       }
       return err.exitCode;
     }

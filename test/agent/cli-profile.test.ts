@@ -74,14 +74,36 @@ t.test('usage errors exit 2 before any network call, saying what to fix', async 
       /--frequency must be whole Hz from 1 to 999/,
     ],
     [['--agent', 'http://127.0.0.1:1', '--container-id', 'abc', '--format', 'png'], /--format must be one of svg/],
-    [['--agent', 'ftp://x', '--container-id', 'abc'], /--agent must be an http:\/\/ or https:\/\/ URL/],
+    [['--agent', 'ftp://x', '--container-id', 'abcdef012345'], /--agent must be an http:\/\/ or https:\/\/ URL/],
+    [
+      ['--agent', 'http://127.0.0.1:1', '--container-id', 'ca4d'],
+      /--container-id must be a container ID of 12 to 64 hex digits, got 'ca4d' \[USAGE\]/,
+    ],
+    [['--agent', 'http://127.0.0.1:1', '--pod-uid', 'nope', '-c', 'app'], /--pod-uid must be a pod UID such as/],
+    [['--agent', 'http://127.0.0.1:1', '--pod-uid', pod.uid, '-c', 'App_1'], /-c must be a Kubernetes container name/],
   ];
   for (const [args, message] of cases) {
     const r = await run(args);
     t.equal(r.code, 2, args.join(' '));
     t.match(r.err, message);
+    t.notMatch(r.err, /target\.|Usage:/, 'names the flag, not the API field; no help text');
     t.equal(r.out, '');
   }
+});
+
+t.test('a usage error is two lines: the error, then how to see the options', async (t) => {
+  for (const args of [['--agent', 'http://127.0.0.1:1'], ['--bogus'], ['--duration']]) {
+    const r = await run(args);
+    t.equal(r.code, 2, args.join(' '));
+    const lines = r.err.trimEnd().split('\n');
+    t.equal(lines.length, 2, `${args.join(' ')}: ${r.err}`);
+    t.equal(lines[1], 'podflame: run podflame profile --help for the options');
+  }
+  const unknown = await runInProcess([registerProfile], ['profil']);
+  t.equal(unknown.code, 2);
+  t.match(unknown.err, /unknown command 'profil'/);
+  t.match(unknown.err, /podflame: run podflame --help for the options\n$/);
+  t.notMatch(unknown.err, /Usage:/);
 });
 
 t.test('an agent that is not there: AGENT_UNREACHABLE, exit 5', async (t) => {

@@ -102,22 +102,24 @@ t.test('empty input: no output, exit 0 as perl, and a note on stderr', async (t)
   t.match(r.stderr, /no samples found/);
 });
 
-t.test('--inline, --context, --srcline are refused with a reason and the usage', async (t) => {
+t.test('--inline, --context, --srcline are refused with a reason and where the options are', async (t) => {
   for (const flag of ['--inline', '--context', '--srcline']) {
     const r = await run([flag, 'java-fp.txt']);
     t.equal(r.code, 2, `${flag}: exit 2`);
     t.equal(r.stdout.length, 0);
     t.match(r.stderr, new RegExp(`${flag} is not supported: it needs addr2line`));
     t.match(r.stderr, /\[UNSUPPORTED_OPTION\]/);
-    t.match(r.stderr, /Usage: podflame collapse/);
+    t.match(r.stderr, /\npodflame: run podflame collapse --help for the options\n$/);
+    t.notMatch(r.stderr, /Usage:/);
   }
 });
 
-t.test('usage errors exit 2 with the usage text', async (t) => {
+t.test('usage errors exit 2 saying where the options are', async (t) => {
   for (const args of [['--bogus'], ['--event-filter']]) {
     const r = await run(args);
     t.equal(r.code, 2, `${args.join(' ')}: exit 2`);
-    t.match(r.stderr, /Usage: podflame collapse/);
+    t.match(r.stderr, /\npodflame: run podflame collapse --help for the options\n$/);
+    t.notMatch(r.stderr, /Usage:/);
   }
   const help = await run(['--help']);
   t.equal(help.code, 0);

@@ -9,9 +9,10 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { ZodTypeAny } from 'zod';
 import type { CliIO } from '../io.js';
 import { AgentClient, type ProfileAnswer } from '../../agent-client.js';
-import { LIMITS, type ProfileRequest } from '../../../shared/api.js';
+import { LIMITS, ProfileTargetSchema, type ProfileRequest } from '../../../shared/api.js';
 import { PodflameError } from '../../../shared/errors.js';
 import { addKubeProfileOptions, rejectKubeOnlyFlags, runKubeProfile, type ProfileKubeFlags } from './profile-kube.js';
 import {
@@ -32,6 +33,18 @@ export function addLocalProfileOptions(cmd: Command): Command {
     .option('--token-file <file>', 'local mode: bearer token for an agent started with --auth token');
 }
 
+const [POD_TARGET, CONTAINER_TARGET] = ProfileTargetSchema.options;
+
+/**
+ * A target field checked here with the agent's own rule, so that a mistake is a usage error naming the flag the user
+ * typed (`--container-id`), not the agent's answer naming its API field (`target.containerId`).
+ */
+function checkTargetFlag(flag: string, value: string, schema: ZodTypeAny): void {
+  const checked = schema.safeParse(value);
+  if (checked.success) return;
+  throw new PodflameError('USAGE', `${flag} must be ${checked.error.issues[0]?.message}, got '${value}'`);
+}
+
 /** Local-mode flags → the request body for the agent. */
 export function localProfileRequest(flags: ProfileFlags): ProfileRequest {
   const { inlined, ...settings } = captureSettings(flags);
@@ -40,12 +53,15 @@ export function localProfileRequest(flags: ProfileFlags): ProfileRequest {
       if (flags.podUid !== undefined || flags.container !== undefined) {
         throw new PodflameError('USAGE', 'give either --container-id ID, or --pod-uid UID with -c NAME, not both');
       }
+      checkTargetFlag('--container-id', flags.containerId, CONTAINER_TARGET.shape.containerId);
       return { containerId: flags.containerId };
     }
     if (flags.podUid !== undefined) {
       if (flags.container === undefined) {
         throw new PodflameError('USAGE', '--pod-uid needs -c NAME: the name of the container in the pod to profile');
       }
+      checkTargetFlag('--pod-uid', flags.podUid, POD_TARGET.shape.podUid);
+      checkTargetFlag('-c', flags.container, POD_TARGET.shape.container);
       return { podUid: flags.podUid, container: flags.container };
     }
     throw new PodflameError('USAGE', 'say what to profile: --container-id ID, or --pod-uid UID -c NAME');
