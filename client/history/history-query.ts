@@ -1,8 +1,9 @@
 /**
  * Questions over time asked of every agent at once, with the answers merged: the stored profiles of all nodes, their
  * folded stacks merged exactly (a stack's count is the sum of its counts on every node), and the two merged sides of
- * a differential graph. An agent with nothing stored counts as empty; one that fails is reported and left out, unless
- * all fail.
+ * a differential graph. An agent with nothing stored counts as empty, and one without a store (started without
+ * --data-dir) as such, with its own message, so that the user learns why it has nothing; one that fails is reported
+ * and left out, unless all fail.
  */
 import { API_PREFIX } from '../../shared/api.js';
 import { PodflameError, type ErrorCode } from '../../shared/errors.js';
@@ -13,7 +14,8 @@ import type { HistoryEndpoint } from './endpoints.js';
 
 export interface AgentOutcome {
   agent: string;
-  status: 'ok' | 'empty' | 'failed';
+  /** `no_store`: the agent keeps no profiles at all (no --data-dir); `error` holds its message. */
+  status: 'ok' | 'empty' | 'no_store' | 'failed';
   error?: { code: ErrorCode; message: string };
 }
 
@@ -56,7 +58,7 @@ export class HistoryQuery {
     if (endpoints.length === 0) throw new PodflameError('USAGE', 'no agent to ask');
   }
 
-  /** GETs `path` on every agent at once; NO_STORED_PROFILES is an empty answer, other errors a failed agent. */
+  /** GETs `path` on every agent at once; NO_STORED_PROFILES is an empty answer (or no store), others a failed agent. */
   private async askAll<T>(
     path: string,
     read: (answer: AgentAnswer) => T,
@@ -72,14 +74,15 @@ export class HistoryQuery {
             err instanceof PodflameError
               ? err
               : new PodflameError('AGENT_UNREACHABLE', `${endpoint.label}: ${(err as Error).message}`, { cause: err });
-          const status = e.code === 'NO_STORED_PROFILES' ? 'empty' : 'failed';
+          const status: AgentOutcome['status'] =
+            e.code !== 'NO_STORED_PROFILES' ? 'failed' : e.details?.store === false ? 'no_store' : 'empty';
           return {
             agent: endpoint.label,
             value: undefined,
             outcome: {
               agent: endpoint.label,
               status,
-              ...(status === 'failed' ? { error: { code: e.code, message: e.message } } : {}),
+              ...(status === 'empty' ? {} : { error: { code: e.code, message: e.message } }),
             } as AgentOutcome,
             error: e,
           };

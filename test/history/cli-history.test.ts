@@ -14,6 +14,10 @@ import { mergeFolded, parseFolded, serializeFolded, totalSamples, type FoldedSta
 import type { NewProfile } from '../../agent/store/profile-store.js';
 import { fixtureStacks } from './fixtures.js';
 import { startHistoryAgent, type HistoryAgent } from './agent-harness.js';
+import { Agent } from '../../agent/agent.js';
+import { FakeRuntime } from '../agent/fake-runtime.js';
+import { memoryLogger, testConfig } from '../agent/http.js';
+import { testProfileWorker } from '../helpers/profile-worker.js';
 
 const MIN = 60_000;
 const NOW = Date.now();
@@ -243,7 +247,7 @@ t.test('failures: one agent down, all down, nothing stored, usage', async (t) =>
     '1h..now',
   ]);
   t.equal(emptyBase.code, 3);
-  t.match(emptyBase.err, /the base range \(--base 10h\.\.9h\) has no stored profile matches/);
+  t.match(emptyBase.err, /the base range \(--base 10h\.\.9h\) is empty: no stored profile matches namespace shop/);
 
   const usage: [string[], RegExp][] = [
     [['diff', '--agent', a.url, '--base', '2h..1h'], /give both --base FROM\.\.TO and --target/],
@@ -260,4 +264,64 @@ t.test('failures: one agent down, all down, nothing stored, usage', async (t) =>
     t.equal(r.code, 2, args.join(' '));
     t.match(r.err, message, args.join(' '));
   }
+});
+
+t.test('an agent without a store says so, naming the agent; exit codes as for nothing stored', async (t) => {
+  const [a] = await twoNodes(t);
+  // An agent started without --data-dir: its history routes answer NO_STORED_PROFILES with details.store false.
+  const bare = new Agent({
+    worker: testProfileWorker(),
+    config: testConfig({ nodeName: 'node-c' }),
+    runtime: new FakeRuntime(),
+    logger: memoryLogger().logger,
+  });
+  const { url } = await bare.start();
+  t.teardown(() => bare.close());
+  const noStore = new RegExp(
+    `podflame: warning: ${url.replace(/[./]/g, '\\$&')} has no store: this agent keeps no profiles: start it with --data-dir DIR \\(and --schedules FILE\\).*\\[NO_STORED_PROFILES\\]\\n`,
+  );
+  const once = (text: string) => text.split('\n').filter((l) => l.includes('has no store')).length;
+
+  const history = await podflame(['history', '--agent', url]);
+  t.equal(history.code, 0, 'history: an empty list is an answer');
+  t.match(history.err, noStore);
+  t.match(history.err, /no stored profiles match \(asked 1 agent\)/);
+
+  const json = await podflame(['history', '--agent', url, '--json']);
+  t.equal(json.code, 0);
+  t.match(JSON.parse(json.text), {
+    items: [],
+    agents: [{ agent: url, status: 'no_store', error: { code: 'NO_STORED_PROFILES', message: /--data-dir DIR/ } }],
+  });
+
+  const graph = await podflame(['flamegraph', '--agent', url, '-n', 'shop']);
+  t.equal(graph.code, 3, 'flamegraph: nothing to draw');
+  t.match(graph.err, noStore);
+  t.equal(once(graph.err), 1);
+
+  const mixed = await podflame(['flamegraph', '--agent', a.url, '--agent', url, '-n', 'shop', '--since', '2h']);
+  t.equal(mixed.code, 0, 'the agent with a store answers');
+  t.match(mixed.err, noStore);
+  t.match(mixed.text, /<svg/);
+
+  const diff = await podflame([
+    'diff',
+    '--agent',
+    a.url,
+    '--agent',
+    url,
+    '-n',
+    'shop',
+    '--base',
+    '2h..1h',
+    '--target',
+    '1h..now',
+  ]);
+  t.equal(diff.code, 0);
+  t.equal(once(diff.err), 1, 'one line per agent, though diff asks it twice');
+
+  const emptyDiff = await podflame(['diff', '--agent', url, '-n', 'shop', '--base', '2h..1h', '--target', '1h..now']);
+  t.equal(emptyDiff.code, 3);
+  t.match(emptyDiff.err, noStore);
+  t.match(emptyDiff.err, /the base range \(--base 2h\.\.1h\) is empty: no stored profile matches/);
 });

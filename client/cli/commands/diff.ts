@@ -16,6 +16,7 @@ import { parseRange } from '../../history/time-range.js';
 import { graphTitle } from './flamegraph.js';
 import {
   addHistoryOptions,
+  agentsOfError,
   historyFilter,
   openHistory,
   reportAgents,
@@ -48,17 +49,25 @@ export async function runDiff(pod: string | undefined, flags: DiffFlags, io: Cli
   const opened = await openHistory(flags, io);
   try {
     const base = await opened.query.merged(historyFilter(pod, flags, opened.namespace, baseRange)).catch((err) => {
+      reportAgents(agentsOfError(err), io);
       throw err instanceof PodflameError && err.code === 'NO_STORED_PROFILES'
-        ? new PodflameError('NO_STORED_PROFILES', `the base range (--base ${flags.base}) has ${err.message}`, {
+        ? new PodflameError('NO_STORED_PROFILES', `the base range (--base ${flags.base}) is empty: ${err.message}`, {
             cause: err,
+            ...(err.details ? { details: err.details } : {}),
           })
         : err;
     });
     const target = await opened.query.merged(historyFilter(pod, flags, opened.namespace, targetRange)).catch((err) => {
+      reportAgents(agentsOfError(err), io);
       throw err instanceof PodflameError && err.code === 'NO_STORED_PROFILES'
-        ? new PodflameError('NO_STORED_PROFILES', `the target range (--target ${flags.target}) has ${err.message}`, {
-            cause: err,
-          })
+        ? new PodflameError(
+            'NO_STORED_PROFILES',
+            `the target range (--target ${flags.target}) is empty: ${err.message}`,
+            {
+              cause: err,
+              ...(err.details ? { details: err.details } : {}),
+            },
+          )
         : err;
     });
     reportAgents([...base.agents, ...target.agents], io);

@@ -17,6 +17,7 @@ import { rangeFromFlags, sinceRange } from '../../history/time-range.js';
 import {
   addHistoryOptions,
   addTimeOptions,
+  agentsOfError,
   historyFilter,
   openHistory,
   reportAgents,
@@ -48,7 +49,10 @@ export async function runFlamegraph(pod: string | undefined, flags: FlamegraphFl
   const opened = await openHistory(flags, io);
   try {
     const filter = historyFilter(pod, flags, opened.namespace, range);
-    const { stacks, items, agents } = await opened.query.merged(filter);
+    const { stacks, items, agents } = await opened.query.merged(filter).catch((err: unknown) => {
+      reportAgents(agentsOfError(err), io);
+      throw err;
+    });
     reportAgents(agents, io);
     const summary = summarize(items);
     const graph = renderMergedGraph(flags.format as HistoryFormat, stacks, {

@@ -180,13 +180,29 @@ export function historyFilter(
   return filter;
 }
 
-/** One warning line per agent that failed, so a partial answer is never mistaken for a whole one. */
+/**
+ * One warning line per agent that failed, so a partial answer is never mistaken for a whole one, and per agent that
+ * keeps no profiles at all (started without --data-dir), so that "nothing matches" is not taken for an empty store.
+ */
 export function reportAgents(agents: readonly AgentOutcome[], io: CliIO): void {
+  const said = new Set<string>();
   for (const a of agents) {
-    if (a.status === 'failed') {
-      io.stderr.write(`podflame: warning: ${a.agent} left out: ${a.error?.message} [${a.error?.code}]\n`);
-    }
+    const line =
+      a.status === 'failed'
+        ? `podflame: warning: ${a.agent} left out: ${a.error?.message} [${a.error?.code}]\n`
+        : a.status === 'no_store'
+          ? `podflame: warning: ${a.agent} has no store: ${a.error?.message} [${a.error?.code}]\n`
+          : undefined;
+    // diff asks every agent twice (base and target): one line per agent is enough.
+    if (line !== undefined && !said.has(line)) io.stderr.write(line);
+    if (line !== undefined) said.add(line);
   }
+}
+
+/** The agents' outcomes a NO_STORED_PROFILES error of `HistoryQuery.merged` carries, to report before failing. */
+export function agentsOfError(err: unknown): readonly AgentOutcome[] {
+  const agents = err instanceof PodflameError ? err.details?.agents : undefined;
+  return Array.isArray(agents) ? (agents as AgentOutcome[]) : [];
 }
 
 /** Writes to `-o FILE` or stdout; resolves once written. */
