@@ -37,6 +37,9 @@ import { ProfileWorker } from './profiles/profile-worker.js';
 import { ProfileRenderer } from './profiles/render-profile.js';
 import { PodflameError } from '../shared/errors.js';
 
+/** How long the start-up readiness check may wait for the engine (as a /readyz probe does). */
+const START_READINESS_TIMEOUT_MS = 3_000;
+
 export interface AgentDeps {
   config: AgentConfig;
   /** The engine; the agent closes it on close(). */
@@ -354,6 +357,7 @@ export class Agent {
           async () => {
             this.#address = await this.#http.start();
             this.#logListening(this.#address);
+            await this.#warnIfNotReady();
           },
           // Waits for the answers in flight (connections closed as they go idle), cut after a deadline.
           () => this.#http.close(),
@@ -415,6 +419,20 @@ export class Agent {
         { err: err instanceof Error ? err.message : String(err) },
         'could not look for leftover capture containers',
       );
+    }
+  }
+
+  /**
+   * An agent that cannot capture yet (no capture image, no engine, host mode's tools missing) still starts, as its
+   * /readyz says why; but whoever reads the start-up log should not have to ask /readyz to learn it.
+   */
+  async #warnIfNotReady(): Promise<void> {
+    const { logger } = this.#deps;
+    try {
+      const { checks, reasons } = await this.runtime.readiness(AbortSignal.timeout(START_READINESS_TIMEOUT_MS));
+      if (reasons.length > 0) logger.warn({ checks, reasons }, `not ready for captures: ${reasons.join('; ')}`);
+    } catch (err) {
+      logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not check readiness');
     }
   }
 
