@@ -2,6 +2,12 @@
 // into the same codes and exit statuses, progress only on a terminal. Real captures through the spawned CLI are in
 // e2e-cli.test.ts.
 import t from 'tap';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { Profile } from 'pprof-format';
+import { parseFolded, totalSamples } from '../../shared/folded.js';
 import { Agent } from '../../agent/agent.js';
 import { buildProgram, runProgram } from '../../client/cli/program.js';
 import { registerProfile, localProfileRequest } from '../../client/cli/commands/profile.js';
@@ -175,6 +181,76 @@ t.test("the agent's errors keep their code, message and exit status", async (t) 
   runtime.captures[2]!.finish({ exitCode: 0, output: '' });
   await inlined;
   t.equal(runtime.captures[1]!.spec.javaInlined, false);
+});
+
+t.test("local mode writes pprof and speedscope, made from the agent's folded answer", async (t) => {
+  // Real `perf script` output of a JVM (test/fixtures/history/record.sh), as a capture would print it.
+  const perfScript = gunzipSync(
+    readFileSync(join(import.meta.dirname, '../fixtures/history/after.perf.txt.gz')),
+  ).toString('utf8');
+  const runtime = new FakeRuntime();
+  runtime.containers = [podContainer(hexId('a1'), pod, 'app')];
+  runtime.images.add('podflame-perf:latest');
+  const agent = new Agent({
+    worker: testProfileWorker(),
+    config: testConfig(),
+    runtime,
+    logger: memoryLogger().logger,
+  });
+  const { url } = await agent.start();
+  t.teardown(() => agent.close());
+  const dir = mkdtempSync(join(tmpdir(), 'podflame-local-formats-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const capture = async (format: string) => {
+    const pending = runInProcess(
+      [registerProfile],
+      [
+        'profile',
+        '--agent',
+        url,
+        '--container-id',
+        hexId('a1'),
+        '-d',
+        '1',
+        '-F',
+        '49',
+        '--format',
+        format,
+        '-o',
+        format,
+      ],
+      { cwd: dir },
+    );
+    const n = runtime.captures.length + 1;
+    await waitFor(() => runtime.captures.length === n, 5000, 'the capture');
+    runtime.captures[n - 1]!.finish({ exitCode: 0, output: perfScript });
+    const r = await pending;
+    t.equal(r.code, 0, `${format}: ${r.err}`);
+    return readFileSync(join(dir, format));
+  };
+  const folded = parseFolded((await capture('folded')).toString('utf8')).stacks;
+  t.ok(totalSamples(folded) > 0);
+
+  const pprof = Profile.decode(gunzipSync(await capture('pprof')));
+  t.equal(pprof.sample.length, folded.size, 'pprof: one sample per folded stack');
+  t.equal(
+    pprof.sample.reduce((sum, s) => sum + Number(s.value[0]), 0),
+    totalSamples(folded),
+    'pprof: every sample of the folded answer',
+  );
+
+  const speedscope = JSON.parse((await capture('speedscope')).toString('utf8')) as {
+    $schema: string;
+    profiles: { name: string; unit: string; weights: number[] }[];
+  };
+  t.equal(speedscope.$schema, 'https://www.speedscope.app/file-format-schema.json');
+  t.match(speedscope.profiles, [{ name: `container ${hexId('a1').slice(0, 12)}`, unit: 'nanoseconds' }]);
+  t.equal(speedscope.profiles[0]?.weights.length, folded.size, 'speedscope: one sample per folded stack');
+  t.equal(
+    Math.round(speedscope.profiles[0]!.weights.reduce((a, b) => a + b, 0) / (1e9 / 49)),
+    totalSamples(folded),
+    'speedscope: every sample, as CPU time at -F 49',
+  );
 });
 
 t.test('warnings header decoding', async (t) => {

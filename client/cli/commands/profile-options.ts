@@ -69,11 +69,7 @@ export function addCommonProfileOptions(cmd: Command): Command {
       '99',
     )
     .option('-o, --output <file>', 'write the result to FILE (default: stdout)')
-    .option(
-      '--format <format>',
-      `result format: ${OUTPUT_FORMATS.join(', ')} (Kubernetes mode also pprof, speedscope)`,
-      'svg',
-    )
+    .option('--format <format>', `result format: ${OUTPUT_FORMATS.join(', ')}, pprof, speedscope`, 'svg')
     .option('--title <text>', 'flame graph title (default: namespace/pod/container)')
     .option('--inlined', INLINED_HELP)
     .option(

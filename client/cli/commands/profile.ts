@@ -2,7 +2,7 @@
  * `podflame profile`: capture a flame graph of a running container. This file registers the command, picks the mode
  * and holds local mode, where the CLI talks to an agent at a known URL —
  *   podflame profile --agent http://127.0.0.1:7070 (--container-id ID | --pod-uid UID -c NAME) [-d 30s] [-F 99]
- *     [-o FILE] [--format svg|folded|json] [--inlined]
+ *     [-o FILE] [--format svg|folded|pprof|speedscope|json] [--inlined]
  * The options every mode shares are in profile-options.ts; Kubernetes mode (`-n NS POD`, no --agent) in
  * profile-kube.ts.
  */
@@ -14,6 +14,8 @@ import type { CliIO } from '../io.js';
 import { AgentClient, type ProfileAnswer } from '../../agent-client.js';
 import { LIMITS, ProfileTargetSchema, type ProfileRequest } from '../../../shared/api.js';
 import { PodflameError } from '../../../shared/errors.js';
+import { parseFolded } from '../../../shared/folded.js';
+import { formatProfile, PROFILE_FORMATS } from '../../profile-output.js';
 import { addKubeProfileOptions, rejectKubeOnlyFlags, runKubeProfile, type ProfileKubeFlags } from './profile-kube.js';
 import {
   addCommonProfileOptions,
@@ -45,9 +47,23 @@ function checkTargetFlag(flag: string, value: string, schema: ZodTypeAny): void 
   throw new PodflameError('USAGE', `${flag} must be ${checked.error.issues[0]?.message}, got '${value}'`);
 }
 
+/** Formats the agent does not make: asked of it as folded stacks and made here, as Kubernetes mode does. */
+const CLIENT_FORMATS = ['pprof', 'speedscope'] as const;
+type ClientFormat = (typeof CLIENT_FORMATS)[number];
+
+function clientFormat(format: string): ClientFormat | undefined {
+  return (CLIENT_FORMATS as readonly string[]).includes(format) ? (format as ClientFormat) : undefined;
+}
+
 /** Local-mode flags → the request body for the agent. */
 export function localProfileRequest(flags: ProfileFlags): ProfileRequest {
-  const { inlined, ...settings } = captureSettings(flags);
+  if (!(PROFILE_FORMATS as readonly string[]).includes(flags.format)) {
+    throw new PodflameError('USAGE', `--format must be one of ${PROFILE_FORMATS.join(', ')}, got '${flags.format}'`);
+  }
+  const { inlined, ...settings } = captureSettings({
+    ...flags,
+    format: clientFormat(flags.format) === undefined ? flags.format : 'folded',
+  });
   const target = (() => {
     if (flags.containerId !== undefined) {
       if (flags.podUid !== undefined || flags.container !== undefined) {
@@ -116,7 +132,17 @@ export async function runLocalProfile(flags: ProfileFlags, io: CliIO): Promise<v
   try {
     const answer = await client.profile(request, io.signal);
     stopProgress();
-    await writeProfileAnswer(answer, flags.output, io);
+    const made = clientFormat(flags.format);
+    if (made === undefined) {
+      await writeProfileAnswer(answer, flags.output, io);
+      return;
+    }
+    const formatted = formatProfile(parseFolded(answer.body.toString('utf8')).stacks, made, {
+      title: flags.title ?? `container ${what}`,
+      frequencyHz: request.frequencyHz ?? LIMITS.frequencyHz.default,
+      durationSeconds: request.durationSeconds ?? LIMITS.durationSeconds.default,
+    });
+    await writeProfileAnswer({ ...answer, body: formatted.body, contentType: formatted.contentType }, flags.output, io);
   } finally {
     stopProgress();
     await client.close();
