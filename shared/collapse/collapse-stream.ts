@@ -4,6 +4,7 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { asPodflameError, PodflameError } from '../errors.js';
+import { fileErrorReason } from '../file-error.js';
 import type { CollapseOptions } from './options.js';
 import type { CollapseResult } from './collapse-result.js';
 import { PerfCollapser } from './perf-collapser.js';
@@ -54,13 +55,10 @@ export async function collapseFiles(
       readFileInto(collapser, path, options.signal);
     } catch (err) {
       if (err instanceof PodflameError) throw err;
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new PodflameError(
-        'FILE_UNREADABLE',
-        `cannot read ${path}${code ? ` (${code})` : ''}: ${err instanceof Error ? err.message : String(err)}; ` +
-          'check the path and its permissions',
-        { cause: err, details: { path } },
-      );
+      throw new PodflameError('FILE_UNREADABLE', `cannot read ${path}: ${fileErrorReason(err)}; check the path`, {
+        cause: err,
+        details: { path, code: (err as NodeJS.ErrnoException).code },
+      });
     }
     collapser.endOfFile();
   }

@@ -88,6 +88,16 @@ t.test('usage errors exit 2 before any network call, saying what to fix', async 
     [['--agent', 'http://127.0.0.1:1', '--pod-uid', 'nope', '-c', 'app'], /--pod-uid must be a pod UID such as/],
     [['--agent', 'http://127.0.0.1:1', '--pod-uid', pod.uid, '-c', 'App_1'], /-c must be a Kubernetes container name/],
   ];
+  const missingToken = await run([
+    '--agent',
+    'http://127.0.0.1:1',
+    '--container-id',
+    'abcdef012345',
+    '--token-file',
+    'nope',
+  ]);
+  t.equal(missingToken.code, 1);
+  t.equal(missingToken.err, 'podflame: cannot read --token-file /tmp/nope: no such file [FILE_UNREADABLE]\n');
   for (const [args, message] of cases) {
     const r = await run(args);
     t.equal(r.code, 2, args.join(' '));

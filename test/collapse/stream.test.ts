@@ -29,7 +29,11 @@ t.test('collapseFiles: files in order, `-` reads the given stdin', async (t) => 
   const stdin = Readable.from([readFileSync(CAPTURE)]);
   const both = await collapseFiles([CAPTURE, '-'], { java: true, stdin });
   t.equal(both.samples, 2 * (await collapseFiles([CAPTURE], { java: true })).samples);
-  await t.rejects(collapseFiles(['/nonexistent/perf.txt']), { code: 'FILE_UNREADABLE' });
+  await t.rejects(collapseFiles(['/nonexistent/perf.txt']), {
+    code: 'FILE_UNREADABLE',
+    // The path once and the reason in words, not Node's `(ENOENT): ENOENT: no such file or directory, open '...'`.
+    message: 'cannot read /nonexistent/perf.txt: no such file; check the path',
+  });
 });
 
 t.test('an aborted signal stops reading with CAPTURE_ABORTED', async (t) => {

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
 import { FoldedDiffer, serializeDiff, type DiffFoldedOptions } from '../../../shared/diff/diff-folded.js';
 import { PodflameError } from '../../../shared/errors.js';
+import { fileErrorReason } from '../../../shared/file-error.js';
 
 /** Flags as difffolded.pl spells them. */
 interface DiffFoldedFlags {
@@ -79,12 +80,14 @@ async function forEachLine(input: Readable, path: string, role: string, onLine: 
       pending = [text.slice(lastNewline + 1)];
     }
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(err);
-    throw new PodflameError('FILE_UNREADABLE', `cannot read ${role} file ${path}: ${why}; check the path`, {
-      cause: err,
-      details: { path },
-    });
+    throw new PodflameError(
+      'FILE_UNREADABLE',
+      `cannot read ${role} file ${path}: ${fileErrorReason(err)}; check the path`,
+      {
+        cause: err,
+        details: { path },
+      },
+    );
   }
   const last = pending.join('');
   if (last !== '') onLine(last);

@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
 import { PodflameError } from '../../../shared/errors.js';
+import { fileErrorReason } from '../../../shared/file-error.js';
 import type { HistoryFilter, StoredProfile } from '../../../shared/history.js';
 import { parseLabelSelector } from '../../../shared/label-selector.js';
 import { VIA_MODES, type Via } from '../../routing/agent-route.js';
@@ -93,7 +94,7 @@ async function readFlagFile(io: CliIO, flag: string, file: string): Promise<Buff
   try {
     return await readFile(path);
   } catch (err) {
-    throw new PodflameError('FILE_UNREADABLE', `cannot read ${flag} ${path}: ${(err as Error).message}`, {
+    throw new PodflameError('FILE_UNREADABLE', `cannot read ${flag} ${path}: ${fileErrorReason(err)}`, {
       cause: err,
     });
   }

@@ -11,6 +11,7 @@ import type { BusyWait } from '../../transport/busy-retry.js';
 import { LIMITS, OUTPUT_FORMATS, type OutputFormat } from '../../../shared/api.js';
 import { parseDurationSeconds } from '../../../shared/duration.js';
 import { PodflameError } from '../../../shared/errors.js';
+import { fileErrorReason } from '../../../shared/file-error.js';
 
 /** Options of `podflame profile` whatever the route to the agent. */
 export interface ProfileCommonFlags {
@@ -90,7 +91,7 @@ export async function readFlagFile(io: CliIO, flag: string, file: string): Promi
   try {
     return await readFile(path);
   } catch (err) {
-    throw new PodflameError('FILE_UNREADABLE', `${flag} ${path}: ${(err as Error).message}`, { cause: err });
+    throw new PodflameError('FILE_UNREADABLE', `cannot read ${flag} ${path}: ${fileErrorReason(err)}`, { cause: err });
   }
 }
 

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CliIO } from '../io.js';
 import { asPodflameError, PodflameError } from '../../../shared/errors.js';
+import { fileErrorReason } from '../../../shared/file-error.js';
 import { renderFlameGraph } from '../../../shared/render/flamegraph.js';
 import { parseNameAttrs } from '../../../shared/render/nameattr.js';
 import { resolveRenderOptions, type RenderOptions } from '../../../shared/render/options.js';
@@ -102,16 +103,7 @@ async function readText(path: string, role: string, io: CliIO): Promise<string> 
   try {
     return await readFile(resolve(io.cwd, path), 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'it is a directory'
-            : String(err);
-    throw new PodflameError('FILE_UNREADABLE', `cannot read ${role} ${path}: ${why}; check the path`, {
+    throw new PodflameError('FILE_UNREADABLE', `cannot read ${role} ${path}: ${fileErrorReason(err)}; check the path`, {
       cause: err,
       details: { path },
     });
