@@ -92,6 +92,16 @@ t.test(
     t.equal(dd.stderr, 'podflame collapse: Filtering for events of type: task-clock\n');
     const java = await run(['--java', 'java-early-map.txt']);
     t.match(java.stderr, /^podflame collapse: \d+ of \d+ JIT frames resolved \(\d+\.\d%\)\n$/);
+    // No map at all (perf prints [unknown] for every JIT frame): the line says the common cause and what to do.
+    const early = readFileSync(fixture('java-early-map.txt'), 'latin1');
+    const noMap = early.replace(/^(\t +[0-9a-f]+) .+ \((\/tmp\/perf-\d+\.map)\)$/gm, '$1 [unknown] ($2)');
+    t.not(noMap, early, 'the capture has JIT frames');
+    const unnamed = await run(['--java'], Buffer.from(noMap, 'latin1'));
+    t.equal(unnamed.code, 0);
+    t.match(
+      unnamed.stderr,
+      /^podflame collapse: 0 of \d+ JIT frames resolved \(0\.0%\)\npodflame collapse: no JIT frame has a name: perf found no \/tmp\/perf-PID\.map .*A JVM in a container .*profile it through the agent \(podflame profile\).*\n$/,
+    );
   },
 );
 

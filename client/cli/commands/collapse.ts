@@ -83,10 +83,18 @@ export function registerCollapse(program: Command, io: CliIO): void {
         io.stderr.write(
           `podflame collapse: ${result.jitFramesResolved} of ${result.jitFrames} JIT frames resolved (${share}%)\n`,
         );
+        // None at all is rarely a map written too early: most often perf found no map, as for a JVM in a container,
+        // whose map (if any) is in the container's /tmp while perf on the host looks in its own.
+        if (result.jitFramesResolved === 0) io.stderr.write(NO_PERF_MAP_HINT);
       }
       await writeAll(io.stdout, result.foldedChunks());
     });
 }
+
+export const NO_PERF_MAP_HINT =
+  'podflame collapse: no JIT frame has a name: perf found no /tmp/perf-PID.map for the JVM. A JVM in a container ' +
+  "writes none by itself, and perf on the host would look in the host's /tmp: profile it through the agent " +
+  '(podflame profile), which has the JVM write its map and reads it inside the container\n';
 
 /** Writes the chunks in order, waiting for 'drain' when the stream asks for it. */
 async function writeAll(out: Writable, chunks: Iterable<Buffer>): Promise<void> {
