@@ -3,7 +3,8 @@
 # the Docker engine, the local base image: scripts/provision.sh; node_modules; the build; the capture image; the
 # demo app's image), starts a demo Java app container labelled as kubelet labels pod containers (pod demo-shop,
 # namespace demo, container shop), starts podflame-agent on loopback, profiles the app through the CLI, writes
-# demo.svg, and prints its path and the hottest Java frames. Everything it started is removed on exit.
+# demo.svg, and prints its path and the hottest Java frames. Everything it started is removed on exit, the agent's
+# log too unless the demo failed (then its path is printed).
 #
 # Settings (environment): PODFLAME_DEMO_PORT (default 7071), PODFLAME_DEMO_SECONDS (10), PODFLAME_DEMO_OUTPUT
 # (demo.svg), PODFLAME_DEMO_KEEP=1 keeps the app container and agent running for a look around.
@@ -33,7 +34,7 @@ CONTAINERS=()
 cleanup() {
   local rc=$?
   if [ "$KEEP" = 1 ] && [ "$rc" = 0 ]; then
-    say "PODFLAME_DEMO_KEEP=1: leaving the agent (pid $AGENT_PID, http://127.0.0.1:$PORT) and containers ${CONTAINERS[*]} running"
+    say "PODFLAME_DEMO_KEEP=1: leaving the agent (pid $AGENT_PID, http://127.0.0.1:$PORT, log $AGENT_LOG) and containers ${CONTAINERS[*]} running"
     return
   fi
   if [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID" 2>/dev/null; then
@@ -46,9 +47,12 @@ cleanup() {
     say "removing the demo containers"
     docker rm -f "${CONTAINERS[@]}" >/dev/null 2>&1 || true
   fi
+  # The agent's log is worth keeping only when something went wrong; an empty one (no agent started yet) never.
   if [ "$rc" != 0 ] && [ -s "$AGENT_LOG" ]; then
-    say "the agent's last log lines ($AGENT_LOG):"
+    say "the agent's last log lines (the whole log is kept: $AGENT_LOG):"
     tail -n 20 "$AGENT_LOG" >&2
+  else
+    rm -f "$AGENT_LOG"
   fi
 }
 trap cleanup EXIT
