@@ -102,6 +102,22 @@ if (requireChromium(t, 'the web page states test')) {
       t.ok(await page.isHidden('#recent .state'), 'and goes when the API answers again');
     });
 
+    await t.test('a container outside any pod is named once as a container', async (t) => {
+      runtime.containers.push({ id: hexId('c3'), name: 'nu-shop', image: 'app:1', state: 'running', labels: {} });
+      runtime.processes.set(hexId('c3'), ['java -cp /app Shop']);
+      const res = await call(url, 'POST', '/v1/profiles?async=1', { target: { containerId: hexId('c3') } });
+      t.equal(res.status, 202);
+      await waitFor(() => runtime.captures.length > 2, 10_000, 'the capture');
+      runtime.captures[2]!.finish({ exitCode: 0, output: PERF_SCRIPT });
+      await waitFor(() => agent.registry.get(res.json.id)?.metadata.status !== 'running', 10_000, 'the end');
+      await page.click('#refresh');
+      await page.waitForSelector('#recent tbody tr:nth-child(3)');
+      t.equal(
+        await page.textContent('#recent tbody tr:nth-child(1) .target .pod'),
+        `container nu-shop · ${'c3'.repeat(6)}`,
+      );
+    });
+
     t.same(pageErrors, [], 'no script errors');
   });
 }

@@ -227,7 +227,8 @@ function targetCell(
     })
     .join(' · ');
   return el('td', { class: 'target' }, [
-    el('div', { class: 'pod', text: main || 'container ' + sub }),
+    // Outside a pod the container's line is the heading; it says "container" already when it has a name.
+    el('div', { class: 'pod', text: main || (container ? sub : 'container ' + sub) }),
     main ? el('div', { class: 'sub', text: sub }) : null,
   ]);
 }
