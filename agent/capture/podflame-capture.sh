@@ -26,7 +26,8 @@
 #
 # Warning codes: NO_JVM, NO_PRESERVE_FRAME_POINTER, JDK_TOO_OLD, ATTACH_FAILED, PERFMAP_FAILED, TARGET_EXITED,
 # DYNAMIC_AGENT_LOADED (JDK 21+ logged JEP 451's notice for our agent), JIT_NAMES_INCOMPLETE (the agent could not
-# name some compiled methods), INLINING_IMPRECISE (inlined frames asked for, without -XX:+DebugNonSafepoints).
+# name some compiled methods), INLINING_IMPRECISE (inlined frames asked for, without -XX:+DebugNonSafepoints),
+# EVENT_UNSUPPORTED (a JVM that cannot record the Flight Recorder event asked for).
 #
 # Host mode (nodes without Docker: the agent runs this script itself, in the host PID namespace): the environment
 # names the target's processes by their host PIDs, as the agent found them through /proc/<pid>/cgroup, and a work
