@@ -24,6 +24,7 @@ export function captureThrough(service: CaptureStarter): ScheduledCapture {
         frequencyHz,
         format: 'folded',
         java: { inlined: javaInlined },
+        event: 'cpu',
       },
       signal,
     );
