@@ -137,7 +137,10 @@ export class JfrReader {
 }
 
 /** Reads a whole stream of JFR bytes (a file's read stream, a container's output). */
-export async function readJfr(input: AsyncIterable<Uint8Array>, options: JfrReadOptions = {}): Promise<JfrProfile> {
+export async function readJfr(
+  input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: JfrReadOptions = {},
+): Promise<JfrProfile> {
   const reader = new JfrReader(options);
   for await (const piece of input) reader.push(piece);
   return reader.finish();

@@ -8,7 +8,7 @@
  * | `Sleeper`, `spin`, Interpreted (or Native)                                | `Sleeper.spin_[j]`                        |
  * | `Pricing`, `total`, Inlined                                               | `Pricing.total_[i]`                       |
  * | `jdk.jfr.internal.PlatformRecorder$$Lambda/0x00007f8c10042928`, `run`     | `jdk.jfr.internal.PlatformRecorder$$Lambda.run_[j]` |
- * | `AllocLoop$$Lambda$14+0x0000000800c03000`, `run` (JDK 17)                 | `AllocLoop$$Lambda.run_[j]`               |
+ * | `AllocLoop$$Lambda$89+0x00007fc6b0008000/846947180`, `run` (JDK 17)      | `AllocLoop$$Lambda.run_[j]`               |
  *
  * Every Java frame is tagged `_[j]` (green in the java palette) but inlined ones `_[i]` (aqua), as the perf path tags
  * them; JFR also names interpreted frames, which perf only sees as `Interpreter`. Stacks are root first; a stack
@@ -24,7 +24,7 @@ export const NO_STACK = '[no stack]';
 export const UNKNOWN_STACK = '[unknown stack]';
 export const TRUNCATED_STACK = '[truncated]';
 const UNKNOWN = '[unknown]';
-const HIDDEN_PLUS = /\+0x(?=[0-9a-fA-F]+$)/;
+const HIDDEN_PLUS = /\+0x[0-9a-fA-F]+/;
 
 function isStruct(v: JfrValue | undefined): v is JfrStruct {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof PoolString);
@@ -75,11 +75,12 @@ export class StackNamer {
     const methodName = this.symbol(method['name']) ?? UNKNOWN;
     // Hidden and lambda classes lose their per-process suffix (`$$Lambda/0x…`) before the package's slashes become
     // dots: JFR names them `pkg.Outer$$Lambda/0x…` while other classes are `pkg/Outer`.
-    // JDK 15-20 write a hidden class's address with `+` (`AllocLoop$$Lambda$14+0x0000000800c03000`), perf maps with `/`.
+    // JDK 17 names a hidden class with its address after `+` and a hash after `/`
+    // (`LockContention$$Lambda$89+0x00007fc6b0008000/846947180`); the address goes, normalizeJavaMethod takes the rest.
     const qualified =
       className === undefined
         ? methodName
-        : `${normalizeJavaMethod(className.replace(HIDDEN_PLUS, '/0x')).replaceAll('/', '.')}.${methodName}`;
+        : `${normalizeJavaMethod(className.replace(HIDDEN_PLUS, '')).replaceAll('/', '.')}.${methodName}`;
     let name = normalizeJavaMethod(qualified);
     // `;` separates frames and quotes are deleted everywhere else in folded output; keep that true here.
     if (name.includes(';')) name = name.replaceAll(';', ':');
