@@ -14,6 +14,9 @@ export const ERROR_CODES = {
   FILE_UNREADABLE: { status: 400, exitCode: 1 },
   BODY_TOO_LARGE: { status: 413, exitCode: 1 },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, exitCode: 2 },
+  // A Flight Recorder file that is not one, is truncated, or contradicts itself. Details: offset (bytes from the
+  // start of the input), chunk (its index).
+  JFR_MALFORMED: { status: 422, exitCode: 1 },
   // Targets
   TARGET_NOT_FOUND: { status: 404, exitCode: 3 },
   TARGET_AMBIGUOUS: { status: 409, exitCode: 3 },

@@ -1,0 +1,120 @@
+/**
+ * One whole chunk → weights per stack, per event kind. The chunk's metadata is read first (the header says where);
+ * then every event from the header's end to the chunk's end, in order: checkpoints fill the constant pools, events
+ * of a planned type add their weight to their stack trace id, any other type is skipped by its size. Only then are
+ * the ids resolved, since pools usually come after the events that use them.
+ *
+ * An event is `[size][type][fields]`, its size counting itself, e.g. a JDK 21 jdk.ExecutionSample:
+ * `0a 65 ...` (10 bytes, type 101: startTime, sampledThread, stackTrace, state).
+ */
+import { ByteReader } from './byte-reader.js';
+import { CHUNK_HEADER_BYTES, type ChunkHeader } from './chunk-header.js';
+import { readCheckpoint, type ConstantPools } from './constant-pools.js';
+import { JFR_EVENT_KINDS, planEvents, type EventPlan, type JfrEventKind } from './event-plan.js';
+import { parseMetadata, type JfrTypes } from './metadata.js';
+import { StackNamer, UNKNOWN_STACK } from './stack-names.js';
+import { readField, skipField } from './values.js';
+
+const METADATA_TYPE = 0;
+const CHECKPOINT_TYPE = 1;
+
+export interface ChunkStacks {
+  /** Folded stack → weight, per kind. */
+  stacks: Record<JfrEventKind, Map<string, number>>;
+  /** Events read, by name. */
+  events: Map<string, number>;
+  /** Stack trace ids of events that the pools do not have (their weight goes to `[unknown stack]`). */
+  unresolvedStacks: number;
+}
+
+/** Reads a chunk (`bytes` is exactly the chunk; `base` its offset in the input). */
+export function parseChunk(bytes: Uint8Array, base: number, header: ChunkHeader): ChunkStacks {
+  const reader = new ByteReader(bytes, base, header.compressedIntegers);
+  reader.pos = header.metadataOffset;
+  const types = parseMetadata(reader);
+  const plans = planEvents(types);
+  const pools: ConstantPools = new Map();
+  const weights = new Map<JfrEventKind, Map<number, number>>(JFR_EVENT_KINDS.map((k) => [k, new Map()]));
+  const events = new Map<string, number>();
+  const nanosPerTick = 1e9 / header.ticksPerSecond;
+
+  let pos = CHUNK_HEADER_BYTES;
+  while (pos < bytes.length) {
+    reader.limit = bytes.length;
+    reader.pos = pos;
+    const size = reader.varlong();
+    // At least the size and a type byte: a size of 0 would never move on.
+    if (size < reader.pos - pos + 1 || size > bytes.length - pos) {
+      reader.fail(`event size ${size} does not fit the ${bytes.length - pos} bytes left of the chunk`, pos);
+    }
+    const end = pos + size;
+    reader.limit = end;
+    const type = reader.varlong();
+    if (type === CHECKPOINT_TYPE) {
+      readCheckpoint(reader, types, pools);
+    } else if (type !== METADATA_TYPE) {
+      const plan = plans.get(type);
+      if (plan !== undefined)
+        readEvent(reader, types, plan, weights.get(plan.kind) as Map<number, number>, nanosPerTick, events);
+    }
+    pos = end;
+  }
+  return resolve(pools, weights, events);
+}
+
+function readEvent(
+  reader: ByteReader,
+  types: JfrTypes,
+  plan: EventPlan,
+  byStack: Map<number, number>,
+  nanosPerTick: number,
+  events: Map<string, number>,
+): void {
+  let stackId = 0;
+  let weight = 1;
+  const fields = plan.fields;
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i] as (typeof fields)[number];
+    if (i === plan.stackIndex) {
+      stackId = reader.varlong();
+    } else if (i === plan.weightIndex) {
+      weight = readField(reader, types, field) as number;
+    } else {
+      skipField(reader, types, field);
+    }
+  }
+  if (plan.ticks) weight = Math.trunc(weight * nanosPerTick);
+  // A negative weight (a clock that went back) would subtract from other events of the stack: not counted.
+  if (!(weight >= 0)) return;
+  byStack.set(stackId, (byStack.get(stackId) ?? 0) + weight);
+  events.set(plan.name, (events.get(plan.name) ?? 0) + 1);
+}
+
+function resolve(
+  pools: ConstantPools,
+  weights: Map<JfrEventKind, Map<number, number>>,
+  events: Map<string, number>,
+): ChunkStacks {
+  const namer = new StackNamer(pools);
+  const names = new Map<number, string>();
+  let unresolvedStacks = 0;
+  const stacks = {} as Record<JfrEventKind, Map<string, number>>;
+  for (const kind of JFR_EVENT_KINDS) {
+    const folded = new Map<string, number>();
+    for (const [id, weight] of weights.get(kind) as Map<number, number>) {
+      let name = names.get(id);
+      if (name === undefined) {
+        name = namer.stack(id);
+        if (name === undefined) {
+          unresolvedStacks++;
+          name = UNKNOWN_STACK;
+        } else {
+          names.set(id, name);
+        }
+      }
+      folded.set(name, (folded.get(name) ?? 0) + weight);
+    }
+    stacks[kind] = folded;
+  }
+  return { stacks, events, unresolvedStacks };
+}
