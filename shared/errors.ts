@@ -44,6 +44,9 @@ export const ERROR_CODES = {
   CAPTURE_TIMEOUT: { status: 504, exitCode: 6 },
   CAPTURE_ABORTED: { status: 499, exitCode: 6 },
   NO_SAMPLES: { status: 422, exitCode: 6 },
+  // alloc, lock or wall asked of a target none of whose JVMs can record it with Flight Recorder (no JVM, JDK 8 before
+  // update 272, -XX:-FlightRecorder, attach disabled): the message names the JDK and what to change.
+  EVENT_UNSUPPORTED: { status: 422, exitCode: 6 },
   OUTPUT_TOO_LARGE: { status: 507, exitCode: 6 },
   PROFILE_TOO_LARGE: { status: 507, exitCode: 6 },
   // A fan-out wrote a graph of the pods that could be profiled, but not all of them could (client side)

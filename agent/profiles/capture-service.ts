@@ -7,7 +7,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { ContainerRuntime, CaptureExit, RunningCapture } from '../runtime/container-runtime.js';
+import {
+  EVENT_UNSUPPORTED_EXIT,
+  type ContainerRuntime,
+  type CaptureExit,
+  type RunningCapture,
+} from '../runtime/container-runtime.js';
+import { EVENT_KINDS } from '../../shared/profile-events.js';
 import {
   DEFAULT_JAVA_REQUEST,
   type CaptureTimings,
@@ -240,6 +246,7 @@ export class CaptureService {
           maxBytes: this.#options.maxOutputBytes,
           onTooLarge: (error) => record.abort(error),
           limits: this.#options.limits,
+          event: m.event,
           ...(this.#deps.collapser ? { collapser: this.#deps.collapser } : {}),
         });
       } finally {
@@ -290,7 +297,8 @@ export class CaptureService {
       record.stacks = result.stacks;
       m.status = 'done';
       m.finishedAt = new Date(this.#now()).toISOString();
-      metrics.samplesTotal.inc(samples);
+      // The metric counts samples; an alloc or lock profile's weights are bytes and nanoseconds.
+      if (EVENT_KINDS[m.event].unit === 'samples') metrics.samplesTotal.inc(samples);
       metrics.captureOverhead.observe(Math.max(0, (tDone - tAdmitted) / 1000 - request.durationSeconds));
       this.#count('ok', tDone - t0);
     } catch (err) {
@@ -353,6 +361,7 @@ export class CaptureService {
       targetState = 'removed';
     }
     const said = lastLines(exit.stderrTail, 3);
+    if (exit.exitCode === EVENT_UNSUPPORTED_EXIT) throw this.#eventUnsupported(record, exit);
     const reason =
       targetState === 'running'
         ? `the capture of ${targetTitle(m.target)} failed (exit code ${exit.exitCode})`
@@ -362,9 +371,30 @@ export class CaptureService {
     });
   }
 
+  /** The capture script found no JVM that can record the event: its warnings say why for each JVM. */
+  #eventUnsupported(record: ProfileRecord, exit: CaptureExit): PodflameError {
+    const m = record.metadata;
+    const why = m.warnings.filter((w) => w.code === 'EVENT_UNSUPPORTED').map((w) => w.message);
+    const reason =
+      why.length > 0
+        ? why.join('; ')
+        : `no JVM runs in it (${m.event} comes from a JVM's Flight Recorder, JDK 8u272, 11 and later; cpu profiles any process)`;
+    return new PodflameError('EVENT_UNSUPPORTED', `${targetTitle(m.target)} cannot record ${m.event}: ${reason}`, {
+      details: { event: m.event, warnings: m.warnings, stderrTail: exit.stderrTail },
+    });
+  }
+
   #noSamples(record: ProfileRecord, exit: CaptureExit): PodflameError {
     const m = record.metadata;
     const why = m.warnings.map((w) => w.message);
+    if (m.event !== 'cpu') {
+      return new PodflameError(
+        'NO_SAMPLES',
+        `the capture of ${targetTitle(m.target)} recorded no ${m.event} events in ${m.durationSeconds} s ` +
+          `(${EVENT_KINDS[m.event].jfrEvents.join(', ')})${why.length > 0 ? `: ${why.join('; ')}` : ''}`,
+        { details: { warnings: m.warnings, stderrTail: exit.stderrTail } },
+      );
+    }
     return new PodflameError(
       'NO_SAMPLES',
       `the capture of ${targetTitle(m.target)} recorded no samples in ${m.durationSeconds} s: its processes used no CPU, ` +

@@ -106,6 +106,9 @@ export const CAPTURE_SCRIPT_ENV = {
   event: 'PODFLAME_EVENT',
 } as const;
 
+/** The capture script's exit code when no JVM of the target can record the Flight Recorder event asked for. */
+export const EVENT_UNSUPPORTED_EXIT = 6;
+
 /**
  * The capture script's environment for one spec, the same on both paths (a capture container's Env, host mode's
  * child process). Every variable is set, off as `0`, so the script never falls back on a value from elsewhere.
