@@ -22,7 +22,6 @@ import {
   type ValidProfileRequest,
 } from '../../shared/api.js';
 import { PodflameError, type ErrorCode } from '../../shared/errors.js';
-import { totalSamples } from '../../shared/folded.js';
 import type { AgentMetrics } from '../metrics.js';
 import { resolveTarget, targetTitle } from '../targets/resolve.js';
 import { CaptureAdmission, type CaptureSlot } from './admission.js';
@@ -286,7 +285,7 @@ export class CaptureService {
       if (failure !== undefined) throw failure;
       const result = collapsed as CollapsedCapture;
       await this.#checkExit(exit as CaptureExit, record);
-      const samples = totalSamples(result.stacks);
+      const samples = result.foldedSamples;
       if (samples !== result.samples) {
         logger.warn({ profileId: m.id, folded: samples, counted: result.samples }, 'collapser sample count differs');
       }
@@ -294,7 +293,7 @@ export class CaptureService {
       m.jitResolved = result.jitFrames > 0 ? result.jitFramesResolved / result.jitFrames : null;
       if (result.droppedStacks > 0) m.dropped = { stacks: result.droppedStacks, samples: result.droppedSamples };
       if (samples === 0) throw this.#noSamples(record, exit as CaptureExit);
-      record.stacks = result.stacks;
+      record.folded = result.folded;
       m.status = 'done';
       m.finishedAt = new Date(this.#now()).toISOString();
       // The metric counts samples; an alloc or lock profile's weights are bytes and nanoseconds.

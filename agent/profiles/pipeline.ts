@@ -1,7 +1,7 @@
 /**
- * The agent's use of the shared pipeline: the capture's `perf script` stream into the shared streaming collapser
- * (Java mode: the JIT's `_[j]`-style annotations the Java palette colours by) — in the profile worker's thread on the
- * agent — bounded in bytes and timed, its stacks within the agent's limits, with what the collapser skipped and what
+ * The agent's use of the shared pipeline: the capture's stream into the shared streaming collapser for its event
+ * (`perf script` in Java mode for cpu, with the JIT's `_[j]`-style annotations the Java palette colours by; Flight
+ * Recorder files for alloc, lock, wall: event-collapser.ts) — in the profile worker's thread on the agent — bounded in bytes and timed, its stacks within the agent's limits, with what the collapser skipped and what
  * the limits dropped said as warnings. Kept in one place so the capture service deals in folded stacks only.
  */
 import type { Readable } from 'node:stream';
@@ -9,12 +9,16 @@ import { DEFAULT_PROFILE_EVENT, EVENT_KINDS, type ProfileEvent } from '../../sha
 import { createEventCollapser } from './event-collapser.js';
 import { checkMinwidthFloor, resolveRenderOptions, type RenderOptions } from '../../shared/render/options.js';
 import type { CaptureWarning } from '../../shared/api.js';
-import type { FoldedStacks } from '../../shared/folded.js';
+import { totalSamples } from '../../shared/folded.js';
 import { PodflameError } from '../../shared/errors.js';
+import { toFoldedBytes, type FoldedBytes } from './folded-bytes.js';
 import { DROPPED_FRAME, limitStacks, type StackLimits } from './stack-limits.js';
 
 export interface CollapsedCapture {
-  stacks: FoldedStacks;
+  /** The stacks kept, as the registry keeps them. */
+  folded: FoldedBytes;
+  /** The sum of `folded`'s counts. */
+  foldedSamples: number;
   /** Samples the collapser counted (each sample counts 1: the capture's perf script has no period field). */
   samples: number;
   jitFrames: number;
@@ -46,9 +50,11 @@ export interface CollapseCaptureOptions {
   event?: ProfileEvent;
 }
 
-/** What a collapser gives back for a capture: its stacks, within the limits. */
+/** What a collapser gives back for a capture: its stacks, within the limits, as folded bytes. */
 export interface LimitedCollapse {
-  stacks: FoldedStacks;
+  folded: FoldedBytes;
+  /** The sum of `folded`'s counts. */
+  foldedSamples: number;
   droppedStacks: number;
   droppedSamples: number;
   samples: number;
@@ -69,7 +75,18 @@ export const IN_PROCESS_COLLAPSER: CaptureCollapser = {
     const collapser = createEventCollapser(event);
     for await (const chunk of input) collapser.push(chunk);
     const result = collapser.finish();
-    return { ...result, ...limitStacks(result.stacks, limits), warnings: result.warnings };
+    const limited = limitStacks(result.stacks, limits);
+    return {
+      samples: result.samples,
+      jitFrames: result.jitFrames,
+      jitFramesResolved: result.jitFramesResolved,
+      unrecognizedLines: result.unrecognizedLines,
+      folded: toFoldedBytes(limited.stacks),
+      foldedSamples: totalSamples(limited.stacks),
+      droppedStacks: limited.droppedStacks,
+      droppedSamples: limited.droppedSamples,
+      warnings: result.warnings,
+    };
   },
 };
 
@@ -128,7 +145,8 @@ export async function collapseCaptureStream(
     });
   }
   return {
-    stacks: result.stacks,
+    folded: result.folded,
+    foldedSamples: result.foldedSamples,
     samples: result.samples,
     jitFrames: result.jitFrames,
     jitFramesResolved: result.jitFramesResolved,

@@ -1,21 +1,20 @@
 /**
  * Profiles this agent process has taken, by id, for `GET /v1/profiles/:id` (async captures, and a second look at a
  * synchronous one). In memory and bounded: running profiles are always kept, finished ones beyond `retention`
- * profiles or `maxBytes` bytes of stacks are dropped oldest first. The node-local store (schedules, history) is a
+ * profiles or `maxBytes` bytes of stacks (as held: folded-bytes.ts) are dropped oldest first. The node-local store (schedules, history) is a
  * different thing with its own retention.
  */
-import type { FoldedStacks } from '../../shared/folded.js';
 import type { ProfileMetadata } from '../../shared/api.js';
 import type { PodflameError } from '../../shared/errors.js';
+import type { FoldedBytes } from './folded-bytes.js';
 import type { RenderRequest } from './render-profile.js';
-import { stacksBytes } from './stack-limits.js';
 
 export interface ProfileRecord {
   metadata: ProfileMetadata;
   /** What the request asked the renderer for (title, width, ...), reused when the SVG is fetched later. */
   render: RenderRequest;
-  /** Set when status is `done`. */
-  stacks?: FoldedStacks;
+  /** Set when status is `done`: the stacks as folded bytes (folded-bytes.ts), counted against the bound as held. */
+  folded?: FoldedBytes;
   /** Set when status is `failed`. */
   error?: PodflameError;
   /** Settles when the capture has finished, either way (never rejects). */
@@ -28,12 +27,12 @@ export class ProfileRegistry {
   readonly #retention: number;
   readonly #maxBytes: number;
   readonly #records = new Map<string, ProfileRecord>();
-  /** Ids of finished profiles, oldest first, and the bytes their stacks are counted as (stack-limits.ts). */
+  /** Ids of finished profiles, oldest first, and the bytes of their folded stacks. */
   readonly #finished: { id: string; bytes: number }[] = [];
   #bytes = 0;
 
   /**
-   * `retention`: finished profiles kept (`--profile-retention`); `maxBytes`: bytes of their stacks kept
+   * `retention`: finished profiles kept (`--profile-retention`); `maxBytes`: bytes of their folded stacks kept
    * (`--profiles-max-bytes`), the newest always kept. Default no byte bound.
    */
   constructor(retention: number, maxBytes = Infinity) {
@@ -57,7 +56,7 @@ export class ProfileRegistry {
   markFinished(id: string): void {
     const record = this.#records.get(id);
     if (record === undefined) return;
-    const bytes = record.stacks ? stacksBytes(record.stacks) : 0;
+    const bytes = record.folded?.byteLength ?? 0;
     this.#finished.push({ id, bytes });
     this.#bytes += bytes;
     while (this.#finished.length > this.#retention || (this.#bytes > this.#maxBytes && this.#finished.length > 1)) {
@@ -67,7 +66,7 @@ export class ProfileRegistry {
     }
   }
 
-  /** Bytes the finished profiles' stacks are counted as (stack-limits.ts `stacksBytes`). */
+  /** Bytes the finished profiles' folded stacks hold. */
   get bytes(): number {
     return this.#bytes;
   }

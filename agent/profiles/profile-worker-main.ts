@@ -10,6 +10,8 @@ import type { WorkerCollapseResult, WorkerReply, WorkerRequest } from './profile
 import { renderProfile } from './render-profile.js';
 import { limitStacks } from './stack-limits.js';
 import { createEventCollapser, type EventCollapser } from './event-collapser.js';
+import { toFoldedBytes } from './folded-bytes.js';
+import { totalSamples } from '../../shared/folded.js';
 
 const port = parentPort;
 if (port === null) throw new Error('profile-worker-main.ts runs as a worker thread only');
@@ -21,6 +23,9 @@ function session(id: number): EventCollapser {
   if (s === undefined) throw new PodflameError('INTERNAL', `the profile worker has no collapse session ${id}`);
   return s;
 }
+
+/** Buffers the reply hands over to the agent's thread instead of copying them (set by `handle`). */
+let transfer: ArrayBuffer[] = [];
 
 function handle(request: WorkerRequest): unknown {
   switch (request.kind) {
@@ -37,7 +42,8 @@ function handle(request: WorkerRequest): unknown {
       sessions.delete(request.session);
       const limited = limitStacks(result.stacks, request.limits);
       return {
-        stacks: limited.stacks,
+        folded: toFoldedBytes(limited.stacks),
+        foldedSamples: totalSamples(limited.stacks),
         droppedStacks: limited.droppedStacks,
         droppedSamples: limited.droppedSamples,
         samples: result.samples,
@@ -50,8 +56,13 @@ function handle(request: WorkerRequest): unknown {
     case 'collapse-abort':
       sessions.delete(request.session);
       return undefined;
-    case 'render-profile':
-      return renderProfile(request.format, request.metadata, request.stacks, request.render);
+    case 'render-profile': {
+      const answer = renderProfile(request.format, request.metadata, request.folded, request.render);
+      // Encoded here and handed over (transferred): the agent's thread gets the bytes without copying a string.
+      const body = new TextEncoder().encode(answer.body);
+      transfer = [body.buffer];
+      return { contentType: answer.contentType, body };
+    }
     case 'render-merged':
       return renderMergedGraph(request.format, request.stacks, request.options);
     case 'render-diff':
@@ -62,6 +73,7 @@ function handle(request: WorkerRequest): unknown {
 port.on('message', (request: WorkerRequest) => {
   if (request.kind.startsWith('render')) port.postMessage({ seq: request.seq, started: true } satisfies WorkerReply);
   let reply: WorkerReply;
+  transfer = [];
   try {
     reply = { seq: request.seq, ok: true, value: handle(request) };
   } catch (err) {
@@ -74,5 +86,5 @@ port.on('message', (request: WorkerRequest) => {
           );
     reply = { seq: request.seq, ok: false, error: e.toJSON().error };
   }
-  port.postMessage(reply);
+  port.postMessage(reply, transfer);
 });

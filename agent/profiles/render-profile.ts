@@ -13,15 +13,23 @@ import type {
   ProfileMetadata,
   RenderRequestSchema,
 } from '../../shared/api.js';
-import { compareBytes, serializeFolded, type FoldedStacks } from '../../shared/folded.js';
+import { compareBytes, type FoldedStacks } from '../../shared/folded.js';
 import { renderFlameGraph } from '../../shared/render/flamegraph.js';
 import type { RenderOptions } from '../../shared/render/options.js';
 import { targetTitle } from '../targets/resolve.js';
+import { foldedBuffer, foldedBytesLines, splitFoldedLine, type FoldedBytes } from './folded-bytes.js';
 
 /** The request's `render` options plus its `title`. */
 export type RenderRequest = z.infer<typeof RenderRequestSchema>;
 
+/** An answer as sent: its bytes (UTF-8), never a string the event loop's thread would have to encode. */
 export interface RenderedProfile {
+  contentType: string;
+  body: Buffer;
+}
+
+/** An answer as drawn, before it is encoded. */
+export interface ProfileAnswer {
   contentType: string;
   body: string;
 }
@@ -62,6 +70,10 @@ function* foldedLines(stacks: FoldedStacks): Generator<string> {
 }
 
 export function renderProfileSvg(m: ProfileMetadata, stacks: FoldedStacks, render: RenderRequest): string {
+  return drawProfileSvg(m, foldedLines(stacks), render);
+}
+
+function drawProfileSvg(m: ProfileMetadata, lines: Iterable<string>, render: RenderRequest): string {
   const options: Partial<RenderOptions> = {
     colors: 'java',
     countname: 'samples',
@@ -69,35 +81,42 @@ export function renderProfileSvg(m: ProfileMetadata, stacks: FoldedStacks, rende
     title: render.title ?? targetTitle(m.target),
     subtitle: render.subtitle ?? profileSubtitle(m),
   };
-  return renderFlameGraph(foldedLines(stacks), options).svg;
+  return renderFlameGraph(lines, options).svg;
 }
 
-export function profileJson(m: ProfileMetadata, stacks: FoldedStacks): ProfileJson {
-  const keys = [...stacks.keys()].sort(compareBytes);
-  return { ...m, stacks: keys.map((stack) => ({ stack, count: stacks.get(stack) as number })) };
+function profileJson(m: ProfileMetadata, folded: FoldedBytes): ProfileJson {
+  return { ...m, stacks: [...foldedBytesLines(folded)].map(splitFoldedLine) };
 }
+
+const CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = {
+  svg: 'image/svg+xml; charset=utf-8',
+  folded: 'text/plain; charset=utf-8',
+  json: 'application/json; charset=utf-8',
+};
 
 /** The answer for `format`; pure, so it runs in the profile worker's thread as well as here. */
 export function renderProfile(
   format: OutputFormat,
   m: ProfileMetadata,
-  stacks: FoldedStacks,
+  folded: FoldedBytes,
   render: RenderRequest,
-): RenderedProfile {
+): ProfileAnswer {
+  const contentType = CONTENT_TYPES[format];
   switch (format) {
     case 'svg':
-      return { contentType: 'image/svg+xml; charset=utf-8', body: renderProfileSvg(m, stacks, render) };
+      // The folded bytes are in byte order already, as the renderer wants them.
+      return { contentType, body: drawProfileSvg(m, foldedBytesLines(folded), render) };
     case 'folded':
-      return { contentType: 'text/plain; charset=utf-8', body: serializeFolded(stacks) };
+      return { contentType, body: foldedBuffer(folded).toString('utf8') };
     case 'json':
-      return { contentType: 'application/json; charset=utf-8', body: JSON.stringify(profileJson(m, stacks)) };
+      return { contentType, body: JSON.stringify(profileJson(m, folded)) };
   }
 }
 
 /** What rendering needs of a profile record (profile-registry's ProfileRecord fits it). */
 export interface RenderableProfile {
   metadata: ProfileMetadata;
-  stacks?: FoldedStacks;
+  folded?: FoldedBytes;
   render: RenderRequest;
 }
 
@@ -106,20 +125,23 @@ export interface ProfileRenderBackend {
   renderProfile(
     format: OutputFormat,
     metadata: ProfileMetadata,
-    stacks: FoldedStacks,
+    folded: FoldedBytes,
     render: RenderRequest,
   ): Promise<RenderedProfile>;
 }
 
 /** Rendering in the caller's own thread (the default, for tests and tools). */
 export const IN_PROCESS_RENDERER: ProfileRenderBackend = {
-  renderProfile: async (format, metadata, stacks, render) => renderProfile(format, metadata, stacks, render),
+  renderProfile: async (format, metadata, folded, render) => {
+    const answer = renderProfile(format, metadata, folded, render);
+    return { contentType: answer.contentType, body: Buffer.from(answer.body, 'utf8') };
+  },
 };
 
 export interface ProfileRendererOptions {
   /** Default IN_PROCESS_RENDERER; the agent gives its profile worker. */
   backend?: ProfileRenderBackend;
-  /** Bytes of SVG kept for later answers, least recently used dropped first. Default 32 MiB. */
+  /** Bytes of SVG (UTF-8, as sent) kept for later answers, least recently used dropped first. Default 32 MiB. */
   maxCachedBytes?: number;
 }
 
@@ -133,7 +155,7 @@ export class ProfileRenderer {
    * By profile id (not by record: that would keep an evicted profile's stacks alive), in use order, least recent
    * first (a Map iterates in insertion order; a hit is moved to the end).
    */
-  readonly #svgs = new Map<string, string>();
+  readonly #svgs = new Map<string, Buffer>();
   #cachedBytes = 0;
 
   constructor(options: ProfileRendererOptions = {}) {
@@ -144,22 +166,27 @@ export class ProfileRenderer {
   /** The body for `format` of a finished (`done`) record, with the options its request gave. */
   async render(record: RenderableProfile, format: OutputFormat): Promise<RenderedProfile> {
     const m = record.metadata;
+    const folded = record.folded ?? new Uint8Array(0);
+    // The kept bytes are the folded answer: nothing to draw, copy or encode.
+    if (format === 'folded') {
+      if (m.timings && m.timings.render === undefined) m.timings.render = 0;
+      return { contentType: CONTENT_TYPES.folded, body: foldedBuffer(folded) };
+    }
     const cached = format === 'svg' ? this.#svgs.get(m.id) : undefined;
     if (cached !== undefined) {
       this.#svgs.delete(m.id);
       this.#svgs.set(m.id, cached);
-      return { contentType: 'image/svg+xml; charset=utf-8', body: cached };
+      return { contentType: CONTENT_TYPES.svg, body: cached };
     }
     const t = performance.now();
-    const stacks = record.stacks ?? new Map<string, number>();
-    const rendered = await this.#backend.renderProfile(format, m, stacks, record.render);
+    const rendered = await this.#backend.renderProfile(format, m, folded, record.render);
     if (format === 'svg') this.#keep(record, rendered.body);
     // The first answer's rendering is the one a caller waited for: later ones come from the cache or are cheaper.
     if (m.timings && m.timings.render === undefined) m.timings.render = Math.round(performance.now() - t);
     return rendered;
   }
 
-  #keep(record: RenderableProfile, svg: string): void {
+  #keep(record: RenderableProfile, svg: Buffer): void {
     const id = record.metadata.id;
     if (svg.length > this.#maxCachedBytes || this.#svgs.has(id)) return;
     this.#svgs.set(id, svg);

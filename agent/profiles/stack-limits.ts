@@ -8,7 +8,7 @@ import { compareBytes, type FoldedStacks } from '../../shared/folded.js';
 export interface StackLimits {
   /** Distinct stacks kept (`--max-stacks`). */
   maxStacks: number;
-  /** Bytes of stack text kept, each stack counted as its length plus 16 (`--max-profile-bytes`). */
+  /** Bytes of stack text kept, each stack counted as its UTF-8 length plus 16 (`--max-profile-bytes`). */
   maxBytes: number;
 }
 
@@ -24,10 +24,18 @@ export interface LimitedStacks {
   droppedSamples: number;
 }
 
-/** Bytes a profile's stacks are counted as (STACK_OVERHEAD_BYTES each beyond their text). */
+/**
+ * Bytes one stack is counted as: its UTF-8 text, as the agent keeps it (folded-bytes.ts: the line's count, space and
+ * newline fit in STACK_OVERHEAD_BYTES), so a profile never holds more bytes than it is counted as.
+ */
+export function stackBytes(stack: string): number {
+  return Buffer.byteLength(stack, 'utf8') + STACK_OVERHEAD_BYTES;
+}
+
+/** Bytes a profile's stacks are counted as (`stackBytes` each). */
 export function stacksBytes(stacks: FoldedStacks): number {
   let bytes = 0;
-  for (const stack of stacks.keys()) bytes += stack.length + STACK_OVERHEAD_BYTES;
+  for (const stack of stacks.keys()) bytes += stackBytes(stack);
   return bytes;
 }
 
@@ -44,7 +52,7 @@ export function limitStacks(stacks: FoldedStacks, limits: StackLimits): LimitedS
   let droppedStacks = 0;
   let droppedSamples = 0;
   for (const [stack, count] of ordered) {
-    const cost = stack.length + STACK_OVERHEAD_BYTES;
+    const cost = stackBytes(stack);
     if (kept.size < limits.maxStacks - 1 && bytes + cost <= limits.maxBytes) {
       kept.set(stack, count);
       bytes += cost;

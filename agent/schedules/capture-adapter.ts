@@ -4,6 +4,7 @@
  * schedule found, so the capture profiles exactly that container.
  */
 import type { ResolvedCapture } from '../profiles/capture-service.js';
+import { parseFoldedBytes } from '../profiles/folded-bytes.js';
 import type { ProfileRecord } from '../profiles/profile-registry.js';
 import type { ValidProfileRequest } from '../../shared/api.js';
 import type { ScheduledCapture } from './scheduler.js';
@@ -32,7 +33,7 @@ export function captureThrough(service: CaptureStarter): ScheduledCapture {
     await record.settled;
     if (record.error) throw record.error;
     return {
-      stacks: record.stacks ?? new Map(),
+      stacks: record.folded ? parseFoldedBytes(record.folded) : new Map(),
       warnings: record.metadata.warnings,
       startedAtMs: Date.parse(record.metadata.startedAt),
     };

@@ -6,13 +6,15 @@
  * Prints tables; the targets are reported as PASS/MISS, never asserted (absolute times drift on shared machines).
  *
  * Then sections of their own: the JIT map (podflame's JVMTI agent vs the JVM's Compiler.perfmap, jit-map.ts), the
- * agent's request overhead (agent-overhead.ts), and "store at scale" (store-at-scale.ts): a week of stored profiles
+ * agent's request overhead (agent-overhead.ts), the agent's limits (agent-limits.ts: /healthz latency during the
+ * largest renders and peak RSS with its defaults), and "store at scale" (store-at-scale.ts): a week of stored profiles
  * queried through a real agent.
  *
  * usage: npm run bench [-- --runs N] [-- --input FILE[.gz]] [-- --keep] [-- --skip-jit-map] [-- --skip-agent]
- *                      [-- --skip-store]
- *        npm run bench -- --store-only    (only the store section)
- *        npm run bench -- --jit-map-only  (only the JIT map section)
+ *                      [-- --skip-agent-limits] [-- --skip-store]
+ *        npm run bench -- --store-only         (only the store section)
+ *        npm run bench -- --jit-map-only       (only the JIT map section)
+ *        npm run bench -- --agent-limits-only  (only the agent limits section)
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -25,6 +27,7 @@ import { runAlternating, type Alternated } from './alternate.js';
 import { findPerlReference, type PerlReference } from './perl-reference.js';
 import { compareFolded, compareSvgFrames } from './same-output.js';
 import { agentOverhead } from './agent-overhead.js';
+import { agentLimits } from './agent-limits.js';
 import { jitMapBench } from './jit-map.js';
 import { storeAtScale } from './store-at-scale.js';
 
@@ -50,6 +53,8 @@ const { values: flags } = parseArgs({
     'skip-store': { type: 'boolean', default: false },
     'store-only': { type: 'boolean', default: false },
     'jit-map-only': { type: 'boolean', default: false },
+    'skip-agent-limits': { type: 'boolean', default: false },
+    'agent-limits-only': { type: 'boolean', default: false },
   },
 });
 const runs = Number(flags.runs);
@@ -204,6 +209,8 @@ try {
     process.stdout.write(`${report}\n`);
     // CI runs this section alone: a map that could not be measured fails the run instead of passing unseen.
     if (/: (failed|skipped) — /.test(report)) process.exitCode = 1;
+  } else if (flags['agent-limits-only']) {
+    process.stdout.write(`${await agentLimits({ root, scratch, log })}\n`);
   } else {
     if (!flags['store-only']) await collapseAndRender();
     if (!flags['skip-store']) process.stdout.write(`\n${await storeAtScale({ root, scratch, runs, log })}\n`);
@@ -399,4 +406,5 @@ async function collapseAndRender(): Promise<void> {
 
   if (!flags['skip-jit-map']) process.stdout.write(`\n${await jitMapBench({ root, scratch, log })}\n`);
   if (!flags['skip-agent']) process.stdout.write(`\n${await agentOverhead({ root, scratch, runs, log })}\n`);
+  if (!flags['skip-agent-limits']) process.stdout.write(`\n${await agentLimits({ root, scratch, log })}\n`);
 }

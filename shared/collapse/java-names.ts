@@ -21,17 +21,8 @@
  *
  * Thread names (the root frame) keep their spaces (`C2 CompilerThre`, `Stream Worker 1`; the kernel cuts them at 15
  * bytes), where stackcollapse-perf.pl writes `C2_CompilerThre` and reads `Stream Worker 1 18944` as thread
- * `Stream Worker` with TID 1.
+ * `Stream Worker` with TID 1 (event-line.ts, parseJavaEventLine).
  */
-
-// Event line in Java mode, e.g. `Stream Worker 1 18944  2840.533046:    1001001 cpu-clock:pppH: `. JVM thread names
-// often end in a number; perl's pattern takes the first number after the shortest name as the TID (comm
-// `Stream Worker`, TID 1). Anchoring on the timestamp (after an optional `[cpu]`) keeps the whole thread name.
-const WS = '\\t\\n\\v\\f\\r ';
-export const JAVA_EVENT_LINE = new RegExp(
-  `^([^${WS}].*?)[${WS}]+(\\d+)(?:\\/(\\d+))?[${WS}]+(?:\\[\\d+\\][${WS}]+)?\\d+\\.\\d+:`,
-  's',
-);
 
 /** Frame name for a JIT-map address perf could not resolve (perl prints the per-process `[perf-1234.map]`). */
 export const UNRESOLVED_JIT_FRAME = '[unknown jit]';

@@ -15,18 +15,10 @@
  */
 import { PodflameError } from '../errors.js';
 export type { CollapseResult } from './collapse-result.js';
-import { JAVA_EVENT_LINE } from './java-names.js';
+import { parseEventLine, parseEventPeriodAndName, parseJavaEventLine } from './event-line.js';
 import { SortedCollapseResult, type CollapseResult, type StackRecord } from './collapse-result.js';
 import { resolveCollapseOptions, type CollapseOptions } from './options.js';
-import {
-  EVENT_LINE,
-  EVENT_PERIOD_AND_NAME,
-  isPerlSpace,
-  isPerlWord,
-  parseFrameLine,
-  tidyFrameLine,
-  type TidyContext,
-} from './tidy.js';
+import { isPerlSpace, isPerlWord, parseFrameLine, tidyFrameLine, type TidyContext } from './tidy.js';
 
 /** What is remembered about one stack line's text. */
 interface CachedFrameLine {
@@ -303,21 +295,21 @@ export class PerfCollapser {
 
   // e.g. `C2 CompilerThre 22240   919.993501:    1001001 cpu-clock:ppp: `
   private onEventLine(line: string): boolean {
-    const m = (this.options.java ? JAVA_EVENT_LINE.exec(line) : null) ?? EVENT_LINE.exec(line);
-    if (!m) return false;
-    const comm = m[1] as string;
-    let pid = m[2] as string;
-    let tid = m[3];
+    const m = (this.options.java ? parseJavaEventLine(line) : undefined) ?? parseEventLine(line);
+    if (m === undefined) return false;
+    const comm = m.comm;
+    let pid = m.first;
+    let tid = m.second;
     // One number is the TID (default perf script fields); perl's `not $tid` is also true for "0".
     if (tid === undefined || tid === '' || tid === '0') {
       tid = pid;
       pid = '?';
     }
     let period: string | undefined;
-    const ev = EVENT_PERIOD_AND_NAME.exec(line);
-    if (ev) {
-      period = ev[1];
-      const event = ev[2] as string;
+    const ev = parseEventPeriodAndName(line);
+    if (ev !== undefined) {
+      period = ev.period;
+      const event = ev.event;
       if (this.eventFilter === '') {
         // Only the first event type is kept by default: adding up cycles and instructions would mislead.
         this.eventFilter = event;

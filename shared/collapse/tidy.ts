@@ -10,17 +10,6 @@ import { javaJitFrameName } from './java-names.js';
 
 const WS = '\\t\\n\\v\\f\\r ';
 
-// Event line, e.g. `C2 CompilerThre 22240   919.993501:    1001001 cpu-clock:ppp: ` (comm TID time: period event:)
-// or `java 24636/25607 [000] 4794564.109216: cycles:` (comm PID/TID). The comm is the SHORTEST prefix (at least two
-// chars) followed by whitespace and a number; a second number after `/` makes the first one the PID.
-// perl writes `(\d+)*`; `(\d+)?` matches the same lines with the same captures, without exponential backtracking on
-// long digit runs (test/fuzz/pipeline.test.ts hung on them).
-export const EVENT_LINE = new RegExp(`^([^${WS}].+?)[${WS}]+(\\d+)\\/*(\\d+)?[${WS}]+`, 's');
-
-// The end of an event line: `:    1001001 cpu-clock:ppp: ` → period 1001001, event `cpu-clock:ppp`. The line must end
-// with `event:`; the period is optional.
-export const EVENT_PERIOD_AND_NAME = new RegExp(`:[${WS}]*(\\d+)?[${WS}]+([^${WS}]+):[${WS}]*$`, 's');
-
 // Frame line, e.g. `\t    7f13acffdd40 long Hot.fib(int)+0x4c (/tmp/perf-22226.map)` → pc, raw symbol, module.
 // Greedy: the module is inside the LAST ` (` … `)`, so symbols with spaces and parentheses stay whole. Kept as the
 // reference of parseFrameLine, which computes the same captures without backtracking (this pattern backtracks once per

@@ -8,12 +8,14 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import t, { type Test } from 'tap';
 import { Agent } from '../../agent/agent.js';
+import type { ProfileMetadata } from '../../shared/api.js';
 import type { AgentConfig } from '../../agent/config.js';
+import { foldedBuffer, toFoldedBytes } from '../../agent/profiles/folded-bytes.js';
 import { ProfileWorker } from '../../agent/profiles/profile-worker.js';
 import { ProfileRegistry, type ProfileRecord } from '../../agent/profiles/profile-registry.js';
-import { DROPPED_FRAME, limitStacks, stacksBytes } from '../../agent/profiles/stack-limits.js';
+import { DROPPED_FRAME, limitStacks, STACK_OVERHEAD_BYTES, stacksBytes } from '../../agent/profiles/stack-limits.js';
 import { collapseStream } from '../../shared/collapse/collapse-stream.js';
-import { parseFolded, totalSamples } from '../../shared/folded.js';
+import { parseFolded, serializeFolded, totalSamples } from '../../shared/folded.js';
 import { call, memoryLogger, testConfig } from './http.js';
 import { FakeRuntime, hexId, podContainer } from './fake-runtime.js';
 import { nextRenderStart, testProfileWorker } from '../helpers/profile-worker.js';
@@ -142,12 +144,12 @@ t.test('the profiles kept in memory hold at most --profiles-max-bytes: the oldes
   t.equal(gone.json.error.code, 'PROFILE_NOT_FOUND');
   t.match(gone.json.error.message, /--profiles-max-bytes/, 'the answer names the bound');
   t.equal((await call(url, 'GET', `/v1/profiles/${second}/folded`)).status, 200, 'the newest is kept');
-  t.equal(agent.registry.bytes, bytes);
+  t.equal(agent.registry.bytes, agent.registry.get(second)!.folded!.byteLength, 'the bytes the newest holds');
 
   // The newest is kept even alone beyond the bound; running profiles are never evicted.
   const registry = new ProfileRegistry(10, 10);
   const record = (id: string, stacks?: Map<string, number>) =>
-    ({ metadata: { id, status: 'running' }, stacks }) as unknown as ProfileRecord;
+    ({ metadata: { id, status: 'running' }, folded: stacks && toFoldedBytes(stacks) }) as unknown as ProfileRecord;
   registry.add(record('running'));
   registry.add(record('a', new Map([['x;y', 1]])));
   registry.markFinished('a');
@@ -157,6 +159,60 @@ t.test('the profiles kept in memory hold at most --profiles-max-bytes: the oldes
   t.ok(registry.get('b'), 'the newest stays, though alone beyond the bound');
   t.ok(registry.get('running'), 'a running one is never evicted');
   t.throws(() => new ProfileRegistry(1, 0), RangeError);
+});
+
+t.test('the registry keeps a finished profile as folded bytes in shared memory, counted as held', async (t) => {
+  const { agent, runtime, url } = await startAgent(t);
+  const id = await capture(agent, runtime, url, PERF_SCRIPT);
+  const folded = agent.registry.get(id)!.folded;
+  t.ok(folded instanceof Uint8Array, 'bytes, not a Map of strings on the JavaScript heap');
+  t.ok(folded!.buffer instanceof SharedArrayBuffer, 'in shared memory: the profile worker reads them without a copy');
+  t.equal(foldedBuffer(folded!).toString('utf8'), serializeFolded(await fullStacks()), 'the folded text, byte order');
+  t.equal(agent.registry.bytes, folded!.byteLength, 'the registry counts the bytes it holds');
+  const answer = await call(url, 'GET', `/v1/profiles/${id}/folded`);
+  t.equal(answer.text, foldedBuffer(folded!).toString('utf8'), 'the folded answer is those bytes');
+});
+
+t.test('--max-profile-bytes counts stacks in UTF-8 bytes, as they are held', async (t) => {
+  // Frames named in CJK: 3 bytes each in UTF-8, 1 UTF-16 unit in a JavaScript string.
+  const stacks = new Map<string, number>();
+  for (let i = 0; i < 10; i++) stacks.set(`java;${'処理'.repeat(50)}${i}`, 10 - i);
+  const utf16 = [...stacks.keys()].reduce((sum, s) => sum + s.length + STACK_OVERHEAD_BYTES, 0);
+  t.ok(stacksBytes(stacks) > utf16 * 2, `counted as ${stacksBytes(stacks)} bytes, not ${utf16} string units`);
+  const limited = limitStacks(stacks, { maxStacks: 1000, maxBytes: utf16 });
+  t.ok(limited.droppedStacks > 0, 'a bound of their string length does not hold them');
+  t.ok(toFoldedBytes(limited.stacks).byteLength <= utf16, 'what is kept fits the bound in bytes');
+  t.equal(totalSamples(limited.stacks), totalSamples(stacks));
+});
+
+t.test("the worker's answer comes back as bytes, the stacks go as shared bytes", async (t) => {
+  const worker = testProfileWorker();
+  const stacks = new Map([
+    ['java;Main.main_[j];Shop.price_[j]', 3],
+    ['java;Main.main_[j];Shop.søk_[j]', 2],
+  ]);
+  const meta: ProfileMetadata = {
+    id: 'p1',
+    status: 'done',
+    node: 'n',
+    target: { containerId: APP },
+    startedAt: '2025-01-01T00:00:00.000Z',
+    durationSeconds: 1,
+    event: 'cpu',
+    frequencyHz: 99,
+    java: { inlined: false },
+    samples: 5,
+    jitResolved: 1,
+    warnings: [],
+  };
+  const svg = await worker.renderProfile('svg', meta, toFoldedBytes(stacks), {});
+  t.ok(Buffer.isBuffer(svg.body), 'a Buffer: nothing to encode on the agent thread');
+  t.match(svg.body.toString('utf8'), /<title>Shop\.søk \(2 samples/, 'UTF-8');
+  const json = await worker.renderProfile('json', meta, toFoldedBytes(stacks), {});
+  t.same(JSON.parse(json.body.toString('utf8')).stacks, [
+    { stack: 'java;Main.main_[j];Shop.price_[j]', count: 3 },
+    { stack: 'java;Main.main_[j];Shop.søk_[j]', count: 2 },
+  ]);
 });
 
 t.test('minwidth below the floor is refused before a capture: INVALID_REQUEST naming the floor', async (t) => {

@@ -1,10 +1,11 @@
-// Names a workload chooses (its perf map, its libraries' symbols) against the collapser: the hand-written scans that
-// replaced backtracking patterns give the patterns' own captures, cost linear time on names built to make the
-// patterns backtrack, and a symbol longer than MAX_SYMBOL_BYTES is cut with a marker while the rest of its line and
-// of its sample collapse as before (issue #13, finding 2).
+// Names a workload chooses (its perf map, its libraries' symbols, its thread names) against the collapser: the
+// hand-written scans that replaced backtracking patterns give the patterns' own captures, cost linear time on names
+// and event lines built to make the patterns backtrack, and a symbol longer than MAX_SYMBOL_BYTES is cut with a marker
+// while the rest of its line and of its sample collapse as before (issue #13, finding 2).
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { agentMethodParts, javaJitFrameName, jdkMethodName } from '../../shared/collapse/java-names.js';
+import { parseEventLine, parseEventPeriodAndName, parseJavaEventLine } from '../../shared/collapse/event-line.js';
 import {
   FRAME_LINE,
   FRAME_NAME_TRUNCATED,
@@ -20,6 +21,14 @@ import { mulberry32 } from '../store/random.js';
 const JDK_METHOD = /^(?:[^ (]+ )?([^ (]+\.[^ (]+)\(/;
 const AGENT_METHOD = /^L([^;( ]+\/[^;( ]+);(?:::|\.)([^;( ]+)/;
 const GO_METHOD = /\.\(.*\)\./s;
+// The event-line patterns (shared/collapse/tidy.ts and java-names.ts before the fix); WS is perl's `\s` on bytes.
+const WS = '\\t\\n\\v\\f\\r ';
+const EVENT_LINE = new RegExp(`^([^${WS}].+?)[${WS}]+(\\d+)\\/*(\\d+)?[${WS}]+`, 's');
+const JAVA_EVENT_LINE = new RegExp(
+  `^([^${WS}].*?)[${WS}]+(\\d+)(?:\\/(\\d+))?[${WS}]+(?:\\[\\d+\\][${WS}]+)?\\d+\\.\\d+:`,
+  's',
+);
+const EVENT_PERIOD_AND_NAME = new RegExp(`:[${WS}]*(\\d+)?[${WS}]+([^${WS}]+):[${WS}]*$`, 's');
 
 /** Random short strings over the chars the patterns care about, so that every branch of them is taken. */
 function randomStrings(seed: number, alphabet: string, count: number): string[] {
@@ -72,6 +81,114 @@ t.test('names built to make the patterns backtrack cost linear time', { timeout:
   t.equal(tidyGeneric(go), 'x.', 'no `).` after the `.(`: not a Go method, cut at the first `(`');
   const line = '\t' + 'a'.repeat(2_000) + ' ' + ' ('.repeat(2_000);
   t.equal(parseFrameLine(line), undefined, 'a frame line without `)` is not one');
+});
+
+/** Random event-line-like strings: up to 12 pieces drawn from the parts of real event lines and the chars around them. */
+function randomEventLines(seed: number, count: number): string[] {
+  const pieces = [
+    'a',
+    'java',
+    'C2 ',
+    ' ',
+    '  ',
+    '\t',
+    '\r',
+    '\v',
+    '\xa0',
+    '1',
+    '42',
+    '0',
+    '/',
+    '[',
+    ']',
+    '[0]',
+    '.',
+    ':',
+  ];
+  pieces.push('1.5:', ' 919.993501:', ' cpu-clock:ppp:', ' 1001001 ', 'x:', '::');
+  const rng = mulberry32(seed);
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    let s = '';
+    const n = Math.floor(rng() * 13);
+    for (let j = 0; j < n; j++) s += pieces[Math.floor(rng() * pieces.length)];
+    out.push(s);
+  }
+  return out;
+}
+
+/** A pattern's three captures as the scans return them. */
+function eventCaptures(m: RegExpExecArray | null): object | undefined {
+  return m ? { comm: m[1], first: m[2], second: m[3] } : undefined;
+}
+
+t.test('the event-line scans capture exactly what the patterns captured', async (t) => {
+  let differences = 0;
+  const firstDifference: string[] = [];
+  const compare = (what: string, line: string, expected: unknown, actual: unknown): void => {
+    if (JSON.stringify(expected) === JSON.stringify(actual)) return;
+    differences++;
+    if (firstDifference.length < 5) firstDifference.push(`${what} ${JSON.stringify(line)}`);
+  };
+  const lines = randomEventLines(3, 300_000);
+  for (const line of lines) {
+    compare('perl', line, eventCaptures(EVENT_LINE.exec(line)), parseEventLine(line));
+    compare('java', line, eventCaptures(JAVA_EVENT_LINE.exec(line)), parseJavaEventLine(line));
+    const ev = EVENT_PERIOD_AND_NAME.exec(line);
+    compare('end', line, ev ? { period: ev[1], event: ev[2] } : undefined, parseEventPeriodAndName(line));
+  }
+  t.equal(differences, 0, `no line of 300,000 is captured differently: ${firstDifference.join(', ')}`);
+  t.ok(lines.filter((l) => JAVA_EVENT_LINE.test(l)).length > 1000, 'many lines match the strictest pattern');
+  // Real lines (test/fixtures/perf), and the readings the two modes differ on.
+  t.same(parseEventLine('C2 CompilerThre 22240   919.993501:    1001001 cpu-clock:ppp: '), {
+    comm: 'C2 CompilerThre',
+    first: '22240',
+    second: undefined,
+  });
+  t.same(parseEventLine('java 24636/25607 [000] 4794564.109216: cycles:'), {
+    comm: 'java',
+    first: '24636',
+    second: '25607',
+  });
+  const worker = 'Stream Worker 1 18944  2840.533046:    1001001 cpu-clock:pppH: ';
+  t.same(parseEventLine(worker), { comm: 'Stream Worker', first: '1', second: undefined });
+  t.same(parseJavaEventLine(worker), { comm: 'Stream Worker 1', first: '18944', second: undefined });
+  t.same(parseEventPeriodAndName(worker), { period: '1001001', event: 'cpu-clock:pppH' });
+  t.same(parseEventPeriodAndName('java 24636/25607 [000] 4794564.109216: cycles:'), {
+    period: undefined,
+    event: 'cycles',
+  });
+});
+
+// Each of these made its pattern backtrack over the rest of the line once per whitespace char: 100 KB of spaces cost
+// EVENT_LINE about a minute and JAVA_EVENT_LINE more, 200 KB four times that. Scanned, they take milliseconds; the
+// timeout only stops a regression from hanging the run.
+t.test('event lines built to make the patterns backtrack cost linear time', { timeout: 30_000 }, async (t) => {
+  const spaces = 'ab' + ' '.repeat(200_000);
+  t.equal(parseEventLine(spaces), undefined, 'a comm and spaces, no number: not an event line');
+  t.equal(parseJavaEventLine(spaces), undefined);
+  const commRun = 'Stream Worker '.repeat(15_000);
+  t.equal(parseEventLine(commRun), undefined, 'a comm-like run without a number');
+  t.equal(parseJavaEventLine(commRun), undefined);
+  const noTime = 'java 1' + ' '.repeat(200_000) + 'x';
+  t.equal(parseJavaEventLine(noTime), undefined, 'a TID, then spaces without the timestamp');
+  const tail = 'java 1 2.5:' + ' '.repeat(200_000) + 'x';
+  t.equal(parseEventPeriodAndName(tail), undefined, 'a colon, then spaces that end in no event');
+  t.same(parseEventLine(tail), { comm: 'java', first: '1', second: undefined }, 'still an event line to perl');
+
+  // Through the collapser, as the agent runs it: the first two are skipped and counted, the last two are event lines
+  // (perl's reading, Java mode's fallback) without a stack, and the real sample still counts.
+  const text =
+    [spaces, commRun, noTime, tail].join('\n') +
+    '\njava 27546  3236.543683:    1001001 cpu-clock:pppH: \n' +
+    '\t           891f5 start_thread+0x305 (/usr/lib/x86_64-linux-gnu/libc.so.6)\n\n';
+  for (const java of [false, true]) {
+    const c = new PerfCollapser({ java });
+    c.push(Buffer.from(text, 'latin1'));
+    const result = c.finish();
+    t.equal(result.samples, 1, `java=${java}: the real sample`);
+    t.equal(result.unrecognizedLines, 2, `java=${java}: the lines that are no event lines skipped and counted`);
+  }
 });
 
 // A perf script sample whose leaf is `symbol` in a JIT map, under two frames of libjvm.

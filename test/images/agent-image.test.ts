@@ -48,6 +48,7 @@ async function waitForListening(name: string): Promise<string> {
 
 /** Linux capability numbers (linux/capability.h) of the capabilities host mode may be granted. */
 const CAPABILITY_BITS: Readonly<Record<string, number>> = {
+  DAC_READ_SEARCH: 2,
   KILL: 5,
   SETGID: 6,
   SETUID: 7,

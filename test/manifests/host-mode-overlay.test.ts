@@ -33,8 +33,13 @@ function daemonSet(docs: readonly Doc[]): Doc {
   return ds;
 }
 
-/** What host mode needs, each for a reason given in components/host-mode/daemonset-host-mode.yaml. */
-const HOST_MODE_CAPABILITIES = ['SYS_ADMIN', 'SYS_PTRACE', 'SYSLOG', 'SETUID', 'SETGID'];
+/**
+ * What host mode needs, each for a reason given in components/host-mode/daemonset-host-mode.yaml: perf_event_open
+ * (SYS_ADMIN), perf -p, jattach and /proc/<pid>/root of other users' processes (SYS_PTRACE), kernel symbols (SYSLOG),
+ * jattach taking the JVM's uid and gid (SETUID, SETGID), and a non-root JVM's /proc/<pid>/environ, where
+ * JAVA_TOOL_OPTIONS may disable attaching (DAC_READ_SEARCH; test/host/host-script-files.test.ts).
+ */
+const HOST_MODE_CAPABILITIES = ['SYS_ADMIN', 'SYS_PTRACE', 'SYSLOG', 'SETUID', 'SETGID', 'DAC_READ_SEARCH'];
 
 t.test('every rendered resource validates against the Kubernetes schema', { skip }, async (t) => {
   t.same(overlay.map((d) => d.kind).sort(), [
@@ -137,6 +142,9 @@ t.test('least privilege for host mode: the listed capabilities, seccomp and AppA
     (sc.capabilities.add as string[]).includes('PERFMON'),
     'no PERFMON: SYS_ADMIN covers it, and old runtimes reject it',
   );
+  for (const broad of ['DAC_OVERRIDE', 'FOWNER', 'SYS_CHROOT', 'KILL']) {
+    t.notOk((sc.capabilities.add as string[]).includes(broad), `no ${broad}: nothing host mode does needs it`);
+  }
   t.same(sc.seccompProfile, { type: 'Unconfined' }, 'seccomp: perf_event_open and setns');
   t.same(sc.appArmorProfile, { type: 'Unconfined' }, 'AppArmor: ptrace of processes outside the container');
   t.equal(sc.privileged, false, 'never privileged');

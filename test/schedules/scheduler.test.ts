@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { captureThrough, type CaptureStarter } from '../../agent/schedules/capture-adapter.js';
 import { Scheduler, type ScheduledCaptureRequest, type SchedulerOptions } from '../../agent/schedules/scheduler.js';
 import type { ProfileRecord } from '../../agent/profiles/profile-registry.js';
+import { toFoldedBytes } from '../../agent/profiles/folded-bytes.js';
 import type { ValidProfileRequest } from '../../shared/api.js';
 import type { CaptureTarget, TargetSelector } from '../../agent/schedules/targets.js';
 import { parseScheduleBody, type ScheduleSpec } from '../../agent/schedules/schedule-config.js';
@@ -199,7 +200,7 @@ t.test('scheduled captures ask the capture service for what the schedule says', 
       asked.push(request);
       return {
         metadata: { startedAt: '2025-11-27T10:00:00.000Z', warnings: [] },
-        stacks: new Map([['java;Main.main', 1]]),
+        folded: toFoldedBytes(new Map([['java;Main.main', 1]])),
         settled: Promise.resolve(),
       } as unknown as ProfileRecord;
     },
