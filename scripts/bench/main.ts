@@ -6,13 +6,14 @@
  * Prints tables; the targets are reported as PASS/MISS, never asserted (absolute times drift on shared machines).
  *
  * Then sections of their own: the JIT map (podflame's JVMTI agent vs the JVM's Compiler.perfmap, jit-map.ts), the
- * agent's request overhead (agent-overhead.ts), and "store at scale" (store-at-scale.ts): a week of stored profiles
+ * agent's request overhead (agent-overhead.ts), the JFR reader on a ~100 MB recording (jfr.ts), and "store at scale" (store-at-scale.ts): a week of stored profiles
  * queried through a real agent.
  *
  * usage: npm run bench [-- --runs N] [-- --input FILE[.gz]] [-- --keep] [-- --skip-jit-map] [-- --skip-agent]
- *                      [-- --skip-store]
+ *                      [-- --skip-store] [-- --skip-jfr]
  *        npm run bench -- --store-only    (only the store section)
  *        npm run bench -- --jit-map-only  (only the JIT map section)
+ *        npm run bench -- --jfr-only      (only the JFR reader section: a ~100 MB recording, target < 2 s)
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -27,6 +28,7 @@ import { compareFolded, compareSvgFrames } from './same-output.js';
 import { agentOverhead } from './agent-overhead.js';
 import { jitMapBench } from './jit-map.js';
 import { storeAtScale } from './store-at-scale.js';
+import { jfrBench } from './jfr.js';
 
 /** Issue #15's floors: 8x perl for collapse, 5x for render (same run), bounded and flat collapse memory. */
 const TARGETS = {
@@ -50,6 +52,8 @@ const { values: flags } = parseArgs({
     'skip-store': { type: 'boolean', default: false },
     'store-only': { type: 'boolean', default: false },
     'jit-map-only': { type: 'boolean', default: false },
+    'jfr-only': { type: 'boolean', default: false },
+    'skip-jfr': { type: 'boolean', default: false },
   },
 });
 const runs = Number(flags.runs);
@@ -204,8 +208,12 @@ try {
     process.stdout.write(`${report}\n`);
     // CI runs this section alone: a map that could not be measured fails the run instead of passing unseen.
     if (/: (failed|skipped) — /.test(report)) process.exitCode = 1;
+  } else if (flags['jfr-only']) {
+    process.stdout.write(`${jfrBench({ root, scratch, runs, log })}\n`);
   } else {
     if (!flags['store-only']) await collapseAndRender();
+    if (!flags['store-only'] && !flags['skip-jfr'])
+      process.stdout.write(`\n${jfrBench({ root, scratch, runs, log })}\n`);
     if (!flags['skip-store']) process.stdout.write(`\n${await storeAtScale({ root, scratch, runs, log })}\n`);
   }
 } finally {
