@@ -27,11 +27,25 @@ export interface ChunkStacks {
   unresolvedStacks: number;
 }
 
+/**
+ * The last chunk's metadata, as bytes and as types: the chunks of one recording repeat the same metadata (hundreds
+ * of KB), so an equal copy is compared, not parsed again. Owned by one reader, never shared between readers.
+ */
+export interface MetadataCache {
+  bytes?: Uint8Array;
+  compressed?: boolean;
+  types?: JfrTypes;
+}
+
 /** Reads a chunk (`bytes` is exactly the chunk; `base` its offset in the input). */
-export function parseChunk(bytes: Uint8Array, base: number, header: ChunkHeader): ChunkStacks {
+export function parseChunk(
+  bytes: Uint8Array,
+  base: number,
+  header: ChunkHeader,
+  cache: MetadataCache = {},
+): ChunkStacks {
   const reader = new ByteReader(bytes, base, header.compressedIntegers);
-  reader.pos = header.metadataOffset;
-  const types = parseMetadata(reader);
+  const types = metadataOf(reader, header, cache);
   const plans = planEvents(types);
   const pools: ConstantPools = new Map();
   const weights = new Map<JfrEventKind, Map<number, number>>(JFR_EVENT_KINDS.map((k) => [k, new Map()]));
@@ -60,6 +74,26 @@ export function parseChunk(bytes: Uint8Array, base: number, header: ChunkHeader)
     pos = end;
   }
   return resolve(pools, weights, events);
+}
+
+function metadataOf(reader: ByteReader, header: ChunkHeader, cache: MetadataCache): JfrTypes {
+  reader.pos = header.metadataOffset;
+  const size = reader.varlong();
+  const start = header.metadataOffset;
+  const end = start + size;
+  if (end <= reader.bytes.length && cache.types !== undefined && cache.compressed === header.compressedIntegers) {
+    const raw = reader.bytes.subarray(start, end);
+    if (cache.bytes !== undefined && Buffer.from(raw.buffer, raw.byteOffset, raw.length).equals(cache.bytes)) {
+      return cache.types;
+    }
+  }
+  reader.pos = start;
+  const types = parseMetadata(reader);
+  // A copy: the chunk's buffer is reused for the next chunk.
+  cache.bytes = Buffer.from(reader.bytes.subarray(start, end));
+  cache.compressed = header.compressedIntegers;
+  cache.types = types;
+  return types;
 }
 
 function readEvent(

@@ -13,7 +13,7 @@ import { PodflameError } from '../errors.js';
 import type { FoldedStacks } from '../folded.js';
 import { JfrMalformed } from './byte-reader.js';
 import { CHUNK_HEADER_BYTES, parseChunkHeader, type ChunkHeader } from './chunk-header.js';
-import { parseChunk } from './chunk-parser.js';
+import { parseChunk, type MetadataCache } from './chunk-parser.js';
 import { JFR_EVENT_KINDS, type JfrEventKind } from './event-plan.js';
 
 export { JFR_EVENT_KINDS, type JfrEventKind } from './event-plan.js';
@@ -55,6 +55,7 @@ export class JfrReader {
   /** Input offset of the current chunk. */
   private chunkStart = 0;
   private failed: PodflameError | undefined;
+  private readonly metadataCache: MetadataCache = {};
 
   constructor(options: JfrReadOptions = {}) {
     this.maxChunkBytes = options.maxChunkBytes ?? DEFAULT_JFR_READ_OPTIONS.maxChunkBytes;
@@ -66,12 +67,23 @@ export class JfrReader {
     try {
       let from = 0;
       while (from < piece.length) {
+        // A whole chunk inside the piece is read where it lies, without a copy.
+        if (this.filled === 0 && piece.length - from >= CHUNK_HEADER_BYTES) {
+          const header = this.checkedHeader(piece.subarray(from, from + CHUNK_HEADER_BYTES));
+          if (header.size <= piece.length - from) {
+            this.onChunk(header, piece.subarray(from, from + header.size));
+            from += header.size;
+            continue;
+          }
+        }
         const wanted = (this.header?.size ?? CHUNK_HEADER_BYTES) - this.filled;
         const take = Math.min(wanted, piece.length - from);
         this.append(piece.subarray(from, from + take));
         from += take;
         if (this.header === undefined && this.filled === CHUNK_HEADER_BYTES) this.onHeader();
-        if (this.header !== undefined && this.filled === this.header.size) this.onChunk(this.header);
+        if (this.header !== undefined && this.filled === this.header.size) {
+          this.onChunk(this.header, this.buffer.subarray(0, this.header.size));
+        }
       }
     } catch (err) {
       this.failed = err instanceof PodflameError ? err : new PodflameError('INTERNAL', String(err), { cause: err });
@@ -107,7 +119,11 @@ export class JfrReader {
   }
 
   private onHeader(): void {
-    const header = parseChunkHeader(this.buffer.subarray(0, CHUNK_HEADER_BYTES), this.chunkStart);
+    this.header = this.checkedHeader(this.buffer.subarray(0, CHUNK_HEADER_BYTES));
+  }
+
+  private checkedHeader(bytes: Uint8Array): ChunkHeader {
+    const header = parseChunkHeader(bytes, this.chunkStart);
     if (header.size > this.maxChunkBytes) {
       throw new PodflameError(
         'PROFILE_TOO_LARGE',
@@ -116,11 +132,11 @@ export class JfrReader {
         { details: { offset: this.chunkStart, chunkBytes: header.size, maxChunkBytes: this.maxChunkBytes } },
       );
     }
-    this.header = header;
+    return header;
   }
 
-  private onChunk(header: ChunkHeader): void {
-    const chunk = parseChunk(this.buffer.subarray(0, header.size), this.chunkStart, header);
+  private onChunk(header: ChunkHeader, bytes: Uint8Array): void {
+    const chunk = parseChunk(bytes, this.chunkStart, header, this.metadataCache);
     for (const kind of JFR_EVENT_KINDS) {
       const into = this.profile.stacks[kind];
       for (const [stack, weight] of chunk.stacks[kind]) into.set(stack, (into.get(stack) ?? 0) + weight);
