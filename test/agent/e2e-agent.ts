@@ -51,7 +51,7 @@ export type SpawnedAgent = AgentProcess;
 /** `node dist/agent/main.js ARGS`, resolved once its start-up line names the bound URL. */
 export async function spawnAgent(args: readonly string[], env: Record<string, string> = {}): Promise<SpawnedAgent> {
   requireBuild();
-  return startAgentProcess(args, { env, timeoutMs: 30_000 });
+  return startAgentProcess(args, { env, timeoutMs: 120_000 });
 }
 
 export interface CliRun {
