@@ -101,3 +101,36 @@ function formatSeconds(seconds: number): string {
   if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
   return `${seconds.toFixed(1)} s`;
 }
+
+/** One pprof sample value: its type and unit, and how a folded count becomes it. */
+export interface PprofValue {
+  type: string;
+  unit: string;
+  /** `count`: the count as it is (samples, bytes, nanoseconds); `period`: count × the sampling period in ns. */
+  from: 'count' | 'period';
+}
+
+/**
+ * The pprof sample values of an event, the default (EVENT_KINDS[event].pprofType) last. Sampled events carry the
+ * sample count and the time it stands for, as Go's CPU profiles do; weighted ones carry their weight alone. A lock
+ * profile has no `contentions/count`: folded stacks keep only the summed time of each stack, not how many
+ * contentions made it up, and a made-up count would mislead more than its absence.
+ */
+export function pprofValues(event: ProfileEvent): readonly PprofValue[] {
+  const { type, unit } = EVENT_KINDS[event].pprofType;
+  switch (event) {
+    case 'cpu':
+    case 'wall':
+      return [
+        { type: 'samples', unit: 'count', from: 'count' },
+        { type, unit, from: 'period' },
+      ];
+    default:
+      return [{ type, unit, from: 'count' }];
+  }
+}
+
+/** What the event's events are, for messages: "cpu (samples)", "alloc (bytes)". */
+export function describeEvent(event: ProfileEvent): string {
+  return `${event} (${EVENT_KINDS[event].unit})`;
+}

@@ -23,6 +23,7 @@ function stored(over: Partial<StoredProfile> = {}, stacks: FoldedStacks = fixtur
     durationSeconds: 30,
     frequencyHz: 99,
     java: { inlined: false },
+    event: 'cpu',
     samples: totalSamples(stacks),
     warnings: [],
     schedule: 'every-10m',
