@@ -24,6 +24,11 @@ export interface EventKind {
   pprofType: { type: string; unit: string };
   /** Pyroscope's profile type name for `/ingest?name=APP.TYPE{...}` (its Java integration's names). */
   pyroscopeType: string;
+  /**
+   * `/ingest?units=`: one of the units Pyroscope's ingest accepts (samples, objects, goroutines, bytes,
+   * lock_nanoseconds, lock_samples); plain `nanoseconds` is not among them.
+   */
+  pyroscopeUnits: 'samples' | 'bytes' | 'lock_nanoseconds';
 }
 
 export const EVENT_KINDS: Readonly<Record<ProfileEvent, EventKind>> = Object.freeze({
@@ -35,6 +40,7 @@ export const EVENT_KINDS: Readonly<Record<ProfileEvent, EventKind>> = Object.fre
     description: 'where the CPU goes: perf samples of running code (any process, Java names for JVMs)',
     pprofType: { type: 'cpu', unit: 'nanoseconds' },
     pyroscopeType: 'cpu',
+    pyroscopeUnits: 'samples',
   },
   alloc: {
     event: 'alloc',
@@ -44,6 +50,7 @@ export const EVENT_KINDS: Readonly<Record<ProfileEvent, EventKind>> = Object.fre
     description: 'where memory is allocated: Flight Recorder allocation samples, weighted by bytes',
     pprofType: { type: 'alloc_space', unit: 'bytes' },
     pyroscopeType: 'alloc_in_new_tlab_bytes',
+    pyroscopeUnits: 'bytes',
   },
   lock: {
     event: 'lock',
@@ -53,6 +60,7 @@ export const EVENT_KINDS: Readonly<Record<ProfileEvent, EventKind>> = Object.fre
     description: 'where threads wait for locks: contended monitors and parks of 1 ms or more, weighted by time blocked',
     pprofType: { type: 'delay', unit: 'nanoseconds' },
     pyroscopeType: 'lock_duration',
+    pyroscopeUnits: 'lock_nanoseconds',
   },
   wall: {
     event: 'wall',
@@ -62,6 +70,7 @@ export const EVENT_KINDS: Readonly<Record<ProfileEvent, EventKind>> = Object.fre
     description: 'where Java threads spend time, running or waiting: Flight Recorder thread samples',
     pprofType: { type: 'wall', unit: 'nanoseconds' },
     pyroscopeType: 'wall',
+    pyroscopeUnits: 'samples',
   },
 });
 
