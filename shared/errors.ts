@@ -69,6 +69,8 @@ export const ERROR_CODES = {
   NO_STORED_PROFILES: { status: 404, exitCode: 3 },
   SCHEDULE_NOT_FOUND: { status: 404, exitCode: 3 },
   SCHEDULE_READ_ONLY: { status: 409, exitCode: 2 },
+  // A merge or diff would add up profiles of different events (cpu samples with allocated bytes): details base, target.
+  EVENT_MISMATCH: { status: 400, exitCode: 2 },
   // Configuration
   CONFIG_INVALID: { status: 500, exitCode: 2 },
   INTERNAL: { status: 500, exitCode: 1 },

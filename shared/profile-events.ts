@@ -24,6 +24,11 @@ export interface EventKind {
   pprofType: { type: string; unit: string };
   /** Pyroscope's profile type name for `/ingest?name=APP.TYPE{...}` (its Java integration's names). */
   pyroscopeType: string;
+  /**
+   * `/ingest?units=`: one of the units Pyroscope's ingest accepts (samples, objects, goroutines, bytes,
+   * lock_nanoseconds, lock_samples); plain `nanoseconds` is not among them.
+   */
+  pyroscopeUnits: 'samples' | 'bytes' | 'lock_nanoseconds';
 }
 
 export const EVENT_KINDS: Readonly<Record<ProfileEvent, EventKind>> = Object.freeze({
@@ -35,6 +40,7 @@ export const EVENT_KINDS: Readonly<Record<ProfileEvent, EventKind>> = Object.fre
     description: 'where the CPU goes: perf samples of running code (any process, Java names for JVMs)',
     pprofType: { type: 'cpu', unit: 'nanoseconds' },
     pyroscopeType: 'cpu',
+    pyroscopeUnits: 'samples',
   },
   alloc: {
     event: 'alloc',
@@ -44,6 +50,7 @@ export const EVENT_KINDS: Readonly<Record<ProfileEvent, EventKind>> = Object.fre
     description: 'where memory is allocated: Flight Recorder allocation samples, weighted by bytes',
     pprofType: { type: 'alloc_space', unit: 'bytes' },
     pyroscopeType: 'alloc_in_new_tlab_bytes',
+    pyroscopeUnits: 'bytes',
   },
   lock: {
     event: 'lock',
@@ -53,6 +60,7 @@ export const EVENT_KINDS: Readonly<Record<ProfileEvent, EventKind>> = Object.fre
     description: 'where threads wait for locks: contended monitors and parks of 1 ms or more, weighted by time blocked',
     pprofType: { type: 'delay', unit: 'nanoseconds' },
     pyroscopeType: 'lock_duration',
+    pyroscopeUnits: 'lock_nanoseconds',
   },
   wall: {
     event: 'wall',
@@ -62,6 +70,7 @@ export const EVENT_KINDS: Readonly<Record<ProfileEvent, EventKind>> = Object.fre
     description: 'where Java threads spend time, running or waiting: Flight Recorder thread samples',
     pprofType: { type: 'wall', unit: 'nanoseconds' },
     pyroscopeType: 'wall',
+    pyroscopeUnits: 'samples',
   },
 });
 
@@ -100,4 +109,37 @@ function formatBytes(bytes: number): string {
 function formatSeconds(seconds: number): string {
   if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
   return `${seconds.toFixed(1)} s`;
+}
+
+/** One pprof sample value: its type and unit, and how a folded count becomes it. */
+export interface PprofValue {
+  type: string;
+  unit: string;
+  /** `count`: the count as it is (samples, bytes, nanoseconds); `period`: count × the sampling period in ns. */
+  from: 'count' | 'period';
+}
+
+/**
+ * The pprof sample values of an event, the default (EVENT_KINDS[event].pprofType) last. Sampled events carry the
+ * sample count and the time it stands for, as Go's CPU profiles do; weighted ones carry their weight alone. A lock
+ * profile has no `contentions/count`: folded stacks keep only the summed time of each stack, not how many
+ * contentions made it up, and a made-up count would mislead more than its absence.
+ */
+export function pprofValues(event: ProfileEvent): readonly PprofValue[] {
+  const { type, unit } = EVENT_KINDS[event].pprofType;
+  switch (event) {
+    case 'cpu':
+    case 'wall':
+      return [
+        { type: 'samples', unit: 'count', from: 'count' },
+        { type, unit, from: 'period' },
+      ];
+    default:
+      return [{ type, unit, from: 'count' }];
+  }
+}
+
+/** What the event's events are, for messages: "cpu (samples)", "alloc (bytes)". */
+export function describeEvent(event: ProfileEvent): string {
+  return `${event} (${EVENT_KINDS[event].unit})`;
 }
