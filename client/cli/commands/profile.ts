@@ -34,7 +34,7 @@ export function addLocalProfileOptions(cmd: Command): Command {
 
 /** Local-mode flags → the request body for the agent. */
 export function localProfileRequest(flags: ProfileFlags): ProfileRequest {
-  const { inlined, ...settings } = captureSettings(flags);
+  const { inlined, event, ...settings } = captureSettings(flags);
   const target = (() => {
     if (flags.containerId !== undefined) {
       if (flags.podUid !== undefined || flags.container !== undefined) {
@@ -51,7 +51,13 @@ export function localProfileRequest(flags: ProfileFlags): ProfileRequest {
     throw new PodflameError('USAGE', 'say what to profile: --container-id ID, or --pod-uid UID -c NAME');
   })();
   // Sent only when asked for: an agent older than the option refuses any unknown field (strict validation).
-  return { target, ...settings, ...(inlined ? { java: { inlined: true } } : {}) };
+  return {
+    target,
+    ...settings,
+    ...(inlined ? { java: { inlined: true } } : {}),
+    // Sent only when not cpu, for the same reason.
+    ...(event !== 'cpu' ? { event } : {}),
+  };
 }
 
 export function describeAnswer(answer: ProfileAnswer): string {
