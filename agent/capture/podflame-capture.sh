@@ -628,11 +628,12 @@ record() {
 # --- Flight Recorder events: alloc, lock, wall ---------------------------------------------------------------------
 # For these the JVM records, not perf: each JVM of the target gets a Flight Recorder recording of its own, named for
 # this capture, with settings of ours that enable only the events the graph is made of. At the end the recording is
-# dumped to a file in the JVM's filesystem, stopped, copied out through podflame-target-fs and removed there; stdout
-# carries the files one after the other (a Flight Recorder file is a sequence of self-contained chunks, so the
-# concatenation is one valid file). The recording lives in the JVM's memory only (disk=false): no repository is left
-# in the target. It carries a duration of its own, so a capture killed outright (SIGKILL) still leaves no recording
-# running for longer than a minute past its end; a capture stopped by SIGTERM stops its recordings at once.
+# stopped, which writes it to its file in the JVM's filesystem; the file is copied out through podflame-target-fs and
+# removed there; stdout carries the files one after the other (a Flight Recorder file is a sequence of
+# self-contained chunks, so the concatenation is one valid file). The recording lives in the JVM's memory (disk=false;
+# Flight Recorder still creates its empty repository directory in the JVM's temporary directory, as it does for any
+# recording). It carries a duration of its own, so a capture killed outright (SIGKILL) leaves no recording running for
+# longer than a minute past its end (only its file, in the JVM's /tmp); one stopped by SIGTERM stops them at once.
 # Exit 6: no JVM of the target could record the event (the reason on stderr).
 
 # Unique among captures: PIDs of capture containers repeat, the time does not.
@@ -712,21 +713,31 @@ jfr_start() {
     return
   fi
   placed=$(tail -n 1 <<<"$out")
-  # The first recording in a JVM loads Flight Recorder itself: seconds on a busy node.
-  out=$(attach_within "$JFR_START_TIMEOUT" "$pid" jcmd "JFR.start name=$JFR_NAME settings=$placed disk=false duration=$((DURATION + 60))s")
+  JFR_DIR[$pid]=${placed%/*}
+  # Listed before it starts: a SIGTERM that arrives while JFR.start runs must still stop it.
+  JFR_PIDS+=("$pid")
+  # The first recording in a JVM loads Flight Recorder itself: seconds on a busy node. With a duration, JDK 21+
+  # insists on a file to write at its end (by default in the JVM's working directory, often not writable): the one
+  # JFR.stop writes and the capture reads.
+  out=$(attach_within "$JFR_START_TIMEOUT" "$pid" jcmd "JFR.start name=$JFR_NAME settings=$placed disk=false duration=$((DURATION + 60))s filename=$(jfr_file "$pid")")
   "$TARGET_FS" rm "$pid" "$placed" 2>/dev/null
   if ! grep -q -e '^Started recording' <<<"$out"; then
     [ -d "/proc/$pid" ] || out="$out; the JVM has exited"
     jfr_unsupported "$pid" "JFR.start answered: $(attach_error "$out"). JDK 8 needs update 272 or later; the JVM must not run with -XX:-FlightRecorder."
+    JFR_PIDS=("${JFR_PIDS[@]:0:${#JFR_PIDS[@]}-1}")
     return
   fi
-  JFR_PIDS+=("$pid")
-  JFR_DIR[$pid]=${placed%/*}
 }
 
-# Stops a recording without keeping its data (SIGTERM, or the JVM's dump failed).
+# Where JVM $1's recording is written, in its filesystem: beside the settings, in a directory the JVM can write.
+jfr_file() {
+  printf '%s/%s.jfr' "${JFR_DIR[$1]:-/tmp}" "$JFR_NAME"
+}
+
+# Stops a recording without keeping its data (SIGTERM): stopping writes its file, which is removed at once.
 jfr_discard() {
   attach "$1" jcmd "JFR.stop name=$JFR_NAME" >/dev/null 2>&1
+  "$TARGET_FS" rm "$1" "$(jfr_file "$1")" 2>/dev/null
 }
 
 jfr_discard_all() {
@@ -735,13 +746,13 @@ jfr_discard_all() {
   JFR_PIDS=()
 }
 
-# Dumps JVM $1's recording into its filesystem, stops it, and writes the file to stdout; 1 when there is none.
+# Stops JVM $1's recording, which writes it to its file, and writes the file to stdout; 1 when there is none.
 jfr_collect() {
-  local pid=$1 file="${JFR_DIR[$1]:-/tmp}/$JFR_NAME.jfr" out staged="$WORK/$JFR_NAME-$1.jfr"
-  out=$(attach "$pid" jcmd "JFR.dump name=$JFR_NAME filename=$file")
-  local dumped=$?
-  jfr_discard "$pid"
-  if [ "$dumped" != 0 ] || grep -q -i -e 'error\|exception\|could not' <<<"$out"; then
+  local pid=$1 file out staged="$WORK/$JFR_NAME-$1.jfr"
+  file=$(jfr_file "$pid")
+  out=$(attach "$pid" jcmd "JFR.stop name=$JFR_NAME")
+  local stopped=$?
+  if [ "$stopped" != 0 ] || grep -q -i -e 'error\|exception\|could not' <<<"$out"; then
     [ -d "/proc/$pid" ] || out="$out; the JVM has exited"
     warn TARGET_EXITED "JVM $pid's recording could not be written ($(attach_error "$out")): its $EVENT events are missing" "$pid"
     "$TARGET_FS" rm "$pid" "$file" 2>/dev/null

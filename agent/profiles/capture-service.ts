@@ -69,6 +69,8 @@ export interface ResolvedCapture {
 const EXPECTED_OVERHEAD_MS = 2_000;
 /** How long to wait for the runtime to remove an aborted capture container before giving its slot back anyway. */
 const REMOVAL_GRACE_MS = 15_000;
+/** Added to a Flight Recorder capture's time limit: starting it in a JVM for the first time loads it. */
+const FLIGHT_RECORDER_START_SECONDS = 30;
 
 function outcomeLabel(code: ErrorCode | 'ok'): string {
   return code.toLowerCase();
@@ -158,14 +160,17 @@ export class CaptureService {
     const abort = (reason: PodflameError): void => {
       if (!controller.signal.aborted) controller.abort(reason);
     };
-    const timeoutSeconds = request.durationSeconds + this.#options.timeoutMarginSeconds;
+    // Flight Recorder's first recording in a JVM loads it (class loading, its threads): tens of seconds on a busy node.
+    const startAllowance = request.event === 'cpu' ? 0 : FLIGHT_RECORDER_START_SECONDS;
+    const timeoutSeconds = request.durationSeconds + this.#options.timeoutMarginSeconds + startAllowance;
     const timer = setTimeout(
       () =>
         abort(
           new PodflameError(
             'CAPTURE_TIMEOUT',
             `the capture did not finish within ${timeoutSeconds} s (its ${request.durationSeconds} s plus the agent's ` +
-              `--request-timeout of ${this.#options.timeoutMarginSeconds} s); it was stopped`,
+              `--request-timeout of ${this.#options.timeoutMarginSeconds} s` +
+              `${startAllowance > 0 ? `, and ${startAllowance} s for Flight Recorder to start` : ''}); it was stopped`,
           ),
         ),
       timeoutSeconds * 1000,

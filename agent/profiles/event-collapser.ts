@@ -47,9 +47,25 @@ function perfCollapser(): EventCollapser {
 
 function flightRecordingCollapser(event: Exclude<ProfileEvent, 'cpu'>): EventCollapser {
   const reader = new JfrReader();
+  let bytes = 0;
   return {
-    push: (chunk) => reader.push(chunk),
+    push: (chunk) => {
+      bytes += chunk.length;
+      reader.push(chunk);
+    },
     finish: () => {
+      // Nothing at all: the capture failed before any recording was read, and its exit says why (EVENT_UNSUPPORTED,
+      // NO_SAMPLES); an empty profile lets that reason through instead of "not a JFR file".
+      if (bytes === 0) {
+        return {
+          stacks: new Map(),
+          samples: 0,
+          jitFrames: 0,
+          jitFramesResolved: 0,
+          unrecognizedLines: 0,
+          warnings: [],
+        };
+      }
       const profile = reader.finish();
       const stacks = profile.stacks[event];
       let samples = 0;
