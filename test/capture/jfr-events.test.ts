@@ -95,7 +95,7 @@ if (env) {
         tt.equal(cpu.status, 200, statusNote(cpu));
         tt.notMatch(cpu.text, /Sleeper\.awaitConnection/, 'cpu: the blocked thread uses no CPU, so it is not there');
         // (allocateBuffers itself may be inlined by C2 into its caller, which perf then names)
-      tt.match(cpu.text, /AllocLoop\.\w+_\[j\]/, 'cpu: the busy threads are');
+        tt.match(cpu.text, /AllocLoop\.[\w$]+_\[j\]/, 'cpu: the busy threads are');
 
         const svg = await call(url, 'POST', '/v1/profiles', {
           target: { containerId: app.id },
