@@ -2,6 +2,7 @@
  * Turns (merged) folded stacks into the format the user asked for: an SVG flame graph from the shared renderer
  * (Java palette, as the agent renders), or one of the shared export formats (folded, pprof, speedscope, JSON tree).
  */
+import { countName, type ProfileEvent } from '../shared/profile-events.js';
 import { exportProfile } from '../shared/export/index.js';
 import { compareBytes, type FoldedStacks } from '../shared/folded.js';
 import { renderFlameGraph } from '../shared/render/index.js';
@@ -14,6 +15,8 @@ export interface FormatOptions {
   title: string;
   /** SVG subtitle (e.g. how many pods, duration, frequency); default none. */
   subtitle?: string;
+  /** What the counts are (cpu samples, alloc bytes, ...): pprof's sample types, speedscope's unit. Default cpu. */
+  event?: ProfileEvent;
   /** Sampling frequency of the capture: pprof's period and speedscope's weights depend on it. */
   frequencyHz: number;
   durationSeconds: number;
@@ -30,6 +33,7 @@ export function formatProfile(stacks: FoldedStacks, format: ProfileFormat, optio
   if (format === 'svg')
     return { format, contentType: 'image/svg+xml', extension: 'svg', body: renderSvg(stacks, options) };
   const exported = exportProfile(stacks, format, {
+    ...(options.event !== undefined ? { event: options.event } : {}),
     frequencyHz: options.frequencyHz,
     durationSeconds: options.durationSeconds,
     name: options.title,
@@ -45,6 +49,7 @@ function* foldedLines(stacks: FoldedStacks): Generator<string> {
 function renderSvg(stacks: FoldedStacks, options: FormatOptions): Buffer {
   const { svg } = renderFlameGraph(foldedLines(stacks), {
     colors: 'java',
+    countname: countName(options.event ?? 'cpu'),
     title: options.title,
     ...(options.subtitle !== undefined ? { subtitle: options.subtitle } : {}),
   });

@@ -11,6 +11,7 @@
  * exactly — each stack's count is the sum of its per-pod counts — and reports every pod's outcome: one failing pod
  * does not lose the others.
  */
+import { DEFAULT_PROFILE_EVENT, describeTotal, isProfileEvent, PROFILE_EVENTS, type ProfileEvent } from '../shared/profile-events.js';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { LIMITS, type CaptureWarning, type OutputFormat } from '../shared/api.js';
 import { PodflameError, type ErrorCode } from '../shared/errors.js';
@@ -117,6 +118,8 @@ export interface CaptureSettings {
    * dynamic-agent warning). Default false.
    */
   inlined?: boolean;
+  /** What to record: cpu (default), or a JVM Flight Recorder event (alloc, lock, wall). */
+  event?: ProfileEvent;
   /** Container to profile; default: the pod's only container or its kubectl default-container annotation. */
   container?: string;
   signal?: AbortSignal;
@@ -176,6 +179,7 @@ interface Settings {
   frequencyHz: number;
   format: ProfileFormat;
   inlined: boolean;
+  event: ProfileEvent;
 }
 
 function settingsOf(req: CaptureSettings): Settings {
@@ -183,6 +187,10 @@ function settingsOf(req: CaptureSettings): Settings {
   const frequencyHz = req.frequencyHz ?? LIMITS.frequencyHz.default;
   const format = req.format ?? 'svg';
   const inlined = req.inlined ?? false;
+  const event = req.event ?? DEFAULT_PROFILE_EVENT;
+  if (!isProfileEvent(event)) {
+    throw new PodflameError('USAGE', `The event must be one of ${PROFILE_EVENTS.join(', ')}, got ${String(event)}`);
+  }
   const { min: dMin, max: dMax } = LIMITS.durationSeconds;
   if (!Number.isInteger(durationSeconds) || durationSeconds < dMin || durationSeconds > dMax) {
     throw new PodflameError(
@@ -202,7 +210,7 @@ function settingsOf(req: CaptureSettings): Settings {
   }
   if (typeof inlined !== 'boolean')
     throw new PodflameError('USAGE', `inlined must be true or false, got ${String(inlined)}`);
-  return { durationSeconds, frequencyHz, format, inlined };
+  return { durationSeconds, frequencyHz, format, inlined, event };
 }
 
 export class PodflameClient {
@@ -323,6 +331,7 @@ export class PodflameClient {
     return {
       ...formatProfile(stacks, settings.format, {
         title,
+        event: settings.event,
         frequencyHz: settings.frequencyHz,
         durationSeconds: settings.durationSeconds,
       }),
@@ -441,7 +450,9 @@ export class PodflameClient {
     const samples = totalSamples(merged);
     const missing = all.length - captured.length;
     const subtitle =
-      `${settings.durationSeconds} s at ${settings.frequencyHz} Hz, ${samples} samples` +
+      (settings.event === 'cpu'
+        ? `${settings.durationSeconds} s at ${settings.frequencyHz} Hz, ${samples} samples`
+        : `${settings.event}, ${describeTotal(settings.event, samples)} in ${settings.durationSeconds} s`) +
       (settings.inlined ? ', inlined frames' : '') +
       (missing > 0 ? `; ${missing} pod${missing > 1 ? 's' : ''} not profiled` : '') +
       (warnings.length > 0 ? `; ${warnings.length} warning${warnings.length > 1 ? 's' : ''}` : '');
@@ -449,6 +460,7 @@ export class PodflameClient {
       ...formatProfile(merged, settings.format, {
         title,
         subtitle,
+        event: settings.event,
         frequencyHz: settings.frequencyHz,
         durationSeconds: settings.durationSeconds,
       }),
@@ -565,6 +577,7 @@ export class PodflameClient {
         ...(extra.title !== undefined ? { title: extra.title } : {}),
         // Only when asked for: an agent older than the option refuses any unknown field.
         ...(settings.inlined ? { java: { inlined: true } } : {}),
+        ...(settings.event !== 'cpu' ? { event: settings.event } : {}),
       },
       {
         timeoutMs: (settings.durationSeconds + this.options.answerGraceSeconds) * 1000,

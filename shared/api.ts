@@ -3,6 +3,7 @@
  * and reads them). Requests are validated with zod in strict mode: unknown fields are rejected, not ignored.
  */
 import { MINWIDTH_FLOOR_PERCENT, MINWIDTH_FLOOR_PX } from './render/options.js';
+import { DEFAULT_PROFILE_EVENT, PROFILE_EVENTS, type ProfileEvent } from './profile-events.js';
 import { z } from 'zod';
 
 export const API_PREFIX = '/v1';
@@ -93,6 +94,8 @@ export const ProfileRequestSchema = z
     title: z.string().max(200).optional(),
     render: RenderRequestSchema.optional(),
     java: JavaRequestSchema.optional(),
+    /** What to record: `cpu` (perf, any process) or a JVM's Flight Recorder event (`alloc`, `lock`, `wall`). */
+    event: z.enum(PROFILE_EVENTS).default(DEFAULT_PROFILE_EVENT),
   })
   .strict();
 
@@ -130,6 +133,9 @@ export interface ProfileMetadata {
   frequencyHz: number;
   /** The request's JVM options, defaults filled in: whether inlined frames were asked for. */
   java: JavaRequest;
+  /** What the profile counts; its unit is EVENT_KINDS[event].unit. */
+  event: ProfileEvent;
+  /** The sum of the stacks' counts: samples for cpu and wall, bytes for alloc, nanoseconds for lock. */
   samples: number;
   /** Share (0..1) of JIT frames that resolved to Java names; null when there were none. */
   jitResolved: number | null;

@@ -14,6 +14,9 @@ export const ERROR_CODES = {
   FILE_UNREADABLE: { status: 400, exitCode: 1 },
   BODY_TOO_LARGE: { status: 413, exitCode: 1 },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, exitCode: 2 },
+  // A Flight Recorder file that is not one, is truncated, or contradicts itself. Details: offset (bytes from the
+  // start of the input), chunk (its index).
+  JFR_MALFORMED: { status: 422, exitCode: 1 },
   // Targets
   TARGET_NOT_FOUND: { status: 404, exitCode: 3 },
   TARGET_AMBIGUOUS: { status: 409, exitCode: 3 },
@@ -41,6 +44,9 @@ export const ERROR_CODES = {
   CAPTURE_TIMEOUT: { status: 504, exitCode: 6 },
   CAPTURE_ABORTED: { status: 499, exitCode: 6 },
   NO_SAMPLES: { status: 422, exitCode: 6 },
+  // alloc, lock or wall asked of a target none of whose JVMs can record it with Flight Recorder (no JVM, JDK 8 before
+  // update 272, -XX:-FlightRecorder, attach disabled): the message names the JDK and what to change.
+  EVENT_UNSUPPORTED: { status: 422, exitCode: 6 },
   OUTPUT_TOO_LARGE: { status: 507, exitCode: 6 },
   PROFILE_TOO_LARGE: { status: 507, exitCode: 6 },
   // A fan-out wrote a graph of the pods that could be profiled, but not all of them could (client side)
@@ -63,6 +69,8 @@ export const ERROR_CODES = {
   NO_STORED_PROFILES: { status: 404, exitCode: 3 },
   SCHEDULE_NOT_FOUND: { status: 404, exitCode: 3 },
   SCHEDULE_READ_ONLY: { status: 409, exitCode: 2 },
+  // A merge or diff would add up profiles of different events (cpu samples with allocated bytes): details base, target.
+  EVENT_MISMATCH: { status: 400, exitCode: 2 },
   // Configuration
   CONFIG_INVALID: { status: 500, exitCode: 2 },
   INTERNAL: { status: 500, exitCode: 1 },

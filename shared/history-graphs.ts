@@ -8,6 +8,8 @@ import { renderFlameGraph } from './render/index.js';
 import { diffFolded, serializeDiff } from './diff/diff-folded.js';
 import { toPprof } from './export/pprof.js';
 import type { DiffFormat, HistoryFormat, StoredProfile } from './history.js';
+import { PodflameError } from './errors.js';
+import { countName, DEFAULT_PROFILE_EVENT, describeTotal, type ProfileEvent } from './profile-events.js';
 
 export interface GraphAnswer {
   contentType: string;
@@ -20,7 +22,10 @@ function* foldedLines(stacks: FoldedStacks): Generator<string> {
 
 /** What was merged, for titles and pprof. */
 export interface MergeSummary {
+  /** The one event of the merged profiles (a merge never mixes events); cpu for an empty merge. */
+  event: ProfileEvent;
   profiles: number;
+  /** Sum of the profiles' counts, in the event's unit. */
   samples: number;
   /** Earliest start and latest end of the merged profiles, ms since the epoch. */
   fromMs: number;
@@ -33,7 +38,16 @@ export interface MergeSummary {
   nodes: number;
 }
 
+/** A summary of merged profiles; EVENT_MISMATCH when they are not all of one event (their counts would not add up). */
 export function summarize(items: readonly StoredProfile[]): MergeSummary {
+  const events = [...new Set(items.map((p) => p.event))];
+  if (events.length > 1) {
+    throw new PodflameError(
+      'EVENT_MISMATCH',
+      `cannot merge profiles of different events (${events.join(', ')}): their counts are in different units; ask for one event`,
+      { details: { events } },
+    );
+  }
   const byFrequency = new Map<number, number>();
   let fromMs = Infinity;
   let toMs = -Infinity;
@@ -47,6 +61,7 @@ export function summarize(items: readonly StoredProfile[]): MergeSummary {
   }
   const frequencies = [...byFrequency.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
   return {
+    event: events[0] ?? DEFAULT_PROFILE_EVENT,
     profiles: items.length,
     samples,
     fromMs: Number.isFinite(fromMs) ? fromMs : 0,
@@ -62,14 +77,34 @@ function minute(ms: number): string {
   return new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
 }
 
-/** e.g. `12 profiles of 3 pods on 2 nodes, 2025-11-27 09:00 – 10:00 UTC, 5432 samples` */
+/**
+ * e.g. `12 profiles of 3 pods on 2 nodes, 2025-11-27 09:00 – 10:00 UTC, 5432 samples` (cpu, as before events
+ * existed) or `…, alloc, 1.2 GB allocated`, `…, lock, 3.4 s blocked`.
+ */
 export function describeMerge(s: MergeSummary): string {
   const span = `${minute(s.fromMs)} – ${minute(s.toMs).slice(11)} UTC`;
   const where = `${s.profiles} profile${s.profiles === 1 ? '' : 's'} of ${s.pods} pod${s.pods === 1 ? '' : 's'} on ${s.nodes} node${s.nodes === 1 ? '' : 's'}`;
-  return `${where}, ${span}, ${s.samples} samples${s.mixedFrequencies ? ' (mixed sampling frequencies)' : ''}`;
+  const total = s.event === 'cpu' ? `${s.samples} samples` : `${s.event}, ${describeTotal(s.event, s.samples)}`;
+  // Only sampled events have a frequency: the weights of alloc and lock do not depend on one.
+  const mixed = s.mixedFrequencies && (s.event === 'cpu' || s.event === 'wall');
+  return `${where}, ${span}, ${total}${mixed ? ' (mixed sampling frequencies)' : ''}`;
+}
+
+/** The one event of a differential graph; EVENT_MISMATCH naming both when its sides differ. */
+export function diffEvent(base: ProfileEvent, target: ProfileEvent): ProfileEvent {
+  if (base !== target) {
+    throw new PodflameError(
+      'EVENT_MISMATCH',
+      `a differential graph compares one event, but the base is ${base} and the target is ${target}: ask for the same event on both sides`,
+      { details: { base, target } },
+    );
+  }
+  return base;
 }
 
 export interface MergedGraphOptions {
+  /** What the counts are: names the SVG's unit and pprof's sample types. Default cpu. */
+  event?: ProfileEvent;
   title: string;
   subtitle: string;
   frequencyHz: number;
@@ -78,6 +113,7 @@ export interface MergedGraphOptions {
 }
 
 export function renderMergedGraph(format: HistoryFormat, stacks: FoldedStacks, o: MergedGraphOptions): GraphAnswer {
+  const event = o.event ?? DEFAULT_PROFILE_EVENT;
   switch (format) {
     case 'folded':
       return { contentType: 'text/plain; charset=utf-8', body: serializeFolded(stacks) };
@@ -85,6 +121,7 @@ export function renderMergedGraph(format: HistoryFormat, stacks: FoldedStacks, o
       return {
         contentType: 'application/octet-stream',
         body: toPprof(stacks, {
+          event,
           frequencyHz: o.frequencyHz,
           durationSeconds: o.durationSeconds,
           startTimeMs: o.startTimeMs,
@@ -95,7 +132,7 @@ export function renderMergedGraph(format: HistoryFormat, stacks: FoldedStacks, o
         contentType: 'image/svg+xml; charset=utf-8',
         body: renderFlameGraph(foldedLines(stacks), {
           colors: 'java',
-          countname: 'samples',
+          countname: countName(event),
           title: o.title,
           subtitle: o.subtitle,
         }).svg,
@@ -104,6 +141,8 @@ export function renderMergedGraph(format: HistoryFormat, stacks: FoldedStacks, o
 }
 
 export interface DiffGraphOptions {
+  /** What both sides count: names the SVG's unit. Default cpu. */
+  event?: ProfileEvent;
   title: string;
   subtitle: string;
   /** Scale the base counts to the target's total (difffolded `-n`). Default true. */
@@ -127,7 +166,7 @@ export function renderDiffGraph(
     contentType: 'image/svg+xml; charset=utf-8',
     body: renderFlameGraph(
       diff.stacks.map((s) => s.line),
-      { countname: 'samples', title: o.title, subtitle: o.subtitle },
+      { countname: countName(o.event ?? DEFAULT_PROFILE_EVENT), title: o.title, subtitle: o.subtitle },
     ).svg,
   };
 }

@@ -4,6 +4,7 @@
  */
 import { PodflameError } from './errors.js';
 import type { CaptureWarning } from './api.js';
+import type { ProfileEvent } from './profile-events.js';
 
 /** Metadata of one profile in an agent's node-local store (the list answer's items). */
 export interface StoredProfile {
@@ -23,7 +24,12 @@ export interface StoredProfile {
    * before the option existed.
    */
   java: { inlined: boolean };
-  /** perf samples; the stored folded counts add up to this. */
+  /** What the profile counts (its unit is EVENT_KINDS[event].unit); `cpu` for profiles stored before events existed. */
+  event: ProfileEvent;
+  /**
+   * The sum of the stored folded counts, in the event's unit: perf samples (cpu), Flight Recorder samples (wall),
+   * bytes allocated (alloc), nanoseconds blocked (lock).
+   */
   samples: number;
   warnings: CaptureWarning[];
   /** Name of the schedule that took it; null for a profile stored outside a schedule. */
@@ -43,6 +49,8 @@ export interface ProfileListResponse {
 
 /** Which stored profiles a query selects; every field is optional and they all must hold. */
 export interface HistoryFilter {
+  /** Only profiles of this event. Merges and diffs always have one (`cpu` unless asked); a list may have none. */
+  event?: ProfileEvent;
   namespace?: string;
   pod?: string;
   container?: string;
@@ -65,11 +73,13 @@ export function describeFilter(filter: HistoryFilter): string {
   if (filter.labelSelector) parts.push(`labels ${filter.labelSelector}`);
   if (filter.from !== undefined) parts.push(`from ${new Date(filter.from).toISOString()}`);
   if (filter.to !== undefined) parts.push(`to ${new Date(filter.to).toISOString()}`);
+  if (filter.event !== undefined) parts.push(`event ${filter.event}`);
   return parts.length > 0 ? parts.join(', ') : 'any profile';
 }
 
 /** Query parameter names, shared so the client and the agent cannot drift apart. */
 export const HISTORY_PARAMS = {
+  event: 'event',
   namespace: 'namespace',
   pod: 'pod',
   container: 'container',
@@ -83,6 +93,9 @@ export const HISTORY_PARAMS = {
   targetFrom: 'targetFrom',
   targetTo: 'targetTo',
   normalize: 'normalize',
+  /** `/v1/diff` only: one side's event, instead of `event`; the two sides must agree (else EVENT_MISMATCH). */
+  baseEvent: 'baseEvent',
+  targetEvent: 'targetEvent',
 } as const;
 
 export const HISTORY_FORMATS = ['svg', 'folded', 'pprof'] as const;
@@ -97,6 +110,8 @@ export const HISTORY_HEADERS = {
   /** Sum of the merged profiles' samples (for a diff: `BASE,TARGET`). */
   samples: 'x-podflame-samples',
   node: 'x-podflame-node',
+  /** The event of the merged profiles (`cpu`, `alloc`, `lock`, `wall`); absent from agents older than events: cpu. */
+  event: 'x-podflame-event',
 } as const;
 
 /** Outcome of one schedule run. */
@@ -130,6 +145,8 @@ export interface ScheduleDefinition {
   frequencyHz: number;
   /** Ask for inlined Java frames in every capture (`java.inlined` of `POST /v1/profiles`); off when absent. */
   inlined?: boolean;
+  /** What every capture records (`event` of `POST /v1/profiles`); `cpu` when absent. */
+  event?: ProfileEvent;
   /** How long this schedule's profiles are kept (`90m`, `24h`, `7d`); the store's limit when absent. */
   retention?: string;
 }

@@ -19,11 +19,15 @@
 # - stderr carries warnings as JSON lines, `{"podflameWarning":{"code":"...","message":"...","pid":N}}`, and other
 #   text (perf's own messages, progress), which the agent keeps as the tail of an error report;
 # - a non-zero exit means the capture failed and the reason is on stderr: 2 bad arguments, 3 no target process,
-#   4 perf record failed, 5 perf script failed, 143 stopped by SIGTERM.
+#   4 perf record failed, 5 perf script failed (or no recording could be read), 6 no JVM could record the event,
+#   143 stopped by SIGTERM.
+# - PODFLAME_EVENT=alloc|lock|wall records a Flight Recorder event instead (see "Flight Recorder events" below):
+#   stdout then carries the JVMs' recordings, one Flight Recorder file after the other.
 #
 # Warning codes: NO_JVM, NO_PRESERVE_FRAME_POINTER, JDK_TOO_OLD, ATTACH_FAILED, PERFMAP_FAILED, TARGET_EXITED,
 # DYNAMIC_AGENT_LOADED (JDK 21+ logged JEP 451's notice for our agent), JIT_NAMES_INCOMPLETE (the agent could not
-# name some compiled methods), INLINING_IMPRECISE (inlined frames asked for, without -XX:+DebugNonSafepoints).
+# name some compiled methods), INLINING_IMPRECISE (inlined frames asked for, without -XX:+DebugNonSafepoints),
+# EVENT_UNSUPPORTED (a JVM that cannot record the Flight Recorder event asked for).
 #
 # Host mode (nodes without Docker: the agent runs this script itself, in the host PID namespace): the environment
 # names the target's processes by their host PIDs, as the agent found them through /proc/<pid>/cgroup, and a work
@@ -56,6 +60,10 @@ readonly TARGET_FS="$NATIVE_DIR/podflame-target-fs"
 readonly AGENT_DIRS=(/tmp /dev/shm)
 readonly UNNAMED_METHOD='[unnamed Java method]'
 readonly JAVA_INLINED=${PODFLAME_JAVA_INLINED:-0}
+# What is recorded: cpu (perf, the default) or a Flight Recorder event of the JVMs: alloc, lock, wall.
+readonly EVENT=${PODFLAME_EVENT:-cpu}
+# Largest Flight Recorder file copied out of a target; the agent bounds what it reads again (--max-output-bytes).
+readonly MAX_JFR_BYTES=${PODFLAME_MAX_JFR_BYTES:-$((256 * 1024 * 1024))}
 
 say() { printf 'podflame-capture: %s\n' "$*" >&2; }
 
@@ -95,6 +103,8 @@ is_uint "$1" && [ "$1" -ge 1 ] && [ "$1" -le 600 ] || usage_error "duration must
 is_uint "$2" && [ "$2" -ge 1 ] && [ "$2" -le 999 ] || usage_error "frequency must be whole Hz from 1 to 999, got '$2'"
 [[ $MAX_MAP_BYTES =~ ^[0-9]{1,12}$ ]] || usage_error "PODFLAME_MAX_MAP_BYTES must be a number of bytes, got '$MAX_MAP_BYTES'"
 [[ $JAVA_INLINED =~ ^[01]$ ]] || usage_error "PODFLAME_JAVA_INLINED must be 0 or 1, got '$JAVA_INLINED'"
+[[ $EVENT =~ ^(cpu|alloc|lock|wall)$ ]] || usage_error "PODFLAME_EVENT must be cpu, alloc, lock or wall, got '$EVENT'"
+[[ $MAX_JFR_BYTES =~ ^[0-9]{1,12}$ ]] || usage_error "PODFLAME_MAX_JFR_BYTES must be a number of bytes, got '$MAX_JFR_BYTES'"
 readonly DURATION=$((10#$1)) FREQUENCY=$((10#$2))
 if [ "$HOST_MODE" = 1 ]; then
   [[ $HOST_PIDS =~ ^[0-9]{1,9}(\ [0-9]{1,9}){0,4095}$ ]] || usage_error "PODFLAME_TARGET_PIDS must be PIDs separated by spaces"
@@ -170,9 +180,14 @@ is_jvm() {
 # jattach PID ARGS...: runs jattach with a timeout; its output (the JVM's answer or its own error, at most 64 KiB:
 # the target is not trusted to answer briefly) goes to stdout.
 attach() {
-  local pid=$1
-  shift
-  timeout "$ATTACH_TIMEOUT" jattach "$pid" "$@" 2>&1 | head -c 65536
+  attach_within "$ATTACH_TIMEOUT" "$@"
+}
+
+# attach_within SECONDS PID ARGS...: attach with a timeout of its own.
+attach_within() {
+  local seconds=$1 pid=$2
+  shift 2
+  timeout "$seconds" jattach "$pid" "$@" 2>&1 | head -c 65536
 }
 
 # True when the JVM was started with -XX:+DisableAttachMechanism (command line, JAVA_TOOL_OPTIONS or
@@ -541,6 +556,7 @@ stop_segment() {
 on_term() {
   say "stopped by a signal; discarding the capture"
   [ -n "$PERF_PID" ] && kill -INT "$PERF_PID" 2>/dev/null
+  jfr_discard_all
   exit 143
 }
 trap on_term TERM INT
@@ -609,7 +625,201 @@ record() {
   stop_segment || say "perf record stopped with status $WAIT_STATUS (see its message above)"
 }
 
+# --- Flight Recorder events: alloc, lock, wall ---------------------------------------------------------------------
+# For these the JVM records, not perf: each JVM of the target gets a Flight Recorder recording of its own, named for
+# this capture, with settings of ours that enable only the events the graph is made of. At the end the recording is
+# stopped, which writes it to its file in the JVM's filesystem; the file is copied out through podflame-target-fs and
+# removed there; stdout carries the files one after the other (a Flight Recorder file is a sequence of
+# self-contained chunks, so the concatenation is one valid file). The recording lives in the JVM's memory (disk=false;
+# Flight Recorder still creates its empty repository directory in the JVM's temporary directory, as it does for any
+# recording). It carries a duration of its own, so a capture killed outright (SIGKILL) leaves no recording running for
+# longer than a minute past its end (only its file, in the JVM's /tmp); one stopped by SIGTERM stops them at once.
+# Exit 6: no JVM of the target could record the event (the reason on stderr).
+
+# Unique among captures: PIDs of capture containers repeat, the time does not.
+readonly JFR_START_TIMEOUT=${PODFLAME_JFR_START_TIMEOUT:-30}
+readonly JFR_NAME="podflame-${EPOCHREALTIME/./}-$$"
+JFR_PIDS=()
+declare -A JFR_DIR=()
+
+# A Flight Recorder <event> element: enabled, with stack traces, and one more setting when given.
+jfr_event() {
+  printf '  <event name="%s">\n    <setting name="enabled">true</setting>\n' "$1"
+  printf '    <setting name="stackTrace">true</setting>\n'
+  [ -n "${2:-}" ] && printf '    <setting name="%s">%s</setting>\n' "$2" "$3"
+  printf '  </event>\n'
+}
+
+# The recording's settings (.jfc) for EVENT on a JVM of Java major version $1 (empty when unknown).
+jfr_settings() {
+  local major=$1 period
+  printf '<?xml version="1.0" encoding="UTF-8"?>\n<configuration version="2.0" label="podflame %s">\n' "$EVENT"
+  case $EVENT in
+    alloc)
+      # JDK 16+ samples allocations at a bounded rate, each sample weighted by the bytes its thread allocated since
+      # the last one; older JDKs record each new TLAB and each allocation outside one.
+      if [ -n "$major" ] && [ "$major" -ge 16 ]; then
+        jfr_event jdk.ObjectAllocationSample throttle '150/s'
+      else
+        jfr_event jdk.ObjectAllocationInNewTLAB
+        jfr_event jdk.ObjectAllocationOutsideTLAB
+      fi
+      ;;
+    lock)
+      # Waits shorter than a millisecond cost more to record than they tell.
+      jfr_event jdk.JavaMonitorEnter threshold '1 ms'
+      jfr_event jdk.ThreadPark threshold '1 ms'
+      ;;
+    wall)
+      # The sampling frequency as a period; HotSpot samples at most every 10 ms.
+      period=$(((1000 + FREQUENCY / 2) / FREQUENCY))
+      [ "$period" -lt 10 ] && period=10
+      jfr_event jdk.ExecutionSample period "$period ms"
+      jfr_event jdk.NativeMethodSample period "$period ms"
+      ;;
+  esac
+  printf '</configuration>\n'
+}
+
+# The JVM's own name for its version ("JDK 8.0_402", "JDK 21.0.5"), for messages; "an unknown JDK" if it says none.
+jdk_title() {
+  local out version
+  out=$(attach "$1" jcmd VM.version) || out=''
+  version=$(sed -n 's/^\(JDK [0-9][0-9._a-z-]*\).*/\1/p;T;q' <<<"$out")
+  printf '%s' "${version:-an unknown JDK}"
+}
+
+# EVENT_UNSUPPORTED for one JVM, with the reason.
+jfr_unsupported() {
+  warn EVENT_UNSUPPORTED "JVM $1 ($(jdk_title "$1")) cannot record $EVENT with its Flight Recorder: $2" "$1"
+}
+
+# Starts this capture's recording in JVM $1, or warns why it cannot.
+jfr_start() {
+  local pid=$1 major uid out placed
+  if attach_disabled "$pid"; then
+    jfr_unsupported "$pid" "it runs with -XX:+DisableAttachMechanism. Remove the flag to record $EVENT."
+    return
+  fi
+  major=$(jvm_major "$pid")
+  if [ -n "$major" ] && [ "$major" -lt 8 ]; then
+    jfr_unsupported "$pid" "Flight Recorder needs JDK 8u272 or later."
+    return
+  fi
+  jfr_settings "$major" >"$WORK/$JFR_NAME.jfc"
+  uid=$(uid_of "$pid")
+  if ! out=$("$TARGET_FS" put "$pid" "$WORK/$JFR_NAME.jfc" "$JFR_NAME.jfc" "${uid:-0}" "${AGENT_DIRS[@]}" 2>&1); then
+    jfr_unsupported "$pid" "its recording settings could not be placed in its filesystem ($(printf '%s' "$out" | sed 's/^podflame-target-fs: //' | tr '\n' ' ' | head -c 300)). Give the container a writable /tmp (an emptyDir)."
+    return
+  fi
+  placed=$(tail -n 1 <<<"$out")
+  JFR_DIR[$pid]=${placed%/*}
+  # Listed before it starts: a SIGTERM that arrives while JFR.start runs must still stop it.
+  JFR_PIDS+=("$pid")
+  # The first recording in a JVM loads Flight Recorder itself: seconds on a busy node. With a duration, JDK 21+
+  # insists on a file to write at its end (by default in the JVM's working directory, often not writable): the one
+  # JFR.stop writes and the capture reads.
+  out=$(attach_within "$JFR_START_TIMEOUT" "$pid" jcmd "JFR.start name=$JFR_NAME settings=$placed disk=false duration=$((DURATION + 60))s filename=$(jfr_file "$pid")")
+  "$TARGET_FS" rm "$pid" "$placed" 2>/dev/null
+  if ! grep -q -e '^Started recording' <<<"$out"; then
+    [ -d "/proc/$pid" ] || out="$out; the JVM has exited"
+    jfr_unsupported "$pid" "JFR.start answered: $(attach_error "$out"). JDK 8 needs update 272 or later; the JVM must not run with -XX:-FlightRecorder."
+    JFR_PIDS=("${JFR_PIDS[@]:0:${#JFR_PIDS[@]}-1}")
+    return
+  fi
+}
+
+# Where JVM $1's recording is written, in its filesystem: beside the settings, in a directory the JVM can write.
+jfr_file() {
+  printf '%s/%s.jfr' "${JFR_DIR[$1]:-/tmp}" "$JFR_NAME"
+}
+
+# Stops a recording without keeping its data (SIGTERM): stopping writes its file, which is removed at once.
+jfr_discard() {
+  attach "$1" jcmd "JFR.stop name=$JFR_NAME" >/dev/null 2>&1
+  "$TARGET_FS" rm "$1" "$(jfr_file "$1")" 2>/dev/null
+}
+
+jfr_discard_all() {
+  local pid
+  for pid in "${JFR_PIDS[@]}"; do [ -d "/proc/$pid" ] && jfr_discard "$pid"; done
+  JFR_PIDS=()
+}
+
+# Stops JVM $1's recording, which writes it to its file, and writes the file to stdout; 1 when there is none.
+jfr_collect() {
+  local pid=$1 file out staged="$WORK/$JFR_NAME-$1.jfr"
+  file=$(jfr_file "$pid")
+  out=$(attach "$pid" jcmd "JFR.stop name=$JFR_NAME")
+  local stopped=$?
+  if [ "$stopped" != 0 ] || grep -q -i -e 'error\|exception\|could not' <<<"$out"; then
+    [ -d "/proc/$pid" ] || out="$out; the JVM has exited"
+    warn TARGET_EXITED "JVM $pid's recording could not be written ($(attach_error "$out")): its $EVENT events are missing" "$pid"
+    "$TARGET_FS" rm "$pid" "$file" 2>/dev/null
+    return 1
+  fi
+  # Staged first: a copy cut short must not leave half a file on stdout.
+  if ! timeout "$ATTACH_TIMEOUT" "$TARGET_FS" get "$pid" "$file" "$MAX_JFR_BYTES" >"$staged" 2>"$WORK/fetch.err"; then
+    local why
+    why=$(sed 's/^podflame-target-fs: //' "$WORK/fetch.err" | head -c 300 | tr '\n' ' ')
+    warn TARGET_EXITED "JVM $pid's recording at $file could not be read ($why; at most $((MAX_JFR_BYTES / 1024 / 1024)) MiB are copied): its $EVENT events are missing" "$pid"
+    "$TARGET_FS" rm "$pid" "$file" 2>/dev/null
+    rm -f "$staged"
+    return 1
+  fi
+  "$TARGET_FS" rm "$pid" "$file" 2>/dev/null
+  cat "$staged"
+  rm -f "$staged"
+}
+
+# The whole capture for a Flight Recorder event.
+jfr_capture() {
+  local pid deadline remaining written=0
+  mapfile -t PIDS < <(target_pids)
+  for pid in "${PIDS[@]}"; do STARTED[$pid]=$(start_time_of "$pid"); done
+  if [ ${#PIDS[@]} -eq 0 ]; then
+    say "no processes found in the target container: the container has exited"
+    exit 3
+  fi
+  for pid in "${PIDS[@]}"; do is_jvm "$pid" && jfr_start "$pid"; done
+  T_CHECKED=$(now_ms)
+  if [ ${#JFR_PIDS[@]} -eq 0 ]; then
+    say "EVENT_UNSUPPORTED: no JVM among the container's ${#PIDS[@]} processes could record $EVENT: $EVENT comes from a JVM's Flight Recorder (JDK 8u272, 11 and later); only cpu profiles any process"
+    exit 6
+  fi
+  say "recording $EVENT in JVMs ${JFR_PIDS[*]} for ${DURATION}s with Flight Recorder ($JFR_NAME)"
+  deadline=$((T_CHECKED + DURATION * 1000))
+  while :; do
+    remaining=$((deadline - $(now_ms)))
+    [ "$remaining" -le 0 ] && break
+    if [ "$HOST_MODE" = 1 ] && ! kill -0 "$AGENT_PID" 2>/dev/null; then
+      say "the agent that started this capture is gone"
+      on_term
+    fi
+    if [ "$remaining" -lt 500 ]; then sleep "0.$(printf '%03d' "$remaining")"; else sleep "$CHECK_INTERVAL"; fi
+  done
+  T_RECORDED=$(now_ms)
+  for pid in "${JFR_PIDS[@]}"; do
+    if ! same_process "$pid"; then
+      warn TARGET_EXITED "JVM $pid exited during the capture: its recording went with it" "$pid"
+      continue
+    fi
+    jfr_collect "$pid" && written=$((written + 1))
+  done
+  JFR_PIDS=()
+  T_END=$(now_ms)
+  if [ "$written" -eq 0 ]; then
+    say "no JVM's recording could be read: no usable recording"
+    exit 5
+  fi
+  say "timings-ms checks=$((T_CHECKED - T_START)) recording=$((T_RECORDED - T_CHECKED)) dump=$((T_END - T_RECORDED)) segments=0"
+}
+
 T_START=$(now_ms)
+if [ "$EVENT" != cpu ]; then
+  jfr_capture
+  exit
+fi
 T_RECORDING=$T_START
 T_STOPPING=''
 mapfile -t PIDS < <(target_pids)

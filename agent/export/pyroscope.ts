@@ -4,10 +4,12 @@
  *
  *   POST {url}/ingest?name=podflame.cpu{namespace=shop,pod=shop-1,container=app,node=node-a}
  *        &from=1764237600&until=1764237630&sampleRate=99&spyName=podflame&format=folded
+ *        &units=samples&aggregationType=sum
  *
  * with the folded stacks as the raw body, newlines intact. Pyroscope reads the last dot-segment of the name as the
  * profile type (`cpu`) and scales every count by 1e9/sampleRate into CPU time, so sampleRate is perf's real
- * frequency. Pushing never blocks a schedule: profiles wait in a bounded queue (the oldest is dropped when it is
+ * frequency. Other events go under their own type and unit (profile-events.ts): `podflame.alloc_in_new_tlab_bytes`
+ * in bytes, `podflame.lock_duration` in lock_nanoseconds, `podflame.wall` in samples; summed, never averaged. Pushing never blocks a schedule: profiles wait in a bounded queue (the oldest is dropped when it is
  * full), failures are retried with exponential backoff, and every outcome is counted in metrics.
  */
 import { setTimeout as delay } from 'node:timers/promises';
@@ -16,6 +18,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { PodflameError } from '../../shared/errors.js';
 import { compareBytes, type FoldedStacks } from '../../shared/folded.js';
 import type { StoredProfile } from '../../shared/history.js';
+import { EVENT_KINDS } from '../../shared/profile-events.js';
 
 export interface PushResult {
   status: number;
@@ -28,7 +31,7 @@ export type PushTransport = (url: string, body: Buffer, signal: AbortSignal) => 
 export interface PyroscopeExporterOptions {
   /** Pyroscope's base URL, e.g. `http://pyroscope.monitoring:4040`. Required. */
   url: string;
-  /** Application name; the series is `APP.cpu{...}`. Default `podflame`. */
+  /** Application name; the series is `APP.TYPE{...}` (`APP.cpu` for cpu profiles). Default `podflame`. */
   appName?: string;
   /** Profiles waiting to be sent; beyond it the oldest is dropped. Default 256. */
   maxQueue?: number;
@@ -81,13 +84,16 @@ export function ingestUrl(base: string, appName: string, p: StoredProfile): stri
     .map(([k, v]) => `${k}=${labelValue(v as string)}`)
     .join(',');
   const from = Math.floor(Date.parse(p.start) / 1000);
+  const kind = EVENT_KINDS[p.event];
   const query = new URLSearchParams({
-    name: `${appName}.cpu{${labels}}`,
+    name: `${appName}.${kind.pyroscopeType}{${labels}}`,
     from: String(from),
     until: String(from + Math.max(1, Math.round(p.durationSeconds))),
     sampleRate: String(Math.round(p.frequencyHz)),
     spyName: 'podflame',
     format: 'folded',
+    units: kind.pyroscopeUnits,
+    aggregationType: 'sum',
   });
   return `${base.replace(/\/+$/, '')}/ingest?${query.toString()}`;
 }

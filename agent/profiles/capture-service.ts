@@ -7,7 +7,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { ContainerRuntime, CaptureExit, RunningCapture } from '../runtime/container-runtime.js';
+import {
+  EVENT_UNSUPPORTED_EXIT,
+  type ContainerRuntime,
+  type CaptureExit,
+  type RunningCapture,
+} from '../runtime/container-runtime.js';
+import { EVENT_KINDS } from '../../shared/profile-events.js';
 import {
   DEFAULT_JAVA_REQUEST,
   type CaptureTimings,
@@ -63,6 +69,8 @@ export interface ResolvedCapture {
 const EXPECTED_OVERHEAD_MS = 2_000;
 /** How long to wait for the runtime to remove an aborted capture container before giving its slot back anyway. */
 const REMOVAL_GRACE_MS = 15_000;
+/** Added to a Flight Recorder capture's time limit: starting it in a JVM for the first time loads it. */
+const FLIGHT_RECORDER_START_SECONDS = 30;
 
 function outcomeLabel(code: ErrorCode | 'ok'): string {
   return code.toLowerCase();
@@ -152,14 +160,17 @@ export class CaptureService {
     const abort = (reason: PodflameError): void => {
       if (!controller.signal.aborted) controller.abort(reason);
     };
-    const timeoutSeconds = request.durationSeconds + this.#options.timeoutMarginSeconds;
+    // Flight Recorder's first recording in a JVM loads it (class loading, its threads): tens of seconds on a busy node.
+    const startAllowance = request.event === 'cpu' ? 0 : FLIGHT_RECORDER_START_SECONDS;
+    const timeoutSeconds = request.durationSeconds + this.#options.timeoutMarginSeconds + startAllowance;
     const timer = setTimeout(
       () =>
         abort(
           new PodflameError(
             'CAPTURE_TIMEOUT',
             `the capture did not finish within ${timeoutSeconds} s (its ${request.durationSeconds} s plus the agent's ` +
-              `--request-timeout of ${this.#options.timeoutMarginSeconds} s); it was stopped`,
+              `--request-timeout of ${this.#options.timeoutMarginSeconds} s` +
+              `${startAllowance > 0 ? `, and ${startAllowance} s for Flight Recorder to start` : ''}); it was stopped`,
           ),
         ),
       timeoutSeconds * 1000,
@@ -178,6 +189,7 @@ export class CaptureService {
         durationSeconds: request.durationSeconds,
         frequencyHz: request.frequencyHz,
         java: { inlined: request.java?.inlined ?? DEFAULT_JAVA_REQUEST.inlined },
+        event: request.event,
         samples: 0,
         jitResolved: null,
         warnings: [],
@@ -221,6 +233,7 @@ export class CaptureService {
           durationSeconds: request.durationSeconds,
           frequencyHz: request.frequencyHz,
           javaInlined: m.java.inlined,
+          event: m.event,
           agentInstance: this.#options.agentInstance,
         },
         signal,
@@ -237,6 +250,7 @@ export class CaptureService {
           maxBytes: this.#options.maxOutputBytes,
           onTooLarge: (error) => record.abort(error),
           limits: this.#options.limits,
+          event: m.event,
           ...(this.#deps.collapser ? { collapser: this.#deps.collapser } : {}),
         });
       } finally {
@@ -287,7 +301,8 @@ export class CaptureService {
       record.folded = result.folded;
       m.status = 'done';
       m.finishedAt = new Date(this.#now()).toISOString();
-      metrics.samplesTotal.inc(samples);
+      // The metric counts samples; an alloc or lock profile's weights are bytes and nanoseconds.
+      if (EVENT_KINDS[m.event].unit === 'samples') metrics.samplesTotal.inc(samples);
       metrics.captureOverhead.observe(Math.max(0, (tDone - tAdmitted) / 1000 - request.durationSeconds));
       this.#count('ok', tDone - t0);
     } catch (err) {
@@ -350,6 +365,7 @@ export class CaptureService {
       targetState = 'removed';
     }
     const said = lastLines(exit.stderrTail, 3);
+    if (exit.exitCode === EVENT_UNSUPPORTED_EXIT) throw this.#eventUnsupported(record, exit);
     const reason =
       targetState === 'running'
         ? `the capture of ${targetTitle(m.target)} failed (exit code ${exit.exitCode})`
@@ -359,9 +375,30 @@ export class CaptureService {
     });
   }
 
+  /** The capture script found no JVM that can record the event: its warnings say why for each JVM. */
+  #eventUnsupported(record: ProfileRecord, exit: CaptureExit): PodflameError {
+    const m = record.metadata;
+    const why = m.warnings.filter((w) => w.code === 'EVENT_UNSUPPORTED').map((w) => w.message);
+    const reason =
+      why.length > 0
+        ? why.join('; ')
+        : `no JVM runs in it (${m.event} comes from a JVM's Flight Recorder, JDK 8u272, 11 and later; cpu profiles any process)`;
+    return new PodflameError('EVENT_UNSUPPORTED', `${targetTitle(m.target)} cannot record ${m.event}: ${reason}`, {
+      details: { event: m.event, warnings: m.warnings, stderrTail: exit.stderrTail },
+    });
+  }
+
   #noSamples(record: ProfileRecord, exit: CaptureExit): PodflameError {
     const m = record.metadata;
     const why = m.warnings.map((w) => w.message);
+    if (m.event !== 'cpu') {
+      return new PodflameError(
+        'NO_SAMPLES',
+        `the capture of ${targetTitle(m.target)} recorded no ${m.event} events in ${m.durationSeconds} s ` +
+          `(${EVENT_KINDS[m.event].jfrEvents.join(', ')})${why.length > 0 ? `: ${why.join('; ')}` : ''}`,
+        { details: { warnings: m.warnings, stderrTail: exit.stderrTail } },
+      );
+    }
     return new PodflameError(
       'NO_SAMPLES',
       `the capture of ${targetTitle(m.target)} recorded no samples in ${m.durationSeconds} s: its processes used no CPU, ` +

@@ -1,11 +1,12 @@
 /**
- * The agent's use of the shared pipeline: the capture's `perf script` stream into the shared streaming collapser
- * (Java mode: the JIT's `_[j]`-style annotations the Java palette colours by) — in the profile worker's thread on the
- * agent — bounded in bytes and timed, its stacks within the agent's limits, with what the collapser skipped and what
+ * The agent's use of the shared pipeline: the capture's stream into the shared streaming collapser for its event
+ * (`perf script` in Java mode for cpu, with the JIT's `_[j]`-style annotations the Java palette colours by; Flight
+ * Recorder files for alloc, lock, wall: event-collapser.ts) — in the profile worker's thread on the agent — bounded in bytes and timed, its stacks within the agent's limits, with what the collapser skipped and what
  * the limits dropped said as warnings. Kept in one place so the capture service deals in folded stacks only.
  */
 import type { Readable } from 'node:stream';
-import { collapseStream } from '../../shared/collapse/collapse-stream.js';
+import { DEFAULT_PROFILE_EVENT, EVENT_KINDS, type ProfileEvent } from '../../shared/profile-events.js';
+import { createEventCollapser } from './event-collapser.js';
 import { checkMinwidthFloor, resolveRenderOptions, type RenderOptions } from '../../shared/render/options.js';
 import type { CaptureWarning } from '../../shared/api.js';
 import { totalSamples } from '../../shared/folded.js';
@@ -45,6 +46,8 @@ export interface CollapseCaptureOptions {
   limits: StackLimits;
   /** Where the collapsing runs. Default: in this thread (IN_PROCESS_COLLAPSER). */
   collapser?: CaptureCollapser;
+  /** What the capture recorded: perf script for cpu, Flight Recorder files for the others. Default cpu. */
+  event?: ProfileEvent;
 }
 
 /** What a collapser gives back for a capture: its stacks, within the limits, as folded bytes. */
@@ -63,13 +66,15 @@ export interface LimitedCollapse {
 
 /** Collapses perf script (Java-aware) and limits the stacks; the agent's ProfileWorker is one, in its own thread. */
 export interface CaptureCollapser {
-  collapse(input: AsyncIterable<Buffer>, limits: StackLimits): Promise<LimitedCollapse>;
+  collapse(input: AsyncIterable<Buffer>, limits: StackLimits, event?: ProfileEvent): Promise<LimitedCollapse>;
 }
 
 /** The collapser in the caller's own thread (the capture service's default, for tests and tools). */
 export const IN_PROCESS_COLLAPSER: CaptureCollapser = {
-  async collapse(input, limits) {
-    const result = await collapseStream(input, { java: true });
+  async collapse(input, limits, event = DEFAULT_PROFILE_EVENT) {
+    const collapser = createEventCollapser(event);
+    for await (const chunk of input) collapser.push(chunk);
+    const result = collapser.finish();
     const limited = limitStacks(result.stacks, limits);
     return {
       samples: result.samples,
@@ -93,6 +98,7 @@ export async function collapseCaptureStream(
   stdout: Readable,
   options: CollapseCaptureOptions,
 ): Promise<CollapsedCapture> {
+  const event = options.event ?? DEFAULT_PROFILE_EVENT;
   let bytes = 0;
   let firstByteAt: number | undefined;
   let collapseMs = 0;
@@ -105,9 +111,10 @@ export async function collapseCaptureStream(
       firstByteAt ??= performance.now();
       bytes += buf.length;
       if (bytes > options.maxBytes) {
+        const what = EVENT_KINDS[event].source === 'perf' ? 'perf script' : 'Flight Recorder recordings';
         const error = new PodflameError(
           'OUTPUT_TOO_LARGE',
-          `the capture wrote more than ${options.maxBytes} bytes of perf script (the agent's --max-output-bytes); ` +
+          `the capture wrote more than ${options.maxBytes} bytes of ${what} (the agent's --max-output-bytes); ` +
             'use a shorter duration or a lower frequency',
           { details: { maxOutputBytes: options.maxBytes } },
         );
@@ -120,7 +127,7 @@ export async function collapseCaptureStream(
     }
     streamEndedAt = performance.now();
   }
-  const result = await (options.collapser ?? IN_PROCESS_COLLAPSER).collapse(bounded(), options.limits);
+  const result = await (options.collapser ?? IN_PROCESS_COLLAPSER).collapse(bounded(), options.limits, event);
   collapseMs += performance.now() - streamEndedAt;
   const warnings: CaptureWarning[] = result.warnings.map((message) => ({
     code: result.unrecognizedLines > 0 && SKIPPED_LINES_WARNING.test(message) ? 'UNRECOGNIZED_LINES' : 'COLLAPSE',
@@ -132,7 +139,8 @@ export async function collapseCaptureStream(
       message:
         `the profile had more than the agent keeps (${options.limits.maxStacks} distinct stacks, ` +
         `${options.limits.maxBytes} bytes of stacks: its --max-stacks and --max-profile-bytes); the largest were ` +
-        `kept, ${result.droppedStacks} smaller stacks with ${result.droppedSamples} samples are counted as ` +
+        `kept, ${result.droppedStacks} smaller stacks with ${result.droppedSamples} ${EVENT_KINDS[event].unit} are ` +
+        'counted as ' +
         `${JSON.stringify(DROPPED_FRAME)}`,
     });
   }

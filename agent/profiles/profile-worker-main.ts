@@ -4,21 +4,21 @@
  * a time in the order they arrive; a collapse is a session fed chunk by chunk between other jobs.
  */
 import { parentPort } from 'node:worker_threads';
-import { PerfCollapser } from '../../shared/collapse/perf-collapser.js';
 import { PodflameError } from '../../shared/errors.js';
 import { renderDiffGraph, renderMergedGraph } from '../../shared/history-graphs.js';
 import type { WorkerCollapseResult, WorkerReply, WorkerRequest } from './profile-worker.js';
 import { renderProfile } from './render-profile.js';
 import { limitStacks } from './stack-limits.js';
+import { createEventCollapser, type EventCollapser } from './event-collapser.js';
 import { toFoldedBytes } from './folded-bytes.js';
 import { totalSamples } from '../../shared/folded.js';
 
 const port = parentPort;
 if (port === null) throw new Error('profile-worker-main.ts runs as a worker thread only');
 
-const sessions = new Map<number, PerfCollapser>();
+const sessions = new Map<number, EventCollapser>();
 
-function session(id: number): PerfCollapser {
+function session(id: number): EventCollapser {
   const s = sessions.get(id);
   if (s === undefined) throw new PodflameError('INTERNAL', `the profile worker has no collapse session ${id}`);
   return s;
@@ -32,7 +32,7 @@ function handle(request: WorkerRequest): unknown {
     case 'ping':
       return undefined;
     case 'collapse-start':
-      sessions.set(request.session, new PerfCollapser({ java: true }));
+      sessions.set(request.session, createEventCollapser(request.event));
       return undefined;
     case 'collapse-chunk':
       session(request.session).push(request.chunk);
@@ -50,7 +50,7 @@ function handle(request: WorkerRequest): unknown {
         jitFrames: result.jitFrames,
         jitFramesResolved: result.jitFramesResolved,
         unrecognizedLines: result.unrecognizedLines,
-        warnings: [...result.warnings],
+        warnings: result.warnings,
       } satisfies WorkerCollapseResult;
     }
     case 'collapse-abort':

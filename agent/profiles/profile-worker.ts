@@ -15,6 +15,7 @@ import type { DiffFormat, HistoryFormat } from '../../shared/history.js';
 import type { FoldedBytes } from './folded-bytes.js';
 import type { RenderedProfile, RenderRequest } from './render-profile.js';
 import type { StackLimits } from './stack-limits.js';
+import { DEFAULT_PROFILE_EVENT, type ProfileEvent } from '../../shared/profile-events.js';
 
 export interface ProfileWorkerOptions {
   /** Old-generation heap of the thread, MiB; a job beyond it fails with PROFILE_TOO_LARGE. Default 192. */
@@ -45,7 +46,7 @@ export interface WorkerCollapseResult {
 
 type Job =
   | { kind: 'ping' }
-  | { kind: 'collapse-start'; session: number }
+  | { kind: 'collapse-start'; session: number; event: ProfileEvent }
   | { kind: 'collapse-chunk'; session: number; chunk: Uint8Array }
   | { kind: 'collapse-end'; session: number; limits: StackLimits }
   | { kind: 'collapse-abort'; session: number }
@@ -124,13 +125,17 @@ export class ProfileWorker {
   }
 
   /**
-   * Collapses `input` (perf script, Java-aware) in the thread, one chunk at a time: the next chunk is read only once
+   * Collapses `input` (perf script, Java-aware; or Flight Recorder files for a JFR event) in the thread, one chunk at a time: the next chunk is read only once
    * the thread has taken the previous one, so the stream's own backpressure bounds what waits in between. The stacks
    * come back within `limits`.
    */
-  async collapse(input: AsyncIterable<Buffer>, limits: StackLimits): Promise<WorkerCollapseResult> {
+  async collapse(
+    input: AsyncIterable<Buffer>,
+    limits: StackLimits,
+    event: ProfileEvent = DEFAULT_PROFILE_EVENT,
+  ): Promise<WorkerCollapseResult> {
     const session = ++this.#sessions;
-    await this.#run({ kind: 'collapse-start', session });
+    await this.#run({ kind: 'collapse-start', session, event });
     try {
       for await (const chunk of input) await this.#run({ kind: 'collapse-chunk', session, chunk });
     } catch (err) {

@@ -5,6 +5,7 @@
  * worker, off the event loop), keeping profiles' SVGs once drawn (up to a byte bound, least recently used dropped),
  * and recording how long the first rendering took.
  */
+import { countName, describeTotal } from '../../shared/profile-events.js';
 import type { z } from 'zod';
 import type {
   CaptureWarning,
@@ -46,6 +47,7 @@ const WARNING_PHRASES: Readonly<Record<string, string>> = {
   TARGET_EXITED: 'a process exited during the capture',
   NO_JVM: 'no JVM found',
   UNRECOGNIZED_LINES: 'some perf script lines not understood',
+  EVENT_UNSUPPORTED: 'a JVM could not record the event',
 };
 
 function warningPhrases(warnings: readonly CaptureWarning[]): string[] {
@@ -55,8 +57,10 @@ function warningPhrases(warnings: readonly CaptureWarning[]): string[] {
 export function profileSubtitle(m: ProfileMetadata): string {
   const parts = [
     `node ${m.node}`,
-    `${m.durationSeconds} s at ${m.frequencyHz} Hz`,
-    `${m.samples} samples`,
+    ...(m.event === 'cpu'
+      ? [`${m.durationSeconds} s at ${m.frequencyHz} Hz`, `${m.samples} samples`]
+      : // The event and its unit: a frame's width is bytes allocated, time blocked or thread samples, not CPU.
+        [`${m.event}, ${describeTotal(m.event, m.samples)} in ${m.durationSeconds} s`]),
     ...(m.jitResolved === null ? [] : [`${Math.floor(m.jitResolved * 1000) / 10}% JIT frames named`]),
     // Said on the graph: stacks with inlined frames are deeper than the same code captured without them.
     ...(m.java.inlined ? ['inlined frames'] : []),
@@ -76,7 +80,7 @@ export function renderProfileSvg(m: ProfileMetadata, stacks: FoldedStacks, rende
 function drawProfileSvg(m: ProfileMetadata, lines: Iterable<string>, render: RenderRequest): string {
   const options: Partial<RenderOptions> = {
     colors: 'java',
-    countname: 'samples',
+    countname: countName(m.event),
     ...(render as Partial<RenderOptions>),
     title: render.title ?? targetTitle(m.target),
     subtitle: render.subtitle ?? profileSubtitle(m),

@@ -5,6 +5,7 @@
 import type { Readable } from 'node:stream';
 import type { CaptureWarning } from '../../shared/api.js';
 import type { PodflameError } from '../../shared/errors.js';
+import { DEFAULT_PROFILE_EVENT, type ProfileEvent } from '../../shared/profile-events.js';
 
 /** kubelet's labels on Docker containers (dockershim / cri-dockerd). */
 export const KUBE_LABELS = {
@@ -91,6 +92,8 @@ export interface CaptureSpec {
    * test doubles and captures written before it).
    */
   javaInlined?: boolean;
+  /** What to record (`PODFLAME_EVENT`): perf's cpu samples, or a JVM Flight Recorder event. Absent: cpu. */
+  event?: ProfileEvent;
   /** Set by the agent per process, to tell its own leftovers from another agent's. */
   agentInstance: string;
 }
@@ -99,14 +102,22 @@ export interface CaptureSpec {
 export const CAPTURE_SCRIPT_ENV = {
   /** `1`: load the JVMTI agent and write inline chains into the perf maps; `0` or absent: off. */
   javaInlined: 'PODFLAME_JAVA_INLINED',
+  /** `cpu` (perf), or `alloc`, `lock`, `wall` (Flight Recorder; stdout then carries the recordings). */
+  event: 'PODFLAME_EVENT',
 } as const;
+
+/** The capture script's exit code when no JVM of the target can record the Flight Recorder event asked for. */
+export const EVENT_UNSUPPORTED_EXIT = 6;
 
 /**
  * The capture script's environment for one spec, the same on both paths (a capture container's Env, host mode's
  * child process). Every variable is set, off as `0`, so the script never falls back on a value from elsewhere.
  */
 export function captureScriptEnv(spec: CaptureSpec): Record<string, string> {
-  return { [CAPTURE_SCRIPT_ENV.javaInlined]: (spec.javaInlined ?? false) ? '1' : '0' };
+  return {
+    [CAPTURE_SCRIPT_ENV.javaInlined]: (spec.javaInlined ?? false) ? '1' : '0',
+    [CAPTURE_SCRIPT_ENV.event]: spec.event ?? DEFAULT_PROFILE_EVENT,
+  };
 }
 
 export interface RunningCapture {

@@ -29,6 +29,9 @@ import { dockerUnavailable, engineMessage, fromDockerError, httpStatusOf, isConn
 import { PodflameError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/api.js';
 
+/** How long an aborted capture's script gets after SIGTERM to stop what it started in the target. */
+const ABORT_GRACE_SECONDS = 3;
+
 export interface DockerRuntimeOptions {
   /** The capture image (e.g. `podflame-perf:0.1.0`); required, from the agent's configuration only. */
   captureImage: string;
@@ -403,7 +406,11 @@ export class DockerRuntime implements ContainerRuntime {
     let attachStream: Readable | undefined;
     const onAbort = (): void => {
       abortedNow = true;
-      void remove().then(() => attachStream?.destroy());
+      // SIGTERM first, so the capture script stops what it started in the target (a Flight Recorder recording, perf)
+      // before the engine kills it; the removal follows at once after that grace.
+      void this.#stopGracefully(container)
+        .then(remove)
+        .then(() => attachStream?.destroy());
       // Without an error: an 'error' event nobody listens to would crash the agent; a reader sees a premature
       // close, and `done` says why.
       if (!stdout.destroyed) stdout.destroy();
@@ -539,6 +546,18 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   /** Force-removes (SIGKILL, then delete) a capture container; resolves with a message if that failed. */
+  /** SIGTERM, then SIGKILL after ABORT_GRACE_SECONDS (Docker's stop); a container already gone is fine. */
+  async #stopGracefully(container: Docker.Container): Promise<void> {
+    try {
+      await container.stop({
+        t: ABORT_GRACE_SECONDS,
+        abortSignal: AbortSignal.timeout(ABORT_GRACE_SECONDS * 1000 + this.options.removeTimeoutMs),
+      });
+    } catch {
+      // Not running any more (304), gone (404), or the engine slow: the forced removal that follows settles it.
+    }
+  }
+
   async #removeCaptureContainer(container: Docker.Container): Promise<string | undefined> {
     try {
       await container.remove({ force: true, abortSignal: AbortSignal.timeout(this.options.removeTimeoutMs) });

@@ -16,7 +16,7 @@ export interface CaptureStarter {
 }
 
 export function captureThrough(service: CaptureStarter): ScheduledCapture {
-  return async ({ target, durationSeconds, frequencyHz, javaInlined, signal }) => {
+  return async ({ target, durationSeconds, frequencyHz, javaInlined, event, signal }) => {
     // The schedule's operator chose the targets: nothing to authorize between finding the container and capturing.
     const resolved = await service.resolve(
       {
@@ -25,6 +25,7 @@ export function captureThrough(service: CaptureStarter): ScheduledCapture {
         frequencyHz,
         format: 'folded',
         java: { inlined: javaInlined },
+        event,
       },
       signal,
     );

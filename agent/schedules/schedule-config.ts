@@ -12,6 +12,7 @@
  *     durationSeconds: 30
  *     frequencyHz: 99
  *     inlined: false            # true: inlined Java frames (loads podflame's JVMTI agent into the JVMs)
+ *     event: cpu                # cpu (perf), or alloc, lock, wall (the JVMs' Flight Recorder); default cpu
  *     retention: 7d
  * ```
  */
@@ -22,6 +23,7 @@ import { LIMITS } from '../../shared/api.js';
 import { PodflameError } from '../../shared/errors.js';
 import { parseAgeSeconds, type ScheduleDefinition } from '../../shared/history.js';
 import { parseLabelSelector } from '../../shared/label-selector.js';
+import { describeEvent, PROFILE_EVENTS } from '../../shared/profile-events.js';
 
 /** One schedule, validated (the shape is shared: `GET /v1/schedules` lists it with its status). */
 export type ScheduleSpec = ScheduleDefinition;
@@ -74,6 +76,11 @@ const scheduleBody = {
   durationSeconds: z.number().int().min(LIMITS.durationSeconds.min).max(LIMITS.durationSeconds.max),
   frequencyHz: z.number().int().min(LIMITS.frequencyHz.min).max(LIMITS.frequencyHz.max),
   inlined: z.boolean().optional(),
+  event: z
+    .enum(PROFILE_EVENTS, {
+      errorMap: () => ({ message: `must be one of ${PROFILE_EVENTS.map(describeEvent).join(', ')}` }),
+    })
+    .optional(),
   retention: retentionField.optional(),
 };
 
@@ -109,6 +116,7 @@ function normalize(spec: z.output<typeof ScheduleSpecSchema>): ScheduleSpec {
   if (spec.pod !== undefined) out.pod = spec.pod;
   if (spec.container !== undefined) out.container = spec.container;
   if (spec.inlined !== undefined) out.inlined = spec.inlined;
+  if (spec.event !== undefined) out.event = spec.event;
   if (spec.retention !== undefined) out.retention = spec.retention;
   return out;
 }

@@ -12,6 +12,7 @@ import type { CaptureWarning } from '../../shared/api.js';
 import type { FoldedStacks } from '../../shared/folded.js';
 import type { ScheduleRunOutcome, ScheduleRunRecord, ScheduleStatus, StoredProfile } from '../../shared/history.js';
 import type { NewProfile } from '../store/profile-store.js';
+import { DEFAULT_PROFILE_EVENT, type ProfileEvent } from '../../shared/profile-events.js';
 import { nodeCronTriggers, type CronTrigger, type TriggerFactory } from './cron-trigger.js';
 import { formatAge, retentionSeconds, type ScheduleSpec } from './schedule-config.js';
 import type { CaptureTarget, TargetSelector } from './targets.js';
@@ -22,6 +23,8 @@ export interface ScheduledCaptureRequest {
   frequencyHz: number;
   /** The schedule's `inlined`: load the JVMTI agent for inlined Java frames. */
   javaInlined: boolean;
+  /** The schedule's `event`: what every capture records. */
+  event: ProfileEvent;
   /** Aborted when the scheduler closes. */
   signal: AbortSignal;
 }
@@ -443,6 +446,8 @@ export class Scheduler {
     const next = e.trigger.nextRuns(1)[0];
     return {
       ...e.spec,
+      // Always shown, so a reader of the status need not know the default.
+      event: e.spec.event ?? DEFAULT_PROFILE_EVENT,
       source: e.source,
       running: e.running !== undefined,
       nextRun: next ? next.toISOString() : null,
@@ -595,11 +600,13 @@ export class Scheduler {
 
   private async captureOne(spec: ScheduleSpec, target: CaptureTarget, signal: AbortSignal): Promise<void> {
     const javaInlined = spec.inlined ?? false;
+    const event = spec.event ?? DEFAULT_PROFILE_EVENT;
     const result = await this.options.capture({
       target,
       durationSeconds: spec.durationSeconds,
       frequencyHz: spec.frequencyHz,
       javaInlined,
+      event,
       signal,
     });
     const stored = await this.options.store.put({
@@ -611,6 +618,7 @@ export class Scheduler {
       durationSeconds: spec.durationSeconds,
       frequencyHz: spec.frequencyHz,
       javaInlined,
+      event,
       warnings: result.warnings,
       schedule: spec.name,
       podUid: target.podUid,

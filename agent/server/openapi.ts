@@ -5,6 +5,8 @@
  */
 import { API_PREFIX, HEADERS, LIMITS, OUTPUT_FORMATS } from '../../shared/api.js';
 import { MINWIDTH_FLOOR_PX } from '../../shared/render/options.js';
+import { HISTORY_HEADERS } from '../../shared/history.js';
+import { DEFAULT_PROFILE_EVENT, EVENT_KINDS, PROFILE_EVENTS } from '../../shared/profile-events.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -28,6 +30,9 @@ const FILTER_QUERY: Json[] = [
   query('schedule', 'Only profiles of this schedule.'),
   query('labelSelector', 'Only profiles of pods matching this label selector, e.g. app=shop.'),
 ];
+const EVENT_SCHEMA: Json = { type: 'string', enum: [...PROFILE_EVENTS] };
+const EVENT_DESCRIPTION = PROFILE_EVENTS.map((e) => `${e} (${EVENT_KINDS[e].unit})`).join(', ');
+const eventQuery = (what: string): Json => query('event', `${what}: ${EVENT_DESCRIPTION}.`, EVENT_SCHEMA);
 const RANGE_QUERY: Json[] = [
   query('from', 'Start of the time range: RFC 3339 time or an age such as 1h.'),
   query('to', 'End of the time range: RFC 3339 time or an age such as 10m.'),
@@ -115,6 +120,13 @@ const SCHEMAS: Record<string, Json> = {
         },
       },
       java: ref('JavaOptions'),
+      event: {
+        ...EVENT_SCHEMA,
+        default: DEFAULT_PROFILE_EVENT,
+        description:
+          "What to record: cpu (perf, any process) or a JVM's Flight Recorder event, alloc (bytes allocated), " +
+          'lock (nanoseconds blocked) or wall (thread samples).',
+      },
     },
   },
   JavaOptions: {
@@ -174,6 +186,7 @@ const SCHEMAS: Record<string, Json> = {
         required: ['inlined'],
         properties: { inlined: { type: 'boolean', description: 'Inlined frames were asked for.' } },
       },
+      event: { ...EVENT_SCHEMA, description: 'What the profile counts; samples is in its unit.' },
       samples: { type: 'integer' },
       jitResolved: { type: 'number', nullable: true, description: 'Share (0..1) of JIT frames named; null if none.' },
       warnings: { type: 'array', items: ref('CaptureWarning') },
@@ -236,7 +249,10 @@ const SCHEMAS: Record<string, Json> = {
     type: 'object',
     description: 'A schedule as in the schedules file (agent/schedules/schedule-config.ts), with its status.',
     required: ['name'],
-    properties: { name: { type: 'string' } },
+    properties: {
+      name: { type: 'string' },
+      event: { ...EVENT_SCHEMA, default: DEFAULT_PROFILE_EVENT, description: 'What every capture records.' },
+    },
   },
   ListResponse: {
     type: 'object',
@@ -329,8 +345,12 @@ export function agentOpenApiDocument(): Json {
           },
         },
         get: {
-          summary: 'Stored profiles (needs --data-dir).',
-          parameters: [...FILTER_QUERY, ...RANGE_QUERY],
+          summary: 'Stored profiles (needs --data-dir), each with its event.',
+          parameters: [
+            ...FILTER_QUERY,
+            ...RANGE_QUERY,
+            eventQuery('Only profiles of this event (default: every event)'),
+          ],
           responses: {
             '200': jsonBody(ref('ListResponse'), 'The stored profiles, newest first.'),
             '404': errorAnswer('No store on this agent (NO_STORED_PROFILES).'),
@@ -378,9 +398,18 @@ export function agentOpenApiDocument(): Json {
       },
       [v1('/flamegraph')]: {
         get: {
-          summary: 'Stored profiles matching the filter, merged into one flame graph.',
-          parameters: [...FILTER_QUERY, ...RANGE_QUERY, GRAPH_FORMAT],
-          responses: { '200': graphAnswer('The merged graph.'), '404': errorAnswer('Nothing matches, or no store.') },
+          summary: `Stored profiles matching the filter, merged into one flame graph of one event (${HISTORY_HEADERS.event}).`,
+          parameters: [
+            ...FILTER_QUERY,
+            ...RANGE_QUERY,
+            eventQuery('The event merged (default cpu; events are never mixed)'),
+            GRAPH_FORMAT,
+          ],
+          responses: {
+            '200': graphAnswer('The merged graph.'),
+            '400': errorAnswer('A bad parameter (INVALID_REQUEST).'),
+            '404': errorAnswer('Nothing matches, or no store.'),
+          },
         },
       },
       [v1('/diff')]: {
@@ -394,8 +423,17 @@ export function agentOpenApiDocument(): Json {
             query('targetTo', 'End of the target range.'),
             GRAPH_FORMAT,
             query('normalize', 'Scale both sides to the same total.'),
+            eventQuery('The event of both sides (default cpu)'),
+            query('baseEvent', "The base side's event instead of event; must be the target's.", EVENT_SCHEMA),
+            query('targetEvent', "The target side's event instead of event; must be the base's.", EVENT_SCHEMA),
           ],
-          responses: { '200': graphAnswer('The differential graph.'), '404': errorAnswer('Nothing matches.') },
+          responses: {
+            '200': graphAnswer('The differential graph.'),
+            '400': errorAnswer(
+              'A bad parameter (INVALID_REQUEST), or sides of different events (EVENT_MISMATCH, details: base, target).',
+            ),
+            '404': errorAnswer('Nothing matches.'),
+          },
         },
       },
       [v1('/schedules')]: {

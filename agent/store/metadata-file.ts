@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { StoredProfile } from '../../shared/history.js';
+import { DEFAULT_PROFILE_EVENT, PROFILE_EVENTS } from '../../shared/profile-events.js';
 import { isProfileId } from './block-layout.js';
 
 const StoredProfileSchema = z.object({
@@ -18,6 +19,8 @@ const StoredProfileSchema = z.object({
   frequencyHz: z.number().positive(),
   // Metadata written before the option existed has none: those captures had no inlined frames.
   java: z.object({ inlined: z.boolean() }).default({ inlined: false }),
+  // Metadata written before events existed (format 1, and format 2 until then) has none: perf's cpu samples.
+  event: z.enum(PROFILE_EVENTS).default(DEFAULT_PROFILE_EVENT),
   samples: z.number().nonnegative(),
   warnings: z.array(z.object({ code: z.string(), message: z.string(), pid: z.number().optional() })),
   schedule: z.string().nullable(),

@@ -21,6 +21,7 @@ import { totalSamples, type FoldedStacks } from '../../shared/folded.js';
 import type { HistoryFilter, StoredProfile } from '../../shared/history.js';
 import { matchesLabels, parseLabelSelector } from '../../shared/label-selector.js';
 import type { CaptureWarning } from '../../shared/api.js';
+import { DEFAULT_PROFILE_EVENT, type ProfileEvent } from '../../shared/profile-events.js';
 import { TEMP_PREFIX, fsyncDirectory, removeIfPresent, writeFileDurable, writeFileReplacing } from './durable-file.js';
 import { selectEvictions, type EvictionReason, type RetentionPolicy } from './retention.js';
 import {
@@ -104,6 +105,8 @@ export interface NewProfile {
   frequencyHz: number;
   /** Whether the capture asked for inlined Java frames. Default false. */
   javaInlined?: boolean;
+  /** What the stacks' counts are (their unit is EVENT_KINDS[event].unit). Default cpu. */
+  event?: ProfileEvent;
   warnings: CaptureWarning[];
   schedule: string | null;
   podUid: string | null;
@@ -414,6 +417,7 @@ export class ProfileStore {
       durationSeconds: profile.durationSeconds,
       frequencyHz: profile.frequencyHz,
       java: { inlined: profile.javaInlined ?? false },
+      event: profile.event ?? DEFAULT_PROFILE_EVENT,
       samples: totalSamples(profile.stacks),
       warnings: profile.warnings,
       schedule: profile.schedule,
@@ -471,8 +475,8 @@ export class ProfileStore {
       }
       const data = encodePairs(pairs);
       const { namespace, pod, container, node, start, durationSeconds, frequencyHz, java, samples, warnings } = fields;
-      const { schedule, podUid, containerId, labels } = fields;
-      // The field order of format 1, so that listings read the same.
+      const { event, schedule, podUid, containerId, labels } = fields;
+      // The field order of format 1, so that listings read the same; the event (newer) after the JVM options.
       const meta: StoredProfile = {
         id,
         namespace,
@@ -483,6 +487,7 @@ export class ProfileStore {
         durationSeconds,
         frequencyHz,
         java,
+        event,
         samples,
         warnings,
         schedule,
@@ -605,6 +610,7 @@ export class ProfileStore {
     const selector = filter.labelSelector === undefined ? undefined : parseLabelSelector(filter.labelSelector);
     const out: StoredProfile[] = [];
     for (const p of this.index.values()) {
+      if (filter.event !== undefined && p.event !== filter.event) continue;
       if (filter.namespace !== undefined && p.namespace !== filter.namespace) continue;
       if (filter.pod !== undefined && p.pod !== filter.pod) continue;
       if (filter.container !== undefined && p.container !== filter.container) continue;
@@ -637,8 +643,18 @@ export class ProfileStore {
   /**
    * The merged stacks of `items` (from `list`) and the profiles actually merged: rollups where they cover whole
    * buckets, profiles at the edges; the same stacks and counts as merging every profile's stacks one by one.
+   * EVENT_MISMATCH when the items are not all of one event.
    */
   merge(items: readonly StoredProfile[]): Promise<MergedProfiles> {
+    const events = [...new Set(items.map((p) => p.event))];
+    if (events.length > 1) {
+      // Bytes and samples do not add up: a caller that mixes them has a filter without an event.
+      return Promise.reject(
+        new PodflameError('EVENT_MISMATCH', `cannot merge profiles of different events (${events.join(', ')})`, {
+          details: { events },
+        }),
+      );
+    }
     return mergeProfiles(this.files, items);
   }
 

@@ -20,17 +20,16 @@ export const LEVEL_MS: Readonly<Record<RollupLevel, number>> = { hour: 3600_000,
 export const ROLLUP_SUFFIX = '.rollup';
 const MAGIC = Buffer.from('PFR2');
 
-/** The profile's event. Every stored profile is a CPU profile today; other events will come with their own field. */
-export function eventOf(_profile: StoredProfile): string {
-  return 'cpu';
-}
-
-/** What identifies a series: canonical JSON of its fields, labels sorted, so equal series give equal keys. */
+/**
+ * What identifies a series: canonical JSON of its fields, labels sorted, so equal series give equal keys. The event
+ * comes first and has always been there (as `cpu` before other events existed), so the rollups of stores written
+ * then keep their keys and file names: a profile read without an event is cpu, and so is its series.
+ */
 export function seriesKey(p: StoredProfile): string {
   const labels = Object.keys(p.labels)
     .sort()
     .map((k) => [k, p.labels[k]]);
-  return JSON.stringify([eventOf(p), p.namespace, p.schedule, p.pod, p.container, labels]);
+  return JSON.stringify([p.event, p.namespace, p.schedule, p.pod, p.container, labels]);
 }
 
 /** Short stable name of a series, for file names. */

@@ -8,7 +8,14 @@
 import { API_PREFIX } from '../../shared/api.js';
 import { PodflameError, type ErrorCode } from '../../shared/errors.js';
 import { mergeFolded, parseFolded, type FoldedStacks } from '../../shared/folded.js';
-import { describeFilter, HISTORY_PARAMS, type HistoryFilter, type StoredProfile } from '../../shared/history.js';
+import {
+  describeFilter,
+  HISTORY_HEADERS,
+  HISTORY_PARAMS,
+  type HistoryFilter,
+  type StoredProfile,
+} from '../../shared/history.js';
+import { DEFAULT_PROFILE_EVENT, type ProfileEvent } from '../../shared/profile-events.js';
 import type { AgentAnswer } from '../transport/agent-errors.js';
 import type { HistoryEndpoint } from './endpoints.js';
 
@@ -36,9 +43,13 @@ export interface HistoryQueryOptions {
   signal?: AbortSignal;
 }
 
-/** The query string of a filter; times go as RFC 3339 so every agent reads the same instants. */
+/**
+ * The query string of a filter; times go as RFC 3339 so every agent reads the same instants. The event goes only
+ * when it is not cpu: agents default to cpu, and agents older than events refuse the parameter but hold cpu only.
+ */
 export function filterQuery(filter: HistoryFilter, extra: Record<string, string> = {}): string {
   const q = new URLSearchParams();
+  if (filter.event !== undefined && filter.event !== DEFAULT_PROFILE_EVENT) q.set(HISTORY_PARAMS.event, filter.event);
   for (const key of ['namespace', 'pod', 'container', 'schedule', 'labelSelector'] as const) {
     const v = filter[key];
     if (v !== undefined) q.set(HISTORY_PARAMS[key], v);
@@ -104,20 +115,38 @@ export class HistoryQuery {
   async list(filter: HistoryFilter): Promise<ListAnswer> {
     const { answers, agents } = await this.askAll(`${API_PREFIX}/profiles${filterQuery(filter)}`, (a) => {
       const body = JSON.parse(a.body.toString('utf8')) as { items?: StoredProfile[] };
-      return body.items ?? [];
+      // Agents older than events list no event: theirs are cpu profiles.
+      return (body.items ?? []).map((p) => (p.event === undefined ? { ...p, event: DEFAULT_PROFILE_EVENT } : p));
     });
     const items = answers
       .flatMap((a) => a.value)
+      // cpu is not sent (filterQuery), so an agent lists every event then: keep the one asked.
+      .filter((p) => filter.event === undefined || p.event === filter.event)
       .sort((a, b) => a.start.localeCompare(b.start) || a.node.localeCompare(b.node) || a.id.localeCompare(b.id));
     return { items, agents };
   }
 
-  /** Every agent's merged folded stacks for `filter`, merged again; NO_STORED_PROFILES when nothing matches. */
-  async merged(filter: HistoryFilter): Promise<MergeAnswer> {
-    const listed = await this.list(filter);
+  /**
+   * Every agent's merged folded stacks for `filter` (of one event: cpu unless the filter names another), merged
+   * again; NO_STORED_PROFILES when nothing matches, EVENT_MISMATCH when an agent answers with another event.
+   */
+  async merged(filter: HistoryFilter): Promise<MergeAnswer & { event: ProfileEvent }> {
+    const event = filter.event ?? DEFAULT_PROFILE_EVENT;
+    const one = { ...filter, event };
+    const listed = await this.list(one);
     const { answers, agents } = await this.askAll(
-      `${API_PREFIX}/flamegraph${filterQuery(filter, { [HISTORY_PARAMS.format]: 'folded' })}`,
-      (a) => parseFolded(a.body.toString('utf8')).stacks,
+      `${API_PREFIX}/flamegraph${filterQuery(one, { [HISTORY_PARAMS.format]: 'folded' })}`,
+      (a) => {
+        const answered = a.headers[HISTORY_HEADERS.event] ?? DEFAULT_PROFILE_EVENT;
+        if (answered !== event) {
+          throw new PodflameError(
+            'EVENT_MISMATCH',
+            `the agent answered with ${String(answered)} profiles for a merge of ${event}: its counts cannot be added`,
+            { details: { asked: event, answered } },
+          );
+        }
+        return parseFolded(a.body.toString('utf8')).stacks;
+      },
     );
     const stacks: FoldedStacks = new Map();
     for (const a of answers) mergeFolded(stacks, a.value);
@@ -129,6 +158,6 @@ export class HistoryQuery {
       );
     }
     // The merge is authoritative; the list only describes it (a profile stored in between may be in one of them).
-    return { stacks, items: listed.items, agents };
+    return { stacks, items: listed.items, agents, event };
   }
 }

@@ -7,14 +7,15 @@
  *
  * Then sections of their own: the JIT map (podflame's JVMTI agent vs the JVM's Compiler.perfmap, jit-map.ts), the
  * agent's request overhead (agent-overhead.ts), the agent's limits (agent-limits.ts: /healthz latency during the
- * largest renders and peak RSS with its defaults), and "store at scale" (store-at-scale.ts): a week of stored profiles
- * queried through a real agent.
+ * largest renders and peak RSS with its defaults), the JFR reader on a ~100 MB recording (jfr.ts), and "store at
+ * scale" (store-at-scale.ts): a week of stored profiles queried through a real agent.
  *
  * usage: npm run bench [-- --runs N] [-- --input FILE[.gz]] [-- --keep] [-- --skip-jit-map] [-- --skip-agent]
- *                      [-- --skip-agent-limits] [-- --skip-store]
+ *                      [-- --skip-agent-limits] [-- --skip-store] [-- --skip-jfr]
  *        npm run bench -- --store-only         (only the store section)
  *        npm run bench -- --jit-map-only       (only the JIT map section)
  *        npm run bench -- --agent-limits-only  (only the agent limits section)
+ *        npm run bench -- --jfr-only           (only the JFR reader section: a ~100 MB recording, target < 2 s)
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -30,6 +31,7 @@ import { agentOverhead } from './agent-overhead.js';
 import { agentLimits } from './agent-limits.js';
 import { jitMapBench } from './jit-map.js';
 import { storeAtScale } from './store-at-scale.js';
+import { jfrBench } from './jfr.js';
 
 /** Issue #15's floors: 8x perl for collapse, 5x for render (same run), bounded and flat collapse memory. */
 const TARGETS = {
@@ -55,6 +57,8 @@ const { values: flags } = parseArgs({
     'jit-map-only': { type: 'boolean', default: false },
     'skip-agent-limits': { type: 'boolean', default: false },
     'agent-limits-only': { type: 'boolean', default: false },
+    'jfr-only': { type: 'boolean', default: false },
+    'skip-jfr': { type: 'boolean', default: false },
   },
 });
 const runs = Number(flags.runs);
@@ -211,8 +215,12 @@ try {
     if (/: (failed|skipped) — /.test(report)) process.exitCode = 1;
   } else if (flags['agent-limits-only']) {
     process.stdout.write(`${await agentLimits({ root, scratch, log })}\n`);
+  } else if (flags['jfr-only']) {
+    process.stdout.write(`${jfrBench({ root, scratch, runs, log })}\n`);
   } else {
     if (!flags['store-only']) await collapseAndRender();
+    if (!flags['store-only'] && !flags['skip-jfr'])
+      process.stdout.write(`\n${jfrBench({ root, scratch, runs, log })}\n`);
     if (!flags['skip-store']) process.stdout.write(`\n${await storeAtScale({ root, scratch, runs, log })}\n`);
   }
 } finally {

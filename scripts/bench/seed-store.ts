@@ -59,7 +59,8 @@ export async function seedFormat1Store(o: SeedOptions): Promise<SeededStore> {
       (async () => {
         const data = await gzipAsync(Buffer.from(text, 'utf8'));
         const id = newProfileId(startMs);
-        const meta: StoredProfile = {
+        // Format 1 metadata, written before events existed (read back as cpu).
+        const meta: Omit<StoredProfile, 'event'> = {
           id,
           namespace: 'shop',
           pod: 'shop-7d9f4c-x2k8p',

@@ -1,12 +1,16 @@
 /**
  * Folded stacks → pprof (gzipped profile.proto), the format of `go tool pprof`, Pyroscope and Parca. Each distinct
- * frame name becomes one Function and one Location; each distinct stack one Sample with two values, the sample count
- * (`samples/count`) and the CPU time it stands for (`cpu/nanoseconds`, count × 1e9/Hz).
+ * frame name becomes one Function and one Location; each distinct stack one Sample whose values are the event's
+ * (profile-events.ts `pprofValues`): for cpu the sample count (`samples/count`) and the CPU time it stands for
+ * (`cpu/nanoseconds`, count × 1e9/Hz); for wall the same with `wall/nanoseconds`; for alloc the bytes
+ * (`alloc_space/bytes`); for lock the time blocked (`delay/nanoseconds`; no `contentions/count`, which folded stacks
+ * do not keep).
  */
 import { gzipSync } from 'node:zlib';
 import { Function as PprofFunction, Location, Profile, Sample, StringTable, ValueType } from 'pprof-format';
 import { PodflameError } from '../errors.js';
 import { compareBytes, type FoldedStacks } from '../folded.js';
+import { DEFAULT_PROFILE_EVENT, pprofValues, type ProfileEvent } from '../profile-events.js';
 import {
   DEFAULT_SAMPLING_OPTIONS,
   framesOf,
@@ -16,6 +20,8 @@ import {
 } from './sampling.js';
 
 export interface PprofOptions extends SamplingOptions {
+  /** What the counts are, which picks the sample types. Default cpu. */
+  event: ProfileEvent;
   /** Capture length in seconds, written as the profile's duration. Default 0 (unknown). */
   durationSeconds: number;
   /** Capture start, ms since the epoch, written as the profile's time. Default 0 (unset, keeps output reproducible). */
@@ -24,12 +30,14 @@ export interface PprofOptions extends SamplingOptions {
 
 export const DEFAULT_PPROF_OPTIONS: Readonly<PprofOptions> = Object.freeze({
   ...DEFAULT_SAMPLING_OPTIONS,
+  event: DEFAULT_PROFILE_EVENT,
   durationSeconds: 0,
   startTimeMs: 0,
 });
 
 export function resolvePprofOptions(options: Partial<PprofOptions>): PprofOptions {
   const resolved: PprofOptions = {
+    event: options.event ?? DEFAULT_PPROF_OPTIONS.event,
     frequencyHz: validateFrequency(options.frequencyHz ?? DEFAULT_PPROF_OPTIONS.frequencyHz),
     durationSeconds: options.durationSeconds ?? DEFAULT_PPROF_OPTIONS.durationSeconds,
     startTimeMs: options.startTimeMs ?? DEFAULT_PPROF_OPTIONS.startTimeMs,
@@ -42,8 +50,11 @@ export function buildPprofProfile(stacks: FoldedStacks, options: Partial<PprofOp
   const opts = resolvePprofOptions(options);
   const period = samplingPeriodNanos(opts.frequencyHz);
   const strings = new StringTable();
-  const samplesType = new ValueType({ type: strings.dedup('samples'), unit: strings.dedup('count') });
-  const cpuType = new ValueType({ type: strings.dedup('cpu'), unit: strings.dedup('nanoseconds') });
+  const values = pprofValues(opts.event);
+  const sampleType = values.map((v) => new ValueType({ type: strings.dedup(v.type), unit: strings.dedup(v.unit) }));
+  const main = values[values.length - 1] as (typeof values)[number];
+  // A period only where the counts are samples taken at a frequency; weights (bytes, ns blocked) have none.
+  const sampled = main.from === 'period';
 
   const functions: PprofFunction[] = [];
   const locations: Location[] = [];
@@ -66,20 +77,21 @@ export function buildPprofProfile(stacks: FoldedStacks, options: Partial<PprofOp
     if (count <= 0) continue;
     // pprof lists a sample's locations leaf first; folded stacks are root first.
     const locationId = framesOf(stack).map(locationIdOf).reverse();
-    samples.push(new Sample({ locationId, value: [toInt64(count), cpuNanos(count, period)] }));
+    const value = values.map((v) => (v.from === 'period' ? cpuNanos(count, period) : toInt64(count)));
+    samples.push(new Sample({ locationId, value }));
   }
 
   return new Profile({
-    sampleType: [samplesType, cpuType],
+    sampleType,
     sample: samples,
     location: locations,
     function: functions,
     stringTable: strings,
-    periodType: new ValueType({ type: strings.dedup('cpu'), unit: strings.dedup('nanoseconds') }),
-    period,
+    periodType: new ValueType({ type: strings.dedup(main.type), unit: strings.dedup(main.unit) }),
+    period: sampled ? period : 0,
     durationNanos: toInt64(Math.round(opts.durationSeconds * 1e9)),
     timeNanos: BigInt(Math.round(opts.startTimeMs)) * 1_000_000n,
-    defaultSampleType: strings.dedup('cpu'),
+    defaultSampleType: strings.dedup(main.type),
   });
 }
 

@@ -1,18 +1,21 @@
 /**
  * Folded stacks → a speedscope file (https://www.speedscope.app/file-format-schema.json): one "sampled" profile whose
- * samples are the distinct stacks (frame indexes, root first) weighted by their counts, or by the CPU time they stand
- * for when the sampling frequency is known.
+ * samples are the distinct stacks (frame indexes, root first) weighted by their counts, or by the time they stand for
+ * when the sampling frequency of a sampled event (cpu, wall) is known; alloc weighs bytes, lock nanoseconds blocked.
  */
 import { compareBytes, type FoldedStacks } from '../folded.js';
+import { DEFAULT_PROFILE_EVENT, EVENT_KINDS, type ProfileEvent } from '../profile-events.js';
 import { framesOf, samplingPeriodNanos, validateFrequency } from './sampling.js';
 
 export const SPEEDSCOPE_SCHEMA_URL = 'https://www.speedscope.app/file-format-schema.json';
 
 export interface SpeedscopeOptions {
+  /** What the counts are: bytes (alloc) and nanoseconds (lock) keep their unit. Default cpu. */
+  event: ProfileEvent;
   /** Name of the profile and of the file, shown in speedscope's title bar. Default 'podflame'. */
   name: string;
   /**
-   * Sampling frequency in Hz. When set, weights are CPU time in nanoseconds (count × 1e9/Hz); when undefined they
+   * Sampling frequency in Hz, for the sampled events (cpu, wall; ignored for others). When set, weights are time in nanoseconds (count × 1e9/Hz); when undefined they
    * are sample counts (unit "none"). Default undefined.
    */
   frequencyHz: number | undefined;
@@ -21,6 +24,7 @@ export interface SpeedscopeOptions {
 }
 
 export const DEFAULT_SPEEDSCOPE_OPTIONS: Readonly<SpeedscopeOptions> = Object.freeze({
+  event: DEFAULT_PROFILE_EVENT,
   name: 'podflame',
   frequencyHz: undefined,
   version: undefined,
@@ -33,7 +37,7 @@ export interface SpeedscopeFile {
   profiles: {
     type: 'sampled';
     name: string;
-    unit: 'none' | 'nanoseconds';
+    unit: 'none' | 'nanoseconds' | 'bytes';
     startValue: number;
     endValue: number;
     samples: number[][];
@@ -47,6 +51,7 @@ export interface SpeedscopeFile {
 export function resolveSpeedscopeOptions(options: Partial<SpeedscopeOptions>): SpeedscopeOptions {
   const frequencyHz = options.frequencyHz ?? DEFAULT_SPEEDSCOPE_OPTIONS.frequencyHz;
   return {
+    event: options.event ?? DEFAULT_SPEEDSCOPE_OPTIONS.event,
     name: options.name ?? DEFAULT_SPEEDSCOPE_OPTIONS.name,
     frequencyHz: frequencyHz === undefined ? undefined : validateFrequency(frequencyHz),
     version: options.version ?? DEFAULT_SPEEDSCOPE_OPTIONS.version,
@@ -55,7 +60,9 @@ export function resolveSpeedscopeOptions(options: Partial<SpeedscopeOptions>): S
 
 export function toSpeedscope(stacks: FoldedStacks, options: Partial<SpeedscopeOptions> = {}): SpeedscopeFile {
   const opts = resolveSpeedscopeOptions(options);
-  const scale = opts.frequencyHz === undefined ? 1 : samplingPeriodNanos(opts.frequencyHz);
+  const unit = EVENT_KINDS[opts.event].unit;
+  const sampled = unit === 'samples' && opts.frequencyHz !== undefined;
+  const scale = sampled ? samplingPeriodNanos(opts.frequencyHz as number) : 1;
   const frames: { name: string }[] = [];
   const frameIndex = new Map<string, number>();
   const indexOf = (name: string): number => {
@@ -84,7 +91,7 @@ export function toSpeedscope(stacks: FoldedStacks, options: Partial<SpeedscopeOp
       {
         type: 'sampled',
         name: opts.name,
-        unit: opts.frequencyHz === undefined ? 'none' : 'nanoseconds',
+        unit: unit === 'samples' ? (sampled ? 'nanoseconds' : 'none') : unit,
         startValue: 0,
         endValue: total,
         samples,

@@ -78,6 +78,7 @@ function record(id: string, status: 'running' | 'done'): ProfileRecord {
       durationSeconds: 1,
       frequencyHz: 1,
       java: { inlined: false },
+      event: 'cpu',
       samples: 0,
       jitResolved: null,
       warnings: [],

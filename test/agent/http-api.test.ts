@@ -181,6 +181,7 @@ t.test(
       durationSeconds: 20,
       frequencyHz: 99,
       javaInlined: false,
+      event: 'cpu',
       agentInstance: 'instance-1',
     });
     capture.finish({ exitCode: 4, stderrTail: 'perf record: failed to mmap with 1 (Operation not permitted)\n' });

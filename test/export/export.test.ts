@@ -129,6 +129,52 @@ t.test('speedscope: valid against the file format schema; weights sum to the tot
   t.notOk(validate(noWeights), 'a sampled profile without weights is rejected');
 });
 
+t.test(
+  'pprof and speedscope per event: the sample types and units of each; cpu byte for byte the default',
+  async (t) => {
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    ajv.addMetaSchema(draft06MetaSchema);
+    const validate = ajv.compile(SCHEMA);
+    const period = samplingPeriodNanos(99);
+    t.same(
+      toPprof(REAL, { event: 'cpu', frequencyHz: 99 }),
+      toPprof(REAL, { frequencyHz: 99 }),
+      'cpu: as without event',
+    );
+    const expected = {
+      cpu: { types: ['samples/count', 'cpu/nanoseconds'], period, unit: 'nanoseconds', scale: period },
+      wall: { types: ['samples/count', 'wall/nanoseconds'], period, unit: 'nanoseconds', scale: period },
+      alloc: { types: ['alloc_space/bytes'], period: 0, unit: 'bytes', scale: 1 },
+      lock: { types: ['delay/nanoseconds'], period: 0, unit: 'nanoseconds', scale: 1 },
+    } as const;
+    for (const [event, want] of Object.entries(expected) as [keyof typeof expected, (typeof expected)['cpu']][]) {
+      const profile = Profile.decode(gunzipSync(toPprof(REAL, { event, frequencyHz: 99 })));
+      const str = (i: number | bigint) => profile.stringTable.strings[Number(i)] as string;
+      t.same(
+        profile.sampleType.map((v) => `${str(v.type)}/${str(v.unit)}`),
+        want.types,
+        `${event}: pprof sample types`,
+      );
+      const main = want.types[want.types.length - 1] as string;
+      t.equal(str(profile.defaultSampleType), main.split('/')[0], `${event}: the default sample type`);
+      t.equal(`${str(profile.periodType!.type)}/${str(profile.periodType!.unit)}`, main, `${event}: period type`);
+      t.equal(Number(profile.period), want.period, `${event}: a period only for sampled events`);
+      const last = want.types.length - 1;
+      t.equal(
+        profile.sample.reduce((sum, x) => sum + Number(x.value[last]), 0),
+        totalSamples(REAL) * want.scale,
+        `${event}: the main value adds up to the weights (× the period for sampled events)`,
+      );
+      const file = toSpeedscope(REAL, { event, frequencyHz: 99 });
+      t.ok(validate(file), `${event}: speedscope valid: ${ajv.errorsText(validate.errors)}`);
+      t.equal(file.profiles[0]!.unit, want.unit, `${event}: speedscope unit`);
+      t.equal(file.profiles[0]!.endValue, totalSamples(REAL) * want.scale, `${event}: speedscope total`);
+    }
+    t.equal(toSpeedscope(REAL, { event: 'wall' }).profiles[0]!.unit, 'none', 'wall without a frequency: counts');
+    t.equal(toSpeedscope(REAL, { event: 'alloc' }).profiles[0]!.unit, 'bytes', 'alloc needs no frequency');
+  },
+);
+
 t.test('JSON call tree: {name, value, children}, totals, sorted', async (t) => {
   const tree = toCallTree(REAL);
   t.equal(tree.name, 'all');

@@ -9,6 +9,9 @@
  *   an unknown type is a 400.
  * - `from`/`until`: attime.Parse — digits only: 8 digits are YYYYMMDD, 13 ms, 16 µs, 19 ns, anything else seconds.
  * - `sampleRate`: strconv.Atoi, 100 when absent or invalid. `spyName`: "unknown" when absent.
+ * - `units`: samples when absent; else one of Pyroscope's metadata units (samples, objects, goroutines, bytes,
+ *   lock_nanoseconds, lock_samples: metadata.IsValidUnit), another is a 400. `aggregationType`: sum when absent; else
+ *   sum or average (metadata.IsValidAggregationType), another is a 400.
  * - `format`: trie, tree, lines, jfr, pprof, speedscope are other formats; anything else (`folded` included) is the
  *   "groups" format, parsed by convert.ParseGroups: lines read with bufio.Scanner (a line over 64 KiB ends the scan
  *   without an error: the rest of the profile is silently lost), split at the LAST space, a line without one
@@ -25,6 +28,10 @@ export interface IngestedProfile {
   fromSeconds: number;
   untilSeconds: number;
   sampleRate: number;
+  /** `units` as given, `samples` when absent. */
+  units: string;
+  /** `aggregationType` as given, `sum` when absent. */
+  aggregationType: string;
   spyName: string;
   format: string;
   /** Stack (frames joined by `;`) → sample count, as Pyroscope's tree would hold it. */
@@ -55,6 +62,9 @@ class BadRequest extends Error {
     super(message);
   }
 }
+
+const UNITS = new Set(['samples', 'objects', 'goroutines', 'bytes', 'lock_nanoseconds', 'lock_samples']);
+const AGGREGATION_TYPES = new Set(['sum', 'average']);
 
 const LABEL_NAME = /^[A-Za-z0-9_.]+$/;
 const SERVICE_NAME = /^[A-Za-z0-9_.\-/]+$/;
@@ -224,6 +234,12 @@ export async function startFakePyroscope(): Promise<FakePyroscope> {
       const untilSeconds = q.get('until') ? parseAtTime(q.get('until') as string, nowSeconds) : nowSeconds;
       const sampleRate = atoi(q.get('sampleRate') ?? '') ?? 100;
       const spyName = q.get('spyName') || 'unknown';
+      const units = q.get('units') ?? 'samples';
+      if (!UNITS.has(units)) throw new BadRequest(`invalid units: ${units}`, 400);
+      const aggregationType = q.get('aggregationType') ?? 'sum';
+      if (!AGGREGATION_TYPES.has(aggregationType)) {
+        throw new BadRequest(`invalid aggregationType: ${aggregationType}`, 400);
+      }
       const format = q.get('format') ?? '';
       if (OTHER_FORMATS.has(format)) throw new BadRequest(`format ${format} is not what podflame sends`, 400);
       const parts = serviceName.split('.');
@@ -243,6 +259,8 @@ export async function startFakePyroscope(): Promise<FakePyroscope> {
         fromSeconds,
         untilSeconds,
         sampleRate,
+        units,
+        aggregationType,
         spyName,
         format,
         stacks,

@@ -71,15 +71,15 @@ t.test('history lists every agent’s profiles, oldest first', async (t) => {
   const table = await podflame(['history', ...agents, '-n', 'shop']);
   t.equal(table.code, 0, table.err);
   const lines = table.text.trimEnd().split('\n');
-  t.match(lines[0], /^START \(UTC\)\s+NODE\s+POD\s+CONTAINER\s+CAPTURE\s+SAMPLES\s+SCHEDULE\s+WARNINGS\s+ID$/);
+  t.match(lines[0], /^START \(UTC\)\s+NODE\s+POD\s+CONTAINER\s+EVENT\s+CAPTURE\s+TOTAL\s+SCHEDULE\s+WARNINGS\s+ID$/);
   t.equal(lines.length, 1 + 6);
   t.same(
     lines.slice(1).map((l) => l.split(/\s+/)[2]),
     ['node-a', 'node-b', 'node-a', 'node-a', 'node-b', 'node-b'],
   );
-  t.match(lines[1], /node-a\s+shop\/shop-a1\s+app\s+30s@99Hz\s+\d+\s+shop-10m\s+-\s+\d{8}T\d{6}Z-[0-9a-f]{8}$/);
+  t.match(lines[1], /node-a\s+shop\/shop-a1\s+app\s+cpu\s+30s@99Hz\s+\d+\s+shop-10m\s+-\s+\d{8}T\d{6}Z-[0-9a-f]{8}$/);
   t.same(
-    lines.slice(1).map((l) => l.split(/\s+/)[5]),
+    lines.slice(1).map((l) => l.split(/\s+/)[6]),
     ['30s@99Hz', '30s@99Hz', '30s@99Hz', '30s@99Hz', '30s@99Hz', '30s@99Hz+inlined'],
     'the profile with inlined frames is marked',
   );
@@ -203,6 +203,130 @@ t.test('diff compares two ranges across agents, normalized', async (t) => {
   t.equal(svg.code, 0);
   t.match(svg.text, /<svg/);
   t.match(svg.text, /shop: differential/);
+});
+
+t.test('-e: history shows and filters events; flamegraph and diff are cpu unless asked, never a mix', async (t) => {
+  const [a, b] = await twoNodes(t);
+  const agents = ['--agent', a.url, '--agent', b.url];
+  const cpuOnly = {
+    folded: await podflame(['flamegraph', ...agents, '-n', 'shop', '--since', '2h', '--format', 'folded']),
+    svg: await podflame(['flamegraph', ...agents, '-n', 'shop', '--since', '2h']),
+    diff: await podflame([
+      'diff',
+      ...agents,
+      '-n',
+      'shop',
+      '--base',
+      '2h..1h',
+      '--target',
+      '1h..now',
+      '--format',
+      'folded',
+    ]),
+  };
+  // Allocations of the same pods and hours on both nodes: bytes, which must never be added to samples.
+  const bytes: FoldedStacks = new Map([...fixtureStacks('after')].map(([s, n]) => [s, n * 1024]));
+  await a.history.store.put(profile('node-a', 'shop-a1', 99, bytes, { event: 'alloc' }));
+  await b.history.store.put(profile('node-b', 'shop-b1', 29, bytes, { event: 'alloc' }));
+  await b.history.store.put(profile('node-b', 'shop-b1', 89, bytes, { event: 'alloc' }));
+
+  const table = await podflame(['history', ...agents, '-n', 'shop']);
+  t.equal(table.code, 0, table.err);
+  const rows = table.text.trimEnd().split('\n').slice(1);
+  t.equal(rows.length, 6 + 3, 'without -e: every event');
+  t.same(
+    rows.filter((l) => l.split(/\s+/)[5] === 'alloc').map((l) => l.split(/\s+/)[7]),
+    [`${totalSamples(bytes)}B`, `${totalSamples(bytes)}B`, `${totalSamples(bytes)}B`],
+    'the EVENT column, and the total in bytes',
+  );
+  const allocJson = JSON.parse((await podflame(['history', ...agents, '-n', 'shop', '-e', 'alloc', '--json'])).text);
+  t.same(
+    allocJson.items.map((i: { event: string; node: string }) => `${i.event}@${i.node}`),
+    ['alloc@node-a', 'alloc@node-b', 'alloc@node-b'],
+  );
+  const cpuJson = JSON.parse((await podflame(['history', ...agents, '-n', 'shop', '--event', 'cpu', '--json'])).text);
+  t.equal(cpuJson.items.length, 6, '--event cpu: the cpu profiles only');
+
+  const after = {
+    folded: await podflame(['flamegraph', ...agents, '-n', 'shop', '--since', '2h', '--format', 'folded']),
+    svg: await podflame(['flamegraph', ...agents, '-n', 'shop', '--since', '2h']),
+    diff: await podflame([
+      'diff',
+      ...agents,
+      '-n',
+      'shop',
+      '--base',
+      '2h..1h',
+      '--target',
+      '1h..now',
+      '--format',
+      'folded',
+    ]),
+  };
+  for (const k of ['folded', 'svg', 'diff'] as const) {
+    t.equal(after[k].code, 0, after[k].err);
+    t.equal(after[k].text, cpuOnly[k].text, `${k}: without -e, the cpu answer as before the alloc profiles came`);
+  }
+  const alloc = await podflame([
+    'flamegraph',
+    ...agents,
+    '-n',
+    'shop',
+    '--since',
+    '2h',
+    '-e',
+    'alloc',
+    '--format',
+    'folded',
+  ]);
+  t.equal(alloc.code, 0, alloc.err);
+  t.equal(
+    alloc.text,
+    serializeFolded(mergeFolded(mergeFolded(mergeFolded(new Map(), bytes), bytes), bytes)),
+    'the alloc profiles of both nodes, added up',
+  );
+  const allocSvg = await podflame(['flamegraph', ...agents, '-n', 'shop', '--since', '2h', '-e', 'alloc']);
+  t.match(allocSvg.text, /3 profiles of 2 pods on 2 nodes, .* UTC, alloc, [\d.]+ [KMG]?B allocated/);
+  const allocPprof = await podflame([
+    'flamegraph',
+    ...agents,
+    '-n',
+    'shop',
+    '--since',
+    '2h',
+    '-e',
+    'alloc',
+    '--format',
+    'pprof',
+  ]);
+  const decoded = Profile.decode(gunzipSync(allocPprof.out));
+  t.same(
+    decoded.sampleType.map(
+      (v) => `${decoded.stringTable.strings[Number(v.type)]}/${decoded.stringTable.strings[Number(v.unit)]}`,
+    ),
+    ['alloc_space/bytes'],
+  );
+  const allocDiff = await podflame([
+    'diff',
+    ...agents,
+    '-n',
+    'shop',
+    '--base',
+    '2h..1h',
+    '--target',
+    '1h..now',
+    '-e',
+    'alloc',
+    '--format',
+    'folded',
+  ]);
+  t.equal(allocDiff.code, 0, allocDiff.err);
+  const lock = await podflame(['flamegraph', ...agents, '-n', 'shop', '--since', '2h', '-e', 'lock']);
+  t.equal(lock.code, 3, 'no lock profiles: NO_STORED_PROFILES');
+  t.match(lock.err, /event lock/);
+  const bad = await podflame(['flamegraph', ...agents, '-e', 'heap']);
+  t.equal(bad.code, 2);
+  t.match(bad.err, /-e\/--event must be one of cpu, alloc, lock, wall, got 'heap'/);
 });
 
 t.test('failures: one agent down, all down, nothing stored, usage', async (t) => {

@@ -155,6 +155,127 @@ t.test('list, merge and diff stored real captures', async (t) => {
   t.match(diffSvg.text, /normalized/);
 });
 
+t.test(
+  'events kept apart: cpu by default, byte for byte as before; one event asked; a mixed diff refused',
+  async (t) => {
+    const { url, history } = await startHistoryAgent(t);
+    const before = fixtureStacks('before');
+    const after = fixtureStacks('after');
+    await history.store.put(profile({ startMs: T0 }, before));
+    await history.store.put(profile({ startMs: T0 + HOUR }, after));
+    const base = `baseFrom=${iso(T0)}&baseTo=${iso(T0 + HOUR)}`;
+    const target = `targetFrom=${iso(T0 + HOUR)}&targetTo=now`;
+    const queries = [
+      '/v1/flamegraph?namespace=shop&format=folded',
+      '/v1/flamegraph?namespace=shop',
+      '/v1/flamegraph?namespace=shop&format=pprof',
+      `/v1/diff?namespace=shop&${base}&${target}&format=folded`,
+      `/v1/diff?namespace=shop&${base}&${target}`,
+    ];
+    const bytes = (path: string) =>
+      fetch(`${url}${path}`).then(async (r) => ({ status: r.status, body: Buffer.from(await r.arrayBuffer()) }));
+    const cpuOnly = await Promise.all(queries.map(bytes));
+    t.ok(
+      cpuOnly.every((a) => a.status === 200),
+      'cpu answers',
+    );
+
+    // The same pod and hours, other events: weights in bytes and in nanoseconds.
+    const allocStacks: FoldedStacks = new Map([...after].map(([stack, n]) => [stack, n * 4096]));
+    const lockStacks: FoldedStacks = new Map([['java;Shop.checkout;Object.wait', 2_500_000_000]]);
+    await history.store.put(profile({ startMs: T0 + 1000, event: 'alloc' }, allocStacks));
+    await history.store.put(profile({ startMs: T0 + HOUR + 1000, event: 'alloc' }, allocStacks));
+    await history.store.put(profile({ startMs: T0 + 2000, event: 'lock' }, lockStacks));
+
+    const mixed = await Promise.all(queries.map(bytes));
+    for (const [i, path] of queries.entries()) {
+      t.ok(mixed[i]?.body.equals(cpuOnly[i]?.body as Buffer), `${path}: byte for byte the cpu-only answer`);
+    }
+    const explicit = await Promise.all(queries.map((q) => bytes(`${q}&event=cpu`)));
+    for (const [i, path] of queries.entries()) {
+      t.ok(explicit[i]?.body.equals(cpuOnly[i]?.body as Buffer), `${path}&event=cpu: the same`);
+    }
+
+    const all = await call(url, 'GET', '/v1/profiles?namespace=shop');
+    t.same(
+      all.json.items.map((i: StoredProfile) => i.event),
+      ['cpu', 'alloc', 'lock', 'cpu', 'alloc'],
+      'a list without event shows every event, each profile with its own',
+    );
+    const allocList = await call(url, 'GET', '/v1/profiles?namespace=shop&event=alloc');
+    t.same(
+      allocList.json.items.map((i: StoredProfile) => [i.event, i.samples]),
+      [
+        ['alloc', totalSamples(allocStacks)],
+        ['alloc', totalSamples(allocStacks)],
+      ],
+      "event=alloc lists alloc only; samples are the bytes' sum",
+    );
+
+    const allocFolded = await call(url, 'GET', '/v1/flamegraph?namespace=shop&event=alloc&format=folded');
+    t.equal(allocFolded.status, 200);
+    t.equal(allocFolded.headers['x-podflame-event'], 'alloc');
+    t.equal(allocFolded.headers['x-podflame-profiles'], '2');
+    t.equal(allocFolded.text, serializeFolded(mergeFolded(mergeFolded(new Map(), allocStacks), allocStacks)));
+    t.equal((await call(url, 'GET', '/v1/flamegraph?namespace=shop&format=folded')).headers['x-podflame-event'], 'cpu');
+
+    const allocSvg = await call(url, 'GET', '/v1/flamegraph?namespace=shop&event=alloc');
+    const allocBytes = 2 * totalSamples(allocStacks);
+    t.match(
+      allocSvg.text,
+      /2 profiles of 1 pod on 1 node, .* UTC, alloc, [\d.]+ [KMG]?B allocated/,
+      'subtitle: event and total',
+    );
+    t.match(allocSvg.text, /bytes/, 'hover text counts bytes');
+    t.notMatch(allocSvg.text, / samples, /, 'no samples in the subtitle');
+    const lockSvg = await call(url, 'GET', '/v1/flamegraph?namespace=shop&event=lock');
+    t.match(lockSvg.text, /1 profile of 1 pod on 1 node, .* UTC, lock, 2\.5 s blocked/);
+
+    const allocPprof = await bytes('/v1/flamegraph?namespace=shop&event=alloc&format=pprof');
+    const decoded = Profile.decode(gunzipSync(allocPprof.body));
+    const strings = decoded.stringTable.strings;
+    t.same(
+      decoded.sampleType.map((v) => `${strings[Number(v.type)]}/${strings[Number(v.unit)]}`),
+      ['alloc_space/bytes'],
+    );
+    t.equal(
+      decoded.sample.reduce((s, x) => s + Number(x.value[0]), 0),
+      allocBytes,
+      'the bytes add up',
+    );
+
+    const allocDiff = await call(url, 'GET', `/v1/diff?namespace=shop&${base}&${target}&event=alloc&format=folded`);
+    t.equal(allocDiff.status, 200);
+    t.equal(allocDiff.headers['x-podflame-event'], 'alloc');
+    t.equal(allocDiff.headers['x-podflame-profiles'], '1,1');
+    const sides = await call(
+      url,
+      'GET',
+      `/v1/diff?namespace=shop&${base}&${target}&baseEvent=alloc&targetEvent=alloc&format=folded`,
+    );
+    t.equal(sides.text, allocDiff.text, 'baseEvent and targetEvent that agree are event');
+
+    const refused = await call(url, 'GET', `/v1/diff?namespace=shop&${base}&${target}&baseEvent=cpu&targetEvent=alloc`);
+    t.equal(refused.status, 400);
+    t.equal(refused.json.error.code, 'EVENT_MISMATCH');
+    t.match(refused.json.error.message, /base is cpu and the target is alloc/);
+    t.same(refused.json.error.details, { base: 'cpu', target: 'alloc' });
+    const halfRefused = await call(
+      url,
+      'GET',
+      `/v1/diff?namespace=shop&${base}&${target}&event=alloc&targetEvent=lock`,
+    );
+    t.equal(halfRefused.json.error.code, 'EVENT_MISMATCH', 'a side given against event');
+
+    const unknown = await call(url, 'GET', '/v1/flamegraph?namespace=shop&event=heap');
+    t.equal(unknown.status, 400);
+    t.match(unknown.json.error, { code: 'INVALID_REQUEST', message: /event must be one of cpu, alloc, lock, wall/ });
+    const none = await call(url, 'GET', '/v1/flamegraph?namespace=shop&event=wall');
+    t.equal(none.status, 404);
+    t.match(none.json.error.message, /event wall/, 'nothing of that event: the message names it');
+  },
+);
+
 t.test('errors say what was wrong', async (t) => {
   const { url, history } = await startHistoryAgent(t);
   await history.store.put(profile({}, fixtureStacks('before')));

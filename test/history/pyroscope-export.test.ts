@@ -23,6 +23,7 @@ function stored(over: Partial<StoredProfile> = {}, stacks: FoldedStacks = fixtur
     durationSeconds: 30,
     frequencyHz: 99,
     java: { inlined: false },
+    event: 'cpu',
     samples: totalSamples(stacks),
     warnings: [],
     schedule: 'every-10m',
@@ -93,7 +94,40 @@ t.test('the URL', async (t) => {
     sampleRate: '49',
     spyName: 'podflame',
     format: 'folded',
+    units: 'samples',
+    aggregationType: 'sum',
   });
+});
+
+t.test('each event under its own Pyroscope profile type and units; cpu stays podflame.cpu', async (t) => {
+  const { server, exporter } = await setup(t);
+  const stacks = fixtureStacks('after');
+  const events = { cpu: 'samples', alloc: 'bytes', lock: 'lock_nanoseconds', wall: 'samples' } as const;
+  for (const [i, event] of (Object.keys(events) as (keyof typeof events)[]).entries()) {
+    exporter.enqueue(stored({ event, id: `20251127T10000${i}Z-0a1b2c3d` }), stacks);
+  }
+  await waitFor(() => exporter.counts.ok === 4, 10_000, 'exporter.counts.ok === 4', 10);
+  t.same(
+    server.ingested.map((p) => [p.app, p.profileType, p.units, p.aggregationType]),
+    [
+      ['podflame', 'cpu', 'samples', 'sum'],
+      ['podflame', 'alloc_in_new_tlab_bytes', 'bytes', 'sum'],
+      ['podflame', 'lock_duration', 'lock_nanoseconds', 'sum'],
+      ['podflame', 'wall', 'samples', 'sum'],
+    ],
+  );
+  t.ok(
+    server.ingested.every((p) => serializeFolded(p.stacks) === serializeFolded(stacks)),
+    'every stack with its weight',
+  );
+  t.same(
+    server.requests.map((r) => r.status),
+    [200, 200, 200, 200],
+  );
+  const name = (event: keyof typeof events) =>
+    new URL(ingestUrl('http://p', 'podflame', stored({ event }))).searchParams.get('name');
+  t.equal(name('cpu'), 'podflame.cpu{namespace=shop,pod=shop-7d9f-x2,container=app,node=node-a}');
+  t.equal(name('alloc'), 'podflame.alloc_in_new_tlab_bytes{namespace=shop,pod=shop-7d9f-x2,container=app,node=node-a}');
 });
 
 t.test('server errors and network errors are retried with exponential backoff', async (t) => {
@@ -216,6 +250,16 @@ t.test('configuration errors', async (t) => {
   t.throws(() => new PyroscopeExporter({ url: 'ftp://x' }), { code: 'CONFIG_INVALID' });
   t.throws(() => new PyroscopeExporter({ url: 'http://x', maxQueue: 0 }), { code: 'CONFIG_INVALID' });
   t.throws(() => new PyroscopeExporter({ url: 'http://x', appName: 'a b' }), { code: 'CONFIG_INVALID' });
+});
+
+t.test('the stand-in refuses units and aggregation types Pyroscope does not know', async (t) => {
+  const server = await startFakePyroscope();
+  t.teardown(() => server.close());
+  const post = (query: string) =>
+    fetch(`${server.url}/ingest?name=podflame.cpu&${query}`, { method: 'POST', body: 'a;b 1\n' });
+  t.equal((await post('units=nanoseconds')).status, 400, 'plain nanoseconds is not a Pyroscope unit');
+  t.equal((await post('aggregationType=avg')).status, 400);
+  t.equal((await post('units=lock_nanoseconds&aggregationType=sum')).status, 200);
 });
 
 t.test('the stand-in parses as Pyroscope does', async (t) => {

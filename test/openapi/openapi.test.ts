@@ -127,6 +127,10 @@ t.test('the documented request schema agrees with the zod schema the agent valid
     { target: { containerId: '0123456789ab' }, java: { inlined: 'yes' } },
     { target: { containerId: '0123456789ab' }, java: { inlined: true, agentPath: '/tmp/x.so' } },
     { target: { containerId: '0123456789ab' }, java: true },
+    { target: { containerId: '0123456789ab' }, event: 'alloc' },
+    { target: { containerId: '0123456789ab' }, event: 'cpu', java: { inlined: true } },
+    { target: { containerId: '0123456789ab' }, event: 'heap' },
+    { target: { containerId: '0123456789ab' }, event: 1 },
   ];
   let rejected = 0;
   for (const body of cases) {

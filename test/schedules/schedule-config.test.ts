@@ -13,6 +13,7 @@ schedules:
     frequencyHz: 99
     inlined: true
     retention: 7d
+    event: alloc
   - name: billing-nightly
     cron: "0 3 * * *"
     timezone: Europe/Paris
@@ -35,6 +36,7 @@ t.test('a valid file', async (t) => {
       frequencyHz: 99,
       inlined: true,
       retention: '7d',
+      event: 'alloc',
     },
     {
       name: 'billing-nightly',
@@ -66,6 +68,11 @@ t.test('errors name the file, the schedule and the field', async (t) => {
     ],
     [entry('    colour: red\n'), /schedule 'shop' \(item 1\): unknown field colour/],
     [entry('    inlined: yes please\n'), /schedule 'shop' \(item 1\): inlined: Expected boolean, received string/],
+    [
+      entry('    event: heap\n'),
+      /schedule 'shop' \(item 1\): event: must be one of cpu \(samples\), alloc \(bytes\), lock \(nanoseconds\), wall \(samples\)/,
+    ],
+    [entry('    event: 1\n'), /schedule 'shop' \(item 1\): event: must be one of cpu/],
     [entry('    timezone: Mars/Olympus\n'), /timezone: 'Mars\/Olympus' is not an IANA time zone/],
     [entry('    container: App_1\n'), /container: must be a container name/],
     [
@@ -111,6 +118,14 @@ t.test('PUT bodies', async (t) => {
   t.throws(() => parseScheduleBody('quick', { ...body, inlined: 1 }), {
     code: 'INVALID_REQUEST',
     message: /inlined: Expected boolean, received number/,
+  });
+  t.notOk('event' in parseScheduleBody('quick', body), 'no event: the default (cpu) is not written in');
+  for (const event of ['cpu', 'alloc', 'lock', 'wall']) {
+    t.equal(parseScheduleBody('quick', { ...body, event }).event, event, `event ${event} is kept`);
+  }
+  t.throws(() => parseScheduleBody('quick', { ...body, event: 'ALLOC' }), {
+    code: 'INVALID_REQUEST',
+    message: /event: must be one of cpu \(samples\), alloc \(bytes\)/,
   });
   t.throws(() => parseScheduleBody('quick', { ...body, name: 'other' }), {
     code: 'INVALID_REQUEST',

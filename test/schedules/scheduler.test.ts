@@ -188,6 +188,25 @@ t.test("a schedule's inlined reaches each capture and its stored profiles", asyn
   );
 });
 
+t.test("a schedule's event reaches each capture, its stored profiles, their export and its status", async (t) => {
+  const h = await harness(t, { targets: [target('shop-1')] });
+  h.scheduler.loadFile([spec(), spec({ name: 'alloc', event: 'alloc' })]);
+  h.scheduler.start();
+  await h.clock.advance(15_000);
+  t.same(h.captures.map((c) => c.request.event).sort(), ['alloc', 'cpu'], 'one cpu capture, one alloc capture');
+  t.same(
+    h.store.list({ schedule: 'alloc' }).map((p) => p.event),
+    ['alloc'],
+  );
+  t.same(
+    h.store.list({ schedule: 'shop' }).map((p) => p.event),
+    ['cpu'],
+  );
+  t.same(h.exported.map((p) => p.event).sort(), ['alloc', 'cpu'], 'exported with their event');
+  t.equal(h.scheduler.status('alloc')?.event, 'alloc');
+  t.equal(h.scheduler.status('shop')?.event, 'cpu', 'a schedule without event shows the default');
+});
+
 t.test('scheduled captures ask the capture service for what the schedule says', async (t) => {
   const asked: ValidProfileRequest[] = [];
   const service: CaptureStarter = {
@@ -208,11 +227,24 @@ t.test('scheduled captures ask the capture service for what the schedule says', 
   const capture = captureThrough(service);
   const signal = new AbortController().signal;
   for (const javaInlined of [true, false]) {
-    await capture({ target: target('shop-1'), durationSeconds: 5, frequencyHz: 49, javaInlined, signal });
+    await capture({ target: target('shop-1'), durationSeconds: 5, frequencyHz: 49, javaInlined, event: 'cpu', signal });
   }
+  await capture({
+    target: target('shop-1'),
+    durationSeconds: 5,
+    frequencyHz: 49,
+    javaInlined: false,
+    event: 'alloc',
+    signal,
+  });
   t.same(
     asked.map((r) => r.java),
-    [{ inlined: true }, { inlined: false }],
+    [{ inlined: true }, { inlined: false }, { inlined: false }],
+  );
+  t.same(
+    asked.map((r) => r.event),
+    ['cpu', 'cpu', 'alloc'],
+    "the schedule's event is the capture's",
   );
   t.match(asked[0], { target: { containerId: target('shop-1').containerId }, durationSeconds: 5, frequencyHz: 49 });
 });

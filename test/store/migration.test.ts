@@ -97,7 +97,7 @@ t.test('a format 1 store is migrated, and answers as format 1 did, byte for byte
 
   const listed = store.list();
   t.same(
-    listed.map(({ bytes: _b, java: _j, ...rest }) => rest),
+    listed.map(({ bytes: _b, java: _j, event: _e, ...rest }) => rest),
     v1.items.map(({ bytes: _b, ...rest }) => rest),
     'the same metadata, in the same order',
   );
@@ -105,6 +105,11 @@ t.test('a format 1 store is migrated, and answers as format 1 did, byte for byte
     listed.every((p) => p.java.inlined === false),
     'metadata written before inlined frames existed reads as without them',
   );
+  t.ok(
+    listed.every((p) => p.event === 'cpu'),
+    'metadata written before events existed reads as cpu',
+  );
+  t.same(store.list({ event: 'alloc' }), [], 'and as no other event');
   for (const p of listed) {
     if (serializeFolded(await store.readStacks(p.id)) !== serializeFolded(v1.stacks.get(p.id) as FoldedStacks)) {
       t.fail(`${p.id} reads back other stacks than format 1 held`);

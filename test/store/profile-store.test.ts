@@ -8,7 +8,7 @@ import { mergeFolded, serializeFolded, totalSamples, type FoldedStacks } from '.
 import { fixtureStacks } from '../history/fixtures.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { blockDir, blockOf } from '../../agent/store/block-layout.js';
-import { seriesHash, seriesKey } from '../../agent/store/rollup-file.js';
+import { decodeRollup, seriesHash, seriesKey } from '../../agent/store/rollup-file.js';
 import { storeFiles } from './store-files.js';
 
 const T0 = Date.parse('2025-11-27T10:00:00Z');
@@ -98,6 +98,91 @@ t.test('whether inlined frames were asked for is stored, and older metadata read
       [plain.id, false],
       [inlined.id, true],
     ],
+  );
+});
+
+t.test(
+  'each profile keeps its event; metadata written before events reads as cpu, its rollups unchanged',
+  async (t) => {
+    const dir = t.testdir();
+    const store = await openStore(t, dir);
+    const cpu = await store.put(profile());
+    const alloc = await store.put(profile({ event: 'alloc', startMs: T0 + 1000 }, fixtureStacks('after')));
+    t.equal(cpu.event, 'cpu', 'no event given: cpu');
+    t.equal(alloc.event, 'alloc');
+    t.equal(
+      alloc.samples,
+      totalSamples(fixtureStacks('after')),
+      "samples: the sum of the weights, in the event's unit",
+    );
+    const metaFile = (id: string): string => join(blockDir(dir, blockOf(id)), `${id}.json`);
+    t.equal(JSON.parse(await readFile(metaFile(alloc.id), 'utf8')).event, 'alloc', 'on disk');
+    t.same(
+      store.list({ event: 'alloc' }).map((p) => p.id),
+      [alloc.id],
+    );
+    t.same(
+      store.list({ event: 'cpu' }).map((p) => p.id),
+      [cpu.id],
+    );
+    t.same(
+      store.list({ event: 'lock' }).map((p) => p.id),
+      [],
+    );
+    t.same(store.list().length, 2, 'no event in the filter: every event');
+    await t.rejects(store.merge(store.list()), { code: 'EVENT_MISMATCH' }, 'a merge never mixes events');
+    // Metadata written before events existed: no `event` at all.
+    const old = JSON.parse(await readFile(metaFile(cpu.id), 'utf8')) as Record<string, unknown>;
+    delete old.event;
+    await writeFile(metaFile(cpu.id), `${JSON.stringify(old)}\n`);
+    await store.close();
+    const reopened = new ProfileStore({ dir, now: () => T0 + 3600_000 });
+    const report = await reopened.start();
+    t.teardown(() => reopened.close());
+    t.same(
+      reopened.list().map((p) => [p.id, p.event]),
+      [
+        [cpu.id, 'cpu'],
+        [alloc.id, 'alloc'],
+      ],
+    );
+    t.equal(report.rollupsRebuilt, 0, 'a cpu profile without event is in the same series as before: its rollups stand');
+    t.equal(
+      serializeFolded((await reopened.merge(reopened.list({ event: 'cpu' }))).stacks),
+      serializeFolded(fixtureStacks('before')),
+    );
+  },
+);
+
+t.test('rollups are per event: profiles of one pod and hour but different events never share one', async (t) => {
+  const dir = t.testdir();
+  const store = await openStore(t, dir);
+  const cpu = await store.put(profile());
+  const alloc = await store.put(profile({ event: 'alloc', startMs: T0 + 1000 }, fixtureStacks('after')));
+  const cpu2 = await store.put(profile({ startMs: T0 + 2000 }, fixtureStacks('after')));
+  t.not(seriesKey(cpu), seriesKey(alloc), 'the event is part of the series');
+  t.equal(seriesKey(cpu), seriesKey(cpu2));
+  const rollups = (await storeFiles(dir)).filter((f) => f.endsWith('.rollup'));
+  t.equal(rollups.length, 4, 'an hour and a day rollup per event');
+  const membersOf = async (file: string) => decodeRollup(await readFile(join(dir, file))).header.members;
+  for (const [p, members] of [
+    [cpu, [cpu.id, cpu2.id].sort()],
+    [alloc, [alloc.id]],
+  ] as const) {
+    for (const level of ['hour-20251127T10', 'day-20251127']) {
+      const file = `blocks/20251127/${level}-${seriesHash(seriesKey(p))}.rollup`;
+      t.same(await membersOf(file), members, `${file} (${p.event}) names only its event's profiles`);
+    }
+  }
+  t.equal(
+    serializeFolded((await store.merge(store.list({ event: 'alloc' }))).stacks),
+    serializeFolded(fixtureStacks('after')),
+    'the alloc merge is the alloc profile',
+  );
+  t.equal(
+    serializeFolded((await store.merge(store.list({ event: 'cpu' }))).stacks),
+    serializeFolded(mergeFolded(fixtureStacks('before'), fixtureStacks('after'))),
+    'the cpu merge is the cpu profiles',
   );
 });
 

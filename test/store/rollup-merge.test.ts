@@ -33,6 +33,7 @@ function meta(id: string, start: string, over: Partial<StoredProfile> = {}): Sto
     durationSeconds: 30,
     frequencyHz: 99,
     java: { inlined: false },
+    event: 'cpu',
     samples: 1,
     warnings: [],
     schedule: 's',

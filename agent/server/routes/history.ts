@@ -19,7 +19,14 @@ import {
 } from '../../../shared/history.js';
 import { parseLabelSelector } from '../../../shared/label-selector.js';
 import {
+  DEFAULT_PROFILE_EVENT,
+  isProfileEvent,
+  PROFILE_EVENTS,
+  type ProfileEvent,
+} from '../../../shared/profile-events.js';
+import {
   describeMerge,
+  diffEvent,
   renderDiffGraph,
   renderMergedGraph,
   summarize,
@@ -87,9 +94,20 @@ export interface HistoryRouteDeps {
 }
 
 const FILTER_PARAMS = ['namespace', 'pod', 'container', 'schedule', 'labelSelector'] as const;
-const LIST_PARAMS = [...FILTER_PARAMS, 'from', 'to'];
+const LIST_PARAMS = [...FILTER_PARAMS, 'from', 'to', 'event'];
 const GRAPH_PARAMS = [...LIST_PARAMS, 'format'];
-const DIFF_PARAMS = [...FILTER_PARAMS, 'baseFrom', 'baseTo', 'targetFrom', 'targetTo', 'format', 'normalize'];
+const DIFF_PARAMS = [
+  ...FILTER_PARAMS,
+  'baseFrom',
+  'baseTo',
+  'targetFrom',
+  'targetTo',
+  'format',
+  'normalize',
+  'event',
+  'baseEvent',
+  'targetEvent',
+];
 
 function noStore(): PodflameError {
   return new PodflameError(
@@ -138,6 +156,18 @@ function filterFrom(q: Record<string, string>, nowMs: number, range?: { from: st
     );
   }
   return filter;
+}
+
+/** An event parameter's value; undefined when absent. */
+function eventParam(q: Record<string, string>, name: string): ProfileEvent | undefined {
+  const v = q[name];
+  if (v === undefined) return undefined;
+  if (!isProfileEvent(v)) {
+    throw new PodflameError('INVALID_REQUEST', `${name} must be one of ${PROFILE_EVENTS.join(', ')}, got '${v}'`, {
+      details: { parameter: name },
+    });
+  }
+  return v;
 }
 
 function formatOf<T extends string>(q: Record<string, string>, formats: readonly T[], fallback: T): T {
@@ -200,14 +230,19 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
   };
 
   router.get(`${API_PREFIX}/profiles`, async (req, res) => {
-    const filter = filterFrom(queryParams(req, LIST_PARAMS), now());
+    const q = queryParams(req, LIST_PARAMS);
+    const filter = filterFrom(q, now());
+    // A list shows every event unless asked for one; a merge always has one (below).
+    const event = eventParam(q, HISTORY_PARAMS.event);
+    if (event !== undefined) filter.event = event;
     const s = store();
     res.json({ node: deps.nodeName, items: await visible(req, filter.namespace, s.list(filter)) });
   });
 
   router.get(`${API_PREFIX}/flamegraph`, async (req, res) => {
     const q = queryParams(req, GRAPH_PARAMS);
-    const filter = filterFrom(q, now());
+    // Never a mix: counts of different events are in different units. cpu unless asked, as before events existed.
+    const filter = { ...filterFrom(q, now()), event: eventParam(q, HISTORY_PARAMS.event) ?? DEFAULT_PROFILE_EVENT };
     const format = formatOf(q, HISTORY_FORMATS, 'svg');
     const s = store();
     const { stacks, items } = await s.merge(await visible(req, filter.namespace, s.list(filter)));
@@ -215,9 +250,11 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
     const summary = summarize(items);
     res.setHeader(HISTORY_HEADERS.profiles, String(items.length));
     res.setHeader(HISTORY_HEADERS.samples, String(summary.samples));
+    res.setHeader(HISTORY_HEADERS.event, summary.event);
     sendGraph(
       res,
       await graphs.renderMergedGraph(format, stacks, {
+        event: summary.event,
         title: titleFor(filter),
         subtitle: describeMerge(summary),
         frequencyHz: summary.frequencyHz,
@@ -239,8 +276,13 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
       }
     }
     const nowMs = now();
-    const base = filterFrom(q, nowMs, { from: 'baseFrom', to: 'baseTo' });
-    const target = filterFrom(q, nowMs, { from: 'targetFrom', to: 'targetTo' });
+    const both = eventParam(q, HISTORY_PARAMS.event) ?? DEFAULT_PROFILE_EVENT;
+    const event = diffEvent(
+      eventParam(q, HISTORY_PARAMS.baseEvent) ?? both,
+      eventParam(q, HISTORY_PARAMS.targetEvent) ?? both,
+    );
+    const base = { ...filterFrom(q, nowMs, { from: 'baseFrom', to: 'baseTo' }), event };
+    const target = { ...filterFrom(q, nowMs, { from: 'targetFrom', to: 'targetTo' }), event };
     const format = formatOf(q, DIFF_FORMATS, 'svg');
     const normalizeText = q[HISTORY_PARAMS.normalize] ?? 'true';
     if (normalizeText !== 'true' && normalizeText !== 'false') {
@@ -256,9 +298,11 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
     const t = summarize(targetMerge.items);
     res.setHeader(HISTORY_HEADERS.profiles, `${b.profiles},${t.profiles}`);
     res.setHeader(HISTORY_HEADERS.samples, `${b.samples},${t.samples}`);
+    res.setHeader(HISTORY_HEADERS.event, diffEvent(b.event, t.event));
     sendGraph(
       res,
       await graphs.renderDiffGraph(format, baseMerge.stacks, targetMerge.stacks, {
+        event,
         title: `${titleFor(base)}: differential`,
         subtitle: `base: ${describeMerge(b)}; target: ${describeMerge(t)}${normalizeText === 'true' ? '; normalized' : ''}`,
         normalize: normalizeText === 'true',

@@ -73,6 +73,7 @@ export function agentFlameGraphSamples(): string[] {
     target: { containerId: '0123456789ab' },
     startedAt: '2025-11-27T04:00:00.000Z',
     durationSeconds: 1,
+    event: 'cpu',
     frequencyHz: 99,
     java: { inlined: false },
     samples: 4,

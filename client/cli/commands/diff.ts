@@ -11,10 +11,11 @@ import type { CliIO } from '../io.js';
 import { PodflameError } from '../../../shared/errors.js';
 import { totalSamples } from '../../../shared/folded.js';
 import { DIFF_FORMATS, type DiffFormat } from '../../../shared/history.js';
-import { describeMerge, renderDiffGraph, summarize } from '../../../shared/history-graphs.js';
+import { describeMerge, diffEvent, renderDiffGraph, summarize } from '../../../shared/history-graphs.js';
 import { parseRange } from '../../history/time-range.js';
 import { graphTitle } from './flamegraph.js';
 import {
+  addEventOption,
   addHistoryOptions,
   agentsOfError,
   historyFilter,
@@ -71,9 +72,11 @@ export async function runDiff(pod: string | undefined, flags: DiffFlags, io: Cli
         : err;
     });
     reportAgents([...base.agents, ...target.agents], io);
+    const event = diffEvent(base.event, target.event);
     const b = { ...summarize(base.items), samples: totalSamples(base.stacks) };
     const t = { ...summarize(target.items), samples: totalSamples(target.stacks) };
     const graph = renderDiffGraph(flags.format as DiffFormat, base.stacks, target.stacks, {
+      event,
       title: flags.title ?? `${graphTitle(historyFilter(pod, flags, opened.namespace, undefined))}: differential`,
       subtitle: `base: ${describeMerge(b)}; target: ${describeMerge(t)}${flags.normalize ? '; normalized' : ''}`,
       normalize: flags.normalize,
@@ -89,6 +92,7 @@ export function registerDiff(program: Command, io: CliIO): void {
     .command('diff')
     .description('a differential flame graph of two time ranges of stored profiles, merged across every node');
   addHistoryOptions(cmd);
+  addEventOption(cmd, 'default cpu; both ranges of the one event');
   cmd
     .option(
       '--base <range>',

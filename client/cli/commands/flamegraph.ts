@@ -6,6 +6,7 @@
  *   podflame flamegraph -l app=shop --since 1h -o shop.svg
  *   podflame flamegraph -n shop shop-7d9f --from 2025-11-27T09:00:00Z --to 2025-11-27T10:00:00Z --format pprof -o shop.pb.gz
  *   podflame flamegraph --agent http://127.0.0.1:7070 -A --since 30m --format folded
+ *   podflame flamegraph -l app=shop -e alloc --since 6h -o alloc.svg
  */
 import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
@@ -15,6 +16,7 @@ import { describeMerge, renderMergedGraph, summarize } from '../../../shared/his
 import { totalSamples } from '../../../shared/folded.js';
 import { rangeFromFlags, sinceRange } from '../../history/time-range.js';
 import {
+  addEventOption,
   addHistoryOptions,
   addTimeOptions,
   agentsOfError,
@@ -49,13 +51,14 @@ export async function runFlamegraph(pod: string | undefined, flags: FlamegraphFl
   const opened = await openHistory(flags, io);
   try {
     const filter = historyFilter(pod, flags, opened.namespace, range);
-    const { stacks, items, agents } = await opened.query.merged(filter).catch((err: unknown) => {
+    const { stacks, items, agents, event } = await opened.query.merged(filter).catch((err: unknown) => {
       reportAgents(agentsOfError(err), io);
       throw err;
     });
     reportAgents(agents, io);
     const summary = summarize(items);
     const graph = renderMergedGraph(flags.format as HistoryFormat, stacks, {
+      event,
       title: flags.title ?? graphTitle(filter),
       subtitle: describeMerge({ ...summary, samples: totalSamples(stacks) }),
       frequencyHz: summary.frequencyHz,
@@ -78,6 +81,7 @@ export function registerFlamegraph(program: Command, io: CliIO): void {
     .command('flamegraph')
     .description('one flame graph of the stored profiles over a time range, merged across every node');
   addHistoryOptions(cmd);
+  addEventOption(cmd, 'default cpu; a graph never mixes events');
   addTimeOptions(cmd, DEFAULT_FLAMEGRAPH_SINCE);
   cmd
     .option('--format <format>', `output: ${HISTORY_FORMATS.join(', ')}`, 'svg')

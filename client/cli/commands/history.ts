@@ -6,6 +6,7 @@
  *   podflame history -n shop --since 6h
  *   podflame history -l app=shop --schedule shop-every-10m --json
  *   podflame history --agent http://127.0.0.1:7070 -A
+ *   podflame history -n shop -e alloc
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -22,6 +23,7 @@ import { rangeFromFlags, type TimeRange } from '../../history/time-range.js';
 import { addKubeConnectionOptions, TOKEN_AUDIENCE_HELP } from './kube-options.js';
 import { INSECURE_TOKEN_HELP } from './profile-options.js';
 import { formatTable } from './agents.js';
+import { EVENT_KINDS, isProfileEvent, PROFILE_EVENTS, type ProfileEvent } from '../../../shared/profile-events.js';
 
 /** Flags every history command has. */
 export interface HistoryFlags {
@@ -30,6 +32,8 @@ export interface HistoryFlags {
   selector?: string;
   container?: string;
   schedule?: string;
+  /** `-e, --event`: only profiles of this event (flamegraph and diff: cpu when absent). */
+  event?: string;
   agent?: string[];
   tokenFile?: string;
   caFile?: string;
@@ -70,6 +74,23 @@ export function addHistoryOptions(cmd: Command): Command {
     .option('--token-audience <aud>', TOKEN_AUDIENCE_HELP)
     .option('--via <route>', `how to reach the agents in the cluster: ${VIA_MODES.join(', ')}`, 'auto');
   return addKubeConnectionOptions(cmd);
+}
+
+/** `-e, --event`; `fallback` is what the command does without it, for the help text. */
+export function addEventOption(cmd: Command, fallback: string): Command {
+  return cmd.option(
+    '-e, --event <event>',
+    `only profiles of this event: ${PROFILE_EVENTS.map((e) => `${e} (${EVENT_KINDS[e].unit})`).join(', ')} (${fallback})`,
+  );
+}
+
+/** The `-e` flag checked; undefined when not given. */
+export function eventFlag(flags: HistoryFlags): ProfileEvent | undefined {
+  if (flags.event === undefined) return undefined;
+  if (!isProfileEvent(flags.event)) {
+    throw new PodflameError('USAGE', `-e/--event must be one of ${PROFILE_EVENTS.join(', ')}, got '${flags.event}'`);
+  }
+  return flags.event;
 }
 
 export function addTimeOptions(cmd: Command, since: string | undefined): Command {
@@ -171,6 +192,8 @@ export function historyFilter(
     }
   }
   const filter: HistoryFilter = {};
+  const event = eventFlag(flags);
+  if (event !== undefined) filter.event = event;
   if (namespace !== undefined) filter.namespace = namespace;
   if (pod !== undefined) filter.pod = pod;
   if (flags.container !== undefined) filter.container = flags.container;
@@ -224,16 +247,23 @@ function minutes(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
 }
 
+/** A profile's total in its event's unit, without spaces (a table cell): `5432`, `1048576B`, `2500000000ns`. */
+function totalCell(p: StoredProfile): string {
+  const unit = EVENT_KINDS[p.event]?.unit ?? 'samples';
+  return `${p.samples}${unit === 'bytes' ? 'B' : unit === 'nanoseconds' ? 'ns' : ''}`;
+}
+
 export function historyRows(items: readonly StoredProfile[]): string[][] {
   return items.map((p) => [
     minutes(Date.parse(p.start)),
     p.node,
     `${p.namespace}/${p.pod}`,
     p.container,
+    p.event,
     // Inlined frames deepen the same code's stacks: worth seeing before merging or diffing such profiles with others.
     // (An agent older than the option lists no `java`.)
     `${p.durationSeconds}s@${p.frequencyHz}Hz${(p.java as StoredProfile['java'] | undefined)?.inlined === true ? '+inlined' : ''}`,
-    String(p.samples),
+    totalCell(p),
     p.schedule ?? '-',
     p.warnings.length === 0 ? '-' : [...new Set(p.warnings.map((w) => w.code))].join(','),
     p.id,
@@ -261,7 +291,18 @@ export async function runHistory(pod: string | undefined, flags: HistoryCommandF
       );
       return;
     }
-    const header = ['START (UTC)', 'NODE', 'POD', 'CONTAINER', 'CAPTURE', 'SAMPLES', 'SCHEDULE', 'WARNINGS', 'ID'];
+    const header = [
+      'START (UTC)',
+      'NODE',
+      'POD',
+      'CONTAINER',
+      'EVENT',
+      'CAPTURE',
+      'TOTAL',
+      'SCHEDULE',
+      'WARNINGS',
+      'ID',
+    ];
     await writeOutput(formatTable(header, historyRows(items)), undefined, io);
   } finally {
     await opened.endpoints.close();
@@ -273,6 +314,7 @@ export function registerHistory(program: Command, io: CliIO): void {
     .command('history')
     .description('list the profiles the agents stored (continuous profiling), on every node or --agent URL');
   addHistoryOptions(cmd);
+  addEventOption(cmd, 'default: every event');
   addTimeOptions(cmd, undefined);
   cmd.option('--json', 'print {"items": [...], "agents": [...]} as JSON instead of a table');
   cmd.action(async (pod: string | undefined, flags: HistoryCommandFlags) => {

@@ -115,7 +115,7 @@ export async function runKubeProfile(
   const format = parseFormat(flags.format);
   // Duration and frequency are checked as in local mode; the format list is wider here (pprof, speedscope are
   // made on the client from the agents' folded stacks).
-  const { durationSeconds, frequencyHz, inlined } = captureSettings({ ...flags, format: 'folded' });
+  const { durationSeconds, frequencyHz, inlined, event } = captureSettings({ ...flags, format: 'folded' });
   const spec = parseTargetSpec(target, flags.selector);
   // Loaded here, not at start-up: @kubernetes/client-node takes a second or two to import, which commands that
   // never talk to a cluster (collapse, render, local mode) should not pay.
@@ -138,6 +138,7 @@ export async function runKubeProfile(
     frequencyHz,
     format,
     inlined,
+    event,
     signal: io.signal,
     ...(flags.container !== undefined ? { container: flags.container } : {}),
     ...(flags.title !== undefined ? { title: flags.title } : {}),

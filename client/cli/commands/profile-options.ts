@@ -3,6 +3,7 @@
  * --insecure-send-token-over-http, --busy-wait) and what both modes do with them: checked capture settings, flag files, busy-wait and progress lines.
  * Local mode (profile.ts) and Kubernetes mode (profile-kube.ts) build on it; neither imports the other's options.
  */
+import { DEFAULT_PROFILE_EVENT, EVENT_KINDS, isProfileEvent, PROFILE_EVENTS, type ProfileEvent } from '../../../shared/profile-events.js';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -26,6 +27,8 @@ export interface ProfileCommonFlags {
   title?: string;
   /** `--inlined`: ask for inlined Java frames. */
   inlined?: boolean;
+  /** `-e, --event`: cpu (default), alloc, lock, wall. */
+  event?: string;
   /** Default 60s (commander fills it in). */
   busyWait?: string;
 }
@@ -48,7 +51,15 @@ export interface CaptureSettings {
   title?: string;
   /** Inlined Java frames (`java.inlined` of the request); false without `--inlined`. */
   inlined: boolean;
+  /** What to record; cpu without `--event`. */
+  event: ProfileEvent;
 }
+
+/** Help of `--event`: each event in a few words. */
+export const EVENT_HELP =
+  'what to record: ' +
+  PROFILE_EVENTS.map((e) => `${e} (${EVENT_KINDS[e].description.split(':')[0]})`).join(', ') +
+  "; alloc, lock and wall come from the JVM's Flight Recorder (JDK 8u272, 11+)";
 
 /** Help of `--inlined`: what it does and what it costs the target. */
 /** Help of `--insecure-send-token-over-http`: what it risks. */
@@ -73,6 +84,7 @@ export function addCommonProfileOptions(cmd: Command): Command {
     .option('--format <format>', `result format: ${OUTPUT_FORMATS.join(', ')}, pprof, speedscope`, 'svg')
     .option('--title <text>', 'flame graph title (default: namespace/pod/container)')
     .option('--inlined', INLINED_HELP)
+    .option('-e, --event <event>', EVENT_HELP, DEFAULT_PROFILE_EVENT)
     .option(
       '--ca-file <file>',
       "CA certificate (PEM) that signed the agents' HTTPS certificates (default: ConfigMap podflame-agent-ca in the agents' namespace)",
@@ -114,7 +126,18 @@ export function captureSettings(flags: ProfileCommonFlags): CaptureSettings {
   if (!(OUTPUT_FORMATS as readonly string[]).includes(flags.format)) {
     throw new PodflameError('USAGE', `--format must be one of ${OUTPUT_FORMATS.join(', ')}, got '${flags.format}'`);
   }
+  const event = flags.event ?? DEFAULT_PROFILE_EVENT;
+  if (!isProfileEvent(event)) {
+    throw new PodflameError('USAGE', `--event must be one of ${PROFILE_EVENTS.join(', ')}, got '${event}'`);
+  }
+  if (event !== 'cpu' && flags.inlined === true) {
+    throw new PodflameError(
+      'USAGE',
+      `--inlined is for --event cpu: Flight Recorder names inlined frames itself in ${event} profiles`,
+    );
+  }
   return {
+    event,
     durationSeconds: seconds,
     frequencyHz: hz,
     format: flags.format as OutputFormat,

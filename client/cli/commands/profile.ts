@@ -60,7 +60,7 @@ export function localProfileRequest(flags: ProfileFlags): ProfileRequest {
   if (!(PROFILE_FORMATS as readonly string[]).includes(flags.format)) {
     throw new PodflameError('USAGE', `--format must be one of ${PROFILE_FORMATS.join(', ')}, got '${flags.format}'`);
   }
-  const { inlined, ...settings } = captureSettings({
+  const { inlined, event, ...settings } = captureSettings({
     ...flags,
     format: clientFormat(flags.format) === undefined ? flags.format : 'folded',
   });
@@ -83,7 +83,13 @@ export function localProfileRequest(flags: ProfileFlags): ProfileRequest {
     throw new PodflameError('USAGE', 'say what to profile: --container-id ID, or --pod-uid UID -c NAME');
   })();
   // Sent only when asked for: an agent older than the option refuses any unknown field (strict validation).
-  return { target, ...settings, ...(inlined ? { java: { inlined: true } } : {}) };
+  return {
+    target,
+    ...settings,
+    ...(inlined ? { java: { inlined: true } } : {}),
+    // Sent only when not cpu, for the same reason.
+    ...(event !== 'cpu' ? { event } : {}),
+  };
 }
 
 export function describeAnswer(answer: ProfileAnswer): string {
@@ -139,6 +145,7 @@ export async function runLocalProfile(flags: ProfileFlags, io: CliIO): Promise<v
     }
     const formatted = formatProfile(parseFolded(answer.body.toString('utf8')).stacks, made, {
       title: flags.title ?? `container ${what}`,
+      event: request.event ?? 'cpu',
       frequencyHz: request.frequencyHz ?? LIMITS.frequencyHz.default,
       durationSeconds: request.durationSeconds ?? LIMITS.durationSeconds.default,
     });

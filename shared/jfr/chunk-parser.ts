@@ -1,0 +1,154 @@
+/**
+ * One whole chunk → weights per stack, per event kind. The chunk's metadata is read first (the header says where);
+ * then every event from the header's end to the chunk's end, in order: checkpoints fill the constant pools, events
+ * of a planned type add their weight to their stack trace id, any other type is skipped by its size. Only then are
+ * the ids resolved, since pools usually come after the events that use them.
+ *
+ * An event is `[size][type][fields]`, its size counting itself, e.g. a JDK 21 jdk.ExecutionSample:
+ * `0a 65 ...` (10 bytes, type 101: startTime, sampledThread, stackTrace, state).
+ */
+import { ByteReader } from './byte-reader.js';
+import { CHUNK_HEADER_BYTES, type ChunkHeader } from './chunk-header.js';
+import { readCheckpoint, type ConstantPools } from './constant-pools.js';
+import { JFR_EVENT_KINDS, planEvents, type EventPlan, type JfrEventKind } from './event-plan.js';
+import { parseMetadata, type JfrTypes } from './metadata.js';
+import { StackNamer, UNKNOWN_STACK } from './stack-names.js';
+import { readField, skipField } from './values.js';
+
+const METADATA_TYPE = 0;
+const CHECKPOINT_TYPE = 1;
+
+export interface ChunkStacks {
+  /** Folded stack → weight, per kind. */
+  stacks: Record<JfrEventKind, Map<string, number>>;
+  /** Events read, by name. */
+  events: Map<string, number>;
+  /** Stack trace ids of events that the pools do not have (their weight goes to `[unknown stack]`). */
+  unresolvedStacks: number;
+}
+
+/**
+ * The last chunk's metadata, as bytes and as types: the chunks of one recording repeat the same metadata (hundreds
+ * of KB), so an equal copy is compared, not parsed again. Owned by one reader, never shared between readers.
+ */
+export interface MetadataCache {
+  bytes?: Uint8Array;
+  compressed?: boolean;
+  types?: JfrTypes;
+}
+
+/** Reads a chunk (`bytes` is exactly the chunk; `base` its offset in the input). */
+export function parseChunk(
+  bytes: Uint8Array,
+  base: number,
+  header: ChunkHeader,
+  cache: MetadataCache = {},
+): ChunkStacks {
+  const reader = new ByteReader(bytes, base, header.compressedIntegers);
+  const types = metadataOf(reader, header, cache);
+  const plans = planEvents(types);
+  const pools: ConstantPools = new Map();
+  const weights = new Map<JfrEventKind, Map<number, number>>(JFR_EVENT_KINDS.map((k) => [k, new Map()]));
+  const events = new Map<string, number>();
+  const nanosPerTick = 1e9 / header.ticksPerSecond;
+
+  let pos = CHUNK_HEADER_BYTES;
+  while (pos < bytes.length) {
+    reader.limit = bytes.length;
+    reader.pos = pos;
+    const size = reader.varlong();
+    // At least the size and a type byte: a size of 0 would never move on.
+    if (size < reader.pos - pos + 1 || size > bytes.length - pos) {
+      reader.fail(`event size ${size} does not fit the ${bytes.length - pos} bytes left of the chunk`, pos);
+    }
+    const end = pos + size;
+    reader.limit = end;
+    const type = reader.varlong();
+    if (type === CHECKPOINT_TYPE) {
+      readCheckpoint(reader, types, pools);
+    } else if (type !== METADATA_TYPE) {
+      const plan = plans.get(type);
+      if (plan !== undefined)
+        readEvent(reader, types, plan, weights.get(plan.kind) as Map<number, number>, nanosPerTick, events);
+    }
+    pos = end;
+  }
+  return resolve(pools, weights, events);
+}
+
+function metadataOf(reader: ByteReader, header: ChunkHeader, cache: MetadataCache): JfrTypes {
+  reader.pos = header.metadataOffset;
+  const size = reader.varlong();
+  const start = header.metadataOffset;
+  const end = start + size;
+  if (end <= reader.bytes.length && cache.types !== undefined && cache.compressed === header.compressedIntegers) {
+    const raw = reader.bytes.subarray(start, end);
+    if (cache.bytes !== undefined && Buffer.from(raw.buffer, raw.byteOffset, raw.length).equals(cache.bytes)) {
+      return cache.types;
+    }
+  }
+  reader.pos = start;
+  const types = parseMetadata(reader);
+  // A copy: the chunk's buffer is reused for the next chunk.
+  cache.bytes = Buffer.from(reader.bytes.subarray(start, end));
+  cache.compressed = header.compressedIntegers;
+  cache.types = types;
+  return types;
+}
+
+function readEvent(
+  reader: ByteReader,
+  types: JfrTypes,
+  plan: EventPlan,
+  byStack: Map<number, number>,
+  nanosPerTick: number,
+  events: Map<string, number>,
+): void {
+  let stackId = 0;
+  let weight = 1;
+  const fields = plan.fields;
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i] as (typeof fields)[number];
+    if (i === plan.stackIndex) {
+      stackId = reader.varlong();
+    } else if (i === plan.weightIndex) {
+      weight = readField(reader, types, field) as number;
+    } else {
+      skipField(reader, types, field);
+    }
+  }
+  if (plan.ticks) weight = Math.trunc(weight * nanosPerTick);
+  // A negative weight (a clock that went back) would subtract from other events of the stack: not counted.
+  if (!(weight >= 0)) return;
+  byStack.set(stackId, (byStack.get(stackId) ?? 0) + weight);
+  events.set(plan.name, (events.get(plan.name) ?? 0) + 1);
+}
+
+function resolve(
+  pools: ConstantPools,
+  weights: Map<JfrEventKind, Map<number, number>>,
+  events: Map<string, number>,
+): ChunkStacks {
+  const namer = new StackNamer(pools);
+  const names = new Map<number, string>();
+  let unresolvedStacks = 0;
+  const stacks = {} as Record<JfrEventKind, Map<string, number>>;
+  for (const kind of JFR_EVENT_KINDS) {
+    const folded = new Map<string, number>();
+    for (const [id, weight] of weights.get(kind) as Map<number, number>) {
+      let name = names.get(id);
+      if (name === undefined) {
+        name = namer.stack(id);
+        if (name === undefined) {
+          unresolvedStacks++;
+          name = UNKNOWN_STACK;
+        } else {
+          names.set(id, name);
+        }
+      }
+      folded.set(name, (folded.get(name) ?? 0) + weight);
+    }
+    stacks[kind] = folded;
+  }
+  return { stacks, events, unresolvedStacks };
+}

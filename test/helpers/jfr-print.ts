@@ -1,0 +1,105 @@
+/**
+ * The JDK's own reading of a recording, for the JFR reader's golden tests: `jfr print --json --stack-depth 1000 --events …` (its default prints 5 frames) (JDK 17+'s
+ * bin/jfr) folded into stacks per kind with the weights of shared/jfr/event-plan.ts — written from the JSON's
+ * documented shape (`recording.events[].type/values`, frames leaf first, durations as ISO-8601 `PT0.057616142S`),
+ * not from the reader's code, so a decoding slip in the reader shows as a difference.
+ */
+import { normalizeJavaMethod } from '../../shared/collapse/java-names.js';
+
+export type Kind = 'alloc' | 'lock' | 'wall';
+
+/** The events `jfr print --events` is asked for (comma-separated). */
+export const PRINTED_EVENTS = [
+  'jdk.ObjectAllocationSample',
+  'jdk.ObjectAllocationInNewTLAB',
+  'jdk.ObjectAllocationOutsideTLAB',
+  'jdk.JavaMonitorEnter',
+  'jdk.ThreadPark',
+  'jdk.ExecutionSample',
+  'jdk.NativeMethodSample',
+].join(',');
+
+interface PrintedFrame {
+  method: { type: { name: string } | null; name: string } | null;
+  type: string;
+}
+interface PrintedEvent {
+  type: string;
+  values: Record<string, unknown> & {
+    stackTrace: { truncated: boolean; frames: PrintedFrame[] } | null;
+  };
+}
+
+/** `PT1M2.000000003S`, `PT0.057616142S`, `PT0S` → nanoseconds. */
+export function isoDurationNanos(text: string): number {
+  const m = /^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)(?:\.(\d{1,9}))?S)?$/.exec(text);
+  if (!m) throw new Error(`unexpected duration ${text}`);
+  const [, h = '0', min = '0', s = '0', fraction = ''] = m;
+  return ((Number(h) * 60 + Number(min)) * 60 + Number(s)) * 1e9 + Number(fraction.padEnd(9, '0'));
+}
+
+function frameName(frame: PrintedFrame): string {
+  const method = frame.method;
+  const raw = method?.type?.name;
+  // JDK 17 prints hidden classes as `Outer$$Lambda$14+0x0000000800c03000`, JDK 21 as `Outer$$Lambda/0x…`.
+  const cls = raw === undefined ? undefined : normalizeJavaMethod(raw.replace(/\+0x/, '/0x')).replaceAll('/', '.');
+  const name = normalizeJavaMethod(cls === undefined ? (method?.name ?? '[unknown]') : `${cls}.${method?.name}`);
+  return name + (frame.type === 'Inlined' ? '_[i]' : '_[j]');
+}
+
+/**
+ * Folds printed events. `allocationSample`: the recording's JDK has jdk.ObjectAllocationSample (16+), whose events
+ * are then the allocation graph; older JDKs' TLAB events otherwise.
+ */
+export function foldJfrPrint(json: string, allocationSample: boolean): Record<Kind, Map<string, number>> {
+  const events = (JSON.parse(json) as { recording: { events: PrintedEvent[] } }).recording.events;
+  const out: Record<Kind, Map<string, number>> = { alloc: new Map(), lock: new Map(), wall: new Map() };
+  for (const e of events) {
+    let kind: Kind;
+    let weight: number;
+    const v = e.values;
+    switch (e.type) {
+      case 'jdk.ObjectAllocationSample':
+        if (!allocationSample) continue;
+        [kind, weight] = ['alloc', v['weight'] as number];
+        break;
+      case 'jdk.ObjectAllocationInNewTLAB':
+        if (allocationSample) continue;
+        [kind, weight] = ['alloc', v['tlabSize'] as number];
+        break;
+      case 'jdk.ObjectAllocationOutsideTLAB':
+        if (allocationSample) continue;
+        [kind, weight] = ['alloc', v['allocationSize'] as number];
+        break;
+      case 'jdk.JavaMonitorEnter':
+      case 'jdk.ThreadPark':
+        [kind, weight] = ['lock', isoDurationNanos(v['duration'] as string)];
+        break;
+      case 'jdk.ExecutionSample':
+      case 'jdk.NativeMethodSample':
+        [kind, weight] = ['wall', 1];
+        break;
+      default:
+        continue;
+    }
+    const trace = v.stackTrace;
+    let stack: string;
+    if (trace === null || trace.frames.length === 0) {
+      stack = '[no stack]';
+    } else {
+      const frames = trace.frames.map(frameName).reverse();
+      if (trace.truncated) frames.unshift('[truncated]');
+      stack = frames.join(';');
+    }
+    out[kind].set(stack, (out[kind].get(stack) ?? 0) + weight);
+  }
+  return out;
+}
+
+/** Folded text in a stable order, for goldens and readable differences. */
+export function foldedText(stacks: Map<string, number>): string {
+  return [...stacks]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([s, w]) => `${s} ${w}\n`)
+    .join('');
+}
