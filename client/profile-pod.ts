@@ -11,7 +11,13 @@
  * exactly — each stack's count is the sum of its per-pod counts — and reports every pod's outcome: one failing pod
  * does not lose the others.
  */
-import { DEFAULT_PROFILE_EVENT, describeTotal, isProfileEvent, PROFILE_EVENTS, type ProfileEvent } from '../shared/profile-events.js';
+import {
+  DEFAULT_PROFILE_EVENT,
+  describeTotal,
+  isProfileEvent,
+  PROFILE_EVENTS,
+  type ProfileEvent,
+} from '../shared/profile-events.js';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { LIMITS, type CaptureWarning, type OutputFormat } from '../shared/api.js';
 import { PodflameError, type ErrorCode } from '../shared/errors.js';

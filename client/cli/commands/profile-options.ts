@@ -3,7 +3,13 @@
  * --insecure-send-token-over-http, --busy-wait) and what both modes do with them: checked capture settings, flag files, busy-wait and progress lines.
  * Local mode (profile.ts) and Kubernetes mode (profile-kube.ts) build on it; neither imports the other's options.
  */
-import { DEFAULT_PROFILE_EVENT, EVENT_KINDS, isProfileEvent, PROFILE_EVENTS, type ProfileEvent } from '../../../shared/profile-events.js';
+import {
+  DEFAULT_PROFILE_EVENT,
+  EVENT_KINDS,
+  isProfileEvent,
+  PROFILE_EVENTS,
+  type ProfileEvent,
+} from '../../../shared/profile-events.js';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
