@@ -4,6 +4,7 @@
  * documented shape (`recording.events[].type/values`, frames leaf first, durations as ISO-8601 `PT0.057616142S`),
  * not from the reader's code, so a decoding slip in the reader shows as a difference.
  */
+import { createReadStream } from 'node:fs';
 import { normalizeJavaMethod } from '../../shared/collapse/java-names.js';
 
 export type Kind = 'alloc' | 'lock' | 'wall';
@@ -54,46 +55,48 @@ function frameName(frame: PrintedFrame): string {
 export function foldJfrPrint(json: string, allocationSample: boolean): Record<Kind, Map<string, number>> {
   const events = (JSON.parse(json) as { recording: { events: PrintedEvent[] } }).recording.events;
   const out: Record<Kind, Map<string, number>> = { alloc: new Map(), lock: new Map(), wall: new Map() };
-  for (const e of events) {
-    let kind: Kind;
-    let weight: number;
-    const v = e.values;
-    switch (e.type) {
-      case 'jdk.ObjectAllocationSample':
-        if (!allocationSample) continue;
-        [kind, weight] = ['alloc', v['weight'] as number];
-        break;
-      case 'jdk.ObjectAllocationInNewTLAB':
-        if (allocationSample) continue;
-        [kind, weight] = ['alloc', v['tlabSize'] as number];
-        break;
-      case 'jdk.ObjectAllocationOutsideTLAB':
-        if (allocationSample) continue;
-        [kind, weight] = ['alloc', v['allocationSize'] as number];
-        break;
-      case 'jdk.JavaMonitorEnter':
-      case 'jdk.ThreadPark':
-        [kind, weight] = ['lock', isoDurationNanos(v['duration'] as string)];
-        break;
-      case 'jdk.ExecutionSample':
-      case 'jdk.NativeMethodSample':
-        [kind, weight] = ['wall', 1];
-        break;
-      default:
-        continue;
-    }
-    const trace = v.stackTrace;
-    let stack: string;
-    if (trace === null || trace.frames.length === 0) {
-      stack = '[no stack]';
-    } else {
-      const frames = trace.frames.map(frameName).reverse();
-      if (trace.truncated) frames.unshift('[truncated]');
-      stack = frames.join(';');
-    }
-    out[kind].set(stack, (out[kind].get(stack) ?? 0) + weight);
-  }
+  for (const e of events) foldPrintedEvent(out, e, allocationSample);
   return out;
+}
+
+function foldPrintedEvent(out: Record<Kind, Map<string, number>>, e: PrintedEvent, allocationSample: boolean): void {
+  let kind: Kind;
+  let weight: number;
+  const v = e.values;
+  switch (e.type) {
+    case 'jdk.ObjectAllocationSample':
+      if (!allocationSample) return;
+      [kind, weight] = ['alloc', v['weight'] as number];
+      break;
+    case 'jdk.ObjectAllocationInNewTLAB':
+      if (allocationSample) return;
+      [kind, weight] = ['alloc', v['tlabSize'] as number];
+      break;
+    case 'jdk.ObjectAllocationOutsideTLAB':
+      if (allocationSample) return;
+      [kind, weight] = ['alloc', v['allocationSize'] as number];
+      break;
+    case 'jdk.JavaMonitorEnter':
+    case 'jdk.ThreadPark':
+      [kind, weight] = ['lock', isoDurationNanos(v['duration'] as string)];
+      break;
+    case 'jdk.ExecutionSample':
+    case 'jdk.NativeMethodSample':
+      [kind, weight] = ['wall', 1];
+      break;
+    default:
+      return;
+  }
+  const trace = v.stackTrace;
+  let stack: string;
+  if (trace === null || trace.frames.length === 0) {
+    stack = '[no stack]';
+  } else {
+    const frames = trace.frames.map(frameName).reverse();
+    if (trace.truncated) frames.unshift('[truncated]');
+    stack = frames.join(';');
+  }
+  out[kind].set(stack, (out[kind].get(stack) ?? 0) + weight);
 }
 
 /** Folded text in a stable order, for goldens and readable differences. */
@@ -102,4 +105,48 @@ export function foldedText(stacks: Map<string, number>): string {
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([s, w]) => `${s} ${w}\n`)
     .join('');
+}
+
+/**
+ * foldJfrPrint of a `jfr print --json` file, read one event object at a time. JDK 8 and 11 record every allocation outside
+ * a TLAB: 3 s of AllocLoop print as 600 MB of JSON, more than one JavaScript string may hold, so the file is split at
+ * the events array's elements (depth 3: root, recording, events) rather than parsed whole.
+ */
+export async function foldJfrPrintFile(
+  path: string,
+  allocationSample: boolean,
+): Promise<Record<Kind, Map<string, number>>> {
+  const out: Record<Kind, Map<string, number>> = { alloc: new Map(), lock: new Map(), wall: new Map() };
+  let pending: Buffer[] = [];
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    let start = depth >= 4 ? 0 : -1;
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk[i];
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (c === 0x5c) escaped = true;
+        else if (c === 0x22) inString = false;
+        continue;
+      }
+      if (c === 0x22) inString = true;
+      else if (c === 0x7b || c === 0x5b) {
+        depth++;
+        if (depth === 4 && c === 0x7b) start = i;
+      } else if (c === 0x7d || c === 0x5d) {
+        depth--;
+        if (depth === 3 && c === 0x7d && start >= 0) {
+          pending.push(chunk.subarray(start, i + 1));
+          foldPrintedEvent(out, JSON.parse(Buffer.concat(pending).toString('utf8')) as PrintedEvent, allocationSample);
+          pending = [];
+          start = -1;
+        }
+      }
+    }
+    if (start >= 0) pending.push(chunk.subarray(start));
+  }
+  if (depth !== 0 || pending.length > 0) throw new Error(`${path}: the JSON ends inside an event`);
+  return out;
 }

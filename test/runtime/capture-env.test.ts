@@ -24,9 +24,15 @@ function spec(javaInlined: boolean | undefined): CaptureSpec {
 
 t.test('the variable and its values', async (t) => {
   t.equal(CAPTURE_SCRIPT_ENV.javaInlined, 'PODFLAME_JAVA_INLINED', 'the name the capture script reads');
-  t.same(captureScriptEnv(spec(true)), { PODFLAME_JAVA_INLINED: '1' });
-  t.same(captureScriptEnv(spec(false)), { PODFLAME_JAVA_INLINED: '0' });
-  t.same(captureScriptEnv(spec(undefined)), { PODFLAME_JAVA_INLINED: '0' }, 'absent is off, said explicitly');
+  t.equal(CAPTURE_SCRIPT_ENV.event, 'PODFLAME_EVENT', 'the event variable the capture script reads');
+  t.same(captureScriptEnv(spec(true)), { PODFLAME_JAVA_INLINED: '1', PODFLAME_EVENT: 'cpu' });
+  t.same(captureScriptEnv(spec(false)), { PODFLAME_JAVA_INLINED: '0', PODFLAME_EVENT: 'cpu' });
+  t.same(
+    captureScriptEnv(spec(undefined)),
+    { PODFLAME_JAVA_INLINED: '0', PODFLAME_EVENT: 'cpu' },
+    'absent is off and cpu, said explicitly',
+  );
+  t.same(captureScriptEnv({ ...spec(false), event: 'alloc' }), { PODFLAME_JAVA_INLINED: '0', PODFLAME_EVENT: 'alloc' });
 });
 
 t.test('Docker: the capture container is created with PODFLAME_JAVA_INLINED in its Env', async (t) => {
@@ -50,7 +56,11 @@ t.test('Docker: the capture container is created with PODFLAME_JAVA_INLINED in i
   t.equal(created.length, 3);
   t.same(
     created.map((c) => c.Env),
-    [['PODFLAME_JAVA_INLINED=1'], ['PODFLAME_JAVA_INLINED=0'], ['PODFLAME_JAVA_INLINED=0']],
+    [
+      ['PODFLAME_JAVA_INLINED=1', 'PODFLAME_EVENT=cpu'],
+      ['PODFLAME_JAVA_INLINED=0', 'PODFLAME_EVENT=cpu'],
+      ['PODFLAME_JAVA_INLINED=0', 'PODFLAME_EVENT=cpu'],
+    ],
   );
   t.same(created[0]?.Cmd, ['1', '99'], 'the arguments are unchanged');
   await t.rejects(
