@@ -15,7 +15,7 @@ function message(body: unknown): string {
 const ok = { target: { containerId: 'abcdef012345' } };
 
 t.test('defaults fill in', async (t) => {
-  t.same(parseProfileRequest(ok), { ...ok, durationSeconds: 30, frequencyHz: 99, format: 'svg' });
+  t.same(parseProfileRequest(ok), { ...ok, durationSeconds: 30, frequencyHz: 99, format: 'svg', event: 'cpu' });
   const pod = { target: { podUid: '3f1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c', container: 'app' }, format: 'json' };
   t.equal(parseProfileRequest(pod).format, 'json');
   t.same(parseProfileRequest({ ...ok, java: {} }).java, { inlined: false }, 'java.inlined defaults to false');
