@@ -1,5 +1,5 @@
 // Host mode (HostRuntime: the capture script run on this machine in the host PID namespace, never the Docker API)
-// on JDK 8 and 21 of the multi-JDK image: JDK 8 through podflame's JVMTI agent, JDK 21 through Compiler.perfmap and,
+// on JDK 8, 11 and 21 of the multi-JDK image (11: Flight Recorder events, alloc and lock): JDK 8 through podflame's JVMTI agent, JDK 21 through Compiler.perfmap and,
 // with inlined frames asked for, through the agent with the warnings that go with it. And a target whose /tmp is a
 // symlink to an absolute path that also exists on this machine: host mode reaches the target's files from outside
 // its mount namespace, where such a link would lead to this machine's directory; nothing may happen there.
@@ -13,6 +13,7 @@ import { REPO_ROOT, javaBinaryFor, requireDockerEnv, type JdkMajor } from '../he
 import { nativeDir } from '../helpers/native-build.js';
 import { JvmContainers, newPod, type JvmOptions, type StartedContainer } from '../helpers/jvm-containers.js';
 import { HostRuntime } from '../../agent/runtime/host-runtime.js';
+import { createEventCollapser } from '../../agent/profiles/event-collapser.js';
 import { captureToEnd, describeCapture, framesNaming, jitResolvedShare, uniqueId } from '../capture/capture-run.js';
 
 t.setTimeout(400_000);
@@ -118,6 +119,50 @@ if (env) {
       tt.equal(framesNaming(plain.stats, '->'), 0, 'which the plain capture has none of');
     },
   );
+
+  t.test('JDK 11: Flight Recorder events in host mode, the recording gone afterwards', async (tt) => {
+    const jvms = jvmsOf(tt);
+    // JfrMix (test/workloads/jdks/): an allocating thread, threads contending on a monitor, a thread in accept().
+    const app = await jvms.startJvm({
+      pod: newPod('host-jfr11'),
+      containerName: 'mix',
+      jdk: 11,
+      mainClass: 'JfrMix',
+      user: '1000:1000',
+      launch: 'shell',
+    });
+    await jvms.waitForWarmup(app, 2000);
+    for (const [event, top] of [
+      ['alloc', /;AllocLoop\.allocateBuffers_\[[ji]\]$/],
+      ['lock', /;LockContention\.holdLock_\[[ji]\]$/],
+    ] as const) {
+      const running = await runtime.runCapture(
+        { targetContainerId: app.id, durationSeconds: 3, frequencyHz: 99, agentInstance, event },
+        new AbortController().signal,
+      );
+      const collapser = createEventCollapser(event);
+      for await (const chunk of running.stdout as AsyncIterable<Buffer>) collapser.push(chunk);
+      const exit = await running.done;
+      tt.equal(exit.exitCode, 0, `${event}: the capture succeeded (stderr: ${exit.stderrTail})`);
+      const result = collapser.finish();
+      const heaviest = [...result.stacks].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
+      tt.match(
+        heaviest,
+        top,
+        `${event}: the known method on top (${result.samples} ${event === 'alloc' ? 'bytes' : 'ns'})`,
+      );
+    }
+    const jcmd = javaBinaryFor(11).replace(/java$/, 'jcmd');
+    const recordings = await jvms.exec(
+      app,
+      ['sh', '-c', `for p in $(pgrep -x java); do ${jcmd} $p JFR.check; done`],
+      '1000:1000',
+    );
+    tt.notMatch(recordings, /podflame-/, 'no recording of ours left in the JVM');
+    const left = await jvms.exec(app, ['sh', '-c', 'ls -A /tmp']);
+    tt.notMatch(left, /podflame/, `no file of ours in the target's /tmp: ${left}`);
+    tt.same(await readdir(workRoot), [], 'the work directory is removed');
+  });
 
   t.test('a /tmp that is a symlink to a path this machine has too: only the target’s is used', async (tt) => {
     const canary = `/var/tmp/podflame-canary-${randomBytes(4).toString('hex')}`;

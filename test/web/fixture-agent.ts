@@ -10,6 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import type { Test } from 'tap';
 import { parseFolded } from '../../shared/folded.js';
 import type { StoredProfile } from '../../shared/history.js';
+import type { ProfileEvent } from '../../shared/profile-events.js';
 import { hexId, podContainer } from '../agent/fake-runtime.js';
 import { call } from '../agent/http.js';
 import { startHistoryAgent, type HistoryAgent } from '../history/agent-harness.js';
@@ -65,6 +66,7 @@ export function storeProfile(
   schedule: string | null,
   startMs: number,
   node = 'node-a',
+  event: ProfileEvent = 'cpu',
 ): Promise<StoredProfile> {
   return h.history.store.put({
     startMs,
@@ -80,6 +82,7 @@ export function storeProfile(
     containerId: hexId('5e'),
     labels: { app: 'shop' },
     stacks: FOLDED,
+    event,
   });
 }
 

@@ -50,7 +50,7 @@ export const WEB_PAGE_HTML = `<!doctype html>
     <div class="card-head"><h2>Recent captures</h2><span class="muted">on demand and by schedules, kept in memory by this agent, newest first</span></div>
     <p class="state"></p>
     <table hidden>
-      <thead><tr><th>Started</th><th>Target</th><th>Status</th><th class="num">Duration</th><th class="num">Frequency</th><th class="num">Samples</th><th>Warnings</th><th></th></tr></thead>
+      <thead><tr><th>Started</th><th>Target</th><th>Status</th><th>Event</th><th class="num">Duration</th><th class="num">Frequency</th><th class="num" title="samples; bytes for alloc, time for lock">Total</th><th>Warnings</th><th></th></tr></thead>
       <tbody></tbody>
     </table>
   </section>
@@ -58,7 +58,7 @@ export const WEB_PAGE_HTML = `<!doctype html>
     <div class="card-head"><h2>Stored profiles</h2><span class="muted">node-local store, taken by schedules in the last 24 hours, newest first</span></div>
     <p class="state"></p>
     <table hidden>
-      <thead><tr><th>Started</th><th>Target</th><th>Schedule</th><th class="num">Duration</th><th class="num">Frequency</th><th class="num">Samples</th><th>Warnings</th><th></th></tr></thead>
+      <thead><tr><th>Started</th><th>Target</th><th>Schedule</th><th>Event</th><th class="num">Duration</th><th class="num">Frequency</th><th class="num" title="samples; bytes for alloc, time for lock">Total</th><th>Warnings</th><th></th></tr></thead>
       <tbody></tbody>
     </table>
   </section>

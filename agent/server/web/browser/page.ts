@@ -7,6 +7,7 @@
  */
 'use strict';
 import type { CaptureWarning, ProfileMetadata, RecentProfilesResponse } from '../../../../shared/api.js';
+import type { ProfileEvent } from '../../../../shared/profile-events.js';
 import type {
   ProfileListResponse,
   ScheduleListResponse,
@@ -190,6 +191,33 @@ function number(n: unknown): string {
   return typeof n === 'number' ? n.toLocaleString('en-US') : '—';
 }
 
+/**
+ * A profile's total in its event's unit: samples as a count, bytes and blocked time as people read them. The same
+ * words as shared/profile-events.ts `describeTotal` (which this script cannot import: its imports are types only).
+ */
+function weight(event: ProfileEvent | undefined, n: unknown): string {
+  if (typeof n !== 'number') return '—';
+  if (event === 'alloc') {
+    const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+    let value = n;
+    let unit = 0;
+    while (value >= 1000 && unit < units.length - 1) {
+      value /= 1000;
+      unit++;
+    }
+    return (unit === 0 ? String(Math.round(value)) : value.toFixed(1)) + ' ' + units[unit];
+  }
+  if (event === 'lock') return n < 1e9 ? Math.round(n / 1e6) + ' ms' : (n / 1e9).toFixed(1) + ' s';
+  return number(n);
+}
+
+/** The event cell: what the profile counts, and the unit of its Samples column. */
+function eventCell(event: ProfileEvent | undefined): HTMLElement {
+  const e = event || 'cpu';
+  const unit = e === 'alloc' ? 'bytes allocated' : e === 'lock' ? 'time blocked' : 'samples';
+  return el('td', { class: 'nowrap', title: unit, text: e });
+}
+
 function badge(text: string, kind?: string, title?: string): HTMLElement {
   return el('span', { class: 'badge ' + (kind || ''), title: title, text: text });
 }
@@ -330,9 +358,10 @@ function renderRecent(result: Settled<RecentProfilesResponse>): void {
       timeCell(p.startedAt),
       targetCell(t.namespace, t.podName, t.containerName, t.containerId),
       statusCell,
+      eventCell(p.event),
       el('td', { class: 'num', text: p.durationSeconds + ' s' }),
       el('td', { class: 'num', text: p.frequencyHz + ' Hz' }),
-      el('td', { class: 'num', text: number(p.samples) }),
+      el('td', { class: 'num', text: weight(p.event, p.samples) }),
       warningsCell(p.warnings),
       graphButton(entry, p.status === 'running' ? 'capturing…' : p.status === 'failed' ? 'no graph' : null),
     ]);
@@ -373,6 +402,8 @@ function renderStored(result: Settled<ProfileListResponse>): void {
     q.set('pod', p.pod);
     q.set('container', p.container);
     if (p.schedule !== null) q.set('schedule', p.schedule);
+    // Merges are of one event, cpu unless asked: an allocation profile's graph needs its own.
+    q.set('event', p.event || 'cpu');
     // One profile: the range [start, start + 1 ms) of its pod and container.
     q.set('from', p.start);
     q.set('to', new Date(new Date(p.start).getTime() + 1).toISOString());
@@ -388,9 +419,10 @@ function renderStored(result: Settled<ProfileListResponse>): void {
       timeCell(p.start),
       targetCell(p.namespace, p.pod, p.container, p.containerId),
       el('td', { class: 'nowrap' }, [p.schedule === null ? el('span', { class: 'muted', text: 'none' }) : p.schedule]),
+      eventCell(p.event),
       el('td', { class: 'num', text: p.durationSeconds + ' s' }),
       el('td', { class: 'num', text: p.frequencyHz + ' Hz' }),
-      el('td', { class: 'num', text: number(p.samples) }),
+      el('td', { class: 'num', text: weight(p.event, p.samples) }),
       warningsCell(p.warnings),
       graphButton(entry, null),
     ]);
@@ -503,7 +535,13 @@ function renderSchedules(result: Settled<ScheduleListResponse>): void {
         selects,
         el('div', {
           class: 'sub',
-          text: x.durationSeconds + ' s at ' + x.frequencyHz + ' Hz' + (x.retention ? ', kept ' + x.retention : ''),
+          text:
+            (x.event && x.event !== 'cpu' ? x.event + ', ' : '') +
+            x.durationSeconds +
+            ' s at ' +
+            x.frequencyHz +
+            ' Hz' +
+            (x.retention ? ', kept ' + x.retention : ''),
         }),
       ]),
       el('td', {}, [el('code', { text: x.cron }), x.timezone ? el('div', { class: 'sub', text: x.timezone }) : null]),
