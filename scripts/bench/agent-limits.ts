@@ -18,6 +18,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import { memoryOf } from './bench-agent.js';
 
 export interface AgentLimitsOptions {
   root: string;
@@ -70,13 +71,6 @@ async function writePerfScript(file: string): Promise<number> {
   out.end();
   await once(out, 'finish');
   return bytes;
-}
-
-/** VmRSS / VmHWM of a process in MiB (Linux). */
-function memoryOf(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
 }
 
 /** The node options the image starts the agent with: ENTRYPOINT ["node", ...options, "/app/dist/agent/main.js"]. */

@@ -7,7 +7,8 @@
  *
  * Then sections of their own: the JIT map (podflame's JVMTI agent vs the JVM's Compiler.perfmap, jit-map.ts), the
  * agent's request overhead (agent-overhead.ts), the agent's limits (agent-limits.ts: /healthz latency during the
- * largest renders and peak RSS with its defaults), the JFR reader on a ~100 MB recording (jfr.ts), and "store at
+ * largest renders and peak RSS with its defaults), the JFR reader on a ~100 MB recording (jfr.ts) and an alloc
+ * capture's cost to its JVM (jfr-overhead.ts), and "store at
  * scale" (store-at-scale.ts): a week of stored profiles queried through a real agent.
  *
  * usage: npm run bench [-- --runs N] [-- --input FILE[.gz]] [-- --keep] [-- --skip-jit-map] [-- --skip-agent]
@@ -15,7 +16,8 @@
  *        npm run bench -- --store-only         (only the store section)
  *        npm run bench -- --jit-map-only       (only the JIT map section)
  *        npm run bench -- --agent-limits-only  (only the agent limits section)
- *        npm run bench -- --jfr-only           (only the JFR reader section: a ~100 MB recording, target < 2 s)
+ *        npm run bench -- --jfr-only           (only the JFR sections: the reader on a ~100 MB recording, target < 2 s;
+ *                                               an alloc capture's cost to the JVM it records, target within 2%)
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -32,6 +34,7 @@ import { agentLimits } from './agent-limits.js';
 import { jitMapBench } from './jit-map.js';
 import { storeAtScale } from './store-at-scale.js';
 import { jfrBench } from './jfr.js';
+import { jfrOverhead } from './jfr-overhead.js';
 
 /** Issue #15's floors: 8x perl for collapse, 5x for render (same run), bounded and flat collapse memory. */
 const TARGETS = {
@@ -217,10 +220,13 @@ try {
     process.stdout.write(`${await agentLimits({ root, scratch, log })}\n`);
   } else if (flags['jfr-only']) {
     process.stdout.write(`${jfrBench({ root, scratch, runs, log })}\n`);
+    process.stdout.write(`\n${await jfrOverhead({ root, pairs: runs, log })}\n`);
   } else {
     if (!flags['store-only']) await collapseAndRender();
-    if (!flags['store-only'] && !flags['skip-jfr'])
+    if (!flags['store-only'] && !flags['skip-jfr']) {
       process.stdout.write(`\n${jfrBench({ root, scratch, runs, log })}\n`);
+      process.stdout.write(`\n${await jfrOverhead({ root, pairs: runs, log })}\n`);
+    }
     if (!flags['skip-store']) process.stdout.write(`\n${await storeAtScale({ root, scratch, runs, log })}\n`);
   }
 } finally {

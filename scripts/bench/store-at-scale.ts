@@ -7,7 +7,6 @@
  * profile in process, timed too), byte for byte. Targets are reported as PASS/MISS, never asserted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { mergeFolded, serializeFolded, type FoldedStacks } from '../../shared/fo
 import { readFormat1Stacks } from '../../agent/store/migration.js';
 import { median } from './measure.js';
 import { seedFormat1Store } from './seed-store.js';
+import { memoryOf } from './bench-agent.js';
 
 export interface StoreAtScaleOptions {
   root: string;
@@ -51,13 +51,6 @@ async function diskUsage(dir: string): Promise<{ bytes: number; allocated: numbe
   };
   await walk(dir);
   return { bytes, allocated, files };
-}
-
-/** VmRSS / VmHWM of a process in MiB (Linux). */
-function memoryOf(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
 }
 
 interface RunningAgent {

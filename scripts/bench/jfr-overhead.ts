@@ -1,0 +1,208 @@
+/**
+ * What an `alloc` capture costs the JVM it records (issue #14: "the target JVM's CPU during a 30 s alloc capture is
+ * within 2% of its CPU without one"). The target is JavacLoop (javac compiling in a loop: real allocation, many
+ * classes) on JDK 17 in a container; a real agent (dist/agent/main.js) records it with Flight Recorder through
+ * `POST /v1/profiles {"event": "alloc"}`. Windows alternate: one without a capture, one while a 30 s capture runs
+ * (from the request to its answer: attach, JFR start and stop included), each measured as the container's CPU
+ * seconds (its cgroup's usage, which is the JVM) per javac iteration, so that a JVM slowed by recording shows as well
+ * as one that burns more CPU. The result is the median of the per-pair ratios (with / without), same run.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Docker from 'dockerode';
+import { BENCH_LABEL, freePort, run, waitReady } from './bench-agent.js';
+import { median } from './measure.js';
+
+export interface JfrOverheadOptions {
+  root: string;
+  pairs: number;
+  log: (line: string) => void;
+}
+
+const CAPTURE_SECONDS = 30;
+const TARGET_RATIO = 1.02;
+const BASE_IMAGE = 'debian:bookworm-slim';
+const CAPTURE_IMAGE = 'podflame-perf:bench';
+const JDK_IMAGE = 'podflame-jdk:bench';
+/** JavacLoop's source files per iteration: few, so that iterations are short and a window counts hundreds. */
+const JAVAC_FILES = 4;
+
+interface Reading {
+  cpuSeconds: number;
+  /** When it was read (ms since the epoch: the clock of the engine's log timestamps, on this machine). */
+  atMs: number;
+}
+
+/** The container's CPU time so far: its cgroup's usage (ns → s). */
+async function readingOf(container: Docker.Container): Promise<Reading> {
+  const stats = (await container.stats({ stream: false })) as { cpu_stats: { cpu_usage: { total_usage: number } } };
+  return { cpuSeconds: stats.cpu_stats.cpu_usage.total_usage / 1e9, atMs: Date.now() };
+}
+
+/**
+ * JavacLoop's progress over time from its log: it prints `iterations N` every 10 iterations; the engine stamps each
+ * line. Between two prints the count is interpolated, so that a window's count is not rounded to tens.
+ */
+async function progressOf(container: Docker.Container): Promise<(atMs: number) => number> {
+  const logs = (await container.logs({ stdout: true, timestamps: true })).toString('latin1');
+  const points = [...logs.matchAll(/(\d{4}-\d\d-\d\dT[\d:.]+Z) iterations (\d+)/g)].map((m) => ({
+    atMs: Date.parse(m[1] as string),
+    count: Number(m[2]),
+  }));
+  return (atMs) => {
+    const after = points.findIndex((p) => p.atMs >= atMs);
+    if (after <= 0) throw new Error('a reading outside the logged progress');
+    const a = points[after - 1] as { atMs: number; count: number };
+    const b = points[after] as { atMs: number; count: number };
+    return a.count + ((b.count - a.count) * (atMs - a.atMs)) / (b.atMs - a.atMs);
+  };
+}
+
+export async function jfrOverhead(opts: JfrOverheadOptions): Promise<string> {
+  const heading = `JFR alloc capture overhead (JDK 17 JavacLoop, ${CAPTURE_SECONDS} s captures, ${opts.pairs} pairs)`;
+  const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+  try {
+    await docker.ping();
+    await docker.getImage(BASE_IMAGE).inspect();
+  } catch (err) {
+    return (
+      `${heading}: skipped — the Docker engine or the base image ${BASE_IMAGE} is not available ` +
+      `(${(err as Error).message.split('\n')[0]}); run scripts/provision.sh as root`
+    );
+  }
+  const cleanup: (() => Promise<unknown>)[] = [];
+  try {
+    opts.log(`building ${CAPTURE_IMAGE} and ${JDK_IMAGE} (docker build, cached layers are reused)`);
+    await run(
+      'docker',
+      ['build', '--network', 'host', '-q', '-f', 'Dockerfile.perf', '-t', CAPTURE_IMAGE, '.'],
+      opts.root,
+    );
+    await run('docker', ['build', '--network', 'host', '-q', '-t', JDK_IMAGE, 'test/workloads'], opts.root);
+
+    const pod = { uid: randomUUID(), name: `bench-${randomBytes(3).toString('hex')}`, namespace: 'podflame-bench' };
+    // JavacLoop runs from its source (java's single-file launch); it writes its sources and classes in /tmp.
+    const container = await docker.createContainer({
+      name: `k8s_app_${pod.name}_${pod.namespace}_${pod.uid}_0`,
+      Image: JDK_IMAGE,
+      Cmd: ['java', '-Xmx256m', '/bench/JavacLoop.java', '/tmp/javacloop', String(JAVAC_FILES), '0'],
+      Labels: {
+        [BENCH_LABEL]: '1',
+        'io.kubernetes.pod.uid': pod.uid,
+        'io.kubernetes.pod.name': pod.name,
+        'io.kubernetes.pod.namespace': pod.namespace,
+        'io.kubernetes.container.name': 'app',
+        'io.kubernetes.docker.type': 'container',
+      },
+      HostConfig: {
+        NetworkMode: 'none',
+        Memory: 768 * 1024 * 1024,
+        Binds: [`${join(opts.root, 'scripts', 'bench')}:/bench:ro`],
+      },
+    });
+    cleanup.push(() => container.remove({ force: true }).catch(() => undefined));
+    await container.start();
+
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const agent = spawn(
+      process.execPath,
+      [
+        join(opts.root, 'dist', 'agent', 'main.js'),
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--capture-image',
+        CAPTURE_IMAGE,
+        '--node-name',
+        'bench-jfr',
+        '--log-level',
+        'warn',
+        '--rate-limit',
+        '0',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let agentStderr = '';
+    agent.stderr?.on('data', (d: Buffer) => (agentStderr = (agentStderr + d.toString()).slice(-4000)));
+    cleanup.push(async () => {
+      agent.kill('SIGTERM');
+      await Promise.race([new Promise((r) => agent.once('exit', r)), sleep(10_000)]);
+      if (agent.exitCode === null) agent.kill('SIGKILL');
+    });
+    await waitReady(base, agent, 60_000);
+    opts.log('JFR overhead: JavacLoop warming up (45 s)');
+    await sleep(45_000);
+
+    const body = JSON.stringify({
+      target: { podUid: pod.uid, container: 'app' },
+      durationSeconds: CAPTURE_SECONDS,
+      event: 'alloc',
+      format: 'folded',
+    });
+    const capture = async (): Promise<void> => {
+      const res = await fetch(`${base}/v1/profiles`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      const answer = await res.text();
+      if (res.status !== 200) throw new Error(`the alloc capture failed: ${res.status} ${answer.slice(0, 300)}`);
+      folded.push(Buffer.byteLength(answer));
+    };
+    const folded: number[] = [];
+    // The first recording of a JVM loads Flight Recorder's classes into it: a one-off cost, not each capture's.
+    const first = performance.now();
+    await capture();
+    opts.log(
+      `JFR overhead: a first capture loads Flight Recorder: ${((performance.now() - first) / 1000).toFixed(1)} s`,
+    );
+    await sleep(5000);
+    const windows: { on: [Reading, Reading]; off: [Reading, Reading] }[] = [];
+    for (let i = 0; i < opts.pairs; i++) {
+      const start = await readingOf(container);
+      await capture();
+      const captured = await readingOf(container);
+      // The same length of time without a capture.
+      await sleep(captured.atMs - start.atMs);
+      const quiet = await readingOf(container);
+      windows.push({ on: [start, captured], off: [captured, quiet] });
+      opts.log(
+        `JFR overhead: pair ${i + 1}/${opts.pairs} measured (${((captured.atMs - start.atMs) / 1000).toFixed(1)} s windows)`,
+      );
+    }
+    // JavacLoop prints every 10 iterations: wait for the print after the last reading.
+    await sleep(5000);
+    const iterationsAt = await progressOf(container);
+    const perIteration = ([a, b]: [Reading, Reading]): number =>
+      (b.cpuSeconds - a.cpuSeconds) / (iterationsAt(b.atMs) - iterationsAt(a.atMs));
+    const withCapture = windows.map((w) => perIteration(w.on));
+    const without = windows.map((w) => perIteration(w.off));
+    const values = windows.map((_, i) => (withCapture[i] as number) / (without[i] as number));
+    const ratios = values.map((v) => v.toFixed(3));
+    for (const [i, w] of windows.entries()) {
+      opts.log(
+        `JFR overhead: pair ${i + 1}: CPU per iteration ${((withCapture[i] as number) * 1000).toFixed(1)} ms with the ` +
+          `capture (${(iterationsAt(w.on[1].atMs) - iterationsAt(w.on[0].atMs)).toFixed(1)} iterations), ` +
+          `${((without[i] as number) * 1000).toFixed(1)} ms without ` +
+          `(${(iterationsAt(w.off[1].atMs) - iterationsAt(w.off[0].atMs)).toFixed(1)})`,
+      );
+    }
+    opts.log(`JFR overhead: folded answers ${folded.map((b) => (b / 1e6).toFixed(2)).join(', ')} MB`);
+    const ratio = median(values);
+    if (agentStderr.trim()) opts.log(`agent stderr: ${agentStderr.trim().slice(-1000)}`);
+    return [
+      heading,
+      `  JVM CPU per javac iteration: ${(median(without) * 1000).toFixed(1)} ms without a capture, ` +
+        `${(median(withCapture) * 1000).toFixed(1)} ms during one (medians)`,
+      `  per-pair ratios (with / without): ${ratios.join(', ')}`,
+      `  ${ratio <= TARGET_RATIO ? 'PASS' : 'MISS'}  median ratio ${ratio.toFixed(3)} <= ${TARGET_RATIO} ` +
+        '(the target JVM within 2% of its CPU without a capture)',
+    ].join('\n');
+  } catch (err) {
+    return `${heading}: failed — ${(err as Error).message}`;
+  } finally {
+    for (const c of cleanup.reverse()) await c();
+  }
+}
