@@ -610,7 +610,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_METRICS_SCHEDULE_NAMES'],
     placeholder: 'on|off',
     description:
-      'label the schedule metrics with schedule names; off, they carry schedule="all", since /metrics needs no token and names say what others profile',
+      'label the schedule metrics with schedule namespaces and names; off, they carry schedule="all", since /metrics needs no token and names say what others profile',
     show: formatSwitch,
     parse: parseSwitch,
   }),

@@ -69,6 +69,9 @@ export const ERROR_CODES = {
   NO_STORED_PROFILES: { status: 404, exitCode: 3 },
   SCHEDULE_NOT_FOUND: { status: 404, exitCode: 3 },
   SCHEDULE_READ_ONLY: { status: 409, exitCode: 2 },
+  // A schedule named without its namespace (`GET|DELETE /v1/schedules/:name`, a history query by schedule) that is
+  // the name of schedules in several namespaces the caller may see: details schedule, namespaces. Add the namespace.
+  SCHEDULE_AMBIGUOUS: { status: 409, exitCode: 2 },
   // A merge or diff would add up profiles of different events (cpu samples with allocated bytes): details base, target.
   EVENT_MISMATCH: { status: 400, exitCode: 2 },
   // Configuration

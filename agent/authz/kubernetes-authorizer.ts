@@ -3,7 +3,7 @@ import { PodflameError, asPodflameError } from '../../shared/errors.js';
 import type { CallerIdentity } from '../auth/identity.js';
 import { TtlCache } from '../auth/ttl-cache.js';
 import { withTimeout } from '../auth/with-timeout.js';
-import type { Authorizer } from './authorizer.js';
+import { refusalToldAsIs, type Authorizer } from './authorizer.js';
 import { DEFAULT_AUTHZ_RESOURCE, describeAuthzResource, type AuthzResource } from './resource.js';
 
 /** `spec.resourceAttributes` of an authorization.k8s.io/v1 SubjectAccessReview. */
@@ -207,6 +207,7 @@ export class KubernetesAuthorizer implements Authorizer {
     return status;
   }
 
+  // Asked only once the caller may profile pods of the namespace: its refusals are theirs to read.
   async #requireOnThisNode(namespace: string, name: string, labelUid: string | undefined): Promise<void> {
     const key = `${namespace}/${name}`;
     let placement = this.#placements.get(key);
@@ -221,27 +222,33 @@ export class KubernetesAuthorizer implements Authorizer {
     }
     const node = this.#o.nodeName;
     if (placement === null) {
-      throw new PodflameError(
-        'FORBIDDEN',
-        `pod ${key} is not in the Kubernetes API, so the container claiming to belong to it on node ${node} ` +
-          'cannot be profiled',
-        { details: { namespace, pod: name, node } },
+      throw refusalToldAsIs(
+        new PodflameError(
+          'FORBIDDEN',
+          `pod ${key} is not in the Kubernetes API, so the container claiming to belong to it on node ${node} ` +
+            'cannot be profiled',
+          { details: { namespace, pod: name, node } },
+        ),
       );
     }
     if (placement.nodeName !== node) {
-      throw new PodflameError(
-        'FORBIDDEN',
-        `pod ${key} runs on node ${placement.nodeName ?? '(not scheduled)'}, not on this agent's node ${node}; ` +
-          'ask the agent on that node (the podflame client routes there by itself)',
-        { details: { namespace, pod: name, node, podNode: placement.nodeName ?? null } },
+      throw refusalToldAsIs(
+        new PodflameError(
+          'FORBIDDEN',
+          `pod ${key} runs on node ${placement.nodeName ?? '(not scheduled)'}, not on this agent's node ${node}; ` +
+            'ask the agent on that node (the podflame client routes there by itself)',
+          { details: { namespace, pod: name, node, podNode: placement.nodeName ?? null } },
+        ),
       );
     }
     if (labelUid !== undefined && placement.uid !== undefined && placement.uid !== labelUid) {
-      throw new PodflameError(
-        'FORBIDDEN',
-        `the container's pod UID label (${labelUid}) does not match pod ${key} in the Kubernetes API ` +
-          `(${placement.uid}): it belongs to an earlier pod of that name, or its labels are not kubelet's`,
-        { details: { namespace, pod: name, labelUid, podUid: placement.uid } },
+      throw refusalToldAsIs(
+        new PodflameError(
+          'FORBIDDEN',
+          `the container's pod UID label (${labelUid}) does not match pod ${key} in the Kubernetes API ` +
+            `(${placement.uid}): it belongs to an earlier pod of that name, or its labels are not kubelet's`,
+          { details: { namespace, pod: name, labelUid, podUid: placement.uid } },
+        ),
       );
     }
   }

@@ -114,23 +114,23 @@ export class CaptureService {
   /**
    * Checks the request and finds its target (404, 409; the agent shutting down; render options the renderer would
    * refuse): everything that can refuse a capture before anyone is asked whether the caller may profile the target.
+   * Its refusals are not counted here: the caller counts what it answers (`countRefusal`), which for a caller who
+   * may not see the target is not what the target's resolution found.
    */
   async resolve(request: ValidProfileRequest, signal?: AbortSignal): Promise<ResolvedCapture> {
     const startedAt = performance.now();
-    try {
-      if (this.#closing) throw new PodflameError('AGENT_NOT_READY', 'the agent is shutting down; retry in a moment');
-      // A renderer option it would refuse must fail now, not after the whole capture.
-      checkRenderOptions(request.render ?? {});
-      signal?.throwIfAborted();
-      const { target } = await resolveTarget(this.#deps.runtime, request.target, this.#options.nodeName);
-      return { request, target, startedAt };
-    } catch (err) {
-      this.countRefusal(err);
-      throw err;
-    }
+    if (this.#closing) throw new PodflameError('AGENT_NOT_READY', 'the agent is shutting down; retry in a moment');
+    // A renderer option it would refuse must fail now, not after the whole capture.
+    checkRenderOptions(request.render ?? {});
+    signal?.throwIfAborted();
+    const { target } = await resolveTarget(this.#deps.runtime, request.target, this.#options.nodeName);
+    return { request, target, startedAt };
   }
 
-  /** Counts a request refused before its capture ran (podflame_requests_rejected_total), e.g. by authorization. */
+  /**
+   * Counts a request refused before its capture ran (podflame_requests_rejected_total), by the code it was answered
+   * with: resolution and authorization refusals as their caller tells them, admission refusals here.
+   */
   countRefusal(err: unknown): void {
     if (err instanceof PodflameError) this.#deps.metrics.rejectedTotal.inc({ code: err.code });
   }

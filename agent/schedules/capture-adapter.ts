@@ -13,22 +13,29 @@ import type { ScheduledCapture } from './scheduler.js';
 export interface CaptureStarter {
   resolve(request: ValidProfileRequest, signal?: AbortSignal): Promise<ResolvedCapture>;
   start(resolved: ResolvedCapture, signal?: AbortSignal): Promise<ProfileRecord>;
+  /** Counts a refusal of `resolve` (podflame_requests_rejected_total), as the capture route does. */
+  countRefusal(err: unknown): void;
 }
 
 export function captureThrough(service: CaptureStarter): ScheduledCapture {
   return async ({ target, durationSeconds, frequencyHz, javaInlined, event, signal }) => {
     // The schedule's operator chose the targets: nothing to authorize between finding the container and capturing.
-    const resolved = await service.resolve(
-      {
-        target: { containerId: target.containerId },
-        durationSeconds,
-        frequencyHz,
-        format: 'folded',
-        java: { inlined: javaInlined },
-        event,
-      },
-      signal,
-    );
+    const resolved = await service
+      .resolve(
+        {
+          target: { containerId: target.containerId },
+          durationSeconds,
+          frequencyHz,
+          format: 'folded',
+          java: { inlined: javaInlined },
+          event,
+        },
+        signal,
+      )
+      .catch((err: unknown) => {
+        service.countRefusal(err);
+        throw err;
+      });
     const record = await service.start(resolved, signal);
     await record.settled;
     if (record.error) throw record.error;

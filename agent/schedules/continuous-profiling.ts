@@ -17,7 +17,7 @@ import { ProfileStore } from '../store/profile-store.js';
 import { TEMP_PREFIX, writeFileDurable } from '../store/durable-file.js';
 import { PyroscopeExporter } from '../export/pyroscope.js';
 import { Scheduler, type ScheduledCapture, type SchedulerLogger } from './scheduler.js';
-import { ScheduleSpecSchema, parseSchedulesFile, type ScheduleSpec } from './schedule-config.js';
+import { ScheduleSpecSchema, parseSchedulesFile, scheduleKey, type ScheduleSpec } from './schedule-config.js';
 import { TargetFinder, type ContainerLister, type PodLabelSource } from './targets.js';
 import type { TriggerFactory } from './cron-trigger.js';
 
@@ -152,7 +152,9 @@ export class ContinuousProfiling {
     this.scheduler.start();
     this.options.logger.info(
       {
-        schedules: this.scheduler.list().map((s) => ({ name: s.name, source: s.source, nextRun: s.nextRun })),
+        schedules: this.scheduler
+          .list()
+          .map((s) => ({ name: s.name, namespace: s.namespace, source: s.source, nextRun: s.nextRun })),
         pyroscope: this.options.pyroscopeUrl ?? null,
         mode: this.options.pods ? 'kubernetes' : 'local',
       },
@@ -189,7 +191,10 @@ export class ContinuousProfiling {
       const specs = parseSchedulesFile(text, this.options.schedulesFile);
       this.lastFileText = text;
       this.scheduler.loadFile(specs);
-      this.options.logger.info({ schedules: specs.map((s) => s.name) }, 'schedules file changed: schedules reloaded');
+      this.options.logger.info(
+        { schedules: specs.map((s) => scheduleKey(s.namespace, s.name)) },
+        'schedules file changed: schedules reloaded',
+      );
     } catch (err) {
       this.options.logger.error(
         { err: err instanceof Error ? err.message : String(err) },

@@ -1,6 +1,7 @@
 /**
  * Schedule definitions: the YAML file (`--schedules FILE`, a mounted ConfigMap) and the body of
  * `PUT /v1/schedules/:name`, validated once with zod into `ScheduleSpec`. Every error names the schedule and the field.
+ * A schedule is identified by its namespace and name: one name may be used once per namespace.
  *
  * ```yaml
  * schedules:
@@ -121,6 +122,14 @@ function normalize(spec: z.output<typeof ScheduleSpecSchema>): ScheduleSpec {
   return out;
 }
 
+/**
+ * A schedule is identified by its namespace and name: two namespaces may each have a schedule `nightly`, and one
+ * cannot take (or squat) a name the other uses. Neither part can contain `/`, so the key is unambiguous.
+ */
+export function scheduleKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
 /** Parses the schedules file; throws CONFIG_INVALID naming the file, the schedule and the field. */
 export function parseSchedulesFile(text: string, source: string): ScheduleSpec[] {
   let doc: unknown;
@@ -149,15 +158,31 @@ export function parseSchedulesFile(text: string, source: string): ScheduleSpec[]
         details: { file: source, schedule: name ?? index + 1 },
       });
     }
-    if (seen.has(parsed.data.name)) {
-      throw new PodflameError('CONFIG_INVALID', `schedules file ${source}: ${label}: the name is used twice`, {
-        details: { file: source, schedule: parsed.data.name },
-      });
+    // A schedule is its namespace and name: `nightly` may be in shop and in vault, but only once in each.
+    const key = scheduleKey(parsed.data.namespace, parsed.data.name);
+    if (seen.has(key)) {
+      throw new PodflameError(
+        'CONFIG_INVALID',
+        `schedules file ${source}: ${label}: namespace ${parsed.data.namespace} has the name twice; rename one`,
+        { details: { file: source, schedule: parsed.data.name, namespace: parsed.data.namespace } },
+      );
     }
-    seen.add(parsed.data.name);
+    seen.add(key);
     specs.push(normalize(parsed.data));
   });
   return specs;
+}
+
+/** A request's `namespace` parameter, checked as a namespace name; throws INVALID_REQUEST. */
+export function parseNamespaceParam(value: string): string {
+  if (!DNS_LABEL.test(value)) {
+    throw new PodflameError(
+      'INVALID_REQUEST',
+      `namespace '${value}' is not a namespace name (lowercase letters, digits and -, at most 63)`,
+      { details: { parameter: 'namespace' } },
+    );
+  }
+  return value;
 }
 
 /** Validates a `PUT /v1/schedules/:name` body; throws INVALID_REQUEST naming the field. */

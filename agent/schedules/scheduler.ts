@@ -14,7 +14,7 @@ import type { ScheduleRunOutcome, ScheduleRunRecord, ScheduleStatus, StoredProfi
 import type { NewProfile } from '../store/profile-store.js';
 import { DEFAULT_PROFILE_EVENT, type ProfileEvent } from '../../shared/profile-events.js';
 import { nodeCronTriggers, type CronTrigger, type TriggerFactory } from './cron-trigger.js';
-import { formatAge, retentionSeconds, type ScheduleSpec } from './schedule-config.js';
+import { formatAge, retentionSeconds, scheduleKey, type ScheduleSpec } from './schedule-config.js';
 import type { CaptureTarget, TargetSelector } from './targets.js';
 
 export interface ScheduledCaptureRequest {
@@ -97,8 +97,9 @@ export interface SchedulerOptions {
    */
   maxSchedulesPerNamespace?: number;
   /**
-   * Label the schedule metrics with each schedule's name (`--metrics-schedule-names`). Off, every series carries
-   * `schedule="all"`: `/metrics` is open (no token), and schedule names say what other teams profile. Default false.
+   * Label the schedule metrics with each schedule's namespace and name (`--metrics-schedule-names`). Off, every series
+   * carries `schedule="all"`: `/metrics` is open (no token), and schedule names say what other teams profile.
+   * Default false.
    */
   metricsScheduleNames?: boolean;
 }
@@ -131,11 +132,31 @@ interface Entry {
   counts: ScheduleStatus['counts'];
 }
 
+/** A schedule's series: `namespace` only when names are shown (one name may be a schedule in several namespaces). */
+type ScheduleLabel = 'namespace' | 'schedule';
+type ScheduleLabels = Partial<Record<ScheduleLabel, string>>;
+
 interface SchedulerMetrics {
-  runs: Counter<'schedule' | 'outcome'>;
-  profiles: Counter<'schedule'>;
-  captureFailures: Counter<'schedule' | 'code'>;
-  lastRun: Gauge<'schedule'>;
+  runs: Counter<ScheduleLabel | 'outcome'>;
+  profiles: Counter<ScheduleLabel>;
+  captureFailures: Counter<ScheduleLabel | 'code'>;
+  lastRun: Gauge<ScheduleLabel>;
+}
+
+function keyOf(spec: Pick<ScheduleSpec, 'namespace' | 'name'>): string {
+  return scheduleKey(spec.namespace, spec.name);
+}
+
+function byNameThenNamespace(a: ScheduleSpec, b: ScheduleSpec): number {
+  return a.name < b.name
+    ? -1
+    : a.name > b.name
+      ? 1
+      : a.namespace < b.namespace
+        ? -1
+        : a.namespace > b.namespace
+          ? 1
+          : 0;
 }
 
 const OUTCOME_COUNT: Record<ScheduleRunOutcome, keyof ScheduleStatus['counts']> = {
@@ -200,65 +221,72 @@ export class Scheduler {
     this.metrics = options.registry ? this.registerMetrics(options.registry) : undefined;
   }
 
-  /** The `schedule` label value a schedule's series carry. */
-  private metricLabel(name: string): string {
-    return this.metricsScheduleNames ? name : ALL_SCHEDULES_LABEL;
+  /** The labels a schedule's series carry: its namespace and name, or `schedule="all"` for every schedule. */
+  private metricLabels(spec: Pick<ScheduleSpec, 'namespace' | 'name'>): ScheduleLabels {
+    return this.metricsScheduleNames
+      ? { namespace: spec.namespace, schedule: spec.name }
+      : { schedule: ALL_SCHEDULES_LABEL };
   }
 
   private registerMetrics(registry: Registry): SchedulerMetrics {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const scheduler = this;
+    // With names shown, a schedule is its namespace and name: a name alone would add up two namespaces' schedules.
+    const scheduleLabels: readonly ScheduleLabel[] = this.metricsScheduleNames
+      ? ['namespace', 'schedule']
+      : ['schedule'];
     new Gauge({
       name: 'podflame_schedule_next_run_timestamp_seconds',
       help: 'When each schedule fires next (unix seconds); with schedule="all", the soonest of them',
-      labelNames: ['schedule'] as const,
+      labelNames: scheduleLabels,
       registers: [registry],
       collect() {
         this.reset();
-        const soonest = new Map<string, number>();
-        for (const [name, entry] of scheduler.entries) {
+        const soonest = new Map<string, { labels: ScheduleLabels; at: number }>();
+        for (const entry of scheduler.entries.values()) {
           const next = entry.trigger.nextRuns(1)[0];
           if (!next) continue;
-          const label = scheduler.metricLabel(name);
-          soonest.set(label, Math.min(soonest.get(label) ?? Infinity, next.getTime() / 1000));
+          const labels = scheduler.metricLabels(entry.spec);
+          const key = JSON.stringify(labels);
+          soonest.set(key, { labels, at: Math.min(soonest.get(key)?.at ?? Infinity, next.getTime() / 1000) });
         }
-        for (const [schedule, at] of soonest) this.set({ schedule }, at);
+        for (const { labels, at } of soonest.values()) this.set(labels, at);
       },
     });
     new Gauge({
       name: 'podflame_schedule_running',
       help: 'Schedule runs in progress (1 or 0 per schedule; with schedule="all", how many)',
-      labelNames: ['schedule'] as const,
+      labelNames: scheduleLabels,
       registers: [registry],
       collect() {
         this.reset();
-        for (const [name, entry] of scheduler.entries)
-          this.inc({ schedule: scheduler.metricLabel(name) }, entry.running ? 1 : 0);
+        for (const entry of scheduler.entries.values())
+          this.inc(scheduler.metricLabels(entry.spec), entry.running ? 1 : 0);
       },
     });
     return {
       runs: new Counter({
         name: 'podflame_schedule_runs_total',
         help: 'Schedule runs by outcome (ok, partial, failed, no_targets, skipped_overlap)',
-        labelNames: ['schedule', 'outcome'] as const,
+        labelNames: [...scheduleLabels, 'outcome'],
         registers: [registry],
       }),
       profiles: new Counter({
         name: 'podflame_schedule_profiles_total',
         help: 'Profiles stored by schedule runs',
-        labelNames: ['schedule'] as const,
+        labelNames: scheduleLabels,
         registers: [registry],
       }),
       captureFailures: new Counter({
         name: 'podflame_schedule_capture_failures_total',
         help: 'Captures of schedule runs that failed, by error code',
-        labelNames: ['schedule', 'code'] as const,
+        labelNames: [...scheduleLabels, 'code'],
         registers: [registry],
       }),
       lastRun: new Gauge({
         name: 'podflame_schedule_last_run_timestamp_seconds',
         help: 'When each schedule last finished a run (unix seconds); with schedule="all", the latest of them',
-        labelNames: ['schedule'] as const,
+        labelNames: scheduleLabels,
         registers: [registry],
       }),
     };
@@ -296,14 +324,18 @@ export class Scheduler {
    */
   loadFile(specs: readonly ScheduleSpec[]): void {
     this.checkFile(specs);
-    const names = new Set(specs.map((s) => s.name));
-    for (const [name, entry] of this.entries) {
-      if (entry.source === 'file' && !names.has(name)) this.removeEntry(name);
+    const keys = new Set(specs.map(keyOf));
+    for (const [key, entry] of this.entries) {
+      if (entry.source === 'file' && !keys.has(key)) this.removeEntry(key);
     }
     for (const spec of specs) {
-      const existing = this.entries.get(spec.name);
+      // Only the same name in the same namespace: a file's `nightly` in shop leaves vault's `nightly` alone.
+      const existing = this.entries.get(keyOf(spec));
       if (existing?.source === 'api') {
-        this.logger.warn({ schedule: spec.name }, 'schedule in the file replaces the one defined through the API');
+        this.logger.warn(
+          { schedule: spec.name, namespace: spec.namespace },
+          'schedule in the file replaces the one defined through the API',
+        );
       }
       this.set(spec, 'file');
     }
@@ -311,12 +343,13 @@ export class Scheduler {
 
   /** Creates or replaces an API-defined schedule. A file-defined one is changed in the file only. */
   put(spec: ScheduleSpec): { created: boolean; status: ScheduleStatus } {
-    const existing = this.entries.get(spec.name);
+    const existing = this.entries.get(keyOf(spec));
     if (existing?.source === 'file') {
       throw new PodflameError(
         'SCHEDULE_READ_ONLY',
-        `schedule '${spec.name}' is defined in the schedules file; change it there (or pick another name)`,
-        { details: { schedule: spec.name } },
+        `schedule '${spec.name}' of namespace ${spec.namespace} is defined in the schedules file; change it there ` +
+          '(or pick another name)',
+        { details: { schedule: spec.name, namespace: spec.namespace } },
       );
     }
     if (this.retentionTooLong(spec)) {
@@ -335,7 +368,7 @@ export class Scheduler {
         },
       );
     }
-    // Replacing a schedule within its namespace takes no new share; moving it to another takes one there.
+    // Replacing one of the namespace's schedules takes no new share.
     const used = [...this.entries.values()].filter(
       (e) => e.spec.namespace === spec.namespace && e.spec.name !== spec.name,
     ).length;
@@ -356,7 +389,7 @@ export class Scheduler {
       );
     }
     this.set(spec, 'api');
-    return { created: existing === undefined, status: this.status(spec.name) as ScheduleStatus };
+    return { created: existing === undefined, status: this.status(spec.namespace, spec.name) as ScheduleStatus };
   }
 
   /**
@@ -376,20 +409,19 @@ export class Scheduler {
     return restored;
   }
 
-  /** Removes an API-defined schedule; false when there is none of that name. */
-  delete(name: string): boolean {
-    const existing = this.entries.get(name);
+  /** Removes an API-defined schedule; false when the namespace has none of that name. */
+  delete(namespace: string, name: string): boolean {
+    const key = scheduleKey(namespace, name);
+    const existing = this.entries.get(key);
     if (!existing) return false;
     if (existing.source === 'file') {
       throw new PodflameError(
         'SCHEDULE_READ_ONLY',
-        `schedule '${name}' is defined in the schedules file; remove it there`,
-        {
-          details: { schedule: name },
-        },
+        `schedule '${name}' of namespace ${namespace} is defined in the schedules file; remove it there`,
+        { details: { schedule: name, namespace } },
       );
     }
-    this.removeEntry(name);
+    this.removeEntry(key);
     return true;
   }
 
@@ -398,14 +430,15 @@ export class Scheduler {
     return [...this.entries.values()]
       .filter((e) => e.source === 'api')
       .map((e) => e.spec)
-      .sort((a, b) => a.name.localeCompare(b.name));
+      .sort(byNameThenNamespace);
   }
 
   private set(spec: ScheduleSpec, source: 'file' | 'api'): void {
-    const previous = this.entries.get(spec.name);
+    const key = keyOf(spec);
+    const previous = this.entries.get(key);
     previous?.trigger.stop();
     const trigger = this.triggers(spec, () => {
-      this.run(spec.name).catch(() => undefined);
+      this.run(spec.namespace, spec.name).catch(() => undefined);
     });
     const entry: Entry = {
       spec,
@@ -417,32 +450,42 @@ export class Scheduler {
       lastError: previous?.lastError ?? null,
       counts: previous?.counts ?? { runs: 0, ok: 0, partial: 0, failed: 0, noTargets: 0, skipped: 0, profiles: 0 },
     };
-    this.entries.set(spec.name, entry);
-    // A schedule moved to another namespace leaves the profiles it stored in the old one to the store's own limit.
-    if (previous && previous.spec.namespace !== spec.namespace) {
-      this.options.store.setScheduleRetention(previous.spec.namespace, spec.name, undefined);
-    }
+    this.entries.set(key, entry);
     this.options.store.setScheduleRetention(spec.namespace, spec.name, retentionSeconds(spec));
     if (this.started && !this.closed) trigger.start();
   }
 
-  private removeEntry(name: string): void {
-    const entry = this.entries.get(name);
+  private removeEntry(key: string): void {
+    const entry = this.entries.get(key);
     if (!entry) return;
     entry.trigger.stop();
-    this.entries.delete(name);
-    this.options.store.setScheduleRetention(entry.spec.namespace, name, undefined);
+    this.entries.delete(key);
+    this.options.store.setScheduleRetention(entry.spec.namespace, entry.spec.name, undefined);
     // Series of all schedules together stay: the others still count in them.
     if (this.metrics && this.metricsScheduleNames) {
-      for (const outcome of Object.keys(OUTCOME_COUNT)) this.metrics.runs.remove({ schedule: name, outcome });
-      this.metrics.profiles.remove({ schedule: name });
-      this.metrics.lastRun.remove({ schedule: name });
+      const labels = this.metricLabels(entry.spec);
+      for (const outcome of Object.keys(OUTCOME_COUNT)) this.metrics.runs.remove({ ...labels, outcome });
+      this.metrics.profiles.remove(labels);
+      this.metrics.lastRun.remove(labels);
     }
   }
 
-  status(name: string): ScheduleStatus | undefined {
-    const e = this.entries.get(name);
+  /** The schedule `name` of `namespace`; undefined when there is none. */
+  status(namespace: string, name: string): ScheduleStatus | undefined {
+    const e = this.entries.get(scheduleKey(namespace, name));
     if (!e) return undefined;
+    return this.statusOf(e);
+  }
+
+  /** Every schedule of that name, one per namespace that has one, by namespace. */
+  named(name: string): ScheduleStatus[] {
+    return [...this.entries.values()]
+      .filter((e) => e.spec.name === name)
+      .sort((a, b) => byNameThenNamespace(a.spec, b.spec))
+      .map((e) => this.statusOf(e));
+  }
+
+  private statusOf(e: Entry): ScheduleStatus {
     const next = e.trigger.nextRuns(1)[0];
     return {
       ...e.spec,
@@ -457,15 +500,21 @@ export class Scheduler {
     };
   }
 
+  /** Every schedule, by name, then namespace. */
   list(): ScheduleStatus[] {
-    return [...this.entries.keys()].sort().map((name) => this.status(name) as ScheduleStatus);
+    return [...this.entries.values()].sort((a, b) => byNameThenNamespace(a.spec, b.spec)).map((e) => this.statusOf(e));
   }
 
   /** Runs a schedule now, as its trigger does (jitter included); resolves with the run's record. */
-  run(name: string): Promise<ScheduleRunRecord> {
-    const entry = this.entries.get(name);
+  run(namespace: string, name: string): Promise<ScheduleRunRecord> {
+    const key = scheduleKey(namespace, name);
+    const entry = this.entries.get(key);
     if (!entry) {
-      return Promise.reject(new PodflameError('SCHEDULE_NOT_FOUND', `no schedule named '${name}' on this agent`));
+      return Promise.reject(
+        new PodflameError('SCHEDULE_NOT_FOUND', `no schedule named '${name}' in namespace ${namespace} on this agent`, {
+          details: { schedule: name, namespace },
+        }),
+      );
     }
     if (this.closed) return Promise.reject(new PodflameError('INTERNAL', 'the scheduler is closed'));
     if (entry.running) {
@@ -478,13 +527,13 @@ export class Scheduler {
         targets: 0,
       };
       this.count(entry, record);
-      this.logger.warn({ schedule: name }, 'schedule run skipped: the previous run is still going');
+      this.logger.warn({ schedule: name, namespace }, 'schedule run skipped: the previous run is still going');
       return Promise.resolve(record);
     }
     const running = this.execute(entry).finally(() => {
       if (entry.running === running) entry.running = undefined;
       // The definition may have been replaced meanwhile: the current entry inherits the flag.
-      const current = this.entries.get(name);
+      const current = this.entries.get(key);
       if (current && current.running === running) current.running = undefined;
     });
     entry.running = running;
@@ -540,25 +589,31 @@ export class Scheduler {
     }
     this.count(entry, record);
     this.logger.info(
-      { schedule: spec.name, outcome: record.outcome, profiles: record.profiles, targets: record.targets },
+      {
+        schedule: spec.name,
+        namespace: spec.namespace,
+        outcome: record.outcome,
+        profiles: record.profiles,
+        targets: record.targets,
+      },
       'schedule run finished',
     );
     return record;
   }
 
   private count(entry: Entry, record: ScheduleRunRecord): void {
-    // Record into whatever entry now holds the name (a PUT during the run replaced the object).
-    const current = this.entries.get(entry.spec.name) ?? entry;
+    // Record into whatever entry now holds the schedule (a PUT during the run replaced the object).
+    const current = this.entries.get(keyOf(entry.spec)) ?? entry;
     current.counts.runs++;
     current.counts[OUTCOME_COUNT[record.outcome]]++;
     current.counts.profiles += record.profiles;
     if (record.outcome !== 'skipped_overlap') current.lastRun = record;
     if (record.error) current.lastError = { at: record.finishedAt, ...record.error };
-    this.metrics?.runs.inc({ schedule: this.metricLabel(entry.spec.name), outcome: record.outcome });
-    if (record.profiles > 0)
-      this.metrics?.profiles.inc({ schedule: this.metricLabel(entry.spec.name) }, record.profiles);
+    const labels = this.metricLabels(entry.spec);
+    this.metrics?.runs.inc({ ...labels, outcome: record.outcome });
+    if (record.profiles > 0) this.metrics?.profiles.inc(labels, record.profiles);
     if (record.outcome !== 'skipped_overlap') {
-      this.metrics?.lastRun.set({ schedule: this.metricLabel(entry.spec.name) }, Date.parse(record.finishedAt) / 1000);
+      this.metrics?.lastRun.set(labels, Date.parse(record.finishedAt) / 1000);
     }
   }
 
@@ -582,9 +637,16 @@ export class Scheduler {
             `capture of ${target.namespace}/${target.pod}/${target.container} failed`,
           );
           errors.push(e);
-          this.metrics?.captureFailures.inc({ schedule: this.metricLabel(spec.name), code: e.code });
+          this.metrics?.captureFailures.inc({ ...this.metricLabels(spec), code: e.code });
           this.logger.warn(
-            { schedule: spec.name, pod: target.pod, container: target.container, code: e.code, err: e.message },
+            {
+              schedule: spec.name,
+              namespace: spec.namespace,
+              pod: target.pod,
+              container: target.container,
+              code: e.code,
+              err: e.message,
+            },
             'scheduled capture failed',
           );
         }

@@ -27,7 +27,11 @@ const FILTER_QUERY: Json[] = [
   query('namespace', 'Only profiles of this namespace.'),
   query('pod', 'Only profiles of this pod name.'),
   query('container', 'Only profiles of this container name.'),
-  query('schedule', 'Only profiles of this schedule.'),
+  query(
+    'schedule',
+    'Only profiles of this schedule. Without namespace, the schedules of that name must be of one namespace among ' +
+      'those the caller may see (else 409 SCHEDULE_AMBIGUOUS: add namespace).',
+  ),
   query('labelSelector', 'Only profiles of pods matching this label selector, e.g. app=shop.'),
 ];
 const EVENT_SCHEMA: Json = { type: 'string', enum: [...PROFILE_EVENTS] };
@@ -42,6 +46,16 @@ const GRAPH_FORMAT = query('format', 'svg (default), folded or json.', {
   enum: ['svg', 'folded', 'json'],
 });
 const nameParam: Json = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
+const scheduleNamespace = (what: string): Json =>
+  query('namespace', what, { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' });
+const SCHEDULE_BY_NAME =
+  "A schedule is its namespace and name. With namespace, that namespace's schedule (403 FORBIDDEN when the caller " +
+  'may not profile pods there); without, the one schedule of that name among the namespaces the caller may see. ' +
+  'A schedule of a namespace the caller may not see is answered as one that does not exist (404).';
+const AMBIGUOUS_SCHEDULE = errorAnswer(
+  'Several namespaces the caller may see have a schedule of that name (SCHEDULE_AMBIGUOUS; details: schedule, ' +
+    'namespaces): add namespace.',
+);
 const idParam: Json = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const graphAnswer = (description: string): Json => ({
   description,
@@ -335,8 +349,14 @@ export function agentOpenApiDocument(): Json {
             },
             '202': jsonBody(ref('ProfileAccepted'), 'Started (async).'),
             '400': errorAnswer('Invalid request.'),
-            '403': errorAnswer('The caller may not profile this pod.'),
-            '404': errorAnswer('No such running container on this node.'),
+            '403': errorAnswer(
+              'The caller may profile pods of the namespace, but this pod runs on another node or its labels do ' +
+                'not match the API server (FORBIDDEN).',
+            ),
+            '404': errorAnswer(
+              'No such running container on this node, or one the caller may not profile: both get the same ' +
+                'answer (TARGET_NOT_FOUND).',
+            ),
             '415': errorAnswer('The body is not sent as application/json (UNSUPPORTED_MEDIA_TYPE).'),
             '429': errorAnswer(
               'Too many captures at once: on the agent (TOO_MANY_CAPTURES, --max-concurrent) or of the namespace ' +
@@ -354,6 +374,7 @@ export function agentOpenApiDocument(): Json {
           responses: {
             '200': jsonBody(ref('ListResponse'), 'The stored profiles, newest first.'),
             '404': errorAnswer('No store on this agent (NO_STORED_PROFILES).'),
+            '409': AMBIGUOUS_SCHEDULE,
           },
         },
       },
@@ -373,7 +394,10 @@ export function agentOpenApiDocument(): Json {
         get: {
           summary: 'A recent profile: status and metadata.',
           parameters: [idParam],
-          responses: { '200': jsonBody(ref('ProfileMetadata'), 'The profile.'), '404': errorAnswer('Unknown id.') },
+          responses: {
+            '200': jsonBody(ref('ProfileMetadata'), 'The profile.'),
+            '404': errorAnswer('Unknown id, or a profile the caller may not read (PROFILE_NOT_FOUND).'),
+          },
         },
       },
       [v1('/profiles/{id}/flamegraph.svg')]: {
@@ -382,7 +406,7 @@ export function agentOpenApiDocument(): Json {
           parameters: [idParam],
           responses: {
             '200': { description: 'SVG.', content: { 'image/svg+xml': { schema: { type: 'string' } } } },
-            '404': errorAnswer('Unknown id.'),
+            '404': errorAnswer('Unknown id, or a profile the caller may not read (PROFILE_NOT_FOUND).'),
           },
         },
       },
@@ -392,7 +416,7 @@ export function agentOpenApiDocument(): Json {
           parameters: [idParam],
           responses: {
             '200': { description: 'Folded stacks.', content: { 'text/plain': { schema: { type: 'string' } } } },
-            '404': errorAnswer('Unknown id.'),
+            '404': errorAnswer('Unknown id, or a profile the caller may not read (PROFILE_NOT_FOUND).'),
           },
         },
       },
@@ -409,6 +433,7 @@ export function agentOpenApiDocument(): Json {
             '200': graphAnswer('The merged graph.'),
             '400': errorAnswer('A bad parameter (INVALID_REQUEST).'),
             '404': errorAnswer('Nothing matches, or no store.'),
+            '409': AMBIGUOUS_SCHEDULE,
           },
         },
       },
@@ -433,24 +458,38 @@ export function agentOpenApiDocument(): Json {
               'A bad parameter (INVALID_REQUEST), or sides of different events (EVENT_MISMATCH, details: base, target).',
             ),
             '404': errorAnswer('Nothing matches.'),
+            '409': AMBIGUOUS_SCHEDULE,
           },
         },
       },
       [v1('/schedules')]: {
         get: {
-          summary: 'The schedules of this agent with their status.',
-          responses: { '200': jsonBody(ref('ListResponse'), 'The schedules.') },
+          summary: 'The schedules of this agent with their status, in the namespaces the caller may see.',
+          parameters: [scheduleNamespace('Only the schedules of this namespace (403 when the caller may not see it).')],
+          responses: {
+            '200': jsonBody(ref('ListResponse'), 'The schedules.'),
+            '403': errorAnswer('The caller may not profile pods of the namespace named.'),
+          },
         },
       },
       [v1('/schedules/{name}')]: {
         get: {
           summary: 'One schedule with its status.',
-          parameters: [nameParam],
-          responses: { '200': jsonBody(ref('Schedule'), 'The schedule.'), '404': errorAnswer('Unknown schedule.') },
+          description: SCHEDULE_BY_NAME,
+          parameters: [nameParam, scheduleNamespace("The schedule's namespace.")],
+          responses: {
+            '200': jsonBody(ref('Schedule'), 'The schedule.'),
+            '403': errorAnswer('The caller may not profile pods of the namespace named.'),
+            '404': errorAnswer('Unknown schedule (SCHEDULE_NOT_FOUND).'),
+            '409': AMBIGUOUS_SCHEDULE,
+          },
         },
         put: {
           summary: 'Create or replace a schedule (same fields as in the schedules file).',
-          parameters: [nameParam],
+          description:
+            "The schedule is the body's namespace and the path's name: other namespaces may have schedules of the " +
+            'same name, which this leaves alone.',
+          parameters: [nameParam, scheduleNamespace("Optional; when given, the body's namespace (else 400).")],
           requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } },
           responses: {
             '200': jsonBody(ref('Schedule'), 'Replaced.'),
@@ -465,8 +504,17 @@ export function agentOpenApiDocument(): Json {
         },
         delete: {
           summary: 'Remove a schedule.',
-          parameters: [nameParam],
-          responses: { '204': { description: 'Removed.' }, '404': errorAnswer('Unknown schedule.') },
+          description: SCHEDULE_BY_NAME,
+          parameters: [nameParam, scheduleNamespace("The schedule's namespace.")],
+          responses: {
+            '204': { description: 'Removed.' },
+            '403': errorAnswer('The caller may not profile pods of the namespace named.'),
+            '404': errorAnswer('Unknown schedule (SCHEDULE_NOT_FOUND).'),
+            '409': errorAnswer(
+              'Several namespaces the caller may see have a schedule of that name (SCHEDULE_AMBIGUOUS): add ' +
+                'namespace; or the schedule is defined in the schedules file (SCHEDULE_READ_ONLY).',
+            ),
+          },
         },
       },
     },

@@ -61,6 +61,24 @@ export function filterQuery(filter: HistoryFilter, extra: Record<string, string>
   return s === '' ? '' : `?${s}`;
 }
 
+/**
+ * A question by schedule without a namespace is about one schedule: same-named schedules of two namespaces are two
+ * schedules, whose profiles are never listed or merged as one. Each agent checks its own (SCHEDULE_AMBIGUOUS); two
+ * agents may each hold one of them, so the answers together are checked again.
+ */
+export function requireOneSchedule(filter: HistoryFilter, items: readonly StoredProfile[]): void {
+  if (filter.schedule === undefined || filter.namespace !== undefined) return;
+  const namespaces = [...new Set(items.map((p) => p.namespace))].sort();
+  if (namespaces.length > 1) {
+    throw new PodflameError(
+      'SCHEDULE_AMBIGUOUS',
+      `schedule name '${filter.schedule}' is used in ${namespaces.length} namespaces (${namespaces.join(', ')}): ` +
+        'give the namespace too (-n NAMESPACE)',
+      { details: { schedule: filter.schedule, namespaces } },
+    );
+  }
+}
+
 export class HistoryQuery {
   constructor(
     private readonly endpoints: readonly HistoryEndpoint[],
@@ -101,6 +119,9 @@ export class HistoryQuery {
       }),
     );
     const agents = settled.map((s) => s.outcome).sort((a, b) => a.agent.localeCompare(b.agent));
+    // The question, not the agent, is at fault: leaving that agent out would answer for one namespace of several.
+    const ambiguous = settled.find((s) => s.error?.code === 'SCHEDULE_AMBIGUOUS');
+    if (ambiguous) throw ambiguous.error as PodflameError;
     const failed = settled.filter((s) => s.outcome.status === 'failed');
     if (failed.length === settled.length) {
       // Nobody answered: the first error says why (unreachable, refused, ...).
@@ -123,6 +144,7 @@ export class HistoryQuery {
       // cpu is not sent (filterQuery), so an agent lists every event then: keep the one asked.
       .filter((p) => filter.event === undefined || p.event === filter.event)
       .sort((a, b) => a.start.localeCompare(b.start) || a.node.localeCompare(b.node) || a.id.localeCompare(b.id));
+    requireOneSchedule(filter, items);
     return { items, agents };
   }
 

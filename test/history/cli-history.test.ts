@@ -103,6 +103,48 @@ t.test('history lists every agent’s profiles, oldest first', async (t) => {
   t.match(none.err, /no stored profiles match \(asked 2 agents\)/);
 });
 
+t.test('a schedule name that several namespaces use needs -n: never one list or graph of both', async (t) => {
+  const a = await startHistoryAgent(t, { nodeName: 'node-a' });
+  const b = await startHistoryAgent(t, { nodeName: 'node-b' });
+  const before = fixtureStacks('before');
+  const after = fixtureStacks('after');
+  await a.history.store.put(profile('node-a', 'shop-a1', 30, before, { schedule: 'nightly' }));
+  await b.history.store.put(profile('node-b', 'vault-0', 30, after, { namespace: 'vault', schedule: 'nightly' }));
+  const agents = ['--agent', a.url, '--agent', b.url];
+  // Each agent holds one namespace's "nightly": only the answers together are of two schedules.
+  for (const command of [['history'], ['flamegraph', '--format', 'folded']]) {
+    const r = await podflame([...command, ...agents, '-A', '--schedule', 'nightly', '--since', '2h']);
+    t.equal(r.code, 2, `${command[0]}: ${r.err}`);
+    t.match(
+      r.err,
+      /schedule name 'nightly' is used in 2 namespaces \(shop, vault\): give the namespace too \(-n NAMESPACE\)/,
+    );
+    t.match(r.err, /SCHEDULE_AMBIGUOUS/);
+    t.equal(r.text, '', 'nothing written');
+  }
+  const shop = await podflame([
+    'flamegraph',
+    ...agents,
+    '-n',
+    'shop',
+    '--schedule',
+    'nightly',
+    '--since',
+    '2h',
+    '--format',
+    'folded',
+  ]);
+  t.equal(shop.code, 0, shop.err);
+  t.equal(shop.text, serializeFolded(before), "shop's nightly alone");
+
+  // One agent holding both answers 409 itself: that is the question's fault, not an agent to leave out.
+  await a.history.store.put(profile('node-a', 'vault-1', 20, after, { namespace: 'vault', schedule: 'nightly' }));
+  const one = await podflame(['history', '--agent', a.url, '--schedule', 'nightly']);
+  t.equal(one.code, 2, one.err);
+  t.match(one.err, /add \?namespace=NAMESPACE to say which \(podflame: -n NAMESPACE\)/);
+  t.notMatch(one.err, /warning/, 'not reported as a failed agent');
+});
+
 t.test('flamegraph merges across agents exactly', async (t) => {
   const [a, b] = await twoNodes(t);
   const agents = ['--agent', a.url, '--agent', b.url];

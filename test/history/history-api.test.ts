@@ -438,8 +438,15 @@ t.test('authorization per namespace: a named namespace must be allowed, the rest
     (await call(url, 'GET', '/v1/schedules')).json.items.map((s: { name: string }) => s.name),
     ['shop'],
   );
-  t.equal((await call(url, 'GET', '/v1/schedules/bill')).status, 403);
-  t.equal((await call(url, 'DELETE', '/v1/schedules/bill')).status, 403);
+  // A schedule of a namespace the caller may not see is one that does not exist; naming the namespace is refused.
+  const unseen = await call(url, 'GET', '/v1/schedules/bill');
+  t.equal(unseen.status, 404);
+  t.equal(unseen.json.error.code, 'SCHEDULE_NOT_FOUND');
+  t.notMatch(unseen.text, /billing/, 'nothing of its namespace');
+  t.equal((await call(url, 'DELETE', '/v1/schedules/bill')).status, 404);
+  t.equal((await call(url, 'GET', '/v1/schedules/bill?namespace=billing')).status, 403);
+  t.equal((await call(url, 'DELETE', '/v1/schedules/bill?namespace=billing')).status, 403);
+  t.ok(history.scheduler.status('billing', 'bill'), 'still there');
   await history.store.put(profile({ namespace: 'broken', pod: 'x' }, fixtureStacks('after')));
   const broken = await call(url, 'GET', '/v1/profiles');
   t.equal(broken.status, 502, 'an API server that cannot answer is an error, not a silent filter');

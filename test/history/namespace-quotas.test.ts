@@ -88,13 +88,18 @@ t.test('a same-named schedule with retention 1s in namespace B leaves namespace 
   t.equal(listed.json.items.length, 2, 'and A still reads them');
 });
 
-t.test('a schedule moved to another namespace leaves its retention behind', async (t) => {
+t.test('a PUT of the same name in another namespace is another schedule: the first keeps its retention', async (t) => {
   const { history } = await tenantAgent(t);
   history.scheduler.put({ name: 'cpu', ...schedule('shop'), retention: '1s' });
-  history.scheduler.put({ name: 'cpu', ...schedule('billing'), retention: '1s' });
-  const a = await history.store.put(profile({}));
+  history.scheduler.put({ name: 'cpu', ...schedule('billing') });
+  const a = await history.store.put(profile({ startMs: Date.now() - HOUR }));
   await history.store.enforceRetention();
-  t.ok(history.store.get(a.id), 'the profiles it stored in shop fall back to the store’s own limit');
+  t.notOk(history.store.get(a.id), 'shop’s cpu still applies its 1s to shop’s profiles');
+  t.equal(history.scheduler.list().length, 2);
+  history.scheduler.delete('shop', 'cpu');
+  const b = await history.store.put(profile({ startMs: Date.now() - HOUR }));
+  await history.store.enforceRetention();
+  t.ok(history.store.get(b.id), 'once deleted, its profiles fall back to the store’s own limit');
 });
 
 t.test('a burst of PUTs beyond the namespace’s schedule quota is refused with QUOTA_EXCEEDED', async (t) => {
@@ -145,7 +150,7 @@ t.test('a schedule’s retention is at most --schedule-max-retention', async (t)
     /retention 15d is above this agent's maximum of 14d \(--schedule-max-retention\)/,
   );
   t.match(tooLong.json.error.details, { field: 'retention', maxRetention: '14d', maxRetentionSeconds: 14 * 86400 });
-  t.equal(history.scheduler.status('keep'), undefined, 'nothing was created');
+  t.equal(history.scheduler.status('shop', 'keep'), undefined, 'nothing was created');
   t.equal((await call(url, 'PUT', '/v1/schedules/keep', schedule('shop', { retention: '14d' }))).status, 201);
 });
 
@@ -182,10 +187,14 @@ t.test('a schedules file asking for more than the maximum retention is not loade
 
   writeFileSync(file, entry('7d'));
   const { history } = await startHistoryAgent(t, { dataDir: `${dir}/b`, schedulesFile: file });
-  t.equal(history.scheduler.status('nightly')?.retention, '7d');
+  t.equal(history.scheduler.status('shop', 'nightly')?.retention, '7d');
   writeFileSync(file, entry('60d'));
   await history.reloadSchedulesFile();
-  t.equal(history.scheduler.status('nightly')?.retention, '7d', 'a changed file asking more is refused; 7d stays');
+  t.equal(
+    history.scheduler.status('shop', 'nightly')?.retention,
+    '7d',
+    'a changed file asking more is refused; 7d stays',
+  );
 });
 
 t.test('schedules saved through the API come back whole after a restart with lower limits', async (t) => {

@@ -209,25 +209,24 @@ if (ctr) {
     tt.match(r.stderr, /kubelet has not reported a container ID for 'sidecar' yet/);
   });
 
-  t.test('a caller the SubjectAccessReview refuses is refused, by pod and by container ID', async (tt) => {
+  t.test('a caller the SubjectAccessReview refuses learns nothing, by pod and by container ID', async (tt) => {
     const r = await runCli(
       ['profile', '-n', namespace, podName, '-d', '1', '--kubeconfig', intruder, '--via', 'direct', ...PLAIN_HTTP],
       dir,
     );
-    tt.equal(r.code, ERROR_CODES.FORBIDDEN.exitCode, r.stderr);
-    tt.match(r.stderr, /intruder cannot create pods\/exec/);
+    tt.equal(r.code, ERROR_CODES.TARGET_NOT_FOUND.exitCode, r.stderr);
+    tt.match(r.stderr, /or you may not profile it/);
+    tt.notMatch(r.stderr, /intruder cannot create/);
     const byId = await fetch(`${agent.url}/v1/profiles?format=folded`, {
       method: 'POST',
       headers: { authorization: `Bearer ${INTRUDER_TOKEN}`, 'content-type': 'application/json' },
       body: JSON.stringify({ target: { containerId: app.id }, durationSeconds: 1 }),
     });
-    tt.equal(byId.status, 403);
-    const body = (await byId.json()) as { error: { code: string; message: string; details: Record<string, unknown> } };
-    tt.match(body.error, {
-      code: 'FORBIDDEN',
-      message: new RegExp(`cannot create pods/exec in namespace ${namespace} \\(needed to profile pod ${podName}\\)`),
-      details: { namespace, pod: podName },
-    });
+    tt.equal(byId.status, 404);
+    const body = (await byId.json()) as { error: { code: string; message: string; details?: unknown } };
+    tt.match(body.error, { code: 'TARGET_NOT_FOUND', message: /or you may not profile it/ });
+    tt.equal(body.error.details, undefined);
+    tt.notMatch(JSON.stringify(body), new RegExp(`${namespace}|${podName}`), 'neither its namespace nor its pod');
   });
 
   t.test('a schedule selects the pod by a label it gets later, and stores profiles with its names', async (tt) => {

@@ -232,18 +232,18 @@ if (env) {
   });
 
   t.test(
-    'an agent with --auth kubernetes refuses a caller its SubjectAccessReview denies, naming the permission',
+    'an agent with --auth kubernetes answers a caller its SubjectAccessReview denies as for a target it lacks',
     async (t) => {
       const viewer = cluster.kubeconfig('viewer', { token: VIEWER_TOKEN, namespace: 'shop' });
       for (const via of ['direct', 'proxy'] as const) {
         const client = new PodflameClient({ kubeconfig: viewer, via });
         t.teardown(() => client.close());
         // The agent's TokenReview knew the token (it passed the API server's proxy as X-Podflame-Authorization),
-        // then its SubjectAccessReview said no.
+        // then its SubjectAccessReview said no: the agent tells nothing of a pod the caller may not profile.
         await t.rejects(client.profilePod({ pod: p4.name, durationSeconds: 1 }), {
-          code: 'FORBIDDEN',
+          code: 'TARGET_NOT_FOUND',
           message: new RegExp(
-            `^the podflame agent on node node-d \\(pod podflame-agent-node-d, via ${via}\\) refused the request: .*pods/exec`,
+            `^the podflame agent on node node-d \\(pod podflame-agent-node-d, via ${via}\\) answered: .*or you may not profile it.*pods/exec`,
           ),
           details: { answeredNode: 'node-d' },
         });

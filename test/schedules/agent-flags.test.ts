@@ -130,7 +130,7 @@ t.test('namespace quotas and the longest schedule retention: flags, environment,
     throw new Error('unused');
   };
   const history = await continuousProfilingFromConfig(config, {
-    captures: { resolve: unused, start: unused },
+    captures: { resolve: unused, start: unused, countRefusal: () => undefined },
     containers: new FakeRuntime(),
     registry: new Registry(),
     logger: memoryLogger().logger,

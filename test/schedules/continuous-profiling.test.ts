@@ -97,7 +97,7 @@ t.test('API schedules are saved; an interrupted save leaves nothing behind', asy
   const second = build(dir);
   await second.start();
   t.teardown(() => second.close());
-  t.match(second.scheduler.status('quick'), { source: 'api', cron: '*/5 * * * * *' });
+  t.match(second.scheduler.status('shop', 'quick'), { source: 'api', cron: '*/5 * * * * *' });
 });
 
 t.test('--schedules and --pyroscope-url need --data-dir; a bad --pyroscope-url is refused', async (t) => {
@@ -110,6 +110,7 @@ t.test('--schedules and --pyroscope-url need --data-dir; a bad --pyroscope-url i
       start: async () => {
         throw new Error('unused');
       },
+      countRefusal: () => undefined,
     },
     containers: new FakeRuntime(),
     registry: new Registry(),

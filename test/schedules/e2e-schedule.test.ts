@@ -144,7 +144,12 @@ if (env) {
     t.ok(s.counts.ok >= 3);
     t.ok(Date.parse(s.nextRun) > Date.parse(s.lastRun.startedAt));
     const metrics = (await call(agent.url, 'GET', '/metrics')).text;
-    t.match(metrics, /podflame_schedule_runs_total\{schedule="shop-every-3s",outcome="ok"\} [3-9]/);
+    t.match(
+      metrics,
+      new RegExp(
+        `podflame_schedule_runs_total\\{namespace="${namespace}",schedule="shop-every-3s",outcome="ok"\\} [3-9]`,
+      ),
+    );
     t.match(metrics, /podflame_store_profiles [3-9]/);
 
     // Every scheduled profile reached Pyroscope, as Pyroscope reads it.

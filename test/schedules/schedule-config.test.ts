@@ -54,6 +54,23 @@ t.test('a valid file', async (t) => {
   t.same(parseSchedulesFile('schedules: []', 'none.yaml'), []);
 });
 
+t.test('a name may be used once per namespace: the same name in two namespaces is two schedules', async (t) => {
+  const one = (namespace: string) =>
+    `  - name: nightly\n    cron: "0 0 3 * * *"\n    namespace: ${namespace}\n    durationSeconds: 5\n    frequencyHz: 49\n`;
+  const specs = parseSchedulesFile(`schedules:\n${one('shop')}${one('vault')}`, 'f.yaml');
+  t.same(
+    specs.map((s) => [s.namespace, s.name]),
+    [
+      ['shop', 'nightly'],
+      ['vault', 'nightly'],
+    ],
+  );
+  t.throws(() => parseSchedulesFile(`schedules:\n${one('shop')}${one('shop')}`, 'f.yaml'), {
+    code: 'CONFIG_INVALID',
+    message: /schedule 'nightly' \(item 2\): namespace shop has the name twice/,
+  });
+});
+
 t.test('errors name the file, the schedule and the field', async (t) => {
   const entry = (extra: string) =>
     `schedules:\n  - name: shop\n    cron: "*/3 * * * * *"\n    namespace: shop\n    durationSeconds: 2\n    frequencyHz: 99\n${extra}`;
@@ -76,8 +93,8 @@ t.test('errors name the file, the schedule and the field', async (t) => {
     [entry('    timezone: Mars/Olympus\n'), /timezone: 'Mars\/Olympus' is not an IANA time zone/],
     [entry('    container: App_1\n'), /container: must be a container name/],
     [
-      entry('  - name: shop\n    cron: "* * * * *"\n    namespace: x\n    durationSeconds: 1\n    frequencyHz: 1\n'),
-      /schedule 'shop' \(item 2\): the name is used twice/,
+      entry('  - name: shop\n    cron: "* * * * *"\n    namespace: shop\n    durationSeconds: 1\n    frequencyHz: 1\n'),
+      /schedule 'shop' \(item 2\): namespace shop has the name twice; rename one/,
     ],
     [
       'schedules:\n  - name: shop\n    cron: "61 * * * *"\n    namespace: shop\n    durationSeconds: 2\n    frequencyHz: 99\n',

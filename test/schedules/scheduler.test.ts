@@ -110,7 +110,7 @@ t.test('fires at the cron times, after a bounded jitter, and stores each capture
   const h = await harness(t);
   h.scheduler.loadFile([spec()]);
   h.scheduler.start();
-  t.equal(h.scheduler.status('shop')?.nextRun, '2025-11-27T10:00:10.000Z');
+  t.equal(h.scheduler.status('shop', 'shop')?.nextRun, '2025-11-27T10:00:10.000Z');
   await h.clock.advance(35_000);
   t.same(
     h.clock.fired.map((f) => f.at),
@@ -147,7 +147,7 @@ t.test('fires at the cron times, after a bounded jitter, and stores each capture
     stored.map((p) => p.id),
     'every stored profile is exported',
   );
-  const status = h.scheduler.status('shop');
+  const status = h.scheduler.status('shop', 'shop');
   t.match(status, {
     name: 'shop',
     source: 'file',
@@ -165,10 +165,10 @@ t.test('fires at the cron times, after a bounded jitter, and stores each capture
     counts: { runs: 3, ok: 3, partial: 0, failed: 0, noTargets: 0, skipped: 0, profiles: 3 },
   });
   const metrics = await h.registry.metrics();
-  t.match(metrics, /podflame_schedule_runs_total\{schedule="shop",outcome="ok"\} 3/);
-  t.match(metrics, /podflame_schedule_profiles_total\{schedule="shop"\} 3/);
-  t.match(metrics, /podflame_schedule_next_run_timestamp_seconds\{schedule="shop"\} 1764237640/);
-  t.match(metrics, /podflame_schedule_last_run_timestamp_seconds\{schedule="shop"\} 1764237634\.5/);
+  t.match(metrics, /podflame_schedule_runs_total\{namespace="shop",schedule="shop",outcome="ok"\} 3/);
+  t.match(metrics, /podflame_schedule_profiles_total\{namespace="shop",schedule="shop"\} 3/);
+  t.match(metrics, /podflame_schedule_next_run_timestamp_seconds\{namespace="shop",schedule="shop"\} 1764237640/);
+  t.match(metrics, /podflame_schedule_last_run_timestamp_seconds\{namespace="shop",schedule="shop"\} 1764237634\.5/);
 });
 
 t.test("a schedule's inlined reaches each capture and its stored profiles", async (t) => {
@@ -203,8 +203,8 @@ t.test("a schedule's event reaches each capture, its stored profiles, their expo
     ['cpu'],
   );
   t.same(h.exported.map((p) => p.event).sort(), ['alloc', 'cpu'], 'exported with their event');
-  t.equal(h.scheduler.status('alloc')?.event, 'alloc');
-  t.equal(h.scheduler.status('shop')?.event, 'cpu', 'a schedule without event shows the default');
+  t.equal(h.scheduler.status('shop', 'alloc')?.event, 'alloc');
+  t.equal(h.scheduler.status('shop', 'shop')?.event, 'cpu', 'a schedule without event shows the default');
 });
 
 t.test('scheduled captures ask the capture service for what the schedule says', async (t) => {
@@ -223,6 +223,7 @@ t.test('scheduled captures ask the capture service for what the schedule says', 
         settled: Promise.resolve(),
       } as unknown as ProfileRecord;
     },
+    countRefusal: () => undefined,
   };
   const capture = captureThrough(service);
   const signal = new AbortController().signal;
@@ -259,7 +260,7 @@ t.test('jitter stays within its bounds', async (t) => {
     const h = await harness(t, { scheduler: { random: () => random } });
     h.scheduler.loadFile([spec({ cron })]);
     h.scheduler.start();
-    const fireAt = Date.parse((h.scheduler.status('shop')?.nextRun as string) ?? '');
+    const fireAt = Date.parse((h.scheduler.status('shop', 'shop')?.nextRun as string) ?? '');
     await h.clock.advance(fireAt - h.clock.now() + 11_000);
     t.equal(h.captures[0]?.at, fireAt + expectedMs, `${cron} with random ${random}`);
     await h.scheduler.close();
@@ -271,12 +272,15 @@ t.test('a run still going when the next tick comes is not overlapped: the tick i
   h.scheduler.loadFile([spec()]);
   h.scheduler.start();
   await h.clock.advance(12_000);
-  t.equal(h.scheduler.status('shop')?.running, true);
+  t.equal(h.scheduler.status('shop', 'shop')?.running, true);
   // Ticks at :20 and :30 find the :10 run (until :35.5) going, the one at :50 the :40 run (until 1:05.5).
   await h.clock.advance(40_000);
   t.equal(h.captures.length, 2, 'captures at :10 and :40 only');
-  t.match(h.scheduler.status('shop')?.counts, { runs: 4, ok: 1, skipped: 3 });
-  t.match(await h.registry.metrics(), /podflame_schedule_runs_total\{schedule="shop",outcome="skipped_overlap"\} 3/);
+  t.match(h.scheduler.status('shop', 'shop')?.counts, { runs: 4, ok: 1, skipped: 3 });
+  t.match(
+    await h.registry.metrics(),
+    /podflame_schedule_runs_total\{namespace="shop",schedule="shop",outcome="skipped_overlap"\} 3/,
+  );
 });
 
 t.test('outcomes: partial, failed, no targets; the last error stays visible', async (t) => {
@@ -314,7 +318,7 @@ t.test('outcomes: partial, failed, no targets; the last error stays visible', as
   scheduler.loadFile([spec()]);
   scheduler.start();
   await clock.advance(10_000);
-  t.match(scheduler.status('shop')?.lastRun, {
+  t.match(scheduler.status('shop', 'shop')?.lastRun, {
     outcome: 'partial',
     profiles: 2,
     targets: 3,
@@ -322,15 +326,18 @@ t.test('outcomes: partial, failed, no targets; the last error stays visible', as
   });
   t.match(store.list()[0]?.warnings, [{ code: 'NO_PRESERVE_FRAME_POINTER' }], 'warnings are stored');
   await clock.advance(10_000);
-  t.match(scheduler.status('shop')?.lastRun, { outcome: 'failed', profiles: 0, targets: 1 });
+  t.match(scheduler.status('shop', 'shop')?.lastRun, { outcome: 'failed', profiles: 0, targets: 1 });
   await clock.advance(10_000);
-  const status = scheduler.status('shop');
+  const status = scheduler.status('shop', 'shop');
   t.match(status?.lastRun, { outcome: 'no_targets', targets: 0 });
   t.match(status?.lastError, { at: '2025-11-27T10:00:20.000Z', code: 'TARGET_NOT_RUNNING' }, 'kept after a clean run');
   t.match(status?.counts, { runs: 3, ok: 0, partial: 1, failed: 1, noTargets: 1, profiles: 2 });
   const metrics = await registry.metrics();
-  t.match(metrics, /podflame_schedule_capture_failures_total\{schedule="shop",code="TARGET_NOT_RUNNING"\} 2/);
-  t.match(metrics, /podflame_schedule_runs_total\{schedule="shop",outcome="no_targets"\} 1/);
+  t.match(
+    metrics,
+    /podflame_schedule_capture_failures_total\{namespace="shop",schedule="shop",code="TARGET_NOT_RUNNING"\} 2/,
+  );
+  t.match(metrics, /podflame_schedule_runs_total\{namespace="shop",schedule="shop",outcome="no_targets"\} 1/);
 });
 
 t.test('a failing target lookup fails the run with its error', async (t) => {
@@ -344,11 +351,11 @@ t.test('a failing target lookup fails the run with its error', async (t) => {
     },
   });
   h.scheduler.loadFile([spec()]);
-  const running = h.scheduler.run('shop');
+  const running = h.scheduler.run('shop', 'shop');
   await h.clock.advance(10_000); // the jitter
   const record = await running;
   t.match(record, { outcome: 'failed', error: { code: 'DOCKER_UNAVAILABLE' } });
-  await t.rejects(h.scheduler.run('nope'), { code: 'SCHEDULE_NOT_FOUND' });
+  await t.rejects(h.scheduler.run('shop', 'nope'), { code: 'SCHEDULE_NOT_FOUND' });
 });
 
 t.test(
@@ -386,28 +393,72 @@ t.test(
       code: 'SCHEDULE_READ_ONLY',
       message: /schedules file/,
     });
-    t.throws(() => h.scheduler.delete('from-file'), { code: 'SCHEDULE_READ_ONLY' });
-    t.equal(h.scheduler.delete('hourly'), true);
-    t.equal(h.scheduler.delete('hourly'), false);
+    t.throws(() => h.scheduler.delete('shop', 'from-file'), { code: 'SCHEDULE_READ_ONLY' });
+    t.equal(h.scheduler.delete('shop', 'hourly'), true);
+    t.equal(h.scheduler.delete('shop', 'hourly'), false);
     // Reloading the file drops what it no longer has.
     h.scheduler.loadFile([spec({ name: 'other' })]);
     t.same(
       h.scheduler.list().map((s) => s.name),
       ['other'],
     );
-    t.equal(h.scheduler.status('from-file'), undefined);
+    t.equal(h.scheduler.status('shop', 'from-file'), undefined);
   },
 );
+
+t.test('a schedule is its namespace and name: same-named schedules of two namespaces live side by side', async (t) => {
+  const h = await harness(t);
+  h.scheduler.loadFile([spec({ name: 'nightly', retention: '2h' })]);
+  // The API may define the same name in another namespace: neither replaces nor is refused by the file's.
+  const vault = h.scheduler.put(spec({ name: 'nightly', namespace: 'vault', retention: '1h' }));
+  t.equal(vault.created, true);
+  t.match(vault.status, { name: 'nightly', namespace: 'vault', source: 'api' });
+  t.same(
+    h.scheduler.named('nightly').map((s) => [s.namespace, s.source]),
+    [
+      ['shop', 'file'],
+      ['vault', 'api'],
+    ],
+  );
+  t.equal(h.store.policy().scheduleMaxAgeSeconds.get('shop')?.get('nightly'), 7200, "shop's retention stays");
+  t.equal(h.store.policy().scheduleMaxAgeSeconds.get('vault')?.get('nightly'), 3600);
+  t.throws(() => h.scheduler.put(spec({ name: 'nightly' })), { code: 'SCHEDULE_READ_ONLY', message: /namespace shop/ });
+
+  // Triggers not started: runs happen only when asked, one schedule at a time.
+  const running = h.scheduler.run('vault', 'nightly');
+  await h.clock.advance(20_000);
+  t.match(await running, { outcome: 'ok' });
+  t.match(h.scheduler.status('shop', 'nightly')?.counts, { runs: 0 }, "vault's run is not shop's");
+  t.match(h.scheduler.status('vault', 'nightly')?.counts, { runs: 1, ok: 1 });
+  await t.rejects(h.scheduler.run('billing', 'nightly'), { code: 'SCHEDULE_NOT_FOUND', message: /namespace billing/ });
+  const again = h.scheduler.run('shop', 'nightly');
+  await h.clock.advance(20_000);
+  await again;
+  const metrics = await h.registry.metrics();
+  t.match(metrics, /podflame_schedule_runs_total\{namespace="shop",schedule="nightly",outcome="ok"\} 1/);
+  t.match(metrics, /podflame_schedule_runs_total\{namespace="vault",schedule="nightly",outcome="ok"\} 1/);
+
+  t.equal(h.scheduler.delete('vault', 'nightly'), true);
+  t.equal(h.scheduler.delete('vault', 'nightly'), false);
+  t.ok(h.scheduler.status('shop', 'nightly'), "deleting vault's leaves shop's");
+  t.match(
+    await h.registry.metrics(),
+    /podflame_schedule_runs_total\{namespace="shop",schedule="nightly",outcome="ok"\} 1/,
+    'and its series',
+  );
+  t.notMatch(await h.registry.metrics(), /namespace="vault"/);
+  t.equal(h.store.policy().scheduleMaxAgeSeconds.get('shop')?.get('nightly'), 7200);
+});
 
 t.test('close aborts a run in progress and stops the triggers', async (t) => {
   const h = await harness(t, { captureMs: 60_000 });
   h.scheduler.loadFile([spec()]);
   h.scheduler.start();
   await h.clock.advance(11_000);
-  t.equal(h.scheduler.status('shop')?.running, true);
+  t.equal(h.scheduler.status('shop', 'shop')?.running, true);
   await h.scheduler.close();
   await h.scheduler.close();
-  const status = h.scheduler.status('shop');
+  const status = h.scheduler.status('shop', 'shop');
   t.match(status, {
     running: false,
     nextRun: null,
@@ -415,7 +466,7 @@ t.test('close aborts a run in progress and stops the triggers', async (t) => {
   });
   await h.clock.advance(30_000);
   t.equal(h.captures.length, 1, 'nothing fires after close');
-  await t.rejects(h.scheduler.run('shop'), { code: 'INTERNAL' });
+  await t.rejects(h.scheduler.run('shop', 'shop'), { code: 'INTERNAL' });
   t.throws(() => h.scheduler.start(), { code: 'INTERNAL' });
 });
 
@@ -437,13 +488,17 @@ t.test('by default the open metrics carry no schedule names: every series is sch
   h.scheduler.start();
   await h.clock.advance(25_000);
   const metrics = await h.registry.metrics();
-  t.notMatch(metrics, /billing-ledger-audit|schedule="shop"/, 'no schedule name in any series');
+  t.notMatch(
+    metrics,
+    /billing-ledger-audit|schedule="shop"|namespace=/,
+    'no schedule name nor namespace in any series',
+  );
   // Two schedules, two runs each so far: the counts add up under one label.
   t.match(metrics, /podflame_schedule_runs_total\{schedule="all",outcome="ok"\} 4/);
   t.match(metrics, /podflame_schedule_profiles_total\{schedule="all"\} 4/);
   t.match(metrics, /podflame_schedule_next_run_timestamp_seconds\{schedule="all"\} 1764237630/);
   t.match(metrics, /podflame_schedule_running\{schedule="all"\} 0/);
-  h.scheduler.delete('billing-ledger-audit');
+  h.scheduler.delete('billing', 'billing-ledger-audit');
   t.match(
     await h.registry.metrics(),
     /podflame_schedule_runs_total\{schedule="all",outcome="ok"\} 4/,

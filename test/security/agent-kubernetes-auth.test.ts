@@ -1,7 +1,7 @@
 // `podflame-agent --auth kubernetes` end to end: the real agent process, the real engine with a JVM in a
 // kubelet-labelled pod, and the stand-in API server answering TokenReview and SubjectAccessReview with the real
-// bodies. No token → 401, a token the TokenReview rejects → 401, a caller the SubjectAccessReview denies → 403 naming
-// the permission, a pod the API places on another node → 403, an allowed caller → the graph; refusals start no
+// bodies. No token → 401, a token the TokenReview rejects → 401, a caller the SubjectAccessReview denies → the 404
+// of a target that does not exist (the refusal in the log line only), a pod the API places on another node → 403, an allowed caller → the graph; refusals start no
 // container, and each request is one audit line that never contains a token.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -127,28 +127,20 @@ if (env) {
     t.match(r.json.error.message, /did not accept the bearer token: \[invalid bearer token, token lookup failed\]/);
   });
 
-  t.test('a caller the SubjectAccessReview denies: 403 naming the permission', async (t) => {
-    const r = await profile({
-      authorization: `Bearer ${BOB_TOKEN}`,
-      'x-podflame-authorization': `Bearer ${BOB_TOKEN}`,
-    });
-    t.equal(r.status, 403);
-    t.equal(r.json.error.code, 'FORBIDDEN');
-    t.match(
-      r.json.error.message,
-      `user bob cannot create pods/exec in namespace podflame-test (needed to profile pod ${pod.name})`,
-    );
-    t.same(r.json.error.details, {
-      user: 'bob',
-      permission: 'create pods/exec',
-      namespace: 'podflame-test',
-      pod: pod.name,
-    });
+  t.test('a caller the SubjectAccessReview denies: the 404 of a target that does not exist', async (t) => {
+    const bob = { authorization: `Bearer ${BOB_TOKEN}`, 'x-podflame-authorization': `Bearer ${BOB_TOKEN}` };
+    const r = await profile(bob);
+    t.equal(r.status, 404);
+    t.equal(r.json.error.code, 'TARGET_NOT_FOUND');
+    t.match(r.json.error.message, /or you may not profile it/);
+    t.notMatch(r.text, new RegExp(`podflame-test|${pod.name}`), 'neither the namespace nor the pod');
+    const none = await profile(bob, { podUid: '00000000-0000-4000-8000-000000000000', container: 'app' });
+    t.same([none.status, none.json], [r.status, r.json], 'exactly what a pod that does not exist gets');
     const metrics = await request(`${agent.url}/metrics`);
     t.match(
       await metrics.body.text(),
-      /^podflame_requests_rejected_total\{code="FORBIDDEN"\} [1-9]/m,
-      'the refusal is counted with the others',
+      /^podflame_requests_rejected_total\{code="TARGET_NOT_FOUND"\} [1-9]/m,
+      'the refusal is counted as what it was answered',
     );
   });
 
@@ -187,8 +179,8 @@ if (env) {
     };
     t.equal((await as(ALICE_TOKEN)).status, 200);
     const bob = await as(BOB_TOKEN);
-    t.equal(bob.status, 403);
-    t.match(bob.text, /user bob cannot create pods\/exec/);
+    t.equal(bob.status, 404);
+    t.match(bob.text, /PROFILE_NOT_FOUND/);
   });
 
   t.test('GET /v1/targets lists only the pods the caller may profile', async (t) => {
@@ -211,9 +203,16 @@ if (env) {
 
   t.test('audit: one line per request with caller, target, outcome and duration; never a token', async (t) => {
     const lines = requestLines(agent).filter((l) => String(l.path).startsWith('/v1/'));
-    const forbidden = lines.find((l) => l.user === 'bob' && l.outcome === 'FORBIDDEN' && l.path === '/v1/profiles');
+    const forbidden = lines.find(
+      (l) => l.user === 'bob' && l.outcome === 'TARGET_NOT_FOUND' && l.path === '/v1/profiles' && l.denied,
+    );
     t.ok(forbidden, 'the refusal is logged with the caller');
     t.equal(forbidden?.target, `podflame-test/${pod.name}/app`);
+    t.match(
+      forbidden?.denied,
+      /user bob cannot create pods\/exec in namespace podflame-test/,
+      'and why, for the operator',
+    );
     t.equal(forbidden?.auth, 'kubernetes');
     t.type(forbidden?.durationMs, 'number');
     const ok = lines.find((l) => l.user === 'alice' && l.outcome === 'ok' && l.path === '/v1/profiles');

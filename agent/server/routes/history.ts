@@ -2,6 +2,11 @@
  * The agent's history API: the stored-profile list (`GET /v1/profiles`, the collection only — `/v1/profiles/:id`
  * is the capture API's), merged graphs over a time range (`GET /v1/flamegraph`), differential graphs of two ranges
  * (`GET /v1/diff`), and the schedules (`GET /v1/schedules`, `GET|PUT|DELETE /v1/schedules/:name`).
+ *
+ * A schedule is its namespace and name. The routes keep `/v1/schedules/:name`: a PUT's namespace is the body's, the
+ * others take `?namespace=`, and without it the one schedule of that name in the namespaces the caller may see.
+ * A schedule in a namespace the caller may not see is answered exactly as one that does not exist; only a
+ * namespace the request names itself is refused with 403, which says nothing about what exists there.
  */
 import express, { type Request, type Response, type Router } from 'express';
 import { API_PREFIX } from '../../../shared/api.js';
@@ -37,7 +42,7 @@ import {
 import type { FoldedStacks } from '../../../shared/folded.js';
 import type { DiffFormat, HistoryFormat } from '../../../shared/history.js';
 import type { MergedProfiles } from '../../store/block-merge.js';
-import { parseScheduleBody, type ScheduleSpec } from '../../schedules/schedule-config.js';
+import { parseNamespaceParam, parseScheduleBody, type ScheduleSpec } from '../../schedules/schedule-config.js';
 import { jsonBody } from '../middleware/json-body.js';
 
 /** The part of the profile store the routes read. */
@@ -50,9 +55,11 @@ export interface HistoryStore {
 /** The part of the scheduler the routes drive. */
 export interface ScheduleAdmin {
   list(): ScheduleStatus[];
-  status(name: string): ScheduleStatus | undefined;
+  status(namespace: string, name: string): ScheduleStatus | undefined;
+  /** Every schedule of that name, one per namespace. */
+  named(name: string): ScheduleStatus[];
   put(spec: ScheduleSpec): { created: boolean; status: ScheduleStatus };
-  delete(name: string): boolean;
+  delete(namespace: string, name: string): boolean;
 }
 
 /** Where merged and differential graphs are drawn: the agent's profile worker (its own thread) fits it by shape. */
@@ -186,6 +193,26 @@ function nothingMatches(f: HistoryFilter, node: string, what = 'stored profile')
   });
 }
 
+/** A schedule name the caller may see in several namespaces, given without one. */
+function ambiguousSchedule(name: string, namespaces: readonly string[]): PodflameError {
+  return new PodflameError(
+    'SCHEDULE_AMBIGUOUS',
+    `schedule name '${name}' is used in ${namespaces.length} namespaces you may see (${namespaces.join(', ')}): ` +
+      'add ?namespace=NAMESPACE to say which (podflame: -n NAMESPACE)',
+    { details: { schedule: name, namespaces: [...namespaces] } },
+  );
+}
+
+/**
+ * A query by schedule without a namespace answers for one schedule: same-named schedules of two namespaces are two
+ * schedules, and their profiles are never listed or merged as one.
+ */
+function requireOneSchedule(filter: HistoryFilter, ...lists: readonly { namespace: string }[][]): void {
+  if (filter.schedule === undefined || filter.namespace !== undefined) return;
+  const namespaces = [...new Set(lists.flat().map((i) => i.namespace))].sort();
+  if (namespaces.length > 1) throw ambiguousSchedule(filter.schedule, namespaces);
+}
+
 function titleFor(f: HistoryFilter): string {
   const who = [f.namespace, f.pod, f.container].filter((x) => x !== undefined).join('/');
   return who === '' ? (f.labelSelector ?? 'all stored profiles') : who;
@@ -236,7 +263,9 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
     const event = eventParam(q, HISTORY_PARAMS.event);
     if (event !== undefined) filter.event = event;
     const s = store();
-    res.json({ node: deps.nodeName, items: await visible(req, filter.namespace, s.list(filter)) });
+    const items = await visible(req, filter.namespace, s.list(filter));
+    requireOneSchedule(filter, items);
+    res.json({ node: deps.nodeName, items });
   });
 
   router.get(`${API_PREFIX}/flamegraph`, async (req, res) => {
@@ -245,7 +274,9 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
     const filter = { ...filterFrom(q, now()), event: eventParam(q, HISTORY_PARAMS.event) ?? DEFAULT_PROFILE_EVENT };
     const format = formatOf(q, HISTORY_FORMATS, 'svg');
     const s = store();
-    const { stacks, items } = await s.merge(await visible(req, filter.namespace, s.list(filter)));
+    const listed = await visible(req, filter.namespace, s.list(filter));
+    requireOneSchedule(filter, listed);
+    const { stacks, items } = await s.merge(listed);
     if (items.length === 0) throw nothingMatches(filter, deps.nodeName);
     const summary = summarize(items);
     res.setHeader(HISTORY_HEADERS.profiles, String(items.length));
@@ -289,9 +320,12 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
       throw new PodflameError('INVALID_REQUEST', `normalize must be true or false, got '${normalizeText}'`);
     }
     const s = store();
-    const baseMerge = await s.merge(await visible(req, base.namespace, s.list(base)));
+    const baseListed = await visible(req, base.namespace, s.list(base));
+    const targetListed = await visible(req, target.namespace, s.list(target));
+    requireOneSchedule(base, baseListed, targetListed);
+    const baseMerge = await s.merge(baseListed);
     if (baseMerge.items.length === 0) throw nothingMatches(base, deps.nodeName, 'stored profile of the base range');
-    const targetMerge = await s.merge(await visible(req, target.namespace, s.list(target)));
+    const targetMerge = await s.merge(targetListed);
     if (targetMerge.items.length === 0)
       throw nothingMatches(target, deps.nodeName, 'stored profile of the target range');
     const b = summarize(baseMerge.items);
@@ -314,28 +348,73 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
     if (!deps.scheduler) throw noStore();
     return deps.scheduler;
   };
-  const notFound = (name: string) =>
-    new PodflameError('SCHEDULE_NOT_FOUND', `no schedule named '${name}' on node ${deps.nodeName}`, {
-      details: { schedule: name },
-    });
+  // The same answer whether no namespace has the name or only namespaces the caller may not see have it.
+  const notFound = (name: string, namespace?: string) =>
+    namespace === undefined
+      ? new PodflameError(
+          'SCHEDULE_NOT_FOUND',
+          `no schedule named '${name}' on node ${deps.nodeName} in the namespaces you may profile; ` +
+            'GET /v1/schedules lists those you may see',
+          { details: { schedule: name } },
+        )
+      : new PodflameError(
+          'SCHEDULE_NOT_FOUND',
+          `no schedule named '${name}' in namespace ${namespace} on node ${deps.nodeName}`,
+          { details: { schedule: name, namespace } },
+        );
+  const namespaceOf = (req: Request): string | undefined => {
+    const value = queryParams(req, ['namespace']).namespace;
+    return value === undefined || value === '' ? undefined : parseNamespaceParam(value);
+  };
+
+  /**
+   * The schedule `GET`/`DELETE /v1/schedules/:name` mean: with `?namespace=`, that namespace's (the caller must be
+   * allowed there: 403 otherwise, whether the schedule exists or not); without, the one of that name among the
+   * namespaces the caller may see (409 SCHEDULE_AMBIGUOUS when several are).
+   */
+  const namedSchedule = async (req: Request): Promise<ScheduleStatus> => {
+    const name = req.params.name as string;
+    const namespace = namespaceOf(req);
+    if (namespace !== undefined) {
+      await deps.authorizeNamespace?.(req, namespace);
+      const status = scheduler().status(namespace, name);
+      if (!status) throw notFound(name, namespace);
+      return status;
+    }
+    const seen = await visible(req, undefined, scheduler().named(name));
+    if (seen.length > 1)
+      throw ambiguousSchedule(
+        name,
+        seen.map((s) => s.namespace),
+      );
+    const [only] = seen;
+    if (!only) throw notFound(name);
+    return only;
+  };
 
   router.get(`${API_PREFIX}/schedules`, async (req, res) => {
-    queryParams(req, []);
-    res.json({ node: deps.nodeName, items: await visible(req, undefined, scheduler().list()) });
+    const namespace = namespaceOf(req);
+    const all = scheduler().list();
+    const items = namespace === undefined ? all : all.filter((s) => s.namespace === namespace);
+    res.json({ node: deps.nodeName, items: await visible(req, namespace, items) });
   });
 
   router.get(`${API_PREFIX}/schedules/:name`, async (req, res) => {
-    const status = scheduler().status(req.params.name as string);
-    if (!status) throw notFound(req.params.name as string);
-    await deps.authorizeNamespace?.(req, status.namespace);
-    res.json(status);
+    res.json(await namedSchedule(req));
   });
 
   router.put(`${API_PREFIX}/schedules/:name`, ...json, async (req, res) => {
+    const namespace = namespaceOf(req);
     const spec = parseScheduleBody(req.params.name as string, req.body);
-    const existing = scheduler().status(spec.name);
-    // Replacing a schedule needs the rights on both its old and its new namespace.
-    if (existing) await deps.authorizeNamespace?.(req, existing.namespace);
+    if (namespace !== undefined && namespace !== spec.namespace) {
+      throw new PodflameError(
+        'INVALID_REQUEST',
+        `schedule '${spec.name}': ?namespace=${namespace} and the body's namespace ${spec.namespace} differ; a ` +
+          'schedule belongs to the namespace it profiles: leave ?namespace= out or make them agree',
+        { details: { schedule: spec.name, parameter: 'namespace' } },
+      );
+    }
+    // The namespace is the one the body names: refusing it tells the caller nothing about other namespaces.
     await deps.authorizeNamespace?.(req, spec.namespace);
     const { created, status } = scheduler().put(spec);
     await deps.onSchedulesChanged?.();
@@ -343,11 +422,8 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
   });
 
   router.delete(`${API_PREFIX}/schedules/:name`, async (req, res) => {
-    const name = req.params.name as string;
-    const existing = scheduler().status(name);
-    if (!existing) throw notFound(name);
-    await deps.authorizeNamespace?.(req, existing.namespace);
-    scheduler().delete(name);
+    const existing = await namedSchedule(req);
+    scheduler().delete(existing.namespace, existing.name);
     await deps.onSchedulesChanged?.();
     res.status(204).end();
   });

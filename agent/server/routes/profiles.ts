@@ -12,10 +12,11 @@ import {
   type ResolvedTarget,
 } from '../../../shared/api.js';
 import { PodflameError } from '../../../shared/errors.js';
-import type { CaptureService } from '../../profiles/capture-service.js';
+import type { CaptureService, ResolvedCapture } from '../../profiles/capture-service.js';
 import type { ProfileRecord, ProfileRegistry } from '../../profiles/profile-registry.js';
 import { ProfileRenderer } from '../../profiles/render-profile.js';
 import { subjectOfRefusal, targetTitle } from '../../targets/resolve.js';
+import { hidesTarget } from '../../authz/authorizer.js';
 import { logFields } from '../request-log.js';
 import { parseProfileRequest } from '../validation.js';
 import { jsonBody } from '../middleware/json-body.js';
@@ -85,16 +86,23 @@ function unseenTarget(): PodflameError {
   );
 }
 
-function findRecord(registry: ProfileRegistry, id: string): ProfileRecord {
-  const record = registry.get(id);
-  if (!record) {
-    throw new PodflameError(
-      'PROFILE_NOT_FOUND',
-      `no profile ${id} on this agent: it never existed, or it was evicted (the agent keeps its latest --profile-retention profiles within --profiles-max-bytes of stacks, and none across restarts)`,
-      { details: { id } },
-    );
-  }
-  return record;
+/** The answer for a profile id this agent does not keep, and for one whose pod the caller may not profile. */
+function noProfile(id: string): PodflameError {
+  return new PodflameError(
+    'PROFILE_NOT_FOUND',
+    `no profile ${id} on this agent that you may read: it never existed, or it was evicted (the agent keeps its latest --profile-retention profiles within --profiles-max-bytes of stacks, and none across restarts), or you may not profile its pod`,
+    { details: { id } },
+  );
+}
+
+/**
+ * The caller is told a refusal only when it says nothing they may not know (see `refusalToldAsIs`); any other
+ * becomes `unseen`, the answer for what does not exist, and the refusal goes to the request's log line only.
+ */
+function hideRefusal(res: Response, refusal: unknown, unseen: () => PodflameError): unknown {
+  if (!hidesTarget(refusal)) return refusal;
+  logFields(res).denied = refusal.message;
+  return unseen();
 }
 
 function wantsAsync(req: Request): boolean {
@@ -120,24 +128,30 @@ export function profilesRouter(deps: ProfilesRouteDeps): Router {
     }
     const signal = isAsync ? undefined : clientGone.signal;
     const authorize = deps.authorizeTarget;
-    const resolved = await deps.captures.resolve(request, signal).catch(async (err: unknown) => {
-      // A refusal names the pod's containers, IDs or state: only for a caller who may profile that pod. A refusal
-      // that names no pod is checked as a container of no pod (refused under --auth kubernetes).
-      if (!authorize || !(err instanceof PodflameError) || !err.code.startsWith('TARGET_')) throw err;
-      const subject = subjectOfRefusal(err) ?? { containerId: '' };
-      await authorize(req, subject).catch((denied: unknown) => {
-        throw denied instanceof PodflameError && denied.code === 'FORBIDDEN' ? unseenTarget() : denied;
+    // Whether the target exists, and what it is, is told only to a caller who may profile its pod: every other
+    // caller gets the one answer of a target that does not exist, in its body and in the metrics (which are open).
+    const resolveVisible = async (): Promise<ResolvedCapture> => {
+      const resolved = await deps.captures.resolve(request, signal).catch(async (err: unknown) => {
+        // A refusal names the pod's containers, IDs or state: only for a caller who may profile that pod. A refusal
+        // that names no pod is checked as a container of no pod (refused under --auth kubernetes).
+        if (!authorize || !(err instanceof PodflameError) || !err.code.startsWith('TARGET_')) throw err;
+        const subject = subjectOfRefusal(err) ?? { containerId: '' };
+        await authorize(req, subject).catch((denied: unknown) => {
+          throw hideRefusal(res, denied, unseenTarget);
+        });
+        throw err;
       });
+      if (authorize) {
+        await authorize(req, resolved.target).catch((denied: unknown) => {
+          throw hideRefusal(res, denied, unseenTarget);
+        });
+      }
+      return resolved;
+    };
+    const resolved = await resolveVisible().catch((err: unknown) => {
+      deps.captures.countRefusal(err);
       throw err;
     });
-    if (authorize) {
-      try {
-        await authorize(req, resolved.target);
-      } catch (err) {
-        deps.captures.countRefusal(err);
-        throw err;
-      }
-    }
     const record = await deps.captures.start(resolved, signal);
     const log = logFields(res);
     log.profileId = record.metadata.id;
@@ -162,22 +176,29 @@ export function profilesRouter(deps: ProfilesRouteDeps): Router {
   });
 
   // A profile shows what ran in someone's pod: reading it needs the same permission as capturing it.
-  const readable = async (req: Request): Promise<ProfileRecord> => {
-    const record = findRecord(deps.registry, String(req.params.id));
-    if (deps.authorizeTarget) await deps.authorizeTarget(req, record.metadata.target);
+  // One the caller may not read is answered as one that does not exist.
+  const readable = async (req: Request, res: Response): Promise<ProfileRecord> => {
+    const id = String(req.params.id);
+    const record = deps.registry.get(id);
+    if (!record) throw noProfile(id);
+    if (deps.authorizeTarget) {
+      await deps.authorizeTarget(req, record.metadata.target).catch((denied: unknown) => {
+        throw hideRefusal(res, denied, () => noProfile(id));
+      });
+    }
     return record;
   };
 
   router.get(`${API_PREFIX}/profiles/:id`, async (req, res) => {
-    res.json((await readable(req)).metadata);
+    res.json((await readable(req, res)).metadata);
   });
 
   router.get(`${API_PREFIX}/profiles/:id/flamegraph.svg`, async (req, res) => {
-    await sendResult(res, renderer, await readable(req), 'svg');
+    await sendResult(res, renderer, await readable(req, res), 'svg');
   });
 
   router.get(`${API_PREFIX}/profiles/:id/folded`, async (req, res) => {
-    await sendResult(res, renderer, await readable(req), 'folded');
+    await sendResult(res, renderer, await readable(req, res), 'folded');
   });
 
   return router;

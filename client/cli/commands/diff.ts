@@ -13,6 +13,7 @@ import { totalSamples } from '../../../shared/folded.js';
 import { DIFF_FORMATS, type DiffFormat } from '../../../shared/history.js';
 import { describeMerge, diffEvent, renderDiffGraph, summarize } from '../../../shared/history-graphs.js';
 import { parseRange } from '../../history/time-range.js';
+import { requireOneSchedule } from '../../history/history-query.js';
 import { graphTitle } from './flamegraph.js';
 import {
   addEventOption,
@@ -72,6 +73,8 @@ export async function runDiff(pod: string | undefined, flags: DiffFlags, io: Cli
         : err;
     });
     reportAgents([...base.agents, ...target.agents], io);
+    // Each range is one schedule's; both together must be too (its base in shop, its target in vault is no diff).
+    requireOneSchedule(historyFilter(pod, flags, opened.namespace, undefined), [...base.items, ...target.items]);
     const event = diffEvent(base.event, target.event);
     const b = { ...summarize(base.items), samples: totalSamples(base.stacks) };
     const t = { ...summarize(target.items), samples: totalSamples(target.stacks) };

@@ -63,7 +63,10 @@ export function addHistoryOptions(cmd: Command): Command {
     .option('-A, --all-namespaces', 'every namespace')
     .option('-l, --selector <selector>', 'only pods whose labels (when profiled) match, e.g. app=shop,tier!=cache')
     .option('-c, --container <name>', 'only this container')
-    .option('--schedule <name>', 'only profiles taken by this schedule')
+    .option(
+      '--schedule <name>',
+      'only profiles taken by this schedule (of the namespace -n names; with -A, one namespace must have it)',
+    )
     .option('--agent <url>', 'ask this agent instead of every agent in the cluster (repeatable)', collect)
     .option('--token-file <file>', 'with --agent: bearer token for agents started with --auth token')
     .option(

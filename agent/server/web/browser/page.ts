@@ -529,7 +529,7 @@ function renderSchedules(result: Settled<ScheduleListResponse>): void {
         x.running ? badge('running', 'run') : null,
       ]),
     ]);
-    return row('schedule:' + x.name, [
+    return row('schedule:' + x.namespace + '/' + x.name, [
       name,
       el('td', {}, [
         selects,
