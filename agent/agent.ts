@@ -16,7 +16,8 @@ import { AgentMetrics } from './metrics.js';
 import { CaptureService } from './profiles/capture-service.js';
 import { ProfileRegistry } from './profiles/profile-registry.js';
 import { createAgentApp, type AgentAppOptions } from './server/app.js';
-import { AgentHttpServer, type BoundAddress } from './server/http-server.js';
+import { AgentHttpServer, type AgentHttpServerOptions, type BoundAddress } from './server/http-server.js';
+import { refusalLog } from './server/connection-limits.js';
 import { createAccessControl, createLocalAccessControl } from './access/access-control.js';
 import type { AccessControl, AccessControlOptions } from './access/access-options.js';
 import { withAccessControl } from './server/access-wiring.js';
@@ -316,6 +317,7 @@ export class Agent {
     this.#http = new AgentHttpServer(app, config.listen, {
       tls: loadTlsMaterial({ certFile: config.tlsCert, keyFile: config.tlsKey }),
       readTimeoutMs: config.readTimeoutSeconds * 1000,
+      connections: this.#connectionLimits(),
     });
     const pods = deps.pods;
     const history = this.history;
@@ -405,6 +407,21 @@ export class Agent {
     const outcome = await this.#parts.closeWithin(ms);
     if (outcome === 'closed') this.#deps.logger.info('podflame-agent stopped');
     return outcome;
+  }
+
+  /** The caps on open connections, their refusals counted (metric) and told (a log line a minute at most). */
+  #connectionLimits(): AgentHttpServerOptions['connections'] {
+    const { config, logger } = this.#deps;
+    const limits = { maxConnections: config.maxConnections, maxPerAddress: config.maxConnectionsPerAddress };
+    const log = refusalLog(logger, limits);
+    return {
+      ...limits,
+      onRefused: (reason, address) => {
+        this.metrics.connectionsRefusedTotal.inc({ reason });
+        log(reason, address);
+      },
+      onOpen: (open) => this.metrics.connectionsOpen.set(open),
+    };
   }
 
   async #removeLeftovers(): Promise<void> {

@@ -17,6 +17,7 @@ import {
 } from './authz/resource.js';
 import { RUNTIME_CHOICES, type RuntimeChoice } from './runtime/runtime-selection.js';
 import type { ListenAddress } from './server/http-server.js';
+import { DEFAULT_CONNECTION_LIMITS } from './server/connection-limits.js';
 import { DEFAULT_SCHEDULER_OPTIONS } from './schedules/scheduler.js';
 import { formatAge } from './schedules/schedule-config.js';
 
@@ -96,6 +97,13 @@ export interface AgentConfig {
   authFailureLimitPerMinute: number;
   /** Seconds a client has to send its whole request (headers and body); slower ones get 408. Default 60. */
   readTimeoutSeconds: number;
+  /**
+   * Client connections open at once; beyond it new ones are closed as soon as accepted, but for a reserve of 32 for
+   * addresses that hold none (kubelet's probes). 0 turns it off. Default 1024.
+   */
+  maxConnections: number;
+  /** Client connections open at once from one address; beyond it that address's new ones are closed. 0 turns it off. Default 256. */
+  maxConnectionsPerAddress: number;
   /** Continuous profiling: directory of the node-local profile store (a hostPath). No default (no history). */
   dataDir?: string;
   /** Continuous profiling: the schedules file (YAML, a mounted ConfigMap); needs `dataDir`. No default. */
@@ -148,6 +156,8 @@ export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Obj
   rateLimitPerMinute: 120,
   authFailureLimitPerMinute: 30,
   readTimeoutSeconds: 60,
+  maxConnections: DEFAULT_CONNECTION_LIMITS.maxConnections,
+  maxConnectionsPerAddress: DEFAULT_CONNECTION_LIMITS.maxPerAddress,
   storeMaxAgeSeconds: 7 * 86400,
   storeMaxBytes: 1024 ** 3,
   scheduleMaxRetentionSeconds: DEFAULT_SCHEDULER_OPTIONS.maxRetentionSeconds,
@@ -531,6 +541,26 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     description: 'time a client has to send its whole request; slower clients get 408 (e.g. 30s)',
     show: formatSeconds,
     parse: parseDuration,
+  }),
+  option({
+    key: 'maxConnections',
+    flag: 'max-connections',
+    env: ['PODFLAME_MAX_CONNECTIONS'],
+    placeholder: 'N',
+    description:
+      'client connections open at once; more are closed as soon as accepted, but for a reserve of ' +
+      `${DEFAULT_CONNECTION_LIMITS.reserved} for addresses that hold none (kubelet's probes) (0: no limit)`,
+    parse: parseInteger(0, 1_000_000),
+  }),
+  option({
+    key: 'maxConnectionsPerAddress',
+    flag: 'max-connections-per-address',
+    env: ['PODFLAME_MAX_CONNECTIONS_PER_ADDRESS'],
+    placeholder: 'N',
+    description:
+      "client connections open at once from one address (through the API server's pod proxy, all callers share " +
+      "the API server's) (0: no limit)",
+    parse: parseInteger(0, 1_000_000),
   }),
   option({
     key: 'dataDir',

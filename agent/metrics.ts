@@ -65,6 +65,20 @@ export class AgentMetrics {
     registers: [this.registry],
   });
 
+  /** Connections closed as soon as accepted, by the cap they hit: `total` or `address` (--max-connections*). */
+  readonly connectionsRefusedTotal = new Counter({
+    name: 'podflame_connections_refused_total',
+    help: 'Connections closed as soon as accepted because a cap was reached, by cap (total, address)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly connectionsOpen = new Gauge({
+    name: 'podflame_connections_open',
+    help: 'Client connections open now (those within the caps)',
+    registers: [this.registry],
+  });
+
   constructor() {
     // Process metrics (RSS, event loop lag, ...) are collected on scrape: no timer runs.
     collectDefaultMetrics({ register: this.registry, prefix: 'podflame_agent_' });

@@ -57,6 +57,9 @@ export const ERROR_CODES = {
   // A request a web page could have made for someone else (DNS rebinding, a cross-site form or fetch)
   HOST_NOT_ALLOWED: { status: 403, exitCode: 7 },
   FOREIGN_ORIGIN: { status: 403, exitCode: 7 },
+  // A `/v1` request a browser says another site's page started (Sec-Fetch-Site cross-site or same-site), e.g. an
+  // <img> or a no-cors fetch, which carry no Origin. Details: secFetchSite.
+  CROSS_SITE_REQUEST: { status: 403, exitCode: 7 },
   // The client would send a bearer token over plain HTTP (client side; refused unless explicitly allowed)
   INSECURE_TRANSPORT: { status: 400, exitCode: 7 },
   // Kubernetes lookups (client side)

@@ -1,7 +1,8 @@
 /**
  * Puts access control into the express app through its extension points (AgentAppOptions): on every request, the
  * browser guards (a foreign Origin refused; with `--auth none` also a Host that is not a loopback name); on every
- * `/v1` request, authentication (with its per-address budget of failures), the caller in the request's log line, and
+ * `/v1` request, a request another site's page started refused (Sec-Fetch-Site), then, but for the open ones,
+ * authentication (with its per-address budget of failures), the caller in the request's log line, and
  * the per-caller rate limit; before a capture starts or a stored profile is read, authorization on the resolved
  * target; and a targets listing trimmed to what the caller may profile. Probes and /metrics stay outside `/v1` and
  * open.
@@ -14,7 +15,7 @@ import { PodflameError } from '../../shared/errors.js';
 import type { AgentAppOptions } from './app.js';
 import { authenticateRequests, callerOf, requireCaller } from './middleware/authenticate.js';
 import { rateLimitRequests, type CallerRateLimiter } from './middleware/rate-limit.js';
-import { loopbackHostOnly, sameOriginOnly } from './middleware/browser-guards.js';
+import { loopbackHostOnly, sameOriginFetchOnly, sameOriginOnly } from './middleware/browser-guards.js';
 import { logFields } from './request-log.js';
 import { targetTitle } from '../targets/resolve.js';
 
@@ -55,6 +56,8 @@ export function withAccessControl(
   return {
     ...options,
     requestGuards: [...hostGuard, sameOriginOnly, ...(options.requestGuards ?? [])],
+    // Before authentication: such a request should not even spend the address's budget of refused credentials.
+    apiGuards: [sameOriginFetchOnly, ...(options.apiGuards ?? [])],
     apiMiddleware: [
       authenticateRequests(access.authenticator, {
         ...(limits.failedAuthentications ? { failures: limits.failedAuthentications } : {}),

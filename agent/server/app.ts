@@ -1,6 +1,7 @@
 /**
  * The agent's express application: routes plus the middleware every answer goes through (node header, request
- * log, errors as JSON). Everything it uses is injected, so tests build it around any ContainerRuntime.
+ * log, the browser-facing headers of `/v1` answers, errors as JSON). Everything it uses is injected, so tests build
+ * it around any ContainerRuntime.
  */
 import express, { type Express, type Request, type RequestHandler, type Router } from 'express';
 import type { Logger } from 'pino';
@@ -11,6 +12,7 @@ import type { CaptureService } from '../profiles/capture-service.js';
 import type { ProfileRegistry } from '../profiles/profile-registry.js';
 import type { ProfileRenderer } from '../profiles/render-profile.js';
 import { errorHandler, routeNotFound } from './error-handler.js';
+import { apiSecurityHeaders } from './middleware/security-headers.js';
 import { requestLog } from './request-log.js';
 import { healthRouter } from './routes/health.js';
 import { metricsRouter } from './routes/metrics.js';
@@ -19,13 +21,19 @@ import { profilesRouter } from './routes/profiles.js';
 import { recentProfilesRouter } from './routes/recent-profiles.js';
 import { targetsRouter } from './routes/targets.js';
 import { webRouter } from './routes/web.js';
+import { contentSecurityPolicies } from './web/content-security-policy.js';
 
 export interface AgentAppOptions {
   /** Largest request body accepted, in bytes; larger ones get 413 BODY_TOO_LARGE. Default 64 KiB. */
   bodyLimitBytes?: number;
   /** Middleware run before every route, probes and page included, e.g. the Host and Origin checks. Default none. */
   requestGuards?: readonly RequestHandler[];
-  /** Middleware run before every `/v1` route, e.g. authentication and rate limits. Default none. */
+  /**
+   * Middleware run on every `/v1` request after the request guards, before any `/v1` route (the open
+   * `/v1/openapi.json` included), e.g. the refusal of cross-site requests. Default none.
+   */
+  apiGuards?: readonly RequestHandler[];
+  /** Middleware run before every `/v1` route but the open ones, e.g. authentication and rate limits. Default none. */
   apiMiddleware?: readonly RequestHandler[];
   /** More routers (schedules, stored-profile queries), mounted after the built-in ones. Default none. */
   routers?: readonly Router[];
@@ -59,7 +67,12 @@ export function createAgentApp(deps: AgentAppDeps, options: AgentAppOptions = {}
     next();
   });
   app.use(requestLog(deps.logger));
+  // Computed once per app: it renders a few small graphs for the hashes of their inline code.
+  const policies = contentSecurityPolicies();
+  // Before the guards: their refusals are /v1 answers too.
+  app.use('/v1', apiSecurityHeaders(policies));
   if (options.requestGuards && options.requestGuards.length > 0) app.use(...options.requestGuards);
+  if (options.apiGuards && options.apiGuards.length > 0) app.use('/v1', ...options.apiGuards);
   app.use(
     healthRouter({
       runtime: deps.runtime,
@@ -69,7 +82,7 @@ export function createAgentApp(deps: AgentAppDeps, options: AgentAppOptions = {}
   );
   app.use(metricsRouter(deps.metrics));
   app.use(openApiRouter());
-  app.use(webRouter());
+  app.use(webRouter(policies.page));
   if (options.apiMiddleware && options.apiMiddleware.length > 0) app.use('/v1', ...options.apiMiddleware);
   app.use(
     targetsRouter({

@@ -1,11 +1,18 @@
 /**
- * The HTTP listener around the express app, with a two-step close: stop accepting first (new requests go to the
- * next agent), then, once in-flight captures have been stopped and answered, wait for the connections to finish.
+ * The HTTP listener around the express app, with caps on open connections (connection-limits.ts) and a two-step
+ * close: stop accepting first (new requests go to the next agent), then, once in-flight captures have been stopped
+ * and answered, wait for the connections to finish.
  */
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
+import {
+  ConnectionBudget,
+  limitConnections,
+  type ConnectionLimiterEvents,
+  type ConnectionLimitsOptions,
+} from './connection-limits.js';
 import type { TlsMaterial } from './tls.js';
 
 /** Where to listen (config.ts parses `--listen` into this). */
@@ -30,6 +37,8 @@ export interface AgentHttpServerOptions {
    * stalls (slowloris) gets 408 and is disconnected. Default 60 000.
    */
   readTimeoutMs?: number;
+  /** Caps on open connections, in all and per client address, and what to tell of refusals. Default: the caps' defaults. */
+  connections?: ConnectionLimitsOptions & ConnectionLimiterEvents;
 }
 
 export class AgentHttpServer {
@@ -54,6 +63,8 @@ export class AgentHttpServer {
       ? createHttpsServer({ ...timeouts, cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }, app)
       : createServer(timeouts, app);
     this.#server.timeout = 0;
+    const connections = options.connections ?? {};
+    limitConnections(this.#server, new ConnectionBudget(connections), connections);
   }
 
   async start(): Promise<BoundAddress> {

@@ -289,8 +289,9 @@ export function agentOpenApiDocument(): Json {
         'One agent per node: on-demand CPU flame graphs of containers on this node, stored profiles and schedules. ' +
         `Every answer names the node in ${HEADERS.node}. Errors are {"error": {"code", "message", "details"}}. ` +
         'Request bodies are JSON sent as application/json (else 415 UNSUPPORTED_MEDIA_TYPE). A request whose Origin ' +
-        "is not the agent's own is refused (403 FOREIGN_ORIGIN), and with --auth none one whose Host is not a " +
-        'loopback name (403 HOST_NOT_ALLOWED). Requests with refused credentials are limited per client address, ' +
+        "is not the agent's own is refused (403 FOREIGN_ORIGIN), a /v1 request whose Sec-Fetch-Site is cross-site " +
+        'or same-site (403 CROSS_SITE_REQUEST), and with --auth none one whose Host is not a loopback name ' +
+        '(403 HOST_NOT_ALLOWED). Requests with refused credentials are limited per client address, ' +
         'and API requests per caller (429 RATE_LIMITED with Retry-After).',
     },
     components: {

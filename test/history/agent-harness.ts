@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { Agent } from '../../agent/agent.js';
+import type { AgentAppOptions } from '../../agent/server/app.js';
 import { historyRouter } from '../../agent/server/routes/history.js';
 import { ContinuousProfiling, type ContinuousProfilingOptions } from '../../agent/schedules/continuous-profiling.js';
 import { captureThrough } from '../../agent/schedules/capture-adapter.js';
@@ -21,6 +22,8 @@ export interface HistoryAgent {
   history: ContinuousProfiling;
   runtime: FakeRuntime;
   registry: Registry;
+  /** The agent's log lines so far (JSON, one per request among them). */
+  logLines: () => Record<string, unknown>[];
 }
 
 export async function startHistoryAgent(
@@ -31,16 +34,18 @@ export async function startHistoryAgent(
     listen?: { host: string; port: number };
     /** Serve HTTPS with this certificate and key (`--tls-cert`, `--tls-key`). Default plain HTTP. */
     tls?: { certFile: string; keyFile: string };
+    /** More of the app's extension points (e.g. `apiMiddleware`); the history routes are added to `routers`. */
+    app?: AgentAppOptions;
   } = {},
 ): Promise<HistoryAgent> {
   const runtime = new FakeRuntime();
   runtime.images.add('podflame-perf:latest');
-  const { logger } = memoryLogger();
+  const { logger, lines } = memoryLogger();
   const nodeName = options.nodeName ?? 'node-a';
   const registry = new Registry();
   // The scheduler's captures go through the agent's capture service, which exists once the agent does.
   const holder: { agent?: Agent } = {};
-  const { listen, tls, ...rest } = options;
+  const { listen, tls, app, ...rest } = options;
   // Not t.testdir(): it is one directory per test, emptied by every call, and a test may run several agents.
   const ownDir = options.dataDir === undefined ? mkdtempSync(join(tmpdir(), 'podflame-history-')) : undefined;
   if (ownDir) t.teardown(() => rmSync(ownDir, { recursive: true, force: true }));
@@ -63,7 +68,7 @@ export async function startHistoryAgent(
     }),
     runtime,
     logger,
-    app: { routers: [historyRouter(history.routes)] },
+    app: { ...app, routers: [...(app?.routers ?? []), historyRouter(history.routes)] },
   });
   holder.agent = agent;
   const { url } = await agent.start();
@@ -72,5 +77,5 @@ export async function startHistoryAgent(
     await history.close();
     await agent.close();
   });
-  return { url, agent, history, runtime, registry };
+  return { url, agent, history, runtime, registry, logLines: lines };
 }

@@ -12,9 +12,9 @@ import { agentOpenApiDocument } from '../../agent/server/openapi.js';
 import { WEB_ASSETS } from '../../agent/server/web/assets.js';
 import {
   agentFlameGraphSamples,
+  contentSecurityPolicies,
   cspHash,
   inlineCodeOf,
-  webPageContentSecurityPolicy,
 } from '../../agent/server/web/content-security-policy.js';
 import type { ProfileMetadata, ResolvedTarget } from '../../shared/api.js';
 import { PodflameError } from '../../shared/errors.js';
@@ -265,7 +265,7 @@ t.test('the policy allows exactly the inline code of the SVGs the agent serves',
   const altered = inlineCodeOf(one.text).scripts[0] + '\n// changed';
   t.notOk(allowed.has(cspHash(altered)));
   t.equal(
-    webPageContentSecurityPolicy(agentFlameGraphSamples()),
+    contentSecurityPolicies(agentFlameGraphSamples()).page,
     policy,
     'the served policy is the one built from the samples',
   );

@@ -7,6 +7,11 @@
  * - Cross-site requests: a page may send a form or a `fetch` to any address; the browser says where it came from in
  *   `Origin`. A request whose Origin is not the agent's own is refused, in every mode: the agent's own page (at `/`)
  *   calls the API from its own origin, and no other site has a reason to.
+ * - Cross-site requests without an Origin: an `<img>`, `<script>` or no-cors `fetch` GET from another site's page
+ *   carries no Origin, but the browser says where it came from in `Sec-Fetch-Site`. Its answer cannot be read, yet
+ *   the agent would do the work (render a graph in the shared profile worker), so `/v1` refuses `cross-site` and
+ *   `same-site` (another port of the same host is the same site) in every mode. Programs send no Sec-Fetch-Site;
+ *   the agent's own page sends `same-origin`, and an address typed into the browser `none`.
  */
 import { isIP } from 'node:net';
 import type { Request, RequestHandler } from 'express';
@@ -85,6 +90,29 @@ export const sameOriginOnly: RequestHandler = (req, _res, next) => {
         `only its own page (Host ${req.headers.host ?? 'absent'}); call the API from a program (it sends no Origin), ` +
         'or open the page the agent serves at /',
       { details: { origin, host: req.headers.host ?? null } },
+    ),
+  );
+};
+
+// Sec-Fetch-Site values (Fetch Metadata) of requests another site's page started.
+const OTHER_SITE = new Set(['cross-site', 'same-site']);
+
+/** Every mode, on `/v1`: a request a browser says another site's page started is refused before anything runs. */
+export const sameOriginFetchOnly: RequestHandler = (req, _res, next) => {
+  const header = req.headers['sec-fetch-site'];
+  const site = Array.isArray(header) ? header.join(', ') : header;
+  if (site === undefined || !site.split(',').some((v) => OTHER_SITE.has(v.trim().toLowerCase()))) {
+    next();
+    return;
+  }
+  next(
+    new PodflameError(
+      'CROSS_SITE_REQUEST',
+      `requests that pages of other sites make a browser send are refused: this one came with Sec-Fetch-Site: ` +
+        `${site}, but the agent's API answers only its own page and programs; open the agent's page at / and the ` +
+        'graph from there, type the address into the browser yourself, or call the API from a program (curl, the ' +
+        'podflame CLI), which sends no Sec-Fetch-Site',
+      { details: { secFetchSite: site } },
     ),
   );
 };

@@ -1,11 +1,18 @@
 /**
- * The web page's Content-Security-Policy. The page runs only its own script file (`script-src 'self'`), fetches only
- * from the agent (`connect-src 'self'`), and shows flame graphs as `blob:` documents in an iframe: the page fetches
- * each SVG with the caller's token (an iframe pointing at the API could not send it) and hands the bytes to the
- * frame. A `blob:` document inherits the policy of the page that made it, so the policy also allows, by hash and
- * nothing else, the inline parts of the agent's own SVGs that keep them interactive: the viewer script, its
- * `onload="init(evt)"` handler and the style sheet. The hashes are taken from SVGs rendered at start-up by the same
- * functions the routes render with, so they follow any change of the renderer.
+ * The agent's Content-Security-Policies, built once per app from the same hashes:
+ *
+ * - The web page's (`GET /` and its files). The page runs only its own script file (`script-src 'self'`), fetches
+ *   only from the agent (`connect-src 'self'`), and shows flame graphs as `blob:` documents in an iframe: the page
+ *   fetches each SVG with the caller's token (an iframe pointing at the API could not send it) and hands the bytes
+ *   to the frame. A `blob:` document inherits the policy of the page that made it, so the policy also allows, by
+ *   hash and nothing else, the inline parts of the agent's own SVGs that keep them interactive: the viewer script,
+ *   its `onload="init(evt)"` handler and the style sheet.
+ * - A flame graph's, for SVG answers under `/v1` opened directly: the same hashes and nothing else, so the viewer
+ *   runs and anything an escaping bug let a workload's frame names inject does not.
+ * - Every other `/v1` answer's: nothing at all may run or load.
+ *
+ * The hashes are taken from SVGs rendered at start-up by the same functions the routes render with, so they follow
+ * any change of the renderer.
  */
 import { createHash } from 'node:crypto';
 import type { ProfileMetadata } from '../../../shared/api.js';
@@ -93,22 +100,68 @@ function uniqueHashes(texts: Iterable<string>): string[] {
   return [...new Set([...texts].map(cspHash))].sort();
 }
 
-/** The policy of `GET /` and its assets, allowing the inline code of `flameGraphs` (default: the agent's own). */
-export function webPageContentSecurityPolicy(flameGraphs: readonly string[] = agentFlameGraphSamples()): string {
+/** CSP hash sources of the inline code of the agent's SVGs. */
+interface FlameGraphHashes {
+  scripts: string[];
+  handlers: string[];
+  styles: string[];
+}
+
+function flameGraphHashes(flameGraphs: readonly string[]): FlameGraphHashes {
   const code = flameGraphs.map(inlineCodeOf);
-  const scripts = uniqueHashes(code.flatMap((c) => c.scripts));
-  const handlers = uniqueHashes(code.flatMap((c) => c.handlers));
-  const styles = uniqueHashes(code.flatMap((c) => c.styles));
-  return [
+  return {
+    scripts: uniqueHashes(code.flatMap((c) => c.scripts)),
+    handlers: uniqueHashes(code.flatMap((c) => c.handlers)),
+    styles: uniqueHashes(code.flatMap((c) => c.styles)),
+  };
+}
+
+// Nothing may change where the document's relative URLs, forms or framing lead.
+const NO_BASE_FORMS_OR_FRAMING = ["base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"];
+
+/** The graphs' inline code: 'unsafe-hashes' lets hashes match event handler attributes; only the hashed ones run. */
+function graphScripts(h: FlameGraphHashes): string[] {
+  return [...(h.handlers.length > 0 ? ["'unsafe-hashes'"] : []), ...h.handlers, ...h.scripts];
+}
+
+/** A directive; one without sources allows nothing, and says so. */
+function directive(name: string, sources: string[]): string {
+  return [name, ...(sources.length > 0 ? sources : ["'none'"])].join(' ');
+}
+
+/** The three policies, for answers of each kind. */
+export interface ContentSecurityPolicies {
+  /** `GET /` and its assets. */
+  page: string;
+  /** SVG answers under `/v1`: the agent's flame graphs, interactive when opened directly. */
+  flameGraph: string;
+  /** Every other `/v1` answer (JSON, folded text, errors; an HTML answer, were there one). */
+  api: string;
+}
+
+/** The agent's policies, allowing the inline code of `flameGraphs` (default: the agent's own). */
+export function contentSecurityPolicies(
+  flameGraphs: readonly string[] = agentFlameGraphSamples(),
+): ContentSecurityPolicies {
+  const h = flameGraphHashes(flameGraphs);
+  const page = [
     "default-src 'none'",
-    // 'unsafe-hashes' lets hashes match event handler attributes; only the hashed ones run.
-    ['script-src', "'self'", ...(handlers.length > 0 ? ["'unsafe-hashes'"] : []), ...handlers, ...scripts].join(' '),
-    ['style-src', "'self'", ...styles].join(' '),
+    directive('script-src', ["'self'", ...graphScripts(h)]),
+    directive('style-src', ["'self'", ...h.styles]),
     "connect-src 'self'",
     "img-src 'self' data:",
     'frame-src blob:',
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
+    ...NO_BASE_FORMS_OR_FRAMING,
+  ];
+  const flameGraph = [
+    "default-src 'none'",
+    directive('script-src', graphScripts(h)),
+    directive('style-src', h.styles),
+    ...NO_BASE_FORMS_OR_FRAMING,
+  ];
+  return {
+    page: page.join('; '),
+    flameGraph: flameGraph.join('; '),
+    api: ["default-src 'none'", ...NO_BASE_FORMS_OR_FRAMING].join('; '),
+  };
 }
