@@ -1,11 +1,13 @@
 // One profile must not exhaust the shared profile worker (issue #13, N1), against a real ProfileWorker thread with its
 // real heap cap (smaller than the agent's 192 MiB, so that the inputs stay small): a profile whose stack strings
 // alone would not fit that heap is cut to its limits without them; a collapse that outgrows the worker's collapse
-// budget fails alone with PROFILE_TOO_LARGE while a normal one beside it finishes; what the worker keeps is what
-// limitStacks keeps of the full Map; a graph that would not fit is refused alone; the widest graph draws a bounded
-// number of frames (N4); and if the heap runs out all the same, the sessions of the dead thread fail with
-// PROFILE_TOO_LARGE, not with "no collapse session".
+// budget fails alone with PROFILE_TOO_LARGE while a normal one beside it finishes, and its capture is stopped at
+// once; what the worker keeps is what limitStacks keeps of the full Map; a graph that would not fit is refused alone;
+// the widest graph draws a bounded number of frames (N4); and if the heap runs out all the same, the sessions of the
+// dead thread fail with PROFILE_TOO_LARGE, not with "no collapse session".
+import { once } from 'node:events';
 import t from 'tap';
+import { Agent } from '../../agent/agent.js';
 import { ProfileWorker } from '../../agent/profiles/profile-worker.js';
 import { MAX_DRAWN_FRAMES } from '../../agent/profiles/render-profile.js';
 import type { ProfileMetadata } from '../../shared/api.js';
@@ -14,6 +16,8 @@ import { DROPPED_FRAME, limitStacks, type StackLimits } from '../../agent/profil
 import { PerfCollapser } from '../../shared/collapse/perf-collapser.js';
 import { parseFolded, serializeFolded, totalSamples } from '../../shared/folded.js';
 import { deepStacks, distinctFrames, randomPerfScript } from '../helpers/perf-scripts.js';
+import { FakeRuntime, hexId, podContainer } from './fake-runtime.js';
+import { call, memoryLogger, testConfig } from './http.js';
 
 /**
  * The thread's heap in these tests. Under tap's TypeScript loader the thread holds its compiler too, so this leaves
@@ -85,6 +89,35 @@ t.test('a collapse beyond the budget fails alone; a normal capture collapsed bes
   // The thread is the same one, still working.
   const again = await worker.collapse(pieces(normal), LIMITS);
   t.equal(again.folded.byteLength, ok.folded.byteLength);
+});
+
+t.test('a capture whose collapse is stopped is itself stopped at once: 507 PROFILE_TOO_LARGE', async (t) => {
+  const worker = new ProfileWorker({ maxHeapMb: HEAP_MB });
+  t.teardown(() => worker.close());
+  const runtime = new FakeRuntime();
+  const app = hexId('a1');
+  runtime.containers = [
+    podContainer(app, { uid: '3f1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c', name: 'shop-1', namespace: 'prod' }, 'app'),
+  ];
+  runtime.images.add('podflame-perf:latest');
+  const agent = new Agent({ worker, config: testConfig(), runtime, logger: memoryLogger().logger });
+  const { url } = await agent.start();
+  t.teardown(() => agent.close());
+  const asked = await call(url, 'POST', '/v1/profiles?async=1', { target: { containerId: app }, durationSeconds: 60 });
+  t.equal(asked.status, 202);
+  const capture = runtime.captures.at(-1)!;
+  // The workload's perf script keeps coming, as long as the capture runs.
+  const closed = new Promise((resolve) => capture.stdout.once('close', resolve));
+  for (const chunk of distinctFrames(60_000, 110)) {
+    if (capture.stdout.destroyed) break;
+    if (!capture.stdout.write(chunk)) await Promise.race([once(capture.stdout, 'drain'), closed]);
+  }
+  await agent.registry.get(asked.json.id)!.settled;
+  t.ok(capture.signal.aborted, 'the capture was stopped, not left to run its 60 s');
+  const meta = (await call(url, 'GET', `/v1/profiles/${asked.json.id}`)).json;
+  t.equal(meta.status, 'failed');
+  t.equal(meta.error.code, 'PROFILE_TOO_LARGE');
+  t.match(meta.error.message, /may hold \d+ MiB of its 96 MiB heap together.*--worker-heap/);
 });
 
 t.test('through the worker, what is kept is what limitStacks keeps of the full Map', async (t) => {
