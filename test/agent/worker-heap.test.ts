@@ -3,9 +3,12 @@
 // alone would not fit that heap is cut to its limits without them; a collapse that outgrows the worker's collapse
 // budget fails alone with PROFILE_TOO_LARGE while a normal one beside it finishes, and its capture is stopped at
 // once; what the worker keeps is what limitStacks keeps of the full Map; a graph that would not fit is refused alone;
-// the widest graph draws a bounded number of frames (N4); and if the heap runs out all the same, the sessions of the
-// dead thread fail with PROFILE_TOO_LARGE, not with "no collapse session".
+// a Flight Recorder chunk too large to read is refused as its header arrives; the widest graph draws a bounded
+// number of frames (N4); and if the heap runs out all the same, the sessions of the dead thread fail with
+// PROFILE_TOO_LARGE, not with "no collapse session".
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
 import { Agent } from '../../agent/agent.js';
 import { ProfileWorker } from '../../agent/profiles/profile-worker.js';
@@ -118,6 +121,34 @@ t.test('a capture whose collapse is stopped is itself stopped at once: 507 PROFI
   t.equal(meta.status, 'failed');
   t.equal(meta.error.code, 'PROFILE_TOO_LARGE');
   t.match(meta.error.message, /may hold \d+ MiB of its 96 MiB heap together.*--worker-heap/);
+});
+
+t.test('a Flight Recorder chunk too large to read beside the others is refused as its header arrives', async (t) => {
+  const worker = new ProfileWorker({ maxHeapMb: HEAP_MB });
+  t.teardown(() => worker.close());
+  // A real recording's first chunk header, claiming 100 MiB: reading that chunk would decode its pools in the heap.
+  const header = Buffer.from(readFileSync(join(import.meta.dirname, '../fixtures/jfr/mix-jdk21.jfr')).subarray(0, 68));
+  header.writeBigInt64BE(100n * 1024n * 1024n, 8);
+  let piecesTaken = 0;
+  const input = (async function* () {
+    yield header;
+    for (let i = 0; i < 200; i++) {
+      piecesTaken++;
+      yield Buffer.alloc(65536);
+    }
+  })();
+  await t.rejects(worker.collapse(input, LIMITS, 'alloc'), {
+    code: 'PROFILE_TOO_LARGE',
+    message: /may hold \d+ MiB of its 96 MiB heap together.*--worker-heap/,
+  });
+  t.ok(piecesTaken <= 1, `refused after ${piecesTaken} pieces of the chunk`);
+  // The whole recording, as it is, is read.
+  const whole = await worker.collapse(
+    pieces([readFileSync(join(import.meta.dirname, '../fixtures/jfr/mix-jdk21.jfr'))]),
+    LIMITS,
+    'alloc',
+  );
+  t.ok(whole.foldedSamples > 0);
 });
 
 t.test('through the worker, what is kept is what limitStacks keeps of the full Map', async (t) => {
