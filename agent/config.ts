@@ -63,8 +63,8 @@ export interface AgentConfig {
   profilesMaxBytes: number;
   /**
    * Heap of the profile worker, the thread that collapses and draws (whole MiB). Captures being collapsed may hold
-   * 60% of it together, the largest failing alone beyond; a render that would not fit beside them fails alone.
-   * Default 192 MiB.
+   * 60% of what its own code leaves of it together, the largest failing alone beyond; a render that would not fit
+   * beside them fails alone. Default 192 MiB.
    */
   workerHeapBytes: number;
   /** Seconds a capture may take beyond its requested duration before it is stopped with CAPTURE_TIMEOUT. Default 60. */
@@ -435,7 +435,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     placeholder: 'BYTES',
     description:
       'heap of the thread that collapses captures and draws graphs (e.g. 384MiB); captures being collapsed may hold ' +
-      '60% of it together, beyond which the largest fails alone with PROFILE_TOO_LARGE',
+      '60% of what its own code leaves of it together, beyond which the largest fails alone with PROFILE_TOO_LARGE',
     show: formatBytes,
     parse: parseWorkerHeap,
   }),

@@ -11,8 +11,8 @@ const MiB = 1024 * 1024;
 export interface CollapseBudgetOptions {
   /** The worker thread's heap (its old generation), MiB. */
   maxHeapMb: number;
-  /** Bytes of heap the collapse sessions may hold together. */
-  budgetBytes: number;
+  /** The share of the heap beyond `baseBytes` the collapse sessions may hold together (0 to 1). */
+  share: number;
   /** Bytes of heap the thread holds before any job (its modules). */
   baseBytes: number;
 }
@@ -25,6 +25,8 @@ interface Session<S> {
 /** Collapse sessions by id, each with its state `S` and the heap it says it holds. */
 export class CollapseBudget<S> {
   readonly #options: CollapseBudgetOptions;
+  /** Bytes of heap the collapse sessions may hold together. */
+  readonly budgetBytes: number;
   readonly #sessions = new Map<number, Session<S>>();
   /** Sessions stopped while another grew: told at their next job. */
   readonly #failed = new Map<number, PodflameError>();
@@ -32,6 +34,7 @@ export class CollapseBudget<S> {
 
   constructor(options: CollapseBudgetOptions) {
     this.#options = options;
+    this.budgetBytes = Math.max(0, Math.floor(options.share * (options.maxHeapMb * MiB - options.baseBytes)));
   }
 
   /** Bytes the sessions hold together, as they last said. */
@@ -65,7 +68,7 @@ export class CollapseBudget<S> {
     this.#heldBytes += heapBytes - session.heapBytes;
     session.heapBytes = heapBytes;
     let own: PodflameError | undefined;
-    while (this.#heldBytes > this.#options.budgetBytes) {
+    while (this.#heldBytes > this.budgetBytes) {
       let largest: [number, Session<S>] | undefined;
       for (const entry of this.#sessions)
         if (largest === undefined || entry[1].heapBytes > largest[1].heapBytes) largest = entry;
@@ -106,7 +109,8 @@ export class CollapseBudget<S> {
   }
 
   #tooLarge(heapBytes: number): PodflameError {
-    const { maxHeapMb, budgetBytes } = this.#options;
+    const { maxHeapMb } = this.#options;
+    const budgetBytes = this.budgetBytes;
     return new PodflameError(
       'PROFILE_TOO_LARGE',
       `the profile needed more of the agent's profile worker than a capture may take: the captures being ` +

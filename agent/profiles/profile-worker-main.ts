@@ -23,7 +23,7 @@ const config = workerData as WorkerData;
 
 const budget = new CollapseBudget<EventCollapser>({
   maxHeapMb: config.maxHeapMb,
-  budgetBytes: config.collapseBudgetBytes,
+  share: config.collapseHeapShare,
   // What the thread holds before any job: its modules (under a TypeScript loader, the compiler's too).
   baseBytes: getHeapStatistics().used_heap_size,
 });

@@ -24,8 +24,8 @@ export interface ProfileWorkerOptions {
   /** Old-generation heap of the thread, MiB (`--worker-heap`); a job beyond it fails with PROFILE_TOO_LARGE. Default 192. */
   maxHeapMb?: number;
   /**
-   * The share of that heap the captures being collapsed may hold together; past it the largest fails alone. The
-   * rest is for the thread's modules and for drawing graphs. Default 0.6.
+   * The share of that heap, beyond what the thread's own modules hold, that the captures being collapsed may hold
+   * together; past it the largest fails alone. The rest is for drawing graphs. Default 0.6.
    */
   collapseHeapShare?: number;
   /** Node options of the thread. Default: the agent process's own (a loader it runs under, e.g. in tests). */
@@ -40,8 +40,7 @@ export const DEFAULT_COLLAPSE_HEAP_SHARE = 0.6;
 /** What the thread is started with. */
 export interface WorkerData {
   maxHeapMb: number;
-  /** Bytes of heap the collapse sessions may hold together. */
-  collapseBudgetBytes: number;
+  collapseHeapShare: number;
 }
 
 /** The worker's module next to this one, with this module's extension (.ts under a loader, .js when built). */
@@ -86,7 +85,7 @@ interface Pending {
 
 export class ProfileWorker {
   readonly #maxHeapMb: number;
-  readonly #collapseBudgetBytes: number;
+  readonly #collapseHeapShare: number;
   readonly #options: ProfileWorkerOptions;
   #worker: Worker | undefined;
   readonly #pending = new Map<number, Pending>();
@@ -103,7 +102,7 @@ export class ProfileWorker {
     if (!(share > 0 && share < 1)) {
       throw new PodflameError('INVALID_REQUEST', `collapseHeapShare must be between 0 and 1, got ${share}`);
     }
-    this.#collapseBudgetBytes = Math.floor(this.#maxHeapMb * 1024 * 1024 * share);
+    this.#collapseHeapShare = share;
   }
 
   /**
@@ -203,7 +202,7 @@ export class ProfileWorker {
   #start(): Worker {
     const worker = new Worker(WORKER_URL, {
       resourceLimits: { maxOldGenerationSizeMb: this.#maxHeapMb },
-      workerData: { maxHeapMb: this.#maxHeapMb, collapseBudgetBytes: this.#collapseBudgetBytes } satisfies WorkerData,
+      workerData: { maxHeapMb: this.#maxHeapMb, collapseHeapShare: this.#collapseHeapShare } satisfies WorkerData,
       ...(this.#options.execArgv ? { execArgv: this.#options.execArgv } : {}),
     });
     worker.on('message', (reply: WorkerReply) => {
