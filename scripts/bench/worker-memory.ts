@@ -137,14 +137,18 @@ async function runTrial(
     flags.bytes,
   ];
   if (flags.share !== undefined) args.push('--share', flags.share);
-  const { stdout } = await execFileP(
-    process.execPath,
-    [...args, '--heap', String(heap), ...(beside ? ['--beside'] : [])],
-    {
-      maxBuffer: 1 << 20,
-    },
-  );
-  return JSON.parse(stdout);
+  try {
+    const { stdout } = await execFileP(
+      process.execPath,
+      [...args, '--heap', String(heap), ...(beside ? ['--beside'] : [])],
+      { maxBuffer: 1 << 20 },
+    );
+    return JSON.parse(stdout);
+  } catch (err) {
+    // A worker's heap running out can take the whole process with it (V8's fatal "allocation failed").
+    const message = `the trial process died: ${(err as Error).message.split('\n')[0]}`;
+    return { big: { ok: false, code: 'PROCESS_DIED', message, ms: NaN }, idleRssMiB: NaN, peakRssMiB: NaN };
+  }
 }
 
 function describe(o: Outcome): string {
