@@ -31,10 +31,13 @@ export interface EventCollapser {
 
 /**
  * Frame names the perf collapser remembers for the same symbol at other addresses. A real capture has some 15,000
- * distinct stack lines, fewer distinct symbols, so this keeps them all; the CLI's default (200,000) would let a workload of distinct names
- * make the cache alone tens of MB of the profile worker's heap.
+ * distinct stack lines, fewer distinct symbols, so this keeps them all; the CLI's default (200,000) would let a
+ * workload of distinct names make the cache alone tens of MB of the profile worker's heap.
  */
 const AGENT_FRAME_CACHE_LIMIT = 20_000;
+
+/** Heap per stack of limitStacks' sorted entries ([stack, count] arrays and the array of them). */
+const LIMIT_ENTRY_HEAP_BYTES = 64;
 
 export function createEventCollapser(event: ProfileEvent): EventCollapser {
   return event === 'cpu' ? perfCollapser() : flightRecordingCollapser(event);
@@ -92,6 +95,3 @@ function flightRecordingCollapser(event: Exclude<ProfileEvent, 'cpu'>): EventCol
     },
   };
 }
-
-/** Heap per stack of limitStacks' sorted entries ([stack, count] arrays and the array of them). */
-const LIMIT_ENTRY_HEAP_BYTES = 64;

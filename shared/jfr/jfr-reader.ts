@@ -35,6 +35,8 @@ export const DEFAULT_JFR_READ_OPTIONS: Readonly<Required<JfrReadOptions>> = Obje
 // them), both in bytes of V8 heap, rounded up from the bundled recordings.
 const STACK_HEAP_BYTES = 96;
 const CHUNK_READ_HEAP_PER_BYTE = 3;
+// The recording's metadata, parsed once and kept for its next chunks (some 600 KB for a JDK 21 recording).
+const METADATA_HEAP_BYTES = 1024 * 1024;
 
 export interface JfrProfile {
   /** Folded stacks (root first) → weight: `alloc` in bytes, `lock` in nanoseconds, `wall` in samples. */
@@ -88,7 +90,8 @@ export class JfrReader {
    */
   heapBytes(): number {
     const reading = this.header === undefined ? 0 : this.header.size * CHUNK_READ_HEAP_PER_BYTE;
-    return this.stackCount() * STACK_HEAP_BYTES + 2 * this.stackChars + reading;
+    const metadata = this.metadataCache.types === undefined ? 0 : METADATA_HEAP_BYTES;
+    return this.stackCount() * STACK_HEAP_BYTES + 2 * this.stackChars + reading + metadata;
   }
 
   /** Adds bytes; the reader copies what it keeps, so the caller may reuse `piece`. */
