@@ -266,7 +266,7 @@ export class Agent {
     this.instanceId = deps.instanceId ?? agentInstanceId(config.nodeName);
     this.runtime = instrumentRuntime(deps.runtime, this.metrics);
     this.registry = new ProfileRegistry(config.profileRetention, config.profilesMaxBytes);
-    this.worker = deps.worker ?? new ProfileWorker();
+    this.worker = deps.worker ?? new ProfileWorker({ maxHeapMb: config.workerHeapBytes / 1024 ** 2 });
     const worker = this.worker;
     this.captures = new CaptureService(
       { runtime: this.runtime, registry: this.registry, metrics: this.metrics, logger, collapser: worker },

@@ -20,6 +20,7 @@ import type { ListenAddress } from './server/http-server.js';
 import { DEFAULT_CONNECTION_LIMITS } from './server/connection-limits.js';
 import { DEFAULT_SCHEDULER_OPTIONS } from './schedules/scheduler.js';
 import { formatAge } from './schedules/schedule-config.js';
+import { DEFAULT_WORKER_HEAP_MB } from './profiles/profile-worker.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -61,6 +62,12 @@ export interface AgentConfig {
   maxProfileBytes: number;
   /** Bytes of stacks the finished profiles of `GET /v1/profiles/:id` keep in all; the oldest go beyond. Default 64 MiB. */
   profilesMaxBytes: number;
+  /**
+   * Heap of the profile worker, the thread that collapses and draws (whole MiB). Captures being collapsed may hold
+   * 60% of what its own code leaves of it together, the largest failing alone beyond; a render that would not fit
+   * beside them fails alone. Default 192 MiB.
+   */
+  workerHeapBytes: number;
   /** Seconds a capture may take beyond its requested duration before it is stopped with CAPTURE_TIMEOUT. Default 60. */
   requestTimeoutSeconds: number;
   /** Finished profiles kept for `GET /v1/profiles/:id` (oldest evicted first). Default 32. */
@@ -148,6 +155,7 @@ export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Obj
   maxStacks: 100_000,
   maxProfileBytes: 32 * 1024 ** 2,
   profilesMaxBytes: 64 * 1024 ** 2,
+  workerHeapBytes: DEFAULT_WORKER_HEAP_MB * 1024 ** 2,
   requestTimeoutSeconds: 60,
   profileRetention: 32,
   logLevel: 'info',
@@ -234,6 +242,16 @@ function formatBytes(bytes: number | undefined): string {
     if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
   }
   return String(bytes);
+}
+
+// Whole MiB (a worker's heap is set in MiB), at least 64 (the thread's own modules need some).
+function parseWorkerHeap(text: string, source: string): number {
+  const bytes = parseBytes(text, source);
+  const mib = 1024 ** 2;
+  if (bytes % mib !== 0 || bytes < 64 * mib || bytes > 16 * 1024 * mib) {
+    throw invalid(source, 'a whole number of MiB from 64MiB to 16GiB, such as 384MiB', text);
+  }
+  return bytes;
 }
 
 function formatSeconds(seconds: number): string {
@@ -419,6 +437,17 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     description: 'bytes of stacks the finished profiles kept in memory hold in all; the oldest are dropped beyond it',
     show: formatBytes,
     parse: parseBytes,
+  }),
+  option({
+    key: 'workerHeapBytes',
+    flag: 'worker-heap',
+    env: ['PODFLAME_WORKER_HEAP'],
+    placeholder: 'BYTES',
+    description:
+      'heap of the thread that collapses captures and draws graphs (e.g. 384MiB); captures being collapsed may hold ' +
+      '60% of what its own code leaves of it together, beyond which the largest fails alone with PROFILE_TOO_LARGE',
+    show: formatBytes,
+    parse: parseWorkerHeap,
   }),
   option({
     key: 'requestTimeoutSeconds',

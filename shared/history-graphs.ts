@@ -110,6 +110,10 @@ export interface MergedGraphOptions {
   frequencyHz: number;
   durationSeconds: number;
   startTimeMs: number;
+  /** The SVG's most frames (RenderOptions.maxFrames). Default unset: no bound. */
+  maxFrames?: number;
+  /** RenderOptions.beforeDraw. Default none. */
+  beforeDraw?: (frames: number) => void;
 }
 
 export function renderMergedGraph(format: HistoryFormat, stacks: FoldedStacks, o: MergedGraphOptions): GraphAnswer {
@@ -135,6 +139,8 @@ export function renderMergedGraph(format: HistoryFormat, stacks: FoldedStacks, o
           countname: countName(event),
           title: o.title,
           subtitle: o.subtitle,
+          maxFrames: o.maxFrames,
+          beforeDraw: o.beforeDraw,
         }).svg,
       };
   }
@@ -147,6 +153,10 @@ export interface DiffGraphOptions {
   subtitle: string;
   /** Scale the base counts to the target's total (difffolded `-n`). Default true. */
   normalize?: boolean;
+  /** The SVG's most frames (RenderOptions.maxFrames). Default unset: no bound. */
+  maxFrames?: number;
+  /** RenderOptions.beforeDraw. Default none. */
+  beforeDraw?: (frames: number) => void;
 }
 
 /**
@@ -166,7 +176,13 @@ export function renderDiffGraph(
     contentType: 'image/svg+xml; charset=utf-8',
     body: renderFlameGraph(
       diff.stacks.map((s) => s.line),
-      { countname: countName(o.event ?? DEFAULT_PROFILE_EVENT), title: o.title, subtitle: o.subtitle },
+      {
+        countname: countName(o.event ?? DEFAULT_PROFILE_EVENT),
+        title: o.title,
+        subtitle: o.subtitle,
+        maxFrames: o.maxFrames,
+        beforeDraw: o.beforeDraw,
+      },
     ).svg,
   };
 }

@@ -1,15 +1,16 @@
 /**
- * A capture's stdout turned into folded stacks, whatever it recorded: `perf script` text for cpu (the Java-aware
- * collapser), the JVMs' Flight Recorder files for alloc, lock and wall (shared/jfr). Fed chunk by chunk, in the
- * profile worker or in the caller's thread, with the same counters either way.
+ * A capture's stdout turned into folded stacks within the profile's limits, whatever it recorded: `perf script` text
+ * for cpu (the Java-aware collapser), the JVMs' Flight Recorder files for alloc, lock and wall (shared/jfr). Fed chunk
+ * by chunk, in the profile worker or in the caller's thread, with the same result either way; each collapser says
+ * how much heap it holds, so that the worker can stop the one that would take its last bytes.
  */
 import { PerfCollapser } from '../../shared/collapse/perf-collapser.js';
-import type { FoldedStacks } from '../../shared/folded.js';
 import { JfrReader } from '../../shared/jfr/jfr-reader.js';
 import type { ProfileEvent } from '../../shared/profile-events.js';
+import { limitFolded, limitInterned, type LimitedFolded, type StackLimits } from './stack-limits.js';
 
-export interface EventCollapseResult {
-  stacks: FoldedStacks;
+/** What a collapse gives back: its stacks within the limits, as folded bytes, and what the collapser counted. */
+export interface LimitedCollapse extends LimitedFolded {
   /** The sum of the stacks' weights, in the event's unit (samples for cpu and wall, bytes, nanoseconds). */
   samples: number;
   jitFrames: number;
@@ -20,21 +21,38 @@ export interface EventCollapseResult {
 
 export interface EventCollapser {
   push(chunk: Uint8Array): void;
-  finish(): EventCollapseResult;
+  /**
+   * An estimate of the heap the collapse holds now plus what `finish` will allocate beyond it, in bytes: counted
+   * from sizes after each chunk, cheap enough to ask every time.
+   */
+  heapBytes(): number;
+  finish(limits: StackLimits): LimitedCollapse;
 }
+
+/**
+ * Frame names the perf collapser remembers for the same symbol at other addresses. A real capture has some 15,000
+ * distinct stack lines, fewer distinct symbols, so this keeps them all; the CLI's default (200,000) would let a
+ * workload of distinct names make the cache alone tens of MB of the profile worker's heap.
+ */
+const AGENT_FRAME_CACHE_LIMIT = 20_000;
+
+/** Heap per stack of limitStacks' sorted entries ([stack, count] arrays and the array of them). */
+const LIMIT_ENTRY_HEAP_BYTES = 64;
 
 export function createEventCollapser(event: ProfileEvent): EventCollapser {
   return event === 'cpu' ? perfCollapser() : flightRecordingCollapser(event);
 }
 
 function perfCollapser(): EventCollapser {
-  const collapser = new PerfCollapser({ java: true });
+  const collapser = new PerfCollapser({ java: true, frameCacheLimit: AGENT_FRAME_CACHE_LIMIT });
   return {
     push: (chunk) => collapser.push(chunk),
-    finish: () => {
+    heapBytes: () => collapser.heapBytes(),
+    finish: (limits) => {
       const r = collapser.finish();
+      // Chosen and written from the interned stacks: no string per stack, whatever the profile's size.
       return {
-        stacks: r.stacks,
+        ...limitInterned(r.decodedStacks(), limits),
         samples: r.samples,
         jitFrames: r.jitFrames,
         jitFramesResolved: r.jitFramesResolved,
@@ -46,26 +64,21 @@ function perfCollapser(): EventCollapser {
 }
 
 function flightRecordingCollapser(event: Exclude<ProfileEvent, 'cpu'>): EventCollapser {
-  const reader = new JfrReader();
+  // Only the event asked for: the recording's other kinds would be stacks held for nothing.
+  const reader = new JfrReader({ kinds: [event] });
   let bytes = 0;
   return {
     push: (chunk) => {
       bytes += chunk.length;
       reader.push(chunk);
     },
-    finish: () => {
+    // limitStacks sorts the stacks' entries: an array entry and a pair per stack beyond what the reader holds.
+    heapBytes: () => reader.heapBytes() + reader.stackCount() * LIMIT_ENTRY_HEAP_BYTES,
+    finish: (limits) => {
+      const counters = { jitFrames: 0, jitFramesResolved: 0, unrecognizedLines: 0 };
       // Nothing at all: the capture failed before any recording was read, and its exit says why (EVENT_UNSUPPORTED,
       // NO_SAMPLES); an empty profile lets that reason through instead of "not a JFR file".
-      if (bytes === 0) {
-        return {
-          stacks: new Map(),
-          samples: 0,
-          jitFrames: 0,
-          jitFramesResolved: 0,
-          unrecognizedLines: 0,
-          warnings: [],
-        };
-      }
+      if (bytes === 0) return { ...limitFolded(new Map(), limits), samples: 0, ...counters, warnings: [] };
       const profile = reader.finish();
       const stacks = profile.stacks[event];
       let samples = 0;
@@ -78,7 +91,7 @@ function flightRecordingCollapser(event: Exclude<ProfileEvent, 'cpu'>): EventCol
         );
       }
       // Flight Recorder names every Java frame itself: no JIT map is involved, so there is no share to report.
-      return { stacks, samples, jitFrames: 0, jitFramesResolved: 0, unrecognizedLines: 0, warnings };
+      return { ...limitFolded(stacks, limits), samples, ...counters, warnings };
     },
   };
 }

@@ -4,17 +4,36 @@
  * bytes; posted to the profile worker without a copy (a shared buffer is shared, not cloned), where a Map of 100,000
  * stacks would be cloned on the event loop's thread; and already the `folded` answer.
  */
-import { parseFolded, serializeFolded, type FoldedStacks } from '../../shared/folded.js';
+import { parseFolded, sortBytewise, type FoldedStacks } from '../../shared/folded.js';
 
 /** UTF-8 folded text, one `stack count` line per stack in byte order, backed by a SharedArrayBuffer. */
 export type FoldedBytes = Uint8Array;
 
+/**
+ * The stacks as folded bytes, as serializeFolded writes them: measured first, then written line by line straight into
+ * the shared memory, never as one string of the whole text (which, at --max-profile-bytes, is 32 MB of the worker's
+ * heap for a moment, on top of the stacks themselves).
+ */
 export function toFoldedBytes(stacks: FoldedStacks): FoldedBytes {
-  const text = serializeFolded(stacks);
-  const bytes = new Uint8Array(new SharedArrayBuffer(Buffer.byteLength(text)));
-  Buffer.from(bytes.buffer).write(text);
+  const keys = sortBytewise(stacks.keys());
+  const counts = keys.map((k) => String(stacks.get(k)));
+  let length = 0;
+  for (let i = 0; i < keys.length; i++)
+    length += Buffer.byteLength(keys[i] as string) + (counts[i] as string).length + 2;
+  const bytes = new Uint8Array(new SharedArrayBuffer(length));
+  const buf = foldedBuffer(bytes);
+  let at = 0;
+  for (let i = 0; i < keys.length; i++) {
+    at += buf.write(keys[i] as string, at, 'utf8');
+    buf[at++] = SPACE;
+    at += buf.write(counts[i] as string, at, 'latin1');
+    buf[at++] = NEWLINE;
+  }
   return bytes;
 }
+
+const SPACE = 0x20;
+const NEWLINE = 0x0a;
 
 /** The text as a Buffer over the same memory (no copy). */
 export function foldedBuffer(bytes: FoldedBytes): Buffer {

@@ -6,13 +6,12 @@
  */
 import type { Readable } from 'node:stream';
 import { DEFAULT_PROFILE_EVENT, EVENT_KINDS, type ProfileEvent } from '../../shared/profile-events.js';
-import { createEventCollapser } from './event-collapser.js';
+import { createEventCollapser, type LimitedCollapse } from './event-collapser.js';
 import { checkMinwidthFloor, resolveRenderOptions, type RenderOptions } from '../../shared/render/options.js';
 import type { CaptureWarning } from '../../shared/api.js';
-import { totalSamples } from '../../shared/folded.js';
 import { PodflameError } from '../../shared/errors.js';
-import { toFoldedBytes, type FoldedBytes } from './folded-bytes.js';
-import { DROPPED_FRAME, limitStacks, type StackLimits } from './stack-limits.js';
+import type { FoldedBytes } from './folded-bytes.js';
+import { DROPPED_FRAME, type StackLimits } from './stack-limits.js';
 
 export interface CollapsedCapture {
   /** The stacks kept, as the registry keeps them. */
@@ -40,7 +39,10 @@ export interface CollapsedCapture {
 export interface CollapseCaptureOptions {
   /** Stop with OUTPUT_TOO_LARGE beyond this many bytes. */
   maxBytes: number;
-  /** Called once when the bytes bound is crossed, before the stream is abandoned (e.g. to abort the capture). */
+  /**
+   * Called once when the bytes bound is crossed or the collapse outgrew the profile worker's heap, before the stream
+   * is abandoned (e.g. to abort the capture).
+   */
   onTooLarge: (error: PodflameError) => void;
   /** What one profile may hold (`--max-stacks`, `--max-profile-bytes`). */
   limits: StackLimits;
@@ -51,18 +53,7 @@ export interface CollapseCaptureOptions {
 }
 
 /** What a collapser gives back for a capture: its stacks, within the limits, as folded bytes. */
-export interface LimitedCollapse {
-  folded: FoldedBytes;
-  /** The sum of `folded`'s counts. */
-  foldedSamples: number;
-  droppedStacks: number;
-  droppedSamples: number;
-  samples: number;
-  jitFrames: number;
-  jitFramesResolved: number;
-  unrecognizedLines: number;
-  warnings: readonly string[];
-}
+export type { LimitedCollapse } from './event-collapser.js';
 
 /** Collapses perf script (Java-aware) and limits the stacks; the agent's ProfileWorker is one, in its own thread. */
 export interface CaptureCollapser {
@@ -74,19 +65,7 @@ export const IN_PROCESS_COLLAPSER: CaptureCollapser = {
   async collapse(input, limits, event = DEFAULT_PROFILE_EVENT) {
     const collapser = createEventCollapser(event);
     for await (const chunk of input) collapser.push(chunk);
-    const result = collapser.finish();
-    const limited = limitStacks(result.stacks, limits);
-    return {
-      samples: result.samples,
-      jitFrames: result.jitFrames,
-      jitFramesResolved: result.jitFramesResolved,
-      unrecognizedLines: result.unrecognizedLines,
-      folded: toFoldedBytes(limited.stacks),
-      foldedSamples: totalSamples(limited.stacks),
-      droppedStacks: limited.droppedStacks,
-      droppedSamples: limited.droppedSamples,
-      warnings: result.warnings,
-    };
+    return collapser.finish(limits);
   },
 };
 
@@ -127,7 +106,14 @@ export async function collapseCaptureStream(
     }
     streamEndedAt = performance.now();
   }
-  const result = await (options.collapser ?? IN_PROCESS_COLLAPSER).collapse(bounded(), options.limits, event);
+  let result: LimitedCollapse;
+  try {
+    result = await (options.collapser ?? IN_PROCESS_COLLAPSER).collapse(bounded(), options.limits, event);
+  } catch (err) {
+    // The profile worker stopped this collapse to keep its heap for the others: stop the capture too, at once.
+    if (err instanceof PodflameError && err.code === 'PROFILE_TOO_LARGE') options.onTooLarge(err);
+    throw err;
+  }
   collapseMs += performance.now() - streamEndedAt;
   const warnings: CaptureWarning[] = result.warnings.map((message) => ({
     code: result.unrecognizedLines > 0 && SKIPPED_LINES_WARNING.test(message) ? 'UNRECOGNIZED_LINES' : 'COLLAPSE',

@@ -2,26 +2,40 @@
  * The profile worker's thread (started by profile-worker.ts): collapses captures' perf script and renders answers
  * and graphs, so that the agent's event loop — health probes, other requests — never waits for them. Jobs run one at
  * a time in the order they arrive; a collapse is a session fed chunk by chunk between other jobs.
+ *
+ * The sessions share the thread's heap, so each says what it holds (EventCollapser.heapBytes) after every chunk, and
+ * together they may hold at most the worker's collapse budget: past it the largest session fails alone with
+ * PROFILE_TOO_LARGE and its state is let go, instead of the heap running out under every job at once.
  */
-import { parentPort } from 'node:worker_threads';
+import { getHeapStatistics } from 'node:v8';
+import { parentPort, workerData } from 'node:worker_threads';
 import { PodflameError } from '../../shared/errors.js';
 import { renderDiffGraph, renderMergedGraph } from '../../shared/history-graphs.js';
-import type { WorkerCollapseResult, WorkerReply, WorkerRequest } from './profile-worker.js';
-import { renderProfile } from './render-profile.js';
-import { limitStacks } from './stack-limits.js';
+import type { WorkerCollapseResult, WorkerData, WorkerReply, WorkerRequest } from './profile-worker.js';
+import { MAX_DRAWN_FRAMES, renderProfile } from './render-profile.js';
 import { createEventCollapser, type EventCollapser } from './event-collapser.js';
-import { toFoldedBytes } from './folded-bytes.js';
-import { totalSamples } from '../../shared/folded.js';
+import { CollapseBudget } from './collapse-budget.js';
+import { drawHeapBytes, renderHeapBytes, type RenderJob } from './render-heap.js';
 
 const port = parentPort;
 if (port === null) throw new Error('profile-worker-main.ts runs as a worker thread only');
+const config = workerData as WorkerData;
 
-const sessions = new Map<number, EventCollapser>();
+const budget = new CollapseBudget<EventCollapser>({
+  maxHeapMb: config.maxHeapMb,
+  share: config.collapseHeapShare,
+  // What the thread holds before any job: its modules (under a TypeScript loader, the compiler's too).
+  baseBytes: getHeapStatistics().used_heap_size,
+});
 
-function session(id: number): EventCollapser {
-  const s = sessions.get(id);
-  if (s === undefined) throw new PodflameError('INTERNAL', `the profile worker has no collapse session ${id}`);
-  return s;
+/**
+ * Refuses a render whose reading would not fit beside the collapses (PROFILE_TOO_LARGE), and gives the check of its
+ * drawing, once the frames to draw are known.
+ */
+function checkedRender(job: RenderJob): (frames: number) => void {
+  const reading = renderHeapBytes(job);
+  budget.checkRender(reading);
+  return (frames) => budget.checkRender(reading + drawHeapBytes(frames));
 }
 
 /** Buffers the reply hands over to the agent's thread instead of copying them (set by `handle`). */
@@ -32,41 +46,51 @@ function handle(request: WorkerRequest): unknown {
     case 'ping':
       return undefined;
     case 'collapse-start':
-      sessions.set(request.session, createEventCollapser(request.event));
+      budget.add(request.session, createEventCollapser(request.event));
       return undefined;
-    case 'collapse-chunk':
-      session(request.session).push(request.chunk);
+    case 'collapse-chunk': {
+      const collapser = budget.get(request.session);
+      collapser.push(request.chunk);
+      budget.grew(request.session, collapser.heapBytes());
       return undefined;
+    }
     case 'collapse-end': {
-      const result = session(request.session).finish();
-      sessions.delete(request.session);
-      const limited = limitStacks(result.stacks, request.limits);
-      return {
-        folded: toFoldedBytes(limited.stacks),
-        foldedSamples: totalSamples(limited.stacks),
-        droppedStacks: limited.droppedStacks,
-        droppedSamples: limited.droppedSamples,
-        samples: result.samples,
-        jitFrames: result.jitFrames,
-        jitFramesResolved: result.jitFramesResolved,
-        unrecognizedLines: result.unrecognizedLines,
-        warnings: result.warnings,
-      } satisfies WorkerCollapseResult;
+      const collapser = budget.get(request.session);
+      try {
+        return collapser.finish(request.limits) satisfies WorkerCollapseResult;
+      } finally {
+        budget.remove(request.session);
+      }
     }
     case 'collapse-abort':
-      sessions.delete(request.session);
+      budget.remove(request.session);
       return undefined;
     case 'render-profile': {
-      const answer = renderProfile(request.format, request.metadata, request.folded, request.render);
+      const answer = renderProfile(
+        request.format,
+        request.metadata,
+        request.folded,
+        request.render,
+        checkedRender(request),
+      );
       // Encoded here and handed over (transferred): the agent's thread gets the bytes without copying a string.
       const body = new TextEncoder().encode(answer.body);
       transfer = [body.buffer];
       return { contentType: answer.contentType, body };
     }
+    // Graphs drawn here are bounded in frames, as a profile's are (render-profile.ts).
     case 'render-merged':
-      return renderMergedGraph(request.format, request.stacks, request.options);
+      return renderMergedGraph(request.format, request.stacks, {
+        ...request.options,
+        maxFrames: MAX_DRAWN_FRAMES,
+        beforeDraw: checkedRender(request),
+      });
     case 'render-diff':
-      return renderDiffGraph(request.format, request.base, request.target, request.options);
+      return renderDiffGraph(request.format, request.base, request.target, {
+        ...request.options,
+        maxFrames: MAX_DRAWN_FRAMES,
+        beforeDraw: checkedRender(request),
+      });
   }
 }
 

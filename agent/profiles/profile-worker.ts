@@ -1,8 +1,10 @@
 /**
  * `ProfileWorker`: the agent's collapsing and rendering, run in one worker thread (profile-worker-main.ts) so that
  * the event loop stays free for probes and other requests while a large profile is drawn, and bounded in memory: the
- * thread's heap is capped, and a job that outgrows it fails with PROFILE_TOO_LARGE instead of taking the agent down.
- * The thread starts with the first job and is started again after it dies.
+ * thread's heap is capped, the captures being collapsed may hold a share of it together (collapse-budget.ts), and a
+ * job that would not fit fails alone with PROFILE_TOO_LARGE. A heap that runs out all the same (an estimate that was
+ * short) fails the thread's jobs in flight with PROFILE_TOO_LARGE instead of taking the agent down. The thread starts
+ * with the first job and is started again after it dies.
  */
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,13 +15,19 @@ import type { FoldedStacks } from '../../shared/folded.js';
 import type { DiffGraphOptions, GraphAnswer, MergedGraphOptions } from '../../shared/history-graphs.js';
 import type { DiffFormat, HistoryFormat } from '../../shared/history.js';
 import type { FoldedBytes } from './folded-bytes.js';
+import type { LimitedCollapse } from './event-collapser.js';
 import type { RenderedProfile, RenderRequest } from './render-profile.js';
 import type { StackLimits } from './stack-limits.js';
 import { DEFAULT_PROFILE_EVENT, type ProfileEvent } from '../../shared/profile-events.js';
 
 export interface ProfileWorkerOptions {
-  /** Old-generation heap of the thread, MiB; a job beyond it fails with PROFILE_TOO_LARGE. Default 192. */
+  /** Old-generation heap of the thread, MiB (`--worker-heap`); a job beyond it fails with PROFILE_TOO_LARGE. Default 192. */
   maxHeapMb?: number;
+  /**
+   * The share of that heap, beyond what the thread's own modules hold, that the captures being collapsed may hold
+   * together; past it the largest fails alone. The rest is for drawing graphs. Default 0.6.
+   */
+  collapseHeapShare?: number;
   /** Node options of the thread. Default: the agent process's own (a loader it runs under, e.g. in tests). */
   execArgv?: string[];
   /** Called as a render job starts running in the thread (tests wait for it). */
@@ -27,22 +35,19 @@ export interface ProfileWorkerOptions {
 }
 
 export const DEFAULT_WORKER_HEAP_MB = 192;
+export const DEFAULT_COLLAPSE_HEAP_SHARE = 0.6;
+
+/** What the thread is started with. */
+export interface WorkerData {
+  maxHeapMb: number;
+  collapseHeapShare: number;
+}
 
 /** The worker's module next to this one, with this module's extension (.ts under a loader, .js when built). */
 const WORKER_URL = new URL(`./profile-worker-main${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
 /** What a collapse session ends with: the stacks as folded bytes in shared memory, which cross without a copy. */
-export interface WorkerCollapseResult {
-  folded: FoldedBytes;
-  foldedSamples: number;
-  droppedStacks: number;
-  droppedSamples: number;
-  samples: number;
-  jitFrames: number;
-  jitFramesResolved: number;
-  unrecognizedLines: number;
-  warnings: string[];
-}
+export type WorkerCollapseResult = LimitedCollapse;
 
 type Job =
   | { kind: 'ping' }
@@ -67,6 +72,11 @@ export type WorkerReply =
   | { seq: number; ok: true; value: unknown }
   | { seq: number; ok: false; error: ErrorBody['error'] };
 
+/** The thread a collapse session lives in, once its first job was sent. */
+interface Pin {
+  worker?: Worker;
+}
+
 interface Pending {
   worker: Worker;
   resolve: (value: unknown) => void;
@@ -75,16 +85,24 @@ interface Pending {
 
 export class ProfileWorker {
   readonly #maxHeapMb: number;
+  readonly #collapseHeapShare: number;
   readonly #options: ProfileWorkerOptions;
   #worker: Worker | undefined;
   readonly #pending = new Map<number, Pending>();
   #seq = 0;
   #sessions = 0;
+  /** Why each thread that died did, for its collapse sessions' later jobs. */
+  readonly #deaths = new WeakMap<Worker, PodflameError>();
   #closed = false;
 
   constructor(options: ProfileWorkerOptions = {}) {
     this.#options = options;
     this.#maxHeapMb = options.maxHeapMb ?? DEFAULT_WORKER_HEAP_MB;
+    const share = options.collapseHeapShare ?? DEFAULT_COLLAPSE_HEAP_SHARE;
+    if (!(share > 0 && share < 1)) {
+      throw new PodflameError('INVALID_REQUEST', `collapseHeapShare must be between 0 and 1, got ${share}`);
+    }
+    this.#collapseHeapShare = share;
   }
 
   /**
@@ -135,14 +153,16 @@ export class ProfileWorker {
     event: ProfileEvent = DEFAULT_PROFILE_EVENT,
   ): Promise<WorkerCollapseResult> {
     const session = ++this.#sessions;
-    await this.#run({ kind: 'collapse-start', session, event });
+    // The session lives in one thread: if that thread dies, the session's later jobs fail as it did.
+    const pin: Pin = {};
+    await this.#run({ kind: 'collapse-start', session, event }, pin);
     try {
-      for await (const chunk of input) await this.#run({ kind: 'collapse-chunk', session, chunk });
+      for await (const chunk of input) await this.#run({ kind: 'collapse-chunk', session, chunk }, pin);
     } catch (err) {
-      await this.#run({ kind: 'collapse-abort', session }).catch(() => undefined);
+      await this.#run({ kind: 'collapse-abort', session }, pin).catch(() => undefined);
       throw err;
     }
-    return (await this.#run({ kind: 'collapse-end', session, limits })) as WorkerCollapseResult;
+    return (await this.#run({ kind: 'collapse-end', session, limits }, pin)) as WorkerCollapseResult;
   }
 
   /** Stops the thread; jobs in flight fail with AGENT_NOT_READY, later ones too. */
@@ -159,11 +179,17 @@ export class ProfileWorker {
     }
   }
 
-  #run(job: Job): Promise<unknown> {
+  #run(job: Job, pin?: Pin): Promise<unknown> {
     if (this.#closed) {
       return Promise.reject(new PodflameError('AGENT_NOT_READY', 'the agent is shutting down; retry in a moment'));
     }
+    if (pin?.worker !== undefined && pin.worker !== this.#worker) {
+      return Promise.reject(
+        this.#deaths.get(pin.worker) ?? new PodflameError('INTERNAL', "the agent's profile worker stopped"),
+      );
+    }
     const worker = this.#worker ?? this.#start();
+    if (pin !== undefined) pin.worker = worker;
     const seq = ++this.#seq;
     // A job in flight keeps the process alive; an idle thread does not.
     if (this.#pending.size === 0) worker.ref();
@@ -176,6 +202,7 @@ export class ProfileWorker {
   #start(): Worker {
     const worker = new Worker(WORKER_URL, {
       resourceLimits: { maxOldGenerationSizeMb: this.#maxHeapMb },
+      workerData: { maxHeapMb: this.#maxHeapMb, collapseHeapShare: this.#collapseHeapShare } satisfies WorkerData,
       ...(this.#options.execArgv ? { execArgv: this.#options.execArgv } : {}),
     });
     worker.on('message', (reply: WorkerReply) => {
@@ -197,7 +224,7 @@ export class ProfileWorker {
           ? new PodflameError(
               'PROFILE_TOO_LARGE',
               `the profile needed more than the ${this.#maxHeapMb} MiB the agent gives its profile worker; ` +
-                'capture a shorter duration or at a lower frequency',
+                'capture a shorter duration or at a lower frequency, or give the worker more heap (--worker-heap)',
               { details: { workerHeapMb: this.#maxHeapMb }, cause: err },
             )
           : new PodflameError('INTERNAL', `the agent's profile worker failed: ${err.message}`, { cause: err }),
@@ -213,6 +240,7 @@ export class ProfileWorker {
 
   /** Rejects the jobs sent to `worker` (a thread that died: its successor's jobs are not its). */
   #failAll(worker: Worker, error: PodflameError): void {
+    if (!this.#deaths.has(worker)) this.#deaths.set(worker, error);
     for (const [seq, p] of this.#pending) {
       if (p.worker !== worker) continue;
       this.#pending.delete(seq);

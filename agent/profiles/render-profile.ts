@@ -77,13 +77,28 @@ export function renderProfileSvg(m: ProfileMetadata, stacks: FoldedStacks, rende
   return drawProfileSvg(m, foldedLines(stacks), render);
 }
 
-function drawProfileSvg(m: ProfileMetadata, lines: Iterable<string>, render: RenderRequest): string {
+/**
+ * The most frames a profile's graph draws (issue #13, N4): at some 400 bytes each, an SVG of about 20 MB, and what
+ * drawing it holds in the profile worker's heap bounded with it. The widest request the API allows (width 10000 at
+ * the minwidth floor) drew 136,000 frames of 20,000 stacks, a 54.5 MB SVG; beyond the bound the narrowest frames are
+ * left out, and the subtitle says so.
+ */
+export const MAX_DRAWN_FRAMES = 50_000;
+
+function drawProfileSvg(
+  m: ProfileMetadata,
+  lines: Iterable<string>,
+  render: RenderRequest,
+  beforeDraw?: (frames: number) => void,
+): string {
   const options: Partial<RenderOptions> = {
     colors: 'java',
     countname: countName(m.event),
     ...(render as Partial<RenderOptions>),
     title: render.title ?? targetTitle(m.target),
     subtitle: render.subtitle ?? profileSubtitle(m),
+    maxFrames: MAX_DRAWN_FRAMES,
+    beforeDraw,
   };
   return renderFlameGraph(lines, options).svg;
 }
@@ -98,18 +113,22 @@ const CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = {
   json: 'application/json; charset=utf-8',
 };
 
-/** The answer for `format`; pure, so it runs in the profile worker's thread as well as here. */
+/**
+ * The answer for `format`; pure, so it runs in the profile worker's thread as well as here. `beforeDraw`: as
+ * RenderOptions.beforeDraw, for an SVG.
+ */
 export function renderProfile(
   format: OutputFormat,
   m: ProfileMetadata,
   folded: FoldedBytes,
   render: RenderRequest,
+  beforeDraw?: (frames: number) => void,
 ): ProfileAnswer {
   const contentType = CONTENT_TYPES[format];
   switch (format) {
     case 'svg':
       // The folded bytes are in byte order already, as the renderer wants them.
-      return { contentType, body: drawProfileSvg(m, foldedBytesLines(folded), render) };
+      return { contentType, body: drawProfileSvg(m, foldedBytesLines(folded), render, beforeDraw) };
     case 'folded':
       return { contentType, body: foldedBuffer(folded).toString('utf8') };
     case 'json':

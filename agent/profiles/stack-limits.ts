@@ -3,7 +3,18 @@
  * their text. A profile beyond either keeps its largest stacks (by count) and sums the rest under one DROPPED_FRAME
  * stack, so that totals and shares stay true and the graph shows how much was dropped.
  */
-import { compareBytes, type FoldedStacks } from '../../shared/folded.js';
+import { compareBytes, totalSamples, type FoldedStacks } from '../../shared/folded.js';
+import {
+  FoldedWriter,
+  foldedLength,
+  sortStacks,
+  stackLength,
+  stackText,
+  type InternedStacks,
+  type StackRecord,
+} from '../../shared/collapse/interned-stacks.js';
+import { PodflameError } from '../../shared/errors.js';
+import { foldedBuffer, toFoldedBytes, type FoldedBytes } from './folded-bytes.js';
 
 export interface StackLimits {
   /** Distinct stacks kept (`--max-stacks`). */
@@ -63,4 +74,100 @@ export function limitStacks(stacks: FoldedStacks, limits: StackLimits): LimitedS
   }
   if (droppedSamples > 0) kept.set(DROPPED_FRAME, (kept.get(DROPPED_FRAME) ?? 0) + droppedSamples);
   return { stacks: kept, droppedStacks, droppedSamples };
+}
+
+/** A profile's stacks within its limits, as the agent keeps them (folded-bytes.ts). */
+export interface LimitedFolded {
+  folded: FoldedBytes;
+  /** The sum of `folded`'s counts. */
+  foldedSamples: number;
+  droppedStacks: number;
+  droppedSamples: number;
+}
+
+/** `limitStacks`, as folded bytes. */
+export function limitFolded(stacks: FoldedStacks, limits: StackLimits): LimitedFolded {
+  const limited = limitStacks(stacks, limits);
+  return {
+    folded: toFoldedBytes(limited.stacks),
+    foldedSamples: totalSamples(limited.stacks),
+    droppedStacks: limited.droppedStacks,
+    droppedSamples: limited.droppedSamples,
+  };
+}
+
+/**
+ * `limitFolded` on stacks as the collapser interns them (`SortedCollapseResult.decodedStacks()`: UTF-8 texts without
+ * `;`, none repeated), with the same result byte for byte, but without a string per stack: the stacks are sorted and
+ * measured as id sequences (interned-stacks.ts), chosen as `limitStacks` chooses them — largest count first, equal
+ * counts in byte order, each kept while it fits — and only the kept ones are written, straight into shared memory.
+ * Beyond the limits the full set of stack strings would be the largest thing the worker ever held, many times the
+ * size of the distinct frames (issue #13, N1).
+ */
+export function limitInterned(stacks: InternedStacks, limits: StackLimits): LimitedFolded {
+  const { texts } = stacks;
+  const sorted = sortStacks(stacks);
+  const n = sorted.length;
+  const costs = new Float64Array(n);
+  let bytes = 0;
+  for (let i = 0; i < n; i++) {
+    costs[i] = stackLength(texts, sorted[i] as StackRecord) + STACK_OVERHEAD_BYTES;
+    bytes += costs[i] as number;
+  }
+  let foldedSamples = 0;
+  for (const r of sorted) foldedSamples += r.count;
+  if (n <= limits.maxStacks && bytes <= limits.maxBytes) {
+    return { folded: writeFolded(texts, sorted), foldedSamples, droppedStacks: 0, droppedSamples: 0 };
+  }
+  // Largest first; equal counts in byte order (their place in `sorted`), as limitStacks orders them.
+  const order: number[] = [];
+  for (let i = 0; i < n; i++) order.push(i);
+  order.sort((a, b) => (sorted[b] as StackRecord).count - (sorted[a] as StackRecord).count || a - b);
+  const kept = new Uint8Array(n);
+  let keptStacks = 0;
+  let keptBytes = DROPPED_FRAME.length + STACK_OVERHEAD_BYTES;
+  let droppedStacks = 0;
+  let droppedSamples = 0;
+  for (const i of order) {
+    const cost = costs[i] as number;
+    if (keptStacks < limits.maxStacks - 1 && keptBytes + cost <= limits.maxBytes) {
+      kept[i] = 1;
+      keptStacks++;
+      keptBytes += cost;
+    } else {
+      droppedStacks++;
+      droppedSamples += (sorted[i] as StackRecord).count;
+    }
+  }
+  const lines: StackRecord[] = [];
+  for (let i = 0; i < n; i++) if (kept[i] === 1) lines.push(sorted[i] as StackRecord);
+  if (droppedSamples === 0) return { folded: writeFolded(texts, lines), foldedSamples, droppedStacks, droppedSamples };
+  // The remainder's line, in its place in byte order; added to a kept stack of that very name (a thread so named).
+  const droppedId = texts.length;
+  const withDropped = [...texts, DROPPED_FRAME];
+  let lo = 0;
+  let hi = lines.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    // Byte strings: comparing them compares bytes.
+    if (stackText(texts, lines[mid] as StackRecord) < DROPPED_FRAME) lo = mid + 1;
+    else hi = mid;
+  }
+  const at = lines[lo];
+  if (at !== undefined && stackText(texts, at) === DROPPED_FRAME) {
+    lines[lo] = { tokens: at.tokens, count: at.count + droppedSamples };
+  } else {
+    lines.splice(lo, 0, { tokens: Int32Array.of(droppedId), count: droppedSamples });
+  }
+  return { folded: writeFolded(withDropped, lines), foldedSamples, droppedStacks, droppedSamples };
+}
+
+/** Sorted records as folded bytes in shared memory, written in place: the length is known before a byte is. */
+function writeFolded(texts: readonly string[], sorted: readonly StackRecord[]): FoldedBytes {
+  const bytes = new Uint8Array(new SharedArrayBuffer(foldedLength(texts, sorted)));
+  const written = new FoldedWriter(texts, sorted).fillInto(foldedBuffer(bytes), 0);
+  if (written !== bytes.length) {
+    throw new PodflameError('INTERNAL', `the folded stacks took ${written} bytes, ${bytes.length} were counted`);
+  }
+  return bytes;
 }

@@ -4,7 +4,8 @@
  *
  * Input is consumed chunk by chunk, as bytes; only the partial last line is kept between chunks, and memory grows
  * with the number of distinct stacks (plus bounded caches of stack lines and cleaned frame names), never with the
- * input size.
+ * input size. `heapBytes()` estimates that memory as it grows, so that a caller sharing a heap can stop a collapse
+ * before it takes the heap's last bytes.
  *
  * A sample in `perf script` text (default fields):
  *
@@ -16,7 +17,7 @@
 import { PodflameError } from '../errors.js';
 export type { CollapseResult } from './collapse-result.js';
 import { parseEventLine, parseEventPeriodAndName, parseJavaEventLine } from './event-line.js';
-import { SortedCollapseResult, type CollapseResult, type StackRecord } from './collapse-result.js';
+import { SortedCollapseResult, type StackRecord } from './collapse-result.js';
 import { resolveCollapseOptions, type CollapseOptions } from './options.js';
 import { isPerlSpace, isPerlWord, parseFrameLine, tidyFrameLine, type TidyContext } from './tidy.js';
 
@@ -60,6 +61,29 @@ const MAX_CACHED_WORDS = 1 << 12;
 // Stacks' tokens are allocated in blocks of this many int32s (64 KiB).
 const TOKEN_BLOCK_INTS = 1 << 14;
 
+// What heapBytes() counts per item beyond its bytes of text, in bytes of V8 heap (64-bit, pointer compression as
+// Node builds it), fitted to the old generation a collapse needs (scripts/bench/worker-memory.ts; the smallest
+// --max-old-space-size that completes) and rounded up:
+// an interned text: its string (and a cons string's header, when the text was built by `+`), its slot in `texts`
+// and its entry in `ids` (IDS_ENTRY_HEAP_BYTES of it, let go at finish), with a growing hash table's slack;
+const TEXT_HEAP_BYTES = 88;
+const IDS_ENTRY_HEAP_BYTES = 32;
+// a distinct stack: its record, the Int32Array view of its tokens, its slot in `records` and its entry in
+// `stacksByHash` (let go at finish);
+const RECORD_HEAP_BYTES = 190;
+const BY_HASH_ENTRY_HEAP_BYTES = 24;
+// a frame-cache entry: its key (slices of the stack line, which keep the line alive: counted apart), the cached
+// frames and the map entry.
+const SYMBOL_ENTRY_HEAP_BYTES = 160;
+// What the sort after finish() allocates (interned-stacks.ts): per text its place in the sorted order and two ranks;
+// per stack its sort key's string and its places in the sorted arrays; per token 4 bytes of keys (8 beyond 65,535
+// texts). finish() lets the caches and lookup tables go first, so only what exceeds them adds to the peak.
+const SORT_TEXT_HEAP_BYTES = 16;
+const SORT_RECORD_HEAP_BYTES = 64;
+// ... and when texts hold `;` or bytes ≥ 0x80 (splitStacks): the new texts' map, new records and their keys.
+const SPLIT_TEXT_HEAP_BYTES = 120;
+const SPLIT_RECORD_HEAP_BYTES = 320;
+
 export class PerfCollapser {
   private readonly options: CollapseOptions;
   private readonly kernel: boolean;
@@ -84,6 +108,12 @@ export class PerfCollapser {
   private readonly ids = new Map<string, number>();
   private readonly texts: string[] = [];
   private readonly nonAsciiIds = new Set<number>();
+  // For heapBytes(): chars of all texts, texts holding `;`, tokens of all records, the frame caches' lines.
+  private textChars = 0;
+  private separatorTexts = 0;
+  private tokenInts = 0;
+  private carryBytes = 0;
+  private readonly symbolCacheChars = { java: 0, other: 0 };
 
   // Distinct stacks, by a hash of their ids (collisions are chained and told apart by comparing the ids).
   private readonly stacksByHash = new Map<number, ChainedStackRecord>();
@@ -129,17 +159,22 @@ export class PerfCollapser {
       const nl = bytes.indexOf(NEWLINE);
       if (nl < 0) {
         if (bytes.length > 0) this.carry.push(Buffer.from(bytes));
+        this.carryBytes += bytes.length;
         return;
       }
       // Finish the carried line on its own, so the rest of the chunk is scanned without copying it.
       this.carry.push(bytes.subarray(0, nl + 1));
       const line = Buffer.concat(this.carry);
       this.carry = [];
+      this.carryBytes = 0;
       this.scan(line, 0);
       start = nl + 1;
     }
     const rest = this.scan(bytes, start);
-    if (rest < bytes.length) this.carry.push(Buffer.from(bytes.subarray(rest)));
+    if (rest < bytes.length) {
+      this.carry.push(Buffer.from(bytes.subarray(rest)));
+      this.carryBytes = bytes.length - rest;
+    }
   }
 
   /**
@@ -147,18 +182,60 @@ export class PerfCollapser {
    * across files exactly as perl's concatenated `<>` does.
    */
   endOfFile(): void {
+    if (this.finished) throw new PodflameError('INTERNAL', 'PerfCollapser.endOfFile() called after finish()');
     if (this.carry.length === 0) return;
     this.carry.push(NEWLINE_BYTES);
     const line = Buffer.concat(this.carry);
     this.carry = [];
+    this.carryBytes = 0;
     this.scan(line, 0);
   }
 
-  /** Ends the input and returns the folded stacks. A final sample without a blank line after it is dropped, as perl does. */
-  finish(): CollapseResult {
+  /**
+   * An estimate of the heap this collapse holds, plus what finishing it and sorting its stacks will allocate beyond
+   * that: interned texts, distinct stacks, the caches, the partial last line (decoded to a string once complete).
+   * Counted from sizes, not measured (a heap measurement would count other work's garbage), so it is cheap after
+   * every chunk; the constants above are rounded up from measurements.
+   */
+  heapBytes(): number {
+    const texts = this.texts.length;
+    const records = this.records.length;
+    const caches =
+      4 * this.arena.length +
+      (this.bySymbolJavaComm.size + this.bySymbolOtherComm.size) * SYMBOL_ENTRY_HEAP_BYTES +
+      this.symbolCacheChars.java +
+      this.symbolCacheChars.other;
+    const held =
+      texts * TEXT_HEAP_BYTES +
+      this.textChars +
+      records * RECORD_HEAP_BYTES +
+      // Tokens live in blocks of TOKEN_BLOCK_INTS: the block being filled counts whole.
+      4 * (this.tokenInts + TOKEN_BLOCK_INTS) +
+      4 * this.slots.length +
+      caches +
+      2 * this.carryBytes;
+    let sort = texts * SORT_TEXT_HEAP_BYTES + records * SORT_RECORD_HEAP_BYTES;
+    sort += (2 * texts > 0xffff ? 8 : 4) * this.tokenInts;
+    if (this.separatorTexts > 0 || this.nonAsciiIds.size > 0) {
+      sort += texts * SPLIT_TEXT_HEAP_BYTES + this.textChars + records * SPLIT_RECORD_HEAP_BYTES + 12 * this.tokenInts;
+    }
+    const letGo = caches + texts * IDS_ENTRY_HEAP_BYTES + records * BY_HASH_ENTRY_HEAP_BYTES;
+    return held + Math.max(0, sort - letGo);
+  }
+
+  /**
+   * Ends the input and returns the folded stacks. A final sample without a blank line after it is dropped, as perl
+   * does. The caches and lookup tables are let go: the result keeps only the texts and the stacks.
+   */
+  finish(): SortedCollapseResult {
     if (!this.finished) {
       this.endOfFile();
       this.finished = true;
+      this.ids.clear();
+      this.stacksByHash.clear();
+      this.bySymbolJavaComm.clear();
+      this.bySymbolOtherComm.clear();
+      this.arena = new Int32Array(0);
       if (this.pname !== undefined) {
         this.warnings.push(
           'the last sample is not followed by a blank line and was dropped (as stackcollapse-perf.pl does); ' +
@@ -266,6 +343,7 @@ export class PerfCollapser {
     if (record === undefined) {
       // Root first, as perl joins them: the comm, then the stack lines in reverse (perf lists the leaf first).
       const tokens = this.newTokens(n + 1);
+      this.tokenInts += n + 1;
       tokens[0] = pnameId;
       for (let i = 0; i < n; i++) tokens[n - i] = frameIds[i] as number;
       record = { tokens, count: 0, next: this.stacksByHash.get(h) };
@@ -408,8 +486,14 @@ export class PerfCollapser {
     if (entry === undefined) {
       entry = this.tidy(s.slice(pcStart, pcEnd), s.slice(symbolStart, open), s.slice(open + 2, end - 1));
       if (!entry.usesPc) {
-        if (bySymbol.size >= this.options.frameCacheLimit) bySymbol.clear();
+        const kind = this.javaComm ? 'java' : 'other';
+        if (bySymbol.size >= this.options.frameCacheLimit) {
+          bySymbol.clear();
+          this.symbolCacheChars[kind] = 0;
+        }
         bySymbol.set(key, entry);
+        // The key's slices keep the line alive.
+        this.symbolCacheChars[kind] += s.length;
       }
     }
     if (this.pname !== undefined) this.addFrames(entry);
@@ -469,6 +553,8 @@ export class PerfCollapser {
       id = this.texts.length;
       this.texts.push(text);
       this.ids.set(text, id);
+      this.textChars += text.length;
+      if (text.includes(';')) this.separatorTexts++;
       if (NON_ASCII.test(text)) this.nonAsciiIds.add(id);
     }
     return id;

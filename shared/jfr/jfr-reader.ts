@@ -21,11 +21,22 @@ export { JFR_EVENT_KINDS, type JfrEventKind } from './event-plan.js';
 export interface JfrReadOptions {
   /** The largest chunk read (its bytes are held while it is read). Default 256 MiB (the JVM writes 12 MB chunks). */
   maxChunkBytes?: number;
+  /** The event kinds whose stacks are kept; the others' stay empty. Default all (JFR_EVENT_KINDS). */
+  kinds?: readonly JfrEventKind[];
 }
 
 export const DEFAULT_JFR_READ_OPTIONS: Readonly<Required<JfrReadOptions>> = Object.freeze({
   maxChunkBytes: 256 * 1024 * 1024,
+  kinds: JFR_EVENT_KINDS,
 });
+
+// heapBytes(): what a distinct stack kept costs beyond its chars (string header, map entry, hash table slack), and
+// what reading a chunk allocates per byte of it (its constant pools decoded to values, the stacks named through
+// them), both in bytes of V8 heap, rounded up from the bundled recordings.
+const STACK_HEAP_BYTES = 96;
+const CHUNK_READ_HEAP_PER_BYTE = 3;
+// The recording's metadata, parsed once and kept for its next chunks (some 600 KB for a JDK 21 recording).
+const METADATA_HEAP_BYTES = 1024 * 1024;
 
 export interface JfrProfile {
   /** Folded stacks (root first) → weight: `alloc` in bytes, `lock` in nanoseconds, `wall` in samples. */
@@ -56,9 +67,31 @@ export class JfrReader {
   private chunkStart = 0;
   private failed: PodflameError | undefined;
   private readonly metadataCache: MetadataCache = {};
+  private readonly kinds: readonly JfrEventKind[];
+  /** Chars of the kept stacks' names, for heapBytes(). */
+  private stackChars = 0;
 
   constructor(options: JfrReadOptions = {}) {
     this.maxChunkBytes = options.maxChunkBytes ?? DEFAULT_JFR_READ_OPTIONS.maxChunkBytes;
+    this.kinds = options.kinds ?? DEFAULT_JFR_READ_OPTIONS.kinds;
+  }
+
+  /** Distinct stacks kept, over the kinds kept. */
+  stackCount(): number {
+    let n = 0;
+    for (const kind of this.kinds) n += this.profile.stacks[kind].size;
+    return n;
+  }
+
+  /**
+   * An estimate of the heap the reader holds — the stacks kept (UTF-16, as a name may be) — plus what reading the
+   * chunk whose bytes are arriving will allocate, once its header told its size. The chunk's own bytes are outside
+   * the heap. Counted, not measured, so cheap after every piece.
+   */
+  heapBytes(): number {
+    const reading = this.header === undefined ? 0 : this.header.size * CHUNK_READ_HEAP_PER_BYTE;
+    const metadata = this.metadataCache.types === undefined ? 0 : METADATA_HEAP_BYTES;
+    return this.stackCount() * STACK_HEAP_BYTES + 2 * this.stackChars + reading + metadata;
   }
 
   /** Adds bytes; the reader copies what it keeps, so the caller may reuse `piece`. */
@@ -137,9 +170,13 @@ export class JfrReader {
 
   private onChunk(header: ChunkHeader, bytes: Uint8Array): void {
     const chunk = parseChunk(bytes, this.chunkStart, header, this.metadataCache);
-    for (const kind of JFR_EVENT_KINDS) {
+    for (const kind of this.kinds) {
       const into = this.profile.stacks[kind];
-      for (const [stack, weight] of chunk.stacks[kind]) into.set(stack, (into.get(stack) ?? 0) + weight);
+      for (const [stack, weight] of chunk.stacks[kind]) {
+        const before = into.get(stack);
+        if (before === undefined) this.stackChars += stack.length;
+        into.set(stack, (before ?? 0) + weight);
+      }
     }
     for (const [name, n] of chunk.events) this.profile.events.set(name, (this.profile.events.get(name) ?? 0) + n);
     this.profile.unresolvedStacks += chunk.unresolvedStacks;

@@ -39,6 +39,55 @@ function markWakers(stack: string): string {
   return `${head};--;${parts.map((p) => `${p.replaceAll(';', '_[w];')}_[w]`).join(';--;')}`;
 }
 
+/**
+ * Which frames `maxFrames` lets through: every frame wider than `width` (in counts), and of those exactly `width`
+ * wide the first `ties` in drawing order (by depth, then left to right). The widest first, so a frame is drawn only
+ * with its parent (never narrower than it, and before it in that order among equals): what is drawn is still a tree.
+ * `width` is at least `minwidth`; within the bound, every frame at least `minwidth` wide and no tie rule.
+ */
+function frameBound(
+  rows: readonly ({ widths: readonly number[] } | undefined)[],
+  minwidth: number,
+  maxFrames: number,
+): { width: number; ties: number; frames: number } | undefined {
+  let frames = 0;
+  for (const row of rows) for (const w of row?.widths ?? []) if (!(w < minwidth)) frames++;
+  if (frames <= maxFrames) return undefined;
+  const widths = new Float64Array(frames);
+  let at = 0;
+  for (const row of rows) for (const w of row?.widths ?? []) if (!(w < minwidth)) widths[at++] = w;
+  widths.sort();
+  // widths[frames - maxFrames] is the narrowest of the widest maxFrames; its equals below it are left out.
+  const width = widths[frames - maxFrames] as number;
+  let wider = frames - maxFrames;
+  while (wider < frames && (widths[wider] as number) <= width) wider++;
+  return { width, ties: maxFrames - (frames - wider), frames };
+}
+
+/** Whether frames are drawn, in drawing order: at least `minwidth`, and within a `frameBound`. */
+class FrameFilter {
+  private tiesLeft: number;
+  drawn = 0;
+
+  constructor(
+    private readonly minwidth: number,
+    private readonly bound: { width: number; ties: number } | undefined,
+  ) {
+    this.tiesLeft = bound?.ties ?? 0;
+  }
+
+  take(width: number): boolean {
+    if (width < this.minwidth) return false;
+    const bound = this.bound;
+    if (bound !== undefined && !(width > bound.width)) {
+      if (width < bound.width || this.tiesLeft === 0) return false;
+      this.tiesLeft--;
+    }
+    this.drawn++;
+    return true;
+  }
+}
+
 /** The frame label: as many characters as fit (`chars`), cut with `..`, annotation removed. */
 function labelFor(name: string, chars: number): string {
   if (chars < 3) return '';
@@ -143,15 +192,30 @@ export function renderFlameGraph(lines: Iterable<string>, options: Partial<Rende
 
   const widthPerTime = (o.width - 2 * XPAD) / timeMax;
   const minwidthTime = minwidthInCounts(o.minwidth, widthPerTime, timeMax);
-  // Frames narrower than minwidth are dropped before the height is known (their children are narrower still).
+  const bound = o.maxFrames === undefined ? undefined : frameBound(flow.byDepth, minwidthTime, o.maxFrames);
+  // Frames narrower than minwidth (or beyond maxFrames) are dropped before the height is known (their children are
+  // narrower still, or later among equals).
   let depthMax = 0;
+  const sizing = new FrameFilter(minwidthTime, bound);
   for (let depth = 0; depth < flow.byDepth.length; depth++) {
     const row = flow.byDepth[depth];
-    if (row !== undefined && row.widths.some((w) => !(w < minwidthTime))) depthMax = depth;
+    let any = false;
+    for (const w of row?.widths ?? []) if (sizing.take(w)) any = true;
+    if (any) depthMax = depth;
+  }
+  o.beforeDraw?.(sizing.drawn);
+  let subtitle = o.subtitle;
+  if (bound !== undefined) {
+    const px = formatPerlNumber(Math.round(bound.width * widthPerTime * 1000) / 1000);
+    warnings.push(
+      `drew ${sizing.drawn} of ${bound.frames} frames: at most ${o.maxFrames} are drawn, the widest first ` +
+        `(frames of ${px} px and narrower were left out)`,
+    );
+    subtitle = `${subtitle}${subtitle === '' ? '' : ' — '}only the ${sizing.drawn} widest frames drawn`;
   }
 
   const fh = o.height;
-  const ypad1 = o.fontsize * 3 + (o.subtitle === '' ? 0 : o.fontsize * 2);
+  const ypad1 = o.fontsize * 3 + (subtitle === '' ? 0 : o.fontsize * 2);
   const ypad2 = o.fontsize * 2 + 10;
   const imageHeight = (depthMax + 1) * fh + ypad1 + ypad2;
   const title = o.title !== '' ? o.title : o.flamechart ? 'Flame Chart' : o.inverted ? 'Icicle Graph' : 'Flame Graph';
@@ -164,7 +228,7 @@ export function renderFlameGraph(lines: Iterable<string>, options: Partial<Rende
       fontwidth: o.fontwidth,
       fonttype: o.fonttype,
       title,
-      subtitle: o.subtitle,
+      subtitle,
       notes: o.notes,
       nametype: o.nametype,
       inverted: o.inverted,
@@ -183,6 +247,7 @@ export function renderFlameGraph(lines: Iterable<string>, options: Partial<Rende
   const nameattr = o.nameattr;
   let drawn = 0;
 
+  const filter = new FrameFilter(minwidthTime, bound);
   for (let depth = 0; depth <= depthMax; depth++) {
     const row = flow.byDepth[depth];
     if (row === undefined) continue;
@@ -193,7 +258,7 @@ export function renderFlameGraph(lines: Iterable<string>, options: Partial<Rende
     const labelYAttr = `" y="${formatPerlNumber(3 + (y1 + y2) / 2)}">`;
     for (let i = 0; i < widths.length; i++) {
       const width = widths[i] as number;
-      if (width < minwidthTime) continue;
+      if (!filter.take(width)) continue;
       const name = frameNameAt(row, i);
       const stime = stimes[i] as number;
       const delta = deltas[i] as number;

@@ -63,6 +63,17 @@ export interface RenderOptions {
   cp: boolean;
   /** Encoding named in the XML declaration (the bytes are always UTF-8); default '' = not named. */
   encoding: string;
+  /**
+   * Frames drawn at most: beyond it the narrowest are left out, as a larger `minwidth` would leave them out, and the
+   * subtitle says so. The size of the SVG, and of the memory drawing it takes, grows with the frames drawn (some 400
+   * bytes each). Default unset: every frame at least `minwidth` wide.
+   */
+  maxFrames?: number | undefined;
+  /**
+   * Called with the number of frames about to be drawn, once known (after minwidth and maxFrames) and before any is:
+   * a caller that pays for the drawing (the agent's profile worker, in heap) can refuse it by throwing. Default none.
+   */
+  beforeDraw?: ((frames: number) => void) | undefined;
 }
 
 export const DEFAULT_RENDER_OPTIONS: Readonly<RenderOptions> = Object.freeze({
@@ -91,6 +102,8 @@ export const DEFAULT_RENDER_OPTIONS: Readonly<RenderOptions> = Object.freeze({
   palette: undefined,
   cp: false,
   encoding: '',
+  maxFrames: undefined,
+  beforeDraw: undefined,
 });
 
 function invalid(message: string, details: Record<string, unknown>): PodflameError {
@@ -164,6 +177,7 @@ export function resolveRenderOptions(options: Partial<RenderOptions> = {}): Reso
       minwidth: merged.minwidth,
     });
   }
+  if (merged.maxFrames !== undefined) checkPositive('maxFrames', merged.maxFrames, true);
   if (!Number.isFinite(merged.factor) || merged.factor === 0) {
     throw invalid(`factor must be a non-zero number, got ${String(merged.factor)}`, { factor: merged.factor });
   }

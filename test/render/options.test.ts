@@ -61,6 +61,57 @@ t.test('--width --height --fontsize --fontwidth --subtitle', async (t) => {
   t.ok(doc.script.includes('fontwidth: 0.6'), 'the viewer fits labels with the same font metrics');
 });
 
+t.test('maxFrames draws the widest frames only, as a larger minwidth would, and says so', async (t) => {
+  const all = render(system, { minwidth: 0 });
+  const bound = Math.floor(all.doc.frames.length / 3);
+  const capped = render(system, { minwidth: 0, maxFrames: bound, subtitle: 'sub' });
+  const widths = (frames: SvgFrame[]) => frames.map((f) => Number(f.rect.width));
+  t.ok(capped.doc.frames.length <= bound, `${capped.doc.frames.length} frames drawn, at most ${bound}`);
+  t.ok(capped.doc.frames.length > bound / 2, 'the bound is used, not far undershot');
+  t.equal(capped.result.frames, capped.doc.frames.length);
+  const narrowestKept = Math.min(...widths(capped.doc.frames));
+  // Frames by position and title (heights move: fewer rows, and a subtitle); what remains of `all` was left out.
+  const key = (f: SvgFrame) => `${f.rect.x},${f.rect.width},${f.title}`;
+  const drawn = new Map<string, number>();
+  for (const f of capped.doc.frames) drawn.set(key(f), (drawn.get(key(f)) ?? 0) + 1);
+  const leftOut = all.doc.frames.filter((f) => {
+    const n = drawn.get(key(f)) ?? 0;
+    drawn.set(key(f), n - 1);
+    return n <= 0;
+  });
+  t.equal(
+    leftOut.length,
+    all.doc.frames.length - capped.doc.frames.length,
+    'the drawn frames are frames of the whole graph',
+  );
+  t.ok(
+    leftOut.every((f) => Number(f.rect.width) <= narrowestKept),
+    'every frame left out is at most as wide as the narrowest drawn',
+  );
+  t.equal(capped.doc.texts.get('subtitle'), `sub — only the ${capped.doc.frames.length} widest frames drawn`);
+  t.match(
+    capped.result.warnings.join('\n'),
+    new RegExp(`drew ${capped.doc.frames.length} of ${all.doc.frames.length} frames`),
+  );
+  t.equal(
+    render(system, { minwidth: 0, maxFrames: all.doc.frames.length }).result.svg,
+    all.result.svg,
+    'within it, unchanged',
+  );
+  throwsCode(t, () => renderFlameGraph(system, { maxFrames: 0 }), 'INVALID_REQUEST', 'maxFrames 0');
+  // All of equal width (one sample each): the bound still fills, shallower rows first, each frame with its parent.
+  const flat: string[] = [];
+  for (let i = 0; i < 300; i++) flat.push(`main;a${i};b${i};c${i} 1`);
+  const equal = render(flat, { minwidth: 0, maxFrames: 400 });
+  t.equal(equal.doc.frames.length, 400, 'exactly the bound');
+  const names = new Set(equal.doc.frames.map(frameName));
+  t.ok(
+    [...names].filter((n) => /^b\d/.test(n)).every((n) => names.has(`a${n.slice(1)}`)),
+    'each frame drawn with its parent',
+  );
+  t.equal([...names].filter((n) => /^a\d/.test(n)).length, 300, 'the first row whole');
+});
+
 t.test('--inverted draws the root at the top', async (t) => {
   const { doc } = render(java, { inverted: true });
   t.equal(root(doc.frames).rect.y, '36');
