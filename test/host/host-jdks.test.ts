@@ -14,6 +14,7 @@ import { nativeDir } from '../helpers/native-build.js';
 import { JvmContainers, newPod, type JvmOptions, type StartedContainer } from '../helpers/jvm-containers.js';
 import { HostRuntime } from '../../agent/runtime/host-runtime.js';
 import { createEventCollapser } from '../../agent/profiles/event-collapser.js';
+import { parseFoldedBytes } from '../../agent/profiles/folded-bytes.js';
 import { captureToEnd, describeCapture, framesNaming, jitResolvedShare, uniqueId } from '../capture/capture-run.js';
 
 t.setTimeout(400_000);
@@ -144,8 +145,8 @@ if (env) {
       for await (const chunk of running.stdout as AsyncIterable<Buffer>) collapser.push(chunk);
       const exit = await running.done;
       tt.equal(exit.exitCode, 0, `${event}: the capture succeeded (stderr: ${exit.stderrTail})`);
-      const result = collapser.finish();
-      const heaviest = [...result.stacks].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
+      const result = collapser.finish({ maxStacks: 1e6, maxBytes: 1e9 });
+      const heaviest = [...parseFoldedBytes(result.folded)].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
       tt.match(
         heaviest,
         top,
