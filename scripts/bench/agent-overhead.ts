@@ -5,13 +5,11 @@
  * it goes. Also the agent's resident memory when idle and its peak. Needs the Docker engine and the local base image
  * (scripts/provision.sh); otherwise the section is skipped with the reason.
  */
-import { spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
 import { median } from './measure.js';
-import { BENCH_LABEL, freePort, memoryOf, run, waitReady } from './bench-agent.js';
+import { memoryOf } from './bench-agent.js';
+import { buildBenchImages, dockerUnavailable, startBenchAgent, startBenchPod, type Cleanup } from './bench-target.js';
 
 export interface AgentOverheadOptions {
   root: string;
@@ -22,9 +20,6 @@ export interface AgentOverheadOptions {
 
 const CAPTURE_SECONDS = 10;
 const FREQUENCY_HZ = 99;
-const BASE_IMAGE = 'debian:bookworm-slim';
-const CAPTURE_IMAGE = 'podflame-perf:bench';
-const JDK_IMAGE = 'podflame-jdk:bench';
 
 interface Sample {
   responseSeconds: number;
@@ -36,71 +31,24 @@ interface Sample {
 export async function agentOverhead(opts: AgentOverheadOptions): Promise<string> {
   const heading = `agent request overhead (${CAPTURE_SECONDS} s capture at ${FREQUENCY_HZ} Hz, SVG answer)`;
   const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+  const unavailable = await dockerUnavailable(docker);
+  if (unavailable) return `${heading}: skipped — ${unavailable}`;
+
+  const cleanup: Cleanup = [];
   try {
-    await docker.ping();
-    await docker.getImage(BASE_IMAGE).inspect();
-  } catch (err) {
-    return (
-      `${heading}: skipped — the Docker engine or the base image ${BASE_IMAGE} is not available ` +
-      `(${(err as Error).message.split('\n')[0]}); run scripts/provision.sh as root`
-    );
-  }
-
-  const cleanup: (() => Promise<unknown>)[] = [];
-  try {
-    opts.log(`building ${CAPTURE_IMAGE} and ${JDK_IMAGE} (docker build, cached layers are reused)`);
-    await run(
-      'docker',
-      ['build', '--network', 'host', '-q', '-f', 'Dockerfile.perf', '-t', CAPTURE_IMAGE, '.'],
-      opts.root,
-    );
-    await run('docker', ['build', '--network', 'host', '-q', '-t', JDK_IMAGE, 'test/workloads'], opts.root);
-
-    const pod = { uid: randomUUID(), name: `bench-${randomBytes(3).toString('hex')}`, namespace: 'podflame-bench' };
-    const container = await docker.createContainer({
-      name: `k8s_app_${pod.name}_${pod.namespace}_${pod.uid}_0`,
-      Image: JDK_IMAGE,
-      Cmd: ['java', '-Xmx128m', '-XX:+PreserveFramePointer', '-cp', '/app', 'Hot'],
-      Labels: {
-        [BENCH_LABEL]: '1',
-        'io.kubernetes.pod.uid': pod.uid,
-        'io.kubernetes.pod.name': pod.name,
-        'io.kubernetes.pod.namespace': pod.namespace,
-        'io.kubernetes.container.name': 'app',
-        'io.kubernetes.docker.type': 'container',
-      },
-      HostConfig: { NetworkMode: 'none', Memory: 512 * 1024 * 1024 },
+    await buildBenchImages(opts.root, opts.log);
+    const pod = await startBenchPod(docker, cleanup, {
+      cmd: ['java', '-Xmx128m', '-XX:+PreserveFramePointer', '-cp', '/app', 'Hot'],
+      memoryMiB: 512,
     });
-    cleanup.push(() => container.remove({ force: true }).catch(() => undefined));
-    await container.start();
-
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const agent = spawn(
-      process.execPath,
-      [
-        join(opts.root, 'dist', 'agent', 'main.js'),
-        '--listen',
-        `127.0.0.1:${port}`,
-        '--capture-image',
-        CAPTURE_IMAGE,
-        '--node-name',
-        'bench',
-        '--log-level',
-        'warn',
-        '--rate-limit',
-        '0',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let agentStderr = '';
-    agent.stderr?.on('data', (d: Buffer) => (agentStderr = (agentStderr + d.toString()).slice(-4000)));
-    cleanup.push(async () => {
-      agent.kill('SIGTERM');
-      await Promise.race([new Promise((r) => agent.once('exit', r)), sleep(10_000)]);
-      if (agent.exitCode === null) agent.kill('SIGKILL');
+    const {
+      process: agent,
+      base,
+      stderr,
+    } = await startBenchAgent(opts.root, cleanup, {
+      nodeName: 'bench',
+      readyTimeoutMs: 30_000,
     });
-    await waitReady(base, agent, 30_000);
     await sleep(3000); // idle: let start-up garbage settle
     const idle = memoryOf(agent.pid as number);
     // The JVM has run for a while now; give its JIT a little more before the first capture.
@@ -147,7 +95,7 @@ export async function agentOverhead(opts: AgentOverheadOptions): Promise<string>
     }
     if (samples.length === 0) throw new Error(`every request failed:\n  ${failures.join('\n  ')}`);
     const after = memoryOf(agent.pid as number);
-    if (agentStderr.trim()) opts.log(`agent stderr: ${agentStderr.trim().slice(-1000)}`);
+    if (stderr().trim()) opts.log(`agent stderr: ${stderr().trim().slice(-1000)}`);
 
     const med = (f: (s: Sample) => number | undefined) => {
       const v = samples.map(f).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));

@@ -7,12 +7,10 @@
  * seconds (its cgroup's usage, which is the JVM) per javac iteration, so that a JVM slowed by recording shows as well
  * as one that burns more CPU. The result is the median of the per-pair ratios (with / without), same run.
  */
-import { spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
-import { BENCH_LABEL, freePort, run, waitReady } from './bench-agent.js';
+import { buildBenchImages, dockerUnavailable, startBenchAgent, startBenchPod, type Cleanup } from './bench-target.js';
 import { median } from './measure.js';
 
 export interface JfrOverheadOptions {
@@ -23,9 +21,6 @@ export interface JfrOverheadOptions {
 
 const CAPTURE_SECONDS = 30;
 const TARGET_RATIO = 1.02;
-const BASE_IMAGE = 'debian:bookworm-slim';
-const CAPTURE_IMAGE = 'podflame-perf:bench';
-const JDK_IMAGE = 'podflame-jdk:bench';
 /** JavacLoop's source files per iteration: few, so that iterations are short and a window counts hundreds. */
 const JAVAC_FILES = 4;
 
@@ -45,93 +40,66 @@ async function readingOf(container: Docker.Container): Promise<Reading> {
  * JavacLoop's progress over time from its log: it prints `iterations N` every 10 iterations; the engine stamps each
  * line. Between two prints the count is interpolated, so that a window's count is not rounded to tens.
  */
-async function progressOf(container: Docker.Container): Promise<(atMs: number) => number> {
+interface Progress {
+  /** Iterations done at a time (ms since the epoch), interpolated between two prints. */
+  at(atMs: number): number;
+  /** The time of the last print. */
+  lastMs: number;
+}
+
+async function progressOf(container: Docker.Container): Promise<Progress> {
   const logs = (await container.logs({ stdout: true, timestamps: true })).toString('latin1');
   const points = [...logs.matchAll(/(\d{4}-\d\d-\d\dT[\d:.]+Z) iterations (\d+)/g)].map((m) => ({
     atMs: Date.parse(m[1] as string),
     count: Number(m[2]),
   }));
-  return (atMs) => {
-    const after = points.findIndex((p) => p.atMs >= atMs);
-    if (after <= 0) throw new Error('a reading outside the logged progress');
-    const a = points[after - 1] as { atMs: number; count: number };
-    const b = points[after] as { atMs: number; count: number };
-    return a.count + ((b.count - a.count) * (atMs - a.atMs)) / (b.atMs - a.atMs);
+  return {
+    lastMs: points.at(-1)?.atMs ?? 0,
+    at(atMs) {
+      const after = points.findIndex((p) => p.atMs >= atMs);
+      if (after <= 0) {
+        throw new Error(
+          `a reading at ${new Date(atMs).toISOString()} outside the logged progress (${points.length} prints)`,
+        );
+      }
+      const a = points[after - 1] as { atMs: number; count: number };
+      const b = points[after] as { atMs: number; count: number };
+      return a.count + ((b.count - a.count) * (atMs - a.atMs)) / (b.atMs - a.atMs);
+    },
   };
+}
+
+/** JavacLoop prints every 10 iterations, seconds apart on a busy machine: waits for a print after `atMs`. */
+async function progressAfter(container: Docker.Container, atMs: number): Promise<Progress> {
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const progress = await progressOf(container);
+    if (progress.lastMs > atMs) return progress;
+    if (Date.now() > deadline) throw new Error('JavacLoop printed no progress for 3 minutes');
+    await sleep(1000);
+  }
 }
 
 export async function jfrOverhead(opts: JfrOverheadOptions): Promise<string> {
   const heading = `JFR alloc capture overhead (JDK 17 JavacLoop, ${CAPTURE_SECONDS} s captures, ${opts.pairs} pairs)`;
   const docker = new Docker({ socketPath: '/var/run/docker.sock' });
-  try {
-    await docker.ping();
-    await docker.getImage(BASE_IMAGE).inspect();
-  } catch (err) {
-    return (
-      `${heading}: skipped — the Docker engine or the base image ${BASE_IMAGE} is not available ` +
-      `(${(err as Error).message.split('\n')[0]}); run scripts/provision.sh as root`
-    );
-  }
-  const cleanup: (() => Promise<unknown>)[] = [];
-  try {
-    opts.log(`building ${CAPTURE_IMAGE} and ${JDK_IMAGE} (docker build, cached layers are reused)`);
-    await run(
-      'docker',
-      ['build', '--network', 'host', '-q', '-f', 'Dockerfile.perf', '-t', CAPTURE_IMAGE, '.'],
-      opts.root,
-    );
-    await run('docker', ['build', '--network', 'host', '-q', '-t', JDK_IMAGE, 'test/workloads'], opts.root);
+  const unavailable = await dockerUnavailable(docker);
+  if (unavailable) return `${heading}: skipped — ${unavailable}`;
 
-    const pod = { uid: randomUUID(), name: `bench-${randomBytes(3).toString('hex')}`, namespace: 'podflame-bench' };
+  const cleanup: Cleanup = [];
+  try {
+    await buildBenchImages(opts.root, opts.log);
     // JavacLoop runs from its source (java's single-file launch); it writes its sources and classes in /tmp.
-    const container = await docker.createContainer({
-      name: `k8s_app_${pod.name}_${pod.namespace}_${pod.uid}_0`,
-      Image: JDK_IMAGE,
-      Cmd: ['java', '-Xmx256m', '/bench/JavacLoop.java', '/tmp/javacloop', String(JAVAC_FILES), '0'],
-      Labels: {
-        [BENCH_LABEL]: '1',
-        'io.kubernetes.pod.uid': pod.uid,
-        'io.kubernetes.pod.name': pod.name,
-        'io.kubernetes.pod.namespace': pod.namespace,
-        'io.kubernetes.container.name': 'app',
-        'io.kubernetes.docker.type': 'container',
-      },
-      HostConfig: {
-        NetworkMode: 'none',
-        Memory: 768 * 1024 * 1024,
-        Binds: [`${join(opts.root, 'scripts', 'bench')}:/bench:ro`],
-      },
+    const pod = await startBenchPod(docker, cleanup, {
+      cmd: ['java', '-Xmx256m', '/bench/JavacLoop.java', '/tmp/javacloop', String(JAVAC_FILES), '0'],
+      memoryMiB: 768,
+      binds: [`${join(opts.root, 'scripts', 'bench')}:/bench:ro`],
     });
-    cleanup.push(() => container.remove({ force: true }).catch(() => undefined));
-    await container.start();
-
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const agent = spawn(
-      process.execPath,
-      [
-        join(opts.root, 'dist', 'agent', 'main.js'),
-        '--listen',
-        `127.0.0.1:${port}`,
-        '--capture-image',
-        CAPTURE_IMAGE,
-        '--node-name',
-        'bench-jfr',
-        '--log-level',
-        'warn',
-        '--rate-limit',
-        '0',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let agentStderr = '';
-    agent.stderr?.on('data', (d: Buffer) => (agentStderr = (agentStderr + d.toString()).slice(-4000)));
-    cleanup.push(async () => {
-      agent.kill('SIGTERM');
-      await Promise.race([new Promise((r) => agent.once('exit', r)), sleep(10_000)]);
-      if (agent.exitCode === null) agent.kill('SIGKILL');
+    const { container } = pod;
+    const { base, stderr } = await startBenchAgent(opts.root, cleanup, {
+      nodeName: 'bench-jfr',
+      readyTimeoutMs: 60_000,
     });
-    await waitReady(base, agent, 60_000);
     opts.log('JFR overhead: JavacLoop warming up (45 s)');
     await sleep(45_000);
 
@@ -172,9 +140,8 @@ export async function jfrOverhead(opts: JfrOverheadOptions): Promise<string> {
         `JFR overhead: pair ${i + 1}/${opts.pairs} measured (${((captured.atMs - start.atMs) / 1000).toFixed(1)} s windows)`,
       );
     }
-    // JavacLoop prints every 10 iterations: wait for the print after the last reading.
-    await sleep(5000);
-    const iterationsAt = await progressOf(container);
+    const progress = await progressAfter(container, (windows.at(-1) as { off: [Reading, Reading] }).off[1].atMs);
+    const iterationsAt = (atMs: number): number => progress.at(atMs);
     const perIteration = ([a, b]: [Reading, Reading]): number =>
       (b.cpuSeconds - a.cpuSeconds) / (iterationsAt(b.atMs) - iterationsAt(a.atMs));
     const withCapture = windows.map((w) => perIteration(w.on));
@@ -191,7 +158,7 @@ export async function jfrOverhead(opts: JfrOverheadOptions): Promise<string> {
     }
     opts.log(`JFR overhead: folded answers ${folded.map((b) => (b / 1e6).toFixed(2)).join(', ')} MB`);
     const ratio = median(values);
-    if (agentStderr.trim()) opts.log(`agent stderr: ${agentStderr.trim().slice(-1000)}`);
+    if (stderr().trim()) opts.log(`agent stderr: ${stderr().trim().slice(-1000)}`);
     return [
       heading,
       `  JVM CPU per javac iteration: ${(median(without) * 1000).toFixed(1)} ms without a capture, ` +
