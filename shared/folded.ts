@@ -35,6 +35,23 @@ export function serializeFolded(stacks: FoldedStacks): string {
   return out;
 }
 
+/**
+ * Lines, each ending in a newline, as UTF-8 bytes in a buffer of their own (never a slice of Node's shared pool, so
+ * that a worker can hand it over): measured, then written line by line, never joined into one string of the whole
+ * text, which for a merged week is megabytes flattened on the heap and then copied again to be sent.
+ */
+export function linesToUtf8(lines: readonly string[]): Buffer {
+  let length = 0;
+  for (const line of lines) length += Buffer.byteLength(line, 'utf8') + 1;
+  const buf = Buffer.allocUnsafeSlow(length);
+  let at = 0;
+  for (const line of lines) {
+    at += buf.write(line, at, 'utf8');
+    buf[at++] = 0x0a;
+  }
+  return buf;
+}
+
 export interface ParsedFolded {
   stacks: FoldedStacks;
   /** Lines that were neither blank nor `stack count`. */

@@ -3,7 +3,7 @@
  * agent's folded answer): a merged flame graph as SVG, folded text or pprof, and a differential graph of a base
  * range against a target range, normalized, as SVG or as difffolded's two-column text.
  */
-import { serializeFolded, sortBytewise, totalSamples, type FoldedStacks } from './folded.js';
+import { linesToUtf8, serializeFolded, sortBytewise, totalSamples, type FoldedStacks } from './folded.js';
 import { renderFlameGraph } from './render/index.js';
 import { diffFolded, serializeDiff } from './diff/diff-folded.js';
 import { toPprof } from './export/pprof.js';
@@ -114,13 +114,21 @@ export interface MergedGraphOptions {
   maxFrames?: number;
   /** RenderOptions.beforeDraw. Default none. */
   beforeDraw?: (frames: number) => void;
+  /**
+   * Answer text formats (folded, SVG) as UTF-8 bytes instead of a string, written without one string of the whole
+   * folded text (the agent's profile worker hands the bytes over to its main thread without a copy). Default false.
+   */
+  bytes?: boolean;
 }
 
 export function renderMergedGraph(format: HistoryFormat, stacks: FoldedStacks, o: MergedGraphOptions): GraphAnswer {
   const event = o.event ?? DEFAULT_PROFILE_EVENT;
   switch (format) {
     case 'folded':
-      return { contentType: 'text/plain; charset=utf-8', body: serializeFolded(stacks) };
+      return {
+        contentType: 'text/plain; charset=utf-8',
+        body: o.bytes === true ? linesToUtf8([...foldedLines(stacks)]) : serializeFolded(stacks),
+      };
     case 'pprof':
       return {
         contentType: 'application/octet-stream',
@@ -131,18 +139,17 @@ export function renderMergedGraph(format: HistoryFormat, stacks: FoldedStacks, o
           startTimeMs: o.startTimeMs,
         }),
       };
-    case 'svg':
-      return {
-        contentType: 'image/svg+xml; charset=utf-8',
-        body: renderFlameGraph(foldedLines(stacks), {
-          colors: 'java',
-          countname: countName(event),
-          title: o.title,
-          subtitle: o.subtitle,
-          maxFrames: o.maxFrames,
-          beforeDraw: o.beforeDraw,
-        }).svg,
-      };
+    case 'svg': {
+      const svg = renderFlameGraph(foldedLines(stacks), {
+        colors: 'java',
+        countname: countName(event),
+        title: o.title,
+        subtitle: o.subtitle,
+        maxFrames: o.maxFrames,
+        beforeDraw: o.beforeDraw,
+      }).svg;
+      return { contentType: 'image/svg+xml; charset=utf-8', body: o.bytes === true ? utf8(svg) : svg };
+    }
   }
 }
 
@@ -157,6 +164,11 @@ export interface DiffGraphOptions {
   maxFrames?: number;
   /** RenderOptions.beforeDraw. Default none. */
   beforeDraw?: (frames: number) => void;
+  /**
+   * Answer text formats (folded, SVG) as UTF-8 bytes instead of a string, written without one string of the whole
+   * folded text (the agent's profile worker hands the bytes over to its main thread without a copy). Default false.
+   */
+  bytes?: boolean;
 }
 
 /**
@@ -170,21 +182,30 @@ export function renderDiffGraph(
   o: DiffGraphOptions,
 ): GraphAnswer {
   const diff = diffFolded(foldedLines(base), foldedLines(target), { normalize: o.normalize ?? true });
-  if (format === 'folded') return { contentType: 'text/plain; charset=utf-8', body: serializeDiff(diff) };
+  if (format === 'folded') {
+    return {
+      contentType: 'text/plain; charset=utf-8',
+      body: o.bytes === true ? linesToUtf8(diff.stacks.map((s) => s.line)) : serializeDiff(diff),
+    };
+  }
   // The lines serializeDiff would join, without the text: a week's diff is megabytes of it.
-  return {
-    contentType: 'image/svg+xml; charset=utf-8',
-    body: renderFlameGraph(
-      diff.stacks.map((s) => s.line),
-      {
-        countname: countName(o.event ?? DEFAULT_PROFILE_EVENT),
-        title: o.title,
-        subtitle: o.subtitle,
-        maxFrames: o.maxFrames,
-        beforeDraw: o.beforeDraw,
-      },
-    ).svg,
-  };
+  const svg = renderFlameGraph(
+    diff.stacks.map((s) => s.line),
+    {
+      countname: countName(o.event ?? DEFAULT_PROFILE_EVENT),
+      title: o.title,
+      subtitle: o.subtitle,
+      maxFrames: o.maxFrames,
+      beforeDraw: o.beforeDraw,
+    },
+  ).svg;
+  return { contentType: 'image/svg+xml; charset=utf-8', body: o.bytes === true ? utf8(svg) : svg };
+}
+
+/** A string's UTF-8 in a buffer of its own (Buffer.from may return a slice of Node's shared pool). */
+function utf8(text: string): Buffer {
+  const encoded = new TextEncoder().encode(text);
+  return Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
 }
 
 /** Sum of counts, for headers. */

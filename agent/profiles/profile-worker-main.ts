@@ -10,7 +10,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PodflameError } from '../../shared/errors.js';
-import { renderDiffGraph, renderMergedGraph } from '../../shared/history-graphs.js';
+import { renderDiffGraph, renderMergedGraph, type GraphAnswer } from '../../shared/history-graphs.js';
 import type { WorkerCollapseResult, WorkerData, WorkerReply, WorkerRequest } from './profile-worker.js';
 import { MAX_DRAWN_FRAMES, renderProfile } from './render-profile.js';
 import { createEventCollapser, type EventCollapser } from './event-collapser.js';
@@ -80,18 +80,36 @@ function handle(request: WorkerRequest): unknown {
     }
     // Graphs drawn here are bounded in frames, as a profile's are (render-profile.ts).
     case 'render-merged':
-      return renderMergedGraph(request.format, request.stacks, {
-        ...request.options,
-        maxFrames: MAX_DRAWN_FRAMES,
-        beforeDraw: checkedRender(request),
-      });
+      return handedOver(
+        renderMergedGraph(request.format, request.stacks, {
+          ...request.options,
+          maxFrames: MAX_DRAWN_FRAMES,
+          beforeDraw: checkedRender(request),
+          bytes: true,
+        }),
+      );
     case 'render-diff':
-      return renderDiffGraph(request.format, request.base, request.target, {
-        ...request.options,
-        maxFrames: MAX_DRAWN_FRAMES,
-        beforeDraw: checkedRender(request),
-      });
+      return handedOver(
+        renderDiffGraph(request.format, request.base, request.target, {
+          ...request.options,
+          maxFrames: MAX_DRAWN_FRAMES,
+          beforeDraw: checkedRender(request),
+          bytes: true,
+        }),
+      );
   }
+}
+
+/**
+ * A graph's answer with its bytes handed over to the agent's thread (transferred): a string or a cloned buffer
+ * would be a copy of megabytes on that thread's heap per query, garbage that piles up there between its collections.
+ */
+function handedOver(answer: GraphAnswer): { contentType: string; body: Uint8Array } {
+  let body = typeof answer.body === 'string' ? new TextEncoder().encode(answer.body) : answer.body;
+  // A view of part of a buffer (Node's pool) cannot be handed over alone: copy it into one of its own.
+  if (body.byteOffset !== 0 || body.byteLength !== body.buffer.byteLength) body = new Uint8Array(body);
+  transfer = [body.buffer as ArrayBuffer];
+  return { contentType: answer.contentType, body };
 }
 
 port.on('message', (request: WorkerRequest) => {

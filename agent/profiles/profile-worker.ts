@@ -28,6 +28,12 @@ export interface ProfileWorkerOptions {
    * together; past it the largest fails alone. The rest is for drawing graphs. Default 0.6.
    */
   collapseHeapShare?: number;
+  /**
+   * Young generation of the thread, MiB: where a render's short-lived strings die. V8's default (48 MiB, of which
+   * 32 stay committed once grown) is a fifth of what the agent may hold in all; renders took no longer with 12.
+   * Default 12.
+   */
+  maxYoungGenerationMb?: number;
   /** Node options of the thread. Default: the agent process's own (a loader it runs under, e.g. in tests). */
   execArgv?: string[];
   /** Called as a render job starts running in the thread (tests wait for it). */
@@ -36,6 +42,7 @@ export interface ProfileWorkerOptions {
 
 export const DEFAULT_WORKER_HEAP_MB = 192;
 export const DEFAULT_COLLAPSE_HEAP_SHARE = 0.6;
+export const DEFAULT_WORKER_YOUNG_GENERATION_MB = 12;
 
 /** What the thread is started with. */
 export interface WorkerData {
@@ -201,7 +208,10 @@ export class ProfileWorker {
 
   #start(): Worker {
     const worker = new Worker(WORKER_URL, {
-      resourceLimits: { maxOldGenerationSizeMb: this.#maxHeapMb },
+      resourceLimits: {
+        maxOldGenerationSizeMb: this.#maxHeapMb,
+        maxYoungGenerationSizeMb: this.#options.maxYoungGenerationMb ?? DEFAULT_WORKER_YOUNG_GENERATION_MB,
+      },
       workerData: { maxHeapMb: this.#maxHeapMb, collapseHeapShare: this.#collapseHeapShare } satisfies WorkerData,
       ...(this.#options.execArgv ? { execArgv: this.#options.execArgv } : {}),
     });

@@ -9,9 +9,9 @@
 import type { FoldedStacks } from '../../shared/folded.js';
 import type { StoredProfile } from '../../shared/history.js';
 import { PAIRS_SUFFIX } from './block-layout.js';
-import { ByteReader, addInto, addPairs, type PairCounts } from './pairs-codec.js';
+import { ByteReader, DenseCounts, addPairs, type PairCounts } from './pairs-codec.js';
 import { planMerge, planSeries, type PlannedRead, type RollupLookup } from './query-plan.js';
-import { decodeRollup, sameMembers, seriesKey } from './rollup-file.js';
+import { openRollup, sameMembers, seriesKey } from './rollup-file.js';
 import type { StackDictionary } from './stack-dictionary.js';
 
 /** What the merge reads of a store. */
@@ -52,15 +52,15 @@ export async function sumBlock(
     }
     const expected = read.items.map((i) => i.id).sort();
     const data = await files.read(block, read.file);
-    let rollup: ReturnType<typeof decodeRollup> | undefined;
+    let rollup: ReturnType<typeof openRollup> | undefined;
     try {
-      rollup = data && decodeRollup(data);
+      rollup = data && openRollup(data);
     } catch {
       rollup = undefined; // damaged: the finer reads answer instead
     }
     const series = seriesKey(read.items[0] as StoredProfile);
     if (rollup && rollup.header.series === series && sameMembers(rollup.header.members, expected)) {
-      addInto(into, rollup.pairs);
+      addPairs(rollup.pairs, into);
       for (const id of expected) merged.add(id);
     } else {
       const finer = planSeries(block, series, read.items, read.level === 'day' ? 'hour' : 'profile', files.rollups);
@@ -74,16 +74,18 @@ export async function sumBlock(
 export async function mergeProfiles(files: BlockFiles, items: readonly StoredProfile[]): Promise<MergedProfiles> {
   const stacks: FoldedStacks = new Map();
   const merged = new Set<string>();
+  // One set of sums, emptied per block: the blocks' IDs are each their own.
+  const pairs = new DenseCounts();
   for (const { block, reads } of planMerge(items, files.rollups)) {
-    const pairs: PairCounts = new Map();
+    pairs.clear();
     await sumBlock(files, block, reads, pairs, merged);
     if (pairs.size === 0) continue;
     // After the data: the dictionary then holds every ID the data refers to.
     const dictionary = await files.dictionary(block);
-    for (const [id, count] of pairs) {
+    pairs.forEach((count, id) => {
       const stack = dictionary.text(id);
       stacks.set(stack, (stacks.get(stack) ?? 0) + count);
-    }
+    });
   }
   return { stacks, items: items.filter((i) => merged.has(i.id)) };
 }

@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { StoredProfile } from '../../shared/history.js';
-import { ByteReader, addPairs, damaged, encodePairs, type PairCounts } from './pairs-codec.js';
+import { ByteReader, addPairs, damaged, encodePairs, skipPairs, type PairCounts } from './pairs-codec.js';
 
 export type RollupLevel = 'hour' | 'day';
 export const LEVEL_MS: Readonly<Record<RollupLevel, number>> = { hour: 3600_000, day: 86400_000 };
@@ -86,11 +86,22 @@ export function decodeRollupHeader(buf: Buffer): { header: RollupHeader; reader:
 
 /** A rollup's header and pairs; INTERNAL (damaged) when the file is not whole. */
 export function decodeRollup(buf: Buffer): { header: RollupHeader; pairs: PairCounts } {
+  const { header, pairs } = openRollup(buf);
+  const decoded = new Map<number, number>();
+  addPairs(pairs, decoded);
+  return { header, pairs: decoded };
+}
+
+/**
+ * A rollup's header, and a reader at its pairs, checked whole first (INTERNAL, damaged, when the file is not): a
+ * merge adds them straight into its sums, with no Map of their own, and cannot have added half of them.
+ */
+export function openRollup(buf: Buffer): { header: RollupHeader; pairs: ByteReader } {
   const { header, reader } = decodeRollupHeader(buf);
-  const pairs: PairCounts = new Map();
-  addPairs(reader, pairs);
+  const start = reader.offset;
+  skipPairs(reader);
   if (reader.offset !== buf.length) throw damaged('bytes after the rollup');
-  return { header, pairs };
+  return { header, pairs: new ByteReader(buf, start) };
 }
 
 /** Same members, in the same (sorted) order. */

@@ -16,6 +16,7 @@
  */
 import { open, readFile, truncate } from 'node:fs/promises';
 import { PodflameError } from '../../shared/errors.js';
+import type { TextPool } from './text-pool.js';
 
 export const DICTIONARY_FILE = 'stacks.dict';
 
@@ -39,6 +40,8 @@ export class StackDictionary {
   private pending: string[] = [];
   private pendingStacks: string[] = [];
   private pendingFrames: string[] = [];
+  /** The pool the texts loaded were held from, and how many. */
+  private pooled: { pool: TextPool; count: number } | undefined;
 
   private constructor(
     readonly path: string,
@@ -46,8 +49,11 @@ export class StackDictionary {
     private fileBytes: number,
   ) {}
 
-  /** Reads the dictionary (a missing file is an empty one); `repair` cuts a partial last line off the file. */
-  static async load(path: string, options: { repair?: boolean } = {}): Promise<StackDictionary> {
+  /**
+   * Reads the dictionary (a missing file is an empty one); `repair` cuts a partial last line off the file; `pool`
+   * shares the stacks' texts with the other blocks' dictionaries (`release` gives them back).
+   */
+  static async load(path: string, options: { repair?: boolean; pool?: TextPool } = {}): Promise<StackDictionary> {
     let data: Buffer;
     try {
       data = await readFile(path);
@@ -65,7 +71,20 @@ export class StackDictionary {
         .split('\n'))
         dictionary.addLine(line);
     }
+    if (options.pool) {
+      const { texts } = dictionary;
+      for (let i = 0; i < texts.length; i++) texts[i] = options.pool.hold(texts[i] as string);
+      dictionary.pooled = { pool: options.pool, count: texts.length };
+    }
     return dictionary;
+  }
+
+  /** Gives back the texts `load` took from its pool (the dictionary left the cache); stays usable. */
+  release(): void {
+    if (!this.pooled) return;
+    const { pool, count } = this.pooled;
+    this.pooled = undefined;
+    pool.release(this.texts.slice(0, count));
   }
 
   private addLine(line: string): void {

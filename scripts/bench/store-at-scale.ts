@@ -2,8 +2,8 @@
  * "Store at scale" (issue #18): a week of stored profiles (seed-store.ts: 1,007 profiles, 3,000 distinct Java stacks
  * each, in format 1 as a node's store has them today), then the built agent (dist/agent/main.js) on loopback with
  * that --data-dir: its start (the migration to format 2), the disk size before and after, and the history queries
- * through its HTTP API, each timed (median of runs after a warm-up), with the agent's peak RSS during the queries
- * (VmHWM, reset before them). The 24 h merge is checked against format 1's query path (gunzip, parse and add up each
+ * through its HTTP API, each timed (median of runs after a warm-up), with the agent's peak RSS during each query
+ * (VmHWM, reset before it) and during them all (target 256 MiB). The 24 h merge is checked against format 1's query path (gunzip, parse and add up each
  * profile in process, timed too), byte for byte. Targets are reported as PASS/MISS, never asserted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -123,6 +123,8 @@ interface QueryResult {
   times: number[];
   median: number;
   body: string;
+  /** The agent's peak RSS (VmHWM, reset before the query) over its warm-up and timed runs, MiB. */
+  peakMiB: number;
 }
 
 async function timeQuery(
@@ -131,7 +133,9 @@ async function timeQuery(
   path: string,
   runs: number,
   log: (l: string) => void,
+  pid: number,
 ): Promise<QueryResult> {
+  await writeFile(`/proc/${pid}/clear_refs`, '5'); // resets VmHWM: the peak from here on is this query's
   const once = async () => {
     const t0 = process.hrtime.bigint();
     const res = await fetch(`${base}${path}`);
@@ -143,7 +147,8 @@ async function timeQuery(
   const warm = await once(); // untimed: the page cache and the agent's dictionaries
   const times: number[] = [];
   for (let i = 0; i < runs; i++) times.push((await once()).seconds);
-  log(`${name}: ${times.map((s) => s.toFixed(3)).join(' ')} s`);
+  const peakMiB = memoryOf(pid).peak;
+  log(`${name}: ${times.map((s) => s.toFixed(3)).join(' ')} s, peak RSS ${peakMiB.toFixed(0)} MiB`);
   return {
     name,
     path,
@@ -153,6 +158,7 @@ async function timeQuery(
     times,
     median: median(times),
     body: warm.body,
+    peakMiB,
   };
 }
 
@@ -206,7 +212,6 @@ export async function storeAtScale(o: StoreAtScaleOptions): Promise<string> {
   try {
     const pid = agent.child.pid as number;
     const idle = memoryOf(pid).rss;
-    await writeFile(`/proc/${pid}/clear_refs`, '5'); // resets VmHWM: the peak from here on is the queries'
     let polledPeak = 0;
     const poller = setInterval(() => {
       polledPeak = Math.max(polledPeak, memoryOf(pid).rss);
@@ -221,22 +226,32 @@ export async function storeAtScale(o: StoreAtScaleOptions): Promise<string> {
           `/v1/flamegraph?format=folded&from=${iso(endMs + 60_000 - 3600_000)}`,
           o.runs,
           o.log,
+          pid,
         ),
       );
       queries.push(
-        await timeQuery(agent.url, '24 h folded', `/v1/flamegraph?format=folded&from=${iso(dayFrom)}`, o.runs, o.log),
+        await timeQuery(
+          agent.url,
+          '24 h folded',
+          `/v1/flamegraph?format=folded&from=${iso(dayFrom)}`,
+          o.runs,
+          o.log,
+          pid,
+        ),
       );
-      queries.push(await timeQuery(agent.url, '7 d folded', `/v1/flamegraph?format=folded&${week}`, o.runs, o.log));
-      queries.push(await timeQuery(agent.url, '7 d SVG', `/v1/flamegraph?${week}`, o.runs, o.log));
-      const sixDays = `baseFrom=${iso(endMs + 60_000 - 7 * 86400_000)}&baseTo=${iso(dayFrom)}&targetFrom=${iso(dayFrom)}&targetTo=now`;
-      queries.push(await timeQuery(agent.url, 'diff 6 d vs 1 d, SVG', `/v1/diff?${sixDays}`, o.runs, o.log));
       queries.push(
-        await timeQuery(agent.url, 'diff 6 d vs 1 d, folded', `/v1/diff?format=folded&${sixDays}`, o.runs, o.log),
+        await timeQuery(agent.url, '7 d folded', `/v1/flamegraph?format=folded&${week}`, o.runs, o.log, pid),
+      );
+      queries.push(await timeQuery(agent.url, '7 d SVG', `/v1/flamegraph?${week}`, o.runs, o.log, pid));
+      const sixDays = `baseFrom=${iso(endMs + 60_000 - 7 * 86400_000)}&baseTo=${iso(dayFrom)}&targetFrom=${iso(dayFrom)}&targetTo=now`;
+      queries.push(await timeQuery(agent.url, 'diff 6 d vs 1 d, SVG', `/v1/diff?${sixDays}`, o.runs, o.log, pid));
+      queries.push(
+        await timeQuery(agent.url, 'diff 6 d vs 1 d, folded', `/v1/diff?format=folded&${sixDays}`, o.runs, o.log, pid),
       );
     } finally {
       clearInterval(poller);
     }
-    const queryPeak = Math.max(memoryOf(pid).peak, polledPeak);
+    const queryPeak = Math.max(...queries.map((q) => q.peakMiB), polledPeak);
     const byName = (n: string) => queries.find((q) => q.name === n) as QueryResult;
     const day = byName('24 h folded');
     const identical = day.body === referenceText && day.profiles === String(refProfiles);
@@ -263,7 +278,7 @@ export async function storeAtScale(o: StoreAtScaleOptions): Promise<string> {
       `each query: ${o.runs} timed runs after one untimed warm-up (cold: the first after the start); wall = request to last byte`,
     );
     out.push('');
-    const rows = [['query', 'profiles', 'answer MB', 'cold s', 'median s', 'max s']];
+    const rows = [['query', 'profiles', 'answer MB', 'cold s', 'median s', 'max s', 'peak RSS MiB']];
     for (const q of queries) {
       rows.push([
         q.name,
@@ -272,6 +287,7 @@ export async function storeAtScale(o: StoreAtScaleOptions): Promise<string> {
         q.cold.toFixed(3),
         q.median.toFixed(3),
         Math.max(...q.times).toFixed(3),
+        q.peakMiB.toFixed(0),
       ]);
     }
     out.push(table(rows));

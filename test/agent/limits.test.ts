@@ -237,7 +237,7 @@ t.test('a job beyond the worker heap fails with PROFILE_TOO_LARGE; the next job 
   t.teardown(() => worker.close());
   const options = { title: '', subtitle: '', frequencyHz: 99, durationSeconds: 1, startTimeMs: 0 };
   const small = new Map([['a;b', 2]]);
-  t.equal((await worker.renderMergedGraph('folded', small, options)).body, 'a;b 2\n');
+  t.equal(String((await worker.renderMergedGraph('folded', small, options)).body), 'a;b 2\n');
   // Larger than the heap as it arrives, before any estimate of the render (test/agent/worker-heap.test.ts) can
   // refuse it: the heap runs out all the same.
   const huge = new Map<string, number>();
@@ -246,5 +246,5 @@ t.test('a job beyond the worker heap fails with PROFILE_TOO_LARGE; the next job 
     code: 'PROFILE_TOO_LARGE',
     message: /more than the 96 MiB the agent gives its profile worker/,
   });
-  t.equal((await worker.renderMergedGraph('folded', small, options)).body, 'a;b 2\n', 'a new thread answers');
+  t.equal(String((await worker.renderMergedGraph('folded', small, options)).body), 'a;b 2\n', 'a new thread answers');
 });

@@ -194,7 +194,11 @@ t.test('a graph that would not fit the heap is refused alone; a capture collapse
   });
   t.equal(foldedBuffer((await collapse).folded).toString('utf8'), expectedText(normal, LIMITS), 'the capture is whole');
   const small = new Map([['a;b', 2]]);
-  t.equal((await worker.renderMergedGraph('folded', small, options)).body, 'a;b 2\n', 'the same thread answers');
+  t.equal(
+    String((await worker.renderMergedGraph('folded', small, options)).body),
+    'a;b 2\n',
+    'the same thread answers',
+  );
 });
 
 t.test('the widest graph the API allows draws at most MAX_DRAWN_FRAMES frames, and says so', async (t) => {
