@@ -39,8 +39,12 @@ const AGENT_FRAME_CACHE_LIMIT = 20_000;
 /** Heap per stack of limitStacks' sorted entries ([stack, count] arrays and the array of them). */
 const LIMIT_ENTRY_HEAP_BYTES = 64;
 
-export function createEventCollapser(event: ProfileEvent): EventCollapser {
-  return event === 'cpu' ? perfCollapser() : flightRecordingCollapser(event);
+/**
+ * `onGrow`, when given, is told heapBytes() while a push is still decoding (a JFR chunk is decoded whole within one
+ * push, and a crafted one may ask for far more heap than its bytes): it may throw to stop the collapse there.
+ */
+export function createEventCollapser(event: ProfileEvent, onGrow?: (heapBytes: number) => void): EventCollapser {
+  return event === 'cpu' ? perfCollapser() : flightRecordingCollapser(event, onGrow);
 }
 
 function perfCollapser(): EventCollapser {
@@ -63,17 +67,24 @@ function perfCollapser(): EventCollapser {
   };
 }
 
-function flightRecordingCollapser(event: Exclude<ProfileEvent, 'cpu'>): EventCollapser {
+function flightRecordingCollapser(
+  event: Exclude<ProfileEvent, 'cpu'>,
+  onGrow: ((heapBytes: number) => void) | undefined,
+): EventCollapser {
   // Only the event asked for: the recording's other kinds would be stacks held for nothing.
-  const reader = new JfrReader({ kinds: [event] });
+  const reader: JfrReader = new JfrReader({
+    kinds: [event],
+    ...(onGrow === undefined ? {} : { onHeap: () => onGrow(heapBytes()) }),
+  });
+  // limitStacks sorts the stacks' entries: an array entry and a pair per stack beyond what the reader holds.
+  const heapBytes = (): number => reader.heapBytes() + reader.stackCount() * LIMIT_ENTRY_HEAP_BYTES;
   let bytes = 0;
   return {
     push: (chunk) => {
       bytes += chunk.length;
       reader.push(chunk);
     },
-    // limitStacks sorts the stacks' entries: an array entry and a pair per stack beyond what the reader holds.
-    heapBytes: () => reader.heapBytes() + reader.stackCount() * LIMIT_ENTRY_HEAP_BYTES,
+    heapBytes,
     finish: (limits) => {
       const counters = { jitFrames: 0, jitFramesResolved: 0, unrecognizedLines: 0 };
       // Nothing at all: the capture failed before any recording was read, and its exit says why (EVENT_UNSUPPORTED,

@@ -45,9 +45,15 @@ function handle(request: WorkerRequest): unknown {
   switch (request.kind) {
     case 'ping':
       return undefined;
-    case 'collapse-start':
-      budget.add(request.session, createEventCollapser(request.event));
+    case 'collapse-start': {
+      // The collapse reports during a chunk's decoding too, so the budget stops a crafted JFR chunk mid-way.
+      const session = request.session;
+      budget.add(
+        session,
+        createEventCollapser(request.event, (heapBytes) => budget.grew(session, heapBytes)),
+      );
       return undefined;
+    }
     case 'collapse-chunk': {
       const collapser = budget.get(request.session);
       collapser.push(request.chunk);

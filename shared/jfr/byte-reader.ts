@@ -157,8 +157,8 @@ export class ByteReader {
     this.pos += n;
   }
 
-  /** A string value in any encoding; `PoolString` for a constant-pool reference. */
-  string(): string | PoolString | null {
+  /** A string value in any encoding; `PoolString` for a constant-pool reference. Cut at `maxChars` (bytes for UTF-8). */
+  string(maxChars = Infinity): string | PoolString | null {
     const at = this.pos;
     const encoding = this.u8();
     switch (encoding) {
@@ -171,14 +171,18 @@ export class ByteReader {
       case STRING_ENCODING.utf8:
       case STRING_ENCODING.latin1: {
         const n = this.count('string length');
-        const bytes = this.bytes.subarray(this.pos, this.pos + n);
+        // Only the kept bytes are decoded, so a cut string holds no hidden parent.
+        const bytes = this.bytes.subarray(this.pos, this.pos + Math.min(n, maxChars));
         this.pos += n;
         return encoding === STRING_ENCODING.utf8 ? UTF8.decode(bytes) : latin1(bytes);
       }
       case STRING_ENCODING.charArray: {
         const n = this.count('string length');
         let s = '';
-        for (let i = 0; i < n; i++) s += String.fromCharCode(this.short() & 0xffff);
+        for (let i = 0; i < n; i++) {
+          const c = this.short() & 0xffff;
+          if (i < maxChars) s += String.fromCharCode(c);
+        }
         return s;
       }
       default:

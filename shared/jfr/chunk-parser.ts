@@ -10,6 +10,7 @@
 import { ByteReader } from './byte-reader.js';
 import { CHUNK_HEADER_BYTES, type ChunkHeader } from './chunk-header.js';
 import { readCheckpoint, type ConstantPools } from './constant-pools.js';
+import { DecodeHeap, HEADER_HEAP_BYTES, SLOT_HEAP_BYTES } from './decode-heap.js';
 import { JFR_EVENT_KINDS, planEvents, type EventPlan, type JfrEventKind } from './event-plan.js';
 import { parseMetadata, type JfrTypes } from './metadata.js';
 import { StackNamer, UNKNOWN_STACK } from './stack-names.js';
@@ -35,17 +36,23 @@ export interface MetadataCache {
   bytes?: Uint8Array;
   compressed?: boolean;
   types?: JfrTypes;
+  /** What parsing `types` counted (they are kept for the next chunks). */
+  heapBytes?: number;
 }
 
-/** Reads a chunk (`bytes` is exactly the chunk; `base` its offset in the input). */
+/**
+ * Reads a chunk (`bytes` is exactly the chunk; `base` its offset in the input), counting what it decodes in `heap`
+ * (unbounded by default), which stops it with PROFILE_TOO_LARGE beyond its cap.
+ */
 export function parseChunk(
   bytes: Uint8Array,
   base: number,
   header: ChunkHeader,
   cache: MetadataCache = {},
+  heap: DecodeHeap = new DecodeHeap(Infinity, undefined),
 ): ChunkStacks {
   const reader = new ByteReader(bytes, base, header.compressedIntegers);
-  const types = metadataOf(reader, header, cache);
+  const types = metadataOf(reader, header, cache, heap);
   const plans = planEvents(types);
   const pools: ConstantPools = new Map();
   const weights = new Map<JfrEventKind, Map<number, number>>(JFR_EVENT_KINDS.map((k) => [k, new Map()]));
@@ -65,7 +72,7 @@ export function parseChunk(
     reader.limit = end;
     const type = reader.varlong();
     if (type === CHECKPOINT_TYPE) {
-      readCheckpoint(reader, types, pools);
+      readCheckpoint(reader, types, pools, heap);
     } else if (type !== METADATA_TYPE) {
       const plan = plans.get(type);
       if (plan !== undefined)
@@ -73,10 +80,10 @@ export function parseChunk(
     }
     pos = end;
   }
-  return resolve(pools, weights, events);
+  return resolve(pools, weights, events, heap);
 }
 
-function metadataOf(reader: ByteReader, header: ChunkHeader, cache: MetadataCache): JfrTypes {
+function metadataOf(reader: ByteReader, header: ChunkHeader, cache: MetadataCache, heap: DecodeHeap): JfrTypes {
   reader.pos = header.metadataOffset;
   const size = reader.varlong();
   const start = header.metadataOffset;
@@ -88,7 +95,9 @@ function metadataOf(reader: ByteReader, header: ChunkHeader, cache: MetadataCach
     }
   }
   reader.pos = start;
-  const types = parseMetadata(reader);
+  const before = heap.bytes;
+  const types = parseMetadata(reader, heap);
+  cache.heapBytes = heap.bytes - before;
   // A copy: the chunk's buffer is reused for the next chunk.
   cache.bytes = Buffer.from(reader.bytes.subarray(start, end));
   cache.compressed = header.compressedIntegers;
@@ -128,6 +137,7 @@ function resolve(
   pools: ConstantPools,
   weights: Map<JfrEventKind, Map<number, number>>,
   events: Map<string, number>,
+  heap: DecodeHeap,
 ): ChunkStacks {
   const namer = new StackNamer(pools);
   const names = new Map<number, string>();
@@ -144,6 +154,8 @@ function resolve(
           name = UNKNOWN_STACK;
         } else {
           names.set(id, name);
+          // Named once per id, kept in `names` and in `folded`: up to MAX_STACK_FRAMES × MAX_STRING_CHARS each.
+          heap.charge(HEADER_HEAP_BYTES + 2 * SLOT_HEAP_BYTES + 2 * name.length);
         }
       }
       folded.set(name, (folded.get(name) ?? 0) + weight);

@@ -9,6 +9,7 @@
  * kept by id; a later entry with the same id replaces the earlier one.
  */
 import type { ByteReader } from './byte-reader.js';
+import { SLOT_HEAP_BYTES, type DecodeHeap } from './decode-heap.js';
 import type { JfrTypes } from './metadata.js';
 import { readValue, skipValue, type JfrValue } from './values.js';
 
@@ -25,8 +26,11 @@ export const RESOLVING_TYPES = new Set([
 /** Type name → entry id → value. */
 export type ConstantPools = Map<string, Map<number, JfrValue>>;
 
-/** Reads the pools of the checkpoint event at `reader.pos` (after its size and type, limit at its end) into `pools`. */
-export function readCheckpoint(reader: ByteReader, types: JfrTypes, pools: ConstantPools): void {
+/**
+ * Reads the pools of the checkpoint event at `reader.pos` (after its size and type, limit at its end) into `pools`,
+ * counting what they keep in `heap`.
+ */
+export function readCheckpoint(reader: ByteReader, types: JfrTypes, pools: ConstantPools, heap: DecodeHeap): void {
   reader.long(); // start time
   reader.long(); // duration
   reader.long(); // delta to the previous checkpoint: every checkpoint is met in order anyway
@@ -46,8 +50,10 @@ export function readCheckpoint(reader: ByteReader, types: JfrTypes, pools: Const
     }
     for (let i = 0; i < entries; i++) {
       const id = reader.varlong();
-      if (pool !== undefined) pool.set(id, readValue(reader, types, type));
-      else skipValue(reader, types, type);
+      if (pool !== undefined) {
+        heap.charge(SLOT_HEAP_BYTES);
+        pool.set(id, readValue(reader, types, type, heap));
+      } else skipValue(reader, types, type);
     }
   }
 }

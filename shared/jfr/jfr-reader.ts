@@ -14,6 +14,7 @@ import type { FoldedStacks } from '../folded.js';
 import { JfrMalformed } from './byte-reader.js';
 import { CHUNK_HEADER_BYTES, parseChunkHeader, type ChunkHeader } from './chunk-header.js';
 import { parseChunk, type MetadataCache } from './chunk-parser.js';
+import { DecodeHeap } from './decode-heap.js';
 import { JFR_EVENT_KINDS, type JfrEventKind } from './event-plan.js';
 
 export { JFR_EVENT_KINDS, type JfrEventKind } from './event-plan.js';
@@ -23,20 +24,25 @@ export interface JfrReadOptions {
   maxChunkBytes?: number;
   /** The event kinds whose stacks are kept; the others' stay empty. Default all (JFR_EVENT_KINDS). */
   kinds?: readonly JfrEventKind[];
+  /**
+   * The most heap one chunk's decoding may hold (its pools, stack traces and names, counted as they are decoded);
+   * beyond it the read fails with PROFILE_TOO_LARGE. Default 256 MiB.
+   */
+  maxChunkHeapBytes?: number;
+  /** Told heapBytes() as a chunk's decoding grows it (every 256 KiB counted); may throw to stop the read. */
+  onHeap?: (heapBytes: number) => void;
 }
 
 export const DEFAULT_JFR_READ_OPTIONS: Readonly<Required<JfrReadOptions>> = Object.freeze({
   maxChunkBytes: 256 * 1024 * 1024,
   kinds: JFR_EVENT_KINDS,
+  maxChunkHeapBytes: 256 * 1024 * 1024,
+  onHeap: () => {},
 });
 
-// heapBytes(): what a distinct stack kept costs beyond its chars (string header, map entry, hash table slack), and
-// what reading a chunk allocates per byte of it (its constant pools decoded to values, the stacks named through
-// them), both in bytes of V8 heap, rounded up from the bundled recordings.
+// heapBytes(): what a distinct stack kept costs beyond its chars (string header, map entry, hash table slack), in
+// bytes of V8 heap, rounded up from the bundled recordings. What a chunk's decoding holds is counted by DecodeHeap.
 const STACK_HEAP_BYTES = 96;
-const CHUNK_READ_HEAP_PER_BYTE = 3;
-// The recording's metadata, parsed once and kept for its next chunks (some 600 KB for a JDK 21 recording).
-const METADATA_HEAP_BYTES = 1024 * 1024;
 
 export interface JfrProfile {
   /** Folded stacks (root first) → weight: `alloc` in bytes, `lock` in nanoseconds, `wall` in samples. */
@@ -70,10 +76,19 @@ export class JfrReader {
   private readonly kinds: readonly JfrEventKind[];
   /** Chars of the kept stacks' names, for heapBytes(). */
   private stackChars = 0;
+  /** The size of the chunk whose bytes are arriving or being decoded (0 between chunks). */
+  private chunkBytes = 0;
+  /** What the chunk being decoded holds, counted as it is decoded. */
+  private readonly chunkHeap: DecodeHeap;
 
   constructor(options: JfrReadOptions = {}) {
     this.maxChunkBytes = options.maxChunkBytes ?? DEFAULT_JFR_READ_OPTIONS.maxChunkBytes;
     this.kinds = options.kinds ?? DEFAULT_JFR_READ_OPTIONS.kinds;
+    const onHeap = options.onHeap;
+    this.chunkHeap = new DecodeHeap(
+      options.maxChunkHeapBytes ?? DEFAULT_JFR_READ_OPTIONS.maxChunkHeapBytes,
+      onHeap === undefined ? undefined : () => onHeap(this.heapBytes()),
+    );
   }
 
   /** Distinct stacks kept, over the kinds kept. */
@@ -84,14 +99,15 @@ export class JfrReader {
   }
 
   /**
-   * An estimate of the heap the reader holds — the stacks kept (UTF-16, as a name may be) — plus what reading the
-   * chunk whose bytes are arriving will allocate, once its header told its size. The chunk's own bytes are outside
-   * the heap. Counted, not measured, so cheap after every piece.
+   * An estimate of the memory the reader holds: the stacks kept (UTF-16, as a name may be), the metadata kept for the
+   * next chunks, the current chunk's bytes (held from the moment its header says its size, so a chunk too large is
+   * refused before its bytes arrive) and what its decoding holds so far (its pools, stack traces and names). Counted,
+   * not measured, so cheap after every piece and during a chunk's decoding.
    */
   heapBytes(): number {
-    const reading = this.header === undefined ? 0 : this.header.size * CHUNK_READ_HEAP_PER_BYTE;
-    const metadata = this.metadataCache.types === undefined ? 0 : METADATA_HEAP_BYTES;
-    return this.stackCount() * STACK_HEAP_BYTES + 2 * this.stackChars + reading + metadata;
+    const metadata = this.metadataCache.heapBytes ?? 0;
+    const stacks = this.stackCount() * STACK_HEAP_BYTES + 2 * this.stackChars;
+    return stacks + metadata + this.chunkBytes + this.chunkHeap.bytes;
   }
 
   /** Adds bytes; the reader copies what it keeps, so the caller may reuse `piece`. */
@@ -153,6 +169,7 @@ export class JfrReader {
 
   private onHeader(): void {
     this.header = this.checkedHeader(this.buffer.subarray(0, CHUNK_HEADER_BYTES));
+    this.chunkBytes = this.header.size;
   }
 
   private checkedHeader(bytes: Uint8Array): ChunkHeader {
@@ -169,7 +186,10 @@ export class JfrReader {
   }
 
   private onChunk(header: ChunkHeader, bytes: Uint8Array): void {
-    const chunk = parseChunk(bytes, this.chunkStart, header, this.metadataCache);
+    this.chunkBytes = header.size;
+    this.chunkHeap.reset();
+    const chunk = parseChunk(bytes, this.chunkStart, header, this.metadataCache, this.chunkHeap);
+    this.chunkHeap.report();
     for (const kind of this.kinds) {
       const into = this.profile.stacks[kind];
       for (const [stack, weight] of chunk.stacks[kind]) {
@@ -181,6 +201,8 @@ export class JfrReader {
     for (const [name, n] of chunk.events) this.profile.events.set(name, (this.profile.events.get(name) ?? 0) + n);
     this.profile.unresolvedStacks += chunk.unresolvedStacks;
     this.profile.chunks++;
+    this.chunkHeap.reset();
+    this.chunkBytes = 0;
     this.chunkStart += header.size;
     this.header = undefined;
     this.filled = 0;

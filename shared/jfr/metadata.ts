@@ -11,6 +11,7 @@
  * against the bytes left, and a class that contains itself by value (which no writer can produce) is refused.
  */
 import { PoolString, type ByteReader } from './byte-reader.js';
+import { ELEMENT_HEAP_BYTES, HEADER_HEAP_BYTES, SLOT_HEAP_BYTES, type DecodeHeap } from './decode-heap.js';
 
 /** How a value of a type is read. */
 export type ValueKind = 'boolean' | 'byte' | 'short' | 'int' | 'long' | 'float' | 'double' | 'string' | 'struct';
@@ -60,7 +61,7 @@ interface Element {
 }
 
 /** Reads the metadata event whose first byte (its size) is at `reader.pos`; the reader's limit is the chunk's end. */
-export function parseMetadata(reader: ByteReader): JfrTypes {
+export function parseMetadata(reader: ByteReader, heap?: DecodeHeap): JfrTypes {
   const start = reader.pos;
   const size = reader.varlong();
   if (size < 2 || size > reader.limit - start) reader.fail(`metadata event size ${size} does not fit the chunk`, start);
@@ -78,15 +79,16 @@ export function parseMetadata(reader: ByteReader): JfrTypes {
     const at = reader.pos;
     const s = reader.string();
     if (s === null || s instanceof PoolString) reader.fail('metadata strings must be inline text', at);
+    heap?.charge(HEADER_HEAP_BYTES + 2 * s.length);
     strings.push(s);
   }
-  const root = readElement(reader, strings, 0);
+  const root = readElement(reader, strings, 0, heap);
   reader.limit = chunkLimit;
   reader.pos = start + size;
   return buildTypes(reader, root, start);
 }
 
-function readElement(reader: ByteReader, strings: string[], depth: number): Element {
+function readElement(reader: ByteReader, strings: string[], depth: number, heap: DecodeHeap | undefined): Element {
   if (depth > MAX_ELEMENT_DEPTH) reader.fail(`metadata elements nested deeper than ${MAX_ELEMENT_DEPTH}`);
   const text = (): string => {
     const at = reader.pos;
@@ -103,8 +105,9 @@ function readElement(reader: ByteReader, strings: string[], depth: number): Elem
     attributes.set(key, text());
   }
   const childCount = reader.count('metadata child count', 3);
+  heap?.charge(ELEMENT_HEAP_BYTES + (attributeCount + childCount) * SLOT_HEAP_BYTES);
   const children: Element[] = [];
-  for (let i = 0; i < childCount; i++) children.push(readElement(reader, strings, depth + 1));
+  for (let i = 0; i < childCount; i++) children.push(readElement(reader, strings, depth + 1, heap));
   return { name, attributes, children };
 }
 

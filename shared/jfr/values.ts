@@ -5,6 +5,14 @@
  * the bytes it comes from.
  */
 import type { ByteReader, PoolString } from './byte-reader.js';
+import type { DecodeHeap } from './decode-heap.js';
+import {
+  HEADER_HEAP_BYTES,
+  MAX_STACK_FRAMES,
+  MAX_STRING_CHARS,
+  SLOT_HEAP_BYTES,
+  STRUCT_HEAP_BYTES,
+} from './decode-heap.js';
 import { MAX_VALUE_DEPTH, type JfrClass, type JfrField, type JfrTypes } from './metadata.js';
 
 /** A decoded value: constant-pool fields are their id (a number), structs an object keyed by field name. */
@@ -18,7 +26,11 @@ function typeOf(types: JfrTypes, id: number): JfrClass {
   return types.get(id) as JfrClass;
 }
 
-function readPrimitive(reader: ByteReader, c: JfrClass): number | boolean | string | PoolString | null {
+function readPrimitive(
+  reader: ByteReader,
+  c: JfrClass,
+  heap: DecodeHeap | undefined,
+): number | boolean | string | PoolString | null {
   switch (c.kind) {
     case 'boolean':
       return reader.u8() !== 0;
@@ -36,8 +48,12 @@ function readPrimitive(reader: ByteReader, c: JfrClass): number | boolean | stri
     case 'double':
       reader.skip(8, 'a double');
       return 0;
-    case 'string':
-      return reader.string();
+    case 'string': {
+      if (heap === undefined) return reader.string();
+      const s = reader.string(MAX_STRING_CHARS);
+      heap.charge(typeof s === 'string' ? HEADER_HEAP_BYTES + 2 * s.length : HEADER_HEAP_BYTES);
+      return s;
+    }
     default:
       return null;
   }
@@ -98,28 +114,56 @@ export function skipValue(reader: ByteReader, types: JfrTypes, c: JfrClass, dept
   for (const f of c.fields) skipField(reader, types, f, depth + 1);
 }
 
-/** Reads one value of a field (an array for an array field; the id for a constant-pool field). */
-export function readField(reader: ByteReader, types: JfrTypes, field: JfrField, depth = 0): JfrValue {
+/**
+ * Reads one value of a field (an array for an array field; the id for a constant-pool field). With a `heap`, what is
+ * kept is counted there and bounded: arrays keep their first MAX_STACK_FRAMES elements (a stack's leaf side), strings
+ * their first MAX_STRING_CHARS.
+ */
+export function readField(
+  reader: ByteReader,
+  types: JfrTypes,
+  field: JfrField,
+  heap?: DecodeHeap,
+  depth = 0,
+): JfrValue {
   if (field.array) {
     const n = reader.count(`array ${field.name}`);
     const values: JfrValue[] = [];
-    for (let i = 0; i < n; i++) values.push(readOne(reader, types, field, depth));
+    const kept = heap === undefined ? n : Math.min(n, MAX_STACK_FRAMES);
+    if (heap !== undefined) heap.charge(HEADER_HEAP_BYTES + kept * SLOT_HEAP_BYTES);
+    for (let i = 0; i < kept; i++) values.push(readOne(reader, types, field, heap, depth));
+    if (kept < n) {
+      for (let i = kept; i < n; i++) skipOne(reader, types, field, depth);
+      (heap as DecodeHeap).cutArray = true;
+    }
     return values;
   }
-  return readOne(reader, types, field, depth);
+  return readOne(reader, types, field, heap, depth);
 }
 
-function readOne(reader: ByteReader, types: JfrTypes, field: JfrField, depth: number): JfrValue {
+function readOne(
+  reader: ByteReader,
+  types: JfrTypes,
+  field: JfrField,
+  heap: DecodeHeap | undefined,
+  depth: number,
+): JfrValue {
   if (field.constantPool) return reader.varlong();
-  return readValue(reader, types, typeOf(types, field.typeId), depth);
+  return readValue(reader, types, typeOf(types, field.typeId), heap, depth);
 }
 
-/** Reads one value of a type written inline. */
-export function readValue(reader: ByteReader, types: JfrTypes, c: JfrClass, depth = 0): JfrValue {
-  if (c.kind !== 'struct') return readPrimitive(reader, c);
+/** Reads one value of a type written inline (counted in `heap` when given, as readField says). */
+export function readValue(reader: ByteReader, types: JfrTypes, c: JfrClass, heap?: DecodeHeap, depth = 0): JfrValue {
+  if (c.kind !== 'struct') return readPrimitive(reader, c, heap);
   if (depth >= MAX_VALUE_DEPTH) reader.fail(`values of ${c.name} nested deeper than ${MAX_VALUE_DEPTH}`);
   // No prototype: field names come from the file (`__proto__` is just a name here).
   const struct = Object.create(null) as JfrStruct;
-  for (const f of c.fields) struct[f.name] = readField(reader, types, f, depth + 1);
+  if (heap !== undefined) heap.charge(STRUCT_HEAP_BYTES + c.fields.length * SLOT_HEAP_BYTES);
+  for (const f of c.fields) struct[f.name] = readField(reader, types, f, heap, depth + 1);
+  // A stack trace cut here is marked as one JFR cut at its depth limit.
+  if (heap?.cutArray === true) {
+    heap.cutArray = false;
+    if (c.name === 'jdk.types.StackTrace') struct['truncated'] = true;
+  }
   return struct;
 }

@@ -18,6 +18,7 @@ import { foldedBuffer, toFoldedBytes } from '../../agent/profiles/folded-bytes.j
 import { DROPPED_FRAME, limitStacks, type StackLimits } from '../../agent/profiles/stack-limits.js';
 import { PerfCollapser } from '../../shared/collapse/perf-collapser.js';
 import { parseFolded, serializeFolded, totalSamples } from '../../shared/folded.js';
+import { craftedJfr } from '../helpers/crafted-jfr.js';
 import { deepStacks, distinctFrames, randomPerfScript } from '../helpers/perf-scripts.js';
 import { FakeRuntime, hexId, podContainer } from './fake-runtime.js';
 import { call, memoryLogger, testConfig } from './http.js';
@@ -149,6 +150,40 @@ t.test('a Flight Recorder chunk too large to read beside the others is refused a
     'alloc',
   );
   t.ok(whole.foldedSamples > 0);
+});
+
+t.test('a crafted Flight Recorder file fails alone while its chunk decodes; captures beside it finish', async (t) => {
+  const worker = new ProfileWorker({ maxHeapMb: HEAP_MB });
+  t.teardown(() => worker.close());
+  const normal = [...deepStacks(500, 20, 40)];
+  let craftedEnded!: () => void;
+  const craftedDone = new Promise<void>((resolve) => (craftedEnded = resolve));
+  const half = Math.ceil(normal.length / 2);
+  const normalInput = (async function* () {
+    for (const chunk of normal.slice(0, half)) yield chunk;
+    await craftedDone;
+    for (const chunk of normal.slice(half)) yield chunk;
+  })();
+  const normalResult = worker.collapse(normalInput, LIMITS);
+  const recording = readFileSync(join(import.meta.dirname, '../fixtures/jfr/mix-jdk21.jfr'));
+  const jfrResult = worker.collapse(pieces([recording]), LIMITS, 'alloc');
+  // 4 MB of file, one chunk: 4 million one-byte frames, gigabytes once decoded, all within one push.
+  const bomb = craftedJfr({ stacks: 2_000, frames: 2_000, nameChars: 1 });
+  const crafted = worker.collapse(pieces([bomb]), LIMITS, 'alloc').finally(craftedEnded);
+  await t.rejects(crafted, {
+    code: 'PROFILE_TOO_LARGE',
+    message: /the captures being collapsed may hold \d+ MiB of its 96 MiB heap together/,
+  });
+  const ok = await normalResult;
+  t.equal(foldedBuffer(ok.folded).toString('utf8'), expectedText(normal, LIMITS), 'the perf capture is whole');
+  t.ok((await jfrResult).foldedSamples > 0, 'the real recording beside it is read');
+  // The attack's own shape (one stack of a million frames) reads, cut as JFR cuts a stack.
+  const deep = await worker.collapse(
+    pieces([craftedJfr({ stacks: 1, frames: 1_000_000, nameChars: 1 })]),
+    LIMITS,
+    'alloc',
+  );
+  t.match(foldedBuffer(deep.folded).toString('utf8'), /^\[truncated\];a_\[j\]/);
 });
 
 t.test('through the worker, what is kept is what limitStacks keeps of the full Map', async (t) => {

@@ -1,0 +1,97 @@
+/**
+ * Crafted Flight Recorder files, as a hostile workload could write them (issue #13, A2; after attack-3's
+ * gen-jfr-bomb.mjs): one chunk, compressed integers, a `Symbol` of `nameChars` latin1 chars named by one `Method`,
+ * `stacks` stack traces of `frames` one-byte frames each (every frame that method), and one allocation event per
+ * stack trace. A few input bytes per frame, each a decoded struct and a name in the folded stack.
+ */
+const varint = (v: number): number[] => {
+  const out: number[] = [];
+  let x = v;
+  while (x >= 128) {
+    out.push((x & 127) | 128);
+    x = Math.floor(x / 128);
+  }
+  out.push(x);
+  return out;
+};
+
+function withSize(body: number[] | Buffer): Buffer {
+  let n = body.length + 1;
+  for (;;) {
+    const s = varint(n);
+    if (s.length + body.length === n) return Buffer.concat([Buffer.from(s), Buffer.from(body)]);
+    n = s.length + body.length;
+  }
+}
+
+export interface CraftedJfr {
+  stacks: number;
+  frames: number;
+  nameChars: number;
+}
+
+export function craftedJfr({ stacks, frames, nameChars }: CraftedJfr): Buffer {
+  const strings: string[] = [];
+  const si = (s: string): number => {
+    let i = strings.indexOf(s);
+    if (i < 0) {
+      i = strings.length;
+      strings.push(s);
+    }
+    return i;
+  };
+  const el = (name: string, attrs: Record<string, string | number>, children: number[][] = []): number[] => {
+    const out = [...varint(si(name)), ...varint(Object.keys(attrs).length)];
+    for (const [k, v] of Object.entries(attrs)) out.push(...varint(si(k)), ...varint(si(String(v))));
+    out.push(...varint(children.length));
+    for (const c of children) out.push(...c);
+    return out;
+  };
+  const field = (name: string, cls: number, extra: Record<string, string | number> = {}): number[] =>
+    el('field', { name, class: cls, ...extra });
+  const root = el('root', {}, [
+    el('class', { id: 10, name: 'long' }),
+    el('class', { id: 12, name: 'java.lang.String' }),
+    el('class', { id: 13, name: 'boolean' }),
+    el('class', { id: 20, name: 'jdk.types.StackTrace' }, [
+      field('truncated', 13),
+      field('frames', 21, { dimension: 1 }),
+    ]),
+    el('class', { id: 21, name: 'jdk.types.StackFrame' }, [field('method', 22, { constantPool: 'true' })]),
+    el('class', { id: 22, name: 'jdk.types.Method' }, [field('name', 23, { constantPool: 'true' })]),
+    el('class', { id: 23, name: 'jdk.types.Symbol' }, [field('string', 12)]),
+    el('class', { id: 30, name: 'jdk.ObjectAllocationSample', superType: 'jdk.jfr.Event' }, [
+      field('stackTrace', 20, { constantPool: 'true' }),
+      field('weight', 10),
+    ]),
+  ]);
+  const stringBytes = strings.flatMap((s) => [3, ...varint(Buffer.byteLength(s)), ...Buffer.from(s)]);
+  const meta = withSize([0, 0, 0, 0, ...varint(strings.length), ...stringBytes, ...root]);
+  const events: Buffer[] = [];
+  for (let i = 1; i <= stacks; i++) events.push(withSize([30, ...varint(i), ...varint(4096)]));
+  // Pools: the symbol (latin1, encoding 5), the method, then the stack traces.
+  const pools: Buffer[] = [Buffer.from([1, 0, 0, 0, 0, 3])];
+  pools.push(Buffer.from([23, 1, 1, 5, ...varint(nameChars)]), Buffer.alloc(nameChars, 0x61));
+  pools.push(Buffer.from([22, 1, 1, 1]));
+  pools.push(Buffer.from([20, ...varint(stacks)]));
+  const frameBytes = Buffer.alloc(frames, 1);
+  for (let i = 1; i <= stacks; i++) pools.push(Buffer.from([...varint(i), 0, ...varint(frames)]), frameBytes);
+  const checkpoint = withSize(Buffer.concat(pools));
+  const body = Buffer.concat([...events, checkpoint]);
+  const cpOffset = 68 + body.length - checkpoint.length;
+  const metaOffset = 68 + body.length;
+  const size = metaOffset + meta.length;
+  const h = Buffer.alloc(68);
+  h.write('FLR\0', 0, 'latin1');
+  h.writeUInt16BE(2, 4);
+  h.writeUInt16BE(1, 6);
+  h.writeBigInt64BE(BigInt(size), 8);
+  h.writeBigInt64BE(BigInt(cpOffset), 16);
+  h.writeBigInt64BE(BigInt(metaOffset), 24);
+  h.writeBigInt64BE(1_700_000_000_000_000_000n, 32);
+  h.writeBigInt64BE(1_000_000_000n, 40);
+  h.writeBigInt64BE(0n, 48);
+  h.writeBigInt64BE(1_000_000_000n, 56);
+  h.writeInt32BE(3, 64);
+  return Buffer.concat([h, body, meta]);
+}
