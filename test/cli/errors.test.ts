@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Command } from 'commander';
 import t from 'tap';
 import { COMMANDS } from '../../client/cli/commands/index.js';
 import { closestCommand } from '../../client/cli/usage-errors.js';
@@ -138,3 +139,24 @@ t.test('-o that cannot be written fails before any request, for every command wi
   t.equal(ok.code, 0, ok.err);
   t.equal(agent.requests.length, 1);
 });
+
+t.test(
+  'an unexpected failure (a bug): the same form, [INTERNAL], the stack trace only with PODFLAME_DEBUG',
+  async (t) => {
+    const boom = (program: Command): void => {
+      program.command('boom').action(() => {
+        throw new TypeError('kaput');
+      });
+    };
+    const plain = await runInProcess([boom], ['boom']);
+    t.equal(plain.code, 1);
+    t.equal(
+      plain.err,
+      'podflame: unexpected error: kaput [INTERNAL]\n' +
+        'podflame: a bug in podflame; run again with PODFLAME_DEBUG=1 for the stack trace to report\n',
+    );
+    const debug = await runInProcess([boom], ['boom'], { env: { PODFLAME_DEBUG: '1' } });
+    t.equal(debug.code, 1);
+    t.match(debug.err, /^podflame: unexpected error: kaput \[INTERNAL\]\nTypeError: kaput\n\s+at /);
+  },
+);
