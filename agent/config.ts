@@ -694,7 +694,8 @@ export interface ConfigSources {
   hostname: string;
 }
 
-export type ParsedAgentCommandLine = { kind: 'help'; text: string } | { kind: 'config'; config: AgentConfig };
+export type ParsedAgentCommandLine =
+  { kind: 'help'; text: string } | { kind: 'version' } | { kind: 'config'; config: AgentConfig };
 
 function defaultText(spec: OptionSpec, hostname: string): string {
   if (spec.key === 'nodeName') return hostname;
@@ -719,7 +720,7 @@ export function agentHelpText(hostname: string): string {
     lines.push(`  --${spec.flag} ${spec.placeholder}`);
     lines.push(`      ${spec.description} (env ${spec.env.join(' or ')}; default ${defaultText(spec, hostname)})`);
   }
-  lines.push('  -h, --help', '      show this help', '');
+  lines.push('  -V, --version', '      print the version and exit', '  -h, --help', '      show this help', '');
   return lines.join('\n');
 }
 
@@ -727,6 +728,7 @@ export function agentHelpText(hostname: string): string {
 export function parseAgentConfig(sources: ConfigSources): ParsedAgentCommandLine {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
     help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean', short: 'V' },
   };
   for (const spec of AGENT_OPTIONS) options[spec.flag] = { type: 'string' };
   let values: Record<string, string | boolean | undefined>;
@@ -740,6 +742,7 @@ export function parseAgentConfig(sources: ConfigSources): ParsedAgentCommandLine
     );
   }
   if (values.help === true) return { kind: 'help', text: agentHelpText(sources.hostname) };
+  if (values.version === true) return { kind: 'version' };
 
   const config: AgentConfig = { ...DEFAULT_AGENT_CONFIG, nodeName: sources.hostname };
   for (const spec of AGENT_OPTIONS) {

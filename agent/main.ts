@@ -7,6 +7,7 @@ import { parseAgentConfig } from './config.js';
 import { createLogger } from './logging.js';
 import { AgentBuildError, createAgent, type Agent } from './agent.js';
 import { PodflameError } from '../shared/errors.js';
+import { packageVersion } from '../shared/package-version.js';
 
 /** After SIGTERM, everything must be closed by then (kubelet's grace period is 30 s by default). */
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -28,6 +29,10 @@ try {
 }
 if (parsed.kind === 'help') {
   process.stdout.write(parsed.text);
+  process.exit(0);
+}
+if (parsed.kind === 'version') {
+  process.stdout.write(`${packageVersion()}\n`);
   process.exit(0);
 }
 const config = parsed.config;

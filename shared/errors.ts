@@ -11,7 +11,12 @@ export const ERROR_CODES = {
   INVALID_INPUT: { status: 400, exitCode: 1 },
   EMPTY_INPUT: { status: 422, exitCode: 1 },
   UNSUPPORTED_OPTION: { status: 400, exitCode: 2 },
+  // `podflame NAME` where NAME is no command (client side): the message says what was meant, e.g. `podflame profile
+  // NAME` for a pod's name. Details: command.
+  UNKNOWN_COMMAND: { status: 400, exitCode: 2 },
   FILE_UNREADABLE: { status: 400, exitCode: 1 },
+  // `-o FILE` that cannot be written: checked before any request or capture starts (client side). Details: path.
+  FILE_UNWRITABLE: { status: 400, exitCode: 1 },
   BODY_TOO_LARGE: { status: 413, exitCode: 1 },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, exitCode: 2 },
   // A Flight Recorder file that is not one, is truncated, or contradicts itself. Details: offset (bytes from the

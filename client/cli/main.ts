@@ -1,11 +1,8 @@
 #!/usr/bin/env node
 // Entry point of `podflame` and `kubectl-podflame`: the only client module that touches `process`.
-import { createRequire } from 'node:module';
 import { buildProgram, commandsFor, runProgram } from './program.js';
 import type { CliIO } from './io.js';
-
-const require = createRequire(import.meta.url);
-const { version } = require('../../../package.json') as { version: string };
+import { packageVersion } from '../../shared/package-version.js';
 
 const controller = new AbortController();
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -24,6 +21,6 @@ const io: CliIO = {
 
 // kubectl runs plugins as `kubectl-podflame ARGS`; the same binary serves both names.
 const argv = process.argv.slice(2);
-const code = await runProgram(buildProgram(io, await commandsFor(argv), version), argv, io);
+const code = await runProgram(buildProgram(io, await commandsFor(argv), packageVersion()), argv, io);
 // Let stdout drain before exiting (large SVGs on a pipe).
 process.stdout.write('', () => process.exit(code));

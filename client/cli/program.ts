@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import type { CliIO, RegisterCommand } from './io.js';
-import { PodflameError } from '../../shared/errors.js';
+import { ERROR_CODES, PodflameError } from '../../shared/errors.js';
+import { fromCommanderError, isCommanderNonError } from './usage-errors.js';
 
 /**
  * Commands that are run over and over in pipelines (`perf script | podflame collapse | podflame render`) and whose
@@ -26,61 +27,66 @@ export async function commandsFor(argv: readonly string[]): Promise<readonly Reg
   return (await import('./commands/index.js')).COMMANDS;
 }
 
-/** Usage errors exit 2, as the perl scripts and most CLIs do. */
-export const EXIT_USAGE = 2;
-
 /**
  * The line after a usage error, instead of the whole help: the help of `profile` is some sixty lines, and the one line
  * that says what was wrong would scroll away above it.
  */
 export function helpHint(command: string | undefined): string {
-  return `podflame: run podflame ${command === undefined ? '' : `${command} `}--help for the options`;
+  return command === undefined
+    ? 'podflame: run podflame --help for the commands'
+    : `podflame: run podflame ${command} --help for the options`;
 }
 
+/** Codes whose hint is where the options are: the flags or the command line were wrong. */
+const USAGE_CODES: ReadonlySet<string> = new Set(['USAGE', 'UNSUPPORTED_OPTION', 'UNKNOWN_COMMAND']);
+
 export function buildProgram(io: CliIO, commands: readonly RegisterCommand[], version: string): Command {
+  // Commander's own error text is not written: runProgram writes every error in podflame's one form.
+  const output = {
+    writeOut: (s: string) => io.stdout.write(s),
+    writeErr: (s: string) => io.stderr.write(s),
+    outputError: () => undefined,
+  };
   const program = new Command('podflame')
     .description('CPU flame graphs of Java workloads in Kubernetes')
     .version(version)
-    .showHelpAfterError(helpHint(undefined))
     .exitOverride()
-    .configureOutput({
-      writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s),
-    });
+    .configureOutput(output);
   for (const register of commands) register(program, io);
-  for (const sub of program.commands) {
-    sub
-      .exitOverride()
-      .showHelpAfterError(helpHint(sub.name()))
-      .configureOutput({
-        writeOut: (s) => io.stdout.write(s),
-        writeErr: (s) => io.stderr.write(s),
-      });
-  }
+  for (const sub of program.commands) sub.exitOverride().configureOutput(output);
   return program;
 }
 
 /** Runs the program and maps the outcome to an exit status; writes the error message for failures. */
 export async function runProgram(program: Command, argv: readonly string[], io: CliIO): Promise<number> {
+  const sub = program.commands.find((c) => c.name() === argv[0]);
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
     return 0;
-  } catch (err) {
+  } catch (thrown) {
+    let err = thrown;
     if (err instanceof CommanderError) {
-      // Help and version are "errors" to commander only because of exitOverride.
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
-      if (err.code === 'commander.help') return 0;
-      return err.exitCode === 0 ? 0 : EXIT_USAGE;
+      if (isCommanderNonError(err)) return 0;
+      err = fromCommanderError(
+        err,
+        argv,
+        program.commands.map((c) => c.name()),
+      );
     }
     if (err instanceof PodflameError) {
       io.stderr.write(`podflame: ${err.message} [${err.code}]\n`);
-      if (err.code === 'USAGE' || err.code === 'UNSUPPORTED_OPTION') {
-        const sub = program.commands.find((c) => c.name() === argv[0]);
-        io.stderr.write(`${helpHint(sub?.name())}\n`);
-      }
+      if (USAGE_CODES.has(err.code))
+        io.stderr.write(`${helpHint(err.code === 'UNKNOWN_COMMAND' ? undefined : sub?.name())}\n`);
       return err.exitCode;
     }
-    io.stderr.write(`podflame: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    return 1;
+    // A bug: the stack trace is what a report needs, but it is many lines, so only when asked for.
+    const message = err instanceof Error ? err.message : String(err);
+    io.stderr.write(`podflame: unexpected error: ${message} [INTERNAL]\n`);
+    io.stderr.write(
+      io.env.PODFLAME_DEBUG && err instanceof Error && err.stack !== undefined
+        ? `${err.stack}\n`
+        : 'podflame: a bug in podflame; run again with PODFLAME_DEBUG=1 for the stack trace to report\n',
+    );
+    return ERROR_CODES.INTERNAL.exitCode;
   }
 }

@@ -23,6 +23,8 @@ export interface CollapseResult {
   readonly samples: number;
   /** Lines that were neither comments, blank, event nor stack lines; skipped. */
   readonly unrecognizedLines: number;
+  /** The first of them, decoded as UTF-8; undefined when there was none. */
+  readonly firstUnrecognizedLine: string | undefined;
   /** Samples whose event was not the one filtered for (`--event-filter`, or the first event seen). */
   readonly droppedEventSamples: number;
   /** Stack lines of kept samples whose module is a JIT map (`/tmp/perf-PID.map`). */
@@ -40,7 +42,13 @@ export interface CollapseResult {
 
 export type CollapseCounters = Pick<
   CollapseResult,
-  'samples' | 'unrecognizedLines' | 'droppedEventSamples' | 'jitFrames' | 'jitFramesResolved' | 'warnings'
+  | 'samples'
+  | 'unrecognizedLines'
+  | 'firstUnrecognizedLine'
+  | 'droppedEventSamples'
+  | 'jitFrames'
+  | 'jitFramesResolved'
+  | 'warnings'
 >;
 
 /**
@@ -51,6 +59,7 @@ export type CollapseCounters = Pick<
 export class SortedCollapseResult implements CollapseResult {
   readonly samples: number;
   readonly unrecognizedLines: number;
+  readonly firstUnrecognizedLine: string | undefined;
   readonly droppedEventSamples: number;
   readonly jitFrames: number;
   readonly jitFramesResolved: number;
@@ -73,6 +82,7 @@ export class SortedCollapseResult implements CollapseResult {
   ) {
     this.samples = counters.samples;
     this.unrecognizedLines = counters.unrecognizedLines;
+    this.firstUnrecognizedLine = counters.firstUnrecognizedLine;
     this.droppedEventSamples = counters.droppedEventSamples;
     this.jitFrames = counters.jitFrames;
     this.jitFramesResolved = counters.jitFramesResolved;

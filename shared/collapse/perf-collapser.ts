@@ -252,6 +252,7 @@ export class PerfCollapser {
     return new SortedCollapseResult(this.texts, this.nonAsciiIds, this.records, {
       samples: this.samples,
       unrecognizedLines: this.unrecognizedLines,
+      firstUnrecognizedLine: this.firstUnrecognized === undefined ? undefined : decodeBytes(this.firstUnrecognized),
       droppedEventSamples: this.droppedEventSamples,
       jitFrames: this.jitFrames,
       jitFramesResolved: this.jitFramesResolved,

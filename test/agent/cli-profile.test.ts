@@ -117,8 +117,11 @@ t.test('a usage error is two lines: the error, then how to see the options', asy
   }
   const unknown = await runInProcess([registerProfile], ['profil']);
   t.equal(unknown.code, 2);
-  t.match(unknown.err, /unknown command 'profil'/);
-  t.match(unknown.err, /podflame: run podflame --help for the options\n$/);
+  t.equal(
+    unknown.err,
+    'podflame: unknown command "profil"; did you mean podflame profile? [UNKNOWN_COMMAND]\n' +
+      'podflame: run podflame --help for the commands\n',
+  );
   t.notMatch(unknown.err, /Usage:/);
 });
 

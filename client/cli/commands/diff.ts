@@ -8,6 +8,7 @@
  */
 import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
+import { checkOutputWritable, writeOutput } from '../output-file.js';
 import { PodflameError } from '../../../shared/errors.js';
 import { totalSamples } from '../../../shared/folded.js';
 import { DIFF_FORMATS, type DiffFormat } from '../../../shared/history.js';
@@ -22,7 +23,6 @@ import {
   historyFilter,
   openHistory,
   reportAgents,
-  writeOutput,
   type HistoryFlags,
 } from './history.js';
 
@@ -48,6 +48,7 @@ export async function runDiff(pod: string | undefined, flags: DiffFlags, io: Cli
   const now = Date.now();
   const baseRange = parseRange(flags.base, '--base', now);
   const targetRange = parseRange(flags.target, '--target', now);
+  await checkOutputWritable(flags.output, io);
   const opened = await openHistory(flags, io);
   try {
     const base = await opened.query.merged(historyFilter(pod, flags, opened.namespace, baseRange)).catch((err) => {

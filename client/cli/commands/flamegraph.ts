@@ -10,6 +10,7 @@
  */
 import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
+import { checkOutputWritable, writeOutput } from '../output-file.js';
 import { PodflameError } from '../../../shared/errors.js';
 import { HISTORY_FORMATS, type HistoryFilter, type HistoryFormat } from '../../../shared/history.js';
 import { describeMerge, renderMergedGraph, summarize } from '../../../shared/history-graphs.js';
@@ -23,7 +24,6 @@ import {
   historyFilter,
   openHistory,
   reportAgents,
-  writeOutput,
   type HistoryFlags,
   type TimeFlags,
 } from './history.js';
@@ -48,6 +48,7 @@ export async function runFlamegraph(pod: string | undefined, flags: FlamegraphFl
   }
   const now = Date.now();
   const range = rangeFromFlags(flags, now, sinceRange(DEFAULT_FLAMEGRAPH_SINCE, now));
+  await checkOutputWritable(flags.output, io);
   const opened = await openHistory(flags, io);
   try {
     const filter = historyFilter(pod, flags, opened.namespace, range);

@@ -8,10 +8,11 @@
  *   podflame history --agent http://127.0.0.1:7070 -A
  *   podflame history -n shop -e alloc
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
+import { writeOutput } from '../output-file.js';
 import { PodflameError } from '../../../shared/errors.js';
 import { fileErrorReason } from '../../../shared/file-error.js';
 import type { HistoryFilter, StoredProfile } from '../../../shared/history.js';
@@ -230,20 +231,6 @@ export function reportAgents(agents: readonly AgentOutcome[], io: CliIO): void {
 export function agentsOfError(err: unknown): readonly AgentOutcome[] {
   const agents = err instanceof PodflameError ? err.details?.agents : undefined;
   return Array.isArray(agents) ? (agents as AgentOutcome[]) : [];
-}
-
-/** Writes to `-o FILE` or stdout; resolves once written. */
-export async function writeOutput(body: string | Buffer, output: string | undefined, io: CliIO): Promise<void> {
-  if (output !== undefined && output !== '-') {
-    const path = resolve(io.cwd, output);
-    try {
-      await writeFile(path, body);
-    } catch (err) {
-      throw new PodflameError('FILE_UNREADABLE', `cannot write ${path}: ${(err as Error).message}`, { cause: err });
-    }
-    return;
-  }
-  await new Promise<void>((done, fail) => io.stdout.write(body, (err) => (err ? fail(err) : done())));
 }
 
 function minutes(ms: number): string {

@@ -6,10 +6,9 @@
  *   podflame profile -n shop deploy/shop -d 1m --format pprof -o shop.pb.gz
  *   podflame profile -n shop -l app=shop --per-pod -o shop.svg
  */
-import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
+import { checkOutputWritable, writeOutput } from '../output-file.js';
 import { PodflameError } from '../../../shared/errors.js';
 import type { PodOutcome, ProfileResult } from '../../profile-pod.js';
 import { PROFILE_FORMATS, type ProfileFormat } from '../../profile-output.js';
@@ -117,6 +116,7 @@ export async function runKubeProfile(
   // made on the client from the agents' folded stacks).
   const { durationSeconds, frequencyHz, inlined, event } = captureSettings({ ...flags, format: 'folded' });
   const spec = parseTargetSpec(target, flags.selector);
+  await checkOutputWritable(flags.output, io);
   // Loaded here, not at start-up: @kubernetes/client-node takes a second or two to import, which commands that
   // never talk to a cluster (collapse, render, local mode) should not pay.
   const { PodflameClient } = await import('../../profile-pod.js');
@@ -169,7 +169,7 @@ export async function runKubeProfile(
     stopProgress();
     await client.close();
   }
-  await writeResult(result, flags.output, io);
+  await writeOutput(result.body, flags.output, io);
   reportOutcomes(result, spec.kind !== 'pod', flags.output, io);
   const failed = result.pods.filter((o) => o.status === 'failed');
   if (failed.length > 0) {
@@ -180,19 +180,6 @@ export async function runKubeProfile(
       { details: { failed: failed.map((o) => o.pod) } },
     );
   }
-}
-
-async function writeResult(result: ProfileResult, output: string | undefined, io: CliIO): Promise<void> {
-  if (output !== undefined && output !== '-') {
-    const path = resolve(io.cwd, output);
-    try {
-      await writeFile(path, result.body);
-    } catch (err) {
-      throw new PodflameError('FILE_UNREADABLE', `cannot write ${path}: ${(err as Error).message}`, { cause: err });
-    }
-    return;
-  }
-  await new Promise<void>((done, fail) => io.stdout.write(result.body, (err) => (err ? fail(err) : done())));
 }
 
 function outcomeLine(o: PodOutcome): string {

@@ -12,7 +12,7 @@ import {
 } from '../../../shared/profile-events.js';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { CliIO } from '../io.js';
 import type { BusyWait } from '../../transport/busy-retry.js';
 import { LIMITS, OUTPUT_FORMATS, type OutputFormat } from '../../../shared/api.js';
@@ -77,10 +77,22 @@ export const INLINED_HELP =
   "name the methods the JIT inlined (frames tagged _[i]): loads podflame's JVMTI agent into the JVM; " +
   'on JDK 21+ the JVM logs a dynamic-agent warning';
 
+/**
+ * `-t D`, the same as `-d D`: kubectl-flame and kubectl-prof spell the duration `-t`, and their users type it. Commander
+ * gives an option one short flag, so `-t` is an option of its own, hidden from the help (which names it under `-d`),
+ * that sets the duration when it is parsed: the last of `-d` and `-t` wins, as for one flag given twice.
+ */
+function addDurationAlias(cmd: Command): Command {
+  cmd.addOption(new Option('-t <duration>').hideHelp());
+  cmd.on('option:t', (value: string) => cmd.setOptionValueWithSource('duration', value, 'cli'));
+  return cmd;
+}
+
 export function addCommonProfileOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .option('-c, --container <name>', 'the container to profile, by its name in the pod')
-    .option('-d, --duration <duration>', 'how long to record: seconds, or 30s, 2m (1 s to 10 min)', '30')
+    .option('-d, --duration <duration>', 'how long to record: seconds, or 30s, 2m (1 s to 10 min; -t also)', '30');
+  return addDurationAlias(cmd)
     .option(
       '-F, --frequency <hz>',
       `sampling frequency in Hz (${LIMITS.frequencyHz.min}-${LIMITS.frequencyHz.max})`,

@@ -6,11 +6,10 @@
  * The options every mode shares are in profile-options.ts; Kubernetes mode (`-n NS POD`, no --agent) in
  * profile-kube.ts.
  */
-import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { ZodTypeAny } from 'zod';
 import type { CliIO } from '../io.js';
+import { checkOutputWritable, writeOutput } from '../output-file.js';
 import { AgentClient, type ProfileAnswer } from '../../agent-client.js';
 import { LIMITS, ProfileTargetSchema, type ProfileRequest } from '../../../shared/api.js';
 import { PodflameError } from '../../../shared/errors.js';
@@ -103,17 +102,10 @@ export function describeAnswer(answer: ProfileAnswer): string {
 /** Writes the result and the agent's warnings; resolves once all output is written. */
 export async function writeProfileAnswer(answer: ProfileAnswer, output: string | undefined, io: CliIO): Promise<void> {
   for (const w of answer.warnings) io.stderr.write(`podflame: warning: ${w.message} [${w.code}]\n`);
-  if (output !== undefined && output !== '-') {
-    const path = resolve(io.cwd, output);
-    try {
-      await writeFile(path, answer.body);
-    } catch (err) {
-      throw new PodflameError('FILE_UNREADABLE', `cannot write ${path}: ${(err as Error).message}`, { cause: err });
-    }
-    if (io.interactive) io.stderr.write(`podflame: wrote ${output} (${describeAnswer(answer)})\n`);
-    return;
+  await writeOutput(answer.body, output, io);
+  if (output !== undefined && output !== '-' && io.interactive) {
+    io.stderr.write(`podflame: wrote ${output} (${describeAnswer(answer)})\n`);
   }
-  await new Promise<void>((done, fail) => io.stdout.write(answer.body, (err) => (err ? fail(err) : done())));
 }
 
 export async function runLocalProfile(flags: ProfileFlags, io: CliIO): Promise<void> {
@@ -121,6 +113,7 @@ export async function runLocalProfile(flags: ProfileFlags, io: CliIO): Promise<v
     throw new PodflameError('USAGE', 'give --agent URL: the podflame agent to ask (e.g. http://127.0.0.1:7070)');
   }
   const request = localProfileRequest(flags);
+  await checkOutputWritable(flags.output, io);
   const maxBusyWaitMs = busyWaitMs(flags);
   const token =
     flags.tokenFile === undefined
