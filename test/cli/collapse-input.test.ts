@@ -2,14 +2,14 @@
 // through gunzip; a binary file (perf.data itself, anything with a NUL byte), a file of which no line is perf script
 // output (folded stacks, a log) and a truncated gzip are INVALID_INPUT, exit 1, with nothing on stdout. Empty input
 // stays exit 0, as stackcollapse-perf.pl.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import t from 'tap';
 import { PerfCollapser } from '../../shared/collapse/perf-collapser.js';
-import { DIST_CLI, requireBuild } from '../helpers/built.js';
+import { requireBuild, runBuiltCli, type CliRun } from '../helpers/built.js';
 
 requireBuild();
 const REPO = join(import.meta.dirname, '../..');
@@ -20,24 +20,7 @@ const FOLDED_GZ = join(REPO, 'test/fixtures/store-v1/profiles/20251129T010700Z-3
 const dir = mkdtempSync(join(tmpdir(), 'podflame-collapse-input-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  stdout: Buffer;
-  stderr: string;
-}
-
-function collapse(args: string[], stdin?: Buffer): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DIST_CLI, 'collapse', ...args], { cwd: dir });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => (err += b.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
-    child.stdin.end(stdin ?? Buffer.alloc(0));
-  });
-}
+const collapse = (args: string[], stdin?: Buffer): Promise<CliRun> => runBuiltCli(['collapse', ...args], dir, stdin);
 
 function expected(text: Buffer): Buffer {
   const c = new PerfCollapser();

@@ -1,12 +1,11 @@
 // `podflame collapse`, as the built DIST_CLI (npm run build first): flags as stackcollapse-perf.pl spells them, files and
 // stdin, the stderr summary, and errors. Expected outputs are the goldens of fixtures.test.ts.
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { PerfCollapser } from '../../shared/collapse/perf-collapser.js';
-import { DIST_CLI } from '../helpers/built.js';
+import { runBuiltCli, type CliRun } from '../helpers/built.js';
 import { memoryIO, runInProcess } from '../helpers/cli-io.js';
 
 const REPO = join(import.meta.dirname, '../..');
@@ -15,24 +14,7 @@ t.setTimeout(300_000);
 const FIXTURES = join(REPO, 'test/fixtures/perf');
 const fixture = (name: string): string => join(FIXTURES, name);
 
-interface Run {
-  code: number | null;
-  stdout: Buffer;
-  stderr: string;
-}
-
-function run(args: string[], stdin?: Buffer): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DIST_CLI, 'collapse', ...args], { cwd: FIXTURES });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => (err += b.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
-    child.stdin.end(stdin ?? Buffer.alloc(0));
-  });
-}
+const run = (args: string[], stdin?: Buffer): Promise<CliRun> => runBuiltCli(['collapse', ...args], FIXTURES, stdin);
 
 const golden = (name: string): Buffer => readFileSync(fixture(name));
 
