@@ -213,6 +213,12 @@ const SCHEMAS: Record<string, Json> = {
         properties: { stacks: { type: 'integer' }, samples: { type: 'integer' } },
       },
       error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+      schedule: {
+        type: 'object',
+        description: 'The schedule that took this profile; absent for one asked for with POST /v1/profiles.',
+        required: ['namespace', 'name'],
+        properties: { namespace: { type: 'string' }, name: { type: 'string' } },
+      },
       timings: { type: 'object', additionalProperties: { type: 'number' } },
     },
   },
