@@ -122,6 +122,12 @@ export interface ResolvedTarget {
   namespace?: string;
 }
 
+/** A schedule: its namespace and name. */
+export interface ScheduleRef {
+  namespace: string;
+  name: string;
+}
+
 export interface ProfileMetadata {
   id: string;
   status: ProfileStatus;
@@ -147,6 +153,8 @@ export interface ProfileMetadata {
    */
   dropped?: { stacks: number; samples: number };
   error?: { code: string; message: string };
+  /** The schedule that took this profile; absent for one asked for with POST /v1/profiles. */
+  schedule?: ScheduleRef;
   /** Where the time went, in ms (see CaptureTimings); set once the capture has finished. */
   timings?: CaptureTimings;
 }

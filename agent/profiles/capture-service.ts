@@ -19,6 +19,7 @@ import {
   type CaptureTimings,
   type CaptureWarning,
   type ResolvedTarget,
+  type ScheduleRef,
   type ValidProfileRequest,
 } from '../../shared/api.js';
 import { PodflameError, type ErrorCode } from '../../shared/errors.js';
@@ -55,6 +56,11 @@ export interface CaptureServiceDeps {
   now?: () => number;
   /** Where captures are collapsed (the agent's profile worker). Default: in this thread. */
   collapser?: CaptureCollapser;
+}
+
+/** Who asked for a capture, beyond the request itself: a schedule, or (absent) a caller of POST /v1/profiles. */
+export interface CaptureOrigin {
+  schedule?: ScheduleRef;
 }
 
 /** A request whose target has been found and checked, ready for `start` (after authorization, on the HTTP path). */
@@ -140,7 +146,7 @@ export class CaptureService {
    * caller gone) reject here, before any container exists; the capture's own outcome is in the record once
    * `record.settled` resolves. `signal`: the synchronous caller's connection; aborting it stops the capture.
    */
-  async start(resolved: ResolvedCapture, signal?: AbortSignal): Promise<ProfileRecord> {
+  async start(resolved: ResolvedCapture, signal?: AbortSignal, origin: CaptureOrigin = {}): Promise<ProfileRecord> {
     const { request, target, startedAt: t0 } = resolved;
     const { metrics, registry } = this.#deps;
     let slot: CaptureSlot;
@@ -193,6 +199,7 @@ export class CaptureService {
         samples: 0,
         jitResolved: null,
         warnings: [],
+        ...(origin.schedule ? { schedule: origin.schedule } : {}),
       },
       render: { ...request.render, ...(request.title !== undefined ? { title: request.title } : {}) },
       settled: Promise.resolve(),

@@ -3,7 +3,7 @@
  * per-container and global admission, the capture container, the collapser. The target is the container ID the
  * schedule found, so the capture profiles exactly that container.
  */
-import type { ResolvedCapture } from '../profiles/capture-service.js';
+import type { CaptureOrigin, ResolvedCapture } from '../profiles/capture-service.js';
 import { parseFoldedBytes } from '../profiles/folded-bytes.js';
 import type { ProfileRecord } from '../profiles/profile-registry.js';
 import type { ValidProfileRequest } from '../../shared/api.js';
@@ -12,13 +12,13 @@ import type { ScheduledCapture } from './scheduler.js';
 /** The part of CaptureService this uses. */
 export interface CaptureStarter {
   resolve(request: ValidProfileRequest, signal?: AbortSignal): Promise<ResolvedCapture>;
-  start(resolved: ResolvedCapture, signal?: AbortSignal): Promise<ProfileRecord>;
+  start(resolved: ResolvedCapture, signal?: AbortSignal, origin?: CaptureOrigin): Promise<ProfileRecord>;
   /** Counts a refusal of `resolve` (podflame_requests_rejected_total), as the capture route does. */
   countRefusal(err: unknown): void;
 }
 
 export function captureThrough(service: CaptureStarter): ScheduledCapture {
-  return async ({ target, durationSeconds, frequencyHz, javaInlined, event, signal }) => {
+  return async ({ target, durationSeconds, frequencyHz, javaInlined, event, schedule, signal }) => {
     // The schedule's operator chose the targets: nothing to authorize between finding the container and capturing.
     const resolved = await service
       .resolve(
@@ -36,7 +36,7 @@ export function captureThrough(service: CaptureStarter): ScheduledCapture {
         service.countRefusal(err);
         throw err;
       });
-    const record = await service.start(resolved, signal);
+    const record = await service.start(resolved, signal, { schedule });
     await record.settled;
     if (record.error) throw record.error;
     return {

@@ -8,7 +8,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { PodflameError, asPodflameError } from '../../shared/errors.js';
-import type { CaptureWarning } from '../../shared/api.js';
+import type { CaptureWarning, ScheduleRef } from '../../shared/api.js';
 import type { FoldedStacks } from '../../shared/folded.js';
 import type { ScheduleRunOutcome, ScheduleRunRecord, ScheduleStatus, StoredProfile } from '../../shared/history.js';
 import type { NewProfile } from '../store/profile-store.js';
@@ -25,6 +25,8 @@ export interface ScheduledCaptureRequest {
   javaInlined: boolean;
   /** The schedule's `event`: what every capture records. */
   event: ProfileEvent;
+  /** The schedule that asked (shown with the capture while it is among the agent's recent profiles). */
+  schedule: ScheduleRef;
   /** Aborted when the scheduler closes. */
   signal: AbortSignal;
 }
@@ -669,6 +671,7 @@ export class Scheduler {
       frequencyHz: spec.frequencyHz,
       javaInlined,
       event,
+      schedule: { namespace: spec.namespace, name: spec.name },
       signal,
     });
     const stored = await this.options.store.put({

@@ -5,7 +5,7 @@
  */
 import { API_PREFIX, HEADERS, LIMITS, OUTPUT_FORMATS } from '../../shared/api.js';
 import { MINWIDTH_FLOOR_PX } from '../../shared/render/options.js';
-import { HISTORY_HEADERS } from '../../shared/history.js';
+import { DIFF_FORMATS, HISTORY_FORMATS, HISTORY_HEADERS } from '../../shared/history.js';
 import { DEFAULT_PROFILE_EVENT, EVENT_KINDS, PROFILE_EVENTS } from '../../shared/profile-events.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -41,10 +41,9 @@ const RANGE_QUERY: Json[] = [
   query('from', 'Start of the time range: RFC 3339 time or an age such as 1h.'),
   query('to', 'End of the time range: RFC 3339 time or an age such as 10m.'),
 ];
-const GRAPH_FORMAT = query('format', 'svg (default), folded or json.', {
-  type: 'string',
-  enum: ['svg', 'folded', 'json'],
-});
+// The formats the history routes take (shared/history.ts), so that the document cannot drift from them.
+const graphFormat = (formats: readonly string[]): Json =>
+  query('format', `${formats.join(', ')} (default svg).`, { type: 'string', enum: [...formats], default: 'svg' });
 const nameParam: Json = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
 const scheduleNamespace = (what: string): Json =>
   query('namespace', what, { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' });
@@ -57,13 +56,14 @@ const AMBIGUOUS_SCHEDULE = errorAnswer(
     'namespaces): add namespace.',
 );
 const idParam: Json = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
-const graphAnswer = (description: string): Json => ({
+const GRAPH_CONTENT: Record<string, Json> = {
+  svg: { 'image/svg+xml': { schema: { type: 'string' } } },
+  folded: { 'text/plain': { schema: { type: 'string' } } },
+  pprof: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+};
+const graphAnswer = (description: string, formats: readonly string[]): Json => ({
   description,
-  content: {
-    'image/svg+xml': { schema: { type: 'string' } },
-    'text/plain': { schema: { type: 'string' } },
-    'application/json': { schema: { type: 'object' } },
-  },
+  content: Object.assign({}, ...formats.map((f) => GRAPH_CONTENT[f])) as Json,
 });
 const v1 = (path: string): string => `${API_PREFIX}${path}`;
 
@@ -213,6 +213,12 @@ const SCHEMAS: Record<string, Json> = {
         properties: { stacks: { type: 'integer' }, samples: { type: 'integer' } },
       },
       error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+      schedule: {
+        type: 'object',
+        description: 'The schedule that took this profile; absent for one asked for with POST /v1/profiles.',
+        required: ['namespace', 'name'],
+        properties: { namespace: { type: 'string' }, name: { type: 'string' } },
+      },
       timings: { type: 'object', additionalProperties: { type: 'number' } },
     },
   },
@@ -428,10 +434,10 @@ export function agentOpenApiDocument(): Json {
             ...FILTER_QUERY,
             ...RANGE_QUERY,
             eventQuery('The event merged (default cpu; events are never mixed)'),
-            GRAPH_FORMAT,
+            graphFormat(HISTORY_FORMATS),
           ],
           responses: {
-            '200': graphAnswer('The merged graph.'),
+            '200': graphAnswer('The merged graph (pprof: gzipped protobuf).', HISTORY_FORMATS),
             '400': errorAnswer('A bad parameter (INVALID_REQUEST).'),
             '404': errorAnswer('Nothing matches, or no store.'),
             '409': AMBIGUOUS_SCHEDULE,
@@ -447,14 +453,14 @@ export function agentOpenApiDocument(): Json {
             query('baseTo', 'End of the base range.'),
             query('targetFrom', 'Start of the target range.'),
             query('targetTo', 'End of the target range.'),
-            GRAPH_FORMAT,
+            graphFormat(DIFF_FORMATS),
             query('normalize', 'Scale both sides to the same total.'),
             eventQuery('The event of both sides (default cpu)'),
             query('baseEvent', "The base side's event instead of event; must be the target's.", EVENT_SCHEMA),
             query('targetEvent', "The target side's event instead of event; must be the base's.", EVENT_SCHEMA),
           ],
           responses: {
-            '200': graphAnswer('The differential graph.'),
+            '200': graphAnswer('The differential graph.', DIFF_FORMATS),
             '400': errorAnswer(
               'A bad parameter (INVALID_REQUEST), or sides of different events (EVENT_MISMATCH, details: base, target).',
             ),

@@ -29,6 +29,11 @@ export interface CollapseOptions {
    */
   java: boolean;
   /**
+   * Count each sample by the period perf printed (`1001001` for cpu-clock at 999 Hz), as stackcollapse-perf.pl does.
+   * False counts each sample once, as the agent's graphs do ("samples"). Default true (byte-compatible output).
+   */
+  countPeriods: boolean;
+  /**
    * Upper bound on the number of distinct raw frame texts remembered between samples (a speed cache, not a result).
    * When exceeded the cache starts over, so memory stays bounded on inputs with endless distinct symbols.
    * Default 200000.
@@ -45,6 +50,7 @@ export const DEFAULT_COLLAPSE_OPTIONS: Readonly<CollapseOptions> = Object.freeze
   addrs: false,
   eventFilter: undefined,
   java: false,
+  countPeriods: true,
   frameCacheLimit: 200_000,
 });
 
@@ -60,6 +66,7 @@ export function resolveCollapseOptions(options: Partial<CollapseOptions> = {}): 
     addrs: options.addrs ?? d.addrs,
     eventFilter: options.eventFilter ?? d.eventFilter,
     java: options.java ?? d.java,
+    countPeriods: options.countPeriods ?? d.countPeriods,
     frameCacheLimit: options.frameCacheLimit ?? d.frameCacheLimit,
   };
   for (const key of ['pid', 'tid', 'kernel', 'jit', 'all', 'addrs', 'java'] as const) {

@@ -403,7 +403,8 @@ export class PerfCollapser {
         return true;
       }
     }
-    this.period = period === undefined || period === '' || period === '0' ? 1 : Number(period);
+    this.period =
+      !this.options.countPeriods || period === undefined || period === '' || period === '0' ? 1 : Number(period);
     let pname = this.options.tid ? `${comm}-${pid}/${tid}` : this.options.pid ? `${comm}-${pid}` : comm;
     // stackcollapse-perf.pl turns spaces into `_` (`C2_CompilerThre`); Java mode keeps thread names as the JVM set them.
     if (!this.options.java && pname.includes(' ')) pname = pname.replaceAll(' ', '_');

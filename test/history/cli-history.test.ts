@@ -189,6 +189,17 @@ t.test('flamegraph merges across agents exactly', async (t) => {
     decoded.sample.reduce((s, x) => s + Number(x.value[0]), 0),
     3 * totalSamples(before) + 4 * totalSamples(after),
   );
+
+  // Formats the agents do not serve, made by the client from the same merged stacks.
+  const speedscope = await podflame(['flamegraph', ...agents, '-A', '--since', '2h', '--format', 'speedscope']);
+  t.equal(speedscope.code, 0, speedscope.err);
+  const file = JSON.parse(speedscope.text);
+  t.match(file.$schema, /speedscope/);
+  t.equal(file.profiles[0].samples.length, new Set([...before.keys(), ...after.keys()]).size, 'one sample per stack');
+  const tree = await podflame(['flamegraph', ...agents, '-A', '--since', '2h', '--format', 'json']);
+  t.equal(tree.code, 0, tree.err);
+  const root = JSON.parse(tree.text);
+  t.equal(root.value ?? root.total ?? root.count, 3 * totalSamples(before) + 4 * totalSamples(after));
 });
 
 t.test('diff compares two ranges across agents, normalized', async (t) => {

@@ -140,3 +140,33 @@ t.test('the documented request schema agrees with the zod schema the agent valid
   }
   t.ok(rejected >= 11, 'the cases include rejected bodies');
 });
+
+t.test('the documented graph formats of /v1/flamegraph and /v1/diff are the ones the agent takes', async (t) => {
+  const agent = new Agent({
+    worker: testProfileWorker(),
+    config: testConfig(),
+    runtime: new FakeRuntime(),
+    logger: memoryLogger().logger,
+    app: { routers: [historyRouter({ nodeName: 'n' })] },
+  });
+  const { url } = await agent.start();
+  t.teardown(() => agent.close());
+  const ranges: Record<string, string> = {
+    '/flamegraph': '',
+    '/diff': '&baseFrom=now-2h&baseTo=now-1h&targetFrom=now-1h&targetTo=now',
+  };
+  for (const path of ['/flamegraph', '/diff']) {
+    const op = doc.paths[`/v1${path}`].get as Doc;
+    const param = (op.parameters as Doc[]).find((p) => p.name === 'format') as Doc;
+    const documented = param.schema.enum as string[];
+    t.ok(documented.length >= 2, `${path}: formats documented`);
+    // Without a store the agent answers 404 once the query is valid: a format it does not take is 400 first.
+    for (const format of [...documented, 'json', 'png']) {
+      const res = await call(url, 'GET', `/v1${path}?format=${format}${ranges[path]}`);
+      const taken = !(res.status === 400 && /format/.test(res.text));
+      t.equal(taken, documented.includes(format), `${path}?format=${format}: ${res.status} ${res.text.slice(0, 120)}`);
+    }
+    const content = Object.keys(op.responses['200'].content as Doc);
+    t.equal(content.length, documented.length, `${path}: one content type per format (${content.join(', ')})`);
+  }
+});

@@ -209,14 +209,16 @@ t.test("a schedule's event reaches each capture, its stored profiles, their expo
 
 t.test('scheduled captures ask the capture service for what the schedule says', async (t) => {
   const asked: ValidProfileRequest[] = [];
+  const origins: unknown[] = [];
   const service: CaptureStarter = {
     resolve: async (request) => ({
       request,
       target: { containerId: (request.target as { containerId: string }).containerId },
       startedAt: 0,
     }),
-    start: async ({ request }) => {
+    start: async ({ request }, _signal, origin) => {
       asked.push(request);
+      origins.push(origin);
       return {
         metadata: { startedAt: '2025-11-27T10:00:00.000Z', warnings: [] },
         folded: toFoldedBytes(new Map([['java;Main.main', 1]])),
@@ -228,7 +230,16 @@ t.test('scheduled captures ask the capture service for what the schedule says', 
   const capture = captureThrough(service);
   const signal = new AbortController().signal;
   for (const javaInlined of [true, false]) {
-    await capture({ target: target('shop-1'), durationSeconds: 5, frequencyHz: 49, javaInlined, event: 'cpu', signal });
+    const schedule = { namespace: 'shop', name: 'cpu-hourly' };
+    await capture({
+      target: target('shop-1'),
+      durationSeconds: 5,
+      frequencyHz: 49,
+      javaInlined,
+      event: 'cpu',
+      schedule,
+      signal,
+    });
   }
   await capture({
     target: target('shop-1'),
@@ -236,6 +247,7 @@ t.test('scheduled captures ask the capture service for what the schedule says', 
     frequencyHz: 49,
     javaInlined: false,
     event: 'alloc',
+    schedule: { namespace: 'shop', name: 'alloc' },
     signal,
   });
   t.same(
@@ -248,6 +260,7 @@ t.test('scheduled captures ask the capture service for what the schedule says', 
     "the schedule's event is the capture's",
   );
   t.match(asked[0], { target: { containerId: target('shop-1').containerId }, durationSeconds: 5, frequencyHz: 49 });
+  t.same(origins[2], { schedule: { namespace: 'shop', name: 'alloc' } }, 'the capture knows its schedule');
 });
 
 t.test('jitter stays within its bounds', async (t) => {

@@ -231,6 +231,10 @@ if (env && requireChromium(t, 'the web page test')) {
       t.match(status, /\bok\b/, 'the last outcome');
       t.match(status, /1 profile of 1 target/);
       t.match(status, /\d+ runs?/, 'the counts');
+      const scheduled = recent.filter((r) => r.key !== `recent:${onDemandId}`);
+      t.ok(scheduled.length >= 1, 'the scheduled capture is among the recent ones');
+      t.match(scheduled[0]?.text, 'schedule web-schedule', 'named by its schedule');
+      t.notMatch(mine?.text, 'schedule', 'the on-demand one names none');
       t.match(await page.textContent('#schedules tbody tr td:nth-child(5)'), /\d{4}-\d\d-\d\d/, 'the next run');
     });
 
@@ -250,6 +254,20 @@ if (env && requireChromium(t, 'the web page test')) {
       t.equal(await page.getAttribute(`#recent tr[data-key="recent:${onDemandId}"]`, 'class'), 'selected');
       const height = (await page.locator('#viewer-frame').boundingBox())?.height ?? 0;
       t.ok(height > 100, `the frame fits the graph (${height} px)`);
+    });
+
+    await t.test("a scheduled capture's note names its schedule", async (t) => {
+      const key = await page.$$eval(
+        '#recent tbody tr',
+        (rows, mine) => rows.map((r) => r.getAttribute('data-key')).find((k) => k !== mine),
+        `recent:${onDemandId}`,
+      );
+      await page.click(`#recent tr[data-key="${key}"] button.graph`);
+      await graphFrame(page);
+      t.match(await page.textContent('#viewer-note'), /^Scheduled profile .* of schedule [^ ]+\/web-schedule, started/);
+      await page.click(`#recent tr[data-key="recent:${onDemandId}"] button.graph`);
+      await graphFrame(page);
+      t.match(await page.textContent('#viewer-note'), /^On-demand profile /);
     });
 
     await t.test('a stored profile shows its flame graph, interactive', async (t) => {

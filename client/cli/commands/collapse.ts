@@ -19,6 +19,7 @@ export interface CollapseFlags {
   inline?: boolean;
   context?: boolean;
   srcline?: boolean;
+  samples?: boolean;
 }
 
 /** CLI flags → collapser options; refuses the flags that need addr2line on the profiled binaries. */
@@ -41,6 +42,7 @@ export function collapseOptionsFromFlags(flags: CollapseFlags): Partial<Collapse
     addrs: flags.addrs === true,
     eventFilter: flags.eventFilter,
     java: flags.java === true,
+    countPeriods: flags.samples !== true,
   };
 }
 
@@ -61,6 +63,7 @@ export function registerCollapse(program: Command, io: CliIO): void {
     .option('--addrs', 'include raw addresses where symbols cannot be found')
     .option('--event-filter <event>', 'keep only samples of this event (default: the first event seen)')
     .option('--java', 'Java-aware names: JIT frames become Class.method_[j], lambdas lose per-JVM suffixes')
+    .option('--samples', "count each sample once (as the agent's graphs do), not by perf's period")
     .option('--inline', 'not supported (needs addr2line on the profiled binaries)')
     .option('--context', 'not supported (goes with --inline)')
     .option('--srcline', 'not supported (perf script -F+srcline input)')
@@ -70,7 +73,8 @@ export function registerCollapse(program: Command, io: CliIO): void {
         '  perf script | podflame collapse > out.folded\n' +
         '  podflame collapse --java --kernel perf.txt | podflame render --colors java > java.svg\n' +
         'Samples are counted by their period when perf printed one (cpu-clock at 999 Hz: 1001001 each), as\n' +
-        'stackcollapse-perf.pl does. Unrecognized lines are skipped and counted on stderr.\n',
+        'stackcollapse-perf.pl does; --samples counts each one once. Unrecognized lines are skipped and counted on\n' +
+        'stderr.\n',
     )
     .action(async (files: string[], flags: CollapseFlags) => {
       const options = collapseOptionsFromFlags(flags);

@@ -15,6 +15,7 @@ import { PodflameError } from '../../../shared/errors.js';
 import { HISTORY_FORMATS, type HistoryFilter, type HistoryFormat } from '../../../shared/history.js';
 import { describeMerge, renderMergedGraph, summarize } from '../../../shared/history-graphs.js';
 import { totalSamples } from '../../../shared/folded.js';
+import { formatProfile, PROFILE_FORMATS, type ProfileFormat } from '../../profile-output.js';
 import { rangeFromFlags, sinceRange } from '../../history/time-range.js';
 import {
   addEventOption,
@@ -42,9 +43,13 @@ export function graphTitle(filter: HistoryFilter): string {
   return `${who === '' ? 'all namespaces' : who}${labels}`;
 }
 
+function isHistoryFormat(format: string): format is HistoryFormat {
+  return (HISTORY_FORMATS as readonly string[]).includes(format);
+}
+
 export async function runFlamegraph(pod: string | undefined, flags: FlamegraphFlags, io: CliIO): Promise<void> {
-  if (!(HISTORY_FORMATS as readonly string[]).includes(flags.format)) {
-    throw new PodflameError('USAGE', `--format must be one of ${HISTORY_FORMATS.join(', ')}, got '${flags.format}'`);
+  if (!(PROFILE_FORMATS as readonly string[]).includes(flags.format)) {
+    throw new PodflameError('USAGE', `--format must be one of ${PROFILE_FORMATS.join(', ')}, got '${flags.format}'`);
   }
   const now = Date.now();
   const range = rangeFromFlags(flags, now, sinceRange(DEFAULT_FLAMEGRAPH_SINCE, now));
@@ -58,14 +63,25 @@ export async function runFlamegraph(pod: string | undefined, flags: FlamegraphFl
     });
     reportAgents(agents, io);
     const summary = summarize(items);
-    const graph = renderMergedGraph(flags.format as HistoryFormat, stacks, {
-      event,
-      title: flags.title ?? graphTitle(filter),
-      subtitle: describeMerge({ ...summary, samples: totalSamples(stacks) }),
-      frequencyHz: summary.frequencyHz,
-      durationSeconds: (summary.toMs - summary.fromMs) / 1000,
-      startTimeMs: summary.fromMs,
-    });
+    const title = flags.title ?? graphTitle(filter);
+    const durationSeconds = (summary.toMs - summary.fromMs) / 1000;
+    // The agents' merged-graph formats as they draw them; speedscope and the JSON tree, which they do not serve,
+    // made here from the same merged stacks, so that every command that writes a profile offers every format.
+    const graph = isHistoryFormat(flags.format)
+      ? renderMergedGraph(flags.format, stacks, {
+          event,
+          title,
+          subtitle: describeMerge({ ...summary, samples: totalSamples(stacks) }),
+          frequencyHz: summary.frequencyHz,
+          durationSeconds,
+          startTimeMs: summary.fromMs,
+        })
+      : formatProfile(stacks, flags.format as ProfileFormat, {
+          event,
+          title,
+          frequencyHz: summary.frequencyHz,
+          durationSeconds,
+        });
     await writeOutput(graph.body, flags.output, io);
     if (io.interactive && flags.output !== undefined) {
       io.stderr.write(
@@ -85,7 +101,7 @@ export function registerFlamegraph(program: Command, io: CliIO): void {
   addEventOption(cmd, 'default cpu; a graph never mixes events');
   addTimeOptions(cmd, DEFAULT_FLAMEGRAPH_SINCE);
   cmd
-    .option('--format <format>', `output: ${HISTORY_FORMATS.join(', ')}`, 'svg')
+    .option('--format <format>', `output: ${PROFILE_FORMATS.join(', ')}`, 'svg')
     .option('-o, --output <file>', 'write the result to FILE (default: stdout)')
     .option('--title <text>', 'flame graph title (default: what was selected)');
   cmd.action(async (pod: string | undefined, flags: FlamegraphFlags) => {

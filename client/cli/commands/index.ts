@@ -4,6 +4,7 @@ import { registerAgents } from './agents.js';
 import { registerCollapse } from './collapse.js';
 import { registerDiffFolded } from './diff-folded.js';
 import { registerRender } from './render.js';
+import { registerConvert } from './convert.js';
 import { registerHistory } from './history.js';
 import { registerFlamegraph } from './flamegraph.js';
 import { registerDiff } from './diff.js';
@@ -15,6 +16,7 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerCollapse,
   registerDiffFolded,
   registerRender,
+  registerConvert,
   registerHistory,
   registerFlamegraph,
   registerDiff,

@@ -341,6 +341,7 @@ function renderRecent(result: Settled<RecentProfilesResponse>): void {
       badge(p.status, p.status === 'done' ? 'ok' : p.status === 'failed' ? 'bad' : 'run'),
     ]);
     if (p.error) statusCell.appendChild(el('div', { class: 'sub', text: p.error.code + ': ' + p.error.message }));
+    if (p.schedule) statusCell.appendChild(el('div', { class: 'sub', text: 'schedule ' + p.schedule.name }));
     const title =
       [t.namespace, t.podName, t.containerName]
         .filter(function (x) {
@@ -352,7 +353,12 @@ function renderRecent(result: Settled<RecentProfilesResponse>): void {
       title: title,
       url: 'v1/profiles/' + encodeURIComponent(p.id) + '/flamegraph.svg',
       file: 'podflame-' + p.id + '.svg',
-      note: 'On-demand profile ' + p.id + ', started ' + localTime(p.startedAt),
+      note:
+        (p.schedule ? 'Scheduled profile ' : 'On-demand profile ') +
+        p.id +
+        (p.schedule ? ' of schedule ' + p.schedule.namespace + '/' + p.schedule.name : '') +
+        ', started ' +
+        localTime(p.startedAt),
     };
     return row(entry.key, [
       timeCell(p.startedAt),
