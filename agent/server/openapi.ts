@@ -56,6 +56,12 @@ const AMBIGUOUS_SCHEDULE = errorAnswer(
   'Several namespaces the caller may see have a schedule of that name (SCHEDULE_AMBIGUOUS; details: schedule, ' +
     'namespaces): add namespace.',
 );
+const MERGE_TOO_LARGE = errorAnswer(
+  'PROFILE_TOO_LARGE: the selected profiles add up to more distinct stacks than the merge cap (half of ' +
+    '--worker-heap of them, or ten times --max-stacks; both sides of a diff together; details: maxMergeStacks, ' +
+    'maxMergeBytes, countedStacks, countedBytes): narrow the time range or filter. Or a graph that would not fit in ' +
+    "the profile worker's heap beside the captures being collapsed.",
+);
 const idParam: Json = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const graphAnswer = (description: string): Json => ({
   description,
@@ -435,6 +441,7 @@ export function agentOpenApiDocument(): Json {
             '400': errorAnswer('A bad parameter (INVALID_REQUEST).'),
             '404': errorAnswer('Nothing matches, or no store.'),
             '409': AMBIGUOUS_SCHEDULE,
+            '507': MERGE_TOO_LARGE,
           },
         },
       },
@@ -460,6 +467,7 @@ export function agentOpenApiDocument(): Json {
             ),
             '404': errorAnswer('Nothing matches.'),
             '409': AMBIGUOUS_SCHEDULE,
+            '507': MERGE_TOO_LARGE,
           },
         },
       },
