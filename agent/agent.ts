@@ -25,6 +25,7 @@ import { CallerRateLimiter } from './server/middleware/rate-limit.js';
 import { requireCaller } from './server/middleware/authenticate.js';
 import { loadTlsMaterial } from './server/tls.js';
 import { historyRouter } from './server/routes/history.js';
+import { defaultMergeLimits } from './store/merge-budget.js';
 import { ContinuousProfiling } from './schedules/continuous-profiling.js';
 import { captureThrough, type CaptureStarter } from './schedules/capture-adapter.js';
 import type { ContainerLister, PodLabelSource } from './schedules/targets.js';
@@ -292,7 +293,11 @@ export class Agent {
     // After any routers given: without --data-dir the history routes still answer, saying how to turn history on.
     const routers = [
       ...(deps.app?.routers ?? []),
-      historyRouter({ ...(this.history?.routes ?? { nodeName: config.nodeName }), graphs: worker }),
+      historyRouter({
+        ...(this.history?.routes ?? { nodeName: config.nodeName }),
+        graphs: worker,
+        mergeLimits: defaultMergeLimits(config.workerHeapBytes, config.maxStacks),
+      }),
     ];
     const app = createAgentApp(
       {

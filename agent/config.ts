@@ -21,6 +21,7 @@ import { DEFAULT_CONNECTION_LIMITS } from './server/connection-limits.js';
 import { DEFAULT_SCHEDULER_OPTIONS } from './schedules/scheduler.js';
 import { formatAge } from './schedules/schedule-config.js';
 import { DEFAULT_WORKER_HEAP_MB } from './profiles/profile-worker.js';
+import { DEFAULT_MAX_STACKS } from './profiles/stack-limits.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -152,7 +153,7 @@ export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Obj
   maxConcurrent: 4,
   namespaceMaxConcurrent: 2,
   maxOutputBytes: 256 * 1024 ** 2,
-  maxStacks: 100_000,
+  maxStacks: DEFAULT_MAX_STACKS,
   maxProfileBytes: 32 * 1024 ** 2,
   profilesMaxBytes: 64 * 1024 ** 2,
   workerHeapBytes: DEFAULT_WORKER_HEAP_MB * 1024 ** 2,

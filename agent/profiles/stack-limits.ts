@@ -23,6 +23,9 @@ export interface StackLimits {
   maxBytes: number;
 }
 
+/** `--max-stacks`' default: distinct stacks one profile keeps. */
+export const DEFAULT_MAX_STACKS = 100_000;
+
 /** The root frame under which the dropped stacks' samples are counted. */
 export const DROPPED_FRAME = '[dropped stacks]';
 

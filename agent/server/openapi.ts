@@ -55,6 +55,12 @@ const AMBIGUOUS_SCHEDULE = errorAnswer(
   'Several namespaces the caller may see have a schedule of that name (SCHEDULE_AMBIGUOUS; details: schedule, ' +
     'namespaces): add namespace.',
 );
+const MERGE_TOO_LARGE = errorAnswer(
+  'PROFILE_TOO_LARGE: the selected profiles add up to more distinct stacks than the merge cap (half of ' +
+    '--worker-heap of them, or ten times --max-stacks; both sides of a diff together; details: maxMergeStacks, ' +
+    'maxMergeBytes, countedStacks, countedBytes): narrow the time range or filter. Or a graph that would not fit in ' +
+    "the profile worker's heap beside the captures being collapsed.",
+);
 const idParam: Json = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const GRAPH_CONTENT: Record<string, Json> = {
   svg: { 'image/svg+xml': { schema: { type: 'string' } } },
@@ -441,6 +447,7 @@ export function agentOpenApiDocument(): Json {
             '400': errorAnswer('A bad parameter (INVALID_REQUEST).'),
             '404': errorAnswer('Nothing matches, or no store.'),
             '409': AMBIGUOUS_SCHEDULE,
+            '507': MERGE_TOO_LARGE,
           },
         },
       },
@@ -466,6 +473,7 @@ export function agentOpenApiDocument(): Json {
             ),
             '404': errorAnswer('Nothing matches.'),
             '409': AMBIGUOUS_SCHEDULE,
+            '507': MERGE_TOO_LARGE,
           },
         },
       },

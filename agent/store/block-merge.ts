@@ -13,6 +13,8 @@ import { ByteReader, DenseCounts, addPairs, type PairCounts } from './pairs-code
 import { planMerge, planSeries, type PlannedRead, type RollupLookup } from './query-plan.js';
 import { openRollup, sameMembers, seriesKey } from './rollup-file.js';
 import type { StackDictionary } from './stack-dictionary.js';
+import type { MergeBudget } from './merge-budget.js';
+import { Turns } from './turns.js';
 
 /** What the merge reads of a store. */
 export interface BlockFiles {
@@ -37,17 +39,19 @@ export async function addProfile(files: BlockFiles, block: string, id: string, i
   return true;
 }
 
-/** Executes reads of one block into `into`; returns the IDs of the profiles merged. */
+/** Executes reads of one block into `into`; returns the IDs of the profiles merged. `afterRead` runs after each. */
 export async function sumBlock(
   files: BlockFiles,
   block: string,
   reads: readonly PlannedRead[],
   into: PairCounts,
   merged: Set<string> = new Set(),
+  afterRead?: () => Promise<void>,
 ): Promise<Set<string>> {
   for (const read of reads) {
     if (read.kind === 'profile') {
       if (await addProfile(files, block, read.item.id, into)) merged.add(read.item.id);
+      await afterRead?.();
       continue;
     }
     const expected = read.items.map((i) => i.id).sort();
@@ -62,30 +66,56 @@ export async function sumBlock(
     if (rollup && rollup.header.series === series && sameMembers(rollup.header.members, expected)) {
       addPairs(rollup.pairs, into);
       for (const id of expected) merged.add(id);
+      await afterRead?.();
     } else {
       const finer = planSeries(block, series, read.items, read.level === 'day' ? 'hour' : 'profile', files.rollups);
-      await sumBlock(files, block, finer, into, merged);
+      await sumBlock(files, block, finer, into, merged, afterRead);
     }
   }
   return merged;
 }
 
-/** The merged stacks of `items` and the profiles actually merged. */
-export async function mergeProfiles(files: BlockFiles, items: readonly StoredProfile[]): Promise<MergedProfiles> {
+/**
+ * The merged stacks of `items` and the profiles actually merged. With a `budget`, the stacks each read adds to the
+ * answer are counted as soon as it is read, so a merge beyond the cap stops there (PROFILE_TOO_LARGE) without
+ * reading the rest; the answer is the same stacks in the same order as without one.
+ */
+export async function mergeProfiles(
+  files: BlockFiles,
+  items: readonly StoredProfile[],
+  budget?: MergeBudget,
+): Promise<MergedProfiles> {
   const stacks: FoldedStacks = new Map();
   const merged = new Set<string>();
   // One set of sums, emptied per block: the blocks' IDs are each their own.
   const pairs = new DenseCounts();
+  // Naming a block of 100,000 long stacks takes about a second: the event loop gets turns in between.
+  const turns = new Turns();
   for (const { block, reads } of planMerge(items, files.rollups)) {
     pairs.clear();
-    await sumBlock(files, block, reads, pairs, merged);
+    let counted = 0; // the block's IDs (in the order they came) whose stacks the budget has seen
+    const countNew = async () => {
+      if (!budget || counted === pairs.size) return;
+      // Fetched again after each read: the dictionary in the cache then holds every ID that read refers to.
+      const dictionary = await files.dictionary(block);
+      for (; counted < pairs.size; counted++) {
+        const stack = dictionary.text(pairs.idAt(counted));
+        if (stacks.has(stack)) continue;
+        // Placed now with no count: its place in the answer is the one the naming below would give it.
+        stacks.set(stack, 0);
+        budget.add(stack);
+        if (turns.due()) await turns.yield();
+      }
+    };
+    await sumBlock(files, block, reads, pairs, merged, countNew);
     if (pairs.size === 0) continue;
     // After the data: the dictionary then holds every ID the data refers to.
     const dictionary = await files.dictionary(block);
-    pairs.forEach((count, id) => {
+    for (const id of pairs.keys()) {
       const stack = dictionary.text(id);
-      stacks.set(stack, (stacks.get(stack) ?? 0) + count);
-    });
+      stacks.set(stack, (stacks.get(stack) ?? 0) + (pairs.get(id) as number));
+      if (turns.due()) await turns.yield();
+    }
   }
   return { stacks, items: items.filter((i) => merged.has(i.id)) };
 }

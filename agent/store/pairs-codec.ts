@@ -68,6 +68,13 @@ export class DenseCounts implements PairCounts {
     yield* this.#order;
   }
 
+  /** The `index`th ID set since the last `clear` (0 the first), for reading the IDs a step added. */
+  idAt(index: number): number {
+    const id = this.#order[index];
+    if (id === undefined) throw new PodflameError('INTERNAL', `no pair ${index} of ${this.#order.length}`);
+    return id;
+  }
+
   *[Symbol.iterator](): IterableIterator<[number, number]> {
     for (const id of this.#order) yield [id, this.get(id) as number];
   }

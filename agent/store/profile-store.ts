@@ -55,6 +55,7 @@ import {
 } from './rollup-file.js';
 import { planSeries } from './query-plan.js';
 import { addProfile, mergeProfiles, sumBlock, type BlockFiles, type MergedProfiles } from './block-merge.js';
+import type { MergeBudget } from './merge-budget.js';
 import { SerialQueue } from './serial-queue.js';
 import { migrateFormat1 } from './migration.js';
 
@@ -643,9 +644,10 @@ export class ProfileStore {
   /**
    * The merged stacks of `items` (from `list`) and the profiles actually merged: rollups where they cover whole
    * buckets, profiles at the edges; the same stacks and counts as merging every profile's stacks one by one.
-   * EVENT_MISMATCH when the items are not all of one event.
+   * EVENT_MISMATCH when the items are not all of one event; PROFILE_TOO_LARGE as soon as the answer's distinct stacks
+   * go past `budget` (merge-budget.ts), the rest unread.
    */
-  merge(items: readonly StoredProfile[]): Promise<MergedProfiles> {
+  merge(items: readonly StoredProfile[], budget?: MergeBudget): Promise<MergedProfiles> {
     const events = [...new Set(items.map((p) => p.event))];
     if (events.length > 1) {
       // Bytes and samples do not add up: a caller that mixes them has a filter without an event.
@@ -655,7 +657,7 @@ export class ProfileStore {
         }),
       );
     }
-    return mergeProfiles(this.files, items);
+    return mergeProfiles(this.files, items, budget);
   }
 
   totalBytes(): number {

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { Agent } from '../../agent/agent.js';
 import type { AgentAppOptions } from '../../agent/server/app.js';
-import { historyRouter } from '../../agent/server/routes/history.js';
+import { historyRouter, type GraphRenderer } from '../../agent/server/routes/history.js';
+import type { MergeLimits } from '../../agent/store/merge-budget.js';
 import { ContinuousProfiling, type ContinuousProfilingOptions } from '../../agent/schedules/continuous-profiling.js';
 import { captureThrough } from '../../agent/schedules/capture-adapter.js';
 import { FakeRuntime } from '../agent/fake-runtime.js';
@@ -36,6 +37,10 @@ export async function startHistoryAgent(
     tls?: { certFile: string; keyFile: string };
     /** More of the app's extension points (e.g. `apiMiddleware`); the history routes are added to `routers`. */
     app?: AgentAppOptions;
+    /** The history routes' merge cap (HistoryRouteDeps.mergeLimits). Default theirs. */
+    mergeLimits?: MergeLimits;
+    /** Where the history routes draw. Default in process. */
+    graphs?: GraphRenderer;
   } = {},
 ): Promise<HistoryAgent> {
   const runtime = new FakeRuntime();
@@ -45,7 +50,7 @@ export async function startHistoryAgent(
   const registry = new Registry();
   // The scheduler's captures go through the agent's capture service, which exists once the agent does.
   const holder: { agent?: Agent } = {};
-  const { listen, tls, app, ...rest } = options;
+  const { listen, tls, app, mergeLimits, graphs, ...rest } = options;
   // Not t.testdir(): it is one directory per test, emptied by every call, and a test may run several agents.
   const ownDir = options.dataDir === undefined ? mkdtempSync(join(tmpdir(), 'podflame-history-')) : undefined;
   if (ownDir) t.teardown(() => rmSync(ownDir, { recursive: true, force: true }));
@@ -68,7 +73,17 @@ export async function startHistoryAgent(
     }),
     runtime,
     logger,
-    app: { ...app, routers: [...(app?.routers ?? []), historyRouter(history.routes)] },
+    app: {
+      ...app,
+      routers: [
+        ...(app?.routers ?? []),
+        historyRouter({
+          ...history.routes,
+          ...(mergeLimits ? { mergeLimits } : {}),
+          ...(graphs ? { graphs } : {}),
+        }),
+      ],
+    },
   });
   holder.agent = agent;
   const { url } = await agent.start();

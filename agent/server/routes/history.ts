@@ -42,14 +42,20 @@ import {
 import type { FoldedStacks } from '../../../shared/folded.js';
 import type { DiffFormat, HistoryFormat } from '../../../shared/history.js';
 import type { MergedProfiles } from '../../store/block-merge.js';
+import { defaultMergeLimits, MergeBudget, type MergeLimits } from '../../store/merge-budget.js';
+import { DEFAULT_WORKER_HEAP_MB } from '../../profiles/profile-worker.js';
+import { DEFAULT_MAX_STACKS } from '../../profiles/stack-limits.js';
 import { parseNamespaceParam, parseScheduleBody, type ScheduleSpec } from '../../schedules/schedule-config.js';
 import { jsonBody } from '../middleware/json-body.js';
 
 /** The part of the profile store the routes read. */
 export interface HistoryStore {
   list(filter: HistoryFilter): StoredProfile[];
-  /** The listed profiles' stacks merged, and the profiles actually merged (retention may remove some meanwhile). */
-  merge(items: readonly StoredProfile[]): Promise<MergedProfiles>;
+  /**
+   * The listed profiles' stacks merged, and the profiles actually merged (retention may remove some meanwhile);
+   * PROFILE_TOO_LARGE, the merge stopped, once its distinct stacks go past `budget`.
+   */
+  merge(items: readonly StoredProfile[], budget?: MergeBudget): Promise<MergedProfiles>;
 }
 
 /** The part of the scheduler the routes drive. */
@@ -98,6 +104,12 @@ export interface HistoryRouteDeps {
   now?: () => number;
   /** Largest schedule body accepted, bytes. Default 64 KiB. */
   bodyLimitBytes?: number;
+  /**
+   * The cap on a merged graph's distinct stacks, and on both sides of a diff together, checked as the merge runs and
+   * before anything goes to `graphs`. Default `defaultMergeLimits` of the default worker heap and --max-stacks; the
+   * agent derives it from its own.
+   */
+  mergeLimits?: MergeLimits;
 }
 
 const FILTER_PARAMS = ['namespace', 'pod', 'container', 'schedule', 'labelSelector'] as const;
@@ -227,6 +239,8 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
   const now = deps.now ?? Date.now;
   const graphs = deps.graphs ?? IN_PROCESS_GRAPHS;
   const json = jsonBody(deps.bodyLimitBytes ?? 64 * 1024);
+  const mergeLimits = deps.mergeLimits ?? defaultMergeLimits(DEFAULT_WORKER_HEAP_MB * 1024 ** 2, DEFAULT_MAX_STACKS);
+  new MergeBudget(mergeLimits); // a cap that allows nothing fails here, when the routes are built
   const store = (): HistoryStore => {
     if (!deps.store) throw noStore();
     return deps.store;
@@ -276,7 +290,7 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
     const s = store();
     const listed = await visible(req, filter.namespace, s.list(filter));
     requireOneSchedule(filter, listed);
-    const { stacks, items } = await s.merge(listed);
+    const { stacks, items } = await s.merge(listed, new MergeBudget(mergeLimits));
     if (items.length === 0) throw nothingMatches(filter, deps.nodeName);
     const summary = summarize(items);
     res.setHeader(HISTORY_HEADERS.profiles, String(items.length));
@@ -323,9 +337,11 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
     const baseListed = await visible(req, base.namespace, s.list(base));
     const targetListed = await visible(req, target.namespace, s.list(target));
     requireOneSchedule(base, baseListed, targetListed);
-    const baseMerge = await s.merge(baseListed);
+    // One budget for both sides: both go to the worker.
+    const budget = new MergeBudget(mergeLimits);
+    const baseMerge = await s.merge(baseListed, budget);
     if (baseMerge.items.length === 0) throw nothingMatches(base, deps.nodeName, 'stored profile of the base range');
-    const targetMerge = await s.merge(targetListed);
+    const targetMerge = await s.merge(targetListed, budget);
     if (targetMerge.items.length === 0)
       throw nothingMatches(target, deps.nodeName, 'stored profile of the target range');
     const b = summarize(baseMerge.items);
