@@ -6,10 +6,10 @@
  * A rollup that is gone or whose members changed since the plan (a write or retention ran meanwhile) is replaced by
  * the reads one level finer; a profile that retention removed meanwhile is left out, and not counted as merged.
  */
-import type { FoldedStacks } from '../../shared/folded.js';
+import type { EventCounts, FoldedStacks } from '../../shared/folded.js';
 import type { StoredProfile } from '../../shared/history.js';
 import { PAIRS_SUFFIX } from './block-layout.js';
-import { ByteReader, DenseCounts, addPairs, type PairCounts } from './pairs-codec.js';
+import { ByteReader, DenseCounts, EventCountSums, addPairs, type PairCounts } from './pairs-codec.js';
 import { planMerge, planSeries, type PlannedRead, type RollupLookup } from './query-plan.js';
 import { openRollup, sameMembers, seriesKey } from './rollup-file.js';
 import type { StackDictionary } from './stack-dictionary.js';
@@ -24,30 +24,43 @@ export interface BlockFiles {
 
 export interface MergedProfiles {
   stacks: FoldedStacks;
+  /**
+   * The stacks' summed event counts (a lock profile's contentions), when every profile merged has them; undefined
+   * for other events, and for lock profiles of which one was stored before counts were kept.
+   */
+  eventCounts?: EventCounts;
   /** The profiles actually merged, in the order given. */
   items: StoredProfile[];
 }
 
-/** Adds one profile's pairs into `into`; false when the profile is gone. */
-export async function addProfile(files: BlockFiles, block: string, id: string, into: PairCounts): Promise<boolean> {
+/** Adds one profile's pairs into `into`, and its event counts into `eventCounts`; false when the profile is gone. */
+export async function addProfile(
+  files: BlockFiles,
+  block: string,
+  id: string,
+  into: PairCounts,
+  eventCounts?: EventCountSums,
+): Promise<boolean> {
   const data = await files.read(block, `${id}${PAIRS_SUFFIX}`);
   if (!data) return false;
   const reader = new ByteReader(data);
   addPairs(reader, into);
+  eventCounts?.addFrom(reader);
   return true;
 }
 
-/** Executes reads of one block into `into`; returns the IDs of the profiles merged. */
+/** Executes reads of one block into `into` (event counts into `eventCounts`); returns the IDs of the profiles merged. */
 export async function sumBlock(
   files: BlockFiles,
   block: string,
   reads: readonly PlannedRead[],
   into: PairCounts,
   merged: Set<string> = new Set(),
+  eventCounts?: EventCountSums,
 ): Promise<Set<string>> {
   for (const read of reads) {
     if (read.kind === 'profile') {
-      if (await addProfile(files, block, read.item.id, into)) merged.add(read.item.id);
+      if (await addProfile(files, block, read.item.id, into, eventCounts)) merged.add(read.item.id);
       continue;
     }
     const expected = read.items.map((i) => i.id).sort();
@@ -61,10 +74,11 @@ export async function sumBlock(
     const series = seriesKey(read.items[0] as StoredProfile);
     if (rollup && rollup.header.series === series && sameMembers(rollup.header.members, expected)) {
       addPairs(rollup.pairs, into);
+      eventCounts?.addFrom(rollup.pairs);
       for (const id of expected) merged.add(id);
     } else {
       const finer = planSeries(block, series, read.items, read.level === 'day' ? 'hour' : 'profile', files.rollups);
-      await sumBlock(files, block, finer, into, merged);
+      await sumBlock(files, block, finer, into, merged, eventCounts);
     }
   }
   return merged;
@@ -76,9 +90,14 @@ export async function mergeProfiles(files: BlockFiles, items: readonly StoredPro
   const merged = new Set<string>();
   // One set of sums, emptied per block: the blocks' IDs are each their own.
   const pairs = new DenseCounts();
+  // The counts of every block, so that one block's profile without counts leaves them out of the whole answer.
+  const blockCounts = new DenseCounts();
+  const counted = new EventCountSums(blockCounts);
+  const eventCounts: EventCounts = new Map();
   for (const { block, reads } of planMerge(items, files.rollups)) {
     pairs.clear();
-    await sumBlock(files, block, reads, pairs, merged);
+    blockCounts.clear();
+    await sumBlock(files, block, reads, pairs, merged, counted);
     if (pairs.size === 0) continue;
     // After the data: the dictionary then holds every ID the data refers to.
     const dictionary = await files.dictionary(block);
@@ -86,6 +105,14 @@ export async function mergeProfiles(files: BlockFiles, items: readonly StoredPro
       const stack = dictionary.text(id);
       stacks.set(stack, (stacks.get(stack) ?? 0) + count);
     });
+    blockCounts.forEach((count, id) => {
+      const stack = dictionary.text(id);
+      eventCounts.set(stack, (eventCounts.get(stack) ?? 0) + count);
+    });
   }
-  return { stacks, items: items.filter((i) => merged.has(i.id)) };
+  return {
+    stacks,
+    ...(counted.complete() ? { eventCounts } : {}),
+    items: items.filter((i) => merged.has(i.id)),
+  };
 }
