@@ -95,6 +95,7 @@ t.test('two lock profiles merged: their contentions summed per stack, as their n
     ]),
     'kept with the profile',
   );
+  t.same(await store.readEventCounts(b.id), new Map([[HOLD, 3]]));
 
   const items = store.list({ event: 'lock' });
   t.equal(items.length, 2);
