@@ -15,6 +15,7 @@ import { ByteReader, addPairs, encodePairs } from '../../agent/store/pairs-codec
 import { decodeRollup } from '../../agent/store/rollup-file.js';
 import { parseFolded, serializeFolded, type EventCounts, type FoldedStacks } from '../../shared/folded.js';
 import { renderMergedGraph } from '../../shared/history-graphs.js';
+import { startHistoryAgent } from '../history/agent-harness.js';
 
 const T0 = Date.parse('2025-11-27T09:00:00Z');
 
@@ -200,4 +201,26 @@ t.test("other events' data is as before: the pairs alone", async (t) => {
   t.equal(reader.offset, data.length, 'nothing after the pairs');
   t.same(data, encodePairs(pairs), 'as encodePairs writes them');
   t.equal((await store.merge([cpu])).eventCounts, undefined, 'a cpu merge has no event counts');
+});
+
+t.test("the agent's merged lock graph as pprof: contentions and delay, through its profile worker", async (t) => {
+  const agent = await startHistoryAgent(t, { now: () => T0 + 3600_000 });
+  const store = agent.history.store;
+  await store.put(
+    lockProfile(
+      T0,
+      LOCK,
+      new Map([
+        [HOLD, 57],
+        [PARK, 1203],
+      ]),
+    ),
+  );
+  await store.put(lockProfile(T0 + 600_000, LOCK, new Map([[HOLD, 3]])));
+  const res = await fetch(`${agent.url}/v1/flamegraph?format=pprof&event=lock&from=${new Date(T0).toISOString()}`);
+  t.equal(res.status, 200);
+  const { types, values } = decodePprof(Buffer.from(await res.arrayBuffer()));
+  t.same(types, ['contentions/count', 'delay/nanoseconds']);
+  t.same(values.get(HOLD), [60, 2 * (LOCK.get(HOLD) as number)]);
+  t.same(values.get(PARK), [1203, 2 * (LOCK.get(PARK) as number)]);
 });
