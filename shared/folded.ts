@@ -6,6 +6,13 @@
 /** Distinct stack (frames joined by `;`, root first) → sample count. */
 export type FoldedStacks = Map<string, number>;
 
+/**
+ * Per stack, how many events made up its count (a lock profile's contentions beside its nanoseconds blocked). Kept
+ * next to the folded stacks, never in them: folded text stays one number per line, the weight, as FlameGraph tools
+ * and Pyroscope read it. A stack missing from it had no events counted (0).
+ */
+export type EventCounts = Map<string, number>;
+
 /** Byte-order comparison, as perl's `sort` (cmp) does on the collapser's output. */
 export function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));

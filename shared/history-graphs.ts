@@ -3,7 +3,14 @@
  * agent's folded answer): a merged flame graph as SVG, folded text or pprof, and a differential graph of a base
  * range against a target range, normalized, as SVG or as difffolded's two-column text.
  */
-import { linesToUtf8, serializeFolded, sortBytewise, totalSamples, type FoldedStacks } from './folded.js';
+import {
+  linesToUtf8,
+  serializeFolded,
+  sortBytewise,
+  totalSamples,
+  type EventCounts,
+  type FoldedStacks,
+} from './folded.js';
 import { renderFlameGraph } from './render/index.js';
 import { diffFolded, serializeDiff } from './diff/diff-folded.js';
 import { toPprof } from './export/pprof.js';
@@ -115,6 +122,11 @@ export interface MergedGraphOptions {
   /** RenderOptions.beforeDraw. Default none. */
   beforeDraw?: (frames: number) => void;
   /**
+   * The merged stacks' event counts (a lock profile's contentions), for pprof's `contentions/count`; the other
+   * formats draw or write the weights alone. Default none: pprof has the weights alone.
+   */
+  eventCounts?: EventCounts;
+  /**
    * Answer text formats (folded, SVG) as UTF-8 bytes instead of a string, written without one string of the whole
    * folded text (the agent's profile worker hands the bytes over to its main thread without a copy). Default false.
    */
@@ -132,12 +144,11 @@ export function renderMergedGraph(format: HistoryFormat, stacks: FoldedStacks, o
     case 'pprof':
       return {
         contentType: 'application/octet-stream',
-        body: toPprof(stacks, {
-          event,
-          frequencyHz: o.frequencyHz,
-          durationSeconds: o.durationSeconds,
-          startTimeMs: o.startTimeMs,
-        }),
+        body: toPprof(
+          stacks,
+          { event, frequencyHz: o.frequencyHz, durationSeconds: o.durationSeconds, startTimeMs: o.startTimeMs },
+          o.eventCounts,
+        ),
       };
     case 'svg': {
       const svg = renderFlameGraph(foldedLines(stacks), {
@@ -164,6 +175,11 @@ export interface DiffGraphOptions {
   maxFrames?: number;
   /** RenderOptions.beforeDraw. Default none. */
   beforeDraw?: (frames: number) => void;
+  /**
+   * The merged stacks' event counts (a lock profile's contentions), for pprof's `contentions/count`; the other
+   * formats draw or write the weights alone. Default none: pprof has the weights alone.
+   */
+  eventCounts?: EventCounts;
   /**
    * Answer text formats (folded, SVG) as UTF-8 bytes instead of a string, written without one string of the whole
    * folded text (the agent's profile worker hands the bytes over to its main thread without a copy). Default false.

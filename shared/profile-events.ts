@@ -29,6 +29,12 @@ export interface EventKind {
    * lock_nanoseconds, lock_samples); plain `nanoseconds` is not among them.
    */
   pyroscopeUnits: 'samples' | 'bytes' | 'lock_nanoseconds';
+  /**
+   * For an event whose stacks also carry how many events made up each weight (lock: contentions, `eventCounts`):
+   * pprof's sample type of those counts, and Pyroscope's profile type and unit for them (its Java integration's
+   * `lock_count` in `lock_samples`, which Pyroscope keeps as `block:contentions:count`). Absent: weights alone.
+   */
+  eventCounts?: { pprofType: { type: string; unit: string }; pyroscopeType: string; pyroscopeUnits: 'lock_samples' };
 }
 
 export const EVENT_KINDS: Readonly<Record<ProfileEvent, EventKind>> = Object.freeze({
@@ -61,6 +67,11 @@ export const EVENT_KINDS: Readonly<Record<ProfileEvent, EventKind>> = Object.fre
     pprofType: { type: 'delay', unit: 'nanoseconds' },
     pyroscopeType: 'lock_duration',
     pyroscopeUnits: 'lock_nanoseconds',
+    eventCounts: {
+      pprofType: { type: 'contentions', unit: 'count' },
+      pyroscopeType: 'lock_count',
+      pyroscopeUnits: 'lock_samples',
+    },
   },
   wall: {
     event: 'wall',
@@ -115,18 +126,23 @@ function formatSeconds(seconds: number): string {
 export interface PprofValue {
   type: string;
   unit: string;
-  /** `count`: the count as it is (samples, bytes, nanoseconds); `period`: count × the sampling period in ns. */
-  from: 'count' | 'period';
+  /**
+   * `count`: the count as it is (samples, bytes, nanoseconds); `period`: count × the sampling period in ns;
+   * `events`: the stack's event count (`eventCounts`: how many contentions made up its time), not its weight.
+   */
+  from: 'count' | 'period' | 'events';
 }
 
 /**
  * The pprof sample values of an event, the default (EVENT_KINDS[event].pprofType) last. Sampled events carry the
- * sample count and the time it stands for, as Go's CPU profiles do; weighted ones carry their weight alone. A lock
- * profile has no `contentions/count`: folded stacks keep only the summed time of each stack, not how many
- * contentions made it up, and a made-up count would mislead more than its absence.
+ * sample count and the time it stands for, as Go's CPU profiles do; weighted ones carry their weight alone, and a lock
+ * profile whose stacks came with their event counts also carries those first (`contentions/count`, then
+ * `delay/nanoseconds`, as Go's mutex and block profiles do). A lock profile without counts (stored before they were
+ * kept, or merged with one that was) has its delay alone: a made-up count would mislead more than its absence.
  */
-export function pprofValues(event: ProfileEvent): readonly PprofValue[] {
-  const { type, unit } = EVENT_KINDS[event].pprofType;
+export function pprofValues(event: ProfileEvent, withEventCounts = false): readonly PprofValue[] {
+  const kind = EVENT_KINDS[event];
+  const { type, unit } = kind.pprofType;
   switch (event) {
     case 'cpu':
     case 'wall':
@@ -135,6 +151,12 @@ export function pprofValues(event: ProfileEvent): readonly PprofValue[] {
         { type, unit, from: 'period' },
       ];
     default:
+      if (withEventCounts && kind.eventCounts !== undefined) {
+        return [
+          { ...kind.eventCounts.pprofType, from: 'events' },
+          { type, unit, from: 'count' },
+        ];
+      }
       return [{ type, unit, from: 'count' }];
   }
 }

@@ -9,14 +9,18 @@
  * with the folded stacks as the raw body, newlines intact. Pyroscope reads the last dot-segment of the name as the
  * profile type (`cpu`) and scales every count by 1e9/sampleRate into CPU time, so sampleRate is perf's real
  * frequency. Other events go under their own type and unit (profile-events.ts): `podflame.alloc_in_new_tlab_bytes`
- * in bytes, `podflame.lock_duration` in lock_nanoseconds, `podflame.wall` in samples; summed, never averaged. Pushing never blocks a schedule: profiles wait in a bounded queue (the oldest is dropped when it is
- * full), failures are retried with exponential backoff, and every outcome is counted in metrics.
+ * in bytes, `podflame.lock_duration` in lock_nanoseconds, `podflame.wall` in samples; summed, never averaged. A lock
+ * profile with its event counts is also pushed as `podflame.lock_count` in lock_samples (the contentions per stack;
+ * Pyroscope keeps the two as `block:delay:nanoseconds` and `block:contentions:count`, as from its Java agent): one
+ * folded body holds one number per stack, so the counts are a request of their own. Pushing never blocks a
+ * schedule: pushes wait in a bounded queue (the oldest is dropped when it is full), failures are retried with
+ * exponential backoff, and every outcome is counted in metrics.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { request } from 'undici';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { PodflameError } from '../../shared/errors.js';
-import { compareBytes, type FoldedStacks } from '../../shared/folded.js';
+import { compareBytes, type EventCounts, type FoldedStacks } from '../../shared/folded.js';
 import type { StoredProfile } from '../../shared/history.js';
 import { EVENT_KINDS } from '../../shared/profile-events.js';
 
@@ -73,8 +77,11 @@ function labelValue(v: string): string {
   return v.replace(/[,}{=]/g, '_');
 }
 
-/** The `/ingest` URL of one profile. */
-export function ingestUrl(base: string, appName: string, p: StoredProfile): string {
+/**
+ * The `/ingest` URL of one profile: of its weights, or with `eventCounts` of its event counts (lock_count), for an
+ * event that has them.
+ */
+export function ingestUrl(base: string, appName: string, p: StoredProfile, eventCounts = false): string {
   const labels = [
     ['namespace', p.namespace],
     ['pod', p.pod],
@@ -85,14 +92,18 @@ export function ingestUrl(base: string, appName: string, p: StoredProfile): stri
     .join(',');
   const from = Math.floor(Date.parse(p.start) / 1000);
   const kind = EVENT_KINDS[p.event];
+  const counted = eventCounts ? kind.eventCounts : undefined;
+  if (eventCounts && counted === undefined) {
+    throw new PodflameError('INTERNAL', `${p.event} profiles have no event counts to push to Pyroscope`);
+  }
   const query = new URLSearchParams({
-    name: `${appName}.${kind.pyroscopeType}{${labels}}`,
+    name: `${appName}.${counted?.pyroscopeType ?? kind.pyroscopeType}{${labels}}`,
     from: String(from),
     until: String(from + Math.max(1, Math.round(p.durationSeconds))),
     sampleRate: String(Math.round(p.frequencyHz)),
     spyName: 'podflame',
     format: 'folded',
-    units: kind.pyroscopeUnits,
+    units: counted?.pyroscopeUnits ?? kind.pyroscopeUnits,
     aggregationType: 'sum',
   });
   return `${base.replace(/\/+$/, '')}/ingest?${query.toString()}`;
@@ -245,9 +256,19 @@ export class PyroscopeExporter {
     this.worker ??= this.run();
   }
 
-  /** Queues a profile; never blocks nor throws. */
-  enqueue(profile: StoredProfile, stacks: FoldedStacks): void {
+  /**
+   * Queues a profile; never blocks nor throws. `eventCounts` (a lock profile's contentions per stack) are queued as
+   * a second push, of the event's count type (lock_count).
+   */
+  enqueue(profile: StoredProfile, stacks: FoldedStacks, eventCounts?: EventCounts): void {
     if (this.closed) return;
+    this.queuePush(profile, stacks, false);
+    if (eventCounts !== undefined && EVENT_KINDS[profile.event].eventCounts !== undefined) {
+      this.queuePush(profile, eventCounts, true);
+    }
+  }
+
+  private queuePush(profile: StoredProfile, stacks: FoldedStacks, eventCounts: boolean): void {
     const { body, droppedLines } = ingestBody(stacks);
     if (droppedLines > 0) {
       this.metrics?.droppedLines.inc(droppedLines);
@@ -261,7 +282,7 @@ export class PyroscopeExporter {
         'Pyroscope queue full: oldest profile dropped',
       );
     }
-    this.queue.push({ profileId: profile.id, url: ingestUrl(this.url, this.appName, profile), body });
+    this.queue.push({ profileId: profile.id, url: ingestUrl(this.url, this.appName, profile, eventCounts), body });
     this.wake?.();
   }
 

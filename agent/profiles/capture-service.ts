@@ -306,6 +306,7 @@ export class CaptureService {
       if (result.droppedStacks > 0) m.dropped = { stacks: result.droppedStacks, samples: result.droppedSamples };
       if (samples === 0) throw this.#noSamples(record, exit as CaptureExit);
       record.folded = result.folded;
+      if (result.eventCounts !== undefined) record.eventCounts = result.eventCounts;
       m.status = 'done';
       m.finishedAt = new Date(this.#now()).toISOString();
       // The metric counts samples; an alloc or lock profile's weights are bytes and nanoseconds.

@@ -11,6 +11,7 @@ import { checkMinwidthFloor, resolveRenderOptions, type RenderOptions } from '..
 import type { CaptureWarning } from '../../shared/api.js';
 import { PodflameError } from '../../shared/errors.js';
 import type { FoldedBytes } from './folded-bytes.js';
+import type { EventCounts } from '../../shared/folded.js';
 import { DROPPED_FRAME, type StackLimits } from './stack-limits.js';
 
 export interface CollapsedCapture {
@@ -18,6 +19,8 @@ export interface CollapsedCapture {
   folded: FoldedBytes;
   /** The sum of `folded`'s counts. */
   foldedSamples: number;
+  /** Per stack, how many events made up its count (a lock capture's contentions); absent for other events. */
+  eventCounts?: EventCounts;
   /** Samples the collapser counted (each sample counts 1: the capture's perf script has no period field). */
   samples: number;
   jitFrames: number;
@@ -133,6 +136,7 @@ export async function collapseCaptureStream(
   return {
     folded: result.folded,
     foldedSamples: result.foldedSamples,
+    ...(result.eventCounts !== undefined ? { eventCounts: result.eventCounts } : {}),
     samples: result.samples,
     jitFrames: result.jitFrames,
     jitFramesResolved: result.jitFramesResolved,

@@ -7,6 +7,7 @@
 import type { ProfileMetadata } from '../../shared/api.js';
 import type { PodflameError } from '../../shared/errors.js';
 import type { FoldedBytes } from './folded-bytes.js';
+import type { EventCounts } from '../../shared/folded.js';
 import type { RenderRequest } from './render-profile.js';
 
 export interface ProfileRecord {
@@ -15,6 +16,11 @@ export interface ProfileRecord {
   render: RenderRequest;
   /** Set when status is `done`: the stacks as folded bytes (folded-bytes.ts), counted against the bound as held. */
   folded?: FoldedBytes;
+  /**
+   * Set when the profile's collapser counted events per stack (a lock profile's contentions): for the store and
+   * Pyroscope. Bounded with the stacks (one number per kept stack), not counted in `maxBytes`.
+   */
+  eventCounts?: EventCounts;
   /** Set when status is `failed`. */
   error?: PodflameError;
   /** Settles when the capture has finished, either way (never rejects). */

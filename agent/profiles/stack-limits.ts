@@ -3,7 +3,7 @@
  * their text. A profile beyond either keeps its largest stacks (by count) and sums the rest under one DROPPED_FRAME
  * stack, so that totals and shares stay true and the graph shows how much was dropped.
  */
-import { compareBytes, totalSamples, type FoldedStacks } from '../../shared/folded.js';
+import { compareBytes, totalSamples, type EventCounts, type FoldedStacks } from '../../shared/folded.js';
 import {
   FoldedWriter,
   foldedLength,
@@ -86,17 +86,38 @@ export interface LimitedFolded {
   foldedSamples: number;
   droppedStacks: number;
   droppedSamples: number;
+  /**
+   * Per kept stack, how many events made up its count (a lock profile's contentions), the dropped stacks' summed
+   * under DROPPED_FRAME as their weights are; absent when the collapser counted none (every event but lock).
+   */
+  eventCounts?: EventCounts;
 }
 
-/** `limitStacks`, as folded bytes. */
-export function limitFolded(stacks: FoldedStacks, limits: StackLimits): LimitedFolded {
+/** `limitStacks`, as folded bytes; `eventCounts`, when given, kept for the same stacks. */
+export function limitFolded(stacks: FoldedStacks, limits: StackLimits, eventCounts?: EventCounts): LimitedFolded {
   const limited = limitStacks(stacks, limits);
   return {
     folded: toFoldedBytes(limited.stacks),
     foldedSamples: totalSamples(limited.stacks),
     droppedStacks: limited.droppedStacks,
     droppedSamples: limited.droppedSamples,
+    ...(eventCounts !== undefined ? { eventCounts: limitEventCounts(eventCounts, limited.stacks) } : {}),
   };
+}
+
+/**
+ * The event counts of the stacks `limitStacks` kept; those of the stacks it dropped summed under DROPPED_FRAME, as
+ * their weights are (a kept stack of that very name adds them to its own).
+ */
+export function limitEventCounts(eventCounts: EventCounts, kept: FoldedStacks): EventCounts {
+  const out: EventCounts = new Map();
+  let dropped = 0;
+  for (const [stack, n] of eventCounts) {
+    if (kept.has(stack)) out.set(stack, (out.get(stack) ?? 0) + n);
+    else dropped += n;
+  }
+  if (dropped > 0) out.set(DROPPED_FRAME, (out.get(DROPPED_FRAME) ?? 0) + dropped);
+  return out;
 }
 
 /**

@@ -41,6 +41,7 @@ export function captureThrough(service: CaptureStarter): ScheduledCapture {
     if (record.error) throw record.error;
     return {
       stacks: record.folded ? parseFoldedBytes(record.folded) : new Map(),
+      ...(record.eventCounts !== undefined ? { eventCounts: record.eventCounts } : {}),
       warnings: record.metadata.warnings,
       startedAtMs: Date.parse(record.metadata.startedAt),
     };

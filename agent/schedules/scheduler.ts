@@ -9,7 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { PodflameError, asPodflameError } from '../../shared/errors.js';
 import type { CaptureWarning, ScheduleRef } from '../../shared/api.js';
-import type { FoldedStacks } from '../../shared/folded.js';
+import type { EventCounts, FoldedStacks } from '../../shared/folded.js';
 import type { ScheduleRunOutcome, ScheduleRunRecord, ScheduleStatus, StoredProfile } from '../../shared/history.js';
 import type { NewProfile } from '../store/profile-store.js';
 import { DEFAULT_PROFILE_EVENT, type ProfileEvent } from '../../shared/profile-events.js';
@@ -33,6 +33,8 @@ export interface ScheduledCaptureRequest {
 
 export interface ScheduledCaptureResult {
   stacks: FoldedStacks;
+  /** Per stack, how many events made up its count (a lock capture's contentions); absent for other events. */
+  eventCounts?: EventCounts;
   warnings: CaptureWarning[];
   /** When perf started, ms since the epoch. */
   startedAtMs: number;
@@ -53,7 +55,7 @@ export interface ProfileSink {
 
 /** Where scheduled profiles also go (Pyroscope); must not throw or block. */
 export interface ProfileExport {
-  enqueue(profile: StoredProfile, stacks: FoldedStacks): void;
+  enqueue(profile: StoredProfile, stacks: FoldedStacks, eventCounts?: EventCounts): void;
 }
 
 /** pino-compatible. */
@@ -690,8 +692,9 @@ export class Scheduler {
       containerId: target.containerId,
       labels: target.labels,
       stacks: result.stacks,
+      ...(result.eventCounts !== undefined ? { eventCounts: result.eventCounts } : {}),
     });
-    this.options.exporter?.enqueue(stored, result.stacks);
+    this.options.exporter?.enqueue(stored, result.stacks, result.eventCounts);
   }
 
   /** Stops every trigger, aborts runs in progress and waits for them. Idempotent. */

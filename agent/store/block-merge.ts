@@ -6,10 +6,10 @@
  * A rollup that is gone or whose members changed since the plan (a write or retention ran meanwhile) is replaced by
  * the reads one level finer; a profile that retention removed meanwhile is left out, and not counted as merged.
  */
-import type { FoldedStacks } from '../../shared/folded.js';
+import type { EventCounts, FoldedStacks } from '../../shared/folded.js';
 import type { StoredProfile } from '../../shared/history.js';
 import { PAIRS_SUFFIX } from './block-layout.js';
-import { ByteReader, DenseCounts, addPairs, type PairCounts } from './pairs-codec.js';
+import { ByteReader, DenseCounts, EventCountSums, addPairs, type PairCounts } from './pairs-codec.js';
 import { planMerge, planSeries, type PlannedRead, type RollupLookup } from './query-plan.js';
 import { openRollup, sameMembers, seriesKey } from './rollup-file.js';
 import type { StackDictionary } from './stack-dictionary.js';
@@ -26,20 +26,35 @@ export interface BlockFiles {
 
 export interface MergedProfiles {
   stacks: FoldedStacks;
+  /**
+   * The stacks' summed event counts (a lock profile's contentions), when every profile merged has them; undefined
+   * for other events, and for lock profiles of which one was stored before counts were kept.
+   */
+  eventCounts?: EventCounts;
   /** The profiles actually merged, in the order given. */
   items: StoredProfile[];
 }
 
-/** Adds one profile's pairs into `into`; false when the profile is gone. */
-export async function addProfile(files: BlockFiles, block: string, id: string, into: PairCounts): Promise<boolean> {
+/** Adds one profile's pairs into `into`, and its event counts into `eventCounts`; false when the profile is gone. */
+export async function addProfile(
+  files: BlockFiles,
+  block: string,
+  id: string,
+  into: PairCounts,
+  eventCounts?: EventCountSums,
+): Promise<boolean> {
   const data = await files.read(block, `${id}${PAIRS_SUFFIX}`);
   if (!data) return false;
   const reader = new ByteReader(data);
   addPairs(reader, into);
+  eventCounts?.addFrom(reader);
   return true;
 }
 
-/** Executes reads of one block into `into`; returns the IDs of the profiles merged. `afterRead` runs after each. */
+/**
+ * Executes reads of one block into `into` (event counts into `eventCounts`); returns the IDs of the profiles merged.
+ * `afterRead` runs after each.
+ */
 export async function sumBlock(
   files: BlockFiles,
   block: string,
@@ -47,10 +62,11 @@ export async function sumBlock(
   into: PairCounts,
   merged: Set<string> = new Set(),
   afterRead?: () => Promise<void>,
+  eventCounts?: EventCountSums,
 ): Promise<Set<string>> {
   for (const read of reads) {
     if (read.kind === 'profile') {
-      if (await addProfile(files, block, read.item.id, into)) merged.add(read.item.id);
+      if (await addProfile(files, block, read.item.id, into, eventCounts)) merged.add(read.item.id);
       await afterRead?.();
       continue;
     }
@@ -65,11 +81,12 @@ export async function sumBlock(
     const series = seriesKey(read.items[0] as StoredProfile);
     if (rollup && rollup.header.series === series && sameMembers(rollup.header.members, expected)) {
       addPairs(rollup.pairs, into);
+      eventCounts?.addFrom(rollup.pairs);
       for (const id of expected) merged.add(id);
       await afterRead?.();
     } else {
       const finer = planSeries(block, series, read.items, read.level === 'day' ? 'hour' : 'profile', files.rollups);
-      await sumBlock(files, block, finer, into, merged, afterRead);
+      await sumBlock(files, block, finer, into, merged, afterRead, eventCounts);
     }
   }
   return merged;
@@ -91,15 +108,20 @@ export async function mergeProfiles(
   const pairs = new DenseCounts();
   // Naming a block of 100,000 long stacks takes about a second: the event loop gets turns in between.
   const turns = new Turns();
+  // The counts of every block, so that one block's profile without counts leaves them out of the whole answer.
+  const blockCounts = new DenseCounts();
+  const counted = new EventCountSums(blockCounts);
+  const eventCounts: EventCounts = new Map();
   for (const { block, reads } of planMerge(items, files.rollups)) {
     pairs.clear();
-    let counted = 0; // the block's IDs (in the order they came) whose stacks the budget has seen
+    blockCounts.clear();
+    let budgeted = 0; // the block's IDs (in the order they came) whose stacks the budget has seen
     const countNew = async () => {
-      if (!budget || counted === pairs.size) return;
+      if (!budget || budgeted === pairs.size) return;
       // Fetched again after each read: the dictionary in the cache then holds every ID that read refers to.
       const dictionary = await files.dictionary(block);
-      for (; counted < pairs.size; counted++) {
-        const stack = dictionary.text(pairs.idAt(counted));
+      for (; budgeted < pairs.size; budgeted++) {
+        const stack = dictionary.text(pairs.idAt(budgeted));
         if (stacks.has(stack)) continue;
         // Placed now with no count: its place in the answer is the one the naming below would give it.
         stacks.set(stack, 0);
@@ -107,7 +129,7 @@ export async function mergeProfiles(
         if (turns.due()) await turns.yield();
       }
     };
-    await sumBlock(files, block, reads, pairs, merged, countNew);
+    await sumBlock(files, block, reads, pairs, merged, countNew, counted);
     if (pairs.size === 0) continue;
     // After the data: the dictionary then holds every ID the data refers to.
     const dictionary = await files.dictionary(block);
@@ -116,6 +138,14 @@ export async function mergeProfiles(
       stacks.set(stack, (stacks.get(stack) ?? 0) + (pairs.get(id) as number));
       if (turns.due()) await turns.yield();
     }
+    blockCounts.forEach((count, id) => {
+      const stack = dictionary.text(id);
+      eventCounts.set(stack, (eventCounts.get(stack) ?? 0) + count);
+    });
   }
-  return { stacks, items: items.filter((i) => merged.has(i.id)) };
+  return {
+    stacks,
+    ...(counted.complete() ? { eventCounts } : {}),
+    items: items.filter((i) => merged.has(i.id)),
+  };
 }

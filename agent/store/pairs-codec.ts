@@ -6,6 +6,10 @@
  * Counts are integers in every capture (perf samples, each counting 1); they are written as an unsigned varint of
  * 2·count. A count that is not a small enough non-negative integer is written as the tag 1 followed by a float64, so
  * that any number the folded format can carry round-trips exactly.
+ *
+ * A lock profile's event counts (how many contentions made up each stack's nanoseconds) follow its weights as a
+ * second run of pairs of the same form; any other profile's data, and a lock profile's stored before counts were
+ * kept, ends after the first run. Readers of the weights stop there, so both kinds of file read the same.
  */
 import { PodflameError } from '../../shared/errors.js';
 
@@ -223,4 +227,56 @@ export function addPairs(reader: ByteReader, into: PairCounts): number {
     maxId = id;
   }
   return maxId;
+}
+
+/** Weights, then the event counts when there are any: the data of one profile or rollup (see the header). */
+export function encodeCountedPairs(weights: PairCounts, eventCounts?: PairCounts): Buffer {
+  const first = encodePairs(weights);
+  return eventCounts === undefined ? first : Buffer.concat([first, encodePairs(eventCounts)]);
+}
+
+/**
+ * Adds the event counts at the reader's position (just past the weights) into `into`; false, adding nothing, when
+ * the data ends there (none were kept).
+ */
+export function addEventCounts(reader: ByteReader, into: PairCounts): boolean {
+  if (reader.offset >= reader.buf.length) return false;
+  addPairs(reader, into);
+  return true;
+}
+
+/**
+ * Event counts summed beside a merge's weights. A merge has counts only when every part it added had them: a lock
+ * profile stored before they were kept has none, and counts of only some profiles would understate every stack.
+ */
+export class EventCountSums {
+  /** Stack ID → events, of the parts added since the last clear(). */
+  readonly counts: PairCounts;
+  #withCounts = 0;
+  #without = 0;
+
+  constructor(counts: PairCounts = new Map()) {
+    this.counts = counts;
+  }
+
+  /** Adds one part's counts at the reader's position (past its weights), or notes that it had none. */
+  addFrom(reader: ByteReader): void {
+    if (addEventCounts(reader, this.counts)) this.#withCounts++;
+    else this.#without++;
+  }
+
+  /** Counts already summed (a rollup's), as one part with counts, or `undefined` as one part without. */
+  seed(counts: PairCounts | undefined): void {
+    if (counts === undefined) {
+      this.#without++;
+      return;
+    }
+    for (const [id, n] of counts) this.counts.set(id, (this.counts.get(id) ?? 0) + n);
+    this.#withCounts++;
+  }
+
+  /** True when parts were added and each had counts. */
+  complete(): boolean {
+    return this.#withCounts > 0 && this.#without === 0;
+  }
 }

@@ -17,7 +17,7 @@ import { mkdir, readdir, readFile, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { PodflameError } from '../../shared/errors.js';
-import { totalSamples, type FoldedStacks } from '../../shared/folded.js';
+import { totalSamples, type EventCounts, type FoldedStacks } from '../../shared/folded.js';
 import type { HistoryFilter, StoredProfile } from '../../shared/history.js';
 import { matchesLabels, parseLabelSelector } from '../../shared/label-selector.js';
 import type { CaptureWarning } from '../../shared/api.js';
@@ -40,7 +40,14 @@ import {
 import { readMetadataFile, serializeMetadata } from './metadata-file.js';
 import { DICTIONARY_FILE, StackDictionary } from './stack-dictionary.js';
 import { DictionaryCache } from './dictionary-cache.js';
-import { ByteReader, addPairs, encodePairs, type PairCounts } from './pairs-codec.js';
+import {
+  ByteReader,
+  EventCountSums,
+  addEventCounts,
+  addPairs,
+  encodeCountedPairs,
+  type PairCounts,
+} from './pairs-codec.js';
 import {
   LEVEL_MS,
   ROLLUP_SUFFIX,
@@ -114,6 +121,8 @@ export interface NewProfile {
   containerId: string | null;
   labels: Record<string, string>;
   stacks: FoldedStacks;
+  /** Per stack, how many events made up its count (a lock profile's contentions). Default none. */
+  eventCounts?: EventCounts;
 }
 
 interface StoreMetrics {
@@ -429,7 +438,7 @@ export class ProfileStore {
     let meta: StoredProfile;
     try {
       meta = await this.writes.run(async () => {
-        const committed = await this.commitNow(id, fields, profile.stacks);
+        const committed = await this.commitNow(id, fields, profile.stacks, profile.eventCounts);
         // In the same turn of the queue, so that the rollups grow by exactly this profile (no rebuild).
         await this.refreshRollupsOf([committed], committed);
         return committed;
@@ -455,6 +464,7 @@ export class ProfileStore {
     id: string,
     fields: Omit<StoredProfile, 'id' | 'bytes'>,
     stacks: FoldedStacks,
+    eventCounts?: EventCounts,
   ): Promise<StoredProfile> {
     const block = blockOf(id);
     return this.dictionaries.pinned(block, async (dictionary) => {
@@ -464,17 +474,20 @@ export class ProfileStore {
       }
       if (!this.rollups.has(block)) this.rollups.set(block, new Map());
       const pairs: PairCounts = new Map();
+      const counts: PairCounts | undefined = eventCounts && new Map();
       try {
         for (const [stack, count] of stacks) {
           const stackId = dictionary.intern(stack);
           pairs.set(stackId, (pairs.get(stackId) ?? 0) + count);
+          const events = eventCounts?.get(stack);
+          if (counts && events !== undefined) counts.set(stackId, (counts.get(stackId) ?? 0) + events);
         }
         await dictionary.flush();
       } catch (err) {
         dictionary.discardPending();
         throw err;
       }
-      const data = encodePairs(pairs);
+      const data = encodeCountedPairs(pairs, counts);
       const { namespace, pod, container, node, start, durationSeconds, frequencyHz, java, samples, warnings } = fields;
       const { event, schedule, podUid, containerId, labels } = fields;
       // The field order of format 1, so that listings read the same; the event (newer) after the JVM options.
@@ -556,6 +569,7 @@ export class ProfileStore {
     const members = items.map((p) => p.id);
     const known = this.rollups.get(block)?.get(file);
     let pairs: PairCounts | undefined;
+    let counted = new EventCountSums();
     let summed = members;
     if (added && known && sameMembers([...known, added.id].sort(), members)) {
       const data = await this.readBlockFile(block, file);
@@ -567,19 +581,25 @@ export class ProfileStore {
       }
       if (old && sameMembers(old.header.members, known)) {
         pairs = old.pairs;
-        if (!(await addProfile(this.files, block, added.id, pairs))) pairs = undefined;
+        counted.seed(old.eventCounts);
+        if (!(await addProfile(this.files, block, added.id, pairs, counted))) pairs = undefined;
       }
     }
     if (!pairs) {
       pairs = new Map();
+      counted = new EventCountSums();
       const reads = planSeries(block, key, items, level === 'day' ? 'hour' : 'profile', this.files.rollups);
-      const merged = await sumBlock(this.files, block, reads, pairs);
+      const merged = await sumBlock(this.files, block, reads, pairs, undefined, undefined, counted);
       summed = members.filter((id) => merged.has(id));
     }
     await writeFileReplacing(
       blockDir(this.dir, block),
       file,
-      encodeRollup({ series: key, level, bucketMs, members: summed }, pairs),
+      encodeRollup(
+        { series: key, level, bucketMs, members: summed },
+        pairs,
+        counted.complete() ? counted.counts : undefined,
+      ),
     );
     let ofBlock = this.rollups.get(block);
     if (!ofBlock) this.rollups.set(block, (ofBlock = new Map()));
@@ -639,6 +659,27 @@ export class ProfileStore {
     const stacks: FoldedStacks = new Map();
     for (const [stackId, count] of pairs) stacks.set(dictionary.text(stackId), count);
     return stacks;
+  }
+
+  /**
+   * The profile's event counts (a lock profile's contentions per stack); undefined when it has none (another event,
+   * or stored before they were kept). PROFILE_NOT_FOUND when retention removed it meanwhile.
+   */
+  async readEventCounts(id: string): Promise<EventCounts | undefined> {
+    const gone = () =>
+      new PodflameError('PROFILE_NOT_FOUND', `no stored profile ${id} on this node`, { details: { id } });
+    if (!this.index.has(id)) throw gone();
+    const block = blockOf(id);
+    const data = await this.readBlockFile(block, `${id}${PAIRS_SUFFIX}`);
+    if (!data) throw gone();
+    const reader = new ByteReader(data);
+    addPairs(reader, new Map());
+    const counts: PairCounts = new Map();
+    if (!addEventCounts(reader, counts)) return undefined;
+    const dictionary = await this.dictionaries.get(block);
+    const out: EventCounts = new Map();
+    for (const [stackId, n] of counts) out.set(dictionary.text(stackId), n);
+    return out;
   }
 
   /**

@@ -9,11 +9,21 @@
  * only when they are exactly the profiles the query selected in its bucket, so a rollup left stale by a crash or a
  * concurrent write is never wrong, only unused (and rebuilt at the next start).
  *
- * File: magic `PFR2`, varint length of a JSON header ({series, level, bucketMs, members}), the header, the pairs.
+ * File: magic `PFR2`, varint length of a JSON header ({series, level, bucketMs, members}), the header, the pairs, and
+ * for a lock series whose members all have event counts, their summed counts (pairs-codec.ts): a rollup written
+ * before counts were kept ends after the pairs, and so does one with a member that has none.
  */
 import { createHash } from 'node:crypto';
 import type { StoredProfile } from '../../shared/history.js';
-import { ByteReader, addPairs, damaged, encodePairs, skipPairs, type PairCounts } from './pairs-codec.js';
+import {
+  ByteReader,
+  addEventCounts,
+  addPairs,
+  damaged,
+  encodeCountedPairs,
+  skipPairs,
+  type PairCounts,
+} from './pairs-codec.js';
 
 export type RollupLevel = 'hour' | 'day';
 export const LEVEL_MS: Readonly<Record<RollupLevel, number>> = { hour: 3600_000, day: 86400_000 };
@@ -56,7 +66,8 @@ export interface RollupHeader {
   members: string[];
 }
 
-export function encodeRollup(header: RollupHeader, pairs: PairCounts): Buffer {
+/** `eventCounts`: the members' summed event counts, when every member has them. */
+export function encodeRollup(header: RollupHeader, pairs: PairCounts, eventCounts?: PairCounts): Buffer {
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const length = Buffer.alloc(5);
   let n = 0;
@@ -64,7 +75,7 @@ export function encodeRollup(header: RollupHeader, pairs: PairCounts): Buffer {
     length[n++] = v >= 0x80 ? (v % 0x80) | 0x80 : v;
     if (v < 0x80) break;
   }
-  return Buffer.concat([MAGIC, length.subarray(0, n), json, encodePairs(pairs)]);
+  return Buffer.concat([MAGIC, length.subarray(0, n), json, encodeCountedPairs(pairs, eventCounts)]);
 }
 
 /** The header alone (start-up reads every rollup's members). */
@@ -84,22 +95,28 @@ export function decodeRollupHeader(buf: Buffer): { header: RollupHeader; reader:
   return { header, reader };
 }
 
-/** A rollup's header and pairs; INTERNAL (damaged) when the file is not whole. */
-export function decodeRollup(buf: Buffer): { header: RollupHeader; pairs: PairCounts } {
+/** A rollup's header, pairs and event counts (undefined: none); INTERNAL (damaged) when the file is not whole. */
+export function decodeRollup(buf: Buffer): {
+  header: RollupHeader;
+  pairs: PairCounts;
+  eventCounts: PairCounts | undefined;
+} {
   const { header, pairs } = openRollup(buf);
   const decoded = new Map<number, number>();
   addPairs(pairs, decoded);
-  return { header, pairs: decoded };
+  const eventCounts = new Map<number, number>();
+  return { header, pairs: decoded, eventCounts: addEventCounts(pairs, eventCounts) ? eventCounts : undefined };
 }
 
 /**
- * A rollup's header, and a reader at its pairs, checked whole first (INTERNAL, damaged, when the file is not): a
+ * A rollup's header, and a reader at its pairs (then its event counts, if any), checked whole first (INTERNAL, damaged, when the file is not): a
  * merge adds them straight into its sums, with no Map of their own, and cannot have added half of them.
  */
 export function openRollup(buf: Buffer): { header: RollupHeader; pairs: ByteReader } {
   const { header, reader } = decodeRollupHeader(buf);
   const start = reader.offset;
   skipPairs(reader);
+  if (reader.offset < buf.length) skipPairs(reader); // the event counts
   if (reader.offset !== buf.length) throw damaged('bytes after the rollup');
   return { header, pairs: new ByteReader(buf, start) };
 }

@@ -1,5 +1,5 @@
 /** Every export format of a folded profile, behind one function for the agent's and the client's `--format`. */
-import { serializeFolded, type FoldedStacks } from '../folded.js';
+import { serializeFolded, type EventCounts, type FoldedStacks } from '../folded.js';
 import { toCallTree } from './call-tree.js';
 import { toPprof, type PprofOptions } from './pprof.js';
 import { toSpeedscope, type SpeedscopeOptions } from './speedscope.js';
@@ -27,10 +27,15 @@ export interface ExportedProfile {
 
 export type ExportOptions = Partial<PprofOptions> & Partial<SpeedscopeOptions>;
 
+/**
+ * `eventCounts` (a lock profile's contentions per stack) go into pprof's `contentions/count`; folded, speedscope and
+ * the JSON tree ignore them: their one number per frame is the weight.
+ */
 export function exportProfile(
   stacks: FoldedStacks,
   format: ExportFormat,
   options: ExportOptions = {},
+  eventCounts?: EventCounts,
 ): ExportedProfile {
   switch (format) {
     case 'folded':
@@ -40,7 +45,11 @@ export function exportProfile(
         extension: 'folded',
       };
     case 'pprof':
-      return { body: toPprof(stacks, options), contentType: 'application/octet-stream', extension: 'pb.gz' };
+      return {
+        body: toPprof(stacks, options, eventCounts),
+        contentType: 'application/octet-stream',
+        extension: 'pb.gz',
+      };
     case 'speedscope':
       return {
         body: Buffer.from(JSON.stringify(toSpeedscope(stacks, options))),

@@ -3,13 +3,13 @@
  * frame name becomes one Function and one Location; each distinct stack one Sample whose values are the event's
  * (profile-events.ts `pprofValues`): for cpu the sample count (`samples/count`) and the CPU time it stands for
  * (`cpu/nanoseconds`, count × 1e9/Hz); for wall the same with `wall/nanoseconds`; for alloc the bytes
- * (`alloc_space/bytes`); for lock the time blocked (`delay/nanoseconds`; no `contentions/count`, which folded stacks
- * do not keep).
+ * (`alloc_space/bytes`); for lock the contentions and the time blocked (`contentions/count`, `delay/nanoseconds`,
+ * the default), when the stacks come with their event counts (folded.ts `EventCounts`), else the time alone.
  */
 import { gzipSync } from 'node:zlib';
 import { Function as PprofFunction, Location, Profile, Sample, StringTable, ValueType } from 'pprof-format';
 import { PodflameError } from '../errors.js';
-import { compareBytes, type FoldedStacks } from '../folded.js';
+import { compareBytes, type EventCounts, type FoldedStacks } from '../folded.js';
 import { DEFAULT_PROFILE_EVENT, pprofValues, type ProfileEvent } from '../profile-events.js';
 import {
   DEFAULT_SAMPLING_OPTIONS,
@@ -45,12 +45,19 @@ export function resolvePprofOptions(options: Partial<PprofOptions>): PprofOption
   return resolved;
 }
 
-/** Builds the pprof Profile; stacks are visited in byte order so the same input always gives the same bytes. */
-export function buildPprofProfile(stacks: FoldedStacks, options: Partial<PprofOptions> = {}): Profile {
+/**
+ * Builds the pprof Profile; stacks are visited in byte order so the same input always gives the same bytes.
+ * `eventCounts`, for an event that has them (lock), adds their sample type (profile-events.ts `pprofValues`).
+ */
+export function buildPprofProfile(
+  stacks: FoldedStacks,
+  options: Partial<PprofOptions> = {},
+  eventCounts?: EventCounts,
+): Profile {
   const opts = resolvePprofOptions(options);
   const period = samplingPeriodNanos(opts.frequencyHz);
   const strings = new StringTable();
-  const values = pprofValues(opts.event);
+  const values = pprofValues(opts.event, eventCounts !== undefined);
   const sampleType = values.map((v) => new ValueType({ type: strings.dedup(v.type), unit: strings.dedup(v.unit) }));
   const main = values[values.length - 1] as (typeof values)[number];
   // A period only where the counts are samples taken at a frequency; weights (bytes, ns blocked) have none.
@@ -77,7 +84,11 @@ export function buildPprofProfile(stacks: FoldedStacks, options: Partial<PprofOp
     if (count <= 0) continue;
     // pprof lists a sample's locations leaf first; folded stacks are root first.
     const locationId = framesOf(stack).map(locationIdOf).reverse();
-    const value = values.map((v) => (v.from === 'period' ? cpuNanos(count, period) : toInt64(count)));
+    const value = values.map((v) =>
+      v.from === 'period'
+        ? cpuNanos(count, period)
+        : toInt64(v.from === 'events' ? Math.round(eventCounts?.get(stack) ?? 0) : count),
+    );
     samples.push(new Sample({ locationId, value }));
   }
 
@@ -96,8 +107,8 @@ export function buildPprofProfile(stacks: FoldedStacks, options: Partial<PprofOp
 }
 
 /** The gzipped profile.proto bytes, as `pprof` tools and Pyroscope's `format=pprof` ingest take them. */
-export function toPprof(stacks: FoldedStacks, options: Partial<PprofOptions> = {}): Buffer {
-  return gzipSync(buildPprofProfile(stacks, options).encode());
+export function toPprof(stacks: FoldedStacks, options: Partial<PprofOptions> = {}, eventCounts?: EventCounts): Buffer {
+  return gzipSync(buildPprofProfile(stacks, options, eventCounts).encode());
 }
 
 const INT64_MAX = 2n ** 63n - 1n;

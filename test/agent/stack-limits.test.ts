@@ -8,6 +8,7 @@ import { serializeFolded, totalSamples, type FoldedStacks } from '../../shared/f
 import { foldedBuffer, toFoldedBytes } from '../../agent/profiles/folded-bytes.js';
 import {
   DROPPED_FRAME,
+  limitFolded,
   limitInterned,
   limitStacks,
   stacksBytes,
@@ -127,4 +128,31 @@ t.test('toFoldedBytes writes what serializeFolded writes, straight into shared m
   t.ok(bytes.buffer instanceof SharedArrayBuffer);
   t.ok(foldedBuffer(bytes).equals(Buffer.from(serializeFolded(stacks), 'utf8')));
   t.equal(toFoldedBytes(new Map()).byteLength, 0);
+});
+
+t.test("event counts keep to the kept stacks; the dropped stacks' are summed under the dropped frame", async (t) => {
+  const stacks: FoldedStacks = new Map([
+    ['main;holdLock', 6_000],
+    ['main;park', 2_000],
+    ['main;wait', 10],
+    ['main;sleep', 5],
+  ]);
+  const counts = new Map([
+    ['main;holdLock', 50],
+    ['main;park', 900],
+    ['main;wait', 3],
+    ['main;sleep', 2],
+  ]);
+  const limited = limitFolded(stacks, { maxStacks: 3, maxBytes: 1 << 20 }, counts);
+  t.equal(limited.droppedStacks, 2);
+  t.same(
+    limited.eventCounts,
+    new Map([
+      ['main;holdLock', 50],
+      ['main;park', 900],
+      [DROPPED_FRAME, 5],
+    ]),
+  );
+  t.same(limitFolded(stacks, { maxStacks: 10, maxBytes: 1 << 20 }, counts).eventCounts, counts, 'within: all');
+  t.equal(limitFolded(stacks, { maxStacks: 10, maxBytes: 1 << 20 }).eventCounts, undefined, 'none: none');
 });

@@ -245,3 +245,60 @@ t.test('exportProfile: every format with its content type', async (t) => {
   const json = exportProfile(REAL, 'json');
   t.equal((JSON.parse(json.body.toString()) as CallTreeNode).value, totalSamples(REAL));
 });
+
+t.test(
+  'pprof of a lock profile with its event counts: contentions/count, then delay/nanoseconds, the default',
+  async (t) => {
+    // The lock graph of a real recording (JfrMix on JDK 21); the counts say how many contentions made up each stack.
+    const lock = parseFolded(
+      readFileSync(new URL('../fixtures/jfr/mix-jdk21.lock.folded', import.meta.url), 'utf8'),
+    ).stacks;
+    const [hold, park] = [...lock.keys()] as [string, string];
+    const counts = new Map([
+      [hold, 57],
+      [park, 1203],
+    ]);
+    const decode = (gz: Buffer) => {
+      const profile = Profile.decode(gunzipSync(gz));
+      const str = (i: number | bigint) => profile.stringTable.strings[Number(i)] as string;
+      const names = new Map(profile.function.map((f) => [Number(f.id), str(f.name)]));
+      const values = new Map(
+        profile.sample.map((s) => [
+          s.locationId
+            .map((id) => names.get(Number(id)))
+            .reverse()
+            .join(';'),
+          s.value.map(Number),
+        ]),
+      );
+      return {
+        types: profile.sampleType.map((v) => `${str(v.type)}/${str(v.unit)}`),
+        main: str(profile.defaultSampleType),
+        values,
+      };
+    };
+    const counted = decode(exportProfile(lock, 'pprof', { event: 'lock' }, counts).body);
+    t.same(counted.types, ['contentions/count', 'delay/nanoseconds'], "Go's and async-profiler's two sample types");
+    t.equal(counted.main, 'delay', 'the time blocked is the default');
+    t.same(counted.values.get(hold), [57, lock.get(hold)]);
+    t.same(counted.values.get(park), [1203, lock.get(park)]);
+
+    const without = decode(toPprof(lock, { event: 'lock' }));
+    t.same(without.types, ['delay/nanoseconds'], 'without counts: the delay alone');
+    t.same(
+      toPprof(REAL, { frequencyHz: 99 }, counts),
+      toPprof(REAL, { frequencyHz: 99 }),
+      'an event without event counts (cpu) ignores them',
+    );
+    t.same(
+      exportProfile(lock, 'folded', { event: 'lock' }, counts).body,
+      exportProfile(lock, 'folded', { event: 'lock' }).body,
+      'folded text keeps one number per line: the weight',
+    );
+    t.same(
+      exportProfile(lock, 'speedscope', { event: 'lock' }, counts).body,
+      exportProfile(lock, 'speedscope', { event: 'lock' }).body,
+      'speedscope ignores them',
+    );
+  },
+);

@@ -17,6 +17,8 @@
  *   without an error: the rest of the profile is silently lost), split at the LAST space, a line without one
  *   skipped, a count that is not an integer (Atoi) fails the request with 422.
  * - For type cpu, values are scaled by 1e9/sampleRate into CPU nanoseconds.
+ * - The series a push lands in (pyroscopeIngesterAdapter's convertMetadata): `__name__` metric, sample type and unit,
+ *   e.g. `lock_duration` → `block:delay:nanoseconds`, `lock_count` → `block:contentions:count`, as a Java agent's.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -36,6 +38,8 @@ export interface IngestedProfile {
   format: string;
   /** Stack (frames joined by `;`) → sample count, as Pyroscope's tree would hold it. */
   stacks: Map<string, number>;
+  /** `metric:sampleType:unit` of the series Pyroscope stores the push in (convertMetadata), e.g. `block:contentions:count`. */
+  seriesType: string;
   /** Stack → CPU nanoseconds (count × 1e9/sampleRate), for type cpu. */
   cpuNanos: Map<string, number>;
   /** True when a line over 64 KiB cut the parse short (Pyroscope does this silently). */
@@ -173,6 +177,41 @@ const KNOWN_TYPES = new Set([
 ]);
 const SCANNER_MAX_TOKEN = 64 * 1024;
 
+/** convertMetadata: profile type → [metric, sample type, unit] (for cpu and wall, before sampleRate scaling). */
+export function pyroscopeSeriesType(profileType: string): string {
+  const memory = (unit: string) => ['memory', profileType, unit];
+  const table: Record<string, string[]> = {
+    cpu: ['process_cpu', 'samples', 'count'],
+    itimer: ['process_cpu', 'samples', 'count'],
+    wall: ['wall', 'samples', 'count'],
+    inuse_objects: memory('count'),
+    inuse_space: memory('bytes'),
+    alloc_objects: memory('count'),
+    alloc_space: memory('bytes'),
+    goroutines: ['goroutine', 'goroutines', 'count'],
+    mutex_count: ['mutex', 'contentions', 'count'],
+    mutex_duration: ['mutex', 'delay', 'nanoseconds'],
+    block_count: ['block', 'contentions', 'count'],
+    block_duration: ['block', 'delay', 'nanoseconds'],
+    alloc_in_new_tlab_objects: memory('count'),
+    alloc_in_new_tlab_bytes: memory('bytes'),
+    alloc_outside_tlab_objects: memory('count'),
+    alloc_outside_tlab_bytes: memory('bytes'),
+    lock_count: ['block', 'contentions', 'count'],
+    lock_duration: ['block', 'delay', 'nanoseconds'],
+    live: ['memory', 'live', 'count'],
+    exceptions: ['exceptions', 'samples', 'count'],
+    seconds: ['wall', 'samples', 'count'],
+    nanoseconds: ['wall', 'samples', 'count'],
+    microseconds: ['wall', 'samples', 'count'],
+    milliseconds: ['wall', 'samples', 'count'],
+    bytes: ['memory', 'samples', 'bytes'],
+  };
+  const found = table[profileType];
+  if (found === undefined) throw new BadRequest(`unknown profile type: ${profileType}`, 400);
+  return found.join(':');
+}
+
 /** convert.ParseGroups over a bufio.Scanner (ScanLines: `\n` ends a line, a trailing `\r` is dropped). */
 function parseGroups(body: Buffer): { stacks: Map<string, number>; truncated: boolean } {
   const stacks = new Map<string, number>();
@@ -263,6 +302,7 @@ export async function startFakePyroscope(): Promise<FakePyroscope> {
         aggregationType,
         spyName,
         format,
+        seriesType: pyroscopeSeriesType(profileType),
         stacks,
         cpuNanos,
         truncated,

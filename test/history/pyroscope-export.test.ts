@@ -130,6 +130,34 @@ t.test('each event under its own Pyroscope profile type and units; cpu stays pod
   t.equal(name('alloc'), 'podflame.alloc_in_new_tlab_bytes{namespace=shop,pod=shop-7d9f-x2,container=app,node=node-a}');
 });
 
+t.test('a lock profile with its event counts: lock_duration and lock_count, as Pyroscope takes them', async (t) => {
+  const { server, exporter } = await setup(t);
+  const stacks = fixtureStacks('after');
+  const eventCounts = new Map([...stacks.keys()].map((stack, i) => [stack, i + 1]));
+  exporter.enqueue(stored({ event: 'lock' }), stacks, eventCounts);
+  await waitFor(() => exporter.counts.ok === 2, 10_000, 'exporter.counts.ok === 2', 10);
+  t.same(
+    server.ingested.map((p) => [p.profileType, p.units, p.aggregationType, p.seriesType]),
+    [
+      ['lock_duration', 'lock_nanoseconds', 'sum', 'block:delay:nanoseconds'],
+      ['lock_count', 'lock_samples', 'sum', 'block:contentions:count'],
+    ],
+  );
+  const [duration, count] = server.ingested as [FakePyroscope['ingested'][number], FakePyroscope['ingested'][number]];
+  t.equal(serializeFolded(duration.stacks), serializeFolded(stacks), 'the nanoseconds per stack');
+  t.equal(serializeFolded(count.stacks), serializeFolded(eventCounts), 'the contentions per stack');
+  t.same(duration.labels, count.labels, 'one series of labels');
+
+  // Without counts (another event, or a lock profile without them): the one push, as before.
+  exporter.enqueue(stored({ event: 'lock', id: '20251127T100001Z-0a1b2c3d' }), stacks);
+  exporter.enqueue(stored({ event: 'alloc', id: '20251127T100002Z-0a1b2c3d' }), stacks, eventCounts);
+  await waitFor(() => exporter.counts.ok === 4, 10_000, 'exporter.counts.ok === 4', 10);
+  t.same(
+    server.ingested.slice(2).map((p) => p.profileType),
+    ['lock_duration', 'alloc_in_new_tlab_bytes'],
+  );
+});
+
 t.test('server errors and network errors are retried with exponential backoff', async (t) => {
   const { server, exporter, backoffs, registry } = await setup(t, { initialBackoffMs: 100, maxBackoffMs: 250 });
   server.failNext(3, 503);

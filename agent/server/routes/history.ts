@@ -290,7 +290,7 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
     const s = store();
     const listed = await visible(req, filter.namespace, s.list(filter));
     requireOneSchedule(filter, listed);
-    const { stacks, items } = await s.merge(listed, new MergeBudget(mergeLimits));
+    const { stacks, eventCounts, items } = await s.merge(listed, new MergeBudget(mergeLimits));
     if (items.length === 0) throw nothingMatches(filter, deps.nodeName);
     const summary = summarize(items);
     res.setHeader(HISTORY_HEADERS.profiles, String(items.length));
@@ -305,6 +305,8 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
         frequencyHz: summary.frequencyHz,
         durationSeconds: (summary.toMs - summary.fromMs) / 1000,
         startTimeMs: summary.fromMs,
+        // pprof's contentions/count of a lock graph; none when a merged profile was stored without them.
+        ...(eventCounts !== undefined ? { eventCounts } : {}),
       }),
     );
   });
