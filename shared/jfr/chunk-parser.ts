@@ -10,9 +10,10 @@
  * Weights are bounded as event-weights.ts says. A jdk.ObjectAllocationSample weighs the bytes its thread allocated
  * since its previous sample, and the thread's counter runs whether or not a recording does: its first sample of a
  * recording carries everything the thread allocated before (a cold test saw totals ten times the bytes allocated
- * during the capture). That share cannot be told from the rest, so each thread's first sample is left out, and with
- * it one interval between samples that did fall in the recording (the throttle takes 150 samples a second across
- * the JVM: a thread that allocates much loses a small share; one that allocates rarely, and has a single sample,
+ * during the capture; test/jfr/jfr-alloc-weights.test.ts saw thirty). That share cannot be told from the rest, so
+ * each thread's first sample (the one of earliest startTime) is left out, and with
+ * it one interval between samples that did fall in the recording (the capture's throttle allows 150 samples a second
+ * across the JVM: a thread that allocates much loses a small share; one that allocates rarely, and has a single sample,
  * all of it). Bounding the weight by the time since the recording began would need the thread's rate, which its
  * first sample is the only one to tell. Threads are told apart within a chunk, not across chunks: the capture
  * concatenates the recordings of several JVMs, whose thread ids repeat, and a chunk does not say which recording it
@@ -21,7 +22,7 @@
 import { ByteReader } from './byte-reader.js';
 import { CHUNK_HEADER_BYTES, type ChunkHeader } from './chunk-header.js';
 import { readCheckpoint, type ConstantPools } from './constant-pools.js';
-import { DecodeHeap, HEADER_HEAP_BYTES, SLOT_HEAP_BYTES } from './decode-heap.js';
+import { DecodeHeap, HEADER_HEAP_BYTES, SLOT_HEAP_BYTES, STRUCT_HEAP_BYTES } from './decode-heap.js';
 import { JFR_EVENT_KINDS, planEvents, type EventPlan, type JfrEventKind } from './event-plan.js';
 import { addWeight, boundedWeight, noWeightCounts, type WeightBounds, type WeightCounts } from './event-weights.js';
 import { parseMetadata, type JfrTypes } from './metadata.js';
@@ -47,9 +48,11 @@ export interface ChunkStacks {
 /** What reading one chunk's events counts besides the weights. */
 interface EventTally {
   events: Map<string, number>;
-  /** Threads whose first allocation sample in the chunk was seen (event-plan.ts `sinceThreadsLast`). */
-  sampledThreads: Set<number>;
-  firstSamplesLeftOut: number;
+  /**
+   * Thread → its earliest allocation sample of the chunk so far (event-plan.ts `sinceThreadsLast`), not counted: by
+   * startTime, not by place in the file (JDK 25 writes a thread's first sample after later ones).
+   */
+  firstSamples: Map<number, { start: number; stackId: number; weight: number }>;
   weights: WeightCounts;
 }
 
@@ -85,8 +88,7 @@ export function parseChunk(
   const weights = new Map<JfrEventKind, Map<number, number>>(JFR_EVENT_KINDS.map((k) => [k, new Map()]));
   const tally: EventTally = {
     events: new Map(),
-    sampledThreads: new Set(),
-    firstSamplesLeftOut: 0,
+    firstSamples: new Map(),
     weights: noWeightCounts(),
   };
   const ticks: WeightBounds = { nanosPerTick: 1e9 / header.ticksPerSecond, maxDurationNanos };
@@ -115,8 +117,8 @@ export function parseChunk(
     }
     pos = end;
   }
-  const { events, firstSamplesLeftOut, weights: counts } = tally;
-  return { ...resolve(pools, weights, counts, heap), events, firstSamplesLeftOut, weights: counts };
+  const { events, firstSamples, weights: counts } = tally;
+  return { ...resolve(pools, weights, counts, heap), events, firstSamplesLeftOut: firstSamples.size, weights: counts };
 }
 
 function metadataOf(reader: ByteReader, header: ChunkHeader, cache: MetadataCache, heap: DecodeHeap): JfrTypes {
@@ -152,6 +154,7 @@ function readEvent(
 ): void {
   let stackId = 0;
   let threadId = 0;
+  let start = 0;
   let raw = 1;
   const fields = plan.fields;
   for (let i = 0; i < fields.length; i++) {
@@ -160,21 +163,27 @@ function readEvent(
       stackId = reader.varlong();
     } else if (i === plan.threadIndex) {
       threadId = reader.varlong();
+    } else if (i === plan.startIndex) {
+      start = readField(reader, types, field) as number;
     } else if (i === plan.weightIndex) {
       raw = readField(reader, types, field) as number;
     } else {
       skipField(reader, types, field);
     }
   }
-  if (plan.threadIndex >= 0 && !tally.sampledThreads.has(threadId)) {
-    // The thread's history before the recording (see above): left out, whatever its weight.
-    tally.sampledThreads.add(threadId);
-    heap.charge(SLOT_HEAP_BYTES);
-    tally.firstSamplesLeftOut++;
-    return;
-  }
-  const weight = boundedWeight(raw, bounds, tally.weights);
+  let weight = boundedWeight(raw, bounds, tally.weights);
   if (weight === undefined) return;
+  if (plan.threadIndex >= 0) {
+    // The thread's history before the recording (see above) is in its earliest sample: held back until a yet
+    // earlier one of the thread takes its place, and left out at the chunk's end.
+    const first = tally.firstSamples.get(threadId);
+    if (first === undefined) heap.charge(STRUCT_HEAP_BYTES);
+    if (first === undefined || start < first.start) {
+      tally.firstSamples.set(threadId, { start, stackId, weight });
+      if (first === undefined) return;
+      ({ stackId, weight } = first);
+    }
+  }
   addWeight(byStack, stackId, weight, tally.weights);
   tally.events.set(plan.name, (tally.events.get(plan.name) ?? 0) + 1);
 }

@@ -56,8 +56,9 @@ export interface EventPlan {
   /** -1: weight 1. */
   weightIndex: number;
   ticks: boolean;
-  /** The `eventThread` field, for a weight counted since the thread's previous event; -1 otherwise. */
+  /** The `eventThread` and `startTime` fields, for a weight counted since the thread's previous event; -1 otherwise. */
   threadIndex: number;
+  startIndex: number;
 }
 
 const INTEGER_TYPES = new Set(['long', 'int', 'short', 'byte']);
@@ -94,18 +95,27 @@ export function planEvents(types: JfrTypes): Map<number, EventPlan> {
               types.get(f.typeId)?.name === 'java.lang.Thread',
           )
         : -1;
+    const startIndex =
+      rule.sinceThreadsLast === true
+        ? c.fields.findIndex((f) => f.name === 'startTime' && !f.constantPool && !f.array && isLong(types, f))
+        : -1;
     // A type without the fields we read is not the event we know (a custom event of the same name): skipped.
     if (stackIndex < 0 || (rule.weightField !== undefined && weightIndex < 0)) continue;
-    if (rule.sinceThreadsLast === true && threadIndex < 0) continue;
+    if (rule.sinceThreadsLast === true && (threadIndex < 0 || startIndex < 0)) continue;
     plans.set(c.id, {
       name: c.name,
       kind: rule.kind,
-      fields: c.fields.slice(0, Math.max(stackIndex, weightIndex, threadIndex) + 1),
+      fields: c.fields.slice(0, Math.max(stackIndex, weightIndex, threadIndex, startIndex) + 1),
       stackIndex,
       weightIndex,
       ticks: rule.ticks === true,
       threadIndex,
+      startIndex,
     });
   }
   return plans;
+}
+
+function isLong(types: JfrTypes, f: JfrField): boolean {
+  return types.get(f.typeId)?.name === 'long';
 }

@@ -2,8 +2,8 @@
  * Crafted Flight Recorder files, as a hostile workload could write them (issue #13, A2; after attack-3's
  * gen-jfr-bomb.mjs): one chunk, compressed integers, a `Symbol` of `nameChars` latin1 chars (or `name`) named by one
  * `Method`, `stacks` stack traces of `frames` one-byte frames each (every frame that method), and one allocation
- * sample per stack trace, all of thread 1, after the thread's first sample (weight 1, no stack), which the reader
- * leaves out as the thread's history. A few input bytes per frame, each a decoded struct and a name in the folded
+ * sample per stack trace, all of thread 1, after the thread's first sample (weight 1, no stack, the earliest
+ * startTime; last in the file when `historyLast`), which the reader leaves out as the thread's history. A few input bytes per frame, each a decoded struct and a name in the folded
  * stack. `lockTicks` adds jdk.JavaMonitorEnter events of those durations on stack 1, `ticksPerSecond` and
  * `durationNanos` set the chunk's clock and length (default 10^9 each), `weight` each sample's (any 64-bit value).
  */
@@ -37,6 +37,7 @@ export interface CraftedJfr {
   lockTicks?: (number | bigint)[];
   ticksPerSecond?: number;
   durationNanos?: number;
+  historyLast?: boolean;
 }
 
 export function craftedJfr(options: CraftedJfr): Buffer {
@@ -73,6 +74,7 @@ export function craftedJfr(options: CraftedJfr): Buffer {
     el('class', { id: 23, name: 'jdk.types.Symbol' }, [field('string', 12)]),
     el('class', { id: 24, name: 'java.lang.Thread' }, [field('javaThreadId', 10)]),
     el('class', { id: 30, name: 'jdk.ObjectAllocationSample', superType: 'jdk.jfr.Event' }, [
+      field('startTime', 10),
       field('eventThread', 24, { constantPool: 'true' }),
       field('stackTrace', 20, { constantPool: 'true' }),
       field('weight', 10),
@@ -84,8 +86,12 @@ export function craftedJfr(options: CraftedJfr): Buffer {
   ]);
   const stringBytes = strings.flatMap((s) => [3, ...varint(Buffer.byteLength(s)), ...Buffer.from(s)]);
   const meta = withSize([0, 0, 0, 0, ...varint(strings.length), ...stringBytes, ...root]);
-  const events: Buffer[] = [withSize([30, 1, 0, 1])];
-  for (let i = 1; i <= stacks; i++) events.push(withSize([30, 1, ...varint(i), ...varint(weight)]));
+  // Each sample [size, type, startTime, thread, stack, weight]: the thread's history first in time, not in the file
+  // when `historyLast` (as JDK 25 may write it).
+  const history = withSize([30, 1, 1, 0, 1]);
+  const events: Buffer[] = options.historyLast === true ? [] : [history];
+  for (let i = 1; i <= stacks; i++) events.push(withSize([30, ...varint(1 + i), 1, ...varint(i), ...varint(weight)]));
+  if (options.historyLast === true) events.push(history);
   for (const ticks of lockTicks) events.push(withSize([31, ...varint(ticks), 1]));
   // Pools: the symbol (latin1, encoding 5), the method, then the stack traces.
   const pools: Buffer[] = [Buffer.from([1, 0, 0, 0, 0, 3])];

@@ -138,4 +138,8 @@ t.test("each thread's first allocation sample (its history before the recording)
   t.same([...profile.stacks.alloc], [['a_[j]', 2 * 4096]], 'no [no stack] sample');
   t.equal(profile.firstSamplesLeftOut, 1);
   t.equal(profile.events.get('jdk.ObjectAllocationSample'), 2);
+  // The first in time, wherever the file has it: JDK 25 writes a thread's history sample after later ones.
+  const late = profileOf(craftedJfr({ stacks: 2, frames: 1, nameChars: 1, historyLast: true }));
+  t.same([...late.stacks.alloc], [['a_[j]', 2 * 4096]], 'the earliest sample left out, not the first in the file');
+  t.equal(late.firstSamplesLeftOut, 1);
 });
