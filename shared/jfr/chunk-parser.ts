@@ -10,7 +10,7 @@
  * Weights are bounded as event-weights.ts says. A jdk.ObjectAllocationSample weighs the bytes its thread allocated
  * since its previous sample, and the thread's counter runs whether or not a recording does: its first sample of a
  * recording carries everything the thread allocated before (a cold test saw totals ten times the bytes allocated
- * during the capture; test/jfr/jfr-alloc-weights.test.ts saw thirty). That share cannot be told from the rest, so
+ * during the capture; test/jfr/jfr-alloc-weights.test.ts saw 26 to 51 times). That share cannot be told from the rest, so
  * each thread's first sample (the one of earliest startTime) is left out, and with
  * it one interval between samples that did fall in the recording (the capture's throttle allows 150 samples a second
  * across the JVM: a thread that allocates much loses a small share; one that allocates rarely, and has a single sample,
