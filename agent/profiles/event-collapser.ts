@@ -5,7 +5,7 @@
  * how much heap it holds, so that the worker can stop the one that would take its last bytes.
  */
 import { PerfCollapser } from '../../shared/collapse/perf-collapser.js';
-import { JfrReader } from '../../shared/jfr/jfr-reader.js';
+import { JfrReader, type JfrProfile } from '../../shared/jfr/jfr-reader.js';
 import type { ProfileEvent } from '../../shared/profile-events.js';
 import { limitFolded, limitInterned, type LimitedFolded, type StackLimits } from './stack-limits.js';
 
@@ -101,8 +101,27 @@ function flightRecordingCollapser(
             'weight is counted under [unknown stack]',
         );
       }
+      warnings.push(...weightWarnings(profile));
       // Flight Recorder names every Java frame itself: no JIT map is involved, so there is no share to report.
       return { ...limitFolded(stacks, limits), samples, ...counters, warnings };
     },
   };
+}
+
+/** Weights of the recording that could not be taken as written (shared/jfr/event-weights.ts), in words. */
+function weightWarnings(profile: JfrProfile): string[] {
+  const out: string[] = [];
+  if (profile.clampedWeights > 0) {
+    out.push(
+      `${profile.clampedWeights} weights of the recording were beyond what it can hold (a duration longer than ` +
+        'the recording, or bytes or nanoseconds beyond 2^53) and were cut to that bound; check what wrote the file',
+    );
+  }
+  if (profile.rejectedWeights > 0) {
+    out.push(
+      `${profile.rejectedWeights} events of the recording had a negative weight and were left out; check what ` +
+        'wrote the file',
+    );
+  }
+  return out;
 }

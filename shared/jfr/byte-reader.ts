@@ -6,8 +6,6 @@
 import { PodflameError } from '../errors.js';
 
 const TWO_32 = 2 ** 32;
-const TWO_64 = 2 ** 64;
-const TWO_63 = 2 ** 63;
 
 /** The string encodings of JFR's writer (the first byte of every string value). */
 export const STRING_ENCODING = { null: 0, empty: 1, constantPool: 2, utf8: 3, charArray: 4, latin1: 5 } as const;
@@ -82,8 +80,8 @@ export class ByteReader {
   i64(): number {
     const hi = this.u32();
     const lo = this.u32();
-    const unsigned = hi * TWO_32 + lo;
-    return hi >= 0x80000000 ? unsigned - TWO_64 : unsigned;
+    // The high word signed first: a small negative value stays exact (-5, not 2^64 - 5 rounded to 0).
+    return (hi >= 0x80000000 ? hi - TWO_32 : hi) * TWO_32 + lo;
   }
 
   /**
@@ -121,8 +119,23 @@ export class ByteReader {
   /** A `long` field: varint when compressed, else 8 bytes; two's complement, so values ≥ 2^63 are negative. */
   long(): number {
     if (!this.compressed) return this.i64();
+    const start = this.pos;
     const v = this.varlong();
-    return v >= TWO_63 ? v - TWO_64 : v;
+    if (v <= Number.MAX_SAFE_INTEGER) return v;
+    // Beyond 2^53 the number is rounded: read again exactly, so that a negative value (a 9-byte two's complement,
+    // e.g. -5 as 2^64 - 5) is itself, not 0.
+    this.pos = start;
+    let exact = 0n;
+    for (let i = 0; i < 9; i++) {
+      const byte = BigInt(this.bytes[this.pos++] as number);
+      if (i === 8) {
+        exact |= byte << 56n;
+        break;
+      }
+      exact |= (byte & 0x7fn) << BigInt(7 * i);
+      if (byte < 0x80n) break;
+    }
+    return Number(BigInt.asIntN(64, exact));
   }
 
   /** An `int` field (also `short` and `char` when compressed), as a signed 32-bit value. */

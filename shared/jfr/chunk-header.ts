@@ -22,6 +22,8 @@ export interface ChunkHeader {
   /** Offset of the metadata event that describes every type of the chunk. */
   metadataOffset: number;
   startNanos: number;
+  /** Nanoseconds from the chunk's start to its end: the longest an event that began in it can last. */
+  durationNanos: number;
   ticksPerSecond: number;
   compressedIntegers: boolean;
 }
@@ -72,6 +74,7 @@ export function parseChunkHeader(bytes: Uint8Array, offset: number): ChunkHeader
       throw new JfrMalformed(`${what} ${value} outside the chunk of ${size} bytes`, offset + at);
     }
   }
+  const durationNanos = field(40, 'chunk duration');
   const ticksPerSecond = field(56, 'ticks per second');
   if (ticksPerSecond === 0) throw new JfrMalformed('ticks per second is 0', offset + 56);
   return {
@@ -82,6 +85,7 @@ export function parseChunkHeader(bytes: Uint8Array, offset: number): ChunkHeader
     metadataOffset,
     // Epoch nanoseconds exceed 2^53: approximate, and only informative.
     startNanos: bigEndian(bytes, 32, 8),
+    durationNanos,
     ticksPerSecond,
     compressedIntegers: (bigEndian(bytes, 64, 4) & FEATURE_COMPRESSED_INTS) !== 0,
   };

@@ -6,12 +6,25 @@
  *
  * An event is `[size][type][fields]`, its size counting itself, e.g. a JDK 21 jdk.ExecutionSample:
  * `0a 65 ...` (10 bytes, type 101: startTime, sampledThread, stackTrace, state).
+ *
+ * Weights are bounded as event-weights.ts says. A jdk.ObjectAllocationSample weighs the bytes its thread allocated
+ * since its previous sample, and the thread's counter runs whether or not a recording does: its first sample of a
+ * recording carries everything the thread allocated before (a cold test saw totals ten times the bytes allocated
+ * during the capture; test/jfr/jfr-alloc-weights.test.ts saw 26 to 51 times). That share cannot be told from the rest, so
+ * each thread's first sample (the one of earliest startTime) is left out, and with
+ * it one interval between samples that did fall in the recording (the capture's throttle allows 150 samples a second
+ * across the JVM: a thread that allocates much loses a small share; one that allocates rarely, and has a single sample,
+ * all of it). Bounding the weight by the time since the recording began would need the thread's rate, which its
+ * first sample is the only one to tell. Threads are told apart within a chunk, not across chunks: the capture
+ * concatenates the recordings of several JVMs, whose thread ids repeat, and a chunk does not say which recording it
+ * belongs to; a thread's first sample in a later chunk of the same recording is left out too, a small loss again.
  */
 import { ByteReader } from './byte-reader.js';
 import { CHUNK_HEADER_BYTES, type ChunkHeader } from './chunk-header.js';
 import { readCheckpoint, type ConstantPools } from './constant-pools.js';
-import { DecodeHeap, HEADER_HEAP_BYTES, SLOT_HEAP_BYTES } from './decode-heap.js';
+import { DecodeHeap, HEADER_HEAP_BYTES, SLOT_HEAP_BYTES, STRUCT_HEAP_BYTES } from './decode-heap.js';
 import { JFR_EVENT_KINDS, planEvents, type EventPlan, type JfrEventKind } from './event-plan.js';
+import { addWeight, boundedWeight, noWeightCounts, type WeightBounds, type WeightCounts } from './event-weights.js';
 import { parseMetadata, type JfrTypes } from './metadata.js';
 import { StackNamer, UNKNOWN_STACK } from './stack-names.js';
 import { readField, skipField } from './values.js';
@@ -26,6 +39,21 @@ export interface ChunkStacks {
   events: Map<string, number>;
   /** Stack trace ids of events that the pools do not have (their weight goes to `[unknown stack]`). */
   unresolvedStacks: number;
+  /** Allocation samples left out as their thread's first in the chunk (their weight has the time before it). */
+  firstSamplesLeftOut: number;
+  /** Weights cut or left out (event-weights.ts). */
+  weights: WeightCounts;
+}
+
+/** What reading one chunk's events counts besides the weights. */
+interface EventTally {
+  events: Map<string, number>;
+  /**
+   * Thread → its earliest allocation sample of the chunk so far (event-plan.ts `sinceThreadsLast`), not counted: by
+   * startTime, not by place in the file (JDK 25 writes a thread's first sample after later ones).
+   */
+  firstSamples: Map<number, { start: number; stackId: number; weight: number }>;
+  weights: WeightCounts;
 }
 
 /**
@@ -42,7 +70,8 @@ export interface MetadataCache {
 
 /**
  * Reads a chunk (`bytes` is exactly the chunk; `base` its offset in the input), counting what it decodes in `heap`
- * (unbounded by default), which stops it with PROFILE_TOO_LARGE beyond its cap.
+ * (unbounded by default), which stops it with PROFILE_TOO_LARGE beyond its cap. `maxDurationNanos`: the longest an
+ * event of the chunk may last (default the chunk's duration; the reader gives the span since the input's first chunk).
  */
 export function parseChunk(
   bytes: Uint8Array,
@@ -50,14 +79,20 @@ export function parseChunk(
   header: ChunkHeader,
   cache: MetadataCache = {},
   heap: DecodeHeap = new DecodeHeap(Infinity, undefined),
+  maxDurationNanos: number = header.durationNanos,
 ): ChunkStacks {
   const reader = new ByteReader(bytes, base, header.compressedIntegers);
   const types = metadataOf(reader, header, cache, heap);
   const plans = planEvents(types);
   const pools: ConstantPools = new Map();
   const weights = new Map<JfrEventKind, Map<number, number>>(JFR_EVENT_KINDS.map((k) => [k, new Map()]));
-  const events = new Map<string, number>();
-  const nanosPerTick = 1e9 / header.ticksPerSecond;
+  const tally: EventTally = {
+    events: new Map(),
+    firstSamples: new Map(),
+    weights: noWeightCounts(),
+  };
+  const ticks: WeightBounds = { nanosPerTick: 1e9 / header.ticksPerSecond, maxDurationNanos };
+  const asWritten: WeightBounds = { nanosPerTick: undefined, maxDurationNanos };
 
   let pos = CHUNK_HEADER_BYTES;
   while (pos < bytes.length) {
@@ -75,12 +110,15 @@ export function parseChunk(
       readCheckpoint(reader, types, pools, heap);
     } else if (type !== METADATA_TYPE) {
       const plan = plans.get(type);
-      if (plan !== undefined)
-        readEvent(reader, types, plan, weights.get(plan.kind) as Map<number, number>, nanosPerTick, events);
+      if (plan !== undefined) {
+        const bounds = plan.ticks ? ticks : asWritten;
+        readEvent(reader, types, plan, weights.get(plan.kind) as Map<number, number>, bounds, tally, heap);
+      }
     }
     pos = end;
   }
-  return resolve(pools, weights, events, heap);
+  const { events, firstSamples, weights: counts } = tally;
+  return { ...resolve(pools, weights, counts, heap), events, firstSamplesLeftOut: firstSamples.size, weights: counts };
 }
 
 function metadataOf(reader: ByteReader, header: ChunkHeader, cache: MetadataCache, heap: DecodeHeap): JfrTypes {
@@ -110,35 +148,52 @@ function readEvent(
   types: JfrTypes,
   plan: EventPlan,
   byStack: Map<number, number>,
-  nanosPerTick: number,
-  events: Map<string, number>,
+  bounds: WeightBounds,
+  tally: EventTally,
+  heap: DecodeHeap,
 ): void {
   let stackId = 0;
-  let weight = 1;
+  let threadId = 0;
+  let start = 0;
+  let raw = 1;
   const fields = plan.fields;
   for (let i = 0; i < fields.length; i++) {
     const field = fields[i] as (typeof fields)[number];
     if (i === plan.stackIndex) {
       stackId = reader.varlong();
+    } else if (i === plan.threadIndex) {
+      threadId = reader.varlong();
+    } else if (i === plan.startIndex) {
+      start = readField(reader, types, field) as number;
     } else if (i === plan.weightIndex) {
-      weight = readField(reader, types, field) as number;
+      raw = readField(reader, types, field) as number;
     } else {
       skipField(reader, types, field);
     }
   }
-  if (plan.ticks) weight = Math.trunc(weight * nanosPerTick);
-  // A negative weight (a clock that went back) would subtract from other events of the stack: not counted.
-  if (!(weight >= 0)) return;
-  byStack.set(stackId, (byStack.get(stackId) ?? 0) + weight);
-  events.set(plan.name, (events.get(plan.name) ?? 0) + 1);
+  let weight = boundedWeight(raw, bounds, tally.weights);
+  if (weight === undefined) return;
+  if (plan.threadIndex >= 0) {
+    // The thread's history before the recording (see above) is in its earliest sample: held back until a yet
+    // earlier one of the thread takes its place, and left out at the chunk's end.
+    const first = tally.firstSamples.get(threadId);
+    if (first === undefined) heap.charge(STRUCT_HEAP_BYTES);
+    if (first === undefined || start < first.start) {
+      tally.firstSamples.set(threadId, { start, stackId, weight });
+      if (first === undefined) return;
+      ({ stackId, weight } = first);
+    }
+  }
+  addWeight(byStack, stackId, weight, tally.weights);
+  tally.events.set(plan.name, (tally.events.get(plan.name) ?? 0) + 1);
 }
 
 function resolve(
   pools: ConstantPools,
   weights: Map<JfrEventKind, Map<number, number>>,
-  events: Map<string, number>,
+  counts: WeightCounts,
   heap: DecodeHeap,
-): ChunkStacks {
+): Pick<ChunkStacks, 'stacks' | 'unresolvedStacks'> {
   const namer = new StackNamer(pools);
   const names = new Map<number, string>();
   let unresolvedStacks = 0;
@@ -158,9 +213,10 @@ function resolve(
           heap.charge(HEADER_HEAP_BYTES + 2 * SLOT_HEAP_BYTES + 2 * name.length);
         }
       }
-      folded.set(name, (folded.get(name) ?? 0) + weight);
+      // Two ids of one name (an unresolved id and another) add up: within bounds too.
+      addWeight(folded, name, weight, counts);
     }
     stacks[kind] = folded;
   }
-  return { stacks, events, unresolvedStacks };
+  return { stacks, unresolvedStacks };
 }

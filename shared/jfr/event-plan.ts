@@ -8,6 +8,12 @@
  * | `alloc` | jdk.ObjectAllocationSample (JDK 16+); else jdk.ObjectAllocationInNewTLAB, jdk.ObjectAllocationOutsideTLAB | `weight`; `tlabSize`, `allocationSize` (bytes) |
  * | `lock`  | jdk.JavaMonitorEnter, jdk.ThreadPark                                  | `duration` (ns)                 |
  * | `wall`  | jdk.ExecutionSample, jdk.NativeMethodSample                           | 1 (samples)                     |
+ *
+ * The TLAB events' weights are the ones JDK Mission Control and async-profiler's converter give them: a new TLAB
+ * stands for the bytes the thread will allocate in it (`tlabSize`, not the one `allocationSize` that opened it), an
+ * allocation outside any TLAB for its own size. jdk.ObjectAllocationSample's `weight` is the bytes its thread
+ * allocated since that thread's previous sample, so a thread's first sample also carries whatever it allocated
+ * before the recording (chunk-parser.ts leaves it out).
  */
 import type { JfrField, JfrTypes } from './metadata.js';
 
@@ -22,10 +28,12 @@ interface EventRule {
   ticks?: boolean;
   /** Not read when the chunk's metadata has this event type (the same allocations, sampled another way). */
   replacedBy?: string;
+  /** The weight counts from the thread's previous event of this type: its first one's is left out (by thread). */
+  sinceThreadsLast?: boolean;
 }
 
 export const EVENT_RULES: Readonly<Record<string, EventRule>> = {
-  'jdk.ObjectAllocationSample': { kind: 'alloc', weightField: 'weight' },
+  'jdk.ObjectAllocationSample': { kind: 'alloc', weightField: 'weight', sinceThreadsLast: true },
   'jdk.ObjectAllocationInNewTLAB': { kind: 'alloc', weightField: 'tlabSize', replacedBy: 'jdk.ObjectAllocationSample' },
   'jdk.ObjectAllocationOutsideTLAB': {
     kind: 'alloc',
@@ -48,6 +56,9 @@ export interface EventPlan {
   /** -1: weight 1. */
   weightIndex: number;
   ticks: boolean;
+  /** The `eventThread` and `startTime` fields, for a weight counted since the thread's previous event; -1 otherwise. */
+  threadIndex: number;
+  startIndex: number;
 }
 
 const INTEGER_TYPES = new Set(['long', 'int', 'short', 'byte']);
@@ -74,16 +85,37 @@ export function planEvents(types: JfrTypes): Map<number, EventPlan> {
               !f.array &&
               INTEGER_TYPES.has(types.get(f.typeId)?.name ?? ''),
           );
+    const threadIndex =
+      rule.sinceThreadsLast === true
+        ? c.fields.findIndex(
+            (f) =>
+              f.name === 'eventThread' &&
+              f.constantPool &&
+              !f.array &&
+              types.get(f.typeId)?.name === 'java.lang.Thread',
+          )
+        : -1;
+    const startIndex =
+      rule.sinceThreadsLast === true
+        ? c.fields.findIndex((f) => f.name === 'startTime' && !f.constantPool && !f.array && isLong(types, f))
+        : -1;
     // A type without the fields we read is not the event we know (a custom event of the same name): skipped.
     if (stackIndex < 0 || (rule.weightField !== undefined && weightIndex < 0)) continue;
+    if (rule.sinceThreadsLast === true && (threadIndex < 0 || startIndex < 0)) continue;
     plans.set(c.id, {
       name: c.name,
       kind: rule.kind,
-      fields: c.fields.slice(0, Math.max(stackIndex, weightIndex) + 1),
+      fields: c.fields.slice(0, Math.max(stackIndex, weightIndex, threadIndex, startIndex) + 1),
       stackIndex,
       weightIndex,
       ticks: rule.ticks === true,
+      threadIndex,
+      startIndex,
     });
   }
   return plans;
+}
+
+function isLong(types: JfrTypes, f: JfrField): boolean {
+  return types.get(f.typeId)?.name === 'long';
 }

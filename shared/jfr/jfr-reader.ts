@@ -16,6 +16,7 @@ import { CHUNK_HEADER_BYTES, parseChunkHeader, type ChunkHeader } from './chunk-
 import { parseChunk, type MetadataCache } from './chunk-parser.js';
 import { DecodeHeap } from './decode-heap.js';
 import { JFR_EVENT_KINDS, type JfrEventKind } from './event-plan.js';
+import { addWeight } from './event-weights.js';
 
 export { JFR_EVENT_KINDS, type JfrEventKind } from './event-plan.js';
 
@@ -52,6 +53,15 @@ export interface JfrProfile {
   chunks: number;
   /** Stack trace ids (per chunk) that the chunk's pools did not have; their weight is under `[unknown stack]`. */
   unresolvedStacks: number;
+  /** jdk.ObjectAllocationSample events left out as their thread's first of a chunk (chunk-parser.ts says why). */
+  firstSamplesLeftOut: number;
+  /**
+   * Weights cut to their bound (event-weights.ts): a duration longer than the recording, a weight or a kind's total
+   * beyond Number.MAX_SAFE_INTEGER. Each kind's total stays within it.
+   */
+  clampedWeights: number;
+  /** Events left out for a negative weight or one that is not a number. */
+  rejectedWeights: number;
 }
 
 /** The first bytes of a piece of a chunk are copied into a buffer of at least this size, grown by doubling. */
@@ -64,7 +74,14 @@ export class JfrReader {
     events: new Map(),
     chunks: 0,
     unresolvedStacks: 0,
+    firstSamplesLeftOut: 0,
+    clampedWeights: 0,
+    rejectedWeights: 0,
   };
+  /** Each kind's total weight so far, kept within Number.MAX_SAFE_INTEGER. */
+  private readonly totals = new Map<JfrEventKind, number>();
+  /** The earliest start of the chunks read (epoch ns): a duration can go back that far, not further. */
+  private firstStartNanos = Infinity;
   /** The current chunk's bytes so far; grown as bytes arrive, never by what a header claims. */
   private buffer = new Uint8Array(0);
   private filled = 0;
@@ -188,18 +205,32 @@ export class JfrReader {
   private onChunk(header: ChunkHeader, bytes: Uint8Array): void {
     this.chunkBytes = header.size;
     this.chunkHeap.reset();
-    const chunk = parseChunk(bytes, this.chunkStart, header, this.metadataCache, this.chunkHeap);
+    this.firstStartNanos = Math.min(this.firstStartNanos, header.startNanos);
+    const span = Math.max(0, header.startNanos + header.durationNanos - this.firstStartNanos);
+    const chunk = parseChunk(bytes, this.chunkStart, header, this.metadataCache, this.chunkHeap, span);
     this.chunkHeap.report();
+    const profile = this.profile;
     for (const kind of this.kinds) {
-      const into = this.profile.stacks[kind];
-      for (const [stack, weight] of chunk.stacks[kind]) {
-        const before = into.get(stack);
-        if (before === undefined) this.stackChars += stack.length;
-        into.set(stack, (before ?? 0) + weight);
+      const into = profile.stacks[kind];
+      let total = this.totals.get(kind) ?? 0;
+      for (const [stack, chunkWeight] of chunk.stacks[kind]) {
+        // The kind's total, and with it every stack's weight and any sum of them, stays exact.
+        let weight = chunkWeight;
+        if (weight > Number.MAX_SAFE_INTEGER - total) {
+          weight = Number.MAX_SAFE_INTEGER - total;
+          profile.clampedWeights++;
+        }
+        total += weight;
+        if (!into.has(stack)) this.stackChars += stack.length;
+        addWeight(into, stack, weight, chunk.weights);
       }
+      this.totals.set(kind, total);
     }
-    for (const [name, n] of chunk.events) this.profile.events.set(name, (this.profile.events.get(name) ?? 0) + n);
-    this.profile.unresolvedStacks += chunk.unresolvedStacks;
+    for (const [name, n] of chunk.events) profile.events.set(name, (profile.events.get(name) ?? 0) + n);
+    profile.unresolvedStacks += chunk.unresolvedStacks;
+    profile.firstSamplesLeftOut += chunk.firstSamplesLeftOut;
+    profile.clampedWeights += chunk.weights.clampedWeights;
+    profile.rejectedWeights += chunk.weights.rejectedWeights;
     this.profile.chunks++;
     this.chunkHeap.reset();
     this.chunkBytes = 0;

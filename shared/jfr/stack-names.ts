@@ -25,6 +25,13 @@ export const UNKNOWN_STACK = '[unknown stack]';
 export const TRUNCATED_STACK = '[truncated]';
 const UNKNOWN = '[unknown]';
 const HIDDEN_PLUS = /\+0x[0-9a-fA-F]+/;
+/**
+ * Characters that would end a folded line or hide in one: C0 and C1 controls (newline, carriage return, escape, NUL)
+ * and Unicode's line and paragraph separators. No class or method the JVM loads has them, but the file comes from
+ * the workload, and a name with a newline would forge folded lines with counts of its choosing.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point.
+const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 
 function isStruct(v: JfrValue | undefined): v is JfrStruct {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof PoolString);
@@ -82,6 +89,7 @@ export class StackNamer {
         ? methodName
         : `${normalizeJavaMethod(className.replace(HIDDEN_PLUS, '')).replaceAll('/', '.')}.${methodName}`;
     let name = normalizeJavaMethod(qualified);
+    name = name.replace(UNSAFE_CHARS, '?');
     // `;` separates frames and quotes are deleted everywhere else in folded output; keep that true here.
     if (name.includes(';')) name = name.replaceAll(';', ':');
     if (name.includes('"') || name.includes("'")) name = name.replace(/["']/g, '');

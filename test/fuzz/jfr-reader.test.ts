@@ -1,8 +1,9 @@
 /**
  * 10,000 truncated or mutated copies of a real recording (test/fixtures/jfr/mix-jdk21.jfr) through the JFR reader:
  * each gives a profile or a JFR_MALFORMED error (PROFILE_TOO_LARGE for a chunk size over the limit) — never another
- * exception, a hang (the tap timeout), or memory beyond the input's (the heap is checked after every 1,000). Seeded:
- * `FUZZ_SEED` replays a run, `FUZZ_FROM` starts at a case; a failure names its seed and index.
+ * exception, a weight or total beyond Number.MAX_SAFE_INTEGER, a control character in a stack, a hang (the tap
+ * timeout), or memory beyond the input's (the heap is checked after every 1,000). Seeded: `FUZZ_SEED` replays a
+ * run, `FUZZ_FROM` starts at a case; a failure names its seed and index.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -78,8 +79,21 @@ t.test(`${CASES} broken recordings: a profile or JFR_MALFORMED (seed ${SEED})`, 
       const reader = new JfrReader({ maxChunkBytes: 4 << 20 });
       const step = Math.ceil(input.length / pieces) || 1;
       for (let at = 0; at < input.length; at += step) reader.push(input.subarray(at, at + step));
-      reader.finish();
+      const profile = reader.finish();
       outcome = 'profile';
+      // Whatever the bytes say: weights a graph can add exactly, names that stay on their folded line (#14).
+      for (const kind of ['alloc', 'lock', 'wall'] as const) {
+        let total = 0;
+        for (const [stack, weight] of profile.stacks[kind]) {
+          total += weight;
+          // eslint-disable-next-line no-control-regex -- looking for control characters is the point.
+          if (!Number.isSafeInteger(weight) || weight < 0 || /[\u0000-\u001f]/.test(stack)) {
+            t.fail(`case ${i} (FUZZ_SEED=${SEED} FUZZ_FROM=${i}): ${kind} ${JSON.stringify(stack)} ${weight}`);
+          }
+        }
+        if (!Number.isSafeInteger(total))
+          t.fail(`case ${i} (FUZZ_SEED=${SEED} FUZZ_FROM=${i}): ${kind} total ${total}`);
+      }
     } catch (err) {
       if (err instanceof PodflameError && (err.code === 'JFR_MALFORMED' || err.code === 'PROFILE_TOO_LARGE')) {
         outcome = err.code;

@@ -1,17 +1,21 @@
 /**
  * Crafted Flight Recorder files, as a hostile workload could write them (issue #13, A2; after attack-3's
- * gen-jfr-bomb.mjs): one chunk, compressed integers, a `Symbol` of `nameChars` latin1 chars named by one `Method`,
- * `stacks` stack traces of `frames` one-byte frames each (every frame that method), and one allocation event per
- * stack trace. A few input bytes per frame, each a decoded struct and a name in the folded stack.
+ * gen-jfr-bomb.mjs): one chunk, compressed integers, a `Symbol` of `nameChars` latin1 chars (or `name`) named by one
+ * `Method`, `stacks` stack traces of `frames` one-byte frames each (every frame that method), and one allocation
+ * sample per stack trace, all of thread 1, after the thread's first sample (weight 1, no stack, the earliest
+ * startTime; last in the file when `historyLast`), which the reader leaves out as the thread's history. A few input bytes per frame, each a decoded struct and a name in the folded
+ * stack. `lockTicks` adds jdk.JavaMonitorEnter events of those durations on stack 1, `ticksPerSecond` and
+ * `durationNanos` set the chunk's clock and length (default 10^9 each), `weight` each sample's (any 64-bit value).
  */
-const varint = (v: number): number[] => {
+const varint = (v: number | bigint): number[] => {
   const out: number[] = [];
-  let x = v;
-  while (x >= 128) {
-    out.push((x & 127) | 128);
-    x = Math.floor(x / 128);
+  // Two's complement, as JFR writes a negative long.
+  let x = BigInt.asUintN(64, BigInt(v));
+  for (let i = 0; i < 8 && x >= 128n; i++) {
+    out.push(Number(x & 127n) | 128);
+    x >>= 7n;
   }
-  out.push(x);
+  out.push(Number(x));
   return out;
 };
 
@@ -28,9 +32,17 @@ export interface CraftedJfr {
   stacks: number;
   frames: number;
   nameChars: number;
+  name?: string;
+  weight?: number | bigint;
+  lockTicks?: (number | bigint)[];
+  ticksPerSecond?: number;
+  durationNanos?: number;
+  historyLast?: boolean;
 }
 
-export function craftedJfr({ stacks, frames, nameChars }: CraftedJfr): Buffer {
+export function craftedJfr(options: CraftedJfr): Buffer {
+  const { stacks, frames, nameChars, weight = 4096, lockTicks = [] } = options;
+  const name = Buffer.from(options.name ?? 'a'.repeat(nameChars), 'latin1');
   const strings: string[] = [];
   const si = (s: string): number => {
     let i = strings.indexOf(s);
@@ -60,18 +72,30 @@ export function craftedJfr({ stacks, frames, nameChars }: CraftedJfr): Buffer {
     el('class', { id: 21, name: 'jdk.types.StackFrame' }, [field('method', 22, { constantPool: 'true' })]),
     el('class', { id: 22, name: 'jdk.types.Method' }, [field('name', 23, { constantPool: 'true' })]),
     el('class', { id: 23, name: 'jdk.types.Symbol' }, [field('string', 12)]),
+    el('class', { id: 24, name: 'java.lang.Thread' }, [field('javaThreadId', 10)]),
     el('class', { id: 30, name: 'jdk.ObjectAllocationSample', superType: 'jdk.jfr.Event' }, [
+      field('startTime', 10),
+      field('eventThread', 24, { constantPool: 'true' }),
       field('stackTrace', 20, { constantPool: 'true' }),
       field('weight', 10),
+    ]),
+    el('class', { id: 31, name: 'jdk.JavaMonitorEnter', superType: 'jdk.jfr.Event' }, [
+      field('duration', 10),
+      field('stackTrace', 20, { constantPool: 'true' }),
     ]),
   ]);
   const stringBytes = strings.flatMap((s) => [3, ...varint(Buffer.byteLength(s)), ...Buffer.from(s)]);
   const meta = withSize([0, 0, 0, 0, ...varint(strings.length), ...stringBytes, ...root]);
-  const events: Buffer[] = [];
-  for (let i = 1; i <= stacks; i++) events.push(withSize([30, ...varint(i), ...varint(4096)]));
+  // Each sample [size, type, startTime, thread, stack, weight]: the thread's history first in time, not in the file
+  // when `historyLast` (as JDK 25 may write it).
+  const history = withSize([30, 1, 1, 0, 1]);
+  const events: Buffer[] = options.historyLast === true ? [] : [history];
+  for (let i = 1; i <= stacks; i++) events.push(withSize([30, ...varint(1 + i), 1, ...varint(i), ...varint(weight)]));
+  if (options.historyLast === true) events.push(history);
+  for (const ticks of lockTicks) events.push(withSize([31, ...varint(ticks), 1]));
   // Pools: the symbol (latin1, encoding 5), the method, then the stack traces.
   const pools: Buffer[] = [Buffer.from([1, 0, 0, 0, 0, 3])];
-  pools.push(Buffer.from([23, 1, 1, 5, ...varint(nameChars)]), Buffer.alloc(nameChars, 0x61));
+  pools.push(Buffer.from([23, 1, 1, 5, ...varint(name.length)]), name);
   pools.push(Buffer.from([22, 1, 1, 1]));
   pools.push(Buffer.from([20, ...varint(stacks)]));
   const frameBytes = Buffer.alloc(frames, 1);
@@ -89,9 +113,9 @@ export function craftedJfr({ stacks, frames, nameChars }: CraftedJfr): Buffer {
   h.writeBigInt64BE(BigInt(cpOffset), 16);
   h.writeBigInt64BE(BigInt(metaOffset), 24);
   h.writeBigInt64BE(1_700_000_000_000_000_000n, 32);
-  h.writeBigInt64BE(1_000_000_000n, 40);
+  h.writeBigInt64BE(BigInt(options.durationNanos ?? 1_000_000_000), 40);
   h.writeBigInt64BE(0n, 48);
-  h.writeBigInt64BE(1_000_000_000n, 56);
+  h.writeBigInt64BE(BigInt(options.ticksPerSecond ?? 1_000_000_000), 56);
   h.writeInt32BE(3, 64);
   return Buffer.concat([h, body, meta]);
 }

@@ -2,7 +2,9 @@
  * The JDK's own reading of a recording, for the JFR reader's golden tests: `jfr print --json --stack-depth 1000 --events …` (its default prints 5 frames) (JDK 17+'s
  * bin/jfr) folded into stacks per kind with the weights of shared/jfr/event-plan.ts — written from the JSON's
  * documented shape (`recording.events[].type/values`, frames leaf first, durations as ISO-8601 `PT0.057616142S`),
- * not from the reader's code, so a decoding slip in the reader shows as a difference.
+ * not from the reader's code, so a decoding slip in the reader shows as a difference. As the reader does, each thread's
+ * first jdk.ObjectAllocationSample is left out (its weight holds what the thread allocated before the recording): the
+ * one of earliest startTime, threads told apart by their OS and Java ids (one chunk a recording here).
  */
 import { createReadStream } from 'node:fs';
 import { normalizeJavaMethod } from '../../shared/collapse/java-names.js';
@@ -39,6 +41,14 @@ export function isoDurationNanos(text: string): number {
   return ((Number(h) * 60 + Number(min)) * 60 + Number(s)) * 1e9 + Number(fraction.padEnd(9, '0'));
 }
 
+/** `2026-12-04T14:47:01.1234Z` → a key that sorts as the instant does (fractions printed without trailing zeros). */
+function instantKey(text: string): string {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(.*)$/.exec(text);
+  if (!m) throw new Error(`unexpected instant ${text}`);
+  const [, seconds = '', fraction = '', zone = ''] = m;
+  return `${zone} ${seconds}.${fraction.padEnd(9, '0')}`;
+}
+
 function frameName(frame: PrintedFrame): string {
   const method = frame.method;
   const raw = method?.type?.name;
@@ -54,26 +64,62 @@ function frameName(frame: PrintedFrame): string {
  */
 export function foldJfrPrint(json: string, allocationSample: boolean): Record<Kind, Map<string, number>> {
   const events = (JSON.parse(json) as { recording: { events: PrintedEvent[] } }).recording.events;
-  const out: Record<Kind, Map<string, number>> = { alloc: new Map(), lock: new Map(), wall: new Map() };
-  for (const e of events) foldPrintedEvent(out, e, allocationSample);
-  return out;
+  const folding = new PrintFolding(allocationSample);
+  for (const e of events) folding.add(e);
+  return folding.finish();
 }
 
-function foldPrintedEvent(out: Record<Kind, Map<string, number>>, e: PrintedEvent, allocationSample: boolean): void {
+/** Folds events one at a time; each thread's first allocation sample is known only once all are seen. */
+class PrintFolding {
+  readonly out: Record<Kind, Map<string, number>> = { alloc: new Map(), lock: new Map(), wall: new Map() };
+  /** Thread → its earliest allocation sample so far (startTime, stack, weight). */
+  private readonly firstSamples = new Map<string, { start: string; stack: string; weight: number }>();
+
+  constructor(private readonly allocationSample: boolean) {}
+
+  add(e: PrintedEvent): void {
+    const folded = foldPrintedEvent(e, this.allocationSample);
+    if (folded === undefined) return;
+    const [kind, stack, weight] = folded;
+    if (e.type === 'jdk.ObjectAllocationSample') {
+      const thread = e.values['eventThread'] as { osThreadId: number; javaThreadId: number | null };
+      const key = `${thread.osThreadId}/${thread.javaThreadId}`;
+      const start = instantKey(e.values['startTime'] as string);
+      const first = this.firstSamples.get(key);
+      if (first === undefined || start < first.start) {
+        this.firstSamples.set(key, { start, stack, weight });
+        if (first === undefined) return;
+        this.count(kind, first.stack, first.weight);
+        return;
+      }
+    }
+    this.count(kind, stack, weight);
+  }
+
+  finish(): Record<Kind, Map<string, number>> {
+    return this.out;
+  }
+
+  private count(kind: Kind, stack: string, weight: number): void {
+    this.out[kind].set(stack, (this.out[kind].get(stack) ?? 0) + weight);
+  }
+}
+
+function foldPrintedEvent(e: PrintedEvent, allocationSample: boolean): [Kind, string, number] | undefined {
   let kind: Kind;
   let weight: number;
   const v = e.values;
   switch (e.type) {
     case 'jdk.ObjectAllocationSample':
-      if (!allocationSample) return;
+      if (!allocationSample) return undefined;
       [kind, weight] = ['alloc', v['weight'] as number];
       break;
     case 'jdk.ObjectAllocationInNewTLAB':
-      if (allocationSample) return;
+      if (allocationSample) return undefined;
       [kind, weight] = ['alloc', v['tlabSize'] as number];
       break;
     case 'jdk.ObjectAllocationOutsideTLAB':
-      if (allocationSample) return;
+      if (allocationSample) return undefined;
       [kind, weight] = ['alloc', v['allocationSize'] as number];
       break;
     case 'jdk.JavaMonitorEnter':
@@ -85,7 +131,7 @@ function foldPrintedEvent(out: Record<Kind, Map<string, number>>, e: PrintedEven
       [kind, weight] = ['wall', 1];
       break;
     default:
-      return;
+      return undefined;
   }
   const trace = v.stackTrace;
   let stack: string;
@@ -96,7 +142,7 @@ function foldPrintedEvent(out: Record<Kind, Map<string, number>>, e: PrintedEven
     if (trace.truncated) frames.unshift('[truncated]');
     stack = frames.join(';');
   }
-  out[kind].set(stack, (out[kind].get(stack) ?? 0) + weight);
+  return [kind, stack, weight];
 }
 
 /** Folded text in a stable order, for goldens and readable differences. */
@@ -116,7 +162,7 @@ export async function foldJfrPrintFile(
   path: string,
   allocationSample: boolean,
 ): Promise<Record<Kind, Map<string, number>>> {
-  const out: Record<Kind, Map<string, number>> = { alloc: new Map(), lock: new Map(), wall: new Map() };
+  const folding = new PrintFolding(allocationSample);
   let pending: Buffer[] = [];
   let depth = 0;
   let inString = false;
@@ -139,7 +185,7 @@ export async function foldJfrPrintFile(
         depth--;
         if (depth === 3 && c === 0x7d && start >= 0) {
           pending.push(chunk.subarray(start, i + 1));
-          foldPrintedEvent(out, JSON.parse(Buffer.concat(pending).toString('utf8')) as PrintedEvent, allocationSample);
+          folding.add(JSON.parse(Buffer.concat(pending).toString('utf8')) as PrintedEvent);
           pending = [];
           start = -1;
         }
@@ -148,5 +194,5 @@ export async function foldJfrPrintFile(
     if (start >= 0) pending.push(chunk.subarray(start));
   }
   if (depth !== 0 || pending.length > 0) throw new Error(`${path}: the JSON ends inside an event`);
-  return out;
+  return folding.finish();
 }
