@@ -103,7 +103,9 @@ function flightRecordingCollapser(
       }
       warnings.push(...weightWarnings(profile));
       // Flight Recorder names every Java frame itself: no JIT map is involved, so there is no share to report.
-      return { ...limitFolded(stacks, limits), samples, ...counters, warnings };
+      // A lock stack's contentions beside its nanoseconds (pprof's contentions/count, Pyroscope's lock_count).
+      const eventCounts = event === 'lock' ? profile.counts.lock : undefined;
+      return { ...limitFolded(stacks, limits, eventCounts), samples, ...counters, warnings };
     },
   };
 }

@@ -35,6 +35,8 @@ const CHECKPOINT_TYPE = 1;
 export interface ChunkStacks {
   /** Folded stack → weight, per kind. */
   stacks: Record<JfrEventKind, Map<string, number>>;
+  /** Folded stack → how many events made up its weight, per kind (a lock stack's contentions). */
+  counts: Record<JfrEventKind, Map<string, number>>;
   /** Events read, by name. */
   events: Map<string, number>;
   /** Stack trace ids of events that the pools do not have (their weight goes to `[unknown stack]`). */
@@ -86,6 +88,7 @@ export function parseChunk(
   const plans = planEvents(types);
   const pools: ConstantPools = new Map();
   const weights = new Map<JfrEventKind, Map<number, number>>(JFR_EVENT_KINDS.map((k) => [k, new Map()]));
+  const eventCounts = new Map<JfrEventKind, Map<number, number>>(JFR_EVENT_KINDS.map((k) => [k, new Map()]));
   const tally: EventTally = {
     events: new Map(),
     firstSamples: new Map(),
@@ -112,13 +115,20 @@ export function parseChunk(
       const plan = plans.get(type);
       if (plan !== undefined) {
         const bounds = plan.ticks ? ticks : asWritten;
-        readEvent(reader, types, plan, weights.get(plan.kind) as Map<number, number>, bounds, tally, heap);
+        const byStack = weights.get(plan.kind) as Map<number, number>;
+        const countByStack = eventCounts.get(plan.kind) as Map<number, number>;
+        readEvent(reader, types, plan, byStack, countByStack, bounds, tally, heap);
       }
     }
     pos = end;
   }
   const { events, firstSamples, weights: counts } = tally;
-  return { ...resolve(pools, weights, counts, heap), events, firstSamplesLeftOut: firstSamples.size, weights: counts };
+  return {
+    ...resolve(pools, weights, eventCounts, counts, heap),
+    events,
+    firstSamplesLeftOut: firstSamples.size,
+    weights: counts,
+  };
 }
 
 function metadataOf(reader: ByteReader, header: ChunkHeader, cache: MetadataCache, heap: DecodeHeap): JfrTypes {
@@ -148,6 +158,7 @@ function readEvent(
   types: JfrTypes,
   plan: EventPlan,
   byStack: Map<number, number>,
+  countByStack: Map<number, number>,
   bounds: WeightBounds,
   tally: EventTally,
   heap: DecodeHeap,
@@ -185,21 +196,26 @@ function readEvent(
     }
   }
   addWeight(byStack, stackId, weight, tally.weights);
+  countByStack.set(stackId, (countByStack.get(stackId) ?? 0) + 1);
   tally.events.set(plan.name, (tally.events.get(plan.name) ?? 0) + 1);
 }
 
 function resolve(
   pools: ConstantPools,
   weights: Map<JfrEventKind, Map<number, number>>,
+  eventCounts: Map<JfrEventKind, Map<number, number>>,
   counts: WeightCounts,
   heap: DecodeHeap,
-): Pick<ChunkStacks, 'stacks' | 'unresolvedStacks'> {
+): Pick<ChunkStacks, 'stacks' | 'counts' | 'unresolvedStacks'> {
   const namer = new StackNamer(pools);
   const names = new Map<number, string>();
   let unresolvedStacks = 0;
   const stacks = {} as Record<JfrEventKind, Map<string, number>>;
+  const foldedCounts = {} as Record<JfrEventKind, Map<string, number>>;
   for (const kind of JFR_EVENT_KINDS) {
     const folded = new Map<string, number>();
+    const countOfId = eventCounts.get(kind) as Map<number, number>;
+    const countOfName = new Map<string, number>();
     for (const [id, weight] of weights.get(kind) as Map<number, number>) {
       let name = names.get(id);
       if (name === undefined) {
@@ -215,8 +231,10 @@ function resolve(
       }
       // Two ids of one name (an unresolved id and another) add up: within bounds too.
       addWeight(folded, name, weight, counts);
+      countOfName.set(name, (countOfName.get(name) ?? 0) + (countOfId.get(id) ?? 0));
     }
     stacks[kind] = folded;
+    foldedCounts[kind] = countOfName;
   }
-  return { stacks, unresolvedStacks };
+  return { stacks, counts: foldedCounts, unresolvedStacks };
 }

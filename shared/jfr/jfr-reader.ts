@@ -48,6 +48,8 @@ const STACK_HEAP_BYTES = 96;
 export interface JfrProfile {
   /** Folded stacks (root first) → weight: `alloc` in bytes, `lock` in nanoseconds, `wall` in samples. */
   stacks: Record<JfrEventKind, FoldedStacks>;
+  /** Folded stacks → how many events made up their weight (a lock stack's contentions). */
+  counts: Record<JfrEventKind, FoldedStacks>;
   /** Events counted, by JFR event name. */
   events: Map<string, number>;
   chunks: number;
@@ -71,6 +73,7 @@ export class JfrReader {
   private readonly maxChunkBytes: number;
   private readonly profile: JfrProfile = {
     stacks: { alloc: new Map(), lock: new Map(), wall: new Map() },
+    counts: { alloc: new Map(), lock: new Map(), wall: new Map() },
     events: new Map(),
     chunks: 0,
     unresolvedStacks: 0,
@@ -225,6 +228,8 @@ export class JfrReader {
         addWeight(into, stack, weight, chunk.weights);
       }
       this.totals.set(kind, total);
+      const counts = profile.counts[kind];
+      for (const [stack, n] of chunk.counts[kind]) counts.set(stack, (counts.get(stack) ?? 0) + n);
     }
     for (const [name, n] of chunk.events) profile.events.set(name, (profile.events.get(name) ?? 0) + n);
     profile.unresolvedStacks += chunk.unresolvedStacks;
