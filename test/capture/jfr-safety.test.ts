@@ -75,6 +75,13 @@ if (env) {
   t.test('-Xrs whose attach socket is gone: cpu warns and alloc refuses, naming -Xrs; the JVM lives', async (tt) => {
     const jvms = jvmsOf(tt);
     const app = await startMix(jvms, { jvmFlags: ['-Xrs'] });
+    // With its socket (opened at start) it is attached to as any JVM: the check finds the socket.
+    const withSocket = await profile(app, 'cpu', 2);
+    tt.equal(withSocket.status, 200, statusNote(withSocket));
+    const first = JSON.stringify(
+      (await call(url, 'GET', `/v1/profiles/${withSocket.headers[HEADERS.profileId]}`)).json,
+    );
+    tt.notMatch(first, /ATTACH_FAILED/, 'with its socket: attached, no warning');
     await jvms.exec(app, ['sh', '-c', 'rm -f /tmp/.java_pid*'], '1000:1000');
 
     const alloc = await profile(app, 'alloc');
