@@ -21,6 +21,7 @@ import {
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { LIMITS, type CaptureWarning, type OutputFormat } from '../shared/api.js';
 import { PodflameError, type ErrorCode } from '../shared/errors.js';
+import { eventOptionProblems, takesFrequency } from '../shared/event-options.js';
 import { mergeFolded, parseFolded, totalSamples, type FoldedStacks } from '../shared/folded.js';
 import { DEFAULT_AGENT_NAMESPACE, findAgentOnNode, listAgentPods, type AgentPod } from './kube/agent-discovery.js';
 import { resolveApiCredentials, type ApiCredentials } from './kube/api-credentials.js';
@@ -216,6 +217,12 @@ function settingsOf(req: CaptureSettings): Settings {
   }
   if (typeof inlined !== 'boolean')
     throw new PodflameError('USAGE', `inlined must be true or false, got ${String(inlined)}`);
+  const problems = eventOptionProblems(
+    event,
+    { inlined, ...(req.frequencyHz !== undefined ? { frequencyHz: req.frequencyHz } : {}) },
+    { inlined: 'inlined', frequencyHz: 'frequencyHz' },
+  );
+  if (problems.length > 0) throw new PodflameError('USAGE', problems.join('; '));
   return { durationSeconds, frequencyHz, format, inlined, event };
 }
 
@@ -578,7 +585,8 @@ export class PodflameClient {
       {
         target: { podUid: target.podUid, container: target.container },
         durationSeconds: settings.durationSeconds,
-        frequencyHz: settings.frequencyHz,
+        // Not for alloc and lock, which have none: the agent refuses one.
+        ...(takesFrequency(settings.event) ? { frequencyHz: settings.frequencyHz } : {}),
         format,
         ...(extra.title !== undefined ? { title: extra.title } : {}),
         // Only when asked for: an agent older than the option refuses any unknown field.

@@ -78,7 +78,11 @@ export const EVENT_KINDS: Readonly<Record<ProfileEvent, EventKind>> = Object.fre
     source: 'jfr',
     unit: 'samples',
     jfrEvents: ['jdk.ExecutionSample', 'jdk.NativeMethodSample'],
-    description: 'where Java threads spend time, running or waiting: Flight Recorder thread samples',
+    // Flight Recorder samples threads running Java code and threads in native code (blocking I/O, JNI); a thread
+    // blocked in the JVM (entering a monitor, Object.wait, park, sleep) is not sampled: monitors show in lock.
+    description:
+      'where Java threads run Java code or wait in native code (I/O): Flight Recorder thread samples; ' +
+      'threads blocked on a monitor are in lock',
     pprofType: { type: 'wall', unit: 'nanoseconds' },
     pyroscopeType: 'wall',
     pyroscopeUnits: 'samples',

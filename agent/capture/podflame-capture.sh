@@ -183,11 +183,48 @@ attach() {
   attach_within "$ATTACH_TIMEOUT" "$@"
 }
 
-# attach_within SECONDS PID ARGS...: attach with a timeout of its own.
+# attach_within SECONDS PID ARGS...: attach with a timeout of its own. Never to a JVM that a first attach would kill
+# (attach_unsafe): that fails at once, with the reason as its output.
 attach_within() {
-  local seconds=$1 pid=$2
+  local seconds=$1 pid=$2 why
   shift 2
+  if why=$(attach_unsafe "$pid"); then
+    printf 'not attached: JVM %s %s\n' "$pid" "$why"
+    return 1
+  fi
   timeout "$seconds" jattach "$pid" "$@" 2>&1 | head -c 65536
+}
+
+# Prints why attaching to JVM $1 would harm it and succeeds, or fails when attaching is safe. jattach asks a JVM
+# without an attach socket (`.java_pid<its pid>` in its /tmp) to open one with SIGQUIT: a JVM that does not catch
+# SIGQUIT (-Xrs, -XX:+ReduceSignalUsage: bit 3 of SigCgt in /proc/PID/status clear) dies of it, with a core dump.
+# One with a socket is attached through it and never signalled. Read each time: the socket appears on a first
+# attach, and a JVM may be replaced meanwhile.
+attach_unsafe() {
+  local pid=$1 nspid mask listing
+  nspid=$(ns_pid "$pid")
+  nspid=${nspid:-$pid}
+  listing=$("$TARGET_FS" ls "$pid" /tmp ".java_pid$nspid" 2>/dev/null) || listing=''
+  grep -q -x -F -e "s .java_pid$nspid" <<<"$listing" && return 1
+  mask=$(sed -n 's/^SigCgt:[[:space:]]*\([0-9a-fA-F]\{1,16\}\)$/\1/p' "/proc/$pid/status" 2>/dev/null)
+  # SIGQUIT is signal 3: bit 2 (value 4) of the mask's last hex digit.
+  [ -n "$mask" ] && (((16#${mask: -1} & 4) != 0)) && return 1
+  if [ -z "$mask" ]; then
+    printf 'cannot be attached to safely: its signal handlers (/proc/%s/status) could not be read' "$pid"
+  elif grep -q -x -F -e '-Xrs' -e '-XX:+ReduceSignalUsage' <<<"$(jvm_options "$pid")"; then
+    printf 'runs with -Xrs (or -XX:+ReduceSignalUsage) and has no attach socket: attaching would send it SIGQUIT, which it does not catch, and kill it. Start it with -XX:+StartAttachListener (it opens its socket at start) or without -Xrs'
+  else
+    printf 'does not catch SIGQUIT and has no attach socket: attaching would send it SIGQUIT and kill it. Start it with -XX:+StartAttachListener (it opens its socket at start) or without -Xrs'
+  fi
+  return 0
+}
+
+# JVM $1's options, one per line: its command line, then JAVA_TOOL_OPTIONS and JDK_JAVA_OPTIONS split on spaces.
+jvm_options() {
+  local env
+  tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null
+  env=$(tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null) || env=''
+  sed -n 's/^\(JAVA_TOOL_OPTIONS\|JDK_JAVA_OPTIONS\)=//p' <<<"$env" | tr ' ' '\n'
 }
 
 # True when the JVM was started with -XX:+DisableAttachMechanism (command line, JAVA_TOOL_OPTIONS or
@@ -238,8 +275,13 @@ declare -A JVM_MAJOR=() AGENT_ALLOWED=()
 # Checks a JVM before recording: attachable, JDK 8 or later, frame pointers preserved.
 check_jvm() {
   local pid=$1 major out
+  sweep_leftovers "$pid"
   if attach_disabled "$pid"; then
     warn ATTACH_FAILED "JVM $pid runs with -XX:+DisableAttachMechanism, so its JIT symbol map cannot be requested: its JIT-compiled Java frames will show as [unknown]. Remove the flag to profile it with Java names." "$pid"
+    return
+  fi
+  if out=$(attach_unsafe "$pid"); then
+    warn ATTACH_FAILED "JVM $pid $out. It is recorded without its JIT symbol map: its JIT-compiled Java frames will show as [unknown]." "$pid"
     return
   fi
   if ! out=$(attach "$pid" jcmd VM.flags); then
@@ -630,15 +672,23 @@ record() {
 # this capture, with settings of ours that enable only the events the graph is made of. At the end the recording is
 # stopped, which writes it to its file in the JVM's filesystem; the file is copied out through podflame-target-fs and
 # removed there; stdout carries the files one after the other (a Flight Recorder file is a sequence of
-# self-contained chunks, so the concatenation is one valid file). The recording lives in the JVM's memory (disk=false;
-# Flight Recorder still creates its empty repository directory in the JVM's temporary directory, as it does for any
-# recording). It carries a duration of its own, so a capture killed outright (SIGKILL) leaves no recording running for
-# longer than a minute past its end (only its file, in the JVM's /tmp); one stopped by SIGTERM stops them at once.
-# Exit 6: no JVM of the target could record the event (the reason on stderr).
+# self-contained chunks, so the concatenation is one valid file). The recording goes to Flight Recorder's disk
+# repository (disk=true, in the JVM's java.io.tmpdir): an in-memory recording (disk=false) comes out empty when another
+# recording runs in the JVM (-XX:StartFlightRecording, or a second capture at once), as Flight Recorder then keeps
+# its data on disk. It carries a duration of its own, the capture's plus JFR_MARGIN, so a capture killed outright
+# (SIGKILL) leaves no recording running for longer than that; the JVM then writes its file, which the next capture of
+# that JVM removes (sweep_leftovers: the names say until when they may be in use). One stopped by SIGTERM stops them
+# at once. Exit 6: no JVM of the target could record the event (the reason on stderr).
 
 # Unique among captures: PIDs of capture containers repeat, the time does not.
 readonly JFR_START_TIMEOUT=${PODFLAME_JFR_START_TIMEOUT:-30}
-readonly JFR_NAME="podflame-${EPOCHREALTIME/./}-$$"
+# How much longer than the capture a recording lasts if the capture dies: the stop at the end of the capture comes
+# after the other JVMs' starts and the earlier JVMs' copies, so the first JVM's recording must outlast those.
+readonly JFR_MARGIN=10
+# A file of ours in a target is in use for at most the capture's duration plus its starts and copies; after this many
+# more seconds it is a killed capture's leftover. The name carries that time: podflame-<unix seconds>-<unique>.
+readonly JFR_LEFTOVER_SECONDS=300
+readonly JFR_NAME="podflame-$((EPOCHSECONDS + DURATION + JFR_LEFTOVER_SECONDS))-${EPOCHREALTIME/./}-$$"
 JFR_PIDS=()
 declare -A JFR_DIR=()
 
@@ -681,12 +731,40 @@ jfr_settings() {
   printf '</configuration>\n'
 }
 
-# The JVM's own name for its version ("JDK 8.0_402", "JDK 21.0.5"), for messages; "an unknown JDK" if it says none.
+# The JVM's own name for its version ("JDK 8.0_402", "JDK 21.0.5"), for messages. A JVM that cannot be attached to
+# (attaching disabled: asking would only make it print a thread dump and time out after ATTACH_TIMEOUT; or unsafe)
+# is named by its JDK's release file beside its executable ("JDK 17.0.15 at /usr/lib/jvm/java-17-openjdk-amd64"),
+# else by that folder; "an unknown JDK" when nothing says.
 jdk_title() {
-  local out version
-  out=$(attach "$1" jcmd VM.version) || out=''
-  version=$(sed -n 's/^\(JDK [0-9][0-9._a-z-]*\).*/\1/p;T;q' <<<"$out")
-  printf '%s' "${version:-an unknown JDK}"
+  local out version home
+  if ! attach_disabled "$1" && ! attach_unsafe "$1" >/dev/null; then
+    out=$(attach "$1" jcmd VM.version) || out=''
+    version=$(sed -n 's/^\(JDK [0-9][0-9._a-z-]*\).*/\1/p;T;q' <<<"$out")
+    [ -n "$version" ] && printf '%s' "$version" && return
+  fi
+  home=$(exe_of "$1")
+  home=${home%/bin/java}
+  if [ -n "$home" ] && [ "$home" != "$(exe_of "$1")" ]; then
+    version=$("$TARGET_FS" get "$1" "$home/release" 65536 2>/dev/null | sed -n 's/^JAVA_VERSION="\([0-9][0-9._a-z-]*\)"$/\1/p;T;q')
+    printf '%s' "JDK ${version:+$version }at $home"
+    return
+  fi
+  printf 'an unknown JDK'
+}
+
+# Removes the files a killed capture left in JVM $1's filesystem: ours by name (podflame-<until>-<unique>.jfc or .jfr),
+# regular files only, and only once their time is past (a capture running beside this one keeps its own). Through
+# podflame-target-fs: no symlink of the target leads elsewhere.
+sweep_leftovers() {
+  local pid=$1 dir type name
+  for dir in "${AGENT_DIRS[@]}"; do
+    while read -r type name; do
+      [ "$type" = f ] && [[ $name =~ ^podflame-([0-9]{1,12})-[0-9]+-[0-9]+\.(jfc|jfr)$ ]] || continue
+      [ "$((10#${BASH_REMATCH[1]}))" -lt "$EPOCHSECONDS" ] || continue
+      "$TARGET_FS" rm "$pid" "$dir/$name" 2>/dev/null &&
+        say "removed $dir/$name from JVM $pid's filesystem: left by an earlier capture that was killed"
+    done < <("$TARGET_FS" ls "$pid" "$dir" podflame- 2>/dev/null)
+  done
 }
 
 # EVENT_UNSUPPORTED for one JVM, with the reason.
@@ -697,8 +775,13 @@ jfr_unsupported() {
 # Starts this capture's recording in JVM $1, or warns why it cannot.
 jfr_start() {
   local pid=$1 major uid out placed
+  sweep_leftovers "$pid"
   if attach_disabled "$pid"; then
     jfr_unsupported "$pid" "it runs with -XX:+DisableAttachMechanism. Remove the flag to record $EVENT."
+    return
+  fi
+  if out=$(attach_unsafe "$pid"); then
+    jfr_unsupported "$pid" "it $out."
     return
   fi
   major=$(jvm_major "$pid")
@@ -719,7 +802,7 @@ jfr_start() {
   # The first recording in a JVM loads Flight Recorder itself: seconds on a busy node. With a duration, JDK 21+
   # insists on a file to write at its end (by default in the JVM's working directory, often not writable): the one
   # JFR.stop writes and the capture reads.
-  out=$(attach_within "$JFR_START_TIMEOUT" "$pid" jcmd "JFR.start name=$JFR_NAME settings=$placed disk=false duration=$((DURATION + 60))s filename=$(jfr_file "$pid")")
+  out=$(attach_within "$JFR_START_TIMEOUT" "$pid" jcmd "JFR.start name=$JFR_NAME settings=$placed disk=true duration=$((DURATION + JFR_MARGIN))s filename=$(jfr_file "$pid")")
   "$TARGET_FS" rm "$pid" "$placed" 2>/dev/null
   if ! grep -q -e '^Started recording' <<<"$out"; then
     [ -d "/proc/$pid" ] || out="$out; the JVM has exited"
@@ -752,7 +835,9 @@ jfr_collect() {
   file=$(jfr_file "$pid")
   out=$(attach "$pid" jcmd "JFR.stop name=$JFR_NAME")
   local stopped=$?
-  if [ "$stopped" != 0 ] || grep -q -i -e 'error\|exception\|could not' <<<"$out"; then
+  if { [ "$stopped" != 0 ] || grep -q -i -e 'error\|exception\|could not' <<<"$out"; } &&
+    ! grep -q -x -F -e "f ${file##*/}" <<<"$("$TARGET_FS" ls "$pid" "${file%/*}" "${file##*/}" 2>/dev/null)"; then
+    # (A recording that outlived its duration has stopped by itself and written its file: that file is read.)
     [ -d "/proc/$pid" ] || out="$out; the JVM has exited"
     warn TARGET_EXITED "JVM $pid's recording could not be written ($(attach_error "$out")): its $EVENT events are missing" "$pid"
     "$TARGET_FS" rm "$pid" "$file" 2>/dev/null

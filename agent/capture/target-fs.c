@@ -10,6 +10,8 @@
  *   podflame-target-fs put PID SRC NAME UID DIR...   copy SRC into the first DIR that can take it; print the path
  *   podflame-target-fs get PID PATH MAX_BYTES        write a regular file's bytes to stdout
  *   podflame-target-fs rm PID PATH                   remove a file (never a directory)
+ *   podflame-target-fs ls PID DIR PREFIX             list DIR's entries named PREFIX...: `f NAME` (a regular
+ *                                                    file), `s NAME` (a socket), `o NAME` (anything else)
  *
  * `put` creates NAME exclusively (mode 0644, an old file of that name is replaced) in a directory that is on a
  * writable filesystem mounted without noexec (the JVM maps the library executable) and writable by UID (the JVM then
@@ -24,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -52,7 +55,8 @@ static int fail(const char *what, const char *path, int err) {
 
 static int usage(void) {
   fprintf(stderr,
-          "usage: %s put PID SRC NAME UID DIR... | get PID PATH MAX_BYTES | rm PID PATH\n", prog);
+          "usage: %s put PID SRC NAME UID DIR... | get PID PATH MAX_BYTES | rm PID PATH | ls PID DIR PREFIX\n",
+          prog);
   return 2;
 }
 
@@ -298,6 +302,32 @@ static int cmd_rm(unsigned long pid, const char *path) {
   return 0;
 }
 
+/*
+ * Lists DIR's entries whose names start with PREFIX, each with its type as lstat sees it (a link is `o`, never
+ * followed): the capture finds its own leftovers (podflame-...) and a JVM's attach socket (.java_pid<N>) this way,
+ * without a path the target's symlinks could redirect. Names holding a newline are skipped (one entry per line).
+ */
+static int cmd_ls(unsigned long pid, const char *dir_path, const char *prefix) {
+  if (!clean_path(dir_path) || prefix[0] == '\0' || strchr(prefix, '/') != NULL) return usage();
+  int root = root_fd(pid);
+  if (root < 0) return 1;
+  int fd = open_in_root(root, dir_path, O_RDONLY | O_DIRECTORY, 0, 1);
+  if (fd < 0) return fail("cannot open", dir_path, errno);
+  DIR *dir = fdopendir(fd);
+  if (dir == NULL) return fail("cannot list", dir_path, errno);
+  size_t n = strlen(prefix);
+  for (struct dirent *e; (errno = 0, e = readdir(dir)) != NULL;) {
+    if (strncmp(e->d_name, prefix, n) != 0 || strchr(e->d_name, '\n') != NULL) continue;
+    struct stat st;
+    if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue; /* gone meanwhile */
+    printf("%c %s\n", S_ISREG(st.st_mode) ? 'f' : S_ISSOCK(st.st_mode) ? 's' : 'o', e->d_name);
+  }
+  int err = errno;
+  closedir(dir);
+  if (err != 0) return fail("cannot list", dir_path, err);
+  return fflush(stdout) == 0 ? 0 : fail("cannot write", "stdout", errno);
+}
+
 int main(int argc, char **argv) {
   unsigned long pid, uid, max;
   if (argc < 3 || !parse_ulong(argv[2], 4194304, &pid) || pid == 0) return usage();
@@ -306,5 +336,6 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "get") == 0 && argc == 5 && parse_ulong(argv[4], ULONG_MAX, &max))
     return cmd_get(pid, argv[3], max);
   if (strcmp(argv[1], "rm") == 0 && argc == 4) return cmd_rm(pid, argv[3]);
+  if (strcmp(argv[1], "ls") == 0 && argc == 5) return cmd_ls(pid, argv[3], argv[4]);
   return usage();
 }

@@ -1,6 +1,9 @@
 /**
- * Who may start a capture now: one capture per target container at a time (a second perf on the same processes
- * would double their overhead and each would see the other), at most `maxConcurrent` on the agent (each capture
+ * Who may start a capture now: one capture per target container and event at a time (a second perf on the same
+ * processes would double their overhead and each would see the other; two recordings of one Flight Recorder event
+ * would each weigh the same events), while captures of different events of one container run side by side (a
+ * scheduled alloc beside a scheduled lock, or a cpu perf beside a JFR recording: each JFR recording has a name of its
+ * own, the settings of several are merged by the JVM, and perf records the processes whatever the JVM does), at most `maxConcurrent` on the agent (each capture
  * container costs memory and CPU on the node), and at most `maxPerNamespace` of one namespace (so that one team's
  * captures, scheduled or on demand, cannot hold every slot of the node). Refusals say when to retry.
  *
@@ -9,6 +12,7 @@
  * refuses a target without a pod before admission, so no tenant can use that to escape their namespace's limit.
  */
 import { PodflameError } from '../../shared/errors.js';
+import { DEFAULT_PROFILE_EVENT, type ProfileEvent } from '../../shared/profile-events.js';
 
 export interface CaptureSlot {
   /** Frees the slot; calling it again does nothing. */
@@ -32,6 +36,7 @@ export class CaptureAdmission {
   readonly #maxConcurrent: number;
   readonly #maxPerNamespace: number;
   readonly #now: () => number;
+  /** Keyed by container ID and event (`ID\0event`). */
   readonly #byContainer = new Map<string, Running>();
 
   constructor(limits: AdmissionLimits, now: () => number = Date.now) {
@@ -59,16 +64,24 @@ export class CaptureAdmission {
 
   /**
    * Throws CAPTURE_IN_PROGRESS (409), TOO_MANY_CAPTURES (429) or TOO_MANY_NAMESPACE_CAPTURES (429), all with
-   * `details.retryAfterSeconds`. `namespace`: the target's pod's; absent for a container outside any pod.
+   * `details.retryAfterSeconds`. `namespace`: the target's pod's; absent for a container outside any pod. `event`:
+   * what the capture records (cpu when absent).
    */
-  admit(containerId: string, expectedEndMs: number, namespace?: string): CaptureSlot {
-    const busy = this.#byContainer.get(containerId);
+  admit(
+    containerId: string,
+    expectedEndMs: number,
+    namespace?: string,
+    event: ProfileEvent = DEFAULT_PROFILE_EVENT,
+  ): CaptureSlot {
+    const key = `${containerId}\0${event}`;
+    const busy = this.#byContainer.get(key);
     if (busy !== undefined) {
       const retryAfterSeconds = this.#retryAfterSeconds([busy]);
       throw new PodflameError(
         'CAPTURE_IN_PROGRESS',
-        `a capture of container ${containerId.slice(0, 12)} is already running; retry in about ${retryAfterSeconds} s`,
-        { details: { containerId, retryAfterSeconds } },
+        `a capture of ${event} in container ${containerId.slice(0, 12)} is already running (captures of other ` +
+          `events may run beside it); retry in about ${retryAfterSeconds} s`,
+        { details: { containerId, event, retryAfterSeconds } },
       );
     }
     const running = [...this.#byContainer.values()];
@@ -93,13 +106,13 @@ export class CaptureAdmission {
       }
     }
     const entry: Running = { expectedEndMs, namespace };
-    this.#byContainer.set(containerId, entry);
+    this.#byContainer.set(key, entry);
     let released = false;
     return {
       release: () => {
         if (released) return;
         released = true;
-        if (this.#byContainer.get(containerId) === entry) this.#byContainer.delete(containerId);
+        if (this.#byContainer.get(key) === entry) this.#byContainer.delete(key);
       },
     };
   }

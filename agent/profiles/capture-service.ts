@@ -154,7 +154,7 @@ export class CaptureService {
       if (this.#closing) throw new PodflameError('AGENT_NOT_READY', 'the agent is shutting down; retry in a moment');
       signal?.throwIfAborted();
       const expectedEnd = this.#now() + request.durationSeconds * 1000 + EXPECTED_OVERHEAD_MS;
-      slot = this.#admission.admit(target.containerId, expectedEnd, target.namespace);
+      slot = this.#admission.admit(target.containerId, expectedEnd, target.namespace, request.event);
     } catch (err) {
       this.countRefusal(err);
       throw err;

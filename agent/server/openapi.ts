@@ -122,6 +122,9 @@ const SCHEMAS: Record<string, Json> = {
         minimum: LIMITS.frequencyHz.min,
         maximum: LIMITS.frequencyHz.max,
         default: LIMITS.frequencyHz.default,
+        description:
+          "Sampling frequency: perf's for cpu; for wall Flight Recorder's period in whole ms (at least 10, so at " +
+          'most 100 Hz: more is refused). Refused (400) with alloc and lock, which are not sampled at a frequency.',
       },
       format: { type: 'string', enum: [...OUTPUT_FORMATS], default: 'svg' },
       title: { type: 'string', maxLength: 200 },
@@ -145,7 +148,8 @@ const SCHEMAS: Record<string, Json> = {
         default: DEFAULT_PROFILE_EVENT,
         description:
           "What to record: cpu (perf, any process) or a JVM's Flight Recorder event, alloc (bytes allocated), " +
-          'lock (nanoseconds blocked) or wall (thread samples).',
+          'lock (nanoseconds blocked) or wall (samples of threads running Java code or in native code such as ' +
+          'blocking I/O; threads blocked entering a monitor are in lock).',
       },
     },
   },
@@ -158,7 +162,8 @@ const SCHEMAS: Record<string, Json> = {
         default: false,
         description:
           "Name the methods the JIT inlined (frames tagged _[i]): loads podflame's JVMTI agent into each JVM of the " +
-          'target; on JDK 21+ the JVM logs a warning about a dynamically loaded agent.',
+          'target; on JDK 21+ the JVM logs a warning about a dynamically loaded agent. cpu only: true with another ' +
+          'event is refused (400).',
       },
     },
   },

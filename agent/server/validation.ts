@@ -5,6 +5,7 @@
 import type { ZodError, ZodIssue } from 'zod';
 import { ProfileRequestSchema, type ValidProfileRequest } from '../../shared/api.js';
 import { PodflameError } from '../../shared/errors.js';
+import { eventOptionProblems } from '../../shared/event-options.js';
 
 const TARGET_SHAPES = 'target must be {"podUid": "...", "container": "..."} or {"containerId": "..."}';
 
@@ -73,5 +74,20 @@ export function parseProfileRequest(body: unknown): ValidProfileRequest {
   }
   const parsed = ProfileRequestSchema.safeParse(body);
   if (!parsed.success) throw invalidRequest(parsed.error, body);
+  // The schema fills in frequencyHz's default: whether the caller gave one is read from the body itself.
+  const given = (body as { frequencyHz?: unknown }).frequencyHz !== undefined;
+  const problems = eventOptionProblems(
+    parsed.data.event,
+    {
+      ...(parsed.data.java?.inlined !== undefined ? { inlined: parsed.data.java.inlined } : {}),
+      ...(given ? { frequencyHz: parsed.data.frequencyHz } : {}),
+    },
+    { inlined: 'java.inlined', frequencyHz: 'frequencyHz' },
+  );
+  if (problems.length > 0) {
+    throw new PodflameError('INVALID_REQUEST', `invalid request: ${problems.join('; ')}`, {
+      details: { event: parsed.data.event },
+    });
+  }
   return parsed.data;
 }

@@ -2,9 +2,10 @@
  * Folded stacks → pprof (gzipped profile.proto), the format of `go tool pprof`, Pyroscope and Parca. Each distinct
  * frame name becomes one Function and one Location; each distinct stack one Sample whose values are the event's
  * (profile-events.ts `pprofValues`): for cpu the sample count (`samples/count`) and the CPU time it stands for
- * (`cpu/nanoseconds`, count × 1e9/Hz); for wall the same with `wall/nanoseconds`; for alloc the bytes
- * (`alloc_space/bytes`); for lock the contentions and the time blocked (`contentions/count`, `delay/nanoseconds`,
- * the default), when the stacks come with their event counts (folded.ts `EventCounts`), else the time alone.
+ * (`cpu/nanoseconds`, count × 1e9/Hz); for wall the same with `wall/nanoseconds`, count × the period Flight
+ * Recorder sampled at (whole ms, at least 10: 99 Hz is 10 ms); for alloc the bytes (`alloc_space/bytes`); for lock
+ * the contentions and the time blocked (`contentions/count`, `delay/nanoseconds`, the default), when the stacks come
+ * with their event counts (folded.ts `EventCounts`), else the time alone.
  */
 import { gzipSync } from 'node:zlib';
 import { Function as PprofFunction, Location, Profile, Sample, StringTable, ValueType } from 'pprof-format';
@@ -14,7 +15,7 @@ import { DEFAULT_PROFILE_EVENT, pprofValues, type ProfileEvent } from '../profil
 import {
   DEFAULT_SAMPLING_OPTIONS,
   framesOf,
-  samplingPeriodNanos,
+  eventPeriodNanos,
   validateFrequency,
   type SamplingOptions,
 } from './sampling.js';
@@ -55,7 +56,7 @@ export function buildPprofProfile(
   eventCounts?: EventCounts,
 ): Profile {
   const opts = resolvePprofOptions(options);
-  const period = samplingPeriodNanos(opts.frequencyHz);
+  const period = eventPeriodNanos(opts.event, opts.frequencyHz);
   const strings = new StringTable();
   const values = pprofValues(opts.event, eventCounts !== undefined);
   const sampleType = values.map((v) => new ValueType({ type: strings.dedup(v.type), unit: strings.dedup(v.unit) }));

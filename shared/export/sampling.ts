@@ -1,4 +1,6 @@
 import { PodflameError } from '../errors.js';
+import { wallSamplePeriodMs } from '../event-options.js';
+import type { ProfileEvent } from '../profile-events.js';
 
 /** How the samples behind a folded profile were taken; exporters turn counts into CPU time with it. */
 export interface SamplingOptions {
@@ -14,6 +16,14 @@ export const DEFAULT_SAMPLING_OPTIONS: Readonly<SamplingOptions> = Object.freeze
 /** Nanoseconds per sample at this frequency, rounded to a whole nanosecond (99 Hz → 10,101,010 ns). */
 export function samplingPeriodNanos(frequencyHz: number): number {
   return Math.round(1e9 / frequencyHz);
+}
+
+/**
+ * Nanoseconds each sample of a profile of this event stands for: perf's 1e9/Hz for cpu; for wall, the period
+ * Flight Recorder was asked to sample at (whole ms, at least 10: 99 Hz → 10,000,000 ns).
+ */
+export function eventPeriodNanos(event: ProfileEvent, frequencyHz: number): number {
+  return event === 'wall' ? wallSamplePeriodMs(frequencyHz) * 1_000_000 : samplingPeriodNanos(frequencyHz);
 }
 
 export function validateFrequency(frequencyHz: number): number {

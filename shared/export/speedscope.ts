@@ -5,7 +5,7 @@
  */
 import { compareBytes, type FoldedStacks } from '../folded.js';
 import { DEFAULT_PROFILE_EVENT, EVENT_KINDS, type ProfileEvent } from '../profile-events.js';
-import { framesOf, samplingPeriodNanos, validateFrequency } from './sampling.js';
+import { eventPeriodNanos, framesOf, validateFrequency } from './sampling.js';
 
 export const SPEEDSCOPE_SCHEMA_URL = 'https://www.speedscope.app/file-format-schema.json';
 
@@ -15,7 +15,7 @@ export interface SpeedscopeOptions {
   /** Name of the profile and of the file, shown in speedscope's title bar. Default 'podflame'. */
   name: string;
   /**
-   * Sampling frequency in Hz, for the sampled events (cpu, wall; ignored for others). When set, weights are time in nanoseconds (count × 1e9/Hz); when undefined they
+   * Sampling frequency in Hz, for the sampled events (cpu, wall; ignored for others). When set, weights are time in nanoseconds (count × 1e9/Hz; wall: × the whole ms Flight Recorder sampled at, eventPeriodNanos); when undefined they
    * are sample counts (unit "none"). Default undefined.
    */
   frequencyHz: number | undefined;
@@ -62,7 +62,7 @@ export function toSpeedscope(stacks: FoldedStacks, options: Partial<SpeedscopeOp
   const opts = resolveSpeedscopeOptions(options);
   const unit = EVENT_KINDS[opts.event].unit;
   const sampled = unit === 'samples' && opts.frequencyHz !== undefined;
-  const scale = sampled ? samplingPeriodNanos(opts.frequencyHz as number) : 1;
+  const scale = sampled ? eventPeriodNanos(opts.event, opts.frequencyHz as number) : 1;
   const frames: { name: string }[] = [];
   const frameIndex = new Map<string, number>();
   const indexOf = (name: string): number => {

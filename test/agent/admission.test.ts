@@ -29,6 +29,26 @@ t.test('one capture per container, Retry-After from its expected end', async (t)
   a.admit('c1', now).release();
 });
 
+t.test('captures of different events of one container run side by side; the same event twice does not', async (t) => {
+  const now = 0;
+  const a = new CaptureAdmission({ maxConcurrent: 8 }, () => now);
+  // Two schedules of one pod, alloc and lock, firing at the same minute (issue #14), and an on-demand cpu capture.
+  const alloc = a.admit('c1', 30_000, 'shop', 'alloc');
+  const lock = a.admit('c1', 30_000, 'shop', 'lock');
+  const cpu = a.admit('c1', 30_000, 'shop', 'cpu');
+  t.equal(a.inFlight, 3);
+  const again = refusal(() => a.admit('c1', 10_000, 'shop', 'alloc'));
+  t.equal(again.code, 'CAPTURE_IN_PROGRESS');
+  t.match(again.message, /capture of alloc in container c1 is already running/);
+  t.same(again.details, { containerId: 'c1', event: 'alloc', retryAfterSeconds: 30 });
+  t.equal(refusal(() => a.admit('c1', 10_000)).code, 'CAPTURE_IN_PROGRESS', 'no event given: cpu, busy too');
+  alloc.release();
+  a.admit('c1', 10_000, 'shop', 'alloc').release();
+  lock.release();
+  cpu.release();
+  t.equal(a.inFlight, 0);
+});
+
 t.test('a global limit, refused with 429 and the soonest end', async (t) => {
   const now = 0;
   const a = new CaptureAdmission({ maxConcurrent: 2 }, () => now);

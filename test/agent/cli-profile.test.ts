@@ -61,6 +61,38 @@ t.test('--inlined becomes java.inlined in the request body, and says what it cos
   );
 });
 
+t.test('-F and --inlined only with the events they apply to (#14), checked before any network call', async (t) => {
+  const agent = ['--agent', 'http://127.0.0.1:1', '--container-id', 'abcdef012345'];
+  const cases: [string[], RegExp][] = [
+    [['-e', 'alloc', '-F', '50'], /--frequency does not apply to alloc: .*bytes allocated.*leave it out/],
+    [['-e', 'lock', '-F', '99'], /--frequency does not apply to lock/],
+    [['-e', 'wall', '-F', '200'], /--frequency is at most 100 Hz for wall, got 200/],
+    [['-e', 'wall', '--inlined'], /--inlined is for the cpu event only/],
+  ];
+  for (const [args, expected] of cases) {
+    const r = await run([...agent, ...args]);
+    t.equal(r.code, 2, args.join(' '));
+    t.match(r.err, expected, args.join(' '));
+  }
+  // Without -F, alloc and lock send no frequency (the agent refuses one); wall and cpu send theirs.
+  const flags = { containerId: 'abcdef012345', duration: '5', format: 'folded' };
+  t.notOk('frequencyHz' in localProfileRequest({ ...flags, event: 'alloc' }), 'alloc: no frequencyHz');
+  t.equal(localProfileRequest({ ...flags, event: 'wall', frequency: '50' }).frequencyHz, 50);
+  t.equal(localProfileRequest(flags).frequencyHz, 99, 'cpu: 99 Hz when -F is not given');
+});
+
+t.test('the help says exactly what wall samples: not threads blocked on a monitor (#14)', async (t) => {
+  const m = memoryIO();
+  const program = buildProgram(m.io, [registerProfile], '0.0.0');
+  const help = (program.commands.find((c) => c.name() === 'profile')?.helpInformation() ?? '').replace(/\s+/g, ' ');
+  t.match(help, /wall \(where Java threads run Java code or wait in native code \(I\/O\)\)/);
+  t.notMatch(help, /running or waiting/, 'a thread blocked entering a monitor is not sampled');
+  t.match(
+    help,
+    /-F, --frequency .*for wall Flight Recorder's period in whole ms, at most 100 Hz; none for alloc and lock/,
+  );
+});
+
 t.test('usage errors exit 2 before any network call, saying what to fix', async (t) => {
   const cases: [string[], RegExp][] = [
     [['--container-id', 'abcdef012345'], /--agent URL/],

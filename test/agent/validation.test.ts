@@ -64,3 +64,29 @@ t.test('details list every issue with its path', async (t) => {
     t.same(issues.map((i) => i.path).sort(), ['durationSeconds', 'request body']);
   }
 });
+
+t.test('options that do not apply to a Flight Recorder event are refused, saying why (#14)', async (t) => {
+  t.match(
+    message({ ...ok, event: 'alloc', java: { inlined: true } }),
+    /java.inlined is for the cpu event only .* leave it out/,
+  );
+  t.match(message({ ...ok, event: 'wall', java: { inlined: true } }), /java.inlined is for the cpu event only/);
+  t.match(
+    message({ ...ok, event: 'alloc', frequencyHz: 99 }),
+    /frequencyHz does not apply to alloc: .*bytes allocated/,
+  );
+  t.match(message({ ...ok, event: 'lock', frequencyHz: 50 }), /frequencyHz does not apply to lock: .*time blocked/);
+  t.match(
+    message({ ...ok, event: 'wall', frequencyHz: 200 }),
+    /frequencyHz is at most 100 Hz for wall, got 200: Flight Recorder samples each thread at most every 10 ms/,
+  );
+  // What does apply is accepted: a wall frequency up to 100 Hz, cpu's options, and alloc/lock without them.
+  t.equal(parseProfileRequest({ ...ok, event: 'wall', frequencyHz: 100 }).frequencyHz, 100);
+  t.equal(parseProfileRequest({ ...ok, event: 'cpu', frequencyHz: 999, java: { inlined: true } }).frequencyHz, 999);
+  t.equal(parseProfileRequest({ ...ok, event: 'alloc' }).event, 'alloc');
+  t.equal(
+    parseProfileRequest({ ...ok, event: 'lock', java: { inlined: false } }).event,
+    'lock',
+    'inlined false is harmless',
+  );
+});

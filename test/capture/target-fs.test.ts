@@ -274,6 +274,30 @@ if (env) {
       tt.equal((await rmIn('/var/x/missing')).code, 0, 'a file already gone is not an error');
       tt.ok(await hostCanaryIntact(), "this machine's canary is untouched after all");
     });
+
+    t.test(`${mode.name}: ls lists the target's entries by prefix, each typed, following no link`, async (tt) => {
+      const target = await startTarget();
+      const pid = String(target.pid);
+      // In the target: files of ours, a link to this machine's canary folder's path, a FIFO, a folder, another name;
+      // and a link to a folder, which must list the target's folder of that path (none), never this machine's.
+      await sh(
+        target.id,
+        `touch /tmp/podflame-1.jfr /tmp/podflame-2.jfc /tmp/other && ln -s ${hostCanaryDir}/victim /tmp/podflame-l ` +
+          `&& mkfifo /tmp/podflame-f && mkdir /tmp/podflame-d && ln -s ${hostCanaryDir} /tmp/dirlink`,
+      );
+      const listed = await run(['ls', pid, '/tmp', 'podflame-'], mode.env);
+      tt.equal(listed.code, 0, listed.stderr);
+      tt.same(
+        listed.stdout.split('\n').filter(Boolean).sort(),
+        ['f podflame-1.jfr', 'f podflame-2.jfc', 'o podflame-d', 'o podflame-f', 'o podflame-l'],
+        'regular files are f; a link, a FIFO and a folder are o (a link is never followed); other names left out',
+      );
+      const throughLink = await run(['ls', pid, '/tmp/dirlink', 'v'], mode.env);
+      tt.notMatch(throughLink.stdout, /victim/, "a linked folder never lists this machine's files");
+      tt.equal((await run(['ls', pid, '/tmp/../etc', 'pass'], mode.env)).code, 2, 'a `..` component is a usage error');
+      tt.equal((await run(['ls', pid, '/tmp', 'a/b'], mode.env)).code, 2, 'a prefix with a slash is a usage error');
+      tt.ok(await hostCanaryIntact(), "this machine's canary is untouched");
+    });
   }
 
   t.test('usage errors exit 2 and touch nothing', async (tt) => {

@@ -143,7 +143,13 @@ t.test(
     );
     const expected = {
       cpu: { types: ['samples/count', 'cpu/nanoseconds'], period, unit: 'nanoseconds', scale: period },
-      wall: { types: ['samples/count', 'wall/nanoseconds'], period, unit: 'nanoseconds', scale: period },
+      // Flight Recorder's period: 99 Hz asks it for whole 10 ms, not perf's 10.1 ms (#14).
+      wall: {
+        types: ['samples/count', 'wall/nanoseconds'],
+        period: 10_000_000,
+        unit: 'nanoseconds',
+        scale: 10_000_000,
+      },
       alloc: { types: ['alloc_space/bytes'], period: 0, unit: 'bytes', scale: 1 },
       lock: { types: ['delay/nanoseconds'], period: 0, unit: 'nanoseconds', scale: 1 },
     } as const;

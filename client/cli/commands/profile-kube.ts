@@ -135,7 +135,7 @@ export async function runKubeProfile(
   });
   const common = {
     durationSeconds,
-    frequencyHz,
+    ...(frequencyHz !== undefined ? { frequencyHz } : {}),
     format,
     inlined,
     event,

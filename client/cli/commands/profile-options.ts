@@ -19,6 +19,7 @@ import { LIMITS, OUTPUT_FORMATS, type OutputFormat } from '../../../shared/api.j
 import { parseDurationSeconds } from '../../../shared/duration.js';
 import { PodflameError } from '../../../shared/errors.js';
 import { fileErrorReason } from '../../../shared/file-error.js';
+import { eventOptionProblems, takesFrequency, WALL_MAX_FREQUENCY_HZ } from '../../../shared/event-options.js';
 
 /** Options of `podflame profile` whatever the route to the agent. */
 export interface ProfileCommonFlags {
@@ -27,7 +28,8 @@ export interface ProfileCommonFlags {
   /** `--insecure-send-token-over-http`. */
   insecureSendTokenOverHttp?: boolean;
   duration: string;
-  frequency: string;
+  /** `-F`; absent when not given (99 Hz then; alloc and lock take none). */
+  frequency?: string;
   output?: string;
   format: string;
   title?: string;
@@ -52,7 +54,8 @@ export type ProfileFlags = ProfileCommonFlags & ProfileLocalFlags;
 /** The capture settings every mode sends, validated here so a typo fails before any network call. */
 export interface CaptureSettings {
   durationSeconds: number;
-  frequencyHz: number;
+  /** Absent for alloc and lock, which are not sampled at a frequency. */
+  frequencyHz?: number;
   format: OutputFormat;
   title?: string;
   /** Inlined Java frames (`java.inlined` of the request); false without `--inlined`. */
@@ -95,8 +98,9 @@ export function addCommonProfileOptions(cmd: Command): Command {
   return addDurationAlias(cmd)
     .option(
       '-F, --frequency <hz>',
-      `sampling frequency in Hz (${LIMITS.frequencyHz.min}-${LIMITS.frequencyHz.max})`,
-      '99',
+      `sampling frequency in Hz (${LIMITS.frequencyHz.min}-${LIMITS.frequencyHz.max}, default ` +
+        `${LIMITS.frequencyHz.default}): perf's for cpu; for wall Flight Recorder's period in whole ms, at most ` +
+        `${WALL_MAX_FREQUENCY_HZ} Hz; none for alloc and lock`,
     )
     .option('-o, --output <file>', 'write the result to FILE (default: stdout)')
     .option('--format <format>', `result format: ${OUTPUT_FORMATS.join(', ')}, pprof, speedscope`, 'svg')
@@ -134,11 +138,12 @@ export function captureSettings(flags: ProfileCommonFlags): CaptureSettings {
       `--duration must be whole seconds from ${min} s to ${max} s, got '${flags.duration}'`,
     );
   }
-  const hz = /^\d+$/.test(flags.frequency) ? Number(flags.frequency) : NaN;
+  const frequency = flags.frequency ?? String(LIMITS.frequencyHz.default);
+  const hz = /^\d+$/.test(frequency) ? Number(frequency) : NaN;
   if (!(hz >= LIMITS.frequencyHz.min && hz <= LIMITS.frequencyHz.max)) {
     throw new PodflameError(
       'USAGE',
-      `--frequency must be whole Hz from ${LIMITS.frequencyHz.min} to ${LIMITS.frequencyHz.max}, got '${flags.frequency}'`,
+      `--frequency must be whole Hz from ${LIMITS.frequencyHz.min} to ${LIMITS.frequencyHz.max}, got '${frequency}'`,
     );
   }
   if (!(OUTPUT_FORMATS as readonly string[]).includes(flags.format)) {
@@ -148,16 +153,20 @@ export function captureSettings(flags: ProfileCommonFlags): CaptureSettings {
   if (!isProfileEvent(event)) {
     throw new PodflameError('USAGE', `--event must be one of ${PROFILE_EVENTS.join(', ')}, got '${event}'`);
   }
-  if (event !== 'cpu' && flags.inlined === true) {
-    throw new PodflameError(
-      'USAGE',
-      `--inlined is for --event cpu: Flight Recorder names inlined frames itself in ${event} profiles`,
-    );
-  }
+  // The agent checks the same (agent/server/validation.ts); here it fails before any network call.
+  const problems = eventOptionProblems(
+    event,
+    {
+      ...(flags.inlined !== undefined ? { inlined: flags.inlined } : {}),
+      ...(flags.frequency !== undefined ? { frequencyHz: hz } : {}),
+    },
+    { inlined: '--inlined', frequencyHz: '--frequency' },
+  );
+  if (problems.length > 0) throw new PodflameError('USAGE', problems.join('; '));
   return {
     event,
     durationSeconds: seconds,
-    frequencyHz: hz,
+    ...(takesFrequency(event) ? { frequencyHz: hz } : {}),
     format: flags.format as OutputFormat,
     ...(flags.title !== undefined ? { title: flags.title } : {}),
     inlined: flags.inlined ?? false,
