@@ -12,6 +12,13 @@
  * without a marker, unreferenced dictionary lines or a partial last one, and rollups whose members differ from the
  * committed profiles: `start()` removes the first two, cuts the partial line, and rebuilds such rollups. A query
  * never uses a rollup whose members are not exactly the profiles it selected (query-plan.ts).
+ *
+ * Bounds (issue #13 A1): a profile is counted (`bytes`) for its pairs and for the dictionary lines it adds, so
+ * retention and the namespace shares see a workload whose stacks are new at every run; what no profile is counted
+ * for (rollups, metadata files, lines of removed profiles still in use) is counted against the total too; a day's
+ * dictionary has a cap (STORE_DICTIONARY_FULL beyond it); lines no committed profile uses any more are reclaimed
+ * after removals (dictionary-compaction.ts); the dictionaries in memory are bounded in bytes (dictionary-cache.ts),
+ * and start-up reads only each dictionary's tail.
  */
 import { mkdir, readdir, readFile, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -38,9 +45,10 @@ import {
   newProfileId,
 } from './block-layout.js';
 import { readMetadataFile, serializeMetadata } from './metadata-file.js';
-import { DICTIONARY_FILE, StackDictionary } from './stack-dictionary.js';
+import { DICTIONARY_FILE, repairDictionaryTail } from './stack-dictionary.js';
 import { DictionaryCache } from './dictionary-cache.js';
-import { ByteReader, addPairs, encodePairs, type PairCounts } from './pairs-codec.js';
+import { compactDictionary } from './dictionary-compaction.js';
+import { ByteReader, DenseCounts, addPairs, encodePairs, type PairCounts } from './pairs-codec.js';
 import {
   LEVEL_MS,
   ROLLUP_SUFFIX,
@@ -79,6 +87,16 @@ export interface ProfileStoreOptions {
   sweepIntervalMs?: number;
   /** Blocks (days) whose stack dictionaries stay in memory, least recently used evicted first. Default 10. */
   cachedBlocks?: number;
+  /**
+   * Estimated bytes of memory the dictionaries in memory hold together, least recently used evicted first (the one
+   * used last stays). Default 128 MiB.
+   */
+  cachedDictionaryBytes?: number;
+  /**
+   * Bytes of one day's stack dictionary file (`stacks.dict`); a profile that would grow it beyond is refused with
+   * STORE_DICTIONARY_FULL. Default 64 MiB.
+   */
+  maxDictionaryBytes?: number;
   /** Clock in ms since the epoch. Default `Date.now`. */
   now?: () => number;
   /** Where the store's metrics are registered; none when absent. */
@@ -90,8 +108,23 @@ export const DEFAULT_PROFILE_STORE_OPTIONS = Object.freeze({
   maxTotalBytes: 1024 ** 3,
   sweepIntervalMs: 60_000,
   cachedBlocks: 10,
+  cachedDictionaryBytes: 128 * 1024 ** 2,
+  maxDictionaryBytes: 64 * 1024 ** 2,
   now: Date.now,
 });
+
+/**
+ * Stack IDs one day's dictionary gives at most, reclaimed ones included (their places are kept): beyond it a profile
+ * is refused as beyond the byte cap. A merge's sums are arrays up to this ID (pairs-codec.ts DenseCounts).
+ */
+const MAX_DICTIONARY_IDS = 2 ** 22;
+
+/**
+ * A block's dictionary is compacted after removals once the bytes of its lines no profile is counted for have grown
+ * by this much since its last compaction, or by a sixteenth of the file if that is more: compaction reads the
+ * block's pairs and the file twice, so it is not run for every few lines.
+ */
+const MIN_COMPACTION_BYTES = 64 * 1024;
 
 /** What a capture hands the store; `samples` and `bytes` are computed here, so they cannot disagree with the data. */
 export interface NewProfile {
@@ -120,6 +153,7 @@ interface StoreMetrics {
   writes: Counter<'outcome'>;
   recovered: Counter<'kind'>;
   rollupWrites: Counter<'outcome'>;
+  compactions: Counter;
 }
 
 /** What `start()` cleaned up after an earlier process, and migrated (for logs and tests). */
@@ -147,6 +181,17 @@ export class ProfileStore {
   /** Per block: rollup file name → its members, as on disk. */
   private readonly rollups = new Map<string, Map<string, string[]>>();
   private readonly dictionaries: DictionaryCache;
+  private readonly maxDictionaryBytes: number;
+  /** Per block: bytes of its dictionary file (whole lines), known without loading it. */
+  private readonly dictionaryFileBytes = new Map<string, number>();
+  /** Per block: its dictionary's bytes no profile was counted for right after its last compaction. */
+  private readonly unchargedAfterCompaction = new Map<string, number>();
+  /** `block/file` → bytes of each rollup on disk. */
+  private readonly rollupBytes = new Map<string, number>();
+  /** Profile ID → bytes of its metadata file. */
+  private readonly metadataBytes = new Map<string, number>();
+  /** Reads in progress (readStacks, merge): compaction waits for them before it forgets stacks. */
+  private readonly reads = new Set<Promise<unknown>>();
   private readonly writes = new SerialQueue();
   /** Namespace → schedule name → its `retention` in seconds. */
   private readonly scheduleMaxAge = new Map<string, Map<string, number>>();
@@ -165,6 +210,8 @@ export class ProfileStore {
     this.maxNamespaceBytes = options.maxNamespaceBytes ?? this.maxTotalBytes;
     this.sweepIntervalMs = options.sweepIntervalMs ?? DEFAULT_PROFILE_STORE_OPTIONS.sweepIntervalMs;
     const cachedBlocks = options.cachedBlocks ?? DEFAULT_PROFILE_STORE_OPTIONS.cachedBlocks;
+    const cachedDictionaryBytes = options.cachedDictionaryBytes ?? DEFAULT_PROFILE_STORE_OPTIONS.cachedDictionaryBytes;
+    this.maxDictionaryBytes = options.maxDictionaryBytes ?? DEFAULT_PROFILE_STORE_OPTIONS.maxDictionaryBytes;
     this.now = options.now ?? DEFAULT_PROFILE_STORE_OPTIONS.now;
     if (typeof this.dir !== 'string' || this.dir === '') {
       throw new PodflameError('CONFIG_INVALID', 'the profile store needs a data directory (--data-dir DIR)');
@@ -186,7 +233,12 @@ export class ProfileStore {
     if (!Number.isInteger(cachedBlocks) || cachedBlocks < 1) {
       throw new PodflameError('CONFIG_INVALID', `cachedBlocks must be a positive integer, got ${cachedBlocks}`);
     }
-    this.dictionaries = new DictionaryCache((block) => blockDir(this.dir, block), cachedBlocks);
+    if (!(this.maxDictionaryBytes > 0) || !(cachedDictionaryBytes > 0)) {
+      throw new PodflameError('CONFIG_INVALID', "the stack dictionaries' byte limits must be positive", {
+        details: { maxDictionaryBytes: this.maxDictionaryBytes, cachedDictionaryBytes },
+      });
+    }
+    this.dictionaries = new DictionaryCache((block) => blockDir(this.dir, block), cachedBlocks, cachedDictionaryBytes);
     this.files = {
       read: (block, name) => this.readBlockFile(block, name),
       dictionary: (block) => this.dictionaries.get(block),
@@ -208,10 +260,26 @@ export class ProfileStore {
     });
     new Gauge({
       name: 'podflame_store_bytes',
-      help: 'Bytes of profile data in the node-local store (without dictionaries and rollups)',
+      help: 'Bytes the node-local store counts for its profiles: their pairs and the dictionary lines they added',
       registers: [registry],
       collect() {
         this.set(store.totalBytes());
+      },
+    });
+    new Gauge({
+      name: 'podflame_store_disk_bytes',
+      help: 'Bytes of the node-local store on disk: profiles, dictionaries, rollups and metadata',
+      registers: [registry],
+      collect() {
+        this.set(store.diskBytes());
+      },
+    });
+    new Gauge({
+      name: 'podflame_store_dictionary_cache_bytes',
+      help: 'Estimated bytes of memory the stack dictionaries in memory hold',
+      registers: [registry],
+      collect() {
+        this.set(store.dictionaryCacheBytes());
       },
     });
     return {
@@ -231,6 +299,11 @@ export class ProfileStore {
         name: 'podflame_store_recovered_total',
         help: 'Leftovers of interrupted writes removed at start-up, by kind',
         labelNames: ['kind'] as const,
+        registers: [registry],
+      }),
+      compactions: new Counter({
+        name: 'podflame_store_dictionary_compactions_total',
+        help: 'Stack dictionaries compacted (lines no stored profile uses reclaimed)',
         registers: [registry],
       }),
       rollupWrites: new Counter({
@@ -266,7 +339,8 @@ export class ProfileStore {
     await this.recoverBlocks(report);
     const migration = await migrateFormat1(this.dir, {
       has: (id) => this.index.has(id),
-      commit: (id, fields, stacks) => this.commitNow(id, fields, stacks),
+      // Not capped: these profiles were stored already; refusing them would lose them.
+      commit: (id, fields, stacks) => this.commitNow(id, fields, stacks, false),
     });
     report.migrated = migration.migrated;
     report.tempFilesRemoved += migration.tempFilesRemoved;
@@ -296,7 +370,7 @@ export class ProfileStore {
     for (const block of (await readdir(blocksDir)).filter(isBlockName).sort()) {
       const dir = blockDir(this.dir, block);
       const names = await readdir(dir);
-      await StackDictionary.load(join(dir, DICTIONARY_FILE), { repair: true });
+      this.dictionaryFileBytes.set(block, await repairDictionaryTail(join(dir, DICTIONARY_FILE)));
       const dataFiles = new Set(names.filter((n) => idOfFile(n, PAIRS_SUFFIX) !== undefined));
       let changed = false;
       const remove = async (name: string, kind: 'temp_file' | 'orphan_data' | 'invalid_metadata' | 'rollup') => {
@@ -318,14 +392,14 @@ export class ProfileStore {
           () => -1,
         );
         dataFiles.delete(dataName);
-        if (!meta || dataSize !== meta.bytes || blockOf(id) !== block) {
+        if (!meta || dataSize !== meta.bytes - (meta.dictionaryBytes ?? 0) || blockOf(id) !== block) {
           // Cannot come from our own writes (the data is complete before its marker); a damaged or foreign file.
           await remove(name, 'invalid_metadata');
           await removeIfPresent(join(dir, dataName));
           report.invalidMetadataRemoved++;
           continue;
         }
-        this.index.set(id, meta);
+        this.indexProfile(meta);
       }
       for (const dataName of dataFiles) {
         await remove(dataName, 'orphan_data');
@@ -334,7 +408,9 @@ export class ProfileStore {
       const members = new Map<string, string[]>();
       for (const name of names.filter((n) => n.endsWith(ROLLUP_SUFFIX))) {
         try {
-          members.set(name, decodeRollupHeader(await readFile(join(dir, name))).header.members);
+          const data = await readFile(join(dir, name));
+          members.set(name, decodeRollupHeader(data).header.members);
+          this.rollupBytes.set(`${block}/${name}`, data.length);
         } catch {
           await remove(name, 'rollup'); // damaged (a power cut before it reached the disk): rebuilt below
         }
@@ -428,7 +504,12 @@ export class ProfileStore {
     let meta: StoredProfile;
     try {
       meta = await this.writes.run(async () => {
-        const committed = await this.commitNow(id, fields, profile.stacks);
+        const committed = await this.commitNow(id, fields, profile.stacks, true).catch(async (err: unknown) => {
+          // At its cap: lines of removed profiles may be all that fills it; reclaim them and try once more.
+          if (!(err instanceof PodflameError && err.code === 'STORE_DICTIONARY_FULL')) throw err;
+          if (!(await this.compactBlock(blockOf(id), 1))) throw err;
+          return this.commitNow(id, fields, profile.stacks, true);
+        });
         // In the same turn of the queue, so that the rollups grow by exactly this profile (no rebuild).
         await this.refreshRollupsOf([committed], committed);
         return committed;
@@ -452,8 +533,9 @@ export class ProfileStore {
    */
   private commitNow(
     id: string,
-    fields: Omit<StoredProfile, 'id' | 'bytes'>,
+    fields: Omit<StoredProfile, 'id' | 'bytes' | 'dictionaryBytes'>,
     stacks: FoldedStacks,
+    capped: boolean,
   ): Promise<StoredProfile> {
     const block = blockOf(id);
     return this.dictionaries.pinned(block, async (dictionary) => {
@@ -463,16 +545,20 @@ export class ProfileStore {
       }
       if (!this.rollups.has(block)) this.rollups.set(block, new Map());
       const pairs: PairCounts = new Map();
+      let dictionaryBytes: number;
       try {
         for (const [stack, count] of stacks) {
           const stackId = dictionary.intern(stack);
           pairs.set(stackId, (pairs.get(stackId) ?? 0) + count);
         }
+        dictionaryBytes = dictionary.pendingBytes;
+        if (capped) this.checkDictionaryCap(block, dictionary.bytes, dictionaryBytes, dictionary.idCount);
         await dictionary.flush();
       } catch (err) {
         dictionary.discardPending();
         throw err;
       }
+      this.dictionaryFileBytes.set(block, dictionary.bytes);
       const data = encodePairs(pairs);
       const { namespace, pod, container, node, start, durationSeconds, frequencyHz, java, samples, warnings } = fields;
       const { event, schedule, podUid, containerId, labels } = fields;
@@ -494,13 +580,85 @@ export class ProfileStore {
         podUid,
         containerId,
         labels,
-        bytes: data.byteLength,
+        bytes: data.byteLength + dictionaryBytes,
+        dictionaryBytes,
       };
       await writeFileDurable(dir, `${id}${PAIRS_SUFFIX}`, data);
       await writeFileDurable(dir, `${id}${META_SUFFIX}`, serializeMetadata(meta));
-      this.index.set(id, meta);
+      this.indexProfile(meta);
       return meta;
     });
+  }
+
+  private indexProfile(meta: StoredProfile): void {
+    this.index.set(meta.id, meta);
+    this.metadataBytes.set(meta.id, Buffer.byteLength(serializeMetadata(meta), 'utf8'));
+  }
+
+  private unindexProfile(id: string): void {
+    this.index.delete(id);
+    this.metadataBytes.delete(id);
+  }
+
+  /** STORE_DICTIONARY_FULL when `adding` bytes (or the IDs given so far) would take the block's dictionary beyond its cap. */
+  private checkDictionaryCap(block: string, bytes: number, adding: number, ids: number): void {
+    if (bytes + adding <= this.maxDictionaryBytes && ids <= MAX_DICTIONARY_IDS) return;
+    throw new PodflameError(
+      'STORE_DICTIONARY_FULL',
+      `the stack dictionary of day ${block} in the profile store is full (${bytes} bytes, ${ids} stack IDs; ` +
+        `this profile adds ${adding} bytes of new stacks beyond the ${this.maxDictionaryBytes} of ` +
+        `--store-max-dictionary-bytes): the profile was not stored; it frees itself as retention removes that day's ` +
+        `profiles; raise --store-max-dictionary-bytes, or profile workloads whose stacks change at every run less often`,
+      { details: { block, limit: this.maxDictionaryBytes, bytes, adding, ids } },
+    );
+  }
+
+  /** Bytes of a block's dictionary file that no stored profile is counted for. */
+  private unchargedDictionaryBytes(block: string, charged: number): number {
+    return Math.max(0, (this.dictionaryFileBytes.get(block) ?? 0) - charged);
+  }
+
+  /** Per block, the dictionary bytes its stored profiles are counted for. */
+  private chargedDictionaryBytes(): Map<string, number> {
+    const charged = new Map<string, number>();
+    for (const p of this.index.values()) {
+      const block = blockOf(p.id);
+      charged.set(block, (charged.get(block) ?? 0) + (p.dictionaryBytes ?? 0));
+    }
+    return charged;
+  }
+
+  /**
+   * Reclaims the block's dictionary lines that no committed profile uses, once at least `minGrowth` bytes that no
+   * profile is counted for were added since its last compaction (undefined: the default threshold). Runs in the
+   * write queue's turn. True when it reclaimed something.
+   */
+  private async compactBlock(block: string, minGrowth?: number): Promise<boolean> {
+    const bytes = this.dictionaryFileBytes.get(block) ?? 0;
+    const charged = this.chargedDictionaryBytes().get(block) ?? 0;
+    const uncharged = this.unchargedDictionaryBytes(block, charged);
+    const threshold = minGrowth ?? Math.max(MIN_COMPACTION_BYTES, Math.floor(bytes / 16));
+    if (uncharged - (this.unchargedAfterCompaction.get(block) ?? 0) < threshold) return false;
+    const live = new DenseCounts();
+    for (const p of this.index.values()) {
+      if (blockOf(p.id) !== block) continue;
+      const data = await this.readBlockFile(block, `${p.id}${PAIRS_SUFFIX}`);
+      if (data) addPairs(new ByteReader(data), live);
+    }
+    // A read that began before the removals may still name their stacks: it finishes first.
+    await Promise.allSettled([...this.reads]);
+    const result = await compactDictionary(
+      join(blockDir(this.dir, block), DICTIONARY_FILE),
+      bytes,
+      (id) => live.get(id) !== undefined,
+    );
+    if (result) {
+      this.dictionaries.compacted(block, result);
+      this.dictionaryFileBytes.set(block, result.bytes);
+      this.metrics?.compactions.inc();
+    }
+    this.unchargedAfterCompaction.set(block, this.unchargedDictionaryBytes(block, charged));
+    return result !== undefined;
   }
 
   /** The committed profiles of one series in one rollup bucket, sorted by ID. */
@@ -575,11 +733,9 @@ export class ProfileStore {
       const merged = await sumBlock(this.files, block, reads, pairs);
       summed = members.filter((id) => merged.has(id));
     }
-    await writeFileReplacing(
-      blockDir(this.dir, block),
-      file,
-      encodeRollup({ series: key, level, bucketMs, members: summed }, pairs),
-    );
+    const encoded = encodeRollup({ series: key, level, bucketMs, members: summed }, pairs);
+    await writeFileReplacing(blockDir(this.dir, block), file, encoded);
+    this.rollupBytes.set(`${block}/${file}`, encoded.length);
     let ofBlock = this.rollups.get(block);
     if (!ofBlock) this.rollups.set(block, (ofBlock = new Map()));
     ofBlock.set(file, summed);
@@ -588,6 +744,7 @@ export class ProfileStore {
   private async removeRollup(block: string, file: string): Promise<void> {
     this.rollups.get(block)?.delete(file);
     await removeIfPresent(join(blockDir(this.dir, block), file));
+    this.rollupBytes.delete(`${block}/${file}`);
   }
 
   /** Removes a block without profiles: its rollups, its dictionary, the directory (unless something foreign is in it). */
@@ -595,9 +752,12 @@ export class ProfileStore {
     for (const p of this.index.keys()) if (blockOf(p) === block) return;
     const dir = blockDir(this.dir, block);
     for (const file of this.rollups.get(block)?.keys() ?? []) await removeIfPresent(join(dir, file));
+    for (const key of [...this.rollupBytes.keys()]) if (key.startsWith(`${block}/`)) this.rollupBytes.delete(key);
     this.rollups.delete(block);
     this.dictionaries.drop(block);
     await removeIfPresent(join(dir, DICTIONARY_FILE));
+    this.dictionaryFileBytes.delete(block);
+    this.unchargedAfterCompaction.delete(block);
     await rmdir(dir).catch(() => undefined);
   }
 
@@ -624,8 +784,20 @@ export class ProfileStore {
     return out.sort((a, b) => a.start.localeCompare(b.start) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
+  /** Counts a read in progress, for compaction to wait on. */
+  private reading<T>(promise: Promise<T>): Promise<T> {
+    this.reads.add(promise);
+    const done = () => this.reads.delete(promise);
+    promise.then(done, done);
+    return promise;
+  }
+
   /** The profile's folded stacks; PROFILE_NOT_FOUND when retention removed it meanwhile. */
-  async readStacks(id: string): Promise<FoldedStacks> {
+  readStacks(id: string): Promise<FoldedStacks> {
+    return this.reading(this.readStacksNow(id));
+  }
+
+  private async readStacksNow(id: string): Promise<FoldedStacks> {
     const gone = () =>
       new PodflameError('PROFILE_NOT_FOUND', `no stored profile ${id} on this node`, { details: { id } });
     if (!this.index.has(id)) throw gone();
@@ -655,13 +827,39 @@ export class ProfileStore {
         }),
       );
     }
-    return mergeProfiles(this.files, items);
+    return this.reading(mergeProfiles(this.files, items));
   }
 
+  /** Bytes counted for the stored profiles: their pairs and the dictionary lines they added. */
   totalBytes(): number {
     let total = 0;
     for (const p of this.index.values()) total += p.bytes;
     return total;
+  }
+
+  /**
+   * Bytes on disk no profile is counted for: rollups, metadata files, and dictionary lines of removed profiles (still
+   * used by others, or not yet reclaimed).
+   */
+  overheadBytes(): number {
+    let overhead = 0;
+    for (const n of this.rollupBytes.values()) overhead += n;
+    for (const n of this.metadataBytes.values()) overhead += n;
+    const charged = this.chargedDictionaryBytes();
+    for (const block of this.dictionaryFileBytes.keys()) {
+      overhead += this.unchargedDictionaryBytes(block, charged.get(block) ?? 0);
+    }
+    return overhead;
+  }
+
+  /** The store's files as it knows them: what retention holds within `maxTotalBytes`. */
+  diskBytes(): number {
+    return this.totalBytes() + this.overheadBytes();
+  }
+
+  /** Estimated bytes of memory of the dictionaries in memory. */
+  dictionaryCacheBytes(): number {
+    return this.dictionaries.memoryBytes;
   }
 
   /**
@@ -705,7 +903,7 @@ export class ProfileStore {
       bytes: p.bytes,
       schedule: p.schedule,
     }));
-    const evictions = selectEvictions(items, this.policy(), this.now());
+    const evictions = selectEvictions(items, { ...this.policy(), overheadBytes: this.overheadBytes() }, this.now());
     if (evictions.length > 0) await this.writes.run(() => this.remove(evictions));
   }
 
@@ -715,7 +913,7 @@ export class ProfileStore {
     for (const { id, reason } of removals) {
       const meta = this.index.get(id);
       if (!meta) continue;
-      this.index.delete(id);
+      this.unindexProfile(id);
       removed.push(meta);
       if (reason !== 'deleted') this.metrics?.evictions.inc({ reason });
       const dir = blockDir(this.dir, blockOf(id));
@@ -727,6 +925,11 @@ export class ProfileStore {
     for (const block of blocks) await fsyncDirectory(blockDir(this.dir, block));
     await this.refreshRollupsOf(removed);
     for (const block of blocks) await this.removeBlockIfEmpty(block);
+    for (const block of blocks) {
+      // The lines only removed profiles used: the store's disk use follows its count (a failed compaction is tried
+      // again after the next removal; the lines stay counted as overhead meanwhile).
+      if (this.dictionaryFileBytes.has(block)) await this.compactBlock(block).catch(() => false);
+    }
   }
 
   /** Removes one profile; false when there was none. */
