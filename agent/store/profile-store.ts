@@ -896,15 +896,29 @@ export class ProfileStore {
   }
 
   private async sweep(): Promise<void> {
-    const items = [...this.index.values()].map((p) => ({
-      id: p.id,
-      namespace: p.namespace,
-      startMs: Date.parse(p.start),
-      bytes: p.bytes,
-      schedule: p.schedule,
-    }));
-    const evictions = selectEvictions(items, { ...this.policy(), overheadBytes: this.overheadBytes() }, this.now());
-    if (evictions.length > 0) await this.writes.run(() => this.remove(evictions));
+    // A removal turns the dictionary lines its profile was counted for into overhead until they are reclaimed, and
+    // compaction waits for enough of them (as do lines of writes a kill interrupted): so while the store is beyond
+    // its total, what is reclaimable is reclaimed first, and only then are profiles chosen (a few passes at most).
+    for (let pass = 0; pass < 4; pass++) {
+      if (this.diskBytes() > this.maxTotalBytes) {
+        await this.writes.run(async () => {
+          for (const block of [...this.dictionaryFileBytes.keys()]) {
+            await this.compactBlock(block, 1).catch(() => false);
+          }
+        });
+      }
+      const items = [...this.index.values()].map((p) => ({
+        id: p.id,
+        namespace: p.namespace,
+        startMs: Date.parse(p.start),
+        bytes: p.bytes,
+        schedule: p.schedule,
+      }));
+      const evictions = selectEvictions(items, { ...this.policy(), overheadBytes: this.overheadBytes() }, this.now());
+      if (evictions.length === 0) return;
+      await this.writes.run(() => this.remove(evictions));
+      if (this.diskBytes() <= this.maxTotalBytes) return;
+    }
   }
 
   /** Removes profiles (markers first), then updates their rollups and drops blocks left empty. */
