@@ -99,6 +99,7 @@ async function restart(dir: string, maxTotalBytes: number): Promise<void> {
   const store = new ProfileStore({ dir, maxTotalBytes, maxNamespaceBytes: maxTotalBytes / 4 });
   const report = await store.start();
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  const rssAfterStart = process.memoryUsage().rss;
   // One query of the day through the dictionary, as the first history request after a restart does.
   const listed = store.list();
   if (listed.length > 0) await store.readStacks(listed[listed.length - 1]!.id);
@@ -107,7 +108,8 @@ async function restart(dir: string, maxTotalBytes: number): Promise<void> {
     await import('node:fs/promises').then((fs) => fs.readFile('/proc/self/status', 'utf8')),
   );
   console.log(
-    `restart: start ${ms.toFixed(0)} ms, ${report.profiles} profiles, rss ${mib(rss)}MiB, peak rss ${mib(Number(hwm?.[1] ?? 0) * 1024)}MiB`,
+    `restart: start ${ms.toFixed(0)} ms, ${report.profiles} profiles, rss after start ${mib(rssAfterStart)}MiB, ` +
+      `after the first read ${mib(rss)}MiB, peak rss ${mib(Number(hwm?.[1] ?? 0) * 1024)}MiB`,
   );
   await store.close();
 }
