@@ -416,8 +416,41 @@ export class ProfileStore {
         }
       }
       this.rollups.set(block, members);
+      this.chargeLegacyProfiles(block);
       if (changed) await fsyncDirectory(dir);
     }
+  }
+
+  /**
+   * Profiles stored before dictionary lines were counted have no `dictionaryBytes`: they are counted (in memory,
+   * their files unchanged) for the block's dictionary bytes no profile is counted for, shared in proportion to their
+   * pairs, so that retention can choose among them; counted for nothing, removing them would seem to free nothing
+   * and the uncounted dictionary would make retention remove every profile of the store.
+   */
+  private chargeLegacyProfiles(block: string): void {
+    const legacy: StoredProfile[] = [];
+    let charged = 0;
+    let legacyPairs = 0;
+    for (const p of this.index.values()) {
+      if (blockOf(p.id) !== block) continue;
+      if (p.dictionaryBytes === undefined) {
+        legacy.push(p);
+        legacyPairs += p.bytes;
+      } else {
+        charged += p.dictionaryBytes;
+      }
+    }
+    const uncharged = this.unchargedDictionaryBytes(block, charged);
+    if (legacy.length === 0 || uncharged === 0) return;
+    let left = uncharged;
+    legacy.forEach((p, i) => {
+      const share =
+        i === legacy.length - 1
+          ? left
+          : Math.floor(uncharged * (legacyPairs > 0 ? p.bytes / legacyPairs : 1 / legacy.length));
+      left -= share;
+      this.indexProfile({ ...p, bytes: p.bytes + share, dictionaryBytes: share });
+    });
   }
 
   /** Rewrites every rollup that does not sum exactly its bucket's profiles; removes those of empty buckets. */

@@ -5,7 +5,7 @@
  * profile uses are reclaimed, and the dictionaries in memory are bounded in bytes.
  */
 import t, { type Test } from 'tap';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ProfileStore, type NewProfile } from '../../agent/store/profile-store.js';
 import { DictionaryCache } from '../../agent/store/dictionary-cache.js';
@@ -144,4 +144,26 @@ t.test('the dictionaries in memory are bounded in bytes, not only in blocks', as
     t.ok(cache.memoryBytes <= bound, `after ${block}: ${cache.memoryBytes} bytes held, bound ${bound}`);
   }
   t.ok(cache.memoryBytes >= size, 'the block used last stays');
+});
+
+t.test('profiles stored before dictionary lines counted are counted for a share of them at start', async (t) => {
+  const root = t.testdir();
+  const dir = join(root, 'store');
+  const first = await openStore(t, dir);
+  for (let n = 0; n < 10; n++) await first.put(profile(n));
+  await first.close();
+  // As the previous version wrote them: `bytes` the pairs alone, no `dictionaryBytes`.
+  const block = join(dir, 'blocks/20261204');
+  for (const name of (await readdir(block)).filter((f) => f.endsWith('.json'))) {
+    const meta = JSON.parse(await readFile(join(block, name), 'utf8')) as Record<string, number>;
+    meta.bytes = meta.bytes! - meta.dictionaryBytes!;
+    delete meta.dictionaryBytes;
+    await writeFile(join(block, name), `${JSON.stringify(meta)}\n`);
+  }
+  const onDisk = await diskUse(dir);
+  // A limit a little below the store's size: the oldest go, not every profile.
+  const again = await openStore(t, dir, { maxTotalBytes: Math.floor(onDisk * 0.8) });
+  const kept = again.list().length;
+  t.ok(kept >= 6 && kept < 10, `the oldest went, the newest stayed (${kept} of 10 kept)`);
+  t.ok((await diskUse(dir)) <= Math.floor(onDisk * 0.8), 'within the limit');
 });
