@@ -132,6 +132,7 @@ function buildContinuousProfiling(config: AgentConfig, deps: ContinuousProfiling
     maxAgeSeconds: config.storeMaxAgeSeconds,
     maxTotalBytes: config.storeMaxBytes,
     maxNamespaceBytes: config.namespaceMaxStoreBytes ?? Math.floor(config.storeMaxBytes / 4),
+    maxDictionaryBytes: config.storeMaxDictionaryBytes,
     maxRetentionSeconds: config.scheduleMaxRetentionSeconds,
     maxSchedulesPerNamespace: config.namespaceMaxSchedules,
     metricsScheduleNames: config.metricsScheduleNames,

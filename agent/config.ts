@@ -120,8 +120,13 @@ export interface AgentConfig {
   pyroscopeUrl?: string;
   /** Stored profiles older than this are removed (a schedule's `retention` overrides it). Default 7 days. */
   storeMaxAgeSeconds: number;
-  /** Compressed bytes the store keeps; the largest namespace's oldest profiles go beyond it. Default 1 GiB. */
+  /**
+   * Bytes the store keeps on disk (profiles, the dictionary lines they added, rollups, metadata); the largest
+   * namespace's oldest profiles go beyond it. Default 1 GiB.
+   */
   storeMaxBytes: number;
+  /** Bytes of one day's stack dictionary; a profile beyond it is refused (STORE_DICTIONARY_FULL). Default 16 MiB. */
+  storeMaxDictionaryBytes: number;
   /** Bytes one namespace keeps in the store; its own oldest profiles go beyond it. Default a quarter of `storeMaxBytes`. */
   namespaceMaxStoreBytes?: number;
   /** Longest `retention` a schedule may ask for (API or file). Default 30 days. */
@@ -169,6 +174,7 @@ export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Obj
   maxConnectionsPerAddress: DEFAULT_CONNECTION_LIMITS.maxPerAddress,
   storeMaxAgeSeconds: 7 * 86400,
   storeMaxBytes: 1024 ** 3,
+  storeMaxDictionaryBytes: 64 * 1024 ** 2,
   scheduleMaxRetentionSeconds: DEFAULT_SCHEDULER_OPTIONS.maxRetentionSeconds,
   namespaceMaxSchedules: DEFAULT_SCHEDULER_OPTIONS.maxSchedulesPerNamespace,
   scheduleJitterSeconds: 10,
@@ -631,7 +637,17 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_STORE_MAX_BYTES'],
     placeholder: 'BYTES',
     description:
-      'bytes of profile data the profile store keeps; beyond it the oldest profiles of the namespace holding the most go (e.g. 2GiB)',
+      'bytes the profile store keeps on disk; beyond it the oldest profiles of the namespace holding the most go (e.g. 2GiB)',
+    show: formatBytes,
+    parse: parseBytes,
+  }),
+  option({
+    key: 'storeMaxDictionaryBytes',
+    flag: 'store-max-dictionary-bytes',
+    env: ['PODFLAME_STORE_MAX_DICTIONARY_BYTES'],
+    placeholder: 'BYTES',
+    description:
+      "bytes of one day's stack dictionary in the profile store; a profile whose new stacks would grow it beyond is refused (STORE_DICTIONARY_FULL) (e.g. 128MiB)",
     show: formatBytes,
     parse: parseBytes,
   }),

@@ -54,6 +54,9 @@ export const ERROR_CODES = {
   EVENT_UNSUPPORTED: { status: 422, exitCode: 6 },
   OUTPUT_TOO_LARGE: { status: 507, exitCode: 6 },
   PROFILE_TOO_LARGE: { status: 507, exitCode: 6 },
+  // A day's stack dictionary in the node-local store is at its cap (`--store-max-dictionary-bytes`): the profile is
+  // not stored. Details: block, limit, bytes, adding. Frees itself as retention removes that day's profiles.
+  STORE_DICTIONARY_FULL: { status: 507, exitCode: 6 },
   // A fan-out wrote a graph of the pods that could be profiled, but not all of them could (client side)
   PARTIAL_CAPTURE: { status: 207, exitCode: 8 },
   // Access

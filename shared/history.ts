@@ -38,8 +38,13 @@ export interface StoredProfile {
   containerId: string | null;
   /** The pod's labels when the capture ran (so that `labelSelector` still finds pods that are gone). */
   labels: Record<string, string>;
-  /** Bytes of the compressed folded stacks on disk. */
+  /**
+   * Bytes the store counts for the profile (retention, quotas): its (stack ID, count) pairs on disk plus the stack
+   * dictionary lines it added (`dictionaryBytes`).
+   */
   bytes: number;
+  /** Of `bytes`, the stack dictionary lines the profile added (new stacks and frames); absent (0) before they counted. */
+  dictionaryBytes?: number;
 }
 
 export interface ProfileListResponse {

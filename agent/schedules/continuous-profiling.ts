@@ -35,6 +35,8 @@ export interface ContinuousProfilingOptions {
   maxTotalBytes?: number;
   /** Bytes of profile data one namespace keeps (see ProfileStoreOptions). Default there. */
   maxNamespaceBytes?: number;
+  /** Bytes of one day's stack dictionary (see ProfileStoreOptions). Default there. */
+  maxDictionaryBytes?: number;
   /** Upper bound of the random delay before each scheduled run. Default 10 000 ms. */
   maxJitterMs?: number;
   /** Longest schedule `retention` (see SchedulerOptions). Default there. */
@@ -100,6 +102,7 @@ export class ContinuousProfiling {
       ...(options.maxAgeSeconds !== undefined ? { maxAgeSeconds: options.maxAgeSeconds } : {}),
       ...(options.maxTotalBytes !== undefined ? { maxTotalBytes: options.maxTotalBytes } : {}),
       ...(options.maxNamespaceBytes !== undefined ? { maxNamespaceBytes: options.maxNamespaceBytes } : {}),
+      ...(options.maxDictionaryBytes !== undefined ? { maxDictionaryBytes: options.maxDictionaryBytes } : {}),
       ...(options.registry ? { registry: options.registry } : {}),
       ...(options.now ? { now: options.now } : {}),
     });

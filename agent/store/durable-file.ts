@@ -68,3 +68,34 @@ export async function writeFileReplacing(dir: string, name: string, data: Uint8A
     throw err;
   }
 }
+
+/** As writeFileDurable, from chunks written as they come, so that the whole file is never held in memory. */
+export async function writeFileDurableFrom(
+  dir: string,
+  name: string,
+  chunks: AsyncIterable<Uint8Array>,
+): Promise<number> {
+  const temp = join(dir, `${TEMP_PREFIX}${name}-${randomBytes(4).toString('hex')}`);
+  const handle = await open(temp, 'wx', 0o640);
+  let written = 0;
+  try {
+    for await (const chunk of chunks) {
+      await handle.write(chunk, 0, chunk.byteLength, written);
+      written += chunk.byteLength;
+    }
+    await handle.sync();
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await unlink(temp).catch(() => undefined);
+    throw err;
+  }
+  await handle.close();
+  try {
+    await rename(temp, join(dir, name));
+  } catch (err) {
+    await unlink(temp).catch(() => undefined);
+    throw err;
+  }
+  await fsyncDirectory(dir);
+  return written;
+}

@@ -1,6 +1,7 @@
 /**
  * A profile's metadata file, `<id>.json`: the StoredProfile the list answers with, as JSON. Format 1 (flat files)
- * and format 2 (blocks) share it; only `bytes` means the size of the one data file next to it in each.
+ * and format 2 (blocks) share it; `bytes` is the size of the one data file next to it in format 1, and in format 2
+ * that plus `dictionaryBytes`, the dictionary lines the profile added.
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
@@ -28,6 +29,8 @@ const StoredProfileSchema = z.object({
   containerId: z.string().nullable(),
   labels: z.record(z.string()),
   bytes: z.number().int().nonnegative(),
+  // Written before dictionary lines were counted: none counted.
+  dictionaryBytes: z.number().int().nonnegative().optional(),
 });
 
 export function serializeMetadata(meta: StoredProfile): string {

@@ -12,6 +12,13 @@
  * without a marker, unreferenced dictionary lines or a partial last one, and rollups whose members differ from the
  * committed profiles: `start()` removes the first two, cuts the partial line, and rebuilds such rollups. A query
  * never uses a rollup whose members are not exactly the profiles it selected (query-plan.ts).
+ *
+ * Bounds (issue #13 A1): a profile is counted (`bytes`) for its pairs and for the dictionary lines it adds, so
+ * retention and the namespace shares see a workload whose stacks are new at every run; what no profile is counted
+ * for (rollups, metadata files, lines of removed profiles still in use) is counted against the total too; a day's
+ * dictionary has a cap (STORE_DICTIONARY_FULL beyond it); lines no committed profile uses any more are reclaimed
+ * after removals (dictionary-compaction.ts); the dictionaries in memory are bounded in bytes (dictionary-cache.ts),
+ * and start-up reads only each dictionary's tail.
  */
 import { mkdir, readdir, readFile, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -38,10 +45,12 @@ import {
   newProfileId,
 } from './block-layout.js';
 import { readMetadataFile, serializeMetadata } from './metadata-file.js';
-import { DICTIONARY_FILE, StackDictionary } from './stack-dictionary.js';
+import { DICTIONARY_FILE, repairDictionaryTail } from './stack-dictionary.js';
 import { DictionaryCache } from './dictionary-cache.js';
+import { compactDictionary } from './dictionary-compaction.js';
 import {
   ByteReader,
+  DenseCounts,
   EventCountSums,
   addEventCounts,
   addPairs,
@@ -87,6 +96,16 @@ export interface ProfileStoreOptions {
   sweepIntervalMs?: number;
   /** Blocks (days) whose stack dictionaries stay in memory, least recently used evicted first. Default 10. */
   cachedBlocks?: number;
+  /**
+   * Estimated bytes of memory the dictionaries in memory hold together, least recently used evicted first (the one
+   * used last stays). Default 128 MiB.
+   */
+  cachedDictionaryBytes?: number;
+  /**
+   * Bytes of one day's stack dictionary file (`stacks.dict`); a profile that would grow it beyond is refused with
+   * STORE_DICTIONARY_FULL. Default 16 MiB: the week of the store bench (#18) is 14 MB on disk in all, and a dictionary takes several times its file size in memory.
+   */
+  maxDictionaryBytes?: number;
   /** Clock in ms since the epoch. Default `Date.now`. */
   now?: () => number;
   /** Where the store's metrics are registered; none when absent. */
@@ -98,8 +117,23 @@ export const DEFAULT_PROFILE_STORE_OPTIONS = Object.freeze({
   maxTotalBytes: 1024 ** 3,
   sweepIntervalMs: 60_000,
   cachedBlocks: 10,
+  cachedDictionaryBytes: 128 * 1024 ** 2,
+  maxDictionaryBytes: 16 * 1024 ** 2,
   now: Date.now,
 });
+
+/**
+ * Stack IDs one day's dictionary gives at most, reclaimed ones included (their places are kept): beyond it a profile
+ * is refused as beyond the byte cap. A merge's sums are arrays up to this ID (pairs-codec.ts DenseCounts).
+ */
+const MAX_DICTIONARY_IDS = 2 ** 22;
+
+/**
+ * A block's dictionary is compacted after removals once the bytes of its lines no profile is counted for have grown
+ * by this much since its last compaction, or by a sixteenth of the file if that is more: compaction reads the
+ * block's pairs and the file twice, so it is not run for every few lines.
+ */
+const MIN_COMPACTION_BYTES = 64 * 1024;
 
 /** What a capture hands the store; `samples` and `bytes` are computed here, so they cannot disagree with the data. */
 export interface NewProfile {
@@ -130,6 +164,7 @@ interface StoreMetrics {
   writes: Counter<'outcome'>;
   recovered: Counter<'kind'>;
   rollupWrites: Counter<'outcome'>;
+  compactions: Counter;
 }
 
 /** What `start()` cleaned up after an earlier process, and migrated (for logs and tests). */
@@ -157,6 +192,17 @@ export class ProfileStore {
   /** Per block: rollup file name → its members, as on disk. */
   private readonly rollups = new Map<string, Map<string, string[]>>();
   private readonly dictionaries: DictionaryCache;
+  private readonly maxDictionaryBytes: number;
+  /** Per block: bytes of its dictionary file (whole lines), known without loading it. */
+  private readonly dictionaryFileBytes = new Map<string, number>();
+  /** Per block: its dictionary's bytes no profile was counted for right after its last compaction. */
+  private readonly unchargedAfterCompaction = new Map<string, number>();
+  /** `block/file` → bytes of each rollup on disk. */
+  private readonly rollupBytes = new Map<string, number>();
+  /** Profile ID → bytes of its metadata file. */
+  private readonly metadataBytes = new Map<string, number>();
+  /** Reads in progress (readStacks, merge): compaction waits for them before it forgets stacks. */
+  private readonly reads = new Set<Promise<unknown>>();
   private readonly writes = new SerialQueue();
   /** Namespace → schedule name → its `retention` in seconds. */
   private readonly scheduleMaxAge = new Map<string, Map<string, number>>();
@@ -175,6 +221,8 @@ export class ProfileStore {
     this.maxNamespaceBytes = options.maxNamespaceBytes ?? this.maxTotalBytes;
     this.sweepIntervalMs = options.sweepIntervalMs ?? DEFAULT_PROFILE_STORE_OPTIONS.sweepIntervalMs;
     const cachedBlocks = options.cachedBlocks ?? DEFAULT_PROFILE_STORE_OPTIONS.cachedBlocks;
+    const cachedDictionaryBytes = options.cachedDictionaryBytes ?? DEFAULT_PROFILE_STORE_OPTIONS.cachedDictionaryBytes;
+    this.maxDictionaryBytes = options.maxDictionaryBytes ?? DEFAULT_PROFILE_STORE_OPTIONS.maxDictionaryBytes;
     this.now = options.now ?? DEFAULT_PROFILE_STORE_OPTIONS.now;
     if (typeof this.dir !== 'string' || this.dir === '') {
       throw new PodflameError('CONFIG_INVALID', 'the profile store needs a data directory (--data-dir DIR)');
@@ -196,7 +244,12 @@ export class ProfileStore {
     if (!Number.isInteger(cachedBlocks) || cachedBlocks < 1) {
       throw new PodflameError('CONFIG_INVALID', `cachedBlocks must be a positive integer, got ${cachedBlocks}`);
     }
-    this.dictionaries = new DictionaryCache((block) => blockDir(this.dir, block), cachedBlocks);
+    if (!(this.maxDictionaryBytes > 0) || !(cachedDictionaryBytes > 0)) {
+      throw new PodflameError('CONFIG_INVALID', "the stack dictionaries' byte limits must be positive", {
+        details: { maxDictionaryBytes: this.maxDictionaryBytes, cachedDictionaryBytes },
+      });
+    }
+    this.dictionaries = new DictionaryCache((block) => blockDir(this.dir, block), cachedBlocks, cachedDictionaryBytes);
     this.files = {
       read: (block, name) => this.readBlockFile(block, name),
       dictionary: (block) => this.dictionaries.get(block),
@@ -218,10 +271,26 @@ export class ProfileStore {
     });
     new Gauge({
       name: 'podflame_store_bytes',
-      help: 'Bytes of profile data in the node-local store (without dictionaries and rollups)',
+      help: 'Bytes the node-local store counts for its profiles: their pairs and the dictionary lines they added',
       registers: [registry],
       collect() {
         this.set(store.totalBytes());
+      },
+    });
+    new Gauge({
+      name: 'podflame_store_disk_bytes',
+      help: 'Bytes of the node-local store on disk: profiles, dictionaries, rollups and metadata',
+      registers: [registry],
+      collect() {
+        this.set(store.diskBytes());
+      },
+    });
+    new Gauge({
+      name: 'podflame_store_dictionary_cache_bytes',
+      help: 'Estimated bytes of memory the stack dictionaries in memory hold',
+      registers: [registry],
+      collect() {
+        this.set(store.dictionaryCacheBytes());
       },
     });
     return {
@@ -241,6 +310,11 @@ export class ProfileStore {
         name: 'podflame_store_recovered_total',
         help: 'Leftovers of interrupted writes removed at start-up, by kind',
         labelNames: ['kind'] as const,
+        registers: [registry],
+      }),
+      compactions: new Counter({
+        name: 'podflame_store_dictionary_compactions_total',
+        help: 'Stack dictionaries compacted (lines no stored profile uses reclaimed)',
         registers: [registry],
       }),
       rollupWrites: new Counter({
@@ -276,7 +350,8 @@ export class ProfileStore {
     await this.recoverBlocks(report);
     const migration = await migrateFormat1(this.dir, {
       has: (id) => this.index.has(id),
-      commit: (id, fields, stacks) => this.commitNow(id, fields, stacks),
+      // Not capped: these profiles were stored already; refusing them would lose them.
+      commit: (id, fields, stacks) => this.commitNow(id, fields, stacks, false),
     });
     report.migrated = migration.migrated;
     report.tempFilesRemoved += migration.tempFilesRemoved;
@@ -306,7 +381,7 @@ export class ProfileStore {
     for (const block of (await readdir(blocksDir)).filter(isBlockName).sort()) {
       const dir = blockDir(this.dir, block);
       const names = await readdir(dir);
-      await StackDictionary.load(join(dir, DICTIONARY_FILE), { repair: true });
+      this.dictionaryFileBytes.set(block, await repairDictionaryTail(join(dir, DICTIONARY_FILE)));
       const dataFiles = new Set(names.filter((n) => idOfFile(n, PAIRS_SUFFIX) !== undefined));
       let changed = false;
       const remove = async (name: string, kind: 'temp_file' | 'orphan_data' | 'invalid_metadata' | 'rollup') => {
@@ -328,14 +403,14 @@ export class ProfileStore {
           () => -1,
         );
         dataFiles.delete(dataName);
-        if (!meta || dataSize !== meta.bytes || blockOf(id) !== block) {
+        if (!meta || dataSize !== meta.bytes - (meta.dictionaryBytes ?? 0) || blockOf(id) !== block) {
           // Cannot come from our own writes (the data is complete before its marker); a damaged or foreign file.
           await remove(name, 'invalid_metadata');
           await removeIfPresent(join(dir, dataName));
           report.invalidMetadataRemoved++;
           continue;
         }
-        this.index.set(id, meta);
+        this.indexProfile(meta);
       }
       for (const dataName of dataFiles) {
         await remove(dataName, 'orphan_data');
@@ -344,14 +419,49 @@ export class ProfileStore {
       const members = new Map<string, string[]>();
       for (const name of names.filter((n) => n.endsWith(ROLLUP_SUFFIX))) {
         try {
-          members.set(name, decodeRollupHeader(await readFile(join(dir, name))).header.members);
+          const data = await readFile(join(dir, name));
+          members.set(name, decodeRollupHeader(data).header.members);
+          this.rollupBytes.set(`${block}/${name}`, data.length);
         } catch {
           await remove(name, 'rollup'); // damaged (a power cut before it reached the disk): rebuilt below
         }
       }
       this.rollups.set(block, members);
+      this.chargeLegacyProfiles(block);
       if (changed) await fsyncDirectory(dir);
     }
+  }
+
+  /**
+   * Profiles stored before dictionary lines were counted have no `dictionaryBytes`: they are counted (in memory,
+   * their files unchanged) for the block's dictionary bytes no profile is counted for, shared in proportion to their
+   * pairs, so that retention can choose among them; counted for nothing, removing them would seem to free nothing
+   * and the uncounted dictionary would make retention remove every profile of the store.
+   */
+  private chargeLegacyProfiles(block: string): void {
+    const legacy: StoredProfile[] = [];
+    let charged = 0;
+    let legacyPairs = 0;
+    for (const p of this.index.values()) {
+      if (blockOf(p.id) !== block) continue;
+      if (p.dictionaryBytes === undefined) {
+        legacy.push(p);
+        legacyPairs += p.bytes;
+      } else {
+        charged += p.dictionaryBytes;
+      }
+    }
+    const uncharged = this.unchargedDictionaryBytes(block, charged);
+    if (legacy.length === 0 || uncharged === 0) return;
+    let left = uncharged;
+    legacy.forEach((p, i) => {
+      const share =
+        i === legacy.length - 1
+          ? left
+          : Math.floor(uncharged * (legacyPairs > 0 ? p.bytes / legacyPairs : 1 / legacy.length));
+      left -= share;
+      this.indexProfile({ ...p, bytes: p.bytes + share, dictionaryBytes: share });
+    });
   }
 
   /** Rewrites every rollup that does not sum exactly its bucket's profiles; removes those of empty buckets. */
@@ -438,7 +548,14 @@ export class ProfileStore {
     let meta: StoredProfile;
     try {
       meta = await this.writes.run(async () => {
-        const committed = await this.commitNow(id, fields, profile.stacks, profile.eventCounts);
+        const commit = (): Promise<StoredProfile> =>
+          this.commitNow(id, fields, profile.stacks, true, profile.eventCounts);
+        const committed = await commit().catch(async (err: unknown) => {
+          // At its cap: lines of removed profiles may be all that fills it; reclaim them and try once more.
+          if (!(err instanceof PodflameError && err.code === 'STORE_DICTIONARY_FULL')) throw err;
+          if (!(await this.compactBlock(blockOf(id), 1))) throw err;
+          return commit();
+        });
         // In the same turn of the queue, so that the rollups grow by exactly this profile (no rebuild).
         await this.refreshRollupsOf([committed], committed);
         return committed;
@@ -462,8 +579,9 @@ export class ProfileStore {
    */
   private commitNow(
     id: string,
-    fields: Omit<StoredProfile, 'id' | 'bytes'>,
+    fields: Omit<StoredProfile, 'id' | 'bytes' | 'dictionaryBytes'>,
     stacks: FoldedStacks,
+    capped: boolean,
     eventCounts?: EventCounts,
   ): Promise<StoredProfile> {
     const block = blockOf(id);
@@ -475,6 +593,7 @@ export class ProfileStore {
       if (!this.rollups.has(block)) this.rollups.set(block, new Map());
       const pairs: PairCounts = new Map();
       const counts: PairCounts | undefined = eventCounts && new Map();
+      let dictionaryBytes: number;
       try {
         for (const [stack, count] of stacks) {
           const stackId = dictionary.intern(stack);
@@ -482,11 +601,14 @@ export class ProfileStore {
           const events = eventCounts?.get(stack);
           if (counts && events !== undefined) counts.set(stackId, (counts.get(stackId) ?? 0) + events);
         }
+        dictionaryBytes = dictionary.pendingBytes;
+        if (capped) this.checkDictionaryCap(block, dictionary.bytes, dictionaryBytes, dictionary.idCount);
         await dictionary.flush();
       } catch (err) {
         dictionary.discardPending();
         throw err;
       }
+      this.dictionaryFileBytes.set(block, dictionary.bytes);
       const data = encodeCountedPairs(pairs, counts);
       const { namespace, pod, container, node, start, durationSeconds, frequencyHz, java, samples, warnings } = fields;
       const { event, schedule, podUid, containerId, labels } = fields;
@@ -508,13 +630,85 @@ export class ProfileStore {
         podUid,
         containerId,
         labels,
-        bytes: data.byteLength,
+        bytes: data.byteLength + dictionaryBytes,
+        dictionaryBytes,
       };
       await writeFileDurable(dir, `${id}${PAIRS_SUFFIX}`, data);
       await writeFileDurable(dir, `${id}${META_SUFFIX}`, serializeMetadata(meta));
-      this.index.set(id, meta);
+      this.indexProfile(meta);
       return meta;
     });
+  }
+
+  private indexProfile(meta: StoredProfile): void {
+    this.index.set(meta.id, meta);
+    this.metadataBytes.set(meta.id, Buffer.byteLength(serializeMetadata(meta), 'utf8'));
+  }
+
+  private unindexProfile(id: string): void {
+    this.index.delete(id);
+    this.metadataBytes.delete(id);
+  }
+
+  /** STORE_DICTIONARY_FULL when `adding` bytes (or the IDs given so far) would take the block's dictionary beyond its cap. */
+  private checkDictionaryCap(block: string, bytes: number, adding: number, ids: number): void {
+    if (bytes + adding <= this.maxDictionaryBytes && ids <= MAX_DICTIONARY_IDS) return;
+    throw new PodflameError(
+      'STORE_DICTIONARY_FULL',
+      `the stack dictionary of day ${block} in the profile store is full (${bytes} bytes, ${ids} stack IDs; ` +
+        `this profile adds ${adding} bytes of new stacks beyond the ${this.maxDictionaryBytes} of ` +
+        `--store-max-dictionary-bytes): the profile was not stored; it frees itself as retention removes that day's ` +
+        `profiles; raise --store-max-dictionary-bytes, or profile workloads whose stacks change at every run less often`,
+      { details: { block, limit: this.maxDictionaryBytes, bytes, adding, ids } },
+    );
+  }
+
+  /** Bytes of a block's dictionary file that no stored profile is counted for. */
+  private unchargedDictionaryBytes(block: string, charged: number): number {
+    return Math.max(0, (this.dictionaryFileBytes.get(block) ?? 0) - charged);
+  }
+
+  /** Per block, the dictionary bytes its stored profiles are counted for. */
+  private chargedDictionaryBytes(): Map<string, number> {
+    const charged = new Map<string, number>();
+    for (const p of this.index.values()) {
+      const block = blockOf(p.id);
+      charged.set(block, (charged.get(block) ?? 0) + (p.dictionaryBytes ?? 0));
+    }
+    return charged;
+  }
+
+  /**
+   * Reclaims the block's dictionary lines that no committed profile uses, once at least `minGrowth` bytes that no
+   * profile is counted for were added since its last compaction (undefined: the default threshold). Runs in the
+   * write queue's turn. True when it reclaimed something.
+   */
+  private async compactBlock(block: string, minGrowth?: number): Promise<boolean> {
+    const bytes = this.dictionaryFileBytes.get(block) ?? 0;
+    const charged = this.chargedDictionaryBytes().get(block) ?? 0;
+    const uncharged = this.unchargedDictionaryBytes(block, charged);
+    const threshold = minGrowth ?? Math.max(MIN_COMPACTION_BYTES, Math.floor(bytes / 16));
+    if (uncharged - (this.unchargedAfterCompaction.get(block) ?? 0) < threshold) return false;
+    const live = new DenseCounts();
+    for (const p of this.index.values()) {
+      if (blockOf(p.id) !== block) continue;
+      const data = await this.readBlockFile(block, `${p.id}${PAIRS_SUFFIX}`);
+      if (data) addPairs(new ByteReader(data), live);
+    }
+    // A read that began before the removals may still name their stacks: it finishes first.
+    await Promise.allSettled([...this.reads]);
+    const result = await compactDictionary(
+      join(blockDir(this.dir, block), DICTIONARY_FILE),
+      bytes,
+      (id) => live.get(id) !== undefined,
+    );
+    if (result) {
+      this.dictionaries.compacted(block, result);
+      this.dictionaryFileBytes.set(block, result.bytes);
+      this.metrics?.compactions.inc();
+    }
+    this.unchargedAfterCompaction.set(block, this.unchargedDictionaryBytes(block, charged));
+    return result !== undefined;
   }
 
   /** The committed profiles of one series in one rollup bucket, sorted by ID. */
@@ -592,15 +786,13 @@ export class ProfileStore {
       const merged = await sumBlock(this.files, block, reads, pairs, undefined, undefined, counted);
       summed = members.filter((id) => merged.has(id));
     }
-    await writeFileReplacing(
-      blockDir(this.dir, block),
-      file,
-      encodeRollup(
-        { series: key, level, bucketMs, members: summed },
-        pairs,
-        counted.complete() ? counted.counts : undefined,
-      ),
+    const encoded = encodeRollup(
+      { series: key, level, bucketMs, members: summed },
+      pairs,
+      counted.complete() ? counted.counts : undefined,
     );
+    await writeFileReplacing(blockDir(this.dir, block), file, encoded);
+    this.rollupBytes.set(`${block}/${file}`, encoded.length);
     let ofBlock = this.rollups.get(block);
     if (!ofBlock) this.rollups.set(block, (ofBlock = new Map()));
     ofBlock.set(file, summed);
@@ -609,6 +801,7 @@ export class ProfileStore {
   private async removeRollup(block: string, file: string): Promise<void> {
     this.rollups.get(block)?.delete(file);
     await removeIfPresent(join(blockDir(this.dir, block), file));
+    this.rollupBytes.delete(`${block}/${file}`);
   }
 
   /** Removes a block without profiles: its rollups, its dictionary, the directory (unless something foreign is in it). */
@@ -616,9 +809,12 @@ export class ProfileStore {
     for (const p of this.index.keys()) if (blockOf(p) === block) return;
     const dir = blockDir(this.dir, block);
     for (const file of this.rollups.get(block)?.keys() ?? []) await removeIfPresent(join(dir, file));
+    for (const key of [...this.rollupBytes.keys()]) if (key.startsWith(`${block}/`)) this.rollupBytes.delete(key);
     this.rollups.delete(block);
     this.dictionaries.drop(block);
     await removeIfPresent(join(dir, DICTIONARY_FILE));
+    this.dictionaryFileBytes.delete(block);
+    this.unchargedAfterCompaction.delete(block);
     await rmdir(dir).catch(() => undefined);
   }
 
@@ -645,8 +841,20 @@ export class ProfileStore {
     return out.sort((a, b) => a.start.localeCompare(b.start) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
+  /** Counts a read in progress, for compaction to wait on. */
+  private reading<T>(promise: Promise<T>): Promise<T> {
+    this.reads.add(promise);
+    const done = () => this.reads.delete(promise);
+    promise.then(done, done);
+    return promise;
+  }
+
   /** The profile's folded stacks; PROFILE_NOT_FOUND when retention removed it meanwhile. */
-  async readStacks(id: string): Promise<FoldedStacks> {
+  readStacks(id: string): Promise<FoldedStacks> {
+    return this.reading(this.readStacksNow(id));
+  }
+
+  private async readStacksNow(id: string): Promise<FoldedStacks> {
     const gone = () =>
       new PodflameError('PROFILE_NOT_FOUND', `no stored profile ${id} on this node`, { details: { id } });
     if (!this.index.has(id)) throw gone();
@@ -698,13 +906,39 @@ export class ProfileStore {
         }),
       );
     }
-    return mergeProfiles(this.files, items, budget);
+    return this.reading(mergeProfiles(this.files, items, budget));
   }
 
+  /** Bytes counted for the stored profiles: their pairs and the dictionary lines they added. */
   totalBytes(): number {
     let total = 0;
     for (const p of this.index.values()) total += p.bytes;
     return total;
+  }
+
+  /**
+   * Bytes on disk no profile is counted for: rollups, metadata files, and dictionary lines of removed profiles (still
+   * used by others, or not yet reclaimed).
+   */
+  overheadBytes(): number {
+    let overhead = 0;
+    for (const n of this.rollupBytes.values()) overhead += n;
+    for (const n of this.metadataBytes.values()) overhead += n;
+    const charged = this.chargedDictionaryBytes();
+    for (const block of this.dictionaryFileBytes.keys()) {
+      overhead += this.unchargedDictionaryBytes(block, charged.get(block) ?? 0);
+    }
+    return overhead;
+  }
+
+  /** The store's files as it knows them: what retention holds within `maxTotalBytes`. */
+  diskBytes(): number {
+    return this.totalBytes() + this.overheadBytes();
+  }
+
+  /** Estimated bytes of memory of the dictionaries in memory. */
+  dictionaryCacheBytes(): number {
+    return this.dictionaries.memoryBytes;
   }
 
   /**
@@ -741,15 +975,29 @@ export class ProfileStore {
   }
 
   private async sweep(): Promise<void> {
-    const items = [...this.index.values()].map((p) => ({
-      id: p.id,
-      namespace: p.namespace,
-      startMs: Date.parse(p.start),
-      bytes: p.bytes,
-      schedule: p.schedule,
-    }));
-    const evictions = selectEvictions(items, this.policy(), this.now());
-    if (evictions.length > 0) await this.writes.run(() => this.remove(evictions));
+    // A removal turns the dictionary lines its profile was counted for into overhead until they are reclaimed, and
+    // compaction waits for enough of them (as do lines of writes a kill interrupted): so while the store is beyond
+    // its total, what is reclaimable is reclaimed first, and only then are profiles chosen (a few passes at most).
+    for (let pass = 0; pass < 4; pass++) {
+      if (this.diskBytes() > this.maxTotalBytes) {
+        await this.writes.run(async () => {
+          for (const block of [...this.dictionaryFileBytes.keys()]) {
+            await this.compactBlock(block, 1).catch(() => false);
+          }
+        });
+      }
+      const items = [...this.index.values()].map((p) => ({
+        id: p.id,
+        namespace: p.namespace,
+        startMs: Date.parse(p.start),
+        bytes: p.bytes,
+        schedule: p.schedule,
+      }));
+      const evictions = selectEvictions(items, { ...this.policy(), overheadBytes: this.overheadBytes() }, this.now());
+      if (evictions.length === 0) return;
+      await this.writes.run(() => this.remove(evictions));
+      if (this.diskBytes() <= this.maxTotalBytes) return;
+    }
   }
 
   /** Removes profiles (markers first), then updates their rollups and drops blocks left empty. */
@@ -758,7 +1006,7 @@ export class ProfileStore {
     for (const { id, reason } of removals) {
       const meta = this.index.get(id);
       if (!meta) continue;
-      this.index.delete(id);
+      this.unindexProfile(id);
       removed.push(meta);
       if (reason !== 'deleted') this.metrics?.evictions.inc({ reason });
       const dir = blockDir(this.dir, blockOf(id));
@@ -770,6 +1018,11 @@ export class ProfileStore {
     for (const block of blocks) await fsyncDirectory(blockDir(this.dir, block));
     await this.refreshRollupsOf(removed);
     for (const block of blocks) await this.removeBlockIfEmpty(block);
+    for (const block of blocks) {
+      // The lines only removed profiles used: the store's disk use follows its count (a failed compaction is tried
+      // again after the next removal; the lines stay counted as overhead meanwhile).
+      if (this.dictionaryFileBytes.has(block)) await this.compactBlock(block).catch(() => false);
+    }
   }
 
   /** Removes one profile; false when there was none. */

@@ -18,6 +18,11 @@ export interface RetentionPolicy {
    * name alone, a schedule in namespace B would set the age of namespace A's profiles of the same name.
    */
   scheduleMaxAgeSeconds: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  /**
+   * Bytes on disk no profile is counted for (rollups, metadata files, dictionary lines of removed profiles that
+   * others still use), counted against `maxTotalBytes` with the profiles'. Default 0.
+   */
+  overheadBytes?: number;
 }
 
 export interface RetentionItem {
@@ -77,7 +82,7 @@ export function selectEvictions(items: readonly RetentionItem[], policy: Retenti
     evicted.push({ item, reason });
     return item.bytes;
   };
-  let total = 0;
+  let total = policy.overheadBytes ?? 0;
   for (const share of shares.values()) {
     while (share.bytes > policy.maxNamespaceBytes) evictOldest(share, 'namespace_bytes');
     total += share.bytes;

@@ -10,11 +10,15 @@
  *   f start_thread
  *   s 0,1,2f,3                          the next stack, its frame IDs in base 36, root first
  *
+ *   -s 120                              120 stack IDs whose lines were reclaimed (dictionary-compaction.ts)
+ *   -f 3                                3 frame IDs likewise
+ *
  * New lines are appended and fsynced before any data file referring to them is written, so a committed profile never
- * refers to an ID the file lacks. A kill -9 during an append leaves at most a partial last line, which `load` with
- * `repair` cuts off (only the process that owns the store may repair).
+ * refers to an ID the file lacks. A kill -9 during an append leaves at most a partial last line, which
+ * `repairDictionaryTail` cuts off at start-up (only the process that owns the store may repair). Compaction replaces
+ * the lines no committed profile refers to by `-s`/`-f` runs, so IDs never move and no data file is rewritten.
  */
-import { open, readFile, truncate } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { PodflameError } from '../../shared/errors.js';
 import type { TextPool } from './text-pool.js';
 import { Turns } from './turns.js';
@@ -33,10 +37,58 @@ function detached(s: string): string {
   return Buffer.from(s, 'utf8').toString('utf8');
 }
 
+/** Bytes of memory a held string costs beyond its characters (V8's header and the array slot), for estimates. */
+const PER_STRING_BYTES = 32;
+
+/**
+ * Cuts a partial last line off a dictionary file (a kill -9 during an append) reading only its tail, so start-up
+ * holds no dictionary in memory; returns the bytes of whole lines (0 for a missing file).
+ */
+export async function repairDictionaryTail(path: string): Promise<number> {
+  let handle;
+  try {
+    handle = await open(path, 'r+');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+  try {
+    const { size } = await handle.stat();
+    const chunk = Buffer.allocUnsafe(64 * 1024);
+    let end = size;
+    while (end > 0) {
+      const start = Math.max(0, end - chunk.length);
+      const { bytesRead } = await handle.read(chunk, 0, end - start, start);
+      const nl = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
+      if (nl >= 0) {
+        end = start + nl + 1; // a line is whole once its newline is written
+        break;
+      }
+      end = start;
+    }
+    if (end < size) await handle.truncate(end);
+    return end;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A `-s N` or `-f N` line: N reclaimed IDs of that kind. */
+export function parseReclaimedRun(line: string): { kind: 'f' | 's'; count: number } | undefined {
+  if (line.length < 4 || line[0] !== '-' || line[2] !== ' ') return undefined;
+  const kind = line[1];
+  const count = Number(line.slice(3));
+  if ((kind !== 'f' && kind !== 's') || !Number.isInteger(count) || count < 1) return undefined;
+  return { kind, count };
+}
+
 export class StackDictionary {
-  private readonly frames: string[] = [];
-  /** Each stack's text, materialized once: queries name thousands of stacks per block. */
-  private readonly texts: string[] = [];
+  /** Frame names by ID; a hole where compaction reclaimed one. */
+  private readonly frames: (string | undefined)[] = [];
+  /** Each stack's text, materialized once: queries name thousands of stacks per block. A hole once reclaimed. */
+  private readonly texts: (string | undefined)[] = [];
+  /** Estimated bytes of memory the texts and frames hold (the cache's bound, dictionary-cache.ts). */
+  private heldBytes = 0;
   /** Built on the first `intern`: a block that is only read never pays for it. */
   private stackIds: Map<string, number> | undefined;
   private frameIds: Map<string, number> | undefined;
@@ -54,10 +106,10 @@ export class StackDictionary {
   ) {}
 
   /**
-   * Reads the dictionary (a missing file is an empty one); `repair` cuts a partial last line off the file; `pool`
-   * shares the stacks' texts with the other blocks' dictionaries (`release` gives them back).
+   * Reads the dictionary (a missing file is an empty one; a partial last line is left out); `pool` shares the
+   * stacks' texts with the other blocks' dictionaries (`release` gives them back).
    */
-  static async load(path: string, options: { repair?: boolean; pool?: TextPool } = {}): Promise<StackDictionary> {
+  static async load(path: string, options: { pool?: TextPool } = {}): Promise<StackDictionary> {
     let data: Buffer;
     try {
       data = await readFile(path);
@@ -66,7 +118,6 @@ export class StackDictionary {
       throw err;
     }
     const end = data.lastIndexOf(0x0a) + 1; // a line is whole once its newline is written
-    if (end < data.length && options.repair) await truncate(path, end);
     const dictionary = new StackDictionary(path, end);
     const turns = new Turns();
     // A slice of whole lines at a time, the event loop let in between: a day of 200,000 long stacks is a file of
@@ -83,7 +134,8 @@ export class StackDictionary {
     if (options.pool) {
       const { texts } = dictionary;
       for (let i = 0; i < texts.length; i++) {
-        texts[i] = options.pool.hold(texts[i] as string);
+        const text = texts[i];
+        if (text !== undefined) texts[i] = options.pool.hold(text);
         if (turns.due()) await turns.yield();
       }
       dictionary.pooled = { pool: options.pool, count: texts.length };
@@ -96,12 +148,25 @@ export class StackDictionary {
     if (!this.pooled) return;
     const { pool, count } = this.pooled;
     this.pooled = undefined;
-    pool.release(this.texts.slice(0, count));
+    const held: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const text = this.texts[i];
+      if (text !== undefined) held.push(text);
+    }
+    pool.release(held);
   }
 
   private addLine(line: string): void {
     if (line.startsWith('f ')) {
-      this.frames.push(detached(line.slice(2)));
+      const name = detached(line.slice(2));
+      this.frames.push(name);
+      this.heldBytes += name.length + PER_STRING_BYTES;
+    } else if (line.startsWith('-')) {
+      const run = parseReclaimedRun(line);
+      if (!run) throw this.damaged(`unexpected line '${line.slice(0, 80)}'`);
+      const into = run.kind === 'f' ? this.frames : this.texts;
+      for (let i = 0; i < run.count; i++) into.push(undefined);
+      this.heldBytes += run.count * 8;
     } else if (line.startsWith('s ')) {
       const names = line
         .slice(2)
@@ -111,7 +176,9 @@ export class StackDictionary {
           if (name === undefined) throw this.damaged(`a stack refers to frame ${id}, not defined before it`);
           return name;
         });
-      this.texts.push(names.join(';'));
+      const text = names.join(';');
+      this.texts.push(text);
+      this.heldBytes += text.length + PER_STRING_BYTES;
     } else {
       throw this.damaged(`unexpected line '${line.slice(0, 80)}'`);
     }
@@ -130,6 +197,51 @@ export class StackDictionary {
     return this.fileBytes;
   }
 
+  /** Bytes the lines interned since the last flush will add to the file: what the profile adding them is charged. */
+  get pendingBytes(): number {
+    let n = 0;
+    for (const line of this.pending) n += Buffer.byteLength(line, 'utf8') + 1;
+    return n;
+  }
+
+  /**
+   * Estimated bytes of memory held: the texts and frames (their characters and a string's overhead), and twice that
+   * once the dictionary is written to (its lookup maps name every text and frame again).
+   */
+  get memoryBytes(): number {
+    return this.stackIds ? this.heldBytes * 2 : this.heldBytes;
+  }
+
+  /** How many stack IDs were ever given, reclaimed ones included (the next ID). */
+  get idCount(): number {
+    return this.size;
+  }
+
+  /**
+   * Forgets reclaimed stacks and frames (compaction rewrote the file to `fileBytes` without them): a later intern of
+   * the same text gets a new ID. Only once no reader can still name them (the store waits for its reads).
+   */
+  forget(stackIds: Iterable<number>, frameIds: Iterable<number>, fileBytes: number): void {
+    const released: string[] = [];
+    for (const id of stackIds) {
+      const text = this.texts[id];
+      if (text === undefined) continue;
+      this.texts[id] = undefined;
+      this.stackIds?.delete(text);
+      this.heldBytes -= text.length + PER_STRING_BYTES - 8;
+      if (this.pooled && id < this.pooled.count) released.push(text);
+    }
+    for (const id of frameIds) {
+      const name = this.frames[id];
+      if (name === undefined) continue;
+      this.frames[id] = undefined;
+      if (this.frameIds?.get(name) === id) this.frameIds.delete(name);
+      this.heldBytes -= name.length + PER_STRING_BYTES - 8;
+    }
+    this.pooled?.pool.release(released);
+    this.fileBytes = fileBytes;
+  }
+
   /** The stack of an ID; INTERNAL when the ID is not in the dictionary (a damaged data file). */
   text(id: number): string {
     const t = id < this.texts.length ? this.texts[id] : this.pendingStacks[id - this.texts.length];
@@ -140,8 +252,10 @@ export class StackDictionary {
   /** The ID of a stack, a new one when the dictionary lacks it (durable only after `flush`). */
   intern(stack: string): number {
     if (!this.stackIds || !this.frameIds) {
-      this.stackIds = new Map(this.texts.map((t, i) => [t, i]));
-      this.frameIds = new Map(this.frames.map((f, i) => [f, i]));
+      this.stackIds = new Map();
+      this.frameIds = new Map();
+      this.texts.forEach((t, i) => t !== undefined && this.stackIds!.set(t, i));
+      this.frames.forEach((f, i) => f !== undefined && this.frameIds!.set(f, i));
     }
     const known = this.stackIds.get(stack);
     if (known !== undefined) return known;
@@ -187,8 +301,14 @@ export class StackDictionary {
       await handle.close();
     }
     this.fileBytes += text.length;
-    for (const name of this.pendingFrames) this.frames.push(name); // (a spread of 100,000 would overflow the stack)
-    for (const text of this.pendingStacks) this.texts.push(text);
+    for (const name of this.pendingFrames) {
+      this.frames.push(name); // (a spread of 100,000 would overflow the stack)
+      this.heldBytes += name.length + PER_STRING_BYTES;
+    }
+    for (const text of this.pendingStacks) {
+      this.texts.push(text);
+      this.heldBytes += text.length + PER_STRING_BYTES;
+    }
     this.pending = [];
     this.pendingFrames = [];
     this.pendingStacks = [];

@@ -1,10 +1,13 @@
 /**
- * kill -9 during writes leaves a consistent store: a child process writes profiles in a loop and is SIGKILLed at
+ * kill -9 during writes leaves a consistent store: a child process writes profiles in a loop (retention removing
+ * the oldest and compacting the dictionary as it goes) and is SIGKILLed at
  * random moments, several times over the same directory; after each kill the store reopens, every profile it lists
  * reads back intact, every profile the child reported committed is there, no leftover file remains, and the merge
  * through the rollups is the profile-by-profile merge (a rollup the kill left stale is rebuilt or unused).
  */
 import t from 'tap';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ProfileStore } from '../../agent/store/profile-store.js';
@@ -13,11 +16,13 @@ import { serializeFolded, totalSamples } from '../../shared/folded.js';
 import { mulberry32 } from './random.js';
 import { storeFiles } from './store-files.js';
 
-t.setTimeout(180_000);
+t.setTimeout(300_000);
 
 const WRITER = fileURLToPath(new URL('./store-writer.ts', import.meta.url));
 const ROUNDS = 8;
-const MAX_BYTES = 100_000; // about 20 profiles of ~4.5 kB of pairs: retention removes while the child writes
+// About 10 profiles of ~71 kB on disk (~3 kB of pairs, ~61 kB of the new dictionary lines each is counted for, its
+// rollups and metadata): retention removes, and compacts the dictionary, while the child writes.
+const MAX_BYTES = 700_000;
 
 interface ChildRun {
   committed: Map<string, number>;
@@ -52,7 +57,7 @@ function runAndKill(dir: string, killAfterMs: number): Promise<ChildRun> {
   });
 }
 
-t.test('SIGKILL at random points during writes', async (t) => {
+t.test('SIGKILL at random points during writes, removals and dictionary compactions', async (t) => {
   const dir = t.testdir();
   const seed = Number(process.env.CRASH_SEED ?? 20251127);
   const random = mulberry32(seed);
@@ -61,7 +66,7 @@ t.test('SIGKILL at random points during writes', async (t) => {
   let listedTotal = 0;
   let leftoversRemoved = 0;
   for (let round = 0; round < ROUNDS; round++) {
-    const killAfterMs = 150 + Math.floor(random() * 900);
+    const killAfterMs = 150 + Math.floor(random() * 2500); // a put of 5,000 new stacks takes a few hundred ms
     const { committed } = await runAndKill(dir, killAfterMs);
     everCommitted += committed.size;
 
@@ -107,4 +112,11 @@ t.test('SIGKILL at random points during writes', async (t) => {
     `${ROUNDS} kills, ${everCommitted} commits seen, ${listedTotal} profiles verified, ${leftoversRemoved} leftovers removed`,
   );
   t.ok(everCommitted > ROUNDS, 'the writer made progress between kills');
+  // Every stack of the writer is new (a frame per copy and profile), so its removals are followed by compactions.
+  const dictionaries = (await storeFiles(dir)).filter((f) => f.endsWith('stacks.dict'));
+  const texts = await Promise.all(dictionaries.map((f) => readFile(join(dir, f), 'utf8')));
+  t.ok(
+    texts.some((text) => /^-s \d+$/m.test(text)),
+    'dictionaries were compacted (and killed while compacting) during the rounds',
+  );
 });

@@ -9,7 +9,7 @@ import { fixtureStacks } from '../history/fixtures.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { blockDir, blockOf } from '../../agent/store/block-layout.js';
 import { decodeRollup, seriesHash, seriesKey } from '../../agent/store/rollup-file.js';
-import { storeFiles } from './store-files.js';
+import { diskUse, storeFiles } from './store-files.js';
 
 const T0 = Date.parse('2025-11-27T10:00:00Z');
 
@@ -31,6 +31,9 @@ function profile(over: Partial<NewProfile> = {}, stacks: FoldedStacks = fixtureS
     ...over,
   };
 }
+
+/** A small profile of its own stacks. */
+const billing: FoldedStacks = new Map([['java;billing.Main.run', 7]]);
 
 async function openStore(t: Test, dir: string, extra: Partial<ConstructorParameters<typeof ProfileStore>[0]> = {}) {
   const store = new ProfileStore({ dir, now: () => T0 + 3600_000, ...extra });
@@ -73,8 +76,12 @@ t.test('put, list and read back a real capture', async (t) => {
   t.same(frames.sort(), [...new Set([...before.keys()].flatMap((k) => k.split(';')))].sort(), 'each frame once');
   t.same(stacks.sort(), [...before.keys()].sort(), 'each stack once, as frame IDs');
   t.same(JSON.parse(await readFile(join(dir, `blocks/20251127/${meta.id}.json`), 'utf8')), meta);
-  t.equal(meta.bytes, (await readFile(join(dir, `blocks/20251127/${meta.id}.pairs`))).length);
-  t.ok(meta.bytes < gzipSync(serializeFolded(before)).length, 'pairs are smaller than format 1 gzip folded text');
+  // The first profile of a day adds every line of its dictionary, and is counted for them with its pairs.
+  const pairsBytes = (await readFile(join(dir, `blocks/20251127/${meta.id}.pairs`))).length;
+  const dictionaryBytes = (await readFile(join(dir, 'blocks/20251127/stacks.dict'))).length;
+  t.equal(meta.dictionaryBytes, dictionaryBytes);
+  t.equal(meta.bytes, pairsBytes + dictionaryBytes);
+  t.ok(pairsBytes < gzipSync(serializeFolded(before)).length, 'pairs are smaller than format 1 gzip folded text');
 });
 
 t.test('whether inlined frames were asked for is stored, and older metadata reads as not', async (t) => {
@@ -319,10 +326,15 @@ t.test('retention by age runs on every write and on the timer', async (t) => {
 });
 
 t.test('retention by total bytes keeps the newest', async (t) => {
-  const dir = t.testdir();
-  const probe = await openStore(t, t.testdir());
-  const size = (await probe.put(profile())).bytes;
-  const store = await openStore(t, dir, { maxTotalBytes: size * 2 + 1, now: () => T0 + 10_000 });
+  // (t.testdir() is one directory per test: the probe and the store each get their own under it.)
+  const dir = join(t.testdir(), 'store');
+  // The store's total counts everything on disk: two profiles as the store keeps them, rollups and metadata included.
+  const probe = await openStore(t, join(t.testdir(), 'probe'));
+  await probe.put(profile({ startMs: T0 + 1000 }));
+  await probe.put(profile({ startMs: T0 + 2000 }));
+  const size = probe.diskBytes();
+  t.equal(size, await diskUse(probe.dir), 'what it counts is what is on disk');
+  const store = await openStore(t, dir, { maxTotalBytes: size, now: () => T0 + 10_000 });
   const p1 = await store.put(profile({ startMs: T0 }));
   const p2 = await store.put(profile({ startMs: T0 + 1000 }));
   const p3 = await store.put(profile({ startMs: T0 + 2000 }));
@@ -331,7 +343,8 @@ t.test('retention by total bytes keeps the newest', async (t) => {
     [p2.id, p3.id],
   );
   t.notOk(store.get(p1.id));
-  t.ok(store.totalBytes() <= size * 2 + 1);
+  t.ok(store.diskBytes() <= size);
+  t.ok((await diskUse(dir)) <= size, 'on disk too');
   t.same(
     (await storeFiles(dir)).filter((f) => /\.(json|pairs)$/.test(f)).map((f) => f.slice(16)),
     [`${p2.id}.json`, `${p2.id}.pairs`, `${p3.id}.json`, `${p3.id}.pairs`],
@@ -354,12 +367,14 @@ t.test('a schedule retention applies to that schedule only', async (t) => {
 });
 
 t.test('a namespace over its byte share loses its own oldest profiles, never another namespace’s', async (t) => {
-  const probe = await openStore(t, t.testdir());
+  // A profile is counted for the dictionary lines it adds: shop's first is counted for the capture's lines and its
+  // pairs, the next ones for their pairs alone; billing's one small stack is counted for its own few lines.
+  const probe = await openStore(t, join(t.testdir(), 'probe'));
   const size = (await probe.put(profile())).bytes;
   const registry = new Registry();
-  const store = await openStore(t, t.testdir(), { maxNamespaceBytes: size * 2 + 1, registry });
+  const store = await openStore(t, join(t.testdir(), 'store'), { maxNamespaceBytes: size + 1, registry });
   // The other namespace's profile is the oldest of the store: a store-wide "oldest first" would take it.
-  const theirs = await store.put(profile({ namespace: 'billing', pod: 'bill-0', startMs: T0 - 60_000 }));
+  const theirs = await store.put(profile({ namespace: 'billing', pod: 'bill-0', startMs: T0 - 60_000 }, billing));
   const p1 = await store.put(profile({ startMs: T0 }));
   const p2 = await store.put(profile({ startMs: T0 + 1000 }));
   const p3 = await store.put(profile({ startMs: T0 + 2000 }));
@@ -374,10 +389,14 @@ t.test('a namespace over its byte share loses its own oldest profiles, never ano
 });
 
 t.test('over the store’s total, the namespace holding the most bytes pays', async (t) => {
-  const probe = await openStore(t, t.testdir());
-  const size = (await probe.put(profile())).bytes;
-  const store = await openStore(t, t.testdir(), { maxTotalBytes: size * 3 + 1 });
-  const theirs = await store.put(profile({ namespace: 'billing', pod: 'bill-0', startMs: T0 - 60_000 }));
+  // Three profiles as the store keeps them (one of billing, two of shop), rollups and metadata included.
+  // billing's one small stack is counted for its own few dictionary lines, shop's first profile for the capture's.
+  const probe = await openStore(t, join(t.testdir(), 'probe'));
+  await probe.put(profile({ namespace: 'billing', pod: 'bill-0', startMs: T0 - 60_000 }, billing));
+  await probe.put(profile({ startMs: T0 + 1000 }));
+  await probe.put(profile({ startMs: T0 + 2000 }));
+  const store = await openStore(t, join(t.testdir(), 'store'), { maxTotalBytes: probe.diskBytes() });
+  const theirs = await store.put(profile({ namespace: 'billing', pod: 'bill-0', startMs: T0 - 60_000 }, billing));
   const p1 = await store.put(profile({ startMs: T0 }));
   const p2 = await store.put(profile({ startMs: T0 + 1000 }));
   const p3 = await store.put(profile({ startMs: T0 + 2000 }));

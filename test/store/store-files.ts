@@ -1,5 +1,5 @@
 /** Every file under a store directory, as sorted paths relative to it (the layout the tests check). */
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 
 export async function storeFiles(dir: string): Promise<string[]> {
@@ -12,4 +12,11 @@ export async function storeFiles(dir: string): Promise<string[]> {
   };
   await walk(dir);
   return out.sort();
+}
+
+/** Bytes of the files under a store directory, the FORMAT file aside (what the store's limits hold). */
+export async function diskUse(dir: string): Promise<number> {
+  let bytes = 0;
+  for (const file of await storeFiles(dir)) if (file !== 'FORMAT') bytes += (await stat(join(dir, file))).size;
+  return bytes;
 }
