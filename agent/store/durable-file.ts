@@ -21,28 +21,8 @@ export async function fsyncDirectory(dir: string): Promise<void> {
 
 /** Writes `data` to `dir/name` atomically and durably; returns the number of bytes written. */
 export async function writeFileDurable(dir: string, name: string, data: Uint8Array | string): Promise<number> {
-  const temp = join(dir, `${TEMP_PREFIX}${name}-${randomBytes(4).toString('hex')}`);
-  const handle = await open(temp, 'wx', 0o640);
-  let written = 0;
-  try {
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    await handle.writeFile(bytes);
-    written = bytes.byteLength;
-    await handle.sync();
-  } catch (err) {
-    await handle.close().catch(() => undefined);
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
-  await handle.close();
-  try {
-    await rename(temp, join(dir, name));
-  } catch (err) {
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
-  await fsyncDirectory(dir);
-  return written;
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  return writeFileDurableFrom(dir, name, [bytes]);
 }
 
 /** Removes a file, ignoring one that is already gone. */
@@ -73,15 +53,19 @@ export async function writeFileReplacing(dir: string, name: string, data: Uint8A
 export async function writeFileDurableFrom(
   dir: string,
   name: string,
-  chunks: AsyncIterable<Uint8Array>,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
 ): Promise<number> {
   const temp = join(dir, `${TEMP_PREFIX}${name}-${randomBytes(4).toString('hex')}`);
   const handle = await open(temp, 'wx', 0o640);
   let written = 0;
   try {
     for await (const chunk of chunks) {
-      await handle.write(chunk, 0, chunk.byteLength, written);
-      written += chunk.byteLength;
+      // A write may take fewer bytes than asked (as writeFile loops, so does this).
+      for (let done = 0; done < chunk.byteLength;) {
+        const { bytesWritten } = await handle.write(chunk, done, chunk.byteLength - done, written);
+        done += bytesWritten;
+        written += bytesWritten;
+      }
     }
     await handle.sync();
   } catch (err) {

@@ -514,10 +514,7 @@ export class ProfileStore {
   }
 
   private track<T>(promise: Promise<T>): Promise<T> {
-    this.pending.add(promise);
-    const done = () => this.pending.delete(promise);
-    promise.then(done, done);
-    return promise;
+    return holdWhilePending(this.pending, promise);
   }
 
   /** Stores a profile durably; resolves with its metadata once it is committed. */
@@ -843,10 +840,7 @@ export class ProfileStore {
 
   /** Counts a read in progress, for compaction to wait on. */
   private reading<T>(promise: Promise<T>): Promise<T> {
-    this.reads.add(promise);
-    const done = () => this.reads.delete(promise);
-    promise.then(done, done);
-    return promise;
+    return holdWhilePending(this.reads, promise);
   }
 
   /** The profile's folded stacks; PROFILE_NOT_FOUND when retention removed it meanwhile. */
@@ -1043,4 +1037,12 @@ export class ProfileStore {
     await this.sweeping;
     await this.writes.idle();
   }
+}
+
+/** Keeps `promise` in `set` until it settles (either way), so that whoever closes or compacts can wait for it. */
+function holdWhilePending<T>(set: Set<Promise<unknown>>, promise: Promise<T>): Promise<T> {
+  set.add(promise);
+  const done = () => set.delete(promise);
+  promise.then(done, done);
+  return promise;
 }
