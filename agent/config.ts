@@ -22,6 +22,7 @@ import { DEFAULT_SCHEDULER_OPTIONS } from './schedules/scheduler.js';
 import { formatAge } from './schedules/schedule-config.js';
 import { DEFAULT_WORKER_HEAP_MB } from './profiles/profile-worker.js';
 import { DEFAULT_MAX_STACKS } from './profiles/stack-limits.js';
+import { DEFAULT_PROFILE_STORE_OPTIONS } from './store/profile-store.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -174,7 +175,7 @@ export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Obj
   maxConnectionsPerAddress: DEFAULT_CONNECTION_LIMITS.maxPerAddress,
   storeMaxAgeSeconds: 7 * 86400,
   storeMaxBytes: 1024 ** 3,
-  storeMaxDictionaryBytes: 64 * 1024 ** 2,
+  storeMaxDictionaryBytes: DEFAULT_PROFILE_STORE_OPTIONS.maxDictionaryBytes,
   scheduleMaxRetentionSeconds: DEFAULT_SCHEDULER_OPTIONS.maxRetentionSeconds,
   namespaceMaxSchedules: DEFAULT_SCHEDULER_OPTIONS.maxSchedulesPerNamespace,
   scheduleJitterSeconds: 10,
@@ -730,7 +731,7 @@ export function agentHelpText(hostname: string): string {
   const lines = [
     'Usage: podflame-agent [options]',
     '',
-    'The podflame node agent: CPU flame graphs of containers on this node.',
+    'The podflame node agent: CPU, allocation, lock and wall-clock flame graphs of containers on this node.',
     '',
   ];
   for (const spec of AGENT_OPTIONS) {

@@ -101,7 +101,7 @@ export function describeTotal(event: ProfileEvent, total: number): string {
     case 'lock':
       return `${formatSeconds(total / 1e9)} blocked`;
     default:
-      return `${Math.round(total).toLocaleString('en-US')} samples`;
+      return `${Math.round(total).toLocaleString('en-US')} ${Math.round(total) === 1 ? 'sample' : 'samples'}`;
   }
 }
 

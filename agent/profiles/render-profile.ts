@@ -58,7 +58,7 @@ export function profileSubtitle(m: ProfileMetadata): string {
   const parts = [
     `node ${m.node}`,
     ...(m.event === 'cpu'
-      ? [`${m.durationSeconds} s at ${m.frequencyHz} Hz`, `${m.samples} samples`]
+      ? [`${m.durationSeconds} s at ${m.frequencyHz} Hz`, `${m.samples} ${m.samples === 1 ? 'sample' : 'samples'}`]
       : // The event and its unit: a frame's width is bytes allocated, time blocked or thread samples, not CPU.
         [`${m.event}, ${describeTotal(m.event, m.samples)} in ${m.durationSeconds} s`]),
     ...(m.jitResolved === null ? [] : [`${Math.floor(m.jitResolved * 1000) / 10}% JIT frames named`]),

@@ -48,7 +48,7 @@ export function buildProgram(io: CliIO, commands: readonly RegisterCommand[], ve
     outputError: () => undefined,
   };
   const program = new Command('podflame')
-    .description('CPU flame graphs of Java workloads in Kubernetes')
+    .description('CPU, allocation, lock and wall-clock flame graphs of Java workloads in Kubernetes')
     .version(version)
     .exitOverride()
     .configureOutput(output);

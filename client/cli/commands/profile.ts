@@ -153,7 +153,7 @@ export function registerProfile(program: Command, io: CliIO): void {
   const cmd = program
     .command('profile')
     .description(
-      'capture a CPU flame graph of a pod, workload or selector (Kubernetes), or from one agent (--agent URL)',
+      'capture a flame graph (CPU, or with -e allocations, locks or wall-clock) of a pod, workload or selector (Kubernetes), or from one agent (--agent URL)',
     );
   addCommonProfileOptions(cmd);
   addLocalProfileOptions(cmd);
