@@ -17,7 +17,14 @@ import { ProfileStore } from '../store/profile-store.js';
 import { TEMP_PREFIX, writeFileDurable } from '../store/durable-file.js';
 import { PyroscopeExporter } from '../export/pyroscope.js';
 import { Scheduler, type ScheduledCapture, type SchedulerLogger } from './scheduler.js';
-import { ScheduleSpecSchema, parseSchedulesFile, scheduleKey, type ScheduleSpec } from './schedule-config.js';
+import {
+  ScheduleSpecSchema,
+  normalize,
+  parseSchedulesFile,
+  scheduleKey,
+  writtenForm,
+  type ScheduleSpec,
+} from './schedule-config.js';
 import { TargetFinder, type ContainerLister, type PodLabelSource } from './targets.js';
 import type { TriggerFactory } from './cron-trigger.js';
 
@@ -223,11 +230,11 @@ export class ContinuousProfiling {
       this.options.logger.error({ path }, 'schedules saved from the API are unreadable: ignored');
       return [];
     }
-    return parsed.data.schedules;
+    return parsed.data.schedules.map(normalize);
   }
 
   private async saveApiSchedules(): Promise<void> {
-    const body = `${JSON.stringify({ schedules: this.scheduler.apiSchedules() }, null, 2)}\n`;
+    const body = `${JSON.stringify({ schedules: this.scheduler.apiSchedules().map(writtenForm) }, null, 2)}\n`;
     await writeFileDurable(this.options.dataDir, API_SCHEDULES_FILE, body);
   }
 

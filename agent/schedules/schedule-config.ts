@@ -24,7 +24,13 @@ import { LIMITS } from '../../shared/api.js';
 import { PodflameError } from '../../shared/errors.js';
 import { parseAgeSeconds, type ScheduleDefinition } from '../../shared/history.js';
 import { parseLabelSelector } from '../../shared/label-selector.js';
-import { describeEvent, PROFILE_EVENTS } from '../../shared/profile-events.js';
+import {
+  DEFAULT_PROFILE_EVENT,
+  describeEvent,
+  PROFILE_EVENTS,
+  type ProfileEvent,
+} from '../../shared/profile-events.js';
+import { eventOptionProblems, takesFrequency } from '../../shared/event-options.js';
 
 /** One schedule, validated (the shape is shared: `GET /v1/schedules` lists it with its status). */
 export type ScheduleSpec = ScheduleDefinition;
@@ -75,7 +81,8 @@ const scheduleBody = {
   pod: z.string().regex(DNS_SUBDOMAIN, 'must be a pod name (lowercase letters, digits, - and .)').optional(),
   container: z.string().regex(DNS_LABEL, 'must be a container name (lowercase letters, digits and -)').optional(),
   durationSeconds: z.number().int().min(LIMITS.durationSeconds.min).max(LIMITS.durationSeconds.max),
-  frequencyHz: z.number().int().min(LIMITS.frequencyHz.min).max(LIMITS.frequencyHz.max),
+  // Optional: alloc and lock take none (eventOptionIssues); cpu and wall default to the API's 99 Hz.
+  frequencyHz: z.number().int().min(LIMITS.frequencyHz.min).max(LIMITS.frequencyHz.max).optional(),
   inlined: z.boolean().optional(),
   event: z
     .enum(PROFILE_EVENTS, {
@@ -87,9 +94,30 @@ const scheduleBody = {
 
 const nameField = z.string().regex(DNS_LABEL, 'must be a name of lowercase letters, digits and - (at most 63)');
 
-export const ScheduleSpecSchema = z.object({ name: nameField, ...scheduleBody }).strict();
+/** The options that mean nothing for the schedule's event, as POST /v1/profiles refuses them (shared/event-options.ts). */
+function eventOptionIssues(
+  spec: { event?: ProfileEvent | undefined; inlined?: boolean | undefined; frequencyHz?: number | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  const asked = {
+    ...(spec.inlined !== undefined ? { inlined: spec.inlined } : {}),
+    ...(spec.frequencyHz !== undefined ? { frequencyHz: spec.frequencyHz } : {}),
+  };
+  for (const message of eventOptionProblems(spec.event ?? DEFAULT_PROFILE_EVENT, asked, OPTION_NAMES)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message });
+  }
+}
+const OPTION_NAMES = { inlined: 'inlined', frequencyHz: 'frequencyHz' };
+
+export const ScheduleSpecSchema = z
+  .object({ name: nameField, ...scheduleBody })
+  .strict()
+  .superRefine(eventOptionIssues);
 /** `PUT /v1/schedules/:name`: the name comes from the path; a `name` in the body must agree. */
-export const ScheduleBodySchema = z.object({ name: nameField.optional(), ...scheduleBody }).strict();
+export const ScheduleBodySchema = z
+  .object({ name: nameField.optional(), ...scheduleBody })
+  .strict()
+  .superRefine(eventOptionIssues);
 
 const SchedulesFileSchema = z.object({ schedules: z.array(z.unknown()).default([]) }).strict();
 
@@ -97,6 +125,8 @@ function describeIssues(error: z.ZodError): string {
   return error.issues
     .map((issue) => {
       const field = issue.path.join('.') || '(the whole entry)';
+      // The event's option rules name their fields themselves.
+      if (issue.code === z.ZodIssueCode.custom && issue.path.length === 0) return issue.message;
       if (issue.code === z.ZodIssueCode.unrecognized_keys) return `unknown field ${issue.keys.join(', ')}`;
       if (issue.code === z.ZodIssueCode.invalid_type && issue.received === 'undefined') return `${field}: is required`;
       return `${field}: ${issue.message}`;
@@ -104,13 +134,15 @@ function describeIssues(error: z.ZodError): string {
     .join('; ');
 }
 
-function normalize(spec: z.output<typeof ScheduleSpecSchema>): ScheduleSpec {
+/** A parsed schedule with its defaults filled in. */
+export function normalize(spec: z.output<typeof ScheduleSpecSchema>): ScheduleSpec {
   const out: ScheduleSpec = {
     name: spec.name,
     cron: spec.cron.trim(),
     namespace: spec.namespace,
     durationSeconds: spec.durationSeconds,
-    frequencyHz: spec.frequencyHz,
+    // Kept for every event (the capture's and the stored profile's field); shown only where it means something.
+    frequencyHz: spec.frequencyHz ?? LIMITS.frequencyHz.default,
   };
   if (spec.timezone !== undefined) out.timezone = spec.timezone;
   if (spec.labelSelector !== undefined) out.labelSelector = spec.labelSelector;
@@ -120,6 +152,13 @@ function normalize(spec: z.output<typeof ScheduleSpecSchema>): ScheduleSpec {
   if (spec.event !== undefined) out.event = spec.event;
   if (spec.retention !== undefined) out.retention = spec.retention;
   return out;
+}
+
+/** A schedule as written back (saved from the API): without the frequency its event does not take. */
+export function writtenForm(spec: ScheduleSpec): Omit<ScheduleSpec, 'frequencyHz'> & { frequencyHz?: number } {
+  if (takesFrequency(spec.event ?? DEFAULT_PROFILE_EVENT)) return spec;
+  const { frequencyHz: _unused, ...rest } = spec;
+  return rest;
 }
 
 /**

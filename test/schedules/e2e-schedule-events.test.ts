@@ -60,7 +60,6 @@ if (env) {
         `    namespace: ${namespace}`,
         `    pod: ${pod.name}`,
         '    durationSeconds: 2',
-        '    frequencyHz: 99',
         '    event: alloc',
         '',
       ].join('\n'),

@@ -1,5 +1,11 @@
 import t from 'tap';
-import { parseScheduleBody, parseSchedulesFile, retentionSeconds } from '../../agent/schedules/schedule-config.js';
+import {
+  parseScheduleBody,
+  parseSchedulesFile,
+  retentionSeconds,
+  writtenForm,
+  type ScheduleSpec,
+} from '../../agent/schedules/schedule-config.js';
 
 const GOOD = `
 # A ConfigMap mounted at /etc/podflame/schedules.yaml
@@ -13,7 +19,6 @@ schedules:
     frequencyHz: 99
     inlined: true
     retention: 7d
-    event: alloc
   - name: billing-nightly
     cron: "0 3 * * *"
     timezone: Europe/Paris
@@ -36,7 +41,6 @@ t.test('a valid file', async (t) => {
       frequencyHz: 99,
       inlined: true,
       retention: '7d',
-      event: 'alloc',
     },
     {
       name: 'billing-nightly',
@@ -138,7 +142,10 @@ t.test('PUT bodies', async (t) => {
   });
   t.notOk('event' in parseScheduleBody('quick', body), 'no event: the default (cpu) is not written in');
   for (const event of ['cpu', 'alloc', 'lock', 'wall']) {
-    t.equal(parseScheduleBody('quick', { ...body, event }).event, event, `event ${event} is kept`);
+    // alloc and lock take no frequency (tested below).
+    const { frequencyHz, ...weighted } = body;
+    const asked = event === 'alloc' || event === 'lock' ? weighted : { ...body, frequencyHz };
+    t.equal(parseScheduleBody('quick', { ...asked, event }).event, event, `event ${event} is kept`);
   }
   t.throws(() => parseScheduleBody('quick', { ...body, event: 'ALLOC' }), {
     code: 'INVALID_REQUEST',
@@ -155,3 +162,48 @@ t.test('PUT bodies', async (t) => {
   });
   t.throws(() => parseScheduleBody('quick', null), { code: 'INVALID_REQUEST' });
 });
+
+t.test(
+  "an event's options as POST /v1/profiles takes them: alloc and lock take no frequency, only cpu inlined",
+  async (t) => {
+    const entry = (extra: string): string =>
+      `schedules:\n  - name: a\n    cron: "0 * * * *"\n    namespace: shop\n    durationSeconds: 10\n${extra}`;
+    const [alloc] = parseSchedulesFile(entry('    event: alloc\n'), 's.yaml');
+    t.equal(alloc?.event, 'alloc', 'alloc without frequencyHz is accepted');
+    t.same(
+      writtenForm(alloc as ScheduleSpec),
+      { name: 'a', cron: '0 * * * *', namespace: 'shop', durationSeconds: 10, event: 'alloc' },
+      'and saved without one',
+    );
+    t.equal(parseSchedulesFile(entry(''), 's.yaml')[0]?.frequencyHz, 99, 'cpu defaults to 99 Hz');
+    t.equal(parseSchedulesFile(entry('    event: wall\n    frequencyHz: 50\n'), 's.yaml')[0]?.frequencyHz, 50);
+    t.throws(() => parseSchedulesFile(entry('    event: lock\n    frequencyHz: 99\n'), 's.yaml'), {
+      code: 'CONFIG_INVALID',
+      message: /schedule 'a' \(item 1\): frequencyHz does not apply to lock/,
+    });
+    t.throws(() => parseSchedulesFile(entry('    event: alloc\n    inlined: true\n'), 's.yaml'), {
+      message: /inlined is for the cpu event only/,
+    });
+    t.throws(() => parseSchedulesFile(entry('    event: wall\n    frequencyHz: 200\n'), 's.yaml'), {
+      message: /at most 100 Hz for wall/,
+    });
+    t.throws(
+      () =>
+        parseScheduleBody('b', {
+          cron: '0 * * * *',
+          namespace: 'shop',
+          durationSeconds: 5,
+          event: 'lock',
+          frequencyHz: 49,
+        }),
+      {
+        code: 'INVALID_REQUEST',
+        message: /frequencyHz does not apply to lock/,
+      },
+    );
+    t.equal(
+      parseScheduleBody('b', { cron: '0 * * * *', namespace: 'shop', durationSeconds: 5, event: 'lock' }).event,
+      'lock',
+    );
+  },
+);

@@ -17,6 +17,7 @@ import { PodflameError } from '../../../shared/errors.js';
 import { fileErrorReason } from '../../../shared/file-error.js';
 import type { HistoryFilter, StoredProfile } from '../../../shared/history.js';
 import { parseLabelSelector } from '../../../shared/label-selector.js';
+import { takesFrequency } from '../../../shared/event-options.js';
 import { VIA_MODES, type Via } from '../../routing/agent-route.js';
 import { clusterEndpoints, urlEndpoints, type HistoryEndpoints } from '../../history/endpoints.js';
 import { HistoryQuery, type AgentOutcome } from '../../history/history-query.js';
@@ -252,7 +253,8 @@ export function historyRows(items: readonly StoredProfile[]): string[][] {
     p.event,
     // Inlined frames deepen the same code's stacks: worth seeing before merging or diffing such profiles with others.
     // (An agent older than the option lists no `java`.)
-    `${p.durationSeconds}s@${p.frequencyHz}Hz${(p.java as StoredProfile['java'] | undefined)?.inlined === true ? '+inlined' : ''}`,
+    // alloc and lock are weighted, not sampled: a frequency would mean nothing.
+    `${p.durationSeconds}s${takesFrequency(p.event ?? 'cpu') ? `@${p.frequencyHz}Hz` : ''}${(p.java as StoredProfile['java'] | undefined)?.inlined === true ? '+inlined' : ''}`,
     totalCell(p),
     p.schedule ?? '-',
     p.warnings.length === 0 ? '-' : [...new Set(p.warnings.map((w) => w.code))].join(','),

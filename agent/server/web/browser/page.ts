@@ -211,6 +211,15 @@ function weight(event: ProfileEvent | undefined, n: unknown): string {
   return number(n);
 }
 
+/** Whether the event is sampled at a frequency (cpu, wall); alloc and lock are weighted (shared/event-options.ts). */
+function sampled(event: string | undefined): boolean {
+  return !event || event === 'cpu' || event === 'wall';
+}
+
+function frequency(event: string | undefined, hz: number): string {
+  return sampled(event) ? hz + ' Hz' : '—';
+}
+
 /** The event cell: what the profile counts, and the unit of its Samples column. */
 function eventCell(event: ProfileEvent | undefined): HTMLElement {
   const e = event || 'cpu';
@@ -366,7 +375,7 @@ function renderRecent(result: Settled<RecentProfilesResponse>): void {
       statusCell,
       eventCell(p.event),
       el('td', { class: 'num', text: p.durationSeconds + ' s' }),
-      el('td', { class: 'num', text: p.frequencyHz + ' Hz' }),
+      el('td', { class: 'num', text: frequency(p.event, p.frequencyHz) }),
       el('td', { class: 'num', text: weight(p.event, p.samples) }),
       warningsCell(p.warnings),
       graphButton(entry, p.status === 'running' ? 'capturing…' : p.status === 'failed' ? 'no graph' : null),
@@ -427,7 +436,7 @@ function renderStored(result: Settled<ProfileListResponse>): void {
       el('td', { class: 'nowrap' }, [p.schedule === null ? el('span', { class: 'muted', text: 'none' }) : p.schedule]),
       eventCell(p.event),
       el('td', { class: 'num', text: p.durationSeconds + ' s' }),
-      el('td', { class: 'num', text: p.frequencyHz + ' Hz' }),
+      el('td', { class: 'num', text: frequency(p.event, p.frequencyHz) }),
       el('td', { class: 'num', text: weight(p.event, p.samples) }),
       warningsCell(p.warnings),
       graphButton(entry, null),
@@ -544,9 +553,8 @@ function renderSchedules(result: Settled<ScheduleListResponse>): void {
           text:
             (x.event && x.event !== 'cpu' ? x.event + ', ' : '') +
             x.durationSeconds +
-            ' s at ' +
-            x.frequencyHz +
-            ' Hz' +
+            ' s' +
+            (sampled(x.event) ? ' at ' + x.frequencyHz + ' Hz' : '') +
             (x.retention ? ', kept ' + x.retention : ''),
         }),
       ]),
