@@ -92,6 +92,11 @@ export interface ProfileStoreOptions {
    * another namespace's). Default `maxTotalBytes` (no share of its own; the agent sets one, `--namespace-max-store-bytes`).
    */
   maxNamespaceBytes?: number;
+  /**
+   * The least a namespace may add to a day's dictionary whatever its store share (its share is otherwise the day's
+   * cap in the proportion of maxNamespaceBytes to maxTotalBytes). Default 1 MiB.
+   */
+  minNamespaceDictionaryBytes?: number;
   /** Retention also runs on this interval, besides after every write. Default 60 000 ms. */
   sweepIntervalMs?: number;
   /** Blocks (days) whose stack dictionaries stay in memory, least recently used evicted first. Default 10. */
@@ -119,6 +124,7 @@ export const DEFAULT_PROFILE_STORE_OPTIONS = Object.freeze({
   cachedBlocks: 10,
   cachedDictionaryBytes: 128 * 1024 ** 2,
   maxDictionaryBytes: 16 * 1024 ** 2,
+  minNamespaceDictionaryBytes: 1024 ** 2,
   now: Date.now,
 });
 
@@ -186,6 +192,7 @@ export class ProfileStore {
   private readonly maxAgeSeconds: number;
   private readonly maxTotalBytes: number;
   private readonly maxNamespaceBytes: number;
+  private readonly minNamespaceDictionaryBytes: number;
   private readonly sweepIntervalMs: number;
   private readonly now: () => number;
   private readonly index = new Map<string, StoredProfile>();
@@ -219,6 +226,8 @@ export class ProfileStore {
     this.maxAgeSeconds = options.maxAgeSeconds ?? DEFAULT_PROFILE_STORE_OPTIONS.maxAgeSeconds;
     this.maxTotalBytes = options.maxTotalBytes ?? DEFAULT_PROFILE_STORE_OPTIONS.maxTotalBytes;
     this.maxNamespaceBytes = options.maxNamespaceBytes ?? this.maxTotalBytes;
+    this.minNamespaceDictionaryBytes =
+      options.minNamespaceDictionaryBytes ?? DEFAULT_PROFILE_STORE_OPTIONS.minNamespaceDictionaryBytes;
     this.sweepIntervalMs = options.sweepIntervalMs ?? DEFAULT_PROFILE_STORE_OPTIONS.sweepIntervalMs;
     const cachedBlocks = options.cachedBlocks ?? DEFAULT_PROFILE_STORE_OPTIONS.cachedBlocks;
     const cachedDictionaryBytes = options.cachedDictionaryBytes ?? DEFAULT_PROFILE_STORE_OPTIONS.cachedDictionaryBytes;
@@ -599,7 +608,10 @@ export class ProfileStore {
           if (counts && events !== undefined) counts.set(stackId, (counts.get(stackId) ?? 0) + events);
         }
         dictionaryBytes = dictionary.pendingBytes;
-        if (capped) this.checkDictionaryCap(block, dictionary.bytes, dictionaryBytes, dictionary.idCount);
+        if (capped) {
+          this.checkDictionaryCap(block, dictionary.bytes, dictionaryBytes, dictionary.idCount);
+          this.checkDictionaryShare(block, fields.namespace, dictionaryBytes);
+        }
         await dictionary.flush();
       } catch (err) {
         dictionary.discardPending();
@@ -657,6 +669,33 @@ export class ProfileStore {
         `--store-max-dictionary-bytes): the profile was not stored; it frees itself as retention removes that day's ` +
         `profiles; raise --store-max-dictionary-bytes, or profile workloads whose stacks change at every run less often`,
       { details: { block, limit: this.maxDictionaryBytes, bytes, adding, ids } },
+    );
+  }
+
+  /**
+   * A namespace's share of a day's dictionary: the cap in the proportion of its store share to the store's total (a
+   * quarter with the agent's defaults), so that one namespace whose stacks are new at every run cannot fill the day for
+   * every other one; at least `minNamespaceDictionaryBytes` (a day of ordinary stacks fits in far less). No share of
+   * its own (maxNamespaceBytes = maxTotalBytes): the whole cap.
+   */
+  private checkDictionaryShare(block: string, namespace: string, adding: number): void {
+    if (adding === 0) return;
+    const proportional = Math.floor(
+      (this.maxDictionaryBytes * Math.min(this.maxNamespaceBytes, this.maxTotalBytes)) / this.maxTotalBytes,
+    );
+    const share = Math.min(this.maxDictionaryBytes, Math.max(proportional, this.minNamespaceDictionaryBytes));
+    let added = 0;
+    for (const p of this.index.values()) {
+      if (p.namespace === namespace && blockOf(p.id) === block) added += p.dictionaryBytes ?? 0;
+    }
+    if (added + adding <= share) return;
+    throw new PodflameError(
+      'STORE_DICTIONARY_FULL',
+      `namespace ${namespace} has added ${added} bytes of new stacks to day ${block}'s stack dictionary in the ` +
+        `profile store, and this profile adds ${adding} beyond its share of ${share} (--store-max-dictionary-bytes ` +
+        `in the proportion of --namespace-max-store-bytes to --store-max-bytes): the profile was not stored; ` +
+        `profile workloads whose stacks change at every run less often, or raise those limits`,
+      { details: { block, namespace, share, added, adding } },
     );
   }
 

@@ -87,7 +87,8 @@ t.test('a store fed profiles of all-new stacks stays within its byte limit on di
 t.test('a namespace whose stacks are all new is held to its share by the lines it adds', async (t) => {
   const dir = t.testdir();
   const share = 64 * 1024;
-  const store = await openStore(t, dir, { maxNamespaceBytes: share });
+  // A quarter of the store: the namespace may also add a quarter of a day's dictionary.
+  const store = await openStore(t, dir, { maxNamespaceBytes: share, maxTotalBytes: 4 * share });
   const steady = await store.put(profile(0, { namespace: 'shop', stacks: new Map([['java;shop.Main.run', 9]]) }));
   for (let n = 1; n <= 40; n++) await store.put(profile(n));
   const gen = store.list({ namespace: 'gen' });
@@ -120,6 +121,31 @@ t.test("a day's dictionary has a cap: beyond it a put fails with STORE_DICTIONAR
   for (const p of store.list()) await store.delete(p.id);
   await store.put(profile(100));
   t.ok((await readFile(join(dir, 'blocks/20261204/stacks.dict'))).length <= 40 * 1024);
+});
+
+t.test("a namespace whose stacks are all new fills its share of the day's dictionary, not the others'", async (t) => {
+  const dir = t.testdir();
+  // A quarter of the store per namespace: a quarter of the day's dictionary each.
+  const store = await openStore(t, dir, {
+    maxDictionaryBytes: 160 * 1024,
+    maxTotalBytes: 64 * 1024 ** 2,
+    maxNamespaceBytes: 16 * 1024 ** 2,
+    minNamespaceDictionaryBytes: 0,
+  });
+  let refused: unknown;
+  for (let n = 0; n < 40 && refused === undefined; n++) {
+    await store.put(profile(n)).catch((err: unknown) => (refused = err));
+  }
+  t.match(refused, {
+    code: 'STORE_DICTIONARY_FULL',
+    message: /namespace gen has added \d+ bytes .* beyond its share of 40960/,
+    details: { namespace: 'gen', share: 40 * 1024 },
+  });
+  const added = store.list({ namespace: 'gen' }).reduce((sum, p) => sum + (p.dictionaryBytes ?? 0), 0);
+  t.ok(added <= 40 * 1024, `gen added ${added} bytes, within its share`);
+  // Another namespace's new stacks still go in the same day.
+  const victim = await store.put(profile(1000, { namespace: 'victim' }));
+  t.ok((victim.dictionaryBytes ?? 0) > 0, `victim's new stacks are stored (${victim.dictionaryBytes} bytes)`);
 });
 
 t.test('the dictionaries in memory are bounded in bytes, not only in blocks', async (t) => {
