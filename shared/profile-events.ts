@@ -77,12 +77,20 @@ export const EVENT_KINDS: Readonly<Record<ProfileEvent, EventKind>> = Object.fre
     event: 'wall',
     source: 'jfr',
     unit: 'samples',
-    jfrEvents: ['jdk.ExecutionSample', 'jdk.NativeMethodSample'],
+    jfrEvents: [
+      'jdk.ExecutionSample',
+      'jdk.NativeMethodSample',
+      'jdk.ThreadSleep',
+      'jdk.ThreadPark',
+      'jdk.JavaMonitorWait',
+      'jdk.JavaMonitorEnter',
+    ],
     // Flight Recorder samples threads running Java code and threads in native code (blocking I/O, JNI); a thread
-    // blocked in the JVM (entering a monitor, Object.wait, park, sleep) is not sampled: monitors show in lock.
+    // blocked in the JVM (sleep, park, Object.wait, entering a monitor) is never sampled, and comes from its wait's
+    // duration event instead, counted in samples of the same period (shared/jfr).
     description:
-      'where Java threads run Java code or wait in native code (I/O): Flight Recorder thread samples; ' +
-      'threads blocked on a monitor are in lock',
+      'where Java threads are, running or waiting: Flight Recorder thread samples, and sleeps, parks, waits and ' +
+      'monitor enters in samples of the same period',
     pprofType: { type: 'wall', unit: 'nanoseconds' },
     pyroscopeType: 'wall',
     pyroscopeUnits: 'samples',

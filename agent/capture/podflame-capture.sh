@@ -726,6 +726,14 @@ jfr_settings() {
       [ "$period" -lt 10 ] && period=10
       jfr_event jdk.ExecutionSample period "$period ms"
       jfr_event jdk.NativeMethodSample period "$period ms"
+      # The sampler skips threads that sleep, park, wait or block on a monitor: their waits, each written when it
+      # ends, become samples at the period (shared/jfr). A wait shorter than the period would round to at most one
+      # sample: none is recorded, so a JVM of many short waits writes at most one event per thread and period.
+      # Every JDK with Flight Recorder (8u272+) has these four events.
+      jfr_event jdk.ThreadSleep threshold "$period ms"
+      jfr_event jdk.ThreadPark threshold "$period ms"
+      jfr_event jdk.JavaMonitorWait threshold "$period ms"
+      jfr_event jdk.JavaMonitorEnter threshold "$period ms"
       ;;
   esac
   printf '</configuration>\n'

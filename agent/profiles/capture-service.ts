@@ -258,6 +258,7 @@ export class CaptureService {
           onTooLarge: (error) => record.abort(error),
           limits: this.#options.limits,
           event: m.event,
+          frequencyHz: request.frequencyHz,
           ...(this.#deps.collapser ? { collapser: this.#deps.collapser } : {}),
         });
       } finally {

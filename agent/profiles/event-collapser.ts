@@ -7,6 +7,7 @@
 import { PerfCollapser } from '../../shared/collapse/perf-collapser.js';
 import { JfrReader, type JfrProfile } from '../../shared/jfr/jfr-reader.js';
 import type { ProfileEvent } from '../../shared/profile-events.js';
+import { DEFAULT_SAMPLING_OPTIONS, eventPeriodNanos } from '../../shared/export/sampling.js';
 import { limitFolded, limitInterned, type LimitedFolded, type StackLimits } from './stack-limits.js';
 
 /** What a collapse gives back: its stacks within the limits, as folded bytes, and what the collapser counted. */
@@ -39,12 +40,18 @@ const AGENT_FRAME_CACHE_LIMIT = 20_000;
 /** Heap per stack of limitStacks' sorted entries ([stack, count] arrays and the array of them). */
 const LIMIT_ENTRY_HEAP_BYTES = 64;
 
-/**
- * `onGrow`, when given, is told heapBytes() while a push is still decoding (a JFR chunk is decoded whole within one
- * push, and a crafted one may ask for far more heap than its bytes): it may throw to stop the collapse there.
- */
-export function createEventCollapser(event: ProfileEvent, onGrow?: (heapBytes: number) => void): EventCollapser {
-  return event === 'cpu' ? perfCollapser() : flightRecordingCollapser(event, onGrow);
+export interface EventCollapserOptions {
+  /**
+   * Told heapBytes() while a push is still decoding (a JFR chunk is decoded whole within one push, and a crafted one
+   * may ask for far more heap than its bytes): may throw to stop the collapse there. Default: none.
+   */
+  onGrow?: (heapBytes: number) => void;
+  /** The capture's sampling frequency: for wall, its Flight Recorder period, which waits are counted in. Default 99. */
+  frequencyHz?: number;
+}
+
+export function createEventCollapser(event: ProfileEvent, options: EventCollapserOptions = {}): EventCollapser {
+  return event === 'cpu' ? perfCollapser() : flightRecordingCollapser(event, options);
 }
 
 function perfCollapser(): EventCollapser {
@@ -69,11 +76,13 @@ function perfCollapser(): EventCollapser {
 
 function flightRecordingCollapser(
   event: Exclude<ProfileEvent, 'cpu'>,
-  onGrow: ((heapBytes: number) => void) | undefined,
+  { onGrow, frequencyHz = DEFAULT_SAMPLING_OPTIONS.frequencyHz }: EventCollapserOptions,
 ): EventCollapser {
-  // Only the event asked for: the recording's other kinds would be stacks held for nothing.
+  // Only the event asked for: the recording's other kinds would be stacks held for nothing, and a park is a lock
+  // capture's time blocked but a wall capture's waiting thread.
   const reader: JfrReader = new JfrReader({
     kinds: [event],
+    wallPeriodNanos: eventPeriodNanos('wall', frequencyHz),
     ...(onGrow === undefined ? {} : { onHeap: () => onGrow(heapBytes()) }),
   });
   // limitStacks sorts the stacks' entries: an array entry and a pair per stack beyond what the reader holds.

@@ -53,6 +53,8 @@ export interface CollapseCaptureOptions {
   collapser?: CaptureCollapser;
   /** What the capture recorded: perf script for cpu, Flight Recorder files for the others. Default cpu. */
   event?: ProfileEvent;
+  /** The frequency the capture sampled at (for wall, the period its waits are counted in). Default 99. */
+  frequencyHz?: number;
 }
 
 /** What a collapser gives back for a capture: its stacks, within the limits, as folded bytes. */
@@ -60,13 +62,18 @@ export type { LimitedCollapse } from './event-collapser.js';
 
 /** Collapses perf script (Java-aware) and limits the stacks; the agent's ProfileWorker is one, in its own thread. */
 export interface CaptureCollapser {
-  collapse(input: AsyncIterable<Buffer>, limits: StackLimits, event?: ProfileEvent): Promise<LimitedCollapse>;
+  collapse(
+    input: AsyncIterable<Buffer>,
+    limits: StackLimits,
+    event?: ProfileEvent,
+    frequencyHz?: number,
+  ): Promise<LimitedCollapse>;
 }
 
 /** The collapser in the caller's own thread (the capture service's default, for tests and tools). */
 export const IN_PROCESS_COLLAPSER: CaptureCollapser = {
-  async collapse(input, limits, event = DEFAULT_PROFILE_EVENT) {
-    const collapser = createEventCollapser(event);
+  async collapse(input, limits, event = DEFAULT_PROFILE_EVENT, frequencyHz) {
+    const collapser = createEventCollapser(event, frequencyHz === undefined ? {} : { frequencyHz });
     for await (const chunk of input) collapser.push(chunk);
     return collapser.finish(limits);
   },
@@ -111,7 +118,12 @@ export async function collapseCaptureStream(
   }
   let result: LimitedCollapse;
   try {
-    result = await (options.collapser ?? IN_PROCESS_COLLAPSER).collapse(bounded(), options.limits, event);
+    result = await (options.collapser ?? IN_PROCESS_COLLAPSER).collapse(
+      bounded(),
+      options.limits,
+      event,
+      options.frequencyHz,
+    );
   } catch (err) {
     // The profile worker stopped this collapse to keep its heap for the others: stop the capture too, at once.
     if (err instanceof PodflameError && err.code === 'PROFILE_TOO_LARGE') options.onTooLarge(err);

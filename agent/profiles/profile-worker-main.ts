@@ -50,7 +50,10 @@ function handle(request: WorkerRequest): unknown {
       const session = request.session;
       budget.add(
         session,
-        createEventCollapser(request.event, (heapBytes) => budget.grew(session, heapBytes)),
+        createEventCollapser(request.event, {
+          onGrow: (heapBytes) => budget.grew(session, heapBytes),
+          frequencyHz: request.frequencyHz,
+        }),
       );
       return undefined;
     }

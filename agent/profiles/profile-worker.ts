@@ -19,6 +19,7 @@ import type { LimitedCollapse } from './event-collapser.js';
 import type { RenderedProfile, RenderRequest } from './render-profile.js';
 import type { StackLimits } from './stack-limits.js';
 import { DEFAULT_PROFILE_EVENT, type ProfileEvent } from '../../shared/profile-events.js';
+import { DEFAULT_SAMPLING_OPTIONS } from '../../shared/export/sampling.js';
 
 export interface ProfileWorkerOptions {
   /** Old-generation heap of the thread, MiB (`--worker-heap`); a job beyond it fails with PROFILE_TOO_LARGE. Default 192. */
@@ -58,7 +59,7 @@ export type WorkerCollapseResult = LimitedCollapse;
 
 type Job =
   | { kind: 'ping' }
-  | { kind: 'collapse-start'; session: number; event: ProfileEvent }
+  | { kind: 'collapse-start'; session: number; event: ProfileEvent; frequencyHz: number }
   | { kind: 'collapse-chunk'; session: number; chunk: Uint8Array }
   | { kind: 'collapse-end'; session: number; limits: StackLimits }
   | { kind: 'collapse-abort'; session: number }
@@ -158,11 +159,12 @@ export class ProfileWorker {
     input: AsyncIterable<Buffer>,
     limits: StackLimits,
     event: ProfileEvent = DEFAULT_PROFILE_EVENT,
+    frequencyHz: number = DEFAULT_SAMPLING_OPTIONS.frequencyHz,
   ): Promise<WorkerCollapseResult> {
     const session = ++this.#sessions;
     // The session lives in one thread: if that thread dies, the session's later jobs fail as it did.
     const pin: Pin = {};
-    await this.#run({ kind: 'collapse-start', session, event }, pin);
+    await this.#run({ kind: 'collapse-start', session, event, frequencyHz }, pin);
     try {
       for await (const chunk of input) await this.#run({ kind: 'collapse-chunk', session, chunk }, pin);
     } catch (err) {

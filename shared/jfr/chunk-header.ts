@@ -24,6 +24,8 @@ export interface ChunkHeader {
   startNanos: number;
   /** Nanoseconds from the chunk's start to its end: the longest an event that began in it can last. */
   durationNanos: number;
+  /** The chunk's clock at its start (`startNanos`): an event's time in ticks is told against it. */
+  startTicks: number;
   ticksPerSecond: number;
   compressedIntegers: boolean;
 }
@@ -86,6 +88,8 @@ export function parseChunkHeader(bytes: Uint8Array, offset: number): ChunkHeader
     // Epoch nanoseconds exceed 2^53: approximate, and only informative.
     startNanos: bigEndian(bytes, 32, 8),
     durationNanos,
+    // Exact up to 2^53 ticks (HotSpot counts nanoseconds since the JVM started); beyond, close enough for durations.
+    startTicks: bigEndian(bytes, 48, 8),
     ticksPerSecond,
     compressedIntegers: (bigEndian(bytes, 64, 4) & FEATURE_COMPRESSED_INTS) !== 0,
   };

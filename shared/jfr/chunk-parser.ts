@@ -18,13 +18,23 @@
  * first sample is the only one to tell. Threads are told apart within a chunk, not across chunks: the capture
  * concatenates the recordings of several JVMs, whose thread ids repeat, and a chunk does not say which recording it
  * belongs to; a thread's first sample in a later chunk of the same recording is left out too, a small loss again.
+ *
+ * A wait in a wall graph (event-plan.ts `waited`: a sleep, park, wait or monitor enter) is kept apart, in
+ * nanoseconds within the recording by folded stack: jfr-reader.ts makes them samples once the input is read.
  */
 import { ByteReader } from './byte-reader.js';
 import { CHUNK_HEADER_BYTES, type ChunkHeader } from './chunk-header.js';
 import { readCheckpoint, type ConstantPools } from './constant-pools.js';
 import { DecodeHeap, HEADER_HEAP_BYTES, SLOT_HEAP_BYTES, STRUCT_HEAP_BYTES } from './decode-heap.js';
 import { JFR_EVENT_KINDS, planEvents, type EventPlan, type JfrEventKind } from './event-plan.js';
-import { addWeight, boundedWeight, noWeightCounts, type WeightBounds, type WeightCounts } from './event-weights.js';
+import {
+  addWeight,
+  boundedWeight,
+  noWeightCounts,
+  ticksWithinRecording,
+  type WeightBounds,
+  type WeightCounts,
+} from './event-weights.js';
 import { parseMetadata, type JfrTypes } from './metadata.js';
 import { StackNamer, UNKNOWN_STACK } from './stack-names.js';
 import { readField, skipField } from './values.js';
@@ -43,6 +53,8 @@ export interface ChunkStacks {
   unresolvedStacks: number;
   /** Allocation samples left out as their thread's first in the chunk (their weight has the time before it). */
   firstSamplesLeftOut: number;
+  /** Waits of the wall graph (event-plan.ts `waited`): folded stack → nanoseconds within the recording, → events. */
+  waited: StackSums<string>;
   /** Weights cut or left out (event-weights.ts). */
   weights: WeightCounts;
 }
@@ -70,32 +82,49 @@ export interface MetadataCache {
   heapBytes?: number;
 }
 
+/** What the reader tells each chunk about the reading. */
+export interface ChunkReading {
+  /** The kinds whose events are read; the others' are skipped by size. */
+  kinds: readonly JfrEventKind[];
+  /**
+   * When the recording began (epoch ns, as chunk headers say it: the start of the input's first chunk): no event of
+   * the chunk lasts from before it, nor, for a wait in a wall graph, counts its time before it.
+   */
+  recordingStartNanos: number;
+}
+
 /**
  * Reads a chunk (`bytes` is exactly the chunk; `base` its offset in the input), counting what it decodes in `heap`
- * (unbounded by default), which stops it with PROFILE_TOO_LARGE beyond its cap. `maxDurationNanos`: the longest an
- * event of the chunk may last (default the chunk's duration; the reader gives the span since the input's first chunk).
+ * (unbounded by default), which stops it with PROFILE_TOO_LARGE beyond its cap.
  */
 export function parseChunk(
   bytes: Uint8Array,
   base: number,
   header: ChunkHeader,
+  reading: ChunkReading,
   cache: MetadataCache = {},
   heap: DecodeHeap = new DecodeHeap(Infinity, undefined),
-  maxDurationNanos: number = header.durationNanos,
 ): ChunkStacks {
   const reader = new ByteReader(bytes, base, header.compressedIntegers);
   const types = metadataOf(reader, header, cache, heap);
-  const plans = planEvents(types);
+  const plans = planEvents(types, reading.kinds);
   const pools: ConstantPools = new Map();
   const weights = new Map<JfrEventKind, Map<number, number>>(JFR_EVENT_KINDS.map((k) => [k, new Map()]));
   const eventCounts = new Map<JfrEventKind, Map<number, number>>(JFR_EVENT_KINDS.map((k) => [k, new Map()]));
+  // Waits in the wall graph, by stack trace id: nanoseconds and events.
+  const waited = { weights: new Map<number, number>(), counts: new Map<number, number>() };
   const tally: EventTally = {
     events: new Map(),
     firstSamples: new Map(),
     weights: noWeightCounts(),
   };
-  const ticks: WeightBounds = { nanosPerTick: 1e9 / header.ticksPerSecond, maxDurationNanos };
-  const asWritten: WeightBounds = { nanosPerTick: undefined, maxDurationNanos };
+  // The chunk's clock behind the recording's start (epoch nanoseconds as doubles: their difference is what counts).
+  const sinceRecordingStart = header.startNanos - reading.recordingStartNanos;
+  // An event ends within its chunk: it can have lasted from the recording's start to the chunk's end at most.
+  const maxDurationNanos = Math.max(0, sinceRecordingStart + header.durationNanos);
+  const recordingStartTicks = header.startTicks - (sinceRecordingStart * header.ticksPerSecond) / 1e9;
+  const ticks: WeightBounds = { nanosPerTick: 1e9 / header.ticksPerSecond, maxDurationNanos, recordingStartTicks };
+  const asWritten: WeightBounds = { nanosPerTick: undefined, maxDurationNanos, recordingStartTicks };
 
   let pos = CHUNK_HEADER_BYTES;
   while (pos < bytes.length) {
@@ -112,19 +141,30 @@ export function parseChunk(
     if (type === CHECKPOINT_TYPE) {
       readCheckpoint(reader, types, pools, heap);
     } else if (type !== METADATA_TYPE) {
-      const plan = plans.get(type);
-      if (plan !== undefined) {
-        const bounds = plan.ticks ? ticks : asWritten;
-        const byStack = weights.get(plan.kind) as Map<number, number>;
-        const countByStack = eventCounts.get(plan.kind) as Map<number, number>;
-        readEvent(reader, types, plan, byStack, countByStack, bounds, tally, heap);
+      const typePlans = plans.get(type);
+      if (typePlans !== undefined) {
+        // One event may make several graphs (a park: lock and wall), each plan reading it from its first field.
+        const fieldsAt = reader.pos;
+        let counted = false;
+        for (const plan of typePlans) {
+          reader.pos = fieldsAt;
+          const sums: StackSums = plan.waited
+            ? waited
+            : {
+                weights: weights.get(plan.kind) as Map<number, number>,
+                counts: eventCounts.get(plan.kind) as Map<number, number>,
+              };
+          if (readEvent(reader, types, plan, sums, plan.ticks ? ticks : asWritten, tally, heap)) counted = true;
+        }
+        const name = (typePlans[0] as EventPlan).name;
+        if (counted) tally.events.set(name, (tally.events.get(name) ?? 0) + 1);
       }
     }
     pos = end;
   }
   const { events, firstSamples, weights: counts } = tally;
   return {
-    ...resolve(pools, weights, eventCounts, counts, heap),
+    ...resolve(pools, weights, eventCounts, waited, counts, heap),
     events,
     firstSamplesLeftOut: firstSamples.size,
     weights: counts,
@@ -153,16 +193,22 @@ function metadataOf(reader: ByteReader, header: ChunkHeader, cache: MetadataCach
   return types;
 }
 
+/** Stack (trace id, or folded name) → summed weight, and → how many events made it up. */
+export interface StackSums<K = number> {
+  weights: Map<K, number>;
+  counts: Map<K, number>;
+}
+
+/** Adds one event's weight to its stack's in `sums`; false when it is not counted (left out, or held back). */
 function readEvent(
   reader: ByteReader,
   types: JfrTypes,
   plan: EventPlan,
-  byStack: Map<number, number>,
-  countByStack: Map<number, number>,
+  sums: StackSums,
   bounds: WeightBounds,
   tally: EventTally,
   heap: DecodeHeap,
-): void {
+): boolean {
   let stackId = 0;
   let threadId = 0;
   let start = 0;
@@ -182,8 +228,8 @@ function readEvent(
       skipField(reader, types, field);
     }
   }
-  let weight = boundedWeight(raw, bounds, tally.weights);
-  if (weight === undefined) return;
+  let weight = boundedWeight(plan.waited ? ticksWithinRecording(raw, start, bounds) : raw, bounds, tally.weights);
+  if (weight === undefined) return false;
   if (plan.threadIndex >= 0) {
     // The thread's history before the recording (see above) is in its earliest sample: held back until a yet
     // earlier one of the thread takes its place, and left out at the chunk's end.
@@ -191,50 +237,59 @@ function readEvent(
     if (first === undefined) heap.charge(STRUCT_HEAP_BYTES);
     if (first === undefined || start < first.start) {
       tally.firstSamples.set(threadId, { start, stackId, weight });
-      if (first === undefined) return;
+      if (first === undefined) return false;
       ({ stackId, weight } = first);
     }
   }
-  addWeight(byStack, stackId, weight, tally.weights);
-  countByStack.set(stackId, (countByStack.get(stackId) ?? 0) + 1);
-  tally.events.set(plan.name, (tally.events.get(plan.name) ?? 0) + 1);
+  addWeight(sums.weights, stackId, weight, tally.weights);
+  sums.counts.set(stackId, (sums.counts.get(stackId) ?? 0) + 1);
+  return true;
 }
 
 function resolve(
   pools: ConstantPools,
   weights: Map<JfrEventKind, Map<number, number>>,
   eventCounts: Map<JfrEventKind, Map<number, number>>,
+  waited: StackSums,
   counts: WeightCounts,
   heap: DecodeHeap,
-): Pick<ChunkStacks, 'stacks' | 'counts' | 'unresolvedStacks'> {
+): Pick<ChunkStacks, 'stacks' | 'counts' | 'waited' | 'unresolvedStacks'> {
   const namer = new StackNamer(pools);
   const names = new Map<number, string>();
   let unresolvedStacks = 0;
+  const nameOf = (id: number): string => {
+    let name = names.get(id);
+    if (name === undefined) {
+      name = namer.stack(id);
+      if (name === undefined) {
+        unresolvedStacks++;
+        return UNKNOWN_STACK;
+      }
+      names.set(id, name);
+      // Named once per id, kept in `names` and in `folded`: up to MAX_STACK_FRAMES × MAX_STRING_CHARS each.
+      heap.charge(HEADER_HEAP_BYTES + 2 * SLOT_HEAP_BYTES + 2 * name.length);
+    }
+    return name;
+  };
+  /** Sums by id → sums by name: two ids of one name (an unresolved id and another) add up, within bounds too. */
+  const byName = (sums: StackSums): StackSums<string> => {
+    const out: StackSums<string> = { weights: new Map(), counts: new Map() };
+    for (const [id, weight] of sums.weights) {
+      const name = nameOf(id);
+      addWeight(out.weights, name, weight, counts);
+      out.counts.set(name, (out.counts.get(name) ?? 0) + (sums.counts.get(id) ?? 0));
+    }
+    return out;
+  };
   const stacks = {} as Record<JfrEventKind, Map<string, number>>;
   const foldedCounts = {} as Record<JfrEventKind, Map<string, number>>;
   for (const kind of JFR_EVENT_KINDS) {
-    const folded = new Map<string, number>();
-    const countOfId = eventCounts.get(kind) as Map<number, number>;
-    const countOfName = new Map<string, number>();
-    for (const [id, weight] of weights.get(kind) as Map<number, number>) {
-      let name = names.get(id);
-      if (name === undefined) {
-        name = namer.stack(id);
-        if (name === undefined) {
-          unresolvedStacks++;
-          name = UNKNOWN_STACK;
-        } else {
-          names.set(id, name);
-          // Named once per id, kept in `names` and in `folded`: up to MAX_STACK_FRAMES × MAX_STRING_CHARS each.
-          heap.charge(HEADER_HEAP_BYTES + 2 * SLOT_HEAP_BYTES + 2 * name.length);
-        }
-      }
-      // Two ids of one name (an unresolved id and another) add up: within bounds too.
-      addWeight(folded, name, weight, counts);
-      countOfName.set(name, (countOfName.get(name) ?? 0) + (countOfId.get(id) ?? 0));
-    }
-    stacks[kind] = folded;
-    foldedCounts[kind] = countOfName;
+    const folded = byName({
+      weights: weights.get(kind) as Map<number, number>,
+      counts: eventCounts.get(kind) as Map<number, number>,
+    });
+    stacks[kind] = folded.weights;
+    foldedCounts[kind] = folded.counts;
   }
-  return { stacks, counts: foldedCounts, unresolvedStacks };
+  return { stacks, counts: foldedCounts, waited: byName(waited), unresolvedStacks };
 }

@@ -6,6 +6,9 @@
  * - A duration (`lock`) is at most the recording's span that the event can lie in: from the start of the input's
  *   first chunk to the end of the event's own chunk (an event is written to the chunk in which it ends; a wait may
  *   have begun in an earlier chunk of the same recording).
+ * - A wait counted in wall samples (event-plan.ts `waited`) counts from the recording's start only: a thread that
+ *   went to sleep before the capture began waited in it for the rest of its sleep, not for all of it. (A lock
+ *   duration is bounded by the span alone.)
  * - Any weight, and any sum of weights, is at most Number.MAX_SAFE_INTEGER (above it, adding 1 is lost).
  * - A negative weight (a clock that went back) or one that is not a number would subtract from other events or
  *   poison every sum: left out.
@@ -27,6 +30,17 @@ export interface WeightBounds {
   nanosPerTick: number | undefined;
   /** The longest a duration may be, in nanoseconds. */
   maxDurationNanos: number;
+  /** When the recording began, on the chunk's clock (ticks; earlier than the chunk's start for a later chunk). */
+  recordingStartTicks: number;
+}
+
+/**
+ * A wait's duration `raw` (ticks) without its part before the recording began; `startTicks`: the event's start on
+ * the chunk's clock. A negative or not-a-number duration comes back as it is, for boundedWeight to leave out.
+ */
+export function ticksWithinRecording(raw: number, startTicks: number, bounds: WeightBounds): number {
+  if (!(raw >= 0)) return raw;
+  return Math.max(0, raw - Math.max(0, bounds.recordingStartTicks - startTicks));
 }
 
 /** The weight to count, or undefined when the event is left out (counted in `counts`). */

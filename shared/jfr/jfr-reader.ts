@@ -5,6 +5,14 @@
  * that chunk's pools and the distinct stacks — never the file. A file that is not JFR, is cut short or contradicts
  * itself ends in JFR_MALFORMED with the byte offset.
  *
+ * A wait in a wall graph (a sleep, park, monitor wait or enter: event-plan.ts) stands for the samples that the
+ * thread sampler, which skips waiting threads, would have taken of it: its nanoseconds within the recording divided
+ * by the wall period. Each folded stack's waits are added up in nanoseconds over the whole input and divided once, at
+ * finish(), rounded to the nearest sample (half up): rounding each wait alone would err by up to half a sample per
+ * wait, the same way for waits of like length (a thread waiting 1.4 periods at a time, 100 times, would count 100
+ * samples, not 140; one waiting 1.6 periods, 200), whereas once per stack the error is at most half a sample per
+ * stack, either way. A wall capture asks for no wait shorter than the period (its threshold).
+ *
  *   const reader = new JfrReader();
  *   for await (const piece of createReadStream(path)) reader.push(piece);
  *   const profile = reader.finish(); // profile.stacks.alloc: Map<'java.lang.Thread.run_[j];…;AllocLoop.allocateBuffers_[j]', bytes>
@@ -16,15 +24,25 @@ import { CHUNK_HEADER_BYTES, parseChunkHeader, type ChunkHeader } from './chunk-
 import { parseChunk, type MetadataCache } from './chunk-parser.js';
 import { DecodeHeap } from './decode-heap.js';
 import { JFR_EVENT_KINDS, type JfrEventKind } from './event-plan.js';
-import { addWeight } from './event-weights.js';
+import { addWeight, noWeightCounts, type WeightCounts } from './event-weights.js';
+import { DEFAULT_SAMPLING_OPTIONS, eventPeriodNanos } from '../export/sampling.js';
 
 export { JFR_EVENT_KINDS, type JfrEventKind } from './event-plan.js';
 
 export interface JfrReadOptions {
   /** The largest chunk read (its bytes are held while it is read). Default 256 MiB (the JVM writes 12 MB chunks). */
   maxChunkBytes?: number;
-  /** The event kinds whose stacks are kept; the others' stay empty. Default all (JFR_EVENT_KINDS). */
+  /**
+   * The event kinds whose stacks are read; the others' stay empty. A capture records one kind, and some events mean
+   * one thing in one kind and another in another (a park is time blocked in `lock`, a waiting thread in `wall`):
+   * asked for both, such an event counts in both. Default all (JFR_EVENT_KINDS).
+   */
   kinds?: readonly JfrEventKind[];
+  /**
+   * Nanoseconds one `wall` sample stands for: the period the recording sampled threads at, which turns a wait's
+   * duration into samples (event-plan.ts). Default 10 ms, a wall capture's at the default 99 Hz.
+   */
+  wallPeriodNanos?: number;
   /**
    * The most heap one chunk's decoding may hold (its pools, stack traces and names, counted as they are decoded);
    * beyond it the read fails with PROFILE_TOO_LARGE. Default 256 MiB.
@@ -37,6 +55,7 @@ export interface JfrReadOptions {
 export const DEFAULT_JFR_READ_OPTIONS: Readonly<Required<JfrReadOptions>> = Object.freeze({
   maxChunkBytes: 256 * 1024 * 1024,
   kinds: JFR_EVENT_KINDS,
+  wallPeriodNanos: eventPeriodNanos('wall', DEFAULT_SAMPLING_OPTIONS.frequencyHz),
   maxChunkHeapBytes: 256 * 1024 * 1024,
   onHeap: () => {},
 });
@@ -83,7 +102,10 @@ export class JfrReader {
   };
   /** Each kind's total weight so far, kept within Number.MAX_SAFE_INTEGER. */
   private readonly totals = new Map<JfrEventKind, number>();
-  /** The earliest start of the chunks read (epoch ns): a duration can go back that far, not further. */
+  /**
+   * The earliest start of the chunks read (epoch ns): a duration can go back that far, not further, and a wait counts
+   * in wall from there.
+   */
   private firstStartNanos = Infinity;
   /** The current chunk's bytes so far; grown as bytes arrive, never by what a header claims. */
   private buffer = new Uint8Array(0);
@@ -94,7 +116,12 @@ export class JfrReader {
   private failed: PodflameError | undefined;
   private readonly metadataCache: MetadataCache = {};
   private readonly kinds: readonly JfrEventKind[];
-  /** Chars of the kept stacks' names, for heapBytes(). */
+  private readonly wallPeriodNanos: number;
+  /** wall: each folded stack's waits so far, in nanoseconds within the recording, and how many; samples at finish(). */
+  private readonly waitedNanos = new Map<string, number>();
+  private readonly waitedCounts = new Map<string, number>();
+  private finished = false;
+  /** Chars of the kept stacks' names (waits' too), for heapBytes(). */
   private stackChars = 0;
   /** The size of the chunk whose bytes are arriving or being decoded (0 between chunks). */
   private chunkBytes = 0;
@@ -104,6 +131,13 @@ export class JfrReader {
   constructor(options: JfrReadOptions = {}) {
     this.maxChunkBytes = options.maxChunkBytes ?? DEFAULT_JFR_READ_OPTIONS.maxChunkBytes;
     this.kinds = options.kinds ?? DEFAULT_JFR_READ_OPTIONS.kinds;
+    this.wallPeriodNanos = options.wallPeriodNanos ?? DEFAULT_JFR_READ_OPTIONS.wallPeriodNanos;
+    if (!(Number.isSafeInteger(this.wallPeriodNanos) && this.wallPeriodNanos > 0)) {
+      throw new PodflameError(
+        'INVALID_INPUT',
+        `the wall period must be a whole positive number of nanoseconds (e.g. 10000000), got ${this.wallPeriodNanos}`,
+      );
+    }
     const onHeap = options.onHeap;
     this.chunkHeap = new DecodeHeap(
       options.maxChunkHeapBytes ?? DEFAULT_JFR_READ_OPTIONS.maxChunkHeapBytes,
@@ -113,7 +147,7 @@ export class JfrReader {
 
   /** Distinct stacks kept, over the kinds kept. */
   stackCount(): number {
-    let n = 0;
+    let n = this.waitedNanos.size;
     for (const kind of this.kinds) n += this.profile.stacks[kind].size;
     return n;
   }
@@ -172,6 +206,10 @@ export class JfrReader {
       );
     }
     if (this.profile.chunks === 0) throw new JfrMalformed('the input is empty', 0);
+    if (!this.finished) {
+      this.finished = true;
+      this.addWaitSamples();
+    }
     return this.profile;
   }
 
@@ -209,27 +247,19 @@ export class JfrReader {
     this.chunkBytes = header.size;
     this.chunkHeap.reset();
     this.firstStartNanos = Math.min(this.firstStartNanos, header.startNanos);
-    const span = Math.max(0, header.startNanos + header.durationNanos - this.firstStartNanos);
-    const chunk = parseChunk(bytes, this.chunkStart, header, this.metadataCache, this.chunkHeap, span);
+    const reading = { kinds: this.kinds, recordingStartNanos: this.firstStartNanos };
+    const chunk = parseChunk(bytes, this.chunkStart, header, reading, this.metadataCache, this.chunkHeap);
     this.chunkHeap.report();
     const profile = this.profile;
     for (const kind of this.kinds) {
-      const into = profile.stacks[kind];
-      let total = this.totals.get(kind) ?? 0;
-      for (const [stack, chunkWeight] of chunk.stacks[kind]) {
-        // The kind's total, and with it every stack's weight and any sum of them, stays exact.
-        let weight = chunkWeight;
-        if (weight > Number.MAX_SAFE_INTEGER - total) {
-          weight = Number.MAX_SAFE_INTEGER - total;
-          profile.clampedWeights++;
-        }
-        total += weight;
-        if (!into.has(stack)) this.stackChars += stack.length;
-        addWeight(into, stack, weight, chunk.weights);
-      }
-      this.totals.set(kind, total);
+      for (const [stack, weight] of chunk.stacks[kind]) this.addToKind(kind, stack, weight, chunk.weights);
       const counts = profile.counts[kind];
       for (const [stack, n] of chunk.counts[kind]) counts.set(stack, (counts.get(stack) ?? 0) + n);
+    }
+    for (const [stack, nanos] of chunk.waited.weights) {
+      if (!this.waitedNanos.has(stack)) this.stackChars += stack.length;
+      addWeight(this.waitedNanos, stack, nanos, chunk.weights);
+      this.waitedCounts.set(stack, (this.waitedCounts.get(stack) ?? 0) + (chunk.waited.counts.get(stack) ?? 0));
     }
     for (const [name, n] of chunk.events) profile.events.set(name, (profile.events.get(name) ?? 0) + n);
     profile.unresolvedStacks += chunk.unresolvedStacks;
@@ -244,6 +274,35 @@ export class JfrReader {
     this.filled = 0;
     // Keep a buffer of a usual chunk's size for the next one; drop a large one.
     if (this.buffer.length > 16 * 1024 * 1024) this.buffer = new Uint8Array(0);
+  }
+
+  /** Adds to a kind's stack, the kind's total (and with it every stack's weight and any sum of them) kept exact. */
+  private addToKind(kind: JfrEventKind, stack: string, weight: number, counts: WeightCounts): void {
+    const total = this.totals.get(kind) ?? 0;
+    let added = weight;
+    if (added > Number.MAX_SAFE_INTEGER - total) {
+      added = Number.MAX_SAFE_INTEGER - total;
+      counts.clampedWeights++;
+    }
+    this.totals.set(kind, total + added);
+    const into = this.profile.stacks[kind];
+    if (!into.has(stack)) this.stackChars += stack.length;
+    addWeight(into, stack, added, counts);
+  }
+
+  /** The waits' nanoseconds as wall samples, once per folded stack (see the top of this file). */
+  private addWaitSamples(): void {
+    const counts = noWeightCounts();
+    const wallCounts = this.profile.counts.wall;
+    for (const [stack, nanos] of this.waitedNanos) {
+      const samples = Math.round(nanos / this.wallPeriodNanos);
+      if (samples === 0) continue;
+      this.addToKind('wall', stack, samples, counts);
+      wallCounts.set(stack, (wallCounts.get(stack) ?? 0) + (this.waitedCounts.get(stack) ?? 0));
+    }
+    this.waitedNanos.clear();
+    this.waitedCounts.clear();
+    this.profile.clampedWeights += counts.clampedWeights;
   }
 }
 

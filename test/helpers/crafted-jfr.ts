@@ -4,8 +4,10 @@
  * `Method`, `stacks` stack traces of `frames` one-byte frames each (every frame that method), and one allocation
  * sample per stack trace, all of thread 1, after the thread's first sample (weight 1, no stack, the earliest
  * startTime; last in the file when `historyLast`), which the reader leaves out as the thread's history. A few input bytes per frame, each a decoded struct and a name in the folded
- * stack. `lockTicks` adds jdk.JavaMonitorEnter events of those durations on stack 1, `ticksPerSecond` and
- * `durationNanos` set the chunk's clock and length (default 10^9 each), `weight` each sample's (any 64-bit value).
+ * stack. `lockTicks` adds jdk.JavaMonitorEnter events of those durations on stack 1, `sleeps` jdk.ThreadSleep events
+ * (start and duration in ticks) on stack `stack` (default 1), `ticksPerSecond` and `durationNanos` set the chunk's
+ * clock and length (default 10^9 each), `startTicks` its clock at its start (default 0), `weight` each sample's (any
+ * 64-bit value).
  */
 const varint = (v: number | bigint): number[] => {
   const out: number[] = [];
@@ -35,7 +37,9 @@ export interface CraftedJfr {
   name?: string;
   weight?: number | bigint;
   lockTicks?: (number | bigint)[];
+  sleeps?: { start: number | bigint; ticks: number | bigint; stack?: number }[];
   ticksPerSecond?: number;
+  startTicks?: number;
   durationNanos?: number;
   historyLast?: boolean;
 }
@@ -83,6 +87,11 @@ export function craftedJfr(options: CraftedJfr): Buffer {
       field('duration', 10),
       field('stackTrace', 20, { constantPool: 'true' }),
     ]),
+    el('class', { id: 32, name: 'jdk.ThreadSleep', superType: 'jdk.jfr.Event' }, [
+      field('startTime', 10),
+      field('duration', 10),
+      field('stackTrace', 20, { constantPool: 'true' }),
+    ]),
   ]);
   const stringBytes = strings.flatMap((s) => [3, ...varint(Buffer.byteLength(s)), ...Buffer.from(s)]);
   const meta = withSize([0, 0, 0, 0, ...varint(strings.length), ...stringBytes, ...root]);
@@ -93,6 +102,9 @@ export function craftedJfr(options: CraftedJfr): Buffer {
   for (let i = 1; i <= stacks; i++) events.push(withSize([30, ...varint(1 + i), 1, ...varint(i), ...varint(weight)]));
   if (options.historyLast === true) events.push(history);
   for (const ticks of lockTicks) events.push(withSize([31, ...varint(ticks), 1]));
+  for (const { start, ticks, stack = 1 } of options.sleeps ?? []) {
+    events.push(withSize([32, ...varint(start), ...varint(ticks), ...varint(stack)]));
+  }
   // Pools: the symbol (latin1, encoding 5), the method, then the stack traces.
   const pools: Buffer[] = [Buffer.from([1, 0, 0, 0, 0, 3])];
   pools.push(Buffer.from([23, 1, 1, 5, ...varint(name.length)]), name);
@@ -114,7 +126,7 @@ export function craftedJfr(options: CraftedJfr): Buffer {
   h.writeBigInt64BE(BigInt(metaOffset), 24);
   h.writeBigInt64BE(1_700_000_000_000_000_000n, 32);
   h.writeBigInt64BE(BigInt(options.durationNanos ?? 1_000_000_000), 40);
-  h.writeBigInt64BE(0n, 48);
+  h.writeBigInt64BE(BigInt(options.startTicks ?? 0), 48);
   h.writeBigInt64BE(BigInt(options.ticksPerSecond ?? 1_000_000_000), 56);
   h.writeInt32BE(3, 64);
   return Buffer.concat([h, body, meta]);

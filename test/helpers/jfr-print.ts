@@ -4,7 +4,9 @@
  * documented shape (`recording.events[].type/values`, frames leaf first, durations as ISO-8601 `PT0.057616142S`),
  * not from the reader's code, so a decoding slip in the reader shows as a difference. As the reader does, each thread's
  * first jdk.ObjectAllocationSample is left out (its weight holds what the thread allocated before the recording): the
- * one of earliest startTime, threads told apart by their OS and Java ids (one chunk a recording here).
+ * one of earliest startTime, threads told apart by their OS and Java ids (one chunk a recording here). A wait (a
+ * sleep, park, monitor wait or enter) is a wall graph's too: each stack's nanoseconds within the recording (from its
+ * `recordingStartNanos`, read from the file's first chunk header), divided by the wall period once, rounded half up.
  */
 import { createReadStream } from 'node:fs';
 import { normalizeJavaMethod } from '../../shared/collapse/java-names.js';
@@ -18,6 +20,8 @@ export const PRINTED_EVENTS = [
   'jdk.ObjectAllocationOutsideTLAB',
   'jdk.JavaMonitorEnter',
   'jdk.ThreadPark',
+  'jdk.ThreadSleep',
+  'jdk.JavaMonitorWait',
   'jdk.ExecutionSample',
   'jdk.NativeMethodSample',
 ].join(',');
@@ -41,6 +45,25 @@ export function isoDurationNanos(text: string): number {
   return ((Number(h) * 60 + Number(min)) * 60 + Number(s)) * 1e9 + Number(fraction.padEnd(9, '0'));
 }
 
+/** `2026-12-04T14:47:01.123456789Z` → nanoseconds since the epoch. */
+function instantNanos(text: string): bigint {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(text);
+  if (!m) throw new Error(`unexpected instant ${text}`);
+  const [, seconds = '', fraction = ''] = m;
+  return BigInt(Date.parse(`${seconds}Z`)) * 1_000_000n + BigInt(fraction.padEnd(9, '0'));
+}
+
+/** How the wall graph counts waits: the period of one sample, and when the recording began (epoch ns). */
+export interface WallWaits {
+  periodNanos: number;
+  recordingStartNanos: bigint;
+}
+
+/** The start of a recording's first chunk (the header's i64 at byte 32), as the JDK wrote it. */
+export function recordingStartNanos(recording: Uint8Array): bigint {
+  return Buffer.from(recording.buffer, recording.byteOffset, 40).readBigInt64BE(32);
+}
+
 /** `2026-12-04T14:47:01.1234Z` → a key that sorts as the instant does (fractions printed without trailing zeros). */
 function instantKey(text: string): string {
   const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(.*)$/.exec(text);
@@ -60,11 +83,15 @@ function frameName(frame: PrintedFrame): string {
 
 /**
  * Folds printed events. `allocationSample`: the recording's JDK has jdk.ObjectAllocationSample (16+), whose events
- * are then the allocation graph; older JDKs' TLAB events otherwise.
+ * are then the allocation graph; older JDKs' TLAB events otherwise. `waits`: how waits count in wall.
  */
-export function foldJfrPrint(json: string, allocationSample: boolean): Record<Kind, Map<string, number>> {
+export function foldJfrPrint(
+  json: string,
+  allocationSample: boolean,
+  waits: WallWaits,
+): Record<Kind, Map<string, number>> {
   const events = (JSON.parse(json) as { recording: { events: PrintedEvent[] } }).recording.events;
-  const folding = new PrintFolding(allocationSample);
+  const folding = new PrintFolding(allocationSample, waits);
   for (const e of events) folding.add(e);
   return folding.finish();
 }
@@ -74,10 +101,23 @@ class PrintFolding {
   readonly out: Record<Kind, Map<string, number>> = { alloc: new Map(), lock: new Map(), wall: new Map() };
   /** Thread → its earliest allocation sample so far (startTime, stack, weight). */
   private readonly firstSamples = new Map<string, { start: string; stack: string; weight: number }>();
+  /** Stack → nanoseconds waited within the recording. */
+  private readonly waited = new Map<string, bigint>();
 
-  constructor(private readonly allocationSample: boolean) {}
+  constructor(
+    private readonly allocationSample: boolean,
+    private readonly waits: WallWaits,
+  ) {}
 
   add(e: PrintedEvent): void {
+    if (WAIT_EVENTS.has(e.type)) {
+      const start = instantNanos(e.values['startTime'] as string);
+      const duration = BigInt(isoDurationNanos(e.values['duration'] as string));
+      const before = this.waits.recordingStartNanos - start;
+      const within = before > 0n ? (duration > before ? duration - before : 0n) : duration;
+      const stack = stackOf(e);
+      this.waited.set(stack, (this.waited.get(stack) ?? 0n) + within);
+    }
     const folded = foldPrintedEvent(e, this.allocationSample);
     if (folded === undefined) return;
     const [kind, stack, weight] = folded;
@@ -97,6 +137,13 @@ class PrintFolding {
   }
 
   finish(): Record<Kind, Map<string, number>> {
+    const period = BigInt(this.waits.periodNanos);
+    for (const [stack, nanos] of this.waited) {
+      // Half up, in integers: (2n + p) / 2p.
+      const samples = Number((2n * nanos + period) / (2n * period));
+      if (samples > 0) this.count('wall', stack, samples);
+    }
+    this.waited.clear();
     return this.out;
   }
 
@@ -104,6 +151,9 @@ class PrintFolding {
     this.out[kind].set(stack, (this.out[kind].get(stack) ?? 0) + weight);
   }
 }
+
+/** The events whose time waited is a wall graph's samples. */
+const WAIT_EVENTS = new Set(['jdk.ThreadSleep', 'jdk.ThreadPark', 'jdk.JavaMonitorWait', 'jdk.JavaMonitorEnter']);
 
 function foldPrintedEvent(e: PrintedEvent, allocationSample: boolean): [Kind, string, number] | undefined {
   let kind: Kind;
@@ -133,16 +183,15 @@ function foldPrintedEvent(e: PrintedEvent, allocationSample: boolean): [Kind, st
     default:
       return undefined;
   }
-  const trace = v.stackTrace;
-  let stack: string;
-  if (trace === null || trace.frames.length === 0) {
-    stack = '[no stack]';
-  } else {
-    const frames = trace.frames.map(frameName).reverse();
-    if (trace.truncated) frames.unshift('[truncated]');
-    stack = frames.join(';');
-  }
-  return [kind, stack, weight];
+  return [kind, stackOf(e), weight];
+}
+
+function stackOf(e: PrintedEvent): string {
+  const trace = e.values.stackTrace;
+  if (trace === null || trace.frames.length === 0) return '[no stack]';
+  const frames = trace.frames.map(frameName).reverse();
+  if (trace.truncated) frames.unshift('[truncated]');
+  return frames.join(';');
 }
 
 /** Folded text in a stable order, for goldens and readable differences. */
@@ -161,8 +210,9 @@ export function foldedText(stacks: Map<string, number>): string {
 export async function foldJfrPrintFile(
   path: string,
   allocationSample: boolean,
+  waits: WallWaits,
 ): Promise<Record<Kind, Map<string, number>>> {
-  const folding = new PrintFolding(allocationSample);
+  const folding = new PrintFolding(allocationSample, waits);
   let pending: Buffer[] = [];
   let depth = 0;
   let inString = false;
