@@ -39,7 +39,7 @@ function inNamespaces(program: string, env: Record<string, string>): Promise<{ c
 }
 
 // The harness's own files live outside /tmp, which the program replaces with a fresh tmpfs. $D/bin comes first on
-// PATH: `java` (sleep), jattach answering as a JDK 17 whose flags are fine; every call is logged in $D/jattach.log.
+// PATH: `java` (perl sleeping, SIGQUIT caught), jattach answering as a JDK 17 whose flags are fine; every call is logged in $D/jattach.log.
 // The script runs under setpriv with the overlay's capabilities as its bounding set, so bash holds exactly those.
 const SETUP = `
   set -u
@@ -48,7 +48,9 @@ const SETUP = `
   mkdir -m 0700 /tmp/podflame-capture-test
   mkdir -p "$D/bin"
   chmod 0755 "$D" "$D/bin"
-  cp "$(type -P sleep)" "$D/bin/java"
+  # A JVM catches SIGQUIT (the capture script never attaches to a process that would die of it): so does this one.
+  printf '%s\n' '#!/bin/bash' 'exec -a "$0" perl -e '"'"'$SIG{QUIT} = sub {}; sleep $ARGV[0]'"'"' "$@"' >"$D/bin/java"
+  chmod 0755 "$D/bin/java"
   cat >"$D/bin/jattach" <<'EOF'
 #!/bin/bash
 echo "$*" >>"$JATTACH_LOG"

@@ -34,7 +34,10 @@ t.test('a target PID reused by another process during the capture is dropped, no
     set -u
     D=$1
     mkdir "$D/bin" "$D/work"
-    for n in steady java impostor; do cp /usr/bin/yes "$D/bin/$n"; done
+    for n in steady impostor; do cp /usr/bin/yes "$D/bin/$n"; done
+    # A JVM catches SIGQUIT (the script never attaches to a process that would die of it): so does this stand-in.
+    printf '%s\\n' '#!/bin/bash' 'exec -a "$0" perl -e '"'"'$SIG{QUIT} = sub {}; 1 while 1'"'"'' >"$D/bin/java"
+    chmod +x "$D/bin/java"
     mkfifo "$D/attached" "$D/go"
     printf '#!/bin/bash\\necho attached >"%s/attached"; read -r _ <"%s/go"; echo "not a JVM"; exit 1\\n' "$D" "$D" \\
       >"$D/bin/jattach"
