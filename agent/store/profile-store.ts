@@ -882,21 +882,26 @@ export class ProfileStore {
     return holdWhilePending(this.reads, promise);
   }
 
+  /** A stored profile's pairs file; PROFILE_NOT_FOUND when it is not indexed or retention removed it meanwhile. */
+  private async readPairsFile(id: string): Promise<Buffer> {
+    const gone = () =>
+      new PodflameError('PROFILE_NOT_FOUND', `no stored profile ${id} on this node`, { details: { id } });
+    if (!this.index.has(id)) throw gone();
+    const data = await this.readBlockFile(blockOf(id), `${id}${PAIRS_SUFFIX}`);
+    if (!data) throw gone();
+    return data;
+  }
+
   /** The profile's folded stacks; PROFILE_NOT_FOUND when retention removed it meanwhile. */
   readStacks(id: string): Promise<FoldedStacks> {
     return this.reading(this.readStacksNow(id));
   }
 
   private async readStacksNow(id: string): Promise<FoldedStacks> {
-    const gone = () =>
-      new PodflameError('PROFILE_NOT_FOUND', `no stored profile ${id} on this node`, { details: { id } });
-    if (!this.index.has(id)) throw gone();
-    const block = blockOf(id);
-    const data = await this.readBlockFile(block, `${id}${PAIRS_SUFFIX}`);
-    if (!data) throw gone();
+    const data = await this.readPairsFile(id);
     const pairs: PairCounts = new Map();
     addPairs(new ByteReader(data), pairs);
-    const dictionary = await this.dictionaries.get(block);
+    const dictionary = await this.dictionaries.get(blockOf(id));
     const stacks: FoldedStacks = new Map();
     for (const [stackId, count] of pairs) stacks.set(dictionary.text(stackId), count);
     return stacks;
@@ -907,13 +912,8 @@ export class ProfileStore {
    * or stored before they were kept). PROFILE_NOT_FOUND when retention removed it meanwhile.
    */
   async readEventCounts(id: string): Promise<EventCounts | undefined> {
-    const gone = () =>
-      new PodflameError('PROFILE_NOT_FOUND', `no stored profile ${id} on this node`, { details: { id } });
-    if (!this.index.has(id)) throw gone();
     const block = blockOf(id);
-    const data = await this.readBlockFile(block, `${id}${PAIRS_SUFFIX}`);
-    if (!data) throw gone();
-    const reader = new ByteReader(data);
+    const reader = new ByteReader(await this.readPairsFile(id));
     addPairs(reader, new Map());
     const counts: PairCounts = new Map();
     if (!addEventCounts(reader, counts)) return undefined;
