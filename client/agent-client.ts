@@ -10,7 +10,12 @@ import { AgentTransport } from './transport/agent-transport.js';
 import { DEFAULT_BUSY_RETRY_OPTIONS, type BusyWait } from './transport/busy-retry.js';
 import type { ProfileAnswer } from './transport/profile-answer.js';
 
-export { decodeWarningsHeader, type ProfileAnswer } from './transport/profile-answer.js';
+export {
+  decodeWarningsHeader,
+  stacksOfProfileJson,
+  type AnsweredStacks,
+  type ProfileAnswer,
+} from './transport/profile-answer.js';
 
 export interface AgentClientOptions {
   /** Time allowed for an answer beyond the capture's own duration, in ms. Default 120 000. */

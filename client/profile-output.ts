@@ -4,7 +4,7 @@
  */
 import { countName, type ProfileEvent } from '../shared/profile-events.js';
 import { exportProfile } from '../shared/export/index.js';
-import { compareBytes, type FoldedStacks } from '../shared/folded.js';
+import { compareBytes, type EventCounts, type FoldedStacks } from '../shared/folded.js';
 import { renderFlameGraph } from '../shared/render/index.js';
 
 export const PROFILE_FORMATS = ['svg', 'folded', 'pprof', 'speedscope', 'json'] as const;
@@ -29,15 +29,26 @@ export interface FormattedProfile {
   body: Buffer;
 }
 
-export function formatProfile(stacks: FoldedStacks, format: ProfileFormat, options: FormatOptions): FormattedProfile {
+/** `eventCounts`: each stack's events (a lock profile's contentions), for pprof (shared/export `exportProfile`). */
+export function formatProfile(
+  stacks: FoldedStacks,
+  format: ProfileFormat,
+  options: FormatOptions,
+  eventCounts?: EventCounts,
+): FormattedProfile {
   if (format === 'svg')
     return { format, contentType: 'image/svg+xml', extension: 'svg', body: renderSvg(stacks, options) };
-  const exported = exportProfile(stacks, format, {
-    ...(options.event !== undefined ? { event: options.event } : {}),
-    frequencyHz: options.frequencyHz,
-    durationSeconds: options.durationSeconds,
-    name: options.title,
-  });
+  const exported = exportProfile(
+    stacks,
+    format,
+    {
+      ...(options.event !== undefined ? { event: options.event } : {}),
+      frequencyHz: options.frequencyHz,
+      durationSeconds: options.durationSeconds,
+      name: options.title,
+    },
+    eventCounts,
+  );
   return { format, contentType: exported.contentType, extension: exported.extension, body: exported.body };
 }
 

@@ -190,7 +190,11 @@ export interface ProfileAccepted {
 
 /** `format: "json"`: the metadata plus the folded stacks, sorted by stack. */
 export interface ProfileJson extends ProfileMetadata {
-  stacks: { stack: string; count: number }[];
+  /**
+   * `events`: how many events made up the stack's count, for an event that counts them (a lock profile's
+   * contentions, pprof's `contentions/count`); absent for the others, and from agents before it.
+   */
+  stacks: { stack: string; count: number; events?: number }[];
 }
 
 export interface TargetContainer {

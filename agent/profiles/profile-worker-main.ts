@@ -81,6 +81,7 @@ function handle(request: WorkerRequest): unknown {
         request.folded,
         request.render,
         checkedRender(request),
+        request.eventCounts,
       );
       // Encoded here and handed over (transferred): the agent's thread gets the bytes without copying a string.
       const body = new TextEncoder().encode(answer.body);

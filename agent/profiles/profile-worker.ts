@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { OutputFormat, ProfileMetadata } from '../../shared/api.js';
 import { errorFromBody, PodflameError, type ErrorBody } from '../../shared/errors.js';
-import type { FoldedStacks } from '../../shared/folded.js';
+import type { EventCounts, FoldedStacks } from '../../shared/folded.js';
 import type { DiffGraphOptions, GraphAnswer, MergedGraphOptions } from '../../shared/history-graphs.js';
 import type { DiffFormat, HistoryFormat } from '../../shared/history.js';
 import type { FoldedBytes } from './folded-bytes.js';
@@ -69,6 +69,7 @@ type Job =
       metadata: ProfileMetadata;
       folded: FoldedBytes;
       render: RenderRequest;
+      eventCounts?: EventCounts;
     }
   | { kind: 'render-merged'; format: HistoryFormat; stacks: FoldedStacks; options: MergedGraphOptions }
   | { kind: 'render-diff'; format: DiffFormat; base: FoldedStacks; target: FoldedStacks; options: DiffGraphOptions };
@@ -132,8 +133,10 @@ export class ProfileWorker {
     metadata: ProfileMetadata,
     folded: FoldedBytes,
     render: RenderRequest,
+    eventCounts?: EventCounts,
   ): Promise<RenderedProfile> {
-    const answer = (await this.#run({ kind: 'render-profile', format, metadata, folded, render })) as {
+    const job = { kind: 'render-profile' as const, format, metadata, folded, render };
+    const answer = (await this.#run(eventCounts === undefined ? job : { ...job, eventCounts })) as {
       contentType: string;
       body: Uint8Array;
     };

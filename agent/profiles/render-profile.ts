@@ -14,7 +14,7 @@ import type {
   ProfileMetadata,
   RenderRequestSchema,
 } from '../../shared/api.js';
-import { compareBytes, type FoldedStacks } from '../../shared/folded.js';
+import { compareBytes, type EventCounts, type FoldedStacks } from '../../shared/folded.js';
 import { renderFlameGraph } from '../../shared/render/flamegraph.js';
 import type { RenderOptions } from '../../shared/render/options.js';
 import { targetTitle } from '../targets/resolve.js';
@@ -103,8 +103,11 @@ function drawProfileSvg(
   return renderFlameGraph(lines, options).svg;
 }
 
-function profileJson(m: ProfileMetadata, folded: FoldedBytes): ProfileJson {
-  return { ...m, stacks: [...foldedBytesLines(folded)].map(splitFoldedLine) };
+/** `eventCounts`: each stack's events (a lock profile's contentions), as `events` beside its count. */
+function profileJson(m: ProfileMetadata, folded: FoldedBytes, eventCounts: EventCounts | undefined): ProfileJson {
+  const stacks = [...foldedBytesLines(folded)].map(splitFoldedLine);
+  if (eventCounts === undefined) return { ...m, stacks };
+  return { ...m, stacks: stacks.map((s) => ({ ...s, events: eventCounts.get(s.stack) ?? 0 })) };
 }
 
 const CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = {
@@ -115,7 +118,7 @@ const CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = {
 
 /**
  * The answer for `format`; pure, so it runs in the profile worker's thread as well as here. `beforeDraw`: as
- * RenderOptions.beforeDraw, for an SVG.
+ * RenderOptions.beforeDraw, for an SVG; `eventCounts`: the profile's events per stack, for JSON (RenderableProfile).
  */
 export function renderProfile(
   format: OutputFormat,
@@ -123,6 +126,7 @@ export function renderProfile(
   folded: FoldedBytes,
   render: RenderRequest,
   beforeDraw?: (frames: number) => void,
+  eventCounts?: EventCounts,
 ): ProfileAnswer {
   const contentType = CONTENT_TYPES[format];
   switch (format) {
@@ -132,7 +136,7 @@ export function renderProfile(
     case 'folded':
       return { contentType, body: foldedBuffer(folded).toString('utf8') };
     case 'json':
-      return { contentType, body: JSON.stringify(profileJson(m, folded)) };
+      return { contentType, body: JSON.stringify(profileJson(m, folded, eventCounts)) };
   }
 }
 
@@ -141,6 +145,11 @@ export interface RenderableProfile {
   metadata: ProfileMetadata;
   folded?: FoldedBytes;
   render: RenderRequest;
+  /**
+   * Events per stack, when the collapser counted them (a lock profile's contentions): in the JSON answer, from which
+   * a client makes pprof's `contentions/count` as the store's answers have it.
+   */
+  eventCounts?: EventCounts;
 }
 
 /** Where rendering runs: the agent's ProfileWorker (its own thread) fits this by shape. */
@@ -150,13 +159,14 @@ export interface ProfileRenderBackend {
     metadata: ProfileMetadata,
     folded: FoldedBytes,
     render: RenderRequest,
+    eventCounts?: EventCounts,
   ): Promise<RenderedProfile>;
 }
 
 /** Rendering in the caller's own thread (the default, for tests and tools). */
 export const IN_PROCESS_RENDERER: ProfileRenderBackend = {
-  renderProfile: async (format, metadata, folded, render) => {
-    const answer = renderProfile(format, metadata, folded, render);
+  renderProfile: async (format, metadata, folded, render, eventCounts) => {
+    const answer = renderProfile(format, metadata, folded, render, undefined, eventCounts);
     return { contentType: answer.contentType, body: Buffer.from(answer.body, 'utf8') };
   },
 };
@@ -202,7 +212,9 @@ export class ProfileRenderer {
       return { contentType: CONTENT_TYPES.svg, body: cached };
     }
     const t = performance.now();
-    const rendered = await this.#backend.renderProfile(format, m, folded, record.render);
+    // Counts only where the answer has them: a Map sent to the worker thread is copied.
+    const counts = format === 'json' ? record.eventCounts : undefined;
+    const rendered = await this.#backend.renderProfile(format, m, folded, record.render, counts);
     if (format === 'svg') this.#keep(record, rendered.body);
     // The first answer's rendering is the one a caller waited for: later ones come from the cache or are cheaper.
     if (m.timings && m.timings.render === undefined) m.timings.render = Math.round(performance.now() - t);

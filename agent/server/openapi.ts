@@ -233,6 +233,35 @@ const SCHEMAS: Record<string, Json> = {
       timings: { type: 'object', additionalProperties: { type: 'number' } },
     },
   },
+  ProfileJson: {
+    description: 'format "json": the metadata plus the folded stacks, sorted by stack.',
+    allOf: [
+      ref('ProfileMetadata'),
+      {
+        type: 'object',
+        required: ['stacks'],
+        properties: {
+          stacks: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['stack', 'count'],
+              properties: {
+                stack: { type: 'string', description: 'Frames, root first, separated by ;.' },
+                count: { type: 'number', description: "The stack's weight, in the event's unit." },
+                events: {
+                  type: 'integer',
+                  description:
+                    'How many events made up the count, for an event that counts them (lock: the contentions, ' +
+                    "pprof's contentions/count); absent for the others.",
+                },
+              },
+            },
+          },
+        },
+      },
+    ],
+  },
   RecentProfilesResponse: {
     type: 'object',
     required: ['node', 'items'],
@@ -362,7 +391,7 @@ export function agentOpenApiDocument(): Json {
               content: {
                 'image/svg+xml': { schema: { type: 'string' } },
                 'text/plain': { schema: { type: 'string' } },
-                'application/json': { schema: ref('ProfileMetadata') },
+                'application/json': { schema: ref('ProfileJson') },
               },
             },
             '202': jsonBody(ref('ProfileAccepted'), 'Started (async).'),

@@ -88,7 +88,8 @@ export interface ChunkReading {
   kinds: readonly JfrEventKind[];
   /**
    * When the recording began (epoch ns, as chunk headers say it: the start of the input's first chunk): no event of
-   * the chunk lasts from before it, nor, for a wait in a wall graph, counts its time before it.
+   * the chunk lasts from before it, nor, for a wait (lock or wall: event-plan.ts `sinceRecording`), counts its time
+   * before it.
    */
   recordingStartNanos: number;
 }
@@ -228,7 +229,8 @@ function readEvent(
       skipField(reader, types, field);
     }
   }
-  let weight = boundedWeight(plan.waited ? ticksWithinRecording(raw, start, bounds) : raw, bounds, tally.weights);
+  const sinceRecording = plan.sinceRecording ? ticksWithinRecording(raw, start, bounds) : raw;
+  let weight = boundedWeight(sinceRecording, bounds, tally.weights);
   if (weight === undefined) return false;
   if (plan.threadIndex >= 0) {
     // The thread's history before the recording (see above) is in its earliest sample: held back until a yet

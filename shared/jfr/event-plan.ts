@@ -6,7 +6,7 @@
  * | kind    | events                                                                | weight                          |
  * | ------- | --------------------------------------------------------------------- | ------------------------------- |
  * | `alloc` | jdk.ObjectAllocationSample (JDK 16+); else jdk.ObjectAllocationInNewTLAB, jdk.ObjectAllocationOutsideTLAB | `weight`; `tlabSize`, `allocationSize` (bytes) |
- * | `lock`  | jdk.JavaMonitorEnter, jdk.ThreadPark                                  | `duration` (ns)                 |
+ * | `lock`  | jdk.JavaMonitorEnter, jdk.ThreadPark                                  | `duration` within the recording (ns) |
  * | `wall`  | jdk.ExecutionSample, jdk.NativeMethodSample                           | 1 (samples)                     |
  * | `wall`  | jdk.ThreadSleep, jdk.ThreadPark, jdk.JavaMonitorWait, jdk.JavaMonitorEnter | `duration` within the recording ÷ the wall period (samples) |
  *
@@ -21,7 +21,9 @@
  * threads are in `wall` through the duration events that Flight Recorder writes when such a wait ends, each turned
  * into the samples the sampler would have taken of it at the wall period (chunk-parser.ts rounds them). The same
  * jdk.ThreadPark or jdk.JavaMonitorEnter event is a lock capture's time blocked and a wall capture's waiting
- * thread: a capture records one kind, and the reader is told which kinds to read.
+ * thread: a capture records one kind, and the reader is told which kinds to read. Either way only its time after the
+ * recording began counts (by its `startTime`): a thread parked for seconds before a 2 s capture began would otherwise
+ * count seconds blocked in those 2 s.
  */
 import type { JfrClass, JfrField, JfrTypes } from './metadata.js';
 
@@ -39,16 +41,21 @@ interface EventRule {
   /** The weight counts from the thread's previous event of this type: its first one's is left out (by thread). */
   sinceThreadsLast?: boolean;
   /**
-   * The weight is time a thread waited (a duration in ticks): the part before the recording began is left out (by
-   * the event's `startTime`), and the rest becomes samples at the wall period.
+   * The weight is a duration in ticks whose part before the recording began is left out, by the event's `startTime`
+   * (an event type without one, which no JDK writes, counts its whole duration, within the recording's span).
+   */
+  sinceRecording?: boolean;
+  /**
+   * The weight is time a thread waited (a duration in ticks, since the recording began: `startTime` required), which
+   * becomes samples at the wall period.
    */
   waited?: boolean;
 }
 
-/** A wait as the lock graph counts it: nanoseconds blocked. */
-const BLOCKED: EventRule = { kind: 'lock', weightField: 'duration', ticks: true };
+/** A wait as the lock graph counts it: nanoseconds blocked within the recording. */
+const BLOCKED: EventRule = { kind: 'lock', weightField: 'duration', ticks: true, sinceRecording: true };
 /** A wait as the wall graph counts it: the samples of a thread that was not running. */
-const WAITED: EventRule = { kind: 'wall', weightField: 'duration', ticks: true, waited: true };
+const WAITED: EventRule = { kind: 'wall', weightField: 'duration', ticks: true, sinceRecording: true, waited: true };
 
 /** Event name → its rules, one per kind it makes a graph of. */
 export const EVENT_RULES: Readonly<Record<string, readonly EventRule[]>> = {
@@ -77,11 +84,13 @@ export interface EventPlan {
   /** -1: weight 1. */
   weightIndex: number;
   ticks: boolean;
+  /** The weight's part before the recording began is left out, by the `startTime` field (EventRule `sinceRecording`). */
+  sinceRecording: boolean;
   /** The weight is time waited, counted in wall samples (EventRule `waited`). */
   waited: boolean;
   /** The `eventThread` field, for a weight counted since the thread's previous event; -1 otherwise. */
   threadIndex: number;
-  /** The `startTime` field, for a weight counted since the thread's previous event or a wait; -1 otherwise. */
+  /** The `startTime` field, for a weight counted since the thread's previous event or the recording; -1 otherwise. */
   startIndex: number;
 }
 
@@ -129,9 +138,10 @@ function planEvent(types: JfrTypes, c: JfrClass, rule: EventRule): EventPlan | u
         )
       : -1;
   const needsStart = rule.sinceThreadsLast === true || rule.waited === true;
-  const startIndex = needsStart
-    ? c.fields.findIndex((f) => f.name === 'startTime' && !f.constantPool && !f.array && isLong(types, f))
-    : -1;
+  const startIndex =
+    needsStart || rule.sinceRecording === true
+      ? c.fields.findIndex((f) => f.name === 'startTime' && !f.constantPool && !f.array && isLong(types, f))
+      : -1;
   // A type without the fields we read is not the event we know (a custom event of the same name): skipped.
   if (stackIndex < 0 || (rule.weightField !== undefined && weightIndex < 0)) return undefined;
   if (rule.sinceThreadsLast === true && threadIndex < 0) return undefined;
@@ -143,6 +153,7 @@ function planEvent(types: JfrTypes, c: JfrClass, rule: EventRule): EventPlan | u
     stackIndex,
     weightIndex,
     ticks: rule.ticks === true,
+    sinceRecording: rule.sinceRecording === true && startIndex >= 0,
     waited: rule.waited === true,
     threadIndex,
     startIndex,

@@ -6,9 +6,10 @@
  * - A duration (`lock`) is at most the recording's span that the event can lie in: from the start of the input's
  *   first chunk to the end of the event's own chunk (an event is written to the chunk in which it ends; a wait may
  *   have begun in an earlier chunk of the same recording).
- * - A wait counted in wall samples (event-plan.ts `waited`) counts from the recording's start only: a thread that
- *   went to sleep before the capture began waited in it for the rest of its sleep, not for all of it. (A lock
- *   duration is bounded by the span alone.)
+ * - A wait (a lock's time blocked, a wall graph's waiting thread: event-plan.ts `sinceRecording`) counts from the
+ *   recording's start only: a thread that parked or went to sleep before the capture began waited in it for the
+ *   rest of its wait, not for all of it (a cold user saw "6.3 s blocked in 2 s"). An event type without a
+ *   `startTime` is bounded by the span alone.
  * - Any weight, and any sum of weights, is at most Number.MAX_SAFE_INTEGER (above it, adding 1 is lost).
  * - A negative weight (a clock that went back) or one that is not a number would subtract from other events or
  *   poison every sum: left out.

@@ -103,8 +103,8 @@ export class JfrReader {
   /** Each kind's total weight so far, kept within Number.MAX_SAFE_INTEGER. */
   private readonly totals = new Map<JfrEventKind, number>();
   /**
-   * The earliest start of the chunks read (epoch ns): a duration can go back that far, not further, and a wait counts
-   * in wall from there.
+   * The earliest start of the chunks read (epoch ns): a duration can go back that far, not further, and a wait (lock
+   * or wall) counts from there.
    */
   private firstStartNanos = Infinity;
   /** The current chunk's bytes so far; grown as bytes arrive, never by what a header claims. */

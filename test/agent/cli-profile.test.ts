@@ -11,8 +11,9 @@ import { parseFolded, totalSamples } from '../../shared/folded.js';
 import { Agent } from '../../agent/agent.js';
 import { buildProgram, runProgram } from '../../client/cli/program.js';
 import { registerProfile, localProfileRequest } from '../../client/cli/commands/profile.js';
-import { AgentClient, decodeWarningsHeader } from '../../client/agent-client.js';
+import { AgentClient, decodeWarningsHeader, stacksOfProfileJson } from '../../client/agent-client.js';
 import { PodflameError } from '../../shared/errors.js';
+import { JfrReader } from '../../shared/jfr/jfr-reader.js';
 import { memoryIO, runInProcess } from '../helpers/cli-io.js';
 import { FakeRuntime, hexId, podContainer } from './fake-runtime.js';
 import { memoryLogger, testConfig } from './http.js';
@@ -297,6 +298,90 @@ t.test("local mode writes pprof and speedscope, made from the agent's folded ans
     'speedscope: every sample, as CPU time at -F 49',
   );
 });
+
+t.test("local mode: a lock capture as pprof has each stack's contentions beside its time blocked (#14)", async (t) => {
+  // A real lock recording (JfrMix on JDK 21: test/fixtures/jfr/record.sh), as a lock capture writes it to stdout.
+  const recording = readFileSync(join(import.meta.dirname, '../fixtures/jfr/mix-jdk21.jfr'));
+  const reader = new JfrReader({ kinds: ['lock'] });
+  reader.push(recording);
+  const read = reader.finish();
+  const runtime = new FakeRuntime();
+  runtime.containers = [podContainer(hexId('a1'), pod, 'app')];
+  runtime.images.add('podflame-perf:latest');
+  const agent = new Agent({
+    worker: testProfileWorker(),
+    config: testConfig(),
+    runtime,
+    logger: memoryLogger().logger,
+  });
+  const { url } = await agent.start();
+  t.teardown(() => agent.close());
+  const dir = mkdtempSync(join(tmpdir(), 'podflame-local-lock-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const args = ['profile', '--agent', url, '--container-id', hexId('a1'), '-d', '1', '-e', 'lock', '--format', 'pprof'];
+  const pending = runInProcess([registerProfile], [...args, '-o', 'lock.pb.gz'], { cwd: dir });
+  await waitFor(() => runtime.captures.length === 1, 5000, 'the capture');
+  t.equal(runtime.captures[0]!.spec.event, 'lock');
+  runtime.captures[0]!.finish({ exitCode: 0, output: recording });
+  const r = await pending;
+  t.equal(r.code, 0, r.err);
+
+  const profile = Profile.decode(gunzipSync(readFileSync(join(dir, 'lock.pb.gz'))));
+  const str = (i: number | bigint) => profile.stringTable.strings[Number(i)] as string;
+  t.same(
+    profile.sampleType.map((v) => `${str(v.type)}/${str(v.unit)}`),
+    ['contentions/count', 'delay/nanoseconds'],
+    'both sample types',
+  );
+  const names = new Map(profile.function.map((f) => [Number(f.id), str(f.name)]));
+  const byLeaf = new Map(
+    profile.sample.map((s) => [names.get(Number(s.locationId[0])) as string, s.value.map(Number)]),
+  );
+  // Each of the recording's two lock stacks is one event type (lock-counts.test.ts): its count is that type's events.
+  t.same(byLeaf.get('LockContention.holdLock_[j]')?.[0], read.events.get('jdk.JavaMonitorEnter'), 'monitor enters');
+  t.same(byLeaf.get('jdk.internal.misc.Unsafe.park_[j]')?.[0], read.events.get('jdk.ThreadPark'), 'parks');
+  const delay = profile.sampleType.findIndex((v) => str(v.type) === 'delay');
+  t.equal(
+    profile.sample.reduce((sum, s) => sum + Number(s.value[delay]), 0),
+    [...read.stacks.lock.values()].reduce((a, b) => a + b, 0),
+    "delay: the recording's nanoseconds blocked",
+  );
+});
+
+t.test(
+  "a JSON answer's stacks, with events only when the agent gave them; anything else is CAPTURE_FAILED",
+  async (t) => {
+    const answer = (stacks: unknown) => Buffer.from(JSON.stringify({ id: 'x', event: 'lock', stacks }));
+    t.same(
+      stacksOfProfileJson(
+        answer([
+          { stack: 'a;b', count: 30, events: 2 },
+          { stack: 'a;c', count: 10, events: 1 },
+        ]),
+      ),
+      {
+        stacks: new Map([
+          ['a;b', 30],
+          ['a;c', 10],
+        ]),
+        eventCounts: new Map([
+          ['a;b', 2],
+          ['a;c', 1],
+        ]),
+      },
+    );
+    // An agent from before `events`, or a profile of an event without them: the stacks alone.
+    t.same(stacksOfProfileJson(answer([{ stack: 'a;b', count: 30 }])), { stacks: new Map([['a;b', 30]]) });
+    for (const body of [
+      Buffer.from('a;b 30\n'),
+      Buffer.from('{"id":"x"}'),
+      answer([{ stack: 'a;b' }]),
+      answer([null]),
+    ]) {
+      t.throws(() => stacksOfProfileJson(body), { code: 'CAPTURE_FAILED' }, body.toString('utf8'));
+    }
+  },
+);
 
 t.test('warnings header decoding', async (t) => {
   const warnings = [{ code: 'NO_PRESERVE_FRAME_POINTER', message: 'JVM 7: stacks truncated; "quoted" ünïcode' }];

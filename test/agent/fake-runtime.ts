@@ -24,8 +24,8 @@ export interface FakeCapture {
   spec: CaptureSpec;
   signal: AbortSignal;
   stdout: PassThrough;
-  /** Ends the capture with this exit code (after writing `output` to stdout). */
-  finish(exit: Partial<CaptureExit> & { output?: string }): void;
+  /** Ends the capture with this exit code (after writing `output` to stdout: perf script, or a JFR recording). */
+  finish(exit: Partial<CaptureExit> & { output?: string | Buffer }): void;
 }
 
 /** A container as the Docker engine lists it: its pod and whether it is a capture are read from its labels. */

@@ -4,8 +4,9 @@
  * `Method`, `stacks` stack traces of `frames` one-byte frames each (every frame that method), and one allocation
  * sample per stack trace, all of thread 1, after the thread's first sample (weight 1, no stack, the earliest
  * startTime; last in the file when `historyLast`), which the reader leaves out as the thread's history. A few input bytes per frame, each a decoded struct and a name in the folded
- * stack. `lockTicks` adds jdk.JavaMonitorEnter events of those durations on stack 1, `sleeps` jdk.ThreadSleep events
- * (start and duration in ticks) on stack `stack` (default 1), `ticksPerSecond` and `durationNanos` set the chunk's
+ * stack. `lockTicks` adds jdk.JavaMonitorEnter events of those durations on stack 1 (without a startTime field, as a
+ * custom event of that name may be), `sleeps` jdk.ThreadSleep events and `parks` jdk.ThreadPark events (start and
+ * duration in ticks) on stack `stack` (default 1), `ticksPerSecond` and `durationNanos` set the chunk's
  * clock and length (default 10^9 each), `startTicks` its clock at its start (default 0), `weight` each sample's (any
  * 64-bit value).
  */
@@ -30,6 +31,13 @@ function withSize(body: number[] | Buffer): Buffer {
   }
 }
 
+/** A duration event: its startTime and duration in ticks of the chunk's clock, on stack trace `stack` (default 1). */
+export interface CraftedWait {
+  start: number | bigint;
+  ticks: number | bigint;
+  stack?: number;
+}
+
 export interface CraftedJfr {
   stacks: number;
   frames: number;
@@ -37,7 +45,8 @@ export interface CraftedJfr {
   name?: string;
   weight?: number | bigint;
   lockTicks?: (number | bigint)[];
-  sleeps?: { start: number | bigint; ticks: number | bigint; stack?: number }[];
+  sleeps?: CraftedWait[];
+  parks?: CraftedWait[];
   ticksPerSecond?: number;
   startTicks?: number;
   durationNanos?: number;
@@ -92,6 +101,11 @@ export function craftedJfr(options: CraftedJfr): Buffer {
       field('duration', 10),
       field('stackTrace', 20, { constantPool: 'true' }),
     ]),
+    el('class', { id: 33, name: 'jdk.ThreadPark', superType: 'jdk.jfr.Event' }, [
+      field('startTime', 10),
+      field('duration', 10),
+      field('stackTrace', 20, { constantPool: 'true' }),
+    ]),
   ]);
   const stringBytes = strings.flatMap((s) => [3, ...varint(Buffer.byteLength(s)), ...Buffer.from(s)]);
   const meta = withSize([0, 0, 0, 0, ...varint(strings.length), ...stringBytes, ...root]);
@@ -102,8 +116,13 @@ export function craftedJfr(options: CraftedJfr): Buffer {
   for (let i = 1; i <= stacks; i++) events.push(withSize([30, ...varint(1 + i), 1, ...varint(i), ...varint(weight)]));
   if (options.historyLast === true) events.push(history);
   for (const ticks of lockTicks) events.push(withSize([31, ...varint(ticks), 1]));
-  for (const { start, ticks, stack = 1 } of options.sleeps ?? []) {
-    events.push(withSize([32, ...varint(start), ...varint(ticks), ...varint(stack)]));
+  for (const [type, waits] of [
+    [32, options.sleeps],
+    [33, options.parks],
+  ] as const) {
+    for (const { start, ticks, stack = 1 } of waits ?? []) {
+      events.push(withSize([type, ...varint(start), ...varint(ticks), ...varint(stack)]));
+    }
   }
   // Pools: the symbol (latin1, encoding 5), the method, then the stack traces.
   const pools: Buffer[] = [Buffer.from([1, 0, 0, 0, 0, 3])];

@@ -4,9 +4,10 @@
  * documented shape (`recording.events[].type/values`, frames leaf first, durations as ISO-8601 `PT0.057616142S`),
  * not from the reader's code, so a decoding slip in the reader shows as a difference. As the reader does, each thread's
  * first jdk.ObjectAllocationSample is left out (its weight holds what the thread allocated before the recording): the
- * one of earliest startTime, threads told apart by their OS and Java ids (one chunk a recording here). A wait (a
- * sleep, park, monitor wait or enter) is a wall graph's too: each stack's nanoseconds within the recording (from its
- * `recordingStartNanos`, read from the file's first chunk header), divided by the wall period once, rounded half up.
+ * one of earliest startTime, threads told apart by their OS and Java ids (one chunk a recording here). A wait counts
+ * from the recording's start only (its `recordingStartNanos`, read from the file's first chunk header), in
+ * nanoseconds: a park or monitor enter as lock's time blocked, and any wait (a sleep, park, monitor wait or enter) as
+ * a wall graph's, each stack's nanoseconds divided by the wall period once, rounded half up.
  */
 import { createReadStream } from 'node:fs';
 import { normalizeJavaMethod } from '../../shared/collapse/java-names.js';
@@ -53,7 +54,9 @@ function instantNanos(text: string): bigint {
   return BigInt(Date.parse(`${seconds}Z`)) * 1_000_000n + BigInt(fraction.padEnd(9, '0'));
 }
 
-/** How the wall graph counts waits: the period of one sample, and when the recording began (epoch ns). */
+/**
+ * How waits count: from when the recording began (epoch ns; lock and wall), and in wall at the period of one sample.
+ */
 export interface WallWaits {
   periodNanos: number;
   recordingStartNanos: bigint;
@@ -110,15 +113,17 @@ class PrintFolding {
   ) {}
 
   add(e: PrintedEvent): void {
+    // A wait's nanoseconds after the recording began.
+    let within: bigint | undefined;
     if (WAIT_EVENTS.has(e.type)) {
       const start = instantNanos(e.values['startTime'] as string);
       const duration = BigInt(isoDurationNanos(e.values['duration'] as string));
       const before = this.waits.recordingStartNanos - start;
-      const within = before > 0n ? (duration > before ? duration - before : 0n) : duration;
+      within = before > 0n ? (duration > before ? duration - before : 0n) : duration;
       const stack = stackOf(e);
       this.waited.set(stack, (this.waited.get(stack) ?? 0n) + within);
     }
-    const folded = foldPrintedEvent(e, this.allocationSample);
+    const folded = foldPrintedEvent(e, this.allocationSample, within);
     if (folded === undefined) return;
     const [kind, stack, weight] = folded;
     if (e.type === 'jdk.ObjectAllocationSample') {
@@ -155,7 +160,12 @@ class PrintFolding {
 /** The events whose time waited is a wall graph's samples. */
 const WAIT_EVENTS = new Set(['jdk.ThreadSleep', 'jdk.ThreadPark', 'jdk.JavaMonitorWait', 'jdk.JavaMonitorEnter']);
 
-function foldPrintedEvent(e: PrintedEvent, allocationSample: boolean): [Kind, string, number] | undefined {
+/** `within`: a wait's nanoseconds after the recording began, its weight in lock. */
+function foldPrintedEvent(
+  e: PrintedEvent,
+  allocationSample: boolean,
+  within: bigint | undefined,
+): [Kind, string, number] | undefined {
   let kind: Kind;
   let weight: number;
   const v = e.values;
@@ -174,7 +184,7 @@ function foldPrintedEvent(e: PrintedEvent, allocationSample: boolean): [Kind, st
       break;
     case 'jdk.JavaMonitorEnter':
     case 'jdk.ThreadPark':
-      [kind, weight] = ['lock', isoDurationNanos(v['duration'] as string)];
+      [kind, weight] = ['lock', Number(within)];
       break;
     case 'jdk.ExecutionSample':
     case 'jdk.NativeMethodSample':

@@ -5,7 +5,8 @@
  * record.sh: Sleeper on JDK 21) read as the JDK's own `jfr print --json` reads it (goldens folded by
  * helpers/jfr-print.ts), each waiting method with its threads' time; and crafted recordings
  * (helpers/crafted-jfr.ts) for the arithmetic: rounded once per stack, a wait's part before the recording left out,
- * one beyond it cut and told.
+ * one beyond it cut and told. A lock capture clips the same parks and monitor enters to the recording the same way, in
+ * nanoseconds blocked (issue #14: "6.3 s blocked in 2 s"), and so does the golden's reader, helpers/jfr-print.ts.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { createEventCollapser } from '../../agent/profiles/event-collapser.js';
 import { parseFoldedBytes } from '../../agent/profiles/folded-bytes.js';
 import { JfrReader, type JfrProfile, type JfrReadOptions } from '../../shared/jfr/jfr-reader.js';
 import { craftedJfr, type CraftedJfr } from '../helpers/crafted-jfr.js';
-import { foldedText } from '../helpers/jfr-print.js';
+import { foldJfrPrint, foldedText } from '../helpers/jfr-print.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'jfr');
 const recording = readFileSync(join(FIXTURES, 'waits-jdk21.jfr'));
@@ -120,4 +121,65 @@ t.test('a wait longer than the recording can hold is cut to it and told', async 
   const profile = profileOf(sleeps([{ start: 0, ticks: 5000 }]));
   t.same([...profile.stacks.wall.values()], [100]);
   t.equal(profile.clampedWeights, 1);
+});
+
+t.test('a lock wait that began before the recording counts from its start only', async (t) => {
+  // The chunk starts at tick 1000 (1 tick a ms): a park from 500 to 1300 blocked 300 ms of the recording, not 800;
+  // one from 1200 to 1450 counts whole, 250 ms.
+  const parks = [
+    { start: 500, ticks: 800 },
+    { start: 1200, ticks: 250 },
+  ];
+  const profile = profileOf(sleeps([], { startTicks: 1000, parks }));
+  t.same([...profile.stacks.lock], [['a_[j]', 550e6]], 'lock: 300 ms + 250 ms');
+  t.same([...profile.counts.lock], [['a_[j]', 2]], 'both parks are contentions');
+  t.equal(profile.clampedWeights, 0, 'not a weight to warn about: the recording began while it was parked');
+  t.same([...profile.stacks.wall], [['a_[j]', 55]], 'wall: the same 550 ms, in samples at 10 ms');
+  // A later chunk of the same input: the recording began 1 s before it, so a park begun in the first chunk counts
+  // whole, one begun before the first chunk from the first chunk's start.
+  const first = sleeps([], { startTicks: 1000 });
+  const second = Buffer.from(
+    sleeps([], {
+      startTicks: 2000,
+      parks: [
+        { start: 1500, ticks: 800 },
+        { start: 400, ticks: 1700 },
+      ],
+    }),
+  );
+  second.writeBigInt64BE(second.readBigInt64BE(32) + 1_000_000_000n, 32);
+  const later = profileOf(Buffer.concat([first, second]), { kinds: ['lock'] });
+  t.same([...later.stacks.lock.values()], [800e6 + 1100e6], 'the second chunk: 800 ms, and 1,100 of 1,700 ms');
+  // A monitor enter without a startTime field (a custom event of that name) cannot be clipped: its duration
+  // counts, within the recording's span (jfr-bounds.test.ts).
+  const noStart = profileOf(sleeps([], { startTicks: 1000, lockTicks: [800] }));
+  t.same([...noStart.stacks.lock.values()], [800e6]);
+});
+
+t.test("the golden's reader (helpers/jfr-print.ts) clips lock waits as the reader does", async (t) => {
+  // A park that began 0.3 s before the recording and lasted 0.8 s, and a monitor enter within it, as `jfr print
+  // --json` prints them.
+  const event = (type: string, startTime: string, duration: string) => ({
+    type,
+    values: {
+      startTime,
+      duration,
+      stackTrace: {
+        truncated: false,
+        frames: [{ method: { type: { name: 'Demo' }, name: 'waitHere' }, type: 'JIT compiled' }],
+      },
+    },
+  });
+  const json = JSON.stringify({
+    recording: {
+      events: [
+        event('jdk.ThreadPark', '2023-11-14T22:13:19.700000000Z', 'PT0.8S'),
+        event('jdk.JavaMonitorEnter', '2023-11-14T22:13:20.1Z', 'PT0.25S'),
+      ],
+    },
+  });
+  const recordingStartNanos = BigInt(Date.parse('2023-11-14T22:13:20Z')) * 1_000_000n;
+  const printed = foldJfrPrint(json, true, { periodNanos: 10_000_000, recordingStartNanos });
+  t.same([...printed.lock], [['Demo.waitHere_[j]', 500e6 + 250e6]], 'lock: 0.5 s of the park, all of the enter');
+  t.same([...printed.wall], [['Demo.waitHere_[j]', 75]], 'wall: the same, in samples');
 });

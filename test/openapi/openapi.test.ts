@@ -5,6 +5,9 @@
  * schema the agent validates with.
  */
 import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { Router } from 'express';
 import { Agent } from '../../agent/agent.js';
@@ -18,6 +21,8 @@ import { profilesRouter } from '../../agent/server/routes/profiles.js';
 import { recentProfilesRouter } from '../../agent/server/routes/recent-profiles.js';
 import { targetsRouter } from '../../agent/server/routes/targets.js';
 import { ProfileRequestSchema } from '../../shared/api.js';
+import { JfrReader } from '../../shared/jfr/jfr-reader.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { FakeRuntime, hexId, podContainer } from '../agent/fake-runtime.js';
 import { call, memoryLogger, testConfig } from '../agent/http.js';
 import { testProfileWorker } from '../helpers/profile-worker.js';
@@ -105,6 +110,66 @@ t.test('a running agent serves the document and its answers match the schemas', 
   const invalid = await call(url, 'POST', '/v1/profiles', { target: {} });
   t.equal(invalid.status, 400);
   t.ok(checkError(invalid.json), 'a 400 matches Error');
+});
+
+t.test("a JSON answer matches ProfileJson; a lock capture's stacks carry their events (#14)", async (t) => {
+  // Real captures' output: perf script of a JVM (test/fixtures/history/record.sh), a lock recording of JDK 21
+  // (test/fixtures/jfr/record.sh).
+  const fixtures = join(import.meta.dirname, '..', 'fixtures');
+  const outputs = {
+    cpu: gunzipSync(readFileSync(join(fixtures, 'history', 'after.perf.txt.gz'))),
+    lock: readFileSync(join(fixtures, 'jfr', 'mix-jdk21.jfr')),
+  };
+  const runtime = new FakeRuntime();
+  runtime.containers = [
+    podContainer(hexId('a1'), { uid: '3f1c2a9e-5b7d-4c1e-9a8f-1d2e3f4a5b6c', name: 'p', namespace: 'n' }, 'app'),
+  ];
+  runtime.images.add('podflame-perf:latest');
+  const agent = new Agent({
+    worker: testProfileWorker(),
+    config: testConfig(),
+    runtime,
+    logger: memoryLogger().logger,
+  });
+  const { url } = await agent.start();
+  t.teardown(() => agent.close());
+  const check = schemaValidator('ProfileJson');
+  for (const event of ['cpu', 'lock'] as const) {
+    const pending = call(url, 'POST', '/v1/profiles', {
+      target: { containerId: hexId('a1') },
+      durationSeconds: 1,
+      format: 'json',
+      ...(event === 'cpu' ? {} : { event }),
+    });
+    const n = runtime.captures.length + 1;
+    await waitFor(() => runtime.captures.length === n, 5000, `the ${event} capture`);
+    runtime.captures[n - 1]!.finish({ exitCode: 0, output: outputs[event] });
+    const res = await pending;
+    t.equal(res.status, 200, `${event}: ${res.text.slice(0, 200)}`);
+    t.ok(check(res.json), `${event}: matches ProfileJson ${JSON.stringify(check.errors)}`);
+    const stacks = res.json.stacks as { stack: string; count: number; events?: number }[];
+    t.ok(stacks.length > 0, `${event}: stacks`);
+    if (event === 'cpu') {
+      t.ok(
+        stacks.every((s) => s.events === undefined),
+        'cpu: no events',
+      );
+      continue;
+    }
+    t.ok(
+      stacks.every((s) => Number.isInteger(s.events) && (s.events as number) > 0),
+      'lock: every stack has its contentions',
+    );
+    const reader = new JfrReader({ kinds: ['lock'] });
+    reader.push(outputs.lock);
+    const read = reader.finish();
+    t.equal(
+      stacks.reduce((sum, s) => sum + (s.events as number), 0),
+      (read.events.get('jdk.JavaMonitorEnter') ?? 0) + (read.events.get('jdk.ThreadPark') ?? 0),
+      "lock: the recording's monitor enters and parks",
+    );
+  }
+  t.notOk(check({ id: 'x' }), 'the schema rejects an answer without metadata and stacks');
 });
 
 t.test('the documented request schema agrees with the zod schema the agent validates with', async (t) => {

@@ -10,10 +10,9 @@ import type { Command } from 'commander';
 import type { ZodTypeAny } from 'zod';
 import type { CliIO } from '../io.js';
 import { checkOutputWritable, writeOutput } from '../output-file.js';
-import { AgentClient, type ProfileAnswer } from '../../agent-client.js';
+import { AgentClient, stacksOfProfileJson, type ProfileAnswer } from '../../agent-client.js';
 import { LIMITS, ProfileTargetSchema, type ProfileRequest } from '../../../shared/api.js';
 import { PodflameError } from '../../../shared/errors.js';
-import { parseFolded } from '../../../shared/folded.js';
 import { formatProfile, PROFILE_FORMATS } from '../../profile-output.js';
 import { addKubeProfileOptions, rejectKubeOnlyFlags, runKubeProfile, type ProfileKubeFlags } from './profile-kube.js';
 import {
@@ -46,7 +45,11 @@ function checkTargetFlag(flag: string, value: string, schema: ZodTypeAny): void 
   throw new PodflameError('USAGE', `${flag} must be ${checked.error.issues[0]?.message}, got '${value}'`);
 }
 
-/** Formats the agent does not make: asked of it as folded stacks and made here, as Kubernetes mode does. */
+/**
+ * Formats the agent does not make: made here, as Kubernetes mode does, from the agent's JSON answer, which has each
+ * stack's events beside its count (a lock profile's contentions: pprof's `contentions/count`), where folded text
+ * has the count alone.
+ */
 const CLIENT_FORMATS = ['pprof', 'speedscope'] as const;
 type ClientFormat = (typeof CLIENT_FORMATS)[number];
 
@@ -61,7 +64,7 @@ export function localProfileRequest(flags: ProfileFlags): ProfileRequest {
   }
   const { inlined, event, ...settings } = captureSettings({
     ...flags,
-    format: clientFormat(flags.format) === undefined ? flags.format : 'folded',
+    format: clientFormat(flags.format) === undefined ? flags.format : 'json',
   });
   const target = (() => {
     if (flags.containerId !== undefined) {
@@ -136,12 +139,18 @@ export async function runLocalProfile(flags: ProfileFlags, io: CliIO): Promise<v
       await writeProfileAnswer(answer, flags.output, io);
       return;
     }
-    const formatted = formatProfile(parseFolded(answer.body.toString('utf8')).stacks, made, {
-      title: flags.title ?? `container ${what}`,
-      event: request.event ?? 'cpu',
-      frequencyHz: request.frequencyHz ?? LIMITS.frequencyHz.default,
-      durationSeconds: request.durationSeconds ?? LIMITS.durationSeconds.default,
-    });
+    const { stacks, eventCounts } = stacksOfProfileJson(answer.body);
+    const formatted = formatProfile(
+      stacks,
+      made,
+      {
+        title: flags.title ?? `container ${what}`,
+        event: request.event ?? 'cpu',
+        frequencyHz: request.frequencyHz ?? LIMITS.frequencyHz.default,
+        durationSeconds: request.durationSeconds ?? LIMITS.durationSeconds.default,
+      },
+      eventCounts,
+    );
     await writeProfileAnswer({ ...answer, body: formatted.body, contentType: formatted.contentType }, flags.output, io);
   } finally {
     stopProgress();
