@@ -22,7 +22,7 @@ import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { LIMITS, type CaptureWarning, type OutputFormat } from '../shared/api.js';
 import { PodflameError, type ErrorCode } from '../shared/errors.js';
 import { eventOptionProblems, takesFrequency } from '../shared/event-options.js';
-import { mergeFolded, parseFolded, totalSamples, type FoldedStacks } from '../shared/folded.js';
+import { mergeFolded, parseFolded, totalSamples, type EventCounts, type FoldedStacks } from '../shared/folded.js';
 import { DEFAULT_AGENT_NAMESPACE, findAgentOnNode, listAgentPods, type AgentPod } from './kube/agent-discovery.js';
 import { resolveApiCredentials, type ApiCredentials } from './kube/api-credentials.js';
 import { KubeLookup, WORKLOAD_NAMES, type WorkloadKind } from './kube/kube-lookup.js';
@@ -37,7 +37,7 @@ import type { AgentRoute, AgentTlsOptions, Via } from './routing/agent-route.js'
 import { runBounded } from './routing/bounded.js';
 import { AgentTransport } from './transport/agent-transport.js';
 import { DEFAULT_BUSY_RETRY_OPTIONS, type BusyWait } from './transport/busy-retry.js';
-import type { ProfileAnswer } from './transport/profile-answer.js';
+import { stacksOfProfileJson, type AnsweredStacks, type ProfileAnswer } from './transport/profile-answer.js';
 import { formatProfile, PROFILE_FORMATS, type ProfileFormat } from './profile-output.js';
 
 export { PROFILE_FORMATS, type ProfileFormat };
@@ -324,7 +324,7 @@ export class PodflameClient {
     const agent = await findAgentOnNode(this.lookup, this.options.agentNamespace, target.nodeName);
     const credentials = await this.agentCredentials();
     // The agent renders a single pod's SVG and folded text itself; other formats are made here from its stacks.
-    const agentFormat: OutputFormat = settings.format === 'svg' ? 'svg' : 'folded';
+    const agentFormat = agentFormatFor(settings.format);
     const { answer, route } = await this.capture(target, agent, credentials, settings, agentFormat, request);
     const outcome = okOutcome(target, route, answer);
     if (agentFormat === 'svg') {
@@ -339,15 +339,20 @@ export class PodflameClient {
         warnings: answer.warnings,
       };
     }
-    const stacks = parseFolded(answer.body.toString('utf8')).stacks;
+    const { stacks, eventCounts } = answeredStacks(agentFormat, answer.body);
     const title = request.title ?? `${namespace}/${target.pod} (${target.container}) on ${target.nodeName}`;
     return {
-      ...formatProfile(stacks, settings.format, {
-        title,
-        event: settings.event,
-        frequencyHz: settings.frequencyHz,
-        durationSeconds: settings.durationSeconds,
-      }),
+      ...formatProfile(
+        stacks,
+        settings.format,
+        {
+          title,
+          event: settings.event,
+          frequencyHz: settings.frequencyHz,
+          durationSeconds: settings.durationSeconds,
+        },
+        eventCounts,
+      ),
       stacks,
       samples: totalSamples(stacks),
       pods: [outcome],
@@ -417,11 +422,12 @@ export class PodflameClient {
         try {
           target = podTarget(pod, request.container);
           const agent = await agentFor(target.nodeName);
-          const { answer, route } = await this.capture(target, agent, credentials, settings, 'folded', {
+          const agentFormat = agentFormatFor(settings.format) === 'json' ? 'json' : 'folded';
+          const { answer, route } = await this.capture(target, agent, credentials, settings, agentFormat, {
             ...(request.signal ? { signal: request.signal } : {}),
           });
           outcome = okOutcome(target, route, answer);
-          (outcome as PodOutcome & { stacks?: FoldedStacks }).stacks = parseFolded(answer.body.toString('utf8')).stacks;
+          Object.assign(outcome, answeredStacks(agentFormat, answer.body));
         } catch (err) {
           const e = err instanceof PodflameError ? err : new PodflameError('INTERNAL', String(err), { cause: err });
           outcome = {
@@ -440,12 +446,19 @@ export class PodflameClient {
     }));
     const settled = await runBounded(tasks, this.options.concurrency, this.options.concurrencyPerNode);
     const merged: FoldedStacks = new Map();
+    // Contentions are summed only when every profiled pod's agent counted them (an older agent's answer has none).
+    let mergedCounts: EventCounts | undefined = new Map();
     const warnings: CaptureWarning[] = [];
     for (const result of settled) {
       // Tasks catch their own errors; a rejection here would be a bug in the task itself.
       if (result.status === 'rejected') throw result.reason;
-      const outcome = result.value as PodOutcome & { stacks?: FoldedStacks };
-      if (outcome.stacks) mergeFolded(merged, outcome.stacks, request.perPod ? outcome.pod : undefined);
+      const outcome = result.value as PodOutcome & Partial<AnsweredStacks>;
+      if (outcome.stacks) {
+        const root = request.perPod ? outcome.pod : undefined;
+        mergeFolded(merged, outcome.stacks, root);
+        mergedCounts =
+          outcome.eventCounts && mergedCounts ? mergeFolded(mergedCounts, outcome.eventCounts, root) : undefined;
+      }
       for (const w of outcome.warnings) warnings.push({ ...w, message: `${outcome.pod}: ${w.message}` });
       outcomes.set(outcome.pod, stripStacks(outcome));
     }
@@ -470,13 +483,18 @@ export class PodflameClient {
       (missing > 0 ? `; ${missing} pod${missing > 1 ? 's' : ''} not profiled` : '') +
       (warnings.length > 0 ? `; ${warnings.length} warning${warnings.length > 1 ? 's' : ''}` : '');
     return {
-      ...formatProfile(merged, settings.format, {
-        title,
-        subtitle,
-        event: settings.event,
-        frequencyHz: settings.frequencyHz,
-        durationSeconds: settings.durationSeconds,
-      }),
+      ...formatProfile(
+        merged,
+        settings.format,
+        {
+          title,
+          subtitle,
+          event: settings.event,
+          frequencyHz: settings.frequencyHz,
+          durationSeconds: settings.durationSeconds,
+        },
+        mergedCounts,
+      ),
       stacks: merged,
       samples,
       pods: all,
@@ -630,9 +648,21 @@ function okOutcome(target: PodTarget, route: AgentRoute, answer: ProfileAnswer):
   };
 }
 
-function stripStacks(outcome: PodOutcome & { stacks?: FoldedStacks }): PodOutcome {
-  const { stacks: _stacks, ...rest } = outcome;
+function stripStacks(outcome: PodOutcome & Partial<AnsweredStacks>): PodOutcome {
+  const { stacks: _stacks, eventCounts: _eventCounts, ...rest } = outcome;
   return rest;
+}
+
+/**
+ * What a pod's agent is asked for: SVG and folded text as they are; JSON for the formats made here from its stacks,
+ * because only JSON carries each stack's events (a lock profile's contentions, for pprof's `contentions/count`).
+ */
+function agentFormatFor(format: ProfileFormat): OutputFormat {
+  return format === 'svg' || format === 'folded' ? format : 'json';
+}
+
+function answeredStacks(agentFormat: OutputFormat, body: Buffer): AnsweredStacks {
+  return agentFormat === 'json' ? stacksOfProfileJson(body) : { stacks: parseFolded(body.toString('utf8')).stacks };
 }
 
 function allFailed(failed: PodOutcome[], what: string, namespace: string): PodflameError {

@@ -21,8 +21,13 @@ import { memoryLogger, testConfig } from '../agent/http.js';
 import { FakeKubeApi, makeAgentPod, makePod, makeWorkload } from '../helpers/fake-kube-api.js';
 import { AGENT_SERVER_NAME, makeTestPki } from '../security/tls-material.js';
 import { testProfileWorker } from '../helpers/profile-worker.js';
+import { JfrReader } from '../../shared/jfr/jfr-reader.js';
+import { Profile } from 'pprof-format';
+import { gunzipSync } from 'node:zlib';
 
 const PERF_SCRIPT = readFileSync(new URL('../fixtures/perf/java-fp-pidtid.txt', import.meta.url), 'utf8');
+// A real lock recording (JfrMix on JDK 21: test/fixtures/jfr/record.sh), as a lock capture writes it to stdout.
+const LOCK_RECORDING = readFileSync(new URL('../fixtures/jfr/mix-jdk21.jfr', import.meta.url));
 const pods = {
   a: { uid: '7a1c2a9e-5b7d-4c1e-9a8f-00000000000a', name: 'shop-a', namespace: 'shop' },
   b: { uid: '7a1c2a9e-5b7d-4c1e-9a8f-00000000000b', name: 'shop-b', namespace: 'shop' },
@@ -68,7 +73,7 @@ t.before(async () => {
     const finish = (): void => {
       for (const c of runtime.captures.splice(0)) {
         specs.push(c.spec);
-        c.finish({ output: PERF_SCRIPT });
+        c.finish({ output: c.spec.event === 'lock' ? LOCK_RECORDING : PERF_SCRIPT });
       }
     };
     finisher = setInterval(() => finish(), 10);
@@ -207,6 +212,26 @@ t.test('a pod that fails: the others are still written, its error listed, exit 8
     /podflame: 1 of 3 pods could not be profiled \(listed above\); the graph holds the others \[PARTIAL_CAPTURE\]/,
   );
   t.same(readFileSync(join(dir, 'partial.pb.gz')).subarray(0, 2), Buffer.from([0x1f, 0x8b]), 'the pprof was written');
+});
+
+t.test("a workload's lock capture as pprof: each stack's contentions summed over its pods (#14)", async (t) => {
+  const reader = new JfrReader({ kinds: ['lock'] });
+  reader.push(LOCK_RECORDING);
+  const read = reader.finish();
+  const r = await run(['profile', 'deploy/shop', '-d', '1', '-e', 'lock', '--format', 'pprof', '-o', 'lock.pb.gz']);
+  t.equal(r.code, 0, r.err);
+  const profile = Profile.decode(gunzipSync(readFileSync(join(dir, 'lock.pb.gz'))));
+  const str = (i: number | bigint): string => profile.stringTable.strings[Number(i)] as string;
+  t.same(
+    profile.sampleType.map((v) => `${str(v.type)}/${str(v.unit)}`),
+    ['contentions/count', 'delay/nanoseconds'],
+    'both sample types, as a single pod gives',
+  );
+  const names = new Map(profile.function.map((f) => [Number(f.id), str(f.name)]));
+  const byLeaf = new Map(profile.sample.map((s) => [names.get(Number(s.locationId[0])), s.value.map(Number)]));
+  // Two pods, each answering the same recording: twice its events of each type.
+  t.equal(byLeaf.get('LockContention.holdLock_[j]')?.[0], 2 * (read.events.get('jdk.JavaMonitorEnter') ?? NaN));
+  t.equal(byLeaf.get('jdk.internal.misc.Unsafe.park_[j]')?.[0], 2 * (read.events.get('jdk.ThreadPark') ?? NaN));
 });
 
 t.test('usage and configuration errors exit 2 before any capture', async (t) => {
