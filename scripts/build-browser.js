@@ -1,12 +1,14 @@
 // @ts-check
 // `npm run build`, first step: the browser programs — the SVG viewer (shared/render/viewer/) and the agent's web page
 // script (agent/server/web/browser/) — compiled by the TypeScript compiler with their own tsconfig.json (DOM library,
-// their own target), each from one module to one script, and written as a generated TypeScript module that exports
+// their own target), each from one module (and the import-free modules it takes values from, inlined ahead of it, as
+// the page does with shared/format-numbers.ts) to one script, and written as a generated TypeScript module that exports
 // the script text as a string constant; the renderer and the agent import those. Plain JavaScript, so that it runs
 // before tsc; the generated modules are committed (the agent image and `npm run typecheck` need them before any build)
 // and `--check` fails when they differ from what this would write (test/browser/browser-build.test.ts).
 //   node scripts/build-browser.js [--check]
-// No bundler: each program is a single module whose imports are types only, so the compiler's output is the script.
+// No bundler: a program's imports are types, or values of modules that import no values themselves, so the compiler's
+// output, those modules' first, is the script.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,6 +58,49 @@ function format(diagnostics) {
 }
 
 /**
+ * The modules whose values `entry` imports (relative specifiers, value imports only: type imports vanish when
+ * compiled). Each must import no values itself, so that inlining them ahead of the entry, in one scope, is exactly
+ * what a bundler would produce; a deeper graph is an error rather than a bundler written here.
+ * @param {ts.Program} program
+ * @param {ts.SourceFile} entry
+ * @returns {ts.SourceFile[]}
+ */
+function localModules(program, entry) {
+  /** @param {ts.SourceFile} file */
+  const valueImports = (file) =>
+    file.statements.flatMap((s) => {
+      if (!ts.isImportDeclaration(s) || !ts.isStringLiteral(s.moduleSpecifier)) return [];
+      const clause = s.importClause;
+      if (!clause || clause.isTypeOnly) return [];
+      const named = clause.namedBindings;
+      const values =
+        clause.name !== undefined ||
+        (named !== undefined && (ts.isNamespaceImport(named) || named.elements.some((element) => !element.isTypeOnly)));
+      if (!values) return [];
+      const target = resolve(dirname(file.fileName), s.moduleSpecifier.text.replace(/\.js$/, '.ts'));
+      const module = program.getSourceFile(target);
+      if (!module) throw new Error(`${relative(ROOT, file.fileName)}: cannot find ${s.moduleSpecifier.text}`);
+      return [module];
+    });
+  const modules = valueImports(entry);
+  for (const m of modules) {
+    if (valueImports(m).length > 0) {
+      throw new Error(`${relative(ROOT, m.fileName)}: a module a browser program inlines imports no values itself`);
+    }
+  }
+  return [...new Set(modules)];
+}
+
+/**
+ * A compiled module as part of the one script: its import lines (type imports only are left, and those the compiler
+ * removed) and the `export` keyword of its declarations dropped.
+ * @param {string} js
+ */
+function stripModuleSyntax(js) {
+  return js.replace(/^import\s[^;]*;\n/gm, '').replace(/^export (?=(?:async )?function |const |let |class )/gm, '');
+}
+
+/**
  * The script text of one program: type-checked (any diagnostic is an error), compiled, `export {};` (what the
  * compiler writes for a module with type imports only) removed, wrapped as asked.
  * @param {BrowserProgram} p
@@ -80,17 +125,26 @@ export function compileBrowserProgram(p) {
   if (diagnostics.length > 0) throw new Error(`${p.tsconfig}: type errors\n${format(diagnostics)}`);
   const entry = program.getSourceFile(join(ROOT, p.entry));
   if (!entry) throw new Error(`${p.entry}: not part of ${p.tsconfig}`);
-  /** @type {string | undefined} */
-  let js;
-  const result = program.emit(entry, (fileName, text) => {
-    if (fileName.endsWith('.js')) js = text;
-  });
-  if (result.emitSkipped || js === undefined)
-    throw new Error(`${p.entry}: nothing emitted\n${format(result.diagnostics)}`);
-  let script = js.replace(/^export \{\};\n/m, '');
+  /** @param {ts.SourceFile} file */
+  const emitOne = (file) => {
+    /** @type {string | undefined} */
+    let js;
+    const result = program.emit(file, (fileName, text) => {
+      if (fileName.endsWith('.js')) js = text;
+    });
+    if (result.emitSkipped || js === undefined)
+      throw new Error(`${relative(ROOT, file.fileName)}: nothing emitted\n${format(result.diagnostics)}`);
+    return js.replace(/^export \{\};\n/m, '');
+  };
+  // Modules first, in the order their importers need them, then the entry: one scope, names unique across them.
+  const parts = localModules(program, entry).map((file) => stripModuleSyntax(emitOne(file)));
+  let script = parts.join('') + (parts.length > 0 ? stripModuleSyntax(emitOne(entry)) : emitOne(entry));
   const moduleSyntax = /^(?:import|export)\b.*$/m.exec(script);
   if (moduleSyntax) {
-    throw new Error(`${p.entry}: the script would keep "${moduleSyntax[0]}"; browser programs import types only`);
+    throw new Error(
+      `${p.entry}: the script would keep "${moduleSyntax[0]}"; browser programs import types, or values from ` +
+        'modules of no imports of their own',
+    );
   }
   for (const placeholder of p.placeholders) {
     const count = script.split(placeholder).length - 1;

@@ -3,6 +3,8 @@
  * each weighted by what it measures, so a frame's width in the graph is bytes allocated, time blocked or time seen.
  * Everything that names, labels or converts a profile's numbers reads them from here, so a new event is one entry.
  */
+import { formatBytes, formatCount, formatDuration } from './format-numbers.js';
+
 export const PROFILE_EVENTS = ['cpu', 'alloc', 'lock', 'wall'] as const;
 export type ProfileEvent = (typeof PROFILE_EVENTS)[number];
 
@@ -107,31 +109,15 @@ export function describeTotal(event: ProfileEvent, total: number): string {
     case 'alloc':
       return `${formatBytes(total)} allocated`;
     case 'lock':
-      return `${formatSeconds(total / 1e9)} blocked`;
+      return `${formatDuration(total / 1e9)} blocked`;
     default:
-      return `${Math.round(total).toLocaleString('en-US')} ${Math.round(total) === 1 ? 'sample' : 'samples'}`;
+      return `${formatCount(total)} ${Math.round(total) === 1 ? 'sample' : 'samples'}`;
   }
 }
 
 /** The graph's name for one frame's weight, for the SVG's hover text (flamegraph.pl's --countname). */
 export function countName(event: ProfileEvent): string {
   return EVENT_KINDS[event].unit;
-}
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
-}
-
-function formatSeconds(seconds: number): string {
-  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
-  return `${seconds.toFixed(1)} s`;
 }
 
 /** One pprof sample value: its type and unit, and how a folded count becomes it. */

@@ -115,3 +115,23 @@ for (const p of BROWSER_PROGRAMS) {
     }
   });
 }
+
+// The web page takes its number formats from shared/format-numbers.ts, the graphs' own: the build inlines that
+// module ahead of the page's code, in the page's one scope, and leaves no import or export behind.
+t.test('the page script carries shared/format-numbers.ts, inlined once', async (t) => {
+  const { compileBrowserProgram } = (await import(pathToFileURL(BUILD_SCRIPT).href)) as {
+    compileBrowserProgram: (p: BrowserProgram) => string;
+  };
+  const page = BROWSER_PROGRAMS.find((p) => p.entry.endsWith('/page.ts')) as BrowserProgram;
+  const script = compileBrowserProgram(page);
+  for (const name of ['formatBytes', 'formatDuration', 'formatCount']) {
+    t.equal(script.split(`function ${name}(`).length - 1, 1, `${name} is defined once`);
+  }
+  t.notMatch(script, /^\s*(?:import|export)\b/m, 'no module syntax left');
+  t.ok(script.indexOf('function formatBytes(') < script.indexOf('function weight('), 'ahead of the page code');
+  // Run the script's formatter as the browser would: the same words as the graphs' subtitles.
+  const { describeTotal } = await import('../../shared/profile-events.js');
+  const body = script.slice(script.indexOf('const BYTE_UNITS'), script.indexOf('function formatCount('));
+  const formatBytes = new Function(`${body}; return formatBytes;`)() as (n: number) => string;
+  t.equal(`${formatBytes(1_200_000_000)} allocated`, describeTotal('alloc', 1_200_000_000));
+});

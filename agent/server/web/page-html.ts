@@ -55,7 +55,29 @@ export const WEB_PAGE_HTML = `<!doctype html>
     </table>
   </section>
   <section id="stored" class="card">
-    <div class="card-head"><h2>Stored profiles</h2><span class="muted">node-local store, taken by schedules in the last 24 hours, newest first</span></div>
+    <div class="card-head"><h2>Stored profiles</h2><span class="muted">node-local store, taken by schedules, newest first</span></div>
+    <form id="query" class="query" autocomplete="off">
+      <label>Range <select id="q-range">
+        <option value="15m">last 15 minutes</option>
+        <option value="1h">last hour</option>
+        <option value="24h" selected>last 24 hours</option>
+        <option value="7d">last 7 days</option>
+        <option value="custom">custom…</option>
+      </select></label>
+      <span id="q-custom" class="custom" hidden><label>from <input type="datetime-local" id="q-from" step="1"></label><label>to <input type="datetime-local" id="q-to" step="1"></label></span>
+      <label>Namespace <select id="q-namespace"><option value="">all</option></select></label>
+      <label>Pod <select id="q-pod"><option value="">all</option></select></label>
+      <label>Schedule <select id="q-schedule"><option value="">all</option></select></label>
+      <label>Event <select id="q-event"><option value="">all</option></select></label>
+      <div class="query-actions">
+        <button type="button" id="q-merge" disabled>Merged graph</button>
+        <span class="diff"><button type="button" id="q-diff" disabled>Diff</button> against
+          <select id="q-base" aria-label="baseline"><option value="previous" selected>the period before</option><option value="custom">a custom baseline…</option></select>
+          <span id="q-base-custom" class="custom" hidden><label>from <input type="datetime-local" id="q-base-from" step="1"></label><label>to <input type="datetime-local" id="q-base-to" step="1"></label></span>
+        </span>
+        <span id="q-summary" class="muted" aria-live="polite"></span>
+      </div>
+    </form>
     <p class="state"></p>
     <table hidden>
       <thead><tr><th>Started</th><th>Target</th><th>Schedule</th><th>Event</th><th class="num">Duration</th><th class="num">Frequency</th><th class="num" title="samples; bytes for alloc, time for lock">Total</th><th>Warnings</th><th></th></tr></thead>

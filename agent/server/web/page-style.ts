@@ -15,9 +15,11 @@ button { font: inherit; padding: 4px 10px; border: 1px solid #c5cad3; border-rad
 button:hover:not(:disabled) { border-color: var(--accent); color: var(--accent); }
 button:disabled { color: var(--idle); cursor: default; background: #f1f3f5; }
 button.quiet { border-color: transparent; background: transparent; color: var(--muted); }
+select, input[type=datetime-local] { font: inherit; padding: 3px 6px; border: 1px solid #c5cad3; border-radius: 6px;
+  background: #fff; color: var(--ink); max-width: 18em; }
 input[type=password] { font: inherit; padding: 4px 8px; border: 1px solid #c5cad3; border-radius: 6px; width: 16em; }
 
-.bar { position: sticky; top: 0; z-index: 2; display: flex; flex-wrap: wrap; gap: 8px 24px; align-items: center;
+.bar { display: flex; flex-wrap: wrap; gap: 8px 24px; align-items: center;
   justify-content: space-between; padding: 10px 24px; background: #1d2330; color: #fff; }
 .brand { display: flex; align-items: baseline; gap: 12px; }
 .brand h1 { margin: 0; font-size: 20px; letter-spacing: .02em; }
@@ -73,9 +75,16 @@ td.act { text-align: right; white-space: nowrap; }
 .badge.run { background: #d0ebff; color: var(--run); }
 .badge.idle { background: #f1f3f5; color: var(--idle); }
 
+.query { display: flex; flex-wrap: wrap; align-items: center; gap: 8px 16px; margin-top: 10px; }
+.query label { display: inline-flex; align-items: center; gap: 6px; color: var(--muted); }
+.query .custom { display: inline-flex; flex-wrap: wrap; gap: 8px 12px; }
+.query .custom[hidden] { display: none; }
+.query-actions { display: flex; flex-wrap: wrap; align-items: center; gap: 8px 16px; flex-basis: 100%; }
+.query-actions .diff { display: inline-flex; flex-wrap: wrap; align-items: center; gap: 6px; color: var(--muted); }
+
 #viewer { border-color: #ffc078; }
-.frame-box { margin-top: 10px; overflow-x: auto; }
-#viewer-frame { display: block; width: 100%; max-width: none; height: 480px; border: 1px solid var(--line); border-radius: 6px;
+.frame-box { margin-top: 10px; }
+#viewer-frame { display: block; width: 100%; height: 480px; border: 1px solid var(--line); border-radius: 6px;
   background: #fff; }
 #viewer-frame[hidden] { display: none; }
 footer { padding: 4px 24px 20px; font-size: 12px; }

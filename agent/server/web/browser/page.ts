@@ -1,13 +1,15 @@
 /*
  * podflame's web page script (served as /ui/podflame.js): reads the agent's JSON API and fills in the page —
- * on-demand profiles (GET /v1/profiles/recent), stored profiles (GET /v1/profiles), schedules (GET /v1/schedules) —
- * and shows a flame graph in an iframe on request. Every value from the API reaches the page as text (textContent,
+ * on-demand profiles (GET /v1/profiles/recent), stored profiles of a time range and filters (GET /v1/profiles),
+ * schedules (GET /v1/schedules) — and shows a flame graph in an iframe on request: one profile's, the merged graph of
+ * the selection (GET /v1/flamegraph) or a diff of two ranges of it (GET /v1/diff). Every value from the API reaches the page as text (textContent,
  * attribute values), never as markup. The SVG of a graph is fetched with the caller's token and shown from a blob:
  * URL, so that the graph's own script (zoom, search) runs inside it.
  */
 'use strict';
 import type { CaptureWarning, ProfileMetadata, RecentProfilesResponse } from '../../../../shared/api.js';
 import type { ProfileEvent } from '../../../../shared/profile-events.js';
+import { formatBytes, formatCount, formatDuration } from '../../../../shared/format-numbers.js';
 import type {
   ProfileListResponse,
   ScheduleListResponse,
@@ -17,7 +19,9 @@ import type {
 
 const REFRESH_MS = 10000;
 const STORED_SHOWN = 50;
-const STORED_SINCE = 'now-24h';
+/** The ranges the Range menu offers, as its option values: their length in ms. */
+const RANGES: Record<string, number> = { '15m': 15 * 60e3, '1h': 3600e3, '24h': 86400e3, '7d': 7 * 86400e3 };
+const EVENTS: ProfileEvent[] = ['cpu', 'alloc', 'lock', 'wall'];
 const TOKEN_KEY = 'podflame.token';
 const AUTO_KEY = 'podflame.autoRefresh';
 
@@ -36,10 +40,12 @@ interface GraphEntry {
 
 const state: {
   refreshing: boolean;
+  /** A refresh was asked for while one ran (a filter changed): run another when it ends, with the new query. */
+  again: boolean;
   viewing: GraphEntry | null;
   blobUrl: string | null;
   graphAbort: AbortController | null;
-} = { refreshing: false, viewing: null, blobUrl: null, graphAbort: null };
+} = { refreshing: false, again: false, viewing: null, blobUrl: null, graphAbort: null };
 
 function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   const node = document.getElementById(id);
@@ -188,26 +194,17 @@ function timeCell(iso: string | null | undefined): HTMLElement {
 }
 
 function number(n: unknown): string {
-  return typeof n === 'number' ? n.toLocaleString('en-US') : '—';
+  return typeof n === 'number' ? formatCount(n) : '—';
 }
 
 /**
- * A profile's total in its event's unit: samples as a count, bytes and blocked time as people read them. The same
- * words as shared/profile-events.ts `describeTotal` (which this script cannot import: its imports are types only).
+ * A profile's total in its event's unit: samples as a count, bytes and blocked time as people read them, in the
+ * words of the graphs' subtitles (shared/format-numbers.ts, shared/profile-events.ts `describeTotal`).
  */
 function weight(event: ProfileEvent | undefined, n: unknown): string {
   if (typeof n !== 'number') return '—';
-  if (event === 'alloc') {
-    const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-    let value = n;
-    let unit = 0;
-    while (value >= 1000 && unit < units.length - 1) {
-      value /= 1000;
-      unit++;
-    }
-    return (unit === 0 ? String(Math.round(value)) : value.toFixed(1)) + ' ' + units[unit];
-  }
-  if (event === 'lock') return n < 1e9 ? Math.round(n / 1e6) + ' ms' : (n / 1e9).toFixed(1) + ' s';
+  if (event === 'alloc') return formatBytes(n);
+  if (event === 'lock') return formatDuration(n / 1e9);
   return number(n);
 }
 
@@ -376,7 +373,10 @@ function renderRecent(result: Settled<RecentProfilesResponse>): void {
       eventCell(p.event),
       el('td', { class: 'num', text: p.durationSeconds + ' s' }),
       el('td', { class: 'num', text: frequency(p.event, p.frequencyHz) }),
-      el('td', { class: 'num', text: weight(p.event, p.samples) }),
+      // A running capture has counted nothing yet: its 0 would read as an empty profile.
+      p.status === 'running'
+        ? el('td', { class: 'num muted', text: 'running…' })
+        : el('td', { class: 'num', text: weight(p.event, p.samples) }),
       warningsCell(p.warnings),
       graphButton(entry, p.status === 'running' ? 'capturing…' : p.status === 'failed' ? 'no graph' : null),
     ]);
@@ -392,9 +392,220 @@ function renderRecent(result: Settled<RecentProfilesResponse>): void {
   );
 }
 
-function renderStored(result: Settled<ProfileListResponse>): void {
+// ---- stored profiles: the query ---------------------------------------------------------------------------------
+
+/** The time range and filters of the Stored profiles section, as its controls say them now. */
+interface Query {
+  /** The range, ISO 8601, `to` exclusive; for a preset, up to the moment it was read. */
+  from: string;
+  to: string;
+  /** What the range is called in messages: "the last 24 hours", or its dates. */
+  label: string;
+  namespace: string;
+  pod: string;
+  /** `namespace/name` of a schedule, or '' for any. */
+  schedule: string;
+  event: ProfileEvent | '';
+}
+
+/** A `<input type="datetime-local">` value (local time) as a Date; invalid when empty. */
+function localInput(id: string): Date {
+  const value = byId<HTMLInputElement>(id).value;
+  return value ? new Date(value) : new Date(NaN);
+}
+
+/** A Date as a `datetime-local` value, local time to the second. */
+function toLocalInput(d: Date): string {
+  return localTime(d.toISOString()).replace(' ', 'T');
+}
+
+function selected(id: string): string {
+  return byId<HTMLSelectElement>(id).value;
+}
+
+/** The query the controls describe, or why they describe none (a custom range that is empty or backwards). */
+function readQuery(): { query: Query; error?: undefined } | { query?: undefined; error: string } {
+  const range = selected('q-range');
+  let from: Date;
+  let to: Date;
+  let label: string;
+  if (range === 'custom') {
+    from = localInput('q-from');
+    to = localInput('q-to');
+    if (isNaN(from.getTime()) || isNaN(to.getTime())) return { error: 'Give the custom range a start and an end.' };
+    if (from.getTime() >= to.getTime()) return { error: 'The custom range starts after it ends: swap its ends.' };
+    label = localTime(from.toISOString()) + ' to ' + localTime(to.toISOString());
+  } else {
+    to = new Date();
+    from = new Date(to.getTime() - (RANGES[range] ?? 86400e3));
+    const option = byId<HTMLSelectElement>('q-range').selectedOptions[0];
+    label = option ? option.text : range;
+  }
+  return {
+    query: {
+      from: from.toISOString(),
+      to: to.toISOString(),
+      label: label,
+      namespace: selected('q-namespace'),
+      pod: selected('q-pod'),
+      schedule: selected('q-schedule'),
+      event: selected('q-event') as ProfileEvent | '',
+    },
+  };
+}
+
+function matches(q: Query, p: StoredProfile): boolean {
+  return (
+    (!q.namespace || p.namespace === q.namespace) &&
+    (!q.pod || p.pod === q.pod) &&
+    (!q.schedule || (p.schedule !== null && p.namespace + '/' + p.schedule === q.schedule)) &&
+    (!q.event || (p.event || 'cpu') === q.event)
+  );
+}
+
+/** The query's filters as API parameters; a schedule names its namespace too (one schedule, never ambiguous). */
+function filterParams(q: Query, event: ProfileEvent): URLSearchParams {
+  const params = new URLSearchParams();
+  const slash = q.schedule.indexOf('/');
+  const namespace = q.namespace || (slash > 0 ? q.schedule.slice(0, slash) : '');
+  if (namespace) params.set('namespace', namespace);
+  if (q.pod) params.set('pod', q.pod);
+  if (slash > 0) params.set('schedule', q.schedule.slice(slash + 1));
+  params.set('event', event);
+  return params;
+}
+
+/** Merges and diffs are of one event: the filter's, else cpu (as the API's default). */
+function graphEvent(q: Query): ProfileEvent {
+  return q.event || 'cpu';
+}
+
+/** Fills a filter menu with `values` (sorted, unique), keeping what was chosen even when the range has none of it. */
+function fillMenu(id: string, values: { value: string; text: string }[]): void {
+  const menu = byId<HTMLSelectElement>(id);
+  const current = menu.value;
+  const seen: Record<string, boolean> = {};
+  const options = [el('option', { value: '', text: 'all' })];
+  values
+    .slice()
+    .sort(function (a, b) {
+      return a.text < b.text ? -1 : a.text > b.text ? 1 : 0;
+    })
+    .concat(current && !values.some((v) => v.value === current) ? [{ value: current, text: current }] : [])
+    .forEach(function (v) {
+      if (seen[v.value]) return;
+      seen[v.value] = true;
+      options.push(el('option', { value: v.value, text: v.text }));
+    });
+  menu.replaceChildren(...options);
+  menu.value = current;
+}
+
+function fillMenus(items: StoredProfile[], q: Query): void {
+  fillMenu(
+    'q-namespace',
+    items.map((p) => ({ value: p.namespace, text: p.namespace })),
+  );
+  fillMenu(
+    'q-pod',
+    items.filter((p) => !q.namespace || p.namespace === q.namespace).map((p) => ({ value: p.pod, text: p.pod })),
+  );
+  fillMenu(
+    'q-schedule',
+    items
+      .filter((p) => p.schedule !== null && (!q.namespace || p.namespace === q.namespace))
+      .map((p) => ({ value: p.namespace + '/' + p.schedule, text: p.schedule + ' (' + p.namespace + ')' })),
+  );
+}
+
+/** The baseline of a diff: the same length just before the range, or the custom one. */
+function baseRange(q: Query): { from: string; to: string; error?: undefined } | { error: string } {
+  if (selected('q-base') === 'custom') {
+    const from = localInput('q-base-from');
+    const to = localInput('q-base-to');
+    if (isNaN(from.getTime()) || isNaN(to.getTime())) return { error: 'Give the baseline a start and an end.' };
+    if (from.getTime() >= to.getTime()) return { error: 'The baseline starts after it ends: swap its ends.' };
+    return { from: from.toISOString(), to: to.toISOString() };
+  }
+  const fromMs = new Date(q.from).getTime();
+  const length = new Date(q.to).getTime() - fromMs;
+  return { from: new Date(fromMs - length).toISOString(), to: q.from };
+}
+
+function describeFilters(q: Query): string {
+  const parts = [
+    q.namespace ? 'namespace ' + q.namespace : '',
+    q.pod ? 'pod ' + q.pod : '',
+    q.schedule ? 'schedule ' + q.schedule : '',
+  ].filter((x) => x);
+  return parts.length > 0 ? parts.join(', ') : 'every namespace';
+}
+
+/** The merged graph of what the query selects. */
+function mergedEntry(q: Query, count: number): GraphEntry {
+  const event = graphEvent(q);
+  const params = filterParams(q, event);
+  params.set('from', q.from);
+  params.set('to', q.to);
+  return {
+    key: 'merged',
+    title: 'Merged ' + event + ' graph: ' + describeFilters(q),
+    url: 'v1/flamegraph?' + params.toString(),
+    file: 'podflame-merged.svg',
+    note:
+      formatCount(count) +
+      ' ' +
+      event +
+      ' profile' +
+      (count === 1 ? '' : 's') +
+      ' of ' +
+      q.label +
+      ' (' +
+      localTime(q.from) +
+      ' to ' +
+      localTime(q.to) +
+      ') merged into one graph',
+  };
+}
+
+/** The diff of the query's range (comparison) against its baseline. */
+function diffEntry(q: Query, base: { from: string; to: string }): GraphEntry {
+  const event = graphEvent(q);
+  const params = filterParams(q, event);
+  params.set('baseFrom', base.from);
+  params.set('baseTo', base.to);
+  params.set('targetFrom', q.from);
+  params.set('targetTo', q.to);
+  return {
+    key: 'diff',
+    title: 'Diff of ' + event + ': ' + describeFilters(q),
+    url: 'v1/diff?' + params.toString(),
+    file: 'podflame-diff.svg',
+    note:
+      'Comparison ' +
+      localTime(q.from) +
+      ' to ' +
+      localTime(q.to) +
+      ' against the baseline ' +
+      localTime(base.from) +
+      ' to ' +
+      localTime(base.to) +
+      ': red grew, blue shrank (the baseline scaled to the comparison’s total).',
+  };
+}
+
+/** The query the table shows, for the Merged graph and Diff buttons. */
+const shown: { query: Query | null; count: number } = { query: null, count: 0 };
+
+function renderStored(q: Query, result: Settled<ProfileListResponse>): void {
   const s = section('stored');
+  shown.query = null;
+  shown.count = 0;
+  byId<HTMLButtonElement>('q-merge').disabled = true;
+  byId<HTMLButtonElement>('q-diff').disabled = true;
+  byId('q-summary').textContent = '';
   if (result.error && noStore(result.error)) {
+    byId('query').hidden = true;
     return showRows(
       s,
       [],
@@ -407,25 +618,44 @@ function renderStored(result: Settled<ProfileListResponse>): void {
       ]),
     );
   }
+  byId('query').hidden = false;
   if (result.error) return showRows(s, [], null, errorMessage(result.error));
-  const items = result.value.items.slice().sort(function (a, b) {
-    return a.start < b.start ? 1 : a.start > b.start ? -1 : a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
-  });
+  fillMenus(result.value.items, q);
+  const items = result.value.items
+    .filter(function (p) {
+      return matches(q, p);
+    })
+    .sort(function (a, b) {
+      return a.start < b.start ? 1 : a.start > b.start ? -1 : a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+    });
+  const event = graphEvent(q);
+  const mergeable = items.filter(function (p) {
+    return (p.event || 'cpu') === event;
+  }).length;
+  shown.query = q;
+  shown.count = mergeable;
+  byId<HTMLButtonElement>('q-merge').disabled = mergeable === 0;
+  byId<HTMLButtonElement>('q-diff').disabled = mergeable === 0;
+  byId('q-summary').textContent =
+    formatCount(items.length) +
+    ' profile' +
+    (items.length === 1 ? '' : 's') +
+    (mergeable === items.length ? '' : ', ' + formatCount(mergeable) + ' of them ' + event);
   const rows = items.slice(0, STORED_SHOWN).map(function (p: StoredProfile) {
-    const q = new URLSearchParams();
-    q.set('namespace', p.namespace);
-    q.set('pod', p.pod);
-    q.set('container', p.container);
-    if (p.schedule !== null) q.set('schedule', p.schedule);
+    const one = new URLSearchParams();
+    one.set('namespace', p.namespace);
+    one.set('pod', p.pod);
+    one.set('container', p.container);
+    if (p.schedule !== null) one.set('schedule', p.schedule);
     // Merges are of one event, cpu unless asked: an allocation profile's graph needs its own.
-    q.set('event', p.event || 'cpu');
+    one.set('event', p.event || 'cpu');
     // One profile: the range [start, start + 1 ms) of its pod and container.
-    q.set('from', p.start);
-    q.set('to', new Date(new Date(p.start).getTime() + 1).toISOString());
+    one.set('from', p.start);
+    one.set('to', new Date(new Date(p.start).getTime() + 1).toISOString());
     const entry: GraphEntry = {
       key: 'stored:' + p.id,
       title: [p.namespace, p.pod, p.container].join('/'),
-      url: 'v1/flamegraph?' + q.toString(),
+      url: 'v1/flamegraph?' + one.toString(),
       file: 'podflame-' + p.id + '.svg',
       note:
         'Stored profile ' + p.id + (p.schedule ? ' of schedule ' + p.schedule : '') + ', started ' + localTime(p.start),
@@ -446,21 +676,31 @@ function renderStored(result: Settled<ProfileListResponse>): void {
     s,
     rows,
     message([
-      'No stored profiles in the last 24 hours: they appear after a schedule’s run (',
+      'No stored profiles of ' +
+        q.label +
+        (result.value.items.length > 0 ? ' match the filters' : '') +
+        ': they appear after a schedule’s run (',
       { code: 'podflame history' },
-      ' lists older ones).',
+      ' lists the whole cluster).',
     ]),
   );
   if (items.length > STORED_SHOWN) {
     s.state.className = 'state note';
     s.state.appendChild(
       message([
-        'Showing the ' + STORED_SHOWN + ' newest of ' + items.length + ' stored profiles of the last 24 hours; ',
-        { code: 'podflame history' },
-        ' lists them all.',
+        'Showing the ' + STORED_SHOWN + ' newest of ' + formatCount(items.length) + ' stored profiles; the merged ',
+        'graph and the diff take them all.',
       ]),
     );
   }
+}
+
+function showQueryError(text: string): void {
+  const s = section('stored');
+  shown.query = null;
+  byId<HTMLButtonElement>('q-merge').disabled = true;
+  byId<HTMLButtonElement>('q-diff').disabled = true;
+  showRows(s, [], null, message([text]));
 }
 
 const OUTCOME_KIND: Record<ScheduleRunOutcome, string> = {
@@ -625,27 +865,34 @@ function showBanner(errors: (Failure | undefined)[]): void {
 }
 
 async function refresh(): Promise<void> {
-  if (state.refreshing) return;
+  if (state.refreshing) {
+    state.again = true;
+    return;
+  }
   state.refreshing = true;
+  state.again = false;
   byId<HTMLButtonElement>('refresh').disabled = true;
   try {
+    const read = readQuery();
+    const range = read.query ? 'v1/profiles?' + new URLSearchParams({ from: read.query.from, to: read.query.to }) : '';
     const results = await Promise.all([
       settle(getJson<RecentProfilesResponse>('v1/profiles/recent')),
-      // The last day only: a store keeps a week by default, too much to fetch every few seconds.
-      settle(getJson<ProfileListResponse>('v1/profiles?from=' + STORED_SINCE)),
+      // The range only: the filters apply here, so that their menus offer everything the range holds.
+      range ? settle(getJson<ProfileListResponse>(range)) : null,
       settle(getJson<ScheduleListResponse>('v1/schedules')),
     ]);
     renderRecent(results[0]);
-    renderStored(results[1]);
+    if (read.query && results[1]) renderStored(read.query, results[1]);
+    else showQueryError(read.error || '');
     renderSchedules(results[2]);
     showBanner(
       results.map(function (r) {
-        return r.error;
+        return r ? r.error : undefined;
       }),
     );
     const node = results
       .map(function (r) {
-        return r.value && r.value.node;
+        return r && r.value && r.value.node;
       })
       .filter(function (n) {
         return n;
@@ -656,6 +903,7 @@ async function refresh(): Promise<void> {
     state.refreshing = false;
     byId<HTMLButtonElement>('refresh').disabled = false;
   }
+  if (state.again) void refresh();
 }
 
 // ---- flame graph viewer -----------------------------------------------------------------------------------------
@@ -673,14 +921,51 @@ function releaseGraph(): void {
   state.blobUrl = null;
 }
 
+/** The SVG document in the viewer's frame, and its drawn size (its width and height attributes), once loaded. */
+function frameGraph(): { root: SVGSVGElement; width: number; height: number } | null {
+  const doc = byId<HTMLIFrameElement>('viewer-frame').contentDocument;
+  const root = doc && (doc.documentElement as unknown as SVGSVGElement | null);
+  if (!root) return null;
+  const width = parseFloat(root.getAttribute('width') as string);
+  const height = parseFloat(root.getAttribute('height') as string);
+  return isFinite(width) && isFinite(height) && width > 0 ? { root: root, width: width, height: height } : null;
+}
+
+/**
+ * Scales the graph to the frame's width (the page's, whatever the window's) and the frame to the graph's height. The
+ * SVG keeps its width and height attributes, which its viewer script reads to zoom; CSS sizes it, and its viewBox
+ * scales what it draws. Run again when the window's width changes.
+ */
 function fitFrame(): void {
   const frame = byId<HTMLIFrameElement>('viewer-frame');
-  const doc = frame.contentDocument;
-  const root = doc && doc.documentElement;
-  const height = root ? parseFloat(root.getAttribute('height') as string) : NaN;
-  const width = root ? parseFloat(root.getAttribute('width') as string) : NaN;
-  if (isFinite(height)) frame.style.height = Math.ceil(height) + 4 + 'px';
-  if (isFinite(width)) frame.style.width = Math.ceil(width) + 2 + 'px';
+  const graph = frameGraph();
+  if (!graph) return;
+  // CSSOM, not a style attribute: the page's policy (inherited by the blob: document) allows no inline style.
+  graph.root.style.width = '100%';
+  graph.root.style.height = '100%';
+  graph.root.style.display = 'block';
+  const width = frame.clientWidth;
+  frame.style.height = Math.ceil((width * graph.height) / graph.width) + 'px';
+}
+
+/**
+ * Brings the opened graph into view at its root: flame graphs grow upwards from the root on their bottom line, so a
+ * graph taller than the window shows its bottom (the root and the frames above it, up to where the window ends), and
+ * a shorter one shows from its card's top.
+ */
+function scrollToRoot(): void {
+  const viewer = byId('viewer');
+  const frame = byId<HTMLIFrameElement>('viewer-frame');
+  const top = viewer.getBoundingClientRect().top + window.scrollY;
+  const frameBottom = frame.getBoundingClientRect().bottom + window.scrollY;
+  const margin = 8;
+  if (frameBottom - top + margin <= window.innerHeight) window.scrollTo(0, top - margin);
+  else window.scrollTo(0, frameBottom - window.innerHeight + margin);
+}
+
+function onFrameLoad(): void {
+  fitFrame();
+  scrollToRoot();
 }
 
 async function showGraph(entry: GraphEntry): Promise<void> {
@@ -706,7 +991,7 @@ async function showGraph(entry: GraphEntry): Promise<void> {
     if (state.viewing !== entry) return;
     const blobUrl = URL.createObjectURL(new Blob([svg], { type: 'image/svg+xml' }));
     state.blobUrl = blobUrl;
-    frame.onload = fitFrame;
+    frame.onload = onFrameLoad;
     frame.src = blobUrl;
     frame.hidden = false;
     byId<HTMLAnchorElement>('viewer-open').href = blobUrl;
@@ -739,6 +1024,71 @@ function showTokenState(): void {
   byId<HTMLButtonElement>('token-clear').disabled = !storage(TOKEN_KEY);
 }
 
+/** Shows the custom range's inputs when asked for, filled with the range shown until then. */
+function showCustom(menuId: string, boxId: string, fromId: string, toId: string, from: () => [Date, Date]): void {
+  const custom = selected(menuId) === 'custom';
+  byId(boxId).hidden = !custom;
+  if (!custom) return;
+  const fromInput = byId<HTMLInputElement>(fromId);
+  const toInput = byId<HTMLInputElement>(toId);
+  if (fromInput.value && toInput.value) return;
+  const ends = from();
+  fromInput.value = toLocalInput(ends[0]);
+  toInput.value = toLocalInput(ends[1]);
+}
+
+function startQuery(): void {
+  const rangeNow = function (): [Date, Date] {
+    const q = shown.query;
+    return q ? [new Date(q.from), new Date(q.to)] : [new Date(Date.now() - 86400e3), new Date()];
+  };
+  byId('q-range').addEventListener('change', function () {
+    showCustom('q-range', 'q-custom', 'q-from', 'q-to', rangeNow);
+    void refresh();
+  });
+  byId('q-base').addEventListener('change', function () {
+    showCustom('q-base', 'q-base-custom', 'q-base-from', 'q-base-to', function (): [Date, Date] {
+      const q = shown.query;
+      const base = q ? baseRange(q) : null;
+      return base && base.error === undefined ? [new Date(base.from), new Date(base.to)] : rangeNow();
+    });
+  });
+  ['q-from', 'q-to', 'q-namespace', 'q-pod', 'q-schedule', 'q-event'].forEach(function (id) {
+    byId(id).addEventListener('change', function () {
+      // A pod belongs to a namespace: another namespace's choice of pod and schedule would select nothing.
+      if (id === 'q-namespace') {
+        byId<HTMLSelectElement>('q-pod').value = '';
+        byId<HTMLSelectElement>('q-schedule').value = '';
+      }
+      void refresh();
+    });
+  });
+  byId('query').addEventListener('submit', function (e) {
+    e.preventDefault();
+    void refresh();
+  });
+  byId('q-merge').addEventListener('click', function () {
+    if (shown.query) void showGraph(mergedEntry(shown.query, shown.count));
+  });
+  byId('q-diff').addEventListener('click', function () {
+    const q = shown.query;
+    if (!q) return;
+    const base = baseRange(q);
+    if (base.error !== undefined) {
+      byId('q-summary').textContent = base.error;
+      return;
+    }
+    void showGraph(diffEntry(q, base));
+  });
+  const events = byId<HTMLSelectElement>('q-event');
+  events.replaceChildren(
+    el('option', { value: '', text: 'all' }),
+    ...EVENTS.map(function (e) {
+      return el('option', { value: e, text: e });
+    }),
+  );
+}
+
 function start(): void {
   byId('auto-every').textContent = '(' + REFRESH_MS / 1000 + ' s)';
   const auto = byId<HTMLInputElement>('auto-refresh');
@@ -750,6 +1100,8 @@ function start(): void {
     void refresh();
   });
   byId('viewer-close').addEventListener('click', closeGraph);
+  startQuery();
+  window.addEventListener('resize', fitFrame);
   byId('token-form').addEventListener('submit', function (e) {
     e.preventDefault();
     const value = byId<HTMLInputElement>('token')
