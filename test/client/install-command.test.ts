@@ -81,6 +81,12 @@ t.test('--dry-run prints the install as YAML the schema accepts, and asks nothin
   );
 });
 
+t.test('--timeout 0 is a usage error: it could never be met', async (t) => {
+  const run = await runInProcess(COMMANDS, ['install', '--timeout', '0']);
+  t.equal(run.code, 2);
+  t.match(run.err, /^podflame: --timeout must be longer than 0, got '0' \[USAGE\]/);
+});
+
 t.test('a bad --image is a usage error naming the flag', async (t) => {
   const run = await runInProcess(COMMANDS, ['install', '--dry-run', '--image', 'Not An Image']);
   t.equal(run.code, 2);

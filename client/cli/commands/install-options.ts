@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
 import { parseDurationSeconds } from '../../../shared/duration.js';
+import { PodflameError } from '../../../shared/errors.js';
 import type { ApiCredentials } from '../../kube/api-credentials.js';
 
 export interface InstallConnectionFlags {
@@ -24,9 +25,10 @@ export function addInstallConnectionOptions(cmd: Command): Command {
     .option('--timeout <duration>', 'how long to wait for the result (30s, 5m, ...)', DEFAULT_INSTALL_TIMEOUT);
 }
 
-/** `--timeout` in ms; USAGE when it is no duration or zero. */
+/** `--timeout` in ms; USAGE when it is no duration, or zero (which could never be met). */
 export function timeoutMs(flags: InstallConnectionFlags): number {
   const ms = parseDurationSeconds(flags.timeout, '--timeout') * 1000;
+  if (ms <= 0) throw new PodflameError('USAGE', `--timeout must be longer than 0, got '${flags.timeout}'`);
   return ms;
 }
 
