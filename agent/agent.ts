@@ -46,6 +46,8 @@ export interface AgentDeps {
   config: AgentConfig;
   /** The engine; the agent closes it on close(). */
   runtime: ContainerRuntime;
+  /** Why this runtime (selectRuntime's reason, e.g. `auto: the Docker engine answers`), reported by /readyz. */
+  runtimeReason?: string;
   logger: Logger;
   /** Extension points for authentication, schedules, stores (see AgentAppOptions). */
   app?: AgentAppOptions;
@@ -194,6 +196,7 @@ export async function createAgent(config: AgentConfig, deps: CreateAgentDeps): P
       ? await podWatcherFromConfig(config, { logger })
       : undefined;
   let runtime: ContainerRuntime | undefined;
+  let runtimeReason: string | undefined;
   try {
     const selected = await selectRuntime({
       choice: config.runtime,
@@ -209,6 +212,7 @@ export async function createAgent(config: AgentConfig, deps: CreateAgentDeps): P
       hostDeps: { kill: deps.kill, ...(pods ? { pods } : {}) },
     });
     runtime = selected.runtime;
+    runtimeReason = selected.reason;
     if (pods && selected.kind !== 'host' && config.dataDir === undefined) {
       await pods.close();
       pods = undefined;
@@ -229,7 +233,7 @@ export async function createAgent(config: AgentConfig, deps: CreateAgentDeps): P
   }
   try {
     const access = await createAccessControl(accessControlOptions(config));
-    return new Agent({ config, runtime, logger, access, ...(pods ? { pods } : {}) });
+    return new Agent({ config, runtime, runtimeReason, logger, access, ...(pods ? { pods } : {}) });
   } catch (err) {
     await runtime.close().catch(() => undefined);
     await pods?.close().catch(() => undefined);
@@ -309,6 +313,7 @@ export class Agent {
         logger,
         nodeName: config.nodeName,
         captureImage: config.captureImage,
+        ...(deps.runtimeReason !== undefined ? { runtimeReason: deps.runtimeReason } : {}),
         renderer: new ProfileRenderer({ backend: worker }),
       },
       withAccessControl(

@@ -76,13 +76,15 @@ export default tseslint.config(
     files: ['agent/main.ts', 'client/cli/main.ts', 'scripts/**', 'test/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
-  // client/'s layers (client/README.md): transport/ and kube/ → routing/ → agent-client.ts, history/, profile-pod.ts →
+  // client/'s layers (client/README.md): transport/ and kube/ → routing/ → agent-client.ts, history/, install/,
+  // profile-pod.ts →
   // index.ts, cli/. An import back up, or into agent/, fails here.
   ...clientLayer(
     ['client/transport/**', 'client/kube/**'],
-    ['../*.js', '../routing/**', '../history/**', '../cli/**', '../kube/**', '../transport/**'],
+    ['../*.js', '../routing/**', '../history/**', '../install/**', '../cli/**', '../kube/**', '../transport/**'],
   ),
-  ...clientLayer(['client/routing/**'], ['../*.js', '../history/**', '../cli/**']),
+  ...clientLayer(['client/routing/**'], ['../*.js', '../history/**', '../install/**', '../cli/**']),
+  ...clientLayer(['client/install/**'], ['../*.js', '../history/**', '../routing/**', '../cli/**']),
   ...clientLayer(['client/history/**'], ['../*.js', '../cli/**']),
   ...clientLayer(['client/*.ts'], ['./cli/**']),
   // No import circles anywhere in the product code.

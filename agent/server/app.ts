@@ -53,6 +53,8 @@ export interface AgentAppDeps {
   logger: Logger;
   nodeName: string;
   captureImage: string;
+  /** Why the runtime was chosen (`--runtime host`, `auto: no Docker engine (...)`), for /readyz. */
+  runtimeReason?: string;
   /** Renders captured profiles (the agent's, through its profile worker). Default: one rendering in this thread. */
   renderer?: ProfileRenderer;
 }
@@ -78,6 +80,7 @@ export function createAgentApp(deps: AgentAppDeps, options: AgentAppOptions = {}
       runtime: deps.runtime,
       nodeName: deps.nodeName,
       inFlight: () => deps.captures.inFlight,
+      ...(deps.runtimeReason !== undefined ? { runtimeReason: deps.runtimeReason } : {}),
     }),
   );
   app.use(metricsRouter(deps.metrics));

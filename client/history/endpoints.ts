@@ -13,6 +13,8 @@ import { AgentTransport } from '../transport/agent-transport.js';
 export interface HistoryEndpoint {
   /** How the agent is named in messages: its node, or its URL. */
   label: string;
+  /** The agent pod's node (cluster endpoints only). */
+  nodeName?: string;
   /** GETs an agent path; a non-2xx answer is thrown as the error it stands for. */
   get(path: string, signal?: AbortSignal): Promise<AgentAnswer>;
 }
@@ -153,6 +155,7 @@ export async function clusterEndpoints(
     }
     endpoints.push({
       label,
+      nodeName: agent.nodeName,
       async get(path, signal) {
         const route = await agentRouter.route(agent, credentials, signal);
         return transport.request(route, { method: 'GET', path, timeoutMs, ...(signal ? { signal } : {}) });

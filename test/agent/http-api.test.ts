@@ -31,6 +31,7 @@ async function startAgent(t: Test, overrides: Parameters<typeof testConfig>[0] =
     runtime,
     logger: log.logger,
     instanceId: 'instance-1',
+    runtimeReason: 'auto: the Docker engine answers',
   });
   const { url } = await agent.start();
   t.teardown(() => agent.close());
@@ -47,7 +48,10 @@ t.test('probes, metrics, unknown routes', async (t) => {
   t.equal(health.status, 200);
   t.equal(health.headers[HEADERS.node], 'test-node');
 
-  t.equal((await call(url, 'GET', '/readyz')).status, 200);
+  const ready = await call(url, 'GET', '/readyz');
+  t.equal(ready.status, 200);
+  t.equal(ready.json.runtime, 'docker', 'the capture path this agent took');
+  t.equal(ready.json.runtimeReason, 'auto: the Docker engine answers', 'and why (--runtime auto decides per node)');
   runtime.images.clear();
   const noImage = await call(url, 'GET', '/readyz');
   t.equal(noImage.status, 503);
@@ -57,6 +61,7 @@ t.test('probes, metrics, unknown routes', async (t) => {
   const noDocker = await call(url, 'GET', '/readyz');
   t.equal(noDocker.status, 503);
   t.match(noDocker.json.error.details.reasons[0], /Docker engine does not answer: connect ENOENT/);
+  t.equal(noDocker.json.error.details.runtimeReason, 'auto: the Docker engine answers', 'not ready says it too');
 
   const metrics = await call(url, 'GET', '/metrics');
   t.equal(metrics.status, 200);

@@ -14,6 +14,11 @@
  * after the watch's resourceVersion): tests change pods once `podWatchCount` says the watch is up. `dropPodWatches`
  * ends the open watches, as the API server does every few minutes, and `failPodLists` makes the next lists fail, as
  * an API server whose storage is down.
+ *
+ * `podflame install` and `uninstall` are served too (section "Install" below): server-side apply PATCHes of the kinds
+ * an install holds (each recorded with its content type and field manager, the object stored), lists of them by label
+ * selector, gets, deletes (a namespace takes what is in it, and may stay Terminating for a few lists), and a
+ * DaemonSet's status set by the test as the DaemonSet controller would.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -23,7 +28,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { stringify as toYaml } from 'yaml';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { makeSelfSignedCert } from './self-signed-cert.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -300,6 +305,36 @@ export interface ProxiedRequest {
   /** Headers as the pod received them (no Authorization). */
   headers: http.IncomingHttpHeaders;
 }
+
+/** A server-side apply the stand-in received. */
+export interface AppliedRequest {
+  /** `plural/namespace/name`, e.g. `daemonsets/podflame/podflame-agent` (`clusterroles//podflame-agent`). */
+  path: string;
+  kind: string;
+  contentType: string;
+  fieldManager: string;
+  force: boolean;
+  object: Json;
+}
+
+interface InstallKind {
+  kind: string;
+  group: string;
+  namespaced: boolean;
+}
+
+/** The kinds of a podflame install, by plural (their version is v1 in every group). */
+const INSTALL_KINDS: Record<string, InstallKind> = {
+  namespaces: { kind: 'Namespace', group: '', namespaced: false },
+  serviceaccounts: { kind: 'ServiceAccount', group: '', namespaced: true },
+  configmaps: { kind: 'ConfigMap', group: '', namespaced: true },
+  clusterroles: { kind: 'ClusterRole', group: 'rbac.authorization.k8s.io', namespaced: false },
+  clusterrolebindings: { kind: 'ClusterRoleBinding', group: 'rbac.authorization.k8s.io', namespaced: false },
+  roles: { kind: 'Role', group: 'rbac.authorization.k8s.io', namespaced: true },
+  rolebindings: { kind: 'RoleBinding', group: 'rbac.authorization.k8s.io', namespaced: true },
+  networkpolicies: { kind: 'NetworkPolicy', group: 'networking.k8s.io', namespaced: true },
+  daemonsets: { kind: 'DaemonSet', group: 'apps', namespaced: true },
+};
 
 export interface FakeKubeApiOptions {
   /** Serve HTTPS with a freshly made self-signed certificate for 127.0.0.1 (default true). */
@@ -616,6 +651,7 @@ export class FakeKubeApi {
       return;
     }
     if (await this.handleTokenAndConfigMapRoutes(req, res, user, path)) return;
+    if (await this.handleInstallRoutes(req, res, user, path, url.searchParams)) return;
     req.resume();
     if (req.method !== 'GET') {
       this.sendJson(
@@ -1140,5 +1176,219 @@ export class FakeKubeApi {
         expirationTimestamp: new Date(Math.floor(expires / 1000) * 1000).toISOString().replace('.000', ''),
       },
     });
+  }
+
+  // --- Install: server-side apply, lists by label, deletes, DaemonSet status -------------------------------------
+  // PATCH /apis/apps/v1/namespaces/podflame/daemonsets/podflame-agent?fieldManager=podflame&force=true
+  // Content-Type: application/apply-patch+yaml, the body the whole object (JSON is YAML).
+
+  /** Every server-side apply received, in order. */
+  readonly applies: AppliedRequest[] = [];
+  /** Every DELETE of an install kind received, as `plural/namespace/name`. */
+  readonly deletes: string[] = [];
+  /** How many namespace lists still show a deleted namespace (Terminating), as its finalizers would. Default 0. */
+  namespaceTerminatingLists = 0;
+  private readonly terminating = new Map<string, { obj: Json; lists: number }>();
+
+  /** An object stored by apply (or put), e.g. `storedObject('daemonsets', 'podflame', 'podflame-agent')`. */
+  storedObject(plural: string, namespace: string, name: string): Json | undefined {
+    return this.objects.get(`${plural}/${namespace}/${name}`);
+  }
+
+  /** Sets a DaemonSet's status as its controller would, e.g. `{desiredNumberScheduled: 2, numberReady: 1}`. */
+  setDaemonSetStatus(namespace: string, name: string, status: Json): void {
+    const key = `daemonsets/${namespace}/${name}`;
+    const ds = this.objects.get(key);
+    if (!ds) throw new Error(`no DaemonSet ${namespace}/${name}`);
+    const generation = dig(ds, 'metadata', 'generation') ?? 1;
+    this.objects.set(key, this.stamp({ ...ds, status: { observedGeneration: generation, ...status } }));
+  }
+
+  private async handleInstallRoutes(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    user: FakeUser,
+    path: string,
+    query: URLSearchParams,
+  ): Promise<boolean> {
+    // /api/v1[/namespaces/NS]/PLURAL[/NAME] or /apis/GROUP/VERSION[/namespaces/NS]/PLURAL[/NAME]
+    const m = /^\/(?:api\/v1|apis\/([^/]+)\/v1)(?:\/namespaces\/([^/]+))?\/([a-z]+)(?:\/([^/]+))?$/.exec(path);
+    if (!m) return false;
+    const [group, ns, plural, name] = [m[1] ?? '', m[2] ?? '', m[3] as string, m[4]];
+    const kind = INSTALL_KINDS[plural];
+    if (!kind || kind.group !== group) return false;
+    if (req.method === 'GET' && plural === 'configmaps' && name !== undefined) return false; // served above
+    if (req.method === 'GET' && plural === 'daemonsets' && name !== undefined) return false; // apps/v1 workloads
+    const verbs: Record<string, string> = {
+      PATCH: 'patch',
+      DELETE: 'delete',
+      GET: name === undefined ? 'list' : 'get',
+    };
+    const verb = verbs[req.method ?? ''];
+    if (!verb) return false;
+    if (!this.allowed(res, { user, verb, group, resource: plural, subresource: '', namespace: ns, name: name ?? '' })) {
+      req.resume();
+      return true;
+    }
+    if (req.method === 'PATCH' && name !== undefined) {
+      await this.serverSideApply(req, res, kind, plural, ns, name, query);
+      return true;
+    }
+    req.resume();
+    if (req.method === 'DELETE' && name !== undefined) {
+      this.deleteInstalled(res, kind, plural, ns, name);
+      return true;
+    }
+    if (req.method === 'GET' && name === undefined) {
+      this.listInstalled(res, kind, plural, ns, query);
+      return true;
+    }
+    const obj = this.objects.get(`${plural}/${ns}/${name ?? ''}`);
+    if (!obj)
+      this.sendJson(res, 404, statusBody(404, 'NotFound', `${plural} "${name}" not found`, { name, kind: plural }));
+    else this.sendJson(res, 200, obj);
+    return true;
+  }
+
+  private async serverSideApply(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    kind: InstallKind,
+    plural: string,
+    ns: string,
+    name: string,
+    query: URLSearchParams,
+  ): Promise<void> {
+    const contentType = req.headers['content-type'] ?? '';
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    if (contentType !== 'application/apply-patch+yaml') {
+      this.sendJson(
+        res,
+        415,
+        statusBody(
+          415,
+          'UnsupportedMediaType',
+          `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/apply-patch+cbor`,
+        ),
+      );
+      return;
+    }
+    const fieldManager = query.get('fieldManager') ?? undefined;
+    if (!fieldManager) {
+      this.sendJson(
+        res,
+        422,
+        statusBody(
+          422,
+          'Invalid',
+          'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+        ),
+      );
+      return;
+    }
+    let obj: Json;
+    try {
+      obj = parseYaml(Buffer.concat(chunks).toString('utf8')) as Json;
+    } catch (err) {
+      this.sendJson(res, 400, statusBody(400, 'BadRequest', `error decoding YAML: ${(err as Error).message}`));
+      return;
+    }
+    const bodyName = dig(obj, 'metadata', 'name');
+    const bodyNs = dig(obj, 'metadata', 'namespace') ?? '';
+    if (obj.kind !== kind.kind || bodyName !== name || (kind.namespaced && bodyNs !== ns)) {
+      this.sendJson(
+        res,
+        400,
+        statusBody(
+          400,
+          'BadRequest',
+          `the name or kind of the object (${String(obj.kind)} ${String(bodyName)}) does not match the URL`,
+        ),
+      );
+      return;
+    }
+    this.applies.push({
+      path: `${plural}/${ns}/${name}`,
+      kind: kind.kind,
+      contentType,
+      fieldManager,
+      force: query.get('force') === 'true',
+      object: structuredClone(obj),
+    });
+    const key = `${plural}/${ns}/${name}`;
+    const previous = this.objects.get(key);
+    const sameSpec = previous && JSON.stringify(previous.spec) === JSON.stringify(obj.spec);
+    const previousGeneration = Number(dig(previous, 'metadata', 'generation') ?? 0);
+    const stored = this.stamp({
+      ...obj,
+      metadata: {
+        ...(obj.metadata as Json),
+        uid: dig(previous, 'metadata', 'uid') ?? `44444444-0000-4000-8000-${randomBytes(6).toString('hex')}`,
+        generation: sameSpec ? previousGeneration : previousGeneration + 1,
+      },
+      ...(previous?.status ? { status: previous.status } : {}),
+    });
+    this.objects.set(key, stored);
+    this.sendJson(res, previous ? 200 : 201, stored);
+  }
+
+  private listInstalled(
+    res: http.ServerResponse,
+    kind: InstallKind,
+    plural: string,
+    ns: string,
+    query: URLSearchParams,
+  ): void {
+    let requirements: LabelRequirement[];
+    try {
+      requirements = parseLabelSelector(query.get('labelSelector') ?? '');
+    } catch (err) {
+      this.sendJson(res, 400, statusBody(400, 'BadRequest', (err as Error).message));
+      return;
+    }
+    const prefix = kind.namespaced && ns !== '' ? `${plural}/${ns}/` : `${plural}/`;
+    const live = [...this.objects.entries()].filter(([k]) => k.startsWith(prefix)).map(([, v]) => v);
+    if (plural === 'namespaces') {
+      for (const [key, t] of this.terminating) {
+        if (t.lists <= 0) this.terminating.delete(key);
+        else {
+          t.lists--;
+          live.push(t.obj);
+        }
+      }
+    }
+    const items = live
+      .filter((o) => requirements.every((r) => r((dig(o, 'metadata', 'labels') ?? {}) as Record<string, string>)))
+      .map((o) => {
+        const { kind: _k, apiVersion: _a, ...rest } = o;
+        return rest;
+      });
+    this.sendJson(res, 200, {
+      kind: `${kind.kind}List`,
+      apiVersion: kind.group === '' ? 'v1' : `${kind.group}/v1`,
+      metadata: { resourceVersion: String(this.resourceVersion) },
+      items,
+    });
+  }
+
+  private deleteInstalled(res: http.ServerResponse, kind: InstallKind, plural: string, ns: string, name: string): void {
+    const key = `${plural}/${ns}/${name}`;
+    const obj = this.objects.get(key);
+    this.deletes.push(key);
+    if (!obj) {
+      this.sendJson(res, 404, statusBody(404, 'NotFound', `${plural} "${name}" not found`, { name, kind: plural }));
+      return;
+    }
+    this.objects.delete(key);
+    if (kind.kind === 'Namespace') {
+      // What the namespace controller does: everything in it goes too.
+      for (const k of [...this.objects.keys()]) if (k.split('/')[1] === name) this.objects.delete(k);
+      if (this.namespaceTerminatingLists > 0) {
+        const terminating = { ...obj, status: { phase: 'Terminating' } };
+        this.terminating.set(key, { obj: terminating, lists: this.namespaceTerminatingLists });
+      }
+    }
+    this.sendJson(res, 200, statusBody(200, 'Success', `${kind.kind} ${name} deleted`));
   }
 }

@@ -58,6 +58,9 @@ t.before(async () => {
     const runtime = new FakeRuntime();
     runtime.containers = [podContainer(id, pod, 'app')];
     runtime.processes.set(id, ['java -XX:+PreserveFramePointer -cp /app Workload']);
+    // node-b's agent took host mode (its /readyz says so; `podflame agents` shows it).
+    if (node === 'node-b')
+      runtime.readiness = () => Promise.resolve({ runtime: 'host', checks: {}, reasons: [], failedOperations: [] });
     const agent = new Agent({
       worker: testProfileWorker(),
       config: testConfig({ listen: { host: ip, port }, nodeName: node, tlsCert: pki.certFile, tlsKey: pki.keyFile }),
@@ -311,7 +314,7 @@ t.test('podflame agents: one row per node; nodes without an agent; no agents at 
   t.equal(r.code, 0, r.err);
   t.match(
     r.out.toString('utf8'),
-    /^NODE +AGENT POD +READY +VERSION +IP\nnode-a +podflame-agent-node-a +yes +0\.1\.0 +127\.0\.0\.2\nnode-b .*\nnode-z +- +no agent +- +-\n$/,
+    /^NODE +AGENT POD +READY +VERSION +RUNTIME +IP\nnode-a +podflame-agent-node-a +yes +0\.1\.0 +docker +127\.0\.0\.2\nnode-b +podflame-agent-node-b +yes +0\.1\.0 +host +127\.0\.0\.3\nnode-z +- +no agent +- +- +-\n$/,
   );
   const empty = await run(['agents', '--agent-namespace', 'nowhere']);
   t.equal(empty.code, 0);

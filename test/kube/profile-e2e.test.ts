@@ -343,11 +343,11 @@ if (env) {
   t.test('podflame agents: one row per node', async (t) => {
     const r = await cli(['agents', '--kubeconfig', kubeconfig]);
     t.equal(r.code, 0, r.stderr);
-    t.match(r.stdout, /^NODE +AGENT POD +READY +VERSION +IP\n/);
-    t.match(r.stdout, /\nnode-a +podflame-agent-node-a +yes +0\.1\.0 +127\.0\.0\.2\n/);
-    t.match(r.stdout, /\nnode-b +podflame-agent-node-b +yes +0\.1\.0 +127\.0\.0\.3\n/);
-    t.match(r.stdout, /\nnode-c +podflame-agent-node-c +yes +0\.1\.0 +127\.0\.0\.4\n/);
-    t.match(r.stdout, /\nnode-d +podflame-agent-node-d +yes +0\.1\.0 +127\.0\.0\.5\n/);
+    t.match(r.stdout, /^NODE +AGENT POD +READY +VERSION +RUNTIME +IP\n/);
+    t.match(r.stdout, /\nnode-a +podflame-agent-node-a +yes +0\.1\.0 +\S+ +127\.0\.0\.2\n/);
+    t.match(r.stdout, /\nnode-b +podflame-agent-node-b +yes +0\.1\.0 +\S+ +127\.0\.0\.3\n/);
+    t.match(r.stdout, /\nnode-c +podflame-agent-node-c +yes +0\.1\.0 +\S+ +127\.0\.0\.4\n/);
+    t.match(r.stdout, /\nnode-d +podflame-agent-node-d +yes +0\.1\.0 +\S+ +127\.0\.0\.5\n/);
   });
 
   t.test('kubectl podflame: found on PATH as a plugin, honours --context and -n', async (t) => {

@@ -1,7 +1,7 @@
 /**
- * The host-mode overlay (manifests/overlays/host-mode: the base plus components/host-mode), as `kubectl kustomize`
- * renders it: valid against the Kubernetes schema, the same install as the Docker one except the agent DaemonSet,
- * and that DaemonSet in the node's PID namespace, without docker.sock, with `--runtime=host`, only flags and
+ * The host-mode overlay (manifests/overlays/host-mode: the base plus components/host-mode: host mode forced), as
+ * `kubectl kustomize` renders it: valid against the Kubernetes schema, the same install as manifests/ except the agent
+ * DaemonSet, and that DaemonSet in the node's PID namespace, without docker.sock, with `--runtime=host`, only flags and
  * environment variables the agent knows, and exactly the capabilities host mode needs. The image test runs the agent
  * image with these capabilities (test/images/agent-image.test.ts).
  */
@@ -59,7 +59,7 @@ t.test('every rendered resource validates against the Kubernetes schema', { skip
   t.throws(() => validate(broken), 'a non-boolean hostPID is refused (so the check above can fail)');
 });
 
-t.test('only the agent DaemonSet differs from the Docker install', { skip }, async (t) => {
+t.test('only the agent DaemonSet differs from manifests/', { skip }, async (t) => {
   const key = (d: Doc): string => `${d.kind}/${d.metadata.name}`;
   t.same(overlay.map(key), base.map(key), 'the same resources in the same order');
   for (const doc of overlay) {
@@ -67,7 +67,7 @@ t.test('only the agent DaemonSet differs from the Docker install', { skip }, asy
     t.same(
       doc,
       base.find((b) => key(b) === key(doc)),
-      `${key(doc)} as in the Docker install`,
+      `${key(doc)} as in manifests/`,
     );
   }
   const [ds, baseDs] = [daemonSet(overlay), daemonSet(base)];
@@ -75,6 +75,12 @@ t.test('only the agent DaemonSet differs from the Docker install', { skip }, asy
   t.same(ds.spec.selector, baseDs.spec.selector);
   t.same(agentContainer(overlay).image, agentContainer(base).image, 'the same agent image');
   t.same(agentContainer(overlay).ports, agentContainer(base).ports);
+  t.same(
+    agentContainer(overlay).securityContext,
+    agentContainer(base).securityContext,
+    'the same privileges: manifests/ takes host mode by itself where no Docker engine answers',
+  );
+  t.equal(baseDs.spec.template.spec.hostPID, true);
 });
 
 t.test('the agent runs in the node PID namespace, without docker.sock or other hostPaths', { skip }, async (t) => {
@@ -117,6 +123,10 @@ t.test('args and environment are flags of the agent, and they parse to host mode
   t.notOk(
     args.some((a) => a.startsWith('--docker-socket=') || a.startsWith('--capture-image=')),
     'no Docker-only flags',
+  );
+  t.notOk(
+    (container.env as Doc[]).some((e) => e.name === 'PODFLAME_CAPTURE_IMAGE'),
+    'no capture image: host mode starts no container',
   );
   const envNames = new Set(AGENT_OPTIONS.flatMap((o) => [...o.env]));
   for (const env of container.env as Doc[]) {
@@ -161,8 +171,8 @@ t.test('a base whose args moved fails to render instead of losing the wrong flag
   const daemonSetFile = join(dir, 'base', 'daemonset.yaml');
   const text = await readFile(daemonSetFile, 'utf8');
   const swapped = text.replace(
-    /( +- --capture-image=\S+\n)( +- --docker-socket=\S+\n)/,
-    (_all, captureImage: string, dockerSocket: string) => dockerSocket + captureImage,
+    /( +- --runtime=\S+\n)( +- --docker-socket=\S+\n)/,
+    (_all, runtime: string, dockerSocket: string) => dockerSocket + runtime,
   );
   t.not(swapped, text, 'the two flags were swapped');
   await writeFile(daemonSetFile, swapped);

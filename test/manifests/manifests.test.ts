@@ -1,11 +1,13 @@
 /**
- * manifests/ (the Docker install: manifests/base/ through manifests/kustomization.yaml) against the Kubernetes schema
+ * manifests/ (the install for every node: manifests/base/ through manifests/kustomization.yaml) against the Kubernetes schema
  * (kubernetes-models) and against the agent itself: every flag in the DaemonSet's args exists in agent/config.ts and
  * parses, the listen port is the container port named `http`, the probes' paths are routes of the agent, and the RBAC
  * rules are exactly what the agent calls. Issue #13 (findings 1 and 9): HTTPS by default from a mounted Secret, probes
  * over HTTPS, the CA ConfigMap readable by every user (and nothing else), the namespace's Pod Security label, a
  * NetworkPolicy on the agent port, control-plane nodes opt-in (components/control-plane), cert-manager optional
- * (components/cert-manager). The host-mode overlay: host-mode-overlay.test.ts.
+ * (components/cert-manager). Issue #16: one DaemonSet for Docker, containerd and CRI-O nodes (`--runtime=auto`, hostPID
+ * and host mode's capabilities, docker.sock mounted without a type check), both images set by `images:`. The
+ * host-mode overlay: host-mode-overlay.test.ts; what `podflame install` ships: install-manifests.test.ts.
  */
 import t from 'tap';
 import { readFile } from 'node:fs/promises';
@@ -52,7 +54,7 @@ function routePaths(router: Router): string[] {
   return router.stack.flatMap((layer) => (layer.route ? [String(layer.route.path)] : []));
 }
 
-t.test('manifests/ is the base and nothing else (the Docker install)', async (t) => {
+t.test('manifests/ is the base and nothing else (the install for every node)', async (t) => {
   const [top] = await readDocs('kustomization.yaml', MANIFESTS);
   t.same(top, { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: ['base'] });
 });
@@ -108,14 +110,22 @@ t.test('the DaemonSet args are flags of the agent, and they parse', async (t) =>
     t.ok(m, `${arg} is written --flag=value`);
     t.ok(m && known.has(m[1] as string), `${arg}: --${m?.[1]} is a flag of agent/config.ts`);
   }
-  const parsed = parseAgentConfig({ argv: args, env: { NODE_NAME: 'node-a' }, hostname: 'ignored' });
+  const env = container.env as Doc[];
+  const envNames = new Set(AGENT_OPTIONS.flatMap((o) => [...o.env]));
+  for (const e of env) t.ok(envNames.has(e.name as string), `env ${e.name} is read by the agent`);
+  const envValues = Object.fromEntries(env.map((e) => [e.name as string, (e.value as string | undefined) ?? 'node-a']));
+  const parsed = parseAgentConfig({ argv: args, env: envValues, hostname: 'ignored' });
   t.equal(parsed.kind, 'config');
   if (parsed.kind !== 'config') return;
   const config = parsed.config;
   t.equal(config.nodeName, 'node-a', 'NODE_NAME gives the node name');
   t.equal(config.auth, 'kubernetes', 'a cluster install authenticates callers');
-
-  const env = container.env as Doc[];
+  t.equal(config.runtime, 'auto', 'Docker where the engine answers, else host mode: one DaemonSet for every node');
+  t.equal(config.captureImage, 'podflame-perf', 'the capture image from PODFLAME_CAPTURE_IMAGE (tagged by images:)');
+  t.notOk(
+    args.some((a) => a.startsWith('--capture-image=')),
+    'no --capture-image flag, which kustomize images: cannot rewrite',
+  );
   t.same(env.find((e) => e.name === 'NODE_NAME')?.valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
 
   const http = (container.ports as Doc[]).find((p) => p.name === AGENT_PORT_NAME);
@@ -178,11 +188,32 @@ t.test('labels, tolerations, updates, resources and least privilege', async (t) 
   t.ok(container.resources.requests.cpu && container.resources.requests.memory);
   t.ok(container.resources.limits.cpu && container.resources.limits.memory);
   const sc = container.securityContext;
-  t.same(sc.capabilities, { drop: ['ALL'] }, 'the agent itself needs no capability');
+  t.same(
+    sc.capabilities,
+    { drop: ['ALL'], add: ['SYS_ADMIN', 'SYS_PTRACE', 'SYSLOG', 'SETUID', 'SETGID', 'DAC_READ_SEARCH'] },
+    'host mode capabilities (auto may take host mode on any node), and nothing else',
+  );
+  t.same(sc.seccompProfile, { type: 'Unconfined' }, 'host mode: perf_event_open and setns');
+  t.same(sc.appArmorProfile, { type: 'Unconfined' }, 'host mode: ptrace of processes outside the container');
   t.equal(sc.privileged, false);
   t.equal(sc.allowPrivilegeEscalation, false);
+  t.equal(sc.readOnlyRootFilesystem, true);
+  t.equal(container.resources.limits.memory, '1Gi', 'room for perf record and perf script in host mode');
   t.equal(ds.spec.template.spec.hostNetwork, undefined, 'not on the host network');
-  t.equal(ds.spec.template.spec.hostPID, undefined, 'not in the host PID namespace');
+  t.equal(ds.spec.template.spec.hostPID, true, 'in the host PID namespace: host mode where no Docker engine answers');
+});
+
+t.test('docker.sock is mounted without a type check, so a node without Docker still starts the pod', async (t) => {
+  const ds = await daemonSet();
+  const volumes = ds.spec.template.spec.volumes as Doc[];
+  const sock = volumes.find((v) => v.hostPath?.path === '/var/run/docker.sock');
+  t.ok(sock, 'the socket is mounted for Docker nodes');
+  // `type: Socket` makes the kubelet refuse to start the pod where the path is no socket (containerd, CRI-O nodes).
+  t.equal(sock?.hostPath.type, '', 'type "": no check (a missing path becomes an empty directory, and auto: host)');
+  const hostPaths = volumes.filter((v) => v.hostPath).map((v) => v.hostPath.path as string);
+  t.same(hostPaths.sort(), ['/var/lib/podflame', '/var/run/docker.sock'], 'no other hostPath (no /proc: hostPID)');
+  const tmp = volumes.find((v) => v.name === 'tmp');
+  t.equal(tmp?.emptyDir?.sizeLimit, '2Gi', "room for perf's recordings in host mode");
 });
 
 t.test('the ClusterRole grants only what the agent calls', async (t) => {
@@ -233,7 +264,43 @@ t.test('kubectl kustomize renders the whole install', { skip: await kubectlSkip(
   for (const doc of rendered) t.doesNotThrow(() => validate(doc), `rendered ${doc.kind}/${doc.metadata.name}`);
   const ds = rendered.find((d) => d.kind === 'DaemonSet');
   t.match(ds?.spec.template.spec.containers[0].image, /^podflame-agent:/, 'the image tag is set by the kustomization');
+  const env = ds?.spec.template.spec.containers[0].env as Doc[];
+  t.same(
+    env.find((e) => e.name === 'PODFLAME_CAPTURE_IMAGE')?.value,
+    `podflame-perf:${ds?.spec.template.spec.containers[0].image.split(':')[1]}`,
+    'the capture image carries the same tag, set by the same images: list',
+  );
 });
+
+t.test(
+  'an overlay images: entry sets both images, the agent and the capture one',
+  { skip: await kubectlSkip() },
+  async (t) => {
+    const work = await mkdtemp(join(tmpdir(), 'podflame-images-'));
+    t.teardown(() => rm(work, { recursive: true, force: true }));
+    await cp(MANIFESTS, join(work, 'manifests'), { recursive: true });
+    await writeFile(
+      join(work, 'kustomization.yaml'),
+      [
+        'resources: [manifests]',
+        'images:',
+        '  - {name: podflame-agent, newName: registry.example/podflame-agent, newTag: "7"}',
+        '  - {name: podflame-perf, newName: registry.example/podflame-perf, newTag: "7"}',
+        '',
+      ].join('\n'),
+    );
+    const ds = (await renderKustomization(work)).find((d) => d.kind === 'DaemonSet');
+    const container = ds?.spec.template.spec.containers[0];
+    t.equal(container.image, 'registry.example/podflame-agent:7');
+    const env = container.env as Doc[];
+    t.equal(env.find((e) => e.name === 'PODFLAME_CAPTURE_IMAGE')?.value, 'registry.example/podflame-perf:7');
+    t.same(
+      env.find((e) => e.name === 'NODE_NAME'),
+      { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+      'other variables untouched',
+    );
+  },
+);
 
 t.test('HTTPS by default: --tls-cert and --tls-key from the mounted Secret podflame-agent-tls', async (t) => {
   const ds = await daemonSet();

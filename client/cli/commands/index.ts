@@ -8,6 +8,8 @@ import { registerConvert } from './convert.js';
 import { registerHistory } from './history.js';
 import { registerFlamegraph } from './flamegraph.js';
 import { registerDiff } from './diff.js';
+import { registerInstall } from './install.js';
+import { registerUninstall } from './uninstall.js';
 
 /** Every CLI subcommand, in the order `podflame --help` lists them. Each lives in its own file. */
 export const COMMANDS: readonly RegisterCommand[] = [
@@ -20,4 +22,6 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerHistory,
   registerFlamegraph,
   registerDiff,
+  registerInstall,
+  registerUninstall,
 ];
