@@ -2,8 +2,9 @@
 // podflame, podflame-agent, npx podflame, npm, kubectl or node), against the built CLI and agent: those that can run
 // here, without a cluster, are run as written (the offline commands in a scratch folder holding real captures under
 // the names the examples use) and must exit 0; the others have each flag checked against what the command accepts
-// (its --help, or the agent's own option parser, which also checks the values). And every relative link of these
-// files resolves: the file exists, and an anchor names one of its headings.
+// (its --help, or the agent's own option parser, which also checks the values). docs/cli.md's flag tables and the
+// commands' --help agree both ways. And every relative link of these files resolves: the file exists, and an anchor
+// names one of its headings.
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -307,6 +308,43 @@ commands.forEach((c, i) => {
     t.ok(checks.length > 0, 'something was checked');
     for (const check of checks) t.ok(check.ok, check.message);
   });
+});
+
+/** The option names a commander --help lists: `  -o, --output <file>  ...` → `-o`, `--output`. */
+function optionsOfHelp(help: string): string[] {
+  const names: string[] = [];
+  for (const m of help.matchAll(/^ {2}(-[A-Za-z](?![\w-]))?(?:, )?(--[a-z][\w-]*)?/gm)) {
+    if (m[1]) names.push(m[1]);
+    if (m[2]) names.push(m[2]);
+  }
+  return names.filter((n) => n !== '-h' && n !== '--help');
+}
+
+t.test("docs/cli.md's flag tables and the commands' --help agree", async (t) => {
+  const sections = new Map<string, string>(); // command → the text of its sections (profile has two)
+  for (const section of readFileSync(join(REPO, 'docs/cli.md'), 'utf8').split('\n## ').slice(1)) {
+    const command = /^podflame ([a-z-]+)/.exec(section)?.[1];
+    if (command) sections.set(command, (sections.get(command) ?? '') + section);
+  }
+  t.ok(sections.size >= 6, 'sections of podflame profile, agents, collapse, render, convert, diff-folded');
+  for (const [command, text] of sections) {
+    const help = await helpOf([process.execPath, DIST_CLI, command, '--help']);
+    const taken = new Set(optionsOfHelp(help));
+    const inTables = text
+      .split('\n')
+      .filter((line) => /^\| [^-]/.test(line) && !line.startsWith('| flag'))
+      .flatMap((line) =>
+        [...(line.split(' | ')[0] as string).matchAll(/(?<![\w-])(--?[A-Za-z][\w-]*)/g)].map((m) => m[1]),
+      );
+    for (const flag of inTables)
+      t.ok(taken.has(flag as string), `podflame ${command} takes ${flag}, as its table says`);
+    for (const flag of taken)
+      t.match(
+        text,
+        new RegExp(`(^|[\\s\`[,])${flag}([\\s\`,=\\]]|$)`, 'm'),
+        `podflame ${command}: ${flag} is documented`,
+      );
+  }
 });
 
 /** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens; repeats get -1, -2, ... */
