@@ -183,7 +183,7 @@ export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Obj
   inCluster: false,
 });
 
-interface OptionSpec<K extends keyof AgentConfig = keyof AgentConfig> {
+export interface OptionSpec<K extends keyof AgentConfig = keyof AgentConfig> {
   key: K;
   flag: string;
   /** Environment variables read when the flag is absent, first set one wins. */
@@ -191,6 +191,12 @@ interface OptionSpec<K extends keyof AgentConfig = keyof AgentConfig> {
   placeholder: string;
   description: string;
   parse: (text: string, source: string) => AgentConfig[K];
+  /**
+   * The flag's meaning in the reference table of docs/agent-api.md (`npm run docs` writes it there), when it says
+   * more than `--help`'s one line: the HTTP status and code it leads to, what it interacts with. Without the default,
+   * which the table takes from `DEFAULT_AGENT_CONFIG` as `--help` does.
+   */
+  reference?: string;
   /** The default as `--help` prints it, in the flag's own syntax (`256MiB`, `7d`, `60s`, `off`); else as is. */
   show?: (value: AgentConfig[K]) => string;
 }
@@ -334,6 +340,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_RUNTIME'],
     placeholder: 'RUNTIME',
     description: `capture path: ${RUNTIME_CHOICES.join(', ')} (auto: docker when its socket answers, else host)`,
+    reference:
+      'capture path: `docker`, `host` or `auto` (Docker when its socket answers at start-up, else host; say `docker` on Docker nodes so an engine restart at the wrong moment cannot switch it)',
     parse: (text, source) => {
       if (!(RUNTIME_CHOICES as readonly string[]).includes(text))
         throw invalid(source, `one of ${RUNTIME_CHOICES.join(', ')}`, text);
@@ -346,6 +354,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_CAPTURE_SCRIPT'],
     placeholder: 'PATH',
     description: 'host mode: the capture script the agent runs itself (perf and jattach on PATH)',
+    reference: 'host mode: the capture script the agent runs itself, with `perf` and `jattach` on PATH',
     parse: parseAbsolutePath,
   }),
   option({
@@ -355,6 +364,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     placeholder: 'DIR',
     description:
       "host mode: podflame's native parts (libpodflame-perfmap.so, the JVMTI map agent for JDK 8-16 and inlined frames; podflame-target-fs)",
+    reference:
+      "host mode: podflame's native parts, `libpodflame-perfmap.so` (the JVMTI map agent) and `podflame-target-fs`",
     parse: parseAbsolutePath,
   }),
   option({
@@ -363,6 +374,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_PROC_ROOT'],
     placeholder: 'DIR',
     description: "host mode: the host's /proc (run with hostPID)",
+    reference: "host mode: the node's `/proc`, where containers are found by the IDs in `/proc/<pid>/cgroup`",
     parse: parseAbsolutePath,
   }),
   option({
@@ -372,6 +384,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     placeholder: 'NAME',
     description:
       "tag on this agent's captures; leftovers are cleaned up only within the group (for agents sharing an engine)",
+    reference:
+      "tag on this agent's captures (container label, process environment); the start-up cleanup of leftovers touches only its own group's, so several agents sharing one engine (a second install, tests) each need their own",
     parse: (text, source) => {
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(text))
         throw invalid(source, 'letters, digits, _ . - (up to 63)', text);
@@ -384,6 +398,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_CAPTURE_IMAGE'],
     placeholder: 'IMAGE',
     description: 'image of the capture containers (built from Dockerfile.perf)',
+    reference: 'image of the capture containers, never taken from a request',
     parse: parseNonEmpty('an image name such as podflame-perf:latest'),
   }),
   option({
@@ -392,6 +407,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_NODE_NAME', 'NODE_NAME'],
     placeholder: 'NAME',
     description: 'node name stated in every answer (default: the host name)',
+    reference: 'node named in every answer (`X-Podflame-Node`) and scope of the leftover cleanup',
     parse: parseNonEmpty('a node name'),
   }),
   option({
@@ -400,6 +416,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_MAX_CONCURRENT'],
     placeholder: 'N',
     description: 'captures running at once; more are refused with 429',
+    reference: 'captures at once; more get 429 `TOO_MANY_CAPTURES`',
     parse: parseInteger(1, 256),
   }),
   option({
@@ -409,6 +426,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     placeholder: 'N',
     description:
       "captures running at once of one namespace's pods (scheduled or not); more are refused with 429 TOO_MANY_NAMESPACE_CAPTURES",
+    reference:
+      "captures at once of one namespace's pods, on demand and scheduled together; more get 429 `TOO_MANY_NAMESPACE_CAPTURES` with `Retry-After`. A container outside any pod has no namespace and only `--max-concurrent` applies to it: only `--auth token`/`none` callers can name one, `--auth kubernetes` refuses it",
     parse: parseInteger(1, 256),
   }),
   option({
@@ -417,6 +436,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_MAX_OUTPUT_BYTES'],
     placeholder: 'BYTES',
     description: 'perf script output read from one capture before it is stopped (e.g. 512MiB)',
+    reference: 'perf script text read from one capture, e.g. `512MiB`; beyond it 507 `OUTPUT_TOO_LARGE`',
     show: formatBytes,
     parse: parseBytes,
   }),
@@ -426,6 +446,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_MAX_STACKS'],
     placeholder: 'N',
     description: 'distinct stacks one profile keeps; beyond them its largest are kept and the rest counted as one',
+    reference:
+      'distinct stacks one profile keeps; beyond them its largest are kept, the rest counted under the root frame `[dropped stacks]`, with a `PROFILE_TOO_LARGE` warning and `dropped` in its metadata',
     parse: parseInteger(2, 10_000_000),
   }),
   option({
@@ -434,6 +456,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_MAX_PROFILE_BYTES'],
     placeholder: 'BYTES',
     description: 'bytes of stacks one profile keeps; beyond them its largest are kept and the rest counted as one',
+    reference: 'bytes of stacks one profile keeps (each stack its length + 16), as `--max-stacks`',
     show: formatBytes,
     parse: parseBytes,
   }),
@@ -443,6 +466,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_PROFILES_MAX_BYTES'],
     placeholder: 'BYTES',
     description: 'bytes of stacks the finished profiles kept in memory hold in all; the oldest are dropped beyond it',
+    reference:
+      'bytes of stacks the finished profiles of `GET /v1/profiles/:id` keep in all; the oldest are dropped beyond it',
     show: formatBytes,
     parse: parseBytes,
   }),
@@ -454,6 +479,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     description:
       'heap of the thread that collapses captures and draws graphs (e.g. 384MiB); captures being collapsed may hold ' +
       '60% of what its own code leaves of it together, beyond which the largest fails alone with PROFILE_TOO_LARGE',
+    reference:
+      "heap of the profile worker, the thread that collapses captures and draws graphs, in whole MiB, e.g. `384MiB`. The captures being collapsed may hold 60% of it (of what the thread's own code, some 5 MiB, leaves) together: beyond that the largest fails alone with 507 `PROFILE_TOO_LARGE`; a graph that would not fit beside them fails alone the same way. Raise it with the container's memory limit",
     show: formatBytes,
     parse: parseWorkerHeap,
   }),
@@ -463,6 +490,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_REQUEST_TIMEOUT'],
     placeholder: 'DURATION',
     description: 'time a capture may take beyond its requested duration (e.g. 60s, 2m)',
+    reference: 'time a capture may take beyond its duration before 504 `CAPTURE_TIMEOUT`',
     show: formatSeconds,
     parse: parseDuration,
   }),
@@ -472,6 +500,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_PROFILE_RETENTION'],
     placeholder: 'N',
     description: 'finished profiles kept for GET /v1/profiles/:id',
+    reference: 'finished profiles kept in memory for `GET /v1/profiles/:id`',
     parse: parseInteger(1, 10000),
   }),
   option({
@@ -492,6 +521,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_AUTH'],
     placeholder: 'MODE',
     description: `authentication: ${AUTH_MODES.join(', ')} (none only on a loopback listen address)`,
+    reference:
+      '`kubernetes`, `token` or `none` (`none`: loopback listen addresses only; see [Security](security.md#who-can-call-it---auth))',
     parse: (text, source) => {
       if (!(AUTH_MODES as readonly string[]).includes(text))
         throw invalid(source, `one of ${AUTH_MODES.join(', ')}`, text);
@@ -504,6 +535,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_TOKEN_FILE'],
     placeholder: 'FILE',
     description: 'tokens for --auth token, one per line: token[,user[,uid[,"groups"]]]',
+    reference: 'tokens for `--auth token`, one per line: `token[,user[,uid[,"groups"]]]`',
     parse: parseNonEmpty('a file path'),
   }),
   option({
@@ -514,6 +546,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     description:
       "the agent's own access to the Kubernetes API: --auth kubernetes, schedules' pod labels, host mode's pod names " +
       '(default: in-cluster)',
+    reference:
+      "the agent's own access to the API server: `--auth kubernetes`, schedules' pod labels, host mode's pod names (in-cluster service account when not given)",
     parse: parseNonEmpty('a file path'),
   }),
   option({
@@ -522,6 +556,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_AUTHZ_RESOURCE'],
     placeholder: '[GROUP/]RESOURCE[/SUB]',
     description: 'what a caller must be allowed to create on the target pod, e.g. pods/exec or podflame.io/profiles',
+    reference: 'what a caller must be allowed to `create` on the pod: `[GROUP/]RESOURCE[/SUB]`',
     parse: (text) => parseAuthzResource(text),
   }),
   option({
@@ -532,6 +567,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     description:
       '--auth kubernetes: accept only tokens bound to this audience (kubectl create token SA --audience AUD), so ' +
       'no token an agent receives is good at the API server; human kubeconfig tokens are then refused',
+    reference:
+      "`--auth kubernetes` accepts only tokens bound to one of these audiences (the TokenReview's `spec.audiences`, its `status.audiences` checked): tokens minted for the agents (`kubectl create token SA --audience AUD`, the client's `--token-audience`); kubeconfig tokens, good at the API server, are refused (not given: any token the API server accepts)",
     parse: (text, source) => {
       const audiences = text.split(',').map((a) => a.trim());
       if (audiences.some((a) => a === '' || /\s/.test(a))) throw invalid(source, 'audiences separated by commas', text);
@@ -544,6 +581,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_TLS_CERT'],
     placeholder: 'FILE',
     description: 'PEM certificate: serve HTTPS (with --tls-key)',
+    reference:
+      'serve HTTPS with this PEM certificate and the key of `--tls-key` (not given: plain HTTP; the manifests set both)',
     parse: parseNonEmpty('a file path'),
   }),
   option({
@@ -552,6 +591,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_TLS_KEY'],
     placeholder: 'FILE',
     description: 'PEM private key of --tls-cert',
+    reference: 'the PEM private key of `--tls-cert`',
     parse: parseNonEmpty('a file path'),
   }),
   option({
@@ -560,6 +600,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_RATE_LIMIT'],
     placeholder: 'N',
     description: 'API requests per caller per minute (0: no limit)',
+    reference:
+      'API requests per caller per minute, bursts up to N; beyond it 429 `RATE_LIMITED` with `Retry-After`; 0 is off',
     parse: parseInteger(0, 1_000_000),
   }),
   option({
@@ -568,6 +610,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_AUTH_FAILURE_LIMIT'],
     placeholder: 'N',
     description: 'requests with refused credentials per client address per minute, before authentication (0: no limit)',
+    reference:
+      "requests with refused credentials per client address per minute, bursts up to N, counted before authentication; beyond it that address's requests with unknown credentials get 429 `RATE_LIMITED` without a TokenReview; 0 is off",
     parse: parseInteger(0, 1_000_000),
   }),
   option({
@@ -576,6 +620,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_READ_TIMEOUT'],
     placeholder: 'DURATION',
     description: 'time a client has to send its whole request; slower clients get 408 (e.g. 30s)',
+    reference: 'time a client has to send its whole request; slower ones get 408 and are disconnected',
     show: formatSeconds,
     parse: parseDuration,
   }),
@@ -587,6 +632,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     description:
       'client connections open at once; more are closed as soon as accepted, but for a reserve of ' +
       `${DEFAULT_CONNECTION_LIMITS.reserved} for addresses that hold none (kubelet's probes) (0: no limit)`,
+    reference:
+      "client connections open at once; more are closed as soon as they are accepted, but for a reserve of 32 for addresses that hold none (kubelet's probes, a curl on the node); 0 is off",
     parse: parseInteger(0, 1_000_000),
   }),
   option({
@@ -597,6 +644,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     description:
       "client connections open at once from one address (through the API server's pod proxy, all callers share " +
       "the API server's) (0: no limit)",
+    reference:
+      "client connections open at once from one address (IPv4-mapped IPv6 counted as IPv4); more from it are closed as soon as they are accepted. Through the API server's pod proxy every caller shares the API server's address; 0 is off",
     parse: parseInteger(0, 1_000_000),
   }),
   option({
@@ -605,6 +654,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_DATA_DIR'],
     placeholder: 'DIR',
     description: 'node-local profile store: turns on continuous profiling (schedules, history queries)',
+    reference: 'the node-local store (a hostPath in the DaemonSet); turns continuous profiling on',
     parse: parseNonEmpty('a directory path'),
   }),
   option({
@@ -613,6 +663,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_SCHEDULES'],
     placeholder: 'FILE',
     description: 'schedules file (YAML, `schedules:` list); needs --data-dir',
+    reference: 'the schedules file, YAML (a mounted ConfigMap); re-read every 30 s; needs `--data-dir`',
     parse: parseNonEmpty('a file path'),
   }),
   option({
@@ -621,6 +672,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_PYROSCOPE_URL'],
     placeholder: 'URL',
     description: 'push every scheduled profile to Pyroscope (e.g. http://pyroscope:4040); needs --data-dir',
+    reference: 'push every scheduled profile to Pyroscope; needs `--data-dir`',
     parse: parseNonEmpty('a URL such as http://pyroscope:4040'),
   }),
   option({
@@ -629,6 +681,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_STORE_MAX_AGE'],
     placeholder: 'AGE',
     description: 'stored profiles older than this are removed (e.g. 36h, 7d)',
+    reference: 'stored profiles older than this are removed, e.g. `36h`',
     show: formatAge,
     parse: parseAge,
   }),
@@ -639,6 +692,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     placeholder: 'BYTES',
     description:
       'bytes the profile store keeps on disk; beyond it the oldest profiles of the namespace holding the most go (e.g. 2GiB)',
+    reference:
+      'bytes the store keeps on disk (profiles, the dictionary lines they added, rollups, metadata); beyond it the oldest profiles of the namespace holding the most bytes go, e.g. `2GiB`',
     show: formatBytes,
     parse: parseBytes,
   }),
@@ -649,6 +704,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     placeholder: 'BYTES',
     description:
       "bytes of one day's stack dictionary in the profile store; a profile whose new stacks would grow it beyond is refused (STORE_DICTIONARY_FULL) (e.g. 128MiB)",
+    reference:
+      "bytes of one day's stack dictionary; a profile whose new stacks would grow it beyond is refused, 507 `STORE_DICTIONARY_FULL`, e.g. `64MiB` (a day of many pods' stacks is a few MB; in memory a dictionary takes several times its file)",
     show: formatBytes,
     parse: parseBytes,
   }),
@@ -659,6 +716,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     placeholder: 'BYTES',
     description:
       "bytes of profile data one namespace keeps; beyond it that namespace's own oldest profiles go, never another's (e.g. 256MiB)",
+    reference:
+      "bytes of profile data (pairs and the dictionary lines they added) one namespace keeps; beyond it that namespace's own oldest profiles go, never another's, e.g. `256MiB`",
     show: formatBytes,
     parse: parseBytes,
   }),
@@ -669,6 +728,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     placeholder: 'AGE',
     description:
       'longest retention a schedule may ask for; a PUT asking more is refused with 400, a schedules file asking more is not loaded (e.g. 14d)',
+    reference:
+      'longest `retention` a schedule may ask for: a `PUT` asking more is 400 naming the maximum, a schedules file asking more is not loaded',
     show: formatAge,
     parse: parseAge,
   }),
@@ -679,6 +740,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     placeholder: 'N',
     description:
       "schedules one namespace may have on this agent; a PUT beyond it is refused with 403 QUOTA_EXCEEDED (the file's count, but are never refused)",
+    reference:
+      "schedules one namespace may have on an agent; a `PUT` beyond it is 403 `QUOTA_EXCEEDED` (the file's schedules count, but are never refused)",
     parse: parseInteger(1, 10000),
   }),
   option({
@@ -688,6 +751,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     placeholder: 'on|off',
     description:
       'label the schedule metrics with schedule namespaces and names; off, they carry schedule="all", since /metrics needs no token and names say what others profile',
+    reference:
+      '`on` or `off`: label the schedule metrics with schedule namespaces and names; off, every series is `schedule="all"`, because `/metrics` needs no token and names say what other teams profile',
     show: formatSwitch,
     parse: parseSwitch,
   }),
@@ -697,6 +762,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_SCHEDULE_JITTER'],
     placeholder: 'DURATION',
     description: 'largest random delay before a scheduled run, so nodes do not fire together (0 turns it off)',
+    reference: 'largest random delay before a scheduled run, so nodes do not fire together; `0` turns it off',
     show: formatSeconds,
     parse: (text, source) => {
       if (text.trim() === '0') return 0;
@@ -715,7 +781,8 @@ export interface ConfigSources {
 export type ParsedAgentCommandLine =
   { kind: 'help'; text: string } | { kind: 'version' } | { kind: 'config'; config: AgentConfig };
 
-function defaultText(spec: OptionSpec, hostname: string): string {
+/** An option's default as `--help` and docs/agent-api.md's table print it (`hostname`: the node name's). */
+export function defaultText(spec: OptionSpec, hostname: string): string {
   if (spec.key === 'nodeName') return hostname;
   const value = DEFAULT_AGENT_CONFIG[spec.key as Exclude<keyof AgentConfig, 'nodeName'>];
   if (spec.key === 'listen') return `${(value as ListenAddress).host}:${(value as ListenAddress).port}`;

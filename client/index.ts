@@ -1,6 +1,6 @@
 /**
  * podflame's client library: profile pods, workloads and label selectors through the Kubernetes API and the
- * podflame agent on each node. See client/README.md and the top-level README for examples.
+ * podflame agent on each node. See client/README.md and docs/cli.md ("The client library") for examples.
  */
 export {
   PodflameClient,

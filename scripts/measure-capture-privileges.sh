@@ -7,7 +7,7 @@
 # no-new-privileges; read-only root, tmpfs /tmp), then once more without each capability in turn, and prints one
 # line per run: the capture's exit code, whether the hot Java method and a native frame of libjvm
 # (thread_native_entry) are named, the warnings, and what else failed.
-# The table in README.md's Security section is its output on the test machine. Needs the Docker engine; the
+# The table in docs/security.md ("The capture container's privileges") is its output on the test machine. Needs the Docker engine; the
 # images are those the tests build (test/helpers/docker-env.ts), e.g.
 #   bash scripts/measure-capture-privileges.sh podflame-perf:test-0123456789ab podflame-jdk:test-0123456789ab
 set -uo pipefail

@@ -4,7 +4,7 @@
  * privilege perf and jattach need (CAPTURE_CAPABILITIES, every other capability dropped), the engine's default
  * seccomp profile, no-new-privileges, a read-only
  * root with a size-limited tmpfs /tmp, never Privileged, no network, memory/CPU/PID limits, no log file, removed
- * when done. README.md's Security section has the measured table of what breaks without each.
+ * when done. docs/security.md has the measured table of what breaks without each.
  */
 import Docker from 'dockerode';
 import { PassThrough, type Readable } from 'node:stream';
@@ -73,7 +73,7 @@ export interface DockerRuntimeOptions {
 
 /**
  * Capabilities of a capture container, every other one dropped; measured by scripts/measure-capture-privileges.sh
- * (the table in README.md's Security section). SYS_ADMIN: perf_event_open on another user's process above
+ * (the table in docs/security.md). SYS_ADMIN: perf_event_open on another user's process above
  * perf_event_paranoid 2, and, with SYS_CHROOT, perf script's setns into the target's mount namespace, where it reads
  * libjvm's and libc's symbols (CAP_PERFMON covers the first only: without SYS_ADMIN every native frame is
  * [unknown], so PERFMON does not replace it). SYS_PTRACE: perf -p, jattach and /proc/PID/root on other users'

@@ -1,4 +1,4 @@
-// README.md's exit-code table against the code: the table is parsed from README.md, every code of ERROR_CODES is in
+// docs/cli.md's exit-code table against the code: the table is parsed from docs/cli.md, every code of ERROR_CODES is in
 // the row of its exit status (and no other), and the built CLI (DIST_CLI, spawned) is run once or more per row on a
 // case that ends in that row's status and one of its codes: offline, against loopback servers that speak the
 // agent's and the Kubernetes API's wire format (fake-agent.ts, the stand-in API server), or a closed loopback port.
@@ -17,16 +17,16 @@ requireBuild();
 const REPO = join(import.meta.dirname, '../..');
 
 function exitCodesSection(): string {
-  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-  const start = readme.indexOf('\n### Exit codes\n');
-  if (start < 0) throw new Error('README.md has no "### Exit codes" section');
-  return readme.slice(start, readme.indexOf('\n#', start + 5));
+  const doc = readFileSync(join(REPO, 'docs', 'cli.md'), 'utf8');
+  const start = doc.indexOf('\n## Exit codes\n');
+  if (start < 0) throw new Error('docs/cli.md has no "## Exit codes" section');
+  return doc.slice(start, doc.indexOf('\n#', start + 5));
 }
 
-const README_EXITS = exitCodesSection();
+const DOC_EXITS = exitCodesSection();
 
-/** The rows of README.md's table under "### Exit codes": exit status → the codes in backquotes in its row. */
-function readmeExitTable(section: string): Map<number, string[]> {
+/** The rows of docs/cli.md's table under "## Exit codes": exit status → the codes in backquotes in its row. */
+function docExitTable(section: string): Map<number, string[]> {
   const rows = new Map<number, string[]>();
   for (const line of section.split('\n')) {
     const m = /^\| (\d+) \|([^|]*)\|/.exec(line);
@@ -39,7 +39,7 @@ function readmeExitTable(section: string): Map<number, string[]> {
   return rows;
 }
 
-const table = readmeExitTable(README_EXITS);
+const table = docExitTable(DOC_EXITS);
 
 t.test('the table and ERROR_CODES agree: every code once, in the row of its exit status', async (t) => {
   t.same([...table.keys()], [0, 1, 2, 3, 4, 5, 6, 7, 8], 'rows 0 to 8');
@@ -142,7 +142,7 @@ t.test('the built CLI exits as the table says, row by row', async (t) => {
     t.equal(r.code, c.exit, `${what}: exit ${c.exit} (${r.stderr.trim()})`);
     if (c.code === undefined) continue;
     if (c.code === 'EMPTY_INPUT' && args[0] === 'render') {
-      t.match(README_EXITS, /`podflame render` exits 2 for `EMPTY_INPUT`/, 'the exception is in the table');
+      t.match(DOC_EXITS, /`podflame render` exits 2 for `EMPTY_INPUT`/, 'the exception is in the table');
     } else t.ok(table.get(c.exit)?.includes(c.code), `${c.code} is in row ${c.exit}`);
     t.match(r.stderr, new RegExp(`^podflame: .+ \\[${c.code}\\]$`, 'm'), `${what}: [${c.code}]`);
   }
