@@ -100,8 +100,9 @@ export interface AgentConfig {
   /** API requests per caller per minute (token bucket, bursts up to the same number); 0 turns it off. Default 120. */
   rateLimitPerMinute: number;
   /**
-   * Requests with refused credentials per client address per minute (token bucket, bursts up to the same number),
-   * counted before authentication; beyond it such requests get 429 without a TokenReview. 0 turns it off. Default 30.
+   * Requests with refused credentials (or whose TokenReview failed) per client address per minute (token bucket,
+   * bursts up to the same number), counted before authentication; beyond it such requests get 429 without a
+   * TokenReview. 0 turns it off. Default 30.
    */
   authFailureLimitPerMinute: number;
   /** Seconds a client has to send its whole request (headers and body); slower ones get 408. Default 60. */
@@ -609,9 +610,11 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     flag: 'auth-failure-limit',
     env: ['PODFLAME_AUTH_FAILURE_LIMIT'],
     placeholder: 'N',
-    description: 'requests with refused credentials per client address per minute, before authentication (0: no limit)',
+    description:
+      'requests with refused credentials (or whose TokenReview failed) per client address per minute, before ' +
+      'authentication (0: no limit)',
     reference:
-      "requests with refused credentials per client address per minute, bursts up to N, counted before authentication; beyond it that address's requests with unknown credentials get 429 `RATE_LIMITED` without a TokenReview; 0 is off",
+      "requests with refused credentials (or whose TokenReview failed) per client address per minute, bursts up to N, counted before authentication; beyond it that address's requests with unknown credentials get 429 `RATE_LIMITED` without a TokenReview; 0 is off",
     parse: parseInteger(0, 1_000_000),
   }),
   option({

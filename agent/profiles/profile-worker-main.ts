@@ -16,6 +16,7 @@ import { MAX_DRAWN_FRAMES, renderProfile } from './render-profile.js';
 import { createEventCollapser, type EventCollapser } from './event-collapser.js';
 import { CollapseBudget } from './collapse-budget.js';
 import { drawHeapBytes, renderHeapBytes, type RenderJob } from './render-heap.js';
+import { unpackStacks } from './packed-stacks.js';
 
 const port = parentPort;
 if (port === null) throw new Error('profile-worker-main.ts runs as a worker thread only');
@@ -89,24 +90,30 @@ function handle(request: WorkerRequest): unknown {
       return { contentType: answer.contentType, body };
     }
     // Graphs drawn here are bounded in frames, as a profile's are (render-profile.ts).
-    case 'render-merged':
+    case 'render-merged': {
+      // Checked before the stacks are unpacked into the heap: the estimate counts them there.
+      const beforeDraw = checkedRender(request);
       return handedOver(
-        renderMergedGraph(request.format, request.stacks, {
+        renderMergedGraph(request.format, unpackStacks(request.stacks), {
           ...request.options,
+          ...(request.eventCounts ? { eventCounts: unpackStacks(request.eventCounts) } : {}),
           maxFrames: MAX_DRAWN_FRAMES,
-          beforeDraw: checkedRender(request),
+          beforeDraw,
           bytes: true,
         }),
       );
-    case 'render-diff':
+    }
+    case 'render-diff': {
+      const beforeDraw = checkedRender(request);
       return handedOver(
-        renderDiffGraph(request.format, request.base, request.target, {
+        renderDiffGraph(request.format, unpackStacks(request.base), unpackStacks(request.target), {
           ...request.options,
           maxFrames: MAX_DRAWN_FRAMES,
-          beforeDraw: checkedRender(request),
+          beforeDraw,
           bytes: true,
         }),
       );
+    }
   }
 }
 

@@ -18,6 +18,7 @@ import type { FoldedBytes } from './folded-bytes.js';
 import type { LimitedCollapse } from './event-collapser.js';
 import type { RenderedProfile, RenderRequest } from './render-profile.js';
 import type { StackLimits } from './stack-limits.js';
+import { packedBuffers, packStacks, type PackedStacks } from './packed-stacks.js';
 import { DEFAULT_PROFILE_EVENT, type ProfileEvent } from '../../shared/profile-events.js';
 import { DEFAULT_SAMPLING_OPTIONS } from '../../shared/export/sampling.js';
 
@@ -71,8 +72,14 @@ type Job =
       render: RenderRequest;
       eventCounts?: EventCounts;
     }
-  | { kind: 'render-merged'; format: HistoryFormat; stacks: FoldedStacks; options: MergedGraphOptions }
-  | { kind: 'render-diff'; format: DiffFormat; base: FoldedStacks; target: FoldedStacks; options: DiffGraphOptions };
+  | {
+      kind: 'render-merged';
+      format: HistoryFormat;
+      stacks: PackedStacks;
+      eventCounts?: PackedStacks;
+      options: Omit<MergedGraphOptions, 'eventCounts'>;
+    }
+  | { kind: 'render-diff'; format: DiffFormat; base: PackedStacks; target: PackedStacks; options: DiffGraphOptions };
 
 export type WorkerRequest = Job & { seq: number };
 
@@ -143,14 +150,31 @@ export class ProfileWorker {
     return { contentType: answer.contentType, body: asBuffer(answer.body) };
   }
 
-  /** shared/history-graphs.ts `renderMergedGraph` in the thread. */
+  /**
+   * shared/history-graphs.ts `renderMergedGraph` in the thread. The stacks (and event counts) go packed, in turns of
+   * the event loop, and handed over (packed-stacks.ts): a Map posted as it is would be cloned in one piece on this
+   * thread.
+   */
   async renderMergedGraph(format: HistoryFormat, stacks: FoldedStacks, options: MergedGraphOptions) {
-    return asGraphAnswer(await this.#run({ kind: 'render-merged', format, stacks, options }));
+    const { eventCounts, ...rest } = options;
+    const packed = await packStacks(stacks);
+    const packedCounts = eventCounts ? await packStacks(eventCounts) : undefined;
+    const job: Job = {
+      kind: 'render-merged',
+      format,
+      stacks: packed,
+      ...(packedCounts ? { eventCounts: packedCounts } : {}),
+      options: rest,
+    };
+    return asGraphAnswer(await this.#run(job, undefined, packedBuffers(packed, packedCounts)));
   }
 
-  /** shared/history-graphs.ts `renderDiffGraph` in the thread. */
+  /** shared/history-graphs.ts `renderDiffGraph` in the thread; both sides go as renderMergedGraph's stacks do. */
   async renderDiffGraph(format: DiffFormat, base: FoldedStacks, target: FoldedStacks, options: DiffGraphOptions) {
-    return asGraphAnswer(await this.#run({ kind: 'render-diff', format, base, target, options }));
+    const packedBase = await packStacks(base);
+    const packedTarget = await packStacks(target);
+    const job: Job = { kind: 'render-diff', format, base: packedBase, target: packedTarget, options };
+    return asGraphAnswer(await this.#run(job, undefined, packedBuffers(packedBase, packedTarget)));
   }
 
   /**
@@ -191,7 +215,8 @@ export class ProfileWorker {
     }
   }
 
-  #run(job: Job, pin?: Pin): Promise<unknown> {
+  /** Sends `job` to the thread; `transfer`: buffers of the job handed over to it rather than copied. */
+  #run(job: Job, pin?: Pin, transfer: ArrayBuffer[] = []): Promise<unknown> {
     if (this.#closed) {
       return Promise.reject(new PodflameError('AGENT_NOT_READY', 'the agent is shutting down; retry in a moment'));
     }
@@ -207,7 +232,7 @@ export class ProfileWorker {
     if (this.#pending.size === 0) worker.ref();
     return new Promise((resolve, reject) => {
       this.#pending.set(seq, { worker, resolve, reject });
-      worker.postMessage({ ...job, seq } satisfies WorkerRequest);
+      worker.postMessage({ ...job, seq } satisfies WorkerRequest, transfer);
     });
   }
 

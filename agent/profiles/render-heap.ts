@@ -9,6 +9,7 @@
  */
 import { isAscii } from 'node:buffer';
 import type { WorkerRequest } from './profile-worker.js';
+import { packedTextBytes, type PackedStacks } from './packed-stacks.js';
 
 export type RenderJob = Extract<WorkerRequest, { kind: 'render-profile' | 'render-merged' | 'render-diff' }>;
 
@@ -23,7 +24,7 @@ const SVG_PER_FRAME = 700;
 /** Heap per byte of folded text for a JSON answer: a string and an object per stack, then the JSON text. */
 const JSON_PER_FOLDED_BYTE = 2;
 /**
- * A merge's or a diff's stacks are in the heap as they arrive (a cloned Map: 1 byte a char of ASCII names); then as
+ * A merge's or a diff's stacks are in the heap once unpacked (a Map: 1 byte a char of ASCII names); then as
  * lines, parsed and as a tree for an SVG (measured: 1.45 bytes a char), as sorted keys and text for folded (0.35), as
  * the profile's tables for pprof (3.4). Per char of the stacks, the Map's share included.
  */
@@ -43,7 +44,8 @@ export function renderHeapBytes(job: RenderJob): number {
       return (job.format === 'json' ? JSON_PER_FOLDED_BYTE : SVG_PER_FOLDED_BYTE) * folded + text;
     }
     case 'render-merged':
-      return MERGED_PER_CHAR[job.format] * stackChars(job.stacks);
+      // A lock graph's event counts are a second Map of the same stacks, with strings of their own once unpacked.
+      return MERGED_PER_CHAR[job.format] * stackChars(job.stacks) + (job.eventCounts ? stackChars(job.eventCounts) : 0);
     case 'render-diff': {
       const chars = stackChars(job.base) + stackChars(job.target);
       return (MERGED_PER_CHAR[job.format === 'svg' ? 'svg' : 'folded'] + DIFF_PER_CHAR) * chars;
@@ -56,8 +58,7 @@ export function drawHeapBytes(frames: number): number {
   return SVG_PER_FRAME * frames;
 }
 
-function stackChars(stacks: ReadonlyMap<string, number>): number {
-  let chars = 0;
-  for (const stack of stacks.keys()) chars += stack.length + STACK_ENTRY_CHARS;
-  return chars;
+/** The stacks' chars from their UTF-8 bytes: as many for ASCII, more (an overestimate) for the rest. */
+function stackChars(stacks: PackedStacks): number {
+  return packedTextBytes(stacks) + stacks.ends.length * STACK_ENTRY_CHARS;
 }

@@ -14,7 +14,7 @@ import { planMerge, planSeries, type PlannedRead, type RollupLookup } from './qu
 import { openRollup, sameMembers, seriesKey } from './rollup-file.js';
 import type { StackDictionary } from './stack-dictionary.js';
 import type { MergeBudget } from './merge-budget.js';
-import { Turns } from './turns.js';
+import { Turns } from '../../shared/turns.js';
 
 /** What the merge reads of a store. */
 export interface BlockFiles {

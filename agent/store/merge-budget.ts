@@ -1,9 +1,9 @@
 /**
  * The cap on what a history query's merge may build (issue #13, A3): the distinct stacks of its answer, counted one
  * by one as the merge names them, in number and in bytes. Past the cap the merge stops where it is, with
- * PROFILE_TOO_LARGE, before any of it is copied into the profile worker: the merged stacks are cloned into that
- * thread whole, so a merge it could never answer would otherwise cost their bytes twice more (the serialized copy on
- * the main thread, the clone in the worker's heap) and run the worker out of memory only then, many seconds later.
+ * PROFILE_TOO_LARGE, before any of it is copied into the profile worker: the merged stacks go to that thread whole,
+ * so a merge it could never answer would otherwise cost their bytes twice more (the packed copy on the main thread,
+ * the Map unpacked in the worker's heap) and run the worker out of memory only then, many seconds later.
  * A diff counts both of its sides in one budget: both are cloned.
  */
 import { PodflameError } from '../../shared/errors.js';
@@ -26,7 +26,7 @@ export const MERGE_STACK_ENTRY_BYTES = 48;
  * - bytes, half the worker's heap. The stacks are cloned into that heap, where the cheapest answer (folded) needs
  *   1.5 bytes of it per byte of stacks (render-heap.ts) beside the thread's own modules: a merge beyond about half
  *   the heap could not be answered in any format anyway. And what the merge itself costs is then bounded: at the
- *   default 192 MiB heap, 96 MiB of stacks, serialized once on the main thread while they are posted, beside the
+ *   default 192 MiB heap, 96 MiB of stacks, packed once on the main thread and handed over, beside the
  *   worker's 192 + 12 MiB, within the manifests' 512Mi together with the agent's own ~100 MiB.
  * - stacks, ten profiles' worth at `--max-stacks` each, all distinct.
  */

@@ -21,7 +21,7 @@
 import { open, readFile } from 'node:fs/promises';
 import { PodflameError } from '../../shared/errors.js';
 import type { TextPool } from './text-pool.js';
-import { Turns } from './turns.js';
+import { Turns } from '../../shared/turns.js';
 
 export const DICTIONARY_FILE = 'stacks.dict';
 

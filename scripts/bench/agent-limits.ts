@@ -167,7 +167,7 @@ async function captureProfile(url: string, containerId: string, render: Record<s
  * Asks GET /healthz every PROBE_INTERVAL_MS in a thread of its own (so that the bench's own work, e.g. reading an
  * SVG, never delays a probe), one request at a time on a kept-alive connection, until stopped; the latencies in ms.
  */
-function startProber(url: string): { stop: () => Promise<{ latencies: number[]; failures: number }> } {
+export function startProber(url: string): { stop: () => Promise<{ latencies: number[]; failures: number }> } {
   const worker = new Worker(
     `
     const { parentPort, workerData } = require('node:worker_threads');
@@ -207,7 +207,7 @@ function startProber(url: string): { stop: () => Promise<{ latencies: number[]; 
   };
 }
 
-function percentile(values: number[], p: number): number {
+export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }

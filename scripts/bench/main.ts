@@ -7,15 +7,16 @@
  *
  * Then sections of their own: the JIT map (podflame's JVMTI agent vs the JVM's Compiler.perfmap, jit-map.ts), the
  * agent's request overhead (agent-overhead.ts), the agent's limits (agent-limits.ts: /healthz latency during the
- * largest renders and peak RSS with its defaults), the JFR reader on a ~100 MB recording (jfr.ts) and an alloc
- * capture's cost to its JVM (jfr-overhead.ts), and "store at
- * scale" (store-at-scale.ts): a week of stored profiles queried through a real agent.
+ * largest renders and peak RSS with its defaults), /healthz during a big merge of stored profiles (merge-healthz.ts),
+ * the JFR reader on a ~100 MB recording (jfr.ts) and an alloc capture's cost to its JVM (jfr-overhead.ts), and "store
+ * at scale" (store-at-scale.ts): a week of stored profiles queried through a real agent.
  *
  * usage: npm run bench [-- --runs N] [-- --input FILE[.gz]] [-- --keep] [-- --skip-jit-map] [-- --skip-agent]
- *                      [-- --skip-agent-limits] [-- --skip-store] [-- --skip-jfr]
+ *                      [-- --skip-agent-limits] [-- --skip-merge-healthz] [-- --skip-store] [-- --skip-jfr]
  *        npm run bench -- --store-only         (only the store section)
  *        npm run bench -- --jit-map-only       (only the JIT map section)
  *        npm run bench -- --agent-limits-only  (only the agent limits section)
+ *        npm run bench -- --merge-healthz-only (only /healthz during a big merge of stored profiles)
  *        npm run bench -- --jfr-only           (only the JFR sections: the reader on a ~100 MB recording, target < 2 s;
  *                                               an alloc capture's cost to the JVM it records, target within 2%)
  */
@@ -31,6 +32,7 @@ import { findPerlReference, type PerlReference } from './perl-reference.js';
 import { compareFolded, compareSvgFrames } from './same-output.js';
 import { agentOverhead } from './agent-overhead.js';
 import { agentLimits } from './agent-limits.js';
+import { mergeHealthz } from './merge-healthz.js';
 import { jitMapBench } from './jit-map.js';
 import { storeAtScale } from './store-at-scale.js';
 import { jfrBench } from './jfr.js';
@@ -60,6 +62,8 @@ const { values: flags } = parseArgs({
     'jit-map-only': { type: 'boolean', default: false },
     'skip-agent-limits': { type: 'boolean', default: false },
     'agent-limits-only': { type: 'boolean', default: false },
+    'skip-merge-healthz': { type: 'boolean', default: false },
+    'merge-healthz-only': { type: 'boolean', default: false },
     'jfr-only': { type: 'boolean', default: false },
     'skip-jfr': { type: 'boolean', default: false },
   },
@@ -218,6 +222,8 @@ try {
     if (/: (failed|skipped) — /.test(report)) process.exitCode = 1;
   } else if (flags['agent-limits-only']) {
     process.stdout.write(`${await agentLimits({ root, scratch, log })}\n`);
+  } else if (flags['merge-healthz-only']) {
+    process.stdout.write(`${await mergeHealthz({ root, scratch, runs, log })}\n`);
   } else if (flags['jfr-only']) {
     process.stdout.write(`${jfrBench({ root, scratch, runs, log })}\n`);
     process.stdout.write(`\n${await jfrOverhead({ root, pairs: runs, log })}\n`);
@@ -421,4 +427,5 @@ async function collapseAndRender(): Promise<void> {
   if (!flags['skip-jit-map']) process.stdout.write(`\n${await jitMapBench({ root, scratch, log })}\n`);
   if (!flags['skip-agent']) process.stdout.write(`\n${await agentOverhead({ root, scratch, runs, log })}\n`);
   if (!flags['skip-agent-limits']) process.stdout.write(`\n${await agentLimits({ root, scratch, log })}\n`);
+  if (!flags['skip-merge-healthz']) process.stdout.write(`\n${await mergeHealthz({ root, scratch, runs, log })}\n`);
 }

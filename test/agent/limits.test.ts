@@ -238,11 +238,13 @@ t.test('a job beyond the worker heap fails with PROFILE_TOO_LARGE; the next job 
   const options = { title: '', subtitle: '', frequencyHz: 99, durationSeconds: 1, startTimeMs: 0 };
   const small = new Map([['a;b', 2]]);
   t.equal(String((await worker.renderMergedGraph('folded', small, options)).body), 'a;b 2\n');
-  // Larger than the heap as it arrives, before any estimate of the render (test/agent/worker-heap.test.ts) can
-  // refuse it: the heap runs out all the same.
-  const huge = new Map<string, number>();
-  for (let i = 0; i < 600_000; i++) huge.set(`frame;${'x'.repeat(200)};${i}`, 1);
-  await t.rejects(worker.renderMergedGraph('svg', huge, options), {
+  // A job whose estimate falls short: 2,000,000 tiny stacks as JSON take an object each, far more than the 2 bytes
+  // a folded byte the estimate counts (render-heap.ts), so the heap runs out all the same. (A merge too large for the
+  // heap no longer does: its stacks arrive packed, outside the heap, and its estimate refuses it before unpacking.)
+  const tiny = new Map<string, number>();
+  for (let i = 0; i < 2_000_000; i++) tiny.set(`s${i}`, 1);
+  const meta = { id: 'tiny', status: 'done', samples: tiny.size, warnings: [] } as unknown as ProfileMetadata;
+  await t.rejects(worker.renderProfile('json', meta, toFoldedBytes(tiny), {}), {
     code: 'PROFILE_TOO_LARGE',
     message: /more than the 96 MiB the agent gives its profile worker/,
   });

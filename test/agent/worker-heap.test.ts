@@ -273,7 +273,6 @@ t.test('the widest graph the API allows draws at most MAX_DRAWN_FRAMES frames, a
 t.test("when the heap runs out all the same, the dead thread's collapses fail with PROFILE_TOO_LARGE", async (t) => {
   const worker = new ProfileWorker({ maxHeapMb: HEAP_MB });
   t.teardown(() => worker.close());
-  const options = { title: '', subtitle: '', frequencyHz: 99, durationSeconds: 1, startTimeMs: 0 };
   let sent!: () => void;
   const firstSent = new Promise<void>((resolve) => (sent = resolve));
   let release!: () => void;
@@ -286,10 +285,15 @@ t.test("when the heap runs out all the same, the dead thread's collapses fail wi
   })();
   const session = worker.collapse(input, LIMITS);
   await firstSent;
-  // Larger than the heap as it arrives: no estimate sees it coming.
-  const huge = new Map<string, number>();
-  for (let i = 0; i < 600_000; i++) huge.set(`frame;${'x'.repeat(200)};${i}`, 1);
-  await t.rejects(worker.renderMergedGraph('svg', huge, options), { code: 'PROFILE_TOO_LARGE' });
+  // A job whose estimate falls short (2,000,000 tiny stacks as JSON: an object each, far beyond the 2 bytes a folded
+  // byte counted in render-heap.ts): the heap runs out all the same.
+  const tiny = new Map<string, number>();
+  for (let i = 0; i < 2_000_000; i++) tiny.set(`s${i}`, 1);
+  const meta = { id: 'tiny', status: 'done', samples: tiny.size, warnings: [] } as unknown as ProfileMetadata;
+  await t.rejects(worker.renderProfile('json', meta, toFoldedBytes(tiny), {}), {
+    code: 'PROFILE_TOO_LARGE',
+    message: /more than the 96 MiB the agent gives its profile worker/,
+  });
   release();
   await t.rejects(session, {
     code: 'PROFILE_TOO_LARGE',

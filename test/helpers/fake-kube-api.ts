@@ -416,6 +416,11 @@ export class FakeKubeApi {
   authorize: Authorizer;
   /** Awaited before each TokenReview is answered (already recorded in `requests`): lets a test hold reviews open. */
   tokenReviewGate: (() => Promise<void>) | undefined;
+  /**
+   * While set, every TokenReview (already recorded in `requests`) answers with this HTTP status and a v1.Status body
+   * instead of a verdict, as an API server behind a failing proxy (502) or a failing authentication webhook does.
+   */
+  tokenReviewFailure: number | undefined;
 
   constructor(private readonly options: FakeKubeApiOptions = {}) {
     this.tokens = options.tokens ?? {
@@ -899,6 +904,11 @@ export class FakeKubeApi {
   private async tokenReview(req: http.IncomingMessage, res: http.ServerResponse, caller: FakeUser): Promise<void> {
     const body = await this.readJson(req);
     await this.tokenReviewGate?.();
+    const failure = this.tokenReviewFailure;
+    if (failure !== undefined) {
+      this.sendJson(res, failure, statusBody(failure, 'InternalError', 'the TokenReview could not be answered'));
+      return;
+    }
     if (
       !this.allowed(res, {
         user: caller,

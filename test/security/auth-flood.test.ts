@@ -136,6 +136,65 @@ t.test('300 junk-token requests from one address cause at most 60 TokenReviews',
   t.equal(elsewhere.status, 200, 'another address has its own budget');
 });
 
+t.test(
+  'while TokenReviews fail, 300 junk tokens from one address still cause at most 60',
+  { timeout: 120_000 },
+  async (t) => {
+    // Issue #13, cold attacker F4: an API server answering 502 (or not at all) must not lift the address budget, or a
+    // flood during an outage sends it one TokenReview per request; yet a failed review is no verdict on the token.
+    const url = await startAgent(t);
+    api.tokenReviewFailure = 502;
+    t.teardown(() => (api.tokenReviewFailure = undefined));
+    const before = tokenReviews();
+    const aliceDuringOutage = await targets(url, { authorization: `Bearer ${ALICE_TOKEN}` }, from(t, '127.0.0.2'));
+    t.equal(aliceDuringOutage.code, 'KUBERNETES_API_ERROR', "alice's review failed: 502");
+    t.equal(tokenReviews() - before, 1, 'one review for alice');
+
+    const flood = tokenReviews();
+    // 8 at a time, below the cap of 16 reviews in flight: only the address budget can stop a review.
+    const answers = await inParallel(300, 8, (i) => targets(url, { authorization: `Bearer outage-junk-${i}` }));
+    const reviews = tokenReviews() - flood;
+    const count = (code: string) => answers.filter((a) => a.code === code).length;
+    t.ok(reviews <= 60, `${reviews} TokenReviews for 300 junk tokens while reviews fail`);
+    t.equal(count('KUBERNETES_API_ERROR'), reviews, 'each review was a 502');
+    t.equal(
+      answers.filter((a) => a.code === 'RATE_LIMITED' && /from 127\.0\.0\.1: at most 30 per minute/.test(a.message))
+        .length,
+      300 - reviews,
+      "the rest: 429 on the address's budget, without a review",
+    );
+
+    api.tokenReviewFailure = undefined;
+    const alice = await targets(url, { authorization: `Bearer ${ALICE_TOKEN}` }, from(t, '127.0.0.2'));
+    t.equal(alice.status, 200, 'once the API server is back, the token whose review failed is accepted');
+    t.equal(tokenReviews() - flood, reviews + 1, 'it was reviewed again, not refused from a cache');
+  },
+);
+
+t.test('while TokenReviews time out, junk tokens spend the address budget too', { timeout: 120_000 }, async (t) => {
+  const url = await startAgent(t, {}, { timeoutMs: 100 });
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  api.tokenReviewGate = () => held;
+  t.teardown(() => {
+    api.tokenReviewGate = undefined;
+    release();
+  });
+  const before = tokenReviews();
+  // One at a time, so the cap on reviews in flight never answers for the budget: only the budget can stop them.
+  const answers = await inParallel(60, 1, (i) => targets(url, { authorization: `Bearer slow-junk-${i}` }));
+  const reviews = tokenReviews() - before;
+  const count = (code: string) => answers.filter((a) => a.code === code).length;
+  t.ok(reviews < 60 && reviews >= 30, `${reviews} TokenReviews for 60 junk tokens, the burst of 30 and its refill`);
+  t.equal(count('KUBERNETES_API_ERROR'), reviews, 'each review timed out: 502');
+  t.equal(
+    answers.filter((a) => a.code === 'RATE_LIMITED' && /from 127\.0\.0\.1: at most 30 per minute/.test(a.message))
+      .length,
+    60 - reviews,
+    "the rest: 429 on the address's budget, without a review",
+  );
+});
+
 t.test('TokenReviews in flight are capped at 16', { timeout: 120_000 }, async (t) => {
   const url = await startAgent(t);
   let release: () => void = () => undefined;

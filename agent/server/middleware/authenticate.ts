@@ -46,11 +46,24 @@ export function addressKey(remoteAddress: string | undefined): string {
 export interface AuthenticateOptions {
   /**
    * Failed authentications allowed per address (RateLimiter keyed by addressKey). A token is taken before
-   * authenticating and given back unless the credentials were refused, so a flood of junk tokens costs the agent
-   * (and the API server's TokenReviews) no more than the budget; once it is spent, only callers the authenticator
-   * knows without asking anyone get in, the rest 429 RATE_LIMITED. Default: no limit.
+   * authenticating and given back only when the caller was accepted or was turned away before anyone was asked (see
+   * spendsBudget), so a flood of junk tokens costs the agent (and the API server's TokenReviews) no more than the
+   * budget, also while the API server fails; once it is spent, only callers the authenticator knows without asking
+   * anyone get in, the rest 429 RATE_LIMITED. Default: no limit.
    */
   failures?: CallerRateLimiter;
+}
+
+/**
+ * Whether a failed authentication counts against the caller's address. Refused credentials do, and so does a
+ * TokenReview that failed (502 KUBERNETES_API_ERROR: the API server answered an error or not in time): the review
+ * was sent all the same, and were it free, junk tokens would reach the API server one review per request whenever
+ * it fails (issue #13, F4). Only a request turned away before any review (429 RATE_LIMITED: the reviews in flight at
+ * their cap) is given back, as it cost nobody anything. A failed review is no verdict on the token: it is not cached,
+ * and the same token is reviewed again on its next request.
+ */
+function spendsBudget(error: PodflameError): boolean {
+  return error.code !== 'RATE_LIMITED';
 }
 
 /**
@@ -80,7 +93,7 @@ export function authenticateRequests(authenticator: Authenticator, options: Auth
         next(
           new PodflameError(
             'RATE_LIMITED',
-            `too many requests with credentials the agent did not accept came from ${address}: at most ` +
+            `too many requests with credentials the agent could not accept came from ${address}: at most ` +
               `${failures.perMinute} per minute; retry in ${budget.retryAfterSeconds} s with a valid token`,
             { details: { retryAfterSeconds: budget.retryAfterSeconds, perMinute: failures.perMinute } },
           ),
@@ -97,8 +110,7 @@ export function authenticateRequests(authenticator: Authenticator, options: Auth
       (err: unknown) => {
         const error = asPodflameError(err, 'INTERNAL', 'authentication failed');
         if (error.code === 'UNAUTHENTICATED') res.setHeader('WWW-Authenticate', 'Bearer realm="podflame-agent"');
-        // Only refused credentials spend the budget; an API server that could not answer is not the caller's doing.
-        else failures?.refund(address);
+        if (!spendsBudget(error)) failures?.refund(address);
         next(error instanceof PodflameError ? error : err);
       },
     );

@@ -1,7 +1,8 @@
 /**
- * Long loops of a query on the agent's main thread (loading a day's stack dictionary, naming a merge's stacks) let
- * the event loop in every few milliseconds, so that probes and other requests wait for a slice of the work and not
- * for the whole of it (issue #13, A3: a merge of 200,000 long stacks held /healthz for 11 s).
+ * Long loops of a query on the agent's main thread (loading a day's stack dictionary, naming a merge's stacks, packing
+ * them for the profile worker) let the event loop in every few milliseconds, so that probes and other requests wait for
+ * a slice of the work and not for the whole of it (issue #13, A3: a merge of 200,000 long stacks held /healthz for
+ * 11 s).
  */
 
 /** How long a stretch of work runs before the event loop gets a turn, ms. */
