@@ -5,6 +5,7 @@
 // our root instead, where the links lead to the canary. The capture script runs in this machine's PID namespace as
 // the host-mode overlay runs it: root under setpriv with exactly the overlay's capabilities as its bounding set.
 // - without SYS_CHROOT: the canary is untouched and the attach is refused with ATTACH_FAILED naming SYS_CHROOT;
+// - the same for a Flight Recorder event (alloc): EVENT_UNSUPPORTED naming SYS_CHROOT;
 // - with SYS_CHROOT: the attach succeeds (Java methods named) and the canary is still untouched.
 import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
@@ -39,7 +40,13 @@ interface ScriptRun {
 }
 
 /** Runs the capture script in host mode on one PID, as root bounded to `caps`. */
-function runCapture(caps: readonly string[], pid: number, work: string, native: string): Promise<ScriptRun> {
+function runCapture(
+  caps: readonly string[],
+  pid: number,
+  work: string,
+  native: string,
+  event = 'cpu',
+): Promise<ScriptRun> {
   return new Promise((resolve) => {
     execFile(
       'setpriv',
@@ -58,6 +65,7 @@ function runCapture(caps: readonly string[], pid: number, work: string, native: 
           PODFLAME_TARGET_PIDS: String(pid),
           PODFLAME_WORK_DIR: work,
           PODFLAME_NATIVE_DIR: native,
+          PODFLAME_EVENT: event,
         },
         timeout: 120_000,
         maxBuffer: 256 * 1024 * 1024,
@@ -155,6 +163,16 @@ t.test(
       tt.match(refused[0]?.message ?? '', /mount namespace.*add SYS_CHROOT to the agent's capabilities/);
       tt.equal(refused[0]?.pid, pid);
       tt.equal((await links()).trim(), `${canary}\n${canary}`, 'jattach never ran: its trigger links are still there');
+    });
+
+    await t.test('without SYS_CHROOT, a Flight Recorder event: EVENT_UNSUPPORTED, the canary untouched', async (tt) => {
+      const run = await runCapture(caps, pid, workDir(tt), native, 'alloc');
+      tt.equal(run.code, 6, 'no JVM could record the event');
+      tt.equal(readFileSync(canary, 'utf8'), CANARY_TEXT, 'the canary is untouched');
+      const refused = warnings(run.stderr, 'EVENT_UNSUPPORTED');
+      tt.equal(refused.length, 1, `one EVENT_UNSUPPORTED: ${JSON.stringify(refused)}`);
+      tt.match(refused[0]?.message ?? '', /add SYS_CHROOT to the agent's capabilities/);
+      tt.equal((await links()).trim(), `${canary}\n${canary}`, 'jattach never ran');
     });
 
     await t.test('with SYS_CHROOT: attached in the JVM’s namespace, Java names, the canary untouched', async (tt) => {
