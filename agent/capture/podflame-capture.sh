@@ -36,6 +36,10 @@
 # JVMs write their map as /tmp/perf-<PID in their namespace>.map in their own mount namespace, where perf (6.1)
 # finds it by itself; a copy named by the host PID goes into our /tmp too, for a perf that does not look there. The
 # copies are listed in $WORK/copied-maps, and the agent removes them. If the agent dies, the capture stops.
+# jattach is pointed at a JVM in another mount namespace only when it can enter that namespace (CAP_SYS_ADMIN and
+# CAP_SYS_CHROOT, no seccomp filter, the node's user namespace): otherwise it would create and delete its attach
+# trigger through the JVM's symlinks from our root, i.e. in the node's files (attach_crosses_namespace). Without
+# them a JVM is recorded without Java names, with ATTACH_FAILED (EVENT_UNSUPPORTED for Flight Recorder events).
 set -uo pipefail
 
 readonly WORK=${PODFLAME_WORK_DIR:-/tmp}
@@ -177,6 +181,56 @@ is_jvm() {
   [ "${argv0##*/}" = java ]
 }
 
+# Host mode: why jattach must not be pointed at JVM $1, printed, and success; failure when it may. jattach (2.1)
+# enters the JVM's mount namespace with setns(2), which needs CAP_SYS_ADMIN and CAP_SYS_CHROOT; when that fails it
+# carries on with our paths instead: it creates `.attach_pid<ns pid>` (O_TRUNC) through /proc/<pid>/cwd and
+# /proc/<pid>/root/tmp, where an absolute symlink the JVM's owner planted resolves from our root (the node's, through
+# /proc/1/root), and later deletes it. A root JVM could make us truncate or delete any file of the node. So a JVM in
+# another mount namespace is attached to only when the setns will work; one in ours (a JVM on the node itself) names
+# nothing across a boundary.
+attach_crosses_namespace() {
+  local ns
+  [ "$HOST_MODE" = 1 ] || return 1
+  if ! ns=$(readlink "/proc/$1/ns/mnt" 2>/dev/null); then
+    printf 'cannot be attached to safely: its mount namespace (/proc/%s/ns/mnt) could not be read' "$1"
+    return 0
+  fi
+  [ "$ns" = "$OWN_MNT_NS" ] && return 1
+  [ -n "$SETNS_BLOCKER" ] || return 1
+  printf 'cannot be attached to safely: %s' "$SETNS_BLOCKER"
+  return 0
+}
+
+# Host mode: why setns(2) into another container's mount namespace would fail for us (then jattach would fall back
+# to paths outside the JVM's namespace), empty when it works. Read once, from our own status: CapEff, bit 21
+# CAP_SYS_ADMIN and bit 18 CAP_SYS_CHROOT (our children, root like us, get the same); Seccomp 0 (a filter may refuse
+# setns whatever the capabilities); and the initial user namespace (its uid_map maps all 2^32 uids), where those
+# capabilities hold over every container's mount namespace.
+setns_blocker() {
+  local status caps missing=() mode map
+  status=$(cat "/proc/$$/status" 2>/dev/null) || status=''
+  caps=$(sed -n 's/^CapEff:[[:space:]]*\([0-9a-fA-F]\{1,16\}\)$/\1/p' <<<"$status")
+  mode=$(sed -n 's/^Seccomp:[[:space:]]*\([0-9]\)$/\1/p' <<<"$status")
+  if [ -z "$caps" ]; then
+    missing=(SYS_ADMIN SYS_CHROOT)
+  else
+    (((16#$caps >> 21 & 1) == 1)) || missing+=(SYS_ADMIN)
+    (((16#$caps >> 18 & 1) == 1)) || missing+=(SYS_CHROOT)
+  fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    printf "host mode attaches only from inside the JVM's mount namespace, which needs CAP_SYS_ADMIN and CAP_SYS_CHROOT: add %s to the agent's capabilities" "${missing[*]}"
+  elif [ "$mode" != 0 ]; then
+    printf "host mode attaches only from inside the JVM's mount namespace, and the agent runs under a seccomp filter (Seccomp: %s) that may refuse setns: run it with seccomp Unconfined" "${mode:-unknown}"
+  else
+    map=$(tr -s ' \t' ' ' <"/proc/$$/uid_map" 2>/dev/null) || map=''
+    [ "$map" = ' 0 0 4294967295' ] ||
+      printf "host mode attaches only from inside the JVM's mount namespace, and the agent runs in a user namespace of its own, whose capabilities do not reach other containers': run it in the node's"
+  fi
+}
+SETNS_BLOCKER=''
+[ "$HOST_MODE" = 1 ] && SETNS_BLOCKER=$(setns_blocker)
+readonly SETNS_BLOCKER
+
 # jattach PID ARGS...: runs jattach with a timeout; its output (the JVM's answer or its own error, at most 64 KiB:
 # the target is not trusted to answer briefly) goes to stdout.
 attach() {
@@ -188,7 +242,7 @@ attach() {
 attach_within() {
   local seconds=$1 pid=$2 why
   shift 2
-  if why=$(attach_unsafe "$pid"); then
+  if why=$(attach_unsafe "$pid") || why=$(attach_crosses_namespace "$pid"); then
     printf 'not attached: JVM %s %s\n' "$pid" "$why"
     return 1
   fi
@@ -280,7 +334,7 @@ check_jvm() {
     warn ATTACH_FAILED "JVM $pid runs with -XX:+DisableAttachMechanism, so its JIT symbol map cannot be requested: its JIT-compiled Java frames will show as [unknown]. Remove the flag to profile it with Java names." "$pid"
     return
   fi
-  if out=$(attach_unsafe "$pid"); then
+  if out=$(attach_unsafe "$pid") || out=$(attach_crosses_namespace "$pid"); then
     warn ATTACH_FAILED "JVM $pid $out. It is recorded without its JIT symbol map: its JIT-compiled Java frames will show as [unknown]." "$pid"
     return
   fi
@@ -745,7 +799,7 @@ jfr_settings() {
 # else by that folder; "an unknown JDK" when nothing says.
 jdk_title() {
   local out version home
-  if ! attach_disabled "$1" && ! attach_unsafe "$1" >/dev/null; then
+  if ! attach_disabled "$1" && ! attach_unsafe "$1" >/dev/null && ! attach_crosses_namespace "$1" >/dev/null; then
     out=$(attach "$1" jcmd VM.version) || out=''
     version=$(sed -n 's/^\(JDK [0-9][0-9._a-z-]*\).*/\1/p;T;q' <<<"$out")
     [ -n "$version" ] && printf '%s' "$version" && return
@@ -788,7 +842,7 @@ jfr_start() {
     jfr_unsupported "$pid" "it runs with -XX:+DisableAttachMechanism. Remove the flag to record $EVENT."
     return
   fi
-  if out=$(attach_unsafe "$pid"); then
+  if out=$(attach_unsafe "$pid") || out=$(attach_crosses_namespace "$pid"); then
     jfr_unsupported "$pid" "it $out."
     return
   fi

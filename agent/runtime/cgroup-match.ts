@@ -79,126 +79,93 @@ function segmentContainerId(segment: string): string | undefined {
   return undefined;
 }
 
-// kubelet's pod cgroup (`pod<uid>`, `kubepods-burstable-pod<uid>.slice`, or the systemd v1 form that also holds the
-// container, `kubepods-…-pod<uid>.slice:cri-containerd:<id>`) and the root of kubelet's tree (`kubepods`,
-// `kubepods.slice`, `kubelet.slice`, kind's `kubelet-kubepods.slice`).
-const POD_SEGMENT =
-  /(?:^|-)pod(?:[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})(?:\.slice|$|\.slice:)/;
-const KUBELET_ROOT = /^(?:kubepods|kubelet)(?:\.slice)?$/;
-
 /**
- * Container IDs of one cgroup path that the container runtimes made, outermost first. A container owns the subtree
- * under its own cgroup, and one that can write its cgroupfs can create any name there, e.g. a child named after
- * another container's ID. So, below the first container segment, a deeper ID counts only where a nested kubelet put
- * it (a kind or minikube node container: `<node id>/kubepods…/…pod<uid>…/<id>`): its segment sits directly under a
- * pod segment, and the segment right after the enclosing container's is kubelet's root. Any other ID-shaped name
- * below a container (`/docker/<A>/<B>`) is only a sub-cgroup of that container, and the process stays in it.
- * What a path alone cannot tell (a container that fakes a whole kubelet tree under itself) the scan settles:
- * see containerOfChains.
+ * The outermost container one cgroup path names, with the pod UID kubelet's segments above it name; undefined when
+ * none. Outermost, because a container owns the subtree under its own cgroup, and one that can write its cgroupfs
+ * can create any name there: a child named after another container's ID, even a whole fake kubelet tree
+ * (`/docker/<A>/kubepods/pod<uid>/<B>`). Only the segments above a container's own were made by the runtime.
  */
-export function containerChainOfPath(path: string): ContainerLink[] {
+function outermostContainerOfPath(path: string): ContainerLink | undefined {
   const segments = path.split('/');
-  const chain: ContainerLink[] = [];
-  let enclosing = -1; // index of the innermost accepted container segment
   for (let i = 0; i < segments.length; i++) {
-    const segment = segments[i] as string;
-    const id = segmentContainerId(segment);
-    if (id === undefined || chain.some((c) => c.id === id)) continue;
-    // The systemd v1 form names the pod and the container in one segment.
-    const podParent = POD_SEGMENT.test(segments[i - 1] ?? '') || POD_SEGMENT.test(segment);
-    const nestedKubelet = KUBELET_ROOT.test(segments[enclosing + 1] ?? '');
-    if (enclosing >= 0 && !(podParent && nestedKubelet)) continue;
+    const id = segmentContainerId(segments[i] as string);
+    if (id === undefined) continue;
     const link: ContainerLink = { id };
-    const podUid = podUidOfSegments(segments.slice(enclosing + 1, i + 1));
+    const podUid = podUidOfSegments(segments.slice(0, i + 1));
     if (podUid !== undefined) link.podUid = podUid;
-    chain.push(link);
-    enclosing = i;
+    return link;
   }
-  return chain;
+  return undefined;
 }
 
-/** The pod UID named by kubelet's segments between a container and the one enclosing it, dashed. */
+/** The pod UID named by kubelet's segments above a container (and in its own, systemd v1), dashed. */
 function podUidOfSegments(segments: readonly string[]): string | undefined {
   const m = POD_UID.exec(segments.join('/'));
   return m ? (m[1] as string).replace(/_/g, '-') : undefined;
 }
 
-/** Container IDs of one cgroup path that the container runtimes made, outermost first (see containerChainOfPath). */
-export function containerIdsInPath(path: string): string[] {
-  return containerChainOfPath(path).map((c) => c.id);
-}
-
 /**
- * The containers a process is in, outermost first: the longest chain among its cgroup paths (for a process of a pod
- * inside a kind node container, the node's, then the pod's). Empty for processes outside containers.
+ * The container a process runs in, with its pod: the outermost container its cgroup paths name (see
+ * outermostContainerOfPath). Lines that name no container (`0::/` beside v1 hierarchies) are skipped. When its
+ * lines disagree on that container — each v1 hierarchy places a process on its own, and the runtime puts a
+ * container's processes in the same container in all — the process counts for no container; likewise for the pod
+ * UID, which then is left out. Undefined outside containers.
+ *
+ * The price: a container inside a node container on the same cgroup tree (kind or minikube without a cgroup
+ * namespace: `/docker/<node>/kubepods/…/<id>`) counts as the node, since nothing tells that tree from a fake one.
  */
-export function containerChainOfCgroup(text: string): ContainerLink[] {
-  let best: ContainerLink[] = [];
+export function containerOfCgroup(text: string): ContainerLink | undefined {
+  let found: ContainerLink | undefined;
+  let podsDisagree = false;
   for (const line of parseProcCgroup(text)) {
-    const chain = containerChainOfPath(line.path);
-    if (chain.length > best.length) best = chain;
-  }
-  return best;
-}
-
-/**
- * The container a process runs in: the innermost of its chain (for a process of a pod inside a kind node container,
- * the pod's container, not the node's). Undefined for processes outside containers.
- */
-export function containerIdOfCgroup(text: string): string | undefined {
-  return containerChainOfCgroup(text).at(-1)?.id;
-}
-
-/**
- * Settles, over every process of a scan, which container each is in (index for index; undefined outside
- * containers). A container's own cgroup is the one its runtime made, and that is the shallowest place its ID appears
- * on the node: an ID that some process shows nested deeper, inside another container's subtree, is a name that
- * container gave a sub-cgroup of its own (a fake kubelet tree under itself), so that process stays in the enclosing
- * container. Real nested containers (kind) appear only nested, since nothing outside their node names them.
- */
-export function containerOfChains(chains: readonly (readonly ContainerLink[])[]): (ContainerLink | undefined)[] {
-  const shallowest = new Map<string, number>();
-  for (const chain of chains) {
-    chain.forEach((link, depth) => {
-      const seen = shallowest.get(link.id);
-      if (seen === undefined || depth < seen) shallowest.set(link.id, depth);
-    });
-  }
-  return chains.map((chain) => {
-    for (let depth = chain.length - 1; depth >= 0; depth--) {
-      const link = chain[depth] as ContainerLink;
-      if (shallowest.get(link.id) === depth) return link;
+    const link = outermostContainerOfPath(line.path);
+    if (link === undefined) continue;
+    if (found === undefined) {
+      found = link;
+      continue;
     }
-    return undefined;
-  });
+    if (link.id !== found.id) return undefined;
+    if (link.podUid !== undefined && found.podUid !== undefined && link.podUid !== found.podUid) podsDisagree = true;
+    if (found.podUid === undefined && link.podUid !== undefined) found = link;
+  }
+  if (found === undefined || !podsDisagree) return found;
+  return { id: found.id };
 }
 
-/** Every container ID named in the process's cgroup paths (nested containers name more than one). */
+/** The container a process runs in (containerOfCgroup), by ID; undefined outside containers. */
+export function containerIdOfCgroup(text: string): string | undefined {
+  return containerOfCgroup(text)?.id;
+}
+
+/** The outermost container ID of each of the process's cgroup paths, sorted (more than one: the lines disagree). */
 export function containerIdsOfCgroup(text: string): string[] {
   const ids = new Set<string>();
-  for (const line of parseProcCgroup(text)) for (const id of containerIdsInPath(line.path)) ids.add(id);
+  for (const line of parseProcCgroup(text)) {
+    const link = outermostContainerOfPath(line.path);
+    if (link !== undefined) ids.add(link.id);
+  }
   return [...ids].sort();
 }
 
 /**
  * True when the process whose /proc/<pid>/cgroup text this is runs in the container (given as the Kubernetes API
- * reports it, or bare), or in a container nested inside it. False for an ID that is not 64 hex digits: a prefix is
- * resolved to a whole ID first (by listing), never matched here.
+ * reports it, or bare): containerOfCgroup's. False for an ID that is not 64 hex digits: a prefix is resolved to a
+ * whole ID first (by listing), never matched here.
  */
 export function cgroupBelongsTo(text: string, containerId: string): boolean {
   const id = normalizeContainerId(containerId);
-  if (id === undefined) return false;
-  return containerIdsOfCgroup(text).includes(id);
+  return id !== undefined && containerIdOfCgroup(text) === id;
 }
 
-/** The Kubernetes pod UID in the process's cgroup paths (kubelet's `pod<uid>` names), dashed; else undefined. */
+/**
+ * The Kubernetes pod UID of the process, dashed: its container's (containerOfCgroup); for a process in no container
+ * at all (CRI-O's conmon in the pod's cgroup), the first `pod<uid>` its paths name. Else undefined.
+ */
 export function podUidOfCgroup(text: string): string | undefined {
+  if (containerIdsOfCgroup(text).length > 0) return containerOfCgroup(text)?.podUid;
   for (const line of parseProcCgroup(text)) {
     const m = POD_UID.exec(line.path);
-    if (m) {
-      const uid = (m[1] as string).replace(/_/g, '-');
-      return uid;
-    }
+    if (m) return (m[1] as string).replace(/_/g, '-');
   }
   return undefined;
 }

@@ -5,7 +5,7 @@
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { containerChainOfCgroup, containerOfChains, type ContainerLink } from './cgroup-match.js';
+import { containerOfCgroup, type ContainerLink } from './cgroup-match.js';
 
 export interface ContainerProcesses {
   /** Full container ID (64 hex digits). */
@@ -46,23 +46,20 @@ async function forEachLimited<T>(items: readonly T[], fn: (item: T) => Promise<v
 }
 
 /**
- * Every container that has a process on this host, by ID, from /proc/<pid>/cgroup. Which container a process is
- * in is settled over the whole scan (containerOfChains): a sub-cgroup a container named after another container's
- * ID does not make its processes that container's.
+ * Every container that has a process on this host, by ID, from /proc/<pid>/cgroup: each process counts for the
+ * outermost container its cgroup names (containerOfCgroup), so a sub-cgroup a container named after another
+ * container's ID (or a fake kubelet tree under itself) leaves its processes in that container.
  */
 export async function scanContainers(procRoot: string): Promise<Map<string, ContainerProcesses>> {
-  const found: { pid: number; chain: ContainerLink[] }[] = [];
+  const found: { pid: number; owner: ContainerLink }[] = [];
   await forEachLimited(await listPids(procRoot), async (pid) => {
     const text = await readText(join(procRoot, String(pid), 'cgroup'));
     if (text === undefined) return;
-    const chain = containerChainOfCgroup(text);
-    if (chain.length > 0) found.push({ pid, chain });
+    const owner = containerOfCgroup(text);
+    if (owner !== undefined) found.push({ pid, owner });
   });
-  const owners = containerOfChains(found.map((f) => f.chain));
   const containers = new Map<string, ContainerProcesses>();
-  found.forEach(({ pid }, i) => {
-    const owner = owners[i];
-    if (owner === undefined) return;
+  for (const { pid, owner } of found) {
     let c = containers.get(owner.id);
     if (!c) {
       c = { id: owner.id, pids: [] };
@@ -70,7 +67,7 @@ export async function scanContainers(procRoot: string): Promise<Map<string, Cont
       containers.set(owner.id, c);
     }
     c.pids.push(pid);
-  });
+  }
   for (const c of containers.values()) c.pids.sort((a, b) => a - b);
   return containers;
 }

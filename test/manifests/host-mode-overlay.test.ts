@@ -39,7 +39,7 @@ function daemonSet(docs: readonly Doc[]): Doc {
  * jattach taking the JVM's uid and gid (SETUID, SETGID), and a non-root JVM's /proc/<pid>/environ, where
  * JAVA_TOOL_OPTIONS may disable attaching (DAC_READ_SEARCH; test/host/host-script-files.test.ts).
  */
-const HOST_MODE_CAPABILITIES = ['SYS_ADMIN', 'SYS_PTRACE', 'SYSLOG', 'SETUID', 'SETGID', 'DAC_READ_SEARCH'];
+const HOST_MODE_CAPABILITIES = ['SYS_ADMIN', 'SYS_CHROOT', 'SYS_PTRACE', 'SYSLOG', 'SETUID', 'SETGID', 'DAC_READ_SEARCH'];
 
 t.test('every rendered resource validates against the Kubernetes schema', { skip }, async (t) => {
   t.same(overlay.map((d) => d.kind).sort(), [
@@ -152,7 +152,7 @@ t.test('least privilege for host mode: the listed capabilities, seccomp and AppA
     (sc.capabilities.add as string[]).includes('PERFMON'),
     'no PERFMON: SYS_ADMIN covers it, and old runtimes reject it',
   );
-  for (const broad of ['DAC_OVERRIDE', 'FOWNER', 'SYS_CHROOT', 'KILL']) {
+  for (const broad of ['DAC_OVERRIDE', 'FOWNER', 'KILL']) {
     t.notOk((sc.capabilities.add as string[]).includes(broad), `no ${broad}: nothing host mode does needs it`);
   }
   t.same(sc.seccompProfile, { type: 'Unconfined' }, 'seccomp: perf_event_open and setns');

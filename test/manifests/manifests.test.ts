@@ -190,7 +190,7 @@ t.test('labels, tolerations, updates, resources and least privilege', async (t) 
   const sc = container.securityContext;
   t.same(
     sc.capabilities,
-    { drop: ['ALL'], add: ['SYS_ADMIN', 'SYS_PTRACE', 'SYSLOG', 'SETUID', 'SETGID', 'DAC_READ_SEARCH'] },
+    { drop: ['ALL'], add: ['SYS_ADMIN', 'SYS_CHROOT', 'SYS_PTRACE', 'SYSLOG', 'SETUID', 'SETGID', 'DAC_READ_SEARCH'] },
     'host mode capabilities (auto may take host mode on any node), and nothing else',
   );
   t.same(sc.seccompProfile, { type: 'Unconfined' }, 'host mode: perf_event_open and setns');
