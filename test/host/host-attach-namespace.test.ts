@@ -13,24 +13,20 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { parse } from 'yaml';
 import { REPO_ROOT, TEST_LABEL, dockerCli, dockerSocketPath, ensureJdkImage, inCI } from '../helpers/docker-env.js';
 import { nativeDir } from '../helpers/native-build.js';
+import { agentCapabilities } from '../helpers/agent-capabilities.js';
 
 t.setTimeout(300_000);
 
 const CAPTURE_SCRIPT = join(REPO_ROOT, 'agent/capture/podflame-capture.sh');
-const HOST_MODE_PATCH = join(REPO_ROOT, 'manifests/components/host-mode/daemonset-host-mode.yaml');
 const CANARY_TEXT = 'the node file a JVM must not reach';
 
 /** The capabilities the host-mode overlay adds to the agent container, lowercased, without SYS_CHROOT. */
 function overlayCapabilitiesWithoutChroot(): string[] {
-  const ds = parse(readFileSync(HOST_MODE_PATCH, 'utf8')) as {
-    spec: { template: { spec: { containers: { securityContext: { capabilities: { add: string[] } } }[] } } };
-  };
-  return ds.spec.template.spec.containers[0]!.securityContext.capabilities.add.map((c) => c.toLowerCase()).filter(
-    (c) => c !== 'sys_chroot',
-  );
+  return agentCapabilities()
+    .map((c) => c.toLowerCase())
+    .filter((c) => c !== 'sys_chroot');
 }
 
 interface ScriptRun {

@@ -11,19 +11,15 @@ import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { REPO_ROOT } from '../helpers/docker-env.js';
 import { nativeDir } from '../helpers/native-build.js';
+import { agentCapabilities } from '../helpers/agent-capabilities.js';
 
 const CAPTURE_SCRIPT = join(REPO_ROOT, 'agent/capture/podflame-capture.sh');
-const HOST_MODE_PATCH = join(REPO_ROOT, 'manifests/components/host-mode/daemonset-host-mode.yaml');
 
 /** The capabilities the host-mode overlay adds to the agent container (after dropping ALL). */
 function overlayCapabilities(): string[] {
-  const ds = parse(readFileSync(HOST_MODE_PATCH, 'utf8')) as {
-    spec: { template: { spec: { containers: { securityContext: { capabilities: { add: string[] } } }[] } } };
-  };
-  return ds.spec.template.spec.containers[0]!.securityContext.capabilities.add;
+  return agentCapabilities();
 }
 
 /** Runs a bash program as root in new mount and PID namespaces with their own /proc; resolves with its exit code. */
