@@ -43,8 +43,17 @@ export interface StoredProfile {
    * dictionary lines it added (`dictionaryBytes`).
    */
   bytes: number;
-  /** Of `bytes`, the stack dictionary lines the profile added (new stacks and frames); absent (0) before they counted. */
+  /**
+   * Of `bytes`, the stack dictionary lines the profile is charged for: those it added (new stacks and frames), and
+   * those of removed profiles it is the first still stored to use; absent (0) before they counted.
+   */
   dictionaryBytes?: number;
+  /**
+   * The day's next stack ID when the profile was stored (its new stacks' IDs start there): the order in which a day's
+   * profiles were stored, which decides who is charged for a line (the first stored profile that uses it). Absent in
+   * profiles stored before it was kept (they count as stored first).
+   */
+  firstNewStackId?: number;
 }
 
 export interface ProfileListResponse {

@@ -1,7 +1,8 @@
 /**
  * A profile's metadata file, `<id>.json`: the StoredProfile the list answers with, as JSON. Format 1 (flat files)
  * and format 2 (blocks) share it; `bytes` is the size of the one data file next to it in format 1, and in format 2
- * that plus `dictionaryBytes`, the dictionary lines the profile added.
+ * that plus `dictionaryBytes`, the dictionary lines the profile is charged for (rewritten when that changes,
+ * profile-store.ts `compactBlock`).
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
@@ -31,6 +32,8 @@ const StoredProfileSchema = z.object({
   bytes: z.number().int().nonnegative(),
   // Written before dictionary lines were counted: none counted.
   dictionaryBytes: z.number().int().nonnegative().optional(),
+  // Written before the store order was kept: such profiles count as stored first.
+  firstNewStackId: z.number().int().nonnegative().optional(),
 });
 
 export function serializeMetadata(meta: StoredProfile): string {

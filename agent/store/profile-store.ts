@@ -19,6 +19,11 @@
  * dictionary has a cap (STORE_DICTIONARY_FULL beyond it); lines no committed profile uses any more are reclaimed
  * after removals (dictionary-compaction.ts); the dictionaries in memory are bounded in bytes (dictionary-cache.ts),
  * and start-up reads only each dictionary's tail.
+ *
+ * A line stays charged while any profile uses it (issue #13, F2): a namespace that stored new stacks twice, the
+ * charged copy expiring, kept them alive uncharged and filled the day for everyone. A compaction charges every line it
+ * keeps to the first stored profile using it (the one that added it while that one lives) and rewrites the metadata
+ * of the profiles whose charge changed; until then, a removed profile's lines count in its namespace's share.
  */
 import { mkdir, readdir, readFile, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -47,10 +52,9 @@ import {
 import { readMetadataFile, serializeMetadata } from './metadata-file.js';
 import { DICTIONARY_FILE, repairDictionaryTail } from './stack-dictionary.js';
 import { DictionaryCache } from './dictionary-cache.js';
-import { compactDictionary } from './dictionary-compaction.js';
+import { NO_OWNER, Owners, compactDictionary } from './dictionary-compaction.js';
 import {
   ByteReader,
-  DenseCounts,
   EventCountSums,
   addEventCounts,
   addPairs,
@@ -204,6 +208,13 @@ export class ProfileStore {
   private readonly dictionaryFileBytes = new Map<string, number>();
   /** Per block: its dictionary's bytes no profile was counted for right after its last compaction. */
   private readonly unchargedAfterCompaction = new Map<string, number>();
+  /**
+   * Per block, then namespace: bytes of dictionary lines its removed profiles were charged for since the block's last
+   * compaction, which then either reclaims them or charges them to the profiles still using them. Until then they
+   * count in the namespace's share of the day (in memory only: after a restart, such lines wait for the next
+   * compaction as lines no profile is counted for).
+   */
+  private readonly removedCharges = new Map<string, Map<string, number>>();
   /** `block/file` → bytes of each rollup on disk. */
   private readonly rollupBytes = new Map<string, number>();
   /** Profile ID → bytes of its metadata file. */
@@ -599,6 +610,7 @@ export class ProfileStore {
       if (!this.rollups.has(block)) this.rollups.set(block, new Map());
       const pairs: PairCounts = new Map();
       const counts: PairCounts | undefined = eventCounts && new Map();
+      const firstNewStackId = dictionary.idCount;
       let dictionaryBytes: number;
       try {
         for (const [stack, count] of stacks) {
@@ -641,6 +653,7 @@ export class ProfileStore {
         labels,
         bytes: data.byteLength + dictionaryBytes,
         dictionaryBytes,
+        firstNewStackId,
       };
       await writeFileDurable(dir, `${id}${PAIRS_SUFFIX}`, data);
       await writeFileDurable(dir, `${id}${META_SUFFIX}`, serializeMetadata(meta));
@@ -684,7 +697,7 @@ export class ProfileStore {
       (this.maxDictionaryBytes * Math.min(this.maxNamespaceBytes, this.maxTotalBytes)) / this.maxTotalBytes,
     );
     const share = Math.min(this.maxDictionaryBytes, Math.max(proportional, this.minNamespaceDictionaryBytes));
-    let added = 0;
+    let added = this.removedCharges.get(block)?.get(namespace) ?? 0;
     for (const p of this.index.values()) {
       if (p.namespace === namespace && blockOf(p.id) === block) added += p.dictionaryBytes ?? 0;
     }
@@ -715,36 +728,60 @@ export class ProfileStore {
   }
 
   /**
-   * Reclaims the block's dictionary lines that no committed profile uses, once at least `minGrowth` bytes that no
-   * profile is counted for were added since its last compaction (undefined: the default threshold). Runs in the
-   * write queue's turn. True when it reclaimed something.
+   * Reclaims the block's dictionary lines that no committed profile uses, and charges each line kept to the first
+   * stored profile that uses it, once at least `minGrowth` bytes that no profile is counted for were added since its
+   * last compaction (undefined: the default threshold). Runs in the write queue's turn. True when it reclaimed
+   * something or moved a charge.
    */
   private async compactBlock(block: string, minGrowth?: number): Promise<boolean> {
     const bytes = this.dictionaryFileBytes.get(block) ?? 0;
-    const charged = this.chargedDictionaryBytes().get(block) ?? 0;
-    const uncharged = this.unchargedDictionaryBytes(block, charged);
+    const uncharged = this.unchargedDictionaryBytes(block, this.chargedDictionaryBytes().get(block) ?? 0);
     const threshold = minGrowth ?? Math.max(MIN_COMPACTION_BYTES, Math.floor(bytes / 16));
     if (uncharged - (this.unchargedAfterCompaction.get(block) ?? 0) < threshold) return false;
-    const live = new DenseCounts();
-    for (const p of this.index.values()) {
-      if (blockOf(p.id) !== block) continue;
+    // The profile that added a line is the first stored to use it (a later one has a larger firstNewStackId, as
+    // its IDs only grow): while it lives it keeps the charge; once it is gone, the next one using the line takes it.
+    const profiles = [...this.index.values()].filter((p) => blockOf(p.id) === block).sort(byStoreOrder);
+    const owners = new Owners();
+    for (const [owner, p] of profiles.entries()) {
       const data = await this.readBlockFile(block, `${p.id}${PAIRS_SUFFIX}`);
-      if (data) addPairs(new ByteReader(data), live);
+      if (!data) continue;
+      const pairs: PairCounts = new Map();
+      addPairs(new ByteReader(data), pairs);
+      for (const stackId of pairs.keys()) if (owners.get(stackId) === NO_OWNER) owners.set(stackId, owner);
     }
     // A read that began before the removals may still name their stacks: it finishes first.
     await Promise.allSettled([...this.reads]);
-    const result = await compactDictionary(
-      join(blockDir(this.dir, block), DICTIONARY_FILE),
-      bytes,
-      (id) => live.get(id) !== undefined,
+    const result = await compactDictionary(join(blockDir(this.dir, block), DICTIONARY_FILE), bytes, (id) =>
+      owners.get(id),
     );
-    if (result) {
+    const reclaimed = result.stacks.length > 0 || result.frames.length > 0;
+    if (reclaimed) {
       this.dictionaries.compacted(block, result);
       this.dictionaryFileBytes.set(block, result.bytes);
       this.metrics?.compactions.inc();
     }
-    this.unchargedAfterCompaction.set(block, this.unchargedDictionaryBytes(block, charged));
-    return result !== undefined;
+    let moved = this.removedCharges.has(block);
+    for (const [owner, p] of profiles.entries()) {
+      if (await this.recharge(p, result.charges[owner] ?? 0)) moved = true;
+    }
+    this.removedCharges.delete(block);
+    this.unchargedAfterCompaction.set(
+      block,
+      this.unchargedDictionaryBytes(block, this.chargedDictionaryBytes().get(block) ?? 0),
+    );
+    return reclaimed || moved;
+  }
+
+  /**
+   * Charges a stored profile `dictionaryBytes` for dictionary lines, its metadata rewritten (durably, so a restart
+   * finds the same charges); false when that is already its charge.
+   */
+  private async recharge(p: StoredProfile, dictionaryBytes: number): Promise<boolean> {
+    if ((p.dictionaryBytes ?? 0) === dictionaryBytes) return false;
+    const meta: StoredProfile = { ...p, bytes: p.bytes - (p.dictionaryBytes ?? 0) + dictionaryBytes, dictionaryBytes };
+    await writeFileDurable(blockDir(this.dir, blockOf(p.id)), `${p.id}${META_SUFFIX}`, serializeMetadata(meta));
+    this.indexProfile(meta);
+    return true;
   }
 
   /** The committed profiles of one series in one rollup bucket, sorted by ID. */
@@ -851,6 +888,7 @@ export class ProfileStore {
     await removeIfPresent(join(dir, DICTIONARY_FILE));
     this.dictionaryFileBytes.delete(block);
     this.unchargedAfterCompaction.delete(block);
+    this.removedCharges.delete(block);
     await rmdir(dir).catch(() => undefined);
   }
 
@@ -1041,6 +1079,7 @@ export class ProfileStore {
       if (!meta) continue;
       this.unindexProfile(id);
       removed.push(meta);
+      this.holdRemovedCharge(meta);
       if (reason !== 'deleted') this.metrics?.evictions.inc({ reason });
       const dir = blockDir(this.dir, blockOf(id));
       // Marker first: once it is gone the profile no longer exists, whatever happens to the data file.
@@ -1056,6 +1095,15 @@ export class ProfileStore {
       // again after the next removal; the lines stay counted as overhead meanwhile).
       if (this.dictionaryFileBytes.has(block)) await this.compactBlock(block).catch(() => false);
     }
+  }
+
+  /** Counts a removed profile's dictionary lines in its namespace's share until its block's next compaction. */
+  private holdRemovedCharge(meta: StoredProfile): void {
+    if (!meta.dictionaryBytes) return;
+    const block = blockOf(meta.id);
+    let ofBlock = this.removedCharges.get(block);
+    if (!ofBlock) this.removedCharges.set(block, (ofBlock = new Map()));
+    ofBlock.set(meta.namespace, (ofBlock.get(meta.namespace) ?? 0) + meta.dictionaryBytes);
   }
 
   /** Removes one profile; false when there was none. */
@@ -1076,6 +1124,14 @@ export class ProfileStore {
     await this.sweeping;
     await this.writes.idle();
   }
+}
+
+/**
+ * The order in which a block's profiles were stored: by the stack IDs the day had given then; profiles stored before
+ * that was kept first (their lines are the oldest), by ID.
+ */
+function byStoreOrder(a: StoredProfile, b: StoredProfile): number {
+  return (a.firstNewStackId ?? -1) - (b.firstNewStackId ?? -1) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 /** Keeps `promise` in `set` until it settles (either way), so that whoever closes or compacts can wait for it. */

@@ -97,7 +97,7 @@ t.test('a format 1 store is migrated, and answers as format 1 did, byte for byte
 
   const listed = store.list();
   t.same(
-    listed.map(({ bytes: _b, dictionaryBytes: _d, java: _j, event: _e, ...rest }) => rest),
+    listed.map(({ bytes: _b, dictionaryBytes: _d, firstNewStackId: _f, java: _j, event: _e, ...rest }) => rest),
     v1.items.map(({ bytes: _b, ...rest }) => rest),
     'the same metadata, in the same order',
   );
