@@ -11,23 +11,33 @@ import { PodflameError } from '../../shared/errors.js';
 export interface MergeLimits {
   /** Distinct stacks an answer (a diff: both sides together) may hold. */
   maxStacks: number;
-  /** Bytes of those stacks, each its UTF-8 length plus MERGE_STACK_ENTRY_BYTES. */
+  /** Bytes of those stacks, each counted as `mergeStackBytes`. */
   maxBytes: number;
 }
 
 /**
- * What a stack costs beyond its text, as the profile worker's estimates count it (render-heap.ts STACK_ENTRY_CHARS:
- * the count, a Map entry): a merge of many short stacks is then bounded by bytes as well as by number.
+ * What a distinct stack of a merge costs beyond its text, measured (issue #13, F1: 200,000 stacks of 13 chars,
+ * heapUsed after gc): the merged Map's entry on the main thread, 37 bytes (its key is the dictionary's string, not a
+ * copy); the serialized copy posted to the profile worker, 4 beyond the text; the worker's clone, 56 beyond its text.
+ * Rounded up to 100. The text itself is counted twice (the serialized copy and the clone): a day of 840,000 short
+ * stacks then counts 107 MB, over the default 96 MiB, where the old price (one text plus 48) let it through at 53 MB
+ * and the agent past 512 MiB.
  */
-export const MERGE_STACK_ENTRY_BYTES = 48;
+export const MERGE_STACK_ENTRY_BYTES = 100;
+
+/** The bytes the merge cap counts for one distinct stack: its text twice and MERGE_STACK_ENTRY_BYTES. */
+export function mergeStackBytes(stack: string): number {
+  return 2 * Buffer.byteLength(stack, 'utf8') + MERGE_STACK_ENTRY_BYTES;
+}
 
 /**
  * The default cap for a profile worker of `workerHeapBytes` (`--worker-heap`) and `--max-stacks`:
  * - bytes, half the worker's heap. The stacks are cloned into that heap, where the cheapest answer (folded) needs
  *   1.5 bytes of it per byte of stacks (render-heap.ts) beside the thread's own modules: a merge beyond about half
  *   the heap could not be answered in any format anyway. And what the merge itself costs is then bounded: at the
- *   default 192 MiB heap, 96 MiB of stacks, serialized once on the main thread while they are posted, beside the
- *   worker's 192 + 12 MiB, within the manifests' 512Mi together with the agent's own ~100 MiB.
+ *   default 192 MiB heap, 96 MiB counted (the main thread's map and serialized copy, the worker's clone), beside
+ *   the worker's 192 + 12 MiB, within the manifests' 512Mi together with the agent's own ~100 MiB, one merge at a
+ *   time (server/merge-gate.ts).
  * - stacks, ten profiles' worth at `--max-stacks` each, all distinct.
  */
 export function defaultMergeLimits(workerHeapBytes: number, maxProfileStacks: number): MergeLimits {
@@ -64,7 +74,7 @@ export class MergeBudget {
   /** Counts one more distinct stack of an answer; PROFILE_TOO_LARGE when it goes past the cap. */
   add(stack: string): void {
     this.#stacks++;
-    this.#bytes += Buffer.byteLength(stack, 'utf8') + MERGE_STACK_ENTRY_BYTES;
+    this.#bytes += mergeStackBytes(stack);
     if (this.#stacks > this.limits.maxStacks || this.#bytes > this.limits.maxBytes) throw this.#tooLarge();
   }
 
