@@ -16,18 +16,19 @@ export interface MergeLimits {
 }
 
 /**
- * What a distinct stack of a merge costs beyond its text, measured (issue #13, F1: 200,000 stacks of 13 chars,
- * heapUsed after gc): the merged Map's entry on the main thread, 37 bytes (its key is the dictionary's string, not a
- * copy); the serialized copy posted to the profile worker, 4 beyond the text; the worker's clone, 56 beyond its text.
- * Rounded up to 100. The text itself is counted twice (the serialized copy and the clone): a day of 840,000 short
- * stacks then counts 107 MB, over the default 96 MiB, where the old price (one text plus 48) let it through at 53 MB
- * and the agent past 512 MiB.
+ * What a distinct stack of a merge costs beyond its text, measured for short stacks (issue #13, F1: a day of 820,000
+ * two-frame stacks of 11 chars): the profile worker holding them (a cloned Map) and answering needs 220 bytes of old
+ * generation per stack in folded, 250 in SVG (the smallest heap that completes, 200,000 stacks); the merged Map's entry
+ * on the main thread 37 more (its key is the dictionary's string; the serialized copy posted is the text and 4).
+ * The old price, 48, fitted long stacks, whose text dominates, and let that day through at 49 MB: its SVG then took
+ * the worker's whole heap and the agent to a 610 MB peak even one merge at a time. At 200 it is refused at 96 MiB
+ * (some 480,000 such stacks); a stack of 1 KB costs 13% more than before.
  */
-export const MERGE_STACK_ENTRY_BYTES = 100;
+export const MERGE_STACK_ENTRY_BYTES = 200;
 
-/** The bytes the merge cap counts for one distinct stack: its text twice and MERGE_STACK_ENTRY_BYTES. */
+/** The bytes the merge cap counts for one distinct stack: its UTF-8 text and MERGE_STACK_ENTRY_BYTES. */
 export function mergeStackBytes(stack: string): number {
-  return 2 * Buffer.byteLength(stack, 'utf8') + MERGE_STACK_ENTRY_BYTES;
+  return Buffer.byteLength(stack, 'utf8') + MERGE_STACK_ENTRY_BYTES;
 }
 
 /**
@@ -35,9 +36,9 @@ export function mergeStackBytes(stack: string): number {
  * - bytes, half the worker's heap. The stacks are cloned into that heap, where the cheapest answer (folded) needs
  *   1.5 bytes of it per byte of stacks (render-heap.ts) beside the thread's own modules: a merge beyond about half
  *   the heap could not be answered in any format anyway. And what the merge itself costs is then bounded: at the
- *   default 192 MiB heap, 96 MiB counted (the main thread's map and serialized copy, the worker's clone), beside
- *   the worker's 192 + 12 MiB, within the manifests' 512Mi together with the agent's own ~100 MiB, one merge at a
- *   time (server/merge-gate.ts).
+ *   default 192 MiB heap, 96 MiB of stacks, serialized once on the main thread while they are posted, beside the
+ *   worker's 192 + 12 MiB, within the manifests' 512Mi together with the agent's own ~100 MiB and a day's
+ *   dictionary, one merge at a time (server/merge-gate.ts).
  * - stacks, ten profiles' worth at `--max-stacks` each, all distinct.
  */
 export function defaultMergeLimits(workerHeapBytes: number, maxProfileStacks: number): MergeLimits {

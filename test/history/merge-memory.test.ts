@@ -1,7 +1,7 @@
 /**
  * Issue #13, F1, scaled down: a day of many SHORT new stacks (`m;ns-0x<profile>_<stack>`, as the attacker's fill.mjs
  * stores them) costs a merge far more than their bytes. The merge cap prices each distinct stack as measured (its text
- * twice, 100 bytes beside), so such a day is refused with 507 PROFILE_TOO_LARGE where the old price (text + 48) let it
+ * and 200 bytes), so such a day is refused with 507 PROFILE_TOO_LARGE where the old price (text + 48) let it
  * through; and the day's dictionary, larger than the cache's bound alone, is let go once the query is answered.
  */
 import t from 'tap';
