@@ -38,6 +38,11 @@ export const ERROR_CODES = {
   // A namespace's standing share (`--namespace-max-schedules`): waiting does not help, so 403, as Kubernetes
   // answers a ResourceQuota refusal. Details: quota, limit, namespace.
   QUOTA_EXCEEDED: { status: 403, exitCode: 7 },
+  // History merges and diffs take turns (memory follows their stacks); beyond the few waiting, 503 with Retry-After.
+  // Details: running, waiting, retryAfterSeconds.
+  TOO_MANY_MERGES: { status: 503, exitCode: 4 },
+  // The caller of a history merge went away while it waited for its turn: it was never started (no one sees it).
+  MERGE_ABORTED: { status: 499, exitCode: 6 },
   DOCKER_UNAVAILABLE: { status: 503, exitCode: 5 },
   CAPTURE_IMAGE_MISSING: { status: 503, exitCode: 5 },
   CAPTURE_TOOLS_MISSING: { status: 503, exitCode: 5 },

@@ -61,6 +61,10 @@ const MERGE_TOO_LARGE = errorAnswer(
     'maxMergeBytes, countedStacks, countedBytes): narrow the time range or filter. Or a graph that would not fit in ' +
     "the profile worker's heap beside the captures being collapsed.",
 );
+const MERGES_BUSY = errorAnswer(
+  'Merges and diffs run one at a time with four waiting; beyond those TOO_MANY_MERGES (details: running, waiting, ' +
+    'retryAfterSeconds), with Retry-After.',
+);
 const idParam: Json = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const GRAPH_CONTENT: Record<string, Json> = {
   svg: { 'image/svg+xml': { schema: { type: 'string' } } },
@@ -481,6 +485,7 @@ export function agentOpenApiDocument(): Json {
             '400': errorAnswer('A bad parameter (INVALID_REQUEST).'),
             '404': errorAnswer('Nothing matches, or no store.'),
             '409': AMBIGUOUS_SCHEDULE,
+            '503': MERGES_BUSY,
             '507': MERGE_TOO_LARGE,
           },
         },
@@ -507,6 +512,7 @@ export function agentOpenApiDocument(): Json {
             ),
             '404': errorAnswer('Nothing matches.'),
             '409': AMBIGUOUS_SCHEDULE,
+            '503': MERGES_BUSY,
             '507': MERGE_TOO_LARGE,
           },
         },

@@ -93,6 +93,15 @@ export class DictionaryCache {
     return total;
   }
 
+  /**
+   * Evicts down to the bounds, the block used last too (unless pinned by a write): called once no query reads, so
+   * that a day larger than the bound alone (840,000 short stacks: some 150 MB) is not held until the next query
+   * (issue #13, F1). The next query or write loads it again.
+   */
+  trim(): void {
+    this.evict(true);
+  }
+
   private forget(block: string): void {
     const entry = this.loaded.get(block);
     this.loaded.delete(block);
@@ -103,9 +112,9 @@ export class DictionaryCache {
     );
   }
 
-  private evict(): void {
+  private evict(newestToo = false): void {
     let bytes = this.memoryBytes;
-    const newest = [...this.loaded.keys()].at(-1);
+    const newest = newestToo ? undefined : [...this.loaded.keys()].at(-1);
     for (const block of [...this.loaded.keys()]) {
       if (this.loaded.size <= this.maxBlocks && bytes <= this.maxBytes) return;
       if (this.pins.has(block) || block === newest) continue;

@@ -11,15 +11,25 @@ import { PodflameError } from '../../shared/errors.js';
 export interface MergeLimits {
   /** Distinct stacks an answer (a diff: both sides together) may hold. */
   maxStacks: number;
-  /** Bytes of those stacks, each its UTF-8 length plus MERGE_STACK_ENTRY_BYTES. */
+  /** Bytes of those stacks, each counted as `mergeStackBytes`. */
   maxBytes: number;
 }
 
 /**
- * What a stack costs beyond its text, as the profile worker's estimates count it (render-heap.ts STACK_ENTRY_CHARS:
- * the count, a Map entry): a merge of many short stacks is then bounded by bytes as well as by number.
+ * What a distinct stack of a merge costs beyond its text, measured for short stacks (issue #13, F1: a day of 820,000
+ * two-frame stacks of 11 chars): the profile worker holding them (a cloned Map) and answering needs 220 bytes of old
+ * generation per stack in folded, 250 in SVG (the smallest heap that completes, 200,000 stacks); the merged Map's entry
+ * on the main thread 37 more (its key is the dictionary's string; the serialized copy posted is the text and 4).
+ * The old price, 48, fitted long stacks, whose text dominates, and let that day through at 49 MB: its SVG then took
+ * the worker's whole heap and the agent to a 610 MB peak even one merge at a time. At 200 it is refused at 96 MiB
+ * (some 480,000 such stacks); a stack of 1 KB costs 13% more than before.
  */
-export const MERGE_STACK_ENTRY_BYTES = 48;
+export const MERGE_STACK_ENTRY_BYTES = 200;
+
+/** The bytes the merge cap counts for one distinct stack: its UTF-8 text and MERGE_STACK_ENTRY_BYTES. */
+export function mergeStackBytes(stack: string): number {
+  return Buffer.byteLength(stack, 'utf8') + MERGE_STACK_ENTRY_BYTES;
+}
 
 /**
  * The default cap for a profile worker of `workerHeapBytes` (`--worker-heap`) and `--max-stacks`:
@@ -27,7 +37,8 @@ export const MERGE_STACK_ENTRY_BYTES = 48;
  *   1.5 bytes of it per byte of stacks (render-heap.ts) beside the thread's own modules: a merge beyond about half
  *   the heap could not be answered in any format anyway. And what the merge itself costs is then bounded: at the
  *   default 192 MiB heap, 96 MiB of stacks, packed once on the main thread and handed over, beside the
- *   worker's 192 + 12 MiB, within the manifests' 512Mi together with the agent's own ~100 MiB.
+ *   worker's 192 + 12 MiB, within the manifests' memory limit together with the agent's own ~100 MiB and a day's
+ *   dictionary, one merge at a time (server/merge-gate.ts).
  * - stacks, ten profiles' worth at `--max-stacks` each, all distinct.
  */
 export function defaultMergeLimits(workerHeapBytes: number, maxProfileStacks: number): MergeLimits {
@@ -64,7 +75,7 @@ export class MergeBudget {
   /** Counts one more distinct stack of an answer; PROFILE_TOO_LARGE when it goes past the cap. */
   add(stack: string): void {
     this.#stacks++;
-    this.#bytes += Buffer.byteLength(stack, 'utf8') + MERGE_STACK_ENTRY_BYTES;
+    this.#bytes += mergeStackBytes(stack);
     if (this.#stacks > this.limits.maxStacks || this.#bytes > this.limits.maxBytes) throw this.#tooLarge();
   }
 

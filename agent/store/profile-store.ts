@@ -977,7 +977,10 @@ export class ProfileStore {
         }),
       );
     }
-    return this.reading(mergeProfiles(this.files, items, budget));
+    return this.reading(mergeProfiles(this.files, items, budget)).finally(() => {
+      // The last reader out lets go of a day's dictionary beyond the cache's bound (issue #13, F1).
+      if (this.reads.size === 0) this.dictionaries.trim();
+    });
   }
 
   /** Bytes counted for the stored profiles: their pairs and the dictionary lines they added. */

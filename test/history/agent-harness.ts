@@ -11,6 +11,7 @@ import { Agent } from '../../agent/agent.js';
 import type { AgentAppOptions } from '../../agent/server/app.js';
 import { historyRouter, type GraphRenderer } from '../../agent/server/routes/history.js';
 import type { MergeLimits } from '../../agent/store/merge-budget.js';
+import type { MergeGate } from '../../agent/server/merge-gate.js';
 import { ContinuousProfiling, type ContinuousProfilingOptions } from '../../agent/schedules/continuous-profiling.js';
 import { captureThrough } from '../../agent/schedules/capture-adapter.js';
 import { FakeRuntime } from '../agent/fake-runtime.js';
@@ -41,6 +42,8 @@ export async function startHistoryAgent(
     mergeLimits?: MergeLimits;
     /** Where the history routes draw. Default in process. */
     graphs?: GraphRenderer;
+    /** Where the history routes' merges take turns (HistoryRouteDeps.mergeGate). Default theirs. */
+    mergeGate?: MergeGate;
   } = {},
 ): Promise<HistoryAgent> {
   const runtime = new FakeRuntime();
@@ -50,7 +53,7 @@ export async function startHistoryAgent(
   const registry = new Registry();
   // The scheduler's captures go through the agent's capture service, which exists once the agent does.
   const holder: { agent?: Agent } = {};
-  const { listen, tls, app, mergeLimits, graphs, ...rest } = options;
+  const { listen, tls, app, mergeLimits, graphs, mergeGate, ...rest } = options;
   // Not t.testdir(): it is one directory per test, emptied by every call, and a test may run several agents.
   const ownDir = options.dataDir === undefined ? mkdtempSync(join(tmpdir(), 'podflame-history-')) : undefined;
   if (ownDir) t.teardown(() => rmSync(ownDir, { recursive: true, force: true }));
@@ -81,6 +84,7 @@ export async function startHistoryAgent(
           ...history.routes,
           ...(mergeLimits ? { mergeLimits } : {}),
           ...(graphs ? { graphs } : {}),
+          ...(mergeGate ? { mergeGate } : {}),
         }),
       ],
     },

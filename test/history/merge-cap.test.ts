@@ -13,7 +13,7 @@ import type { StoredProfile } from '../../shared/history.js';
 import { IN_PROCESS_GRAPHS, type GraphRenderer } from '../../agent/server/routes/history.js';
 import { mergeProfiles, type BlockFiles } from '../../agent/store/block-merge.js';
 import { mergeStoredProfiles } from '../../agent/store/merge.js';
-import { MERGE_STACK_ENTRY_BYTES, MergeBudget } from '../../agent/store/merge-budget.js';
+import { mergeStackBytes, MergeBudget } from '../../agent/store/merge-budget.js';
 import { fixtureStacks } from './fixtures.js';
 import { startHistoryAgent } from './agent-harness.js';
 
@@ -64,8 +64,7 @@ function countingGraphs(): GraphRenderer & { renders: number } {
 }
 
 const PER_POD = fixtureStacks('after').size;
-const podBytes = (pod: string) =>
-  [...podStacks(pod).keys()].reduce((sum, s) => sum + Buffer.byteLength(s) + MERGE_STACK_ENTRY_BYTES, 0);
+const podBytes = (pod: string) => [...podStacks(pod).keys()].reduce((sum, s) => sum + mergeStackBytes(s), 0);
 
 t.test('a merge beyond the cap is refused through the route, stopped at the cap, nothing drawn', async (t) => {
   const maxStacks = 2 * PER_POD + 5; // two pods fit, the third does not

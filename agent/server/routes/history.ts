@@ -43,6 +43,7 @@ import type { FoldedStacks } from '../../../shared/folded.js';
 import type { DiffFormat, HistoryFormat } from '../../../shared/history.js';
 import type { MergedProfiles } from '../../store/block-merge.js';
 import { defaultMergeLimits, MergeBudget, type MergeLimits } from '../../store/merge-budget.js';
+import { MergeGate } from '../merge-gate.js';
 import { DEFAULT_WORKER_HEAP_MB } from '../../profiles/profile-worker.js';
 import { DEFAULT_MAX_STACKS } from '../../profiles/stack-limits.js';
 import { parseNamespaceParam, parseScheduleBody, type ScheduleSpec } from '../../schedules/schedule-config.js';
@@ -110,6 +111,11 @@ export interface HistoryRouteDeps {
    * agent derives it from its own.
    */
   mergeLimits?: MergeLimits;
+  /**
+   * Where merged and differential graphs take turns, from the merge to the drawn answer: the merge cap bounds one of
+   * them. Default one at a time, four waiting (merge-gate.ts).
+   */
+  mergeGate?: MergeGate;
 }
 
 const FILTER_PARAMS = ['namespace', 'pod', 'container', 'schedule', 'labelSelector'] as const;
@@ -230,6 +236,17 @@ function titleFor(f: HistoryFilter): string {
   return who === '' ? (f.labelSelector ?? 'all stored profiles') : who;
 }
 
+/** Aborted when the caller goes away before the answer is sent: a merge still waiting for its turn is not run. */
+function whileCallerWaits(res: Response): AbortSignal {
+  const gone = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) {
+      gone.abort(new PodflameError('MERGE_ABORTED', 'the caller went away before its merge had its turn'));
+    }
+  });
+  return gone.signal;
+}
+
 function sendGraph(res: Response, answer: { contentType: string; body: string | Buffer }): void {
   res.type(answer.contentType).send(answer.body);
 }
@@ -241,6 +258,7 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
   const json = jsonBody(deps.bodyLimitBytes ?? 64 * 1024);
   const mergeLimits = deps.mergeLimits ?? defaultMergeLimits(DEFAULT_WORKER_HEAP_MB * 1024 ** 2, DEFAULT_MAX_STACKS);
   new MergeBudget(mergeLimits); // a cap that allows nothing fails here, when the routes are built
+  const gate = deps.mergeGate ?? new MergeGate();
   const store = (): HistoryStore => {
     if (!deps.store) throw noStore();
     return deps.store;
@@ -290,15 +308,14 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
     const s = store();
     const listed = await visible(req, filter.namespace, s.list(filter));
     requireOneSchedule(filter, listed);
-    const { stacks, eventCounts, items } = await s.merge(listed, new MergeBudget(mergeLimits));
-    if (items.length === 0) throw nothingMatches(filter, deps.nodeName);
-    const summary = summarize(items);
-    res.setHeader(HISTORY_HEADERS.profiles, String(items.length));
-    res.setHeader(HISTORY_HEADERS.samples, String(summary.samples));
-    res.setHeader(HISTORY_HEADERS.event, summary.event);
-    sendGraph(
-      res,
-      await graphs.renderMergedGraph(format, stacks, {
+    const answer = await gate.run(async () => {
+      const { stacks, eventCounts, items } = await s.merge(listed, new MergeBudget(mergeLimits));
+      if (items.length === 0) throw nothingMatches(filter, deps.nodeName);
+      const summary = summarize(items);
+      res.setHeader(HISTORY_HEADERS.profiles, String(items.length));
+      res.setHeader(HISTORY_HEADERS.samples, String(summary.samples));
+      res.setHeader(HISTORY_HEADERS.event, summary.event);
+      return graphs.renderMergedGraph(format, stacks, {
         event: summary.event,
         title: titleFor(filter),
         subtitle: describeMerge(summary),
@@ -307,8 +324,9 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
         startTimeMs: summary.fromMs,
         // pprof's contentions/count of a lock graph; none when a merged profile was stored without them.
         ...(eventCounts !== undefined ? { eventCounts } : {}),
-      }),
-    );
+      });
+    }, whileCallerWaits(res));
+    sendGraph(res, answer);
   });
 
   router.get(`${API_PREFIX}/diff`, async (req, res) => {
@@ -339,27 +357,27 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
     const baseListed = await visible(req, base.namespace, s.list(base));
     const targetListed = await visible(req, target.namespace, s.list(target));
     requireOneSchedule(base, baseListed, targetListed);
-    // One budget for both sides: both go to the worker.
-    const budget = new MergeBudget(mergeLimits);
-    const baseMerge = await s.merge(baseListed, budget);
-    if (baseMerge.items.length === 0) throw nothingMatches(base, deps.nodeName, 'stored profile of the base range');
-    const targetMerge = await s.merge(targetListed, budget);
-    if (targetMerge.items.length === 0)
-      throw nothingMatches(target, deps.nodeName, 'stored profile of the target range');
-    const b = summarize(baseMerge.items);
-    const t = summarize(targetMerge.items);
-    res.setHeader(HISTORY_HEADERS.profiles, `${b.profiles},${t.profiles}`);
-    res.setHeader(HISTORY_HEADERS.samples, `${b.samples},${t.samples}`);
-    res.setHeader(HISTORY_HEADERS.event, diffEvent(b.event, t.event));
-    sendGraph(
-      res,
-      await graphs.renderDiffGraph(format, baseMerge.stacks, targetMerge.stacks, {
+    const answer = await gate.run(async () => {
+      // One budget for both sides: both go to the worker.
+      const budget = new MergeBudget(mergeLimits);
+      const baseMerge = await s.merge(baseListed, budget);
+      if (baseMerge.items.length === 0) throw nothingMatches(base, deps.nodeName, 'stored profile of the base range');
+      const targetMerge = await s.merge(targetListed, budget);
+      if (targetMerge.items.length === 0)
+        throw nothingMatches(target, deps.nodeName, 'stored profile of the target range');
+      const b = summarize(baseMerge.items);
+      const t = summarize(targetMerge.items);
+      res.setHeader(HISTORY_HEADERS.profiles, `${b.profiles},${t.profiles}`);
+      res.setHeader(HISTORY_HEADERS.samples, `${b.samples},${t.samples}`);
+      res.setHeader(HISTORY_HEADERS.event, diffEvent(b.event, t.event));
+      return graphs.renderDiffGraph(format, baseMerge.stacks, targetMerge.stacks, {
         event,
         title: `${titleFor(base)}: differential`,
         subtitle: `base: ${describeMerge(b)}; target: ${describeMerge(t)}${normalizeText === 'true' ? '; normalized' : ''}`,
         normalize: normalizeText === 'true',
-      }),
-    );
+      });
+    }, whileCallerWaits(res));
+    sendGraph(res, answer);
   });
 
   const scheduler = (): ScheduleAdmin => {
