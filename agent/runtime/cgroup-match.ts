@@ -3,6 +3,10 @@
  * Container runtimes name the container's cgroup after its full 64-hex-digit ID, in one of a few shapes depending
  * on the runtime, the cgroup driver (cgroupfs or systemd) and the cgroup version; see test/fixtures/cgroup/ for real
  * samples of each. Only whole path segments naming a whole ID count, so a prefix of a longer ID never matches.
+ *
+ * Paths are read below the node's own root cgroup (NodeCgroupRoot: where the node's init runs), so that a node that
+ * is itself a container sharing its host's cgroup tree (kind, minikube: `/docker/<node>/kubepods/…/<id>`) finds its
+ * pods' containers rather than itself.
  */
 
 /** A container a process is in, as its cgroup path names it, with the pod kubelet put it in. */
@@ -70,6 +74,47 @@ export function parseProcCgroup(text: string): CgroupLine[] {
   return lines;
 }
 
+/**
+ * The node's own root cgroup, per hierarchy ID: the cgroup of the node's init (PID 1 of the agent's PID namespace,
+ * which is the node's under `hostPID`), less systemd's `init.scope`, where systemd moves itself below its root. On a
+ * plain node every entry is `/`; in a kind or minikube node without a cgroup namespace it is `/docker/<node>` (the
+ * node container's cgroup). Only the node's root user can move its init, and no container can name it (a container
+ * has its own PID namespace), so a container cannot choose this root.
+ */
+export type NodeCgroupRoot = ReadonlyMap<number, string>;
+
+/** No root below `/`: every path is read whole (a plain node, or PID 1's cgroup unknown). */
+export const WHOLE_TREE: NodeCgroupRoot = new Map();
+
+const SYSTEMD_INIT_SCOPE = '/init.scope';
+
+/**
+ * The node's root cgroup from the /proc/1/cgroup text of its init, e.g. `9:name=systemd:/docker/<node>/init.scope`
+ * and `4:memory:/docker/<node>` (kind on cgroup v1), `0::/init.scope` (a plain systemd node on v2).
+ */
+export function nodeCgroupRoot(initCgroupText: string): NodeCgroupRoot {
+  const roots = new Map<number, string>();
+  for (const line of parseProcCgroup(initCgroupText)) {
+    const path = line.path.endsWith(SYSTEMD_INIT_SCOPE)
+      ? line.path.slice(0, -SYSTEMD_INIT_SCOPE.length)
+      : line.path.replace(/\/+$/, '');
+    roots.set(line.hierarchy, path === '' ? '/' : path);
+  }
+  return roots;
+}
+
+/**
+ * The part of a process's path below the node's root in the same hierarchy (`/docker/<node>/kubepods/…` → `/kubepods/…`
+ * in a kind node), so the outermost container named is one the node's own runtime made. A path not below the root
+ * is kept whole, as without a root.
+ */
+function pathBelowNodeRoot(line: CgroupLine, root: NodeCgroupRoot): string {
+  const base = root.get(line.hierarchy);
+  if (base === undefined || base === '/') return line.path;
+  if (line.path === base) return '/';
+  return line.path.startsWith(`${base}/`) ? line.path.slice(base.length) : line.path;
+}
+
 /** The container ID a single path segment names (one of SEGMENT_ID's shapes), or undefined. */
 function segmentContainerId(segment: string): string | undefined {
   for (const shape of SEGMENT_ID) {
@@ -111,14 +156,16 @@ function podUidOfSegments(segments: readonly string[]): string | undefined {
  * container's processes in the same container in all — the process counts for no container; likewise for the pod
  * UID, which then is left out. Undefined outside containers.
  *
- * The price: a container inside a node container on the same cgroup tree (kind or minikube without a cgroup
- * namespace: `/docker/<node>/kubepods/…/<id>`) counts as the node, since nothing tells that tree from a fake one.
+ * Paths are read below the node's root (`root`, nodeCgroupRoot): inside a kind or minikube node without a cgroup
+ * namespace (`/docker/<node>/kubepods/…/<id>`) the outermost container below the node's root is the pod's, while a
+ * fake kubelet tree a container made under itself (`…/<A>/kubepods/pod<uid>/<B>`) still leaves its processes in A,
+ * on a plain node and inside a kind node alike. Without a root (WHOLE_TREE), such a pod counts as the node container.
  */
-export function containerOfCgroup(text: string): ContainerLink | undefined {
+export function containerOfCgroup(text: string, root: NodeCgroupRoot = WHOLE_TREE): ContainerLink | undefined {
   let found: ContainerLink | undefined;
   let podsDisagree = false;
   for (const line of parseProcCgroup(text)) {
-    const link = outermostContainerOfPath(line.path);
+    const link = outermostContainerOfPath(pathBelowNodeRoot(line, root));
     if (link === undefined) continue;
     if (found === undefined) {
       found = link;
@@ -133,15 +180,15 @@ export function containerOfCgroup(text: string): ContainerLink | undefined {
 }
 
 /** The container a process runs in (containerOfCgroup), by ID; undefined outside containers. */
-export function containerIdOfCgroup(text: string): string | undefined {
-  return containerOfCgroup(text)?.id;
+export function containerIdOfCgroup(text: string, root: NodeCgroupRoot = WHOLE_TREE): string | undefined {
+  return containerOfCgroup(text, root)?.id;
 }
 
 /** The outermost container ID of each of the process's cgroup paths, sorted (more than one: the lines disagree). */
-export function containerIdsOfCgroup(text: string): string[] {
+export function containerIdsOfCgroup(text: string, root: NodeCgroupRoot = WHOLE_TREE): string[] {
   const ids = new Set<string>();
   for (const line of parseProcCgroup(text)) {
-    const link = outermostContainerOfPath(line.path);
+    const link = outermostContainerOfPath(pathBelowNodeRoot(line, root));
     if (link !== undefined) ids.add(link.id);
   }
   return [...ids].sort();
@@ -152,19 +199,19 @@ export function containerIdsOfCgroup(text: string): string[] {
  * reports it, or bare): containerOfCgroup's. False for an ID that is not 64 hex digits: a prefix is resolved to a
  * whole ID first (by listing), never matched here.
  */
-export function cgroupBelongsTo(text: string, containerId: string): boolean {
+export function cgroupBelongsTo(text: string, containerId: string, root: NodeCgroupRoot = WHOLE_TREE): boolean {
   const id = normalizeContainerId(containerId);
-  return id !== undefined && containerIdOfCgroup(text) === id;
+  return id !== undefined && containerIdOfCgroup(text, root) === id;
 }
 
 /**
  * The Kubernetes pod UID of the process, dashed: its container's (containerOfCgroup); for a process in no container
  * at all (CRI-O's conmon in the pod's cgroup), the first `pod<uid>` its paths name. Else undefined.
  */
-export function podUidOfCgroup(text: string): string | undefined {
-  if (containerIdsOfCgroup(text).length > 0) return containerOfCgroup(text)?.podUid;
+export function podUidOfCgroup(text: string, root: NodeCgroupRoot = WHOLE_TREE): string | undefined {
+  if (containerIdsOfCgroup(text, root).length > 0) return containerOfCgroup(text, root)?.podUid;
   for (const line of parseProcCgroup(text)) {
-    const m = POD_UID.exec(line.path);
+    const m = POD_UID.exec(pathBelowNodeRoot(line, root));
     if (m) return (m[1] as string).replace(/_/g, '-');
   }
   return undefined;

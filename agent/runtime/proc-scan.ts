@@ -5,7 +5,13 @@
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { containerOfCgroup, type ContainerLink } from './cgroup-match.js';
+import {
+  WHOLE_TREE,
+  containerOfCgroup,
+  nodeCgroupRoot,
+  type ContainerLink,
+  type NodeCgroupRoot,
+} from './cgroup-match.js';
 
 export interface ContainerProcesses {
   /** Full container ID (64 hex digits). */
@@ -46,16 +52,27 @@ async function forEachLimited<T>(items: readonly T[], fn: (item: T) => Promise<v
 }
 
 /**
+ * The node's root cgroup (nodeCgroupRoot) from /proc/1/cgroup: PID 1 of this PID namespace is the node's init under
+ * `hostPID`. Unreadable (a /proc without PID 1): the whole tree, i.e. paths are read as they are.
+ */
+export async function readNodeCgroupRoot(procRoot: string): Promise<NodeCgroupRoot> {
+  const text = await readText(join(procRoot, '1', 'cgroup'));
+  return text === undefined ? WHOLE_TREE : nodeCgroupRoot(text);
+}
+
+/**
  * Every container that has a process on this host, by ID, from /proc/<pid>/cgroup: each process counts for the
- * outermost container its cgroup names (containerOfCgroup), so a sub-cgroup a container named after another
- * container's ID (or a fake kubelet tree under itself) leaves its processes in that container.
+ * outermost container its cgroup names below the node's root cgroup (containerOfCgroup), so a sub-cgroup a container
+ * named after another container's ID (or a fake kubelet tree under itself) leaves its processes in that container,
+ * and a pod's container inside a kind node is found as itself rather than as the node.
  */
 export async function scanContainers(procRoot: string): Promise<Map<string, ContainerProcesses>> {
+  const root = await readNodeCgroupRoot(procRoot);
   const found: { pid: number; owner: ContainerLink }[] = [];
   await forEachLimited(await listPids(procRoot), async (pid) => {
     const text = await readText(join(procRoot, String(pid), 'cgroup'));
     if (text === undefined) return;
-    const owner = containerOfCgroup(text);
+    const owner = containerOfCgroup(text, root);
     if (owner !== undefined) found.push({ pid, owner });
   });
   const containers = new Map<string, ContainerProcesses>();

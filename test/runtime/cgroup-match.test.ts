@@ -9,13 +9,14 @@ import {
   containerIdOfCgroup,
   containerOfCgroup,
   containerIdsOfCgroup,
+  nodeCgroupRoot,
   normalizeContainerId,
   parseProcCgroup,
   podUidOfCgroup,
 } from '../../agent/runtime/cgroup-match.js';
 import { scanContainers } from '../../agent/runtime/proc-scan.js';
 import { matchGolden } from '../capture/capture-run.js';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -25,15 +26,27 @@ const samples = readdirSync(DIR)
   .filter((f) => f.endsWith('.txt'))
   .sort();
 
-t.test('every sample: the container and pod it names (golden)', async (t) => {
+/**
+ * The node's init (PID 1's cgroup) where a sample was read, when it was read inside a node container: the samples
+ * `kind-node-*-v1.txt` share `kind-node-v1.node-init`, another sample `<name>.node-init`. Else the whole tree.
+ */
+function nodeInitOf(sample: string): string | undefined {
+  const own = sample.replace(/\.txt$/, '.node-init');
+  if (existsSync(DIR + own)) return read(own);
+  return sample.startsWith('kind-node-') ? read('kind-node-v1.node-init') : undefined;
+}
+
+t.test('every sample: the container and pod it names below its node root (golden)', async (t) => {
   t.ok(samples.length >= 14, `${samples.length} samples`);
   const found: Record<string, { containerId: string | null; podUid: string | null; ids: string[] }> = {};
   for (const name of samples) {
     const text = read(name);
+    const init = nodeInitOf(name);
+    const root = init === undefined ? undefined : nodeCgroupRoot(init);
     found[name] = {
-      containerId: containerIdOfCgroup(text) ?? null,
-      podUid: podUidOfCgroup(text) ?? null,
-      ids: containerIdsOfCgroup(text),
+      containerId: containerIdOfCgroup(text, root) ?? null,
+      podUid: podUidOfCgroup(text, root) ?? null,
+      ids: containerIdsOfCgroup(text, root),
     };
   }
   matchGolden(t, DIR + 'expected.json', `${JSON.stringify(found, null, 2)}\n`, 'containers and pods found');
@@ -128,12 +141,39 @@ t.test(
     const text = read('crio-in-kind-node-v2.txt');
     const inner = '89e8f450417b56acf3089925dfd8f050dd50e950e18cfe83ea923269df601102';
     const node = 'd6701ec289c56e4391acb11d07474b3139466857a305490575508a8b7a9fcf22';
-    // Nothing tells this tree from one a container faked under itself (#13, cold attacker's H2): the outermost wins.
-    t.equal(containerIdOfCgroup(text), node, 'counted for the node container, the outermost');
-    t.notOk(cgroupBelongsTo(text, `cri-o://${inner}`), 'not for the container nested in it');
-    t.same(containerOfCgroup(text), { id: node }, 'with no pod: none is named above the node');
+    const root = nodeCgroupRoot(read('crio-in-kind-node-v2.node-init'));
+    t.same(
+      containerOfCgroup(text, root),
+      { id: inner, podUid: 'ae7a96fb-2bdc-46b0-96e2-78e4af94847b' },
+      'inside the node: the pod',
+    );
+    t.ok(cgroupBelongsTo(text, `cri-o://${inner}`, root));
+    t.notOk(cgroupBelongsTo(text, node, root), 'not the node container');
+    // Without the node's root (seen from the host, or PID 1 unknown) nothing tells this tree from one a container
+    // faked under itself (#13, cold attacker's H2): the outermost wins.
+    t.same(containerOfCgroup(text), { id: node }, 'from the host: the node container, with no pod');
   },
 );
+
+t.test("the node's root cgroup from its init's /proc/1/cgroup", async (t) => {
+  const node = 'a6e0c7b4eeee261ca9ea851013c3d7b522982b2fb23c5bc7b8f4392db3de4177';
+  const kind = nodeCgroupRoot(read('kind-node-v1.node-init'));
+  t.equal(kind.get(9), `/docker/${node}`, "name=systemd: systemd's init.scope left out");
+  t.equal(kind.get(0), `/docker/${node}`, 'the unified line likewise');
+  t.equal(kind.get(4), `/docker/${node}`, 'memory: the node container itself');
+  const host = nodeCgroupRoot(read('host-init.node-init'));
+  t.same([...new Set(host.values())], ['/'], 'this machine: the root in every hierarchy');
+  t.same([...nodeCgroupRoot('0::/init.scope\n')], [[0, '/']], 'a plain systemd node on cgroup v2');
+  t.same([...nodeCgroupRoot('0::/docker/x/\n')], [[0, '/docker/x']], 'a trailing slash is not part of the root');
+  // A process on a plain node is read whole: every sample gives what it gives without a root.
+  for (const name of samples) {
+    const text = read(name);
+    t.same(containerOfCgroup(text, host), containerOfCgroup(text), `${name}: unchanged on a plain node`);
+  }
+  // Only whole segments: a root `/docker/n` is no prefix of `/docker/n<id>`, whose last segment names no container.
+  const glued = `0::/docker/n${'c'.repeat(64)}\n`;
+  t.equal(containerOfCgroup(glued, nodeCgroupRoot('0::/docker/n\n')), undefined, 'no ID cut out of a segment');
+});
 
 t.test('a sub-cgroup a container named after another container ID (#13 finding 11)', async (t) => {
   const owner = read('docker-subcgroup-named-other-v1.id').trim();
