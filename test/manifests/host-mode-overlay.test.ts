@@ -39,7 +39,15 @@ function daemonSet(docs: readonly Doc[]): Doc {
  * jattach taking the JVM's uid and gid (SETUID, SETGID), and a non-root JVM's /proc/<pid>/environ, where
  * JAVA_TOOL_OPTIONS may disable attaching (DAC_READ_SEARCH; test/host/host-script-files.test.ts).
  */
-const HOST_MODE_CAPABILITIES = ['SYS_ADMIN', 'SYS_CHROOT', 'SYS_PTRACE', 'SYSLOG', 'SETUID', 'SETGID', 'DAC_READ_SEARCH'];
+const HOST_MODE_CAPABILITIES = [
+  'SYS_ADMIN',
+  'SYS_CHROOT',
+  'SYS_PTRACE',
+  'SYSLOG',
+  'SETUID',
+  'SETGID',
+  'DAC_READ_SEARCH',
+];
 
 t.test('every rendered resource validates against the Kubernetes schema', { skip }, async (t) => {
   t.same(overlay.map((d) => d.kind).sort(), [
