@@ -168,6 +168,17 @@ if (requireChromium(t, 'the web view test')) {
         "({ page: document.documentElement.scrollWidth, window: window.innerWidth, frame: document.getElementById('viewer-frame').clientWidth })",
       );
       t.ok(sizes.page <= sizes.window, `no sideways scrolling: the page is ${sizes.page} px wide`);
+      // In a window narrower than the tables, they scroll sideways in their cards: every row's button stays in view.
+      await narrow.setViewportSize({ width: 600, height: 900 });
+      const buttons = await narrow.evaluate<number[]>(
+        "[...document.querySelectorAll('#stored tbody button.graph')].map((b) => Math.round(b.getBoundingClientRect().right))",
+      );
+      t.ok(buttons.length > 0, `${buttons.length} stored profiles' buttons`);
+      t.ok(
+        buttons.every((right) => right <= 600),
+        `at 600 px every Flame graph button is within the window: right edges ${buttons.join(', ')} px`,
+      );
+      await narrow.setViewportSize({ width: 800, height: 900 });
       t.ok(sizes.frame < 800, `the frame fits the window: ${sizes.frame} px`);
       const svg = await frame.evaluate<{ width: number; attribute: string }>(
         "({ width: document.documentElement.getBoundingClientRect().width, attribute: document.documentElement.getAttribute('width') })",

@@ -82,6 +82,11 @@ td.act { text-align: right; white-space: nowrap; }
 .query-actions { display: flex; flex-wrap: wrap; align-items: center; gap: 8px 16px; flex-basis: 100%; }
 .query-actions .diff { display: inline-flex; flex-wrap: wrap; align-items: center; gap: 6px; color: var(--muted); }
 
+/* A row's button stays in view when a narrow window scrolls its table sideways. */
+td.act { position: sticky; right: 0; background: var(--card); box-shadow: -8px 0 8px -8px rgba(0, 0, 0, .25); }
+tbody tr:hover td.act { background: #fafbfc; }
+tr.selected td.act { background: var(--sel); }
+.error-cell .sub { max-width: 32em; overflow-wrap: anywhere; }
 #viewer { border-color: #ffc078; }
 .frame-box { margin-top: 10px; }
 #viewer-frame { display: block; width: 100%; height: 480px; border: 1px solid var(--line); border-radius: 6px;
