@@ -1,13 +1,18 @@
 // Issues #13/#14, the cold attacker's `huge` and `trickle` agents: a capture's answer is read up to a byte cap and
 // within one deadline for headers and body together, whichever way the agent is reached (client/transport/). Real
 // loopback servers stand in for the hostile agents; the cap and the deadline are made small through the options.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { AgentClient } from '../../client/agent-client.js';
 import { urlEndpoint } from '../../client/transport/agent-endpoint.js';
 import { AgentTransport } from '../../client/transport/agent-transport.js';
+import { PodflameClient } from '../../client/profile-pod.js';
 import { DEFAULT_MAX_ANSWER_BYTES } from '../../client/transport/answer-limits.js';
+import { FakeKubeApi, makeAgentPod, makePod } from '../helpers/fake-kube-api.js';
 
 const TARGET = { containerId: 'abcdef012345' };
 
@@ -24,6 +29,7 @@ async function startHostile(respond: (res: ServerResponse) => void) {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    port,
     firstAnswerEnded,
     close: () => {
       server.closeAllConnections();
@@ -120,4 +126,43 @@ t.test('a caller who cancels during the body gets CAPTURE_ABORTED, not a timeout
   const answer = client.profile({ target: TARGET, durationSeconds: 1, format: 'json' }, cancel.signal);
   setTimeout(() => cancel.abort(), 100);
   await t.rejects(answer, { code: 'CAPTURE_ABORTED' });
+});
+
+t.test('Kubernetes mode: a pod whose agent answers beyond maxAnswerBytes fails with OUTPUT_TOO_LARGE', async (t) => {
+  const agent = await startHostile((res) => {
+    res.setHeader('x-podflame-node', 'node-a');
+    streamChunks(res, 1024);
+  });
+  t.teardown(() => agent.close());
+  const api = new FakeKubeApi();
+  await api.start();
+  t.teardown(() => api.close());
+  api.putPod(makeAgentPod({ nodeName: 'node-a', podIP: '127.0.0.1', port: agent.port }));
+  api.putPod(
+    makePod({
+      namespace: 'shop',
+      name: 'shop-a',
+      uid: '5b7d4c1e-0000-4000-8000-000000000001',
+      nodeName: 'node-a',
+      podIP: '10.0.0.1',
+      labels: { app: 'shop' },
+      containers: [{ name: 'app' }],
+    }),
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'podflame-answer-limits-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const kubeconfig = api.writeKubeconfig(join(dir, 'kubeconfig'), { namespace: 'shop' });
+  const client = new PodflameClient({
+    kubeconfig,
+    via: 'direct',
+    insecureSendTokenOverHttp: true,
+    maxAnswerBytes: 256 * 1024,
+    busyWaitMs: 0,
+  });
+  t.teardown(() => client.close());
+  await t.rejects(client.profilePod({ pod: 'shop-a', durationSeconds: 1, format: 'pprof' }), {
+    code: 'OUTPUT_TOO_LARGE',
+    message: /answer is larger than 262144 bytes/,
+  });
+  t.equal(await agent.firstAnswerEnded, false, 'the connection was dropped before the agent finished sending');
 });
