@@ -6,6 +6,7 @@
  */
 import { API_PREFIX, LIMITS, type ProfileMetadata, type ProfileRequest, type TargetsResponse } from '../shared/api.js';
 import { urlEndpoint, type UrlEndpoint } from './transport/agent-endpoint.js';
+import { DEFAULT_MAX_ANSWER_BYTES } from './transport/answer-limits.js';
 import { AgentTransport } from './transport/agent-transport.js';
 import { DEFAULT_BUSY_RETRY_OPTIONS, type BusyWait } from './transport/busy-retry.js';
 import type { ProfileAnswer } from './transport/profile-answer.js';
@@ -36,6 +37,11 @@ export interface AgentClientOptions {
    * once. Default 60 000.
    */
   busyWaitMs?: number;
+  /**
+   * Bytes of a capture's answer read before it is refused with OUTPUT_TOO_LARGE. Default 64 MiB
+   * (DEFAULT_MAX_ANSWER_BYTES: what a default agent sends at most).
+   */
+  maxAnswerBytes?: number;
   /** Told before each wait for a busy agent (progress output). Default: nothing. */
   onBusyWait?: (wait: BusyWait) => void;
   /** The transport to send through; its owner closes it. Default: one of this client's own (4 connections). */
@@ -46,6 +52,7 @@ export const DEFAULT_AGENT_CLIENT_OPTIONS = Object.freeze({
   answerMarginMs: 120_000,
   requestTimeoutMs: 30_000,
   busyWaitMs: DEFAULT_BUSY_RETRY_OPTIONS.maxWaitMs,
+  maxAnswerBytes: DEFAULT_MAX_ANSWER_BYTES,
 });
 
 export class AgentClient {
@@ -54,7 +61,9 @@ export class AgentClient {
   readonly #transport: AgentTransport;
   /** Whether `close` closes the transport: only when this client made it. */
   readonly #ownsTransport: boolean;
-  readonly #options: Required<Pick<AgentClientOptions, 'answerMarginMs' | 'requestTimeoutMs' | 'busyWaitMs'>> & {
+  readonly #options: Required<
+    Pick<AgentClientOptions, 'answerMarginMs' | 'requestTimeoutMs' | 'busyWaitMs' | 'maxAnswerBytes'>
+  > & {
     onBusyWait?: (wait: BusyWait) => void;
   };
 
@@ -69,6 +78,7 @@ export class AgentClient {
       answerMarginMs: options.answerMarginMs ?? DEFAULT_AGENT_CLIENT_OPTIONS.answerMarginMs,
       requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_AGENT_CLIENT_OPTIONS.requestTimeoutMs,
       busyWaitMs: options.busyWaitMs ?? DEFAULT_AGENT_CLIENT_OPTIONS.busyWaitMs,
+      maxAnswerBytes: options.maxAnswerBytes ?? DEFAULT_AGENT_CLIENT_OPTIONS.maxAnswerBytes,
       ...(options.onBusyWait ? { onBusyWait: options.onBusyWait } : {}),
     };
     this.#ownsTransport = options.transport === undefined;
@@ -81,6 +91,7 @@ export class AgentClient {
     return this.#transport.profile(this.#endpoint, request, {
       timeoutMs: duration * 1000 + this.#options.answerMarginMs,
       busyWaitMs: this.#options.busyWaitMs,
+      maxAnswerBytes: this.#options.maxAnswerBytes,
       ...(this.#options.onBusyWait ? { onBusyWait: this.#options.onBusyWait } : {}),
       ...(signal ? { signal } : {}),
     });

@@ -36,6 +36,7 @@ import { chooseAgentTls } from './routing/agent-tls.js';
 import type { AgentRoute, AgentTlsOptions, Via } from './routing/agent-route.js';
 import { runBounded } from './routing/bounded.js';
 import { AgentTransport } from './transport/agent-transport.js';
+import { DEFAULT_MAX_ANSWER_BYTES } from './transport/answer-limits.js';
 import { DEFAULT_BUSY_RETRY_OPTIONS, type BusyWait } from './transport/busy-retry.js';
 import { stacksOfProfileJson, type AnsweredStacks, type ProfileAnswer } from './transport/profile-answer.js';
 import { formatProfile, PROFILE_FORMATS, type ProfileFormat } from './profile-output.js';
@@ -91,6 +92,11 @@ export interface PodflameClientOptions {
    * ms; 0 fails at once. Default 60 000.
    */
   busyWaitMs?: number;
+  /**
+   * Bytes of one agent's answer read before that pod fails with OUTPUT_TOO_LARGE. Default 64 MiB
+   * (DEFAULT_MAX_ANSWER_BYTES: what a default agent sends at most).
+   */
+  maxAnswerBytes?: number;
   /** Told before each wait for a busy agent, with the pod it is for (progress output). Default: nothing. */
   onBusyWait?: (wait: BusyWait & { namespace: string; pod: string }) => void;
   /**
@@ -109,6 +115,7 @@ export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
   idleTimeoutMs: 30_000,
   answerGraceSeconds: 90,
   busyWaitMs: DEFAULT_BUSY_RETRY_OPTIONS.maxWaitMs,
+  maxAnswerBytes: DEFAULT_MAX_ANSWER_BYTES,
 });
 
 export interface CaptureSettings {
@@ -270,6 +277,7 @@ export class PodflameClient {
       idleTimeoutMs: options.idleTimeoutMs ?? d.idleTimeoutMs,
       answerGraceSeconds: options.answerGraceSeconds ?? d.answerGraceSeconds,
       busyWaitMs: options.busyWaitMs ?? d.busyWaitMs,
+      maxAnswerBytes: options.maxAnswerBytes ?? d.maxAnswerBytes,
     };
     this.onBusyWait = options.onBusyWait;
     if (!['direct', 'proxy', 'auto'].includes(this.options.via)) {
@@ -614,6 +622,7 @@ export class PodflameClient {
       {
         timeoutMs: (settings.durationSeconds + this.options.answerGraceSeconds) * 1000,
         busyWaitMs: this.options.busyWaitMs,
+        maxAnswerBytes: this.options.maxAnswerBytes,
         ...(onBusyWait
           ? { onBusyWait: (w) => onBusyWait({ ...w, namespace: target.namespace, pod: target.pod }) }
           : {}),

@@ -20,6 +20,17 @@ export interface AgentAnswer {
   body: Buffer;
 }
 
+/** The whole answer (headers and body) took longer than the request allows: a slow trickle of bytes as well. */
+export class AnswerDeadlineError extends Error {
+  readonly code = 'ANSWER_DEADLINE';
+  /** Whether the headers had come: then it is the body that was too slow. */
+  readonly headersReceived: boolean;
+  constructor(timeoutMs: number, headersReceived: boolean, cause: unknown) {
+    super(`the whole answer did not arrive within ${timeoutMs} ms`, { cause });
+    this.headersReceived = headersReceived;
+  }
+}
+
 /** Added to the details of every error about an endpoint. */
 function whereDetails(endpoint: AgentEndpoint): Record<string, unknown> {
   return endpoint.via === 'url'
@@ -61,10 +72,15 @@ export function errorFromFailure(
   const code = (err as { code?: unknown } | null)?.code;
   const errorCode = typeof code === 'string' ? code : undefined;
   const details = { ...whereDetails(endpoint), ...(errorCode ? { errorCode } : {}) };
-  if (errorCode === 'UND_ERR_HEADERS_TIMEOUT' || errorCode === 'UND_ERR_BODY_TIMEOUT') {
+  if (
+    errorCode === 'UND_ERR_HEADERS_TIMEOUT' ||
+    errorCode === 'UND_ERR_BODY_TIMEOUT' ||
+    errorCode === 'ANSWER_DEADLINE'
+  ) {
     return new PodflameError(
       'CAPTURE_TIMEOUT',
-      `${name} did not answer within ${Math.round(request.timeoutMs / 1000)} s`,
+      `${name} did not answer within ${Math.round(request.timeoutMs / 1000)} s` +
+        (err instanceof AnswerDeadlineError && err.headersReceived ? ' (its body came too slowly)' : ''),
       { cause: err, details },
     );
   }

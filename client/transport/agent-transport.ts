@@ -6,11 +6,12 @@
  */
 import { API_PREFIX, type ProfileRequest } from '../../shared/api.js';
 import { PodflameError } from '../../shared/errors.js';
-import type { AgentEndpoint } from './agent-endpoint.js';
-import { errorFromAnswer, errorFromFailure, type AgentAnswer } from './agent-errors.js';
+import { endpointName, type AgentEndpoint } from './agent-endpoint.js';
+import { AnswerDeadlineError, errorFromAnswer, errorFromFailure, type AgentAnswer } from './agent-errors.js';
 import { AgentPools, type AgentPoolsOptions } from './agent-pools.js';
 import { DEFAULT_BUSY_RETRY_OPTIONS, retryWhileBusy, type BusyWait } from './busy-retry.js';
-import { profileAnswerFrom, type ProfileAnswer } from './profile-answer.js';
+import { DEFAULT_MAX_ANSWER_BYTES, readCappedBody } from './answer-limits.js';
+import { contentTypeProblem, profileAnswerFrom, type ProfileAnswer } from './profile-answer.js';
 import { assertTokenTransport } from './token-guard.js';
 
 export type AgentTransportOptions = AgentPoolsOptions;
@@ -21,14 +22,18 @@ export interface AgentRequest {
   path: string;
   /** Sent as JSON. Default: no body. */
   body?: unknown;
-  /** Time allowed for the answer's headers, and again for its body, in ms. */
+  /** Time allowed for the whole answer, headers and body, in ms. */
   timeoutMs: number;
+  /** Bytes of body read before the answer is refused with OUTPUT_TOO_LARGE. Default: no cap. */
+  maxBodyBytes?: number;
   signal?: AbortSignal;
 }
 
 export interface ProfileCallOptions {
-  /** Time allowed for the answer, in ms: the capture's duration and a margin. */
+  /** Time allowed for the whole answer, headers and body, in ms: the capture's duration and a margin. */
   timeoutMs: number;
+  /** Bytes of answer read before it is refused with OUTPUT_TOO_LARGE. Default DEFAULT_MAX_ANSWER_BYTES (64 MiB). */
+  maxAnswerBytes?: number;
   signal?: AbortSignal;
   /** How long to wait out a busy agent (409 CAPTURE_IN_PROGRESS, 429) before failing, in ms. Default 60 000. */
   busyWaitMs?: number;
@@ -56,6 +61,13 @@ export class AgentTransport {
     // Before any connection: a refused token must never reach the address, not even in a first request.
     assertTokenTransport(endpoint);
     const leased = this.#pools.lease(endpoint);
+    // One deadline for headers and body together: undici's own timeouts measure only the gaps between chunks.
+    const deadline = new AbortController();
+    let headersReceived = false;
+    const timer = setTimeout(() => deadline.abort(), request.timeoutMs);
+    const cancel = (): void => deadline.abort();
+    request.signal?.addEventListener('abort', cancel, { once: true });
+    if (request.signal?.aborted) cancel();
     try {
       const res = await leased.pool.request({
         origin: endpoint.origin,
@@ -63,19 +75,32 @@ export class AgentTransport {
         method: request.method,
         headers,
         body,
-        headersTimeout: request.timeoutMs,
-        bodyTimeout: request.timeoutMs,
-        ...(request.signal ? { signal: request.signal } : {}),
+        // Off: the deadline above bounds headers and body together (undici's would race it, and default to 300 s).
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        signal: deadline.signal,
       });
-      const bytes = Buffer.from(await res.body.arrayBuffer());
+      headersReceived = true;
+      const bytes =
+        request.maxBodyBytes === undefined
+          ? Buffer.from(await res.body.arrayBuffer())
+          : await readCappedBody(res.body, request.maxBodyBytes, endpointName(endpoint));
       const flat: Record<string, string> = {};
       for (const [k, v] of Object.entries(res.headers)) {
         if (v !== undefined) flat[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
       }
       return { statusCode: res.statusCode, headers: flat, body: bytes };
     } catch (err) {
-      throw errorFromFailure(endpoint, err, request);
+      if (err instanceof PodflameError) throw err;
+      const timedOut = deadline.signal.aborted && !request.signal?.aborted;
+      throw errorFromFailure(
+        endpoint,
+        timedOut ? new AnswerDeadlineError(request.timeoutMs, headersReceived, err) : err,
+        request,
+      );
     } finally {
+      clearTimeout(timer);
+      request.signal?.removeEventListener('abort', cancel);
       leased.release();
     }
   }
@@ -97,8 +122,11 @@ export class AgentTransport {
           path: `${API_PREFIX}/profiles`,
           body: profile,
           timeoutMs: options.timeoutMs,
+          maxBodyBytes: options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES,
           ...(signal ? { signal } : {}),
         });
+        const problem = contentTypeProblem(profile.format ?? 'svg', answer.headers['content-type']);
+        if (problem !== undefined) throw new PodflameError('CAPTURE_FAILED', `${endpointName(endpoint)} ${problem}`);
         return profileAnswerFrom(answer.body, answer.headers);
       },
       {

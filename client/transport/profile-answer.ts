@@ -2,7 +2,7 @@
  * A finished capture as the agent answers it: the body in the requested format plus what its headers say. The
  * transport decodes every capture's answer here, whichever way the agent was reached.
  */
-import { HEADERS, type CaptureWarning, type ProfileJson } from '../../shared/api.js';
+import { HEADERS, type CaptureWarning, type OutputFormat, type ProfileJson } from '../../shared/api.js';
 import { PodflameError } from '../../shared/errors.js';
 import type { EventCounts, FoldedStacks } from '../../shared/folded.js';
 
@@ -44,6 +44,28 @@ function numberOrUndefined(value: string | undefined): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
+/** The media type an agent answers each format with (agent/profiles/render-profile.ts), charset aside. */
+const MEDIA_TYPES: Readonly<Record<OutputFormat, string>> = {
+  svg: 'image/svg+xml',
+  folded: 'text/plain',
+  json: 'application/json',
+};
+
+/**
+ * Why an answer's Content-Type does not fit the format asked for, or undefined when it does: what answered then is
+ * not an agent doing what was asked, and its body must not be written out as if it were (`--format folded` writing
+ * JSON, or HTML).
+ */
+export function contentTypeProblem(format: OutputFormat, contentType: string | undefined): string | undefined {
+  const expected = MEDIA_TYPES[format];
+  const got = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (got === expected) return undefined;
+  return (
+    `answered ${got ? `Content-Type ${got}` : 'without a Content-Type'} to a request for --format ${format} ` +
+    `(${expected} expected): check that the URL is a podflame agent's`
+  );
+}
+
 /** Builds the answer from a 2xx response's body and (lower-cased) headers. */
 export function profileAnswerFrom(body: Buffer, headers: Record<string, string | undefined>): ProfileAnswer {
   return {
@@ -76,16 +98,37 @@ export function stacksOfProfileJson(body: Buffer): AnsweredStacks {
   if (!Array.isArray(parsed?.stacks)) throw notProfileJson('it has no stacks list');
   const stacks: FoldedStacks = new Map();
   const eventCounts: EventCounts = new Map();
-  for (const entry of parsed.stacks as unknown[]) {
+  for (const [index, entry] of (parsed.stacks as unknown[]).entries()) {
     const { stack, count, events } = (entry ?? {}) as { stack?: unknown; count?: unknown; events?: unknown };
     if (typeof stack !== 'string' || typeof count !== 'number') {
-      throw notProfileJson(`a stack entry is not {stack, count}: ${JSON.stringify(entry)?.slice(0, 200)}`);
+      throw notProfileJson(`stack entry ${index} is not {stack, count}: ${describeShallow(entry)}`);
     }
-    stacks.set(stack, (stacks.get(stack) ?? 0) + count);
+    if (!isCount(count)) throw notProfileJson(`stack entry ${index} has count ${count}, not a whole number ≥ 0`);
+    if (events !== undefined && !isCount(events)) {
+      throw notProfileJson(`stack entry ${index} has events ${describeShallow(events)}, not a whole number ≥ 0`);
+    }
+    const sum = (stacks.get(stack) ?? 0) + count;
+    if (!Number.isSafeInteger(sum)) throw notProfileJson(`the counts of stack entry ${index} add up beyond 2^53`);
+    stacks.set(stack, sum);
     if (typeof events === 'number') eventCounts.set(stack, (eventCounts.get(stack) ?? 0) + events);
   }
   // An agent gives events for every stack of a profile that counted them, or for none.
   return eventCounts.size > 0 ? { stacks, eventCounts } : { stacks };
+}
+
+/** A count as the agent writes one: a whole number, at least 0, exact in a double (1e308 and -1 are not). */
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/**
+ * A value named in an error without walking into it: JSON.stringify recurses, and an entry nested a million arrays
+ * deep (which JSON.parse, iterative, reads) would overflow the stack.
+ */
+function describeShallow(value: unknown): string {
+  if (value === null || typeof value !== 'object') return String(JSON.stringify(value) ?? value).slice(0, 200);
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  return `an object with keys ${Object.keys(value).slice(0, 10).join(', ')}`;
 }
 
 function notProfileJson(why: string, cause?: unknown): PodflameError {

@@ -22,6 +22,7 @@ import {
 } from './kube-options.js';
 import {
   busyWaitMs,
+  maxAnswerBytes,
   captureSettings,
   readFlagFile,
   reportBusyWait,
@@ -121,9 +122,11 @@ export async function runKubeProfile(
   // never talk to a cluster (collapse, render, local mode) should not pay.
   const { PodflameClient } = await import('../../profile-pod.js');
   const maxBusyWaitMs = busyWaitMs(flags);
+  const answerCap = maxAnswerBytes(flags);
   const client = new PodflameClient({
     ...connectionOptions(flags, io),
     busyWaitMs: maxBusyWaitMs,
+    ...(answerCap !== undefined ? { maxAnswerBytes: answerCap } : {}),
     onBusyWait: (wait) => reportBusyWait(io, `${wait.namespace}/${wait.pod}`, wait),
     via: parseVia(flags.via),
     concurrency: parseConcurrency(flags.concurrency),

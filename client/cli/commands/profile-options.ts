@@ -39,6 +39,8 @@ export interface ProfileCommonFlags {
   event?: string;
   /** Default 60s (commander fills it in). */
   busyWait?: string;
+  /** `--max-answer-bytes`: bytes, KiB, MiB or GiB; absent: the client's default (64 MiB). */
+  maxAnswerBytes?: string;
 }
 
 /** Local mode: the agent's URL and the target as the agent's node knows it. */
@@ -116,6 +118,11 @@ export function addCommonProfileOptions(cmd: Command): Command {
       '--busy-wait <duration>',
       'how long to wait, asking again, while an agent is busy (another capture of the target, its capture limit); 0: fail at once',
       '60s',
+    )
+    .option(
+      '--max-answer-bytes <size>',
+      "the most of an agent's answer read (bytes, or e.g. 256MiB), beyond which the capture fails with " +
+        'OUTPUT_TOO_LARGE (default 64MiB: what an agent with default limits sends at most)',
     );
 }
 
@@ -176,6 +183,22 @@ export function captureSettings(flags: ProfileCommonFlags): CaptureSettings {
 /** `--busy-wait` in ms. */
 export function busyWaitMs(flags: Pick<ProfileCommonFlags, 'busyWait'>): number {
   return Math.round(parseDurationSeconds(flags.busyWait ?? '60s', '--busy-wait') * 1000);
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+
+/** `--max-answer-bytes` in bytes, or undefined when not given (the client's default then). */
+export function maxAnswerBytes(flags: Pick<ProfileCommonFlags, 'maxAnswerBytes'>): number | undefined {
+  if (flags.maxAnswerBytes === undefined) return undefined;
+  const match = /^(\d+)(KiB|MiB|GiB)?$/.exec(flags.maxAnswerBytes.trim());
+  const bytes = match ? Number(match[1]) * (SIZE_UNITS[match[2] ?? ''] ?? 1) : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1) {
+    throw new PodflameError(
+      'USAGE',
+      `--max-answer-bytes must be a whole number of bytes (at least 1), KiB, MiB or GiB, e.g. 256MiB, got '${flags.maxAnswerBytes}'`,
+    );
+  }
+  return bytes;
 }
 
 /** One line per wait for a busy agent, on a terminal or in a log alike: a silent pause would look like a hang. */

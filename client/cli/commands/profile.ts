@@ -18,6 +18,7 @@ import { addKubeProfileOptions, rejectKubeOnlyFlags, runKubeProfile, type Profil
 import {
   addCommonProfileOptions,
   busyWaitMs,
+  maxAnswerBytes,
   captureSettings,
   readFlagFile,
   reportBusyWait,
@@ -118,6 +119,7 @@ export async function runLocalProfile(flags: ProfileFlags, io: CliIO): Promise<v
   const request = localProfileRequest(flags);
   await checkOutputWritable(flags.output, io);
   const maxBusyWaitMs = busyWaitMs(flags);
+  const answerCap = maxAnswerBytes(flags);
   const token =
     flags.tokenFile === undefined
       ? undefined
@@ -125,6 +127,7 @@ export async function runLocalProfile(flags: ProfileFlags, io: CliIO): Promise<v
   const what = 'containerId' in request.target ? request.target.containerId.slice(0, 12) : request.target.container;
   const client = new AgentClient(flags.agent, {
     busyWaitMs: maxBusyWaitMs,
+    ...(answerCap !== undefined ? { maxAnswerBytes: answerCap } : {}),
     onBusyWait: (wait) => reportBusyWait(io, what, wait),
     ...(flags.caFile !== undefined ? { ca: await readFlagFile(io, '--ca-file', flags.caFile) } : {}),
     ...(flags.insecureSendTokenOverHttp ? { insecureSendTokenOverHttp: true } : {}),
