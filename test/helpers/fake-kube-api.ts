@@ -17,8 +17,9 @@
  *
  * `podflame install` and `uninstall` are served too (section "Install" below): server-side apply PATCHes of the kinds
  * an install holds (each recorded with its content type and field manager, the object stored), lists of them by label
- * selector, gets, deletes (a namespace takes what is in it, and may stay Terminating for a few lists), and a
- * DaemonSet's status set by the test as the DaemonSet controller would.
+ * selector, gets, deletes (a namespace takes what is in it, and may stay Terminating for a few lists or gets), and a
+ * DaemonSet's status set by the test as the DaemonSet controller would. `neverAnswer` picks requests it reads and
+ * never answers, as a stuck API server would.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
