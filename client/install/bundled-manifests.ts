@@ -22,10 +22,6 @@ export type KubeObject = Record<string, any>;
 /** manifests/base/ next to this module: the checkout's, or the copy in dist/. */
 export const BUNDLED_BASE_DIR = fileURLToPath(new URL('../../manifests/base/', import.meta.url));
 
-/** The label every object of the install carries (base/kustomization.yaml `labels`); uninstall selects by it. */
-export const PART_OF_LABEL = 'app.kubernetes.io/part-of';
-export const PART_OF_VALUE = 'podflame';
-
 export interface ImageOverride {
   /** The image name in the manifests, e.g. `podflame-agent`. */
   name: string;
@@ -163,11 +159,24 @@ function rewriteAll(docs: KubeObject[], rewrite: (value: string) => string): voi
  * Moves every object into `namespace`: the Namespace itself, namespaced objects, and the service-account subjects
  * of the role bindings (what kustomize's namespace transformer does). Other references to the namespace (e.g. the
  * TLS server name podflame-agent.podflame.svc, which the CA ConfigMap you create names) are yours to follow.
+ *
+ * Unlike kustomize, the cluster-scoped objects (ClusterRole, ClusterRoleBinding) are renamed too, to
+ * `NAME-NAMESPACE` (`podflame-agent-team-a`), and the binding's roleRef with them: they are shared by the whole
+ * cluster, so an install in a second namespace would otherwise take over the first one's binding (force=true) and
+ * its uninstall delete them. The default namespace keeps the manifests' names, as `kubectl apply -k` creates them.
  */
 function setNamespace(docs: KubeObject[], from: string, namespace: string): void {
+  if (namespace === from) return;
+  const renamed = (name: string): string => `${name}-${namespace}`;
+  const clusterRoles = new Set(docs.filter((d) => d.kind === 'ClusterRole').map((d) => String(d.metadata.name)));
   for (const doc of docs) {
     if (doc.kind === 'Namespace' && doc.metadata.name === from) doc.metadata.name = namespace;
     if (isNamespaced(doc)) doc.metadata.namespace = namespace;
+    else if (doc.kind !== 'Namespace') doc.metadata.name = renamed(String(doc.metadata.name));
+    const roleRef = doc.roleRef as KubeObject | undefined;
+    if (roleRef?.kind === 'ClusterRole' && clusterRoles.has(String(roleRef.name))) {
+      roleRef.name = renamed(String(roleRef.name));
+    }
     for (const s of (doc.subjects ?? []) as KubeObject[]) {
       if (s.kind === 'ServiceAccount' && s.namespace === from) s.namespace = namespace;
     }

@@ -2,15 +2,14 @@
  * `podflame install` and `podflame uninstall` as library calls. Install: every object of the bundled install applied
  * with server-side apply (PATCH, `application/apply-patch+yaml`, field manager `podflame`, `force=true`: podflame
  * owns these objects, so a field another manager (kubectl apply, an earlier install) set is taken over rather than
- * reported as a conflict), then the agent DaemonSet waited for until every scheduled agent is ready. Uninstall: every
- * object labelled `app.kubernetes.io/part-of=podflame` of the kinds an install holds, deleted, then waited for until
- * none is left.
+ * reported as a conflict), then the agent DaemonSet waited for until every scheduled agent is ready. Uninstall: each
+ * object of the install of that namespace deleted by name, then waited for until none is left.
  */
 import { PodflameError } from '../../shared/errors.js';
-import { apiRequest } from '../kube/api-request.js';
+import { DEFAULT_API_REQUEST_OPTIONS, apiRequest } from '../kube/api-request.js';
 import type { ApiCredentials } from '../kube/api-credentials.js';
-import { PART_OF_LABEL, PART_OF_VALUE, isNamespaced, type KubeObject } from './bundled-manifests.js';
-import { collectionPath, objectPath } from './resource-paths.js';
+import { isNamespaced, type KubeObject } from './bundled-manifests.js';
+import { objectPath } from './resource-paths.js';
 
 /** The field manager of podflame's applies (`kubectl get ... --show-managed-fields` names it). */
 export const FIELD_MANAGER = 'podflame';
@@ -54,6 +53,18 @@ export async function applyObjects(
   }
 }
 
+/** The least time a request of a wait gets, in ms: the last look, made at the wait's deadline, needs an answer. */
+const LAST_LOOK_MS = 1000;
+
+/**
+ * A request of a wait gets its default deadline (api-request.ts), and none past the wait's own (--timeout) but for
+ * LAST_LOOK_MS: a server that never answers ends the wait at most that much after --timeout.
+ */
+function requestDeadline(deadline: number): { timeoutMs: number } {
+  const left = Math.max(LAST_LOOK_MS, deadline - Date.now());
+  return { timeoutMs: Math.min(DEFAULT_API_REQUEST_OPTIONS.timeoutMs, left) };
+}
+
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
@@ -72,19 +83,25 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-/** What a DaemonSet's status says of its rollout: ready when every scheduled pod is ready and up to date. */
-export function daemonSetProgress(ds: KubeObject): { ready: boolean; line: string } {
-  const status = (ds.status ?? {}) as Record<string, number | undefined>;
-  const generation = ds.metadata?.generation as number | undefined;
+/**
+ * What a DaemonSet's status says of its rollout: ready when every scheduled pod is ready and up to date, and at
+ * least one is scheduled (0 of 0 is no agent at all: every node tainted, or matching no node selector).
+ */
+export function daemonSetProgress(ds: KubeObject): { ready: boolean; line: string; noNode: boolean } {
+  const status = (ds.status ?? {}) as Record<string, unknown>;
+  // Numbers, whatever the API server sent: these go to the terminal.
+  const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+  const generation = ds.metadata?.generation as unknown;
   const observed = status.observedGeneration;
-  const desired = status.desiredNumberScheduled ?? 0;
-  const ready = status.numberReady ?? 0;
-  const updated = status.updatedNumberScheduled ?? 0;
-  if (generation !== undefined && (observed === undefined || observed < generation)) {
-    return { ready: false, line: 'waiting for the DaemonSet controller' };
+  const desired = count(status.desiredNumberScheduled);
+  const ready = count(status.numberReady);
+  const updated = count(status.updatedNumberScheduled);
+  if (typeof generation === 'number' && (typeof observed !== 'number' || observed < generation)) {
+    return { ready: false, line: 'waiting for the DaemonSet controller', noNode: false };
   }
+  if (desired === 0) return { ready: false, line: 'no node runs a podflame agent (0 scheduled)', noNode: true };
   const line = `${ready}/${desired} agents ready` + (updated < desired ? `, ${updated}/${desired} updated` : '');
-  return { ready: ready === desired && updated >= desired, line };
+  return { ready: ready === desired && updated >= desired, line, noNode: false };
 }
 
 /** Waits until the DaemonSet's agents are ready (daemonSetProgress), or throws AGENT_NOT_READY at the timeout. */
@@ -97,21 +114,29 @@ export async function waitForDaemonSet(
   const pollMs = options.pollMs ?? DEFAULT_WAIT_OPTIONS.pollMs;
   const deadline = Date.now() + timeoutMs;
   let last = '';
+  let noNode = false;
   for (;;) {
     const { body } = await apiRequest(credentials, {
       method: 'GET',
       path: objectPath(daemonSet),
+      ...requestDeadline(deadline),
       ...(options.signal ? { signal: options.signal } : {}),
     });
     const progress = daemonSetProgress(body ?? {});
+    noNode = progress.noNode;
     if (progress.line !== last) options.onProgress?.(progress.line);
     last = progress.line;
     if (progress.ready) return;
     if (Date.now() >= deadline) {
       const ns = String(daemonSet.metadata.namespace);
+      const why = noNode
+        ? "no node runs a podflame agent: check the nodes' taints against the DaemonSet's tolerations " +
+          '(kubectl describe nodes | grep Taints; control-plane nodes need manifests/components/control-plane) and ' +
+          "its nodeSelector against the nodes' labels; "
+        : '';
       throw new PodflameError(
         'AGENT_NOT_READY',
-        `The podflame agents are not ready after ${Math.round(timeoutMs / 1000)}s (${last}): see ` +
+        `The podflame agents are not ready after ${Math.round(timeoutMs / 1000)}s (${last}): ${why}see ` +
           `kubectl -n ${ns} get pods -l ${Object.entries(daemonSet.spec.selector.matchLabels as Record<string, string>)
             .map(([k, v]) => `${k}=${v}`)
             .join(',')} and kubectl -n ${ns} describe daemonset ${String(daemonSet.metadata.name)}; ` +
@@ -123,72 +148,52 @@ export async function waitForDaemonSet(
   }
 }
 
-/** The kinds of an install and where their collections are, for uninstall's label selection. */
-function collections(objects: readonly KubeObject[]): { kind: string; path: string }[] {
-  const seen = new Map<string, { kind: string; path: string }>();
-  for (const obj of objects) {
-    const ns = isNamespaced(obj) ? String(obj.metadata.namespace) : undefined;
-    const path = collectionPath(String(obj.apiVersion), String(obj.kind), ns);
-    seen.set(path, { kind: String(obj.kind), path });
-  }
-  return [...seen.values()];
-}
-
-const SELECTOR = `labelSelector=${encodeURIComponent(`${PART_OF_LABEL}=${PART_OF_VALUE}`)}`;
-
-async function listLabelled(
-  credentials: ApiCredentials,
-  where: readonly { kind: string; path: string }[],
-  signal: AbortSignal | undefined,
-): Promise<{ path: string; name: string; kind: string }[]> {
-  const found: { path: string; name: string; kind: string }[] = [];
-  for (const { kind, path } of where) {
-    const { status, body } = await apiRequest(credentials, {
-      method: 'GET',
-      path: `${path}?${SELECTOR}`,
-      allowNotFound: true,
-      ...(signal ? { signal } : {}),
-    });
-    if (status === 404) continue;
-    for (const item of (body?.items ?? []) as KubeObject[]) {
-      const name = String(item.metadata?.name);
-      found.push({ kind, name, path: `${path}/${encodeURIComponent(name)}` });
-    }
-  }
-  return found;
-}
-
 /**
- * Deletes what `objects` (the install) would have created: every object labelled part-of=podflame of its kinds, in
- * its namespace and cluster-wide, in reverse apply order; then waits until none is left. Returns what was deleted.
+ * Deletes what `objects` (the install of one namespace, as bundledInstall renders it) created: each object by its
+ * kind, namespace and name, in reverse apply order, a 404 meaning already gone; then waits until each is gone.
+ * Nothing is listed: an object another install (another namespace) created, or anyone else labelled
+ * part-of=podflame, is never found, so never deleted, and the DELETEs are as many as the install's objects.
+ * Returns what was deleted.
  */
 export async function deleteInstall(
   credentials: ApiCredentials,
   objects: readonly KubeObject[],
   options: WaitOptions & { onDeleted?: (what: string) => void } = {},
 ): Promise<string[]> {
-  const where = collections(objects).reverse();
   const signal = options.signal;
-  const found = await listLabelled(credentials, where, signal);
-  for (const item of found) {
-    await apiRequest(credentials, {
-      method: 'DELETE',
-      path: item.path,
-      body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' },
-      allowNotFound: true,
-      ...(signal ? { signal } : {}),
-    });
-    options.onDeleted?.(`${item.kind} ${item.name}`);
-  }
   const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_OPTIONS.timeoutMs;
   const pollMs = options.pollMs ?? DEFAULT_WAIT_OPTIONS.pollMs;
   const deadline = Date.now() + timeoutMs;
+  const deleted: KubeObject[] = [];
+  for (const obj of [...objects].reverse()) {
+    const { status } = await apiRequest(credentials, {
+      method: 'DELETE',
+      path: objectPath(obj),
+      body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' },
+      allowNotFound: true,
+      ...requestDeadline(deadline),
+      ...(signal ? { signal } : {}),
+    });
+    if (status === 404) continue;
+    deleted.push(obj);
+    options.onDeleted?.(describeObject(obj));
+  }
   let last = '';
   for (;;) {
-    const left = await listLabelled(credentials, where, signal);
-    if (left.length === 0) return found.map((f) => `${f.kind} ${f.name}`);
+    const left: KubeObject[] = [];
+    for (const obj of deleted) {
+      const { status } = await apiRequest(credentials, {
+        method: 'GET',
+        path: objectPath(obj),
+        allowNotFound: true,
+        ...requestDeadline(deadline),
+        ...(signal ? { signal } : {}),
+      });
+      if (status !== 404) left.push(obj);
+    }
+    if (left.length === 0) return deleted.map(describeObject);
     const line = `${left.length} object${left.length === 1 ? '' : 's'} still being deleted (${left
-      .map((l) => `${l.kind} ${l.name}`)
+      .map(describeObject)
       .join(', ')})`;
     if (line !== last) options.onProgress?.(line);
     last = line;
@@ -197,7 +202,7 @@ export async function deleteInstall(
         'KUBERNETES_API_ERROR',
         `podflame is not gone after ${Math.round(timeoutMs / 1000)}s: ${line}; a namespace waits for its pods and ` +
           'finalizers (kubectl get namespace NAME -o yaml shows what holds it)',
-        { details: { left: left.map((l) => `${l.kind} ${l.name}`) } },
+        { details: { left: left.map(describeObject) } },
       );
     }
     await sleep(Math.min(pollMs, Math.max(0, deadline - Date.now())), signal);

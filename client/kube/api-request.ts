@@ -4,6 +4,12 @@
  * KubernetesObjectApi would first ask the API's discovery for each kind), deletes, and reads by path. An answer
  * outside 2xx is a PodflameError that says what the API server said: 401 UNAUTHENTICATED, 403 FORBIDDEN, else
  * KUBERNETES_API_ERROR (details: status, reason); `allowNotFound` makes a 404 an answer instead.
+ *
+ * The API server is not trusted to be well-behaved: an answer is read up to `maxBodyBytes` (then KUBERNETES_API_ERROR,
+ * rather than a heap exhausted by a 3 GiB answer), a request gets `timeoutMs` to be answered in full (then
+ * KUBERNETES_API_ERROR, rather than a CLI that hangs on a stuck server), a cancelled one (the caller's signal:
+ * Ctrl-C) is CAPTURE_ABORTED as profile's is, and what the server says is cut short and stripped of control
+ * characters (terminalSafe) before it goes into a message.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -20,8 +26,17 @@ export interface ApiRequest {
   contentType?: string;
   /** A 404 answers `{status: 404}` instead of throwing. */
   allowNotFound?: boolean;
+  /** How long the whole exchange may take, in ms. Default 30000. */
+  timeoutMs?: number;
+  /** The largest answer read, in bytes. Default 8 MiB (an install's objects are a few KiB). */
+  maxBodyBytes?: number;
   signal?: AbortSignal;
 }
+
+export const DEFAULT_API_REQUEST_OPTIONS = Object.freeze({ timeoutMs: 30_000, maxBodyBytes: 8 * 1024 * 1024 });
+
+/** How much of what the API server says goes into a message, in characters. */
+const MAX_MESSAGE_CHARS = 300;
 
 export interface ApiAnswer {
   status: number;
@@ -29,14 +44,40 @@ export interface ApiAnswer {
   body: Record<string, any> | undefined;
 }
 
+/**
+ * Text from the API server as it may be printed: control characters (escape sequences, newlines, C1) become spaces
+ * or go, and anything past `max` characters is cut, marked with `…`.
+ */
+export function terminalSafe(text: string, max: number = MAX_MESSAGE_CHARS): string {
+  // Cut first, so a 50 MB message costs no 50 MB of replacing.
+  const head = text.length > max * 4 ? text.slice(0, max * 4) : text;
+  // eslint-disable-next-line no-control-regex
+  const clean = head.replace(/[\r\n\t]+/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+  return clean.length > max || head.length < text.length ? `${clean.slice(0, max)}…` : clean;
+}
+
+/** The server's URL with `path` (and query) after the server's own path: https://host/k8s/clusters/c-1 + /api/v1. */
+export function apiUrl(server: string, path: string): URL {
+  const base = new URL(server);
+  const prefix = base.pathname.replace(/\/+$/, '');
+  return new URL(`${base.origin}${prefix}${path.startsWith('/') ? path : `/${path}`}`);
+}
+
+/** Why a request ended without an answer, set before the request is destroyed. */
+type Ending = { kind: 'timeout' } | { kind: 'too-large' } | undefined;
+
 export async function apiRequest(credentials: ApiCredentials, request: ApiRequest): Promise<ApiAnswer> {
-  const url = new URL(request.path, `${credentials.server}/`);
+  const url = apiUrl(credentials.server, request.path);
+  const what = `${request.method} ${url.pathname}`;
+  const timeoutMs = request.timeoutMs ?? DEFAULT_API_REQUEST_OPTIONS.timeoutMs;
+  const maxBodyBytes = request.maxBodyBytes ?? DEFAULT_API_REQUEST_OPTIONS.maxBodyBytes;
   const text = request.body === undefined ? undefined : JSON.stringify(request.body);
   const headers: Record<string, string> = { ...credentials.headers, accept: 'application/json' };
   if (text !== undefined) {
     headers['content-type'] = request.contentType ?? 'application/json';
     headers['content-length'] = String(Buffer.byteLength(text));
   }
+  let ending: Ending = undefined as Ending;
   const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
     const transport = url.protocol === 'https:' ? https : http;
     const req = transport.request(url, {
@@ -45,20 +86,64 @@ export async function apiRequest(credentials: ApiCredentials, request: ApiReques
       ...(url.protocol === 'https:' ? credentials.tls : {}),
       ...(request.signal ? { signal: request.signal } : {}),
     });
+    const fail = (err: unknown): void => {
+      clearTimeout(timer);
+      reject(err as Error);
+    };
+    // Ends the exchange for a reason of ours: the first reason stands, and the request is rejected at once (a
+    // destroyed request need not emit another error).
+    const end = (why: NonNullable<Ending>, message: string): void => {
+      ending ??= why;
+      const err = new Error(message);
+      fail(err);
+      req.destroy(err);
+    };
+    const timer = setTimeout(() => end({ kind: 'timeout' }, 'no answer in time'), timeoutMs);
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > maxBodyBytes) {
+          end({ kind: 'too-large' }, 'answer too large');
+          return;
+        }
+        chunks.push(c);
+      });
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+      });
+      res.on('error', fail);
     });
-    req.on('error', reject);
+    req.on('error', fail);
     req.end(text);
   }).catch((err: unknown) => {
-    if (request.signal?.aborted) throw err;
+    if (request.signal?.aborted) {
+      const reason = request.signal.reason instanceof Error ? request.signal.reason.message : 'cancelled';
+      throw new PodflameError('CAPTURE_ABORTED', `${what} was cancelled (${reason})`, { cause: err });
+    }
+    if (ending?.kind === 'too-large') {
+      throw new PodflameError(
+        'KUBERNETES_API_ERROR',
+        `The Kubernetes API server's answer to ${what} is larger than ${formatBytes(maxBodyBytes)}, more than any ` +
+          'answer podflame asks for: check that the kubeconfig server is a Kubernetes API server (kubectl cluster-info)',
+        { cause: err, details: { maxBodyBytes } },
+      );
+    }
+    if (ending?.kind === 'timeout') {
+      throw new PodflameError(
+        'KUBERNETES_API_ERROR',
+        `The Kubernetes API server at ${credentials.server} did not answer ${what} within ` +
+          `${Number((timeoutMs / 1000).toFixed(1))}s: check that it is up (kubectl cluster-info), or give a longer ` +
+          '--timeout',
+        { cause: err, details: { timeoutMs } },
+      );
+    }
     throw new PodflameError(
       'KUBERNETES_API_ERROR',
-      `Cannot reach the Kubernetes API server at ${credentials.server}: ${(err as Error).message}; check the ` +
-        'kubeconfig context (kubectl cluster-info)',
+      `Cannot reach the Kubernetes API server at ${credentials.server}: ${terminalSafe((err as Error).message)}; ` +
+        'check the kubeconfig context (kubectl cluster-info)',
       { cause: err },
     );
   });
@@ -70,9 +155,9 @@ export async function apiRequest(credentials: ApiCredentials, request: ApiReques
   }
   if (answer.status >= 200 && answer.status < 300) return { status: answer.status, body };
   if (answer.status === 404 && request.allowNotFound) return { status: 404, body };
-  const said = typeof body?.message === 'string' ? body.message : answer.text.slice(0, 200) || `HTTP ${answer.status}`;
-  const what = `${request.method} ${url.pathname}`;
-  const details = { status: answer.status, reason: body?.reason as unknown };
+  const said = terminalSafe(typeof body?.message === 'string' ? body.message : answer.text || `HTTP ${answer.status}`);
+  const reason = typeof body?.reason === 'string' ? terminalSafe(body.reason, 100) : undefined;
+  const details = { status: answer.status, reason };
   if (answer.status === 401) {
     throw new PodflameError(
       'UNAUTHENTICATED',
@@ -96,4 +181,8 @@ export async function apiRequest(credentials: ApiCredentials, request: ApiReques
       details,
     },
   );
+}
+
+function formatBytes(n: number): string {
+  return n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : `${n} bytes`;
 }

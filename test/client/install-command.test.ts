@@ -208,7 +208,7 @@ t.test('uninstall deletes what install created, and waits for the namespace to g
       'roles/podflame/podflame-agent-ca-reader',
       'serviceaccounts/podflame/podflame-agent',
     ],
-    'every object labelled part-of=podflame, and nothing else',
+    'each object of the install, by name, and nothing else',
   );
   t.match(run.err, /podflame: 1 object still being deleted \(Namespace podflame\)\n/);
   t.match(run.err, /podflame: uninstalled\n$/);
@@ -222,6 +222,94 @@ t.test('uninstall deletes what install created, and waits for the namespace to g
   const again = await runInProcess(COMMANDS, ['uninstall', '--kubeconfig', kubeconfig]);
   t.equal(again.code, 0);
   t.match(again.err, /nothing to delete: podflame is not installed/);
+});
+
+const INSTALL_PATHS = (ns: string, suffix: string): string[] => [
+  `clusterrolebindings//podflame-agent${suffix}`,
+  `clusterroles//podflame-agent${suffix}`,
+  `configmaps/${ns}/podflame-schedules`,
+  `daemonsets/${ns}/podflame-agent`,
+  `namespaces//${ns}`,
+  `networkpolicies/${ns}/podflame-agent`,
+  `rolebindings/${ns}/podflame-agent-ca-reader`,
+  `roles/${ns}/podflame-agent-ca-reader`,
+  `serviceaccounts/${ns}/podflame-agent`,
+];
+
+t.test('uninstall -n NS deletes that install by name, and leaves other installs alone', async (t) => {
+  const { api, kubeconfig } = await cluster(t);
+  for (const ns of [[], ['-n', 'other']]) {
+    const installed = await runInProcess(COMMANDS, ['install', '--kubeconfig', kubeconfig, '--no-wait', ...ns]);
+    t.equal(installed.code, 0, installed.err);
+  }
+  const run = await runInProcess(COMMANDS, ['uninstall', '--kubeconfig', kubeconfig, '-n', 'other']);
+  t.equal(run.code, 0, run.err);
+  t.same([...api.deletes].sort(), INSTALL_PATHS('other', '-other'), 'one DELETE per bundled object, by name');
+  t.notOk(
+    api.requests.some((r) => r.url.includes('labelSelector')),
+    'nothing listed by label: an object of another install is never found, so never deleted',
+  );
+  for (const [plural, ns, name] of [
+    ['namespaces', '', 'podflame'],
+    ['clusterroles', '', 'podflame-agent'],
+    ['clusterrolebindings', '', 'podflame-agent'],
+    ['daemonsets', 'podflame', 'podflame-agent'],
+  ] as const) {
+    t.ok(api.storedObject(plural, ns, name), `the default install's ${plural} ${name} stays`);
+  }
+});
+
+t.test('installs in two namespaces each get their own cluster-scoped RBAC', async (t) => {
+  const { api, kubeconfig } = await cluster(t);
+  for (const ns of [[], ['-n', 'team-a']]) {
+    const installed = await runInProcess(COMMANDS, ['install', '--kubeconfig', kubeconfig, '--no-wait', ...ns]);
+    t.equal(installed.code, 0, installed.err);
+  }
+  const defaultBinding = api.storedObject('clusterrolebindings', '', 'podflame-agent') as Doc;
+  t.same(defaultBinding.subjects, [{ kind: 'ServiceAccount', name: 'podflame-agent', namespace: 'podflame' }]);
+  t.equal(defaultBinding.roleRef.name, 'podflame-agent', 'the default install keeps its names');
+  const teamBinding = api.storedObject('clusterrolebindings', '', 'podflame-agent-team-a') as Doc;
+  t.same(teamBinding.subjects, [{ kind: 'ServiceAccount', name: 'podflame-agent', namespace: 'team-a' }]);
+  t.equal(teamBinding.roleRef.name, 'podflame-agent-team-a');
+  t.ok(api.storedObject('clusterroles', '', 'podflame-agent-team-a'));
+});
+
+t.test('a DaemonSet that no node runs (0 desired) is not ready: the timeout says what to check', async (t) => {
+  const { api, kubeconfig } = await cluster(t);
+  const running = runInProcess(COMMANDS, ['install', '--kubeconfig', kubeconfig, '--timeout', '1s']);
+  await until(() => dsGets(api) >= 1);
+  api.setDaemonSetStatus('podflame', 'podflame-agent', {
+    desiredNumberScheduled: 0,
+    numberReady: 0,
+    updatedNumberScheduled: 0,
+  });
+  const run = await running;
+  t.equal(run.code, 5, run.err);
+  t.match(run.err, /no node runs a podflame agent/);
+  t.match(run.err, /taints.*tolerations.*nodeSelector.*\[AGENT_NOT_READY\]/s);
+});
+
+t.test('a DaemonSet read that is never answered ends at --timeout, not later', async (t) => {
+  const { api, kubeconfig } = await cluster(t);
+  api.neverAnswer = (method, path) => method === 'GET' && path.endsWith('/daemonsets/podflame-agent');
+  const run = await runInProcess(COMMANDS, ['install', '--kubeconfig', kubeconfig, '--timeout', '1s']);
+  t.equal(run.code, 5, run.err);
+  t.match(
+    run.err,
+    /did not answer GET \/apis\/apps\/v1\/namespaces\/podflame\/daemonsets\/podflame-agent within (0\.\d|1)s.*\[KUBERNETES_API_ERROR\]/,
+  );
+});
+
+t.test('Ctrl-C during the wait is a clean cancellation, not a bug report', async (t) => {
+  const { api, kubeconfig } = await cluster(t);
+  const controller = new AbortController();
+  const running = runInProcess(COMMANDS, ['install', '--kubeconfig', kubeconfig], { signal: controller.signal });
+  await until(() => dsGets(api) >= 1);
+  controller.abort(new Error('received SIGINT'));
+  const run = await running;
+  t.equal(run.code, 6, run.err);
+  t.match(run.err, /podflame: podflame install was cancelled \(received SIGINT\).*\[CAPTURE_ABORTED\]/);
+  t.notMatch(run.err, /INTERNAL|a bug in podflame/);
 });
 
 t.test(

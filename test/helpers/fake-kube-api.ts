@@ -17,8 +17,9 @@
  *
  * `podflame install` and `uninstall` are served too (section "Install" below): server-side apply PATCHes of the kinds
  * an install holds (each recorded with its content type and field manager, the object stored), lists of them by label
- * selector, gets, deletes (a namespace takes what is in it, and may stay Terminating for a few lists), and a
- * DaemonSet's status set by the test as the DaemonSet controller would.
+ * selector, gets, deletes (a namespace takes what is in it, and may stay Terminating for a few lists or gets), and a
+ * DaemonSet's status set by the test as the DaemonSet controller would. `neverAnswer` picks requests it reads and
+ * never answers, as a stuck API server would.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -630,6 +631,11 @@ export class FakeKubeApi {
       this.sendJson(res, 401, statusBody(401, 'Unauthorized', 'Unauthorized'));
       return;
     }
+    if (this.neverAnswer?.(req.method ?? 'GET', url.pathname)) {
+      // An API server that took the request and went quiet (overloaded, a stuck webhook): read, never answered.
+      req.resume();
+      return;
+    }
     // The real API server removes the credentials once they have been checked, so nothing behind it sees them.
     delete req.headers.authorization;
     const path = url.pathname;
@@ -1196,8 +1202,13 @@ export class FakeKubeApi {
   readonly applies: AppliedRequest[] = [];
   /** Every DELETE of an install kind received, as `plural/namespace/name`. */
   readonly deletes: string[] = [];
-  /** How many namespace lists still show a deleted namespace (Terminating), as its finalizers would. Default 0. */
+  /**
+   * How many namespace lists or reads still show a deleted namespace (Terminating), as its finalizers would.
+   * Default 0.
+   */
   namespaceTerminatingLists = 0;
+  /** Requests (method, path) the stand-in reads and never answers, e.g. the DaemonSet reads of install's wait. */
+  neverAnswer: ((method: string, path: string) => boolean) | undefined = undefined;
   private readonly terminating = new Map<string, { obj: Json; lists: number }>();
 
   /** An object stored by apply (or put), e.g. `storedObject('daemonsets', 'podflame', 'podflame-agent')`. */
@@ -1253,7 +1264,12 @@ export class FakeKubeApi {
       this.listInstalled(res, kind, plural, ns, query);
       return true;
     }
-    const obj = this.objects.get(`${plural}/${ns}/${name ?? ''}`);
+    let obj = this.objects.get(`${plural}/${ns}/${name ?? ''}`);
+    const terminating = this.terminating.get(`${plural}/${ns}/${name ?? ''}`);
+    if (!obj && terminating && terminating.lists > 0) {
+      terminating.lists--;
+      obj = terminating.obj;
+    }
     if (!obj)
       this.sendJson(res, 404, statusBody(404, 'NotFound', `${plural} "${name}" not found`, { name, kind: plural }));
     else this.sendJson(res, 200, obj);

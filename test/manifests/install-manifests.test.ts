@@ -93,6 +93,10 @@ t.test('--image, --capture-image and --namespace land where kustomize would put 
   }
   const binding = docs.find((d) => d.kind === 'ClusterRoleBinding');
   t.same(binding?.subjects, [{ kind: 'ServiceAccount', name: 'podflame-agent', namespace: 'profiling' }]);
+  // Unlike kustomize: cluster-scoped objects are named after the namespace, so two installs never share them.
+  t.equal(binding?.metadata.name, 'podflame-agent-profiling');
+  t.equal(binding?.roleRef.name, 'podflame-agent-profiling');
+  t.equal(docs.find((d) => d.kind === 'ClusterRole')?.metadata.name, 'podflame-agent-profiling');
   for (const doc of docs) t.doesNotThrow(() => validate(doc), key(doc));
 });
 

@@ -59,3 +59,24 @@ export function progressLine(io: CliIO): { show: (line: string) => void; done: (
     },
   };
 }
+
+/**
+ * Runs `work` (an install's or uninstall's API calls); once `signal` is aborted (Ctrl-C), whatever it throws becomes
+ * CAPTURE_ABORTED, the code profile's cancellation has, saying what was left: `left` (e.g. what stays applied).
+ */
+export async function cancellable<T>(
+  signal: AbortSignal,
+  command: string,
+  left: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (!signal.aborted) throw err;
+    const reason = signal.reason instanceof Error ? signal.reason.message : 'cancelled';
+    throw new PodflameError('CAPTURE_ABORTED', `podflame ${command} was cancelled (${reason}); ${left}`, {
+      cause: err,
+    });
+  }
+}

@@ -15,6 +15,7 @@ import { applyObjects, describeObject, waitForDaemonSet } from '../../install/in
 import {
   addInstallConnectionOptions,
   apiCredentials,
+  cancellable,
   progressLine,
   timeoutMs,
   type InstallConnectionFlags,
@@ -70,16 +71,19 @@ export async function runInstall(flags: InstallFlags, io: CliIO): Promise<void> 
     return;
   }
   const credentials = await apiCredentials(flags, io);
-  await applyObjects(credentials, objects, (obj) => io.stdout.write(`${describeObject(obj)} applied\n`), io.signal);
+  const left = 'what was applied stays: podflame install again finishes it, podflame uninstall removes it';
   const daemonSet = objects.find((o) => o.kind === 'DaemonSet');
-  if (!flags.wait || !daemonSet) return;
   const progress = progressLine(io);
   try {
-    await waitForDaemonSet(credentials, daemonSet, { timeoutMs: wait, onProgress: progress.show, signal: io.signal });
+    await cancellable(io.signal, 'install', left, async () => {
+      await applyObjects(credentials, objects, (obj) => io.stdout.write(`${describeObject(obj)} applied\n`), io.signal);
+      if (!flags.wait || !daemonSet) return;
+      await waitForDaemonSet(credentials, daemonSet, { timeoutMs: wait, onProgress: progress.show, signal: io.signal });
+      io.stderr.write(`podflame: installed; podflame agents lists the agents\n`);
+    });
   } finally {
     progress.done();
   }
-  io.stderr.write(`podflame: installed; podflame agents lists the agents\n`);
 }
 
 export function registerInstall(program: Command, io: CliIO): void {

@@ -1,9 +1,11 @@
 /**
- * `podflame uninstall`: deletes what `podflame install` (or `kubectl apply -k manifests/`) created — every object
- * labelled app.kubernetes.io/part-of=podflame of the install's kinds — and waits until it is gone. The agents'
- * node-local profile stores (/var/lib/podflame on each node) stay: they are files on the nodes, not API objects.
+ * `podflame uninstall`: deletes what `podflame install -n NS` (or, for the default namespace, `kubectl apply -k
+ * manifests/`) created — each object of the bundled install rendered for NS, by name; nothing else, whatever its
+ * labels — and waits until it is gone. The agents' node-local profile stores (/var/lib/podflame on each node) stay:
+ * they are files on the nodes, not API objects.
  *
  *   podflame uninstall
+ *   podflame uninstall -n team-a
  */
 import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
@@ -12,6 +14,7 @@ import { deleteInstall } from '../../install/installer.js';
 import {
   addInstallConnectionOptions,
   apiCredentials,
+  cancellable,
   progressLine,
   timeoutMs,
   type InstallConnectionFlags,
@@ -30,12 +33,14 @@ export async function runUninstall(flags: UninstallFlags, io: CliIO): Promise<vo
   const progress = progressLine(io);
   let deleted: string[];
   try {
-    deleted = await deleteInstall(credentials, objects, {
-      timeoutMs: wait,
-      onProgress: progress.show,
-      onDeleted: (what) => io.stdout.write(`${what} deleted\n`),
-      signal: io.signal,
-    });
+    deleted = await cancellable(io.signal, 'uninstall', 'podflame uninstall again deletes what is left', () =>
+      deleteInstall(credentials, objects, {
+        timeoutMs: wait,
+        onProgress: progress.show,
+        onDeleted: (what) => io.stdout.write(`${what} deleted\n`),
+        signal: io.signal,
+      }),
+    );
   } finally {
     progress.done();
   }
@@ -47,7 +52,7 @@ export async function runUninstall(flags: UninstallFlags, io: CliIO): Promise<vo
 export function registerUninstall(program: Command, io: CliIO): void {
   const cmd = program
     .command('uninstall')
-    .description('delete what podflame install created (objects labelled app.kubernetes.io/part-of=podflame) and wait')
+    .description('delete what podflame install -n NS created (each of its objects, by name) and wait')
     .option('-n, --namespace <ns>', 'namespace of the agents (default: podflame)');
   addInstallConnectionOptions(cmd);
   cmd.action(async (flags: UninstallFlags) => {
