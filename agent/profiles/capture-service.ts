@@ -259,6 +259,7 @@ export class CaptureService {
           limits: this.#options.limits,
           event: m.event,
           frequencyHz: request.frequencyHz,
+          durationSeconds: request.durationSeconds,
           ...(this.#deps.collapser ? { collapser: this.#deps.collapser } : {}),
         });
       } finally {

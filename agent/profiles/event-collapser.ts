@@ -48,6 +48,11 @@ export interface EventCollapserOptions {
   onGrow?: (heapBytes: number) => void;
   /** The capture's sampling frequency: for wall, its Flight Recorder period, which waits are counted in. Default 99. */
   frequencyHz?: number;
+  /**
+   * The capture's requested duration: a Flight Recorder graph covers that long from the recording's start (the
+   * recording runs on until its dump completes; jfr-reader.ts `windowNanos`). Default: the whole recording.
+   */
+  durationSeconds?: number;
 }
 
 export function createEventCollapser(event: ProfileEvent, options: EventCollapserOptions = {}): EventCollapser {
@@ -76,13 +81,14 @@ function perfCollapser(): EventCollapser {
 
 function flightRecordingCollapser(
   event: Exclude<ProfileEvent, 'cpu'>,
-  { onGrow, frequencyHz = DEFAULT_SAMPLING_OPTIONS.frequencyHz }: EventCollapserOptions,
+  { onGrow, frequencyHz = DEFAULT_SAMPLING_OPTIONS.frequencyHz, durationSeconds }: EventCollapserOptions,
 ): EventCollapser {
   // Only the event asked for: the recording's other kinds would be stacks held for nothing, and a park is a lock
   // capture's time blocked but a wall capture's waiting thread.
   const reader: JfrReader = new JfrReader({
     kinds: [event],
     wallPeriodNanos: eventPeriodNanos('wall', frequencyHz),
+    ...(durationSeconds === undefined ? {} : { windowNanos: Math.round(durationSeconds * 1e9) }),
     ...(onGrow === undefined ? {} : { onHeap: () => onGrow(heapBytes()) }),
   });
   // limitStacks sorts the stacks' entries: an array entry and a pair per stack beyond what the reader holds.

@@ -55,6 +55,8 @@ export interface CollapseCaptureOptions {
   event?: ProfileEvent;
   /** The frequency the capture sampled at (for wall, the period its waits are counted in). Default 99. */
   frequencyHz?: number;
+  /** The capture's requested duration, which a Flight Recorder graph covers from the recording's start. Default: all. */
+  durationSeconds?: number;
 }
 
 /** What a collapser gives back for a capture: its stacks, within the limits, as folded bytes. */
@@ -67,13 +69,17 @@ export interface CaptureCollapser {
     limits: StackLimits,
     event?: ProfileEvent,
     frequencyHz?: number,
+    durationSeconds?: number,
   ): Promise<LimitedCollapse>;
 }
 
 /** The collapser in the caller's own thread (the capture service's default, for tests and tools). */
 export const IN_PROCESS_COLLAPSER: CaptureCollapser = {
-  async collapse(input, limits, event = DEFAULT_PROFILE_EVENT, frequencyHz) {
-    const collapser = createEventCollapser(event, frequencyHz === undefined ? {} : { frequencyHz });
+  async collapse(input, limits, event = DEFAULT_PROFILE_EVENT, frequencyHz, durationSeconds) {
+    const collapser = createEventCollapser(event, {
+      ...(frequencyHz === undefined ? {} : { frequencyHz }),
+      ...(durationSeconds === undefined ? {} : { durationSeconds }),
+    });
     for await (const chunk of input) collapser.push(chunk);
     return collapser.finish(limits);
   },
@@ -123,6 +129,7 @@ export async function collapseCaptureStream(
       options.limits,
       event,
       options.frequencyHz,
+      options.durationSeconds,
     );
   } catch (err) {
     // The profile worker stopped this collapse to keep its heap for the others: stop the capture too, at once.

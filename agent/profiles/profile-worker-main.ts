@@ -54,6 +54,7 @@ function handle(request: WorkerRequest): unknown {
         createEventCollapser(request.event, {
           onGrow: (heapBytes) => budget.grew(session, heapBytes),
           frequencyHz: request.frequencyHz,
+          ...(request.durationSeconds === undefined ? {} : { durationSeconds: request.durationSeconds }),
         }),
       );
       return undefined;

@@ -60,7 +60,14 @@ export type WorkerCollapseResult = LimitedCollapse;
 
 type Job =
   | { kind: 'ping' }
-  | { kind: 'collapse-start'; session: number; event: ProfileEvent; frequencyHz: number }
+  | {
+      kind: 'collapse-start';
+      session: number;
+      event: ProfileEvent;
+      frequencyHz: number;
+      /** The capture's requested duration (a Flight Recorder graph's window); undefined: the whole recording. */
+      durationSeconds: number | undefined;
+    }
   | { kind: 'collapse-chunk'; session: number; chunk: Uint8Array }
   | { kind: 'collapse-end'; session: number; limits: StackLimits }
   | { kind: 'collapse-abort'; session: number }
@@ -187,11 +194,12 @@ export class ProfileWorker {
     limits: StackLimits,
     event: ProfileEvent = DEFAULT_PROFILE_EVENT,
     frequencyHz: number = DEFAULT_SAMPLING_OPTIONS.frequencyHz,
+    durationSeconds?: number,
   ): Promise<WorkerCollapseResult> {
     const session = ++this.#sessions;
     // The session lives in one thread: if that thread dies, the session's later jobs fail as it did.
     const pin: Pin = {};
-    await this.#run({ kind: 'collapse-start', session, event, frequencyHz }, pin);
+    await this.#run({ kind: 'collapse-start', session, event, frequencyHz, durationSeconds }, pin);
     try {
       for await (const chunk of input) await this.#run({ kind: 'collapse-chunk', session, chunk }, pin);
     } catch (err) {

@@ -31,6 +31,7 @@ import {
   addWeight,
   boundedWeight,
   noWeightCounts,
+  startsAfterWindow,
   ticksWithinRecording,
   type WeightBounds,
   type WeightCounts,
@@ -53,6 +54,8 @@ export interface ChunkStacks {
   unresolvedStacks: number;
   /** Allocation samples left out as their thread's first in the chunk (their weight has the time before it). */
   firstSamplesLeftOut: number;
+  /** Events left out as begun after the reading's window (once per kind they would have counted in). */
+  afterWindow: number;
   /** Waits of the wall graph (event-plan.ts `waited`): folded stack → nanoseconds within the recording, → events. */
   waited: StackSums<string>;
   /** Weights cut or left out (event-weights.ts). */
@@ -67,6 +70,8 @@ interface EventTally {
    * startTime, not by place in the file (JDK 25 writes a thread's first sample after later ones).
    */
   firstSamples: Map<number, { start: number; stackId: number; weight: number }>;
+  /** Events (per plan) left out as begun after the reading's window. */
+  afterWindow: number;
   weights: WeightCounts;
 }
 
@@ -92,6 +97,12 @@ export interface ChunkReading {
    * before it.
    */
   recordingStartNanos: number;
+  /**
+   * The graph's window, in nanoseconds from the recording's start: a wait counts its time before the window's end
+   * only, and an event that began after it counts nothing. Default: no window, the whole recording. Relative, not an
+   * epoch time: epoch nanoseconds as doubles are 256 ns apart.
+   */
+  windowNanos?: number;
 }
 
 /**
@@ -117,6 +128,7 @@ export function parseChunk(
   const tally: EventTally = {
     events: new Map(),
     firstSamples: new Map(),
+    afterWindow: 0,
     weights: noWeightCounts(),
   };
   // The chunk's clock behind the recording's start (epoch nanoseconds as doubles: their difference is what counts).
@@ -124,8 +136,13 @@ export function parseChunk(
   // An event ends within its chunk: it can have lasted from the recording's start to the chunk's end at most.
   const maxDurationNanos = Math.max(0, sinceRecordingStart + header.durationNanos);
   const recordingStartTicks = header.startTicks - (sinceRecordingStart * header.ticksPerSecond) / 1e9;
-  const ticks: WeightBounds = { nanosPerTick: 1e9 / header.ticksPerSecond, maxDurationNanos, recordingStartTicks };
-  const asWritten: WeightBounds = { nanosPerTick: undefined, maxDurationNanos, recordingStartTicks };
+  const windowEndTicks =
+    reading.windowNanos === undefined
+      ? Infinity
+      : recordingStartTicks + (reading.windowNanos * header.ticksPerSecond) / 1e9;
+  const bounds = { maxDurationNanos, recordingStartTicks, windowEndTicks };
+  const ticks: WeightBounds = { nanosPerTick: 1e9 / header.ticksPerSecond, ...bounds };
+  const asWritten: WeightBounds = { nanosPerTick: undefined, ...bounds };
 
   let pos = CHUNK_HEADER_BYTES;
   while (pos < bytes.length) {
@@ -163,11 +180,12 @@ export function parseChunk(
     }
     pos = end;
   }
-  const { events, firstSamples, weights: counts } = tally;
+  const { events, firstSamples, afterWindow, weights: counts } = tally;
   return {
     ...resolve(pools, weights, eventCounts, waited, counts, heap),
     events,
     firstSamplesLeftOut: firstSamples.size,
+    afterWindow,
     weights: counts,
   };
 }
@@ -228,6 +246,12 @@ function readEvent(
     } else {
       skipField(reader, types, field);
     }
+  }
+  // Begun after the window (the recording runs on until its dump is done): no part of it is in the graph. Before
+  // the first-sample logic, so an allocation sample after the window neither counts nor stands for its thread's first.
+  if (plan.startIndex >= 0 && startsAfterWindow(start, bounds)) {
+    tally.afterWindow++;
+    return false;
   }
   const sinceRecording = plan.sinceRecording ? ticksWithinRecording(raw, start, bounds) : raw;
   let weight = boundedWeight(sinceRecording, bounds, tally.weights);

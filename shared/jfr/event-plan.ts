@@ -23,7 +23,8 @@
  * jdk.ThreadPark or jdk.JavaMonitorEnter event is a lock capture's time blocked and a wall capture's waiting
  * thread: a capture records one kind, and the reader is told which kinds to read. Either way only its time after the
  * recording began counts (by its `startTime`): a thread parked for seconds before a 2 s capture began would otherwise
- * count seconds blocked in those 2 s.
+ * count seconds blocked in those 2 s. Given a window (jfr-reader.ts `windowNanos`), its time after the window's end
+ * is left out too, and any event (a wait, a sample, an allocation) that began after the window's end counts nothing.
  */
 import type { JfrClass, JfrField, JfrTypes } from './metadata.js';
 
@@ -90,7 +91,10 @@ export interface EventPlan {
   waited: boolean;
   /** The `eventThread` field, for a weight counted since the thread's previous event; -1 otherwise. */
   threadIndex: number;
-  /** The `startTime` field, for a weight counted since the thread's previous event or the recording; -1 otherwise. */
+  /**
+   * The `startTime` field (for a weight counted since the thread's previous event or the recording, and for the
+   * reading's window); -1 when the type has none.
+   */
   startIndex: number;
 }
 
@@ -138,10 +142,10 @@ function planEvent(types: JfrTypes, c: JfrClass, rule: EventRule): EventPlan | u
         )
       : -1;
   const needsStart = rule.sinceThreadsLast === true || rule.waited === true;
-  const startIndex =
-    needsStart || rule.sinceRecording === true
-      ? c.fields.findIndex((f) => f.name === 'startTime' && !f.constantPool && !f.array && isLong(types, f))
-      : -1;
+  // Read for every event that has one: an event that began after the reading's window counts nothing (jfr-reader.ts).
+  const startIndex = c.fields.findIndex(
+    (f) => f.name === 'startTime' && !f.constantPool && !f.array && isLong(types, f),
+  );
   // A type without the fields we read is not the event we know (a custom event of the same name): skipped.
   if (stackIndex < 0 || (rule.weightField !== undefined && weightIndex < 0)) return undefined;
   if (rule.sinceThreadsLast === true && threadIndex < 0) return undefined;

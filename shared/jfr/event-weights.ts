@@ -10,6 +10,9 @@
  *   recording's start only: a thread that parked or went to sleep before the capture began waited in it for the
  *   rest of its wait, not for all of it (a cold user saw "6.3 s blocked in 2 s"). An event type without a
  *   `startTime` is bounded by the span alone.
+ * - Given a window (the capture's requested duration from the recording's start: jfr-reader.ts `windowNanos`), a
+ *   wait counts up to the window's end only, and a wait or sample that began after it counts nothing: the recording
+ *   runs on until its dump completes, seconds later under load, while the graph stands for the requested duration.
  * - Any weight, and any sum of weights, is at most Number.MAX_SAFE_INTEGER (above it, adding 1 is lost).
  * - A negative weight (a clock that went back) or one that is not a number would subtract from other events or
  *   poison every sum: left out.
@@ -33,15 +36,28 @@ export interface WeightBounds {
   maxDurationNanos: number;
   /** When the recording began, on the chunk's clock (ticks; earlier than the chunk's start for a later chunk). */
   recordingStartTicks: number;
+  /**
+   * When the graph's window ends, on the chunk's clock (ticks): a wait's time after it is left out, a sample or wait
+   * after it is not counted. Infinity: no window (the whole recording).
+   */
+  windowEndTicks: number;
 }
 
 /**
- * A wait's duration `raw` (ticks) without its part before the recording began; `startTicks`: the event's start on
- * the chunk's clock. A negative or not-a-number duration comes back as it is, for boundedWeight to leave out.
+ * A wait's duration `raw` (ticks) without its part before the recording began nor its part after the window's end;
+ * `startTicks`: the event's start on the chunk's clock. A negative or not-a-number duration comes back as it is, for
+ * boundedWeight to leave out.
  */
 export function ticksWithinRecording(raw: number, startTicks: number, bounds: WeightBounds): number {
   if (!(raw >= 0)) return raw;
-  return Math.max(0, raw - Math.max(0, bounds.recordingStartTicks - startTicks));
+  const afterWindow = Math.max(0, startTicks + raw - bounds.windowEndTicks);
+  // Without a window (Infinity) afterWindow is 0 and the sum is the one the goldens were made with.
+  return Math.max(0, raw - Math.max(0, bounds.recordingStartTicks - startTicks) - afterWindow);
+}
+
+/** Whether an event that began at `startTicks` began after the window's end (it counts nothing). */
+export function startsAfterWindow(startTicks: number, bounds: WeightBounds): boolean {
+  return startTicks > bounds.windowEndTicks;
 }
 
 /** The weight to count, or undefined when the event is left out (counted in `counts`). */

@@ -13,6 +13,9 @@
  * samples, not 140; one waiting 1.6 periods, 200), whereas once per stack the error is at most half a sample per
  * stack, either way. A wall capture asks for no wait shorter than the period (its threshold).
  *
+ * Given a window (`windowNanos`, a capture's requested duration), every graph covers [recording start, start +
+ * window]: waits are cut at its end, and samples, allocation samples and waits begun after it are left out.
+ *
  *   const reader = new JfrReader();
  *   for await (const piece of createReadStream(path)) reader.push(piece);
  *   const profile = reader.finish(); // profile.stacks.alloc: Map<'java.lang.Thread.run_[j];…;AllocLoop.allocateBuffers_[j]', bytes>
@@ -50,6 +53,14 @@ export interface JfrReadOptions {
   maxChunkHeapBytes?: number;
   /** Told heapBytes() as a chunk's decoding grows it (every 256 KiB counted); may throw to stop the read. */
   onHeap?: (heapBytes: number) => void;
+  /**
+   * The graph's window, in nanoseconds from the recording's start (the earliest chunk start): a wait counts its part
+   * within it only, and an event (a wait, a sample, an allocation sample) that began after its end counts nothing. A
+   * capture passes its requested duration: the recording runs from JFR.start until JFR.stop completes, 0.7 to 1.8 s
+   * later under load, and its tail would give lock and wall graphs more time than threads × the duration. Default:
+   * none (the whole recording).
+   */
+  windowNanos?: number;
 }
 
 export const DEFAULT_JFR_READ_OPTIONS: Readonly<Required<JfrReadOptions>> = Object.freeze({
@@ -58,6 +69,7 @@ export const DEFAULT_JFR_READ_OPTIONS: Readonly<Required<JfrReadOptions>> = Obje
   wallPeriodNanos: eventPeriodNanos('wall', DEFAULT_SAMPLING_OPTIONS.frequencyHz),
   maxChunkHeapBytes: 256 * 1024 * 1024,
   onHeap: () => {},
+  windowNanos: Infinity,
 });
 
 // heapBytes(): what a distinct stack kept costs beyond its chars (string header, map entry, hash table slack), in
@@ -83,6 +95,8 @@ export interface JfrProfile {
   clampedWeights: number;
   /** Events left out for a negative weight or one that is not a number. */
   rejectedWeights: number;
+  /** Events left out as begun after the window's end (JfrReadOptions `windowNanos`), once per kind read. */
+  afterWindow: number;
 }
 
 /** The first bytes of a piece of a chunk are copied into a buffer of at least this size, grown by doubling. */
@@ -99,6 +113,7 @@ export class JfrReader {
     firstSamplesLeftOut: 0,
     clampedWeights: 0,
     rejectedWeights: 0,
+    afterWindow: 0,
   };
   /** Each kind's total weight so far, kept within Number.MAX_SAFE_INTEGER. */
   private readonly totals = new Map<JfrEventKind, number>();
@@ -117,6 +132,8 @@ export class JfrReader {
   private readonly metadataCache: MetadataCache = {};
   private readonly kinds: readonly JfrEventKind[];
   private readonly wallPeriodNanos: number;
+  /** From the recording's start; Infinity: no window. */
+  private readonly windowNanos: number;
   /** wall: each folded stack's waits so far, in nanoseconds within the recording, and how many; samples at finish(). */
   private readonly waitedNanos = new Map<string, number>();
   private readonly waitedCounts = new Map<string, number>();
@@ -136,6 +153,13 @@ export class JfrReader {
       throw new PodflameError(
         'INVALID_INPUT',
         `the wall period must be a whole positive number of nanoseconds (e.g. 10000000), got ${this.wallPeriodNanos}`,
+      );
+    }
+    this.windowNanos = options.windowNanos ?? DEFAULT_JFR_READ_OPTIONS.windowNanos;
+    if (!(this.windowNanos === Infinity || (Number.isSafeInteger(this.windowNanos) && this.windowNanos > 0))) {
+      throw new PodflameError(
+        'INVALID_INPUT',
+        `the window must be a whole positive number of nanoseconds (e.g. 2000000000 for 2 s), got ${this.windowNanos}`,
       );
     }
     const onHeap = options.onHeap;
@@ -247,7 +271,11 @@ export class JfrReader {
     this.chunkBytes = header.size;
     this.chunkHeap.reset();
     this.firstStartNanos = Math.min(this.firstStartNanos, header.startNanos);
-    const reading = { kinds: this.kinds, recordingStartNanos: this.firstStartNanos };
+    const reading = {
+      kinds: this.kinds,
+      recordingStartNanos: this.firstStartNanos,
+      ...(this.windowNanos === Infinity ? {} : { windowNanos: this.windowNanos }),
+    };
     const chunk = parseChunk(bytes, this.chunkStart, header, reading, this.metadataCache, this.chunkHeap);
     this.chunkHeap.report();
     const profile = this.profile;
@@ -266,6 +294,7 @@ export class JfrReader {
     profile.firstSamplesLeftOut += chunk.firstSamplesLeftOut;
     profile.clampedWeights += chunk.weights.clampedWeights;
     profile.rejectedWeights += chunk.weights.rejectedWeights;
+    profile.afterWindow += chunk.afterWindow;
     this.profile.chunks++;
     this.chunkHeap.reset();
     this.chunkBytes = 0;

@@ -6,7 +6,8 @@
  * startTime; last in the file when `historyLast`), which the reader leaves out as the thread's history. A few input bytes per frame, each a decoded struct and a name in the folded
  * stack. `lockTicks` adds jdk.JavaMonitorEnter events of those durations on stack 1 (without a startTime field, as a
  * custom event of that name may be), `sleeps` jdk.ThreadSleep events and `parks` jdk.ThreadPark events (start and
- * duration in ticks) on stack `stack` (default 1), `ticksPerSecond` and `durationNanos` set the chunk's
+ * duration in ticks) on stack `stack` (default 1), `executionSamples` jdk.ExecutionSample events (start in ticks,
+ * thread 1) on stack `stack` (default 1), `ticksPerSecond` and `durationNanos` set the chunk's
  * clock and length (default 10^9 each), `startTicks` its clock at its start (default 0), `weight` each sample's (any
  * 64-bit value).
  */
@@ -47,6 +48,7 @@ export interface CraftedJfr {
   lockTicks?: (number | bigint)[];
   sleeps?: CraftedWait[];
   parks?: CraftedWait[];
+  executionSamples?: Omit<CraftedWait, 'ticks'>[];
   ticksPerSecond?: number;
   startTicks?: number;
   durationNanos?: number;
@@ -106,6 +108,11 @@ export function craftedJfr(options: CraftedJfr): Buffer {
       field('duration', 10),
       field('stackTrace', 20, { constantPool: 'true' }),
     ]),
+    el('class', { id: 34, name: 'jdk.ExecutionSample', superType: 'jdk.jfr.Event' }, [
+      field('startTime', 10),
+      field('sampledThread', 24, { constantPool: 'true' }),
+      field('stackTrace', 20, { constantPool: 'true' }),
+    ]),
   ]);
   const stringBytes = strings.flatMap((s) => [3, ...varint(Buffer.byteLength(s)), ...Buffer.from(s)]);
   const meta = withSize([0, 0, 0, 0, ...varint(strings.length), ...stringBytes, ...root]);
@@ -123,6 +130,9 @@ export function craftedJfr(options: CraftedJfr): Buffer {
     for (const { start, ticks, stack = 1 } of waits ?? []) {
       events.push(withSize([type, ...varint(start), ...varint(ticks), ...varint(stack)]));
     }
+  }
+  for (const { start, stack = 1 } of options.executionSamples ?? []) {
+    events.push(withSize([34, ...varint(start), 1, ...varint(stack)]));
   }
   // Pools: the symbol (latin1, encoding 5), the method, then the stack traces.
   const pools: Buffer[] = [Buffer.from([1, 0, 0, 0, 0, 3])];
