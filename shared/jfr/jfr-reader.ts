@@ -245,6 +245,8 @@ export class JfrReader {
     if (!this.finished) {
       this.finished = true;
       this.addWaitSamples();
+      // No chunk follows to look into them: the profile is all the reader holds from here on.
+      this.previousChunk = undefined;
     }
     return this.profile;
   }
