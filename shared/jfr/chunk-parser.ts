@@ -52,6 +52,10 @@ export interface ChunkStacks {
   events: Map<string, number>;
   /** Stack trace ids of events that the pools do not have (their weight goes to `[unknown stack]`). */
   unresolvedStacks: number;
+  /** Stack trace ids found in the previous chunk's pools only (ChunkReading `previousPools`). */
+  stacksFromPreviousChunk: number;
+  /** The chunk's resolving pools, for the next chunk of the recording (ChunkReading `previousPools`). */
+  pools: ConstantPools;
   /** Allocation samples left out as their thread's first in the chunk (their weight has the time before it). */
   firstSamplesLeftOut: number;
   /** Events left out as begun after the reading's window (once per kind they would have counted in). */
@@ -103,6 +107,14 @@ export interface ChunkReading {
    * epoch time: epoch nanoseconds as doubles are 256 ns apart.
    */
   windowNanos?: number;
+  /**
+   * The resolving pools of the chunk before, when it is the same recording's (jfr-reader.ts tells): a stack trace id
+   * this chunk's pools lack is looked up there. When another recording runs beside, JDK 17 rotates chunks as
+   * recordings start and stop, and events of the new chunk refer to traces written only in the one before (seen:
+   * 3 of 285 lock events per chunk, test/fixtures/jfr/record.sh `pools`); the JDK's own parser (`jfr print`) resolves
+   * them from the previous chunk of the file the same way, and leaves the first chunk's without a stack.
+   */
+  previousPools?: ConstantPools;
 }
 
 /**
@@ -182,7 +194,8 @@ export function parseChunk(
   }
   const { events, firstSamples, afterWindow, weights: counts } = tally;
   return {
-    ...resolve(pools, weights, eventCounts, waited, counts, heap),
+    ...resolve(pools, reading.previousPools, weights, eventCounts, waited, counts, heap),
+    pools,
     events,
     firstSamplesLeftOut: firstSamples.size,
     afterWindow,
@@ -274,22 +287,30 @@ function readEvent(
 
 function resolve(
   pools: ConstantPools,
+  previousPools: ConstantPools | undefined,
   weights: Map<JfrEventKind, Map<number, number>>,
   eventCounts: Map<JfrEventKind, Map<number, number>>,
   waited: StackSums,
   counts: WeightCounts,
   heap: DecodeHeap,
-): Pick<ChunkStacks, 'stacks' | 'counts' | 'waited' | 'unresolvedStacks'> {
+): Pick<ChunkStacks, 'stacks' | 'counts' | 'waited' | 'unresolvedStacks' | 'stacksFromPreviousChunk'> {
   const namer = new StackNamer(pools);
+  // A trace of the chunk before is named through that chunk's pools (its methods, classes and symbols are there).
+  const previousNamer = previousPools === undefined ? undefined : new StackNamer(previousPools);
   const names = new Map<number, string>();
   let unresolvedStacks = 0;
+  let stacksFromPreviousChunk = 0;
   const nameOf = (id: number): string => {
     let name = names.get(id);
     if (name === undefined) {
       name = namer.stack(id);
       if (name === undefined) {
-        unresolvedStacks++;
-        return UNKNOWN_STACK;
+        name = previousNamer?.stack(id);
+        if (name === undefined) {
+          unresolvedStacks++;
+          return UNKNOWN_STACK;
+        }
+        stacksFromPreviousChunk++;
       }
       names.set(id, name);
       // Named once per id, kept in `names` and in `folded`: up to MAX_STACK_FRAMES × MAX_STRING_CHARS each.
@@ -317,5 +338,5 @@ function resolve(
     stacks[kind] = folded.weights;
     foldedCounts[kind] = folded.counts;
   }
-  return { stacks, counts: foldedCounts, waited: byName(waited), unresolvedStacks };
+  return { stacks, counts: foldedCounts, waited: byName(waited), unresolvedStacks, stacksFromPreviousChunk };
 }

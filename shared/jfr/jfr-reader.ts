@@ -25,6 +25,7 @@ import type { FoldedStacks } from '../folded.js';
 import { JfrMalformed } from './byte-reader.js';
 import { CHUNK_HEADER_BYTES, parseChunkHeader, type ChunkHeader } from './chunk-header.js';
 import { parseChunk, type MetadataCache } from './chunk-parser.js';
+import type { ConstantPools } from './constant-pools.js';
 import { DecodeHeap } from './decode-heap.js';
 import { JFR_EVENT_KINDS, type JfrEventKind } from './event-plan.js';
 import { addWeight, noWeightCounts, type WeightCounts } from './event-weights.js';
@@ -84,8 +85,13 @@ export interface JfrProfile {
   /** Events counted, by JFR event name. */
   events: Map<string, number>;
   chunks: number;
-  /** Stack trace ids (per chunk) that the chunk's pools did not have; their weight is under `[unknown stack]`. */
+  /**
+   * Stack trace ids (per chunk) that neither the chunk's pools nor the previous chunk's of the same recording had;
+   * their weight is under `[unknown stack]`.
+   */
   unresolvedStacks: number;
+  /** Stack trace ids (per chunk) found in the previous chunk's pools only (chunk-parser.ts `previousPools`). */
+  stacksFromPreviousChunk: number;
   /** jdk.ObjectAllocationSample events left out as their thread's first of a chunk (chunk-parser.ts says why). */
   firstSamplesLeftOut: number;
   /**
@@ -110,6 +116,7 @@ export class JfrReader {
     events: new Map(),
     chunks: 0,
     unresolvedStacks: 0,
+    stacksFromPreviousChunk: 0,
     firstSamplesLeftOut: 0,
     clampedWeights: 0,
     rejectedWeights: 0,
@@ -144,6 +151,11 @@ export class JfrReader {
   private chunkBytes = 0;
   /** What the chunk being decoded holds, counted as it is decoded. */
   private readonly chunkHeap: DecodeHeap;
+  /**
+   * The last chunk read: its header, its resolving pools (for stack traces the next chunk of its recording refers
+   * to) and what decoding them counted (for heapBytes()).
+   */
+  private previousChunk: { header: ChunkHeader; pools: ConstantPools; heapBytes: number } | undefined;
 
   constructor(options: JfrReadOptions = {}) {
     this.maxChunkBytes = options.maxChunkBytes ?? DEFAULT_JFR_READ_OPTIONS.maxChunkBytes;
@@ -185,7 +197,7 @@ export class JfrReader {
   heapBytes(): number {
     const metadata = this.metadataCache.heapBytes ?? 0;
     const stacks = this.stackCount() * STACK_HEAP_BYTES + 2 * this.stackChars;
-    return stacks + metadata + this.chunkBytes + this.chunkHeap.bytes;
+    return stacks + metadata + this.chunkBytes + this.chunkHeap.bytes + (this.previousChunk?.heapBytes ?? 0);
   }
 
   /** Adds bytes; the reader copies what it keeps, so the caller may reuse `piece`. */
@@ -233,6 +245,8 @@ export class JfrReader {
     if (!this.finished) {
       this.finished = true;
       this.addWaitSamples();
+      // No chunk follows to look into them: the profile is all the reader holds from here on.
+      this.previousChunk = undefined;
     }
     return this.profile;
   }
@@ -271,13 +285,17 @@ export class JfrReader {
     this.chunkBytes = header.size;
     this.chunkHeap.reset();
     this.firstStartNanos = Math.min(this.firstStartNanos, header.startNanos);
+    const previous = this.previousChunk;
     const reading = {
       kinds: this.kinds,
       recordingStartNanos: this.firstStartNanos,
       ...(this.windowNanos === Infinity ? {} : { windowNanos: this.windowNanos }),
+      ...(previous !== undefined && continues(previous.header, header) ? { previousPools: previous.pools } : {}),
     };
     const chunk = parseChunk(bytes, this.chunkStart, header, reading, this.metadataCache, this.chunkHeap);
     this.chunkHeap.report();
+    // Kept until the next chunk is read: one chunk's pools more, within the caps through heapBytes().
+    this.previousChunk = { header, pools: chunk.pools, heapBytes: this.chunkHeap.bytes };
     const profile = this.profile;
     for (const kind of this.kinds) {
       for (const [stack, weight] of chunk.stacks[kind]) this.addToKind(kind, stack, weight, chunk.weights);
@@ -291,6 +309,7 @@ export class JfrReader {
     }
     for (const [name, n] of chunk.events) profile.events.set(name, (profile.events.get(name) ?? 0) + n);
     profile.unresolvedStacks += chunk.unresolvedStacks;
+    profile.stacksFromPreviousChunk += chunk.stacksFromPreviousChunk;
     profile.firstSamplesLeftOut += chunk.firstSamplesLeftOut;
     profile.clampedWeights += chunk.weights.clampedWeights;
     profile.rejectedWeights += chunk.weights.rejectedWeights;
@@ -333,6 +352,23 @@ export class JfrReader {
     this.waitedCounts.clear();
     this.profile.clampedWeights += counts.clampedWeights;
   }
+}
+
+/**
+ * How far apart, in nanoseconds, one chunk's end and the next one's start may be, by the wall clock and by the JVM's
+ * ticks, for the next to continue the same recording: a rotation starts the new chunk where the old one ends (seen:
+ * 18 ticks and 200 ns, the doubles' rounding), whereas the capture concatenates the recordings of several JVMs, whose
+ * chunks neither meet in time nor share a tick counter, and whose stack trace ids mean other stacks.
+ */
+const CHUNK_CONTINUITY_NANOS = 1_000_000;
+
+/** Whether chunk `next` follows chunk `previous` in one recording (the JVM rotated from one to the other). */
+function continues(previous: ChunkHeader, next: ChunkHeader): boolean {
+  if (previous.ticksPerSecond !== next.ticksPerSecond) return false;
+  const endNanos = previous.startNanos + previous.durationNanos;
+  const endTicks = previous.startTicks + (previous.durationNanos * previous.ticksPerSecond) / 1e9;
+  const ticksApartNanos = (Math.abs(next.startTicks - endTicks) * 1e9) / next.ticksPerSecond;
+  return Math.abs(next.startNanos - endNanos) <= CHUNK_CONTINUITY_NANOS && ticksApartNanos <= CHUNK_CONTINUITY_NANOS;
 }
 
 /** Reads a whole stream of JFR bytes (a file's read stream, a container's output). */
