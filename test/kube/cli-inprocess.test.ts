@@ -218,7 +218,8 @@ t.test('a pod that fails: the others are still written, its error listed, exit 8
 });
 
 t.test("a workload's lock capture as pprof: each stack's contentions summed over its pods (#14)", async (t) => {
-  const reader = new JfrReader({ kinds: ['lock'] });
+  // `-d 1`: the graph covers the recording's first second (jfr-window.test.ts), as the agents read it.
+  const reader = new JfrReader({ kinds: ['lock'], windowNanos: 1e9 });
   reader.push(LOCK_RECORDING);
   const read = reader.finish();
   const r = await run(['profile', 'deploy/shop', '-d', '1', '-e', 'lock', '--format', 'pprof', '-o', 'lock.pb.gz']);
