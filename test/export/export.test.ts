@@ -2,7 +2,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { Ajv } from 'ajv';
-import draft06MetaSchema from 'ajv/dist/refs/json-schema-draft-06.json' with { type: 'json' };
+import { createRequire } from 'node:module';
 import { Profile } from 'pprof-format';
 import { parseFolded, serializeFolded, totalSamples, type FoldedStacks } from '../../shared/folded.js';
 import {
@@ -15,6 +15,11 @@ import {
   type CallTreeNode,
 } from '../../shared/export/index.js';
 import { samplingPeriodNanos } from '../../shared/export/sampling.js';
+
+// Read, not imported: the tests' TypeScript loader (swc) drops import attributes.
+const draft06MetaSchema = JSON.parse(
+  readFileSync(createRequire(import.meta.url).resolve('ajv/dist/refs/json-schema-draft-06.json'), 'utf8'),
+) as object;
 
 // A real capture: javac in a JDK 17 JVM, recorded with perf at 99 Hz (see test/diff/fixtures/record.sh). perf printed
 // each sample's period (10,101,010 ns), which the collapser sums as perl does; exporters take sample counts.

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Ajv } from 'ajv';
-import draft06MetaSchema from 'ajv/dist/refs/json-schema-draft-06.json' with { type: 'json' };
+import { createRequire } from 'node:module';
 import { Profile } from 'pprof-format';
 import t, { type Test } from 'tap';
 import { Agent as HttpDispatcher, request } from 'undici';
@@ -22,6 +22,11 @@ import { JvmContainers, newPod, type PodIdentity } from '../helpers/jvm-containe
 import { DIST_CLI } from '../helpers/built.js';
 import { startAgent, startKubeTestCluster, type RunningAgent } from './cluster.js';
 import { AGENT_SERVER_NAME } from '../security/tls-material.js';
+
+// Read, not imported: the tests' TypeScript loader (swc) drops import attributes.
+const draft06MetaSchema = JSON.parse(
+  readFileSync(createRequire(import.meta.url).resolve('ajv/dist/refs/json-schema-draft-06.json'), 'utf8'),
+) as object;
 
 t.setTimeout(600_000);
 const env = await requireDockerEnv(t, { jdk: true });
