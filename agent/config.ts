@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { PodflameError } from '../shared/errors.js';
 import { parseDurationSeconds } from '../shared/duration.js';
+import { packageVersion } from '../shared/package-version.js';
 import { AUTH_MODES, type AuthMode } from './auth/identity.js';
 import { assertAuthModeAllowed } from './auth/listen-guard.js';
 import {
@@ -42,7 +43,7 @@ export interface AgentConfig {
   nativeDir: string;
   /** Host mode: the host's /proc (the agent runs with hostPID). Default `/proc`. */
   procRoot: string;
-  /** Image every capture container runs; from configuration only, never from a request. Default `podflame-perf:latest`. */
+  /** Image every capture container runs; from configuration only, never from a request. Default `podflame-perf:VERSION`, this agent's version. */
   captureImage: string;
   /**
    * Tag on this agent's captures (container label, process environment): the start-up cleanup of leftovers touches
@@ -155,7 +156,8 @@ export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Obj
   captureScript: '/usr/local/bin/podflame-capture',
   nativeDir: '/usr/local/lib/podflame',
   procRoot: '/proc',
-  captureImage: 'podflame-perf:latest',
+  // The tag the README's build and the manifests give it: a `latest` default met an agent with no such image.
+  captureImage: `podflame-perf:${packageVersion()}`,
   captureGroup: 'true',
   maxConcurrent: 4,
   namespaceMaxConcurrent: 2,
@@ -400,7 +402,7 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     placeholder: 'IMAGE',
     description: 'image of the capture containers (built from Dockerfile.perf)',
     reference: 'image of the capture containers, never taken from a request',
-    parse: parseNonEmpty('an image name such as podflame-perf:latest'),
+    parse: parseNonEmpty('an image name such as podflame-perf:0.1.0'),
   }),
   option({
     key: 'nodeName',

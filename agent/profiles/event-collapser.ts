@@ -6,6 +6,7 @@
  */
 import { PerfCollapser } from '../../shared/collapse/perf-collapser.js';
 import { JfrReader, type JfrProfile } from '../../shared/jfr/jfr-reader.js';
+import { UNKNOWN_STACK } from '../../shared/jfr/stack-names.js';
 import type { ProfileEvent } from '../../shared/profile-events.js';
 import { DEFAULT_SAMPLING_OPTIONS, eventPeriodNanos } from '../../shared/export/sampling.js';
 import { limitFolded, limitInterned, type LimitedFolded, type StackLimits } from './stack-limits.js';
@@ -110,12 +111,7 @@ function flightRecordingCollapser(
       let samples = 0;
       for (const weight of stacks.values()) samples += weight;
       const warnings: string[] = [];
-      if (profile.unresolvedStacks > 0) {
-        warnings.push(
-          `${profile.unresolvedStacks} stack traces of the recording were missing from its constant pools; their ` +
-            'weight is counted under [unknown stack]',
-        );
-      }
+      if (profile.unresolvedStacks > 0) warnings.push(unknownStacksWarning(profile.unresolvedStacks, stacks));
       warnings.push(...weightWarnings(profile));
       // Flight Recorder names every Java frame itself: no JIT map is involved, so there is no share to report.
       // A lock stack's contentions beside its nanoseconds (pprof's contentions/count, Pyroscope's lock_count).
@@ -123,6 +119,33 @@ function flightRecordingCollapser(
       return { ...limitFolded(stacks, limits, eventCounts), samples, ...counters, warnings };
     },
   };
+}
+
+/**
+ * Starts the warning the pipeline reports as `UNKNOWN_STACKS` (agent/profiles/pipeline.ts): its code is read from
+ * these words.
+ */
+export const UNKNOWN_STACKS_WARNING = /^\d+ of the recording's stack traces .*could not be named/;
+
+/**
+ * Why some weight is under `[unknown stack]`, and how much: the JVM writes a stack trace once, in the chunk where it
+ * first occurs, so a trace first written before this recording (a wait already in progress when it began, or a stack
+ * seen by another recording of the same JVM in a chunk no longer on disk) has no name in it.
+ */
+function unknownStacksWarning(traces: number, stacks: ReadonlyMap<string, number>): string {
+  let total = 0;
+  let unknown = 0;
+  for (const [stack, weight] of stacks) {
+    total += weight;
+    if (stack === UNKNOWN_STACK || stack.endsWith(`;${UNKNOWN_STACK}`)) unknown += weight;
+  }
+  const share = total > 0 ? ` (${((100 * unknown) / total).toFixed(unknown === total ? 0 : 1)}% of its weight)` : '';
+  return (
+    `${traces} of the recording's stack traces${share} could not be named: the JVM wrote ` +
+    `${traces === 1 ? 'it' : 'them'} before this capture began (a wait already in progress, or a stack another ` +
+    'recording of the JVM ' +
+    'saw first); their weight is under [unknown stack], and a longer capture makes its share smaller.'
+  );
 }
 
 /** Weights of the recording that could not be taken as written (shared/jfr/event-weights.ts), in words. */

@@ -6,7 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import { DEFAULT_PROFILE_EVENT, EVENT_KINDS, type ProfileEvent } from '../../shared/profile-events.js';
-import { createEventCollapser, type LimitedCollapse } from './event-collapser.js';
+import { createEventCollapser, UNKNOWN_STACKS_WARNING, type LimitedCollapse } from './event-collapser.js';
 import { checkMinwidthFloor, resolveRenderOptions, type RenderOptions } from '../../shared/render/options.js';
 import type { CaptureWarning } from '../../shared/api.js';
 import { PodflameError } from '../../shared/errors.js';
@@ -138,7 +138,12 @@ export async function collapseCaptureStream(
   }
   collapseMs += performance.now() - streamEndedAt;
   const warnings: CaptureWarning[] = result.warnings.map((message) => ({
-    code: result.unrecognizedLines > 0 && SKIPPED_LINES_WARNING.test(message) ? 'UNRECOGNIZED_LINES' : 'COLLAPSE',
+    code:
+      result.unrecognizedLines > 0 && SKIPPED_LINES_WARNING.test(message)
+        ? 'UNRECOGNIZED_LINES'
+        : UNKNOWN_STACKS_WARNING.test(message)
+          ? 'UNKNOWN_STACKS'
+          : 'COLLAPSE',
     message,
   }));
   if (result.droppedStacks > 0) {

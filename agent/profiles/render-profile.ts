@@ -47,6 +47,7 @@ const WARNING_PHRASES: Readonly<Record<string, string>> = {
   TARGET_EXITED: 'a process exited during the capture',
   NO_JVM: 'no JVM found',
   UNRECOGNIZED_LINES: 'some perf script lines not understood',
+  UNKNOWN_STACKS: 'some stacks predate the recording',
   EVENT_UNSUPPORTED: 'a JVM could not record the event',
 };
 

@@ -7,6 +7,7 @@ import {
   type AgentConfig,
 } from '../../agent/config.js';
 import { PodflameError } from '../../shared/errors.js';
+import { packageVersion } from '../../shared/package-version.js';
 
 function parse(argv: string[], env: Record<string, string> = {}): AgentConfig {
   const r = parseAgentConfig({ argv, env, hostname: 'host-a' });
@@ -32,7 +33,7 @@ t.test('defaults', async (t) => {
   const c = parse([]);
   t.same(c, { ...DEFAULT_AGENT_CONFIG, nodeName: 'host-a' });
   t.same(c.listen, { host: '127.0.0.1', port: 7070 });
-  t.equal(c.captureImage, 'podflame-perf:latest');
+  t.equal(c.captureImage, `podflame-perf:${packageVersion()}`, 'the tag the README builds');
   t.equal(c.maxConcurrent, 4);
   t.ok(Object.isFrozen(DEFAULT_AGENT_CONFIG));
 });
