@@ -5,10 +5,11 @@
  * it goes. Also the agent's resident memory when idle and its peak. Needs the Docker engine and the local base image
  * (scripts/provision.sh); otherwise the section is skipped with the reason.
  */
+import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
 import { median } from './measure.js';
-import { memoryOf } from './bench-agent.js';
+import { cpuSecondsOf, memoryOf } from './bench-agent.js';
 import { buildBenchImages, dockerUnavailable, startBenchAgent, startBenchPod, type Cleanup } from './bench-target.js';
 
 export interface AgentOverheadOptions {
@@ -20,12 +21,17 @@ export interface AgentOverheadOptions {
 
 const CAPTURE_SECONDS = 10;
 const FREQUENCY_HZ = 99;
+/** Issue #15's targets: the time a request adds at the agent (Docker path, 10 s capture), the agent's idle RSS. */
+const TARGETS = { overheadSeconds: 0.6, idleRssMiB: 80 };
+const met = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
 
 interface Sample {
   responseSeconds: number;
   overheadSeconds: number;
   timings: Record<string, number>;
   captureTimings: Record<string, number>;
+  /** The agent process's CPU seconds (user + system, all its threads) from sending the request to the answer. */
+  agentCpuSeconds: number;
 }
 
 export async function agentOverhead(opts: AgentOverheadOptions): Promise<string> {
@@ -51,6 +57,7 @@ export async function agentOverhead(opts: AgentOverheadOptions): Promise<string>
     });
     await sleep(3000); // idle: let start-up garbage settle
     const idle = memoryOf(agent.pid as number);
+    const loadStart = loadavg()[0] as number;
     // The JVM has run for a while now; give its JIT a little more before the first capture.
     await sleep(2000);
 
@@ -64,6 +71,7 @@ export async function agentOverhead(opts: AgentOverheadOptions): Promise<string>
     const failures: string[] = [];
     for (let i = 0; i < opts.runs; i++) {
       const start = performance.now();
+      const cpuBefore = cpuSecondsOf(agent.pid as number);
       const res = await fetch(`${base}/v1/profiles`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -71,6 +79,7 @@ export async function agentOverhead(opts: AgentOverheadOptions): Promise<string>
       });
       const svg = await res.text();
       const responseSeconds = (performance.now() - start) / 1000;
+      const agentCpuSeconds = cpuSecondsOf(agent.pid as number) - cpuBefore;
       if (res.status !== 200) {
         // Reported, not fatal: on a shared engine another process may stop a capture container.
         failures.push(`run ${i + 1}: ${res.status} ${svg.slice(0, 300)}`);
@@ -87,10 +96,12 @@ export async function agentOverhead(opts: AgentOverheadOptions): Promise<string>
         overheadSeconds: responseSeconds - CAPTURE_SECONDS,
         timings: timings as Record<string, number>,
         captureTimings: (capture ?? {}) as Record<string, number>,
+        agentCpuSeconds,
       });
       opts.log(
         `agent: request ${i + 1}/${opts.runs} ${responseSeconds.toFixed(3)} s, ` +
-          `${res.headers.get('x-podflame-samples')} samples, SVG ${svg.length} bytes`,
+          `${res.headers.get('x-podflame-samples')} samples, SVG ${svg.length} bytes, agent CPU ` +
+          `${(agentCpuSeconds * 1000).toFixed(0)} ms, load average ${loadavg()[0]?.toFixed(2)}`,
       );
     }
     if (samples.length === 0) throw new Error(`every request failed:\n  ${failures.join('\n  ')}`);
@@ -101,8 +112,10 @@ export async function agentOverhead(opts: AgentOverheadOptions): Promise<string>
       const v = samples.map(f).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
       return v.length ? median(v) : undefined;
     };
+    const overhead = med((s) => s.overheadSeconds) ?? NaN;
     const lines = [
       heading,
+      `  load average (1 min) at the start ${loadStart.toFixed(2)}, at the end ${(loadavg()[0] as number).toFixed(2)}`,
       `  runs: ${samples.length} answered (${failures.length} failed), each a fresh capture container; medians`,
       ...failures.map((f) => `  failed ${f}`),
     ];
@@ -119,7 +132,15 @@ export async function agentOverhead(opts: AgentOverheadOptions): Promise<string>
       );
     }
     lines.push(
+      `  agent CPU per capture (user + system, all threads, median): ` +
+        `${((med((s) => s.agentCpuSeconds) ?? NaN) * 1000).toFixed(0)} ms`,
+    );
+    lines.push(
       `  agent RSS: idle ${idle.rss.toFixed(1)} MiB; after the captures ${after.rss.toFixed(1)} MiB, peak ${after.peak.toFixed(1)} MiB`,
+    );
+    lines.push(
+      `  ${met(overhead <= TARGETS.overheadSeconds)}  overhead ${overhead.toFixed(3)} s <= ${TARGETS.overheadSeconds} s`,
+      `  ${met(idle.rss <= TARGETS.idleRssMiB)}  agent idle RSS ${idle.rss.toFixed(1)} MiB <= ${TARGETS.idleRssMiB} MiB`,
     );
     return lines.join('\n');
   } catch (err) {

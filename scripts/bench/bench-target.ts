@@ -11,8 +11,15 @@ import type Docker from 'dockerode';
 import { BENCH_LABEL, freePort, run, waitReady } from './bench-agent.js';
 
 const BASE_IMAGE = 'debian:bookworm-slim';
-export const CAPTURE_IMAGE = 'podflame-perf:bench';
-export const JDK_IMAGE = 'podflame-jdk:bench';
+/**
+ * The tag of the bench's images and the prefix of its pods: `PODFLAME_BENCH_TAG` (default `bench`), so that benches
+ * run side by side on one engine from different checkouts neither share nor replace each other's images.
+ */
+const BENCH_TAG = /^[a-z0-9][a-z0-9_.-]{0,63}$/.test(process.env.PODFLAME_BENCH_TAG ?? '')
+  ? (process.env.PODFLAME_BENCH_TAG as string)
+  : 'bench';
+export const CAPTURE_IMAGE = `podflame-perf:${BENCH_TAG}`;
+export const JDK_IMAGE = `podflame-jdk:${BENCH_TAG}`;
 
 /** Undone in reverse order by the section's `finally`. */
 export type Cleanup = (() => Promise<unknown>)[];
@@ -48,7 +55,11 @@ export async function startBenchPod(
   cleanup: Cleanup,
   { cmd, memoryMiB, binds }: { cmd: string[]; memoryMiB: number; binds?: string[] },
 ): Promise<BenchPod> {
-  const pod = { uid: randomUUID(), name: `bench-${randomBytes(3).toString('hex')}`, namespace: 'podflame-bench' };
+  const pod = {
+    uid: randomUUID(),
+    name: `${BENCH_TAG}-${randomBytes(3).toString('hex')}`,
+    namespace: 'podflame-bench',
+  };
   const container = await docker.createContainer({
     name: `k8s_app_${pod.name}_${pod.namespace}_${pod.uid}_0`,
     Image: JDK_IMAGE,

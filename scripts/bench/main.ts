@@ -16,6 +16,7 @@
  *        npm run bench -- --store-only         (only the store section)
  *        npm run bench -- --jit-map-only       (only the JIT map section)
  *        npm run bench -- --agent-limits-only  (only the agent limits section)
+ *        npm run bench -- --agent-only         (only the agent's request overhead, idle RSS and CPU per capture)
  *        npm run bench -- --merge-healthz-only (only /healthz during a big merge of stored profiles)
  *        npm run bench -- --jfr-only           (only the JFR sections: the reader on a ~100 MB recording, target < 2 s;
  *                                               an alloc capture's cost to the JVM it records, target within 2%)
@@ -62,6 +63,7 @@ const { values: flags } = parseArgs({
     'jit-map-only': { type: 'boolean', default: false },
     'skip-agent-limits': { type: 'boolean', default: false },
     'agent-limits-only': { type: 'boolean', default: false },
+    'agent-only': { type: 'boolean', default: false },
     'skip-merge-healthz': { type: 'boolean', default: false },
     'merge-healthz-only': { type: 'boolean', default: false },
     'jfr-only': { type: 'boolean', default: false },
@@ -220,6 +222,8 @@ try {
     process.stdout.write(`${report}\n`);
     // CI runs this section alone: a map that could not be measured fails the run instead of passing unseen.
     if (/: (failed|skipped) — /.test(report)) process.exitCode = 1;
+  } else if (flags['agent-only']) {
+    process.stdout.write(`${await agentOverhead({ root, scratch, runs, log })}\n`);
   } else if (flags['agent-limits-only']) {
     process.stdout.write(`${await agentLimits({ root, scratch, log })}\n`);
   } else if (flags['merge-healthz-only']) {
