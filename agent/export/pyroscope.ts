@@ -17,7 +17,6 @@
  * exponential backoff, and every outcome is counted in metrics.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { request } from 'undici';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { PodflameError } from '../../shared/errors.js';
 import { compareBytes, type EventCounts, type FoldedStacks } from '../../shared/folded.js';
@@ -127,6 +126,9 @@ export function ingestBody(stacks: FoldedStacks): { body: Buffer; droppedLines: 
 const undiciTransport =
   (timeoutMs: number): PushTransport =>
   async (url, body, signal) => {
+    // Loaded on the first push, not with the agent: undici holds about 8 MiB of an agent that never pushes (no
+    // --pyroscope-url), which is most of them.
+    const { request } = await import('undici');
     const res = await request(url, {
       method: 'POST',
       body,
