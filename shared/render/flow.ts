@@ -14,8 +14,11 @@ import { perlRoundTrip } from './perl-format.js';
  * profile has tens of thousands of frames and the garbage collector copies every surviving object.
  */
 export interface FrameRow {
-  /** Text holding each frame's name (the input line it was opened by), and the name's position in it. */
-  sources: string[];
+  /**
+   * Text holding each frame's name (the input line it was opened by, or for byte input the UTF-8 bytes holding that
+   * line), and the name's position in it.
+   */
+  sources: (string | Buffer)[];
   nameStarts: number[];
   nameEnds: number[];
   /** Start on the count axis. */
@@ -33,7 +36,10 @@ export interface FrameRow {
 
 /** Function name of frame `i` of a row, annotation (`_[j]`, `_[k]`, ...) included; '' for the root. */
 export function frameNameAt(row: FrameRow, i: number): string {
-  return (row.sources[i] as string).slice(row.nameStarts[i], row.nameEnds[i]);
+  const source = row.sources[i] as string | Buffer;
+  return typeof source === 'string'
+    ? source.slice(row.nameStarts[i], row.nameEnds[i])
+    : source.toString('utf8', row.nameStarts[i], row.nameEnds[i]);
 }
 
 export interface FlowResult {
@@ -55,10 +61,13 @@ const SEMICOLON = 0x3b;
 export class FrameMerger {
   /** The previous stack's text. */
   private prev = '';
+  /** Byte input: the previous stack's bytes and where it starts in them. */
+  private prevBytes: Buffer | undefined;
+  private prevStart = 0;
   /** End offset in the previous stack of each of its frames (= of each open frame below the root). */
   private readonly prevEnds: number[] = [];
   /** Per depth (0 = root): where the open frame's name is, its start, its delta. */
-  private readonly openSource: string[] = [];
+  private readonly openSource: (string | Buffer)[] = [];
   private readonly openNameStart: number[] = [];
   private readonly openNameEnd: number[] = [];
   private readonly openStime: number[] = [];
@@ -118,6 +127,45 @@ export class FrameMerger {
     this.time += count;
   }
 
+  /**
+   * `add` for UTF-8 bytes (folded-bytes.ts): the stack is `buf[start, stackEnd)`. Not for exact mode. Frames are
+   * compared and cut as bytes; a name is decoded only if its frame is drawn.
+   */
+  addBytes(buf: Buffer, start: number, stackEnd: number, count: number): void {
+    let end = stackEnd;
+    while (end > start && buf[end - 1] === SEMICOLON) end--;
+    const length = end - start;
+    // Frame ends relative to the line's start, as `add` keeps them.
+    const ends = this.prevEnds;
+    let shared = 0;
+    if (this.started) {
+      shared = this.sharedFramesBytes(buf, start, length);
+      for (let i = ends.length - 1; i >= shared; i--) this.closeFrame(i + 1);
+    } else {
+      this.started = true;
+      this.openFrame(0, '', 0, 0, undefined);
+    }
+    ends.length = shared;
+    if (length > 0) {
+      let at = shared === 0 ? 0 : (ends[shared - 1] as number) + 1;
+      while (at <= length) {
+        // Native indexOf, not a byte loop: the loop runs once per process, mostly before V8 has compiled it.
+        let stop = buf.indexOf(SEMICOLON, start + at) - start;
+        if (stop < 0 || stop > length) stop = length;
+        ends.push(stop);
+        at = stop + 1;
+      }
+    }
+    const depthMax = ends.length;
+    for (let i = shared; i < depthMax; i++) {
+      const nameStart = i === 0 ? 0 : (ends[i - 1] as number) + 1;
+      this.openFrame(i + 1, buf, start + nameStart, start + (ends[i] as number), undefined);
+    }
+    this.prevBytes = buf;
+    this.prevStart = start;
+    this.time += count;
+  }
+
   /** Closes every frame; the result is final. */
   finish(): FlowResult {
     if (this.started) {
@@ -157,9 +205,35 @@ export class FrameMerger {
     return lo;
   }
 
+  /** `sharedFrames` for byte input: the stack is `length` bytes at `start` of `buf`. */
+  private sharedFramesBytes(buf: Buffer, start: number, length: number): number {
+    const prev = this.prevBytes as Buffer;
+    const prevStart = this.prevStart;
+    const ends = this.prevEnds;
+    if (length === 0 || ends.length === 0) return 0;
+    let lo = 0;
+    let hi = ends.length;
+    let known = 0;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      const end = ends[mid - 1] as number;
+      const ok =
+        end <= length &&
+        (end === length || buf[start + end] === SEMICOLON) &&
+        prev.compare(buf, start + known, start + end, prevStart + known, prevStart + end) === 0;
+      if (ok) {
+        lo = mid;
+        known = end;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return lo;
+  }
+
   private openFrame(
     depth: number,
-    source: string,
+    source: string | Buffer,
     nameStart: number,
     nameEnd: number,
     delta: number | undefined,
@@ -192,7 +266,7 @@ export class FrameMerger {
       row = { sources: [], nameStarts: [], nameEnds: [], stimes: [], etimes: [], widths: [], deltas: [] };
       this.byDepth[depth] = row;
     }
-    row.sources.push(this.openSource[depth] as string);
+    row.sources.push(this.openSource[depth] as string | Buffer);
     row.nameStarts.push(this.openNameStart[depth] as number);
     row.nameEnds.push(this.openNameEnd[depth] as number);
     row.stimes.push(stime);

@@ -5,7 +5,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { CliIO } from '../io.js';
 import { asPodflameError, PodflameError } from '../../../shared/errors.js';
 import { fileErrorReason } from '../../../shared/file-error.js';
-import { renderFlameGraph } from '../../../shared/render/flamegraph.js';
+import { renderFlameGraphFromBytes } from '../../../shared/render/flamegraph.js';
 import { parseNameAttrs } from '../../../shared/render/nameattr.js';
 import { resolveRenderOptions, type RenderOptions } from '../../../shared/render/options.js';
 import { parsePaletteMap, serializePaletteMap } from '../../../shared/render/palette-map.js';
@@ -99,9 +99,10 @@ export function renderOptionsFromFlags(flags: RenderFlags): Partial<RenderOption
   };
 }
 
-async function readText(path: string, role: string, io: CliIO): Promise<string> {
+/** A file's bytes: the renderer reads folded stacks from bytes, decoding only the names it draws. */
+async function readBytes(path: string, role: string, io: CliIO): Promise<Buffer> {
   try {
-    return await readFile(resolve(io.cwd, path), 'utf8');
+    return await readFile(resolve(io.cwd, path));
   } catch (err) {
     throw new PodflameError('FILE_UNREADABLE', `cannot read ${role} ${path}: ${fileErrorReason(err)}; check the path`, {
       cause: err,
@@ -110,21 +111,12 @@ async function readText(path: string, role: string, io: CliIO): Promise<string> 
   }
 }
 
-async function readStream(input: Readable): Promise<string> {
+async function readStream(input: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of input as AsyncIterable<Buffer | string>) {
     chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** Lines of each input in turn, as perl's `<>` reads several files: a last line without newline stays a line. */
-function* linesOf(texts: readonly string[]): Generator<string> {
-  for (const text of texts) {
-    const lines = text.split('\n');
-    if (lines[lines.length - 1] === '') lines.pop();
-    yield* lines;
-  }
+  return Buffer.concat(chunks);
 }
 
 function write(stream: NodeJS.WritableStream, text: string): Promise<void> {
@@ -189,14 +181,17 @@ export function registerRender(program: Command, io: CliIO): void {
         if (err instanceof PodflameError) throw new PodflameError('USAGE', err.message, { details: err.details });
         throw err;
       }
-      const texts: string[] = [];
-      if (files.length === 0) texts.push(await readStream(io.stdin));
+      const inputs: Buffer[] = [];
+      if (files.length === 0) inputs.push(await readStream(io.stdin));
       for (const file of files) {
         if (file === '') throw new PodflameError('USAGE', 'an input file name is empty');
-        texts.push(file === '-' ? await readStream(io.stdin) : await readText(file, 'input file', io));
+        inputs.push(file === '-' ? await readStream(io.stdin) : await readBytes(file, 'input file', io));
       }
       if (flags.nameattr !== undefined) {
-        const parsed = parseNameAttrs(await readText(flags.nameattr, '--nameattr file', io), flags.nameattr);
+        const parsed = parseNameAttrs(
+          (await readBytes(flags.nameattr, '--nameattr file', io)).toString('utf8'),
+          flags.nameattr,
+        );
         for (const w of parsed.warnings) io.stderr.write(`podflame render: ${w}\n`);
         options.nameattr = parsed.attrs;
       }
@@ -215,7 +210,7 @@ export function registerRender(program: Command, io: CliIO): void {
 
       let result;
       try {
-        result = renderFlameGraph(linesOf(texts), options);
+        result = renderFlameGraphFromBytes(inputs, options);
       } catch (err) {
         if (err instanceof PodflameError && err.code === 'EMPTY_INPUT') {
           throw new NoStacksError('EMPTY_INPUT', err.message, { details: err.details, cause: err });
