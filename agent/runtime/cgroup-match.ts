@@ -115,6 +115,39 @@ function pathBelowNodeRoot(line: CgroupLine, root: NodeCgroupRoot): string {
   return line.path.startsWith(`${base}/`) ? line.path.slice(base.length) : line.path;
 }
 
+/**
+ * Container runtimes' own systemd services, below which a runtime (not a user) puts containers: with the systemd
+ * driver on cgroup v1, the hierarchies systemd does not manage keep containerd's cgroupsPath literally below the
+ * runtime's own cgroup (`/system.slice/containerd.service/kubepods-…slice:cri-containerd:<id>`, see
+ * containerd-systemd-v1.txt). Only the node's root user runs these services or moves processes into them.
+ */
+const RUNTIME_SERVICES: ReadonlySet<string> = new Set(['containerd.service', 'docker.service', 'crio.service']);
+
+// systemd's tree of a user's login sessions and their user manager: `user.slice`, `user-1000.slice`.
+const USER_SLICE = /^user(?:-\d+)?\.slice$/;
+
+/**
+ * True for a segment whose subtree a container runtime did not make and an unprivileged owner may write: a user's
+ * slice, or a systemd unit (`*.service`, `*.scope`) other than the runtimes' own services. systemd hands a unit's
+ * subtree to its owner with `Delegate=yes` (`user@1000.service` always: the user creates any cgroup below it and
+ * moves their own processes there, e.g. `…/user@1000.service/kubepods/burstable/pod<uid>/<id>`), and only units
+ * can be delegated. Every layout the runtimes make reaches a container's segment through slices and plain
+ * directories only (`kubepods.slice/…`, `kubepods/…`, `docker/`, `system.slice/`, ctr's `<namespace>/`) or through
+ * RUNTIME_SERVICES; the container's own scope (`docker-<id>.scope`) names it and is read before this.
+ */
+function isDelegationBoundary(segment: string): boolean {
+  if (USER_SLICE.test(segment)) return true;
+  if (segment.endsWith('.service')) return !RUNTIME_SERVICES.has(segment);
+  return segment.endsWith('.scope');
+}
+
+/** The part of a path above its first delegation boundary (isDelegationBoundary): what root made. */
+function pathAboveDelegation(path: string): string {
+  const segments = path.split('/');
+  const boundary = segments.findIndex(isDelegationBoundary);
+  return boundary < 0 ? path : segments.slice(0, boundary).join('/');
+}
+
 /** The container ID a single path segment names (one of SEGMENT_ID's shapes), or undefined. */
 function segmentContainerId(segment: string): string | undefined {
   for (const shape of SEGMENT_ID) {
@@ -124,23 +157,44 @@ function segmentContainerId(segment: string): string | undefined {
   return undefined;
 }
 
+/** Where in a cgroup path its outermost container's segment is: the container, and that segment's index. */
+interface ContainerSegment {
+  link: ContainerLink;
+  /** Index of the container's segment in the path's `/`-separated segments. */
+  index: number;
+  /** How many segments the path has: `index + 1` when the process is in the container's own cgroup. */
+  length: number;
+}
+
 /**
  * The outermost container one cgroup path names, with the pod UID kubelet's segments above it name; undefined when
  * none. Outermost, because a container owns the subtree under its own cgroup, and one that can write its cgroupfs
  * can create any name there: a child named after another container's ID, even a whole fake kubelet tree
  * (`/docker/<A>/kubepods/pod<uid>/<B>`). Only the segments above a container's own were made by the runtime.
+ * For the same reason nothing below a delegation boundary counts (isDelegationBoundary: a user's slice, a unit
+ * other than a runtime's own service): there the unit's owner, not a runtime, chose the names, so a node user's
+ * `…/user@1000.service/kubepods/burstable/pod<uid>/<id>` names no container.
  */
-function outermostContainerOfPath(path: string): ContainerLink | undefined {
+function outermostContainerSegment(path: string): ContainerSegment | undefined {
   const segments = path.split('/');
   for (let i = 0; i < segments.length; i++) {
-    const id = segmentContainerId(segments[i] as string);
-    if (id === undefined) continue;
+    const segment = segments[i] as string;
+    const id = segmentContainerId(segment);
+    if (id === undefined) {
+      if (isDelegationBoundary(segment)) return undefined;
+      continue;
+    }
     const link: ContainerLink = { id };
     const podUid = podUidOfSegments(segments.slice(0, i + 1));
     if (podUid !== undefined) link.podUid = podUid;
-    return link;
+    return { link, index: i, length: segments.length };
   }
   return undefined;
+}
+
+/** The outermost container one cgroup path names (outermostContainerSegment), with its pod; undefined when none. */
+function outermostContainerOfPath(path: string): ContainerLink | undefined {
+  return outermostContainerSegment(path)?.link;
 }
 
 /** The pod UID named by kubelet's segments above a container (and in its own, systemd v1), dashed. */
@@ -205,13 +259,29 @@ export function cgroupBelongsTo(text: string, containerId: string, root: NodeCgr
 }
 
 /**
+ * True when the process is in its container's own cgroup (containerOfCgroup's) in every hierarchy that names it,
+ * not in a child cgroup below it: where the runtime started the container's init. A container's processes can move
+ * themselves only further down, into cgroups they made below their container's own.
+ */
+export function inContainerOwnCgroup(text: string, root: NodeCgroupRoot = WHOLE_TREE): boolean {
+  const owner = containerOfCgroup(text, root);
+  if (owner === undefined) return false;
+  for (const line of parseProcCgroup(text)) {
+    const found = outermostContainerSegment(pathBelowNodeRoot(line, root));
+    if (found !== undefined && found.length !== found.index + 1) return false;
+  }
+  return true;
+}
+
+/**
  * The Kubernetes pod UID of the process, dashed: its container's (containerOfCgroup); for a process in no container
- * at all (CRI-O's conmon in the pod's cgroup), the first `pod<uid>` its paths name. Else undefined.
+ * at all (CRI-O's conmon in the pod's cgroup), the first `pod<uid>` its paths name above any delegation boundary.
+ * Else undefined.
  */
 export function podUidOfCgroup(text: string, root: NodeCgroupRoot = WHOLE_TREE): string | undefined {
   if (containerIdsOfCgroup(text, root).length > 0) return containerOfCgroup(text, root)?.podUid;
   for (const line of parseProcCgroup(text)) {
-    const m = POD_UID.exec(pathBelowNodeRoot(line, root));
+    const m = POD_UID.exec(pathAboveDelegation(pathBelowNodeRoot(line, root)));
     if (m) return (m[1] as string).replace(/_/g, '-');
   }
   return undefined;

@@ -329,7 +329,7 @@ export class HostRuntime implements ContainerRuntime {
 
   async inspectContainer(id: string): Promise<ContainerInfo & { pid: number; running: boolean }> {
     const c = await this.#find(id);
-    return { ...(await this.#describe(c)), pid: c.pids[0] as number, running: true };
+    return { ...(await this.#describe(c)), pid: c.initPid, running: true };
   }
 
   async listProcesses(id: string): Promise<string[]> {

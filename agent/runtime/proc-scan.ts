@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import {
   WHOLE_TREE,
   containerOfCgroup,
+  inContainerOwnCgroup,
   nodeCgroupRoot,
   type ContainerLink,
   type NodeCgroupRoot,
@@ -18,6 +19,13 @@ export interface ContainerProcesses {
   id: string;
   /** Host PIDs of its processes, ascending. */
   pids: number[];
+  /**
+   * The container's init, as far as /proc tells: the lowest PID in the container's own cgroup (inContainerOwnCgroup),
+   * else the lowest PID. The runtime starts the init in the container's own cgroup; a process in a child cgroup was
+   * moved there from inside the container, which can take any PID order (a lower PID after a wrap, or `exec` into a
+   * child cgroup), so the lowest PID alone could be such a process rather than the init.
+   */
+  initPid: number;
   /** Kubernetes pod UID, when kubelet's cgroup names it. */
   podUid?: string;
 }
@@ -68,24 +76,30 @@ export async function readNodeCgroupRoot(procRoot: string): Promise<NodeCgroupRo
  */
 export async function scanContainers(procRoot: string): Promise<Map<string, ContainerProcesses>> {
   const root = await readNodeCgroupRoot(procRoot);
-  const found: { pid: number; owner: ContainerLink }[] = [];
+  const found: { pid: number; owner: ContainerLink; inOwnCgroup: boolean }[] = [];
   await forEachLimited(await listPids(procRoot), async (pid) => {
     const text = await readText(join(procRoot, String(pid), 'cgroup'));
     if (text === undefined) return;
     const owner = containerOfCgroup(text, root);
-    if (owner !== undefined) found.push({ pid, owner });
+    if (owner !== undefined) found.push({ pid, owner, inOwnCgroup: inContainerOwnCgroup(text, root) });
   });
+  found.sort((a, b) => a.pid - b.pid);
   const containers = new Map<string, ContainerProcesses>();
-  for (const { pid, owner } of found) {
+  const initsInOwnCgroup = new Set<string>();
+  for (const { pid, owner, inOwnCgroup } of found) {
     let c = containers.get(owner.id);
     if (!c) {
-      c = { id: owner.id, pids: [] };
+      c = { id: owner.id, pids: [], initPid: pid };
       if (owner.podUid !== undefined) c.podUid = owner.podUid;
       containers.set(owner.id, c);
     }
     c.pids.push(pid);
+    // Ascending PIDs: the first in the container's own cgroup is the init, ahead of any lower PID in a child cgroup.
+    if (inOwnCgroup && !initsInOwnCgroup.has(owner.id)) {
+      initsInOwnCgroup.add(owner.id);
+      c.initPid = pid;
+    }
   }
-  for (const c of containers.values()) c.pids.sort((a, b) => a - b);
   return containers;
 }
 

@@ -213,8 +213,8 @@ t.test('scanContainers: the recorded sub-cgroups count as the container that mad
   const owner = read('docker-subcgroup-named-other-v1.id').trim();
   const other = read('docker-subcgroup-named-other-v1-real.id').trim();
   const scanned = await scanContainers(proc);
-  t.same(scanned.get(other), { id: other, pids: [11] }, 'the named container has only its own process');
-  t.same(scanned.get(owner), { id: owner, pids: [10, 12] }, 'the processes that named it stay in theirs');
+  t.same(scanned.get(other), { id: other, pids: [11], initPid: 11 }, 'the named container has only its own process');
+  t.same(scanned.get(owner), { id: owner, pids: [10, 12], initPid: 10 }, 'the processes that named it stay in theirs');
 });
 
 t.test('parsing: v1 and v2 lines, malformed lines skipped', async (t) => {

@@ -50,7 +50,11 @@ t.test('the fixtures: the node init, a pod container and a fake tree under it, a
 
 t.test("inside a kind node: a pod's container is found as itself, in its pod", async (t) => {
   const scanned = await scanContainers(fakeProc(t, { 1: KIND_INIT, 8: read('kind-node-pod-v1.txt') }));
-  t.same(scanned.get(C), { id: C, pids: [8], podUid: C_POD }, "the pod's container, with kubelet's pod UID");
+  t.same(
+    scanned.get(C),
+    { id: C, pids: [8], initPid: 8, podUid: C_POD },
+    "the pod's container, with kubelet's pod UID",
+  );
   t.equal(scanned.get(NODE), undefined, 'not the node container');
   t.same([...scanned.keys()], [C], "the node's init is in no container: it is the node");
 });
@@ -65,7 +69,11 @@ t.test(
     });
     const scanned = await scanContainers(proc);
     t.equal(scanned.get(B), undefined, 'B, named below C, is not listed');
-    t.same(scanned.get(C), { id: C, pids: [8, 14], podUid: C_POD }, "the process stays in C, in C's own pod");
+    t.same(
+      scanned.get(C),
+      { id: C, pids: [8, 14], initPid: 8, podUid: C_POD },
+      "the process stays in C, in C's own pod",
+    );
     t.same([...scanned.keys()], [C]);
   },
 );
@@ -84,9 +92,17 @@ t.test("on a plain node (this machine's PID 1: / in every hierarchy) nothing cha
     }),
   );
   const other = read('docker-subcgroup-named-other-v1-real.id').trim();
-  t.same(scanned.get(attacker), { id: attacker, pids: [10] }, "the attacker's fake kubelet tree: still A, no pod");
-  t.same(scanned.get(other), { id: other, pids: [11] }, 'the container it named has only its own process');
-  t.same(scanned.get(NODE), { id: NODE, pids: [20] }, 'a kind node seen from its host: the node container');
+  t.same(
+    scanned.get(attacker),
+    { id: attacker, pids: [10], initPid: 10 },
+    "the attacker's fake kubelet tree: still A, no pod",
+  );
+  t.same(scanned.get(other), { id: other, pids: [11], initPid: 11 }, 'the container it named has only its own process');
+  t.same(
+    scanned.get(NODE),
+    { id: NODE, pids: [20], initPid: 20 },
+    'a kind node seen from its host: the node container',
+  );
   t.equal(scanned.get(C), undefined);
 });
 
@@ -95,7 +111,7 @@ t.test("a path outside the node's root keeps the rule without a root", async (t)
   const outside = read('docker-fake-kubelet-tree-v1.txt');
   const attacker = read('docker-subcgroup-named-other-v1.id').trim();
   const scanned = await scanContainers(fakeProc(t, { 1: KIND_INIT, 30: outside }));
-  t.same(scanned.get(attacker), { id: attacker, pids: [30] });
+  t.same(scanned.get(attacker), { id: attacker, pids: [30], initPid: 30 });
 });
 
 t.test('without a PID 1 to read, paths are read whole', async (t) => {

@@ -56,7 +56,11 @@ t.test('scanContainers: a container that runs nowhere is not made up from a sub-
   const proc = fakeProc(t, { 20: IMPERSONATING, 21: read('docker-cgroupfs-v1.txt') });
   const scanned = await scanContainers(proc);
   t.equal(scanned.get(B), undefined, 'B is not listed');
-  t.same(scanned.get(A), { id: A, pids: [20, 21] }, "the process stays in A, without the chosen pod's UID");
+  t.same(
+    scanned.get(A),
+    { id: A, pids: [20, 21], initPid: 21 },
+    "the process stays in A, without the chosen pod's UID",
+  );
   t.same([...scanned.keys()], [A]);
 });
 
