@@ -101,22 +101,26 @@ export async function mergeProfiles(
   files: BlockFiles,
   items: readonly StoredProfile[],
   budget?: MergeBudget,
+  signal?: AbortSignal,
 ): Promise<MergedProfiles> {
   const stacks: FoldedStacks = new Map();
   const merged = new Set<string>();
   // One set of sums, emptied per block: the blocks' IDs are each their own.
   const pairs = new DenseCounts();
   // Naming a block of 100,000 long stacks takes about a second: the event loop gets turns in between.
-  const turns = new Turns();
+  // A merge whose caller went away stops at its next turn or read (its reason thrown), and its memory goes with it.
+  const turns = new Turns(signal);
   // The counts of every block, so that one block's profile without counts leaves them out of the whole answer.
   const blockCounts = new DenseCounts();
   const counted = new EventCountSums(blockCounts);
   const eventCounts: EventCounts = new Map();
   for (const { block, reads } of planMerge(items, files.rollups)) {
+    signal?.throwIfAborted();
     pairs.clear();
     blockCounts.clear();
     let budgeted = 0; // the block's IDs (in the order they came) whose stacks the budget has seen
     const countNew = async () => {
+      signal?.throwIfAborted();
       if (!budget || budgeted === pairs.size) return;
       // Fetched again after each read: the dictionary in the cache then holds every ID that read refers to.
       const dictionary = await files.dictionary(block);
