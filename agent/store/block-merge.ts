@@ -93,16 +93,39 @@ export async function sumBlock(
 }
 
 /**
+ * `files` whose reads and dictionaries a merge stops waiting for once `signal` is aborted: a day's dictionary takes
+ * a second or more to load, and the merge gate's next turn should not wait for it. The load itself goes on (it is
+ * cached for the next query) and its result, or failure, is then nobody's.
+ */
+function abandonable(files: BlockFiles, signal: AbortSignal): BlockFiles {
+  const untilAborted = <T>(work: Promise<T>): Promise<T> => {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    let onAbort!: () => void;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    return Promise.race([work, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
+  };
+  return {
+    read: (block, name) => untilAborted(files.read(block, name)),
+    dictionary: (block) => untilAborted(files.dictionary(block)),
+    rollups: files.rollups,
+  };
+}
+
+/**
  * The merged stacks of `items` and the profiles actually merged. With a `budget`, the stacks each read adds to the
  * answer are counted as soon as it is read, so a merge beyond the cap stops there (PROFILE_TOO_LARGE) without
  * reading the rest; the answer is the same stacks in the same order as without one.
  */
 export async function mergeProfiles(
-  files: BlockFiles,
+  storeFiles: BlockFiles,
   items: readonly StoredProfile[],
   budget?: MergeBudget,
   signal?: AbortSignal,
 ): Promise<MergedProfiles> {
+  const files = signal ? abandonable(storeFiles, signal) : storeFiles;
   const stacks: FoldedStacks = new Map();
   const merged = new Set<string>();
   // One set of sums, emptied per block: the blocks' IDs are each their own.

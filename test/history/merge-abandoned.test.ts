@@ -13,6 +13,7 @@ import type { NewProfile } from '../../agent/store/profile-store.js';
 import { IN_PROCESS_GRAPHS, type GraphRenderer } from '../../agent/server/routes/history.js';
 import { MergeGate } from '../../agent/server/merge-gate.js';
 import { ProfileWorker } from '../../agent/profiles/profile-worker.js';
+import { mergeProfiles, type BlockFiles } from '../../agent/store/block-merge.js';
 import type { FoldedStacks } from '../../shared/folded.js';
 import { fixtureStacks } from './fixtures.js';
 import { startHistoryAgent } from './agent-harness.js';
@@ -123,6 +124,43 @@ t.test("the store's merge stops at its next read once its signal is aborted", as
   const merging = history.store.merge(items, undefined, gone.signal);
   gone.abort(new PodflameError('MERGE_ABORTED', 'caller left'));
   await t.rejects(merging, { code: 'MERGE_ABORTED' }, 'the merge fails with the reason, not with stacks');
+});
+
+t.test("the store's merge stops waiting for a day's dictionary once its signal is aborted", async (t) => {
+  const { history } = await startHistoryAgent(t);
+  for (let i = 0; i < 2; i++) await history.store.put(profile(i));
+  const items = history.store.list({ namespace: 'shop' });
+  // The store's own files, with every dictionary held back until the test lets it go (a day's takes seconds).
+  const files = (history.store as unknown as { files: BlockFiles }).files;
+  let letGo!: () => void;
+  const held = new Promise<void>((resolve) => (letGo = resolve));
+  let asked = 0;
+  const slowFiles: BlockFiles = {
+    read: (block, name) => files.read(block, name),
+    dictionary: async (block) => {
+      asked++;
+      await held;
+      return files.dictionary(block);
+    },
+    rollups: files.rollups,
+  };
+  const order: string[] = [];
+  const gone = new AbortController();
+  const merging = mergeProfiles(slowFiles, items, undefined, gone.signal).then(
+    () => void order.push('merged'),
+    (err: unknown) => {
+      order.push('failed');
+      return err;
+    },
+  );
+  t.ok(await eventually(() => asked > 0), "the merge waits for the block's dictionary");
+  gone.abort(new PodflameError('MERGE_ABORTED', 'caller left'));
+  const stopped = await eventually(() => order.length > 0);
+  order.push('dictionary loaded');
+  letGo();
+  t.match(await merging, { code: 'MERGE_ABORTED' });
+  t.ok(stopped, 'the merge stopped while the dictionary was still loading');
+  t.same(order, ['failed', 'dictionary loaded']);
 });
 
 /** Enough stacks that the worker is still drawing their SVG when the abort arrives. */
