@@ -13,15 +13,25 @@ const CHECK_EVERY = 256;
 export class Turns {
   #steps = 0;
   #since = performance.now();
+  readonly #signal: AbortSignal | undefined;
+
+  /** `signal`: the work stops at its next turn (with the signal's reason) once it is aborted: its caller went away. */
+  constructor(signal?: AbortSignal) {
+    this.#signal = signal;
+  }
 
   /** Counts one step; true when the stretch has run long enough that the caller should `yield()`. */
   due(): boolean {
     return ++this.#steps % CHECK_EVERY === 0 && performance.now() - this.#since >= TURN_MS;
   }
 
-  /** Gives the event loop a turn (I/O callbacks included: setImmediate runs after them). */
+  /**
+   * Gives the event loop a turn (I/O callbacks included: setImmediate runs after them); throws the signal's reason
+   * when it was aborted meanwhile.
+   */
   async yield(): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve));
+    this.#signal?.throwIfAborted();
     this.#since = performance.now();
   }
 }

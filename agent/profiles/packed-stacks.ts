@@ -20,9 +20,12 @@ export interface PackedStacks {
 /** Slack allocated beyond the stacks' length in UTF-16 units, for the few that take more bytes in UTF-8. */
 const SLACK_BYTES = 64 * 1024;
 
-/** Packs `stacks` in their order, letting the event loop in every 10 ms. */
-export async function packStacks(stacks: ReadonlyMap<string, number>): Promise<PackedStacks> {
-  const turns = new Turns();
+/**
+ * Packs `stacks` in their order, letting the event loop in every 10 ms; stops at a turn with `signal`'s reason once
+ * it is aborted (the caller went away).
+ */
+export async function packStacks(stacks: ReadonlyMap<string, number>, signal?: AbortSignal): Promise<PackedStacks> {
+  const turns = new Turns(signal);
   let chars = 0;
   for (const stack of stacks.keys()) {
     chars += stack.length;

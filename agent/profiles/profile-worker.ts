@@ -114,6 +114,8 @@ export class ProfileWorker {
   readonly #pending = new Map<number, Pending>();
   #seq = 0;
   #sessions = 0;
+  /** Collapse sessions begun and not yet ended: their state lives in the thread, which must then not be stopped. */
+  #openSessions = 0;
   /** Why each thread that died did, for its collapse sessions' later jobs. */
   readonly #deaths = new WeakMap<Worker, PodflameError>();
   #closed = false;
@@ -157,15 +159,25 @@ export class ProfileWorker {
     return { contentType: answer.contentType, body: asBuffer(answer.body) };
   }
 
+  /** Jobs sent to the thread and not yet answered. */
+  get jobsInFlight(): number {
+    return this.#pending.size;
+  }
+
   /**
    * shared/history-graphs.ts `renderMergedGraph` in the thread. The stacks (and event counts) go packed, in turns of
    * the event loop, and handed over (packed-stacks.ts): a Map posted as it is would be cloned in one piece on this
-   * thread.
+   * thread. Once `signal` is aborted (the caller went away), the job fails at once with its reason: see #run.
    */
-  async renderMergedGraph(format: HistoryFormat, stacks: FoldedStacks, options: MergedGraphOptions) {
+  async renderMergedGraph(
+    format: HistoryFormat,
+    stacks: FoldedStacks,
+    options: MergedGraphOptions,
+    signal?: AbortSignal,
+  ) {
     const { eventCounts, ...rest } = options;
-    const packed = await packStacks(stacks);
-    const packedCounts = eventCounts ? await packStacks(eventCounts) : undefined;
+    const packed = await packStacks(stacks, signal);
+    const packedCounts = eventCounts ? await packStacks(eventCounts, signal) : undefined;
     const job: Job = {
       kind: 'render-merged',
       format,
@@ -173,15 +185,21 @@ export class ProfileWorker {
       ...(packedCounts ? { eventCounts: packedCounts } : {}),
       options: rest,
     };
-    return asGraphAnswer(await this.#run(job, undefined, packedBuffers(packed, packedCounts)));
+    return asGraphAnswer(await this.#run(job, undefined, packedBuffers(packed, packedCounts), signal));
   }
 
   /** shared/history-graphs.ts `renderDiffGraph` in the thread; both sides go as renderMergedGraph's stacks do. */
-  async renderDiffGraph(format: DiffFormat, base: FoldedStacks, target: FoldedStacks, options: DiffGraphOptions) {
-    const packedBase = await packStacks(base);
-    const packedTarget = await packStacks(target);
+  async renderDiffGraph(
+    format: DiffFormat,
+    base: FoldedStacks,
+    target: FoldedStacks,
+    options: DiffGraphOptions,
+    signal?: AbortSignal,
+  ) {
+    const packedBase = await packStacks(base, signal);
+    const packedTarget = await packStacks(target, signal);
     const job: Job = { kind: 'render-diff', format, base: packedBase, target: packedTarget, options };
-    return asGraphAnswer(await this.#run(job, undefined, packedBuffers(packedBase, packedTarget)));
+    return asGraphAnswer(await this.#run(job, undefined, packedBuffers(packedBase, packedTarget), signal));
   }
 
   /**
@@ -199,14 +217,19 @@ export class ProfileWorker {
     const session = ++this.#sessions;
     // The session lives in one thread: if that thread dies, the session's later jobs fail as it did.
     const pin: Pin = {};
-    await this.#run({ kind: 'collapse-start', session, event, frequencyHz, durationSeconds }, pin);
+    this.#openSessions++;
     try {
-      for await (const chunk of input) await this.#run({ kind: 'collapse-chunk', session, chunk }, pin);
-    } catch (err) {
-      await this.#run({ kind: 'collapse-abort', session }, pin).catch(() => undefined);
-      throw err;
+      await this.#run({ kind: 'collapse-start', session, event, frequencyHz, durationSeconds }, pin);
+      try {
+        for await (const chunk of input) await this.#run({ kind: 'collapse-chunk', session, chunk }, pin);
+      } catch (err) {
+        await this.#run({ kind: 'collapse-abort', session }, pin).catch(() => undefined);
+        throw err;
+      }
+      return (await this.#run({ kind: 'collapse-end', session, limits }, pin)) as WorkerCollapseResult;
+    } finally {
+      this.#openSessions--;
     }
-    return (await this.#run({ kind: 'collapse-end', session, limits }, pin)) as WorkerCollapseResult;
   }
 
   /** Stops the thread; jobs in flight fail with AGENT_NOT_READY, later ones too. */
@@ -223,8 +246,12 @@ export class ProfileWorker {
     }
   }
 
-  /** Sends `job` to the thread; `transfer`: buffers of the job handed over to it rather than copied. */
-  #run(job: Job, pin?: Pin, transfer: ArrayBuffer[] = []): Promise<unknown> {
+  /**
+   * Sends `job` to the thread; `transfer`: buffers of the job handed over to it rather than copied. Once `signal` is
+   * aborted the job fails at once with its reason, and its answer, if it still comes, is dropped.
+   */
+  #run(job: Job, pin?: Pin, transfer: ArrayBuffer[] = [], signal?: AbortSignal): Promise<unknown> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#closed) {
       return Promise.reject(new PodflameError('AGENT_NOT_READY', 'the agent is shutting down; retry in a moment'));
     }
@@ -238,10 +265,35 @@ export class ProfileWorker {
     const seq = ++this.#seq;
     // A job in flight keeps the process alive; an idle thread does not.
     if (this.#pending.size === 0) worker.ref();
-    return new Promise((resolve, reject) => {
+    const answered = new Promise((resolve, reject) => {
       this.#pending.set(seq, { worker, resolve, reject });
       worker.postMessage({ ...job, seq } satisfies WorkerRequest, transfer);
     });
+    if (signal === undefined) return answered;
+    const onAbort = () => this.#abandon(seq, signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    return answered.finally(() => signal.removeEventListener('abort', onAbort));
+  }
+
+  /**
+   * Fails job `seq` with `reason` now (its caller went away: issue #13, cold attack 17 F5). A render runs in one
+   * piece in the thread, so a thread with nothing else to do is stopped (a new one starts with the next job): the
+   * merge gate's next turn then neither waits for a graph nobody reads nor queues behind it. A thread with other jobs
+   * in flight, or a collapse session's state, finishes the render and its answer is dropped.
+   */
+  #abandon(seq: number, reason: unknown): void {
+    const pending = this.#pending.get(seq);
+    if (pending === undefined) return;
+    this.#pending.delete(seq);
+    const { worker } = pending;
+    const alone = this.#openSessions === 0 && ![...this.#pending.values()].some((p) => p.worker === worker);
+    if (this.#pending.size === 0) worker.unref();
+    if (alone && this.#worker === worker) {
+      this.#worker = undefined;
+      this.#deaths.set(worker, new PodflameError('INTERNAL', "the agent's profile worker was stopped"));
+      void worker.terminate();
+    }
+    pending.reject(reason as PodflameError);
   }
 
   #start(): Worker {

@@ -93,30 +93,57 @@ export async function sumBlock(
 }
 
 /**
+ * `files` whose reads and dictionaries a merge stops waiting for once `signal` is aborted: a day's dictionary takes
+ * a second or more to load, and the merge gate's next turn should not wait for it. The load itself goes on (it is
+ * cached for the next query) and its result, or failure, is then nobody's.
+ */
+function abandonable(files: BlockFiles, signal: AbortSignal): BlockFiles {
+  const untilAborted = <T>(work: Promise<T>): Promise<T> => {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    let onAbort!: () => void;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    return Promise.race([work, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
+  };
+  return {
+    read: (block, name) => untilAborted(files.read(block, name)),
+    dictionary: (block) => untilAborted(files.dictionary(block)),
+    rollups: files.rollups,
+  };
+}
+
+/**
  * The merged stacks of `items` and the profiles actually merged. With a `budget`, the stacks each read adds to the
  * answer are counted as soon as it is read, so a merge beyond the cap stops there (PROFILE_TOO_LARGE) without
  * reading the rest; the answer is the same stacks in the same order as without one.
  */
 export async function mergeProfiles(
-  files: BlockFiles,
+  storeFiles: BlockFiles,
   items: readonly StoredProfile[],
   budget?: MergeBudget,
+  signal?: AbortSignal,
 ): Promise<MergedProfiles> {
+  const files = signal ? abandonable(storeFiles, signal) : storeFiles;
   const stacks: FoldedStacks = new Map();
   const merged = new Set<string>();
   // One set of sums, emptied per block: the blocks' IDs are each their own.
   const pairs = new DenseCounts();
   // Naming a block of 100,000 long stacks takes about a second: the event loop gets turns in between.
-  const turns = new Turns();
+  // A merge whose caller went away stops at its next turn or read (its reason thrown), and its memory goes with it.
+  const turns = new Turns(signal);
   // The counts of every block, so that one block's profile without counts leaves them out of the whole answer.
   const blockCounts = new DenseCounts();
   const counted = new EventCountSums(blockCounts);
   const eventCounts: EventCounts = new Map();
   for (const { block, reads } of planMerge(items, files.rollups)) {
+    signal?.throwIfAborted();
     pairs.clear();
     blockCounts.clear();
     let budgeted = 0; // the block's IDs (in the order they came) whose stacks the budget has seen
     const countNew = async () => {
+      signal?.throwIfAborted();
       if (!budget || budgeted === pairs.size) return;
       // Fetched again after each read: the dictionary in the cache then holds every ID that read refers to.
       const dictionary = await files.dictionary(block);

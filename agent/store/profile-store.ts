@@ -965,9 +965,10 @@ export class ProfileStore {
    * The merged stacks of `items` (from `list`) and the profiles actually merged: rollups where they cover whole
    * buckets, profiles at the edges; the same stacks and counts as merging every profile's stacks one by one.
    * EVENT_MISMATCH when the items are not all of one event; PROFILE_TOO_LARGE as soon as the answer's distinct stacks
-   * go past `budget` (merge-budget.ts), the rest unread.
+   * go past `budget` (merge-budget.ts), the rest unread. Once `signal` is aborted (its caller went away), the merge
+   * stops at its next turn or read with the signal's reason.
    */
-  merge(items: readonly StoredProfile[], budget?: MergeBudget): Promise<MergedProfiles> {
+  merge(items: readonly StoredProfile[], budget?: MergeBudget, signal?: AbortSignal): Promise<MergedProfiles> {
     const events = [...new Set(items.map((p) => p.event))];
     if (events.length > 1) {
       // Bytes and samples do not add up: a caller that mixes them has a filter without an event.
@@ -977,7 +978,7 @@ export class ProfileStore {
         }),
       );
     }
-    return this.reading(mergeProfiles(this.files, items, budget)).finally(() => {
+    return this.reading(mergeProfiles(this.files, items, budget, signal)).finally(() => {
       // The last reader out lets go of a day's dictionary beyond the cache's bound (issue #13, F1).
       if (this.reads.size === 0) this.dictionaries.trim();
     });

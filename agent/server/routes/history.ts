@@ -54,9 +54,10 @@ export interface HistoryStore {
   list(filter: HistoryFilter): StoredProfile[];
   /**
    * The listed profiles' stacks merged, and the profiles actually merged (retention may remove some meanwhile);
-   * PROFILE_TOO_LARGE, the merge stopped, once its distinct stacks go past `budget`.
+   * PROFILE_TOO_LARGE, the merge stopped, once its distinct stacks go past `budget`; `signal`'s reason, the merge
+   * stopped at its next turn, once the caller went away.
    */
-  merge(items: readonly StoredProfile[], budget?: MergeBudget): Promise<MergedProfiles>;
+  merge(items: readonly StoredProfile[], budget?: MergeBudget, signal?: AbortSignal): Promise<MergedProfiles>;
 }
 
 /** The part of the scheduler the routes drive. */
@@ -69,21 +70,36 @@ export interface ScheduleAdmin {
   delete(namespace: string, name: string): boolean;
 }
 
-/** Where merged and differential graphs are drawn: the agent's profile worker (its own thread) fits it by shape. */
+/**
+ * Where merged and differential graphs are drawn: the agent's profile worker (its own thread) fits it by shape. Once
+ * `signal` is aborted (the caller went away), a drawing fails with its reason as soon as it can.
+ */
 export interface GraphRenderer {
-  renderMergedGraph(format: HistoryFormat, stacks: FoldedStacks, options: MergedGraphOptions): Promise<GraphAnswer>;
+  renderMergedGraph(
+    format: HistoryFormat,
+    stacks: FoldedStacks,
+    options: MergedGraphOptions,
+    signal?: AbortSignal,
+  ): Promise<GraphAnswer>;
   renderDiffGraph(
     format: DiffFormat,
     base: FoldedStacks,
     target: FoldedStacks,
     options: DiffGraphOptions,
+    signal?: AbortSignal,
   ): Promise<GraphAnswer>;
 }
 
-/** Drawing in the caller's own thread (the default, for tests and tools). */
+/** Drawing in the caller's own thread (the default, for tests and tools): in one piece, so only before it starts. */
 export const IN_PROCESS_GRAPHS: GraphRenderer = {
-  renderMergedGraph: async (format, stacks, options) => renderMergedGraph(format, stacks, options),
-  renderDiffGraph: async (format, base, target, options) => renderDiffGraph(format, base, target, options),
+  renderMergedGraph: async (format, stacks, options, signal) => {
+    signal?.throwIfAborted();
+    return renderMergedGraph(format, stacks, options);
+  },
+  renderDiffGraph: async (format, base, target, options, signal) => {
+    signal?.throwIfAborted();
+    return renderDiffGraph(format, base, target, options);
+  },
 };
 
 export interface HistoryRouteDeps {
@@ -236,12 +252,16 @@ function titleFor(f: HistoryFilter): string {
   return who === '' ? (f.labelSelector ?? 'all stored profiles') : who;
 }
 
-/** Aborted when the caller goes away before the answer is sent: a merge still waiting for its turn is not run. */
+/**
+ * Aborted when the caller goes away before the answer is sent: a merge still waiting for its turn is not run, and a
+ * running one (merging, packing or drawing) stops at its next turn and hands the gate's turn on at once (issue #13,
+ * cold attack 17 F5: an abandoned 7-day merge held the next caller's turn for seconds).
+ */
 function whileCallerWaits(res: Response): AbortSignal {
   const gone = new AbortController();
   res.once('close', () => {
     if (!res.writableFinished) {
-      gone.abort(new PodflameError('MERGE_ABORTED', 'the caller went away before its merge had its turn'));
+      gone.abort(new PodflameError('MERGE_ABORTED', 'the caller went away before its merge was answered'));
     }
   });
   return gone.signal;
@@ -308,24 +328,30 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
     const s = store();
     const listed = await visible(req, filter.namespace, s.list(filter));
     requireOneSchedule(filter, listed);
+    const gone = whileCallerWaits(res);
     const answer = await gate.run(async () => {
-      const { stacks, eventCounts, items } = await s.merge(listed, new MergeBudget(mergeLimits));
+      const { stacks, eventCounts, items } = await s.merge(listed, new MergeBudget(mergeLimits), gone);
       if (items.length === 0) throw nothingMatches(filter, deps.nodeName);
       const summary = summarize(items);
       res.setHeader(HISTORY_HEADERS.profiles, String(items.length));
       res.setHeader(HISTORY_HEADERS.samples, String(summary.samples));
       res.setHeader(HISTORY_HEADERS.event, summary.event);
-      return graphs.renderMergedGraph(format, stacks, {
-        event: summary.event,
-        title: titleFor(filter),
-        subtitle: describeMerge(summary),
-        frequencyHz: summary.frequencyHz,
-        durationSeconds: (summary.toMs - summary.fromMs) / 1000,
-        startTimeMs: summary.fromMs,
-        // pprof's contentions/count of a lock graph; none when a merged profile was stored without them.
-        ...(eventCounts !== undefined ? { eventCounts } : {}),
-      });
-    }, whileCallerWaits(res));
+      return graphs.renderMergedGraph(
+        format,
+        stacks,
+        {
+          event: summary.event,
+          title: titleFor(filter),
+          subtitle: describeMerge(summary),
+          frequencyHz: summary.frequencyHz,
+          durationSeconds: (summary.toMs - summary.fromMs) / 1000,
+          startTimeMs: summary.fromMs,
+          // pprof's contentions/count of a lock graph; none when a merged profile was stored without them.
+          ...(eventCounts !== undefined ? { eventCounts } : {}),
+        },
+        gone,
+      );
+    }, gone);
     sendGraph(res, answer);
   });
 
@@ -357,12 +383,13 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
     const baseListed = await visible(req, base.namespace, s.list(base));
     const targetListed = await visible(req, target.namespace, s.list(target));
     requireOneSchedule(base, baseListed, targetListed);
+    const gone = whileCallerWaits(res);
     const answer = await gate.run(async () => {
       // One budget for both sides: both go to the worker.
       const budget = new MergeBudget(mergeLimits);
-      const baseMerge = await s.merge(baseListed, budget);
+      const baseMerge = await s.merge(baseListed, budget, gone);
       if (baseMerge.items.length === 0) throw nothingMatches(base, deps.nodeName, 'stored profile of the base range');
-      const targetMerge = await s.merge(targetListed, budget);
+      const targetMerge = await s.merge(targetListed, budget, gone);
       if (targetMerge.items.length === 0)
         throw nothingMatches(target, deps.nodeName, 'stored profile of the target range');
       const b = summarize(baseMerge.items);
@@ -370,13 +397,19 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
       res.setHeader(HISTORY_HEADERS.profiles, `${b.profiles},${t.profiles}`);
       res.setHeader(HISTORY_HEADERS.samples, `${b.samples},${t.samples}`);
       res.setHeader(HISTORY_HEADERS.event, diffEvent(b.event, t.event));
-      return graphs.renderDiffGraph(format, baseMerge.stacks, targetMerge.stacks, {
-        event,
-        title: `${titleFor(base)}: differential`,
-        subtitle: `base: ${describeMerge(b)}; target: ${describeMerge(t)}${normalizeText === 'true' ? '; normalized' : ''}`,
-        normalize: normalizeText === 'true',
-      });
-    }, whileCallerWaits(res));
+      return graphs.renderDiffGraph(
+        format,
+        baseMerge.stacks,
+        targetMerge.stacks,
+        {
+          event,
+          title: `${titleFor(base)}: differential`,
+          subtitle: `base: ${describeMerge(b)}; target: ${describeMerge(t)}${normalizeText === 'true' ? '; normalized' : ''}`,
+          normalize: normalizeText === 'true',
+        },
+        gone,
+      );
+    }, gone);
     sendGraph(res, answer);
   });
 
