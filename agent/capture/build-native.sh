@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds podflame's native capture parts into OUT_DIR: libpodflame-perfmap.so (the JVMTI map agent, loaded into
-# target JVMs) and podflame-target-fs (file access inside a target's root that its symlinks cannot redirect).
+# target JVMs), podflame-target-fs (file access inside a target's root that its symlinks cannot redirect) and
+# libpodflame-perfmap-guard.so (preloaded into perf script: the JIT maps it reads are checked, bounded copies).
 # Needs gcc, libc headers and any JDK's include/ (jvmti.h, jvmticmlr.h): JAVA_HOME, else the JDK of `javac` on PATH.
 #   bash agent/capture/build-native.sh OUT_DIR
 # Used by Dockerfile.perf and Dockerfile.agent, and by the host-mode tests on this machine.
@@ -19,5 +20,6 @@ flags=(-std=c11 -O2 -g0 -Wall -Wextra -Werror -fstack-protector-strong -D_FORTIF
 gcc "${flags[@]}" -fPIC -shared -fvisibility=hidden -I"$jdk/include" -I"$jdk/include/linux" \
   -o "$out/libpodflame-perfmap.so" "$src/perfmap-agent.c" -lpthread
 gcc "${flags[@]}" -fPIE -pie -o "$out/podflame-target-fs" "$src/target-fs.c"
-chmod 0644 "$out/libpodflame-perfmap.so"
+gcc "${flags[@]}" -fPIC -shared -fvisibility=hidden -o "$out/libpodflame-perfmap-guard.so" "$src/perfmap-guard.c" -ldl
+chmod 0644 "$out/libpodflame-perfmap.so" "$out/libpodflame-perfmap-guard.so"
 chmod 0755 "$out/podflame-target-fs"

@@ -56,10 +56,13 @@ readonly MAX_SEGMENTS=20
 # Largest JIT map copied in: a big application's is tens of MB. The target writes it, so it is bounded well below the
 # capture's memory (its /tmp is a tmpfs counted there); a larger one is refused with a warning.
 readonly MAX_MAP_BYTES=${PODFLAME_MAX_MAP_BYTES:-$((64 * 1024 * 1024))}
-# podflame's native parts: the JVMTI map agent and the target-filesystem helper.
+# Host mode: perf script's address space (ulimit -v), in KiB; 0 leaves it unbounded. See "perf script" below.
+readonly SCRIPT_MAX_VMEM_KIB=${PODFLAME_SCRIPT_MAX_VMEM_KIB:-$((4 * 1024 * 1024))}
+# podflame's native parts: the JVMTI map agent, the target-filesystem helper and perf script's map guard.
 readonly NATIVE_DIR=${PODFLAME_NATIVE_DIR:-/usr/local/lib/podflame}
 readonly MAP_AGENT="$NATIVE_DIR/libpodflame-perfmap.so"
 readonly TARGET_FS="$NATIVE_DIR/podflame-target-fs"
+readonly MAP_GUARD="$NATIVE_DIR/libpodflame-perfmap-guard.so"
 # Where the agent library may go in the target, in order: the JVM maps it executable and writes its map next to it.
 readonly AGENT_DIRS=(/tmp /dev/shm)
 readonly UNNAMED_METHOD='[unnamed Java method]'
@@ -107,6 +110,7 @@ is_uint "$1" && [ "$1" -ge 1 ] && [ "$1" -le 600 ] || usage_error "duration must
 is_uint "$2" && [ "$2" -ge 1 ] && [ "$2" -le 999 ] || usage_error "frequency must be whole Hz from 1 to 999, got '$2'"
 [[ $MAX_MAP_BYTES =~ ^[0-9]{1,12}$ ]] || usage_error "PODFLAME_MAX_MAP_BYTES must be a number of bytes, got '$MAX_MAP_BYTES'"
 [[ $JAVA_INLINED =~ ^[01]$ ]] || usage_error "PODFLAME_JAVA_INLINED must be 0 or 1, got '$JAVA_INLINED'"
+[[ $SCRIPT_MAX_VMEM_KIB =~ ^[0-9]{1,12}$ ]] || usage_error "PODFLAME_SCRIPT_MAX_VMEM_KIB must be a number of KiB, got '$SCRIPT_MAX_VMEM_KIB'"
 [[ $EVENT =~ ^(cpu|alloc|lock|wall)$ ]] || usage_error "PODFLAME_EVENT must be cpu, alloc, lock or wall, got '$EVENT'"
 [[ $MAX_JFR_BYTES =~ ^[0-9]{1,12}$ ]] || usage_error "PODFLAME_MAX_JFR_BYTES must be a number of bytes, got '$MAX_JFR_BYTES'"
 readonly DURATION=$((10#$1)) FREQUENCY=$((10#$2))
@@ -1013,14 +1017,38 @@ T_MAPPED=$(now_ms)
 #   	    7f083ceca940 long Hot.hotFibonacci(int) (/tmp/perf-1.map)
 # -f: use map files and perf.data even though another user owns them. --no-inline: the inline expansion runs
 # addr2line per frame and adds seconds for frames the collapser would drop anyway.
-# Bounded in time: perf reads /tmp/perf-<pid>.map in each target's own mount namespace before ours, with a plain
-# open, so a target can plant a FIFO there (perf would wait for a writer forever) or a link to /dev/zero (it would
-# read until memory runs out: the capture container's limit ends that, and this timeout the rest).
+# perf reads /tmp/perf-<pid>.map in each target's own mount namespace before ours, with a plain open of a file the
+# workload owns: a link to /dev/zero there made it read until the memory limit, a FIFO made it wait forever. So perf
+# script runs with podflame's map guard preloaded (perfmap-guard.c): each map it opens is opened without following a
+# link, must be a regular file of at most MAX_MAP_BYTES (checked on the opened descriptor), and is handed over as a
+# bounded copy in memory; a refused one leaves that JVM's frames [unknown], with a PERFMAP_FAILED warning the guard
+# writes to our stderr. Still bounded in time (SCRIPT_TIMEOUT: a map on a file system that never answers) and, in
+# host mode, where the agent's own memory limit would be the only bound, in address space (SCRIPT_MAX_VMEM_KIB).
 readonly SCRIPT_TIMEOUT=${PODFLAME_SCRIPT_TIMEOUT:-120}
+preload=''
+if [ -r "$MAP_GUARD" ]; then
+  preload=$MAP_GUARD
+else
+  say "podflame's perf map guard is missing ($MAP_GUARD): perf script reads the targets' maps unchecked"
+fi
+# perf script of one segment, its map opens guarded, its memory bounded in host mode (a subshell: ulimit stays there).
+run_perf_script() {
+  (
+    local limit
+    limit=$(ulimit -v)
+    # Lowered only: a tighter limit set by whoever started us stays.
+    if [ "$HOST_MODE" = 1 ] && [ "$SCRIPT_MAX_VMEM_KIB" -gt 0 ] &&
+      { [ "$limit" = unlimited ] || [ "$limit" -gt "$SCRIPT_MAX_VMEM_KIB" ]; }; then
+      ulimit -v "$SCRIPT_MAX_VMEM_KIB" 2>/dev/null || say "could not bound perf script's memory (ulimit -v $SCRIPT_MAX_VMEM_KIB)"
+    fi
+    PODFLAME_MAX_MAP_BYTES=$MAX_MAP_BYTES LD_PRELOAD=$preload \
+      exec timeout "$SCRIPT_TIMEOUT" perf script -f -i "$1" -F comm,pid,tid,time,event,ip,sym,dso --no-inline
+  )
+}
 written=0
 for data in "${SEGMENTS[@]}"; do
   [ -s "$data" ] || continue
-  if timeout "$SCRIPT_TIMEOUT" perf script -f -i "$data" -F comm,pid,tid,time,event,ip,sym,dso --no-inline; then
+  if run_perf_script "$data"; then
     written=$((written + 1))
   else
     status=$?

@@ -96,6 +96,24 @@ if (env) {
     tt.ok(o.stats.samples > 0, 'samples were recorded anyway');
   });
 
+  // #13, cold attack 17, finding 1: perf script looks for /tmp/perf-1.map in the target's own mount namespace first,
+  // and with attach disabled no real map replaces a planted one. Unguarded, perf read this link to /dev/zero until
+  // the capture container's memory limit killed it (no profile); podflame's map guard refuses it.
+  t.test(
+    'a planted /tmp/perf-1.map linking to /dev/zero: refused with PERFMAP_FAILED, the capture kept',
+    async (tt) => {
+      const app = await jvms.startJvm({ pod: newPod('perfmap-zero'), jvmFlags: ['-XX:+DisableAttachMechanism'] });
+      await jvms.exec(app, ['ln', '-s', '/dev/zero', '/tmp/perf-1.map'], 'root');
+      await jvms.waitForWarmup(app, 1000);
+      const o = await capture(app, 2);
+      tt.equal(o.exit.exitCode, 0, `the capture succeeds: ${describe(o)}`);
+      const refused = o.warnings.filter((x) => x.code === 'PERFMAP_FAILED');
+      tt.equal(refused.length, 1, `one PERFMAP_FAILED: ${JSON.stringify(o.warnings)}`);
+      tt.match(refused[0]?.message ?? '', /\/tmp\/perf-1\.map .*is a symbolic link/, 'naming the map and why');
+      tt.ok(o.stats.samples > 0, 'samples were recorded');
+    },
+  );
+
   t.test("a JDK home whose release file lies: the JVM's own answer counts", async (tt) => {
     // A JDK home whose release file says 11: the real JDK 17 launcher, copied, with its lib and conf linked in. The
     // version comes from the JVM over the attach API, so this JVM is taken for what it is (17: Compiler.perfmap).

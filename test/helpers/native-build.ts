@@ -1,7 +1,7 @@
 /**
- * podflame's native capture parts (libpodflame-perfmap.so and podflame-target-fs, agent/capture/build-native.sh)
- * built on this machine for the host-mode tests, which run the capture script outside any image: once per content
- * of their sources, into /tmp/podflame-native-<hash>, shared by parallel test files through a lock directory.
+ * podflame's native capture parts (libpodflame-perfmap.so, podflame-target-fs and libpodflame-perfmap-guard.so,
+ * agent/capture/build-native.sh) built on this machine for the host-mode tests, which run the capture script outside
+ * any image: once per content of their sources, into /tmp/podflame-native-<hash>, shared by parallel test files through a lock directory.
  * The images build their own copies (Dockerfile.perf, Dockerfile.agent). Not a test file.
  */
 import { createHash } from 'node:crypto';
@@ -11,8 +11,13 @@ import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT } from './docker-env.js';
 
-const SOURCES = ['agent/capture/build-native.sh', 'agent/capture/perfmap-agent.c', 'agent/capture/target-fs.c'];
-const OUTPUTS = ['libpodflame-perfmap.so', 'podflame-target-fs'];
+const SOURCES = [
+  'agent/capture/build-native.sh',
+  'agent/capture/perfmap-agent.c',
+  'agent/capture/target-fs.c',
+  'agent/capture/perfmap-guard.c',
+];
+const OUTPUTS = ['libpodflame-perfmap.so', 'podflame-target-fs', 'libpodflame-perfmap-guard.so'];
 
 /** The folder holding both built files (for HostRuntime's nativeDir or the agent's --native-dir). */
 export async function nativeDir(): Promise<string> {

@@ -232,3 +232,34 @@ t.test(
     t.ok(overlayCapabilities().includes('DAC_READ_SEARCH'), 'the overlay grants CAP_DAC_READ_SEARCH');
   },
 );
+
+t.test(
+  "perf script's address space is bounded in host mode, where only the agent's own limit would bound it",
+  { skip },
+  async (t) => {
+    const dir = scratch(t, 'script-vmem');
+    // A stand-in perf first on PATH logs the address-space limit `perf script` runs under, then runs the real one.
+    // A planted map that perf reads without end (#13, cold attack 17) would otherwise grow it up to the agent's limit.
+    const program = `${SETUP}
+    mkdir -p "$D/native"
+    real=$(command -v perf)
+    printf '%s\\n' '#!/bin/bash' '[ "$1" = script ] && ulimit -v >>"'"$D"'/script-vmem"' 'exec '"$real"' "$@"' >"$D/bin/perf"
+    chmod 0755 "$D/bin/perf"
+    "$D/bin/java" 600 & J=$!
+    echo "jvm=$J" >"$D/result"
+    capture "$J"
+    PODFLAME_SCRIPT_MAX_VMEM_KIB=1048576 capture "$J"
+    kill "$J"
+  `;
+    const r = await inNamespaces(program.replace('$1', dir), capsEnv());
+    t.equal(r.code, 0, r.stderr);
+    const result = readFileSync(join(dir, 'result'), 'utf8');
+    t.match(
+      result,
+      /capture=0\ncapture=0/,
+      `both captures succeeded: ${readFileSync(join(dir, 'err'), 'utf8').slice(-2000)}`,
+    );
+    const limits = readFileSync(join(dir, 'script-vmem'), 'utf8').trim().split('\n');
+    t.same(limits, [String(4 * 1024 * 1024), '1048576'], 'perf script ran under 4 GiB, then the limit asked for (KiB)');
+  },
+);
