@@ -15,32 +15,15 @@ import { MergeGate } from '../../agent/server/merge-gate.js';
 import { ProfileWorker } from '../../agent/profiles/profile-worker.js';
 import { mergeProfiles, type BlockFiles } from '../../agent/store/block-merge.js';
 import type { FoldedStacks } from '../../shared/folded.js';
-import { fixtureStacks } from './fixtures.js';
+import { isoTime, SHOP_T0, shopProfile } from './fixtures.js';
 import { startHistoryAgent } from './agent-harness.js';
 
-const HOUR = 3600_000;
-const T0 = Math.max(Date.now() - 3 * HOUR, Math.floor(Date.now() / (24 * HOUR)) * 24 * HOUR);
-const iso = (ms: number) => new Date(ms).toISOString();
+const T0 = SHOP_T0;
+const iso = isoTime;
 /** How long a check waits for what should happen at once before it says it did not (a bound, not a measurement). */
 const GIVE_UP_MS = 10_000;
 
-function profile(i: number): NewProfile {
-  return {
-    namespace: 'shop',
-    pod: `shop-${i}`,
-    container: 'app',
-    node: 'node-a',
-    startMs: T0 + i * 1000,
-    durationSeconds: 1,
-    frequencyHz: 99,
-    warnings: [],
-    schedule: 'shop',
-    podUid: `uid-${i}`,
-    containerId: String(i).repeat(64).slice(0, 64),
-    labels: { app: 'shop' },
-    stacks: fixtureStacks('after'),
-  };
-}
+const profile = (i: number): NewProfile => shopProfile(i);
 
 /**
  * Draws in process once `release()` is called, and gives up when the signal it is handed is aborted (as the profile

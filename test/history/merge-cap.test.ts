@@ -14,14 +14,13 @@ import { IN_PROCESS_GRAPHS, type GraphRenderer } from '../../agent/server/routes
 import { mergeProfiles, type BlockFiles } from '../../agent/store/block-merge.js';
 import { mergeStoredProfiles } from '../../agent/store/merge.js';
 import { mergeStackBytes, MergeBudget } from '../../agent/store/merge-budget.js';
-import { fixtureStacks } from './fixtures.js';
+import { fixtureStacks, isoTime, SHOP_T0, shopProfile } from './fixtures.js';
 import { startHistoryAgent } from './agent-harness.js';
 
-const HOUR = 3600_000;
 const PODS = 10;
 // Within the store's default retention, and all in one UTC day (one block) for the read counts below.
-const T0 = Math.max(Date.now() - 3 * HOUR, Math.floor(Date.now() / (24 * HOUR)) * 24 * HOUR);
-const iso = (ms: number) => new Date(ms).toISOString();
+const T0 = SHOP_T0;
+const iso = isoTime;
 
 /** A real capture's stacks under the pod's name as their root frame. */
 function podStacks(pod: string): FoldedStacks {
@@ -29,22 +28,7 @@ function podStacks(pod: string): FoldedStacks {
 }
 
 function profile(i: number): NewProfile {
-  const pod = `shop-${i}`;
-  return {
-    namespace: 'shop',
-    pod,
-    container: 'app',
-    node: 'node-a',
-    startMs: T0 + i * 1000,
-    durationSeconds: 1,
-    frequencyHz: 99,
-    warnings: [],
-    schedule: 'shop',
-    podUid: `uid-${i}`,
-    containerId: String(i).repeat(64).slice(0, 64),
-    labels: { app: 'shop' },
-    stacks: podStacks(pod),
-  };
+  return shopProfile(i, podStacks(`shop-${i}`));
 }
 
 /** Counts the renders asked of it; draws in process. */

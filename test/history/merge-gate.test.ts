@@ -12,30 +12,13 @@ import { PodflameError } from '../../shared/errors.js';
 import type { NewProfile } from '../../agent/store/profile-store.js';
 import { IN_PROCESS_GRAPHS, type GraphRenderer } from '../../agent/server/routes/history.js';
 import { MergeGate } from '../../agent/server/merge-gate.js';
-import { fixtureStacks } from './fixtures.js';
+import { isoTime, SHOP_T0, shopProfile } from './fixtures.js';
 import { startHistoryAgent } from './agent-harness.js';
 
-const HOUR = 3600_000;
-const T0 = Math.max(Date.now() - 3 * HOUR, Math.floor(Date.now() / (24 * HOUR)) * 24 * HOUR);
-const iso = (ms: number) => new Date(ms).toISOString();
+const T0 = SHOP_T0;
+const iso = isoTime;
 
-function profile(i: number): NewProfile {
-  return {
-    namespace: 'shop',
-    pod: `shop-${i}`,
-    container: 'app',
-    node: 'node-a',
-    startMs: T0 + i * 1000,
-    durationSeconds: 1,
-    frequencyHz: 99,
-    warnings: [],
-    schedule: 'shop',
-    podUid: `uid-${i}`,
-    containerId: String(i).repeat(64).slice(0, 64),
-    labels: { app: 'shop' },
-    stacks: fixtureStacks('after'),
-  };
-}
+const profile = (i: number): NewProfile => shopProfile(i);
 
 /** Draws in process, but holds every merged graph until `release()`; counts the graphs asked of it. */
 function heldGraphs(): GraphRenderer & { asked: number; release: () => void } {

@@ -16,6 +16,7 @@ import Docker from 'dockerode';
 import { REPO_ROOT, TEST_LABEL, dockerCli, dockerSocketPath, ensureJdkImage, inCI } from '../helpers/docker-env.js';
 import { nativeDir } from '../helpers/native-build.js';
 import { agentCapabilities } from '../helpers/agent-capabilities.js';
+import { scriptWarnings } from '../helpers/script-warnings.js';
 
 t.setTimeout(300_000);
 
@@ -72,14 +73,7 @@ function runCapture(
   });
 }
 
-/** The script's JSON-line warnings of one code. */
-function warnings(stderr: string, code: string): { message: string; pid?: number }[] {
-  return stderr
-    .split('\n')
-    .filter((l) => l.startsWith('{"podflameWarning"'))
-    .map((l) => (JSON.parse(l) as { podflameWarning: { code: string; message: string; pid?: number } }).podflameWarning)
-    .filter((w) => w.code === code);
-}
+const warnings = scriptWarnings;
 
 /** A work directory of the capture's own, and the node-/tmp map copies it lists removed with it. */
 function workDir(t: Test): string {

@@ -15,6 +15,7 @@ import Docker from 'dockerode';
 import { REPO_ROOT, TEST_LABEL, dockerCli, dockerSocketPath, ensureJdkImage, inCI } from '../helpers/docker-env.js';
 import { nativeDir } from '../helpers/native-build.js';
 import { agentCapabilities } from '../helpers/agent-capabilities.js';
+import { scriptWarnings } from '../helpers/script-warnings.js';
 
 t.setTimeout(600_000);
 
@@ -67,14 +68,7 @@ function runCapture(pid: number, work: string, native: string): Promise<ScriptRu
   });
 }
 
-/** The script's JSON-line warnings of one code. */
-function warnings(stderr: string, code: string): { message: string; pid?: number }[] {
-  return stderr
-    .split('\n')
-    .filter((l) => l.startsWith('{"podflameWarning"'))
-    .map((l) => (JSON.parse(l) as { podflameWarning: { code: string; message: string; pid?: number } }).podflameWarning)
-    .filter((w) => w.code === code);
-}
+const warnings = scriptWarnings;
 
 /** The JDK test image, or why this file is skipped (not root, no Docker engine); a missing one fails in CI. */
 async function jdkImageOrSkip(): Promise<{ image: string } | { skip: string }> {

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/docker-env.js';
 import { nativeDir } from '../helpers/native-build.js';
 import { agentCapabilities } from '../helpers/agent-capabilities.js';
+import { scriptWarnings } from '../helpers/script-warnings.js';
 
 const CAPTURE_SCRIPT = join(REPO_ROOT, 'agent/capture/podflame-capture.sh');
 
@@ -83,14 +84,7 @@ const capsEnv = (): Record<string, string> => ({
     .join(','),
 });
 
-/** The script's JSON-line warnings of one code. */
-function warnings(stderr: string, code: string): { message: string; pid?: number }[] {
-  return stderr
-    .split('\n')
-    .filter((l) => l.startsWith('{"podflameWarning"'))
-    .map((l) => (JSON.parse(l) as { podflameWarning: { code: string; message: string; pid?: number } }).podflameWarning)
-    .filter((w) => w.code === code);
-}
+const warnings = scriptWarnings;
 
 t.test('a JIT map beyond 64 MiB is refused with PERFMAP_FAILED; one of exactly 64 MiB is read', { skip }, async (t) => {
   const dir = scratch(t, 'map-limit');
