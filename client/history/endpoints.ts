@@ -7,6 +7,7 @@
 import { PodflameError } from '../../shared/errors.js';
 import type { AgentTlsOptions, Via } from '../routing/agent-route.js';
 import { urlEndpoint } from '../transport/agent-endpoint.js';
+import { DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MAX_JSON_ANSWER_BYTES } from '../transport/answer-limits.js';
 import type { AgentAnswer } from '../transport/agent-errors.js';
 import { AgentTransport } from '../transport/agent-transport.js';
 
@@ -15,8 +16,22 @@ export interface HistoryEndpoint {
   label: string;
   /** The agent pod's node (cluster endpoints only). */
   nodeName?: string;
-  /** GETs an agent path; a non-2xx answer is thrown as the error it stands for. */
-  get(path: string, signal?: AbortSignal): Promise<AgentAnswer>;
+  /**
+   * GETs an agent path; a non-2xx answer is thrown as the error it stands for. `answer`: what is asked, for its byte
+   * cap — `history` (default: lists and merged graphs, a capture's cap) or `json` (a small JSON answer: /readyz).
+   */
+  get(path: string, signal?: AbortSignal, answer?: AnswerKind): Promise<AgentAnswer>;
+}
+
+/** What an endpoint is asked for, which sets how many bytes of its answer are read. */
+export type AnswerKind = 'history' | 'json';
+
+/** The byte cap of an answer of that kind, and what its OUTPUT_TOO_LARGE says to do. */
+function answerCap(kind: AnswerKind = 'history'): { maxBodyBytes: number; tooLargeHint: AnswerKind } {
+  return {
+    maxBodyBytes: kind === 'history' ? DEFAULT_MAX_ANSWER_BYTES : DEFAULT_MAX_JSON_ANSWER_BYTES,
+    tooLargeHint: kind,
+  };
 }
 
 export interface HistoryEndpoints {
@@ -60,8 +75,14 @@ export function urlEndpoints(urls: readonly string[], options: UrlEndpointsOptio
   const timeoutMs = options.timeoutMs ?? 60_000;
   const endpoints = targets.map((endpoint): HistoryEndpoint => ({
     label: endpoint.url,
-    get: (path, signal) =>
-      transport.request(endpoint, { method: 'GET', path, timeoutMs, ...(signal ? { signal } : {}) }),
+    get: (path, signal, answer) =>
+      transport.request(endpoint, {
+        method: 'GET',
+        path,
+        timeoutMs,
+        ...answerCap(answer),
+        ...(signal ? { signal } : {}),
+      }),
   }));
   return { endpoints, skipped: [], close };
 }
@@ -156,9 +177,15 @@ export async function clusterEndpoints(
     endpoints.push({
       label,
       nodeName: agent.nodeName,
-      async get(path, signal) {
+      async get(path, signal, answer) {
         const route = await agentRouter.route(agent, credentials, signal);
-        return transport.request(route, { method: 'GET', path, timeoutMs, ...(signal ? { signal } : {}) });
+        return transport.request(route, {
+          method: 'GET',
+          path,
+          timeoutMs,
+          ...answerCap(answer),
+          ...(signal ? { signal } : {}),
+        });
       },
     });
   }

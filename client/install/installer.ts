@@ -18,6 +18,11 @@ export const APPLY_PATCH_CONTENT_TYPE = 'application/apply-patch+yaml';
 export interface WaitOptions {
   /** How long to wait, in ms. Default 300000 (5 minutes). */
   timeoutMs?: number;
+  /**
+   * When the whole operation must be over (Date.now() ms), its requests included; default now + timeoutMs. Install
+   * gives its applies and its wait one deadline, so that --timeout bounds both.
+   */
+  deadline?: number;
   /** How often to ask the API server, in ms. Default 2000. */
   pollMs?: number;
   /** Called with each new state, e.g. `2/3 agents ready`. */
@@ -33,15 +38,22 @@ export function describeObject(obj: KubeObject): string {
   return `${String(obj.kind)} ${ns}${String(obj.metadata.name)}`;
 }
 
-/** Applies each object in order; `onApplied` hears of each (e.g. `DaemonSet podflame/podflame-agent applied`). */
+/**
+ * Applies each object in order; `onApplied` hears of each (e.g. `DaemonSet podflame/podflame-agent applied`). With a
+ * `deadline` (Date.now() ms) no apply outlasts it and none starts after it (KUBERNETES_API_ERROR).
+ */
 export async function applyObjects(
   credentials: ApiCredentials,
   objects: readonly KubeObject[],
   onApplied: (obj: KubeObject) => void = () => undefined,
   signal?: AbortSignal,
+  deadline?: { at: number; timeoutMs: number },
 ): Promise<void> {
   for (const obj of objects) {
+    const budget = deadline ? requestDeadline(deadline.at) : {};
+    if (budget === undefined) throw outOfTime(`applying ${describeObject(obj)}`, deadline?.timeoutMs ?? 0);
     await apiRequest(credentials, {
+      ...budget,
       method: 'PATCH',
       path: `${objectPath(obj)}?fieldManager=${FIELD_MANAGER}&force=true`,
       // JSON is YAML, and the API server reads the apply body as YAML.
@@ -53,16 +65,34 @@ export async function applyObjects(
   }
 }
 
-/** The least time a request of a wait gets, in ms: the last look, made at the wait's deadline, needs an answer. */
+/** Time kept for a wait's last look, in ms, so that it starts before the deadline and can be answered within it. */
 const LAST_LOOK_MS = 1000;
 
 /**
- * A request of a wait gets its default deadline (api-request.ts), and none past the wait's own (--timeout) but for
- * LAST_LOOK_MS: a server that never answers ends the wait at most that much after --timeout.
+ * When a wait looks again, `left` ms before its deadline: after `pollMs`, but no later than LAST_LOOK_MS before the
+ * deadline; with less than that left, halfway to it, for the last look (no request starts after the deadline).
  */
-function requestDeadline(deadline: number): { timeoutMs: number } {
-  const left = Math.max(LAST_LOOK_MS, deadline - Date.now());
-  return { timeoutMs: Math.min(DEFAULT_API_REQUEST_OPTIONS.timeoutMs, left) };
+function nextLookInMs(left: number, pollMs: number): number {
+  return left > LAST_LOOK_MS ? Math.min(pollMs, left - LAST_LOOK_MS) : left / 2;
+}
+
+/**
+ * A request's own deadline: its default (api-request.ts, 30 s) or what is left of the operation's (--timeout),
+ * whichever is sooner; undefined once nothing is left, when no request may start.
+ */
+function requestDeadline(deadline: number): { timeoutMs: number } | undefined {
+  const left = deadline - Date.now();
+  return left > 0 ? { timeoutMs: Math.min(DEFAULT_API_REQUEST_OPTIONS.timeoutMs, left) } : undefined;
+}
+
+/** The operation's --timeout ran out before `what` could start. */
+function outOfTime(what: string, timeoutMs: number): PodflameError {
+  return new PodflameError(
+    'KUBERNETES_API_ERROR',
+    `--timeout (${Number((timeoutMs / 1000).toFixed(1))}s) ran out before ${what}: the API server answers too ` +
+      'slowly (kubectl cluster-info); what was done stays, and the same command with a longer --timeout finishes it',
+    { details: { timeoutMs } },
+  );
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -112,22 +142,27 @@ export async function waitForDaemonSet(
 ): Promise<void> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_OPTIONS.timeoutMs;
   const pollMs = options.pollMs ?? DEFAULT_WAIT_OPTIONS.pollMs;
-  const deadline = Date.now() + timeoutMs;
+  const deadline = options.deadline ?? Date.now() + timeoutMs;
   let last = '';
   let noNode = false;
+  let finalLook = false;
   for (;;) {
-    const { body } = await apiRequest(credentials, {
-      method: 'GET',
-      path: objectPath(daemonSet),
-      ...requestDeadline(deadline),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    const progress = daemonSetProgress(body ?? {});
-    noNode = progress.noNode;
-    if (progress.line !== last) options.onProgress?.(progress.line);
-    last = progress.line;
-    if (progress.ready) return;
-    if (Date.now() >= deadline) {
+    const budget = requestDeadline(deadline);
+    if (budget !== undefined) {
+      const { body } = await apiRequest(credentials, {
+        method: 'GET',
+        path: objectPath(daemonSet),
+        ...budget,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      const progress = daemonSetProgress(body ?? {});
+      noNode = progress.noNode;
+      if (progress.line !== last) options.onProgress?.(progress.line);
+      last = progress.line;
+      if (progress.ready) return;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0 || finalLook) {
       const ns = String(daemonSet.metadata.namespace);
       const why = noNode
         ? "no node runs a podflame agent: check the nodes' taints against the DaemonSet's tolerations " +
@@ -144,7 +179,8 @@ export async function waitForDaemonSet(
         { details: { daemonSet: describeObject(daemonSet), progress: last } },
       );
     }
-    await sleep(Math.min(pollMs, Math.max(0, deadline - Date.now())), options.signal);
+    await sleep(nextLookInMs(left, pollMs), options.signal);
+    finalLook = left <= LAST_LOOK_MS;
   }
 }
 
@@ -163,15 +199,17 @@ export async function deleteInstall(
   const signal = options.signal;
   const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_OPTIONS.timeoutMs;
   const pollMs = options.pollMs ?? DEFAULT_WAIT_OPTIONS.pollMs;
-  const deadline = Date.now() + timeoutMs;
+  const deadline = options.deadline ?? Date.now() + timeoutMs;
   const deleted: KubeObject[] = [];
   for (const obj of [...objects].reverse()) {
+    const budget = requestDeadline(deadline);
+    if (budget === undefined) throw outOfTime(`deleting ${describeObject(obj)}`, timeoutMs);
     const { status } = await apiRequest(credentials, {
       method: 'DELETE',
       path: objectPath(obj),
       body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' },
       allowNotFound: true,
-      ...requestDeadline(deadline),
+      ...budget,
       ...(signal ? { signal } : {}),
     });
     if (status === 404) continue;
@@ -179,14 +217,17 @@ export async function deleteInstall(
     options.onDeleted?.(describeObject(obj));
   }
   let last = '';
+  let finalLook = false;
   for (;;) {
     const left: KubeObject[] = [];
     for (const obj of deleted) {
+      const budget = requestDeadline(deadline);
+      if (budget === undefined) throw outOfTime(`looking whether ${describeObject(obj)} is gone`, timeoutMs);
       const { status } = await apiRequest(credentials, {
         method: 'GET',
         path: objectPath(obj),
         allowNotFound: true,
-        ...requestDeadline(deadline),
+        ...budget,
         ...(signal ? { signal } : {}),
       });
       if (status !== 404) left.push(obj);
@@ -197,7 +238,8 @@ export async function deleteInstall(
       .join(', ')})`;
     if (line !== last) options.onProgress?.(line);
     last = line;
-    if (Date.now() >= deadline) {
+    const timeLeft = deadline - Date.now();
+    if (timeLeft <= 0 || finalLook) {
       throw new PodflameError(
         'KUBERNETES_API_ERROR',
         `podflame is not gone after ${Math.round(timeoutMs / 1000)}s: ${line}; a namespace waits for its pods and ` +
@@ -205,6 +247,7 @@ export async function deleteInstall(
         { details: { left: left.map(describeObject) } },
       );
     }
-    await sleep(Math.min(pollMs, Math.max(0, deadline - Date.now())), signal);
+    await sleep(nextLookInMs(timeLeft, pollMs), signal);
+    finalLook = timeLeft <= LAST_LOOK_MS;
   }
 }

@@ -14,6 +14,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { PodflameError } from '../../shared/errors.js';
+import { terminalSafe } from '../../shared/terminal-safe.js';
 import type { ApiCredentials } from './api-credentials.js';
 
 export interface ApiRequest {
@@ -35,25 +36,10 @@ export interface ApiRequest {
 
 export const DEFAULT_API_REQUEST_OPTIONS = Object.freeze({ timeoutMs: 30_000, maxBodyBytes: 8 * 1024 * 1024 });
 
-/** How much of what the API server says goes into a message, in characters. */
-const MAX_MESSAGE_CHARS = 300;
-
 export interface ApiAnswer {
   status: number;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: Record<string, any> | undefined;
-}
-
-/**
- * Text from the API server as it may be printed: control characters (escape sequences, newlines, C1) become spaces
- * or go, and anything past `max` characters is cut, marked with `…`.
- */
-export function terminalSafe(text: string, max: number = MAX_MESSAGE_CHARS): string {
-  // Cut first, so a 50 MB message costs no 50 MB of replacing.
-  const head = text.length > max * 4 ? text.slice(0, max * 4) : text;
-  // eslint-disable-next-line no-control-regex
-  const clean = head.replace(/[\r\n\t]+/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
-  return clean.length > max || head.length < text.length ? `${clean.slice(0, max)}…` : clean;
 }
 
 /** The server's URL with `path` (and query) after the server's own path: https://host/k8s/clusters/c-1 + /api/v1. */

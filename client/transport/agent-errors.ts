@@ -11,7 +11,14 @@
  */
 import { HEADERS } from '../../shared/api.js';
 import { PodflameError, errorFromBody } from '../../shared/errors.js';
+import { terminalSafe } from '../../shared/terminal-safe.js';
 import { endpointName, type AgentEndpoint } from './agent-endpoint.js';
+
+/**
+ * How much of an agent's own error message is kept, in characters: its messages name containers, pods and flags, a
+ * few hundred characters; the rest of a longer one is cut.
+ */
+const MAX_AGENT_MESSAGE_CHARS = 1000;
 
 /** An agent's answer, read to the end; header names in lower case. */
 export interface AgentAnswer {
@@ -23,11 +30,14 @@ export interface AgentAnswer {
 /** The whole answer (headers and body) took longer than the request allows: a slow trickle of bytes as well. */
 export class AnswerDeadlineError extends Error {
   readonly code = 'ANSWER_DEADLINE';
-  /** Whether the headers had come: then it is the body that was too slow. */
+  /** Whether the headers had come: then it is the body that did not end in time. */
   readonly headersReceived: boolean;
-  constructor(timeoutMs: number, headersReceived: boolean, cause: unknown) {
+  /** Bytes of body read by then. */
+  readonly bodyBytes: number;
+  constructor(timeoutMs: number, headersReceived: boolean, bodyBytes: number, cause: unknown) {
     super(`the whole answer did not arrive within ${timeoutMs} ms`, { cause });
     this.headersReceived = headersReceived;
+    this.bodyBytes = bodyBytes;
   }
 }
 
@@ -59,6 +69,19 @@ const CERTIFICATE_HINT =
   "its certificate did not verify against the agents' CA (--ca-file, else ConfigMap podflame-agent-ca): something " +
   'other than the agent may be answering at that address, or the CA or certificate name is out of date; nothing was sent';
 
+/**
+ * Bytes a second below which a body is "too slow" rather than "too large to finish in time": far below any network
+ * that carries a capture, far above a trickle meant to hold the CLI.
+ */
+const SLOW_BODY_BYTES_PER_SECOND = 64 * 1024;
+
+/** Why the body did not end in time, in the words of the bytes that came: a trickle, or a flood. */
+function bodyLateness(late: AnswerDeadlineError, timeoutMs: number): string {
+  return late.bodyBytes < (SLOW_BODY_BYTES_PER_SECOND * timeoutMs) / 1000
+    ? ' (its body came too slowly)'
+    : ` (its body was still coming after ${late.bodyBytes} bytes: too large to read in that time)`;
+}
+
 /** A request that got no answer: cancelled, too slow, or no connection. */
 export function errorFromFailure(
   endpoint: AgentEndpoint,
@@ -77,11 +100,12 @@ export function errorFromFailure(
     errorCode === 'UND_ERR_BODY_TIMEOUT' ||
     errorCode === 'ANSWER_DEADLINE'
   ) {
+    const late = err instanceof AnswerDeadlineError && err.headersReceived ? err : undefined;
     return new PodflameError(
       'CAPTURE_TIMEOUT',
       `${name} did not answer within ${Math.round(request.timeoutMs / 1000)} s` +
-        (err instanceof AnswerDeadlineError && err.headersReceived ? ' (its body came too slowly)' : ''),
-      { cause: err, details },
+        (late ? bodyLateness(late, request.timeoutMs) : ''),
+      { cause: err, details: { ...details, ...(late ? { bodyBytes: late.bodyBytes } : {}) } },
     );
   }
   // A URL names where it is; a route's name does not, so the origin tried is added.
@@ -114,7 +138,9 @@ export function errorFromAnswer(endpoint: AgentEndpoint, answer: AgentAnswer): P
   // e.g. {"error":{"code":"TARGET_NOT_FOUND","message":"pod 3f1c… has no container 'web' …","details":{…}}}
   const agentError = (parsed as { error?: unknown } | undefined)?.error;
   if (agentError && typeof agentError === 'object') {
+    // Whatever answers there wrote these words, and they end up on a terminal: no escape sequences, no bidi tricks.
     const e = errorFromBody(parsed, text);
+    e.message = terminalSafe(e.message, MAX_AGENT_MESSAGE_CHARS);
     // An --agent URL was named by the user, so the agent's words stand alone; a route's answer says whose it is,
     // since a fan-out asks agents nobody named.
     if (endpoint.via === 'url') return new PodflameError(e.code, e.message, { details: { ...e.details, ...details } });
@@ -125,7 +151,7 @@ export function errorFromAnswer(endpoint: AgentEndpoint, answer: AgentAnswer): P
   // e.g. {"kind":"Status","apiVersion":"v1","status":"Failure","message":"pods \"…\" is forbidden: …","code":403}
   const status = parsed as { kind?: unknown; message?: unknown } | undefined;
   if (endpoint.via === 'proxy' && status?.kind === 'Status') {
-    const said = typeof status.message === 'string' ? status.message : `HTTP ${answer.statusCode}`;
+    const said = typeof status.message === 'string' ? terminalSafe(status.message) : `HTTP ${answer.statusCode}`;
     if (answer.statusCode === 401) {
       return new PodflameError(
         'UNAUTHENTICATED',
@@ -148,7 +174,7 @@ export function errorFromAnswer(endpoint: AgentEndpoint, answer: AgentAnswer): P
       { details },
     );
   }
-  const snippet = text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  const snippet = terminalSafe(text, 200);
   return new PodflameError(
     answer.statusCode === 401 ? 'UNAUTHENTICATED' : answer.statusCode === 403 ? 'FORBIDDEN' : 'AGENT_UNREACHABLE',
     `${name} answered HTTP ${answer.statusCode}: ${snippet || '(empty body)'}`,

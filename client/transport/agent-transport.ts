@@ -10,7 +10,12 @@ import { endpointName, type AgentEndpoint } from './agent-endpoint.js';
 import { AnswerDeadlineError, errorFromAnswer, errorFromFailure, type AgentAnswer } from './agent-errors.js';
 import { AgentPools, type AgentPoolsOptions } from './agent-pools.js';
 import { DEFAULT_BUSY_RETRY_OPTIONS, retryWhileBusy, type BusyWait } from './busy-retry.js';
-import { DEFAULT_MAX_ANSWER_BYTES, readCappedBody } from './answer-limits.js';
+import {
+  DEFAULT_MAX_ANSWER_BYTES,
+  DEFAULT_MAX_JSON_ANSWER_BYTES,
+  readCappedBody,
+  type TooLargeHint,
+} from './answer-limits.js';
 import { contentTypeProblem, profileAnswerFrom, type ProfileAnswer } from './profile-answer.js';
 import { assertTokenTransport } from './token-guard.js';
 
@@ -24,8 +29,13 @@ export interface AgentRequest {
   body?: unknown;
   /** Time allowed for the whole answer, headers and body, in ms. */
   timeoutMs: number;
-  /** Bytes of body read before the answer is refused with OUTPUT_TOO_LARGE. Default: no cap. */
+  /**
+   * Bytes of body read before the answer is refused with OUTPUT_TOO_LARGE: every answer has a cap, since whatever
+   * answers at the address may send without end. Default DEFAULT_MAX_JSON_ANSWER_BYTES (16 MiB).
+   */
   maxBodyBytes?: number;
+  /** What the OUTPUT_TOO_LARGE message advises. Default 'json' (a podflame agent never answers that much). */
+  tooLargeHint?: TooLargeHint;
   signal?: AbortSignal;
 }
 
@@ -64,6 +74,8 @@ export class AgentTransport {
     // One deadline for headers and body together: undici's own timeouts measure only the gaps between chunks.
     const deadline = new AbortController();
     let headersReceived = false;
+    // How much of the body had come when the deadline struck: a trickle (too slow) or a flood (too large to finish).
+    const progress = { bytes: 0 };
     const timer = setTimeout(() => deadline.abort(), request.timeoutMs);
     const cancel = (): void => deadline.abort();
     request.signal?.addEventListener('abort', cancel, { once: true });
@@ -81,10 +93,13 @@ export class AgentTransport {
         signal: deadline.signal,
       });
       headersReceived = true;
-      const bytes =
-        request.maxBodyBytes === undefined
-          ? Buffer.from(await res.body.arrayBuffer())
-          : await readCappedBody(res.body, request.maxBodyBytes, endpointName(endpoint));
+      const bytes = await readCappedBody(
+        res.body,
+        request.maxBodyBytes ?? DEFAULT_MAX_JSON_ANSWER_BYTES,
+        endpointName(endpoint),
+        request.tooLargeHint ?? 'json',
+        progress,
+      );
       const flat: Record<string, string> = {};
       for (const [k, v] of Object.entries(res.headers)) {
         if (v !== undefined) flat[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
@@ -95,7 +110,7 @@ export class AgentTransport {
       const timedOut = deadline.signal.aborted && !request.signal?.aborted;
       throw errorFromFailure(
         endpoint,
-        timedOut ? new AnswerDeadlineError(request.timeoutMs, headersReceived, err) : err,
+        timedOut ? new AnswerDeadlineError(request.timeoutMs, headersReceived, progress.bytes, err) : err,
         request,
       );
     } finally {
@@ -123,6 +138,7 @@ export class AgentTransport {
           body: profile,
           timeoutMs: options.timeoutMs,
           maxBodyBytes: options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES,
+          tooLargeHint: 'capture',
           ...(signal ? { signal } : {}),
         });
         const problem = contentTypeProblem(profile.format ?? 'svg', answer.headers['content-type']);

@@ -300,6 +300,22 @@ t.test('a DaemonSet read that is never answered ends at --timeout, not later', a
   );
 });
 
+t.test('--timeout bounds the whole install: no apply starts after it, each apply gets what is left', async (t) => {
+  // Issue #13 (cold attack 7): an API server that answers after 3 s; --timeout 1s. Before, each of the 9 applies got
+  // 30 s of its own, outside --timeout (33.7 s in all).
+  const { api, kubeconfig } = await cluster(t);
+  api.answerDelayMs = (method) => (method === 'PATCH' ? 3000 : 0);
+  const run = await runInProcess(COMMANDS, ['install', '--kubeconfig', kubeconfig, '--timeout', '1s']);
+  t.equal(run.code, 5, run.err);
+  t.match(
+    run.err,
+    /did not answer PATCH \/api\/v1\/namespaces\/podflame.* within (0\.\d|1)s.*\[KUBERNETES_API_ERROR\]/,
+  );
+  const patches = api.requests.filter((r) => r.method === 'PATCH');
+  t.equal(patches.length, 1, 'the first apply used the whole --timeout; no other started after it');
+  t.equal(dsGets(api), 0, 'no wait started either');
+});
+
 t.test('Ctrl-C during the wait is a clean cancellation, not a bug report', async (t) => {
   const { api, kubeconfig } = await cluster(t);
   const controller = new AbortController();

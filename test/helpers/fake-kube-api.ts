@@ -19,7 +19,7 @@
  * an install holds (each recorded with its content type and field manager, the object stored), lists of them by label
  * selector, gets, deletes (a namespace takes what is in it, and may stay Terminating for a few lists or gets), and a
  * DaemonSet's status set by the test as the DaemonSet controller would. `neverAnswer` picks requests it reads and
- * never answers, as a stuck API server would.
+ * never answers, as a stuck API server would; `answerDelayMs` holds answers, as a slow one would.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -636,6 +636,9 @@ export class FakeKubeApi {
       req.resume();
       return;
     }
+    const delayMs = this.answerDelayMs?.(req.method ?? 'GET', url.pathname) ?? 0;
+    // A slow API server: the request is handled, its answer sent that much later.
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
     // The real API server removes the credentials once they have been checked, so nothing behind it sees them.
     delete req.headers.authorization;
     const path = url.pathname;
@@ -1209,6 +1212,8 @@ export class FakeKubeApi {
   namespaceTerminatingLists = 0;
   /** Requests (method, path) the stand-in reads and never answers, e.g. the DaemonSet reads of install's wait. */
   neverAnswer: ((method: string, path: string) => boolean) | undefined = undefined;
+  /** How long to hold the answer to a request, in ms (default none). */
+  answerDelayMs: ((method: string, path: string) => number) | undefined = undefined;
   private readonly terminating = new Map<string, { obj: Json; lists: number }>();
 
   /** An object stored by apply (or put), e.g. `storedObject('daemonsets', 'podflame', 'podflame-agent')`. */

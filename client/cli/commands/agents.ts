@@ -12,6 +12,7 @@ import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
 import type { AgentPod } from '../../kube/agent-discovery.js';
 import { addKubeConnectionOptions, connectionOptions, type KubeConnectionFlags } from './kube-options.js';
+import { terminalSafe } from '../../../shared/terminal-safe.js';
 
 /** How long `podflame agents` waits for an agent's /readyz. */
 const READYZ_TIMEOUT_MS = 5000;
@@ -40,7 +41,9 @@ export function agentRows(
   return rows;
 }
 
-export function formatTable(header: string[], rows: string[][]): string {
+/** A table of columns padded to their widths; every cell made terminal-safe, since agents wrote most of them. */
+export function formatTable(header: string[], dirtyRows: string[][]): string {
+  const rows = dirtyRows.map((r) => r.map((cell) => terminalSafe(cell, MAX_CELL_CHARS)));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string =>
     cells
@@ -49,6 +52,9 @@ export function formatTable(header: string[], rows: string[][]): string {
       .trimEnd();
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
+
+/** A table cell's most characters: a label set or a long pod name fits, an agent's flood of text does not. */
+const MAX_CELL_CHARS = 500;
 
 /** `docker` or `host` from a /readyz answer (200, or 503 AGENT_NOT_READY, whose details carry it too). */
 function runtimeOf(json: unknown): string | undefined {
@@ -73,7 +79,7 @@ async function runtimesByNode(flags: KubeConnectionFlags, io: CliIO): Promise<Ma
     await Promise.all(
       endpoints.map(async (endpoint) => {
         if (endpoint.nodeName === undefined) return;
-        const runtime = await endpoint.get('/readyz', io.signal).then(
+        const runtime = await endpoint.get('/readyz', io.signal, 'json').then(
           (answer) => runtimeOf(JSON.parse(answer.body.toString('utf8'))),
           (err: unknown) => (err instanceof PodflameError ? runtimeOf(err.details) : undefined),
         );

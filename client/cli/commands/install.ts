@@ -76,9 +76,17 @@ export async function runInstall(flags: InstallFlags, io: CliIO): Promise<void> 
   const progress = progressLine(io);
   try {
     await cancellable(io.signal, 'install', left, async () => {
-      await applyObjects(credentials, objects, (obj) => io.stdout.write(`${describeObject(obj)} applied\n`), io.signal);
+      // One deadline for the applies and the wait: --timeout bounds the whole install.
+      const deadline = { at: Date.now() + wait, timeoutMs: wait };
+      const applied = (obj: KubeObject): void => void io.stdout.write(`${describeObject(obj)} applied\n`);
+      await applyObjects(credentials, objects, applied, io.signal, deadline);
       if (!flags.wait || !daemonSet) return;
-      await waitForDaemonSet(credentials, daemonSet, { timeoutMs: wait, onProgress: progress.show, signal: io.signal });
+      await waitForDaemonSet(credentials, daemonSet, {
+        timeoutMs: wait,
+        deadline: deadline.at,
+        onProgress: progress.show,
+        signal: io.signal,
+      });
       io.stderr.write(`podflame: installed; podflame agents lists the agents\n`);
     });
   } finally {

@@ -20,6 +20,7 @@ import { parseDurationSeconds } from '../../../shared/duration.js';
 import { PodflameError } from '../../../shared/errors.js';
 import { fileErrorReason } from '../../../shared/file-error.js';
 import { eventOptionProblems, takesFrequency, WALL_MAX_FREQUENCY_HZ } from '../../../shared/event-options.js';
+import { terminalSafe } from '../../../shared/terminal-safe.js';
 
 /** Options of `podflame profile` whatever the route to the agent. */
 export interface ProfileCommonFlags {
@@ -205,7 +206,9 @@ export function maxAnswerBytes(flags: Pick<ProfileCommonFlags, 'maxAnswerBytes'>
 export function reportBusyWait(io: CliIO, what: string, wait: BusyWait): void {
   const seconds = Math.max(1, Math.round(wait.delayMs / 1000));
   io.stderr.write(
-    `${io.interactive ? '\r\x1b[K' : ''}podflame: ${what}: the agent is busy (${wait.code}: ${wait.message}); ` +
+    `${io.interactive ? '\r\x1b[K' : ''}podflame: ${what}: the agent is busy (${wait.code}: ` +
+      // The agent's words: no escape sequence of theirs reaches the terminal (only the line reset above, ours).
+      `${terminalSafe(wait.message)}); ` +
       `asking again in ${seconds} s\n`,
   );
 }
