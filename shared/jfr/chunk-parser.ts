@@ -52,10 +52,16 @@ export interface ChunkStacks {
   events: Map<string, number>;
   /** Stack trace ids of events that the pools do not have (their weight goes to `[unknown stack]`). */
   unresolvedStacks: number;
-  /** Stack trace ids found in the previous chunk's pools only (ChunkReading `previousPools`). */
+  /** Stack trace ids found in the previous chunk only (ChunkReading `previousStacks`). */
   stacksFromPreviousChunk: number;
-  /** The chunk's resolving pools, for the next chunk of the recording (ChunkReading `previousPools`). */
-  pools: ConstantPools;
+  /**
+   * Every stack trace of the chunk's pool, named, for the next chunk of the recording (ChunkReading
+   * `previousStacks`): names instead of the pools themselves, which hold several times more (the methods, classes,
+   * symbols and frames behind them; a 1.4 MB chunk of javac allocations: 55 MiB counted).
+   */
+  stackNames: Map<number, string>;
+  /** Heap that `stackNames` holds beyond the stacks' names the chunk's graphs keep anyway. */
+  stackNamesHeapBytes: number;
   /** Allocation samples left out as their thread's first in the chunk (their weight has the time before it). */
   firstSamplesLeftOut: number;
   /** Events left out as begun after the reading's window (once per kind they would have counted in). */
@@ -108,13 +114,13 @@ export interface ChunkReading {
    */
   windowNanos?: number;
   /**
-   * The resolving pools of the chunk before, when it is the same recording's (jfr-reader.ts tells): a stack trace id
-   * this chunk's pools lack is looked up there. When another recording runs beside, JDK 17 rotates chunks as
+   * The named stack traces of the chunk before, when it is the same recording's (jfr-reader.ts tells): a stack trace
+   * id this chunk's pools lack is looked up there. When another recording runs beside, JDK 17 rotates chunks as
    * recordings start and stop, and events of the new chunk refer to traces written only in the one before (seen:
    * 3 of 285 lock events per chunk, test/fixtures/jfr/record.sh `pools`); the JDK's own parser (`jfr print`) resolves
    * them from the previous chunk of the file the same way, and leaves the first chunk's without a stack.
    */
-  previousPools?: ConstantPools;
+  previousStacks?: ReadonlyMap<number, string>;
 }
 
 /**
@@ -194,8 +200,7 @@ export function parseChunk(
   }
   const { events, firstSamples, afterWindow, weights: counts } = tally;
   return {
-    ...resolve(pools, reading.previousPools, weights, eventCounts, waited, counts, heap),
-    pools,
+    ...resolve(pools, reading.previousStacks, weights, eventCounts, waited, counts, heap),
     events,
     firstSamplesLeftOut: firstSamples.size,
     afterWindow,
@@ -287,16 +292,17 @@ function readEvent(
 
 function resolve(
   pools: ConstantPools,
-  previousPools: ConstantPools | undefined,
+  previousStacks: ReadonlyMap<number, string> | undefined,
   weights: Map<JfrEventKind, Map<number, number>>,
   eventCounts: Map<JfrEventKind, Map<number, number>>,
   waited: StackSums,
   counts: WeightCounts,
   heap: DecodeHeap,
-): Pick<ChunkStacks, 'stacks' | 'counts' | 'waited' | 'unresolvedStacks' | 'stacksFromPreviousChunk'> {
+): Pick<
+  ChunkStacks,
+  'stacks' | 'counts' | 'waited' | 'unresolvedStacks' | 'stacksFromPreviousChunk' | 'stackNames' | 'stackNamesHeapBytes'
+> {
   const namer = new StackNamer(pools);
-  // A trace of the chunk before is named through that chunk's pools (its methods, classes and symbols are there).
-  const previousNamer = previousPools === undefined ? undefined : new StackNamer(previousPools);
   const names = new Map<number, string>();
   let unresolvedStacks = 0;
   let stacksFromPreviousChunk = 0;
@@ -305,7 +311,7 @@ function resolve(
     if (name === undefined) {
       name = namer.stack(id);
       if (name === undefined) {
-        name = previousNamer?.stack(id);
+        name = previousStacks?.get(id);
         if (name === undefined) {
           unresolvedStacks++;
           return UNKNOWN_STACK;
@@ -338,5 +344,26 @@ function resolve(
     stacks[kind] = folded.weights;
     foldedCounts[kind] = folded.counts;
   }
-  return { stacks, counts: foldedCounts, waited: byName(waited), unresolvedStacks, stacksFromPreviousChunk };
+  const waitedByName = byName(waited);
+  // The traces no event of this chunk used are named too: the next chunk's first events may refer to them (written
+  // here, their events flushed after the rotation). Those used are named already, their strings shared.
+  let stackNamesHeapBytes = names.size * 2 * SLOT_HEAP_BYTES;
+  for (const id of pools.get('jdk.types.StackTrace')?.keys() ?? []) {
+    if (typeof id !== 'number' || names.has(id)) continue;
+    const name = namer.stack(id);
+    if (name === undefined) continue;
+    names.set(id, name);
+    const bytes = HEADER_HEAP_BYTES + 2 * SLOT_HEAP_BYTES + 2 * name.length;
+    heap.charge(bytes);
+    stackNamesHeapBytes += bytes;
+  }
+  return {
+    stacks,
+    counts: foldedCounts,
+    waited: waitedByName,
+    unresolvedStacks,
+    stacksFromPreviousChunk,
+    stackNames: names,
+    stackNamesHeapBytes,
+  };
 }

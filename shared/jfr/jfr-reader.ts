@@ -25,7 +25,6 @@ import type { FoldedStacks } from '../folded.js';
 import { JfrMalformed } from './byte-reader.js';
 import { CHUNK_HEADER_BYTES, parseChunkHeader, type ChunkHeader } from './chunk-header.js';
 import { parseChunk, type MetadataCache } from './chunk-parser.js';
-import type { ConstantPools } from './constant-pools.js';
 import { DecodeHeap } from './decode-heap.js';
 import { JFR_EVENT_KINDS, type JfrEventKind } from './event-plan.js';
 import { addWeight, noWeightCounts, type WeightCounts } from './event-weights.js';
@@ -152,10 +151,11 @@ export class JfrReader {
   /** What the chunk being decoded holds, counted as it is decoded. */
   private readonly chunkHeap: DecodeHeap;
   /**
-   * The last chunk read: its header, its resolving pools (for stack traces the next chunk of its recording refers
-   * to) and what decoding them counted (for heapBytes()).
+   * The last chunk read: its header, its stack traces named (for those the next chunk of its recording refers to)
+   * and the heap they hold (for heapBytes()).
    */
-  private previousChunk: { header: ChunkHeader; pools: ConstantPools; heapBytes: number } | undefined;
+  private previousChunk:
+    { header: ChunkHeader; stackNames: ReadonlyMap<number, string>; heapBytes: number } | undefined;
 
   constructor(options: JfrReadOptions = {}) {
     this.maxChunkBytes = options.maxChunkBytes ?? DEFAULT_JFR_READ_OPTIONS.maxChunkBytes;
@@ -290,12 +290,12 @@ export class JfrReader {
       kinds: this.kinds,
       recordingStartNanos: this.firstStartNanos,
       ...(this.windowNanos === Infinity ? {} : { windowNanos: this.windowNanos }),
-      ...(previous !== undefined && continues(previous.header, header) ? { previousPools: previous.pools } : {}),
+      ...(previous !== undefined && continues(previous.header, header) ? { previousStacks: previous.stackNames } : {}),
     };
     const chunk = parseChunk(bytes, this.chunkStart, header, reading, this.metadataCache, this.chunkHeap);
     this.chunkHeap.report();
-    // Kept until the next chunk is read: one chunk's pools more, within the caps through heapBytes().
-    this.previousChunk = { header, pools: chunk.pools, heapBytes: this.chunkHeap.bytes };
+    // Kept until the next chunk is read: one chunk's stack names more, within the caps through heapBytes().
+    this.previousChunk = { header, stackNames: chunk.stackNames, heapBytes: chunk.stackNamesHeapBytes };
     const profile = this.profile;
     for (const kind of this.kinds) {
       for (const [stack, weight] of chunk.stacks[kind]) this.addToKind(kind, stack, weight, chunk.weights);

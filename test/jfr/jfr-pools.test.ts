@@ -70,3 +70,21 @@ t.test('a chunk of another recording is not looked into', async (t) => {
   t.equal(profile.stacksFromPreviousChunk, 0);
   t.equal(profile.counts.lock.get(UNKNOWN), 6);
 });
+
+t.test("the chunk before is kept as its stacks' names, not its pools", async (t) => {
+  // A 1.4 MB chunk of javac allocations counted 55 MiB of decoded pools, and keeping them until the next chunk (or
+  // the end) failed a 30 s alloc capture with PROFILE_TOO_LARGE in the profile worker's heap budget.
+  const firstSize = Number(Buffer.from(recording).readBigInt64BE(8));
+  let decodePeak = 0;
+  const reader = new JfrReader({ kinds: ['lock'], onHeap: (bytes) => (decodePeak = Math.max(decodePeak, bytes)) });
+  reader.push(recording.subarray(0, firstSize));
+  const held = reader.heapBytes();
+  t.ok(
+    held < 0.6 * decodePeak,
+    `after the first chunk the reader holds ${held} bytes, well under its decoding's ${decodePeak}`,
+  );
+  reader.push(recording.subarray(firstSize));
+  const profile = reader.finish();
+  t.equal(profile.stacksFromPreviousChunk, 1, "the second chunk's trace still named from the first");
+  t.equal(profile.unresolvedStacks, 1);
+});
