@@ -5,6 +5,7 @@
 import { HEADERS, type CaptureWarning, type OutputFormat, type ProfileJson } from '../../shared/api.js';
 import { PodflameError } from '../../shared/errors.js';
 import type { EventCounts, FoldedStacks } from '../../shared/folded.js';
+import { terminalSafe } from '../../shared/terminal-safe.js';
 
 export interface ProfileAnswer {
   body: Buffer;
@@ -25,17 +26,28 @@ export function decodeWarningsHeader(value: string | undefined): CaptureWarning[
   try {
     const parsed: unknown = JSON.parse(decodeURIComponent(value));
     if (Array.isArray(parsed)) {
-      return parsed.filter(
-        (w): w is CaptureWarning =>
-          w !== null && typeof w === 'object' && typeof w.code === 'string' && typeof w.message === 'string',
-      );
+      // Printed as they come to a terminal (the CLI's stderr): an agent's text made safe here, once for every caller.
+      return parsed
+        .filter(
+          (w): w is CaptureWarning =>
+            w !== null && typeof w === 'object' && typeof w.code === 'string' && typeof w.message === 'string',
+        )
+        .map((w) => ({ code: terminalSafe(w.code, 100), message: terminalSafe(w.message, 4000) }));
     }
   } catch {
     // fall through
   }
   return [
-    { code: 'WARNINGS_UNREADABLE', message: `the agent's warnings header could not be read: ${value.slice(0, 200)}` },
+    {
+      code: 'WARNINGS_UNREADABLE',
+      message: `the agent's warnings header could not be read: ${terminalSafe(value, 200)}`,
+    },
   ];
+}
+
+/** A header an agent sets that the CLI prints (the profile's id, the node): terminal-safe, bounded. */
+function safeHeader(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : terminalSafe(value, 253);
 }
 
 function numberOrUndefined(value: string | undefined): number | undefined {
@@ -71,10 +83,10 @@ export function profileAnswerFrom(body: Buffer, headers: Record<string, string |
   return {
     body,
     contentType: headers['content-type'],
-    profileId: headers[HEADERS.profileId],
+    profileId: safeHeader(headers[HEADERS.profileId]),
     samples: numberOrUndefined(headers[HEADERS.samples]),
     warnings: decodeWarningsHeader(headers[HEADERS.warnings]),
-    node: headers[HEADERS.node],
+    node: safeHeader(headers[HEADERS.node]),
     jitResolved: numberOrUndefined(headers[HEADERS.jitResolved]) ?? null,
   };
 }

@@ -212,3 +212,49 @@ t.test('a deadline during the body says whether it came too slowly or was too la
   });
   t.notMatch(large.message, /too slowly/);
 });
+
+t.test("a capture's warnings, profile id and node from an agent reach the terminal without controls", async (t) => {
+  const warnings = [{ code: `W${ESC}`, message: `m${ESC}${BIDI} evil\u009b2J` }];
+  let warningsHeader = encodeURIComponent(JSON.stringify(warnings));
+  const agent = await startHostile((_req, res) => {
+    res.writeHead(200, {
+      'content-type': 'text/plain',
+      'x-podflame-warnings': warningsHeader,
+      'x-podflame-profile-id': 'p\u009b2Jid',
+      'x-podflame-node': 'n\u009bode',
+      'x-podflame-samples': '1',
+    });
+    res.end('main;work 1\n');
+  });
+  t.teardown(() => agent.close());
+  const dir = mkdtempSync(join(tmpdir(), 'podflame-hostile-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const argv = [
+    'profile',
+    '--agent',
+    agent.url,
+    '--container-id',
+    'abcdef0123456789',
+    '--format',
+    'folded',
+    '-d',
+    '1s',
+  ];
+  const captured = await runInProcess(COMMANDS, [...argv, '-o', join(dir, 'out.folded')], {
+    cwd: dir,
+    interactive: true,
+  });
+  t.equal(captured.code, 0, captured.err);
+  t.match(captured.err, /podflame: warning: m\[2J\]0;pwned\[31m evil2J \[W\[2J/);
+  t.match(captured.err, /node node, profile p2Jid/, "the 'wrote' line's node and profile id, cleaned");
+  // The CLI's own progress line rewrites itself with CR and erase-line; nothing else may act on the terminal.
+  // eslint-disable-next-line no-control-regex
+  t.notMatch(captured.err.replace(/\r\x1b\[K/g, ''), TERMINAL_CONTROL);
+
+  // A header that is not JSON is reported as unreadable, its text cleaned too.
+  warningsHeader = `%5B${encodeURIComponent(ESC)}`;
+  const garbled = await runInProcess(COMMANDS, [...argv, '-o', join(dir, 'out2.folded')], { cwd: dir });
+  t.equal(garbled.code, 0, garbled.err);
+  t.match(garbled.err, /WARNINGS_UNREADABLE/);
+  t.notMatch(garbled.err, TERMINAL_CONTROL);
+});
