@@ -41,6 +41,7 @@ export function sendAnswer(
   let stalled: NodeJS.Timeout | undefined;
   const progressed = () => {
     clearTimeout(stalled);
+    if (res.destroyed) return; // a slice's callback after the connection closed
     // Destroying the response destroys its socket, and with it the slices queued there.
     stalled = setTimeout(() => res.destroy(), stallMs).unref();
   };

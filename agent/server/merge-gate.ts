@@ -85,6 +85,8 @@ export class MergeGate {
    */
   async run<T>(merge: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     signal?.throwIfAborted();
+    // Checked before waiting too: a caller is not kept in the queue for a turn that would refuse it anyway.
+    if (this.#answerBytesHeld >= this.options.answerBytes) throw this.#answersHeld();
     if (this.#running >= this.options.running) await this.#wait(signal);
     else this.#running++;
     try {

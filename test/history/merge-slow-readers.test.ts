@@ -128,3 +128,20 @@ t.test('a caller who takes nothing for the stall deadline is cut, and its answer
   t.equal(answered.status, 200, 'other merges are answered');
   t.ok(answered.text.length >= ANSWER_BYTES);
 });
+
+t.test('with the answers held at their bound, a merge is refused at once, not after waiting for a turn', async (t) => {
+  const gate = new MergeGate({ answerBytes: 10 });
+  let finishFirst!: () => void;
+  const first = gate.run(() => new Promise<void>((resolve) => (finishFirst = resolve)));
+  const release = gate.holdAnswer(10);
+  const refused = gate.run(async () => 'never run');
+  t.equal(gate.waiting, 0, 'not queued behind the running merge');
+  finishFirst();
+  await first;
+  await t.rejects(refused, { code: 'TOO_MANY_MERGES', details: { answerBytesHeld: 10, answerBytes: 10 } });
+  release();
+  release();
+  t.equal(gate.answerBytesHeld, 0, 'an answer is released once, however often its connection says it closed');
+  t.equal(await gate.run(async () => 'ran'), 'ran', 'once released, merges run');
+  t.throws(() => new MergeGate({ answerBytes: 0 }), { code: 'CONFIG_INVALID' });
+});
