@@ -63,7 +63,9 @@ const MERGE_TOO_LARGE = errorAnswer(
 );
 const MERGES_BUSY = errorAnswer(
   'Merges and diffs run one at a time with four waiting; beyond those TOO_MANY_MERGES (details: running, waiting, ' +
-    'retryAfterSeconds), with Retry-After.',
+    'retryAfterSeconds), with Retry-After. The same while 64 MiB of drawn answers are not yet taken by their callers ' +
+    '(details: answerBytesHeld, answerBytes, retryAfterSeconds); a caller that takes nothing of its answer for 30 s ' +
+    'is cut.',
 );
 const idParam: Json = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const GRAPH_CONTENT: Record<string, Json> = {

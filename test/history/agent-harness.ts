@@ -12,6 +12,7 @@ import type { AgentAppOptions } from '../../agent/server/app.js';
 import { historyRouter, type GraphRenderer } from '../../agent/server/routes/history.js';
 import type { MergeLimits } from '../../agent/store/merge-budget.js';
 import type { MergeGate } from '../../agent/server/merge-gate.js';
+import type { AnswerSendOptions } from '../../agent/server/answer-sender.js';
 import { ContinuousProfiling, type ContinuousProfilingOptions } from '../../agent/schedules/continuous-profiling.js';
 import { captureThrough } from '../../agent/schedules/capture-adapter.js';
 import { FakeRuntime } from '../agent/fake-runtime.js';
@@ -44,6 +45,8 @@ export async function startHistoryAgent(
     graphs?: GraphRenderer;
     /** Where the history routes' merges take turns (HistoryRouteDeps.mergeGate). Default theirs. */
     mergeGate?: MergeGate;
+    /** How the history routes send merged answers (HistoryRouteDeps.answerSend). Default theirs. */
+    answerSend?: AnswerSendOptions;
   } = {},
 ): Promise<HistoryAgent> {
   const runtime = new FakeRuntime();
@@ -53,7 +56,7 @@ export async function startHistoryAgent(
   const registry = new Registry();
   // The scheduler's captures go through the agent's capture service, which exists once the agent does.
   const holder: { agent?: Agent } = {};
-  const { listen, tls, app, mergeLimits, graphs, mergeGate, ...rest } = options;
+  const { listen, tls, app, mergeLimits, graphs, mergeGate, answerSend, ...rest } = options;
   // Not t.testdir(): it is one directory per test, emptied by every call, and a test may run several agents.
   const ownDir = options.dataDir === undefined ? mkdtempSync(join(tmpdir(), 'podflame-history-')) : undefined;
   if (ownDir) t.teardown(() => rmSync(ownDir, { recursive: true, force: true }));
@@ -85,6 +88,7 @@ export async function startHistoryAgent(
           ...(mergeLimits ? { mergeLimits } : {}),
           ...(graphs ? { graphs } : {}),
           ...(mergeGate ? { mergeGate } : {}),
+          ...(answerSend ? { answerSend } : {}),
         }),
       ],
     },

@@ -44,6 +44,7 @@ import type { DiffFormat, HistoryFormat } from '../../../shared/history.js';
 import type { MergedProfiles } from '../../store/block-merge.js';
 import { defaultMergeLimits, MergeBudget, type MergeLimits } from '../../store/merge-budget.js';
 import { MergeGate } from '../merge-gate.js';
+import { holdAnswerUntilClosed, sendAnswer, type AnswerSendOptions } from '../answer-sender.js';
 import { DEFAULT_WORKER_HEAP_MB } from '../../profiles/profile-worker.js';
 import { DEFAULT_MAX_STACKS } from '../../profiles/stack-limits.js';
 import { parseNamespaceParam, parseScheduleBody, type ScheduleSpec } from '../../schedules/schedule-config.js';
@@ -132,6 +133,11 @@ export interface HistoryRouteDeps {
    * them. Default one at a time, four waiting (merge-gate.ts).
    */
   mergeGate?: MergeGate;
+  /**
+   * How merged and differential answers are sent: a caller that takes nothing of its answer for `stallMs` (default
+   * 30 s) is cut, which frees the answer (answer-sender.ts).
+   */
+  answerSend?: AnswerSendOptions;
 }
 
 const FILTER_PARAMS = ['namespace', 'pod', 'container', 'schedule', 'labelSelector'] as const;
@@ -267,9 +273,17 @@ function whileCallerWaits(res: Response): AbortSignal {
   return gone.signal;
 }
 
-function sendGraph(res: Response, answer: { contentType: string; body: string | Buffer }): void {
-  res.type(answer.contentType).send(answer.body);
+/**
+ * A drawn answer as the bytes to send, counted in the gate until its connection closes (answer-sender.ts). Called
+ * within the merge's turn.
+ */
+function heldForSending(gate: MergeGate, res: Response, answer: GraphAnswer, gone: AbortSignal): SendableAnswer {
+  const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
+  holdAnswerUntilClosed(gate, res, body.length, gone);
+  return { contentType: answer.contentType, body };
 }
+
+type SendableAnswer = { contentType: string; body: Buffer };
 
 export function historyRouter(deps: HistoryRouteDeps): Router {
   const router = express.Router();
@@ -336,7 +350,7 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
       res.setHeader(HISTORY_HEADERS.profiles, String(items.length));
       res.setHeader(HISTORY_HEADERS.samples, String(summary.samples));
       res.setHeader(HISTORY_HEADERS.event, summary.event);
-      return graphs.renderMergedGraph(
+      const drawn = await graphs.renderMergedGraph(
         format,
         stacks,
         {
@@ -351,8 +365,9 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
         },
         gone,
       );
+      return heldForSending(gate, res, drawn, gone);
     }, gone);
-    sendGraph(res, answer);
+    sendAnswer(res, answer, deps.answerSend);
   });
 
   router.get(`${API_PREFIX}/diff`, async (req, res) => {
@@ -397,7 +412,7 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
       res.setHeader(HISTORY_HEADERS.profiles, `${b.profiles},${t.profiles}`);
       res.setHeader(HISTORY_HEADERS.samples, `${b.samples},${t.samples}`);
       res.setHeader(HISTORY_HEADERS.event, diffEvent(b.event, t.event));
-      return graphs.renderDiffGraph(
+      const drawn = await graphs.renderDiffGraph(
         format,
         baseMerge.stacks,
         targetMerge.stacks,
@@ -409,8 +424,9 @@ export function historyRouter(deps: HistoryRouteDeps): Router {
         },
         gone,
       );
+      return heldForSending(gate, res, drawn, gone);
     }, gone);
-    sendGraph(res, answer);
+    sendAnswer(res, answer, deps.answerSend);
   });
 
   const scheduler = (): ScheduleAdmin => {
