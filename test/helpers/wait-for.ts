@@ -27,3 +27,11 @@ export async function waitFor<T>(
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
+
+/** Whether `condition` holds within `ms` (checked every `everyMs`): waitFor for a `t.ok`, false instead of a throw. */
+export async function holdsWithin(condition: () => boolean, ms: number, everyMs = 5): Promise<boolean> {
+  return waitFor(condition, ms, 'the condition', everyMs).then(
+    () => true,
+    () => false,
+  );
+}

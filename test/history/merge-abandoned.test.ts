@@ -6,7 +6,7 @@
  * and a real profile worker's render.
  */
 import t from 'tap';
-import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { call } from '../agent/http.js';
 import { PodflameError } from '../../shared/errors.js';
 import type { NewProfile } from '../../agent/store/profile-store.js';
@@ -17,6 +17,7 @@ import { mergeProfiles, type BlockFiles } from '../../agent/store/block-merge.js
 import type { FoldedStacks } from '../../shared/folded.js';
 import { isoTime, SHOP_T0, shopProfile } from './fixtures.js';
 import { startHistoryAgent } from './agent-harness.js';
+import { holdsWithin } from '../helpers/wait-for.js';
 
 const T0 = SHOP_T0;
 const iso = isoTime;
@@ -57,14 +58,7 @@ function heldGraphs(events: string[]): GraphRenderer & { asked: number; release:
 }
 
 /** True once `condition` holds; false if it still does not after GIVE_UP_MS. */
-async function eventually(condition: () => boolean): Promise<boolean> {
-  const deadline = Date.now() + GIVE_UP_MS;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await sleep(5);
-  }
-  return true;
-}
+const eventually = (condition: () => boolean): Promise<boolean> => holdsWithin(condition, GIVE_UP_MS, 5);
 
 const query = `/v1/flamegraph?namespace=shop&from=${iso(T0)}&to=now&format=folded`;
 

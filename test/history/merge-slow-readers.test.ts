@@ -8,13 +8,13 @@
  */
 import t from 'tap';
 import { connect, type Socket } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { call } from '../agent/http.js';
 import type { NewProfile } from '../../agent/store/profile-store.js';
 import { IN_PROCESS_GRAPHS, type GraphRenderer } from '../../agent/server/routes/history.js';
 import { MergeGate } from '../../agent/server/merge-gate.js';
 import { isoTime, SHOP_T0, shopProfile } from './fixtures.js';
 import { startHistoryAgent } from './agent-harness.js';
+import { holdsWithin } from '../helpers/wait-for.js';
 
 const T0 = SHOP_T0;
 const iso = isoTime;
@@ -44,14 +44,7 @@ function bigGraphs(): GraphRenderer & { asked: number } {
 }
 
 /** True once `condition` holds; false if it still does not after GIVE_UP_MS. */
-async function eventually(condition: () => boolean): Promise<boolean> {
-  const deadline = Date.now() + GIVE_UP_MS;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await sleep(10);
-  }
-  return true;
-}
+const eventually = (condition: () => boolean): Promise<boolean> => holdsWithin(condition, GIVE_UP_MS, 10);
 
 const query = `/v1/flamegraph?namespace=shop&from=${iso(T0)}&to=now&format=folded`;
 
