@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 // Entry point of `podflame-agent`: the only agent module that touches `process` (argv, env, signals, exit codes).
 // Everything else is built and run by agent.ts.
 import { hostname } from 'node:os';

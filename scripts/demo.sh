@@ -111,7 +111,8 @@ sleep 3
 
 # 5. The agent, on loopback, without authentication.
 say "starting podflame-agent on 127.0.0.1:$PORT with capture image $CAPTURE_IMAGE (log: $AGENT_LOG)"
-node dist/agent/main.js --listen "127.0.0.1:$PORT" --capture-image "$CAPTURE_IMAGE" --node-name "$(hostname)" \
+# Node flags: agent/node-flags.ts says why.
+node --max-semi-space-size=2 dist/agent/main.js --listen "127.0.0.1:$PORT" --capture-image "$CAPTURE_IMAGE" --node-name "$(hostname)" \
   >"$AGENT_LOG" 2>&1 &
 AGENT_PID=$!
 ready=0

@@ -8,6 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
+import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
 import { BENCH_LABEL, freePort, run, waitReady } from './bench-agent.js';
 
 const BASE_IMAGE = 'debian:bookworm-slim';
@@ -97,6 +98,8 @@ export async function startBenchAgent(
   const agent = spawn(
     process.execPath,
     [
+      // As the image runs it: its idle RSS is one of the bench's figures.
+      ...AGENT_NODE_FLAGS,
       join(root, 'dist', 'agent', 'main.js'),
       ...['--listen', `127.0.0.1:${port}`, '--capture-image', CAPTURE_IMAGE, '--node-name', nodeName],
       ...['--log-level', 'warn', '--rate-limit', '0'],

@@ -127,6 +127,9 @@ export async function jfrOverhead(opts: JfrOverheadOptions): Promise<string> {
       `JFR overhead: a first capture loads Flight Recorder: ${((performance.now() - first) / 1000).toFixed(1)} s`,
     );
     await sleep(5000);
+    // A window's iterations are interpolated between two prints: the first window may not start before the first
+    // print (under load, JavacLoop's first 10 iterations can take longer than the warm-up and the first capture).
+    await progressAfter(container, 0);
     const windows: { on: [Reading, Reading]; off: [Reading, Reading] }[] = [];
     for (let i = 0; i < opts.pairs; i++) {
       const start = await readingOf(container);

@@ -63,8 +63,19 @@ export function memoryLogger(level: AgentConfig['logLevel'] = 'info'): {
   };
 }
 
+/**
+ * The agent's configuration for a test: its defaults, on a free loopback port, except a capture's time budget: tests
+ * run beside other tests' JVMs and perf, where a JFR capture's start alone took over the default's 60 s (load 20-30
+ * on 2 CPUs); a test of that budget sets its own.
+ */
 export function testConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
-  return { ...DEFAULT_AGENT_CONFIG, listen: { host: '127.0.0.1', port: 0 }, nodeName: 'test-node', ...overrides };
+  return {
+    ...DEFAULT_AGENT_CONFIG,
+    listen: { host: '127.0.0.1', port: 0 },
+    nodeName: 'test-node',
+    requestTimeoutSeconds: 600,
+    ...overrides,
+  };
 }
 
 /** An assertion message that shows the answer only when it is not what was expected. */
