@@ -11,15 +11,7 @@
  * the JFR reader on a ~100 MB recording (jfr.ts) and an alloc capture's cost to its JVM (jfr-overhead.ts), and "store
  * at scale" (store-at-scale.ts): a week of stored profiles queried through a real agent.
  *
- * usage: npm run bench [-- --runs N] [-- --input FILE[.gz]] [-- --keep] [-- --skip-jit-map] [-- --skip-agent]
- *                      [-- --skip-agent-limits] [-- --skip-merge-healthz] [-- --skip-store] [-- --skip-jfr]
- *        npm run bench -- --store-only         (only the store section)
- *        npm run bench -- --jit-map-only       (only the JIT map section)
- *        npm run bench -- --agent-limits-only  (only the agent limits section)
- *        npm run bench -- --agent-only         (only the agent's request overhead, idle RSS and CPU per capture)
- *        npm run bench -- --merge-healthz-only (only /healthz during a big merge of stored profiles)
- *        npm run bench -- --jfr-only           (only the JFR sections: the reader on a ~100 MB recording, target < 2 s;
- *                                               an alloc capture's cost to the JVM it records, target within 2%)
+ * usage: see USAGE below (`npm run bench -- --help` prints it).
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -51,25 +43,51 @@ const TARGETS = {
 
 const MiB = 1024 * 1024;
 
-const { values: flags } = parseArgs({
-  options: {
-    runs: { type: 'string', default: '5' },
-    input: { type: 'string' },
-    keep: { type: 'boolean', default: false },
-    'skip-jit-map': { type: 'boolean', default: false },
-    'skip-agent': { type: 'boolean', default: false },
-    'skip-store': { type: 'boolean', default: false },
-    'store-only': { type: 'boolean', default: false },
-    'jit-map-only': { type: 'boolean', default: false },
-    'skip-agent-limits': { type: 'boolean', default: false },
-    'agent-limits-only': { type: 'boolean', default: false },
-    'agent-only': { type: 'boolean', default: false },
-    'skip-merge-healthz': { type: 'boolean', default: false },
-    'merge-healthz-only': { type: 'boolean', default: false },
-    'jfr-only': { type: 'boolean', default: false },
-    'skip-jfr': { type: 'boolean', default: false },
-  },
-});
+const USAGE = `${[
+  'usage: npm run bench [-- --runs N] [-- --input FILE[.gz]] [-- --keep] [-- --skip-jit-map] [-- --skip-agent]',
+  '                     [-- --skip-agent-limits] [-- --skip-merge-healthz] [-- --skip-store] [-- --skip-jfr]',
+  '       npm run bench -- --store-only         (only the store section)',
+  '       npm run bench -- --jit-map-only       (only the JIT map section)',
+  '       npm run bench -- --agent-limits-only  (only the agent limits section)',
+  "       npm run bench -- --agent-only         (only the agent's request overhead, idle RSS and CPU per capture)",
+  '       npm run bench -- --merge-healthz-only (only /healthz during a big merge of stored profiles)',
+  '       npm run bench -- --jfr-only           (only the JFR sections: the reader on a ~100 MB recording, target < 2 s;',
+  "                                              an alloc capture's cost to the JVM it records, target within 2%)",
+  '       npm run bench -- --help               (this text)',
+].join('\n')}\n`;
+
+const parsed = (() => {
+  try {
+    return parseArgs({
+      options: {
+        runs: { type: 'string', default: '5' },
+        input: { type: 'string' },
+        keep: { type: 'boolean', default: false },
+        'skip-jit-map': { type: 'boolean', default: false },
+        'skip-agent': { type: 'boolean', default: false },
+        'skip-store': { type: 'boolean', default: false },
+        'store-only': { type: 'boolean', default: false },
+        'jit-map-only': { type: 'boolean', default: false },
+        'skip-agent-limits': { type: 'boolean', default: false },
+        'agent-limits-only': { type: 'boolean', default: false },
+        'agent-only': { type: 'boolean', default: false },
+        'skip-merge-healthz': { type: 'boolean', default: false },
+        'merge-healthz-only': { type: 'boolean', default: false },
+        'jfr-only': { type: 'boolean', default: false },
+        'skip-jfr': { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+})();
+const flags = parsed.values;
+if (flags.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 const runs = Number(flags.runs);
 if (!Number.isInteger(runs) || runs < 1) {
   process.stderr.write(`bench: --runs must be a positive integer, got ${flags.runs}\n`);
