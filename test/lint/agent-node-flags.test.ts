@@ -1,13 +1,10 @@
 // The agent's Node flags (agent/node-flags.ts) are on every command line that starts it: the image's ENTRYPOINT,
 // `podflame-agent`'s shebang, the demo's, and the bench's (which imports the constant). A flag changed in one place only
-// would make the bench measure an agent nobody runs.
-import { execFile } from 'node:child_process';
+// would make the bench measure an agent nobody runs. (test/cli/bins.test.ts runs podflame-agent through its shebang.)
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
 import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
-import { DIST_AGENT, requireBuild } from '../helpers/built.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
@@ -34,10 +31,4 @@ t.test('the demo starts the agent with them', async (t) => {
     .filter((l) => l.includes('dist/agent/main.js --listen'));
   t.equal(starts.length, 1, 'one start of the agent');
   t.ok(starts[0]?.startsWith(`node ${AGENT_NODE_FLAGS.join(' ')} dist/agent/main.js `), String(starts[0]));
-});
-
-t.test('the built podflame-agent runs through its shebang (env -S)', async (t) => {
-  requireBuild();
-  const { stdout } = await promisify(execFile)(DIST_AGENT, ['--version']);
-  t.match(stdout, /^\d+\.\d+\.\d+/);
 });
