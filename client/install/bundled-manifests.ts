@@ -13,7 +13,6 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { PodflameError } from '../../shared/errors.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -48,6 +47,9 @@ export function isNamespaced(obj: KubeObject): boolean {
 
 async function readYamlDocs(file: string): Promise<KubeObject[]> {
   // YAML 1.1, as kubectl reads it: `defaultMode: 0400` is octal there (256), decimal 400 in YAML 1.2.
+  // Loaded here, not with the module: every command's start-up loads this module (for `isNamespaced`), and yaml is
+  // the largest part of it; only install and uninstall read manifests.
+  const { parseAllDocuments } = await import('yaml');
   const docs = parseAllDocuments(await readFile(file, 'utf8'), { version: '1.1' });
   return docs.map((d) => d.toJS() as KubeObject | null).filter((d): d is KubeObject => d !== null);
 }

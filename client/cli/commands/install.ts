@@ -7,7 +7,6 @@
  *   podflame install --dry-run > podflame.yaml      # the YAML, applied nowhere
  */
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
 import type { CliIO } from '../io.js';
 import { PodflameError } from '../../../shared/errors.js';
 import { bundledInstall, type InstallSettings, type KubeObject } from '../../install/bundled-manifests.js';
@@ -58,7 +57,9 @@ export function installSettings(flags: InstallFlags): InstallSettings {
 }
 
 /** The objects as one multi-document YAML stream, as `kubectl kustomize` prints them. */
-export function toYamlStream(objects: readonly KubeObject[]): string {
+async function toYamlStream(objects: readonly KubeObject[]): Promise<string> {
+  // Loaded on use: every command's start-up loads this module, and only --dry-run writes YAML.
+  const { stringify } = await import('yaml');
   return objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
 }
 
@@ -67,7 +68,7 @@ export async function runInstall(flags: InstallFlags, io: CliIO): Promise<void> 
   const wait = timeoutMs(flags);
   const objects = await bundledInstall(settings);
   if (flags.dryRun) {
-    io.stdout.write(toYamlStream(objects));
+    io.stdout.write(await toYamlStream(objects));
     return;
   }
   const credentials = await apiCredentials(flags, io);
