@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
 import { HEADERS } from '../../shared/api.js';
 import { REPO_ROOT, TEST_LABEL, dockerCli, requireDockerEnv } from '../helpers/docker-env.js';
 import { JvmContainers, newPod } from '../helpers/jvm-containers.js';
@@ -123,7 +124,7 @@ if (env) {
   };
 
   t.test('the entrypoint is the agent, on Node 20, with production dependencies only', async (t) => {
-    t.same(inspected.Config.Entrypoint, ['node', '/app/dist/agent/main.js']);
+    t.same(inspected.Config.Entrypoint, ['node', ...AGENT_NODE_FLAGS, '/app/dist/agent/main.js']);
     const help = await dockerCli([
       'run',
       '--rm',
