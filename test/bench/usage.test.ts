@@ -1,14 +1,14 @@
 // `npm run bench -- --help` prints the bench's usage and exits 0; an unknown flag names itself, prints the usage and
 // exits 2 (it used to end in Node's parseArgs stack trace).
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { requireBuild } from '../helpers/built.js';
 
 const BENCH = join(import.meta.dirname, '../../dist/scripts/bench/main.js');
 
 t.test('the built bench', async (t) => {
-  if (!existsSync(BENCH)) throw new Error(`${BENCH} is missing: run npm run build first (npm test does)`);
+  requireBuild(); // the same npm run build writes the bench's entry point
 
   const help = spawnSync(process.execPath, [BENCH, '--help'], { encoding: 'utf8' });
   t.equal(help.status, 0, '--help exits 0');
