@@ -14,7 +14,7 @@ import {
   type CaptureOutcome,
 } from './capture-run.js';
 
-t.setTimeout(300_000);
+t.setTimeout(1_200_000);
 const env = await requireDockerEnv(t, { jdk: true });
 
 if (env) {

@@ -10,7 +10,7 @@ import { CAPTURE_LABELS, type CaptureSpec } from '../../agent/runtime/container-
 import { PodflameError } from '../../shared/errors.js';
 import { captureToEnd, framesNaming, jitResolvedShare, uniqueId } from './capture-run.js';
 
-t.setTimeout(600_000);
+t.setTimeout(1_200_000);
 const env = await requireDockerEnv(t, { jdk: true });
 
 if (env) {

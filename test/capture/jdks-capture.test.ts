@@ -10,7 +10,7 @@ import { JvmContainers, newPod, type JvmOptions, type StartedContainer } from '.
 import { call, statusNote, type Answer } from '../agent/http.js';
 import { startRealAgent } from '../agent/e2e-agent.js';
 
-t.setTimeout(900_000);
+t.setTimeout(1_800_000);
 const env = await requireDockerEnv(t, { jdks: true });
 
 /** The test app's hot methods, one per thread (test/workloads/jdks/Shop8.java). */

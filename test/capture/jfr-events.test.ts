@@ -16,7 +16,7 @@ import { call, statusNote, type Answer } from '../agent/http.js';
 import { startRealAgent } from '../agent/e2e-agent.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-t.setTimeout(1_200_000);
+t.setTimeout(2_400_000);
 const env = await requireDockerEnv(t, { jdks: true });
 
 /** Sleeper's threads that wait all the time (Sleeper.startWaiters), by method, and how many run it. */

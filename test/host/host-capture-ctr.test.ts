@@ -13,7 +13,7 @@ import { HostRuntime } from '../../agent/runtime/host-runtime.js';
 import { captureToEnd, checkHotCapture, uniqueId, type CaptureOutcome } from '../capture/capture-run.js';
 import { foldedTotal, runCli, spawnAgent } from '../agent/e2e-agent.js';
 
-t.setTimeout(600_000);
+t.setTimeout(1_200_000);
 const CAPTURE_SCRIPT = join(REPO_ROOT, 'agent/capture/podflame-capture.sh');
 const docker = await requireDockerEnv(t, { jdk: true });
 const ctr = docker ? await requireContainerdEnv(t, docker) : undefined;

@@ -21,7 +21,7 @@ import {
   type CaptureOutcome,
 } from '../capture/capture-run.js';
 
-t.setTimeout(400_000);
+t.setTimeout(1_200_000);
 const env = await requireDockerEnv(t, { jdk: true });
 
 export const CAPTURE_SCRIPT = join(REPO_ROOT, 'agent/capture/podflame-capture.sh');

@@ -17,7 +17,7 @@ import { createEventCollapser } from '../../agent/profiles/event-collapser.js';
 import { parseFoldedBytes } from '../../agent/profiles/folded-bytes.js';
 import { captureToEnd, describeCapture, framesNaming, jitResolvedShare, uniqueId } from '../capture/capture-run.js';
 
-t.setTimeout(400_000);
+t.setTimeout(1_200_000);
 const env = await requireDockerEnv(t, { jdks: true });
 
 /** The test app's hot methods, one per thread (test/workloads/jdks/Shop8.java). */

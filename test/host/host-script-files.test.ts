@@ -16,6 +16,9 @@ import { nativeDir } from '../helpers/native-build.js';
 import { agentCapabilities } from '../helpers/agent-capabilities.js';
 import { scriptWarnings } from '../helpers/script-warnings.js';
 
+// 58 s on a quiet machine; a loaded one (CI beside other work) takes several times that.
+t.setTimeout(600_000);
+
 const CAPTURE_SCRIPT = join(REPO_ROOT, 'agent/capture/podflame-capture.sh');
 
 /** The capabilities the host-mode overlay adds to the agent container (after dropping ALL). */

@@ -28,7 +28,7 @@ const draft06MetaSchema = JSON.parse(
   readFileSync(createRequire(import.meta.url).resolve('ajv/dist/refs/json-schema-draft-06.json'), 'utf8'),
 ) as object;
 
-t.setTimeout(600_000);
+t.setTimeout(1_800_000);
 const env = await requireDockerEnv(t, { jdk: true });
 
 if (env) {

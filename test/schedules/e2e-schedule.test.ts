@@ -17,7 +17,7 @@ import { parseFolded, totalSamples } from '../../shared/folded.js';
 import type { StoredProfile } from '../../shared/history.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-t.setTimeout(300_000);
+t.setTimeout(600_000);
 
 const env = await requireDockerEnv(t, { jdk: true });
 

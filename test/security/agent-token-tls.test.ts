@@ -14,7 +14,7 @@ import { makeTestPki } from './tls-material.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { DIST_CLI } from '../helpers/built.js';
 
-t.setTimeout(240_000);
+t.setTimeout(600_000);
 
 const ALICE = 'alice-0123456789abcdef0123';
 const CAROL = 'carol-0123456789abcdef0123';
