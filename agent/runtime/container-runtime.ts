@@ -143,9 +143,11 @@ export interface CaptureExit {
   /** The capture script's stderr lines that were not warnings (perf's own messages), for error reports. */
   stderrTail: string;
   /**
-   * Where the time went inside the capture container, in ms, as the capture script measured it: `checks` (finding
-   * processes, JVM checks), `perf-start`, `recording`, `perf-stop`, `maps` (jattach Compiler.perfmap), `script`
-   * (perf script), and `segments` (a count: perf restarts after recorded threads exited). Absent if it failed early.
+   * Where the time went inside the capture container, in ms, as the capture script measured it: `prepare` (finding
+   * the processes), `perf-start` (until perf records), `checks` (the JVM checks, run within perf-start),
+   * `recording`, `perf-stop` (until perf has written its data and exited), `maps` (jattach Compiler.perfmap, run
+   * within perf-stop), `script` (perf script), and `segments` (a count: perf restarts after recorded threads exited).
+   * Absent if it failed early.
    */
   timings?: Record<string, number>;
   /**
