@@ -6,7 +6,7 @@
  * root with a size-limited tmpfs /tmp, never Privileged, no network, memory/CPU/PID limits, no log file, removed
  * when done (after a successful capture, while its answer goes out: `RunningCapture.cleanup`). docs/security.md has the measured table of what breaks without each.
  */
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { PassThrough, type Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
@@ -25,6 +25,7 @@ import {
 } from './container-runtime.js';
 import { CaptureStderr } from './capture-warnings.js';
 import { demuxDockerStream } from './docker-stream.js';
+import { loadDockerode } from './dockerode-loader.js';
 import { dockerUnavailable, engineMessage, fromDockerError, httpStatusOf, isConnectionError } from './docker-errors.js';
 import { PodflameError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/api.js';
@@ -285,7 +286,7 @@ export class DockerRuntime implements ContainerRuntime {
     // is already unlinked) still answers pings for seconds. A connection per call sees the engine go at once.
     this.#docker =
       options.docker ??
-      new Docker({
+      new (loadDockerode())({
         socketPath: this.options.socketPath,
         agent: new HttpAgent({ keepAlive: false }),
       } as Docker.DockerOptions);
