@@ -617,9 +617,9 @@ close_control() {
 # is never interrupted half set up (perf then leaves a file it cannot read back).
 # BEFORE_ENABLE ($2, optional): a command run while perf starts, before its events are enabled: the JVM checks run
 # there, so their time (attaching to each JVM) overlaps perf's start instead of adding to it, and nothing they make
-# the JVMs do is recorded.
+# the JVMs do is recorded. Returns 3, having recorded nothing, when a process ended or changed during that command.
 start_segment() {
-  local pids=$1 before_enable=${2:-} out="$WORK/perf-${#SEGMENTS[@]}.data" before reply i ignored started=0
+  local pids=$1 before_enable=${2:-} out="$WORK/perf-${#SEGMENTS[@]}.data" before reply i ignored started=0 changed=0
   PERF_LOG="$WORK/perf-${#SEGMENTS[@]}.log"
   mkfifo "$WORK/perf-ctl.fifo" "$WORK/perf-ack.fifo"
   exec {CTL_FD}<>"$WORK/perf-ctl.fifo" {ACK_FD}<>"$WORK/perf-ack.fifo"
@@ -630,7 +630,17 @@ start_segment() {
   perf record -F "$FREQUENCY" -g -e cpu-clock --no-buildid --no-buildid-cache --no-bpf-event -D -1 \
     --control "fd:$CTL_FD,$ACK_FD" -o "$out" -p "$pids" >&2 2>"$PERF_LOG" &
   PERF_PID=$!
-  [ -n "$before_enable" ] && "$before_enable"
+  if [ -n "$before_enable" ]; then
+    "$before_enable"
+    # A process that exited during the checks, or whose PID another process took meanwhile (same_process warns, in
+    # this shell so once), is not recorded: this perf, not yet enabled, is dropped (status 3), and the caller starts
+    # one on the processes still there.
+    for i in ${pids//,/ }; do same_process "$i" || changed=1; done
+    if [ "$changed" = 1 ]; then
+      abandon_segment "$out"
+      return 3
+    fi
+  fi
   echo enable >&"$CTL_FD"
   for ((i = 0; i < 60; i++)); do
     if read -r -t 0.5 -u "$ACK_FD" reply; then
@@ -640,12 +650,7 @@ start_segment() {
     kill -0 "$PERF_PID" 2>/dev/null || break
   done
   if [ "$started" = 0 ]; then
-    kill -INT "$PERF_PID" 2>/dev/null
-    wait_or_kill "$PERF_PID" 5
-    PERF_PID=''
-    flush_perf_log
-    close_control
-    rm -f "$out"
+    abandon_segment "$out"
     return 1
   fi
   SEGMENTS+=("$out")
@@ -657,6 +662,17 @@ start_segment() {
     threads_of "$pids"
   } | sort -u | grep -v -x -F -e "${ignored:-none}" | tr '\n' ' ')
   return 0
+}
+
+# Stops a perf record that never recorded (it failed to start, or its processes changed before it was enabled) and
+# deletes its file ($1).
+abandon_segment() {
+  kill -INT "$PERF_PID" 2>/dev/null
+  wait_or_kill "$PERF_PID" 5
+  PERF_PID=''
+  flush_perf_log
+  close_control
+  rm -f "$1"
 }
 
 # Stops the running perf record through its control FIFO (it writes its data and exits), with SIGINT as the
@@ -708,7 +724,14 @@ start_segment_retrying() {
   while :; do
     pids=$(alive_pids_csv "${PIDS[@]}")
     [ -n "$pids" ] || return 2
-    start_segment "$pids" "$before_enable" && return 0
+    start_segment "$pids" "$before_enable"
+    case $? in
+      0) return 0 ;;
+      3)
+        before_enable=''
+        continue
+        ;;
+    esac
     before_enable=''
     failures=$((failures + 1))
     if [ "$failures" -ge "$MAX_START_FAILURES" ]; then

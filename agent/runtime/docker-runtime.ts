@@ -549,7 +549,6 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  /** Force-removes (SIGKILL, then delete) a capture container; resolves with a message if that failed. */
   /** SIGTERM, then SIGKILL after ABORT_GRACE_SECONDS (Docker's stop); a container already gone is fine. */
   async #stopGracefully(container: Docker.Container): Promise<void> {
     try {
@@ -562,6 +561,7 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  /** Force-removes (SIGKILL, then delete) a capture container; resolves with a message if that failed. */
   async #removeCaptureContainer(container: Docker.Container): Promise<string | undefined> {
     try {
       await container.remove({ force: true, abortSignal: AbortSignal.timeout(this.options.removeTimeoutMs) });
