@@ -435,6 +435,22 @@ export class CaptureService {
   }
 }
 
+/**
+ * The capture script's phases that go into the metric (`segments` is a count of perf restarts, not a time). Its
+ * timings line is read from a stream that also carries what perf and jattach print, so the label values are these
+ * names only: a line shaped like it could otherwise add a series to /metrics per capture.
+ */
+const CAPTURE_SCRIPT_PHASES: ReadonlySet<string> = new Set([
+  'prepare',
+  'checks',
+  'perf-start',
+  'recording',
+  'maps',
+  'perf-stop',
+  'script',
+  'dump',
+]);
+
 /** A successful capture's timings into `podflame_capture_phase_seconds`, the capture script's as `capture_<key>`. */
 function observePhases(metrics: AgentMetrics, timings: CaptureTimings): void {
   const { capture, ...phases } = timings;
@@ -442,7 +458,6 @@ function observePhases(metrics: AgentMetrics, timings: CaptureTimings): void {
     if (typeof ms === 'number') metrics.capturePhase.observe({ phase }, ms / 1000);
   }
   for (const [key, ms] of Object.entries(capture ?? {})) {
-    // `segments` is a count of perf restarts, not a time.
-    if (key !== 'segments') metrics.capturePhase.observe({ phase: `capture_${key}` }, ms / 1000);
+    if (CAPTURE_SCRIPT_PHASES.has(key)) metrics.capturePhase.observe({ phase: `capture_${key}` }, ms / 1000);
   }
 }
