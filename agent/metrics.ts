@@ -31,6 +31,20 @@ export class AgentMetrics {
     registers: [this.registry],
   });
 
+  /**
+   * Where a successful capture's time went, phase by phase: the agent's own phases (`resolve`, `containerStart`,
+   * `recordAndPerfmap`, `perfScript`, `collapse`, `exitAndRemove`, `total`) as in the profile's `timings`, and the
+   * capture script's (`capture_prepare`, `capture_checks`, `capture_perf-start`, `capture_maps`, `capture_perf-stop`,
+   * `capture_script`, ...; some overlap, see CaptureExit.timings).
+   */
+  readonly capturePhase = new Histogram({
+    name: 'podflame_capture_phase_seconds',
+    help: "Time of each phase of a successful capture (the profile's timings; capture_* inside the capture script)",
+    labelNames: ['phase'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900],
+    registers: [this.registry],
+  });
+
   readonly capturesInFlight = new Gauge({
     name: 'podflame_captures_in_flight',
     help: 'Captures running now',

@@ -248,6 +248,12 @@ export class CaptureService {
       tStarted = performance.now();
       // Settled below in every case; this keeps an early rejection from being reported as unhandled meanwhile.
       running.done.catch(() => undefined);
+      // A successful capture's container is removed while its answer goes out (the slot is given back at once: the
+      // container has exited, nothing of it runs any more); a removal that fails is only logged.
+      void running.cleanup?.then((removeError) => {
+        if (removeError !== undefined)
+          logger.warn({ profileId: m.id, error: removeError }, 'capture container left behind');
+      });
       const stdout = running.stdout;
       // However the runtime ends the stream on abort, stop reading at once.
       const stopReading = (): void => void stdout.destroy();
@@ -314,6 +320,7 @@ export class CaptureService {
       // The metric counts samples; an alloc or lock profile's weights are bytes and nanoseconds.
       if (EVENT_KINDS[m.event].unit === 'samples') metrics.samplesTotal.inc(samples);
       metrics.captureOverhead.observe(Math.max(0, (tDone - tAdmitted) / 1000 - request.durationSeconds));
+      observePhases(metrics, m.timings);
       this.#count('ok', tDone - t0);
     } catch (err) {
       const error =
@@ -425,5 +432,32 @@ export class CaptureService {
       record.abort(new PodflameError('AGENT_NOT_READY', 'the agent is shutting down; the capture was stopped'));
     }
     await Promise.all(running.map((r) => r.settled));
+  }
+}
+
+/**
+ * The capture script's phases that go into the metric (`segments` is a count of perf restarts, not a time). Its
+ * timings line is read from a stream that also carries what perf and jattach print, so the label values are these
+ * names only: a line shaped like it could otherwise add a series to /metrics per capture.
+ */
+const CAPTURE_SCRIPT_PHASES: ReadonlySet<string> = new Set([
+  'prepare',
+  'checks',
+  'perf-start',
+  'recording',
+  'maps',
+  'perf-stop',
+  'script',
+  'dump',
+]);
+
+/** A successful capture's timings into `podflame_capture_phase_seconds`, the capture script's as `capture_<key>`. */
+function observePhases(metrics: AgentMetrics, timings: CaptureTimings): void {
+  const { capture, ...phases } = timings;
+  for (const [phase, ms] of Object.entries(phases)) {
+    if (typeof ms === 'number') metrics.capturePhase.observe({ phase }, ms / 1000);
+  }
+  for (const [key, ms] of Object.entries(capture ?? {})) {
+    if (CAPTURE_SCRIPT_PHASES.has(key)) metrics.capturePhase.observe({ phase: `capture_${key}` }, ms / 1000);
   }
 }

@@ -40,11 +40,18 @@ export interface ProfileWorkerOptions {
   execArgv?: string[];
   /** Called as a render job starts running in the thread (tests wait for it). */
   onRenderStarted?: () => void;
+  /**
+   * The thread is stopped after this long (ms) without a job in flight or a collapse open, and started again by the
+   * next job: an idle agent then does not hold the thread's isolate and heap (about 12 MiB of its resident memory).
+   * Restarting takes tens of ms, which a capture spends while its container starts. 0: never stopped. Default 5000.
+   */
+  idleStopMs?: number;
 }
 
 export const DEFAULT_WORKER_HEAP_MB = 192;
 export const DEFAULT_COLLAPSE_HEAP_SHARE = 0.6;
 export const DEFAULT_WORKER_YOUNG_GENERATION_MB = 12;
+export const DEFAULT_WORKER_IDLE_STOP_MS = 5000;
 
 /** What the thread is started with. */
 export interface WorkerData {
@@ -114,8 +121,9 @@ export class ProfileWorker {
   readonly #pending = new Map<number, Pending>();
   #seq = 0;
   #sessions = 0;
-  /** Collapse sessions begun and not yet ended: their state lives in the thread, which must then not be stopped. */
+  /** Collapse sessions begun and not ended: their state lives in the thread, which must not be stopped meanwhile. */
   #openSessions = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
   /** Why each thread that died did, for its collapse sessions' later jobs. */
   readonly #deaths = new WeakMap<Worker, PodflameError>();
   #closed = false;
@@ -136,6 +144,7 @@ export class ProfileWorker {
    */
   async start(): Promise<void> {
     await this.#run({ kind: 'ping' });
+    this.#stopWhenIdle();
   }
 
   /**
@@ -229,12 +238,35 @@ export class ProfileWorker {
       return (await this.#run({ kind: 'collapse-end', session, limits }, pin)) as WorkerCollapseResult;
     } finally {
       this.#openSessions--;
+      this.#stopWhenIdle();
     }
+  }
+
+  /** Whether the thread is running now (tests). */
+  get running(): boolean {
+    return this.#worker !== undefined;
+  }
+
+  /** (Re)arms the idle stop: the thread goes once nothing has needed it for idleStopMs. */
+  #stopWhenIdle(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    const idleStopMs = this.#options.idleStopMs ?? DEFAULT_WORKER_IDLE_STOP_MS;
+    if (idleStopMs <= 0 || this.#worker === undefined || this.#pending.size > 0 || this.#openSessions > 0) return;
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      const worker = this.#worker;
+      if (worker === undefined || this.#pending.size > 0 || this.#openSessions > 0) return;
+      this.#worker = undefined;
+      void worker.terminate();
+    }, idleStopMs);
+    this.#idleTimer.unref();
   }
 
   /** Stops the thread; jobs in flight fail with AGENT_NOT_READY, later ones too. */
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#idleTimer);
     const worker = this.#worker;
     this.#worker = undefined;
     if (worker !== undefined) {
@@ -260,6 +292,8 @@ export class ProfileWorker {
         this.#deaths.get(pin.worker) ?? new PodflameError('INTERNAL', "the agent's profile worker stopped"),
       );
     }
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
     const worker = this.#worker ?? this.#start();
     if (pin !== undefined) pin.worker = worker;
     const seq = ++this.#seq;
@@ -315,6 +349,7 @@ export class ProfileWorker {
       if (this.#pending.size === 0) worker.unref();
       if (reply.ok) pending?.resolve(reply.value);
       else pending?.reject(errorFromBody({ error: reply.error }, reply.error.message));
+      if (this.#pending.size === 0) this.#stopWhenIdle();
     });
     worker.on('error', (err: Error & { code?: string }) => {
       if (this.#worker === worker) this.#worker = undefined;

@@ -4,9 +4,9 @@
  * privilege perf and jattach need (CAPTURE_CAPABILITIES, every other capability dropped), the engine's default
  * seccomp profile, no-new-privileges, a read-only
  * root with a size-limited tmpfs /tmp, never Privileged, no network, memory/CPU/PID limits, no log file, removed
- * when done. docs/security.md has the measured table of what breaks without each.
+ * when done (after a successful capture, while its answer goes out: `RunningCapture.cleanup`). docs/security.md has the measured table of what breaks without each.
  */
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { PassThrough, type Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
@@ -25,6 +25,7 @@ import {
 } from './container-runtime.js';
 import { CaptureStderr } from './capture-warnings.js';
 import { demuxDockerStream } from './docker-stream.js';
+import { loadDockerode } from './dockerode-loader.js';
 import { dockerUnavailable, engineMessage, fromDockerError, httpStatusOf, isConnectionError } from './docker-errors.js';
 import { PodflameError } from '../../shared/errors.js';
 import { LIMITS } from '../../shared/api.js';
@@ -285,7 +286,7 @@ export class DockerRuntime implements ContainerRuntime {
     // is already unlinked) still answers pings for seconds. A connection per call sees the engine go at once.
     this.#docker =
       options.docker ??
-      new Docker({
+      new (loadDockerode())({
         socketPath: this.options.socketPath,
         agent: new HttpAgent({ keepAlive: false }),
       } as Docker.DockerOptions);
@@ -444,10 +445,11 @@ export class DockerRuntime implements ContainerRuntime {
           if (!abortedNow) throw err;
         });
         if (abortedNow) throw aborted();
-        const removeError = await remove();
+        // The container has exited and all its output is in: the answer need not wait for the engine to remove it
+        // (tens to hundreds of ms); `cleanup` below says when it is gone.
+        void remove();
         const exit: CaptureExit = { exitCode: waited.StatusCode ?? -1, stderrTail: stderr.tail() };
         if (stderr.timings) exit.timings = stderr.timings;
-        if (removeError !== undefined) exit.removeError = removeError;
         return exit;
       } catch (err) {
         await remove();
@@ -458,10 +460,12 @@ export class DockerRuntime implements ContainerRuntime {
         signal.removeEventListener('abort', onAbort);
       }
     })();
-    const entry = { abort: onAbort, settled: done.catch(() => undefined) };
+    // Every path through `done` has started the removal by the time it settles (remove() is the same promise).
+    const cleanup = done.then(remove, remove);
+    const entry = { abort: onAbort, settled: cleanup };
     this.#captures.add(entry);
     void entry.settled.then(() => this.#captures.delete(entry));
-    return { stdout, warnings: stderr.warnings, done };
+    return { stdout, warnings: stderr.warnings, done, cleanup };
   }
 
   async removeLeftoverCaptures(currentInstance: string): Promise<number> {
@@ -545,7 +549,6 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  /** Force-removes (SIGKILL, then delete) a capture container; resolves with a message if that failed. */
   /** SIGTERM, then SIGKILL after ABORT_GRACE_SECONDS (Docker's stop); a container already gone is fine. */
   async #stopGracefully(container: Docker.Container): Promise<void> {
     try {
@@ -558,6 +561,7 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  /** Force-removes (SIGKILL, then delete) a capture container; resolves with a message if that failed. */
   async #removeCaptureContainer(container: Docker.Container): Promise<string | undefined> {
     try {
       await container.remove({ force: true, abortSignal: AbortSignal.timeout(this.options.removeTimeoutMs) });

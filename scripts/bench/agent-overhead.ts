@@ -55,11 +55,11 @@ export async function agentOverhead(opts: AgentOverheadOptions): Promise<string>
       nodeName: 'bench',
       readyTimeoutMs: 30_000,
     });
-    await sleep(3000); // idle: let start-up garbage settle
+    // Idle: start-up garbage settled, and the profile worker's thread stopped (5 s without a job). The JVM's JIT has
+    // had these seconds too before the first capture.
+    await sleep(8000);
     const idle = memoryOf(agent.pid as number);
     const loadStart = loadavg()[0] as number;
-    // The JVM has run for a while now; give its JIT a little more before the first capture.
-    await sleep(2000);
 
     const samples: Sample[] = [];
     const body = JSON.stringify({

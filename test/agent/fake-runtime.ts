@@ -119,10 +119,10 @@ export class FakeRuntime implements ContainerRuntime {
       spec,
       signal,
       stdout,
-      finish: ({ output, exitCode, stderrTail }) => {
+      finish: ({ output, exitCode, stderrTail, timings }) => {
         if (output !== undefined) stdout.write(output);
         stdout.end();
-        settle({ exitCode: exitCode ?? 0, stderrTail: stderrTail ?? '' });
+        settle({ exitCode: exitCode ?? 0, stderrTail: stderrTail ?? '', ...(timings ? { timings } : {}) });
       },
     };
     signal.addEventListener(

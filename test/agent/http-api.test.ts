@@ -424,3 +424,30 @@ t.test('lines perf script wrote that the collapser skipped: a warning, on the gr
   const metrics = await call(url, 'GET', '/metrics');
   t.match(metrics.text, /^podflame_collapse_skipped_lines_total 2$/m);
 });
+
+t.test("the capture script's phases in /metrics: its own phase names only", async (t) => {
+  const { url, runtime } = await startAgent(t);
+  const asked = await call(url, 'POST', '/v1/profiles?async=1', { target: { containerId: APP }, durationSeconds: 1 });
+  t.equal(asked.status, 202);
+  await waitFor(() => runtime.captures.length === 1, 5000, 'the capture');
+  // The timings line comes from a stream that also carries what perf and jattach print: a name the script never
+  // writes must not become a series.
+  runtime.captures[0]!.finish({
+    exitCode: 0,
+    output: PERF_SCRIPT,
+    timings: { prepare: 20, checks: 240, 'perf-start': 260, segments: 1, 'made-up-phase': 5 },
+  });
+  await waitFor(
+    async () => (await call(url, 'GET', `/v1/profiles/${asked.json.id}`)).json.status !== 'running',
+    5000,
+    'the capture to end',
+    100,
+  );
+  t.equal((await call(url, 'GET', `/v1/profiles/${asked.json.id}`)).json.status, 'done');
+  const metrics = (await call(url, 'GET', '/metrics')).text;
+  for (const phase of ['capture_prepare', 'capture_checks', 'capture_perf-start', 'containerStart', 'total']) {
+    t.match(metrics, new RegExp(`^podflame_capture_phase_seconds_count\\{phase="${phase}"\\} 1$`, 'm'), phase);
+  }
+  t.notMatch(metrics, /phase="capture_made-up-phase"/, 'an unknown name is left out');
+  t.notMatch(metrics, /phase="capture_segments"/, 'the segment count is not a time');
+});
