@@ -7,19 +7,13 @@ import { foldedBuffer } from '../../agent/profiles/folded-bytes.js';
 import type { StackLimits } from '../../agent/profiles/stack-limits.js';
 import { deepStacks } from '../helpers/perf-scripts.js';
 import { parseFolded, totalSamples } from '../../shared/folded.js';
+import { holdsWithin } from '../helpers/wait-for.js';
 
 const LIMITS: StackLimits = { maxStacks: 100_000, maxBytes: 4 * 1024 * 1024 };
 const IDLE_STOP_MS = 50;
 
-/** Waits until the thread is stopped; false if it still runs after `limitMs` (not a speed check: a bound). */
-async function stopped(worker: ProfileWorker, limitMs = 30_000): Promise<boolean> {
-  const deadline = Date.now() + limitMs;
-  while (Date.now() < deadline) {
-    if (!worker.running) return true;
-    await sleep(10);
-  }
-  return false;
-}
+/** Whether the thread stops within 30 s (not a speed check: a bound against a thread that never stops). */
+const stopped = (worker: ProfileWorker): Promise<boolean> => holdsWithin(() => !worker.running, 30_000, 10);
 
 t.test('an idle thread is stopped, and the next job starts it again', async (t) => {
   const worker = new ProfileWorker({ idleStopMs: IDLE_STOP_MS });

@@ -4,20 +4,11 @@
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
 import { DIST_CLI, requireBuild } from '../helpers/built.js';
-
-const PRINT_CJS_CACHE =
-  'data:text/javascript,' +
-  encodeURIComponent(
-    "import { createRequire } from 'node:module';" +
-      "const cache = createRequire('/').cache;" +
-      "process.on('exit', () => process.stderr.write('CJS ' + JSON.stringify(Object.keys(cache)) + '\\n'));",
-  );
+import { PRINT_CJS_CACHE, cjsFilesFrom } from '../helpers/cjs-cache.js';
 
 function cjsLoadedBy(args: string[]): string[] {
   const r = spawnSync(process.execPath, ['--import', PRINT_CJS_CACHE, DIST_CLI, ...args], { encoding: 'utf8' });
-  const line = r.stderr.split('\n').find((l) => l.startsWith('CJS '));
-  if (line === undefined) throw new Error(`no module list (exit ${r.status}): ${r.stderr}`);
-  return JSON.parse(line.slice(4)) as string[];
+  return cjsFilesFrom(r.stderr, r.status);
 }
 
 t.test('podflame profile starts without yaml', async (t) => {

@@ -10,17 +10,10 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { deferCommonJsFunction, deferredDockerodeFiles } from '../../agent/runtime/dockerode-loader.js';
 import { DIST_AGENT, requireBuild } from '../helpers/built.js';
+import { PRINT_CJS_CACHE, cjsFilesFrom } from '../helpers/cjs-cache.js';
 
 const require = createRequire(import.meta.url);
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-const PRINT_CJS_CACHE =
-  'data:text/javascript,' +
-  encodeURIComponent(
-    "import { createRequire } from 'node:module';" +
-      "const cache = createRequire('/').cache;" +
-      "process.on('exit', () => process.stderr.write('CJS ' + JSON.stringify(Object.keys(cache)) + '\\n'));",
-  );
 
 const isGrpc = (f: string): boolean => f.includes('/node_modules/@grpc/') || f.includes('/node_modules/protobufjs/');
 const isSsh2 = (f: string): boolean => f.includes('/node_modules/ssh2/');
@@ -54,9 +47,7 @@ t.test('the built agent on the Docker path starts without gRPC and ssh2', async 
   });
   agent.kill('SIGTERM');
   await new Promise((r) => agent.once('close', r));
-  const line = stderr.split('\n').find((l) => l.startsWith('CJS '));
-  if (line === undefined) throw new Error(`no module list: ${stderr}`);
-  const loaded = JSON.parse(line.slice(4)) as string[];
+  const loaded = cjsFilesFrom(stderr, agent.exitCode);
   t.ok(
     loaded.some((f) => f.includes('/node_modules/dockerode/')),
     'dockerode is loaded',
