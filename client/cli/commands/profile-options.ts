@@ -213,15 +213,26 @@ export function reportBusyWait(io: CliIO, what: string, wait: BusyWait): void {
   );
 }
 
-/** Seconds left, on one line of a terminal, rewritten each second; nothing when stderr is not a terminal. */
+/**
+ * The progress line after `elapsedSeconds` of a request for a `durationSeconds` recording. The client has only its own
+ * clock: the recording starts once the agent has started its capture container (under a second on an idle node, tens
+ * of seconds on a busy one) and the graph comes after it, so the line counts the time since the request and never
+ * says that the recording is over.
+ */
+export function progressText(elapsedSeconds: number, durationSeconds: number, what: string): string {
+  return elapsedSeconds < durationSeconds
+    ? `capturing ${what}: ${elapsedSeconds} s, the recording takes ${durationSeconds} s`
+    : `capturing ${what}: ${elapsedSeconds} s, waiting for the agent to finish the ${durationSeconds} s recording and send the graph`;
+}
+
+/** progressText on one line of a terminal, rewritten each second; nothing when stderr is not a terminal. */
 export function startProgress(io: CliIO, durationSeconds: number, what: string): () => void {
   if (!io.interactive) return () => undefined;
   const started = Date.now();
   let stopped = false;
   const draw = (): void => {
-    const left = Math.max(0, durationSeconds - Math.floor((Date.now() - started) / 1000));
-    const text = left > 0 ? `capturing ${what}: ${left} s left` : `capture done, waiting for the flame graph`;
-    io.stderr.write(`\r\x1b[Kpodflame: ${text}`);
+    const elapsed = Math.floor((Date.now() - started) / 1000);
+    io.stderr.write(`\r\x1b[Kpodflame: ${progressText(elapsed, durationSeconds, what)}`);
   };
   draw();
   const timer = setInterval(draw, 1000);
