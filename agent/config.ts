@@ -547,8 +547,8 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_KUBECONFIG'],
     placeholder: 'FILE',
     description:
-      "the agent's own access to the Kubernetes API: --auth kubernetes, schedules' pod labels, host mode's pod names " +
-      '(default: in-cluster)',
+      "the agent's own access to the Kubernetes API: --auth kubernetes, schedules' pod labels, host mode's pod names; " +
+      "when not given, the pod's in-cluster service account",
     reference:
       "the agent's own access to the API server: `--auth kubernetes`, schedules' pod labels, host mode's pod names (in-cluster service account when not given)",
     parse: parseNonEmpty('a file path'),
@@ -744,9 +744,9 @@ export const AGENT_OPTIONS: readonly OptionSpec[] = [
     env: ['PODFLAME_NAMESPACE_MAX_SCHEDULES'],
     placeholder: 'N',
     description:
-      "schedules one namespace may have on this agent; a PUT beyond it is refused with 403 QUOTA_EXCEEDED (the file's count, but are never refused)",
+      "schedules one namespace may have on this agent; a PUT beyond it is refused with 403 QUOTA_EXCEEDED (the file's schedules count toward it, but are never refused)",
     reference:
-      "schedules one namespace may have on an agent; a `PUT` beyond it is 403 `QUOTA_EXCEEDED` (the file's schedules count, but are never refused)",
+      "schedules one namespace may have on an agent; a `PUT` beyond it is 403 `QUOTA_EXCEEDED` (the file's schedules count toward it, but are never refused)",
     parse: parseInteger(1, 10000),
   }),
   option({

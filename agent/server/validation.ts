@@ -37,9 +37,18 @@ function describe(issue: ZodIssue, body: unknown): string {
     (v, k) => (v !== null && typeof v === 'object' ? (v as Record<string | number, unknown>)[k] : undefined),
     body,
   );
-  const shown =
-    sent === undefined || issue.code === 'invalid_enum_value' ? '' : `, got ${JSON.stringify(sent)?.slice(0, 80)}`;
+  const shown = sent === undefined || issue.code === 'invalid_enum_value' ? '' : `, got ${quoted(sent)}`;
   return `${where}: ${issue.message}${shown}`;
+}
+
+/** What was sent, as JSON, cut at 80 characters; a value nested too deeply for JSON.stringify is named instead. */
+function quoted(value: unknown): string {
+  try {
+    return String(JSON.stringify(value)).slice(0, 80);
+  } catch {
+    // A 64 KiB body of `[[[[...` overflows the stack: that is the caller's malformed request, not an agent error.
+    return `${Array.isArray(value) ? 'an array' : 'a value'} nested too deeply to show`;
+  }
 }
 
 function targetShapeMissing(body: unknown): boolean {

@@ -123,7 +123,13 @@ export function profilesRouter(deps: ProfilesRouteDeps): Router {
     const clientGone = new AbortController();
     if (!isAsync) {
       res.once('close', () => {
-        if (!res.writableFinished) clientGone.abort();
+        // A PodflameError as the reason: whatever step the capture is in rethrows it, and a caller going away is
+        // routine (the request log's client_gone), not the unexpected error a bare DOMException would be taken for.
+        if (!res.writableFinished) {
+          clientGone.abort(
+            new PodflameError('CAPTURE_ABORTED', 'the caller went away before the capture was answered'),
+          );
+        }
       });
     }
     const signal = isAsync ? undefined : clientGone.signal;
