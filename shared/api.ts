@@ -171,10 +171,7 @@ export interface CaptureTimings {
   perfScript: number;
   /** Of which, CPU time inside the collapser. */
   collapse: number;
-  /**
-   * End of output until the capture had exited. The name is kept for clients that read it: since the capture
-   * container is removed while the answer goes out (not before it), its removal is no longer in here.
-   */
+  /** End of output until the capture container had exited and was removed. */
   exitAndRemove: number;
   /** Rendering the answer (SVG or text), when one was rendered. */
   render?: number;

@@ -560,34 +560,16 @@ any_thread_gone() {
   return 1
 }
 
-# Waits up to $2 seconds for process $1 to end, then kills it; sets WAIT_STATUS to its exit status. Returns as soon
-# as it ends (wait -n on it and a timer), not at the next tick of a polling loop: perf's stop is on every capture's
-# path.
+# Waits up to $2 seconds for process $1 to end, then kills it; sets WAIT_STATUS to its exit status.
 wait_or_kill() {
-  local timer ended='' status i
-  if ((BASH_VERSINFO[0] < 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] < 1))); then
-    # wait -p is bash 5.1's; host mode runs the node's bash, which may be older: poll.
-    for ((i = 0; i < $2 * 20; i++)); do
-      kill -0 "$1" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill -0 "$1" 2>/dev/null && kill -KILL "$1" 2>/dev/null
-    WAIT_STATUS=0
-    wait "$1" || WAIT_STATUS=$?
-    return
-  fi
-  sleep "$2" &
-  timer=$!
-  wait -n -p ended "$1" "$timer"
-  status=$?
-  if [ "$ended" != "$1" ]; then
-    kill -KILL "$1" 2>/dev/null
-    wait "$1"
-    status=$?
-  fi
-  kill "$timer" 2>/dev/null
-  wait "$timer" 2>/dev/null
-  WAIT_STATUS=$status
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$1" 2>/dev/null && kill -KILL "$1" 2>/dev/null
+  WAIT_STATUS=0
+  wait "$1" || WAIT_STATUS=$?
 }
 
 SEGMENTS=()
@@ -615,11 +597,8 @@ close_control() {
 # perf starts with its events disabled and is enabled through its control FIFO: its acknowledgement says that the
 # events are open and the existing mappings written, so the recording time is counted from there, and the segment
 # is never interrupted half set up (perf then leaves a file it cannot read back).
-# BEFORE_ENABLE ($2, optional): a command run while perf starts, before its events are enabled: the JVM checks run
-# there, so their time (attaching to each JVM) overlaps perf's start instead of adding to it, and nothing they make
-# the JVMs do is recorded. Returns 3, having recorded nothing, when a process ended or changed during that command.
 start_segment() {
-  local pids=$1 before_enable=${2:-} out="$WORK/perf-${#SEGMENTS[@]}.data" before reply i ignored started=0 changed=0
+  local pids=$1 out="$WORK/perf-${#SEGMENTS[@]}.data" before reply i ignored started=0
   PERF_LOG="$WORK/perf-${#SEGMENTS[@]}.log"
   mkfifo "$WORK/perf-ctl.fifo" "$WORK/perf-ack.fifo"
   exec {CTL_FD}<>"$WORK/perf-ctl.fifo" {ACK_FD}<>"$WORK/perf-ack.fifo"
@@ -630,17 +609,6 @@ start_segment() {
   perf record -F "$FREQUENCY" -g -e cpu-clock --no-buildid --no-buildid-cache --no-bpf-event -D -1 \
     --control "fd:$CTL_FD,$ACK_FD" -o "$out" -p "$pids" >&2 2>"$PERF_LOG" &
   PERF_PID=$!
-  if [ -n "$before_enable" ]; then
-    "$before_enable"
-    # A process that exited during the checks, or whose PID another process took meanwhile (same_process warns, in
-    # this shell so once), is not recorded: this perf, not yet enabled, is dropped (status 3), and the caller starts
-    # one on the processes still there.
-    for i in ${pids//,/ }; do same_process "$i" || changed=1; done
-    if [ "$changed" = 1 ]; then
-      abandon_segment "$out"
-      return 3
-    fi
-  fi
   echo enable >&"$CTL_FD"
   for ((i = 0; i < 60; i++)); do
     if read -r -t 0.5 -u "$ACK_FD" reply; then
@@ -650,7 +618,12 @@ start_segment() {
     kill -0 "$PERF_PID" 2>/dev/null || break
   done
   if [ "$started" = 0 ]; then
-    abandon_segment "$out"
+    kill -INT "$PERF_PID" 2>/dev/null
+    wait_or_kill "$PERF_PID" 5
+    PERF_PID=''
+    flush_perf_log
+    close_control
+    rm -f "$out"
     return 1
   fi
   SEGMENTS+=("$out")
@@ -664,38 +637,12 @@ start_segment() {
   return 0
 }
 
-# Stops a perf record that never recorded (it failed to start, or its processes changed before it was enabled) and
-# deletes its file ($1).
-abandon_segment() {
-  kill -INT "$PERF_PID" 2>/dev/null
-  wait_or_kill "$PERF_PID" 5
-  PERF_PID=''
-  flush_perf_log
-  close_control
-  rm -f "$1"
-}
-
 # Stops the running perf record through its control FIFO (it writes its data and exits), with SIGINT as the
-# fallback; returns its exit status. request_stop and finish_stop are its two halves, for a caller with work to do
-# while perf writes its data.
+# fallback; returns its exit status.
 stop_segment() {
-  request_stop
-  finish_stop
-}
-
-# Disables perf's events (acknowledged: nothing is recorded after this returns), then asks perf to stop.
-request_stop() {
   local reply
   [ -n "$PERF_PID" ] || return 0
-  echo disable >&"$CTL_FD"
-  read -r -t 10 -u "$ACK_FD" reply
   echo stop >&"$CTL_FD"
-}
-
-# Waits for the perf record asked to stop to exit; returns its exit status.
-finish_stop() {
-  local reply
-  [ -n "$PERF_PID" ] || return 0
   read -r -t 10 -u "$ACK_FD" reply || kill -INT "$PERF_PID" 2>/dev/null
   wait_or_kill "$PERF_PID" 30
   PERF_PID=''
@@ -717,22 +664,13 @@ trap on_term TERM INT
 # Starts a segment on the processes still alive, retrying: perf record -p sometimes fails (status 255, no message)
 # when a thread exits while it starts. A real failure (permissions, a missing event) fails every time, so only
 # consecutive failures count: a JVM that churns threads can fail a start now and then over a long capture.
-# BEFORE_ENABLE ($1, optional): as for start_segment, run once, with the first attempt.
 readonly MAX_START_FAILURES=6
 start_segment_retrying() {
-  local pids failures=0 before_enable=${1:-}
+  local pids failures=0
   while :; do
     pids=$(alive_pids_csv "${PIDS[@]}")
     [ -n "$pids" ] || return 2
-    start_segment "$pids" "$before_enable"
-    case $? in
-      0) return 0 ;;
-      3)
-        before_enable=''
-        continue
-        ;;
-    esac
-    before_enable=''
+    start_segment "$pids" && return 0
     failures=$((failures + 1))
     if [ "$failures" -ge "$MAX_START_FAILURES" ]; then
       say "perf record failed $failures times in a row on processes $pids (see its messages above)"
@@ -749,11 +687,9 @@ start_segment_retrying() {
 # threads, idle pool workers); threads started later share their parent's event and do no harm. So perf runs in
 # the background while this loop watches the threads it opened: when one is gone, perf is stopped (its data kept)
 # and a new segment starts on the processes still alive. Each restart loses perf's start-up time of samples.
-# The JVM checks (check_jvms) run while the first segment's perf starts. The last segment is asked to stop, and left
-# writing its data while the JVMs' maps are collected: finish_stop waits for it.
 record() {
   local deadline remaining
-  start_segment_retrying check_jvms || return 0
+  start_segment_retrying || return 0
   T_RECORDING=$(now_ms)
   deadline=$((T_RECORDING + DURATION * 1000))
   while :; do
@@ -786,7 +722,7 @@ record() {
     fi
   done
   T_STOPPING=$(now_ms)
-  request_stop
+  stop_segment || say "perf record stopped with status $WAIT_STATUS (see its message above)"
 }
 
 # --- Flight Recorder events: alloc, lock, wall ---------------------------------------------------------------------
@@ -1048,46 +984,33 @@ if [ ${#PIDS[@]} -eq 0 ]; then
   exit 3
 fi
 
-# Checks each JVM (attachable, JDK, flags), run while perf starts (record), once. T_CHECKS: how long that took.
-T_CHECKS=0
-CHECKED=0
-check_jvms() {
-  local pid jvm_count=0 t0
-  [ "$CHECKED" = 1 ] && return
-  CHECKED=1
-  t0=$(now_ms)
-  for pid in "${PIDS[@]}"; do
-    if is_jvm "$pid"; then
-      jvm_count=$((jvm_count + 1))
-      check_jvm "$pid"
-    fi
-  done
-  if [ "$jvm_count" -eq 0 ]; then
-    warn NO_JVM "no JVM found among the container's ${#PIDS[@]} processes; profiling all of them, without Java names"
+jvm_count=0
+for pid in "${PIDS[@]}"; do
+  if is_jvm "$pid"; then
+    jvm_count=$((jvm_count + 1))
+    check_jvm "$pid"
   fi
-  T_CHECKS=$(($(now_ms) - t0))
-}
+done
+if [ "$jvm_count" -eq 0 ]; then
+  warn NO_JVM "no JVM found among the container's ${#PIDS[@]} processes; profiling all of them, without Java names"
+fi
 
 say "recording processes $(alive_pids_csv "${PIDS[@]}") for ${DURATION}s at ${FREQUENCY} Hz"
 T_CHECKED=$(now_ms)
 record
-# Nothing started (every process gone at once): the checks still say which JVMs there were.
-check_jvms
-T_STOPPED=$(now_ms)
-T_STOPPING=${T_STOPPING:-$T_STOPPED}
+T_RECORDED=$(now_ms)
+T_STOPPING=${T_STOPPING:-$T_RECORDED}
 
 for pid in "${PIDS[@]}"; do
   if [ ! -d "/proc/$pid" ] && [ -z "${REUSED[$pid]:-}" ]; then
     warn TARGET_EXITED "process $pid exited during the capture: its samples until then are kept, but its JIT-compiled Java frames cannot be named" "$pid"
   fi
 done
-# While the last perf record writes its data (asked to stop, its events disabled), the JVMs write their maps.
 for pid in "${JVMS[@]}"; do
   [ -d "/proc/$pid" ] && same_process "$pid" && collect_map "$pid"
 done
+
 T_MAPPED=$(now_ms)
-finish_stop || say "perf record stopped with status $WAIT_STATUS (see its message above)"
-T_RECORDED=$(now_ms)
 
 # One event line per sample with pid/tid and no period, so the collapser counts each sample once:
 #   hot-fibonacci     1/25      859.314833: cpu-clock:
@@ -1144,7 +1067,5 @@ if [ "$written" -eq 0 ]; then
 fi
 T_END=$(now_ms)
 # Where the time went, for the agent's logs and benchmark, e.g.
-#   podflame-capture: timings-ms prepare=20 checks=240 perf-start=260 recording=3001 maps=40 perf-stop=90 script=310 segments=1
-# The checks run within perf-start (prepare + perf-start is the time before the recording), and the maps within
-# perf-stop (which counts from the recording's end until perf has exited).
-say "timings-ms prepare=$((T_CHECKED - T_START)) checks=$T_CHECKS perf-start=$((T_RECORDING - T_CHECKED)) recording=$((T_STOPPING - T_RECORDING)) maps=$((T_MAPPED - T_STOPPING)) perf-stop=$((T_RECORDED - T_STOPPING)) script=$((T_END - T_RECORDED)) segments=${#SEGMENTS[@]}"
+#   podflame-capture: timings-ms checks=25 perf-start=180 recording=3001 perf-stop=90 maps=40 script=310 segments=1
+say "timings-ms checks=$((T_CHECKED - T_START)) perf-start=$((T_RECORDING - T_CHECKED)) recording=$((T_STOPPING - T_RECORDING)) perf-stop=$((T_RECORDED - T_STOPPING)) maps=$((T_MAPPED - T_RECORDED)) script=$((T_END - T_MAPPED)) segments=${#SEGMENTS[@]}"

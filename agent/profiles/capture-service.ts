@@ -248,12 +248,6 @@ export class CaptureService {
       tStarted = performance.now();
       // Settled below in every case; this keeps an early rejection from being reported as unhandled meanwhile.
       running.done.catch(() => undefined);
-      // A successful capture's container is removed while its answer goes out (the slot is given back at once: the
-      // container has exited, nothing of it runs any more); a removal that fails is only logged.
-      void running.cleanup?.then((removeError) => {
-        if (removeError !== undefined)
-          logger.warn({ profileId: m.id, error: removeError }, 'capture container left behind');
-      });
       const stdout = running.stdout;
       // However the runtime ends the stream on abort, stop reading at once.
       const stopReading = (): void => void stdout.destroy();
@@ -441,7 +435,6 @@ export class CaptureService {
  * names only: a line shaped like it could otherwise add a series to /metrics per capture.
  */
 const CAPTURE_SCRIPT_PHASES: ReadonlySet<string> = new Set([
-  'prepare',
   'checks',
   'perf-start',
   'recording',

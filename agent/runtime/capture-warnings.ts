@@ -40,7 +40,7 @@ export function parseCaptureWarningLine(line: string): CaptureWarning | undefine
   return warning;
 }
 
-// e.g. podflame-capture: timings-ms prepare=20 checks=240 perf-start=260 recording=3001 maps=40 perf-stop=90 script=310 segments=1
+// e.g. podflame-capture: timings-ms checks=25 perf-start=180 recording=3001 perf-stop=90 maps=40 script=310 segments=1
 const TIMINGS_LINE = /^podflame-capture: timings-ms((?: [a-z][a-z-]*=\d+)+)\s*$/;
 
 /** The phases the capture script timed (milliseconds, and the number of perf segments), or undefined. */

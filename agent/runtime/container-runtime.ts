@@ -125,17 +125,8 @@ export interface RunningCapture {
   stdout: Readable;
   /** Warnings the capture script reported (JSON lines on its stderr), filled in as they arrive. */
   warnings: CaptureWarning[];
-  /**
-   * Resolves when the capture has exited and all its output is in (the profile can be answered); on failure, once
-   * what it left is gone too.
-   */
+  /** Resolves when the capture container has exited and been removed. */
   done: Promise<CaptureExit>;
-  /**
-   * Resolves once what a successful capture left behind (Docker: its container) is gone, which may be after `done`,
-   * so that the answer does not wait for the engine's removal; with a message when that failed. Never rejects.
-   * Absent when nothing outlives `done` (host mode).
-   */
-  cleanup?: Promise<string | undefined>;
 }
 
 export interface CaptureExit {
@@ -143,17 +134,12 @@ export interface CaptureExit {
   /** The capture script's stderr lines that were not warnings (perf's own messages), for error reports. */
   stderrTail: string;
   /**
-   * Where the time went inside the capture container, in ms, as the capture script measured it: `prepare` (finding
-   * the processes), `perf-start` (until perf records), `checks` (the JVM checks, run within perf-start),
-   * `recording`, `perf-stop` (until perf has written its data and exited), `maps` (jattach Compiler.perfmap, run
-   * within perf-stop), `script` (perf script), and `segments` (a count: perf restarts after recorded threads exited).
-   * Absent if it failed early.
+   * Where the time went inside the capture container, in ms, as the capture script measured it: `checks` (finding
+   * processes, JVM checks), `perf-start`, `recording`, `perf-stop`, `maps` (jattach Compiler.perfmap), `script`
+   * (perf script), and `segments` (a count: perf restarts after recorded threads exited). Absent if it failed early.
    */
   timings?: Record<string, number>;
-  /**
-   * Set when what the capture left could not be removed and the runtime knew that by `done` (the profile itself is
-   * complete); a removal that follows `done` reports through `RunningCapture.cleanup` instead.
-   */
+  /** Set when the capture container could not be removed afterwards (the profile itself is complete). */
   removeError?: string;
 }
 

@@ -4,7 +4,7 @@
  * privilege perf and jattach need (CAPTURE_CAPABILITIES, every other capability dropped), the engine's default
  * seccomp profile, no-new-privileges, a read-only
  * root with a size-limited tmpfs /tmp, never Privileged, no network, memory/CPU/PID limits, no log file, removed
- * when done (after a successful capture, while its answer goes out: `RunningCapture.cleanup`). docs/security.md has the measured table of what breaks without each.
+ * when done. docs/security.md has the measured table of what breaks without each.
  */
 import type Docker from 'dockerode';
 import { PassThrough, type Readable } from 'node:stream';
@@ -445,11 +445,10 @@ export class DockerRuntime implements ContainerRuntime {
           if (!abortedNow) throw err;
         });
         if (abortedNow) throw aborted();
-        // The container has exited and all its output is in: the answer need not wait for the engine to remove it
-        // (tens to hundreds of ms); `cleanup` below says when it is gone.
-        void remove();
+        const removeError = await remove();
         const exit: CaptureExit = { exitCode: waited.StatusCode ?? -1, stderrTail: stderr.tail() };
         if (stderr.timings) exit.timings = stderr.timings;
+        if (removeError !== undefined) exit.removeError = removeError;
         return exit;
       } catch (err) {
         await remove();
@@ -460,12 +459,10 @@ export class DockerRuntime implements ContainerRuntime {
         signal.removeEventListener('abort', onAbort);
       }
     })();
-    // Every path through `done` has started the removal by the time it settles (remove() is the same promise).
-    const cleanup = done.then(remove, remove);
-    const entry = { abort: onAbort, settled: cleanup };
+    const entry = { abort: onAbort, settled: done.catch(() => undefined) };
     this.#captures.add(entry);
     void entry.settled.then(() => this.#captures.delete(entry));
-    return { stdout, warnings: stderr.warnings, done, cleanup };
+    return { stdout, warnings: stderr.warnings, done };
   }
 
   async removeLeftoverCaptures(currentInstance: string): Promise<number> {

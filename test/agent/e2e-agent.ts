@@ -38,24 +38,6 @@ export async function captureContainers(env: DockerEnv, labels: Record<string, s
   return list.map((c) => c.Id);
 }
 
-/**
- * The capture containers with these labels left once their removals are through: a successful capture's container
- * is removed while its answer goes out, so right after an answer it may still be there, exited. Waits while any
- * remains, at most `limitMs` (a bound, not a speed check), and returns what is left then.
- */
-export async function captureContainersAfterRemoval(
-  env: DockerEnv,
-  labels: Record<string, string>,
-  limitMs = 30_000,
-): Promise<string[]> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const left = await captureContainers(env, labels);
-    if (left.length === 0 || Date.now() >= deadline) return left;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 /** Sum of the counts of folded text. */
 export function foldedTotal(folded: string): number {
   return folded

@@ -7,7 +7,7 @@ import { CAPTURE_LABELS } from '../../agent/runtime/container-runtime.js';
 import { requireDockerEnv } from '../helpers/docker-env.js';
 import { JvmContainers, newPod } from '../helpers/jvm-containers.js';
 import { call, statusNote } from './http.js';
-import { captureContainersAfterRemoval, foldedTotal, startRealAgent } from './e2e-agent.js';
+import { captureContainers, foldedTotal, startRealAgent } from './e2e-agent.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 t.setTimeout(600_000);
@@ -70,11 +70,7 @@ if (env) {
     for (const phase of ['resolve', 'containerStart', 'recordAndPerfmap', 'perfScript', 'collapse', 'exitAndRemove']) {
       t.type(meta.json.timings[phase], 'number', `timing ${phase}`);
     }
-    t.same(
-      await captureContainersAfterRemoval(env, { [CAPTURE_LABELS.target]: app.id }),
-      [],
-      'the capture container is gone',
-    );
+    t.same(await captureContainers(env, { [CAPTURE_LABELS.target]: app.id }), [], 'the capture container is gone');
   });
 
   t.test('a JVM under sh -c (not PID 1), by container ID prefix, as JSON', async (t) => {
@@ -180,7 +176,7 @@ if (env) {
   });
 
   t.test('every capture container of this agent is gone', async (t) => {
-    t.same(await captureContainersAfterRemoval(env, { [CAPTURE_LABELS.agentInstance]: agent.instanceId }), []);
+    t.same(await captureContainers(env, { [CAPTURE_LABELS.agentInstance]: agent.instanceId }), []);
     const metrics = (await call(url, 'GET', '/metrics')).text;
     t.match(metrics, /podflame_captures_total\{outcome="ok"\} [5-9]/);
     t.match(metrics, 'podflame_captures_in_flight 0');
