@@ -435,7 +435,7 @@ t.test("the capture script's phases in /metrics: its own phase names only", asyn
   runtime.captures[0]!.finish({
     exitCode: 0,
     output: PERF_SCRIPT,
-    timings: { prepare: 20, checks: 240, 'perf-start': 260, segments: 1, 'made-up-phase': 5 },
+    timings: { checks: 240, 'perf-start': 260, recording: 1000, segments: 1, 'made-up-phase': 5 },
   });
   await waitFor(
     async () => (await call(url, 'GET', `/v1/profiles/${asked.json.id}`)).json.status !== 'running',
@@ -445,7 +445,7 @@ t.test("the capture script's phases in /metrics: its own phase names only", asyn
   );
   t.equal((await call(url, 'GET', `/v1/profiles/${asked.json.id}`)).json.status, 'done');
   const metrics = (await call(url, 'GET', '/metrics')).text;
-  for (const phase of ['capture_prepare', 'capture_checks', 'capture_perf-start', 'containerStart', 'total']) {
+  for (const phase of ['capture_checks', 'capture_perf-start', 'capture_recording', 'containerStart', 'total']) {
     t.match(metrics, new RegExp(`^podflame_capture_phase_seconds_count\\{phase="${phase}"\\} 1$`, 'm'), phase);
   }
   t.notMatch(metrics, /phase="capture_made-up-phase"/, 'an unknown name is left out');
