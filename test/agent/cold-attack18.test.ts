@@ -1,4 +1,4 @@
-// Cold attack 18 (fast-request2, #15): findings kept as failing tests until fixed.
+// Cold attack 18 (#15): two findings on the agent's HTTP API, each of which failed here before its fix.
 import t from 'tap';
 import { parseProfileRequest } from '../../agent/server/validation.js';
 import { PodflameError } from '../../shared/errors.js';
