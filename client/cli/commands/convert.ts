@@ -148,7 +148,7 @@ export function registerConvert(program: Command, io: CliIO): void {
     .option('--periods', "perf input: count perf's sample period, as stackcollapse-perf.pl (default: each sample 1)")
     .option(
       '-F, --frequency <hz>',
-      'the sampling frequency of the capture: pprof and speedscope time (99)',
+      'the sampling frequency of the capture: pprof and speedscope time',
       parseFrequency,
       99,
     )
