@@ -34,8 +34,8 @@ export class AgentMetrics {
   /**
    * Where a successful capture's time went, phase by phase: the agent's own phases (`resolve`, `containerStart`,
    * `recordAndPerfmap`, `perfScript`, `collapse`, `exitAndRemove`, `total`) as in the profile's `timings`, and the
-   * capture script's (`capture_prepare`, `capture_checks`, `capture_perf-start`, `capture_maps`, `capture_perf-stop`,
-   * `capture_script`, ...; some overlap, see CaptureExit.timings).
+   * capture script's (`capture_checks`, `capture_perf-start`, `capture_recording`, `capture_perf-stop`, `capture_maps`,
+   * `capture_script`; `capture_dump` for Flight Recorder events; see CaptureExit.timings).
    */
   readonly capturePhase = new Histogram({
     name: 'podflame_capture_phase_seconds',

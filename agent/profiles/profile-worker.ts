@@ -42,8 +42,8 @@ export interface ProfileWorkerOptions {
   onRenderStarted?: () => void;
   /**
    * The thread is stopped after this long (ms) without a job in flight or a collapse open, and started again by the
-   * next job: an idle agent then does not hold the thread's isolate and heap (about 12 MiB of its resident memory).
-   * Restarting takes tens of ms, which a capture spends while its container starts. 0: never stopped. Default 5000.
+   * next job: an idle agent then does not hold the thread's isolate and heap. A capture's collapse opens as soon as
+   * its container runs, so a restart happens while it records. 0: never stopped. Default 5000.
    */
   idleStopMs?: number;
 }

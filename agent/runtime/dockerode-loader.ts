@@ -6,8 +6,7 @@
  * entered in Node's `require.cache` (documented as writable) as a function that loads the real file on its first
  * call and passes the call on. Nothing is replaced: a caller that does use them gets them, one call late.
  */
-import { createRequire } from 'node:module';
-import Module from 'node:module';
+import Module, { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import type Docker from 'dockerode';
 
