@@ -133,12 +133,12 @@ t.test('one pod as folded, quiet when not on a terminal', async (t) => {
   t.match(r.out.toString('utf8'), /Workload\.fib_\[j\] \d+$/m);
 });
 
-t.test('on a terminal: the seconds left, then the line cleared; "wrote FILE" with -o', async (t) => {
+t.test('on a terminal: the time since the request, then the line cleared; "wrote FILE" with -o', async (t) => {
   const r = await run(['profile', '-n', 'shop', 'shop-b', '-d', '1', '-o', 'b.svg', '--via', 'proxy'], {
     interactive: true,
   });
   t.equal(r.code, 0, r.err);
-  t.match(r.err, '\r\x1b[Kpodflame: capturing shop/shop-b: 1 s left');
+  t.match(r.err, '\r\x1b[Kpodflame: capturing shop/shop-b: 0 s, the recording takes 1 s\r\x1b[K');
   t.match(r.err, /podflame: wrote b\.svg \(\d+ samples, shop\/shop-b on node node-b\)\n$/);
   t.match(readFileSync(join(dir, 'b.svg'), 'utf8'), /^<\?xml[\s\S]*Workload\.fib/);
 });
