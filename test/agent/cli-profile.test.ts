@@ -203,7 +203,7 @@ t.test("the agent's errors keep their code, message and exit status", async (t) 
   );
   await waitFor(() => runtime.captures.length === 1, 5000, 'the capture');
   const moved = /capturing a1a1a1a1a1a1: [1-9]\d* s, /;
-  await waitFor(() => moved.test(terminal.err()), 10_000, 'the countdown to move', 20);
+  await waitFor(() => moved.test(terminal.err()), 60_000, 'the countdown to move', 20);
   runtime.captures[0]!.finish({ exitCode: 4, stderrTail: 'perf: Permission denied' });
   const failed = { code: await pending, err: terminal.err() };
   t.equal(failed.code, 6);

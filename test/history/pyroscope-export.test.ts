@@ -59,7 +59,7 @@ t.test('a stored profile arrives as Pyroscope reads it', async (t) => {
   const { server, exporter, registry } = await setup(t);
   const stacks = fixtureStacks('after');
   exporter.enqueue(stored(), stacks);
-  await waitFor(() => exporter.counts.ok === 1, 10_000, 'exporter.counts.ok === 1', 10);
+  await waitFor(() => exporter.counts.ok === 1, 60_000, 'exporter.counts.ok === 1', 10);
   const got = server.ingested[0] as FakePyroscope['ingested'][number];
   t.match(got, {
     app: 'podflame',
@@ -106,7 +106,7 @@ t.test('each event under its own Pyroscope profile type and units; cpu stays pod
   for (const [i, event] of (Object.keys(events) as (keyof typeof events)[]).entries()) {
     exporter.enqueue(stored({ event, id: `20251127T10000${i}Z-0a1b2c3d` }), stacks);
   }
-  await waitFor(() => exporter.counts.ok === 4, 10_000, 'exporter.counts.ok === 4', 10);
+  await waitFor(() => exporter.counts.ok === 4, 60_000, 'exporter.counts.ok === 4', 10);
   t.same(
     server.ingested.map((p) => [p.app, p.profileType, p.units, p.aggregationType]),
     [
@@ -135,7 +135,7 @@ t.test('a lock profile with its event counts: lock_duration and lock_count, as P
   const stacks = fixtureStacks('after');
   const eventCounts = new Map([...stacks.keys()].map((stack, i) => [stack, i + 1]));
   exporter.enqueue(stored({ event: 'lock' }), stacks, eventCounts);
-  await waitFor(() => exporter.counts.ok === 2, 10_000, 'exporter.counts.ok === 2', 10);
+  await waitFor(() => exporter.counts.ok === 2, 60_000, 'exporter.counts.ok === 2', 10);
   t.same(
     server.ingested.map((p) => [p.profileType, p.units, p.aggregationType, p.seriesType]),
     [
@@ -151,7 +151,7 @@ t.test('a lock profile with its event counts: lock_duration and lock_count, as P
   // Without counts (another event, or a lock profile without them): the one push, as before.
   exporter.enqueue(stored({ event: 'lock', id: '20251127T100001Z-0a1b2c3d' }), stacks);
   exporter.enqueue(stored({ event: 'alloc', id: '20251127T100002Z-0a1b2c3d' }), stacks, eventCounts);
-  await waitFor(() => exporter.counts.ok === 4, 10_000, 'exporter.counts.ok === 4', 10);
+  await waitFor(() => exporter.counts.ok === 4, 60_000, 'exporter.counts.ok === 4', 10);
   t.same(
     server.ingested.slice(2).map((p) => p.profileType),
     ['lock_duration', 'alloc_in_new_tlab_bytes'],
@@ -162,7 +162,7 @@ t.test('server errors and network errors are retried with exponential backoff', 
   const { server, exporter, backoffs, registry } = await setup(t, { initialBackoffMs: 100, maxBackoffMs: 250 });
   server.failNext(3, 503);
   exporter.enqueue(stored(), fixtureStacks('before'));
-  await waitFor(() => exporter.counts.ok === 1, 10_000, 'exporter.counts.ok === 1', 10);
+  await waitFor(() => exporter.counts.ok === 1, 60_000, 'exporter.counts.ok === 1', 10);
   t.same(backoffs, [100, 200, 250]);
   t.same(
     server.requests.map((r) => r.status),
@@ -176,11 +176,11 @@ t.test('a refused request is not retried; attempts are bounded', async (t) => {
   const { server, exporter, registry } = await setup(t, { maxAttempts: 3 });
   server.failNext(1, 400);
   exporter.enqueue(stored(), fixtureStacks('before'));
-  await waitFor(() => exporter.counts.failed === 1, 10_000, 'exporter.counts.failed === 1', 10);
+  await waitFor(() => exporter.counts.failed === 1, 60_000, 'exporter.counts.failed === 1', 10);
   t.equal(server.requests.length, 1, '400 is final');
   server.failNext(5, 500);
   exporter.enqueue(stored(), fixtureStacks('before'));
-  await waitFor(() => exporter.counts.failed === 2, 10_000, 'exporter.counts.failed === 2', 10);
+  await waitFor(() => exporter.counts.failed === 2, 60_000, 'exporter.counts.failed === 2', 10);
   t.equal(server.requests.length, 4, 'then three tries of the second');
   t.match(await registry.metrics(), /podflame_pyroscope_pushes_total\{outcome="failed"\} 2/);
 });
@@ -191,7 +191,7 @@ t.test('an unreachable Pyroscope: retried, then counted as failed', async (t) =>
   const exporter = new PyroscopeExporter({ url: server.url, maxAttempts: 2, sleep: async () => undefined });
   exporter.start();
   exporter.enqueue(stored(), fixtureStacks('before'));
-  await waitFor(() => exporter.counts.failed === 1, 10_000, 'exporter.counts.failed === 1', 10);
+  await waitFor(() => exporter.counts.failed === 1, 60_000, 'exporter.counts.failed === 1', 10);
   t.same(exporter.counts, { ok: 0, failed: 1, dropped: 0, retries: 1 });
   await exporter.close();
 });
@@ -219,7 +219,7 @@ t.test('the queue is bounded: the oldest waiting profile is dropped', async (t) 
   t.equal(exporter.queueLength, 2);
   t.equal(exporter.counts.dropped, 1);
   release();
-  await waitFor(() => exporter.counts.ok === 3, 10_000, 'exporter.counts.ok === 3', 10);
+  await waitFor(() => exporter.counts.ok === 3, 60_000, 'exporter.counts.ok === 3', 10);
   t.same(
     sent.map((n) => /pod=(\w+)/.exec(n)?.[1]),
     ['p1', 'p3', 'p4'],
@@ -262,7 +262,7 @@ t.test('stacks too long for Pyroscope are left out, and counted', async (t) => {
   const long = `java;${'deep_frame;'.repeat(7000)}leaf`;
   stacks.set(long, 3);
   exporter.enqueue(stored({ samples: totalSamples(stacks) }), stacks);
-  await waitFor(() => server.ingested.length === 1, 10_000, 'server.ingested.length === 1', 10);
+  await waitFor(() => server.ingested.length === 1, 60_000, 'server.ingested.length === 1', 10);
   const got = server.ingested[0] as FakePyroscope['ingested'][number];
   t.equal(got.truncated, false, 'Pyroscope read the whole body');
   t.equal(got.stacks.has(long), false);

@@ -98,22 +98,22 @@ t.test('the pod watcher keeps the index: added, started, restarted, relabelled, 
   api.putPod(makePod({ ...spec(`containerd://${id('9')}`), name: 'other', uid: 'uid-9', nodeName: 'node-b' }));
   watcher.start();
   watcher.start(); // idempotent: host mode and the schedules share the watcher
-  await waitFor(() => watcher.ready(), 10_000, 'the first list', 10);
-  await waitFor(() => api.podWatchCount === 1, 10_000, 'the watch', 10);
+  await waitFor(() => watcher.ready(), 60_000, 'the first list', 10);
+  await waitFor(() => api.podWatchCount === 1, 60_000, 'the watch', 10);
   t.equal(watcher.containerById(id('9')), undefined, "another node's pod is not listed");
 
   api.putPod(makePod(spec(undefined)));
-  await waitFor(() => watcher.podByUid('uid-1') !== undefined, 10_000, 'the added pod', 10);
+  await waitFor(() => watcher.podByUid('uid-1') !== undefined, 60_000, 'the added pod', 10);
   t.same(watcher.podByUid('uid-1')?.containers, [], 'no container ID while it is being created');
   api.putPod(makePod(spec(`containerd://${id('1')}`)));
-  await waitFor(() => watcher.containerById(id('1')) !== undefined, 10_000, 'the started container', 10);
+  await waitFor(() => watcher.containerById(id('1')) !== undefined, 60_000, 'the started container', 10);
   t.match(watcher.containerById(id('1')), { pod: { namespace: 'shop', name: 'shop-1' }, container: { name: 'app' } });
   api.putPod(makePod(spec(`containerd://${id('2')}`, { app: 'shop', profiled: 'yes' })));
-  await waitFor(() => watcher.containerById(id('2')) !== undefined, 10_000, 'the restarted container', 10);
+  await waitFor(() => watcher.containerById(id('2')) !== undefined, 60_000, 'the restarted container', 10);
   t.equal(watcher.containerById(id('1')), undefined, 'the old ID is gone');
   t.same(watcher.labelsFor('uid-1'), { app: 'shop', profiled: 'yes' });
   api.deletePod('shop', 'shop-1');
-  await waitFor(() => watcher.podByUid('uid-1') === undefined, 10_000, 'the deleted pod', 10);
+  await waitFor(() => watcher.podByUid('uid-1') === undefined, 60_000, 'the deleted pod', 10);
   t.equal(watcher.containerById(id('2')), undefined);
   t.equal(watcher.size, 0);
 });
@@ -147,7 +147,7 @@ t.test("podWatcherFromConfig: only with the agent's own Kubernetes access", asyn
   });
   t.equal(watcher?.ready(), false, 'not started by the factory');
   watcher?.start();
-  await waitFor(() => watcher?.ready() === true, 10_000, 'the first list', 10);
+  await waitFor(() => watcher?.ready() === true, 60_000, 'the first list', 10);
   t.equal(watcher?.containerById(id('d'))?.container.name, 'app');
 });
 

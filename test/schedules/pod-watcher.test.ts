@@ -38,31 +38,31 @@ t.test('lists, then watches, the pods of its own node only', async (t) => {
   t.equal(watcher.ready(), false);
   t.match(watcher.notReadyReason(), /have not been listed/);
   watcher.start();
-  await waitFor(() => watcher.ready(), 10_000, 'the first list', 10);
+  await waitFor(() => watcher.ready(), 60_000, 'the first list', 10);
   t.same(watcher.labelsFor('uid-1'), { app: 'shop', tier: 'web' });
   t.equal(watcher.labelsFor('uid-2'), undefined, 'a pod of another node is unknown');
   t.ok(
     api.requests.some((r) => r.url === '/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-a'),
     'listed with the node field selector',
   );
-  await waitFor(() => api.podWatchCount === 1, 10_000, 'the watch', 10);
+  await waitFor(() => api.podWatchCount === 1, 60_000, 'the watch', 10);
   t.ok(
     api.requests.some((r) => r.url.includes('watch=true') && r.url.includes('fieldSelector=spec.nodeName%3Dnode-a')),
   );
 
   api.putPod(shop('shop-3', 'uid-3', { app: 'shop', canary: 'true' }));
-  await waitFor(() => watcher.labelsFor('uid-3') !== undefined, 10_000, 'the added pod', 10);
+  await waitFor(() => watcher.labelsFor('uid-3') !== undefined, 60_000, 'the added pod', 10);
   api.putPod(shop('shop-1', 'uid-1', { app: 'shop', tier: 'api' }));
-  await waitFor(() => watcher.labelsFor('uid-1')?.tier === 'api', 10_000, 'the relabelled pod', 10);
+  await waitFor(() => watcher.labelsFor('uid-1')?.tier === 'api', 60_000, 'the relabelled pod', 10);
   api.deletePod('shop', 'shop-3');
-  await waitFor(() => watcher.labelsFor('uid-3') === undefined, 10_000, 'the deleted pod', 10);
+  await waitFor(() => watcher.labelsFor('uid-3') === undefined, 60_000, 'the deleted pod', 10);
   api.putPod(shop('shop-4', 'uid-4', { app: 'shop' }, 'node-b'));
 
   // The API server ends watches now and then: the watcher watches again.
   api.dropPodWatches();
-  await waitFor(() => api.podWatchCount === 1, 10_000, 'the watch again', 10);
+  await waitFor(() => api.podWatchCount === 1, 60_000, 'the watch again', 10);
   api.putPod(shop('shop-5', 'uid-5', { app: 'shop' }));
-  await waitFor(() => watcher.labelsFor('uid-5') !== undefined, 10_000, 'a pod added after the reconnect', 10);
+  await waitFor(() => watcher.labelsFor('uid-5') !== undefined, 60_000, 'a pod added after the reconnect', 10);
   t.equal(watcher.size, 2);
   t.equal(watcher.labelsFor('uid-4'), undefined);
 });
@@ -72,10 +72,10 @@ t.test('an API server that fails is retried; until then targets cannot be matche
   api.putPod(shop('shop-1', 'uid-1', { app: 'shop' }));
   api.failPodLists(500, 503);
   watcher.start();
-  await waitFor(() => watcher.notReadyReason().includes('cannot be listed'), 10_000, 'the error', 10);
+  await waitFor(() => watcher.notReadyReason().includes('cannot be listed'), 60_000, 'the error', 10);
   const finder = new TargetFinder({ listContainers: async () => [] }, watcher);
   await t.rejects(finder.find({ namespace: 'shop' }), { code: 'KUBERNETES_API_ERROR', message: /cannot be listed/ });
-  await waitFor(() => watcher.ready(), 10_000, 'the list after retries', 10);
+  await waitFor(() => watcher.ready(), 60_000, 'the list after retries', 10);
   t.same(watcher.labelsFor('uid-1'), { app: 'shop' });
   t.same(await finder.find({ namespace: 'shop' }), []);
 });
@@ -108,7 +108,7 @@ t.test('schedules match the labels the API server has', async (t) => {
   api.putPod(shop('shop-1', 'uid-1', { app: 'shop', tier: 'web' }));
   api.putPod(shop('shop-2', 'uid-2', { app: 'shop', tier: 'api' }));
   watcher.start();
-  await waitFor(() => watcher.ready(), 10_000, 'the list', 10);
+  await waitFor(() => watcher.ready(), 60_000, 'the list', 10);
   const containers = [
     container('a1', 'shop-1', 'uid-1', 'app'),
     container('a2', 'shop-1', 'uid-1', 'sidecar'),

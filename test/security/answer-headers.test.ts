@@ -93,7 +93,7 @@ t.test('every SVG answer carries the flame graph policy and the protective heade
       durationSeconds: 1,
       render,
     });
-    await waitFor(() => h.runtime.captures.length > before, 10_000, 'the capture');
+    await waitFor(() => h.runtime.captures.length > before, 60_000, 'the capture');
     h.runtime.captures[before]!.finish({ exitCode: 0, output: PERF_SCRIPT });
     checkGraphAnswer(t, `POST /v1/profiles ${JSON.stringify(render)}`, await answer);
   }

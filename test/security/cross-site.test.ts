@@ -150,7 +150,7 @@ if (requireChromium(t, 'the cross-site browser test')) {
         { base: agent, paths: targets },
       );
       t.same(fetched, ['opaque', 'opaque', 'opaque'], `${what}: no-cors fetches sent (their answers unreadable)`);
-      await waitFor(() => refusedBefore() - before >= 6, 10_000, `${what}: the agent to answer all six`);
+      await waitFor(() => refusedBefore() - before >= 6, 60_000, `${what}: the agent to answer all six`);
       t.equal(refusedBefore() - before, 6, `${what}: all six refused as CROSS_SITE_REQUEST`);
       t.ok(
         refusals()

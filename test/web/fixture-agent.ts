@@ -51,10 +51,10 @@ export async function profileOnDemand(
     frequencyHz: 49,
   });
   t.equal(res.status, 202, `POST /v1/profiles?async=1: ${res.text.slice(0, 300)}`);
-  await waitFor(() => h.runtime.captures.length > before, 10_000, 'the capture to start');
+  await waitFor(() => h.runtime.captures.length > before, 60_000, 'the capture to start');
   h.runtime.captures[before]!.finish({ exitCode: 0, output });
   const id = res.json.id as string;
-  await waitFor(() => h.agent.registry.get(id)?.metadata.status !== 'running', 10_000, 'the profile to finish');
+  await waitFor(() => h.agent.registry.get(id)?.metadata.status !== 'running', 60_000, 'the profile to finish');
   return id;
 }
 

@@ -130,11 +130,11 @@ t.test('GET /v1/profiles/recent', async (t) => {
 
   // A running one is listed as running; a failed one with its error.
   const running = await call(h.url, 'POST', '/v1/profiles?async=1', { target: { podUid: shop.uid, container: 'app' } });
-  await waitFor(() => h.runtime.captures.length === 3, 10_000, 'the third capture');
+  await waitFor(() => h.runtime.captures.length === 3, 60_000, 'the third capture');
   let now = (await call(h.url, 'GET', '/v1/profiles/recent')).json.items as ProfileMetadata[];
   t.match(now[0], { id: running.json.id, status: 'running' });
   h.runtime.captures[2]!.finish({ exitCode: 3, stderrTail: 'podflame-capture: no processes found\n' });
-  await waitFor(() => h.agent.registry.get(running.json.id)?.metadata.status === 'failed', 10_000, 'the failure');
+  await waitFor(() => h.agent.registry.get(running.json.id)?.metadata.status === 'failed', 60_000, 'the failure');
   now = (await call(h.url, 'GET', '/v1/profiles/recent')).json.items as ProfileMetadata[];
   t.match(now[0], { id: running.json.id, status: 'failed', error: { code: String } });
 
@@ -178,9 +178,9 @@ t.test('the recent list shows a caller only the profiles they may read', async (
   for (const [i, pod] of [shop, billing, shop].entries()) {
     const res = await call(url, 'POST', '/v1/profiles?async=1', { target: { podUid: pod.uid, container: 'app' } });
     t.equal(res.status, 202);
-    await waitFor(() => runtime.captures.length > i, 10_000, 'the capture');
+    await waitFor(() => runtime.captures.length > i, 60_000, 'the capture');
     runtime.captures[i]!.finish({ exitCode: 0, output: PERF_SCRIPT });
-    await waitFor(() => agent.registry.get(res.json.id)?.metadata.status === 'done', 10_000, 'done');
+    await waitFor(() => agent.registry.get(res.json.id)?.metadata.status === 'done', 60_000, 'done');
   }
   const list = await call(url, 'GET', '/v1/profiles/recent');
   t.equal(list.status, 200);
@@ -226,7 +226,7 @@ t.test('the policy allows exactly the inline code of the SVGs the agent serves',
   ]) {
     const sync = h.runtime.captures.length;
     const answer = call(h.url, 'POST', '/v1/profiles', { target: { podUid: shop.uid, container: 'app' }, render });
-    await waitFor(() => h.runtime.captures.length > sync, 10_000, 'the capture');
+    await waitFor(() => h.runtime.captures.length > sync, 60_000, 'the capture');
     h.runtime.captures[sync]!.finish({ exitCode: 0, output: PERF_SCRIPT });
     const svg = await answer;
     t.equal(svg.status, 200);

@@ -66,9 +66,9 @@ if (requireChromium(t, 'the web page states test')) {
       ].entries()) {
         const res = await call(url, 'POST', '/v1/profiles?async=1', { target: { podUid: pod.uid, container: 'app' } });
         t.equal(res.status, 202);
-        await waitFor(() => runtime.captures.length > i, 10_000, 'the capture');
+        await waitFor(() => runtime.captures.length > i, 60_000, 'the capture');
         runtime.captures[i]!.finish(exit);
-        await waitFor(() => agent.registry.get(res.json.id)?.metadata.status !== 'running', 10_000, 'the end');
+        await waitFor(() => agent.registry.get(res.json.id)?.metadata.status !== 'running', 60_000, 'the end');
       }
       await page.click('#refresh');
       await page.waitForSelector('#recent tbody tr:nth-child(2)');
@@ -107,9 +107,9 @@ if (requireChromium(t, 'the web page states test')) {
       runtime.processes.set(hexId('c3'), ['java -cp /app Shop']);
       const res = await call(url, 'POST', '/v1/profiles?async=1', { target: { containerId: hexId('c3') } });
       t.equal(res.status, 202);
-      await waitFor(() => runtime.captures.length > 2, 10_000, 'the capture');
+      await waitFor(() => runtime.captures.length > 2, 60_000, 'the capture');
       runtime.captures[2]!.finish({ exitCode: 0, output: PERF_SCRIPT });
-      await waitFor(() => agent.registry.get(res.json.id)?.metadata.status !== 'running', 10_000, 'the end');
+      await waitFor(() => agent.registry.get(res.json.id)?.metadata.status !== 'running', 60_000, 'the end');
       await page.click('#refresh');
       await page.waitForSelector('#recent tbody tr:nth-child(3)');
       t.equal(

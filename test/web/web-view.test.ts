@@ -148,7 +148,7 @@ if (requireChromium(t, 'the web view test')) {
         frequencyHz: 49,
       });
       t.equal(res.status, 202, res.text);
-      await waitFor(() => h.runtime.captures.length > 0, 10_000, 'the capture to start');
+      await waitFor(() => h.runtime.captures.length > 0, 60_000, 'the capture to start');
       t.teardown(() => h.runtime.captures[0]?.finish({ exitCode: 0, output: '' }));
       await page.click('#refresh');
       await page.waitForSelector('#recent tbody tr');
