@@ -23,6 +23,8 @@ export interface InClusterService {
 
 /** How long the token and CA read from the files are used before they are read again. */
 const REREAD_MS = 60_000;
+/** How long connections made with a replaced CA may finish their requests: past the pod watch's longest. */
+const OLD_AGENT_CLOSE_MS = 15 * 60_000;
 
 export interface InClusterDeps {
   /** Clock in ms, for tests. Default Date.now. */
@@ -44,8 +46,14 @@ export function inClusterEndpoint(service: InClusterService, deps: InClusterDeps
       readServiceAccountFile(join(dir, 'ca.crt')),
     ]);
     const sameCa = read !== undefined && read.ca.equals(ca);
-    if (read && !sameCa) read.agent.destroy();
-    const agent = read && sameCa ? read.agent : new https.Agent({ keepAlive: true, maxSockets: 16, ca });
+    if (read && !sameCa) {
+      // A new CA (the cluster's was rotated): new connections use it; the old ones finish what they carry (a watch
+      // ends within minutes) and are closed after that.
+      const old = read.agent;
+      setTimeout(() => old.destroy(), OLD_AGENT_CLOSE_MS).unref();
+    }
+    // Room for every review in flight (the authenticator allows 16 TokenReviews) beside the pod watch.
+    const agent = read && sameCa ? read.agent : new https.Agent({ keepAlive: true, maxSockets: 32, ca });
     read = { at: now(), token: token.toString('utf8').trim(), ca, agent };
   };
 

@@ -132,6 +132,18 @@ t.test('in a cluster without a usable service account, or with the wrong CA, req
     api.requests.some((r) => r.headers.authorization === `Bearer ${AGENT_TOKEN}`),
     'the token never went to a server the CA does not vouch for',
   );
+
+  // The CA file is read again with the token: a rotated CA is the one new connections trust.
+  let clock = 0;
+  const dir = serviceAccountDir(t, { token: ROTATED_TOKEN, ca: api.caPem as string });
+  const rotating = new KubeApiClient(
+    inClusterEndpoint({ host: '127.0.0.1', port: portOf(api.url), serviceAccountDir: dir }, { now: () => clock }),
+  );
+  t.teardown(() => rotating.close());
+  t.ok(await rotating.json('GET', '/api/v1/pods'), 'the CA of the file');
+  writeFileSync(join(dir, 'ca.crt'), other.caPem as string);
+  clock += 60_000;
+  await t.rejects(rotating.json('GET', '/api/v1/pods'), { message: /certificate/i }, 'the rotated CA, a minute later');
 });
 
 t.test("the in-cluster server's address: IPv6 in brackets, the API server's plain-HTTP ports", async (t) => {
