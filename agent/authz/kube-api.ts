@@ -43,6 +43,9 @@ export function kubeAccessReviewer(api: KubeApiClient): AccessReviewer {
 export function kubePodLocator(api: KubeApiClient): PodLocator {
   return {
     async locate(namespace: string, name: string): Promise<PodPlacement | undefined> {
+      // Names come from container labels anyone with the engine can set: `..` would walk the URL's path to another
+      // resource, so only names the API server could hold are asked for.
+      if (!DNS_LABEL.test(namespace) || !DNS_SUBDOMAIN.test(name)) return undefined;
       let pod: unknown;
       try {
         pod = await api.json(
@@ -62,6 +65,10 @@ export function kubePodLocator(api: KubeApiClient): PodLocator {
     },
   };
 }
+
+// A namespace is a DNS-1123 label, a pod name a DNS-1123 subdomain (Kubernetes' own validation).
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 function fieldOf(value: unknown, key: string): unknown {
   return typeof value === 'object' && value !== null && !Array.isArray(value)

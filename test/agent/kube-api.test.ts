@@ -72,6 +72,19 @@ t.test('in a cluster: the service account token and CA, read again after a minut
   t.equal(await kubePodLocator(client).locate('shop', 'no-such-pod'), undefined, 'a 404 is no such pod');
   t.equal(api.requests.at(-1)?.headers.authorization, `Bearer ${ROTATED_TOKEN}`, 'the rotated token');
 
+  // Names from container labels that no pod can have are not asked for: `..` would walk the URL to another resource.
+  const before = api.requests.length;
+  for (const [namespace, name] of [
+    ['..', 'web-1'],
+    ['shop', '..'],
+    ['shop/../kube-system', 'web-1'],
+    ['Shop', 'web-1'],
+    ['shop', 'a'.repeat(254)],
+  ] as const) {
+    t.equal(await kubePodLocator(client).locate(namespace, name), undefined, `${namespace}/${name.slice(0, 20)}`);
+  }
+  t.equal(api.requests.length, before, 'none of them sent');
+
   // A token file gone after it was read once: the last token is kept rather than failing every request.
   rmSync(join(dir, 'token'));
   clock += 60_000;
