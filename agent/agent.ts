@@ -32,6 +32,8 @@ import type { ContainerLister, PodLabelSource } from './schedules/targets.js';
 import type { SchedulerLogger } from './schedules/scheduler.js';
 import type { Authorizer } from './authz/authorizer.js';
 import type { PodWatcher, PodWatcherOptions } from './pods/pod-watcher.js';
+import { connectKubeApi } from './kube/connect.js';
+import type { KubeApiClient } from './kube/kube-api-client.js';
 import { selectRuntime } from './runtime/runtime-selection.js';
 import type { HostRuntimeDeps } from './runtime/host-runtime.js';
 import { Parts, part } from './parts.js';
@@ -62,6 +64,8 @@ export interface AgentDeps {
   worker?: ProfileWorker;
   /** The pods of this node (host mode's names, schedules' labels); the agent starts it first and closes it last. */
   pods?: PodWatcher;
+  /** The agent's access to the API server (the pod watcher's and `--auth kubernetes`'), closed after both. */
+  kubeApi?: KubeApiClient;
 }
 
 /**
@@ -82,7 +86,6 @@ export function accessControlOptions(config: AgentConfig): AccessControlOptions 
   return {
     auth: config.auth,
     tokenFile: config.tokenFile,
-    kubeconfig: config.kubeconfig,
     authzResource: config.authzResource,
     ...(config.tokenAudiences ? { tokenAudiences: config.tokenAudiences } : {}),
     nodeName: config.nodeName,
@@ -153,27 +156,18 @@ function buildContinuousProfiling(config: AgentConfig, deps: ContinuousProfiling
   });
 }
 
-export interface PodWatcherFromConfigDeps {
+export interface PodWatcherDeps {
   logger?: PodWatcherOptions['logger'];
 }
 
-/**
- * A PodWatcher (not started) for this node whenever the agent has its own access to the Kubernetes API
- * (`--kubeconfig FILE`, else the in-cluster service account when it runs in a pod), whatever `--auth` is; else
- * undefined. The Kubernetes client is loaded only here, on demand (it is large).
- */
-export async function podWatcherFromConfig(
-  config: Pick<AgentConfig, 'kubeconfig' | 'nodeName'> & { inCluster?: boolean },
-  deps: PodWatcherFromConfigDeps = {},
-): Promise<PodWatcher | undefined> {
-  if (config.kubeconfig === undefined && config.inCluster !== true) return undefined;
-  const { loadAgentKubeConfig } = await import('./auth/kube-config.js');
+/** A PodWatcher (not started) of this node's pods, through the agent's own access to the API server. */
+export async function podWatcherOf(
+  api: KubeApiClient,
+  config: Pick<AgentConfig, 'nodeName'>,
+  deps: PodWatcherDeps = {},
+): Promise<PodWatcher> {
   const { PodWatcher } = await import('./pods/pod-watcher.js');
-  return new PodWatcher({
-    kubeConfig: loadAgentKubeConfig(config.kubeconfig),
-    nodeName: config.nodeName,
-    ...(deps.logger ? { logger: deps.logger } : {}),
-  });
+  return new PodWatcher({ api, nodeName: config.nodeName, ...(deps.logger ? { logger: deps.logger } : {}) });
 }
 
 export interface CreateAgentDeps {
@@ -189,12 +183,11 @@ export interface CreateAgentDeps {
  */
 export async function createAgent(config: AgentConfig, deps: CreateAgentDeps): Promise<Agent> {
   const { logger } = deps;
-  // The pods of this node (when the agent has access): host mode names the containers it finds in cgroups with
-  // them, schedules match label selectors against them. One watcher for both.
-  let pods =
-    config.runtime !== 'docker' || config.dataDir !== undefined
-      ? await podWatcherFromConfig(config, { logger })
-      : undefined;
+  // The agent's own access to the API server (`--kubeconfig`, else in-cluster), when something here uses it: the pod
+  // watcher (host mode's container names, schedules' labels; one watcher for both) and `--auth kubernetes`.
+  const wantsPods = config.runtime !== 'docker' || config.dataDir !== undefined;
+  const kubeApi = wantsPods || config.auth === 'kubernetes' ? await connectKubeApi(config) : undefined;
+  let pods = wantsPods && kubeApi ? await podWatcherOf(kubeApi, config, { logger }) : undefined;
   let runtime: ContainerRuntime | undefined;
   let runtimeReason: string | undefined;
   try {
@@ -229,14 +222,24 @@ export async function createAgent(config: AgentConfig, deps: CreateAgentDeps): P
     }
   } catch (err) {
     await pods?.close().catch(() => undefined);
+    kubeApi?.close();
     throw new AgentBuildError('runtime', err);
   }
   try {
-    const access = await createAccessControl(accessControlOptions(config));
-    return new Agent({ config, runtime, runtimeReason, logger, access, ...(pods ? { pods } : {}) });
+    const access = await createAccessControl(accessControlOptions(config), { kubeApi });
+    return new Agent({
+      config,
+      runtime,
+      runtimeReason,
+      logger,
+      access,
+      ...(pods ? { pods } : {}),
+      ...(kubeApi ? { kubeApi } : {}),
+    });
   } catch (err) {
     await runtime.close().catch(() => undefined);
     await pods?.close().catch(() => undefined);
+    kubeApi?.close();
     throw new AgentBuildError('access', err);
   }
 }
@@ -332,8 +335,18 @@ export class Agent {
     });
     const pods = deps.pods;
     const history = this.history;
+    const kubeApi = deps.kubeApi;
     this.#parts = new Parts(
       [
+        ...(kubeApi
+          ? [
+              part(
+                'kube-api',
+                () => undefined,
+                async () => kubeApi.close(),
+              ),
+            ]
+          : []),
         ...(pods
           ? [
               part(

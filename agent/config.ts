@@ -16,6 +16,7 @@ import {
   parseAuthzResource,
   type AuthzResource,
 } from './authz/resource.js';
+import type { InClusterService } from './kube/in-cluster-endpoint.js';
 import { RUNTIME_CHOICES, type RuntimeChoice } from './runtime/runtime-selection.js';
 import type { ListenAddress } from './server/http-server.js';
 import { DEFAULT_CONNECTION_LIMITS } from './server/connection-limits.js';
@@ -141,10 +142,11 @@ export interface AgentConfig {
   /** Schedule names as metric labels; off, every schedule series is `schedule="all"` (/metrics is open). Default off. */
   metricsScheduleNames: boolean;
   /**
-   * The agent runs in a pod with a service account (`KUBERNETES_SERVICE_HOST` is set): its Kubernetes access is then
-   * the in-cluster one when `--kubeconfig` is absent. Not a flag. Default false.
+   * The agent runs in a pod (`KUBERNETES_SERVICE_HOST` and `KUBERNETES_SERVICE_PORT` are set): its Kubernetes access
+   * is then the pod's service account when `--kubeconfig` is absent, its files in `PODFLAME_SERVICE_ACCOUNT_DIR`
+   * (default /var/run/secrets/kubernetes.io/serviceaccount). Not a flag. Default: not in a cluster.
    */
-  inCluster: boolean;
+  inCluster?: InClusterService;
   /** Host mode: the `PATH` the capture script gets (the agent's own, so it reaches perf and jattach). Not a flag. No default (a standard PATH). */
   capturePath?: string;
 }
@@ -183,7 +185,6 @@ export const DEFAULT_AGENT_CONFIG: Readonly<Omit<AgentConfig, 'nodeName'>> = Obj
   namespaceMaxSchedules: DEFAULT_SCHEDULER_OPTIONS.maxSchedulesPerNamespace,
   scheduleJitterSeconds: 10,
   metricsScheduleNames: false,
-  inCluster: false,
 });
 
 export interface OptionSpec<K extends keyof AgentConfig = keyof AgentConfig> {
@@ -847,7 +848,15 @@ export function parseAgentConfig(sources: ConfigSources): ParsedAgentCommandLine
     }
   }
   // The rest of the environment the agent uses, read here like the flags' variables (and nowhere else).
-  config.inCluster = sources.env.KUBERNETES_SERVICE_HOST !== undefined;
+  const serviceHost = sources.env.KUBERNETES_SERVICE_HOST;
+  if (serviceHost !== undefined && serviceHost !== '') {
+    const serviceAccountDir = sources.env.PODFLAME_SERVICE_ACCOUNT_DIR;
+    config.inCluster = {
+      host: serviceHost,
+      port: sources.env.KUBERNETES_SERVICE_PORT || '443',
+      ...(serviceAccountDir ? { serviceAccountDir } : {}),
+    };
+  }
   if (sources.env.PATH !== undefined) config.capturePath = sources.env.PATH;
   assertAuthModeAllowed(config.auth, config.listen.host, config.listen.port);
   if (config.maxProfileBytes > config.profilesMaxBytes) {

@@ -10,14 +10,15 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
  * instrumented-runtime) imports anything and is imported by none of them.
  */
 const AGENT_LAYERS = {
+  kube: [],
   runtime: [],
-  pods: ['runtime'],
+  pods: ['kube', 'runtime'],
   targets: ['runtime'],
   store: [],
   export: [],
-  auth: [],
-  authz: ['auth'],
-  access: ['auth', 'authz'],
+  auth: ['kube'],
+  authz: ['auth', 'kube'],
+  access: ['auth', 'authz', 'kube'],
   profiles: ['runtime', 'targets'],
   schedules: ['profiles', 'store', 'export', 'pods', 'runtime', 'targets'],
   server: ['access', 'auth', 'authz', 'profiles', 'schedules', 'store', 'export', 'pods', 'runtime', 'targets'],

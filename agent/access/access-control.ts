@@ -3,7 +3,6 @@
  * do) built together, above both `auth/` and `authz/`.
  */
 import { readFileSync } from 'node:fs';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { PodflameError, asPodflameError } from '../../shared/errors.js';
 import { AllowAllAuthorizer } from '../authz/authorizer.js';
 import { AnonymousAuthenticator } from '../auth/anonymous.js';
@@ -11,22 +10,30 @@ import type { AuthMode } from '../auth/identity.js';
 import { assertAuthModeAllowed } from '../auth/listen-guard.js';
 import { parseTokenFile, StaticTokenAuthenticator } from '../auth/static-token.js';
 import type { AccessControl, AccessControlOptions } from './access-options.js';
+import type { KubeApiClient } from '../kube/kube-api-client.js';
 
 export type { AccessControl, AccessControlOptions };
 
 /**
  * Builds the authenticator and authorizer for the configured mode, checking everything that can be checked before
- * the server listens: `none` off loopback, a missing or empty token file, an unusable kubeconfig. The Kubernetes
- * client is loaded only for `--auth kubernetes`.
+ * the server listens: `none` off loopback, a missing or empty token file, no access to the API server. `--auth
+ * kubernetes` asks the API server through `kubeApi`, the agent's own access (agent/kube/connect.ts).
  */
 export async function createAccessControl(
   options: AccessControlOptions,
-  deps: { kubeConfig?: KubeConfig } = {},
+  deps: { kubeApi?: KubeApiClient | undefined } = {},
 ): Promise<AccessControl> {
   if ((options.auth ?? 'none') !== 'kubernetes') return createLocalAccessControl(options);
   checkCommon(options);
+  if (deps.kubeApi === undefined) {
+    throw new PodflameError(
+      'CONFIG_INVALID',
+      '--auth kubernetes checks tokens with the Kubernetes API server, which the agent cannot reach: run it in a pod ' +
+        '(in-cluster, with a service account) or pass --kubeconfig FILE',
+    );
+  }
   const { kubernetesAccessControl } = await import('./kubernetes-access.js');
-  return kubernetesAccessControl(options, deps.kubeConfig);
+  return kubernetesAccessControl(options, deps.kubeApi);
 }
 
 /** `none` and `token`, which need nothing loaded; `kubernetes` must go through createAccessControl. */
@@ -53,7 +60,7 @@ export function createLocalAccessControl(options: AccessControlOptions): AccessC
     case 'kubernetes':
       throw new PodflameError(
         'INTERNAL',
-        '--auth kubernetes access control is built with createAccessControl (it loads the Kubernetes client)',
+        "--auth kubernetes access control is built with createAccessControl (it needs the agent's Kubernetes access)",
       );
   }
 }

@@ -8,8 +8,6 @@ export interface AccessControlOptions {
   auth?: AuthMode;
   /** `--token-file`, required with `--auth token`. */
   tokenFile?: string | undefined;
-  /** `--kubeconfig`, the agent's own access to the API server with `--auth kubernetes`; default in-cluster. */
-  kubeconfig?: string | undefined;
   /** `--authz-resource`. Default create pods/exec. */
   authzResource?: AuthzResource;
   /** `--token-audience`: with `--auth kubernetes`, only tokens bound to one of these audiences. Default none. */

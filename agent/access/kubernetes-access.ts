@@ -1,25 +1,22 @@
 /**
- * `--auth kubernetes` assembled: TokenReview authentication and SubjectAccessReview authorization through
- * @kubernetes/client-node. Kept in a module of its own that access-control.ts imports on demand, because loading the
- * Kubernetes client costs the agent a second of start-up and tens of MB when another mode is configured.
+ * `--auth kubernetes` assembled: TokenReview authentication and SubjectAccessReview authorization through the agent's
+ * own access to the API server (agent/kube/). Kept in a module of its own that access-control.ts imports on demand.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
 import { kubeAccessReviewer, kubePodLocator } from '../authz/kube-api.js';
 import { KubernetesAuthorizer } from '../authz/kubernetes-authorizer.js';
 import { DEFAULT_AUTHZ_RESOURCE } from '../authz/resource.js';
 import type { AccessControl, AccessControlOptions } from './access-options.js';
-import { loadAgentKubeConfig } from '../auth/kube-config.js';
 import { kubeTokenReviewer } from '../auth/kube-token-reviewer.js';
 import { KubernetesAuthenticator } from '../auth/token-review.js';
+import type { KubeApiClient } from '../kube/kube-api-client.js';
 
-export function kubernetesAccessControl(options: AccessControlOptions, kubeConfig?: KubeConfig): AccessControl {
-  const kc = kubeConfig ?? loadAgentKubeConfig(options.kubeconfig);
+export function kubernetesAccessControl(options: AccessControlOptions, api: KubeApiClient): AccessControl {
   return {
     authenticator: new KubernetesAuthenticator(
-      kubeTokenReviewer(kc),
+      kubeTokenReviewer(api),
       options.tokenAudiences ? { audiences: options.tokenAudiences } : {},
     ),
-    authorizer: new KubernetesAuthorizer(kubeAccessReviewer(kc), kubePodLocator(kc), {
+    authorizer: new KubernetesAuthorizer(kubeAccessReviewer(api), kubePodLocator(api), {
       nodeName: options.nodeName,
       resource: options.authzResource ?? DEFAULT_AUTHZ_RESOURCE,
     }),

@@ -1,5 +1,5 @@
-import { ApiException, AuthorizationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { CallerIdentity } from '../auth/identity.js';
+import { kubeApiStatus, type KubeApiClient } from '../kube/kube-api-client.js';
 import type {
   AccessReviewer,
   AccessReviewStatus,
@@ -8,53 +8,74 @@ import type {
   ResourceAttributes,
 } from './kubernetes-authorizer.js';
 
-/** A SubjectAccessReview (POST /apis/authorization.k8s.io/v1/subjectaccessreviews) through @kubernetes/client-node. */
-export function kubeAccessReviewer(kc: KubeConfig): AccessReviewer {
-  const api = kc.makeApiClient(AuthorizationV1Api);
+/** A SubjectAccessReview (POST /apis/authorization.k8s.io/v1/subjectaccessreviews) for the caller. */
+export function kubeAccessReviewer(api: KubeApiClient): AccessReviewer {
   return {
     async review(caller: CallerIdentity, resourceAttributes: ResourceAttributes): Promise<AccessReviewStatus> {
-      const answer = await api.createSubjectAccessReview({
-        body: {
-          apiVersion: 'authorization.k8s.io/v1',
-          kind: 'SubjectAccessReview',
-          spec: {
-            resourceAttributes,
-            user: caller.username,
-            groups: [...caller.groups],
-            ...(caller.uid ? { uid: caller.uid } : {}),
-            // Scoped credentials carry their limits here: without it the agent would grant what the API server would not.
-            ...(caller.extra
-              ? { extra: Object.fromEntries(Object.entries(caller.extra).map(([k, v]) => [k, [...v]])) }
-              : {}),
-          },
+      const answer = await api.json('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: {
+          resourceAttributes,
+          user: caller.username,
+          groups: [...caller.groups],
+          ...(caller.uid ? { uid: caller.uid } : {}),
+          // Scoped credentials carry their limits here: without it the agent would grant what the API server would not.
+          ...(caller.extra
+            ? { extra: Object.fromEntries(Object.entries(caller.extra).map(([k, v]) => [k, [...v]])) }
+            : {}),
         },
       });
-      const s = answer.status;
+      const s = fieldOf(answer, 'status');
       return {
-        allowed: s?.allowed === true,
-        ...(s?.denied !== undefined ? { denied: s.denied } : {}),
-        ...(s?.reason ? { reason: s.reason } : {}),
-        ...(s?.evaluationError ? { evaluationError: s.evaluationError } : {}),
+        allowed: fieldOf(s, 'allowed') === true,
+        ...(typeof fieldOf(s, 'denied') === 'boolean' ? { denied: fieldOf(s, 'denied') as boolean } : {}),
+        ...(nonEmpty(fieldOf(s, 'reason')) ? { reason: fieldOf(s, 'reason') as string } : {}),
+        ...(nonEmpty(fieldOf(s, 'evaluationError'))
+          ? { evaluationError: fieldOf(s, 'evaluationError') as string }
+          : {}),
       };
     },
   };
 }
 
 /** Reads a pod's node and UID (GET /api/v1/namespaces/NS/pods/NAME); a 404 means no such pod. */
-export function kubePodLocator(kc: KubeConfig): PodLocator {
-  const core = kc.makeApiClient(CoreV1Api);
+export function kubePodLocator(api: KubeApiClient): PodLocator {
   return {
     async locate(namespace: string, name: string): Promise<PodPlacement | undefined> {
+      // Names come from container labels anyone with the engine can set: `..` would walk the URL's path to another
+      // resource, so only names the API server could hold are asked for.
+      if (!DNS_LABEL.test(namespace) || !DNS_SUBDOMAIN.test(name)) return undefined;
+      let pod: unknown;
       try {
-        const pod = await core.readNamespacedPod({ namespace, name });
-        return {
-          ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
-          ...(pod.metadata?.uid ? { uid: pod.metadata.uid } : {}),
-        };
+        pod = await api.json(
+          'GET',
+          `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`,
+        );
       } catch (err) {
-        if (err instanceof ApiException && err.code === 404) return undefined;
+        if (kubeApiStatus(err) === 404) return undefined;
         throw err;
       }
+      const nodeName = fieldOf(fieldOf(pod, 'spec'), 'nodeName');
+      const uid = fieldOf(fieldOf(pod, 'metadata'), 'uid');
+      return {
+        ...(nonEmpty(nodeName) ? { nodeName: nodeName as string } : {}),
+        ...(nonEmpty(uid) ? { uid: uid as string } : {}),
+      };
     },
   };
+}
+
+// A namespace is a DNS-1123 label, a pod name a DNS-1123 subdomain (Kubernetes' own validation).
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function fieldOf(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
+}
+
+function nonEmpty(value: unknown): boolean {
+  return typeof value === 'string' && value !== '';
 }

@@ -37,7 +37,7 @@ export interface PodDirectory {
   containerById(containerId: string): { pod: IndexedPod; container: PodContainer } | undefined;
 }
 
-/** The part of a v1.Pod the index reads (as @kubernetes/client-node deserializes it, or as the watch sends it). */
+/** The part of a v1.Pod the index reads, as the list and the watch send it. */
 export interface PodObject {
   metadata?: { uid?: string; namespace?: string; name?: string; labels?: Record<string, string> };
   status?: {
@@ -88,6 +88,13 @@ export class PodIndex {
     };
     this.#pods.set(m.uid, indexed);
     for (const container of containers) this.#byContainer.set(container.containerId, { podUid: m.uid, container });
+  }
+
+  /** Holds exactly these pods (a new list): those not in it are forgotten. */
+  replace(pods: readonly PodObject[]): void {
+    const listed = new Set(pods.map((p) => p.metadata?.uid).filter((uid): uid is string => uid !== undefined));
+    for (const uid of [...this.#pods.keys()]) if (!listed.has(uid)) this.#forget(uid);
+    for (const pod of pods) this.put(pod);
   }
 
   /** Removes a pod (watch DELETED). */

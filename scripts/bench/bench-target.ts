@@ -91,7 +91,12 @@ export interface BenchAgent {
 export async function startBenchAgent(
   root: string,
   cleanup: Cleanup,
-  { nodeName, readyTimeoutMs }: { nodeName: string; readyTimeoutMs: number },
+  {
+    nodeName,
+    readyTimeoutMs,
+    args = [],
+    env = {},
+  }: { nodeName: string; readyTimeoutMs: number; args?: readonly string[]; env?: Record<string, string> },
 ): Promise<BenchAgent> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -103,8 +108,9 @@ export async function startBenchAgent(
       join(root, 'dist', 'agent', 'main.js'),
       ...['--listen', `127.0.0.1:${port}`, '--capture-image', CAPTURE_IMAGE, '--node-name', nodeName],
       ...['--log-level', 'warn', '--rate-limit', '0'],
+      ...args,
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } },
   );
   let stderr = '';
   agent.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));

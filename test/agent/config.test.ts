@@ -119,3 +119,17 @@ t.test('--help prints each default as the flag is typed, and typed back it is th
     t.same(parse([`--${spec.flag}`, text])[spec.key], value, `--${spec.flag} ${text}`);
   }
 });
+
+t.test('in a pod: the API server from KUBERNETES_SERVICE_HOST/_PORT, the service account folder', async (t) => {
+  t.equal(parse([]).inCluster, undefined, 'not in a cluster');
+  t.equal(parse([], { KUBERNETES_SERVICE_HOST: '' }).inCluster, undefined);
+  t.same(parse([], { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '6443' }).inCluster, {
+    host: 'fd00::1',
+    port: '6443',
+  });
+  t.same(
+    parse([], { KUBERNETES_SERVICE_HOST: '10.96.0.1', PODFLAME_SERVICE_ACCOUNT_DIR: '/run/sa' }).inCluster,
+    { host: '10.96.0.1', port: '443', serviceAccountDir: '/run/sa' },
+    'port 443 when kubelet set none',
+  );
+});

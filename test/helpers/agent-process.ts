@@ -27,9 +27,13 @@ export interface AgentRun {
   stderr: string;
 }
 
-function spawnMain(args: readonly string[], env: Record<string, string>): ChildProcessWithoutNullStreams {
+function spawnMain(
+  args: readonly string[],
+  env: Record<string, string>,
+  nodeArgs: readonly string[] = [],
+): ChildProcessWithoutNullStreams {
   if (!existsSync(DIST_AGENT)) throw new Error(`${DIST_AGENT} is missing: run npm run build first (npm test does)`);
-  return spawn(process.execPath, [DIST_AGENT, ...args], {
+  return spawn(process.execPath, [...nodeArgs, DIST_AGENT, ...args], {
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -55,9 +59,10 @@ export async function runAgentToExit(
 /** Starts the agent and waits for its "listening" log line. */
 export async function startAgentProcess(
   args: readonly string[],
-  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+  /** `nodeArgs`: node's own options, before the entry point (e.g. `--import HOOK`). */
+  options: { env?: Record<string, string>; timeoutMs?: number; nodeArgs?: readonly string[] } = {},
 ): Promise<AgentProcess> {
-  const child = spawnMain(args, options.env ?? {});
+  const child = spawnMain(args, options.env ?? {}, options.nodeArgs);
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
   let buffered = '';

@@ -29,6 +29,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { KubeApiClient } from '../../agent/kube/kube-api-client.js';
+import { kubeConfigEndpoint, loadKubeconfigEndpoint } from '../../agent/kube/kubeconfig-endpoint.js';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { makeSelfSignedCert } from './self-signed-cert.js';
 
@@ -588,6 +590,11 @@ export class FakeKubeApi {
       'current-context': spec.context ?? 'fake',
       preferences: {},
     });
+  }
+
+  /** The agent's client of this API server (agent/kube/), through a kubeconfig as `--kubeconfig` gives it. */
+  agentApi(spec: KubeconfigSpec = {}): KubeApiClient {
+    return new KubeApiClient(kubeConfigEndpoint(this.kubeConfig(spec)));
   }
 
   /** The same kubeconfig, loaded by @kubernetes/client-node, for code under test that takes a KubeConfig. */
@@ -1422,4 +1429,9 @@ export class FakeKubeApi {
     }
     this.sendJson(res, 200, statusBody(200, 'Success', `${kind.kind} ${name} deleted`));
   }
+}
+
+/** The agent's client of the API server a kubeconfig file names, as `--kubeconfig FILE` makes it. */
+export function agentKubeApi(kubeconfigFile: string): KubeApiClient {
+  return new KubeApiClient(loadKubeconfigEndpoint(kubeconfigFile));
 }

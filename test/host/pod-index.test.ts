@@ -13,7 +13,8 @@ import { resolveTarget, targetTitle } from '../../agent/targets/resolve.js';
 import { listTargets } from '../../agent/targets/list.js';
 import { TargetFinder } from '../../agent/schedules/targets.js';
 import { FakeKubeApi, makePod, type FakePodSpec } from '../helpers/fake-kube-api.js';
-import { podWatcherFromConfig } from '../../agent/agent.js';
+import { podWatcherOf } from '../../agent/agent.js';
+import { connectKubeApi } from '../../agent/kube/connect.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const FIXTURES = new URL('../fixtures/cgroup/', import.meta.url);
@@ -81,7 +82,7 @@ t.test(
 t.test('the pod watcher keeps the index: added, started, restarted, relabelled, deleted', async (t) => {
   const api = new FakeKubeApi();
   await api.start();
-  const watcher = new PodWatcher({ kubeConfig: api.kubeConfig(), nodeName: 'node-a', retryDelayMs: 50 });
+  const watcher = new PodWatcher({ api: api.agentApi(), nodeName: 'node-a', retryDelayMs: 50 });
   t.teardown(async () => {
     await watcher.close();
     await api.close();
@@ -118,15 +119,12 @@ t.test('the pod watcher keeps the index: added, started, restarted, relabelled, 
   t.equal(watcher.size, 0);
 });
 
-t.test("podWatcherFromConfig: only with the agent's own Kubernetes access", async (t) => {
-  t.equal(await podWatcherFromConfig({ nodeName: 'node-a', inCluster: false }), undefined, 'none outside a cluster');
-  await t.rejects(
-    podWatcherFromConfig({ nodeName: 'node-a', kubeconfig: '/nonexistent/kubeconfig', inCluster: false }),
-    {
-      code: 'CONFIG_INVALID',
-      message: /cannot load the agent's kubeconfig \/nonexistent\/kubeconfig/,
-    },
-  );
+t.test("a pod watcher only with the agent's own Kubernetes access", async (t) => {
+  t.equal(await connectKubeApi({}), undefined, 'none outside a cluster');
+  await t.rejects(connectKubeApi({ kubeconfig: '/nonexistent/kubeconfig' }), {
+    code: 'CONFIG_INVALID',
+    message: /cannot load the agent's kubeconfig \/nonexistent\/kubeconfig/,
+  });
   const api = new FakeKubeApi();
   await api.start();
   const file = join(t.testdir(), 'agent.kubeconfig');
@@ -140,9 +138,11 @@ t.test("podWatcherFromConfig: only with the agent's own Kubernetes access", asyn
       containers: [{ name: 'app', containerID: `cri-o://${id('d')}` }],
     }),
   );
-  const watcher = await podWatcherFromConfig({ nodeName: 'node-a', kubeconfig: file, inCluster: false });
+  const kubeApi = await connectKubeApi({ kubeconfig: file });
+  const watcher = kubeApi && (await podWatcherOf(kubeApi, { nodeName: 'node-a' }));
   t.teardown(async () => {
     await watcher?.close();
+    kubeApi?.close();
     await api.close();
   });
   t.equal(watcher?.ready(), false, 'not started by the factory');

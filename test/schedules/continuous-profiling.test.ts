@@ -115,7 +115,6 @@ t.test('--schedules and --pyroscope-url need --data-dir; a bad --pyroscope-url i
     containers: new FakeRuntime(),
     registry: new Registry(),
     logger: logger().logger,
-    inCluster: false,
   };
   t.equal(await continuousProfilingFromConfig(base, deps), undefined, 'no --data-dir: no history');
   await t.rejects(continuousProfilingFromConfig({ ...base, schedulesFile: 's.yaml' }, deps), {

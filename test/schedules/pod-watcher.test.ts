@@ -13,7 +13,7 @@ import { waitFor } from '../helpers/wait-for.js';
 async function setup(t: Test, retryDelayMs = 50) {
   const api = new FakeKubeApi();
   await api.start();
-  const watcher = new PodWatcher({ kubeConfig: api.kubeConfig(), nodeName: 'node-a', retryDelayMs });
+  const watcher = new PodWatcher({ api: api.agentApi(), nodeName: 'node-a', retryDelayMs });
   t.teardown(async () => {
     await watcher.close();
     await api.close();

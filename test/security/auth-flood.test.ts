@@ -12,11 +12,10 @@ import { createAccessControl } from '../../agent/access/access-control.js';
 import { Agent } from '../../agent/agent.js';
 import type { AgentConfig } from '../../agent/config.js';
 import { addressKey } from '../../agent/server/middleware/authenticate.js';
-import { loadAgentKubeConfig } from '../../agent/auth/kube-config.js';
 import { kubeTokenReviewer } from '../../agent/auth/kube-token-reviewer.js';
 import { KubernetesAuthenticator, type KubernetesAuthenticatorOptions } from '../../agent/auth/token-review.js';
 import { AllowAllAuthorizer } from '../../agent/authz/authorizer.js';
-import { FakeKubeApi } from '../helpers/fake-kube-api.js';
+import { agentKubeApi, FakeKubeApi } from '../helpers/fake-kube-api.js';
 import { FakeRuntime } from '../agent/fake-runtime.js';
 import { memoryLogger, testConfig } from '../agent/http.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -54,15 +53,13 @@ async function startAgent(
   const config = testConfig({ auth: 'kubernetes', kubeconfig, rateLimitPerMinute: 0, ...overrides });
   const access = authenticator
     ? {
-        authenticator: new KubernetesAuthenticator(kubeTokenReviewer(loadAgentKubeConfig(kubeconfig)), authenticator),
+        authenticator: new KubernetesAuthenticator(kubeTokenReviewer(agentKubeApi(kubeconfig)), authenticator),
         authorizer: new AllowAllAuthorizer(),
       }
-    : await createAccessControl({
-        auth: 'kubernetes',
-        kubeconfig,
-        nodeName: config.nodeName,
-        listen: config.listen,
-      });
+    : await createAccessControl(
+        { auth: 'kubernetes', nodeName: config.nodeName, listen: config.listen },
+        { kubeApi: agentKubeApi(kubeconfig) },
+      );
   const agent = new Agent({ config, runtime: new FakeRuntime(), logger: memoryLogger().logger, access });
   const { url } = await agent.start();
   t.teardown(() => agent.close());

@@ -5,15 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { createAccessControl, createLocalAccessControl } from '../../agent/access/access-control.js';
+import { connectKubeApi } from '../../agent/kube/connect.js';
 import type { CallerIdentity } from '../../agent/auth/identity.js';
-import { loadAgentKubeConfig } from '../../agent/auth/kube-config.js';
 import { kubeTokenReviewer } from '../../agent/auth/kube-token-reviewer.js';
 import { KubernetesAuthenticator } from '../../agent/auth/token-review.js';
 import { kubeAccessReviewer, kubePodLocator } from '../../agent/authz/kube-api.js';
 import { KubernetesAuthorizer } from '../../agent/authz/kubernetes-authorizer.js';
 import { parseAuthzResource } from '../../agent/authz/resource.js';
 import { PodflameError } from '../../shared/errors.js';
-import { FakeKubeApi, makePod, type AuthorizationAttributes } from '../helpers/fake-kube-api.js';
+import { agentKubeApi, FakeKubeApi, makePod, type AuthorizationAttributes } from '../helpers/fake-kube-api.js';
 
 const AGENT_TOKEN = 'agent-service-account-token-0123456789';
 const AGENT_USER = 'system:serviceaccount:podflame:podflame-agent';
@@ -103,7 +103,7 @@ async function rejects(t: Test, p: Promise<unknown>, code: string, message?: Reg
 }
 
 t.test('TokenReview: no token, bad token, good token, cache', async (t) => {
-  const kc = loadAgentKubeConfig(join(dir, 'agent.kubeconfig'));
+  const kc = agentKubeApi(join(dir, 'agent.kubeconfig'));
   const authn = new KubernetesAuthenticator(kubeTokenReviewer(kc));
   const before = reviewsOf('tokenreviews').length;
 
@@ -149,7 +149,7 @@ t.test('TokenReview: no token, bad token, good token, cache', async (t) => {
 
 t.test('TokenReview: cache expires, API errors are 502 and not cached', async (t) => {
   let clock = 1_000_000;
-  const kc = loadAgentKubeConfig(join(dir, 'agent.kubeconfig'));
+  const kc = agentKubeApi(join(dir, 'agent.kubeconfig'));
   const authn = new KubernetesAuthenticator(kubeTokenReviewer(kc), { now: () => clock, cacheTtlMs: 30_000 });
   await authn.authenticate(bearer(CAROL_TOKEN));
   clock += 29_000;
@@ -168,7 +168,7 @@ t.test('TokenReview: cache expires, API errors are 502 and not cached', async (t
   await weak.start();
   t.teardown(() => weak.close());
   weak.writeKubeconfig(join(dir, 'weak.kubeconfig'), { token: AGENT_TOKEN });
-  const denied = new KubernetesAuthenticator(kubeTokenReviewer(loadAgentKubeConfig(join(dir, 'weak.kubeconfig'))));
+  const denied = new KubernetesAuthenticator(kubeTokenReviewer(agentKubeApi(join(dir, 'weak.kubeconfig'))));
   const err = await rejects(t, denied.authenticate(bearer(ALICE_TOKEN)), 'KUBERNETES_API_ERROR', /TokenReview/);
   t.equal(err.httpStatus, 502);
   await rejects(t, denied.authenticate(bearer(ALICE_TOKEN)), 'KUBERNETES_API_ERROR');
@@ -180,7 +180,7 @@ t.test('TokenReview: cache expires, API errors are 502 and not cached', async (t
 });
 
 t.test('SubjectAccessReview on pods/exec and the node check', async (t) => {
-  const kc = loadAgentKubeConfig(join(dir, 'agent.kubeconfig'));
+  const kc = agentKubeApi(join(dir, 'agent.kubeconfig'));
   const authz = new KubernetesAuthorizer(kubeAccessReviewer(kc), kubePodLocator(kc), { nodeName: NODE });
   const alice: CallerIdentity = { username: 'alice', uid: 'u-alice', groups: ['developers'], mode: 'kubernetes' };
   const bob: CallerIdentity = { username: 'bob', groups: ['system:authenticated'], mode: 'kubernetes' };
@@ -244,7 +244,7 @@ t.test('SubjectAccessReview on pods/exec and the node check', async (t) => {
 });
 
 t.test('a dedicated resource: podflame.io/profiles', async (t) => {
-  const kc = loadAgentKubeConfig(join(dir, 'agent.kubeconfig'));
+  const kc = agentKubeApi(join(dir, 'agent.kubeconfig'));
   const authz = new KubernetesAuthorizer(kubeAccessReviewer(kc), kubePodLocator(kc), {
     nodeName: NODE,
     resource: parseAuthzResource('podflame.io/profiles'),
@@ -262,20 +262,22 @@ t.test('a dedicated resource: podflame.io/profiles', async (t) => {
 
 t.test('createAccessControl wires the modes', async (t) => {
   const listen = { host: '127.0.0.1', port: 7070 };
-  const k = await createAccessControl({
-    auth: 'kubernetes',
-    kubeconfig: join(dir, 'agent.kubeconfig'),
-    nodeName: NODE,
-    listen,
-  });
+  const k = await createAccessControl(
+    { auth: 'kubernetes', nodeName: NODE, listen },
+    { kubeApi: agentKubeApi(join(dir, 'agent.kubeconfig')) },
+  );
   const caller = await k.authenticator.authenticate(bearer(ALICE_TOKEN));
   await k.authorizer.authorizeTarget(caller, target('shop-1', 'uid-shop-1'));
   t.equal(k.authenticator.mode, 'kubernetes');
 
-  await t.rejects(
-    createAccessControl({ auth: 'kubernetes', kubeconfig: join(dir, 'missing.kubeconfig'), nodeName: NODE, listen }),
-    { code: 'CONFIG_INVALID', message: /cannot load the agent's kubeconfig .*missing\.kubeconfig/ },
-  );
+  await t.rejects(connectKubeApi({ kubeconfig: join(dir, 'missing.kubeconfig') }), {
+    code: 'CONFIG_INVALID',
+    message: /cannot load the agent's kubeconfig .*missing\.kubeconfig/,
+  });
+  await t.rejects(createAccessControl({ auth: 'kubernetes', nodeName: NODE, listen }), {
+    code: 'CONFIG_INVALID',
+    message: /--auth kubernetes .* run it in a pod \(in-cluster, with a service account\) or pass --kubeconfig FILE/,
+  });
   await t.rejects(createAccessControl({ auth: 'token', nodeName: NODE, listen }), {
     code: 'CONFIG_INVALID',
     message: /--token-file/,

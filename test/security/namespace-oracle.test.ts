@@ -15,7 +15,7 @@ import { createAccessControl } from '../../agent/access/access-control.js';
 import { historyRouter } from '../../agent/server/routes/history.js';
 import type { ContinuousProfiling } from '../../agent/schedules/continuous-profiling.js';
 import type { NewProfile } from '../../agent/store/profile-store.js';
-import { FakeKubeApi, makePod, type AuthorizationAttributes } from '../helpers/fake-kube-api.js';
+import { agentKubeApi, FakeKubeApi, makePod, type AuthorizationAttributes } from '../helpers/fake-kube-api.js';
 import { testProfileWorker } from '../helpers/profile-worker.js';
 import { FakeRuntime, hexId, podContainer, sandboxContainer } from '../agent/fake-runtime.js';
 import { memoryLogger, testConfig } from '../agent/http.js';
@@ -87,7 +87,10 @@ t.before(async () => {
     podContainer(hexId('c1'), shopAway, 'app'),
   ];
   const config = testConfig({ nodeName: NODE, dataDir: join(dir, 'data'), rateLimitPerMinute: 100_000 });
-  const access = await createAccessControl({ auth: 'kubernetes', kubeconfig, nodeName: NODE, listen: config.listen });
+  const access = await createAccessControl(
+    { auth: 'kubernetes', nodeName: NODE, listen: config.listen },
+    { kubeApi: agentKubeApi(kubeconfig) },
+  );
   const { logger } = memoryLogger();
   const captures = {
     resolve: (...a: Parameters<Agent['captures']['resolve']>) => (built.agent as Agent).captures.resolve(...a),

@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import t from 'tap';
 import { createLocalAccessControl } from '../../agent/access/access-control.js';
 import { parseAgentConfig } from '../../agent/config.js';
-import { loadAgentKubeConfig } from '../../agent/auth/kube-config.js';
 import { kubeTokenReviewer } from '../../agent/auth/kube-token-reviewer.js';
 import { KubernetesAuthenticator } from '../../agent/auth/token-review.js';
 import { kubeAccessReviewer, kubePodLocator } from '../../agent/authz/kube-api.js';
@@ -24,6 +23,7 @@ import { KubeLookup } from '../../client/kube/kube-lookup.js';
 import { loadKubeConfig } from '../../client/kube/kubeconfig.js';
 import { PodflameClient } from '../../client/profile-pod.js';
 import {
+  agentKubeApi,
   API_AUDIENCE,
   FakeKubeApi,
   makeAgentPod,
@@ -76,7 +76,7 @@ api.putServiceAccount('ci', 'profiler');
 api.putPod(
   makePod({ namespace: 'shop', name: 'shop-1', uid: 'uid-shop-1', nodeName: NODE, containers: [{ name: 'app' }] }),
 );
-const agentKc = loadAgentKubeConfig(api.writeKubeconfig(join(dir, 'agent.kubeconfig'), { token: AGENT_TOKEN }));
+const agentKc = agentKubeApi(api.writeKubeconfig(join(dir, 'agent.kubeconfig'), { token: AGENT_TOKEN }));
 const ciKubeconfig = api.writeKubeconfig(join(dir, 'ci.kubeconfig'), { token: CI_TOKEN, namespace: 'shop' });
 const ciKc = loadKubeConfig({ kubeconfig: ciKubeconfig }).kubeConfig;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
