@@ -105,10 +105,10 @@ t.test('in a cluster: the pod watcher lists and watches through the service acco
   const watcher = new PodWatcher({ api: client, nodeName: 'node-a', retryDelayMs: 50 });
   t.teardown(() => watcher.close());
   watcher.start();
-  await waitFor(() => watcher.ready() && api.podWatchCount === 1, 10_000, 'the list and the watch', 10);
+  await waitFor(() => watcher.ready() && api.podWatchCount === 1, 60_000, 'the list and the watch', 10);
   t.equal(watcher.podByUid('uid-1')?.name, 'web-1');
   api.putPod(makePod({ namespace: 'shop', name: 'web-2', uid: 'uid-2', nodeName: 'node-a', containers: [] }));
-  await waitFor(() => watcher.podByUid('uid-2') !== undefined, 10_000, 'the watched pod', 10);
+  await waitFor(() => watcher.podByUid('uid-2') !== undefined, 60_000, 'the watched pod', 10);
   const watch = api.requests.find((r) => r.url.includes('watch=true'));
   t.equal(watch?.headers.authorization, `Bearer ${AGENT_TOKEN}`);
   t.match(watch?.url, /allowWatchBookmarks=true/);
@@ -234,7 +234,7 @@ t.test('a watch event 410 Gone: listed again, and pods gone meanwhile are forgot
   const watcher = new PodWatcher({ api: client, nodeName: 'node-a', retryDelayMs: 50 });
   t.teardown(() => watcher.close());
   watcher.start();
-  await waitFor(() => urls.length === 4, 10_000, 'list, watch, list, watch', 10);
+  await waitFor(() => urls.length === 4, 60_000, 'list, watch, list, watch', 10);
   t.match(urls[0], /^\/api\/v1\/pods\?fieldSelector=spec\.nodeName%3Dnode-a$/);
   t.match(urls[1], /watch=true&resourceVersion=10&/);
   t.match(urls[2], /^\/api\/v1\/pods\?fieldSelector=/, 'listed again at once');
@@ -261,7 +261,7 @@ t.test('a watch answered 410: listed again; an ended watch: watched again from t
   const watcher = new PodWatcher({ api: client, nodeName: 'node-a', retryDelayMs: 50 });
   t.teardown(() => watcher.close());
   watcher.start();
-  await waitFor(() => urls.length === 5, 10_000, 'the fifth request', 10);
+  await waitFor(() => urls.length === 5, 60_000, 'the fifth request', 10);
   t.match(urls[2], /^\/api\/v1\/pods\?fieldSelector=/);
   t.match(urls[4], /watch=true&resourceVersion=35&/, 'from the bookmark');
   t.equal(watcher.podByUid('uid-c')?.name, 'c');
@@ -278,7 +278,7 @@ t.test('a server that ends every watch at once is not asked in a loop', async (t
   const watcher = new PodWatcher({ api: client, nodeName: 'node-a', retryDelayMs: 200 });
   t.teardown(() => watcher.close());
   watcher.start();
-  await waitFor(() => urls.length >= 3, 10_000, 'a second watch', 10);
+  await waitFor(() => urls.length >= 3, 60_000, 'a second watch', 10);
   await new Promise((r) => setTimeout(r, 500));
   t.ok(urls.length <= 6, `${urls.length} requests in about 0.9 s, each watch after a 200 ms wait`);
 });
@@ -306,7 +306,7 @@ t.test(
     });
     t.teardown(() => watcher.close());
     watcher.start();
-    await waitFor(() => urls.length === 6, 10_000, 'the sixth request', 10);
+    await waitFor(() => urls.length === 6, 60_000, 'the sixth request', 10);
     t.match(warnings[0], /the pod watch ended with an error: etcd is sad/);
     t.match(warnings[1], /GET \/api\/v1\/pods\?.*watch=true.*: the Kubernetes API server's answer is not JSON/);
   },
