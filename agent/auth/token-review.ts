@@ -17,8 +17,11 @@ export interface TokenReviewStatus {
 
 /** Sends one TokenReview. The Kubernetes implementation is in kube-token-reviewer.ts; tests may inject their own. */
 export interface TokenReviewer {
-  /** `audiences`: the TokenReview's `spec.audiences`; none asks for the API server's own audiences. */
-  review(token: string, audiences?: readonly string[]): Promise<TokenReviewStatus>;
+  /**
+   * `audiences`: the TokenReview's `spec.audiences`; none asks for the API server's own audiences. `signal`: the
+   * authenticator gave up (its timeout); the request should end.
+   */
+  review(token: string, audiences?: readonly string[], signal?: AbortSignal): Promise<TokenReviewStatus>;
 }
 
 export interface KubernetesAuthenticatorOptions {
@@ -163,9 +166,11 @@ export class KubernetesAuthenticator implements Authenticator {
     this.reviews += 1;
     let status: TokenReviewStatus;
     try {
-      const review =
-        this.#audiences.length > 0 ? this.#reviewer.review(token, this.#audiences) : this.#reviewer.review(token);
-      status = await withTimeout(review, this.#options.timeoutMs, 'TokenReview');
+      status = await withTimeout(
+        (signal) => this.#reviewer.review(token, this.#audiences.length > 0 ? this.#audiences : undefined, signal),
+        this.#options.timeoutMs,
+        'TokenReview',
+      );
     } catch (err) {
       throw asPodflameError(
         err,

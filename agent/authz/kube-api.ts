@@ -11,21 +11,30 @@ import type {
 /** A SubjectAccessReview (POST /apis/authorization.k8s.io/v1/subjectaccessreviews) for the caller. */
 export function kubeAccessReviewer(api: KubeApiClient): AccessReviewer {
   return {
-    async review(caller: CallerIdentity, resourceAttributes: ResourceAttributes): Promise<AccessReviewStatus> {
-      const answer = await api.json('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
-        apiVersion: 'authorization.k8s.io/v1',
-        kind: 'SubjectAccessReview',
-        spec: {
-          resourceAttributes,
-          user: caller.username,
-          groups: [...caller.groups],
-          ...(caller.uid ? { uid: caller.uid } : {}),
-          // Scoped credentials carry their limits here: without it the agent would grant what the API server would not.
-          ...(caller.extra
-            ? { extra: Object.fromEntries(Object.entries(caller.extra).map(([k, v]) => [k, [...v]])) }
-            : {}),
+    async review(
+      caller: CallerIdentity,
+      resourceAttributes: ResourceAttributes,
+      signal?: AbortSignal,
+    ): Promise<AccessReviewStatus> {
+      const answer = await api.json(
+        'POST',
+        '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+        {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SubjectAccessReview',
+          spec: {
+            resourceAttributes,
+            user: caller.username,
+            groups: [...caller.groups],
+            ...(caller.uid ? { uid: caller.uid } : {}),
+            // Scoped credentials carry their limits here: without it the agent would grant what the API server would not.
+            ...(caller.extra
+              ? { extra: Object.fromEntries(Object.entries(caller.extra).map(([k, v]) => [k, [...v]])) }
+              : {}),
+          },
         },
-      });
+        { maxAnswerBytes: REVIEW_ANSWER_BYTES, ...(signal ? { signal } : {}) },
+      );
       const s = fieldOf(answer, 'status');
       return {
         allowed: fieldOf(s, 'allowed') === true,
@@ -42,7 +51,7 @@ export function kubeAccessReviewer(api: KubeApiClient): AccessReviewer {
 /** Reads a pod's node and UID (GET /api/v1/namespaces/NS/pods/NAME); a 404 means no such pod. */
 export function kubePodLocator(api: KubeApiClient): PodLocator {
   return {
-    async locate(namespace: string, name: string): Promise<PodPlacement | undefined> {
+    async locate(namespace: string, name: string, signal?: AbortSignal): Promise<PodPlacement | undefined> {
       // Names come from container labels anyone with the engine can set: `..` would walk the URL's path to another
       // resource, so only names the API server could hold are asked for.
       if (!DNS_LABEL.test(namespace) || !DNS_SUBDOMAIN.test(name)) return undefined;
@@ -51,6 +60,8 @@ export function kubePodLocator(api: KubeApiClient): PodLocator {
         pod = await api.json(
           'GET',
           `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`,
+          undefined,
+          { maxAnswerBytes: POD_ANSWER_BYTES, ...(signal ? { signal } : {}) },
         );
       } catch (err) {
         if (kubeApiStatus(err) === 404) return undefined;
@@ -65,6 +76,11 @@ export function kubePodLocator(api: KubeApiClient): PodLocator {
     },
   };
 }
+
+// The largest answers asked for here: a SubjectAccessReview repeats its small spec; a pod is stored within etcd's
+// 1.5 MiB request limit, and its JSON is at most a few times that. Below the client's bound, made for a pod list.
+const REVIEW_ANSWER_BYTES = 1024 ** 2;
+const POD_ANSWER_BYTES = 8 * 1024 ** 2;
 
 // A namespace is a DNS-1123 label, a pod name a DNS-1123 subdomain (Kubernetes' own validation).
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;

@@ -26,7 +26,8 @@ export interface AccessReviewStatus {
 
 /** Sends one SubjectAccessReview for a user. The Kubernetes implementation is in kube-api.ts. */
 export interface AccessReviewer {
-  review(caller: CallerIdentity, attributes: ResourceAttributes): Promise<AccessReviewStatus>;
+  /** `signal`: the authorizer gave up (its timeout); the request should end. */
+  review(caller: CallerIdentity, attributes: ResourceAttributes, signal?: AbortSignal): Promise<AccessReviewStatus>;
 }
 
 /** Where a pod runs according to the API server; undefined when the pod does not exist. */
@@ -36,7 +37,8 @@ export interface PodPlacement {
 }
 
 export interface PodLocator {
-  locate(namespace: string, name: string): Promise<PodPlacement | undefined>;
+  /** `signal`: the authorizer gave up (its timeout); the request should end. */
+  locate(namespace: string, name: string, signal?: AbortSignal): Promise<PodPlacement | undefined>;
 }
 
 export interface KubernetesAuthorizerOptions {
@@ -194,7 +196,11 @@ export class KubernetesAuthorizer implements Authorizer {
     this.reviewsSent += 1;
     let status: AccessReviewStatus;
     try {
-      status = await withTimeout(this.#reviewer.review(caller, attributes), this.#o.timeoutMs, 'SubjectAccessReview');
+      status = await withTimeout(
+        (signal) => this.#reviewer.review(caller, attributes, signal),
+        this.#o.timeoutMs,
+        'SubjectAccessReview',
+      );
     } catch (err) {
       throw asPodflameError(
         err,
@@ -214,7 +220,11 @@ export class KubernetesAuthorizer implements Authorizer {
     if (placement === undefined) {
       try {
         placement =
-          (await withTimeout(this.#pods.locate(namespace, name), this.#o.timeoutMs, 'reading the pod')) ?? null;
+          (await withTimeout(
+            (signal) => this.#pods.locate(namespace, name, signal),
+            this.#o.timeoutMs,
+            'reading the pod',
+          )) ?? null;
       } catch (err) {
         throw asPodflameError(err, 'KUBERNETES_API_ERROR', `could not read pod ${key} from the Kubernetes API`);
       }

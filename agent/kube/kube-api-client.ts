@@ -24,6 +24,20 @@ export const DEFAULT_KUBE_API_CLIENT_OPTIONS = Object.freeze({
   maxEventBytes: 16 * 1024 ** 2,
 });
 
+/** What one JSON request may change of the client's bounds. */
+export interface JsonRequestOptions {
+  /**
+   * Ends the request early (the caller gave up on it: its own deadline). The connection is closed, so an API server
+   * that does not answer holds no socket of the agent past the caller's deadline. Default none.
+   */
+  signal?: AbortSignal;
+  /**
+   * Largest answer in bytes, below the client's own `maxAnswerBytes` for answers known to be small (a review is a few
+   * KB): junk tokens asking 16 reviews at once must not hold 16 answers of the pod list's size. Default the client's.
+   */
+  maxAnswerBytes?: number;
+}
+
 /** One event of a watch (`{"type":"ADDED","object":{…}}`, one per line). */
 export interface WatchEvent {
   type: string;
@@ -78,17 +92,22 @@ export class KubeApiClient {
    * A JSON request (`path` with its query, e.g. `/api/v1/namespaces/shop/pods/web-1`); the parsed answer of a 2xx.
    * Anything else throws a KubeApiError with the status and the API server's own message.
    */
-  async json(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+  async json(method: 'GET' | 'POST', path: string, body?: unknown, options: JsonRequestOptions = {}): Promise<unknown> {
     const what = `${method} ${path}`;
-    const signal = AbortSignal.timeout(this.#o.timeoutMs);
+    const timeout = AbortSignal.timeout(this.#o.timeoutMs);
+    const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+    const maxBytes = Math.min(options.maxAnswerBytes ?? this.#o.maxAnswerBytes, this.#o.maxAnswerBytes);
     try {
       const res = await this.#send(method, path, body === undefined ? undefined : JSON.stringify(body), signal);
-      const text = (await readAtMost(res, this.#o.maxAnswerBytes, what)).toString('utf8');
+      const text = (await readAtMost(res, maxBytes, what)).toString('utf8');
       const status = res.statusCode ?? 0;
       if (status < 200 || status > 299) throw answerError(what, status, text);
       return parseJson(text, what);
     } catch (err) {
-      throw this.#asApiError(err, what, signal);
+      if (options.signal?.aborted && !timeout.aborted && !(err instanceof KubeApiError)) {
+        throw new KubeApiError(`${what}: given up by its caller before the answer`, undefined, { cause: err });
+      }
+      throw this.#asApiError(err, what, timeout);
     }
   }
 
@@ -181,7 +200,22 @@ export class KubeApiClient {
       ...(body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }),
     };
     return new Promise((resolve, reject) => {
-      const req = transport.request(url, { ...options, method, headers, signal }, resolve);
+      let answer: http.IncomingMessage | undefined;
+      const req = transport.request(url, { ...options, method, headers }, (res) => {
+        answer = res;
+        resolve(res);
+      });
+      // The signal ends the request here rather than as node's own `signal` option, which destroys the request with
+      // an error: when the answer has already arrived whole (a watch's 410 ERROR event sent with the watch's end), its
+      // socket is back in the keep-alive pool and that error is thrown as an uncaught exception (Node 20), which
+      // ends the agent. Destroyed without an error, an answer still arriving fails its reader (premature close).
+      const onAbort = () => {
+        answer?.destroy();
+        req.destroy();
+        reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      req.once('close', () => signal.removeEventListener('abort', onAbort));
       req.on('error', reject);
       req.end(body);
     });

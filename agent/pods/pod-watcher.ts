@@ -3,8 +3,9 @@
  * list then watch, as an informer does) into a PodIndex. Schedules match `labelSelector` against the pods' labels; a
  * pod the watch does not know is not on this node, so it is never profiled. Host mode names the containers it finds
  * in cgroups by the container IDs in the pods' status. A watch the API server ends is opened again from the last
- * resourceVersion seen; one it no longer has (410 Gone) is replaced by a new list; a failed list or watch is retried
- * after a delay, from a new list. Until the first list has arrived, `ready()` is false.
+ * resourceVersion seen; one it no longer has (410 Gone) is replaced by a new list (after the retry delay when the watch
+ * began at the list just made, or a server that cannot watch from its own lists is asked in a loop); a failed list or
+ * watch is retried after a delay, from a new list. Until the first list has arrived, `ready()` is false.
  */
 import { PodflameError } from '../../shared/errors.js';
 import { KubeApiError, kubeApiStatus, type KubeApiClient, type WatchEvent } from '../kube/kube-api-client.js';
@@ -33,7 +34,11 @@ const WATCH_IDLE_GRACE_MS = 60_000;
 const SHORT_WATCH_MS = 1_000;
 
 /** A watch whose resourceVersion the API server no longer has: list again. */
-class ResourceVersionExpired extends Error {}
+class ResourceVersionExpired extends Error {
+  constructor(resourceVersion: string) {
+    super(`the Kubernetes API server no longer has the pods' resourceVersion ${resourceVersion} (410 Gone)`);
+  }
+}
 
 // Also what schedules/targets.ts asks for pod labels (PodLabelSource), by shape: schedules sit above pods/.
 export class PodWatcher implements PodDirectory {
@@ -69,15 +74,22 @@ export class PodWatcher implements PodDirectory {
   private async run(): Promise<void> {
     let resourceVersion = '';
     while (!this.closed) {
+      let fromList = false;
       try {
-        if (resourceVersion === '') resourceVersion = await this.list();
+        if (resourceVersion === '') {
+          resourceVersion = await this.list();
+          fromList = true;
+        }
         const started = Date.now();
         resourceVersion = await this.watch(resourceVersion);
         if (Date.now() - started < SHORT_WATCH_MS) await this.pause(this.retryDelayMs);
       } catch (err) {
         resourceVersion = '';
         if (this.closed) return;
-        if (err instanceof ResourceVersionExpired) continue;
+        // A watch from the last event's resourceVersion that is gone: list again at once. One from the list just made
+        // that is gone too: the API server cannot watch from its own lists, and listing again at once would list and
+        // watch in a loop as fast as it answers (the agent's CPU and the API server's), so after the wait.
+        if (err instanceof ResourceVersionExpired && !fromList) continue;
         this.failed(err);
         await this.pause(this.retryDelayMs);
       }
@@ -87,7 +99,8 @@ export class PodWatcher implements PodDirectory {
   /** The pods of the node, replacing what the index held; the list's resourceVersion. */
   private async list(): Promise<string> {
     const query = new URLSearchParams({ fieldSelector: this.fieldSelector });
-    const list = (await this.api.json('GET', `/api/v1/pods?${query}`)) as {
+    // Ended by close(): a stuck API server must not hold the agent's shutdown for the client's 30 s.
+    const list = (await this.api.json('GET', `/api/v1/pods?${query}`, undefined, { signal: this.stop.signal })) as {
       metadata?: { resourceVersion?: unknown };
       items?: unknown;
     } | null;
@@ -150,10 +163,10 @@ export class PodWatcher implements PodDirectory {
         idleMs: timeoutSeconds * 1000 + WATCH_IDLE_GRACE_MS,
       });
     } catch (err) {
-      if (kubeApiStatus(err) === 410) throw new ResourceVersionExpired();
+      if (kubeApiStatus(err) === 410) throw new ResourceVersionExpired(resourceVersion);
       throw err;
     }
-    if (expired) throw new ResourceVersionExpired();
+    if (expired) throw new ResourceVersionExpired(resourceVersion);
     return last;
   }
 

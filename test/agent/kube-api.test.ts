@@ -9,10 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { kubeTokenReviewer } from '../../agent/auth/kube-token-reviewer.js';
-import { kubePodLocator } from '../../agent/authz/kube-api.js';
+import { KubernetesAuthenticator } from '../../agent/auth/token-review.js';
+import { kubeAccessReviewer, kubePodLocator } from '../../agent/authz/kube-api.js';
+import { KubernetesAuthorizer } from '../../agent/authz/kubernetes-authorizer.js';
 import { connectKubeApi } from '../../agent/kube/connect.js';
 import { inClusterEndpoint } from '../../agent/kube/in-cluster-endpoint.js';
-import { KubeApiClient, KubeApiError, kubeApiStatus } from '../../agent/kube/kube-api-client.js';
+import {
+  KubeApiClient,
+  KubeApiError,
+  kubeApiStatus,
+  type KubeApiClientOptions,
+} from '../../agent/kube/kube-api-client.js';
 import { PodWatcher } from '../../agent/pods/pod-watcher.js';
 import { FakeKubeApi, makePod } from '../helpers/fake-kube-api.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -80,6 +87,14 @@ t.test('in a cluster: the service account token and CA, read again after a minut
     ['shop/../kube-system', 'web-1'],
     ['Shop', 'web-1'],
     ['shop', 'a'.repeat(254)],
+    ['shop%2F..%2Fkube-system', 'web-1'],
+    ['shop', 'web-1%2F..'],
+    ['shop', 'web-1?watch=true'],
+    ['shop', 'web-1#x'],
+    ['shop', 'wéb-1'],
+    ['sh\u0131p', 'web-1'],
+    ['shop', 'web-1\n'],
+    ['shop', ''],
   ] as const) {
     t.equal(await kubePodLocator(client).locate(namespace, name), undefined, `${namespace}/${name.slice(0, 20)}`);
   }
@@ -170,6 +185,7 @@ t.test("the in-cluster server's address: IPv6 in brackets, the API server's plai
 async function scripted(
   t: Test,
   handlers: ((req: http.IncomingMessage, res: http.ServerResponse) => void)[],
+  options: KubeApiClientOptions = {},
 ): Promise<{ client: KubeApiClient; urls: string[]; open: Set<http.ServerResponse> }> {
   const urls: string[] = [];
   const open = new Set<http.ServerResponse>();
@@ -196,7 +212,7 @@ async function scripted(
       requestOptions: async () => ({ headers: { Authorization: 'Bearer scripted' } }),
       close: () => undefined,
     },
-    { timeoutMs: 500, maxAnswerBytes: 64 * 1024, maxEventBytes: 16 * 1024 },
+    { timeoutMs: 500, maxAnswerBytes: 64 * 1024, maxEventBytes: 16 * 1024, ...options },
   );
   return { client, urls, open };
 }
@@ -237,7 +253,7 @@ t.test('a watch event 410 Gone: listed again, and pods gone meanwhile are forgot
   await waitFor(() => urls.length === 4, 60_000, 'list, watch, list, watch', 10);
   t.match(urls[0], /^\/api\/v1\/pods\?fieldSelector=spec\.nodeName%3Dnode-a$/);
   t.match(urls[1], /watch=true&resourceVersion=10&/);
-  t.match(urls[2], /^\/api\/v1\/pods\?fieldSelector=/, 'listed again at once');
+  t.match(urls[2], /^\/api\/v1\/pods\?fieldSelector=/, 'listed again');
   t.match(urls[3], /resourceVersion=20&/, 'watched from the new list');
   t.equal(watcher.podByUid('uid-a'), undefined, 'the pod the new list lacks is forgotten');
   t.equal(watcher.podByUid('uid-b')?.name, 'b');
@@ -368,4 +384,218 @@ t.test("an answer's status and the API server's own words", async (t) => {
   const gateway = await client.json('GET', '/api/v1/pods').catch((e: unknown) => e);
   t.equal(kubeApiStatus(gateway), 502);
   t.match((gateway as Error).message, /answered 502 Bad Gateway$/, "a proxy's page is not repeated");
+});
+
+t.test(
+  'a server that answers every watch from its own list 410 Gone is listed again only after the wait',
+  async (t) => {
+    // Found by cold-attack19: each 410 listed again at once, so list and watch went round as fast as the server
+    // answered (thousands of requests a second, the agent's CPU with them).
+    let watches = 0;
+    const { client, urls } = await scripted(t, [
+      (req, res) => {
+        if (!req.url?.includes('watch=true')) return list('10', pod('a', 'uid-a', '10'))(req, res);
+        // As the watch's answer and as a watch event, in turn.
+        if (watches++ % 2 === 0) return status(410)(req, res);
+        events({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old' } })(
+          req,
+          res,
+        );
+        res.end();
+      },
+    ]);
+    const warnings: string[] = [];
+    const watcher = new PodWatcher({
+      api: client,
+      nodeName: 'node-a',
+      retryDelayMs: 200,
+      logger: { info: () => undefined, warn: (obj) => warnings.push((obj as { err: string }).err) },
+    });
+    t.teardown(() => watcher.close());
+    watcher.start();
+    await waitFor(() => urls.length >= 4, 10_000, 'a second list and watch', 10);
+    await new Promise((r) => setTimeout(r, 500));
+    t.ok(urls.length <= 16, `${urls.length} requests in about 0.9 s: each list after a 200 ms wait`);
+    t.match(warnings[0], /no longer has the pods' resourceVersion 10 \(410 Gone\)/);
+    t.equal(watcher.podByUid('uid-a')?.name, 'a', 'the pods of the last list are still known');
+  },
+);
+
+t.test('a review the agent gives up on is ended: no connection to the API server outlives its deadline', async (t) => {
+  // Found by cold-attack19: the authenticator's 10 s deadline did not end the request, which kept its connection for
+  // the client's own 30 s; junk tokens, 16 every 10 s, then held more connections than the client may open (32).
+  const { client, urls, open } = await scripted(
+    t,
+    [
+      (req, res) => {
+        if (!req.url?.includes('subjectaccessreviews')) return; // TokenReviews and pod reads: never answered
+        res.writeHead(201, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ kind: 'SubjectAccessReview', status: { allowed: true } }));
+      },
+    ],
+    { timeoutMs: 120_000 },
+  );
+  const authn = new KubernetesAuthenticator(kubeTokenReviewer(client), { timeoutMs: 100 });
+  await t.rejects(authn.authenticate({ authorization: 'Bearer junk-token-1' }), {
+    code: 'KUBERNETES_API_ERROR',
+    message: /TokenReview: no answer within 100 ms/,
+  });
+  t.equal(urls.length, 1, 'the TokenReview was sent');
+  await waitFor(() => open.size === 0, 10_000, 'the TokenReview given up', 10);
+
+  const authz = new KubernetesAuthorizer(kubeAccessReviewer(client), kubePodLocator(client), {
+    nodeName: 'node-a',
+    timeoutMs: 100,
+  });
+  const alice = { username: 'alice', groups: [], mode: 'kubernetes' as const };
+  await t.rejects(
+    authz.authorizeTarget(alice, { containerId: 'c'.repeat(64), namespace: 'shop', podName: 'web-1', podUid: 'u-1' }),
+    { code: 'KUBERNETES_API_ERROR', message: /reading the pod: no answer within 100 ms/ },
+  );
+  t.match(urls.at(-1), /^\/api\/v1\/namespaces\/shop\/pods\/web-1$/);
+  await waitFor(() => open.size === 0, 10_000, 'the pod read given up', 10);
+});
+
+t.test('a review answer is bounded far below a pod list', async (t) => {
+  // Found by cold-attack19: a TokenReview's answer could be 64 MiB (the pod list's bound); 16 in flight at once made a
+  // GiB, the agent's memory limit.
+  const padding = 'x'.repeat(2 * 1024 ** 2);
+  const { client } = await scripted(
+    t,
+    [
+      (_req, res) => {
+        res.writeHead(201, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ status: { authenticated: true, user: { username: 'alice' }, padding } }));
+      },
+    ],
+    { maxAnswerBytes: 64 * 1024 ** 2 },
+  );
+  await t.rejects(kubeTokenReviewer(client).review('alice-token'), {
+    message: /tokenreviews: the Kubernetes API server's answer is larger than 1048576 bytes/,
+  });
+  await t.rejects(
+    kubeAccessReviewer(client).review(
+      { username: 'alice', groups: [], mode: 'kubernetes' },
+      {
+        namespace: 'shop',
+        verb: 'create',
+        group: '',
+        resource: 'pods',
+        subresource: 'exec',
+      },
+    ),
+    { message: /subjectaccessreviews: the Kubernetes API server's answer is larger than 1048576 bytes/ },
+  );
+  t.ok(await client.json('GET', '/api/v1/pods'), 'a list may still be that large');
+});
+
+t.test("a TokenReview's user fields of another type: the token is not taken, no field left out", async (t) => {
+  // Found by cold-attack19: an `extra` value that was not a list of strings was left out of the identity, so the
+  // SubjectAccessReview was asked without what limits the caller (a scoped token's scopes) and allowed more.
+  const SCOPES = 'scopes.example.io';
+  const api = new FakeKubeApi({
+    tokens: {
+      [AGENT_TOKEN]: { username: 'system:serviceaccount:podflame:agent' },
+      'scoped-token': {
+        username: 'carol',
+        extra: { [SCOPES]: ['pods:read', 7] } as unknown as Record<string, string[]>,
+      },
+      'nil-scope-token': { username: 'dave', extra: { [SCOPES]: null } as unknown as Record<string, string[]> },
+      'odd-uid-token': { username: 'erin', uid: 42 as unknown as string },
+      'odd-groups-token': { username: 'frank', groups: ['devs', { admin: true }] as unknown as string[] },
+    },
+    // A scoped credential may not profile: whoever carries the scopes key is refused.
+    authorize: (a) => ({ allowed: a.user.extra?.[SCOPES] === undefined }),
+  });
+  await api.start();
+  t.teardown(() => api.close());
+  const client = api.agentApi({ token: AGENT_TOKEN });
+  t.teardown(() => client.close());
+  const authn = new KubernetesAuthenticator(kubeTokenReviewer(client));
+  const authz = new KubernetesAuthorizer(kubeAccessReviewer(client), kubePodLocator(client), { nodeName: 'node-a' });
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+  for (const [token, field] of [
+    ['scoped-token', /status\.user\.extra\["scopes\.example\.io"\] is not a list of strings/],
+    ['odd-uid-token', /status\.user\.uid is not a string/],
+    ['odd-groups-token', /status\.user\.groups is not a list of strings/],
+  ] as const) {
+    const err = await authn.authenticate(bearer(token)).catch((e: unknown) => e);
+    t.match(err, { code: 'KUBERNETES_API_ERROR', httpStatus: 502, message: field }, token);
+  }
+  t.same(api.accessReviews, [], 'no SubjectAccessReview asked for them');
+
+  // JSON null is Go's nil slice: the key is kept, with no values, and the review still sees it.
+  const dave = await authn.authenticate(bearer('nil-scope-token'));
+  t.same(dave.extra, { [SCOPES]: [] });
+  await t.rejects(authz.authorizeNamespace(dave, 'shop'), { code: 'FORBIDDEN' });
+  t.same(api.accessReviews.at(-1)?.extra, { [SCOPES]: [] });
+});
+
+t.test('a redirect is not followed: the token goes to the configured server only', async (t) => {
+  const elsewhere: string[] = [];
+  const other = http.createServer((req, res) => {
+    elsewhere.push(`${req.url} ${req.headers.authorization ?? ''}`);
+    res.end('{}');
+  });
+  await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => other.close(() => resolve())));
+  const location = `http://127.0.0.1:${(other.address() as AddressInfo).port}/apis/authentication.k8s.io/v1/tokenreviews`;
+  const { client } = await scripted(t, [
+    (_req, res) => {
+      res.writeHead(307, { Location: location });
+      res.end();
+    },
+  ]);
+  const err = await kubeTokenReviewer(client)
+    .review('alice-token')
+    .catch((e: unknown) => e);
+  t.equal(kubeApiStatus(err), 307);
+  t.notMatch((err as Error).message, /scripted|alice-token/, 'neither token in the message');
+  t.same(elsewhere, [], 'nothing sent to the Location');
+});
+
+t.test('close() ends a list the API server does not answer', async (t) => {
+  // Found by cold-attack19: the list waited for the client's own timeout (30 s), past the agent's shutdown deadline
+  // (10 s after SIGTERM), which then exited 1 with "could not stop in time".
+  const { client, urls, open } = await scripted(t, [hold], { timeoutMs: 120_000 });
+  const watcher = new PodWatcher({ api: client, nodeName: 'node-a', retryDelayMs: 50 });
+  watcher.start();
+  await waitFor(() => urls.length === 1, 10_000, 'the list', 10);
+  let late: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    watcher.close().then(() => 'closed'),
+    new Promise((resolve) => (late = setTimeout(() => resolve('still listing after 5 s'), 5_000))),
+  ]);
+  clearTimeout(late);
+  t.equal(outcome, 'closed');
+  await waitFor(() => open.size === 0, 10_000, 'the list request ended', 10);
+});
+
+t.test('a 410 ERROR event that arrives with the end of its watch: listed again, nothing thrown', async (t) => {
+  // Found by cold-attack19: the API server ends a watch with its ERROR event (410 Gone when the resourceVersion is too
+  // old); the watcher's abort of the already finished request was thrown as an uncaught exception, which ends the
+  // agent (node's `signal` option destroyed the request with an error after its socket went back to the pool).
+  const { client, urls } = await scripted(t, [
+    list('10', pod('a', 'uid-a', '10')),
+    (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, message: 'too old' } })}\n`);
+    },
+    list('20', pod('b', 'uid-b', '20')),
+    hold,
+  ]);
+  const uncaught: unknown[] = [];
+  const onUncaught = (err: unknown) => uncaught.push(err);
+  // tap reports an uncaught exception as this test's failure too; counted here to say what it was.
+  process.prependListener('uncaughtException', onUncaught);
+  t.teardown(() => process.removeListener('uncaughtException', onUncaught));
+  const watcher = new PodWatcher({ api: client, nodeName: 'node-a', retryDelayMs: 50 });
+  t.teardown(() => watcher.close());
+  watcher.start();
+  await waitFor(() => urls.length === 4, 10_000, 'list, watch, list, watch', 10);
+  await new Promise((r) => setTimeout(r, 100));
+  t.same(uncaught, [], 'no uncaught exception');
+  t.equal(watcher.podByUid('uid-b')?.name, 'b');
+  t.equal(watcher.podByUid('uid-a'), undefined);
 });
