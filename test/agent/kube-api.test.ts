@@ -212,7 +212,8 @@ async function scripted(
       requestOptions: async () => ({ headers: { Authorization: 'Bearer scripted' } }),
       close: () => undefined,
     },
-    { timeoutMs: 500, maxAnswerBytes: 64 * 1024, maxEventBytes: 16 * 1024, ...options },
+    // Generous: on a loaded machine a loopback answer may take seconds; the stuck-server case sets its own.
+    { timeoutMs: 30_000, maxAnswerBytes: 64 * 1024, maxEventBytes: 16 * 1024, ...options },
   );
   return { client, urls, open };
 }
@@ -336,7 +337,6 @@ t.test('bounds: an answer or an event too large, a stuck server, a silent watch'
       res.writeHead(200);
       res.write(`{"type":"ADDED","object":{"big":"${big}`);
     },
-    hold,
     (_req, res) => res.writeHead(200).flushHeaders(),
   ]);
   await t.rejects(client.json('GET', '/api/v1/pods'), {
@@ -350,7 +350,8 @@ t.test('bounds: an answer or an event too large, a stuck server, a silent watch'
       message: /a watch event larger than 16384 bytes; the watch is dropped/,
     },
   );
-  const stuck = await client.json('GET', '/api/v1/namespaces/shop/pods/web-1').catch((e: unknown) => e);
+  const stuckServer = await scripted(t, [hold], { timeoutMs: 500 });
+  const stuck = await stuckServer.client.json('GET', '/api/v1/namespaces/shop/pods/web-1').catch((e: unknown) => e);
   t.type(stuck, KubeApiError);
   t.match(
     (stuck as Error).message,
@@ -435,24 +436,25 @@ t.test('a review the agent gives up on is ended: no connection to the API server
     ],
     { timeoutMs: 120_000 },
   );
-  const authn = new KubernetesAuthenticator(kubeTokenReviewer(client), { timeoutMs: 100 });
-  await t.rejects(authn.authenticate({ authorization: 'Bearer junk-token-1' }), {
-    code: 'KUBERNETES_API_ERROR',
-    message: /TokenReview: no answer within 100 ms/,
-  });
+  // Deadlines of 2 s, so that even a loaded machine has sent each request before its deadline ends it.
+  const authn = new KubernetesAuthenticator(kubeTokenReviewer(client), { timeoutMs: 2_000 });
+  const review = authn.authenticate({ authorization: 'Bearer junk-token-1' }).catch((e: unknown) => e);
+  await waitFor(() => open.size === 1, 60_000, 'the TokenReview at the server', 10);
   t.equal(urls.length, 1, 'the TokenReview was sent');
+  t.match(await review, { code: 'KUBERNETES_API_ERROR', message: /TokenReview: no answer within 2000 ms/ });
   await waitFor(() => open.size === 0, 60_000, 'the TokenReview given up', 10);
 
   const authz = new KubernetesAuthorizer(kubeAccessReviewer(client), kubePodLocator(client), {
     nodeName: 'node-a',
-    timeoutMs: 100,
+    timeoutMs: 2_000,
   });
   const alice = { username: 'alice', groups: [], mode: 'kubernetes' as const };
-  await t.rejects(
-    authz.authorizeTarget(alice, { containerId: 'c'.repeat(64), namespace: 'shop', podName: 'web-1', podUid: 'u-1' }),
-    { code: 'KUBERNETES_API_ERROR', message: /reading the pod: no answer within 100 ms/ },
-  );
+  const placement = authz
+    .authorizeTarget(alice, { containerId: 'c'.repeat(64), namespace: 'shop', podName: 'web-1', podUid: 'u-1' })
+    .catch((e: unknown) => e);
+  await waitFor(() => open.size === 1 && urls.length === 3, 60_000, 'the pod read at the server', 10);
   t.match(urls.at(-1), /^\/api\/v1\/namespaces\/shop\/pods\/web-1$/);
+  t.match(await placement, { code: 'KUBERNETES_API_ERROR', message: /reading the pod: no answer within 2000 ms/ });
   await waitFor(() => open.size === 0, 60_000, 'the pod read given up', 10);
 });
 
