@@ -31,7 +31,7 @@ import { captureThrough, type CaptureStarter } from './schedules/capture-adapter
 import type { ContainerLister, PodLabelSource } from './schedules/targets.js';
 import type { SchedulerLogger } from './schedules/scheduler.js';
 import type { Authorizer } from './authz/authorizer.js';
-import type { PodWatcher, PodWatcherOptions } from './pods/pod-watcher.js';
+import { PodWatcher, type PodWatcherOptions } from './pods/pod-watcher.js';
 import { connectKubeApi } from './kube/connect.js';
 import type { KubeApiClient } from './kube/kube-api-client.js';
 import { selectRuntime } from './runtime/runtime-selection.js';
@@ -160,13 +160,15 @@ export interface PodWatcherDeps {
   logger?: PodWatcherOptions['logger'];
 }
 
-/** A PodWatcher (not started) of this node's pods, through the agent's own access to the API server. */
-export async function podWatcherOf(
+/**
+ * A PodWatcher (not started) of this node's pods, through the agent's own access to the API server. Loaded with the
+ * agent: what made it costly to load, @kubernetes/client-node, is no longer behind it.
+ */
+export function podWatcherOf(
   api: KubeApiClient,
   config: Pick<AgentConfig, 'nodeName'>,
   deps: PodWatcherDeps = {},
-): Promise<PodWatcher> {
-  const { PodWatcher } = await import('./pods/pod-watcher.js');
+): PodWatcher {
   return new PodWatcher({ api, nodeName: config.nodeName, ...(deps.logger ? { logger: deps.logger } : {}) });
 }
 
@@ -187,7 +189,7 @@ export async function createAgent(config: AgentConfig, deps: CreateAgentDeps): P
   // watcher (host mode's container names, schedules' labels; one watcher for both) and `--auth kubernetes`.
   const wantsPods = config.runtime !== 'docker' || config.dataDir !== undefined;
   const kubeApi = wantsPods || config.auth === 'kubernetes' ? await connectKubeApi(config) : undefined;
-  let pods = wantsPods && kubeApi ? await podWatcherOf(kubeApi, config, { logger }) : undefined;
+  let pods = wantsPods && kubeApi ? podWatcherOf(kubeApi, config, { logger }) : undefined;
   let runtime: ContainerRuntime | undefined;
   let runtimeReason: string | undefined;
   try {

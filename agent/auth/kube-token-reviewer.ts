@@ -1,3 +1,4 @@
+import { isJsonObject, objectAt, stringsOf, type JsonObject } from '../kube/json-fields.js';
 import { KubeApiError, type KubeApiClient } from '../kube/kube-api-client.js';
 import type { TokenReviewer, TokenReviewStatus } from './token-review.js';
 
@@ -38,21 +39,6 @@ export function kubeTokenReviewer(api: KubeApiClient): TokenReviewer {
   };
 }
 
-type JsonObject = Record<string, unknown>;
-
-function objectAt(value: unknown, key: string): JsonObject | undefined {
-  const inner = typeof value === 'object' && value !== null ? (value as JsonObject)[key] : undefined;
-  return isObject(inner) ? inner : undefined;
-}
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function stringsOf(value: unknown): string[] | undefined {
-  return Array.isArray(value) && value.every((v) => typeof v === 'string') ? (value as string[]) : undefined;
-}
-
 /**
  * authentication.k8s.io/v1 UserInfo, every field as the API server's types have it, or the answer is not trusted:
  * `extra` may carry what limits the caller (a scoped token's scopes), and the SubjectAccessReview must be asked with
@@ -66,7 +52,7 @@ function userInfo(user: JsonObject): NonNullable<TokenReviewStatus['user']> {
   const groups = user.groups === null || user.groups === undefined ? [] : stringsOf(user.groups);
   if (groups === undefined) throw malformed('groups', 'a list of strings');
   const extraIn = user.extra ?? {};
-  if (!isObject(extraIn)) throw malformed('extra', 'an object of lists of strings');
+  if (!isJsonObject(extraIn)) throw malformed('extra', 'an object of lists of strings');
   const extra = Object.entries(extraIn).map(([key, values]) => {
     const list = values === null ? [] : stringsOf(values);
     if (list === undefined) throw malformed(`extra[${JSON.stringify(key).slice(0, 100)}]`, 'a list of strings');

@@ -1,4 +1,5 @@
 import type { CallerIdentity } from '../auth/identity.js';
+import { fieldOf, nonEmptyString } from '../kube/json-fields.js';
 import { kubeApiStatus, type KubeApiClient } from '../kube/kube-api-client.js';
 import type {
   AccessReviewer,
@@ -36,13 +37,14 @@ export function kubeAccessReviewer(api: KubeApiClient): AccessReviewer {
         { maxAnswerBytes: REVIEW_ANSWER_BYTES, ...(signal ? { signal } : {}) },
       );
       const s = fieldOf(answer, 'status');
+      const denied = fieldOf(s, 'denied');
+      const reason = nonEmptyString(fieldOf(s, 'reason'));
+      const evaluationError = nonEmptyString(fieldOf(s, 'evaluationError'));
       return {
         allowed: fieldOf(s, 'allowed') === true,
-        ...(typeof fieldOf(s, 'denied') === 'boolean' ? { denied: fieldOf(s, 'denied') as boolean } : {}),
-        ...(nonEmpty(fieldOf(s, 'reason')) ? { reason: fieldOf(s, 'reason') as string } : {}),
-        ...(nonEmpty(fieldOf(s, 'evaluationError'))
-          ? { evaluationError: fieldOf(s, 'evaluationError') as string }
-          : {}),
+        ...(typeof denied === 'boolean' ? { denied } : {}),
+        ...(reason !== undefined ? { reason } : {}),
+        ...(evaluationError !== undefined ? { evaluationError } : {}),
       };
     },
   };
@@ -67,12 +69,9 @@ export function kubePodLocator(api: KubeApiClient): PodLocator {
         if (kubeApiStatus(err) === 404) return undefined;
         throw err;
       }
-      const nodeName = fieldOf(fieldOf(pod, 'spec'), 'nodeName');
-      const uid = fieldOf(fieldOf(pod, 'metadata'), 'uid');
-      return {
-        ...(nonEmpty(nodeName) ? { nodeName: nodeName as string } : {}),
-        ...(nonEmpty(uid) ? { uid: uid as string } : {}),
-      };
+      const nodeName = nonEmptyString(fieldOf(fieldOf(pod, 'spec'), 'nodeName'));
+      const uid = nonEmptyString(fieldOf(fieldOf(pod, 'metadata'), 'uid'));
+      return { ...(nodeName !== undefined ? { nodeName } : {}), ...(uid !== undefined ? { uid } : {}) };
     },
   };
 }
@@ -85,13 +84,3 @@ const POD_ANSWER_BYTES = 8 * 1024 ** 2;
 // A namespace is a DNS-1123 label, a pod name a DNS-1123 subdomain (Kubernetes' own validation).
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-function fieldOf(value: unknown, key: string): unknown {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)[key]
-    : undefined;
-}
-
-function nonEmpty(value: unknown): boolean {
-  return typeof value === 'string' && value !== '';
-}

@@ -12,11 +12,6 @@ export interface KubeAccessConfig {
   inCluster?: InClusterService | undefined;
 }
 
-/** Whether the agent has access of its own to the API server (a kubeconfig, or in a cluster). */
-export function hasKubeAccess(config: KubeAccessConfig): boolean {
-  return config.kubeconfig !== undefined || config.inCluster !== undefined;
-}
-
 /** The client for the configured access; CONFIG_INVALID for an unusable kubeconfig; undefined without access. */
 export async function connectKubeApi(config: KubeAccessConfig): Promise<KubeApiClient | undefined> {
   if (config.kubeconfig !== undefined) {

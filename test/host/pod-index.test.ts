@@ -139,7 +139,7 @@ t.test("a pod watcher only with the agent's own Kubernetes access", async (t) =>
     }),
   );
   const kubeApi = await connectKubeApi({ kubeconfig: file });
-  const watcher = kubeApi && (await podWatcherOf(kubeApi, { nodeName: 'node-a' }));
+  const watcher = kubeApi && podWatcherOf(kubeApi, { nodeName: 'node-a' });
   t.teardown(async () => {
     await watcher?.close();
     kubeApi?.close();
